@@ -1,0 +1,33 @@
+# `make run` and `make test` set up .venv, build the Cython core and go.
+# Make rebuilds only when a source changed, so a second `make run` starts at once.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SOURCES := pyproject.toml setup.py $(shell find src core services -type f \
+	\( -name '*.py' -o -name '*.pxd' -o -name '*.pyi' \) 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: run test clean
+
+run: $(VENV)/.installed
+	$(BIN)/chargebus run
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(BIN)/python:
+	scripts/debian-prerequisites.sh $(PYTHON)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip 'setuptools>=77' 'wheel>=0.43' 'Cython>=3.0.10'
+
+# --no-build-isolation: build with the venv's Cython and setuptools, offline once set up.
+$(VENV)/.installed: $(BIN)/python $(SOURCES)
+	$(BIN)/pip install --quiet --no-build-isolation .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
+	$(BIN)/pip install --quiet --no-build-isolation '.[dev]'
+	touch $@ $(VENV)/.installed
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,39 @@
+# Typing stub for the compiled build; frame_py.py has the same API.
+from typing import Final
+
+CALL: Final[int]
+CALLRESULT: Final[int]
+CALLERROR: Final[int]
+CALLRESULTERROR: Final[int]
+SEND: Final[int]
+MAX_UNIQUE_ID_LENGTH: Final[int]
+RPC_FRAMEWORK: Final[str]
+MESSAGE_TYPE: Final[str]
+FORMAT: Final[str]
+
+class FrameError(Exception):
+    kind: str
+    unique_id: str | None
+    description: str
+    def __init__(self, kind: str, unique_id: str | None, description: str) -> None: ...
+
+class Frame:
+    @property
+    def message_type(self) -> int: ...
+    @property
+    def unique_id(self) -> str: ...
+    @property
+    def action(self) -> str | None: ...
+    @property
+    def payload(self) -> dict | None: ...
+    @property
+    def error_code(self) -> str | None: ...
+    @property
+    def error_description(self) -> str | None: ...
+    @property
+    def error_details(self) -> dict | None: ...
+
+def decode(data: bytes | str) -> Frame: ...
+def encode_call(unique_id: str, action: str, payload: dict) -> bytes: ...
+def encode_call_result(unique_id: str, payload: dict) -> bytes: ...
+def encode_call_error(unique_id: str, error_code: str, description: str, details: dict) -> bytes: ...

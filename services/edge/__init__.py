@@ -1,0 +1,1 @@
+"""The edge: holds station WebSockets, answers protocol errors, relays calls to the bus."""

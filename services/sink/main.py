@@ -1,0 +1,78 @@
+"""Turns recorded station calls into meter rows, and answers read-only queries on them."""
+import asyncio
+import logging
+
+import orjson
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from chargebus import events, subjects
+from chargebus.config import Settings
+from chargebus.consumers import DurableConsumer
+from chargebus.events import CallContext
+from chargebus.meter import METER_ACTIONS, placement, samples
+from chargebus.meterstore import COLUMNS, ChdbMeterStore, QueryRefused
+from chargebus.stores import Stores, transaction_key
+
+log = logging.getLogger(__name__)
+
+
+class MeterSink:
+    def __init__(self, nc: Client, store: ChdbMeterStore):
+        self._nc = nc
+        self._store = store
+        self._stores = Stores(nc.jetstream())
+
+    async def write(self, batch: list[Msg]) -> None:
+        columns: dict[str, list] = {name: [] for name in COLUMNS}
+        appenders = [columns[name].append for name in COLUMNS]
+        for msg in batch:
+            context = CallContext.from_headers(msg.headers)
+            payload = orjson.loads(msg.data)
+            where = placement(context.version, context.action, payload)
+            if where.evse_id is None and where.transaction_id:
+                where = where._replace(evse_id=await self._evse_of(context, where.transaction_id))
+            sequence = msg.metadata.sequence.stream
+            for sample in samples(context.station_id, context.version, context.action,
+                                  payload, where):
+                for append, value in zip(appenders, (*sample, sequence)):
+                    append(value)
+        if columns["station_id"]:
+            await asyncio.to_thread(self._store.insert, columns)
+
+    async def _evse_of(self, context: CallContext, transaction_id: str) -> int | None:
+        """The payload left the EVSE out; the transaction's start told it."""
+        transaction = await self._stores.transactions.get(
+            *transaction_key(context.station_id, transaction_id))
+        return transaction.evse_id if transaction else None
+
+    async def answer_query(self, msg: Msg) -> None:
+        try:
+            result = await asyncio.to_thread(self._store.query_json, msg.data.decode())
+        except QueryRefused as refused:
+            await self._nc.publish(msg.reply, str(refused).encode(),
+                                   headers={events.ERROR: "refused"})
+        except Exception as error:
+            await self._nc.publish(msg.reply, str(error).encode(), headers={events.ERROR: "failed"})
+        else:
+            await self._nc.publish(msg.reply, result)
+
+
+async def start_sink(settings: Settings, nc: Client):
+    js = nc.jetstream()
+    store = ChdbMeterStore(settings.chdb_path)
+    sink = MeterSink(nc, store)
+    meter_subjects = sorted({subjects.station_events(action)
+                             for actions in METER_ACTIONS.values() for action in actions})
+    consumer = DurableConsumer(
+        js, subjects.OCPP_STREAM, subjects.METER_SINK_CONSUMER, meter_subjects, sink.write,
+        batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds)
+    await consumer.start()
+    queries = await nc.subscribe(subjects.sink_query(), cb=sink.answer_query)
+
+    async def stop() -> None:
+        await queries.unsubscribe()
+        await consumer.stop()
+        store.close()
+
+    return stop

@@ -1,0 +1,1 @@
+"""Stateless workers: registry, authorization and transactions. State lives in KV."""

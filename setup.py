@@ -1,0 +1,52 @@
+"""Builds the Cython extensions of core/; everything else is declared in pyproject.toml.
+
+Each compiled module ``chargebus_core.<name>_c`` is ``core/chargebus_core/<name>_c.py``
+(a link to the pure-Python twin ``<name>_py.py``) plus the C types of ``<name>_c.pxd``.
+The package directory carries the package's own name so that Cython finds the .pxd
+by the module's dotted path; tests/test_frame.py fails if it ever stops doing so.
+"""
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+CORE = Path("core/chargebus_core")
+COMPILED = [
+    Extension(f"chargebus_core.{pxd.stem}", [str(pxd.with_suffix(".py"))])
+    for pxd in sorted(CORE.glob("*_c.pxd"))
+]
+
+
+class BuildPyWithoutCompiledSources(build_py):
+    """Leave the links that Cython compiles out of the wheel, so that a failed
+    build cannot pass a pure-Python module off as the compiled one."""
+
+    def find_package_modules(self, package, package_dir):
+        compiled = {ext.name for ext in COMPILED}
+        return [
+            entry for entry in super().find_package_modules(package, package_dir)
+            if f"{entry[0]}.{entry[1]}" not in compiled
+        ]
+
+
+setup(
+    package_dir={
+        "chargebus": "src/chargebus",
+        "chargebus_core": "core/chargebus_core",
+        "chargebus_services": "services",
+    },
+    packages=[
+        "chargebus", "chargebus.protocol",
+        "chargebus_core",
+        "chargebus_services", "chargebus_services.edge", "chargebus_services.workers",
+        "chargebus_services.sink",
+    ],
+    package_data={"chargebus_core": ["*.pxd", "*.pyi"], "chargebus": ["py.typed"]},
+    cmdclass={"build_py": BuildPyWithoutCompiledSources},
+    ext_modules=cythonize(
+        COMPILED,
+        build_dir="build/cython",
+        compiler_directives={"language_level": 3, "boundscheck": True, "wraparound": True},
+    ),
+)

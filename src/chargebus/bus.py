@@ -1,0 +1,61 @@
+"""Connections to NATS and the JetStream streams and buckets chargebus runs on."""
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from chargebus import subjects
+from chargebus.config import Settings
+
+log = logging.getLogger(__name__)
+
+DAY = 24 * 3600
+
+STREAMS = (
+    StreamConfig(
+        name=subjects.OCPP_STREAM,
+        subjects=[subjects.all_station_events()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=7 * DAY,
+        duplicate_window=120,
+    ),
+    # Only the sequence matters: each publish allocates the next transaction id.
+    StreamConfig(
+        name=subjects.TRANSACTION_ID_STREAM,
+        subjects=[subjects.transaction_id_counter()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_msgs_per_subject=1,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=3600,  # a station repeating a start within an hour gets its id again
+    ),
+)
+
+BUCKETS = (
+    KeyValueConfig(bucket=subjects.STATIONS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.STATUSES_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.TOKENS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.TRANSACTIONS_BUCKET, history=1, storage=StorageType.FILE),
+)
+
+
+async def connect(settings: Settings, name: str, **options) -> Client:
+    """A NATS connection that, unless told otherwise, keeps reconnecting for as long
+    as the process lives."""
+    options = {"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5} | options
+    return await nats.connect(settings.nats_url, name=name, **options)
+
+
+async def ensure_topology(js: JetStreamContext) -> None:
+    """Create the streams and buckets, or bring existing ones to this configuration."""
+    for config in STREAMS:
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            await js.update_stream(config)
+    for bucket in BUCKETS:
+        await js.create_key_value(bucket)

@@ -1,0 +1,139 @@
+"""The ``chargebus`` command."""
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from chargebus import __version__, bus, events, subjects
+from chargebus.clock import parse_timestamp
+from chargebus.config import Settings
+from chargebus.records import AuthorizationStatus, Token
+from chargebus.stores import Stores, token_key
+
+
+def main(argv: list[str] | None = None) -> int:
+    """chargebus: an OCPP charging station management system."""
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if not hasattr(arguments, "command"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings(**_overrides(arguments))
+    except ValidationError as error:
+        parser.error(str(error))
+    return arguments.command(settings, arguments)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chargebus", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"chargebus {__version__}")
+    parser.add_argument("--nats-url", help="NATS server (default nats://127.0.0.1:4222)")
+    commands = parser.add_subparsers(title="commands")
+
+    run = commands.add_parser("run", help="run the whole system on this machine")
+    run.add_argument("--edge-host", help="address the edge listens on (default 127.0.0.1)")
+    run.add_argument("--edge-port", type=int, help="port stations connect to (default 9000)")
+    run.add_argument("--data-dir", type=Path, help="where NATS and chdb keep data (default var)")
+    run.set_defaults(command=_run)
+
+    tokens = commands.add_parser("tokens", help="manage id tokens").add_subparsers(title="tokens")
+    add = tokens.add_parser("add", help="add or replace a token")
+    add.add_argument("id_token")
+    add.add_argument("--status", default="Accepted",
+                     choices=[status.value for status in AuthorizationStatus])
+    add.add_argument("--expires", type=_timestamp, help="RFC 3339 expiry, e.g. 2027-01-01T00:00:00Z")
+    add.add_argument("--parent", help="parent id token (group)")
+    add.set_defaults(command=_tokens_add)
+    listing = tokens.add_parser("list", help="list tokens as JSON lines")
+    listing.set_defaults(command=_tokens_list)
+
+    sql = commands.add_parser("sql", help="a read-only SQL query on the meter data")
+    sql.add_argument("query")
+    sql.set_defaults(command=_sql)
+    return parser
+
+
+def _overrides(arguments: argparse.Namespace) -> dict:
+    names = ("nats_url", "edge_host", "edge_port", "data_dir")
+    return {name: getattr(arguments, name) for name in names
+            if getattr(arguments, name, None) is not None}
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r}") from None
+
+
+def _run(settings: Settings, arguments: argparse.Namespace) -> int:
+    import uvloop
+
+    from chargebus.embedded import EmbeddedSystem
+
+    return uvloop.run(EmbeddedSystem(settings).run())
+
+
+def _tokens_add(settings: Settings, arguments: argparse.Namespace) -> int:
+    token = Token(id_token=arguments.id_token, status=arguments.status,
+                  expires_at=arguments.expires, parent_id=arguments.parent)
+
+    async def add(stores: Stores) -> None:
+        await stores.tokens.put(token, token_key(token.id_token))
+        print(f"token {token.id_token}: {token.status.value}")
+
+    return _with_stores(settings, add)
+
+
+def _tokens_list(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def listing(stores: Stores) -> None:
+        for token in await stores.tokens.all():
+            print(token.model_dump_json())
+
+    return _with_stores(settings, listing)
+
+
+def _sql(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def query() -> int:
+        nc = await _connect(settings)
+        try:
+            reply = await nc.request(subjects.sink_query(), arguments.query.encode(), timeout=60)
+        finally:
+            await nc.close()
+        error = (reply.headers or {}).get(events.ERROR)
+        if error is not None:
+            print(f"query {error}: {reply.data.decode()}", file=sys.stderr)
+            return 1
+        for row in orjson.loads(reply.data)["data"]:
+            print(orjson.dumps(row).decode())
+        return 0
+
+    return asyncio.run(query())
+
+
+def _with_stores(settings: Settings, action) -> int:
+    async def run() -> int:
+        nc = await _connect(settings)
+        try:
+            js = nc.jetstream()
+            await bus.ensure_topology(js)
+            await action(Stores(js))
+        finally:
+            await nc.close()
+        return 0
+
+    return asyncio.run(run())
+
+
+async def _connect(settings: Settings):
+    try:
+        return await bus.connect(settings, "chargebus-cli", max_reconnect_attempts=0,
+                                 allow_reconnect=False, connect_timeout=3)
+    except Exception as error:
+        raise SystemExit(f"cannot reach NATS at {settings.nats_url} ({error}); "
+                         "is `chargebus run` running?") from None

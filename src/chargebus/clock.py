@@ -1,0 +1,19 @@
+"""Time as OCPP writes it: RFC 3339 in UTC with a Z."""
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ocpp_timestamp(moment: datetime | None = None) -> str:
+    moment = (moment or utc_now()).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An OCPP date-time as an aware datetime; a value without offset is taken as UTC."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -1,0 +1,176 @@
+"""``chargebus run``: the whole system on one machine, as child processes.
+
+nats-server (JetStream, bound to 127.0.0.1), one edge, one worker process and the meter
+sink on chdb. Children die with this process (PR_SET_PDEATHSIG) and are stopped in
+order on SIGINT or SIGTERM: edge first, so that nothing is left half-answered, NATS last.
+A child that dies on its own is started again.
+"""
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import nats
+
+from chargebus import subjects
+from chargebus.config import Settings
+from chargebus.natsserver import nats_server_command
+
+log = logging.getLogger("chargebus.run")
+
+SERVICES = ("edge", "workers", "sink")
+STOP_GRACE_SECONDS = 8.0
+START_TIMEOUT_SECONDS = 60.0
+RESTART_DELAY_SECONDS = 1.0
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the supervisor dies, however it dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    environment: dict[str, str]
+    process: subprocess.Popen | None = None
+    restarts: int = field(default=0)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.command, env=self.environment, start_new_session=True,
+            preexec_fn=_die_with_parent)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class EmbeddedSystem:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        port = urlsplit(settings.nats_url).port or 4222
+        data = settings.data_dir.resolve()
+        settings.nats_store_dir.mkdir(parents=True, exist_ok=True)
+        environment = os.environ | settings.as_environment() | {"CHARGEBUS_DATA_DIR": str(data)}
+        self.nats = Child("nats-server", nats_server_command(
+            port, settings.nats_store_dir.resolve(), data / "nats-server.log"), environment)
+        self.services = [
+            Child(name, [sys.executable, "-m", f"chargebus_services.{name}"], environment)
+            for name in SERVICES
+        ]
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, self._stopping.set)
+        try:
+            self.nats.start()
+            nc = await self._connect()
+            ready = await self._start_services(nc)
+            if not ready:
+                return 1
+            self._announce()
+            await self._watch()
+            await nc.close()
+            return 0
+        finally:
+            self._stop_all()
+
+    async def _connect(self):
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            try:
+                return await nats.connect(self.settings.nats_url, name="chargebus-run",
+                                          max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                          error_cb=_not_up_yet)
+            except Exception:
+                if not self.nats.alive:
+                    raise SystemExit(f"nats-server exited with code {self.nats.process.returncode}; "
+                                     f"see {self.settings.data_dir / 'nats-server.log'}")
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"nats-server did not come up at {self.settings.nats_url}")
+                await asyncio.sleep(0.1)
+
+    async def _start_services(self, nc) -> bool:
+        waiting = set(SERVICES)
+        all_ready = asyncio.Event()
+
+        async def on_ready(msg) -> None:
+            waiting.discard(msg.subject.rsplit(".", 1)[-1])
+            if not waiting:
+                all_ready.set()
+
+        subscription = await nc.subscribe(subjects.any_service_ready(), cb=on_ready)
+        await nc.flush()
+        for child in self.services:
+            child.start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not all_ready.is_set():
+            if self._stopping.is_set():
+                return False
+            dead = [child.name for child in self.services if not child.alive]
+            if dead or time.monotonic() > deadline:
+                reason = f"exited: {', '.join(dead)}" if dead else f"not ready: {', '.join(waiting)}"
+                print(f"chargebus could not start; {reason}", file=sys.stderr)
+                return False
+            await asyncio.sleep(0.1)
+        await subscription.unsubscribe()
+        return True
+
+    def _announce(self) -> None:
+        s = self.settings
+        print(f"chargebus is running.\n"
+              f"  Stations connect to ws://{s.edge_host}:{s.edge_port}{s.edge_path_prefix}<stationId>"
+              f"  (subprotocols {', '.join(s.edge_subprotocols)})\n"
+              f"  NATS: {s.nats_url}   data: {s.data_dir.resolve()}\n"
+              f"  Ctrl-C stops everything.", flush=True)
+
+    async def _watch(self) -> None:
+        while not self._stopping.is_set():
+            if not self.nats.alive:
+                log.error("nats-server exited; stopping")
+                return
+            for child in self.services:
+                if not child.alive:
+                    log.error("%s exited with code %s; starting it again",
+                              child.name, child.process.returncode)
+                    child.restarts += 1
+                    await asyncio.sleep(RESTART_DELAY_SECONDS)
+                    child.start()
+            try:
+                await asyncio.wait_for(self._stopping.wait(), 0.5)
+            except asyncio.TimeoutError:
+                pass
+
+    def _stop_all(self) -> None:
+        _terminate([child for child in self.services if child.alive])
+        _terminate([self.nats] if self.nats.alive else [])
+
+
+async def _not_up_yet(error: Exception) -> None:
+    """nats-py reports every refused attempt; while nats-server starts they are expected."""
+    log.debug("NATS not reachable yet: %s", error)
+
+
+def _terminate(children: list[Child]) -> None:
+    for child in children:
+        child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0f s; killing it", child.name, STOP_GRACE_SECONDS)
+            child.process.kill()
+            child.process.wait()

@@ -1,0 +1,56 @@
+"""The context every bus message about a station's call carries, as NATS headers."""
+from dataclasses import dataclass
+
+from chargebus.protocol import OcppVersion
+
+STATION = "Chargebus-Station"
+VERSION = "Chargebus-Version"
+ACTION = "Chargebus-Action"
+UNIQUE_ID = "Chargebus-Unique-Id"
+EDGE = "Chargebus-Edge"
+RECEIVED = "Chargebus-Received"
+# On a worker's reply: the Fault the call is to be answered with (chargebus.protocol).
+FAULT = "Chargebus-Fault"
+# On a reply to a non-OCPP request (a query): why it failed.
+ERROR = "Chargebus-Error"
+# JetStream's own deduplication header.
+NATS_MSG_ID = "Nats-Msg-Id"
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who sent a call, in which version, and where and when it came in."""
+
+    station_id: str
+    version: OcppVersion
+    action: str
+    unique_id: str
+    edge_id: str
+    received: str  # RFC 3339, UTC
+
+    def headers(self) -> dict[str, str]:
+        return {
+            STATION: self.station_id,
+            VERSION: self.version.value,
+            ACTION: self.action,
+            UNIQUE_ID: self.unique_id,
+            EDGE: self.edge_id,
+            RECEIVED: self.received,
+            # A station that repeats a call (same unique id) is recorded once.
+            NATS_MSG_ID: f"{self.station_id}/{self.unique_id}/{self.action}",
+        }
+
+    @classmethod
+    def from_headers(cls, headers: dict[str, str] | None) -> "CallContext":
+        headers = headers or {}
+        try:
+            return cls(
+                station_id=headers[STATION],
+                version=OcppVersion(headers[VERSION]),
+                action=headers[ACTION],
+                unique_id=headers[UNIQUE_ID],
+                edge_id=headers[EDGE],
+                received=headers[RECEIVED],
+            )
+        except (KeyError, ValueError) as missing:
+            raise ValueError(f"bus message lacks the call context: {missing}") from None

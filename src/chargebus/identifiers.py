@@ -1,0 +1,40 @@
+"""Station ids and token ids as they travel in URLs, NATS subjects and KV keys."""
+import re
+
+MAX_STATION_ID_LENGTH = 48
+
+# OCPP 2.0.1 identifierString is a-z A-Z 0-9 * - _ = : + | @ . ; chargebus drops '*'
+# and '.', which would change the meaning of a NATS subject the id is a token of.
+_STATION_ID = re.compile(r"[A-Za-z0-9\-_=:+|@]{1,%d}" % MAX_STATION_ID_LENGTH)
+
+_KV_KEY_SAFE = re.compile(r"[A-Za-z0-9\-_]")
+
+
+class InvalidIdentifier(ValueError):
+    pass
+
+
+def check_station_id(station_id: str) -> str:
+    if not _STATION_ID.fullmatch(station_id):
+        raise InvalidIdentifier(
+            f"station id must be 1 to {MAX_STATION_ID_LENGTH} characters of "
+            "A-Z a-z 0-9 - _ = : + | @")
+    return station_id
+
+
+def kv_key(*parts: str) -> str:
+    """A JetStream KV key made of parts, each escaped to the characters KV keys allow.
+
+    '=' escapes: a character outside [A-Za-z0-9-_] becomes '=' and its code point in
+    hex, fixed-width per byte of UTF-8, so distinct parts never collide; '.' joins parts.
+    """
+    return ".".join(_escape(part) for part in parts)
+
+
+def _escape(part: str) -> str:
+    if not part:
+        raise InvalidIdentifier("an empty identifier cannot be a key")
+    return "".join(
+        char if _KV_KEY_SAFE.match(char) else "".join(f"={byte:02X}" for byte in char.encode())
+        for char in part
+    )

@@ -1,0 +1,96 @@
+"""Meter samples: one row per sampled value, from any OCPP call that carries them."""
+import math
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from chargebus.clock import parse_timestamp
+from chargebus.protocol import OcppVersion
+
+DEFAULT_MEASURAND = "Energy.Active.Import.Register"
+DEFAULT_UNIT = "Wh"
+DEFAULT_CONTEXT = "Sample.Periodic"
+DEFAULT_LOCATION = "Outlet"
+
+# The actions whose payloads carry meter values, per version.
+METER_ACTIONS = {
+    OcppVersion.V16: ("MeterValues", "StopTransaction"),
+    OcppVersion.V201: ("MeterValues", "TransactionEvent"),
+}
+
+
+class Sample(NamedTuple):
+    station_id: str
+    evse_id: int  # OCPP 1.6 connectorId: 1.6 connectors are 2.x EVSEs
+    connector_id: int  # 2.x connector within the EVSE; 0 where not reported
+    transaction_id: str  # "" outside a transaction
+    timestamp_ms: int  # Unix time in milliseconds, UTC
+    measurand: str
+    phase: str
+    location: str
+    context: str
+    unit: str
+    value: float  # NaN where the reported value is not a number (signed data)
+
+
+class Placement(NamedTuple):
+    """Where a call's samples were taken, as far as its payload tells."""
+
+    evse_id: int | None
+    connector_id: int
+    transaction_id: str
+
+
+def placement(version: OcppVersion, action: str, payload: dict) -> Placement:
+    if version is OcppVersion.V16:
+        transaction_id = payload.get("transactionId")
+        return Placement(payload.get("connectorId"), 0,
+                         "" if transaction_id is None else str(transaction_id))
+    if action == "TransactionEvent":
+        evse = payload.get("evse") or {}
+        return Placement(evse.get("id"), evse.get("connectorId", 0),
+                         payload["transactionInfo"]["transactionId"])
+    return Placement(payload.get("evseId"), 0, "")
+
+
+def meter_values(version: OcppVersion, action: str, payload: dict) -> list:
+    if version is OcppVersion.V16 and action == "StopTransaction":
+        return payload.get("transactionData") or []
+    return payload.get("meterValue") or []
+
+
+def samples(station_id: str, version: OcppVersion, action: str, payload: dict,
+            where: Placement) -> Iterator[Sample]:
+    """The samples of a call; ``where`` comes from placement(), completed by the caller
+    where the payload leaves the EVSE out (1.6 StopTransaction, later TransactionEvents)."""
+    read_value = _value_16 if version is OcppVersion.V16 else _value_2x
+    for meter_value in meter_values(version, action, payload):
+        timestamp_ms = int(parse_timestamp(meter_value["timestamp"]).timestamp() * 1000)
+        for sampled in meter_value["sampledValue"]:
+            value, unit = read_value(sampled)
+            yield Sample(
+                station_id,
+                where.evse_id or 0,
+                where.connector_id,
+                where.transaction_id,
+                timestamp_ms,
+                sampled.get("measurand", DEFAULT_MEASURAND),
+                sampled.get("phase", ""),
+                sampled.get("location", DEFAULT_LOCATION),
+                sampled.get("context", DEFAULT_CONTEXT),
+                unit,
+                value,
+            )
+
+
+def _value_16(sampled: dict) -> tuple[float, str]:
+    try:
+        value = float(sampled["value"])
+    except ValueError:
+        value = math.nan
+    return value, sampled.get("unit", DEFAULT_UNIT)
+
+
+def _value_2x(sampled: dict) -> tuple[float, str]:
+    unit_of_measure = sampled.get("unitOfMeasure") or {}
+    multiplier = unit_of_measure.get("multiplier", 0)
+    return float(sampled["value"]) * 10.0 ** multiplier, unit_of_measure.get("unit", DEFAULT_UNIT)

@@ -1,0 +1,39 @@
+"""Where the edge sends each station-to-CSMS call of each version.
+
+An action the version defines but that is missing here is answered NotSupported; an
+action the version does not define at all, NotImplemented.
+"""
+import enum
+
+from chargebus.protocol import OcppVersion
+
+
+class Route(enum.Flag):
+    """What happens to a call before the station gets its CALLRESULT."""
+
+    EDGE = enum.auto()  # answered by the edge itself; needs no state
+    RECORD = enum.auto()  # written to the OCPP stream and acknowledged by JetStream
+    WORKER = enum.auto()  # answered by a worker, from and into the state in KV
+
+
+_SHARED = {
+    "Heartbeat": Route.EDGE,
+    "BootNotification": Route.WORKER,
+    "Authorize": Route.WORKER,
+    "StatusNotification": Route.RECORD,
+    "MeterValues": Route.RECORD,
+}
+
+ROUTES: dict[OcppVersion, dict[str, Route]] = {
+    OcppVersion.V16: _SHARED | {
+        "StartTransaction": Route.RECORD | Route.WORKER,
+        "StopTransaction": Route.RECORD | Route.WORKER,
+    },
+    OcppVersion.V201: _SHARED | {
+        "TransactionEvent": Route.RECORD | Route.WORKER,
+    },
+}
+
+
+def route_of(version: OcppVersion, action: str) -> Route | None:
+    return ROUTES.get(version, {}).get(action)

@@ -1,0 +1,59 @@
+"""The life of one chargebus service process: connect, start, announce, stop on signal."""
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import uvloop
+from nats.aio.client import Client
+
+from chargebus import bus, subjects
+from chargebus.config import Settings
+
+log = logging.getLogger(__name__)
+
+CONNECT_ATTEMPT_SECONDS = 30.0
+
+Stop = Callable[[], Awaitable[None]]
+Start = Callable[[Settings, Client], Awaitable[Stop]]
+
+
+def run_service(name: str, start: Start) -> None:
+    """Run a service until SIGTERM or SIGINT; ``start`` returns the coroutine that stops it."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
+    )
+    uvloop.run(_serve(name, start))
+
+
+async def _serve(name: str, start: Start) -> None:
+    settings = Settings()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stopping.set)
+
+    nc = await _connect_with_retries(settings, name)
+    await bus.ensure_topology(nc.jetstream())
+    stop = await start(settings, nc)
+    await nc.publish(subjects.service_ready(name), b"")
+    await nc.flush()
+    log.info("%s is ready", name)
+
+    await stopping.wait()
+    log.info("%s is stopping", name)
+    await stop()
+    await nc.drain()
+
+
+async def _connect_with_retries(settings: Settings, name: str) -> Client:
+    deadline = asyncio.get_running_loop().time() + CONNECT_ATTEMPT_SECONDS
+    while True:
+        try:
+            return await bus.connect(settings, name)
+        except (OSError, asyncio.TimeoutError) as error:
+            if asyncio.get_running_loop().time() > deadline:
+                raise SystemExit(f"{name}: cannot reach NATS at {settings.nats_url}: {error}")
+            log.warning("NATS at %s not reachable yet (%s); retrying", settings.nats_url, error)
+            await asyncio.sleep(1)

@@ -1,0 +1,129 @@
+"""The live state in JetStream KV: stations, statuses, tokens and transactions."""
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from pydantic import BaseModel
+
+from chargebus import events, subjects
+from chargebus.identifiers import kv_key
+from chargebus.records import ConnectorStatus, StationInfo, Token, Transaction
+
+MAX_UPDATE_ATTEMPTS = 20
+
+Record = TypeVar("Record", bound=BaseModel)
+
+
+class Conflict(Exception):
+    """Another writer kept changing the record between our read and our write."""
+
+
+class RecordStore(Generic[Record]):
+    """Records of one pydantic model in one KV bucket, under escaped keys."""
+
+    def __init__(self, js: JetStreamContext, bucket: str, model: type[Record]):
+        self._js = js
+        self._bucket_name = bucket
+        self._model = model
+        self._bucket = None
+
+    async def _kv(self):
+        if self._bucket is None:
+            self._bucket = await self._js.key_value(self._bucket_name)
+        return self._bucket
+
+    async def get(self, *key: str) -> Record | None:
+        record, _ = await self.get_with_revision(*key)
+        return record
+
+    async def get_with_revision(self, *key: str) -> tuple[Record | None, int]:
+        kv = await self._kv()
+        try:
+            entry = await kv.get(kv_key(*key))
+        except KeyNotFoundError:
+            return None, 0
+        if entry.value is None:  # a deleted key
+            return None, entry.revision or 0
+        return self._model.model_validate_json(entry.value), entry.revision
+
+    async def put(self, record: Record, *key: str) -> int:
+        kv = await self._kv()
+        return await kv.put(kv_key(*key), record.model_dump_json().encode())
+
+    async def create(self, record: Record, *key: str) -> bool:
+        """Store the record unless the key already holds one; tell whether it was stored."""
+        kv = await self._kv()
+        try:
+            await kv.create(kv_key(*key), record.model_dump_json().encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def modify(self, change: Callable[[Record | None], Awaitable[Record] | Record],
+                     *key: str) -> Record:
+        """Read, change and write back one record, retrying when another writer won."""
+        kv = await self._kv()
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            current, revision = await self.get_with_revision(*key)
+            changed = change(current)
+            if isinstance(changed, Awaitable):
+                changed = await changed
+            data = changed.model_dump_json().encode()
+            try:
+                if revision:
+                    await kv.update(kv_key(*key), data, last=revision)
+                else:
+                    await kv.create(kv_key(*key), data)
+            except KeyWrongLastSequenceError:
+                continue
+            return changed
+        raise Conflict(f"{self._bucket_name}: {key} kept changing")
+
+    async def delete(self, *key: str) -> None:
+        kv = await self._kv()
+        await kv.delete(kv_key(*key))
+
+    async def all(self) -> list[Record]:
+        kv = await self._kv()
+        try:
+            keys = await kv.keys()
+        except NoKeysError:
+            return []
+        records = []
+        for key in keys:
+            entry = await kv.get(key)
+            if entry.value:
+                records.append(self._model.model_validate_json(entry.value))
+        return records
+
+
+class Stores:
+    """Every store, over one JetStream context."""
+
+    def __init__(self, js: JetStreamContext):
+        self.stations = RecordStore(js, subjects.STATIONS_BUCKET, StationInfo)
+        self.statuses = RecordStore(js, subjects.STATUSES_BUCKET, ConnectorStatus)
+        self.tokens = RecordStore(js, subjects.TOKENS_BUCKET, Token)
+        self.transactions = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Transaction)
+        self._js = js
+
+    async def next_transaction_id(self, repeat_key: str) -> int:
+        """A transaction id no worker has had before: the sequence of a JetStream stream.
+
+        The same ``repeat_key`` within the stream's duplicate window gets the same id
+        again, which is JetStream's deduplication answering with the first sequence.
+        """
+        ack = await self._js.publish(subjects.transaction_id_counter(), b"",
+                                     headers={events.NATS_MSG_ID: repeat_key})
+        return ack.seq
+
+
+def transaction_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
+    """Transaction ids are the station's own in 2.x, so they are keyed per station."""
+    return ("tx", station_id, transaction_id)
+
+
+def token_key(id_token: str) -> str:
+    """OCPP compares id tokens without regard to case."""
+    return id_token.casefold()

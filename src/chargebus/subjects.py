@@ -1,0 +1,64 @@
+"""Every NATS subject, stream, consumer and bucket name of chargebus.
+
+No other module writes a subject string; they all ask this one. Station ids are
+checked by chargebus.stations.check_station_id before they get here, so a station id
+is always a single subject token.
+
+Subject space (prefix ``cb``):
+    cb.station.<station>.<action>   station-to-CSMS calls kept in the OCPP stream
+    cb.rpc.<action>                 station calls answered by a worker (queue groups)
+    cb.sys.ready.<service>          a service announces it is up
+    cb.sink.query                   read-only SQL to the process that owns chdb
+"""
+PREFIX = "cb"
+
+OCPP_STREAM = "OCPP"
+TRANSACTION_ID_STREAM = "TRANSACTION_IDS"
+
+STATIONS_BUCKET = "stations"
+STATUSES_BUCKET = "statuses"
+TOKENS_BUCKET = "tokens"
+TRANSACTIONS_BUCKET = "transactions"
+
+METER_SINK_CONSUMER = "meter-sink"
+STATUS_CONSUMER = "registry-status"
+
+
+def station_event(station_id: str, action: str) -> str:
+    """Where an edge records a station-to-CSMS call in the OCPP stream."""
+    return f"{PREFIX}.station.{station_id}.{action}"
+
+
+def station_events(action: str = "*") -> str:
+    """Filter for the recorded calls of one action (or all) from every station."""
+    return f"{PREFIX}.station.*.{action}"
+
+
+def all_station_events() -> str:
+    return f"{PREFIX}.station.>"
+
+
+def worker_request(action: str) -> str:
+    """Where an edge asks the workers to answer a station's call."""
+    return f"{PREFIX}.rpc.{action}"
+
+
+def transaction_id_counter() -> str:
+    """Publishing here allocates the next transaction id (the stream's sequence)."""
+    return f"{PREFIX}.txid"
+
+
+def service_ready(service: str) -> str:
+    return f"{PREFIX}.sys.ready.{service}"
+
+
+def any_service_ready() -> str:
+    return f"{PREFIX}.sys.ready.*"
+
+
+def sink_query() -> str:
+    return f"{PREFIX}.sink.query"
+
+
+def queue_group(service: str) -> str:
+    return f"chargebus-{service}"

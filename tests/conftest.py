@@ -1,0 +1,151 @@
+"""Fixtures that run chargebus for real: `chargebus run` as a subprocess with its own
+nats-server and chdb on free ports, in a temporary data folder."""
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import orjson
+import pytest
+import pytest_asyncio
+
+from chargebus import events, subjects
+from chargebus.stores import Stores
+
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 20.0
+CHARGEBUS = str(Path(sys.executable).parent / "chargebus")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class RunningSystem:
+    process: subprocess.Popen
+    nats_url: str
+    edge_port: int
+    data_dir: Path
+    banner: str
+
+    def station_url(self, station_id: str) -> str:
+        return f"ws://127.0.0.1:{self.edge_port}/ocpp/{station_id}"
+
+    def cli(self, *arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run([CHARGEBUS, "--nats-url", self.nats_url, *arguments],
+                              capture_output=True, text=True, timeout=60)
+
+    def children(self) -> list[int]:
+        return descendants(self.process.pid)
+
+    def stop(self, signal_number: int = signal.SIGINT) -> int:
+        self.process.send_signal(signal_number)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+def start_system(data_dir: Path, nats_port: int | None = None,
+                 edge_port: int | None = None) -> RunningSystem:
+    nats_url = f"nats://127.0.0.1:{nats_port or free_port()}"
+    edge_port = edge_port or free_port()
+    process = subprocess.Popen(
+        [CHARGEBUS, "--nats-url", nats_url, "run", "--edge-port", str(edge_port),
+         "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    lines = []
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("  Ctrl-C stops everything"):
+            _drain_in_background(process)
+            return RunningSystem(process, nats_url, edge_port, data_dir, "".join(lines))
+    process.kill()
+    pytest.fail("chargebus run did not come up:\n" + "".join(lines))
+
+
+def _drain_in_background(process: subprocess.Popen) -> None:
+    """Keep reading the system's output so that it never blocks on a full pipe; the
+    output goes to this process's stderr, where pytest shows it for failed tests."""
+    import threading
+
+    def pump() -> None:
+        for line in process.stdout:
+            sys.stderr.write(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+def descendants(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid:
+            children.append(int(entry.name))
+    return children + [grandchild for child in children for grandchild in descendants(child)]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory) -> RunningSystem:
+    running = start_system(tmp_path_factory.mktemp("chargebus"))
+    yield running
+    assert running.stop() == 0
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def bus(system):
+    nc = await nats.connect(system.nats_url)
+    yield nc
+    await nc.close()
+
+
+@pytest.fixture
+def stores(bus) -> Stores:
+    return Stores(bus.jetstream())
+
+
+async def sql(nc, query: str) -> list[dict]:
+    reply = await nc.request(subjects.sink_query(), query.encode(), timeout=30)
+    error = (reply.headers or {}).get(events.ERROR)
+    assert error is None, reply.data.decode()
+    return orjson.loads(reply.data)["data"]
+
+
+async def eventually(probe, timeout: float = 15.0, interval: float = 0.2):
+    """The first truthy result of ``probe()`` within ``timeout`` seconds, or the last one."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await probe()
+        if result or asyncio.get_running_loop().time() > deadline:
+            return result
+        await asyncio.sleep(interval)

@@ -1,0 +1,170 @@
+"""OCPP 1.6J end to end: the `ocpp` package's ChargePoint over a real WebSocket to the
+edge, through NATS to the workers and the sink; checked in KV and in ClickHouse."""
+import asyncio
+import contextlib
+import re
+import uuid
+
+import pytest
+import websockets
+from ocpp.v16 import ChargePoint, call
+
+from conftest import eventually, sql
+from chargebus.stores import token_key, transaction_key
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@contextlib.asynccontextmanager
+async def station(system, station_id: str):
+    async with websockets.connect(system.station_url(station_id),
+                                  subprotocols=["ocpp1.6"]) as socket:
+        assert socket.subprotocol == "ocpp1.6"
+        charge_point = ChargePoint(station_id, socket)
+        listening = asyncio.create_task(charge_point.start())
+        try:
+            yield charge_point
+        finally:
+            listening.cancel()
+
+
+def new_station_id() -> str:
+    return f"CP16-{uuid.uuid4().hex[:8]}"
+
+
+async def test_boot_is_accepted_and_the_station_stored(system, stores):
+    station_id = new_station_id()
+    async with station(system, station_id) as cp:
+        reply = await cp.call(call.BootNotification(
+            charge_point_vendor="Alfen", charge_point_model="Eve Double",
+            charge_point_serial_number="SN-1", firmware_version="6.1.2"))
+    assert reply.status == "Accepted"
+    assert reply.interval == 300
+    info = await stores.stations.get(station_id)
+    assert (info.vendor, info.model, info.serial_number, info.firmware_version) == (
+        "Alfen", "Eve Double", "SN-1", "6.1.2")
+    assert info.version == "ocpp1.6"
+
+
+async def test_heartbeat_answers_utc_with_z(system):
+    async with station(system, new_station_id()) as cp:
+        reply = await cp.call(call.Heartbeat())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", reply.current_time)
+
+
+async def test_status_notification_is_stored(system, stores):
+    station_id = new_station_id()
+    async with station(system, station_id) as cp:
+        reply = await cp.call(call.StatusNotification(
+            connector_id=2, error_code="NoError", status="Preparing",
+            timestamp="2026-11-21T10:00:00Z"))
+    assert reply is not None
+    status = await eventually(lambda: stores.statuses.get(station_id, "2"))
+    assert (status.evse_id, status.status, status.error_code) == (2, "Preparing", "NoError")
+
+
+async def test_authorize_known_and_unknown_tokens(system):
+    token = f"TAG{uuid.uuid4().hex[:8]}"
+    added = system.cli("tokens", "add", token)
+    assert added.returncode == 0, added.stderr
+    async with station(system, new_station_id()) as cp:
+        known = await cp.call(call.Authorize(id_tag=token))
+        lower = await cp.call(call.Authorize(id_tag=token.lower()))
+        unknown = await cp.call(call.Authorize(id_tag="NO-SUCH-TAG"))
+    assert known.id_tag_info["status"] == "Accepted"
+    assert lower.id_tag_info["status"] == "Accepted"  # idTag is a CiString
+    assert unknown.id_tag_info["status"] == "Invalid"
+
+
+async def test_blocked_token_is_answered_blocked(system, stores):
+    token = f"TAG{uuid.uuid4().hex[:8]}"
+    assert system.cli("tokens", "add", token, "--status", "Blocked").returncode == 0
+    assert (await stores.tokens.get(token_key(token))).status == "Blocked"
+    async with station(system, new_station_id()) as cp:
+        reply = await cp.call(call.Authorize(id_tag=token))
+    assert reply.id_tag_info["status"] == "Blocked"
+
+
+async def test_transaction_with_meter_values_lands_in_kv_and_clickhouse(system, stores, bus):
+    station_id = new_station_id()
+    token = f"TAG{uuid.uuid4().hex[:8]}"
+    assert system.cli("tokens", "add", token).returncode == 0
+    async with station(system, station_id) as cp:
+        await cp.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
+        started = await cp.call(call.StartTransaction(
+            connector_id=1, id_tag=token, meter_start=1000, timestamp="2026-11-21T10:00:00Z"))
+        transaction_id = started.transaction_id
+        assert started.id_tag_info["status"] == "Accepted"
+        assert await cp.call(call.MeterValues(connector_id=1, transaction_id=transaction_id,
+                                              meter_value=[{
+            "timestamp": "2026-11-21T10:05:00Z",
+            "sampledValue": [
+                {"value": "1500", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                {"value": "7.4", "measurand": "Power.Active.Import", "unit": "kW"},
+                {"value": "16.1", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+                {"value": "16.3", "measurand": "Current.Import", "phase": "L2", "unit": "A"},
+            ]}])) is not None
+        stopped = await cp.call(call.StopTransaction(
+            transaction_id=transaction_id, meter_stop=2100, timestamp="2026-11-21T10:10:00Z",
+            id_tag=token, reason="EVDisconnected",
+            transaction_data=[{"timestamp": "2026-11-21T10:10:00Z",
+                               "sampledValue": [{"value": "2100"}]}]))
+    assert stopped.id_tag_info["status"] == "Accepted"
+
+    record = await stores.transactions.get(*transaction_key(station_id, str(transaction_id)))
+    assert (record.evse_id, record.meter_start_wh, record.meter_stop_wh, record.stop_reason) == (
+        1, 1000, 2100, "EVDisconnected")
+    assert record.id_token == token and not record.active
+
+    query = (f"SELECT evse_id, transaction_id, toString(ts) AS ts, measurand, phase, unit, value "
+             f"FROM meter_samples WHERE station = '{station_id}' ORDER BY ts, measurand, phase")
+    rows = await eventually(lambda: _rows_when(bus, query, 5))
+    assert [(r["evse_id"], r["transaction_id"], r["measurand"], r["phase"], r["unit"], r["value"])
+            for r in rows] == [
+        (1, str(transaction_id), "Current.Import", "L1", "A", 16.1),
+        (1, str(transaction_id), "Current.Import", "L2", "A", 16.3),
+        (1, str(transaction_id), "Energy.Active.Import.Register", "", "Wh", 1500),
+        (1, str(transaction_id), "Power.Active.Import", "", "kW", 7.4),
+        # From StopTransaction.transactionData, with 1.6's default measurand and unit,
+        # and the connector of the transaction's start.
+        (1, str(transaction_id), "Energy.Active.Import.Register", "", "Wh", 2100),
+    ]
+    assert rows[0]["ts"].startswith("2026-11-21 10:05:00")
+
+
+async def _rows_when(bus, query: str, count: int):
+    rows = await sql(bus, query)
+    return rows if len(rows) >= count else None
+
+
+async def test_transaction_ids_are_unique_and_a_repeated_start_gets_the_same_id(system):
+    token = f"TAG{uuid.uuid4().hex[:8]}"
+    async with station(system, new_station_id()) as first, \
+            station(system, new_station_id()) as second:
+        starts = [call.StartTransaction(connector_id=1, id_tag=token, meter_start=0,
+                                        timestamp=f"2026-11-21T11:00:{n:02d}Z") for n in range(5)]
+        ids = await asyncio.gather(*(cp.call(start) for cp in (first, second) for start in starts[:1]))
+        ids = [reply.transaction_id for reply in ids]
+        more = [(await first.call(start)).transaction_id for start in starts[1:]]
+        again = (await first.call(starts[1])).transaction_id
+    assert len(set(ids + more)) == 6
+    assert again == more[0]
+    assert all(isinstance(value, int) for value in ids + more)
+
+
+async def test_unknown_token_start_is_invalid_but_still_numbered(system):
+    async with station(system, new_station_id()) as cp:
+        reply = await cp.call(call.StartTransaction(
+            connector_id=1, id_tag="UNKNOWN", meter_start=0, timestamp="2026-11-21T12:00:00Z"))
+    assert reply.id_tag_info["status"] == "Invalid"
+    assert reply.transaction_id > 0
+
+
+async def test_stop_of_unknown_transaction_is_kept(system, stores):
+    station_id = new_station_id()
+    async with station(system, station_id) as cp:
+        reply = await cp.call(call.StopTransaction(
+            transaction_id=987654321, meter_stop=10, timestamp="2026-11-21T12:00:00Z"))
+    assert reply is not None
+    record = await stores.transactions.get(*transaction_key(station_id, "987654321"))
+    assert record.started_at is None and record.meter_stop_wh == 10
