@@ -130,10 +130,14 @@ def _with_stores(settings: Settings, action) -> int:
     return asyncio.run(run())
 
 
+async def _quiet(error: Exception) -> None:
+    """Failures reach the user once, as the SystemExit below, not as nats-py tracebacks."""
+
+
 async def _connect(settings: Settings):
     try:
-        return await bus.connect(settings, "chargebus-cli", max_reconnect_attempts=0,
-                                 allow_reconnect=False, connect_timeout=3)
+        return await bus.connect(settings, "chargebus-cli", max_reconnect_attempts=1,
+                                 allow_reconnect=False, connect_timeout=3, error_cb=_quiet)
     except Exception as error:
         raise SystemExit(f"cannot reach NATS at {settings.nats_url} ({error}); "
                          "is `chargebus run` running?") from None

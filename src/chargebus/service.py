@@ -24,6 +24,8 @@ def run_service(name: str, start: Start) -> None:
         level=logging.INFO,
         format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
     )
+    # picows logs every accepted socket at INFO: too much with thousands of stations.
+    logging.getLogger("picows").setLevel(logging.WARNING)
     uvloop.run(_serve(name, start))
 
 

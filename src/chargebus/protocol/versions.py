@@ -37,6 +37,7 @@ def known_actions(version: OcppVersion) -> frozenset[str]:
     schemas = resources.files("ocpp") / version.schema_package / "schemas"
     names = {entry.name.removesuffix(".json") for entry in schemas.iterdir()
              if entry.name.endswith(".json")}
-    if version is OcppVersion.V16:
-        return frozenset(name for name in names if not name.endswith("Response"))
-    return frozenset(name.removesuffix("Request") for name in names if name.endswith("Request"))
+    # 1.6 names requests plainly; 2.x adds "Request", except for 2.1's SEND-only
+    # messages (NotifyPeriodicEventStream), which have no response and no suffix.
+    return frozenset(name.removesuffix("Request") for name in names
+                     if not name.endswith("Response"))

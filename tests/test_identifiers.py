@@ -1,0 +1,43 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chargebus import subjects
+from chargebus.identifiers import InvalidIdentifier, check_station_id, kv_key
+
+KV_KEY_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.")
+
+
+@pytest.mark.parametrize("station_id", ["CP1", "a" * 48, "CP-1_x=y:z+w|v@u"])
+def test_valid_station_ids(station_id):
+    assert check_station_id(station_id) == station_id
+
+
+@pytest.mark.parametrize("station_id", ["", "a" * 49, "CP.1", "CP*", "CP>", "CP 1", "CP/1",
+                                        "CP\n", "CP\x00", "Ünïcode", "../etc"])
+def test_invalid_station_ids(station_id):
+    with pytest.raises(InvalidIdentifier):
+        check_station_id(station_id)
+
+
+def test_a_checked_station_id_is_one_subject_token():
+    subject = subjects.station_event(check_station_id("CP-1_x=y:z+w|v@u"), "MeterValues")
+    assert subject.split(".") == ["cb", "station", "CP-1_x=y:z+w|v@u", "MeterValues"]
+
+
+@given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=3))
+def test_kv_keys_use_only_kv_characters_and_never_collide(parts):
+    key = kv_key(*parts)
+    assert set(key) <= KV_KEY_CHARACTERS
+    assert key.count(".") == len(parts) - 1
+
+
+@given(st.text(min_size=1, max_size=12), st.text(min_size=1, max_size=12))
+def test_kv_key_escaping_is_injective(first, second):
+    if first != second:
+        assert kv_key(first) != kv_key(second)
+
+
+def test_empty_key_parts_are_refused():
+    with pytest.raises(InvalidIdentifier):
+        kv_key("station", "")

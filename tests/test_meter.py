@@ -1,0 +1,51 @@
+import math
+
+from chargebus.meter import Placement, placement, samples
+from chargebus.protocol import OcppVersion
+
+
+def test_16_meter_values_with_defaults_and_signed_data():
+    payload = {"connectorId": 3, "transactionId": 77, "meterValue": [{
+        "timestamp": "2026-01-02T03:04:05.678Z",
+        "sampledValue": [
+            {"value": "12.5"},
+            {"value": "AB12CD", "format": "SignedData", "measurand": "Voltage", "unit": "V",
+             "phase": "L2", "location": "Inlet", "context": "Trigger"},
+        ]}]}
+    where = placement(OcppVersion.V16, "MeterValues", payload)
+    assert where == Placement(3, 0, "77")
+    first, second = samples("CP", OcppVersion.V16, "MeterValues", payload, where)
+    assert first.timestamp_ms == 1767323045678
+    assert (first.measurand, first.unit, first.context, first.location, first.value) == (
+        "Energy.Active.Import.Register", "Wh", "Sample.Periodic", "Outlet", 12.5)
+    assert (second.measurand, second.phase, second.location, second.context) == (
+        "Voltage", "L2", "Inlet", "Trigger")
+    assert math.isnan(second.value)  # signed data is no number
+
+
+def test_16_stop_transaction_data_has_no_connector():
+    payload = {"transactionId": 5, "meterStop": 10, "timestamp": "2026-01-01T00:00:00Z",
+               "transactionData": [{"timestamp": "2026-01-01T00:00:00Z",
+                                    "sampledValue": [{"value": "10"}]}]}
+    where = placement(OcppVersion.V16, "StopTransaction", payload)
+    assert where == Placement(None, 0, "5")
+    [sample] = samples("CP", OcppVersion.V16, "StopTransaction", payload, where._replace(evse_id=2))
+    assert (sample.evse_id, sample.transaction_id, sample.value) == (2, "5", 10.0)
+
+
+def test_201_multiplier_and_unit():
+    payload = {"evseId": 1, "meterValue": [{"timestamp": "2026-01-01T00:00:00+01:00",
+               "sampledValue": [{"value": 123, "unitOfMeasure": {"unit": "kWh", "multiplier": 3}}]}]}
+    where = placement(OcppVersion.V201, "MeterValues", payload)
+    [sample] = samples("CS", OcppVersion.V201, "MeterValues", payload, where)
+    assert (sample.evse_id, sample.transaction_id, sample.unit, sample.value) == (1, "", "kWh", 123000.0)
+    assert sample.timestamp_ms == 1767222000000  # the offset is honoured
+
+
+def test_201_transaction_event_placement():
+    payload = {"transactionInfo": {"transactionId": "T1"}, "evse": {"id": 4, "connectorId": 2}}
+    assert placement(OcppVersion.V201, "TransactionEvent", payload) == Placement(4, 2, "T1")
+    assert placement(OcppVersion.V201, "TransactionEvent",
+                     {"transactionInfo": {"transactionId": "T1"}}) == Placement(None, 0, "T1")
+    assert list(samples("CS", OcppVersion.V201, "TransactionEvent", payload,
+                        Placement(4, 2, "T1"))) == []

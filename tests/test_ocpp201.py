@@ -1,0 +1,139 @@
+"""OCPP 2.0.1 end to end, with the `ocpp` package's v201 ChargePoint."""
+import asyncio
+import contextlib
+import re
+import uuid
+
+import pytest
+import websockets
+from ocpp.v201 import ChargePoint, call
+
+from conftest import eventually, sql
+from chargebus.stores import transaction_key
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@contextlib.asynccontextmanager
+async def station(system, station_id: str, offered=("ocpp2.0.1",)):
+    async with websockets.connect(system.station_url(station_id),
+                                  subprotocols=list(offered)) as socket:
+        assert socket.subprotocol == "ocpp2.0.1"
+        charge_point = ChargePoint(station_id, socket)
+        listening = asyncio.create_task(charge_point.start())
+        try:
+            yield charge_point
+        finally:
+            listening.cancel()
+
+
+def new_station_id() -> str:
+    return f"CS201-{uuid.uuid4().hex[:8]}"
+
+
+async def test_server_prefers_201_when_both_are_offered(system):
+    async with station(system, new_station_id(), offered=("ocpp1.6", "ocpp2.0.1")) as cs:
+        reply = await cs.call(call.Heartbeat())
+    assert reply.current_time.endswith("Z")
+
+
+async def test_boot_is_accepted_and_the_station_stored(system, stores):
+    station_id = new_station_id()
+    async with station(system, station_id) as cs:
+        reply = await cs.call(call.BootNotification(
+            charging_station={"model": "Terra AC", "vendorName": "ABB",
+                              "serialNumber": "TACW-42", "firmwareVersion": "1.8.3"},
+            reason="PowerUp"))
+    assert reply.status == "Accepted" and reply.interval == 300
+    assert re.fullmatch(r".+T.+Z", reply.current_time)
+    info = await stores.stations.get(station_id)
+    assert (info.vendor, info.model, info.serial_number, info.firmware_version,
+            info.boot_reason, info.version) == (
+        "ABB", "Terra AC", "TACW-42", "1.8.3", "PowerUp", "ocpp2.0.1")
+
+
+async def test_status_notification_is_stored_per_evse_and_connector(system, stores):
+    station_id = new_station_id()
+    async with station(system, station_id) as cs:
+        await cs.call(call.StatusNotification(timestamp="2026-11-21T09:00:00Z",
+                                              connector_status="Occupied", evse_id=1,
+                                              connector_id=2))
+    status = await eventually(lambda: stores.statuses.get(station_id, "1", "2"))
+    assert (status.evse_id, status.connector_id, status.status) == (1, 2, "Occupied")
+
+
+async def test_authorize(system):
+    token = f"RFID{uuid.uuid4().hex[:8]}"
+    assert system.cli("tokens", "add", token).returncode == 0
+    async with station(system, new_station_id()) as cs:
+        known = await cs.call(call.Authorize(id_token={"idToken": token, "type": "ISO14443"}))
+        unknown = await cs.call(call.Authorize(id_token={"idToken": "NOPE", "type": "ISO14443"}))
+    assert known.id_token_info["status"] == "Accepted"
+    assert unknown.id_token_info["status"] == "Invalid"
+
+
+def energy(value: float, timestamp: str, context: str) -> list[dict]:
+    return [{"timestamp": timestamp, "sampledValue": [
+        {"value": value, "context": context, "measurand": "Energy.Active.Import.Register",
+         "unitOfMeasure": {"unit": "kWh"}}]}]
+
+
+async def test_transaction_events_and_meter_values(system, stores, bus):
+    station_id = new_station_id()
+    token = f"RFID{uuid.uuid4().hex[:8]}"
+    assert system.cli("tokens", "add", token).returncode == 0
+    transaction_id = f"tx-{uuid.uuid4().hex[:12]}"
+    async with station(system, station_id) as cs:
+        started = await cs.call(call.TransactionEvent(
+            event_type="Started", timestamp="2026-11-21T08:00:00Z", trigger_reason="Authorized",
+            seq_no=0, transaction_info={"transactionId": transaction_id},
+            evse={"id": 2, "connectorId": 1}, id_token={"idToken": token, "type": "ISO14443"},
+            meter_value=energy(10.0, "2026-11-21T08:00:00Z", "Transaction.Begin")))
+        assert started.id_token_info["status"] == "Accepted"
+        updated = await cs.call(call.TransactionEvent(
+            event_type="Updated", timestamp="2026-11-21T08:15:00Z",
+            trigger_reason="MeterValuePeriodic", seq_no=1,
+            transaction_info={"transactionId": transaction_id, "chargingState": "Charging"},
+            meter_value=[{"timestamp": "2026-11-21T08:15:00Z", "sampledValue": [
+                {"value": 11.5, "measurand": "Energy.Active.Import.Register",
+                 "unitOfMeasure": {"unit": "kWh"}},
+                {"value": 2300, "measurand": "Voltage", "phase": "L1-N",
+                 "unitOfMeasure": {"unit": "V", "multiplier": -1}},
+            ]}]))
+        assert updated is not None
+        await cs.call(call.MeterValues(evse_id=2, meter_value=[{
+            "timestamp": "2026-11-21T08:20:00Z",
+            "sampledValue": [{"value": 11000, "measurand": "Power.Active.Import",
+                              "unitOfMeasure": {"unit": "W"}}]}]))
+        ended = await cs.call(call.TransactionEvent(
+            event_type="Ended", timestamp="2026-11-21T08:30:00Z", trigger_reason="EVDeparted",
+            seq_no=2, transaction_info={"transactionId": transaction_id,
+                                        "stoppedReason": "EVDisconnected"},
+            meter_value=energy(13.25, "2026-11-21T08:30:00Z", "Transaction.End")))
+        assert ended is not None
+
+    record = await stores.transactions.get(*transaction_key(station_id, transaction_id))
+    assert (record.evse_id, record.connector_id, record.id_token, record.last_seq_no) == (
+        2, 1, token, 2)
+    assert (record.meter_start_wh, record.meter_stop_wh, record.stop_reason) == (
+        10000.0, 13250.0, "EVDisconnected")
+    assert record.started_at.isoformat() == "2026-11-21T08:00:00+00:00" and not record.active
+
+    query = ("SELECT evse_id, connector_id, transaction_id, toString(ts) AS ts, measurand, phase,"
+             " context, unit, value FROM meter_samples"
+             f" WHERE station = '{station_id}' ORDER BY ts, measurand")
+    rows = await eventually(lambda: _rows_when(bus, query, 5))
+    assert [(r["evse_id"], r["transaction_id"], r["measurand"], r["phase"], r["unit"],
+             r["value"]) for r in rows] == [
+        (2, transaction_id, "Energy.Active.Import.Register", "", "kWh", 10.0),
+        (2, transaction_id, "Energy.Active.Import.Register", "", "kWh", 11.5),
+        (2, transaction_id, "Voltage", "L1-N", "V", 230.0),  # multiplier -1 applied
+        (2, "", "Power.Active.Import", "", "W", 11000.0),  # MeterValues names no transaction
+        (2, transaction_id, "Energy.Active.Import.Register", "", "kWh", 13.25),
+    ]
+    assert rows[0]["context"] == "Transaction.Begin"
+
+
+async def _rows_when(bus, query: str, count: int):
+    rows = await sql(bus, query)
+    return rows if len(rows) >= count else None

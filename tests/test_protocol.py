@@ -1,0 +1,42 @@
+import pytest
+
+from chargebus.config import Settings
+from chargebus.protocol import Fault, OcppVersion, error_code, known_actions
+from chargebus.routing import ROUTES
+
+
+def test_known_actions_come_from_the_oca_schemas():
+    assert {"BootNotification", "StartTransaction", "DataTransfer"} <= known_actions(OcppVersion.V16)
+    assert "TransactionEvent" not in known_actions(OcppVersion.V16)
+    assert {"BootNotification", "TransactionEvent", "NotifyReport"} <= known_actions(OcppVersion.V201)
+    assert "StartTransaction" not in known_actions(OcppVersion.V201)
+    assert "NotifyPeriodicEventStream" in known_actions(OcppVersion.V21)
+    # 28 of OCPP 1.6 itself and 11 of its security extension, as the ocpp package ships them
+    assert len(known_actions(OcppVersion.V16)) == 39
+    assert "SecurityEventNotification" in known_actions(OcppVersion.V16)
+
+
+def test_every_routed_action_is_an_action_of_its_version():
+    for version, routes in ROUTES.items():
+        assert set(routes) <= known_actions(version)
+
+
+@pytest.mark.parametrize("fault, v16, v2x", [
+    (Fault.FORMAT, "FormationViolation", "FormatViolation"),
+    (Fault.OCCURRENCE_CONSTRAINT, "OccurenceConstraintViolation", "OccurrenceConstraintViolation"),
+    (Fault.RPC_FRAMEWORK, "FormationViolation", "RpcFrameworkError"),
+    (Fault.MESSAGE_TYPE, "FormationViolation", "MessageTypeNotSupported"),
+    (Fault.NOT_SUPPORTED, "NotSupported", "NotSupported"),
+    (Fault.INTERNAL, "InternalError", "InternalError"),
+])
+def test_error_codes_are_spelled_per_version(fault, v16, v2x):
+    assert error_code(OcppVersion.V16, fault) == v16
+    assert error_code(OcppVersion.V201, fault) == v2x
+    assert error_code(OcppVersion.V21, fault) == v2x
+
+
+def test_settings_survive_the_trip_through_the_environment(monkeypatch):
+    settings = Settings(edge_port=9100, edge_subprotocols=("ocpp1.6",), heartbeat_interval=60)
+    for name, value in settings.as_environment().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == settings
