@@ -31,3 +31,8 @@ $(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+.PHONY: bench
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,ops \
+		--benchmark-sort=mean $(PYTEST_ARGS)
