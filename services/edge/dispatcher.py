@@ -40,11 +40,12 @@ class Dispatcher:
 
     async def _record(self, context: CallContext, payload: dict) -> None:
         """Keep the call in the OCPP stream; only JetStream's ack lets the edge answer."""
+        body = orjson.dumps(payload)
         try:
             await self._js.publish(
                 subjects.station_event(context.station_id, context.action),
-                orjson.dumps(payload),
-                headers=context.headers(),
+                body,
+                headers=context.record_headers(body),
                 timeout=self._worker_timeout,
             )
         except Exception as error:

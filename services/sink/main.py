@@ -8,7 +8,7 @@ from nats.aio.msg import Msg
 
 from chargebus import events, subjects
 from chargebus.config import Settings
-from chargebus.consumers import DurableConsumer
+from chargebus.consumers import UNUSABLE, DeadLetters, DurableConsumer
 from chargebus.events import CallContext
 from chargebus.meter import METER_ACTIONS, placement, samples
 from chargebus.meterstore import COLUMNS, ChdbMeterStore, QueryRefused
@@ -22,23 +22,34 @@ class MeterSink:
         self._nc = nc
         self._store = store
         self._stores = Stores(nc.jetstream())
+        self._dead_letters = DeadLetters(nc.jetstream(), subjects.METER_SINK_CONSUMER)
 
     async def write(self, batch: list[Msg]) -> None:
+        """Insert the batch's samples at once; a message that holds no usable meter data
+        goes to the dead letters instead of holding up the rest."""
         columns: dict[str, list] = {name: [] for name in COLUMNS}
         appenders = [columns[name].append for name in COLUMNS]
         for msg in batch:
-            context = CallContext.from_headers(msg.headers)
-            payload = orjson.loads(msg.data)
-            where = placement(context.version, context.action, payload)
-            if where.evse_id is None and where.transaction_id:
-                where = where._replace(evse_id=await self._evse_of(context, where.transaction_id))
-            sequence = msg.metadata.sequence.stream
-            for sample in samples(context.station_id, context.version, context.action,
-                                  payload, where):
-                for append, value in zip(appenders, (*sample, sequence)):
+            try:
+                rows = await self._rows_of(msg)
+            except UNUSABLE as error:
+                await self._dead_letters.send(msg, f"no usable meter data: {error!r}")
+                continue
+            for row in rows:
+                for append, value in zip(appenders, row):
                     append(value)
         if columns["station_id"]:
             await asyncio.to_thread(self._store.insert, columns)
+
+    async def _rows_of(self, msg: Msg) -> list[tuple]:
+        context = CallContext.from_headers(msg.headers)
+        payload = orjson.loads(msg.data)
+        where = placement(context.version, context.action, payload)
+        if where.evse_id is None and where.transaction_id:
+            where = where._replace(evse_id=await self._evse_of(context, where.transaction_id))
+        sequence = msg.metadata.sequence.stream
+        return [(*sample, sequence) for sample in samples(
+            context.station_id, context.version, context.action, payload, where)]
 
     async def _evse_of(self, context: CallContext, transaction_id: str) -> int | None:
         """The payload left the EVSE out; the transaction's start told it."""

@@ -3,7 +3,7 @@ from nats.aio.client import Client
 
 from chargebus import subjects
 from chargebus.config import Settings
-from chargebus.consumers import DurableConsumer
+from chargebus.consumers import DeadLetters, DurableConsumer
 from chargebus.rpc import Responder
 from chargebus.stores import Stores
 from chargebus_services.workers.authorization import Authorization
@@ -15,7 +15,7 @@ async def start_workers(settings: Settings, nc: Client):
     js = nc.jetstream()
     stores = Stores(js)
     authorization = Authorization(stores)
-    registry = Registry(stores, settings)
+    registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER))
     transactions = Transactions(stores, authorization)
 
     responders = []

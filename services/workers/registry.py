@@ -4,6 +4,7 @@ from nats.aio.msg import Msg
 
 from chargebus.clock import ocpp_timestamp, parse_timestamp, utc_now
 from chargebus.config import Settings
+from chargebus.consumers import UNUSABLE, DeadLetters
 from chargebus.events import CallContext
 from chargebus.protocol import OcppVersion
 from chargebus.records import ConnectorStatus, StationInfo
@@ -11,9 +12,10 @@ from chargebus.stores import Stores
 
 
 class Registry:
-    def __init__(self, stores: Stores, settings: Settings):
+    def __init__(self, stores: Stores, settings: Settings, dead_letters: DeadLetters):
         self._stores = stores
         self._heartbeat_interval = settings.heartbeat_interval
+        self._dead_letters = dead_letters
 
     async def boot_notification(self, context: CallContext, payload: dict) -> dict:
         await self._stores.stations.put(station_info(context, payload), context.station_id)
@@ -22,7 +24,12 @@ class Registry:
 
     async def record_statuses(self, batch: list[Msg]) -> None:
         for msg in batch:
-            status = connector_status(CallContext.from_headers(msg.headers), orjson.loads(msg.data))
+            try:
+                status = connector_status(CallContext.from_headers(msg.headers),
+                                          orjson.loads(msg.data))
+            except UNUSABLE as error:
+                await self._dead_letters.send(msg, f"no usable status: {error!r}")
+                continue
             key = [status.station_id, str(status.evse_id)]
             if status.connector_id is not None:
                 key.append(str(status.connector_id))

@@ -33,6 +33,13 @@ STREAMS = (
         discard=DiscardPolicy.OLD,
         duplicate_window=3600,  # a station repeating a start within an hour gets its id again
     ),
+    StreamConfig(
+        name=subjects.DEAD_LETTER_STREAM,
+        subjects=[subjects.all_dead_letters()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=30 * DAY,
+    ),
 )
 
 BUCKETS = (

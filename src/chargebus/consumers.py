@@ -8,11 +8,31 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from chargebus import events, subjects
+
 log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
 
 REDELIVERY_DELAY = 2.0
+
+# What reading a message that is not of the expected shape raises: such a message will
+# never become usable, however often it is delivered.
+UNUSABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+
+
+class DeadLetters:
+    """Where a consumer puts a message it can never use, so that one bad message
+    neither blocks the stream nor disappears."""
+
+    def __init__(self, js: JetStreamContext, consumer: str):
+        self._js = js
+        self._subject = subjects.dead_letter(consumer)
+
+    async def send(self, msg: Msg, reason: str) -> None:
+        log.error("dead letter from %s: %s", msg.subject, reason)
+        await self._js.publish(self._subject, msg.data,
+                               headers=(msg.headers or {}) | {events.REASON: reason[:1000]})
 
 
 class DurableConsumer:

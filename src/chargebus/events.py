@@ -1,4 +1,5 @@
 """The context every bus message about a station's call carries, as NATS headers."""
+import hashlib
 from dataclasses import dataclass
 
 from chargebus.protocol import OcppVersion
@@ -11,6 +12,8 @@ EDGE = "Chargebus-Edge"
 RECEIVED = "Chargebus-Received"
 # On a worker's reply: the Fault the call is to be answered with (chargebus.protocol).
 FAULT = "Chargebus-Fault"
+# On a dead letter: why it could not be used.
+REASON = "Chargebus-Reason"
 # On a reply to a non-OCPP request (a query): why it failed.
 ERROR = "Chargebus-Error"
 # JetStream's own deduplication header.
@@ -36,9 +39,17 @@ class CallContext:
             UNIQUE_ID: self.unique_id,
             EDGE: self.edge_id,
             RECEIVED: self.received,
-            # A station that repeats a call (same unique id) is recorded once.
-            NATS_MSG_ID: f"{self.station_id}/{self.unique_id}/{self.action}",
         }
+
+    def record_headers(self, body: bytes) -> dict[str, str]:
+        """Headers for the OCPP stream, where JetStream records a repeated call once.
+
+        A repeat is the same unique id with the same payload: stations that restart
+        their id counters after a reboot reuse ids for new calls, which must be kept.
+        """
+        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+        return self.headers() | {
+            NATS_MSG_ID: f"{self.station_id}/{self.action}/{self.unique_id}/{digest}"}
 
     @classmethod
     def from_headers(cls, headers: dict[str, str] | None) -> "CallContext":

@@ -9,11 +9,13 @@ Subject space (prefix ``cb``):
     cb.rpc.<action>                 station calls answered by a worker (queue groups)
     cb.sys.ready.<service>          a service announces it is up
     cb.sink.query                   read-only SQL to the process that owns chdb
+    cb.deadletter.<consumer>        messages a consumer can never use, with the reason
 """
 PREFIX = "cb"
 
 OCPP_STREAM = "OCPP"
 TRANSACTION_ID_STREAM = "TRANSACTION_IDS"
+DEAD_LETTER_STREAM = "DEAD_LETTERS"
 
 STATIONS_BUCKET = "stations"
 STATUSES_BUCKET = "statuses"
@@ -58,6 +60,14 @@ def any_service_ready() -> str:
 
 def sink_query() -> str:
     return f"{PREFIX}.sink.query"
+
+
+def dead_letter(consumer: str) -> str:
+    return f"{PREFIX}.deadletter.{consumer}"
+
+
+def all_dead_letters() -> str:
+    return f"{PREFIX}.deadletter.>"
 
 
 def queue_group(service: str) -> str:

@@ -1,0 +1,107 @@
+"""Bad input gets a clear answer and loses nothing."""
+import asyncio
+import uuid
+
+import orjson
+import pytest
+import websockets
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from conftest import eventually, sql
+from chargebus import events, subjects
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def call(socket, unique_id: str, action: str, payload: dict) -> list:
+    await socket.send(orjson.dumps([2, unique_id, action, payload]))
+    return orjson.loads(await socket.recv())
+
+
+async def dead_letters(bus, consumer: str, station_id: str) -> list:
+    js = bus.jetstream()
+    subscription = await js.subscribe(subjects.dead_letter(consumer), ordered_consumer=True)
+    letters = []
+    try:
+        while True:
+            msg = await subscription.next_msg(timeout=1)
+            if msg.headers.get(events.STATION) == station_id:
+                letters.append(msg)
+    except NatsTimeoutError:
+        return letters
+    finally:
+        await subscription.unsubscribe()
+
+
+async def test_unusable_meter_values_go_to_dead_letters_and_block_nothing(system, bus):
+    station_id = f"BAD-{uuid.uuid4().hex[:8]}"
+    async with websockets.connect(system.station_url(station_id),
+                                  subprotocols=["ocpp1.6"]) as socket:
+        broken = await call(socket, "1", "MeterValues", {
+            "connectorId": 1, "meterValue": [{"sampledValue": [{"value": "1"}]}]})  # no timestamp
+        good = await call(socket, "2", "MeterValues", {
+            "connectorId": 1, "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",
+                                              "sampledValue": [{"value": "7"}]}]})
+    assert broken[:2] == [3, "1"] and good[:2] == [3, "2"]
+
+    async def stored():
+        return await sql(bus, f"SELECT value FROM meter_samples WHERE station = '{station_id}'")
+
+    assert await eventually(stored) == [{"value": 7}]
+    letters = await eventually(lambda: dead_letters(bus, subjects.METER_SINK_CONSUMER, station_id))
+    assert len(letters) == 1
+    assert letters[0].headers[events.UNIQUE_ID] == "1"
+    assert "timestamp" in letters[0].headers[events.REASON]
+    assert orjson.loads(letters[0].data)["connectorId"] == 1  # the payload itself is kept
+
+
+async def test_unusable_status_goes_to_dead_letters(system, bus, stores):
+    station_id = f"BAD-{uuid.uuid4().hex[:8]}"
+    async with websockets.connect(system.station_url(station_id),
+                                  subprotocols=["ocpp1.6"]) as socket:
+        assert (await call(socket, "1", "StatusNotification", {"status": "Available"}))[0] == 3
+        assert (await call(socket, "2", "StatusNotification", {
+            "connectorId": 1, "status": "Available", "errorCode": "NoError"}))[0] == 3
+    assert await eventually(lambda: stores.statuses.get(station_id, "1"))
+    letters = await eventually(lambda: dead_letters(bus, subjects.STATUS_CONSUMER, station_id))
+    assert [letter.headers[events.UNIQUE_ID] for letter in letters] == ["1"]
+
+
+@pytest.mark.parametrize("subprotocol, payload, code", [
+    ("ocpp1.6", {"chargePointVendor": "V"}, "OccurenceConstraintViolation"),
+    ("ocpp2.0.1", {"reason": "PowerUp", "chargingStation": {"vendorName": "V"}},
+     "OccurrenceConstraintViolation"),
+    ("ocpp1.6", {"chargePointVendor": "V", "chargePointModel": 5}, "FormationViolation"),
+])
+async def test_a_malformed_call_answered_by_a_worker_gets_a_callerror(system, subprotocol,
+                                                                       payload, code):
+    async with websockets.connect(system.station_url(f"BAD-{uuid.uuid4().hex[:8]}"),
+                                  subprotocols=[subprotocol]) as socket:
+        answer = await call(socket, "b", "BootNotification", payload)
+    assert answer[:3] == [4, "b", code]
+    assert answer[3]
+
+
+async def test_a_repeated_call_is_recorded_once_a_reused_id_is_not_lost(system, bus):
+    station_id = f"REP-{uuid.uuid4().hex[:8]}"
+    first = {"connectorId": 1, "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",
+                                               "sampledValue": [{"value": "1"}]}]}
+    after_reboot = {"connectorId": 1, "meterValue": [{"timestamp": "2026-11-21T10:05:00Z",
+                                                      "sampledValue": [{"value": "2"}]}]}
+    async with websockets.connect(system.station_url(station_id),
+                                  subprotocols=["ocpp1.6"]) as socket:
+        for payload in (first, first, after_reboot):  # a retry, then a reused id
+            assert (await call(socket, "1", "MeterValues", payload))[:2] == [3, "1"]
+
+    info = await bus.jetstream().stream_info(
+        subjects.OCPP_STREAM, subjects_filter=subjects.station_event(station_id, "MeterValues"))
+    assert sum(info.state.subjects.values()) == 2
+
+    async def stored():
+        rows = await sql(bus, f"SELECT value FROM meter_samples WHERE station = '{station_id}'"
+                              " ORDER BY ts")
+        return rows if len(rows) >= 2 else None
+
+    assert await eventually(stored) == [{"value": 1}, {"value": 2}]
+    await asyncio.sleep(1)  # a duplicate, had it been recorded, would show by now
+    assert len(await sql(bus, f"SELECT 1 FROM meter_samples WHERE station = '{station_id}'")) == 2
