@@ -1,6 +1,7 @@
 """Fixtures that run chargebus for real: `chargebus run` as a subprocess with its own
 nats-server and chdb on free ports, in a temporary data folder."""
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import nats
 import orjson
 import pytest
 import pytest_asyncio
+import websockets
 
 from chargebus import events, subjects
 from chargebus.stores import Stores
@@ -149,3 +151,24 @@ async def eventually(probe, timeout: float = 15.0, interval: float = 0.2):
         if result or asyncio.get_running_loop().time() > deadline:
             return result
         await asyncio.sleep(interval)
+
+
+async def rows_when(nc, query: str, count: int) -> list[dict] | None:
+    """The query's rows once there are at least ``count`` of them."""
+    rows = await sql(nc, query)
+    return rows if len(rows) >= count else None
+
+
+@contextlib.asynccontextmanager
+async def ocpp_station(system, station_id: str, charge_point_class, subprotocols: list[str],
+                       expected_subprotocol: str):
+    """An `ocpp` package ChargePoint connected to the edge, listening for calls."""
+    async with websockets.connect(system.station_url(station_id),
+                                  subprotocols=subprotocols) as socket:
+        assert socket.subprotocol == expected_subprotocol
+        charge_point = charge_point_class(station_id, socket)
+        listening = asyncio.create_task(charge_point.start())
+        try:
+            yield charge_point
+        finally:
+            listening.cancel()

@@ -1,31 +1,20 @@
 """OCPP 1.6J end to end: the `ocpp` package's ChargePoint over a real WebSocket to the
 edge, through NATS to the workers and the sink; checked in KV and in ClickHouse."""
 import asyncio
-import contextlib
 import re
 import uuid
 
 import pytest
-import websockets
 from ocpp.v16 import ChargePoint, call
 
-from conftest import eventually, sql
+from conftest import eventually, ocpp_station, rows_when
 from chargebus.stores import token_key, transaction_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-@contextlib.asynccontextmanager
-async def station(system, station_id: str):
-    async with websockets.connect(system.station_url(station_id),
-                                  subprotocols=["ocpp1.6"]) as socket:
-        assert socket.subprotocol == "ocpp1.6"
-        charge_point = ChargePoint(station_id, socket)
-        listening = asyncio.create_task(charge_point.start())
-        try:
-            yield charge_point
-        finally:
-            listening.cancel()
+def station(system, station_id: str):
+    return ocpp_station(system, station_id, ChargePoint, ["ocpp1.6"], "ocpp1.6")
 
 
 def new_station_id() -> str:
@@ -118,7 +107,7 @@ async def test_transaction_with_meter_values_lands_in_kv_and_clickhouse(system, 
 
     query = (f"SELECT evse_id, transaction_id, toString(ts) AS ts, measurand, phase, unit, value "
              f"FROM meter_samples WHERE station = '{station_id}' ORDER BY ts, measurand, phase")
-    rows = await eventually(lambda: _rows_when(bus, query, 5))
+    rows = await eventually(lambda: rows_when(bus, query, 5))
     assert [(r["evse_id"], r["transaction_id"], r["measurand"], r["phase"], r["unit"], r["value"])
             for r in rows] == [
         (1, str(transaction_id), "Current.Import", "L1", "A", 16.1),
@@ -132,24 +121,20 @@ async def test_transaction_with_meter_values_lands_in_kv_and_clickhouse(system, 
     assert rows[0]["ts"].startswith("2026-11-21 10:05:00")
 
 
-async def _rows_when(bus, query: str, count: int):
-    rows = await sql(bus, query)
-    return rows if len(rows) >= count else None
-
-
 async def test_transaction_ids_are_unique_and_a_repeated_start_gets_the_same_id(system):
-    token = f"TAG{uuid.uuid4().hex[:8]}"
+    def start(second: int):
+        return call.StartTransaction(connector_id=1, id_tag="ANY", meter_start=0,
+                                     timestamp=f"2026-11-21T11:00:{second:02d}Z")
+
     async with station(system, new_station_id()) as first, \
-            station(system, new_station_id()) as second:
-        starts = [call.StartTransaction(connector_id=1, id_tag=token, meter_start=0,
-                                        timestamp=f"2026-11-21T11:00:{n:02d}Z") for n in range(5)]
-        ids = await asyncio.gather(*(cp.call(start) for cp in (first, second) for start in starts[:1]))
-        ids = [reply.transaction_id for reply in ids]
-        more = [(await first.call(start)).transaction_id for start in starts[1:]]
-        again = (await first.call(starts[1])).transaction_id
-    assert len(set(ids + more)) == 6
-    assert again == more[0]
-    assert all(isinstance(value, int) for value in ids + more)
+            station(system, new_station_id()) as other:
+        # The same start from two stations, at once, is two transactions.
+        replies = list(await asyncio.gather(first.call(start(0)), other.call(start(0))))
+        replies += [await first.call(start(second)) for second in range(1, 5)]
+        repeated = await first.call(start(1))
+    ids = [reply.transaction_id for reply in replies]
+    assert len(set(ids)) == 6 and all(isinstance(value, int) for value in ids)
+    assert repeated.transaction_id == ids[2]  # the station repeated the start of second 1
 
 
 async def test_unknown_token_start_is_invalid_but_still_numbered(system):

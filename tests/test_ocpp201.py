@@ -1,30 +1,19 @@
 """OCPP 2.0.1 end to end, with the `ocpp` package's v201 ChargePoint."""
 import asyncio
-import contextlib
 import re
 import uuid
 
 import pytest
-import websockets
 from ocpp.v201 import ChargePoint, call
 
-from conftest import eventually, sql
+from conftest import eventually, ocpp_station, rows_when
 from chargebus.stores import transaction_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-@contextlib.asynccontextmanager
-async def station(system, station_id: str, offered=("ocpp2.0.1",)):
-    async with websockets.connect(system.station_url(station_id),
-                                  subprotocols=list(offered)) as socket:
-        assert socket.subprotocol == "ocpp2.0.1"
-        charge_point = ChargePoint(station_id, socket)
-        listening = asyncio.create_task(charge_point.start())
-        try:
-            yield charge_point
-        finally:
-            listening.cancel()
+def station(system, station_id: str, offered=("ocpp2.0.1",)):
+    return ocpp_station(system, station_id, ChargePoint, list(offered), "ocpp2.0.1")
 
 
 def new_station_id() -> str:
@@ -122,7 +111,7 @@ async def test_transaction_events_and_meter_values(system, stores, bus):
     query = ("SELECT evse_id, connector_id, transaction_id, toString(ts) AS ts, measurand, phase,"
              " context, unit, value FROM meter_samples"
              f" WHERE station = '{station_id}' ORDER BY ts, measurand")
-    rows = await eventually(lambda: _rows_when(bus, query, 5))
+    rows = await eventually(lambda: rows_when(bus, query, 5))
     assert [(r["evse_id"], r["transaction_id"], r["measurand"], r["phase"], r["unit"],
              r["value"]) for r in rows] == [
         (2, transaction_id, "Energy.Active.Import.Register", "", "kWh", 10.0),
@@ -132,8 +121,3 @@ async def test_transaction_events_and_meter_values(system, stores, bus):
         (2, transaction_id, "Energy.Active.Import.Register", "", "kWh", 13.25),
     ]
     assert rows[0]["context"] == "Transaction.Begin"
-
-
-async def _rows_when(bus, query: str, count: int):
-    rows = await sql(bus, query)
-    return rows if len(rows) >= count else None
