@@ -9,6 +9,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from conftest import eventually, sql
 from chargebus import events, subjects
+from chargebus.events import CallContext
+from chargebus.protocol import OcppVersion
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -33,16 +35,38 @@ async def dead_letters(bus, consumer: str, station_id: str) -> list:
         await subscription.unsubscribe()
 
 
-async def test_unusable_meter_values_go_to_dead_letters_and_block_nothing(system, bus):
+async def record_directly(bus, station_id: str, unique_id: str, action: str,
+                          payload: dict) -> None:
+    """Put a call into the OCPP stream the way an edge does, bypassing its validation
+    (as an edge of an older release, or a bug, might)."""
+    context = CallContext(station_id, OcppVersion.V16, action, unique_id, "test-edge",
+                          "2026-11-21T10:00:00Z")
+    body = orjson.dumps(payload)
+    await bus.jetstream().publish(subjects.station_event(station_id, action), body,
+                                  headers=context.record_headers(body))
+
+
+async def test_a_payload_that_breaks_its_schema_is_refused_at_the_edge_and_not_recorded(
+        system, bus):
     station_id = f"BAD-{uuid.uuid4().hex[:8]}"
     async with websockets.connect(system.station_url(station_id),
                                   subprotocols=["ocpp1.6"]) as socket:
-        broken = await call(socket, "1", "MeterValues", {
-            "connectorId": 1, "meterValue": [{"sampledValue": [{"value": "1"}]}]})  # no timestamp
-        good = await call(socket, "2", "MeterValues", {
-            "connectorId": 1, "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",
-                                              "sampledValue": [{"value": "7"}]}]})
-    assert broken[:2] == [3, "1"] and good[:2] == [3, "2"]
+        answer = await call(socket, "1", "MeterValues", {
+            "connectorId": 1, "meterValue": [{"sampledValue": [{"value": "1"}]}]})
+    assert answer == [4, "1", "OccurenceConstraintViolation",
+                      "MeterValues: meterValue[0].timestamp is required", {}]
+    info = await bus.jetstream().stream_info(
+        subjects.OCPP_STREAM, subjects_filter=subjects.station_event(station_id, ">"))
+    assert not info.state.subjects
+
+
+async def test_unusable_meter_values_go_to_dead_letters_and_block_nothing(system, bus):
+    station_id = f"BAD-{uuid.uuid4().hex[:8]}"
+    await record_directly(bus, station_id, "1", "MeterValues", {
+        "connectorId": 1, "meterValue": [{"sampledValue": [{"value": "1"}]}]})  # no timestamp
+    await record_directly(bus, station_id, "2", "MeterValues", {
+        "connectorId": 1, "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",
+                                          "sampledValue": [{"value": "7"}]}]})
 
     async def stored():
         return await sql(bus, f"SELECT value FROM meter_samples WHERE station = '{station_id}'")
@@ -57,29 +81,32 @@ async def test_unusable_meter_values_go_to_dead_letters_and_block_nothing(system
 
 async def test_unusable_status_goes_to_dead_letters(system, bus, stores):
     station_id = f"BAD-{uuid.uuid4().hex[:8]}"
-    async with websockets.connect(system.station_url(station_id),
-                                  subprotocols=["ocpp1.6"]) as socket:
-        assert (await call(socket, "1", "StatusNotification", {"status": "Available"}))[0] == 3
-        assert (await call(socket, "2", "StatusNotification", {
-            "connectorId": 1, "status": "Available", "errorCode": "NoError"}))[0] == 3
+    await record_directly(bus, station_id, "1", "StatusNotification", {"status": "Available"})
+    await record_directly(bus, station_id, "2", "StatusNotification", {
+        "connectorId": 1, "status": "Available", "errorCode": "NoError"})
     assert await eventually(lambda: stores.statuses.get(station_id, "1"))
     letters = await eventually(lambda: dead_letters(bus, subjects.STATUS_CONSUMER, station_id))
     assert [letter.headers[events.UNIQUE_ID] for letter in letters] == ["1"]
 
 
-@pytest.mark.parametrize("subprotocol, payload, code", [
-    ("ocpp1.6", {"chargePointVendor": "V"}, "OccurenceConstraintViolation"),
+@pytest.mark.parametrize("subprotocol, payload, code, where", [
+    ("ocpp1.6", {"chargePointVendor": "V"}, "OccurenceConstraintViolation", "chargePointModel"),
     ("ocpp2.0.1", {"reason": "PowerUp", "chargingStation": {"vendorName": "V"}},
-     "OccurrenceConstraintViolation"),
-    ("ocpp1.6", {"chargePointVendor": "V", "chargePointModel": 5}, "FormationViolation"),
+     "OccurrenceConstraintViolation", "chargingStation.model"),
+    ("ocpp1.6", {"chargePointVendor": "V", "chargePointModel": 5}, "TypeConstraintViolation",
+     "chargePointModel"),
+    ("ocpp2.0.1", {"reason": "Sleepy", "chargingStation": {"vendorName": "V", "model": "M"}},
+     "PropertyConstraintViolation", "reason"),
+    ("ocpp1.6", {"chargePointVendor": "V", "chargePointModel": "M", "colour": "red"},
+     "FormationViolation", "colour"),
 ])
-async def test_a_malformed_call_answered_by_a_worker_gets_a_callerror(system, subprotocol,
-                                                                       payload, code):
+async def test_a_malformed_call_gets_the_versions_callerror_naming_the_path(
+        system, subprotocol, payload, code, where):
     async with websockets.connect(system.station_url(f"BAD-{uuid.uuid4().hex[:8]}"),
                                   subprotocols=[subprotocol]) as socket:
         answer = await call(socket, "b", "BootNotification", payload)
     assert answer[:3] == [4, "b", code]
-    assert answer[3]
+    assert answer[3].startswith(f"BootNotification: {where} ")
 
 
 async def test_a_repeated_call_is_recorded_once_a_reused_id_is_not_lost(system, bus):

@@ -54,17 +54,18 @@ async def test_ocpp21_message_types_are_refused_on_201(system):
     assert answers[0][:3] == [4, "s-1", "MessageTypeNotSupported"]
 
 
-@pytest.mark.parametrize("subprotocol, action, code", [
-    ("ocpp1.6", "DataTransfer", "NotSupported"),
-    ("ocpp1.6", "FirmwareStatusNotification", "NotSupported"),
-    ("ocpp1.6", "TransactionEvent", "NotImplemented"),  # a 2.x action
-    ("ocpp1.6", "MakeCoffee", "NotImplemented"),
-    ("ocpp2.0.1", "NotifyReport", "NotSupported"),
-    ("ocpp2.0.1", "StartTransaction", "NotImplemented"),  # a 1.6 action
-    ("ocpp2.0.1", "MakeCoffee", "NotImplemented"),
+@pytest.mark.parametrize("subprotocol, action, payload, code", [
+    ("ocpp1.6", "DataTransfer", '{"vendorId": "com.example"}', "NotSupported"),
+    ("ocpp1.6", "FirmwareStatusNotification", '{"status": "Idle"}', "NotSupported"),
+    ("ocpp1.6", "TransactionEvent", "{}", "NotImplemented"),  # a 2.x action
+    ("ocpp1.6", "MakeCoffee", "{}", "NotImplemented"),
+    ("ocpp2.0.1", "NotifyReport",
+     '{"requestId": 1, "generatedAt": "2026-11-21T10:00:00Z", "seqNo": 0}', "NotSupported"),
+    ("ocpp2.0.1", "StartTransaction", "{}", "NotImplemented"),  # a 1.6 action
+    ("ocpp2.0.1", "MakeCoffee", "{}", "NotImplemented"),
 ])
-async def test_unhandled_and_unknown_actions(system, subprotocol, action, code):
-    answers = await exchange(system, subprotocol, [f'[2, "a-1", "{action}", {{}}]'])
+async def test_unhandled_and_unknown_actions(system, subprotocol, action, payload, code):
+    answers = await exchange(system, subprotocol, [f'[2, "a-1", "{action}", {payload}]'])
     assert answers[0][:3] == [4, "a-1", code]
     assert action in answers[0][3]
 

@@ -2,6 +2,12 @@
 # Names declared cdef here are invisible from Python in the compiled build;
 # tests/test_frame.py relies on that to prove this file was applied.
 
+cdef class Dialect:
+    cdef readonly str name
+    cdef readonly dict requests
+    cdef readonly dict responses
+    cdef readonly bint has_send
+
 cdef class Frame:
     cdef readonly int message_type
     cdef readonly str unique_id
@@ -11,9 +17,11 @@ cdef class Frame:
     cdef readonly object error_description
     cdef readonly object error_details
 
-cpdef Frame decode(object data)
+cpdef Frame decode(object data, Dialect dialect)
+cpdef validate_response(Dialect dialect, str action, object payload)
+cdef _validate(dict validators, Dialect dialect, str action, object payload, str what)
 cdef str _read_unique_id(object candidate)
 cdef void _expect_length(list message, Py_ssize_t expected, str unique_id) except *
-cpdef bytes encode_call(str unique_id, str action, dict payload)
-cpdef bytes encode_call_result(str unique_id, dict payload)
+cpdef bytes encode_call(Dialect dialect, str unique_id, str action, object payload)
+cpdef bytes encode_call_result(Dialect dialect, str unique_id, str action, object payload)
 cpdef bytes encode_call_error(str unique_id, str error_code, str description, dict details)

@@ -1,18 +1,22 @@
-"""OCPP-J frame envelope: decoding station frames and encoding chargebus frames.
+"""OCPP-J frames: decoding and validating what stations send, encoding and validating
+what chargebus sends.
 
 This is the single source of two builds: imported as is, it is the pure-Python twin;
 ``frame_c.py`` is a link to it that Cython compiles with the C types of ``frame_c.pxd``.
+Each build uses the schema validators of its own kind (``schemas_<v>_c`` or ``_py``).
 Write only code whose meaning is the same in both builds.
-
-A decoded frame is checked for its envelope only (array shape, element types, unique
-id); schema validation of the payload is a separate step.
 """
+from importlib import import_module
+
 from orjson import JSONDecodeError, dumps, loads
+
+from chargebus_core.errors import (FORMAT, MESSAGE_TYPE, NOT_IMPLEMENTED, RPC_FRAMEWORK,
+                                   FrameError, SchemaViolation)
 
 __all__ = (
     "CALL", "CALLRESULT", "CALLERROR", "CALLRESULTERROR", "SEND", "MAX_UNIQUE_ID_LENGTH",
-    "RPC_FRAMEWORK", "MESSAGE_TYPE", "FORMAT", "FrameError", "Frame", "decode",
-    "encode_call", "encode_call_result", "encode_call_error",
+    "DIALECTS", "Dialect", "Frame", "decode", "validate_response", "encode_call",
+    "encode_call_result", "encode_call_error",
 )
 
 CALL = 2
@@ -23,21 +27,29 @@ SEND = 6
 
 MAX_UNIQUE_ID_LENGTH = 36
 
-# What went wrong, independent of OCPP version; chargebus.protocol.errors maps each
-# kind to the CALLERROR code name of the negotiated version.
-RPC_FRAMEWORK = "rpc_framework"  # not a JSON array, or its unique id cannot be read
-MESSAGE_TYPE = "message_type"  # a message type number that OCPP-J does not define
-FORMAT = "format"  # a known message type whose elements are of the wrong shape
+_BUILD = "c" if __name__.endswith("_c") else "py"
 
 
-class FrameError(Exception):
-    """A frame that cannot be taken as OCPP-J. ``unique_id`` is None when unreadable."""
+class Dialect:
+    """One OCPP version as the wire sees it: its message types and the validators of
+    its actions, both directions."""
 
-    def __init__(self, kind, unique_id, description):
-        Exception.__init__(self, description)
-        self.kind = kind
-        self.unique_id = unique_id
-        self.description = description
+    def __init__(self, name, schemas, has_send):
+        self.name = name
+        self.requests = schemas.REQUESTS
+        self.responses = schemas.RESPONSES
+        self.has_send = has_send  # OCPP 2.1: CALLRESULTERROR and SEND
+
+    def __repr__(self):
+        return f"Dialect({self.name!r})"
+
+
+DIALECTS = {
+    "ocpp1.6": Dialect("ocpp1.6", import_module(f"chargebus_core.schemas_v16_{_BUILD}"), False),
+    "ocpp2.0.1": Dialect("ocpp2.0.1", import_module(f"chargebus_core.schemas_v201_{_BUILD}"),
+                         False),
+    "ocpp2.1": Dialect("ocpp2.1", import_module(f"chargebus_core.schemas_v21_{_BUILD}"), True),
+}
 
 
 class Frame:
@@ -62,23 +74,25 @@ class Frame:
                 f"{self.payload!r}, {self.error_code!r})")
 
 
-def decode(data):
-    """Decode one WebSocket text message (bytes or str) into a Frame, or raise FrameError."""
+def decode(data, dialect):
+    """Decode one WebSocket text message (bytes or str) of a station speaking
+    ``dialect`` into a Frame, or raise FrameError. The payload of a CALL or SEND is
+    validated against its schema; that of a CALLRESULT needs the action of the call it
+    answers: validate_response()."""
     try:
         message = loads(data)
     except JSONDecodeError:
         raise FrameError(RPC_FRAMEWORK, None, "frame is not valid JSON")
     if type(message) is not list:
         raise FrameError(RPC_FRAMEWORK, None, "frame is not a JSON array")
-    length = len(message)
-    if length < 3:
+    if len(message) < 3:
         raise FrameError(RPC_FRAMEWORK, None, "frame has fewer than 3 elements")
     unique_id = _read_unique_id(message[1])
     message_type = message[0]
     if type(message_type) is not int:
         raise FrameError(RPC_FRAMEWORK, unique_id, "message type is not an integer")
 
-    if message_type == CALL or message_type == SEND:
+    if message_type == CALL or (message_type == SEND and dialect.has_send):
         _expect_length(message, 4, unique_id)
         action = message[2]
         if type(action) is not str:
@@ -86,6 +100,14 @@ def decode(data):
         payload = message[3]
         if type(payload) is not dict:
             raise FrameError(FORMAT, unique_id, "payload is not a JSON object")
+        validator = dialect.requests.get(action)
+        if validator is None:
+            raise FrameError(NOT_IMPLEMENTED, unique_id,
+                             f"{action} is not an action of {dialect.name}")
+        try:
+            validator(payload)
+        except SchemaViolation as violation:
+            raise FrameError(violation.kind, unique_id, f"{action}: {violation}")
         return Frame(message_type, unique_id, action, payload, None, None, None)
 
     if message_type == CALLRESULT:
@@ -95,7 +117,7 @@ def decode(data):
             raise FrameError(FORMAT, unique_id, "payload is not a JSON object")
         return Frame(message_type, unique_id, None, payload, None, None, None)
 
-    if message_type == CALLERROR or message_type == CALLRESULTERROR:
+    if message_type == CALLERROR or (message_type == CALLRESULTERROR and dialect.has_send):
         _expect_length(message, 5, unique_id)
         error_code = message[2]
         error_description = message[3]
@@ -109,7 +131,25 @@ def decode(data):
         return Frame(message_type, unique_id, None, None,
                      error_code, error_description, error_details)
 
-    raise FrameError(MESSAGE_TYPE, unique_id, f"message type {message_type} is not defined")
+    raise FrameError(MESSAGE_TYPE, unique_id,
+                     f"message type {message_type} is not part of {dialect.name}")
+
+
+def validate_response(dialect, action, payload):
+    """Check the payload of a CALLRESULT that answers a call of ``action``."""
+    _validate(dialect.responses, dialect, action, payload, "response")
+
+
+def _validate(validators, dialect, action, payload, what):
+    validator = validators.get(action)
+    if validator is None:
+        raise FrameError(NOT_IMPLEMENTED, None, f"{action} is not an action of {dialect.name}")
+    if type(payload) is not dict:
+        raise FrameError(FORMAT, None, f"{action} {what}: payload is not a JSON object")
+    try:
+        validator(payload)
+    except SchemaViolation as violation:
+        raise FrameError(violation.kind, None, f"{action} {what}: {violation}")
 
 
 def _read_unique_id(candidate):
@@ -127,11 +167,15 @@ def _expect_length(message, expected, unique_id):
                          f"message type {message[0]} takes {expected} elements, not {len(message)}")
 
 
-def encode_call(unique_id, action, payload):
+def encode_call(dialect, unique_id, action, payload):
+    """A CALL frame; FrameError if the payload breaks the action's request schema."""
+    _validate(dialect.requests, dialect, action, payload, "request")
     return dumps([CALL, unique_id, action, payload])
 
 
-def encode_call_result(unique_id, payload):
+def encode_call_result(dialect, unique_id, action, payload):
+    """A CALLRESULT frame; FrameError if the payload breaks the action's response schema."""
+    _validate(dialect.responses, dialect, action, payload, "response")
     return dumps([CALLRESULT, unique_id, payload])
 
 

@@ -12,8 +12,9 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 from chargebus.clock import ocpp_timestamp
 from chargebus.events import CallContext
 from chargebus.protocol import Fault, OcppError, OcppVersion
-from chargebus.protocol.codec import (CALL, CALLERROR, CALLRESULT, BrokenFrame, Frame,
-                                      call_error, call_result, decode_frame)
+from chargebus.protocol.codec import (CALL, CALLERROR, CALLRESULT, SEND, BrokenFrame, Frame,
+                                      InvalidOutgoing, call_error, call_result, decode_frame,
+                                      dialect_of)
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ class StationConnection(WSListener):
     def __init__(self, station_id: str, version: OcppVersion, edge):
         self.station_id = station_id
         self.version = version
+        self._dialect = dialect_of(version)
         self._edge = edge
         self._transport: WSTransport | None = None
         self._calls: deque[Frame] = deque()
@@ -65,7 +67,7 @@ class StationConnection(WSListener):
 
     def _take(self, message: bytes) -> None:
         try:
-            decoded = decode_frame(message)
+            decoded = decode_frame(message, self._dialect)
         except BrokenFrame as broken:
             self._send_error(broken.unique_id, broken.fault, broken.description)
             return
@@ -78,10 +80,13 @@ class StationConnection(WSListener):
             # OCPP allows no reply to a reply.
             log.warning("%s answered call %s that chargebus never made",
                         self.station_id, decoded.unique_id)
-        else:
-            self._send_error(decoded.unique_id, Fault.MESSAGE_TYPE,
-                             f"message type {decoded.message_type} is not part of "
-                             f"{self.version.value}")
+        elif decoded.message_type == SEND:
+            # OCPP 2.1 SEND carries data that needs no answer, and gets none.
+            log.warning("%s sent %s, which chargebus does not take yet",
+                        self.station_id, decoded.action)
+        else:  # a CALLRESULTERROR, to a call chargebus never made
+            log.warning("%s reported an error on call %s that chargebus never made",
+                        self.station_id, decoded.unique_id)
 
     async def _handle_calls(self) -> None:
         try:
@@ -101,7 +106,13 @@ class StationConnection(WSListener):
             log.exception("%s: %s %s failed", self.station_id, call.action, call.unique_id)
             self._send_error(call.unique_id, Fault.INTERNAL, "the CSMS failed to handle this call")
         else:
-            self._send(call_result(call.unique_id, response))
+            try:
+                self._send(call_result(self._dialect, call.unique_id, call.action, response))
+            except InvalidOutgoing as invalid:
+                log.error("%s: refusing to send an invalid answer to %s: %s",
+                          self.station_id, call.action, invalid)
+                self._send_error(call.unique_id, Fault.INTERNAL,
+                                 "the CSMS could not produce a valid answer")
 
     def _send_error(self, unique_id: str, fault: Fault, description: str,
                     details: dict | None = None) -> None:

@@ -6,7 +6,7 @@ from chargebus import subjects
 from chargebus.clock import ocpp_timestamp
 from chargebus.config import Settings
 from chargebus.events import CallContext
-from chargebus.protocol import Fault, OcppError, known_actions
+from chargebus.protocol import Fault, OcppError
 from chargebus.routing import Route, route_of
 from chargebus.rpc import ask_worker
 
@@ -18,13 +18,10 @@ class Dispatcher:
         self._worker_timeout = settings.worker_request_timeout
 
     async def answer(self, context: CallContext, payload: dict) -> dict:
+        """The answer to a call whose action and payload the codec has validated."""
         route = route_of(context.version, context.action)
         if route is None:
-            if context.action in known_actions(context.version):
-                raise OcppError(Fault.NOT_SUPPORTED,
-                                f"{context.action} is not supported by this CSMS")
-            raise OcppError(Fault.NOT_IMPLEMENTED,
-                            f"{context.action} is not an action of {context.version.value}")
+            raise OcppError(Fault.NOT_SUPPORTED, f"{context.action} is not supported by this CSMS")
         if route is Route.EDGE:
             return self._answer_here(context)
         if Route.RECORD in route:

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     edge_path_prefix: str = "/ocpp/"
     edge_node_id: str = "edge-1"
     # Subprotocols the edge offers, most preferred first.
-    edge_subprotocols: tuple[str, ...] = ("ocpp2.0.1", "ocpp1.6")
+    edge_subprotocols: tuple[str, ...] = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
     worker_request_timeout: float = Field(10.0, gt=0)
 
     heartbeat_interval: int = Field(300, gt=0)

@@ -15,6 +15,7 @@ DEFAULT_LOCATION = "Outlet"
 METER_ACTIONS = {
     OcppVersion.V16: ("MeterValues", "StopTransaction"),
     OcppVersion.V201: ("MeterValues", "TransactionEvent"),
+    OcppVersion.V21: ("MeterValues", "TransactionEvent"),
 }
 
 

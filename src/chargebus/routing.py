@@ -33,6 +33,9 @@ ROUTES: dict[OcppVersion, dict[str, Route]] = {
         "TransactionEvent": Route.RECORD | Route.WORKER,
     },
 }
+# What chargebus handles of 2.1 today is what it handles of 2.0.1: these messages differ
+# only by optional fields, and the codec validates each against its own version.
+ROUTES[OcppVersion.V21] = ROUTES[OcppVersion.V201]
 
 
 def route_of(version: OcppVersion, action: str) -> Route | None:

@@ -72,13 +72,6 @@ class Responder:
             await self._nc.publish(msg.reply, orjson.dumps(response))
         except OcppError as error:
             await self._reply_fault(msg, error.fault, error.description)
-        except KeyError as missing:
-            # Until every payload is schema-validated at the edge, a worker is where a
-            # missing field shows.
-            await self._reply_fault(msg, Fault.OCCURRENCE_CONSTRAINT,
-                                    f"required field {missing} is missing")
-        except (TypeError, ValueError, AttributeError) as error:
-            await self._reply_fault(msg, Fault.FORMAT, f"malformed payload: {error}")
         except Exception:
             log.exception("handling %s failed", msg.subject)
             await self._reply_fault(msg, Fault.INTERNAL, "the worker failed to handle this call")

@@ -1,18 +1,20 @@
-"""OCPP-J frames for a given version, over the compiled envelope codec of chargebus_core."""
-from chargebus_core.frame import (CALL, CALLERROR, CALLRESULT, Frame, FrameError, decode,
-                                  encode_call_error, encode_call_result)
+"""OCPP-J frames of a given version, over the compiled codec of chargebus_core."""
+from chargebus_core.frame import (CALL, CALLERROR, CALLRESULT, DIALECTS, SEND, Dialect, Frame,
+                                  FrameError, decode, encode_call, encode_call_error,
+                                  encode_call_result, validate_response)
 
 from chargebus.protocol.errors import UNREADABLE_UNIQUE_ID, Fault, error_code
 from chargebus.protocol.versions import OcppVersion
 
-__all__ = ["CALL", "CALLERROR", "CALLRESULT", "BrokenFrame", "Frame", "call_error",
-           "call_result", "decode_frame"]
+__all__ = ["CALL", "CALLERROR", "CALLRESULT", "SEND", "BrokenFrame", "Dialect", "Frame",
+           "InvalidOutgoing", "call", "call_error", "call_result", "check_response",
+           "decode_frame", "dialect_of"]
 
 MAX_ERROR_DESCRIPTION = 255  # OCPP 2.x: ErrorDescription is at most 255 characters
 
 
 class BrokenFrame(Exception):
-    """A frame that is no OCPP-J message; answer it with call_error()."""
+    """A frame that is no valid OCPP-J message of its version; answer it with call_error()."""
 
     def __init__(self, unique_id: str, fault: Fault, description: str):
         super().__init__(description)
@@ -21,16 +23,43 @@ class BrokenFrame(Exception):
         self.description = description
 
 
-def decode_frame(data: bytes | str) -> Frame:
+class InvalidOutgoing(Exception):
+    """chargebus was about to send a message that breaks its schema: a bug, never sent."""
+
+
+def dialect_of(version: OcppVersion) -> Dialect:
+    return DIALECTS[version.value]
+
+
+def decode_frame(data: bytes | str, dialect: Dialect) -> Frame:
+    """A frame, its CALL payload validated; BrokenFrame tells what to answer instead."""
     try:
-        return decode(data)
+        return decode(data, dialect)
     except FrameError as error:
         raise BrokenFrame(error.unique_id or UNREADABLE_UNIQUE_ID, Fault(error.kind),
                           error.description) from None
 
 
-def call_result(unique_id: str, payload: dict) -> bytes:
-    return encode_call_result(unique_id, payload)
+def check_response(dialect: Dialect, action: str, payload: dict) -> None:
+    """The payload of a station's CALLRESULT to our call of ``action``; BrokenFrame if invalid."""
+    try:
+        validate_response(dialect, action, payload)
+    except FrameError as error:
+        raise BrokenFrame(UNREADABLE_UNIQUE_ID, Fault(error.kind), error.description) from None
+
+
+def call(dialect: Dialect, unique_id: str, action: str, payload: dict) -> bytes:
+    try:
+        return encode_call(dialect, unique_id, action, payload)
+    except FrameError as error:
+        raise InvalidOutgoing(error.description) from None
+
+
+def call_result(dialect: Dialect, unique_id: str, action: str, payload: dict) -> bytes:
+    try:
+        return encode_call_result(dialect, unique_id, action, payload)
+    except FrameError as error:
+        raise InvalidOutgoing(error.description) from None
 
 
 def call_error(version: OcppVersion, unique_id: str, fault: Fault, description: str,

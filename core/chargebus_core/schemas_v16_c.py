@@ -1,0 +1,1 @@
+schemas_v16_py.py

@@ -1,0 +1,1 @@
+schemas_v201_py.py

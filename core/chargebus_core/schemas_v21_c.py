@@ -1,0 +1,1 @@
+schemas_v21_py.py

@@ -1,0 +1,456 @@
+"""Generate the OCPP schema validators of chargebus_core from the OCA JSON schemas.
+
+    .venv/bin/python core/generate_validators.py
+
+reads every schema the installed ``ocpp`` package ships (v16, v201, v21: each request and
+each response) and writes, per version, ``core/chargebus_core/schemas_<v>_py.py`` (plain
+Python, the pure build), the link ``schemas_<v>_c.py`` to it and ``schemas_<v>_c.pxd``
+(the C types of the compiled build). The output is committed, so that building needs
+neither this script nor the network.
+
+What the validators check is what the schemas say: type (integer versus number per
+draft), required, additionalProperties, enum, maxLength, minimum, maximum, multipleOf,
+minItems, maxItems, nested objects and arrays through $ref, and format date-time
+(RFC 3339). A violation raises chargebus_core.errors.SchemaViolation with the schema
+keyword that failed and the JSON path to the value.
+"""
+import hashlib
+import json
+import sys
+from importlib import metadata, resources
+from pathlib import Path
+
+OUTPUT = Path(__file__).resolve().parent / "chargebus_core"
+COMMAND = "python core/generate_validators.py"
+
+# version tag -> (package folder in ocpp, JSON Schema draft the oracle uses)
+VERSIONS = {"v16": ("v16", 4), "v201": ("v201", 6), "v21": ("v21", 6)}
+
+DOCUMENTATION_KEYS = {"$schema", "$id", "id", "title", "description", "comment", "javaType",
+                      "default", "definitions"}
+HANDLED_KEYS = {"type", "properties", "required", "additionalProperties", "enum", "maxLength",
+                "minimum", "maximum", "multipleOf", "items", "additionalItems", "minItems",
+                "maxItems", "format", "$ref"}
+# Formats the oracle (jsonschema without optional packages) does not check either.
+UNCHECKED_FORMATS = {"uri"}
+
+
+def message_schemas(package: str) -> list[tuple[str, str, dict]]:
+    """(action, "request" | "response", schema) of every schema file of one version."""
+    folder = resources.files("ocpp") / package / "schemas"
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        if not entry.name.endswith(".json"):
+            continue
+        name = entry.name.removesuffix(".json")
+        schema = json.loads(entry.read_text(encoding="utf-8"))
+        if name.endswith("Response"):
+            found.append((name.removesuffix("Response"), "response", schema))
+        else:
+            found.append((name.removesuffix("Request"), "request", schema))
+    return found
+
+
+class ModuleWriter:
+    """The validator functions of one version, one function per distinct object or
+    array schema (the 2.x files repeat their shared definitions in every file)."""
+
+    def __init__(self, draft: int):
+        self.draft = draft
+        self.functions: dict[str, str] = {}  # canonical schema -> function name
+        self.bodies: list[list[str]] = []
+        self.declarations: list[str] = []
+        self.constants: dict[str, tuple[str, str]] = {}  # literal -> (name, pxd type)
+
+    # -- schema handling -------------------------------------------------------------
+
+    def resolve(self, node: dict, root: dict) -> dict:
+        seen = 0
+        while "$ref" in node:
+            reference = node["$ref"]
+            if not reference.startswith("#/definitions/"):
+                raise SystemExit(f"unsupported $ref {reference}")
+            node = root["definitions"][reference.removeprefix("#/definitions/")]
+            seen += 1
+            if seen > 50:
+                raise SystemExit(f"$ref cycle at {reference}")
+        unknown = set(node) - DOCUMENTATION_KEYS - HANDLED_KEYS
+        if unknown:
+            raise SystemExit(f"unsupported schema keywords {sorted(unknown)}")
+        return node
+
+    def canonical(self, node: dict, root: dict) -> str:
+        """The schema with every $ref replaced and documentation left out: two schemas
+        that check the same get the same text."""
+        def expand(schema: dict) -> dict:
+            schema = self.resolve(schema, root)
+            expanded = {}
+            for key, value in schema.items():
+                if key in DOCUMENTATION_KEYS:
+                    continue
+                if key == "properties":
+                    value = {name: expand(item) for name, item in value.items()}
+                elif key == "items" and isinstance(value, dict):
+                    value = expand(value)
+                expanded[key] = value
+            return expanded
+        return json.dumps(expand(node), sort_keys=True)
+
+    def constant(self, literal: str, pxd_type: str, prefix: str) -> str:
+        if literal not in self.constants:
+            self.constants[literal] = (f"_{prefix}{len(self.constants)}", pxd_type)
+        return self.constants[literal][0]
+
+    def function_for(self, node: dict, root: dict, hint: str) -> str:
+        """The name of the function that validates a value of this object or array schema."""
+        node = self.resolve(node, root)
+        key = self.canonical(node, root)
+        if key in self.functions:
+            return self.functions[key]
+        digest = hashlib.blake2b(key.encode(), digest_size=3).hexdigest()
+        name = f"_{node['type'][0]}_{hint}_{digest}"
+        self.functions[key] = name
+        if node["type"] == "object":
+            body = self.object_function(name, node, root)
+            # cpdef: a C call inside the module, and a Python entry for the tables
+            self.declarations.append(f"cpdef int {name}(dict value) except -1")
+        else:
+            body = self.array_function(name, node, root, hint)
+            self.declarations.append(f"cdef int {name}(list value) except -1")
+        self.bodies.append(body)
+        return name
+
+    # -- code ------------------------------------------------------------------------
+
+    def value_checks(self, node: dict, root: dict, variable: str, hint: str,
+                     indent: str) -> list[str]:
+        """Statements that check ``variable`` against a schema. Each check is one call
+        of a runtime helper that raises SchemaViolation, which keeps the C small."""
+        node = self.resolve(node, root)
+        kind = node.get("type")
+        calls = []
+        if kind == "string":
+            calls.append(f"_check_string({variable}, {int(node.get('maxLength', -1))})")
+            if node.get("format") == "date-time":
+                calls.append(f"_check_datetime({variable})")
+            elif "format" in node and node["format"] not in UNCHECKED_FORMATS:
+                raise SystemExit(f"unsupported format {node['format']}")
+        elif kind == "integer":
+            calls.append(f"_check_integer{self.draft}({variable})")
+        elif kind == "number":
+            calls.append(f"_check_number({variable})")
+        elif kind == "boolean":
+            calls.append(f"_check_boolean({variable})")
+        elif kind == "object":
+            calls.append(f"_check_object({variable})")
+            calls.append(f"{self.function_for(node, root, hint)}({variable})")
+        elif kind == "array":
+            calls.append(f"_check_array({variable})")
+            calls.append(f"{self.function_for(node, root, hint)}({variable})")
+        elif kind is not None:
+            raise SystemExit(f"unsupported type {kind!r}")
+
+        if kind in ("integer", "number"):
+            if "minimum" in node:
+                calls.append(f"_check_minimum({variable}, {node['minimum']!r})")
+            if "maximum" in node:
+                calls.append(f"_check_maximum({variable}, {node['maximum']!r})")
+            if "multipleOf" in node:
+                step = self.constant(repr(str(node["multipleOf"])), "str", "STEP")
+                calls.append(f"_check_multiple({variable}, {step})")
+        if "enum" in node:
+            members = ", ".join(repr(member) for member in node["enum"])
+            enum = self.constant(f"frozenset(({members},))", "frozenset", "ENUM")
+            calls.append(f"_check_enum({variable}, {enum})")
+        return [indent + call for call in calls]
+
+    def object_function(self, name: str, node: dict, root: dict) -> list[str]:
+        properties = node.get("properties", {})
+        required = node.get("required", [])
+        names = list(properties) + [field for field in required if field not in properties]
+        closed = node.get("additionalProperties", True) is False
+        names_constant = self.constant(repr(tuple(names)), "tuple", "NAMES")
+        lines = [f"def {name}(value):"]
+        if not names:
+            if closed:
+                lines += ["    if len(value) != 0:",
+                          "        raise SchemaViolation('additionalProperties', "
+                          "[_first_key(value)], 'is not allowed here')"]
+            lines.append("    return 0")
+            return lines
+        lines += ["    found = 0", "    at = -1", "    try:"]
+        for index, field in enumerate(names):
+            lines.append(f"        at = {index}")
+            lines.append(f"        member = value.get({field!r}, _MISSING)")
+            checks = (self.value_checks(properties[field], root, "member", field, "    " * 3)
+                      if field in properties else [])
+            if field in required:
+                lines += ["        if member is _MISSING:",
+                          "            _missing()",
+                          "        found += 1"]
+                lines += [line[4:] for line in checks]
+            else:
+                lines += ["        if member is not _MISSING:", "            found += 1"]
+                lines += checks
+        if closed:
+            lines += ["        at = -1",
+                      "        if len(value) != found:",
+                      f"            raise SchemaViolation('additionalProperties', "
+                      f"[_extra_key(value, {names_constant})], 'is not allowed here')"]
+        lines += ["    except SchemaViolation as violation:",
+                  "        if at >= 0:",
+                  f"            violation.path.insert(0, {names_constant}[at])",
+                  "        raise",
+                  "    return 0"]
+        return lines
+
+    def array_function(self, name: str, node: dict, root: dict, hint: str) -> list[str]:
+        items = node.get("items")
+        if isinstance(items, list):
+            raise SystemExit("tuple-typed arrays are not used by OCPP and not supported")
+        lines = [f"def {name}(value):", "    count = len(value)"]
+        if "minItems" in node:
+            lines += [f"    if count < {int(node['minItems'])}:",
+                      f"        raise SchemaViolation('minItems', [], "
+                      f"'must have at least {node['minItems']} items')"]
+        if "maxItems" in node:
+            lines += [f"    if count > {int(node['maxItems'])}:",
+                      f"        raise SchemaViolation('maxItems', [], "
+                      f"'must have at most {node['maxItems']} items')"]
+        checks = self.value_checks(items, root, "item", hint, "            ") if items else []
+        if checks:
+            lines += ["    index = 0",
+                      "    try:",
+                      "        for index in range(count):",
+                      "            item = value[index]"]
+            lines += checks
+            lines += ["    except SchemaViolation as violation:",
+                      "        violation.path.insert(0, index)",
+                      "        raise"]
+        lines.append("    return 0")
+        return lines
+
+
+RUNTIME = '''
+_MISSING = object()
+
+
+def _first_key(value):
+    for key in value:
+        return key
+
+
+def _extra_key(value, known):
+    for key in value:
+        if key not in known:
+            return key
+
+
+def _number(text, start, length):
+    """The decimal number of ``length`` ASCII digits at ``start``, or -1."""
+    result = 0
+    for index in range(start, start + length):
+        digit = ord(text[index]) - 48
+        if digit < 0 or digit > 9:
+            return -1
+        result = result * 10 + digit
+    return result
+
+
+def _is_datetime(text):
+    """RFC 3339 date-time, as jsonschema's format checker (rfc3339-validator) takes it:
+    T and Z in either case, fraction of any length, offset within +-23:59, no leap
+    second, no year 0. Unlike that checker, a trailing newline is refused."""
+    length = len(text)
+    if length < 20:
+        return False
+    if (text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":"
+            or (text[10] != "T" and text[10] != "t")):
+        return False
+    year = _number(text, 0, 4)
+    month = _number(text, 5, 2)
+    day = _number(text, 8, 2)
+    if year <= 0 or month < 1 or month > 12 or day < 1:
+        return False
+    if day > 28:
+        if month == 2:
+            if day > 29 or year % 4 != 0 or (year % 100 == 0 and year % 400 != 0):
+                return False
+        elif day > 30 + ((month + month // 8) % 2):
+            return False
+    hour = _number(text, 11, 2)
+    minute = _number(text, 14, 2)
+    second = _number(text, 17, 2)
+    if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 59:
+        return False
+    index = 19
+    if text[index] == ".":
+        index += 1
+        start = index
+        while index < length and "0" <= text[index] <= "9":
+            index += 1
+        if index == start or index >= length:
+            return False
+    zone = text[index]
+    if zone == "Z" or zone == "z":
+        return index + 1 == length
+    if (zone != "+" and zone != "-") or length - index != 6 or text[index + 3] != ":":
+        return False
+    hours = _number(text, index + 1, 2)
+    minutes = _number(text, index + 4, 2)
+    return 0 <= hours <= 23 and 0 <= minutes <= 59
+
+
+def _check_string(value, max_length):
+    if type(value) is not str:
+        raise SchemaViolation("type", [], "must be a string")
+    if max_length >= 0 and len(value) > max_length:
+        raise SchemaViolation("maxLength", [], f"must be at most {max_length} characters")
+    return 0
+
+
+def _check_datetime(value):
+    if not _is_datetime(value):
+        raise SchemaViolation("format", [], "must be an RFC 3339 date-time")
+    return 0
+
+
+def _check_integer4(value):
+    if type(value) is not int:
+        raise SchemaViolation("type", [], "must be an integer")
+    return 0
+
+
+def _check_integer6(value):
+    """From JSON Schema draft 6 on, 1.0 is an integer too."""
+    if type(value) is not int and not (type(value) is float and value.is_integer()):
+        raise SchemaViolation("type", [], "must be an integer")
+    return 0
+
+
+def _check_number(value):
+    if type(value) is not int and type(value) is not float:
+        raise SchemaViolation("type", [], "must be a number")
+    return 0
+
+
+def _check_boolean(value):
+    if type(value) is not bool:
+        raise SchemaViolation("type", [], "must be true or false")
+    return 0
+
+
+def _check_object(value):
+    if type(value) is not dict:
+        raise SchemaViolation("type", [], "must be an object")
+    return 0
+
+
+def _check_array(value):
+    if type(value) is not list:
+        raise SchemaViolation("type", [], "must be an array")
+    return 0
+
+
+def _check_minimum(value, minimum):
+    if value < minimum:
+        raise SchemaViolation("minimum", [], f"must be at least {minimum}")
+    return 0
+
+
+def _check_maximum(value, maximum):
+    if value > maximum:
+        raise SchemaViolation("maximum", [], f"must be at most {maximum}")
+    return 0
+
+
+def _check_multiple(value, step):
+    """multipleOf on decimals, as the OCPP 1.6 schemas mean it (0.3 is a multiple of 0.1)."""
+    if Decimal(repr(value)) % Decimal(step) != 0:
+        raise SchemaViolation("multipleOf", [], f"must be a multiple of {step}")
+    return 0
+
+
+def _check_enum(value, members):
+    if value not in members:
+        raise SchemaViolation("enum", [], "must be one of " + ", ".join(sorted(members)))
+    return 0
+
+
+def _missing():
+    raise SchemaViolation("required", [], "is required")
+'''
+
+RUNTIME_DECLARATIONS = """\
+cdef object _MISSING
+cdef object _first_key(dict value)
+cdef object _extra_key(dict value, tuple known)
+cdef long _number(str text, Py_ssize_t start, Py_ssize_t length)
+cdef bint _is_datetime(str text) except -1
+cdef int _check_string(object value, Py_ssize_t max_length) except -1
+cdef int _check_datetime(str value) except -1
+cdef int _check_integer4(object value) except -1
+cdef int _check_integer6(object value) except -1
+cdef int _check_number(object value) except -1
+cdef int _check_boolean(object value) except -1
+cdef int _check_object(object value) except -1
+cdef int _check_array(object value) except -1
+cdef int _check_minimum(object value, object minimum) except -1
+cdef int _check_maximum(object value, object maximum) except -1
+cdef int _check_multiple(object value, str step) except -1
+cdef int _check_enum(object value, frozenset members) except -1
+cdef int _missing() except -1
+"""
+
+
+def write_version(tag: str, package: str, draft: int) -> int:
+    writer = ModuleWriter(draft)
+    requests, responses = {}, {}
+    for action, direction, schema in message_schemas(package):
+        if schema.get("type") != "object":
+            raise SystemExit(f"{package}/{action} {direction}: the root is not an object")
+        function = writer.function_for(schema, schema, action + direction.title())
+        (requests if direction == "request" else responses)[action] = function
+
+    version = metadata.version("ocpp")
+    header = (f"# GENERATED by `{COMMAND}` from the OCA JSON schemas in ocpp {version}"
+              f" ({package}). Do not edit.\n")
+    lines = [header.rstrip(), f'"""Validators of every OCPP {package} message (JSON Schema '
+             f'draft {draft} semantics)."""',
+             "from decimal import Decimal", "",
+             "from chargebus_core.errors import SchemaViolation", RUNTIME]
+    for literal, (name, _) in writer.constants.items():
+        lines.append(f"{name} = {literal}")
+    for body in writer.bodies:
+        lines += ["", ""] + body
+    lines += ["", "", "# action -> validator of its payload, per direction",
+              "REQUESTS = {"] + [f"    {action!r}: {function}," for action, function in
+                                 sorted(requests.items())] + ["}"]
+    lines += ["RESPONSES = {"] + [f"    {action!r}: {function}," for action, function in
+                                  sorted(responses.items())] + ["}"]
+
+    source = OUTPUT / f"schemas_{tag}_py.py"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    link = OUTPUT / f"schemas_{tag}_c.py"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(source.name)
+    declarations = [header.rstrip(), "", RUNTIME_DECLARATIONS]
+    for literal, (name, pxd_type) in writer.constants.items():
+        declarations.append(f"cdef {pxd_type} {name}")
+    declarations.append("")
+    declarations += writer.declarations
+    (OUTPUT / f"schemas_{tag}_c.pxd").write_text("\n".join(declarations) + "\n",
+                                                  encoding="utf-8")
+    return len(requests) + len(responses)
+
+
+def main() -> int:
+    for tag, (package, draft) in VERSIONS.items():
+        count = write_version(tag, package, draft)
+        print(f"{tag}: {count} schemas -> schemas_{tag}_py.py", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
