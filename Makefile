@@ -15,10 +15,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Cython < 3.3: 3.3 compiles str == str to PyUnicode_Compare on Python < 3.14, which
+# makes the generated validators' action and enum matching a third slower.
 $(BIN)/python:
 	scripts/debian-prerequisites.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip 'setuptools>=77' 'wheel>=0.43' 'Cython>=3.0.10'
+	$(BIN)/pip install --quiet --upgrade pip 'setuptools>=77' 'wheel>=0.43' 'Cython>=3.0.10,<3.3'
 
 # --no-build-isolation: build with the venv's Cython and setuptools, offline once set up.
 $(VENV)/.installed: $(BIN)/python $(SOURCES)
@@ -34,5 +36,5 @@ clean:
 
 .PHONY: bench
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,ops \
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,ops --benchmark-json=benchmarks/last-run.json \
 		--benchmark-sort=mean $(PYTEST_ARGS)

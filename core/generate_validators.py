@@ -61,6 +61,8 @@ class ModuleWriter:
         self.bodies: list[list[str]] = []
         self.declarations: list[str] = []
         self.constants: dict[str, tuple[str, str]] = {}  # literal -> (name, pxd type)
+        self.enum_matchers: dict[str, str] = {}  # sorted members -> matcher function
+        self.seen_lists: dict[str, int] = {}  # identity cache of an object's keys -> size
 
     # -- schema handling -------------------------------------------------------------
 
@@ -159,49 +161,82 @@ class ModuleWriter:
                 step = self.constant(repr(str(node["multipleOf"])), "str", "STEP")
                 calls.append(f"_check_multiple({variable}, {step})")
         if "enum" in node:
-            members = ", ".join(repr(member) for member in node["enum"])
-            enum = self.constant(f"frozenset(({members},))", "frozenset", "ENUM")
-            calls.append(f"_check_enum({variable}, {enum})")
+            calls.append(self.enum_check(node["enum"], variable, kind))
         return [indent + call for call in calls]
 
+    def enum_check(self, members: list, variable: str, kind: str | None) -> str:
+        """A string enum is matched by length, then by comparing the few members of
+        that length: no hashing of the value, which a set lookup would need."""
+        if kind != "string" or not all(isinstance(member, str) for member in members):
+            raise SystemExit(f"unsupported enum of non-strings {members}")
+        listed = self.constant("(" + ", ".join(repr(member) for member in members) + ",)",
+                               "tuple", "MEMBERS")
+        key = repr(sorted(members))
+        if key not in self.enum_matchers:
+            name = f"_is_enum{len(self.enum_matchers)}"
+            by_length: dict[int, list[str]] = {}
+            for member in members:
+                by_length.setdefault(len(member), []).append(member)
+            body = [f"def {name}(value):", "    size = len(value)"]
+            for size, same in sorted(by_length.items()):
+                body += [f"    if size == {size}:",
+                         "        return " + " or ".join(f"value == {m!r}" for m in same)]
+            body.append("    return False")
+            self.bodies.append(body)
+            self.declarations.append(f"cdef bint {name}(str value) except -1")
+            self.enum_matchers[key] = name
+        return f"_check_enum({variable}, {self.enum_matchers[key]}({variable}), {listed})"
+
     def object_function(self, name: str, node: dict, root: dict) -> list[str]:
+        """Walks the keys the object has (not all it may have). A key is recognised by
+        identity with the key object last seen for that property: orjson hands out the
+        same cached key objects message after message, so after the first message no
+        text is compared. A key not recognised so is compared by text (_identify),
+        which remembers it; holding it also keeps its address from being reused."""
         properties = node.get("properties", {})
         required = node.get("required", [])
-        names = list(properties) + [field for field in required if field not in properties]
         closed = node.get("additionalProperties", True) is False
-        names_constant = self.constant(repr(tuple(names)), "tuple", "NAMES")
         lines = [f"def {name}(value):"]
-        if not names:
+        if not properties and not required:
             if closed:
-                lines += ["    if len(value) != 0:",
-                          "        raise SchemaViolation('additionalProperties', "
-                          "[_first_key(value)], 'is not allowed here')"]
-            lines.append("    return 0")
-            return lines
-        lines += ["    found = 0", "    at = -1", "    try:"]
-        for index, field in enumerate(names):
-            lines.append(f"        at = {index}")
-            lines.append(f"        member = value.get({field!r}, _MISSING)")
-            checks = (self.value_checks(properties[field], root, "member", field, "    " * 3)
-                      if field in properties else [])
+                lines += ["    for key in value:",
+                          "        raise SchemaViolation('additionalProperties', [key], "
+                          "'is not allowed here')"]
+            return lines + ["    return 0"]
+        fields = list(properties) + [field for field in required if field not in properties]
+        names = self.constant(repr(tuple(fields)), "tuple", "NAMES")
+        seen = f"_SEEN_{name.lstrip('_')}"
+        self.constants[f"{seen} marker"] = (seen, "list")
+        self.seen_lists[seen] = len(fields)
+        if required:
+            lines.append("    present = 0")
+        lines += ["    key = None", "    try:", "        for key, member in value.items():"]
+        for index in range(len(fields)):
+            branch = "if" if index == 0 else "elif"
+            lines += [f"            {branch} key is {seen}[{index}]:",
+                      f"                index = {index}"]
+        lines += ["            else:",
+                  f"                index = _identify(key, {names}, {seen})"]
+        for index, field in enumerate(fields):
+            branch = "if" if index == 0 else "elif"
+            lines.append(f"            {branch} index == {index}:")
+            body = (self.value_checks(properties[field], root, "member", field, "    " * 4)
+                    if field in properties else [])
             if field in required:
-                lines += ["        if member is _MISSING:",
-                          "            _missing()",
-                          "        found += 1"]
-                lines += [line[4:] for line in checks]
-            else:
-                lines += ["        if member is not _MISSING:", "            found += 1"]
-                lines += checks
+                body.insert(0, "    " * 4 + "present += 1")
+            lines += body or ["    " * 4 + "pass"]
         if closed:
-            lines += ["        at = -1",
-                      "        if len(value) != found:",
-                      f"            raise SchemaViolation('additionalProperties', "
-                      f"[_extra_key(value, {names_constant})], 'is not allowed here')"]
+            lines += ["            else:",
+                      "                raise SchemaViolation('additionalProperties', [], "
+                      "'is not allowed here')"]
         lines += ["    except SchemaViolation as violation:",
-                  "        if at >= 0:",
-                  f"            violation.path.insert(0, {names_constant}[at])",
-                  "        raise",
-                  "    return 0"]
+                  "        violation.path.insert(0, key)",
+                  "        raise"]
+        if required:
+            listed = self.constant(repr(tuple(required)), "tuple", "REQUIRED")
+            lines += [f"    if present != {len(required)}:",
+                      f"        _missing(value, {listed})"]
+        lines.append("    return 0")
         return lines
 
     def array_function(self, name: str, node: dict, root: dict, hint: str) -> list[str]:
@@ -232,20 +267,6 @@ class ModuleWriter:
 
 
 RUNTIME = '''
-_MISSING = object()
-
-
-def _first_key(value):
-    for key in value:
-        return key
-
-
-def _extra_key(value, known):
-    for key in value:
-        if key not in known:
-            return key
-
-
 def _number(text, start, length):
     """The decimal number of ``length`` ASCII digits at ``start``, or -1."""
     result = 0
@@ -371,20 +392,30 @@ def _check_multiple(value, step):
     return 0
 
 
-def _check_enum(value, members):
-    if value not in members:
-        raise SchemaViolation("enum", [], "must be one of " + ", ".join(sorted(members)))
+def _check_enum(value, matched, members):
+    if not matched:
+        raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
     return 0
 
 
-def _missing():
-    raise SchemaViolation("required", [], "is required")
+
+def _identify(key, names, seen):
+    """The index of the property named ``key``, or -1; remembers the key object."""
+    for index in range(len(names)):
+        if key == names[index]:
+            seen[index] = key
+            return index
+    return -1
+
+
+def _missing(value, required):
+    for name in required:
+        if name not in value:
+            raise SchemaViolation("required", [name], "is required")
+    return 0
 '''
 
 RUNTIME_DECLARATIONS = """\
-cdef object _MISSING
-cdef object _first_key(dict value)
-cdef object _extra_key(dict value, tuple known)
 cdef long _number(str text, Py_ssize_t start, Py_ssize_t length)
 cdef bint _is_datetime(str text) except -1
 cdef int _check_string(object value, Py_ssize_t max_length) except -1
@@ -398,8 +429,9 @@ cdef int _check_array(object value) except -1
 cdef int _check_minimum(object value, object minimum) except -1
 cdef int _check_maximum(object value, object maximum) except -1
 cdef int _check_multiple(object value, str step) except -1
-cdef int _check_enum(object value, frozenset members) except -1
-cdef int _missing() except -1
+cdef int _check_enum(object value, bint matched, tuple members) except -1
+cdef Py_ssize_t _identify(object key, tuple names, list seen) except -2
+cdef int _missing(dict value, tuple required) except -1
 """
 
 
@@ -420,9 +452,27 @@ def write_version(tag: str, package: str, draft: int) -> int:
              "from decimal import Decimal", "",
              "from chargebus_core.errors import SchemaViolation", RUNTIME]
     for literal, (name, _) in writer.constants.items():
-        lines.append(f"{name} = {literal}")
+        if name in writer.seen_lists:
+            lines.append(f"{name} = [None] * {writer.seen_lists[name]}")
+        else:
+            lines.append(f"{name} = {literal}")
     for body in writer.bodies:
         lines += ["", ""] + body
+    for direction, table in (("request", requests), ("response", responses)):
+        lines += ["", "", f"def validate_{direction}(action, payload):",
+                  f'    """Validate the payload of a {direction} of ``action``: 0 when valid, 1 when',
+                  '    the version has no such action. The action is found by its length, then',
+                  '    its text: no hashing of a string the station just sent."""',
+                  "    size = len(action)"]
+        by_length: dict[int, list[str]] = {}
+        for action in sorted(table):
+            by_length.setdefault(len(action), []).append(action)
+        for size, actions in sorted(by_length.items()):
+            lines.append(f"    if size == {size}:")
+            for action in actions:
+                lines += [f"        if action == {action!r}:",
+                          f"            return {table[action]}(payload)"]
+        lines.append("    return 1")
     lines += ["", "", "# action -> validator of its payload, per direction",
               "REQUESTS = {"] + [f"    {action!r}: {function}," for action, function in
                                  sorted(requests.items())] + ["}"]
@@ -440,6 +490,8 @@ def write_version(tag: str, package: str, draft: int) -> int:
         declarations.append(f"cdef {pxd_type} {name}")
     declarations.append("")
     declarations += writer.declarations
+    declarations += ["cpdef int validate_request(str action, dict payload) except -1",
+                     "cpdef int validate_response(str action, dict payload) except -1"]
     (OUTPUT / f"schemas_{tag}_c.pxd").write_text("\n".join(declarations) + "\n",
                                                   encoding="utf-8")
     return len(requests) + len(responses)

@@ -6,6 +6,7 @@ cdef class Dialect:
     cdef readonly str name
     cdef readonly dict requests
     cdef readonly dict responses
+    cdef readonly object validate_request
     cdef readonly bint has_send
 
 cdef class Frame:
@@ -25,3 +26,5 @@ cdef void _expect_length(list message, Py_ssize_t expected, str unique_id) excep
 cpdef bytes encode_call(Dialect dialect, str unique_id, str action, object payload)
 cpdef bytes encode_call_result(Dialect dialect, str unique_id, str action, object payload)
 cpdef bytes encode_call_error(str unique_id, str error_code, str description, dict details)
+cdef Frame _frame(int message_type, str unique_id, object action, object payload,
+                  object error_code, object error_description, object error_details)

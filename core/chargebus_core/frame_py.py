@@ -24,6 +24,8 @@ CALLRESULT = 3
 CALLERROR = 4
 CALLRESULTERROR = 5
 SEND = 6
+# decode() compares message types with these numbers written out: Cython compiles a
+# comparison with a literal to a C test, one with a module constant to a Python call.
 
 MAX_UNIQUE_ID_LENGTH = 36
 
@@ -38,6 +40,7 @@ class Dialect:
         self.name = name
         self.requests = schemas.REQUESTS
         self.responses = schemas.RESPONSES
+        self.validate_request = schemas.validate_request
         self.has_send = has_send  # OCPP 2.1: CALLRESULTERROR and SEND
 
     def __repr__(self):
@@ -56,22 +59,26 @@ class Frame:
     """One decoded OCPP-J message.
 
     ``action`` is set for CALL and SEND, ``payload`` for CALL, CALLRESULT and SEND;
-    the ``error_*`` fields for CALLERROR and CALLRESULTERROR.
+    the ``error_*`` fields for CALLERROR and CALLRESULTERROR. Made by decode() only.
     """
-
-    def __init__(self, message_type, unique_id, action, payload,
-                 error_code, error_description, error_details):
-        self.message_type = message_type
-        self.unique_id = unique_id
-        self.action = action
-        self.payload = payload
-        self.error_code = error_code
-        self.error_description = error_description
-        self.error_details = error_details
 
     def __repr__(self):
         return (f"Frame({self.message_type}, {self.unique_id!r}, {self.action!r}, "
                 f"{self.payload!r}, {self.error_code!r})")
+
+
+def _frame(message_type, unique_id, action, payload, error_code, error_description,
+           error_details):
+    # Frame.__new__ skips the argument parsing a constructor call would cost.
+    frame: Frame = Frame.__new__(Frame)
+    frame.message_type = message_type
+    frame.unique_id = unique_id
+    frame.action = action
+    frame.payload = payload
+    frame.error_code = error_code
+    frame.error_description = error_description
+    frame.error_details = error_details
+    return frame
 
 
 def decode(data, dialect):
@@ -92,7 +99,7 @@ def decode(data, dialect):
     if type(message_type) is not int:
         raise FrameError(RPC_FRAMEWORK, unique_id, "message type is not an integer")
 
-    if message_type == CALL or (message_type == SEND and dialect.has_send):
+    if message_type == 2 or (message_type == 6 and dialect.has_send):  # CALL, SEND
         _expect_length(message, 4, unique_id)
         action = message[2]
         if type(action) is not str:
@@ -100,24 +107,23 @@ def decode(data, dialect):
         payload = message[3]
         if type(payload) is not dict:
             raise FrameError(FORMAT, unique_id, "payload is not a JSON object")
-        validator = dialect.requests.get(action)
-        if validator is None:
-            raise FrameError(NOT_IMPLEMENTED, unique_id,
-                             f"{action} is not an action of {dialect.name}")
         try:
-            validator(payload)
+            unknown = dialect.validate_request(action, payload)
         except SchemaViolation as violation:
             raise FrameError(violation.kind, unique_id, f"{action}: {violation}")
-        return Frame(message_type, unique_id, action, payload, None, None, None)
+        if unknown:
+            raise FrameError(NOT_IMPLEMENTED, unique_id,
+                             f"{action} is not an action of {dialect.name}")
+        return _frame(message_type, unique_id, action, payload, None, None, None)
 
-    if message_type == CALLRESULT:
+    if message_type == 3:  # CALLRESULT
         _expect_length(message, 3, unique_id)
         payload = message[2]
         if type(payload) is not dict:
             raise FrameError(FORMAT, unique_id, "payload is not a JSON object")
-        return Frame(message_type, unique_id, None, payload, None, None, None)
+        return _frame(message_type, unique_id, None, payload, None, None, None)
 
-    if message_type == CALLERROR or (message_type == CALLRESULTERROR and dialect.has_send):
+    if message_type == 4 or (message_type == 5 and dialect.has_send):  # CALLERROR, 2.1's CALLRESULTERROR
         _expect_length(message, 5, unique_id)
         error_code = message[2]
         error_description = message[3]
@@ -128,8 +134,8 @@ def decode(data, dialect):
             raise FrameError(FORMAT, unique_id, "error description is not a string")
         if type(error_details) is not dict:
             raise FrameError(FORMAT, unique_id, "error details is not a JSON object")
-        return Frame(message_type, unique_id, None, None,
-                     error_code, error_description, error_details)
+        return _frame(message_type, unique_id, None, None,
+                      error_code, error_description, error_details)
 
     raise FrameError(MESSAGE_TYPE, unique_id,
                      f"message type {message_type} is not part of {dialect.name}")

@@ -4,20 +4,6 @@ from decimal import Decimal
 
 from chargebus_core.errors import SchemaViolation
 
-_MISSING = object()
-
-
-def _first_key(value):
-    for key in value:
-        return key
-
-
-def _extra_key(value, known):
-    for key in value:
-        if key not in known:
-            return key
-
-
 def _number(text, start, length):
     """The decimal number of ``length`` ASCII digits at ``start``, or -1."""
     result = 0
@@ -143,790 +129,1082 @@ def _check_multiple(value, step):
     return 0
 
 
-def _check_enum(value, members):
-    if value not in members:
-        raise SchemaViolation("enum", [], "must be one of " + ", ".join(sorted(members)))
+def _check_enum(value, matched, members):
+    if not matched:
+        raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
     return 0
 
 
-def _missing():
-    raise SchemaViolation("required", [], "is required")
+
+def _identify(key, names, seen):
+    """The index of the property named ``key``, or -1; remembers the key object."""
+    for index in range(len(names)):
+        if key == names[index]:
+            seen[index] = key
+            return index
+    return -1
+
+
+def _missing(value, required):
+    for name in required:
+        if name not in value:
+            raise SchemaViolation("required", [name], "is required")
+    return 0
 
 _NAMES0 = ('idTag',)
-_NAMES1 = ('idTagInfo',)
-_NAMES2 = ('expiryDate', 'parentIdTag', 'status')
-_ENUM3 = frozenset(('Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx',))
-_NAMES4 = ('chargePointVendor', 'chargePointModel', 'chargePointSerialNumber', 'chargeBoxSerialNumber', 'firmwareVersion', 'iccid', 'imsi', 'meterType', 'meterSerialNumber')
-_NAMES5 = ('status', 'currentTime', 'interval')
-_ENUM6 = frozenset(('Accepted', 'Pending', 'Rejected',))
-_NAMES7 = ('reservationId',)
-_NAMES8 = ('status',)
-_ENUM9 = frozenset(('Accepted', 'Rejected',))
-_NAMES10 = ('certificateChain',)
-_NAMES11 = ('connectorId', 'type')
-_ENUM12 = frozenset(('Inoperative', 'Operative',))
-_ENUM13 = frozenset(('Accepted', 'Rejected', 'Scheduled',))
-_NAMES14 = ('key', 'value')
-_ENUM15 = frozenset(('Accepted', 'Rejected', 'RebootRequired', 'NotSupported',))
-_NAMES16 = ()
-_NAMES17 = ('id', 'connectorId', 'chargingProfilePurpose', 'stackLevel')
-_ENUM18 = frozenset(('ChargePointMaxProfile', 'TxDefaultProfile', 'TxProfile',))
-_ENUM19 = frozenset(('Accepted', 'Unknown',))
-_NAMES20 = ('vendorId', 'messageId', 'data')
-_NAMES21 = ('status', 'data')
-_ENUM22 = frozenset(('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',))
-_NAMES23 = ('certificateHashData',)
-_NAMES24 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
-_ENUM25 = frozenset(('SHA256', 'SHA384', 'SHA512',))
-_ENUM26 = frozenset(('Accepted', 'Failed', 'NotFound',))
-_ENUM27 = frozenset(('Idle', 'Uploaded', 'UploadFailed', 'Uploading',))
-_NAMES28 = ('requestedMessage', 'connectorId')
-_ENUM29 = frozenset(('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargePointCertificate', 'StatusNotification',))
-_ENUM30 = frozenset(('Accepted', 'Rejected', 'NotImplemented',))
-_ENUM31 = frozenset(('Downloaded', 'DownloadFailed', 'Downloading', 'Idle', 'InstallationFailed', 'Installing', 'Installed',))
-_NAMES32 = ('connectorId', 'duration', 'chargingRateUnit')
-_ENUM33 = frozenset(('A', 'W',))
-_NAMES34 = ('status', 'connectorId', 'scheduleStart', 'chargingSchedule')
-_NAMES35 = ('duration', 'startSchedule', 'chargingRateUnit', 'chargingSchedulePeriod', 'minChargingRate')
-_NAMES36 = ('startPeriod', 'limit', 'numberPhases')
-_STEP37 = '0.1'
-_NAMES38 = ('key',)
-_NAMES39 = ('configurationKey', 'unknownKey')
-_NAMES40 = ('key', 'readonly', 'value')
-_NAMES41 = ('location', 'retries', 'retryInterval', 'startTime', 'stopTime')
-_NAMES42 = ('fileName',)
-_NAMES43 = ('certificateType',)
-_ENUM44 = frozenset(('CentralSystemRootCertificate', 'ManufacturerRootCertificate',))
-_NAMES45 = ('certificateHashData', 'status')
-_ENUM46 = frozenset(('Accepted', 'NotFound',))
-_NAMES47 = ('listVersion',)
-_NAMES48 = ('log', 'logType', 'requestId', 'retries', 'retryInterval')
-_NAMES49 = ('remoteLocation', 'oldestTimestamp', 'latestTimestamp')
-_ENUM50 = frozenset(('DiagnosticsLog', 'SecurityLog',))
-_NAMES51 = ('status', 'filename')
-_ENUM52 = frozenset(('Accepted', 'Rejected', 'AcceptedCanceled',))
-_NAMES53 = ('currentTime',)
-_NAMES54 = ('certificateType', 'certificate')
-_ENUM55 = frozenset(('Accepted', 'Failed', 'Rejected',))
-_NAMES56 = ('status', 'requestId')
-_ENUM57 = frozenset(('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading',))
-_NAMES58 = ('connectorId', 'transactionId', 'meterValue')
-_NAMES59 = ('timestamp', 'sampledValue')
-_NAMES60 = ('value', 'context', 'format', 'measurand', 'phase', 'location', 'unit')
-_ENUM61 = frozenset(('Interruption.Begin', 'Interruption.End', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger', 'Other',))
-_ENUM62 = frozenset(('Raw', 'SignedData',))
-_ENUM63 = frozenset(('Energy.Active.Export.Register', 'Energy.Active.Import.Register', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Register', 'Energy.Active.Export.Interval', 'Energy.Active.Import.Interval', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Import.Interval', 'Power.Active.Export', 'Power.Active.Import', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'Power.Factor', 'Current.Import', 'Current.Export', 'Current.Offered', 'Voltage', 'Frequency', 'Temperature', 'SoC', 'RPM',))
-_ENUM64 = frozenset(('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',))
-_ENUM65 = frozenset(('Cable', 'EV', 'Inlet', 'Outlet', 'Body',))
-_ENUM66 = frozenset(('Wh', 'kWh', 'varh', 'kvarh', 'W', 'kW', 'VA', 'kVA', 'var', 'kvar', 'A', 'V', 'K', 'Celcius', 'Celsius', 'Fahrenheit', 'Percent', 'Hertz',))
-_NAMES67 = ('connectorId', 'idTag', 'chargingProfile')
-_NAMES68 = ('chargingProfileId', 'transactionId', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'chargingSchedule')
-_ENUM69 = frozenset(('Absolute', 'Recurring', 'Relative',))
-_ENUM70 = frozenset(('Daily', 'Weekly',))
-_NAMES71 = ('transactionId',)
-_NAMES72 = ('connectorId', 'expiryDate', 'idTag', 'parentIdTag', 'reservationId')
-_ENUM73 = frozenset(('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',))
-_NAMES74 = ('type',)
-_ENUM75 = frozenset(('Hard', 'Soft',))
-_NAMES76 = ('type', 'timestamp', 'techInfo')
-_NAMES77 = ('listVersion', 'localAuthorizationList', 'updateType')
-_NAMES78 = ('idTag', 'idTagInfo')
-_ENUM79 = frozenset(('Differential', 'Full',))
-_ENUM80 = frozenset(('Accepted', 'Failed', 'NotSupported', 'VersionMismatch',))
-_NAMES81 = ('connectorId', 'csChargingProfiles')
-_ENUM82 = frozenset(('Accepted', 'Rejected', 'NotSupported',))
-_NAMES83 = ('csr',)
-_ENUM84 = frozenset(('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',))
-_NAMES85 = ('retries', 'retryInterval', 'requestId', 'firmware')
-_NAMES86 = ('location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature')
-_ENUM87 = frozenset(('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',))
-_NAMES88 = ('connectorId', 'idTag', 'meterStart', 'reservationId', 'timestamp')
-_NAMES89 = ('idTagInfo', 'transactionId')
-_NAMES90 = ('connectorId', 'errorCode', 'info', 'status', 'timestamp', 'vendorId', 'vendorErrorCode')
-_ENUM91 = frozenset(('ConnectorLockFailure', 'EVCommunicationError', 'GroundFailure', 'HighTemperature', 'InternalError', 'LocalListConflict', 'NoError', 'OtherError', 'OverCurrentFailure', 'PowerMeterFailure', 'PowerSwitchFailure', 'ReaderFailure', 'ResetFailure', 'UnderVoltage', 'OverVoltage', 'WeakSignal',))
-_ENUM92 = frozenset(('Available', 'Preparing', 'Charging', 'SuspendedEVSE', 'SuspendedEV', 'Finishing', 'Reserved', 'Unavailable', 'Faulted',))
-_NAMES93 = ('idTag', 'meterStop', 'timestamp', 'transactionId', 'reason', 'transactionData')
-_ENUM94 = frozenset(('EmergencyStop', 'EVDisconnected', 'HardReset', 'Local', 'Other', 'PowerLoss', 'Reboot', 'Remote', 'SoftReset', 'UnlockCommand', 'DeAuthorized',))
-_ENUM95 = frozenset(('Wh', 'kWh', 'varh', 'kvarh', 'W', 'kW', 'VA', 'kVA', 'var', 'kvar', 'A', 'V', 'K', 'Celcius', 'Celsius', 'Fahrenheit', 'Percent',))
-_ENUM96 = frozenset(('BootNotification', 'DiagnosticsStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'StatusNotification',))
-_NAMES97 = ('connectorId',)
-_ENUM98 = frozenset(('Unlocked', 'UnlockFailed', 'NotSupported',))
-_NAMES99 = ('location', 'retries', 'retrieveDate', 'retryInterval')
+_SEEN_o_AuthorizeRequest_8f0edb = [None] * 1
+_NAMES2 = ('idTagInfo',)
+_SEEN_o_AuthorizeResponse_0643c4 = [None] * 1
+_NAMES4 = ('expiryDate', 'parentIdTag', 'status')
+_SEEN_o_idTagInfo_a2f95b = [None] * 3
+_MEMBERS6 = ('Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx',)
+_REQUIRED7 = ('status',)
+_NAMES8 = ('chargePointVendor', 'chargePointModel', 'chargePointSerialNumber', 'chargeBoxSerialNumber', 'firmwareVersion', 'iccid', 'imsi', 'meterType', 'meterSerialNumber')
+_SEEN_o_BootNotificationRequest_ee760b = [None] * 9
+_REQUIRED10 = ('chargePointVendor', 'chargePointModel')
+_NAMES11 = ('status', 'currentTime', 'interval')
+_SEEN_o_BootNotificationResponse_3082f6 = [None] * 3
+_MEMBERS13 = ('Accepted', 'Pending', 'Rejected',)
+_NAMES14 = ('reservationId',)
+_SEEN_o_CancelReservationRequest_16e508 = [None] * 1
+_SEEN_o_CancelReservationResponse_35764f = [None] * 1
+_MEMBERS17 = ('Accepted', 'Rejected',)
+_NAMES18 = ('certificateChain',)
+_SEEN_o_CertificateSignedRequest_1fde00 = [None] * 1
+_NAMES20 = ('connectorId', 'type')
+_SEEN_o_ChangeAvailabilityRequest_8d0087 = [None] * 2
+_MEMBERS22 = ('Inoperative', 'Operative',)
+_SEEN_o_ChangeAvailabilityResponse_d9353f = [None] * 1
+_MEMBERS24 = ('Accepted', 'Rejected', 'Scheduled',)
+_NAMES25 = ('key', 'value')
+_SEEN_o_ChangeConfigurationRequest_aff885 = [None] * 2
+_SEEN_o_ChangeConfigurationResponse_803726 = [None] * 1
+_MEMBERS28 = ('Accepted', 'Rejected', 'RebootRequired', 'NotSupported',)
+_NAMES29 = ('id', 'connectorId', 'chargingProfilePurpose', 'stackLevel')
+_SEEN_o_ClearChargingProfileRequest_03c9d4 = [None] * 4
+_MEMBERS31 = ('ChargePointMaxProfile', 'TxDefaultProfile', 'TxProfile',)
+_SEEN_o_ClearChargingProfileResponse_9e74eb = [None] * 1
+_MEMBERS33 = ('Accepted', 'Unknown',)
+_NAMES34 = ('vendorId', 'messageId', 'data')
+_SEEN_o_DataTransferRequest_c67b70 = [None] * 3
+_REQUIRED36 = ('vendorId',)
+_NAMES37 = ('status', 'data')
+_SEEN_o_DataTransferResponse_899564 = [None] * 2
+_MEMBERS39 = ('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',)
+_NAMES40 = ('certificateHashData',)
+_SEEN_o_DeleteCertificateRequest_d320d7 = [None] * 1
+_NAMES42 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
+_SEEN_o_certificateHashData_cf3736 = [None] * 4
+_MEMBERS44 = ('SHA256', 'SHA384', 'SHA512',)
+_SEEN_o_DeleteCertificateResponse_0b2248 = [None] * 1
+_MEMBERS46 = ('Accepted', 'Failed', 'NotFound',)
+_SEEN_o_DiagnosticsStatusNotificationRequest_6caee7 = [None] * 1
+_MEMBERS48 = ('Idle', 'Uploaded', 'UploadFailed', 'Uploading',)
+_NAMES49 = ('requestedMessage', 'connectorId')
+_SEEN_o_ExtendedTriggerMessageRequest_33d15d = [None] * 2
+_MEMBERS51 = ('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargePointCertificate', 'StatusNotification',)
+_REQUIRED52 = ('requestedMessage',)
+_SEEN_o_ExtendedTriggerMessageResponse_24d3ad = [None] * 1
+_MEMBERS54 = ('Accepted', 'Rejected', 'NotImplemented',)
+_SEEN_o_FirmwareStatusNotificationRequest_f6522c = [None] * 1
+_MEMBERS56 = ('Downloaded', 'DownloadFailed', 'Downloading', 'Idle', 'InstallationFailed', 'Installing', 'Installed',)
+_NAMES57 = ('connectorId', 'duration', 'chargingRateUnit')
+_SEEN_o_GetCompositeScheduleRequest_e6e012 = [None] * 3
+_MEMBERS59 = ('A', 'W',)
+_REQUIRED60 = ('connectorId', 'duration')
+_NAMES61 = ('status', 'connectorId', 'scheduleStart', 'chargingSchedule')
+_SEEN_o_GetCompositeScheduleResponse_fe6f32 = [None] * 4
+_NAMES63 = ('duration', 'startSchedule', 'chargingRateUnit', 'chargingSchedulePeriod', 'minChargingRate')
+_SEEN_o_chargingSchedule_02fe76 = [None] * 5
+_NAMES65 = ('startPeriod', 'limit', 'numberPhases')
+_SEEN_o_chargingSchedulePeriod_a8c7be = [None] * 3
+_STEP67 = '0.1'
+_REQUIRED68 = ('startPeriod', 'limit')
+_REQUIRED69 = ('chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES70 = ('key',)
+_SEEN_o_GetConfigurationRequest_d6f2c1 = [None] * 1
+_NAMES72 = ('configurationKey', 'unknownKey')
+_SEEN_o_GetConfigurationResponse_8821e4 = [None] * 2
+_NAMES74 = ('key', 'readonly', 'value')
+_SEEN_o_configurationKey_12f45b = [None] * 3
+_REQUIRED76 = ('key', 'readonly')
+_NAMES77 = ('location', 'retries', 'retryInterval', 'startTime', 'stopTime')
+_SEEN_o_GetDiagnosticsRequest_e38729 = [None] * 5
+_REQUIRED79 = ('location',)
+_NAMES80 = ('fileName',)
+_SEEN_o_GetDiagnosticsResponse_b2bc11 = [None] * 1
+_NAMES82 = ('certificateType',)
+_SEEN_o_GetInstalledCertificateIdsRequest_96de01 = [None] * 1
+_MEMBERS84 = ('CentralSystemRootCertificate', 'ManufacturerRootCertificate',)
+_NAMES85 = ('certificateHashData', 'status')
+_SEEN_o_GetInstalledCertificateIdsResponse_d1c06e = [None] * 2
+_MEMBERS87 = ('Accepted', 'NotFound',)
+_NAMES88 = ('listVersion',)
+_SEEN_o_GetLocalListVersionResponse_eead96 = [None] * 1
+_NAMES90 = ('log', 'logType', 'requestId', 'retries', 'retryInterval')
+_SEEN_o_GetLogRequest_44a01d = [None] * 5
+_NAMES92 = ('remoteLocation', 'oldestTimestamp', 'latestTimestamp')
+_SEEN_o_log_5eebe3 = [None] * 3
+_REQUIRED94 = ('remoteLocation',)
+_MEMBERS95 = ('DiagnosticsLog', 'SecurityLog',)
+_REQUIRED96 = ('logType', 'requestId', 'log')
+_NAMES97 = ('status', 'filename')
+_SEEN_o_GetLogResponse_732b27 = [None] * 2
+_MEMBERS99 = ('Accepted', 'Rejected', 'AcceptedCanceled',)
+_NAMES100 = ('currentTime',)
+_SEEN_o_HeartbeatResponse_9e54f0 = [None] * 1
+_NAMES102 = ('certificateType', 'certificate')
+_SEEN_o_InstallCertificateRequest_d145b9 = [None] * 2
+_SEEN_o_InstallCertificateResponse_e19111 = [None] * 1
+_MEMBERS105 = ('Accepted', 'Failed', 'Rejected',)
+_NAMES106 = ('status', 'requestId')
+_SEEN_o_LogStatusNotificationRequest_716093 = [None] * 2
+_MEMBERS108 = ('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading',)
+_NAMES109 = ('connectorId', 'transactionId', 'meterValue')
+_SEEN_o_MeterValuesRequest_30310d = [None] * 3
+_NAMES111 = ('timestamp', 'sampledValue')
+_SEEN_o_meterValue_5b4051 = [None] * 2
+_NAMES113 = ('value', 'context', 'format', 'measurand', 'phase', 'location', 'unit')
+_SEEN_o_sampledValue_482086 = [None] * 7
+_MEMBERS115 = ('Interruption.Begin', 'Interruption.End', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger', 'Other',)
+_MEMBERS116 = ('Raw', 'SignedData',)
+_MEMBERS117 = ('Energy.Active.Export.Register', 'Energy.Active.Import.Register', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Register', 'Energy.Active.Export.Interval', 'Energy.Active.Import.Interval', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Import.Interval', 'Power.Active.Export', 'Power.Active.Import', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'Power.Factor', 'Current.Import', 'Current.Export', 'Current.Offered', 'Voltage', 'Frequency', 'Temperature', 'SoC', 'RPM',)
+_MEMBERS118 = ('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',)
+_MEMBERS119 = ('Cable', 'EV', 'Inlet', 'Outlet', 'Body',)
+_MEMBERS120 = ('Wh', 'kWh', 'varh', 'kvarh', 'W', 'kW', 'VA', 'kVA', 'var', 'kvar', 'A', 'V', 'K', 'Celcius', 'Celsius', 'Fahrenheit', 'Percent', 'Hertz',)
+_REQUIRED121 = ('value',)
+_REQUIRED122 = ('connectorId', 'meterValue')
+_NAMES123 = ('connectorId', 'idTag', 'chargingProfile')
+_SEEN_o_RemoteStartTransactionRequest_914f8d = [None] * 3
+_NAMES125 = ('chargingProfileId', 'transactionId', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'chargingSchedule')
+_SEEN_o_chargingProfile_a79a49 = [None] * 9
+_MEMBERS127 = ('Absolute', 'Recurring', 'Relative',)
+_MEMBERS128 = ('Daily', 'Weekly',)
+_REQUIRED129 = ('chargingProfileId', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule')
+_NAMES130 = ('transactionId',)
+_SEEN_o_RemoteStopTransactionRequest_8741a0 = [None] * 1
+_NAMES132 = ('connectorId', 'expiryDate', 'idTag', 'parentIdTag', 'reservationId')
+_SEEN_o_ReserveNowRequest_c46aad = [None] * 5
+_REQUIRED134 = ('connectorId', 'expiryDate', 'idTag', 'reservationId')
+_SEEN_o_ReserveNowResponse_695f21 = [None] * 1
+_MEMBERS136 = ('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',)
+_NAMES137 = ('type',)
+_SEEN_o_ResetRequest_114dd1 = [None] * 1
+_MEMBERS139 = ('Hard', 'Soft',)
+_NAMES140 = ('type', 'timestamp', 'techInfo')
+_SEEN_o_SecurityEventNotificationRequest_68f7cd = [None] * 3
+_REQUIRED142 = ('type', 'timestamp')
+_NAMES143 = ('listVersion', 'localAuthorizationList', 'updateType')
+_SEEN_o_SendLocalListRequest_015e2d = [None] * 3
+_NAMES145 = ('idTag', 'idTagInfo')
+_SEEN_o_localAuthorizationList_3c739e = [None] * 2
+_MEMBERS147 = ('Differential', 'Full',)
+_REQUIRED148 = ('listVersion', 'updateType')
+_SEEN_o_SendLocalListResponse_4a4ac0 = [None] * 1
+_MEMBERS150 = ('Accepted', 'Failed', 'NotSupported', 'VersionMismatch',)
+_NAMES151 = ('connectorId', 'csChargingProfiles')
+_SEEN_o_SetChargingProfileRequest_54f6dc = [None] * 2
+_SEEN_o_SetChargingProfileResponse_dfceb1 = [None] * 1
+_MEMBERS154 = ('Accepted', 'Rejected', 'NotSupported',)
+_NAMES155 = ('csr',)
+_SEEN_o_SignCertificateRequest_6b41cf = [None] * 1
+_SEEN_o_SignedFirmwareStatusNotificationRequest_ea0013 = [None] * 2
+_MEMBERS158 = ('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',)
+_NAMES159 = ('retries', 'retryInterval', 'requestId', 'firmware')
+_SEEN_o_SignedUpdateFirmwareRequest_da6224 = [None] * 4
+_NAMES161 = ('location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature')
+_SEEN_o_firmware_223906 = [None] * 5
+_REQUIRED163 = ('location', 'retrieveDateTime', 'signingCertificate', 'signature')
+_REQUIRED164 = ('requestId', 'firmware')
+_SEEN_o_SignedUpdateFirmwareResponse_5e56ee = [None] * 1
+_MEMBERS166 = ('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',)
+_NAMES167 = ('connectorId', 'idTag', 'meterStart', 'reservationId', 'timestamp')
+_SEEN_o_StartTransactionRequest_00ddcc = [None] * 5
+_REQUIRED169 = ('connectorId', 'idTag', 'meterStart', 'timestamp')
+_NAMES170 = ('idTagInfo', 'transactionId')
+_SEEN_o_StartTransactionResponse_d7a210 = [None] * 2
+_NAMES172 = ('connectorId', 'errorCode', 'info', 'status', 'timestamp', 'vendorId', 'vendorErrorCode')
+_SEEN_o_StatusNotificationRequest_4c4aec = [None] * 7
+_MEMBERS174 = ('ConnectorLockFailure', 'EVCommunicationError', 'GroundFailure', 'HighTemperature', 'InternalError', 'LocalListConflict', 'NoError', 'OtherError', 'OverCurrentFailure', 'PowerMeterFailure', 'PowerSwitchFailure', 'ReaderFailure', 'ResetFailure', 'UnderVoltage', 'OverVoltage', 'WeakSignal',)
+_MEMBERS175 = ('Available', 'Preparing', 'Charging', 'SuspendedEVSE', 'SuspendedEV', 'Finishing', 'Reserved', 'Unavailable', 'Faulted',)
+_REQUIRED176 = ('connectorId', 'errorCode', 'status')
+_NAMES177 = ('idTag', 'meterStop', 'timestamp', 'transactionId', 'reason', 'transactionData')
+_SEEN_o_StopTransactionRequest_10e124 = [None] * 6
+_MEMBERS179 = ('EmergencyStop', 'EVDisconnected', 'HardReset', 'Local', 'Other', 'PowerLoss', 'Reboot', 'Remote', 'SoftReset', 'UnlockCommand', 'DeAuthorized',)
+_SEEN_o_transactionData_6dcf0e = [None] * 2
+_SEEN_o_sampledValue_3a9065 = [None] * 7
+_MEMBERS182 = ('Wh', 'kWh', 'varh', 'kvarh', 'W', 'kW', 'VA', 'kVA', 'var', 'kvar', 'A', 'V', 'K', 'Celcius', 'Celsius', 'Fahrenheit', 'Percent',)
+_REQUIRED183 = ('transactionId', 'timestamp', 'meterStop')
+_SEEN_o_StopTransactionResponse_c2bce4 = [None] * 1
+_SEEN_o_TriggerMessageRequest_529906 = [None] * 2
+_MEMBERS186 = ('BootNotification', 'DiagnosticsStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'StatusNotification',)
+_NAMES187 = ('connectorId',)
+_SEEN_o_UnlockConnectorRequest_e92ecf = [None] * 1
+_SEEN_o_UnlockConnectorResponse_232b5c = [None] * 1
+_MEMBERS190 = ('Unlocked', 'UnlockFailed', 'NotSupported',)
+_NAMES191 = ('location', 'retries', 'retrieveDate', 'retryInterval')
+_SEEN_o_UpdateFirmwareRequest_90d041 = [None] * 4
+_REQUIRED193 = ('location', 'retrieveDate')
 
 
 def _o_AuthorizeRequest_8f0edb(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('idTag', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES0)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_AuthorizeRequest_8f0edb[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES0, _SEEN_o_AuthorizeRequest_8f0edb)
+            if index == 0:
+                present += 1
+                _check_string(member, 20)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES0[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES0)
     return 0
 
 
+def _is_enum0(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Blocked' or value == 'Expired' or value == 'Invalid'
+    if size == 8:
+        return value == 'Accepted'
+    if size == 12:
+        return value == 'ConcurrentTx'
+    return False
+
+
 def _o_idTagInfo_a2f95b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('expiryDate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 1
-        member = value.get('parentIdTag', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 2
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM3)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_idTagInfo_a2f95b[0]:
+                index = 0
+            elif key is _SEEN_o_idTagInfo_a2f95b[1]:
+                index = 1
+            elif key is _SEEN_o_idTagInfo_a2f95b[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES4, _SEEN_o_idTagInfo_a2f95b)
+            if index == 0:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                _check_string(member, 20)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum0(member), _MEMBERS6)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_AuthorizeResponse_0643c4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('idTagInfo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idTagInfo_a2f95b(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES1)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_AuthorizeResponse_0643c4[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES2, _SEEN_o_AuthorizeResponse_0643c4)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_idTagInfo_a2f95b(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES1[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES2)
     return 0
 
 
 def _o_BootNotificationRequest_ee760b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('chargePointVendor', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 1
-        member = value.get('chargePointModel', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 2
-        member = value.get('chargePointSerialNumber', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 25)
-        at = 3
-        member = value.get('chargeBoxSerialNumber', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 25)
-        at = 4
-        member = value.get('firmwareVersion', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 5
-        member = value.get('iccid', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 6
-        member = value.get('imsi', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 7
-        member = value.get('meterType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 25)
-        at = 8
-        member = value.get('meterSerialNumber', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 25)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES4)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_BootNotificationRequest_ee760b[0]:
+                index = 0
+            elif key is _SEEN_o_BootNotificationRequest_ee760b[1]:
+                index = 1
+            elif key is _SEEN_o_BootNotificationRequest_ee760b[2]:
+                index = 2
+            elif key is _SEEN_o_BootNotificationRequest_ee760b[3]:
+                index = 3
+            elif key is _SEEN_o_BootNotificationRequest_ee760b[4]:
+                index = 4
+            elif key is _SEEN_o_BootNotificationRequest_ee760b[5]:
+                index = 5
+            elif key is _SEEN_o_BootNotificationRequest_ee760b[6]:
+                index = 6
+            elif key is _SEEN_o_BootNotificationRequest_ee760b[7]:
+                index = 7
+            elif key is _SEEN_o_BootNotificationRequest_ee760b[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES8, _SEEN_o_BootNotificationRequest_ee760b)
+            if index == 0:
+                present += 1
+                _check_string(member, 20)
+            elif index == 1:
+                present += 1
+                _check_string(member, 20)
+            elif index == 2:
+                _check_string(member, 25)
+            elif index == 3:
+                _check_string(member, 25)
+            elif index == 4:
+                _check_string(member, 50)
+            elif index == 5:
+                _check_string(member, 20)
+            elif index == 6:
+                _check_string(member, 20)
+            elif index == 7:
+                _check_string(member, 25)
+            elif index == 8:
+                _check_string(member, 25)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES4[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED10)
     return 0
 
 
+def _is_enum1(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Pending'
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
+
+
 def _o_BootNotificationResponse_3082f6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM6)
-        at = 1
-        member = value.get('currentTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('interval', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES5)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_BootNotificationResponse_3082f6[0]:
+                index = 0
+            elif key is _SEEN_o_BootNotificationResponse_3082f6[1]:
+                index = 1
+            elif key is _SEEN_o_BootNotificationResponse_3082f6[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES11, _SEEN_o_BootNotificationResponse_3082f6)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum1(member), _MEMBERS13)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                present += 1
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES5[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _NAMES11)
     return 0
 
 
 def _o_CancelReservationRequest_16e508(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('reservationId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES7)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CancelReservationRequest_16e508[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES14, _SEEN_o_CancelReservationRequest_16e508)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES7[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES14)
     return 0
 
 
+def _is_enum2(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
+
+
 def _o_CancelReservationResponse_35764f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM9)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CancelReservationResponse_35764f[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_CancelReservationResponse_35764f)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum2(member), _MEMBERS17)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_CertificateSignedRequest_1fde00(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateChain', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 10000)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES10)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CertificateSignedRequest_1fde00[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES18, _SEEN_o_CertificateSignedRequest_1fde00)
+            if index == 0:
+                present += 1
+                _check_string(member, 10000)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES10[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES18)
     return 0
+
+
+def _is_enum3(value):
+    size = len(value)
+    if size == 9:
+        return value == 'Operative'
+    if size == 11:
+        return value == 'Inoperative'
+    return False
 
 
 def _o_ChangeAvailabilityRequest_8d0087(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM12)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES11)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeAvailabilityRequest_8d0087[0]:
+                index = 0
+            elif key is _SEEN_o_ChangeAvailabilityRequest_8d0087[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES20, _SEEN_o_ChangeAvailabilityRequest_8d0087)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum3(member), _MEMBERS22)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES11[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _NAMES20)
     return 0
 
 
+def _is_enum4(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 9:
+        return value == 'Scheduled'
+    return False
+
+
 def _o_ChangeAvailabilityResponse_d9353f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM13)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeAvailabilityResponse_d9353f[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_ChangeAvailabilityResponse_d9353f)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum4(member), _MEMBERS24)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_ChangeConfigurationRequest_aff885(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('key', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 1
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 500)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES14)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeConfigurationRequest_aff885[0]:
+                index = 0
+            elif key is _SEEN_o_ChangeConfigurationRequest_aff885[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES25, _SEEN_o_ChangeConfigurationRequest_aff885)
+            if index == 0:
+                present += 1
+                _check_string(member, 50)
+            elif index == 1:
+                present += 1
+                _check_string(member, 500)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES14[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _NAMES25)
     return 0
 
 
+def _is_enum5(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 12:
+        return value == 'NotSupported'
+    if size == 14:
+        return value == 'RebootRequired'
+    return False
+
+
 def _o_ChangeConfigurationResponse_803726(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM15)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeConfigurationResponse_803726[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_ChangeConfigurationResponse_803726)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum5(member), _MEMBERS28)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_ClearCacheRequest_5270c1(value):
-    if len(value) != 0:
-        raise SchemaViolation('additionalProperties', [_first_key(value)], 'is not allowed here')
+    for key in value:
+        raise SchemaViolation('additionalProperties', [key], 'is not allowed here')
     return 0
+
+
+def _is_enum6(value):
+    size = len(value)
+    if size == 9:
+        return value == 'TxProfile'
+    if size == 16:
+        return value == 'TxDefaultProfile'
+    if size == 21:
+        return value == 'ChargePointMaxProfile'
+    return False
 
 
 def _o_ClearChargingProfileRequest_03c9d4(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 1
-        member = value.get('connectorId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 2
-        member = value.get('chargingProfilePurpose', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM18)
-        at = 3
-        member = value.get('stackLevel', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES17)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearChargingProfileRequest_03c9d4[0]:
+                index = 0
+            elif key is _SEEN_o_ClearChargingProfileRequest_03c9d4[1]:
+                index = 1
+            elif key is _SEEN_o_ClearChargingProfileRequest_03c9d4[2]:
+                index = 2
+            elif key is _SEEN_o_ClearChargingProfileRequest_03c9d4[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES29, _SEEN_o_ClearChargingProfileRequest_03c9d4)
+            if index == 0:
+                _check_integer4(member)
+            elif index == 1:
+                _check_integer4(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum6(member), _MEMBERS31)
+            elif index == 3:
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES17[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
+def _is_enum7(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Unknown'
+    if size == 8:
+        return value == 'Accepted'
+    return False
+
+
 def _o_ClearChargingProfileResponse_9e74eb(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM19)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearChargingProfileResponse_9e74eb[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_ClearChargingProfileResponse_9e74eb)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum7(member), _MEMBERS33)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_DataTransferRequest_c67b70(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('vendorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
-        at = 1
-        member = value.get('messageId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 2
-        member = value.get('data', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES20)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DataTransferRequest_c67b70[0]:
+                index = 0
+            elif key is _SEEN_o_DataTransferRequest_c67b70[1]:
+                index = 1
+            elif key is _SEEN_o_DataTransferRequest_c67b70[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES34, _SEEN_o_DataTransferRequest_c67b70)
+            if index == 0:
+                present += 1
+                _check_string(member, 255)
+            elif index == 1:
+                _check_string(member, 50)
+            elif index == 2:
+                _check_string(member, -1)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES20[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED36)
     return 0
+
+
+def _is_enum8(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 15:
+        return value == 'UnknownVendorId'
+    if size == 16:
+        return value == 'UnknownMessageId'
+    return False
 
 
 def _o_DataTransferResponse_899564(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM22)
-        at = 1
-        member = value.get('data', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DataTransferResponse_899564[0]:
+                index = 0
+            elif key is _SEEN_o_DataTransferResponse_899564[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES37, _SEEN_o_DataTransferResponse_899564)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum8(member), _MEMBERS39)
+            elif index == 1:
+                _check_string(member, -1)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
+def _is_enum9(value):
+    size = len(value)
+    if size == 6:
+        return value == 'SHA256' or value == 'SHA384' or value == 'SHA512'
+    return False
+
+
 def _o_certificateHashData_cf3736(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('hashAlgorithm', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM25)
-        at = 1
-        member = value.get('issuerNameHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 2
-        member = value.get('issuerKeyHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 3
-        member = value.get('serialNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 40)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES24)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_certificateHashData_cf3736[0]:
+                index = 0
+            elif key is _SEEN_o_certificateHashData_cf3736[1]:
+                index = 1
+            elif key is _SEEN_o_certificateHashData_cf3736[2]:
+                index = 2
+            elif key is _SEEN_o_certificateHashData_cf3736[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES42, _SEEN_o_certificateHashData_cf3736)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum9(member), _MEMBERS44)
+            elif index == 1:
+                present += 1
+                _check_string(member, 128)
+            elif index == 2:
+                present += 1
+                _check_string(member, 128)
+            elif index == 3:
+                present += 1
+                _check_string(member, 40)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES24[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _NAMES42)
     return 0
 
 
 def _o_DeleteCertificateRequest_d320d7(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateHashData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_certificateHashData_cf3736(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES23)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DeleteCertificateRequest_d320d7[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES40, _SEEN_o_DeleteCertificateRequest_d320d7)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_certificateHashData_cf3736(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES23[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES40)
     return 0
+
+
+def _is_enum10(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted' or value == 'NotFound'
+    return False
 
 
 def _o_DeleteCertificateResponse_0b2248(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM26)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DeleteCertificateResponse_0b2248[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_DeleteCertificateResponse_0b2248)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum10(member), _MEMBERS46)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
+
+
+def _is_enum11(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 8:
+        return value == 'Uploaded'
+    if size == 9:
+        return value == 'Uploading'
+    if size == 12:
+        return value == 'UploadFailed'
+    return False
 
 
 def _o_DiagnosticsStatusNotificationRequest_6caee7(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM27)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DiagnosticsStatusNotificationRequest_6caee7[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_DiagnosticsStatusNotificationRequest_6caee7)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum11(member), _MEMBERS48)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
+
+
+def _is_enum12(value):
+    size = len(value)
+    if size == 9:
+        return value == 'Heartbeat'
+    if size == 11:
+        return value == 'MeterValues'
+    if size == 16:
+        return value == 'BootNotification'
+    if size == 18:
+        return value == 'StatusNotification'
+    if size == 21:
+        return value == 'LogStatusNotification'
+    if size == 26:
+        return value == 'FirmwareStatusNotification' or value == 'SignChargePointCertificate'
+    return False
 
 
 def _o_ExtendedTriggerMessageRequest_33d15d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('requestedMessage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM29)
-        at = 1
-        member = value.get('connectorId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES28)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ExtendedTriggerMessageRequest_33d15d[0]:
+                index = 0
+            elif key is _SEEN_o_ExtendedTriggerMessageRequest_33d15d[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES49, _SEEN_o_ExtendedTriggerMessageRequest_33d15d)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum12(member), _MEMBERS51)
+            elif index == 1:
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES28[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED52)
     return 0
+
+
+def _is_enum13(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 14:
+        return value == 'NotImplemented'
+    return False
 
 
 def _o_ExtendedTriggerMessageResponse_24d3ad(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM30)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ExtendedTriggerMessageResponse_24d3ad[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_ExtendedTriggerMessageResponse_24d3ad)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum13(member), _MEMBERS54)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
+
+
+def _is_enum14(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 9:
+        return value == 'Installed'
+    if size == 10:
+        return value == 'Downloaded' or value == 'Installing'
+    if size == 11:
+        return value == 'Downloading'
+    if size == 14:
+        return value == 'DownloadFailed'
+    if size == 18:
+        return value == 'InstallationFailed'
+    return False
 
 
 def _o_FirmwareStatusNotificationRequest_f6522c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM31)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_FirmwareStatusNotificationRequest_f6522c[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_FirmwareStatusNotificationRequest_f6522c)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum14(member), _MEMBERS56)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
+def _is_enum15(value):
+    size = len(value)
+    if size == 1:
+        return value == 'A' or value == 'W'
+    return False
+
+
 def _o_GetCompositeScheduleRequest_e6e012(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('duration', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 2
-        member = value.get('chargingRateUnit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM33)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES32)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCompositeScheduleRequest_e6e012[0]:
+                index = 0
+            elif key is _SEEN_o_GetCompositeScheduleRequest_e6e012[1]:
+                index = 1
+            elif key is _SEEN_o_GetCompositeScheduleRequest_e6e012[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES57, _SEEN_o_GetCompositeScheduleRequest_e6e012)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                present += 1
+                _check_integer4(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum15(member), _MEMBERS59)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES32[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED60)
     return 0
 
 
 def _o_chargingSchedulePeriod_a8c7be(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('startPeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('limit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        _check_multiple(member, _STEP37)
-        at = 2
-        member = value.get('numberPhases', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES36)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingSchedulePeriod_a8c7be[0]:
+                index = 0
+            elif key is _SEEN_o_chargingSchedulePeriod_a8c7be[1]:
+                index = 1
+            elif key is _SEEN_o_chargingSchedulePeriod_a8c7be[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES65, _SEEN_o_chargingSchedulePeriod_a8c7be)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+                _check_multiple(member, _STEP67)
+            elif index == 2:
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES36[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED68)
     return 0
 
 
@@ -945,85 +1223,82 @@ def _a_chargingSchedulePeriod_d50069(value):
 
 
 def _o_chargingSchedule_02fe76(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 1
-        member = value.get('startSchedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 2
-        member = value.get('chargingRateUnit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM33)
-        at = 3
-        member = value.get('chargingSchedulePeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_chargingSchedulePeriod_d50069(member)
-        at = 4
-        member = value.get('minChargingRate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-            _check_multiple(member, _STEP37)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES35)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingSchedule_02fe76[0]:
+                index = 0
+            elif key is _SEEN_o_chargingSchedule_02fe76[1]:
+                index = 1
+            elif key is _SEEN_o_chargingSchedule_02fe76[2]:
+                index = 2
+            elif key is _SEEN_o_chargingSchedule_02fe76[3]:
+                index = 3
+            elif key is _SEEN_o_chargingSchedule_02fe76[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES63, _SEEN_o_chargingSchedule_02fe76)
+            if index == 0:
+                _check_integer4(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum15(member), _MEMBERS59)
+            elif index == 3:
+                present += 1
+                _check_array(member)
+                _a_chargingSchedulePeriod_d50069(member)
+            elif index == 4:
+                _check_number(member)
+                _check_multiple(member, _STEP67)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES35[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED69)
     return 0
 
 
 def _o_GetCompositeScheduleResponse_fe6f32(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM9)
-        at = 1
-        member = value.get('connectorId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 2
-        member = value.get('scheduleStart', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 3
-        member = value.get('chargingSchedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_chargingSchedule_02fe76(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES34)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCompositeScheduleResponse_fe6f32[0]:
+                index = 0
+            elif key is _SEEN_o_GetCompositeScheduleResponse_fe6f32[1]:
+                index = 1
+            elif key is _SEEN_o_GetCompositeScheduleResponse_fe6f32[2]:
+                index = 2
+            elif key is _SEEN_o_GetCompositeScheduleResponse_fe6f32[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES61, _SEEN_o_GetCompositeScheduleResponse_fe6f32)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum2(member), _MEMBERS17)
+            elif index == 1:
+                _check_integer4(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_object(member)
+                _o_chargingSchedule_02fe76(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES34[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -1041,53 +1316,52 @@ def _a_key_0d4e66(value):
 
 
 def _o_GetConfigurationRequest_d6f2c1(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('key', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_key_0d4e66(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES38)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetConfigurationRequest_d6f2c1[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES70, _SEEN_o_GetConfigurationRequest_d6f2c1)
+            if index == 0:
+                _check_array(member)
+                _a_key_0d4e66(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES38[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_configurationKey_12f45b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('key', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 1
-        member = value.get('readonly', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 2
-        member = value.get('value', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 500)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES40)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_configurationKey_12f45b[0]:
+                index = 0
+            elif key is _SEEN_o_configurationKey_12f45b[1]:
+                index = 1
+            elif key is _SEEN_o_configurationKey_12f45b[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES74, _SEEN_o_configurationKey_12f45b)
+            if index == 0:
+                present += 1
+                _check_string(member, 50)
+            elif index == 1:
+                present += 1
+                _check_boolean(member)
+            elif index == 2:
+                _check_string(member, 500)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES40[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED76)
     return 0
 
 
@@ -1106,110 +1380,116 @@ def _a_configurationKey_789d64(value):
 
 
 def _o_GetConfigurationResponse_8821e4(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('configurationKey', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_configurationKey_789d64(member)
-        at = 1
-        member = value.get('unknownKey', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_key_0d4e66(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES39)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetConfigurationResponse_8821e4[0]:
+                index = 0
+            elif key is _SEEN_o_GetConfigurationResponse_8821e4[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES72, _SEEN_o_GetConfigurationResponse_8821e4)
+            if index == 0:
+                _check_array(member)
+                _a_configurationKey_789d64(member)
+            elif index == 1:
+                _check_array(member)
+                _a_key_0d4e66(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES39[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_GetDiagnosticsRequest_e38729(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('location', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        at = 1
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 2
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 3
-        member = value.get('startTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 4
-        member = value.get('stopTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES41)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetDiagnosticsRequest_e38729[0]:
+                index = 0
+            elif key is _SEEN_o_GetDiagnosticsRequest_e38729[1]:
+                index = 1
+            elif key is _SEEN_o_GetDiagnosticsRequest_e38729[2]:
+                index = 2
+            elif key is _SEEN_o_GetDiagnosticsRequest_e38729[3]:
+                index = 3
+            elif key is _SEEN_o_GetDiagnosticsRequest_e38729[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES77, _SEEN_o_GetDiagnosticsRequest_e38729)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+            elif index == 1:
+                _check_integer4(member)
+            elif index == 2:
+                _check_integer4(member)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_datetime(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES41[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED79)
     return 0
 
 
 def _o_GetDiagnosticsResponse_b2bc11(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('fileName', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 255)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES42)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetDiagnosticsResponse_b2bc11[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES80, _SEEN_o_GetDiagnosticsResponse_b2bc11)
+            if index == 0:
+                _check_string(member, 255)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES42[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
+def _is_enum16(value):
+    size = len(value)
+    if size == 27:
+        return value == 'ManufacturerRootCertificate'
+    if size == 28:
+        return value == 'CentralSystemRootCertificate'
+    return False
+
+
 def _o_GetInstalledCertificateIdsRequest_96de01(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM44)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES43)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetInstalledCertificateIdsRequest_96de01[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES82, _SEEN_o_GetInstalledCertificateIdsRequest_96de01)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum16(member), _MEMBERS84)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES43[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES82)
     return 0
 
 
@@ -1229,309 +1509,468 @@ def _a_certificateHashData_6f9b6c(value):
     return 0
 
 
+def _is_enum17(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'NotFound'
+    return False
+
+
 def _o_GetInstalledCertificateIdsResponse_d1c06e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateHashData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_certificateHashData_6f9b6c(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM46)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES45)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetInstalledCertificateIdsResponse_d1c06e[0]:
+                index = 0
+            elif key is _SEEN_o_GetInstalledCertificateIdsResponse_d1c06e[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES85, _SEEN_o_GetInstalledCertificateIdsResponse_d1c06e)
+            if index == 0:
+                _check_array(member)
+                _a_certificateHashData_6f9b6c(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum17(member), _MEMBERS87)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES45[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_GetLocalListVersionResponse_eead96(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('listVersion', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES47)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetLocalListVersionResponse_eead96[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES88, _SEEN_o_GetLocalListVersionResponse_eead96)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES47[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES88)
     return 0
 
 
 def _o_log_5eebe3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('remoteLocation', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 1
-        member = value.get('oldestTimestamp', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 2
-        member = value.get('latestTimestamp', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES49)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_log_5eebe3[0]:
+                index = 0
+            elif key is _SEEN_o_log_5eebe3[1]:
+                index = 1
+            elif key is _SEEN_o_log_5eebe3[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES92, _SEEN_o_log_5eebe3)
+            if index == 0:
+                present += 1
+                _check_string(member, 512)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES49[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED94)
     return 0
+
+
+def _is_enum18(value):
+    size = len(value)
+    if size == 11:
+        return value == 'SecurityLog'
+    if size == 14:
+        return value == 'DiagnosticsLog'
+    return False
 
 
 def _o_GetLogRequest_44a01d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('log', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_log_5eebe3(member)
-        at = 1
-        member = value.get('logType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM50)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 3
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 4
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES48)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetLogRequest_44a01d[0]:
+                index = 0
+            elif key is _SEEN_o_GetLogRequest_44a01d[1]:
+                index = 1
+            elif key is _SEEN_o_GetLogRequest_44a01d[2]:
+                index = 2
+            elif key is _SEEN_o_GetLogRequest_44a01d[3]:
+                index = 3
+            elif key is _SEEN_o_GetLogRequest_44a01d[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES90, _SEEN_o_GetLogRequest_44a01d)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_log_5eebe3(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum18(member), _MEMBERS95)
+            elif index == 2:
+                present += 1
+                _check_integer4(member)
+            elif index == 3:
+                _check_integer4(member)
+            elif index == 4:
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES48[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED96)
     return 0
 
 
+def _is_enum19(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 16:
+        return value == 'AcceptedCanceled'
+    return False
+
+
 def _o_GetLogResponse_732b27(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM52)
-        at = 1
-        member = value.get('filename', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 255)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES51)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetLogResponse_732b27[0]:
+                index = 0
+            elif key is _SEEN_o_GetLogResponse_732b27[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES97, _SEEN_o_GetLogResponse_732b27)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum19(member), _MEMBERS99)
+            elif index == 1:
+                _check_string(member, 255)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES51[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_HeartbeatResponse_9e54f0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('currentTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES53)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_HeartbeatResponse_9e54f0[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES100, _SEEN_o_HeartbeatResponse_9e54f0)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES53[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES100)
     return 0
 
 
 def _o_InstallCertificateRequest_d145b9(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM44)
-        at = 1
-        member = value.get('certificate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 5500)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES54)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_InstallCertificateRequest_d145b9[0]:
+                index = 0
+            elif key is _SEEN_o_InstallCertificateRequest_d145b9[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES102, _SEEN_o_InstallCertificateRequest_d145b9)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum16(member), _MEMBERS84)
+            elif index == 1:
+                present += 1
+                _check_string(member, 5500)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES54[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _NAMES102)
     return 0
+
+
+def _is_enum20(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
 
 
 def _o_InstallCertificateResponse_e19111(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM55)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_InstallCertificateResponse_e19111[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_InstallCertificateResponse_e19111)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum20(member), _MEMBERS105)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
+def _is_enum21(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 8:
+        return value == 'Uploaded'
+    if size == 9:
+        return value == 'Uploading'
+    if size == 10:
+        return value == 'BadMessage'
+    if size == 13:
+        return value == 'UploadFailure'
+    if size == 16:
+        return value == 'PermissionDenied'
+    if size == 21:
+        return value == 'NotSupportedOperation'
+    return False
+
+
 def _o_LogStatusNotificationRequest_716093(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM57)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES56)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_LogStatusNotificationRequest_716093[0]:
+                index = 0
+            elif key is _SEEN_o_LogStatusNotificationRequest_716093[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES106, _SEEN_o_LogStatusNotificationRequest_716093)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum21(member), _MEMBERS108)
+            elif index == 1:
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES56[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_LogStatusNotificationResponse_c20233(value):
-    if len(value) != 0:
-        raise SchemaViolation('additionalProperties', [_first_key(value)], 'is not allowed here')
+    for key in value:
+        raise SchemaViolation('additionalProperties', [key], 'is not allowed here')
     return 0
 
 
+def _is_enum22(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Other'
+    if size == 7:
+        return value == 'Trigger'
+    if size == 12:
+        return value == 'Sample.Clock'
+    if size == 15:
+        return value == 'Sample.Periodic' or value == 'Transaction.End'
+    if size == 16:
+        return value == 'Interruption.End'
+    if size == 17:
+        return value == 'Transaction.Begin'
+    if size == 18:
+        return value == 'Interruption.Begin'
+    return False
+
+
+def _is_enum23(value):
+    size = len(value)
+    if size == 3:
+        return value == 'Raw'
+    if size == 10:
+        return value == 'SignedData'
+    return False
+
+
+def _is_enum24(value):
+    size = len(value)
+    if size == 3:
+        return value == 'SoC' or value == 'RPM'
+    if size == 7:
+        return value == 'Voltage'
+    if size == 9:
+        return value == 'Frequency'
+    if size == 11:
+        return value == 'Temperature'
+    if size == 12:
+        return value == 'Power.Factor'
+    if size == 13:
+        return value == 'Power.Offered'
+    if size == 14:
+        return value == 'Current.Import' or value == 'Current.Export'
+    if size == 15:
+        return value == 'Current.Offered'
+    if size == 19:
+        return value == 'Power.Active.Export' or value == 'Power.Active.Import'
+    if size == 21:
+        return value == 'Power.Reactive.Export' or value == 'Power.Reactive.Import'
+    if size == 29:
+        return value == 'Energy.Active.Export.Register' or value == 'Energy.Active.Import.Register' or value == 'Energy.Active.Export.Interval' or value == 'Energy.Active.Import.Interval'
+    if size == 31:
+        return value == 'Energy.Reactive.Export.Register' or value == 'Energy.Reactive.Import.Register' or value == 'Energy.Reactive.Export.Interval' or value == 'Energy.Reactive.Import.Interval'
+    return False
+
+
+def _is_enum25(value):
+    size = len(value)
+    if size == 1:
+        return value == 'N'
+    if size == 2:
+        return value == 'L1' or value == 'L2' or value == 'L3'
+    if size == 4:
+        return value == 'L1-N' or value == 'L2-N' or value == 'L3-N'
+    if size == 5:
+        return value == 'L1-L2' or value == 'L2-L3' or value == 'L3-L1'
+    return False
+
+
+def _is_enum26(value):
+    size = len(value)
+    if size == 2:
+        return value == 'EV'
+    if size == 4:
+        return value == 'Body'
+    if size == 5:
+        return value == 'Cable' or value == 'Inlet'
+    if size == 6:
+        return value == 'Outlet'
+    return False
+
+
+def _is_enum27(value):
+    size = len(value)
+    if size == 1:
+        return value == 'W' or value == 'A' or value == 'V' or value == 'K'
+    if size == 2:
+        return value == 'Wh' or value == 'kW' or value == 'VA'
+    if size == 3:
+        return value == 'kWh' or value == 'kVA' or value == 'var'
+    if size == 4:
+        return value == 'varh' or value == 'kvar'
+    if size == 5:
+        return value == 'kvarh' or value == 'Hertz'
+    if size == 7:
+        return value == 'Celcius' or value == 'Celsius' or value == 'Percent'
+    if size == 10:
+        return value == 'Fahrenheit'
+    return False
+
+
 def _o_sampledValue_482086(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        at = 1
-        member = value.get('context', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM61)
-        at = 2
-        member = value.get('format', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM62)
-        at = 3
-        member = value.get('measurand', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM63)
-        at = 4
-        member = value.get('phase', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM64)
-        at = 5
-        member = value.get('location', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM65)
-        at = 6
-        member = value.get('unit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM66)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES60)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_sampledValue_482086[0]:
+                index = 0
+            elif key is _SEEN_o_sampledValue_482086[1]:
+                index = 1
+            elif key is _SEEN_o_sampledValue_482086[2]:
+                index = 2
+            elif key is _SEEN_o_sampledValue_482086[3]:
+                index = 3
+            elif key is _SEEN_o_sampledValue_482086[4]:
+                index = 4
+            elif key is _SEEN_o_sampledValue_482086[5]:
+                index = 5
+            elif key is _SEEN_o_sampledValue_482086[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES113, _SEEN_o_sampledValue_482086)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum22(member), _MEMBERS115)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum23(member), _MEMBERS116)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum24(member), _MEMBERS117)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum25(member), _MEMBERS118)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum26(member), _MEMBERS119)
+            elif index == 6:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum27(member), _MEMBERS120)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES60[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED121)
     return 0
 
 
@@ -1552,30 +1991,31 @@ def _a_sampledValue_d2f84a(value):
 
 
 def _o_meterValue_5b4051(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('sampledValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_sampledValue_d2f84a(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES59)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_meterValue_5b4051[0]:
+                index = 0
+            elif key is _SEEN_o_meterValue_5b4051[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES111, _SEEN_o_meterValue_5b4051)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_sampledValue_d2f84a(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES59[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _NAMES111)
     return 0
 
 
@@ -1596,299 +2036,334 @@ def _a_meterValue_1db06c(value):
 
 
 def _o_MeterValuesRequest_30310d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 2
-        member = value.get('meterValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_meterValue_1db06c(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES58)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_MeterValuesRequest_30310d[0]:
+                index = 0
+            elif key is _SEEN_o_MeterValuesRequest_30310d[1]:
+                index = 1
+            elif key is _SEEN_o_MeterValuesRequest_30310d[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES109, _SEEN_o_MeterValuesRequest_30310d)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                _check_integer4(member)
+            elif index == 2:
+                present += 1
+                _check_array(member)
+                _a_meterValue_1db06c(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES58[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED122)
     return 0
 
 
+def _is_enum28(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Absolute' or value == 'Relative'
+    if size == 9:
+        return value == 'Recurring'
+    return False
+
+
+def _is_enum29(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Daily'
+    if size == 6:
+        return value == 'Weekly'
+    return False
+
+
 def _o_chargingProfile_a79a49(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('chargingProfileId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 2
-        member = value.get('stackLevel', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 3
-        member = value.get('chargingProfilePurpose', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM18)
-        at = 4
-        member = value.get('chargingProfileKind', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM69)
-        at = 5
-        member = value.get('recurrencyKind', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM70)
-        at = 6
-        member = value.get('validFrom', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 7
-        member = value.get('validTo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 8
-        member = value.get('chargingSchedule', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingSchedule_02fe76(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES68)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingProfile_a79a49[0]:
+                index = 0
+            elif key is _SEEN_o_chargingProfile_a79a49[1]:
+                index = 1
+            elif key is _SEEN_o_chargingProfile_a79a49[2]:
+                index = 2
+            elif key is _SEEN_o_chargingProfile_a79a49[3]:
+                index = 3
+            elif key is _SEEN_o_chargingProfile_a79a49[4]:
+                index = 4
+            elif key is _SEEN_o_chargingProfile_a79a49[5]:
+                index = 5
+            elif key is _SEEN_o_chargingProfile_a79a49[6]:
+                index = 6
+            elif key is _SEEN_o_chargingProfile_a79a49[7]:
+                index = 7
+            elif key is _SEEN_o_chargingProfile_a79a49[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES125, _SEEN_o_chargingProfile_a79a49)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                _check_integer4(member)
+            elif index == 2:
+                present += 1
+                _check_integer4(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum6(member), _MEMBERS31)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum28(member), _MEMBERS127)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum29(member), _MEMBERS128)
+            elif index == 6:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 7:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 8:
+                present += 1
+                _check_object(member)
+                _o_chargingSchedule_02fe76(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES68[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED129)
     return 0
 
 
 def _o_RemoteStartTransactionRequest_914f8d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('connectorId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 1
-        member = value.get('idTag', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 2
-        member = value.get('chargingProfile', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_chargingProfile_a79a49(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES67)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_RemoteStartTransactionRequest_914f8d[0]:
+                index = 0
+            elif key is _SEEN_o_RemoteStartTransactionRequest_914f8d[1]:
+                index = 1
+            elif key is _SEEN_o_RemoteStartTransactionRequest_914f8d[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES123, _SEEN_o_RemoteStartTransactionRequest_914f8d)
+            if index == 0:
+                _check_integer4(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 20)
+            elif index == 2:
+                _check_object(member)
+                _o_chargingProfile_a79a49(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES67[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES0)
     return 0
 
 
 def _o_RemoteStopTransactionRequest_8741a0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES71)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_RemoteStopTransactionRequest_8741a0[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES130, _SEEN_o_RemoteStopTransactionRequest_8741a0)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES71[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES130)
     return 0
 
 
 def _o_ReserveNowRequest_c46aad(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('expiryDate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('idTag', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 3
-        member = value.get('parentIdTag', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 4
-        member = value.get('reservationId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES72)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReserveNowRequest_c46aad[0]:
+                index = 0
+            elif key is _SEEN_o_ReserveNowRequest_c46aad[1]:
+                index = 1
+            elif key is _SEEN_o_ReserveNowRequest_c46aad[2]:
+                index = 2
+            elif key is _SEEN_o_ReserveNowRequest_c46aad[3]:
+                index = 3
+            elif key is _SEEN_o_ReserveNowRequest_c46aad[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES132, _SEEN_o_ReserveNowRequest_c46aad)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, 20)
+            elif index == 3:
+                _check_string(member, 20)
+            elif index == 4:
+                present += 1
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES72[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED134)
     return 0
+
+
+def _is_enum30(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Faulted'
+    if size == 8:
+        return value == 'Accepted' or value == 'Occupied' or value == 'Rejected'
+    if size == 11:
+        return value == 'Unavailable'
+    return False
 
 
 def _o_ReserveNowResponse_695f21(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM73)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReserveNowResponse_695f21[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_ReserveNowResponse_695f21)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum30(member), _MEMBERS136)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
+def _is_enum31(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Hard' or value == 'Soft'
+    return False
+
+
 def _o_ResetRequest_114dd1(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM75)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES74)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ResetRequest_114dd1[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES137, _SEEN_o_ResetRequest_114dd1)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum31(member), _MEMBERS139)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES74[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES137)
     return 0
 
 
 def _o_SecurityEventNotificationRequest_68f7cd(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 1
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('techInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 255)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES76)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SecurityEventNotificationRequest_68f7cd[0]:
+                index = 0
+            elif key is _SEEN_o_SecurityEventNotificationRequest_68f7cd[1]:
+                index = 1
+            elif key is _SEEN_o_SecurityEventNotificationRequest_68f7cd[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES140, _SEEN_o_SecurityEventNotificationRequest_68f7cd)
+            if index == 0:
+                present += 1
+                _check_string(member, 50)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_string(member, 255)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES76[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED142)
     return 0
 
 
 def _o_localAuthorizationList_3c739e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('idTag', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 1
-        member = value.get('idTagInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idTagInfo_a2f95b(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES78)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_localAuthorizationList_3c739e[0]:
+                index = 0
+            elif key is _SEEN_o_localAuthorizationList_3c739e[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES145, _SEEN_o_localAuthorizationList_3c739e)
+            if index == 0:
+                present += 1
+                _check_string(member, 20)
+            elif index == 1:
+                _check_object(member)
+                _o_idTagInfo_a2f95b(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES78[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES0)
     return 0
 
 
@@ -1906,436 +2381,573 @@ def _a_localAuthorizationList_a6bb10(value):
     return 0
 
 
+def _is_enum32(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Full'
+    if size == 12:
+        return value == 'Differential'
+    return False
+
+
 def _o_SendLocalListRequest_015e2d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('listVersion', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('localAuthorizationList', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_localAuthorizationList_a6bb10(member)
-        at = 2
-        member = value.get('updateType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM79)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES77)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SendLocalListRequest_015e2d[0]:
+                index = 0
+            elif key is _SEEN_o_SendLocalListRequest_015e2d[1]:
+                index = 1
+            elif key is _SEEN_o_SendLocalListRequest_015e2d[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES143, _SEEN_o_SendLocalListRequest_015e2d)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                _check_array(member)
+                _a_localAuthorizationList_a6bb10(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum32(member), _MEMBERS147)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES77[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED148)
     return 0
 
 
+def _is_enum33(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted'
+    if size == 12:
+        return value == 'NotSupported'
+    if size == 15:
+        return value == 'VersionMismatch'
+    return False
+
+
 def _o_SendLocalListResponse_4a4ac0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM80)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SendLocalListResponse_4a4ac0[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_SendLocalListResponse_4a4ac0)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum33(member), _MEMBERS150)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_SetChargingProfileRequest_54f6dc(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('csChargingProfiles', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingProfile_a79a49(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES81)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetChargingProfileRequest_54f6dc[0]:
+                index = 0
+            elif key is _SEEN_o_SetChargingProfileRequest_54f6dc[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES151, _SEEN_o_SetChargingProfileRequest_54f6dc)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_chargingProfile_a79a49(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES81[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _NAMES151)
     return 0
 
 
+def _is_enum34(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 12:
+        return value == 'NotSupported'
+    return False
+
+
 def _o_SetChargingProfileResponse_dfceb1(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM82)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetChargingProfileResponse_dfceb1[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_SetChargingProfileResponse_dfceb1)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum34(member), _MEMBERS154)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_SignCertificateRequest_6b41cf(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('csr', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 5500)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES83)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SignCertificateRequest_6b41cf[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES155, _SEEN_o_SignCertificateRequest_6b41cf)
+            if index == 0:
+                present += 1
+                _check_string(member, 5500)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES83[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES155)
     return 0
 
 
+def _is_enum35(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 9:
+        return value == 'Installed'
+    if size == 10:
+        return value == 'Downloaded' or value == 'Installing'
+    if size == 11:
+        return value == 'Downloading'
+    if size == 14:
+        return value == 'DownloadFailed' or value == 'DownloadPaused'
+    if size == 16:
+        return value == 'InstallRebooting' or value == 'InstallScheduled' or value == 'InvalidSignature'
+    if size == 17:
+        return value == 'DownloadScheduled' or value == 'SignatureVerified'
+    if size == 18:
+        return value == 'InstallationFailed'
+    if size == 25:
+        return value == 'InstallVerificationFailed'
+    return False
+
+
 def _o_SignedFirmwareStatusNotificationRequest_ea0013(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM84)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES56)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SignedFirmwareStatusNotificationRequest_ea0013[0]:
+                index = 0
+            elif key is _SEEN_o_SignedFirmwareStatusNotificationRequest_ea0013[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES106, _SEEN_o_SignedFirmwareStatusNotificationRequest_ea0013)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum35(member), _MEMBERS158)
+            elif index == 1:
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES56[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_firmware_223906(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('location', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 1
-        member = value.get('retrieveDateTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('installDateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 3
-        member = value.get('signingCertificate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 5500)
-        at = 4
-        member = value.get('signature', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 800)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES86)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_firmware_223906[0]:
+                index = 0
+            elif key is _SEEN_o_firmware_223906[1]:
+                index = 1
+            elif key is _SEEN_o_firmware_223906[2]:
+                index = 2
+            elif key is _SEEN_o_firmware_223906[3]:
+                index = 3
+            elif key is _SEEN_o_firmware_223906[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES161, _SEEN_o_firmware_223906)
+            if index == 0:
+                present += 1
+                _check_string(member, 512)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, 5500)
+            elif index == 4:
+                present += 1
+                _check_string(member, 800)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES86[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED163)
     return 0
 
 
 def _o_SignedUpdateFirmwareRequest_da6224(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 1
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 3
-        member = value.get('firmware', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_firmware_223906(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES85)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SignedUpdateFirmwareRequest_da6224[0]:
+                index = 0
+            elif key is _SEEN_o_SignedUpdateFirmwareRequest_da6224[1]:
+                index = 1
+            elif key is _SEEN_o_SignedUpdateFirmwareRequest_da6224[2]:
+                index = 2
+            elif key is _SEEN_o_SignedUpdateFirmwareRequest_da6224[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES159, _SEEN_o_SignedUpdateFirmwareRequest_da6224)
+            if index == 0:
+                _check_integer4(member)
+            elif index == 1:
+                _check_integer4(member)
+            elif index == 2:
+                present += 1
+                _check_integer4(member)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_firmware_223906(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES85[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED164)
     return 0
 
 
+def _is_enum36(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 16:
+        return value == 'AcceptedCanceled'
+    if size == 18:
+        return value == 'InvalidCertificate' or value == 'RevokedCertificate'
+    return False
+
+
 def _o_SignedUpdateFirmwareResponse_5e56ee(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM87)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SignedUpdateFirmwareResponse_5e56ee[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_SignedUpdateFirmwareResponse_5e56ee)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum36(member), _MEMBERS166)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_StartTransactionRequest_00ddcc(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('idTag', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 2
-        member = value.get('meterStart', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 3
-        member = value.get('reservationId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 4
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES88)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_StartTransactionRequest_00ddcc[0]:
+                index = 0
+            elif key is _SEEN_o_StartTransactionRequest_00ddcc[1]:
+                index = 1
+            elif key is _SEEN_o_StartTransactionRequest_00ddcc[2]:
+                index = 2
+            elif key is _SEEN_o_StartTransactionRequest_00ddcc[3]:
+                index = 3
+            elif key is _SEEN_o_StartTransactionRequest_00ddcc[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES167, _SEEN_o_StartTransactionRequest_00ddcc)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 20)
+            elif index == 2:
+                present += 1
+                _check_integer4(member)
+            elif index == 3:
+                _check_integer4(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES88[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED169)
     return 0
 
 
 def _o_StartTransactionResponse_d7a210(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('idTagInfo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idTagInfo_a2f95b(member)
-        at = 1
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES89)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_StartTransactionResponse_d7a210[0]:
+                index = 0
+            elif key is _SEEN_o_StartTransactionResponse_d7a210[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES170, _SEEN_o_StartTransactionResponse_d7a210)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_idTagInfo_a2f95b(member)
+            elif index == 1:
+                present += 1
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES89[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _NAMES170)
     return 0
+
+
+def _is_enum37(value):
+    size = len(value)
+    if size == 7:
+        return value == 'NoError'
+    if size == 10:
+        return value == 'OtherError' or value == 'WeakSignal'
+    if size == 11:
+        return value == 'OverVoltage'
+    if size == 12:
+        return value == 'ResetFailure' or value == 'UnderVoltage'
+    if size == 13:
+        return value == 'GroundFailure' or value == 'InternalError' or value == 'ReaderFailure'
+    if size == 15:
+        return value == 'HighTemperature'
+    if size == 17:
+        return value == 'LocalListConflict' or value == 'PowerMeterFailure'
+    if size == 18:
+        return value == 'OverCurrentFailure' or value == 'PowerSwitchFailure'
+    if size == 20:
+        return value == 'ConnectorLockFailure' or value == 'EVCommunicationError'
+    return False
+
+
+def _is_enum38(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Faulted'
+    if size == 8:
+        return value == 'Charging' or value == 'Reserved'
+    if size == 9:
+        return value == 'Available' or value == 'Preparing' or value == 'Finishing'
+    if size == 11:
+        return value == 'SuspendedEV' or value == 'Unavailable'
+    if size == 13:
+        return value == 'SuspendedEVSE'
+    return False
 
 
 def _o_StatusNotificationRequest_4c4aec(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 1
-        member = value.get('errorCode', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM91)
-        at = 2
-        member = value.get('info', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 3
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM92)
-        at = 4
-        member = value.get('timestamp', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 5
-        member = value.get('vendorId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 255)
-        at = 6
-        member = value.get('vendorErrorCode', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES90)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_StatusNotificationRequest_4c4aec[0]:
+                index = 0
+            elif key is _SEEN_o_StatusNotificationRequest_4c4aec[1]:
+                index = 1
+            elif key is _SEEN_o_StatusNotificationRequest_4c4aec[2]:
+                index = 2
+            elif key is _SEEN_o_StatusNotificationRequest_4c4aec[3]:
+                index = 3
+            elif key is _SEEN_o_StatusNotificationRequest_4c4aec[4]:
+                index = 4
+            elif key is _SEEN_o_StatusNotificationRequest_4c4aec[5]:
+                index = 5
+            elif key is _SEEN_o_StatusNotificationRequest_4c4aec[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES172, _SEEN_o_StatusNotificationRequest_4c4aec)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum37(member), _MEMBERS174)
+            elif index == 2:
+                _check_string(member, 50)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum38(member), _MEMBERS175)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 5:
+                _check_string(member, 255)
+            elif index == 6:
+                _check_string(member, 50)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES90[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED176)
     return 0
 
 
+def _is_enum39(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Local' or value == 'Other'
+    if size == 6:
+        return value == 'Reboot' or value == 'Remote'
+    if size == 9:
+        return value == 'HardReset' or value == 'PowerLoss' or value == 'SoftReset'
+    if size == 12:
+        return value == 'DeAuthorized'
+    if size == 13:
+        return value == 'EmergencyStop' or value == 'UnlockCommand'
+    if size == 14:
+        return value == 'EVDisconnected'
+    return False
+
+
+def _is_enum40(value):
+    size = len(value)
+    if size == 1:
+        return value == 'W' or value == 'A' or value == 'V' or value == 'K'
+    if size == 2:
+        return value == 'Wh' or value == 'kW' or value == 'VA'
+    if size == 3:
+        return value == 'kWh' or value == 'kVA' or value == 'var'
+    if size == 4:
+        return value == 'varh' or value == 'kvar'
+    if size == 5:
+        return value == 'kvarh'
+    if size == 7:
+        return value == 'Celcius' or value == 'Celsius' or value == 'Percent'
+    if size == 10:
+        return value == 'Fahrenheit'
+    return False
+
+
 def _o_sampledValue_3a9065(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        at = 1
-        member = value.get('context', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM61)
-        at = 2
-        member = value.get('format', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM62)
-        at = 3
-        member = value.get('measurand', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM63)
-        at = 4
-        member = value.get('phase', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM64)
-        at = 5
-        member = value.get('location', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM65)
-        at = 6
-        member = value.get('unit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM95)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES60)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_sampledValue_3a9065[0]:
+                index = 0
+            elif key is _SEEN_o_sampledValue_3a9065[1]:
+                index = 1
+            elif key is _SEEN_o_sampledValue_3a9065[2]:
+                index = 2
+            elif key is _SEEN_o_sampledValue_3a9065[3]:
+                index = 3
+            elif key is _SEEN_o_sampledValue_3a9065[4]:
+                index = 4
+            elif key is _SEEN_o_sampledValue_3a9065[5]:
+                index = 5
+            elif key is _SEEN_o_sampledValue_3a9065[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES113, _SEEN_o_sampledValue_3a9065)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum22(member), _MEMBERS115)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum23(member), _MEMBERS116)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum24(member), _MEMBERS117)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum25(member), _MEMBERS118)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum26(member), _MEMBERS119)
+            elif index == 6:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum40(member), _MEMBERS182)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES60[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED121)
     return 0
 
 
@@ -2354,30 +2966,31 @@ def _a_sampledValue_01011b(value):
 
 
 def _o_transactionData_6dcf0e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('sampledValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_sampledValue_01011b(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES59)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_transactionData_6dcf0e[0]:
+                index = 0
+            elif key is _SEEN_o_transactionData_6dcf0e[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES111, _SEEN_o_transactionData_6dcf0e)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_sampledValue_01011b(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES59[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _NAMES111)
     return 0
 
 
@@ -2396,177 +3009,415 @@ def _a_transactionData_c7b9b2(value):
 
 
 def _o_StopTransactionRequest_10e124(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('idTag', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 1
-        member = value.get('meterStop', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 2
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = 4
-        member = value.get('reason', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM94)
-        at = 5
-        member = value.get('transactionData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_transactionData_c7b9b2(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES93)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_StopTransactionRequest_10e124[0]:
+                index = 0
+            elif key is _SEEN_o_StopTransactionRequest_10e124[1]:
+                index = 1
+            elif key is _SEEN_o_StopTransactionRequest_10e124[2]:
+                index = 2
+            elif key is _SEEN_o_StopTransactionRequest_10e124[3]:
+                index = 3
+            elif key is _SEEN_o_StopTransactionRequest_10e124[4]:
+                index = 4
+            elif key is _SEEN_o_StopTransactionRequest_10e124[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES177, _SEEN_o_StopTransactionRequest_10e124)
+            if index == 0:
+                _check_string(member, 20)
+            elif index == 1:
+                present += 1
+                _check_integer4(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                present += 1
+                _check_integer4(member)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum39(member), _MEMBERS179)
+            elif index == 5:
+                _check_array(member)
+                _a_transactionData_c7b9b2(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES93[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED183)
     return 0
 
 
 def _o_StopTransactionResponse_c2bce4(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('idTagInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idTagInfo_a2f95b(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES1)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_StopTransactionResponse_c2bce4[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES2, _SEEN_o_StopTransactionResponse_c2bce4)
+            if index == 0:
+                _check_object(member)
+                _o_idTagInfo_a2f95b(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES1[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
+def _is_enum41(value):
+    size = len(value)
+    if size == 9:
+        return value == 'Heartbeat'
+    if size == 11:
+        return value == 'MeterValues'
+    if size == 16:
+        return value == 'BootNotification'
+    if size == 18:
+        return value == 'StatusNotification'
+    if size == 26:
+        return value == 'FirmwareStatusNotification'
+    if size == 29:
+        return value == 'DiagnosticsStatusNotification'
+    return False
+
+
 def _o_TriggerMessageRequest_529906(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('requestedMessage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM96)
-        at = 1
-        member = value.get('connectorId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES28)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_TriggerMessageRequest_529906[0]:
+                index = 0
+            elif key is _SEEN_o_TriggerMessageRequest_529906[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES49, _SEEN_o_TriggerMessageRequest_529906)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum41(member), _MEMBERS186)
+            elif index == 1:
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES28[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED52)
     return 0
 
 
 def _o_UnlockConnectorRequest_e92ecf(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES97)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnlockConnectorRequest_e92ecf[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES187, _SEEN_o_UnlockConnectorRequest_e92ecf)
+            if index == 0:
+                present += 1
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES97[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES187)
     return 0
 
 
+def _is_enum42(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Unlocked'
+    if size == 12:
+        return value == 'UnlockFailed' or value == 'NotSupported'
+    return False
+
+
 def _o_UnlockConnectorResponse_232b5c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM98)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnlockConnectorResponse_232b5c[0]:
+                index = 0
+            else:
+                index = _identify(key, _REQUIRED7, _SEEN_o_UnlockConnectorResponse_232b5c)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum42(member), _MEMBERS190)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED7)
     return 0
 
 
 def _o_UpdateFirmwareRequest_90d041(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('location', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        at = 1
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = 2
-        member = value.get('retrieveDate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES99)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UpdateFirmwareRequest_90d041[0]:
+                index = 0
+            elif key is _SEEN_o_UpdateFirmwareRequest_90d041[1]:
+                index = 1
+            elif key is _SEEN_o_UpdateFirmwareRequest_90d041[2]:
+                index = 2
+            elif key is _SEEN_o_UpdateFirmwareRequest_90d041[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES191, _SEEN_o_UpdateFirmwareRequest_90d041)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+            elif index == 1:
+                _check_integer4(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_integer4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES99[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED193)
     return 0
+
+
+def validate_request(action, payload):
+    """Validate the payload of a request of ``action``: 0 when valid, 1 when
+    the version has no such action. The action is found by its length, then
+    its text: no hashing of a string the station just sent."""
+    size = len(action)
+    if size == 5:
+        if action == 'Reset':
+            return _o_ResetRequest_114dd1(payload)
+    if size == 6:
+        if action == 'GetLog':
+            return _o_GetLogRequest_44a01d(payload)
+    if size == 9:
+        if action == 'Authorize':
+            return _o_AuthorizeRequest_8f0edb(payload)
+        if action == 'Heartbeat':
+            return _o_ClearCacheRequest_5270c1(payload)
+    if size == 10:
+        if action == 'ClearCache':
+            return _o_ClearCacheRequest_5270c1(payload)
+        if action == 'ReserveNow':
+            return _o_ReserveNowRequest_c46aad(payload)
+    if size == 11:
+        if action == 'MeterValues':
+            return _o_MeterValuesRequest_30310d(payload)
+    if size == 12:
+        if action == 'DataTransfer':
+            return _o_DataTransferRequest_c67b70(payload)
+    if size == 13:
+        if action == 'SendLocalList':
+            return _o_SendLocalListRequest_015e2d(payload)
+    if size == 14:
+        if action == 'GetDiagnostics':
+            return _o_GetDiagnosticsRequest_e38729(payload)
+        if action == 'TriggerMessage':
+            return _o_TriggerMessageRequest_529906(payload)
+        if action == 'UpdateFirmware':
+            return _o_UpdateFirmwareRequest_90d041(payload)
+    if size == 15:
+        if action == 'SignCertificate':
+            return _o_SignCertificateRequest_6b41cf(payload)
+        if action == 'StopTransaction':
+            return _o_StopTransactionRequest_10e124(payload)
+        if action == 'UnlockConnector':
+            return _o_UnlockConnectorRequest_e92ecf(payload)
+    if size == 16:
+        if action == 'BootNotification':
+            return _o_BootNotificationRequest_ee760b(payload)
+        if action == 'GetConfiguration':
+            return _o_GetConfigurationRequest_d6f2c1(payload)
+        if action == 'StartTransaction':
+            return _o_StartTransactionRequest_00ddcc(payload)
+    if size == 17:
+        if action == 'CancelReservation':
+            return _o_CancelReservationRequest_16e508(payload)
+        if action == 'CertificateSigned':
+            return _o_CertificateSignedRequest_1fde00(payload)
+        if action == 'DeleteCertificate':
+            return _o_DeleteCertificateRequest_d320d7(payload)
+    if size == 18:
+        if action == 'ChangeAvailability':
+            return _o_ChangeAvailabilityRequest_8d0087(payload)
+        if action == 'InstallCertificate':
+            return _o_InstallCertificateRequest_d145b9(payload)
+        if action == 'SetChargingProfile':
+            return _o_SetChargingProfileRequest_54f6dc(payload)
+        if action == 'StatusNotification':
+            return _o_StatusNotificationRequest_4c4aec(payload)
+    if size == 19:
+        if action == 'ChangeConfiguration':
+            return _o_ChangeConfigurationRequest_aff885(payload)
+        if action == 'GetLocalListVersion':
+            return _o_ClearCacheRequest_5270c1(payload)
+    if size == 20:
+        if action == 'ClearChargingProfile':
+            return _o_ClearChargingProfileRequest_03c9d4(payload)
+        if action == 'GetCompositeSchedule':
+            return _o_GetCompositeScheduleRequest_e6e012(payload)
+        if action == 'SignedUpdateFirmware':
+            return _o_SignedUpdateFirmwareRequest_da6224(payload)
+    if size == 21:
+        if action == 'LogStatusNotification':
+            return _o_LogStatusNotificationRequest_716093(payload)
+        if action == 'RemoteStopTransaction':
+            return _o_RemoteStopTransactionRequest_8741a0(payload)
+    if size == 22:
+        if action == 'ExtendedTriggerMessage':
+            return _o_ExtendedTriggerMessageRequest_33d15d(payload)
+        if action == 'RemoteStartTransaction':
+            return _o_RemoteStartTransactionRequest_914f8d(payload)
+    if size == 25:
+        if action == 'SecurityEventNotification':
+            return _o_SecurityEventNotificationRequest_68f7cd(payload)
+    if size == 26:
+        if action == 'FirmwareStatusNotification':
+            return _o_FirmwareStatusNotificationRequest_f6522c(payload)
+        if action == 'GetInstalledCertificateIds':
+            return _o_GetInstalledCertificateIdsRequest_96de01(payload)
+    if size == 29:
+        if action == 'DiagnosticsStatusNotification':
+            return _o_DiagnosticsStatusNotificationRequest_6caee7(payload)
+    if size == 32:
+        if action == 'SignedFirmwareStatusNotification':
+            return _o_SignedFirmwareStatusNotificationRequest_ea0013(payload)
+    return 1
+
+
+def validate_response(action, payload):
+    """Validate the payload of a response of ``action``: 0 when valid, 1 when
+    the version has no such action. The action is found by its length, then
+    its text: no hashing of a string the station just sent."""
+    size = len(action)
+    if size == 5:
+        if action == 'Reset':
+            return _o_CancelReservationResponse_35764f(payload)
+    if size == 6:
+        if action == 'GetLog':
+            return _o_GetLogResponse_732b27(payload)
+    if size == 9:
+        if action == 'Authorize':
+            return _o_AuthorizeResponse_0643c4(payload)
+        if action == 'Heartbeat':
+            return _o_HeartbeatResponse_9e54f0(payload)
+    if size == 10:
+        if action == 'ClearCache':
+            return _o_CancelReservationResponse_35764f(payload)
+        if action == 'ReserveNow':
+            return _o_ReserveNowResponse_695f21(payload)
+    if size == 11:
+        if action == 'MeterValues':
+            return _o_ClearCacheRequest_5270c1(payload)
+    if size == 12:
+        if action == 'DataTransfer':
+            return _o_DataTransferResponse_899564(payload)
+    if size == 13:
+        if action == 'SendLocalList':
+            return _o_SendLocalListResponse_4a4ac0(payload)
+    if size == 14:
+        if action == 'GetDiagnostics':
+            return _o_GetDiagnosticsResponse_b2bc11(payload)
+        if action == 'TriggerMessage':
+            return _o_ExtendedTriggerMessageResponse_24d3ad(payload)
+        if action == 'UpdateFirmware':
+            return _o_ClearCacheRequest_5270c1(payload)
+    if size == 15:
+        if action == 'SignCertificate':
+            return _o_CancelReservationResponse_35764f(payload)
+        if action == 'StopTransaction':
+            return _o_StopTransactionResponse_c2bce4(payload)
+        if action == 'UnlockConnector':
+            return _o_UnlockConnectorResponse_232b5c(payload)
+    if size == 16:
+        if action == 'BootNotification':
+            return _o_BootNotificationResponse_3082f6(payload)
+        if action == 'GetConfiguration':
+            return _o_GetConfigurationResponse_8821e4(payload)
+        if action == 'StartTransaction':
+            return _o_StartTransactionResponse_d7a210(payload)
+    if size == 17:
+        if action == 'CancelReservation':
+            return _o_CancelReservationResponse_35764f(payload)
+        if action == 'CertificateSigned':
+            return _o_CancelReservationResponse_35764f(payload)
+        if action == 'DeleteCertificate':
+            return _o_DeleteCertificateResponse_0b2248(payload)
+    if size == 18:
+        if action == 'ChangeAvailability':
+            return _o_ChangeAvailabilityResponse_d9353f(payload)
+        if action == 'InstallCertificate':
+            return _o_InstallCertificateResponse_e19111(payload)
+        if action == 'SetChargingProfile':
+            return _o_SetChargingProfileResponse_dfceb1(payload)
+        if action == 'StatusNotification':
+            return _o_ClearCacheRequest_5270c1(payload)
+    if size == 19:
+        if action == 'ChangeConfiguration':
+            return _o_ChangeConfigurationResponse_803726(payload)
+        if action == 'GetLocalListVersion':
+            return _o_GetLocalListVersionResponse_eead96(payload)
+    if size == 20:
+        if action == 'ClearChargingProfile':
+            return _o_ClearChargingProfileResponse_9e74eb(payload)
+        if action == 'GetCompositeSchedule':
+            return _o_GetCompositeScheduleResponse_fe6f32(payload)
+        if action == 'SignedUpdateFirmware':
+            return _o_SignedUpdateFirmwareResponse_5e56ee(payload)
+    if size == 21:
+        if action == 'LogStatusNotification':
+            return _o_LogStatusNotificationResponse_c20233(payload)
+        if action == 'RemoteStopTransaction':
+            return _o_CancelReservationResponse_35764f(payload)
+    if size == 22:
+        if action == 'ExtendedTriggerMessage':
+            return _o_ExtendedTriggerMessageResponse_24d3ad(payload)
+        if action == 'RemoteStartTransaction':
+            return _o_CancelReservationResponse_35764f(payload)
+    if size == 25:
+        if action == 'SecurityEventNotification':
+            return _o_LogStatusNotificationResponse_c20233(payload)
+    if size == 26:
+        if action == 'FirmwareStatusNotification':
+            return _o_ClearCacheRequest_5270c1(payload)
+        if action == 'GetInstalledCertificateIds':
+            return _o_GetInstalledCertificateIdsResponse_d1c06e(payload)
+    if size == 29:
+        if action == 'DiagnosticsStatusNotification':
+            return _o_ClearCacheRequest_5270c1(payload)
+    if size == 32:
+        if action == 'SignedFirmwareStatusNotification':
+            return _o_LogStatusNotificationResponse_c20233(payload)
+    return 1
 
 
 # action -> validator of its payload, per direction

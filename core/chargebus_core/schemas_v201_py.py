@@ -4,20 +4,6 @@ from decimal import Decimal
 
 from chargebus_core.errors import SchemaViolation
 
-_MISSING = object()
-
-
-def _first_key(value):
-    for key in value:
-        return key
-
-
-def _extra_key(value, known):
-    for key in value:
-        if key not in known:
-            return key
-
-
 def _number(text, start, length):
     """The decimal number of ``length`` ASCII digits at ``start``, or -1."""
     result = 0
@@ -143,274 +129,543 @@ def _check_multiple(value, step):
     return 0
 
 
-def _check_enum(value, members):
-    if value not in members:
-        raise SchemaViolation("enum", [], "must be one of " + ", ".join(sorted(members)))
+def _check_enum(value, matched, members):
+    if not matched:
+        raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
     return 0
 
 
-def _missing():
-    raise SchemaViolation("required", [], "is required")
+
+def _identify(key, names, seen):
+    """The index of the property named ``key``, or -1; remembers the key object."""
+    for index in range(len(names)):
+        if key == names[index]:
+            seen[index] = key
+            return index
+    return -1
+
+
+def _missing(value, required):
+    for name in required:
+        if name not in value:
+            raise SchemaViolation("required", [name], "is required")
+    return 0
 
 _NAMES0 = ('customData', 'idToken', 'certificate', 'iso15118CertificateHashData')
-_NAMES1 = ('vendorId',)
-_NAMES2 = ('customData', 'additionalInfo', 'idToken', 'type')
-_NAMES3 = ('customData', 'additionalIdToken', 'type')
-_ENUM4 = frozenset(('Central', 'eMAID', 'ISO14443', 'ISO15693', 'KeyCode', 'Local', 'MacAddress', 'NoAuthorization',))
-_NAMES5 = ('customData', 'hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
-_ENUM6 = frozenset(('SHA256', 'SHA384', 'SHA512',))
-_NAMES7 = ('customData', 'idTokenInfo', 'certificateStatus')
-_NAMES8 = ('customData', 'status', 'cacheExpiryDateTime', 'chargingPriority', 'language1', 'evseId', 'groupIdToken', 'language2', 'personalMessage')
-_ENUM9 = frozenset(('Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown',))
-_NAMES10 = ('customData', 'format', 'language', 'content')
-_ENUM11 = frozenset(('ASCII', 'HTML', 'URI', 'UTF8',))
-_ENUM12 = frozenset(('Accepted', 'SignatureError', 'CertificateExpired', 'CertificateRevoked', 'NoCertificateAvailable', 'CertChainError', 'ContractCancelled',))
-_NAMES13 = ('customData', 'chargingStation', 'reason')
-_NAMES14 = ('customData', 'serialNumber', 'model', 'modem', 'vendorName', 'firmwareVersion')
-_NAMES15 = ('customData', 'iccid', 'imsi')
-_ENUM16 = frozenset(('ApplicationReset', 'FirmwareUpdate', 'LocalReset', 'PowerUp', 'RemoteReset', 'ScheduledReset', 'Triggered', 'Unknown', 'Watchdog',))
-_NAMES17 = ('customData', 'currentTime', 'interval', 'status', 'statusInfo')
-_ENUM18 = frozenset(('Accepted', 'Pending', 'Rejected',))
-_NAMES19 = ('customData', 'reasonCode', 'additionalInfo')
-_NAMES20 = ('customData', 'reservationId')
-_NAMES21 = ('customData', 'status', 'statusInfo')
-_ENUM22 = frozenset(('Accepted', 'Rejected',))
-_NAMES23 = ('customData', 'certificateChain', 'certificateType')
-_ENUM24 = frozenset(('ChargingStationCertificate', 'V2GCertificate',))
-_NAMES25 = ('customData', 'evse', 'operationalStatus')
-_NAMES26 = ('customData', 'id', 'connectorId')
-_ENUM27 = frozenset(('Inoperative', 'Operative',))
-_ENUM28 = frozenset(('Accepted', 'Rejected', 'Scheduled',))
-_NAMES29 = ('customData',)
-_NAMES30 = ('customData', 'chargingProfileId', 'chargingProfileCriteria')
-_NAMES31 = ('customData', 'evseId', 'chargingProfilePurpose', 'stackLevel')
-_ENUM32 = frozenset(('ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'TxDefaultProfile', 'TxProfile',))
-_ENUM33 = frozenset(('Accepted', 'Unknown',))
-_NAMES34 = ('customData', 'id')
-_NAMES35 = ('customData', 'clearMonitoringResult')
-_NAMES36 = ('customData', 'status', 'id', 'statusInfo')
-_ENUM37 = frozenset(('Accepted', 'Rejected', 'NotFound',))
-_NAMES38 = ('customData', 'chargingLimitSource', 'evseId')
-_ENUM39 = frozenset(('EMS', 'Other', 'SO', 'CSO',))
-_NAMES40 = ('customData', 'totalCost', 'transactionId')
-_NAMES41 = ('customData', 'customerCertificate', 'idToken', 'requestId', 'report', 'clear', 'customerIdentifier')
-_NAMES42 = ('customData', 'hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
-_ENUM43 = frozenset(('Accepted', 'Rejected', 'Invalid',))
-_NAMES44 = ('customData', 'messageId', 'data', 'vendorId')
-_NAMES45 = ('customData', 'status', 'statusInfo', 'data')
-_ENUM46 = frozenset(('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',))
-_NAMES47 = ('customData', 'certificateHashData')
-_ENUM48 = frozenset(('Accepted', 'Failed', 'NotFound',))
-_NAMES49 = ('customData', 'status', 'requestId')
-_ENUM50 = frozenset(('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',))
-_NAMES51 = ('customData', 'iso15118SchemaVersion', 'action', 'exiRequest')
-_ENUM52 = frozenset(('Install', 'Update',))
-_NAMES53 = ('customData', 'status', 'statusInfo', 'exiResponse')
-_ENUM54 = frozenset(('Accepted', 'Failed',))
-_NAMES55 = ('customData', 'requestId', 'reportBase')
-_ENUM56 = frozenset(('ConfigurationInventory', 'FullInventory', 'SummaryInventory',))
-_ENUM57 = frozenset(('Accepted', 'Rejected', 'NotSupported', 'EmptyResultSet',))
-_NAMES58 = ('customData', 'ocspRequestData')
-_NAMES59 = ('customData', 'status', 'statusInfo', 'ocspResult')
-_NAMES60 = ('customData', 'requestId', 'evseId', 'chargingProfile')
-_NAMES61 = ('customData', 'chargingProfilePurpose', 'stackLevel', 'chargingProfileId', 'chargingLimitSource')
-_ENUM62 = frozenset(('Accepted', 'NoProfiles',))
-_NAMES63 = ('customData', 'duration', 'chargingRateUnit', 'evseId')
-_ENUM64 = frozenset(('W', 'A',))
-_NAMES65 = ('customData', 'status', 'statusInfo', 'schedule')
-_NAMES66 = ('customData', 'chargingSchedulePeriod', 'evseId', 'duration', 'scheduleStart', 'chargingRateUnit')
-_NAMES67 = ('customData', 'startPeriod', 'limit', 'numberPhases', 'phaseToUse')
-_NAMES68 = ('customData', 'id', 'requestId', 'priority', 'state')
-_ENUM69 = frozenset(('AlwaysFront', 'InFront', 'NormalCycle',))
-_ENUM70 = frozenset(('Charging', 'Faulted', 'Idle', 'Unavailable',))
-_NAMES71 = ('customData', 'certificateType')
-_ENUM72 = frozenset(('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'V2GCertificateChain', 'ManufacturerRootCertificate',))
-_NAMES73 = ('customData', 'status', 'statusInfo', 'certificateHashDataChain')
-_ENUM74 = frozenset(('Accepted', 'NotFound',))
-_NAMES75 = ('customData', 'certificateHashData', 'certificateType', 'childCertificateHashData')
-_NAMES76 = ('customData', 'versionNumber')
-_NAMES77 = ('customData', 'log', 'logType', 'requestId', 'retries', 'retryInterval')
-_NAMES78 = ('customData', 'remoteLocation', 'oldestTimestamp', 'latestTimestamp')
-_ENUM79 = frozenset(('DiagnosticsLog', 'SecurityLog',))
-_NAMES80 = ('customData', 'status', 'statusInfo', 'filename')
-_ENUM81 = frozenset(('Accepted', 'Rejected', 'AcceptedCanceled',))
-_NAMES82 = ('customData', 'componentVariable', 'requestId', 'monitoringCriteria')
-_NAMES83 = ('customData', 'component', 'variable')
-_NAMES84 = ('customData', 'evse', 'name', 'instance')
-_NAMES85 = ('customData', 'name', 'instance')
-_ENUM86 = frozenset(('ThresholdMonitoring', 'DeltaMonitoring', 'PeriodicMonitoring',))
-_NAMES87 = ('customData', 'componentVariable', 'requestId', 'componentCriteria')
-_ENUM88 = frozenset(('Active', 'Available', 'Enabled', 'Problem',))
-_NAMES89 = ('customData', 'transactionId')
-_NAMES90 = ('customData', 'ongoingIndicator', 'messagesInQueue')
-_NAMES91 = ('customData', 'getVariableData')
-_NAMES92 = ('customData', 'attributeType', 'component', 'variable')
-_ENUM93 = frozenset(('Actual', 'Target', 'MinSet', 'MaxSet',))
-_NAMES94 = ('customData', 'getVariableResult')
-_NAMES95 = ('customData', 'attributeStatusInfo', 'attributeStatus', 'attributeType', 'attributeValue', 'component', 'variable')
-_ENUM96 = frozenset(('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType',))
-_NAMES97 = ('customData', 'currentTime')
-_NAMES98 = ('customData', 'certificateType', 'certificate')
-_ENUM99 = frozenset(('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'ManufacturerRootCertificate',))
-_ENUM100 = frozenset(('Accepted', 'Rejected', 'Failed',))
-_ENUM101 = frozenset(('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading', 'AcceptedCanceled',))
-_NAMES102 = ('customData', 'evseId', 'meterValue')
-_NAMES103 = ('customData', 'sampledValue', 'timestamp')
-_NAMES104 = ('customData', 'value', 'context', 'measurand', 'phase', 'location', 'signedMeterValue', 'unitOfMeasure')
-_ENUM105 = frozenset(('Interruption.Begin', 'Interruption.End', 'Other', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger',))
-_ENUM106 = frozenset(('Current.Export', 'Current.Import', 'Current.Offered', 'Energy.Active.Export.Register', 'Energy.Active.Import.Register', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Register', 'Energy.Active.Export.Interval', 'Energy.Active.Import.Interval', 'Energy.Active.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Net', 'Energy.Apparent.Net', 'Energy.Apparent.Import', 'Energy.Apparent.Export', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Factor', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage',))
-_ENUM107 = frozenset(('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',))
-_ENUM108 = frozenset(('Body', 'Cable', 'EV', 'Inlet', 'Outlet',))
-_NAMES109 = ('customData', 'signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey')
-_NAMES110 = ('customData', 'unit', 'multiplier')
-_NAMES111 = ('customData', 'chargingSchedule', 'evseId', 'chargingLimit')
-_NAMES112 = ('customData', 'id', 'startSchedule', 'duration', 'chargingRateUnit', 'chargingSchedulePeriod', 'minChargingRate', 'salesTariff')
-_NAMES113 = ('customData', 'id', 'salesTariffDescription', 'numEPriceLevels', 'salesTariffEntry')
-_NAMES114 = ('customData', 'relativeTimeInterval', 'ePriceLevel', 'consumptionCost')
-_NAMES115 = ('customData', 'start', 'duration')
-_NAMES116 = ('customData', 'startValue', 'cost')
-_NAMES117 = ('customData', 'costKind', 'amount', 'amountMultiplier')
-_ENUM118 = frozenset(('CarbonDioxideEmission', 'RelativePricePercentage', 'RenewableGenerationPercentage',))
-_NAMES119 = ('customData', 'chargingLimitSource', 'isGridCritical')
-_NAMES120 = ('customData', 'data', 'tbc', 'seqNo', 'generatedAt', 'requestId')
-_NAMES121 = ('customData', 'messageInfo', 'requestId', 'tbc')
-_NAMES122 = ('customData', 'display', 'id', 'priority', 'state', 'startDateTime', 'endDateTime', 'transactionId', 'message')
-_NAMES123 = ('customData', 'maxScheduleTuples', 'chargingNeeds', 'evseId')
-_NAMES124 = ('customData', 'acChargingParameters', 'dcChargingParameters', 'requestedEnergyTransfer', 'departureTime')
-_NAMES125 = ('customData', 'energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
-_NAMES126 = ('customData', 'evMaxCurrent', 'evMaxVoltage', 'energyAmount', 'evMaxPower', 'stateOfCharge', 'evEnergyCapacity', 'fullSoC', 'bulkSoC')
-_ENUM127 = frozenset(('DC', 'AC_single_phase', 'AC_two_phase', 'AC_three_phase',))
-_ENUM128 = frozenset(('Accepted', 'Rejected', 'Processing',))
-_NAMES129 = ('customData', 'timeBase', 'chargingSchedule', 'evseId')
-_NAMES130 = ('customData', 'generatedAt', 'tbc', 'seqNo', 'eventData')
-_NAMES131 = ('customData', 'eventId', 'timestamp', 'trigger', 'cause', 'actualValue', 'techCode', 'techInfo', 'cleared', 'transactionId', 'component', 'variableMonitoringId', 'eventNotificationType', 'variable')
-_ENUM132 = frozenset(('Alerting', 'Delta', 'Periodic',))
-_ENUM133 = frozenset(('HardWiredNotification', 'HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor',))
-_NAMES134 = ('customData', 'monitor', 'requestId', 'tbc', 'seqNo', 'generatedAt')
-_NAMES135 = ('customData', 'component', 'variable', 'variableMonitoring')
-_NAMES136 = ('customData', 'id', 'transaction', 'value', 'type', 'severity')
-_ENUM137 = frozenset(('UpperThreshold', 'LowerThreshold', 'Delta', 'Periodic', 'PeriodicClockAligned',))
-_NAMES138 = ('customData', 'requestId', 'generatedAt', 'reportData', 'tbc', 'seqNo')
-_NAMES139 = ('customData', 'component', 'variable', 'variableAttribute', 'variableCharacteristics')
-_NAMES140 = ('customData', 'type', 'value', 'mutability', 'persistent', 'constant')
-_ENUM141 = frozenset(('ReadOnly', 'WriteOnly', 'ReadWrite',))
-_NAMES142 = ('customData', 'unit', 'dataType', 'minLimit', 'maxLimit', 'valuesList', 'supportsMonitoring')
-_ENUM143 = frozenset(('string', 'decimal', 'integer', 'dateTime', 'boolean', 'OptionList', 'SequenceList', 'MemberList',))
-_NAMES144 = ('customData', 'location', 'retries', 'checksum', 'requestId', 'retryInterval')
-_NAMES145 = ('customData', 'status', 'location', 'requestId')
-_ENUM146 = frozenset(('Idle', 'DownloadScheduled', 'Downloading', 'Downloaded', 'Published', 'DownloadFailed', 'DownloadPaused', 'InvalidChecksum', 'ChecksumVerified', 'PublishFailed',))
-_NAMES147 = ('customData', 'requestId', 'chargingLimitSource', 'chargingProfile', 'tbc', 'evseId')
-_NAMES148 = ('customData', 'id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'chargingSchedule', 'transactionId')
-_ENUM149 = frozenset(('Absolute', 'Recurring', 'Relative',))
-_ENUM150 = frozenset(('Daily', 'Weekly',))
-_NAMES151 = ('customData', 'evseId', 'groupIdToken', 'idToken', 'remoteStartId', 'chargingProfile')
-_NAMES152 = ('customData', 'status', 'statusInfo', 'transactionId')
-_NAMES153 = ('customData', 'reservationId', 'reservationUpdateStatus')
-_ENUM154 = frozenset(('Expired', 'Removed',))
-_NAMES155 = ('customData', 'id', 'expiryDateTime', 'connectorType', 'idToken', 'evseId', 'groupIdToken')
-_ENUM156 = frozenset(('cCCS1', 'cCCS2', 'cG105', 'cTesla', 'cType1', 'cType2', 's309-1P-16A', 's309-1P-32A', 's309-3P-16A', 's309-3P-32A', 'sBS1361', 'sCEE-7-7', 'sType2', 'sType3', 'Other1PhMax16A', 'Other1PhOver16A', 'Other3Ph', 'Pan', 'wInductive', 'wResonant', 'Undetermined', 'Unknown',))
-_ENUM157 = frozenset(('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',))
-_NAMES158 = ('customData', 'type', 'evseId')
-_ENUM159 = frozenset(('Immediate', 'OnIdle',))
-_NAMES160 = ('customData', 'type', 'timestamp', 'techInfo')
-_NAMES161 = ('customData', 'localAuthorizationList', 'versionNumber', 'updateType')
-_NAMES162 = ('customData', 'idToken', 'idTokenInfo')
-_ENUM163 = frozenset(('Differential', 'Full',))
-_ENUM164 = frozenset(('Accepted', 'Failed', 'VersionMismatch',))
-_NAMES165 = ('customData', 'evseId', 'chargingProfile')
-_NAMES166 = ('customData', 'message')
-_ENUM167 = frozenset(('Accepted', 'NotSupportedMessageFormat', 'Rejected', 'NotSupportedPriority', 'NotSupportedState', 'UnknownTransaction',))
-_NAMES168 = ('customData', 'monitoringBase')
-_ENUM169 = frozenset(('All', 'FactoryDefault', 'HardWiredOnly',))
-_NAMES170 = ('customData', 'severity')
-_NAMES171 = ('customData', 'configurationSlot', 'connectionData')
-_NAMES172 = ('customData', 'apn', 'ocppVersion', 'ocppTransport', 'ocppCsmsUrl', 'messageTimeout', 'securityProfile', 'ocppInterface', 'vpn')
-_NAMES173 = ('customData', 'apn', 'apnUserName', 'apnPassword', 'simPin', 'preferredNetwork', 'useOnlyPreferredNetwork', 'apnAuthentication')
-_ENUM174 = frozenset(('CHAP', 'NONE', 'PAP', 'AUTO',))
-_ENUM175 = frozenset(('OCPP12', 'OCPP15', 'OCPP16', 'OCPP20',))
-_ENUM176 = frozenset(('JSON', 'SOAP',))
-_ENUM177 = frozenset(('Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3',))
-_NAMES178 = ('customData', 'server', 'user', 'group', 'password', 'key', 'type')
-_ENUM179 = frozenset(('IKEv2', 'IPSec', 'L2TP', 'PPTP',))
-_NAMES180 = ('customData', 'setMonitoringData')
-_NAMES181 = ('customData', 'id', 'transaction', 'value', 'type', 'severity', 'component', 'variable')
-_NAMES182 = ('customData', 'setMonitoringResult')
-_NAMES183 = ('customData', 'id', 'statusInfo', 'status', 'type', 'component', 'variable', 'severity')
-_ENUM184 = frozenset(('Accepted', 'UnknownComponent', 'UnknownVariable', 'UnsupportedMonitorType', 'Rejected', 'Duplicate',))
-_NAMES185 = ('customData', 'setVariableData')
-_NAMES186 = ('customData', 'attributeType', 'attributeValue', 'component', 'variable')
-_NAMES187 = ('customData', 'setVariableResult')
-_NAMES188 = ('customData', 'attributeType', 'attributeStatus', 'attributeStatusInfo', 'component', 'variable')
-_ENUM189 = frozenset(('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType', 'RebootRequired',))
-_NAMES190 = ('customData', 'csr', 'certificateType')
-_NAMES191 = ('customData', 'timestamp', 'connectorStatus', 'evseId', 'connectorId')
-_ENUM192 = frozenset(('Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted',))
-_NAMES193 = ('customData', 'eventType', 'meterValue', 'timestamp', 'triggerReason', 'seqNo', 'offline', 'numberOfPhasesUsed', 'cableMaxCurrent', 'reservationId', 'transactionInfo', 'evse', 'idToken')
-_ENUM194 = frozenset(('Ended', 'Started', 'Updated',))
-_ENUM195 = frozenset(('Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'Deauthorized', 'EnergyLimitReached', 'EVCommunicationLost', 'EVConnectTimeout', 'MeterValueClock', 'MeterValuePeriodic', 'TimeLimitReached', 'Trigger', 'UnlockCommand', 'StopAuthorized', 'EVDeparted', 'EVDetected', 'RemoteStop', 'RemoteStart', 'AbnormalCondition', 'SignedDataReceived', 'ResetCommand',))
-_NAMES196 = ('customData', 'transactionId', 'chargingState', 'timeSpentCharging', 'stoppedReason', 'remoteStartId')
-_ENUM197 = frozenset(('Charging', 'EVConnected', 'SuspendedEV', 'SuspendedEVSE', 'Idle',))
-_ENUM198 = frozenset(('DeAuthorized', 'EmergencyStop', 'EnergyLimitReached', 'EVDisconnected', 'GroundFault', 'ImmediateReset', 'Local', 'LocalOutOfCredit', 'MasterPass', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout',))
-_NAMES199 = ('customData', 'totalCost', 'chargingPriority', 'idTokenInfo', 'updatedPersonalMessage')
-_NAMES200 = ('customData', 'evse', 'requestedMessage')
-_ENUM201 = frozenset(('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargingStationCertificate', 'SignV2GCertificate', 'StatusNotification', 'TransactionEvent', 'SignCombinedCertificate', 'PublishFirmwareStatusNotification',))
-_ENUM202 = frozenset(('Accepted', 'Rejected', 'NotImplemented',))
-_NAMES203 = ('customData', 'evseId', 'connectorId')
-_ENUM204 = frozenset(('Unlocked', 'UnlockFailed', 'OngoingAuthorizedTransaction', 'UnknownConnector',))
-_NAMES205 = ('customData', 'checksum')
-_NAMES206 = ('customData', 'status')
-_ENUM207 = frozenset(('DownloadOngoing', 'NoFirmware', 'Unpublished',))
-_NAMES208 = ('customData', 'retries', 'retryInterval', 'requestId', 'firmware')
-_NAMES209 = ('customData', 'location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature')
-_ENUM210 = frozenset(('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',))
+_SEEN_o_AuthorizeRequest_dbe5e1 = [None] * 4
+_NAMES2 = ('vendorId',)
+_SEEN_o_customData_ce6ade = [None] * 1
+_NAMES4 = ('customData', 'additionalInfo', 'idToken', 'type')
+_SEEN_o_idToken_0d66e7 = [None] * 4
+_NAMES6 = ('customData', 'additionalIdToken', 'type')
+_SEEN_o_additionalInfo_78cd9c = [None] * 3
+_REQUIRED8 = ('additionalIdToken', 'type')
+_MEMBERS9 = ('Central', 'eMAID', 'ISO14443', 'ISO15693', 'KeyCode', 'Local', 'MacAddress', 'NoAuthorization',)
+_REQUIRED10 = ('idToken', 'type')
+_NAMES11 = ('customData', 'hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
+_SEEN_o_iso15118CertificateHashData_32e1eb = [None] * 6
+_MEMBERS13 = ('SHA256', 'SHA384', 'SHA512',)
+_REQUIRED14 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
+_REQUIRED15 = ('idToken',)
+_NAMES16 = ('customData', 'idTokenInfo', 'certificateStatus')
+_SEEN_o_AuthorizeResponse_62b1ab = [None] * 3
+_NAMES18 = ('customData', 'status', 'cacheExpiryDateTime', 'chargingPriority', 'language1', 'evseId', 'groupIdToken', 'language2', 'personalMessage')
+_SEEN_o_idTokenInfo_424b0a = [None] * 9
+_MEMBERS20 = ('Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown',)
+_NAMES21 = ('customData', 'format', 'language', 'content')
+_SEEN_o_personalMessage_74d956 = [None] * 4
+_MEMBERS23 = ('ASCII', 'HTML', 'URI', 'UTF8',)
+_REQUIRED24 = ('format', 'content')
+_REQUIRED25 = ('status',)
+_MEMBERS26 = ('Accepted', 'SignatureError', 'CertificateExpired', 'CertificateRevoked', 'NoCertificateAvailable', 'CertChainError', 'ContractCancelled',)
+_REQUIRED27 = ('idTokenInfo',)
+_NAMES28 = ('customData', 'chargingStation', 'reason')
+_SEEN_o_BootNotificationRequest_82d882 = [None] * 3
+_NAMES30 = ('customData', 'serialNumber', 'model', 'modem', 'vendorName', 'firmwareVersion')
+_SEEN_o_chargingStation_58dd0b = [None] * 6
+_NAMES32 = ('customData', 'iccid', 'imsi')
+_SEEN_o_modem_746ce0 = [None] * 3
+_REQUIRED34 = ('model', 'vendorName')
+_MEMBERS35 = ('ApplicationReset', 'FirmwareUpdate', 'LocalReset', 'PowerUp', 'RemoteReset', 'ScheduledReset', 'Triggered', 'Unknown', 'Watchdog',)
+_REQUIRED36 = ('reason', 'chargingStation')
+_NAMES37 = ('customData', 'currentTime', 'interval', 'status', 'statusInfo')
+_SEEN_o_BootNotificationResponse_f5ab81 = [None] * 5
+_MEMBERS39 = ('Accepted', 'Pending', 'Rejected',)
+_NAMES40 = ('customData', 'reasonCode', 'additionalInfo')
+_SEEN_o_statusInfo_a02643 = [None] * 3
+_REQUIRED42 = ('reasonCode',)
+_REQUIRED43 = ('currentTime', 'interval', 'status')
+_NAMES44 = ('customData', 'reservationId')
+_SEEN_o_CancelReservationRequest_785c4d = [None] * 2
+_REQUIRED46 = ('reservationId',)
+_NAMES47 = ('customData', 'status', 'statusInfo')
+_SEEN_o_CancelReservationResponse_bd25f7 = [None] * 3
+_MEMBERS49 = ('Accepted', 'Rejected',)
+_NAMES50 = ('customData', 'certificateChain', 'certificateType')
+_SEEN_o_CertificateSignedRequest_52c5e5 = [None] * 3
+_MEMBERS52 = ('ChargingStationCertificate', 'V2GCertificate',)
+_REQUIRED53 = ('certificateChain',)
+_NAMES54 = ('customData', 'evse', 'operationalStatus')
+_SEEN_o_ChangeAvailabilityRequest_07e793 = [None] * 3
+_NAMES56 = ('customData', 'id', 'connectorId')
+_SEEN_o_evse_f502d0 = [None] * 3
+_REQUIRED58 = ('id',)
+_MEMBERS59 = ('Inoperative', 'Operative',)
+_REQUIRED60 = ('operationalStatus',)
+_SEEN_o_ChangeAvailabilityResponse_f15813 = [None] * 3
+_MEMBERS62 = ('Accepted', 'Rejected', 'Scheduled',)
+_NAMES63 = ('customData',)
+_SEEN_o_ClearCacheRequest_679c29 = [None] * 1
+_NAMES65 = ('customData', 'chargingProfileId', 'chargingProfileCriteria')
+_SEEN_o_ClearChargingProfileRequest_e61802 = [None] * 3
+_NAMES67 = ('customData', 'evseId', 'chargingProfilePurpose', 'stackLevel')
+_SEEN_o_chargingProfileCriteria_2dac63 = [None] * 4
+_MEMBERS69 = ('ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'TxDefaultProfile', 'TxProfile',)
+_SEEN_o_ClearChargingProfileResponse_f65c71 = [None] * 3
+_MEMBERS71 = ('Accepted', 'Unknown',)
+_NAMES72 = ('customData', 'id')
+_SEEN_o_ClearDisplayMessageRequest_1eb51f = [None] * 2
+_SEEN_o_ClearVariableMonitoringRequest_dc250d = [None] * 2
+_NAMES75 = ('customData', 'clearMonitoringResult')
+_SEEN_o_ClearVariableMonitoringResponse_db9e58 = [None] * 2
+_NAMES77 = ('customData', 'status', 'id', 'statusInfo')
+_SEEN_o_clearMonitoringResult_7f9d37 = [None] * 4
+_MEMBERS79 = ('Accepted', 'Rejected', 'NotFound',)
+_REQUIRED80 = ('status', 'id')
+_REQUIRED81 = ('clearMonitoringResult',)
+_NAMES82 = ('customData', 'chargingLimitSource', 'evseId')
+_SEEN_o_ClearedChargingLimitRequest_244967 = [None] * 3
+_MEMBERS84 = ('EMS', 'Other', 'SO', 'CSO',)
+_REQUIRED85 = ('chargingLimitSource',)
+_NAMES86 = ('customData', 'totalCost', 'transactionId')
+_SEEN_o_CostUpdatedRequest_db0df6 = [None] * 3
+_REQUIRED88 = ('totalCost', 'transactionId')
+_NAMES89 = ('customData', 'customerCertificate', 'idToken', 'requestId', 'report', 'clear', 'customerIdentifier')
+_SEEN_o_CustomerInformationRequest_f27316 = [None] * 7
+_NAMES91 = ('customData', 'hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
+_SEEN_o_customerCertificate_35f7e3 = [None] * 5
+_REQUIRED93 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
+_REQUIRED94 = ('requestId', 'report', 'clear')
+_SEEN_o_CustomerInformationResponse_81edaf = [None] * 3
+_MEMBERS96 = ('Accepted', 'Rejected', 'Invalid',)
+_NAMES97 = ('customData', 'messageId', 'data', 'vendorId')
+_SEEN_o_DataTransferRequest_250e87 = [None] * 4
+_NAMES99 = ('customData', 'status', 'statusInfo', 'data')
+_SEEN_o_DataTransferResponse_121505 = [None] * 4
+_MEMBERS101 = ('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',)
+_NAMES102 = ('customData', 'certificateHashData')
+_SEEN_o_DeleteCertificateRequest_f40fd0 = [None] * 2
+_REQUIRED104 = ('certificateHashData',)
+_SEEN_o_DeleteCertificateResponse_e4d7f8 = [None] * 3
+_MEMBERS106 = ('Accepted', 'Failed', 'NotFound',)
+_NAMES107 = ('customData', 'status', 'requestId')
+_SEEN_o_FirmwareStatusNotificationRequest_526bfa = [None] * 3
+_MEMBERS109 = ('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',)
+_NAMES110 = ('customData', 'iso15118SchemaVersion', 'action', 'exiRequest')
+_SEEN_o_Get15118EVCertificateRequest_361230 = [None] * 4
+_MEMBERS112 = ('Install', 'Update',)
+_REQUIRED113 = ('iso15118SchemaVersion', 'action', 'exiRequest')
+_NAMES114 = ('customData', 'status', 'statusInfo', 'exiResponse')
+_SEEN_o_Get15118EVCertificateResponse_ad4675 = [None] * 4
+_MEMBERS116 = ('Accepted', 'Failed',)
+_REQUIRED117 = ('status', 'exiResponse')
+_NAMES118 = ('customData', 'requestId', 'reportBase')
+_SEEN_o_GetBaseReportRequest_ad3c06 = [None] * 3
+_MEMBERS120 = ('ConfigurationInventory', 'FullInventory', 'SummaryInventory',)
+_REQUIRED121 = ('requestId', 'reportBase')
+_SEEN_o_GetBaseReportResponse_04085f = [None] * 3
+_MEMBERS123 = ('Accepted', 'Rejected', 'NotSupported', 'EmptyResultSet',)
+_NAMES124 = ('customData', 'ocspRequestData')
+_SEEN_o_GetCertificateStatusRequest_b817a6 = [None] * 2
+_REQUIRED126 = ('ocspRequestData',)
+_NAMES127 = ('customData', 'status', 'statusInfo', 'ocspResult')
+_SEEN_o_GetCertificateStatusResponse_31ca33 = [None] * 4
+_NAMES129 = ('customData', 'requestId', 'evseId', 'chargingProfile')
+_SEEN_o_GetChargingProfilesRequest_1d3c47 = [None] * 4
+_NAMES131 = ('customData', 'chargingProfilePurpose', 'stackLevel', 'chargingProfileId', 'chargingLimitSource')
+_SEEN_o_chargingProfile_0cb201 = [None] * 5
+_REQUIRED133 = ('requestId', 'chargingProfile')
+_SEEN_o_GetChargingProfilesResponse_1001e9 = [None] * 3
+_MEMBERS135 = ('Accepted', 'NoProfiles',)
+_NAMES136 = ('customData', 'duration', 'chargingRateUnit', 'evseId')
+_SEEN_o_GetCompositeScheduleRequest_083bd5 = [None] * 4
+_MEMBERS138 = ('W', 'A',)
+_REQUIRED139 = ('duration', 'evseId')
+_NAMES140 = ('customData', 'status', 'statusInfo', 'schedule')
+_SEEN_o_GetCompositeScheduleResponse_b03afe = [None] * 4
+_NAMES142 = ('customData', 'chargingSchedulePeriod', 'evseId', 'duration', 'scheduleStart', 'chargingRateUnit')
+_SEEN_o_schedule_934262 = [None] * 6
+_NAMES144 = ('customData', 'startPeriod', 'limit', 'numberPhases', 'phaseToUse')
+_SEEN_o_chargingSchedulePeriod_3a42ca = [None] * 5
+_REQUIRED146 = ('startPeriod', 'limit')
+_REQUIRED147 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES148 = ('customData', 'id', 'requestId', 'priority', 'state')
+_SEEN_o_GetDisplayMessagesRequest_15d119 = [None] * 5
+_MEMBERS150 = ('AlwaysFront', 'InFront', 'NormalCycle',)
+_MEMBERS151 = ('Charging', 'Faulted', 'Idle', 'Unavailable',)
+_REQUIRED152 = ('requestId',)
+_NAMES153 = ('customData', 'certificateType')
+_SEEN_o_GetInstalledCertificateIdsRequest_1b19b1 = [None] * 2
+_MEMBERS155 = ('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'V2GCertificateChain', 'ManufacturerRootCertificate',)
+_NAMES156 = ('customData', 'status', 'statusInfo', 'certificateHashDataChain')
+_SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4 = [None] * 4
+_MEMBERS158 = ('Accepted', 'NotFound',)
+_NAMES159 = ('customData', 'certificateHashData', 'certificateType', 'childCertificateHashData')
+_SEEN_o_certificateHashDataChain_2925a6 = [None] * 4
+_REQUIRED161 = ('certificateType', 'certificateHashData')
+_NAMES162 = ('customData', 'versionNumber')
+_SEEN_o_GetLocalListVersionResponse_008240 = [None] * 2
+_REQUIRED164 = ('versionNumber',)
+_NAMES165 = ('customData', 'log', 'logType', 'requestId', 'retries', 'retryInterval')
+_SEEN_o_GetLogRequest_958d06 = [None] * 6
+_NAMES167 = ('customData', 'remoteLocation', 'oldestTimestamp', 'latestTimestamp')
+_SEEN_o_log_44b2ae = [None] * 4
+_REQUIRED169 = ('remoteLocation',)
+_MEMBERS170 = ('DiagnosticsLog', 'SecurityLog',)
+_REQUIRED171 = ('logType', 'requestId', 'log')
+_NAMES172 = ('customData', 'status', 'statusInfo', 'filename')
+_SEEN_o_GetLogResponse_a3c8d5 = [None] * 4
+_MEMBERS174 = ('Accepted', 'Rejected', 'AcceptedCanceled',)
+_NAMES175 = ('customData', 'componentVariable', 'requestId', 'monitoringCriteria')
+_SEEN_o_GetMonitoringReportRequest_83e392 = [None] * 4
+_NAMES177 = ('customData', 'component', 'variable')
+_SEEN_o_componentVariable_f22f7e = [None] * 3
+_NAMES179 = ('customData', 'evse', 'name', 'instance')
+_SEEN_o_component_28e867 = [None] * 4
+_REQUIRED181 = ('name',)
+_NAMES182 = ('customData', 'name', 'instance')
+_SEEN_o_variable_e65dc4 = [None] * 3
+_REQUIRED184 = ('component',)
+_MEMBERS185 = ('ThresholdMonitoring', 'DeltaMonitoring', 'PeriodicMonitoring',)
+_NAMES186 = ('customData', 'componentVariable', 'requestId', 'componentCriteria')
+_SEEN_o_GetReportRequest_986a3c = [None] * 4
+_MEMBERS188 = ('Active', 'Available', 'Enabled', 'Problem',)
+_NAMES189 = ('customData', 'transactionId')
+_SEEN_o_GetTransactionStatusRequest_7a79fc = [None] * 2
+_NAMES191 = ('customData', 'ongoingIndicator', 'messagesInQueue')
+_SEEN_o_GetTransactionStatusResponse_e8589f = [None] * 3
+_REQUIRED193 = ('messagesInQueue',)
+_NAMES194 = ('customData', 'getVariableData')
+_SEEN_o_GetVariablesRequest_e23ca9 = [None] * 2
+_NAMES196 = ('customData', 'attributeType', 'component', 'variable')
+_SEEN_o_getVariableData_752dfe = [None] * 4
+_MEMBERS198 = ('Actual', 'Target', 'MinSet', 'MaxSet',)
+_REQUIRED199 = ('component', 'variable')
+_REQUIRED200 = ('getVariableData',)
+_NAMES201 = ('customData', 'getVariableResult')
+_SEEN_o_GetVariablesResponse_143130 = [None] * 2
+_NAMES203 = ('customData', 'attributeStatusInfo', 'attributeStatus', 'attributeType', 'attributeValue', 'component', 'variable')
+_SEEN_o_getVariableResult_967288 = [None] * 7
+_MEMBERS205 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType',)
+_REQUIRED206 = ('attributeStatus', 'component', 'variable')
+_REQUIRED207 = ('getVariableResult',)
+_NAMES208 = ('customData', 'currentTime')
+_SEEN_o_HeartbeatResponse_49ff69 = [None] * 2
+_REQUIRED210 = ('currentTime',)
+_NAMES211 = ('customData', 'certificateType', 'certificate')
+_SEEN_o_InstallCertificateRequest_7c3542 = [None] * 3
+_MEMBERS213 = ('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'ManufacturerRootCertificate',)
+_REQUIRED214 = ('certificateType', 'certificate')
+_SEEN_o_InstallCertificateResponse_f0b948 = [None] * 3
+_MEMBERS216 = ('Accepted', 'Rejected', 'Failed',)
+_SEEN_o_LogStatusNotificationRequest_5c0823 = [None] * 3
+_MEMBERS218 = ('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading', 'AcceptedCanceled',)
+_NAMES219 = ('customData', 'evseId', 'meterValue')
+_SEEN_o_MeterValuesRequest_43ec51 = [None] * 3
+_NAMES221 = ('customData', 'sampledValue', 'timestamp')
+_SEEN_o_meterValue_bcf522 = [None] * 3
+_NAMES223 = ('customData', 'value', 'context', 'measurand', 'phase', 'location', 'signedMeterValue', 'unitOfMeasure')
+_SEEN_o_sampledValue_abf3f0 = [None] * 8
+_MEMBERS225 = ('Interruption.Begin', 'Interruption.End', 'Other', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger',)
+_MEMBERS226 = ('Current.Export', 'Current.Import', 'Current.Offered', 'Energy.Active.Export.Register', 'Energy.Active.Import.Register', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Register', 'Energy.Active.Export.Interval', 'Energy.Active.Import.Interval', 'Energy.Active.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Net', 'Energy.Apparent.Net', 'Energy.Apparent.Import', 'Energy.Apparent.Export', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Factor', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage',)
+_MEMBERS227 = ('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',)
+_MEMBERS228 = ('Body', 'Cable', 'EV', 'Inlet', 'Outlet',)
+_NAMES229 = ('customData', 'signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey')
+_SEEN_o_signedMeterValue_14aa28 = [None] * 5
+_REQUIRED231 = ('signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey')
+_NAMES232 = ('customData', 'unit', 'multiplier')
+_SEEN_o_unitOfMeasure_1fa959 = [None] * 3
+_REQUIRED234 = ('value',)
+_REQUIRED235 = ('timestamp', 'sampledValue')
+_REQUIRED236 = ('evseId', 'meterValue')
+_NAMES237 = ('customData', 'chargingSchedule', 'evseId', 'chargingLimit')
+_SEEN_o_NotifyChargingLimitRequest_1dd40d = [None] * 4
+_NAMES239 = ('customData', 'id', 'startSchedule', 'duration', 'chargingRateUnit', 'chargingSchedulePeriod', 'minChargingRate', 'salesTariff')
+_SEEN_o_chargingSchedule_118ca3 = [None] * 8
+_NAMES241 = ('customData', 'id', 'salesTariffDescription', 'numEPriceLevels', 'salesTariffEntry')
+_SEEN_o_salesTariff_4bc8d4 = [None] * 5
+_NAMES243 = ('customData', 'relativeTimeInterval', 'ePriceLevel', 'consumptionCost')
+_SEEN_o_salesTariffEntry_d9f709 = [None] * 4
+_NAMES245 = ('customData', 'start', 'duration')
+_SEEN_o_relativeTimeInterval_7b23e3 = [None] * 3
+_REQUIRED247 = ('start',)
+_NAMES248 = ('customData', 'startValue', 'cost')
+_SEEN_o_consumptionCost_aceede = [None] * 3
+_NAMES250 = ('customData', 'costKind', 'amount', 'amountMultiplier')
+_SEEN_o_cost_886356 = [None] * 4
+_MEMBERS252 = ('CarbonDioxideEmission', 'RelativePricePercentage', 'RenewableGenerationPercentage',)
+_REQUIRED253 = ('costKind', 'amount')
+_REQUIRED254 = ('startValue', 'cost')
+_REQUIRED255 = ('relativeTimeInterval',)
+_REQUIRED256 = ('id', 'salesTariffEntry')
+_REQUIRED257 = ('id', 'chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES258 = ('customData', 'chargingLimitSource', 'isGridCritical')
+_SEEN_o_chargingLimit_49f426 = [None] * 3
+_REQUIRED260 = ('chargingLimit',)
+_NAMES261 = ('customData', 'data', 'tbc', 'seqNo', 'generatedAt', 'requestId')
+_SEEN_o_NotifyCustomerInformationRequest_e518b6 = [None] * 6
+_REQUIRED263 = ('data', 'seqNo', 'generatedAt', 'requestId')
+_NAMES264 = ('customData', 'messageInfo', 'requestId', 'tbc')
+_SEEN_o_NotifyDisplayMessagesRequest_e4cdcb = [None] * 4
+_NAMES266 = ('customData', 'display', 'id', 'priority', 'state', 'startDateTime', 'endDateTime', 'transactionId', 'message')
+_SEEN_o_messageInfo_7f25fe = [None] * 9
+_REQUIRED268 = ('id', 'priority', 'message')
+_NAMES269 = ('customData', 'maxScheduleTuples', 'chargingNeeds', 'evseId')
+_SEEN_o_NotifyEVChargingNeedsRequest_0f80c0 = [None] * 4
+_NAMES271 = ('customData', 'acChargingParameters', 'dcChargingParameters', 'requestedEnergyTransfer', 'departureTime')
+_SEEN_o_chargingNeeds_f71259 = [None] * 5
+_NAMES273 = ('customData', 'energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
+_SEEN_o_acChargingParameters_4b6b49 = [None] * 5
+_REQUIRED275 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
+_NAMES276 = ('customData', 'evMaxCurrent', 'evMaxVoltage', 'energyAmount', 'evMaxPower', 'stateOfCharge', 'evEnergyCapacity', 'fullSoC', 'bulkSoC')
+_SEEN_o_dcChargingParameters_2eff58 = [None] * 9
+_REQUIRED278 = ('evMaxCurrent', 'evMaxVoltage')
+_MEMBERS279 = ('DC', 'AC_single_phase', 'AC_two_phase', 'AC_three_phase',)
+_REQUIRED280 = ('requestedEnergyTransfer',)
+_REQUIRED281 = ('evseId', 'chargingNeeds')
+_SEEN_o_NotifyEVChargingNeedsResponse_66f6b6 = [None] * 3
+_MEMBERS283 = ('Accepted', 'Rejected', 'Processing',)
+_NAMES284 = ('customData', 'timeBase', 'chargingSchedule', 'evseId')
+_SEEN_o_NotifyEVChargingScheduleRequest_d6c38b = [None] * 4
+_REQUIRED286 = ('timeBase', 'evseId', 'chargingSchedule')
+_NAMES287 = ('customData', 'generatedAt', 'tbc', 'seqNo', 'eventData')
+_SEEN_o_NotifyEventRequest_473131 = [None] * 5
+_NAMES289 = ('customData', 'eventId', 'timestamp', 'trigger', 'cause', 'actualValue', 'techCode', 'techInfo', 'cleared', 'transactionId', 'component', 'variableMonitoringId', 'eventNotificationType', 'variable')
+_SEEN_o_eventData_ba3bec = [None] * 14
+_MEMBERS291 = ('Alerting', 'Delta', 'Periodic',)
+_MEMBERS292 = ('HardWiredNotification', 'HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor',)
+_REQUIRED293 = ('eventId', 'timestamp', 'trigger', 'actualValue', 'eventNotificationType', 'component', 'variable')
+_REQUIRED294 = ('generatedAt', 'seqNo', 'eventData')
+_NAMES295 = ('customData', 'monitor', 'requestId', 'tbc', 'seqNo', 'generatedAt')
+_SEEN_o_NotifyMonitoringReportRequest_b439c9 = [None] * 6
+_NAMES297 = ('customData', 'component', 'variable', 'variableMonitoring')
+_SEEN_o_monitor_f9dbac = [None] * 4
+_NAMES299 = ('customData', 'id', 'transaction', 'value', 'type', 'severity')
+_SEEN_o_variableMonitoring_54afdc = [None] * 6
+_MEMBERS301 = ('UpperThreshold', 'LowerThreshold', 'Delta', 'Periodic', 'PeriodicClockAligned',)
+_REQUIRED302 = ('id', 'transaction', 'value', 'type', 'severity')
+_REQUIRED303 = ('component', 'variable', 'variableMonitoring')
+_REQUIRED304 = ('requestId', 'seqNo', 'generatedAt')
+_NAMES305 = ('customData', 'requestId', 'generatedAt', 'reportData', 'tbc', 'seqNo')
+_SEEN_o_NotifyReportRequest_cefac5 = [None] * 6
+_NAMES307 = ('customData', 'component', 'variable', 'variableAttribute', 'variableCharacteristics')
+_SEEN_o_reportData_970b28 = [None] * 5
+_NAMES309 = ('customData', 'type', 'value', 'mutability', 'persistent', 'constant')
+_SEEN_o_variableAttribute_f580f3 = [None] * 6
+_MEMBERS311 = ('ReadOnly', 'WriteOnly', 'ReadWrite',)
+_NAMES312 = ('customData', 'unit', 'dataType', 'minLimit', 'maxLimit', 'valuesList', 'supportsMonitoring')
+_SEEN_o_variableCharacteristics_8a5bf0 = [None] * 7
+_MEMBERS314 = ('string', 'decimal', 'integer', 'dateTime', 'boolean', 'OptionList', 'SequenceList', 'MemberList',)
+_REQUIRED315 = ('dataType', 'supportsMonitoring')
+_REQUIRED316 = ('component', 'variable', 'variableAttribute')
+_REQUIRED317 = ('requestId', 'generatedAt', 'seqNo')
+_NAMES318 = ('customData', 'location', 'retries', 'checksum', 'requestId', 'retryInterval')
+_SEEN_o_PublishFirmwareRequest_385835 = [None] * 6
+_REQUIRED320 = ('location', 'checksum', 'requestId')
+_NAMES321 = ('customData', 'status', 'location', 'requestId')
+_SEEN_o_PublishFirmwareStatusNotificationRequest_819b72 = [None] * 4
+_MEMBERS323 = ('Idle', 'DownloadScheduled', 'Downloading', 'Downloaded', 'Published', 'DownloadFailed', 'DownloadPaused', 'InvalidChecksum', 'ChecksumVerified', 'PublishFailed',)
+_NAMES324 = ('customData', 'requestId', 'chargingLimitSource', 'chargingProfile', 'tbc', 'evseId')
+_SEEN_o_ReportChargingProfilesRequest_963821 = [None] * 6
+_NAMES326 = ('customData', 'id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'chargingSchedule', 'transactionId')
+_SEEN_o_chargingProfile_c2435f = [None] * 10
+_MEMBERS328 = ('Absolute', 'Recurring', 'Relative',)
+_MEMBERS329 = ('Daily', 'Weekly',)
+_REQUIRED330 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule')
+_REQUIRED331 = ('requestId', 'chargingLimitSource', 'evseId', 'chargingProfile')
+_NAMES332 = ('customData', 'evseId', 'groupIdToken', 'idToken', 'remoteStartId', 'chargingProfile')
+_SEEN_o_RequestStartTransactionRequest_606cad = [None] * 6
+_REQUIRED334 = ('remoteStartId', 'idToken')
+_NAMES335 = ('customData', 'status', 'statusInfo', 'transactionId')
+_SEEN_o_RequestStartTransactionResponse_5193d6 = [None] * 4
+_SEEN_o_RequestStopTransactionRequest_c10330 = [None] * 2
+_REQUIRED338 = ('transactionId',)
+_NAMES339 = ('customData', 'reservationId', 'reservationUpdateStatus')
+_SEEN_o_ReservationStatusUpdateRequest_6b0dd1 = [None] * 3
+_MEMBERS341 = ('Expired', 'Removed',)
+_REQUIRED342 = ('reservationId', 'reservationUpdateStatus')
+_NAMES343 = ('customData', 'id', 'expiryDateTime', 'connectorType', 'idToken', 'evseId', 'groupIdToken')
+_SEEN_o_ReserveNowRequest_01680b = [None] * 7
+_MEMBERS345 = ('cCCS1', 'cCCS2', 'cG105', 'cTesla', 'cType1', 'cType2', 's309-1P-16A', 's309-1P-32A', 's309-3P-16A', 's309-3P-32A', 'sBS1361', 'sCEE-7-7', 'sType2', 'sType3', 'Other1PhMax16A', 'Other1PhOver16A', 'Other3Ph', 'Pan', 'wInductive', 'wResonant', 'Undetermined', 'Unknown',)
+_REQUIRED346 = ('id', 'expiryDateTime', 'idToken')
+_SEEN_o_ReserveNowResponse_1b4330 = [None] * 3
+_MEMBERS348 = ('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',)
+_NAMES349 = ('customData', 'type', 'evseId')
+_SEEN_o_ResetRequest_160b2b = [None] * 3
+_MEMBERS351 = ('Immediate', 'OnIdle',)
+_REQUIRED352 = ('type',)
+_NAMES353 = ('customData', 'type', 'timestamp', 'techInfo')
+_SEEN_o_SecurityEventNotificationRequest_c1979a = [None] * 4
+_REQUIRED355 = ('type', 'timestamp')
+_NAMES356 = ('customData', 'localAuthorizationList', 'versionNumber', 'updateType')
+_SEEN_o_SendLocalListRequest_a7a612 = [None] * 4
+_NAMES358 = ('customData', 'idToken', 'idTokenInfo')
+_SEEN_o_localAuthorizationList_072363 = [None] * 3
+_MEMBERS360 = ('Differential', 'Full',)
+_REQUIRED361 = ('versionNumber', 'updateType')
+_SEEN_o_SendLocalListResponse_1b6c8d = [None] * 3
+_MEMBERS363 = ('Accepted', 'Failed', 'VersionMismatch',)
+_NAMES364 = ('customData', 'evseId', 'chargingProfile')
+_SEEN_o_SetChargingProfileRequest_aad4b8 = [None] * 3
+_REQUIRED366 = ('evseId', 'chargingProfile')
+_NAMES367 = ('customData', 'message')
+_SEEN_o_SetDisplayMessageRequest_c998a3 = [None] * 2
+_REQUIRED369 = ('message',)
+_SEEN_o_SetDisplayMessageResponse_6804fa = [None] * 3
+_MEMBERS371 = ('Accepted', 'NotSupportedMessageFormat', 'Rejected', 'NotSupportedPriority', 'NotSupportedState', 'UnknownTransaction',)
+_NAMES372 = ('customData', 'monitoringBase')
+_SEEN_o_SetMonitoringBaseRequest_8f87c0 = [None] * 2
+_MEMBERS374 = ('All', 'FactoryDefault', 'HardWiredOnly',)
+_REQUIRED375 = ('monitoringBase',)
+_NAMES376 = ('customData', 'severity')
+_SEEN_o_SetMonitoringLevelRequest_f8d6fd = [None] * 2
+_REQUIRED378 = ('severity',)
+_NAMES379 = ('customData', 'configurationSlot', 'connectionData')
+_SEEN_o_SetNetworkProfileRequest_e7f5a6 = [None] * 3
+_NAMES381 = ('customData', 'apn', 'ocppVersion', 'ocppTransport', 'ocppCsmsUrl', 'messageTimeout', 'securityProfile', 'ocppInterface', 'vpn')
+_SEEN_o_connectionData_aa749d = [None] * 9
+_NAMES383 = ('customData', 'apn', 'apnUserName', 'apnPassword', 'simPin', 'preferredNetwork', 'useOnlyPreferredNetwork', 'apnAuthentication')
+_SEEN_o_apn_95ec5a = [None] * 8
+_MEMBERS385 = ('CHAP', 'NONE', 'PAP', 'AUTO',)
+_REQUIRED386 = ('apn', 'apnAuthentication')
+_MEMBERS387 = ('OCPP12', 'OCPP15', 'OCPP16', 'OCPP20',)
+_MEMBERS388 = ('JSON', 'SOAP',)
+_MEMBERS389 = ('Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3',)
+_NAMES390 = ('customData', 'server', 'user', 'group', 'password', 'key', 'type')
+_SEEN_o_vpn_9423dc = [None] * 7
+_MEMBERS392 = ('IKEv2', 'IPSec', 'L2TP', 'PPTP',)
+_REQUIRED393 = ('server', 'user', 'password', 'key', 'type')
+_REQUIRED394 = ('ocppVersion', 'ocppTransport', 'ocppCsmsUrl', 'messageTimeout', 'securityProfile', 'ocppInterface')
+_REQUIRED395 = ('configurationSlot', 'connectionData')
+_NAMES396 = ('customData', 'setMonitoringData')
+_SEEN_o_SetVariableMonitoringRequest_a14085 = [None] * 2
+_NAMES398 = ('customData', 'id', 'transaction', 'value', 'type', 'severity', 'component', 'variable')
+_SEEN_o_setMonitoringData_02ffb4 = [None] * 8
+_REQUIRED400 = ('value', 'type', 'severity', 'component', 'variable')
+_REQUIRED401 = ('setMonitoringData',)
+_NAMES402 = ('customData', 'setMonitoringResult')
+_SEEN_o_SetVariableMonitoringResponse_e545f2 = [None] * 2
+_NAMES404 = ('customData', 'id', 'statusInfo', 'status', 'type', 'component', 'variable', 'severity')
+_SEEN_o_setMonitoringResult_9bb6a7 = [None] * 8
+_MEMBERS406 = ('Accepted', 'UnknownComponent', 'UnknownVariable', 'UnsupportedMonitorType', 'Rejected', 'Duplicate',)
+_REQUIRED407 = ('status', 'type', 'severity', 'component', 'variable')
+_REQUIRED408 = ('setMonitoringResult',)
+_NAMES409 = ('customData', 'setVariableData')
+_SEEN_o_SetVariablesRequest_3e0f12 = [None] * 2
+_NAMES411 = ('customData', 'attributeType', 'attributeValue', 'component', 'variable')
+_SEEN_o_setVariableData_b06f0f = [None] * 5
+_REQUIRED413 = ('attributeValue', 'component', 'variable')
+_REQUIRED414 = ('setVariableData',)
+_NAMES415 = ('customData', 'setVariableResult')
+_SEEN_o_SetVariablesResponse_cd1643 = [None] * 2
+_NAMES417 = ('customData', 'attributeType', 'attributeStatus', 'attributeStatusInfo', 'component', 'variable')
+_SEEN_o_setVariableResult_f86785 = [None] * 6
+_MEMBERS419 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType', 'RebootRequired',)
+_REQUIRED420 = ('setVariableResult',)
+_NAMES421 = ('customData', 'csr', 'certificateType')
+_SEEN_o_SignCertificateRequest_f76db8 = [None] * 3
+_REQUIRED423 = ('csr',)
+_NAMES424 = ('customData', 'timestamp', 'connectorStatus', 'evseId', 'connectorId')
+_SEEN_o_StatusNotificationRequest_cd3373 = [None] * 5
+_MEMBERS426 = ('Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted',)
+_REQUIRED427 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId')
+_NAMES428 = ('customData', 'eventType', 'meterValue', 'timestamp', 'triggerReason', 'seqNo', 'offline', 'numberOfPhasesUsed', 'cableMaxCurrent', 'reservationId', 'transactionInfo', 'evse', 'idToken')
+_SEEN_o_TransactionEventRequest_eaf508 = [None] * 13
+_MEMBERS430 = ('Ended', 'Started', 'Updated',)
+_MEMBERS431 = ('Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'Deauthorized', 'EnergyLimitReached', 'EVCommunicationLost', 'EVConnectTimeout', 'MeterValueClock', 'MeterValuePeriodic', 'TimeLimitReached', 'Trigger', 'UnlockCommand', 'StopAuthorized', 'EVDeparted', 'EVDetected', 'RemoteStop', 'RemoteStart', 'AbnormalCondition', 'SignedDataReceived', 'ResetCommand',)
+_NAMES432 = ('customData', 'transactionId', 'chargingState', 'timeSpentCharging', 'stoppedReason', 'remoteStartId')
+_SEEN_o_transactionInfo_2d027a = [None] * 6
+_MEMBERS434 = ('Charging', 'EVConnected', 'SuspendedEV', 'SuspendedEVSE', 'Idle',)
+_MEMBERS435 = ('DeAuthorized', 'EmergencyStop', 'EnergyLimitReached', 'EVDisconnected', 'GroundFault', 'ImmediateReset', 'Local', 'LocalOutOfCredit', 'MasterPass', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout',)
+_REQUIRED436 = ('eventType', 'timestamp', 'triggerReason', 'seqNo', 'transactionInfo')
+_NAMES437 = ('customData', 'totalCost', 'chargingPriority', 'idTokenInfo', 'updatedPersonalMessage')
+_SEEN_o_TransactionEventResponse_367dfc = [None] * 5
+_NAMES439 = ('customData', 'evse', 'requestedMessage')
+_SEEN_o_TriggerMessageRequest_e54745 = [None] * 3
+_MEMBERS441 = ('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargingStationCertificate', 'SignV2GCertificate', 'StatusNotification', 'TransactionEvent', 'SignCombinedCertificate', 'PublishFirmwareStatusNotification',)
+_REQUIRED442 = ('requestedMessage',)
+_SEEN_o_TriggerMessageResponse_b10207 = [None] * 3
+_MEMBERS444 = ('Accepted', 'Rejected', 'NotImplemented',)
+_NAMES445 = ('customData', 'evseId', 'connectorId')
+_SEEN_o_UnlockConnectorRequest_60ce91 = [None] * 3
+_REQUIRED447 = ('evseId', 'connectorId')
+_SEEN_o_UnlockConnectorResponse_f8933b = [None] * 3
+_MEMBERS449 = ('Unlocked', 'UnlockFailed', 'OngoingAuthorizedTransaction', 'UnknownConnector',)
+_NAMES450 = ('customData', 'checksum')
+_SEEN_o_UnpublishFirmwareRequest_8628e4 = [None] * 2
+_REQUIRED452 = ('checksum',)
+_NAMES453 = ('customData', 'status')
+_SEEN_o_UnpublishFirmwareResponse_25ff1e = [None] * 2
+_MEMBERS455 = ('DownloadOngoing', 'NoFirmware', 'Unpublished',)
+_NAMES456 = ('customData', 'retries', 'retryInterval', 'requestId', 'firmware')
+_SEEN_o_UpdateFirmwareRequest_1a212d = [None] * 5
+_NAMES458 = ('customData', 'location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature')
+_SEEN_o_firmware_55a22d = [None] * 6
+_REQUIRED460 = ('location', 'retrieveDateTime')
+_REQUIRED461 = ('requestId', 'firmware')
+_SEEN_o_UpdateFirmwareResponse_99d75c = [None] * 3
+_MEMBERS463 = ('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',)
 
 
 def _o_customData_ce6ade(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('vendorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
+        for key, member in value.items():
+            if key is _SEEN_o_customData_ce6ade[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES2, _SEEN_o_customData_ce6ade)
+            if index == 0:
+                present += 1
+                _check_string(member, 255)
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES1[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES2)
     return 0
 
 
 def _o_additionalInfo_78cd9c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('additionalIdToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES3)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_additionalInfo_78cd9c[0]:
+                index = 0
+            elif key is _SEEN_o_additionalInfo_78cd9c[1]:
+                index = 1
+            elif key is _SEEN_o_additionalInfo_78cd9c[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES6, _SEEN_o_additionalInfo_78cd9c)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                present += 1
+                _check_string(member, 50)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES3[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED8)
     return 0
 
 
@@ -430,93 +685,111 @@ def _a_additionalInfo_9a83e7(value):
     return 0
 
 
+def _is_enum0(value):
+    size = len(value)
+    if size == 5:
+        return value == 'eMAID' or value == 'Local'
+    if size == 7:
+        return value == 'Central' or value == 'KeyCode'
+    if size == 8:
+        return value == 'ISO14443' or value == 'ISO15693'
+    if size == 10:
+        return value == 'MacAddress'
+    if size == 15:
+        return value == 'NoAuthorization'
+    return False
+
+
 def _o_idToken_0d66e7(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('additionalInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_additionalInfo_9a83e7(member)
-        at = 2
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 3
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM4)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_idToken_0d66e7[0]:
+                index = 0
+            elif key is _SEEN_o_idToken_0d66e7[1]:
+                index = 1
+            elif key is _SEEN_o_idToken_0d66e7[2]:
+                index = 2
+            elif key is _SEEN_o_idToken_0d66e7[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES4, _SEEN_o_idToken_0d66e7)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_array(member)
+                _a_additionalInfo_9a83e7(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, 36)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum0(member), _MEMBERS9)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED10)
     return 0
 
 
+def _is_enum1(value):
+    size = len(value)
+    if size == 6:
+        return value == 'SHA256' or value == 'SHA384' or value == 'SHA512'
+    return False
+
+
 def _o_iso15118CertificateHashData_32e1eb(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('hashAlgorithm', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM6)
-        at = 2
-        member = value.get('issuerNameHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 3
-        member = value.get('issuerKeyHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 4
-        member = value.get('serialNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 40)
-        at = 5
-        member = value.get('responderURL', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES5)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_iso15118CertificateHashData_32e1eb[0]:
+                index = 0
+            elif key is _SEEN_o_iso15118CertificateHashData_32e1eb[1]:
+                index = 1
+            elif key is _SEEN_o_iso15118CertificateHashData_32e1eb[2]:
+                index = 2
+            elif key is _SEEN_o_iso15118CertificateHashData_32e1eb[3]:
+                index = 3
+            elif key is _SEEN_o_iso15118CertificateHashData_32e1eb[4]:
+                index = 4
+            elif key is _SEEN_o_iso15118CertificateHashData_32e1eb[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES11, _SEEN_o_iso15118CertificateHashData_32e1eb)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum1(member), _MEMBERS13)
+            elif index == 2:
+                present += 1
+                _check_string(member, 128)
+            elif index == 3:
+                present += 1
+                _check_string(member, 128)
+            elif index == 4:
+                present += 1
+                _check_string(member, 40)
+            elif index == 5:
+                present += 1
+                _check_string(member, 512)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES5[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED14)
     return 0
 
 
@@ -539,41 +812,57 @@ def _a_iso15118CertificateHashData_701883(value):
 
 
 def _o_AuthorizeRequest_dbe5e1(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_0d66e7(member)
-        at = 2
-        member = value.get('certificate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 5500)
-        at = 3
-        member = value.get('iso15118CertificateHashData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_iso15118CertificateHashData_701883(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES0)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_AuthorizeRequest_dbe5e1[0]:
+                index = 0
+            elif key is _SEEN_o_AuthorizeRequest_dbe5e1[1]:
+                index = 1
+            elif key is _SEEN_o_AuthorizeRequest_dbe5e1[2]:
+                index = 2
+            elif key is _SEEN_o_AuthorizeRequest_dbe5e1[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES0, _SEEN_o_AuthorizeRequest_dbe5e1)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_idToken_0d66e7(member)
+            elif index == 2:
+                _check_string(member, 5500)
+            elif index == 3:
+                _check_array(member)
+                _a_iso15118CertificateHashData_701883(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES0[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED15)
     return 0
+
+
+def _is_enum2(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Blocked' or value == 'Expired' or value == 'Invalid' or value == 'Unknown'
+    if size == 8:
+        return value == 'Accepted' or value == 'NoCredit'
+    if size == 12:
+        return value == 'ConcurrentTx'
+    if size == 13:
+        return value == 'NotAtThisTime'
+    if size == 17:
+        return value == 'NotAtThisLocation'
+    if size == 18:
+        return value == 'NotAllowedTypeEVSE'
+    return False
 
 
 def _a_evseId_853b5b(value):
@@ -591,729 +880,825 @@ def _a_evseId_853b5b(value):
     return 0
 
 
+def _is_enum3(value):
+    size = len(value)
+    if size == 3:
+        return value == 'URI'
+    if size == 4:
+        return value == 'HTML' or value == 'UTF8'
+    if size == 5:
+        return value == 'ASCII'
+    return False
+
+
 def _o_personalMessage_74d956(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('format', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM11)
-        at = 2
-        member = value.get('language', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 8)
-        at = 3
-        member = value.get('content', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES10)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_personalMessage_74d956[0]:
+                index = 0
+            elif key is _SEEN_o_personalMessage_74d956[1]:
+                index = 1
+            elif key is _SEEN_o_personalMessage_74d956[2]:
+                index = 2
+            elif key is _SEEN_o_personalMessage_74d956[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES21, _SEEN_o_personalMessage_74d956)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum3(member), _MEMBERS23)
+            elif index == 2:
+                _check_string(member, 8)
+            elif index == 3:
+                present += 1
+                _check_string(member, 512)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES10[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED24)
     return 0
 
 
 def _o_idTokenInfo_424b0a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM9)
-        at = 2
-        member = value.get('cacheExpiryDateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 3
-        member = value.get('chargingPriority', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('language1', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 8)
-        at = 5
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_evseId_853b5b(member)
-        at = 6
-        member = value.get('groupIdToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_0d66e7(member)
-        at = 7
-        member = value.get('language2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 8)
-        at = 8
-        member = value.get('personalMessage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_personalMessage_74d956(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_idTokenInfo_424b0a[0]:
+                index = 0
+            elif key is _SEEN_o_idTokenInfo_424b0a[1]:
+                index = 1
+            elif key is _SEEN_o_idTokenInfo_424b0a[2]:
+                index = 2
+            elif key is _SEEN_o_idTokenInfo_424b0a[3]:
+                index = 3
+            elif key is _SEEN_o_idTokenInfo_424b0a[4]:
+                index = 4
+            elif key is _SEEN_o_idTokenInfo_424b0a[5]:
+                index = 5
+            elif key is _SEEN_o_idTokenInfo_424b0a[6]:
+                index = 6
+            elif key is _SEEN_o_idTokenInfo_424b0a[7]:
+                index = 7
+            elif key is _SEEN_o_idTokenInfo_424b0a[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES18, _SEEN_o_idTokenInfo_424b0a)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum2(member), _MEMBERS20)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                _check_string(member, 8)
+            elif index == 5:
+                _check_array(member)
+                _a_evseId_853b5b(member)
+            elif index == 6:
+                _check_object(member)
+                _o_idToken_0d66e7(member)
+            elif index == 7:
+                _check_string(member, 8)
+            elif index == 8:
+                _check_object(member)
+                _o_personalMessage_74d956(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
+def _is_enum4(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted'
+    if size == 14:
+        return value == 'SignatureError' or value == 'CertChainError'
+    if size == 17:
+        return value == 'ContractCancelled'
+    if size == 18:
+        return value == 'CertificateExpired' or value == 'CertificateRevoked'
+    if size == 22:
+        return value == 'NoCertificateAvailable'
+    return False
+
+
 def _o_AuthorizeResponse_62b1ab(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('idTokenInfo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idTokenInfo_424b0a(member)
-        at = 2
-        member = value.get('certificateStatus', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM12)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES7)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_AuthorizeResponse_62b1ab[0]:
+                index = 0
+            elif key is _SEEN_o_AuthorizeResponse_62b1ab[1]:
+                index = 1
+            elif key is _SEEN_o_AuthorizeResponse_62b1ab[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES16, _SEEN_o_AuthorizeResponse_62b1ab)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_idTokenInfo_424b0a(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum4(member), _MEMBERS26)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES7[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED27)
     return 0
 
 
 def _o_modem_746ce0(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('iccid', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 2
-        member = value.get('imsi', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES15)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_modem_746ce0[0]:
+                index = 0
+            elif key is _SEEN_o_modem_746ce0[1]:
+                index = 1
+            elif key is _SEEN_o_modem_746ce0[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES32, _SEEN_o_modem_746ce0)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, 20)
+            elif index == 2:
+                _check_string(member, 20)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES15[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_chargingStation_58dd0b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('serialNumber', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 25)
-        at = 2
-        member = value.get('model', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 3
-        member = value.get('modem', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_modem_746ce0(member)
-        at = 4
-        member = value.get('vendorName', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 5
-        member = value.get('firmwareVersion', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES14)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingStation_58dd0b[0]:
+                index = 0
+            elif key is _SEEN_o_chargingStation_58dd0b[1]:
+                index = 1
+            elif key is _SEEN_o_chargingStation_58dd0b[2]:
+                index = 2
+            elif key is _SEEN_o_chargingStation_58dd0b[3]:
+                index = 3
+            elif key is _SEEN_o_chargingStation_58dd0b[4]:
+                index = 4
+            elif key is _SEEN_o_chargingStation_58dd0b[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES30, _SEEN_o_chargingStation_58dd0b)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, 25)
+            elif index == 2:
+                present += 1
+                _check_string(member, 20)
+            elif index == 3:
+                _check_object(member)
+                _o_modem_746ce0(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, 50)
+            elif index == 5:
+                _check_string(member, 50)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES14[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED34)
     return 0
+
+
+def _is_enum5(value):
+    size = len(value)
+    if size == 7:
+        return value == 'PowerUp' or value == 'Unknown'
+    if size == 8:
+        return value == 'Watchdog'
+    if size == 9:
+        return value == 'Triggered'
+    if size == 10:
+        return value == 'LocalReset'
+    if size == 11:
+        return value == 'RemoteReset'
+    if size == 14:
+        return value == 'FirmwareUpdate' or value == 'ScheduledReset'
+    if size == 16:
+        return value == 'ApplicationReset'
+    return False
 
 
 def _o_BootNotificationRequest_82d882(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('chargingStation', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingStation_58dd0b(member)
-        at = 2
-        member = value.get('reason', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM16)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES13)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_BootNotificationRequest_82d882[0]:
+                index = 0
+            elif key is _SEEN_o_BootNotificationRequest_82d882[1]:
+                index = 1
+            elif key is _SEEN_o_BootNotificationRequest_82d882[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES28, _SEEN_o_BootNotificationRequest_82d882)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_chargingStation_58dd0b(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum5(member), _MEMBERS35)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES13[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED36)
     return 0
 
 
+def _is_enum6(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Pending'
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
+
+
 def _o_statusInfo_a02643(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('reasonCode', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 2
-        member = value.get('additionalInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 512)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES19)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_statusInfo_a02643[0]:
+                index = 0
+            elif key is _SEEN_o_statusInfo_a02643[1]:
+                index = 1
+            elif key is _SEEN_o_statusInfo_a02643[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES40, _SEEN_o_statusInfo_a02643)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 20)
+            elif index == 2:
+                _check_string(member, 512)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES19[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED42)
     return 0
 
 
 def _o_BootNotificationResponse_f5ab81(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('currentTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('interval', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM18)
-        at = 4
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES17)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_BootNotificationResponse_f5ab81[0]:
+                index = 0
+            elif key is _SEEN_o_BootNotificationResponse_f5ab81[1]:
+                index = 1
+            elif key is _SEEN_o_BootNotificationResponse_f5ab81[2]:
+                index = 2
+            elif key is _SEEN_o_BootNotificationResponse_f5ab81[3]:
+                index = 3
+            elif key is _SEEN_o_BootNotificationResponse_f5ab81[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES37, _SEEN_o_BootNotificationResponse_f5ab81)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum6(member), _MEMBERS39)
+            elif index == 4:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES17[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED43)
     return 0
 
 
 def _o_CancelReservationRequest_785c4d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('reservationId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES20)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CancelReservationRequest_785c4d[0]:
+                index = 0
+            elif key is _SEEN_o_CancelReservationRequest_785c4d[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES44, _SEEN_o_CancelReservationRequest_785c4d)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES20[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED46)
     return 0
+
+
+def _is_enum7(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
 
 
 def _o_CancelReservationResponse_bd25f7(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM22)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CancelReservationResponse_bd25f7[0]:
+                index = 0
+            elif key is _SEEN_o_CancelReservationResponse_bd25f7[1]:
+                index = 1
+            elif key is _SEEN_o_CancelReservationResponse_bd25f7[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_CancelReservationResponse_bd25f7)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum7(member), _MEMBERS49)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
+def _is_enum8(value):
+    size = len(value)
+    if size == 14:
+        return value == 'V2GCertificate'
+    if size == 26:
+        return value == 'ChargingStationCertificate'
+    return False
+
+
 def _o_CertificateSignedRequest_52c5e5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('certificateChain', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 10000)
-        at = 2
-        member = value.get('certificateType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM24)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES23)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CertificateSignedRequest_52c5e5[0]:
+                index = 0
+            elif key is _SEEN_o_CertificateSignedRequest_52c5e5[1]:
+                index = 1
+            elif key is _SEEN_o_CertificateSignedRequest_52c5e5[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES50, _SEEN_o_CertificateSignedRequest_52c5e5)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 10000)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum8(member), _MEMBERS52)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES23[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED53)
     return 0
 
 
 def _o_evse_f502d0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('connectorId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES26)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_evse_f502d0[0]:
+                index = 0
+            elif key is _SEEN_o_evse_f502d0[1]:
+                index = 1
+            elif key is _SEEN_o_evse_f502d0[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES56, _SEEN_o_evse_f502d0)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES26[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED58)
     return 0
+
+
+def _is_enum9(value):
+    size = len(value)
+    if size == 9:
+        return value == 'Operative'
+    if size == 11:
+        return value == 'Inoperative'
+    return False
 
 
 def _o_ChangeAvailabilityRequest_07e793(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('evse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evse_f502d0(member)
-        at = 2
-        member = value.get('operationalStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM27)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES25)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeAvailabilityRequest_07e793[0]:
+                index = 0
+            elif key is _SEEN_o_ChangeAvailabilityRequest_07e793[1]:
+                index = 1
+            elif key is _SEEN_o_ChangeAvailabilityRequest_07e793[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES54, _SEEN_o_ChangeAvailabilityRequest_07e793)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_object(member)
+                _o_evse_f502d0(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum9(member), _MEMBERS59)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES25[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED60)
     return 0
 
 
+def _is_enum10(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 9:
+        return value == 'Scheduled'
+    return False
+
+
 def _o_ChangeAvailabilityResponse_f15813(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM28)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeAvailabilityResponse_f15813[0]:
+                index = 0
+            elif key is _SEEN_o_ChangeAvailabilityResponse_f15813[1]:
+                index = 1
+            elif key is _SEEN_o_ChangeAvailabilityResponse_f15813[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_ChangeAvailabilityResponse_f15813)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum10(member), _MEMBERS62)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_ClearCacheRequest_679c29(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES29)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearCacheRequest_679c29[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES63, _SEEN_o_ClearCacheRequest_679c29)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES29[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
+def _is_enum11(value):
+    size = len(value)
+    if size == 9:
+        return value == 'TxProfile'
+    if size == 16:
+        return value == 'TxDefaultProfile'
+    if size == 25:
+        return value == 'ChargingStationMaxProfile'
+    if size == 34:
+        return value == 'ChargingStationExternalConstraints'
+    return False
+
+
 def _o_chargingProfileCriteria_2dac63(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('chargingProfilePurpose', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM32)
-        at = 3
-        member = value.get('stackLevel', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES31)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingProfileCriteria_2dac63[0]:
+                index = 0
+            elif key is _SEEN_o_chargingProfileCriteria_2dac63[1]:
+                index = 1
+            elif key is _SEEN_o_chargingProfileCriteria_2dac63[2]:
+                index = 2
+            elif key is _SEEN_o_chargingProfileCriteria_2dac63[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES67, _SEEN_o_chargingProfileCriteria_2dac63)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum11(member), _MEMBERS69)
+            elif index == 3:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES31[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_ClearChargingProfileRequest_e61802(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('chargingProfileId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('chargingProfileCriteria', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_chargingProfileCriteria_2dac63(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES30)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearChargingProfileRequest_e61802[0]:
+                index = 0
+            elif key is _SEEN_o_ClearChargingProfileRequest_e61802[1]:
+                index = 1
+            elif key is _SEEN_o_ClearChargingProfileRequest_e61802[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES65, _SEEN_o_ClearChargingProfileRequest_e61802)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_chargingProfileCriteria_2dac63(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES30[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
+def _is_enum12(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Unknown'
+    if size == 8:
+        return value == 'Accepted'
+    return False
+
+
 def _o_ClearChargingProfileResponse_f65c71(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM33)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearChargingProfileResponse_f65c71[0]:
+                index = 0
+            elif key is _SEEN_o_ClearChargingProfileResponse_f65c71[1]:
+                index = 1
+            elif key is _SEEN_o_ClearChargingProfileResponse_f65c71[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_ClearChargingProfileResponse_f65c71)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum12(member), _MEMBERS71)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_ClearDisplayMessageRequest_1eb51f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES34)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearDisplayMessageRequest_1eb51f[0]:
+                index = 0
+            elif key is _SEEN_o_ClearDisplayMessageRequest_1eb51f[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES72, _SEEN_o_ClearDisplayMessageRequest_1eb51f)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES34[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED58)
     return 0
 
 
 def _o_ClearVariableMonitoringRequest_dc250d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_evseId_853b5b(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES34)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearVariableMonitoringRequest_dc250d[0]:
+                index = 0
+            elif key is _SEEN_o_ClearVariableMonitoringRequest_dc250d[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES72, _SEEN_o_ClearVariableMonitoringRequest_dc250d)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_evseId_853b5b(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES34[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED58)
     return 0
 
 
+def _is_enum13(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected' or value == 'NotFound'
+    return False
+
+
 def _o_clearMonitoringResult_7f9d37(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM37)
-        at = 2
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES36)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_clearMonitoringResult_7f9d37[0]:
+                index = 0
+            elif key is _SEEN_o_clearMonitoringResult_7f9d37[1]:
+                index = 1
+            elif key is _SEEN_o_clearMonitoringResult_7f9d37[2]:
+                index = 2
+            elif key is _SEEN_o_clearMonitoringResult_7f9d37[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES77, _SEEN_o_clearMonitoringResult_7f9d37)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum13(member), _MEMBERS79)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES36[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED80)
     return 0
 
 
@@ -1334,599 +1719,696 @@ def _a_clearMonitoringResult_63ddc8(value):
 
 
 def _o_ClearVariableMonitoringResponse_db9e58(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('clearMonitoringResult', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_clearMonitoringResult_63ddc8(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES35)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearVariableMonitoringResponse_db9e58[0]:
+                index = 0
+            elif key is _SEEN_o_ClearVariableMonitoringResponse_db9e58[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES75, _SEEN_o_ClearVariableMonitoringResponse_db9e58)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_clearMonitoringResult_63ddc8(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES35[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED81)
     return 0
 
 
+def _is_enum14(value):
+    size = len(value)
+    if size == 2:
+        return value == 'SO'
+    if size == 3:
+        return value == 'EMS' or value == 'CSO'
+    if size == 5:
+        return value == 'Other'
+    return False
+
+
 def _o_ClearedChargingLimitRequest_244967(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('chargingLimitSource', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM39)
-        at = 2
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES38)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearedChargingLimitRequest_244967[0]:
+                index = 0
+            elif key is _SEEN_o_ClearedChargingLimitRequest_244967[1]:
+                index = 1
+            elif key is _SEEN_o_ClearedChargingLimitRequest_244967[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES82, _SEEN_o_ClearedChargingLimitRequest_244967)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum14(member), _MEMBERS84)
+            elif index == 2:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES38[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED85)
     return 0
 
 
 def _o_CostUpdatedRequest_db0df6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('totalCost', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES40)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CostUpdatedRequest_db0df6[0]:
+                index = 0
+            elif key is _SEEN_o_CostUpdatedRequest_db0df6[1]:
+                index = 1
+            elif key is _SEEN_o_CostUpdatedRequest_db0df6[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES86, _SEEN_o_CostUpdatedRequest_db0df6)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, 36)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES40[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED88)
     return 0
 
 
 def _o_customerCertificate_35f7e3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('hashAlgorithm', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM6)
-        at = 2
-        member = value.get('issuerNameHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 3
-        member = value.get('issuerKeyHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 4
-        member = value.get('serialNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 40)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES42)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_customerCertificate_35f7e3[0]:
+                index = 0
+            elif key is _SEEN_o_customerCertificate_35f7e3[1]:
+                index = 1
+            elif key is _SEEN_o_customerCertificate_35f7e3[2]:
+                index = 2
+            elif key is _SEEN_o_customerCertificate_35f7e3[3]:
+                index = 3
+            elif key is _SEEN_o_customerCertificate_35f7e3[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES91, _SEEN_o_customerCertificate_35f7e3)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum1(member), _MEMBERS13)
+            elif index == 2:
+                present += 1
+                _check_string(member, 128)
+            elif index == 3:
+                present += 1
+                _check_string(member, 128)
+            elif index == 4:
+                present += 1
+                _check_string(member, 40)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES42[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED93)
     return 0
 
 
 def _o_CustomerInformationRequest_f27316(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('customerCertificate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customerCertificate_35f7e3(member)
-        at = 2
-        member = value.get('idToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_0d66e7(member)
-        at = 3
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('report', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 5
-        member = value.get('clear', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 6
-        member = value.get('customerIdentifier', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 64)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES41)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CustomerInformationRequest_f27316[0]:
+                index = 0
+            elif key is _SEEN_o_CustomerInformationRequest_f27316[1]:
+                index = 1
+            elif key is _SEEN_o_CustomerInformationRequest_f27316[2]:
+                index = 2
+            elif key is _SEEN_o_CustomerInformationRequest_f27316[3]:
+                index = 3
+            elif key is _SEEN_o_CustomerInformationRequest_f27316[4]:
+                index = 4
+            elif key is _SEEN_o_CustomerInformationRequest_f27316[5]:
+                index = 5
+            elif key is _SEEN_o_CustomerInformationRequest_f27316[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES89, _SEEN_o_CustomerInformationRequest_f27316)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customerCertificate_35f7e3(member)
+            elif index == 2:
+                _check_object(member)
+                _o_idToken_0d66e7(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_boolean(member)
+            elif index == 5:
+                present += 1
+                _check_boolean(member)
+            elif index == 6:
+                _check_string(member, 64)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES41[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED94)
     return 0
 
 
+def _is_enum15(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Invalid'
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
+
+
 def _o_CustomerInformationResponse_81edaf(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM43)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CustomerInformationResponse_81edaf[0]:
+                index = 0
+            elif key is _SEEN_o_CustomerInformationResponse_81edaf[1]:
+                index = 1
+            elif key is _SEEN_o_CustomerInformationResponse_81edaf[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_CustomerInformationResponse_81edaf)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum15(member), _MEMBERS96)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_DataTransferRequest_250e87(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('messageId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 2
-        member = value.get('data', _MISSING)
-        if member is not _MISSING:
-            found += 1
-        at = 3
-        member = value.get('vendorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES44)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DataTransferRequest_250e87[0]:
+                index = 0
+            elif key is _SEEN_o_DataTransferRequest_250e87[1]:
+                index = 1
+            elif key is _SEEN_o_DataTransferRequest_250e87[2]:
+                index = 2
+            elif key is _SEEN_o_DataTransferRequest_250e87[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES97, _SEEN_o_DataTransferRequest_250e87)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, 50)
+            elif index == 2:
+                pass
+            elif index == 3:
+                present += 1
+                _check_string(member, 255)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES44[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES2)
     return 0
 
 
+def _is_enum16(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 15:
+        return value == 'UnknownVendorId'
+    if size == 16:
+        return value == 'UnknownMessageId'
+    return False
+
+
 def _o_DataTransferResponse_121505(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM46)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 3
-        member = value.get('data', _MISSING)
-        if member is not _MISSING:
-            found += 1
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES45)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DataTransferResponse_121505[0]:
+                index = 0
+            elif key is _SEEN_o_DataTransferResponse_121505[1]:
+                index = 1
+            elif key is _SEEN_o_DataTransferResponse_121505[2]:
+                index = 2
+            elif key is _SEEN_o_DataTransferResponse_121505[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES99, _SEEN_o_DataTransferResponse_121505)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum16(member), _MEMBERS101)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 3:
+                pass
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES45[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_DeleteCertificateRequest_f40fd0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('certificateHashData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_customerCertificate_35f7e3(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES47)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DeleteCertificateRequest_f40fd0[0]:
+                index = 0
+            elif key is _SEEN_o_DeleteCertificateRequest_f40fd0[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES102, _SEEN_o_DeleteCertificateRequest_f40fd0)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_customerCertificate_35f7e3(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES47[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED104)
     return 0
+
+
+def _is_enum17(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted' or value == 'NotFound'
+    return False
 
 
 def _o_DeleteCertificateResponse_e4d7f8(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM48)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DeleteCertificateResponse_e4d7f8[0]:
+                index = 0
+            elif key is _SEEN_o_DeleteCertificateResponse_e4d7f8[1]:
+                index = 1
+            elif key is _SEEN_o_DeleteCertificateResponse_e4d7f8[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_DeleteCertificateResponse_e4d7f8)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum17(member), _MEMBERS106)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
+
+
+def _is_enum18(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 9:
+        return value == 'Installed'
+    if size == 10:
+        return value == 'Downloaded' or value == 'Installing'
+    if size == 11:
+        return value == 'Downloading'
+    if size == 14:
+        return value == 'DownloadFailed' or value == 'DownloadPaused'
+    if size == 16:
+        return value == 'InstallRebooting' or value == 'InstallScheduled' or value == 'InvalidSignature'
+    if size == 17:
+        return value == 'DownloadScheduled' or value == 'SignatureVerified'
+    if size == 18:
+        return value == 'InstallationFailed'
+    if size == 25:
+        return value == 'InstallVerificationFailed'
+    return False
 
 
 def _o_FirmwareStatusNotificationRequest_526bfa(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM50)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES49)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_FirmwareStatusNotificationRequest_526bfa[0]:
+                index = 0
+            elif key is _SEEN_o_FirmwareStatusNotificationRequest_526bfa[1]:
+                index = 1
+            elif key is _SEEN_o_FirmwareStatusNotificationRequest_526bfa[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES107, _SEEN_o_FirmwareStatusNotificationRequest_526bfa)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum18(member), _MEMBERS109)
+            elif index == 2:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES49[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
+
+
+def _is_enum19(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Update'
+    if size == 7:
+        return value == 'Install'
+    return False
 
 
 def _o_Get15118EVCertificateRequest_361230(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('iso15118SchemaVersion', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 2
-        member = value.get('action', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM52)
-        at = 3
-        member = value.get('exiRequest', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 5600)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES51)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_Get15118EVCertificateRequest_361230[0]:
+                index = 0
+            elif key is _SEEN_o_Get15118EVCertificateRequest_361230[1]:
+                index = 1
+            elif key is _SEEN_o_Get15118EVCertificateRequest_361230[2]:
+                index = 2
+            elif key is _SEEN_o_Get15118EVCertificateRequest_361230[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES110, _SEEN_o_Get15118EVCertificateRequest_361230)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 50)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum19(member), _MEMBERS112)
+            elif index == 3:
+                present += 1
+                _check_string(member, 5600)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES51[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED113)
     return 0
+
+
+def _is_enum20(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted'
+    return False
 
 
 def _o_Get15118EVCertificateResponse_ad4675(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM54)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 3
-        member = value.get('exiResponse', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 7500)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES53)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_Get15118EVCertificateResponse_ad4675[0]:
+                index = 0
+            elif key is _SEEN_o_Get15118EVCertificateResponse_ad4675[1]:
+                index = 1
+            elif key is _SEEN_o_Get15118EVCertificateResponse_ad4675[2]:
+                index = 2
+            elif key is _SEEN_o_Get15118EVCertificateResponse_ad4675[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES114, _SEEN_o_Get15118EVCertificateResponse_ad4675)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum20(member), _MEMBERS116)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, 7500)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES53[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED117)
     return 0
+
+
+def _is_enum21(value):
+    size = len(value)
+    if size == 13:
+        return value == 'FullInventory'
+    if size == 16:
+        return value == 'SummaryInventory'
+    if size == 22:
+        return value == 'ConfigurationInventory'
+    return False
 
 
 def _o_GetBaseReportRequest_ad3c06(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('reportBase', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM56)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES55)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetBaseReportRequest_ad3c06[0]:
+                index = 0
+            elif key is _SEEN_o_GetBaseReportRequest_ad3c06[1]:
+                index = 1
+            elif key is _SEEN_o_GetBaseReportRequest_ad3c06[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES118, _SEEN_o_GetBaseReportRequest_ad3c06)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum21(member), _MEMBERS120)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES55[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED121)
     return 0
 
 
+def _is_enum22(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 12:
+        return value == 'NotSupported'
+    if size == 14:
+        return value == 'EmptyResultSet'
+    return False
+
+
 def _o_GetBaseReportResponse_04085f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM57)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetBaseReportResponse_04085f[0]:
+                index = 0
+            elif key is _SEEN_o_GetBaseReportResponse_04085f[1]:
+                index = 1
+            elif key is _SEEN_o_GetBaseReportResponse_04085f[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_GetBaseReportResponse_04085f)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum22(member), _MEMBERS123)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_GetCertificateStatusRequest_b817a6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('ocspRequestData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_iso15118CertificateHashData_32e1eb(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES58)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCertificateStatusRequest_b817a6[0]:
+                index = 0
+            elif key is _SEEN_o_GetCertificateStatusRequest_b817a6[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES124, _SEEN_o_GetCertificateStatusRequest_b817a6)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_iso15118CertificateHashData_32e1eb(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES58[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED126)
     return 0
 
 
 def _o_GetCertificateStatusResponse_31ca33(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM54)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 3
-        member = value.get('ocspResult', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 5500)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES59)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCertificateStatusResponse_31ca33[0]:
+                index = 0
+            elif key is _SEEN_o_GetCertificateStatusResponse_31ca33[1]:
+                index = 1
+            elif key is _SEEN_o_GetCertificateStatusResponse_31ca33[2]:
+                index = 2
+            elif key is _SEEN_o_GetCertificateStatusResponse_31ca33[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES127, _SEEN_o_GetCertificateStatusResponse_31ca33)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum20(member), _MEMBERS116)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 3:
+                _check_string(member, 5500)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES59[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
@@ -1941,7 +2423,7 @@ def _a_chargingLimitSource_ba65ea(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM39)
+            _check_enum(item, _is_enum14(item), _MEMBERS84)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -1949,196 +2431,203 @@ def _a_chargingLimitSource_ba65ea(value):
 
 
 def _o_chargingProfile_0cb201(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('chargingProfilePurpose', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM32)
-        at = 2
-        member = value.get('stackLevel', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('chargingProfileId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_evseId_853b5b(member)
-        at = 4
-        member = value.get('chargingLimitSource', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_chargingLimitSource_ba65ea(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES61)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingProfile_0cb201[0]:
+                index = 0
+            elif key is _SEEN_o_chargingProfile_0cb201[1]:
+                index = 1
+            elif key is _SEEN_o_chargingProfile_0cb201[2]:
+                index = 2
+            elif key is _SEEN_o_chargingProfile_0cb201[3]:
+                index = 3
+            elif key is _SEEN_o_chargingProfile_0cb201[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES131, _SEEN_o_chargingProfile_0cb201)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum11(member), _MEMBERS69)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                _check_array(member)
+                _a_evseId_853b5b(member)
+            elif index == 4:
+                _check_array(member)
+                _a_chargingLimitSource_ba65ea(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES61[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_GetChargingProfilesRequest_1d3c47(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('chargingProfile', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingProfile_0cb201(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES60)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetChargingProfilesRequest_1d3c47[0]:
+                index = 0
+            elif key is _SEEN_o_GetChargingProfilesRequest_1d3c47[1]:
+                index = 1
+            elif key is _SEEN_o_GetChargingProfilesRequest_1d3c47[2]:
+                index = 2
+            elif key is _SEEN_o_GetChargingProfilesRequest_1d3c47[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES129, _SEEN_o_GetChargingProfilesRequest_1d3c47)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_chargingProfile_0cb201(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES60[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED133)
     return 0
+
+
+def _is_enum23(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted'
+    if size == 10:
+        return value == 'NoProfiles'
+    return False
 
 
 def _o_GetChargingProfilesResponse_1001e9(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM62)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetChargingProfilesResponse_1001e9[0]:
+                index = 0
+            elif key is _SEEN_o_GetChargingProfilesResponse_1001e9[1]:
+                index = 1
+            elif key is _SEEN_o_GetChargingProfilesResponse_1001e9[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_GetChargingProfilesResponse_1001e9)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum23(member), _MEMBERS135)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
+def _is_enum24(value):
+    size = len(value)
+    if size == 1:
+        return value == 'W' or value == 'A'
+    return False
+
+
 def _o_GetCompositeScheduleRequest_083bd5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('duration', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('chargingRateUnit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM64)
-        at = 3
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES63)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCompositeScheduleRequest_083bd5[0]:
+                index = 0
+            elif key is _SEEN_o_GetCompositeScheduleRequest_083bd5[1]:
+                index = 1
+            elif key is _SEEN_o_GetCompositeScheduleRequest_083bd5[2]:
+                index = 2
+            elif key is _SEEN_o_GetCompositeScheduleRequest_083bd5[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES136, _SEEN_o_GetCompositeScheduleRequest_083bd5)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum24(member), _MEMBERS138)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES63[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED139)
     return 0
 
 
 def _o_chargingSchedulePeriod_3a42ca(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('startPeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('limit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 3
-        member = value.get('numberPhases', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('phaseToUse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES67)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingSchedulePeriod_3a42ca[0]:
+                index = 0
+            elif key is _SEEN_o_chargingSchedulePeriod_3a42ca[1]:
+                index = 1
+            elif key is _SEEN_o_chargingSchedulePeriod_3a42ca[2]:
+                index = 2
+            elif key is _SEEN_o_chargingSchedulePeriod_3a42ca[3]:
+                index = 3
+            elif key is _SEEN_o_chargingSchedulePeriod_3a42ca[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES144, _SEEN_o_chargingSchedulePeriod_3a42ca)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_number(member)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES67[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED146)
     return 0
 
 
@@ -2159,139 +2648,168 @@ def _a_chargingSchedulePeriod_e61abf(value):
 
 
 def _o_schedule_934262(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('chargingSchedulePeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_chargingSchedulePeriod_e61abf(member)
-        at = 2
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('duration', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('scheduleStart', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 5
-        member = value.get('chargingRateUnit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM64)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES66)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_schedule_934262[0]:
+                index = 0
+            elif key is _SEEN_o_schedule_934262[1]:
+                index = 1
+            elif key is _SEEN_o_schedule_934262[2]:
+                index = 2
+            elif key is _SEEN_o_schedule_934262[3]:
+                index = 3
+            elif key is _SEEN_o_schedule_934262[4]:
+                index = 4
+            elif key is _SEEN_o_schedule_934262[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES142, _SEEN_o_schedule_934262)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_chargingSchedulePeriod_e61abf(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 5:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum24(member), _MEMBERS138)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES66[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED147)
     return 0
 
 
 def _o_GetCompositeScheduleResponse_b03afe(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM22)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 3
-        member = value.get('schedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_schedule_934262(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES65)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCompositeScheduleResponse_b03afe[0]:
+                index = 0
+            elif key is _SEEN_o_GetCompositeScheduleResponse_b03afe[1]:
+                index = 1
+            elif key is _SEEN_o_GetCompositeScheduleResponse_b03afe[2]:
+                index = 2
+            elif key is _SEEN_o_GetCompositeScheduleResponse_b03afe[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES140, _SEEN_o_GetCompositeScheduleResponse_b03afe)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum7(member), _MEMBERS49)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 3:
+                _check_object(member)
+                _o_schedule_934262(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES65[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
+
+
+def _is_enum25(value):
+    size = len(value)
+    if size == 7:
+        return value == 'InFront'
+    if size == 11:
+        return value == 'AlwaysFront' or value == 'NormalCycle'
+    return False
+
+
+def _is_enum26(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 7:
+        return value == 'Faulted'
+    if size == 8:
+        return value == 'Charging'
+    if size == 11:
+        return value == 'Unavailable'
+    return False
 
 
 def _o_GetDisplayMessagesRequest_15d119(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_evseId_853b5b(member)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('priority', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM69)
-        at = 4
-        member = value.get('state', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM70)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES68)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetDisplayMessagesRequest_15d119[0]:
+                index = 0
+            elif key is _SEEN_o_GetDisplayMessagesRequest_15d119[1]:
+                index = 1
+            elif key is _SEEN_o_GetDisplayMessagesRequest_15d119[2]:
+                index = 2
+            elif key is _SEEN_o_GetDisplayMessagesRequest_15d119[3]:
+                index = 3
+            elif key is _SEEN_o_GetDisplayMessagesRequest_15d119[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES148, _SEEN_o_GetDisplayMessagesRequest_15d119)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_array(member)
+                _a_evseId_853b5b(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum25(member), _MEMBERS150)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum26(member), _MEMBERS151)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES68[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED152)
     return 0
+
+
+def _is_enum27(value):
+    size = len(value)
+    if size == 17:
+        return value == 'MORootCertificate'
+    if size == 18:
+        return value == 'V2GRootCertificate'
+    if size == 19:
+        return value == 'CSMSRootCertificate' or value == 'V2GCertificateChain'
+    if size == 27:
+        return value == 'ManufacturerRootCertificate'
+    return False
 
 
 def _a_certificateType_8310f7(value):
@@ -2303,7 +2821,7 @@ def _a_certificateType_8310f7(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM72)
+            _check_enum(item, _is_enum27(item), _MEMBERS155)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -2311,29 +2829,34 @@ def _a_certificateType_8310f7(value):
 
 
 def _o_GetInstalledCertificateIdsRequest_1b19b1(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('certificateType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_certificateType_8310f7(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES71)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetInstalledCertificateIdsRequest_1b19b1[0]:
+                index = 0
+            elif key is _SEEN_o_GetInstalledCertificateIdsRequest_1b19b1[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES153, _SEEN_o_GetInstalledCertificateIdsRequest_1b19b1)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_array(member)
+                _a_certificateType_8310f7(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES71[at])
+        violation.path.insert(0, key)
         raise
     return 0
+
+
+def _is_enum28(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'NotFound'
+    return False
 
 
 def _a_childCertificateHashData_ff3013(value):
@@ -2355,42 +2878,41 @@ def _a_childCertificateHashData_ff3013(value):
 
 
 def _o_certificateHashDataChain_2925a6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('certificateHashData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_customerCertificate_35f7e3(member)
-        at = 2
-        member = value.get('certificateType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM72)
-        at = 3
-        member = value.get('childCertificateHashData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_childCertificateHashData_ff3013(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES75)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_certificateHashDataChain_2925a6[0]:
+                index = 0
+            elif key is _SEEN_o_certificateHashDataChain_2925a6[1]:
+                index = 1
+            elif key is _SEEN_o_certificateHashDataChain_2925a6[2]:
+                index = 2
+            elif key is _SEEN_o_certificateHashDataChain_2925a6[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES159, _SEEN_o_certificateHashDataChain_2925a6)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_customerCertificate_35f7e3(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum27(member), _MEMBERS155)
+            elif index == 3:
+                _check_array(member)
+                _a_childCertificateHashData_ff3013(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES75[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED161)
     return 0
 
 
@@ -2411,294 +2933,306 @@ def _a_certificateHashDataChain_08797c(value):
 
 
 def _o_GetInstalledCertificateIdsResponse_c3b4a4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM74)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 3
-        member = value.get('certificateHashDataChain', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_certificateHashDataChain_08797c(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES73)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4[0]:
+                index = 0
+            elif key is _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4[1]:
+                index = 1
+            elif key is _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4[2]:
+                index = 2
+            elif key is _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES156, _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum28(member), _MEMBERS158)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 3:
+                _check_array(member)
+                _a_certificateHashDataChain_08797c(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES73[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_GetLocalListVersionResponse_008240(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('versionNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES76)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetLocalListVersionResponse_008240[0]:
+                index = 0
+            elif key is _SEEN_o_GetLocalListVersionResponse_008240[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES162, _SEEN_o_GetLocalListVersionResponse_008240)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES76[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED164)
     return 0
 
 
 def _o_log_44b2ae(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('remoteLocation', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 2
-        member = value.get('oldestTimestamp', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 3
-        member = value.get('latestTimestamp', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES78)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_log_44b2ae[0]:
+                index = 0
+            elif key is _SEEN_o_log_44b2ae[1]:
+                index = 1
+            elif key is _SEEN_o_log_44b2ae[2]:
+                index = 2
+            elif key is _SEEN_o_log_44b2ae[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES167, _SEEN_o_log_44b2ae)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 512)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_datetime(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES78[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED169)
     return 0
+
+
+def _is_enum29(value):
+    size = len(value)
+    if size == 11:
+        return value == 'SecurityLog'
+    if size == 14:
+        return value == 'DiagnosticsLog'
+    return False
 
 
 def _o_GetLogRequest_958d06(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('log', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_log_44b2ae(member)
-        at = 2
-        member = value.get('logType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM79)
-        at = 3
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 5
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES77)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetLogRequest_958d06[0]:
+                index = 0
+            elif key is _SEEN_o_GetLogRequest_958d06[1]:
+                index = 1
+            elif key is _SEEN_o_GetLogRequest_958d06[2]:
+                index = 2
+            elif key is _SEEN_o_GetLogRequest_958d06[3]:
+                index = 3
+            elif key is _SEEN_o_GetLogRequest_958d06[4]:
+                index = 4
+            elif key is _SEEN_o_GetLogRequest_958d06[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES165, _SEEN_o_GetLogRequest_958d06)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_log_44b2ae(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum29(member), _MEMBERS170)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                _check_integer6(member)
+            elif index == 5:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES77[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED171)
     return 0
 
 
+def _is_enum30(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 16:
+        return value == 'AcceptedCanceled'
+    return False
+
+
 def _o_GetLogResponse_a3c8d5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM81)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 3
-        member = value.get('filename', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 255)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES80)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetLogResponse_a3c8d5[0]:
+                index = 0
+            elif key is _SEEN_o_GetLogResponse_a3c8d5[1]:
+                index = 1
+            elif key is _SEEN_o_GetLogResponse_a3c8d5[2]:
+                index = 2
+            elif key is _SEEN_o_GetLogResponse_a3c8d5[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES172, _SEEN_o_GetLogResponse_a3c8d5)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum30(member), _MEMBERS174)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 3:
+                _check_string(member, 255)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES80[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_component_28e867(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('evse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evse_f502d0(member)
-        at = 2
-        member = value.get('name', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 3
-        member = value.get('instance', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES84)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_component_28e867[0]:
+                index = 0
+            elif key is _SEEN_o_component_28e867[1]:
+                index = 1
+            elif key is _SEEN_o_component_28e867[2]:
+                index = 2
+            elif key is _SEEN_o_component_28e867[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES179, _SEEN_o_component_28e867)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_object(member)
+                _o_evse_f502d0(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, 50)
+            elif index == 3:
+                _check_string(member, 50)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES84[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED181)
     return 0
 
 
 def _o_variable_e65dc4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('name', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 2
-        member = value.get('instance', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES85)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_variable_e65dc4[0]:
+                index = 0
+            elif key is _SEEN_o_variable_e65dc4[1]:
+                index = 1
+            elif key is _SEEN_o_variable_e65dc4[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES182, _SEEN_o_variable_e65dc4)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 50)
+            elif index == 2:
+                _check_string(member, 50)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES85[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED181)
     return 0
 
 
 def _o_componentVariable_f22f7e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 2
-        member = value.get('variable', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_variable_e65dc4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES83)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_componentVariable_f22f7e[0]:
+                index = 0
+            elif key is _SEEN_o_componentVariable_f22f7e[1]:
+                index = 1
+            elif key is _SEEN_o_componentVariable_f22f7e[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES177, _SEEN_o_componentVariable_f22f7e)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 2:
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES83[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED184)
     return 0
 
 
@@ -2718,6 +3252,17 @@ def _a_componentVariable_2183a8(value):
     return 0
 
 
+def _is_enum31(value):
+    size = len(value)
+    if size == 15:
+        return value == 'DeltaMonitoring'
+    if size == 18:
+        return value == 'PeriodicMonitoring'
+    if size == 19:
+        return value == 'ThresholdMonitoring'
+    return False
+
+
 def _a_monitoringCriteria_9baa2a(value):
     count = len(value)
     if count < 1:
@@ -2729,7 +3274,7 @@ def _a_monitoringCriteria_9baa2a(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM86)
+            _check_enum(item, _is_enum31(item), _MEMBERS185)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -2737,41 +3282,51 @@ def _a_monitoringCriteria_9baa2a(value):
 
 
 def _o_GetMonitoringReportRequest_83e392(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('componentVariable', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_componentVariable_2183a8(member)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('monitoringCriteria', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_monitoringCriteria_9baa2a(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES82)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetMonitoringReportRequest_83e392[0]:
+                index = 0
+            elif key is _SEEN_o_GetMonitoringReportRequest_83e392[1]:
+                index = 1
+            elif key is _SEEN_o_GetMonitoringReportRequest_83e392[2]:
+                index = 2
+            elif key is _SEEN_o_GetMonitoringReportRequest_83e392[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES175, _SEEN_o_GetMonitoringReportRequest_83e392)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_array(member)
+                _a_componentVariable_2183a8(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_array(member)
+                _a_monitoringCriteria_9baa2a(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES82[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED152)
     return 0
+
+
+def _is_enum32(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Active'
+    if size == 7:
+        return value == 'Enabled' or value == 'Problem'
+    if size == 9:
+        return value == 'Available'
+    return False
 
 
 def _a_componentCriteria_03441a(value):
@@ -2785,7 +3340,7 @@ def _a_componentCriteria_03441a(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM88)
+            _check_enum(item, _is_enum32(item), _MEMBERS188)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -2793,136 +3348,139 @@ def _a_componentCriteria_03441a(value):
 
 
 def _o_GetReportRequest_986a3c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('componentVariable', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_componentVariable_2183a8(member)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('componentCriteria', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_componentCriteria_03441a(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES87)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetReportRequest_986a3c[0]:
+                index = 0
+            elif key is _SEEN_o_GetReportRequest_986a3c[1]:
+                index = 1
+            elif key is _SEEN_o_GetReportRequest_986a3c[2]:
+                index = 2
+            elif key is _SEEN_o_GetReportRequest_986a3c[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES186, _SEEN_o_GetReportRequest_986a3c)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_array(member)
+                _a_componentVariable_2183a8(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_array(member)
+                _a_componentCriteria_03441a(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES87[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED152)
     return 0
 
 
 def _o_GetTransactionStatusRequest_7a79fc(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES89)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetTransactionStatusRequest_7a79fc[0]:
+                index = 0
+            elif key is _SEEN_o_GetTransactionStatusRequest_7a79fc[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES189, _SEEN_o_GetTransactionStatusRequest_7a79fc)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, 36)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES89[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_GetTransactionStatusResponse_e8589f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('ongoingIndicator', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 2
-        member = value.get('messagesInQueue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES90)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetTransactionStatusResponse_e8589f[0]:
+                index = 0
+            elif key is _SEEN_o_GetTransactionStatusResponse_e8589f[1]:
+                index = 1
+            elif key is _SEEN_o_GetTransactionStatusResponse_e8589f[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES191, _SEEN_o_GetTransactionStatusResponse_e8589f)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_boolean(member)
+            elif index == 2:
+                present += 1
+                _check_boolean(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES90[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED193)
     return 0
 
 
+def _is_enum33(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Actual' or value == 'Target' or value == 'MinSet' or value == 'MaxSet'
+    return False
+
+
 def _o_getVariableData_752dfe(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('attributeType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM93)
-        at = 2
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 3
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES92)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_getVariableData_752dfe[0]:
+                index = 0
+            elif key is _SEEN_o_getVariableData_752dfe[1]:
+                index = 1
+            elif key is _SEEN_o_getVariableData_752dfe[2]:
+                index = 2
+            elif key is _SEEN_o_getVariableData_752dfe[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES196, _SEEN_o_getVariableData_752dfe)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum33(member), _MEMBERS198)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES92[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED199)
     return 0
 
 
@@ -2943,87 +3501,97 @@ def _a_getVariableData_adb6be(value):
 
 
 def _o_GetVariablesRequest_e23ca9(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('getVariableData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_getVariableData_adb6be(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES91)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetVariablesRequest_e23ca9[0]:
+                index = 0
+            elif key is _SEEN_o_GetVariablesRequest_e23ca9[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES194, _SEEN_o_GetVariablesRequest_e23ca9)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_getVariableData_adb6be(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES91[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED200)
     return 0
 
 
+def _is_enum34(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 15:
+        return value == 'UnknownVariable'
+    if size == 16:
+        return value == 'UnknownComponent'
+    if size == 25:
+        return value == 'NotSupportedAttributeType'
+    return False
+
+
 def _o_getVariableResult_967288(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('attributeStatusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 2
-        member = value.get('attributeStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM96)
-        at = 3
-        member = value.get('attributeType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM93)
-        at = 4
-        member = value.get('attributeValue', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 2500)
-        at = 5
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 6
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES95)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_getVariableResult_967288[0]:
+                index = 0
+            elif key is _SEEN_o_getVariableResult_967288[1]:
+                index = 1
+            elif key is _SEEN_o_getVariableResult_967288[2]:
+                index = 2
+            elif key is _SEEN_o_getVariableResult_967288[3]:
+                index = 3
+            elif key is _SEEN_o_getVariableResult_967288[4]:
+                index = 4
+            elif key is _SEEN_o_getVariableResult_967288[5]:
+                index = 5
+            elif key is _SEEN_o_getVariableResult_967288[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES203, _SEEN_o_getVariableResult_967288)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum34(member), _MEMBERS205)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum33(member), _MEMBERS198)
+            elif index == 4:
+                _check_string(member, 2500)
+            elif index == 5:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 6:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES95[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED206)
     return 0
 
 
@@ -3044,290 +3612,399 @@ def _a_getVariableResult_1c5890(value):
 
 
 def _o_GetVariablesResponse_143130(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('getVariableResult', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_getVariableResult_1c5890(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES94)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetVariablesResponse_143130[0]:
+                index = 0
+            elif key is _SEEN_o_GetVariablesResponse_143130[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES201, _SEEN_o_GetVariablesResponse_143130)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_getVariableResult_1c5890(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES94[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED207)
     return 0
 
 
 def _o_HeartbeatResponse_49ff69(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('currentTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES97)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_HeartbeatResponse_49ff69[0]:
+                index = 0
+            elif key is _SEEN_o_HeartbeatResponse_49ff69[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES208, _SEEN_o_HeartbeatResponse_49ff69)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES97[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED210)
     return 0
+
+
+def _is_enum35(value):
+    size = len(value)
+    if size == 17:
+        return value == 'MORootCertificate'
+    if size == 18:
+        return value == 'V2GRootCertificate'
+    if size == 19:
+        return value == 'CSMSRootCertificate'
+    if size == 27:
+        return value == 'ManufacturerRootCertificate'
+    return False
 
 
 def _o_InstallCertificateRequest_7c3542(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('certificateType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM99)
-        at = 2
-        member = value.get('certificate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 5500)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES98)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_InstallCertificateRequest_7c3542[0]:
+                index = 0
+            elif key is _SEEN_o_InstallCertificateRequest_7c3542[1]:
+                index = 1
+            elif key is _SEEN_o_InstallCertificateRequest_7c3542[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES211, _SEEN_o_InstallCertificateRequest_7c3542)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum35(member), _MEMBERS213)
+            elif index == 2:
+                present += 1
+                _check_string(member, 5500)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES98[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED214)
     return 0
+
+
+def _is_enum36(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
 
 
 def _o_InstallCertificateResponse_f0b948(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM100)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_InstallCertificateResponse_f0b948[0]:
+                index = 0
+            elif key is _SEEN_o_InstallCertificateResponse_f0b948[1]:
+                index = 1
+            elif key is _SEEN_o_InstallCertificateResponse_f0b948[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_InstallCertificateResponse_f0b948)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum36(member), _MEMBERS216)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
+
+
+def _is_enum37(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 8:
+        return value == 'Uploaded'
+    if size == 9:
+        return value == 'Uploading'
+    if size == 10:
+        return value == 'BadMessage'
+    if size == 13:
+        return value == 'UploadFailure'
+    if size == 16:
+        return value == 'PermissionDenied' or value == 'AcceptedCanceled'
+    if size == 21:
+        return value == 'NotSupportedOperation'
+    return False
 
 
 def _o_LogStatusNotificationRequest_5c0823(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM101)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES49)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_LogStatusNotificationRequest_5c0823[0]:
+                index = 0
+            elif key is _SEEN_o_LogStatusNotificationRequest_5c0823[1]:
+                index = 1
+            elif key is _SEEN_o_LogStatusNotificationRequest_5c0823[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES107, _SEEN_o_LogStatusNotificationRequest_5c0823)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum37(member), _MEMBERS218)
+            elif index == 2:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES49[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
+def _is_enum38(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Other'
+    if size == 7:
+        return value == 'Trigger'
+    if size == 12:
+        return value == 'Sample.Clock'
+    if size == 15:
+        return value == 'Sample.Periodic' or value == 'Transaction.End'
+    if size == 16:
+        return value == 'Interruption.End'
+    if size == 17:
+        return value == 'Transaction.Begin'
+    if size == 18:
+        return value == 'Interruption.Begin'
+    return False
+
+
+def _is_enum39(value):
+    size = len(value)
+    if size == 3:
+        return value == 'SoC'
+    if size == 7:
+        return value == 'Voltage'
+    if size == 9:
+        return value == 'Frequency'
+    if size == 12:
+        return value == 'Power.Factor'
+    if size == 13:
+        return value == 'Power.Offered'
+    if size == 14:
+        return value == 'Current.Export' or value == 'Current.Import'
+    if size == 15:
+        return value == 'Current.Offered'
+    if size == 17:
+        return value == 'Energy.Active.Net'
+    if size == 19:
+        return value == 'Energy.Reactive.Net' or value == 'Energy.Apparent.Net' or value == 'Power.Active.Export' or value == 'Power.Active.Import'
+    if size == 21:
+        return value == 'Power.Reactive.Export' or value == 'Power.Reactive.Import'
+    if size == 22:
+        return value == 'Energy.Apparent.Import' or value == 'Energy.Apparent.Export'
+    if size == 29:
+        return value == 'Energy.Active.Export.Register' or value == 'Energy.Active.Import.Register' or value == 'Energy.Active.Export.Interval' or value == 'Energy.Active.Import.Interval'
+    if size == 31:
+        return value == 'Energy.Reactive.Export.Register' or value == 'Energy.Reactive.Import.Register' or value == 'Energy.Reactive.Export.Interval' or value == 'Energy.Reactive.Import.Interval'
+    return False
+
+
+def _is_enum40(value):
+    size = len(value)
+    if size == 1:
+        return value == 'N'
+    if size == 2:
+        return value == 'L1' or value == 'L2' or value == 'L3'
+    if size == 4:
+        return value == 'L1-N' or value == 'L2-N' or value == 'L3-N'
+    if size == 5:
+        return value == 'L1-L2' or value == 'L2-L3' or value == 'L3-L1'
+    return False
+
+
+def _is_enum41(value):
+    size = len(value)
+    if size == 2:
+        return value == 'EV'
+    if size == 4:
+        return value == 'Body'
+    if size == 5:
+        return value == 'Cable' or value == 'Inlet'
+    if size == 6:
+        return value == 'Outlet'
+    return False
+
+
 def _o_signedMeterValue_14aa28(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('signedMeterData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2500)
-        at = 2
-        member = value.get('signingMethod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 3
-        member = value.get('encodingMethod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 4
-        member = value.get('publicKey', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2500)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES109)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_signedMeterValue_14aa28[0]:
+                index = 0
+            elif key is _SEEN_o_signedMeterValue_14aa28[1]:
+                index = 1
+            elif key is _SEEN_o_signedMeterValue_14aa28[2]:
+                index = 2
+            elif key is _SEEN_o_signedMeterValue_14aa28[3]:
+                index = 3
+            elif key is _SEEN_o_signedMeterValue_14aa28[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES229, _SEEN_o_signedMeterValue_14aa28)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 2500)
+            elif index == 2:
+                present += 1
+                _check_string(member, 50)
+            elif index == 3:
+                present += 1
+                _check_string(member, 50)
+            elif index == 4:
+                present += 1
+                _check_string(member, 2500)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES109[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED231)
     return 0
 
 
 def _o_unitOfMeasure_1fa959(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('unit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 2
-        member = value.get('multiplier', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES110)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_unitOfMeasure_1fa959[0]:
+                index = 0
+            elif key is _SEEN_o_unitOfMeasure_1fa959[1]:
+                index = 1
+            elif key is _SEEN_o_unitOfMeasure_1fa959[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES232, _SEEN_o_unitOfMeasure_1fa959)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, 20)
+            elif index == 2:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES110[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_sampledValue_abf3f0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('context', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM105)
-        at = 3
-        member = value.get('measurand', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM106)
-        at = 4
-        member = value.get('phase', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM107)
-        at = 5
-        member = value.get('location', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM108)
-        at = 6
-        member = value.get('signedMeterValue', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_signedMeterValue_14aa28(member)
-        at = 7
-        member = value.get('unitOfMeasure', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_unitOfMeasure_1fa959(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES104)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_sampledValue_abf3f0[0]:
+                index = 0
+            elif key is _SEEN_o_sampledValue_abf3f0[1]:
+                index = 1
+            elif key is _SEEN_o_sampledValue_abf3f0[2]:
+                index = 2
+            elif key is _SEEN_o_sampledValue_abf3f0[3]:
+                index = 3
+            elif key is _SEEN_o_sampledValue_abf3f0[4]:
+                index = 4
+            elif key is _SEEN_o_sampledValue_abf3f0[5]:
+                index = 5
+            elif key is _SEEN_o_sampledValue_abf3f0[6]:
+                index = 6
+            elif key is _SEEN_o_sampledValue_abf3f0[7]:
+                index = 7
+            else:
+                index = _identify(key, _NAMES223, _SEEN_o_sampledValue_abf3f0)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum38(member), _MEMBERS225)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum39(member), _MEMBERS226)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum40(member), _MEMBERS227)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum41(member), _MEMBERS228)
+            elif index == 6:
+                _check_object(member)
+                _o_signedMeterValue_14aa28(member)
+            elif index == 7:
+                _check_object(member)
+                _o_unitOfMeasure_1fa959(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES104[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED234)
     return 0
 
 
@@ -3348,36 +4025,36 @@ def _a_sampledValue_b6cf26(value):
 
 
 def _o_meterValue_bcf522(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('sampledValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_sampledValue_b6cf26(member)
-        at = 2
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES103)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_meterValue_bcf522[0]:
+                index = 0
+            elif key is _SEEN_o_meterValue_bcf522[1]:
+                index = 1
+            elif key is _SEEN_o_meterValue_bcf522[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES221, _SEEN_o_meterValue_bcf522)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_sampledValue_b6cf26(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES103[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED235)
     return 0
 
 
@@ -3398,35 +4075,35 @@ def _a_meterValue_1d6e0a(value):
 
 
 def _o_MeterValuesRequest_43ec51(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('meterValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_meterValue_1d6e0a(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES102)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_MeterValuesRequest_43ec51[0]:
+                index = 0
+            elif key is _SEEN_o_MeterValuesRequest_43ec51[1]:
+                index = 1
+            elif key is _SEEN_o_MeterValuesRequest_43ec51[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES219, _SEEN_o_MeterValuesRequest_43ec51)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_array(member)
+                _a_meterValue_1d6e0a(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES102[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED236)
     return 0
 
 
@@ -3449,71 +4126,81 @@ def _a_chargingSchedulePeriod_375665(value):
 
 
 def _o_relativeTimeInterval_7b23e3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('start', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES115)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_relativeTimeInterval_7b23e3[0]:
+                index = 0
+            elif key is _SEEN_o_relativeTimeInterval_7b23e3[1]:
+                index = 1
+            elif key is _SEEN_o_relativeTimeInterval_7b23e3[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES245, _SEEN_o_relativeTimeInterval_7b23e3)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES115[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED247)
     return 0
 
 
+def _is_enum42(value):
+    size = len(value)
+    if size == 21:
+        return value == 'CarbonDioxideEmission'
+    if size == 23:
+        return value == 'RelativePricePercentage'
+    if size == 29:
+        return value == 'RenewableGenerationPercentage'
+    return False
+
+
 def _o_cost_886356(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('costKind', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM118)
-        at = 2
-        member = value.get('amount', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('amountMultiplier', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES117)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_cost_886356[0]:
+                index = 0
+            elif key is _SEEN_o_cost_886356[1]:
+                index = 1
+            elif key is _SEEN_o_cost_886356[2]:
+                index = 2
+            elif key is _SEEN_o_cost_886356[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES250, _SEEN_o_cost_886356)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum42(member), _MEMBERS252)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES117[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED253)
     return 0
 
 
@@ -3536,35 +4223,35 @@ def _a_cost_1f44a6(value):
 
 
 def _o_consumptionCost_aceede(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('startValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('cost', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_cost_1f44a6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES116)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_consumptionCost_aceede[0]:
+                index = 0
+            elif key is _SEEN_o_consumptionCost_aceede[1]:
+                index = 1
+            elif key is _SEEN_o_consumptionCost_aceede[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES248, _SEEN_o_consumptionCost_aceede)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                present += 1
+                _check_array(member)
+                _a_cost_1f44a6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES116[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED254)
     return 0
 
 
@@ -3587,41 +4274,40 @@ def _a_consumptionCost_ace3a3(value):
 
 
 def _o_salesTariffEntry_d9f709(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('relativeTimeInterval', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_relativeTimeInterval_7b23e3(member)
-        at = 2
-        member = value.get('ePriceLevel', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('consumptionCost', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_consumptionCost_ace3a3(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES114)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_salesTariffEntry_d9f709[0]:
+                index = 0
+            elif key is _SEEN_o_salesTariffEntry_d9f709[1]:
+                index = 1
+            elif key is _SEEN_o_salesTariffEntry_d9f709[2]:
+                index = 2
+            elif key is _SEEN_o_salesTariffEntry_d9f709[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES243, _SEEN_o_salesTariffEntry_d9f709)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_relativeTimeInterval_7b23e3(member)
+            elif index == 2:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                _check_array(member)
+                _a_consumptionCost_ace3a3(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES114[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED255)
     return 0
 
 
@@ -3644,107 +4330,100 @@ def _a_salesTariffEntry_d59a96(value):
 
 
 def _o_salesTariff_4bc8d4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('salesTariffDescription', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 32)
-        at = 3
-        member = value.get('numEPriceLevels', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('salesTariffEntry', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_salesTariffEntry_d59a96(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES113)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_salesTariff_4bc8d4[0]:
+                index = 0
+            elif key is _SEEN_o_salesTariff_4bc8d4[1]:
+                index = 1
+            elif key is _SEEN_o_salesTariff_4bc8d4[2]:
+                index = 2
+            elif key is _SEEN_o_salesTariff_4bc8d4[3]:
+                index = 3
+            elif key is _SEEN_o_salesTariff_4bc8d4[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES241, _SEEN_o_salesTariff_4bc8d4)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_string(member, 32)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_array(member)
+                _a_salesTariffEntry_d59a96(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES113[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED256)
     return 0
 
 
 def _o_chargingSchedule_118ca3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('startSchedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 3
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('chargingRateUnit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM64)
-        at = 5
-        member = value.get('chargingSchedulePeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_chargingSchedulePeriod_375665(member)
-        at = 6
-        member = value.get('minChargingRate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 7
-        member = value.get('salesTariff', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_salesTariff_4bc8d4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES112)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingSchedule_118ca3[0]:
+                index = 0
+            elif key is _SEEN_o_chargingSchedule_118ca3[1]:
+                index = 1
+            elif key is _SEEN_o_chargingSchedule_118ca3[2]:
+                index = 2
+            elif key is _SEEN_o_chargingSchedule_118ca3[3]:
+                index = 3
+            elif key is _SEEN_o_chargingSchedule_118ca3[4]:
+                index = 4
+            elif key is _SEEN_o_chargingSchedule_118ca3[5]:
+                index = 5
+            elif key is _SEEN_o_chargingSchedule_118ca3[6]:
+                index = 6
+            elif key is _SEEN_o_chargingSchedule_118ca3[7]:
+                index = 7
+            else:
+                index = _identify(key, _NAMES239, _SEEN_o_chargingSchedule_118ca3)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum24(member), _MEMBERS138)
+            elif index == 5:
+                present += 1
+                _check_array(member)
+                _a_chargingSchedulePeriod_375665(member)
+            elif index == 6:
+                _check_number(member)
+            elif index == 7:
+                _check_object(member)
+                _o_salesTariff_4bc8d4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES112[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED257)
     return 0
 
 
@@ -3765,191 +4444,181 @@ def _a_chargingSchedule_c90b27(value):
 
 
 def _o_chargingLimit_49f426(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('chargingLimitSource', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM39)
-        at = 2
-        member = value.get('isGridCritical', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES119)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingLimit_49f426[0]:
+                index = 0
+            elif key is _SEEN_o_chargingLimit_49f426[1]:
+                index = 1
+            elif key is _SEEN_o_chargingLimit_49f426[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES258, _SEEN_o_chargingLimit_49f426)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum14(member), _MEMBERS84)
+            elif index == 2:
+                _check_boolean(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES119[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED85)
     return 0
 
 
 def _o_NotifyChargingLimitRequest_1dd40d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('chargingSchedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_chargingSchedule_c90b27(member)
-        at = 2
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('chargingLimit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingLimit_49f426(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES111)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyChargingLimitRequest_1dd40d[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyChargingLimitRequest_1dd40d[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyChargingLimitRequest_1dd40d[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyChargingLimitRequest_1dd40d[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES237, _SEEN_o_NotifyChargingLimitRequest_1dd40d)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_array(member)
+                _a_chargingSchedule_c90b27(member)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_chargingLimit_49f426(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES111[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED260)
     return 0
 
 
 def _o_NotifyCustomerInformationRequest_e518b6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('data', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 2
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 3
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('generatedAt', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 5
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES120)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyCustomerInformationRequest_e518b6[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_e518b6[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_e518b6[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_e518b6[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_e518b6[4]:
+                index = 4
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_e518b6[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES261, _SEEN_o_NotifyCustomerInformationRequest_e518b6)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 512)
+            elif index == 2:
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 5:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES120[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED263)
     return 0
 
 
 def _o_messageInfo_7f25fe(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('display', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_component_28e867(member)
-        at = 2
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('priority', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM69)
-        at = 4
-        member = value.get('state', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM70)
-        at = 5
-        member = value.get('startDateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 6
-        member = value.get('endDateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 7
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 8
-        member = value.get('message', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_personalMessage_74d956(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES122)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_messageInfo_7f25fe[0]:
+                index = 0
+            elif key is _SEEN_o_messageInfo_7f25fe[1]:
+                index = 1
+            elif key is _SEEN_o_messageInfo_7f25fe[2]:
+                index = 2
+            elif key is _SEEN_o_messageInfo_7f25fe[3]:
+                index = 3
+            elif key is _SEEN_o_messageInfo_7f25fe[4]:
+                index = 4
+            elif key is _SEEN_o_messageInfo_7f25fe[5]:
+                index = 5
+            elif key is _SEEN_o_messageInfo_7f25fe[6]:
+                index = 6
+            elif key is _SEEN_o_messageInfo_7f25fe[7]:
+                index = 7
+            elif key is _SEEN_o_messageInfo_7f25fe[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES266, _SEEN_o_messageInfo_7f25fe)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum25(member), _MEMBERS150)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum26(member), _MEMBERS151)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 6:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 7:
+                _check_string(member, 36)
+            elif index == 8:
+                present += 1
+                _check_object(member)
+                _o_personalMessage_74d956(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES122[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED268)
     return 0
 
 
@@ -3970,404 +4639,424 @@ def _a_messageInfo_fa6725(value):
 
 
 def _o_NotifyDisplayMessagesRequest_e4cdcb(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('messageInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_messageInfo_fa6725(member)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES121)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES264, _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_array(member)
+                _a_messageInfo_fa6725(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_boolean(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES121[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED152)
     return 0
 
 
 def _o_acChargingParameters_4b6b49(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('energyAmount', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('evMinCurrent', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('evMaxCurrent', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('evMaxVoltage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES125)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_acChargingParameters_4b6b49[0]:
+                index = 0
+            elif key is _SEEN_o_acChargingParameters_4b6b49[1]:
+                index = 1
+            elif key is _SEEN_o_acChargingParameters_4b6b49[2]:
+                index = 2
+            elif key is _SEEN_o_acChargingParameters_4b6b49[3]:
+                index = 3
+            elif key is _SEEN_o_acChargingParameters_4b6b49[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES273, _SEEN_o_acChargingParameters_4b6b49)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES125[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED275)
     return 0
 
 
 def _o_dcChargingParameters_2eff58(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('evMaxCurrent', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('evMaxVoltage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('energyAmount', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('evMaxPower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 5
-        member = value.get('stateOfCharge', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 100.0)
-        at = 6
-        member = value.get('evEnergyCapacity', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 7
-        member = value.get('fullSoC', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 100.0)
-        at = 8
-        member = value.get('bulkSoC', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 100.0)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES126)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_dcChargingParameters_2eff58[0]:
+                index = 0
+            elif key is _SEEN_o_dcChargingParameters_2eff58[1]:
+                index = 1
+            elif key is _SEEN_o_dcChargingParameters_2eff58[2]:
+                index = 2
+            elif key is _SEEN_o_dcChargingParameters_2eff58[3]:
+                index = 3
+            elif key is _SEEN_o_dcChargingParameters_2eff58[4]:
+                index = 4
+            elif key is _SEEN_o_dcChargingParameters_2eff58[5]:
+                index = 5
+            elif key is _SEEN_o_dcChargingParameters_2eff58[6]:
+                index = 6
+            elif key is _SEEN_o_dcChargingParameters_2eff58[7]:
+                index = 7
+            elif key is _SEEN_o_dcChargingParameters_2eff58[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES276, _SEEN_o_dcChargingParameters_2eff58)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                _check_integer6(member)
+            elif index == 5:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 6:
+                _check_integer6(member)
+            elif index == 7:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 8:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES126[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED278)
     return 0
 
 
+def _is_enum43(value):
+    size = len(value)
+    if size == 2:
+        return value == 'DC'
+    if size == 12:
+        return value == 'AC_two_phase'
+    if size == 14:
+        return value == 'AC_three_phase'
+    if size == 15:
+        return value == 'AC_single_phase'
+    return False
+
+
 def _o_chargingNeeds_f71259(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('acChargingParameters', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_acChargingParameters_4b6b49(member)
-        at = 2
-        member = value.get('dcChargingParameters', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_dcChargingParameters_2eff58(member)
-        at = 3
-        member = value.get('requestedEnergyTransfer', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM127)
-        at = 4
-        member = value.get('departureTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES124)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingNeeds_f71259[0]:
+                index = 0
+            elif key is _SEEN_o_chargingNeeds_f71259[1]:
+                index = 1
+            elif key is _SEEN_o_chargingNeeds_f71259[2]:
+                index = 2
+            elif key is _SEEN_o_chargingNeeds_f71259[3]:
+                index = 3
+            elif key is _SEEN_o_chargingNeeds_f71259[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES271, _SEEN_o_chargingNeeds_f71259)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_object(member)
+                _o_acChargingParameters_4b6b49(member)
+            elif index == 2:
+                _check_object(member)
+                _o_dcChargingParameters_2eff58(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum43(member), _MEMBERS279)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_datetime(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES124[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED280)
     return 0
 
 
 def _o_NotifyEVChargingNeedsRequest_0f80c0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('maxScheduleTuples', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('chargingNeeds', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingNeeds_f71259(member)
-        at = 3
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES123)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES269, _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_chargingNeeds_f71259(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES123[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED281)
     return 0
 
 
+def _is_enum44(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 10:
+        return value == 'Processing'
+    return False
+
+
 def _o_NotifyEVChargingNeedsResponse_66f6b6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM128)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyEVChargingNeedsResponse_66f6b6[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyEVChargingNeedsResponse_66f6b6[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyEVChargingNeedsResponse_66f6b6[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_NotifyEVChargingNeedsResponse_66f6b6)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum44(member), _MEMBERS283)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_NotifyEVChargingScheduleRequest_d6c38b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('timeBase', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('chargingSchedule', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingSchedule_118ca3(member)
-        at = 3
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES129)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES284, _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_chargingSchedule_118ca3(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES129[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED286)
     return 0
 
 
+def _is_enum45(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Delta'
+    if size == 8:
+        return value == 'Alerting' or value == 'Periodic'
+    return False
+
+
+def _is_enum46(value):
+    size = len(value)
+    if size == 13:
+        return value == 'CustomMonitor'
+    if size == 16:
+        return value == 'HardWiredMonitor'
+    if size == 20:
+        return value == 'PreconfiguredMonitor'
+    if size == 21:
+        return value == 'HardWiredNotification'
+    return False
+
+
 def _o_eventData_ba3bec(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('eventId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('trigger', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM132)
-        at = 4
-        member = value.get('cause', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 5
-        member = value.get('actualValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2500)
-        at = 6
-        member = value.get('techCode', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 7
-        member = value.get('techInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 500)
-        at = 8
-        member = value.get('cleared', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 9
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 10
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 11
-        member = value.get('variableMonitoringId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 12
-        member = value.get('eventNotificationType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM133)
-        at = 13
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES131)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_eventData_ba3bec[0]:
+                index = 0
+            elif key is _SEEN_o_eventData_ba3bec[1]:
+                index = 1
+            elif key is _SEEN_o_eventData_ba3bec[2]:
+                index = 2
+            elif key is _SEEN_o_eventData_ba3bec[3]:
+                index = 3
+            elif key is _SEEN_o_eventData_ba3bec[4]:
+                index = 4
+            elif key is _SEEN_o_eventData_ba3bec[5]:
+                index = 5
+            elif key is _SEEN_o_eventData_ba3bec[6]:
+                index = 6
+            elif key is _SEEN_o_eventData_ba3bec[7]:
+                index = 7
+            elif key is _SEEN_o_eventData_ba3bec[8]:
+                index = 8
+            elif key is _SEEN_o_eventData_ba3bec[9]:
+                index = 9
+            elif key is _SEEN_o_eventData_ba3bec[10]:
+                index = 10
+            elif key is _SEEN_o_eventData_ba3bec[11]:
+                index = 11
+            elif key is _SEEN_o_eventData_ba3bec[12]:
+                index = 12
+            elif key is _SEEN_o_eventData_ba3bec[13]:
+                index = 13
+            else:
+                index = _identify(key, _NAMES289, _SEEN_o_eventData_ba3bec)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum45(member), _MEMBERS291)
+            elif index == 4:
+                _check_integer6(member)
+            elif index == 5:
+                present += 1
+                _check_string(member, 2500)
+            elif index == 6:
+                _check_string(member, 50)
+            elif index == 7:
+                _check_string(member, 500)
+            elif index == 8:
+                _check_boolean(member)
+            elif index == 9:
+                _check_string(member, 36)
+            elif index == 10:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 11:
+                _check_integer6(member)
+            elif index == 12:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum46(member), _MEMBERS292)
+            elif index == 13:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES131[at])
+        violation.path.insert(0, key)
         raise
+    if present != 7:
+        _missing(value, _REQUIRED293)
     return 0
 
 
@@ -4388,98 +5077,106 @@ def _a_eventData_c664ce(value):
 
 
 def _o_NotifyEventRequest_473131(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('generatedAt', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 3
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('eventData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_eventData_c664ce(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES130)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyEventRequest_473131[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyEventRequest_473131[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyEventRequest_473131[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyEventRequest_473131[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyEventRequest_473131[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES287, _SEEN_o_NotifyEventRequest_473131)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_array(member)
+                _a_eventData_c664ce(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES130[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED294)
     return 0
 
 
+def _is_enum47(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Delta'
+    if size == 8:
+        return value == 'Periodic'
+    if size == 14:
+        return value == 'UpperThreshold' or value == 'LowerThreshold'
+    if size == 20:
+        return value == 'PeriodicClockAligned'
+    return False
+
+
 def _o_variableMonitoring_54afdc(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('transaction', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 3
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 4
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM137)
-        at = 5
-        member = value.get('severity', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES136)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_variableMonitoring_54afdc[0]:
+                index = 0
+            elif key is _SEEN_o_variableMonitoring_54afdc[1]:
+                index = 1
+            elif key is _SEEN_o_variableMonitoring_54afdc[2]:
+                index = 2
+            elif key is _SEEN_o_variableMonitoring_54afdc[3]:
+                index = 3
+            elif key is _SEEN_o_variableMonitoring_54afdc[4]:
+                index = 4
+            elif key is _SEEN_o_variableMonitoring_54afdc[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES299, _SEEN_o_variableMonitoring_54afdc)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_number(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum47(member), _MEMBERS301)
+            elif index == 5:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES136[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED302)
     return 0
 
 
@@ -4500,43 +5197,42 @@ def _a_variableMonitoring_06b8ea(value):
 
 
 def _o_monitor_f9dbac(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 2
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 3
-        member = value.get('variableMonitoring', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_variableMonitoring_06b8ea(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES135)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_monitor_f9dbac[0]:
+                index = 0
+            elif key is _SEEN_o_monitor_f9dbac[1]:
+                index = 1
+            elif key is _SEEN_o_monitor_f9dbac[2]:
+                index = 2
+            elif key is _SEEN_o_monitor_f9dbac[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES297, _SEEN_o_monitor_f9dbac)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 3:
+                present += 1
+                _check_array(member)
+                _a_variableMonitoring_06b8ea(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES135[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED303)
     return 0
 
 
@@ -4557,98 +5253,98 @@ def _a_monitor_a6aa80(value):
 
 
 def _o_NotifyMonitoringReportRequest_b439c9(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('monitor', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_monitor_a6aa80(member)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 4
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 5
-        member = value.get('generatedAt', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES134)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyMonitoringReportRequest_b439c9[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_b439c9[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_b439c9[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_b439c9[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_b439c9[4]:
+                index = 4
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_b439c9[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES295, _SEEN_o_NotifyMonitoringReportRequest_b439c9)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_array(member)
+                _a_monitor_a6aa80(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_boolean(member)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+            elif index == 5:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES134[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED304)
     return 0
 
 
+def _is_enum48(value):
+    size = len(value)
+    if size == 8:
+        return value == 'ReadOnly'
+    if size == 9:
+        return value == 'WriteOnly' or value == 'ReadWrite'
+    return False
+
+
 def _o_variableAttribute_f580f3(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('type', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM93)
-        at = 2
-        member = value.get('value', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 2500)
-        at = 3
-        member = value.get('mutability', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM141)
-        at = 4
-        member = value.get('persistent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 5
-        member = value.get('constant', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES140)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_variableAttribute_f580f3[0]:
+                index = 0
+            elif key is _SEEN_o_variableAttribute_f580f3[1]:
+                index = 1
+            elif key is _SEEN_o_variableAttribute_f580f3[2]:
+                index = 2
+            elif key is _SEEN_o_variableAttribute_f580f3[3]:
+                index = 3
+            elif key is _SEEN_o_variableAttribute_f580f3[4]:
+                index = 4
+            elif key is _SEEN_o_variableAttribute_f580f3[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES309, _SEEN_o_variableAttribute_f580f3)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum33(member), _MEMBERS198)
+            elif index == 2:
+                _check_string(member, 2500)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum48(member), _MEMBERS311)
+            elif index == 4:
+                _check_boolean(member)
+            elif index == 5:
+                _check_boolean(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES140[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
@@ -4671,103 +5367,112 @@ def _a_variableAttribute_4fd542(value):
     return 0
 
 
+def _is_enum49(value):
+    size = len(value)
+    if size == 6:
+        return value == 'string'
+    if size == 7:
+        return value == 'decimal' or value == 'integer' or value == 'boolean'
+    if size == 8:
+        return value == 'dateTime'
+    if size == 10:
+        return value == 'OptionList' or value == 'MemberList'
+    if size == 12:
+        return value == 'SequenceList'
+    return False
+
+
 def _o_variableCharacteristics_8a5bf0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('unit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 16)
-        at = 2
-        member = value.get('dataType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM143)
-        at = 3
-        member = value.get('minLimit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 4
-        member = value.get('maxLimit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 5
-        member = value.get('valuesList', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 1000)
-        at = 6
-        member = value.get('supportsMonitoring', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES142)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_variableCharacteristics_8a5bf0[0]:
+                index = 0
+            elif key is _SEEN_o_variableCharacteristics_8a5bf0[1]:
+                index = 1
+            elif key is _SEEN_o_variableCharacteristics_8a5bf0[2]:
+                index = 2
+            elif key is _SEEN_o_variableCharacteristics_8a5bf0[3]:
+                index = 3
+            elif key is _SEEN_o_variableCharacteristics_8a5bf0[4]:
+                index = 4
+            elif key is _SEEN_o_variableCharacteristics_8a5bf0[5]:
+                index = 5
+            elif key is _SEEN_o_variableCharacteristics_8a5bf0[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES312, _SEEN_o_variableCharacteristics_8a5bf0)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, 16)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum49(member), _MEMBERS314)
+            elif index == 3:
+                _check_number(member)
+            elif index == 4:
+                _check_number(member)
+            elif index == 5:
+                _check_string(member, 1000)
+            elif index == 6:
+                present += 1
+                _check_boolean(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES142[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED315)
     return 0
 
 
 def _o_reportData_970b28(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 2
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 3
-        member = value.get('variableAttribute', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_variableAttribute_4fd542(member)
-        at = 4
-        member = value.get('variableCharacteristics', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_variableCharacteristics_8a5bf0(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES139)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_reportData_970b28[0]:
+                index = 0
+            elif key is _SEEN_o_reportData_970b28[1]:
+                index = 1
+            elif key is _SEEN_o_reportData_970b28[2]:
+                index = 2
+            elif key is _SEEN_o_reportData_970b28[3]:
+                index = 3
+            elif key is _SEEN_o_reportData_970b28[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES307, _SEEN_o_reportData_970b28)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 3:
+                present += 1
+                _check_array(member)
+                _a_variableAttribute_4fd542(member)
+            elif index == 4:
+                _check_object(member)
+                _o_variableCharacteristics_8a5bf0(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES139[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED316)
     return 0
 
 
@@ -4788,101 +5493,118 @@ def _a_reportData_f6015b(value):
 
 
 def _o_NotifyReportRequest_cefac5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('generatedAt', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('reportData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_reportData_f6015b(member)
-        at = 4
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 5
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES138)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyReportRequest_cefac5[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyReportRequest_cefac5[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyReportRequest_cefac5[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyReportRequest_cefac5[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyReportRequest_cefac5[4]:
+                index = 4
+            elif key is _SEEN_o_NotifyReportRequest_cefac5[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES305, _SEEN_o_NotifyReportRequest_cefac5)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_array(member)
+                _a_reportData_f6015b(member)
+            elif index == 4:
+                _check_boolean(member)
+            elif index == 5:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES138[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED317)
     return 0
 
 
 def _o_PublishFirmwareRequest_385835(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('location', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 2
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('checksum', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 32)
-        at = 4
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 5
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES144)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_PublishFirmwareRequest_385835[0]:
+                index = 0
+            elif key is _SEEN_o_PublishFirmwareRequest_385835[1]:
+                index = 1
+            elif key is _SEEN_o_PublishFirmwareRequest_385835[2]:
+                index = 2
+            elif key is _SEEN_o_PublishFirmwareRequest_385835[3]:
+                index = 3
+            elif key is _SEEN_o_PublishFirmwareRequest_385835[4]:
+                index = 4
+            elif key is _SEEN_o_PublishFirmwareRequest_385835[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES318, _SEEN_o_PublishFirmwareRequest_385835)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 512)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, 32)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+            elif index == 5:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES144[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED320)
     return 0
+
+
+def _is_enum50(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 9:
+        return value == 'Published'
+    if size == 10:
+        return value == 'Downloaded'
+    if size == 11:
+        return value == 'Downloading'
+    if size == 13:
+        return value == 'PublishFailed'
+    if size == 14:
+        return value == 'DownloadFailed' or value == 'DownloadPaused'
+    if size == 15:
+        return value == 'InvalidChecksum'
+    if size == 16:
+        return value == 'ChecksumVerified'
+    if size == 17:
+        return value == 'DownloadScheduled'
+    return False
 
 
 def _a_location_24a2fb(value):
@@ -4901,41 +5623,58 @@ def _a_location_24a2fb(value):
 
 
 def _o_PublishFirmwareStatusNotificationRequest_819b72(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM146)
-        at = 2
-        member = value.get('location', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_location_24a2fb(member)
-        at = 3
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES145)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72[0]:
+                index = 0
+            elif key is _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72[1]:
+                index = 1
+            elif key is _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72[2]:
+                index = 2
+            elif key is _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES321, _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum50(member), _MEMBERS323)
+            elif index == 2:
+                _check_array(member)
+                _a_location_24a2fb(member)
+            elif index == 3:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES145[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
+
+
+def _is_enum51(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Absolute' or value == 'Relative'
+    if size == 9:
+        return value == 'Recurring'
+    return False
+
+
+def _is_enum52(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Daily'
+    if size == 6:
+        return value == 'Weekly'
+    return False
 
 
 def _a_chargingSchedule_ede988(value):
@@ -4957,78 +5696,71 @@ def _a_chargingSchedule_ede988(value):
 
 
 def _o_chargingProfile_c2435f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('stackLevel', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('chargingProfilePurpose', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM32)
-        at = 4
-        member = value.get('chargingProfileKind', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM149)
-        at = 5
-        member = value.get('recurrencyKind', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM150)
-        at = 6
-        member = value.get('validFrom', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 7
-        member = value.get('validTo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 8
-        member = value.get('chargingSchedule', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_chargingSchedule_ede988(member)
-        at = 9
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES148)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingProfile_c2435f[0]:
+                index = 0
+            elif key is _SEEN_o_chargingProfile_c2435f[1]:
+                index = 1
+            elif key is _SEEN_o_chargingProfile_c2435f[2]:
+                index = 2
+            elif key is _SEEN_o_chargingProfile_c2435f[3]:
+                index = 3
+            elif key is _SEEN_o_chargingProfile_c2435f[4]:
+                index = 4
+            elif key is _SEEN_o_chargingProfile_c2435f[5]:
+                index = 5
+            elif key is _SEEN_o_chargingProfile_c2435f[6]:
+                index = 6
+            elif key is _SEEN_o_chargingProfile_c2435f[7]:
+                index = 7
+            elif key is _SEEN_o_chargingProfile_c2435f[8]:
+                index = 8
+            elif key is _SEEN_o_chargingProfile_c2435f[9]:
+                index = 9
+            else:
+                index = _identify(key, _NAMES326, _SEEN_o_chargingProfile_c2435f)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum11(member), _MEMBERS69)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum51(member), _MEMBERS328)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum52(member), _MEMBERS329)
+            elif index == 6:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 7:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 8:
+                present += 1
+                _check_array(member)
+                _a_chargingSchedule_ede988(member)
+            elif index == 9:
+                _check_string(member, 36)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES148[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED330)
     return 0
 
 
@@ -5049,393 +5781,436 @@ def _a_chargingProfile_74b859(value):
 
 
 def _o_ReportChargingProfilesRequest_963821(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('chargingLimitSource', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM39)
-        at = 3
-        member = value.get('chargingProfile', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_chargingProfile_74b859(member)
-        at = 4
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 5
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES147)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReportChargingProfilesRequest_963821[0]:
+                index = 0
+            elif key is _SEEN_o_ReportChargingProfilesRequest_963821[1]:
+                index = 1
+            elif key is _SEEN_o_ReportChargingProfilesRequest_963821[2]:
+                index = 2
+            elif key is _SEEN_o_ReportChargingProfilesRequest_963821[3]:
+                index = 3
+            elif key is _SEEN_o_ReportChargingProfilesRequest_963821[4]:
+                index = 4
+            elif key is _SEEN_o_ReportChargingProfilesRequest_963821[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES324, _SEEN_o_ReportChargingProfilesRequest_963821)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum14(member), _MEMBERS84)
+            elif index == 3:
+                present += 1
+                _check_array(member)
+                _a_chargingProfile_74b859(member)
+            elif index == 4:
+                _check_boolean(member)
+            elif index == 5:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES147[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED331)
     return 0
 
 
 def _o_RequestStartTransactionRequest_606cad(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('groupIdToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_0d66e7(member)
-        at = 3
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_0d66e7(member)
-        at = 4
-        member = value.get('remoteStartId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 5
-        member = value.get('chargingProfile', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_chargingProfile_c2435f(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES151)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_RequestStartTransactionRequest_606cad[0]:
+                index = 0
+            elif key is _SEEN_o_RequestStartTransactionRequest_606cad[1]:
+                index = 1
+            elif key is _SEEN_o_RequestStartTransactionRequest_606cad[2]:
+                index = 2
+            elif key is _SEEN_o_RequestStartTransactionRequest_606cad[3]:
+                index = 3
+            elif key is _SEEN_o_RequestStartTransactionRequest_606cad[4]:
+                index = 4
+            elif key is _SEEN_o_RequestStartTransactionRequest_606cad[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES332, _SEEN_o_RequestStartTransactionRequest_606cad)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_idToken_0d66e7(member)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_idToken_0d66e7(member)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+            elif index == 5:
+                _check_object(member)
+                _o_chargingProfile_c2435f(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES151[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED334)
     return 0
 
 
 def _o_RequestStartTransactionResponse_5193d6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM22)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 3
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES152)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_RequestStartTransactionResponse_5193d6[0]:
+                index = 0
+            elif key is _SEEN_o_RequestStartTransactionResponse_5193d6[1]:
+                index = 1
+            elif key is _SEEN_o_RequestStartTransactionResponse_5193d6[2]:
+                index = 2
+            elif key is _SEEN_o_RequestStartTransactionResponse_5193d6[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES335, _SEEN_o_RequestStartTransactionResponse_5193d6)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum7(member), _MEMBERS49)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 3:
+                _check_string(member, 36)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES152[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_RequestStopTransactionRequest_c10330(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES89)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_RequestStopTransactionRequest_c10330[0]:
+                index = 0
+            elif key is _SEEN_o_RequestStopTransactionRequest_c10330[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES189, _SEEN_o_RequestStopTransactionRequest_c10330)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES89[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED338)
     return 0
+
+
+def _is_enum53(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Expired' or value == 'Removed'
+    return False
 
 
 def _o_ReservationStatusUpdateRequest_6b0dd1(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('reservationId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('reservationUpdateStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM154)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES153)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReservationStatusUpdateRequest_6b0dd1[0]:
+                index = 0
+            elif key is _SEEN_o_ReservationStatusUpdateRequest_6b0dd1[1]:
+                index = 1
+            elif key is _SEEN_o_ReservationStatusUpdateRequest_6b0dd1[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES339, _SEEN_o_ReservationStatusUpdateRequest_6b0dd1)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum53(member), _MEMBERS341)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES153[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED342)
     return 0
+
+
+def _is_enum54(value):
+    size = len(value)
+    if size == 3:
+        return value == 'Pan'
+    if size == 5:
+        return value == 'cCCS1' or value == 'cCCS2' or value == 'cG105'
+    if size == 6:
+        return value == 'cTesla' or value == 'cType1' or value == 'cType2' or value == 'sType2' or value == 'sType3'
+    if size == 7:
+        return value == 'sBS1361' or value == 'Unknown'
+    if size == 8:
+        return value == 'sCEE-7-7' or value == 'Other3Ph'
+    if size == 9:
+        return value == 'wResonant'
+    if size == 10:
+        return value == 'wInductive'
+    if size == 11:
+        return value == 's309-1P-16A' or value == 's309-1P-32A' or value == 's309-3P-16A' or value == 's309-3P-32A'
+    if size == 12:
+        return value == 'Undetermined'
+    if size == 14:
+        return value == 'Other1PhMax16A'
+    if size == 15:
+        return value == 'Other1PhOver16A'
+    return False
 
 
 def _o_ReserveNowRequest_01680b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('expiryDateTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('connectorType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM156)
-        at = 4
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_0d66e7(member)
-        at = 5
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 6
-        member = value.get('groupIdToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_0d66e7(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES155)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReserveNowRequest_01680b[0]:
+                index = 0
+            elif key is _SEEN_o_ReserveNowRequest_01680b[1]:
+                index = 1
+            elif key is _SEEN_o_ReserveNowRequest_01680b[2]:
+                index = 2
+            elif key is _SEEN_o_ReserveNowRequest_01680b[3]:
+                index = 3
+            elif key is _SEEN_o_ReserveNowRequest_01680b[4]:
+                index = 4
+            elif key is _SEEN_o_ReserveNowRequest_01680b[5]:
+                index = 5
+            elif key is _SEEN_o_ReserveNowRequest_01680b[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES343, _SEEN_o_ReserveNowRequest_01680b)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum54(member), _MEMBERS345)
+            elif index == 4:
+                present += 1
+                _check_object(member)
+                _o_idToken_0d66e7(member)
+            elif index == 5:
+                _check_integer6(member)
+            elif index == 6:
+                _check_object(member)
+                _o_idToken_0d66e7(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES155[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED346)
     return 0
+
+
+def _is_enum55(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Faulted'
+    if size == 8:
+        return value == 'Accepted' or value == 'Occupied' or value == 'Rejected'
+    if size == 11:
+        return value == 'Unavailable'
+    return False
 
 
 def _o_ReserveNowResponse_1b4330(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM157)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReserveNowResponse_1b4330[0]:
+                index = 0
+            elif key is _SEEN_o_ReserveNowResponse_1b4330[1]:
+                index = 1
+            elif key is _SEEN_o_ReserveNowResponse_1b4330[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_ReserveNowResponse_1b4330)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum55(member), _MEMBERS348)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
+def _is_enum56(value):
+    size = len(value)
+    if size == 6:
+        return value == 'OnIdle'
+    if size == 9:
+        return value == 'Immediate'
+    return False
+
+
 def _o_ResetRequest_160b2b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM159)
-        at = 2
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES158)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ResetRequest_160b2b[0]:
+                index = 0
+            elif key is _SEEN_o_ResetRequest_160b2b[1]:
+                index = 1
+            elif key is _SEEN_o_ResetRequest_160b2b[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES349, _SEEN_o_ResetRequest_160b2b)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum56(member), _MEMBERS351)
+            elif index == 2:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES158[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED352)
     return 0
 
 
 def _o_SecurityEventNotificationRequest_c1979a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 2
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('techInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 255)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES160)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SecurityEventNotificationRequest_c1979a[0]:
+                index = 0
+            elif key is _SEEN_o_SecurityEventNotificationRequest_c1979a[1]:
+                index = 1
+            elif key is _SEEN_o_SecurityEventNotificationRequest_c1979a[2]:
+                index = 2
+            elif key is _SEEN_o_SecurityEventNotificationRequest_c1979a[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES353, _SEEN_o_SecurityEventNotificationRequest_c1979a)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 50)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_string(member, 255)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES160[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED355)
     return 0
 
 
 def _o_localAuthorizationList_072363(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_0d66e7(member)
-        at = 2
-        member = value.get('idTokenInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idTokenInfo_424b0a(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES162)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_localAuthorizationList_072363[0]:
+                index = 0
+            elif key is _SEEN_o_localAuthorizationList_072363[1]:
+                index = 1
+            elif key is _SEEN_o_localAuthorizationList_072363[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES358, _SEEN_o_localAuthorizationList_072363)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_idToken_0d66e7(member)
+            elif index == 2:
+                _check_object(member)
+                _o_idTokenInfo_424b0a(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES162[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED15)
     return 0
 
 
@@ -5455,502 +6230,571 @@ def _a_localAuthorizationList_c1cc38(value):
     return 0
 
 
+def _is_enum57(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Full'
+    if size == 12:
+        return value == 'Differential'
+    return False
+
+
 def _o_SendLocalListRequest_a7a612(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('localAuthorizationList', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_localAuthorizationList_c1cc38(member)
-        at = 2
-        member = value.get('versionNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('updateType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM163)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES161)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SendLocalListRequest_a7a612[0]:
+                index = 0
+            elif key is _SEEN_o_SendLocalListRequest_a7a612[1]:
+                index = 1
+            elif key is _SEEN_o_SendLocalListRequest_a7a612[2]:
+                index = 2
+            elif key is _SEEN_o_SendLocalListRequest_a7a612[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES356, _SEEN_o_SendLocalListRequest_a7a612)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_array(member)
+                _a_localAuthorizationList_c1cc38(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum57(member), _MEMBERS360)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES161[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED361)
     return 0
 
 
+def _is_enum58(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted'
+    if size == 15:
+        return value == 'VersionMismatch'
+    return False
+
+
 def _o_SendLocalListResponse_1b6c8d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM164)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SendLocalListResponse_1b6c8d[0]:
+                index = 0
+            elif key is _SEEN_o_SendLocalListResponse_1b6c8d[1]:
+                index = 1
+            elif key is _SEEN_o_SendLocalListResponse_1b6c8d[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_SendLocalListResponse_1b6c8d)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum58(member), _MEMBERS363)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_SetChargingProfileRequest_aad4b8(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('chargingProfile', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingProfile_c2435f(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES165)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetChargingProfileRequest_aad4b8[0]:
+                index = 0
+            elif key is _SEEN_o_SetChargingProfileRequest_aad4b8[1]:
+                index = 1
+            elif key is _SEEN_o_SetChargingProfileRequest_aad4b8[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES364, _SEEN_o_SetChargingProfileRequest_aad4b8)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_chargingProfile_c2435f(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES165[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED366)
     return 0
 
 
 def _o_SetDisplayMessageRequest_c998a3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('message', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_messageInfo_7f25fe(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES166)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetDisplayMessageRequest_c998a3[0]:
+                index = 0
+            elif key is _SEEN_o_SetDisplayMessageRequest_c998a3[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES367, _SEEN_o_SetDisplayMessageRequest_c998a3)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_messageInfo_7f25fe(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES166[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED369)
     return 0
+
+
+def _is_enum59(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 17:
+        return value == 'NotSupportedState'
+    if size == 18:
+        return value == 'UnknownTransaction'
+    if size == 20:
+        return value == 'NotSupportedPriority'
+    if size == 25:
+        return value == 'NotSupportedMessageFormat'
+    return False
 
 
 def _o_SetDisplayMessageResponse_6804fa(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM167)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetDisplayMessageResponse_6804fa[0]:
+                index = 0
+            elif key is _SEEN_o_SetDisplayMessageResponse_6804fa[1]:
+                index = 1
+            elif key is _SEEN_o_SetDisplayMessageResponse_6804fa[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_SetDisplayMessageResponse_6804fa)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum59(member), _MEMBERS371)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
+def _is_enum60(value):
+    size = len(value)
+    if size == 3:
+        return value == 'All'
+    if size == 13:
+        return value == 'HardWiredOnly'
+    if size == 14:
+        return value == 'FactoryDefault'
+    return False
+
+
 def _o_SetMonitoringBaseRequest_8f87c0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('monitoringBase', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM169)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES168)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetMonitoringBaseRequest_8f87c0[0]:
+                index = 0
+            elif key is _SEEN_o_SetMonitoringBaseRequest_8f87c0[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES372, _SEEN_o_SetMonitoringBaseRequest_8f87c0)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum60(member), _MEMBERS374)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES168[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED375)
     return 0
 
 
 def _o_SetMonitoringLevelRequest_f8d6fd(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('severity', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES170)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetMonitoringLevelRequest_f8d6fd[0]:
+                index = 0
+            elif key is _SEEN_o_SetMonitoringLevelRequest_f8d6fd[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES376, _SEEN_o_SetMonitoringLevelRequest_f8d6fd)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES170[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED378)
     return 0
+
+
+def _is_enum61(value):
+    size = len(value)
+    if size == 3:
+        return value == 'PAP'
+    if size == 4:
+        return value == 'CHAP' or value == 'NONE' or value == 'AUTO'
+    return False
 
 
 def _o_apn_95ec5a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('apn', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 2
-        member = value.get('apnUserName', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 3
-        member = value.get('apnPassword', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 4
-        member = value.get('simPin', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 5
-        member = value.get('preferredNetwork', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 6)
-        at = 6
-        member = value.get('useOnlyPreferredNetwork', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 7
-        member = value.get('apnAuthentication', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM174)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES173)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_apn_95ec5a[0]:
+                index = 0
+            elif key is _SEEN_o_apn_95ec5a[1]:
+                index = 1
+            elif key is _SEEN_o_apn_95ec5a[2]:
+                index = 2
+            elif key is _SEEN_o_apn_95ec5a[3]:
+                index = 3
+            elif key is _SEEN_o_apn_95ec5a[4]:
+                index = 4
+            elif key is _SEEN_o_apn_95ec5a[5]:
+                index = 5
+            elif key is _SEEN_o_apn_95ec5a[6]:
+                index = 6
+            elif key is _SEEN_o_apn_95ec5a[7]:
+                index = 7
+            else:
+                index = _identify(key, _NAMES383, _SEEN_o_apn_95ec5a)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 512)
+            elif index == 2:
+                _check_string(member, 20)
+            elif index == 3:
+                _check_string(member, 20)
+            elif index == 4:
+                _check_integer6(member)
+            elif index == 5:
+                _check_string(member, 6)
+            elif index == 6:
+                _check_boolean(member)
+            elif index == 7:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum61(member), _MEMBERS385)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES173[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED386)
     return 0
 
 
+def _is_enum62(value):
+    size = len(value)
+    if size == 6:
+        return value == 'OCPP12' or value == 'OCPP15' or value == 'OCPP16' or value == 'OCPP20'
+    return False
+
+
+def _is_enum63(value):
+    size = len(value)
+    if size == 4:
+        return value == 'JSON' or value == 'SOAP'
+    return False
+
+
+def _is_enum64(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Wired0' or value == 'Wired1' or value == 'Wired2' or value == 'Wired3'
+    if size == 9:
+        return value == 'Wireless0' or value == 'Wireless1' or value == 'Wireless2' or value == 'Wireless3'
+    return False
+
+
+def _is_enum65(value):
+    size = len(value)
+    if size == 4:
+        return value == 'L2TP' or value == 'PPTP'
+    if size == 5:
+        return value == 'IKEv2' or value == 'IPSec'
+    return False
+
+
 def _o_vpn_9423dc(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('server', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 2
-        member = value.get('user', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 3
-        member = value.get('group', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 4
-        member = value.get('password', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 5
-        member = value.get('key', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
-        at = 6
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM179)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES178)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_vpn_9423dc[0]:
+                index = 0
+            elif key is _SEEN_o_vpn_9423dc[1]:
+                index = 1
+            elif key is _SEEN_o_vpn_9423dc[2]:
+                index = 2
+            elif key is _SEEN_o_vpn_9423dc[3]:
+                index = 3
+            elif key is _SEEN_o_vpn_9423dc[4]:
+                index = 4
+            elif key is _SEEN_o_vpn_9423dc[5]:
+                index = 5
+            elif key is _SEEN_o_vpn_9423dc[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES390, _SEEN_o_vpn_9423dc)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 512)
+            elif index == 2:
+                present += 1
+                _check_string(member, 20)
+            elif index == 3:
+                _check_string(member, 20)
+            elif index == 4:
+                present += 1
+                _check_string(member, 20)
+            elif index == 5:
+                present += 1
+                _check_string(member, 255)
+            elif index == 6:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum65(member), _MEMBERS392)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES178[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED393)
     return 0
 
 
 def _o_connectionData_aa749d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('apn', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_apn_95ec5a(member)
-        at = 2
-        member = value.get('ocppVersion', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM175)
-        at = 3
-        member = value.get('ocppTransport', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM176)
-        at = 4
-        member = value.get('ocppCsmsUrl', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 5
-        member = value.get('messageTimeout', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 6
-        member = value.get('securityProfile', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 7
-        member = value.get('ocppInterface', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM177)
-        at = 8
-        member = value.get('vpn', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_vpn_9423dc(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES172)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_connectionData_aa749d[0]:
+                index = 0
+            elif key is _SEEN_o_connectionData_aa749d[1]:
+                index = 1
+            elif key is _SEEN_o_connectionData_aa749d[2]:
+                index = 2
+            elif key is _SEEN_o_connectionData_aa749d[3]:
+                index = 3
+            elif key is _SEEN_o_connectionData_aa749d[4]:
+                index = 4
+            elif key is _SEEN_o_connectionData_aa749d[5]:
+                index = 5
+            elif key is _SEEN_o_connectionData_aa749d[6]:
+                index = 6
+            elif key is _SEEN_o_connectionData_aa749d[7]:
+                index = 7
+            elif key is _SEEN_o_connectionData_aa749d[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES381, _SEEN_o_connectionData_aa749d)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_object(member)
+                _o_apn_95ec5a(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum62(member), _MEMBERS387)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum63(member), _MEMBERS388)
+            elif index == 4:
+                present += 1
+                _check_string(member, 512)
+            elif index == 5:
+                present += 1
+                _check_integer6(member)
+            elif index == 6:
+                present += 1
+                _check_integer6(member)
+            elif index == 7:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum64(member), _MEMBERS389)
+            elif index == 8:
+                _check_object(member)
+                _o_vpn_9423dc(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES172[at])
+        violation.path.insert(0, key)
         raise
+    if present != 6:
+        _missing(value, _REQUIRED394)
     return 0
 
 
 def _o_SetNetworkProfileRequest_e7f5a6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('configurationSlot', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('connectionData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_connectionData_aa749d(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES171)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetNetworkProfileRequest_e7f5a6[0]:
+                index = 0
+            elif key is _SEEN_o_SetNetworkProfileRequest_e7f5a6[1]:
+                index = 1
+            elif key is _SEEN_o_SetNetworkProfileRequest_e7f5a6[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES379, _SEEN_o_SetNetworkProfileRequest_e7f5a6)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_connectionData_aa749d(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES171[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED395)
     return 0
 
 
 def _o_setMonitoringData_02ffb4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('transaction', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 3
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 4
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM137)
-        at = 5
-        member = value.get('severity', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 6
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 7
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES181)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_setMonitoringData_02ffb4[0]:
+                index = 0
+            elif key is _SEEN_o_setMonitoringData_02ffb4[1]:
+                index = 1
+            elif key is _SEEN_o_setMonitoringData_02ffb4[2]:
+                index = 2
+            elif key is _SEEN_o_setMonitoringData_02ffb4[3]:
+                index = 3
+            elif key is _SEEN_o_setMonitoringData_02ffb4[4]:
+                index = 4
+            elif key is _SEEN_o_setMonitoringData_02ffb4[5]:
+                index = 5
+            elif key is _SEEN_o_setMonitoringData_02ffb4[6]:
+                index = 6
+            elif key is _SEEN_o_setMonitoringData_02ffb4[7]:
+                index = 7
+            else:
+                index = _identify(key, _NAMES398, _SEEN_o_setMonitoringData_02ffb4)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_number(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum47(member), _MEMBERS301)
+            elif index == 5:
+                present += 1
+                _check_integer6(member)
+            elif index == 6:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 7:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES181[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED400)
     return 0
 
 
@@ -5971,94 +6815,105 @@ def _a_setMonitoringData_68e2f5(value):
 
 
 def _o_SetVariableMonitoringRequest_a14085(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('setMonitoringData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_setMonitoringData_68e2f5(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES180)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetVariableMonitoringRequest_a14085[0]:
+                index = 0
+            elif key is _SEEN_o_SetVariableMonitoringRequest_a14085[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES396, _SEEN_o_SetVariableMonitoringRequest_a14085)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_setMonitoringData_68e2f5(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES180[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED401)
     return 0
 
 
+def _is_enum66(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 9:
+        return value == 'Duplicate'
+    if size == 15:
+        return value == 'UnknownVariable'
+    if size == 16:
+        return value == 'UnknownComponent'
+    if size == 22:
+        return value == 'UnsupportedMonitorType'
+    return False
+
+
 def _o_setMonitoringResult_9bb6a7(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 3
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM184)
-        at = 4
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM137)
-        at = 5
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 6
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 7
-        member = value.get('severity', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES183)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_setMonitoringResult_9bb6a7[0]:
+                index = 0
+            elif key is _SEEN_o_setMonitoringResult_9bb6a7[1]:
+                index = 1
+            elif key is _SEEN_o_setMonitoringResult_9bb6a7[2]:
+                index = 2
+            elif key is _SEEN_o_setMonitoringResult_9bb6a7[3]:
+                index = 3
+            elif key is _SEEN_o_setMonitoringResult_9bb6a7[4]:
+                index = 4
+            elif key is _SEEN_o_setMonitoringResult_9bb6a7[5]:
+                index = 5
+            elif key is _SEEN_o_setMonitoringResult_9bb6a7[6]:
+                index = 6
+            elif key is _SEEN_o_setMonitoringResult_9bb6a7[7]:
+                index = 7
+            else:
+                index = _identify(key, _NAMES404, _SEEN_o_setMonitoringResult_9bb6a7)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum66(member), _MEMBERS406)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum47(member), _MEMBERS301)
+            elif index == 5:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 6:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 7:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES183[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED407)
     return 0
 
 
@@ -6079,75 +6934,74 @@ def _a_setMonitoringResult_92bc72(value):
 
 
 def _o_SetVariableMonitoringResponse_e545f2(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('setMonitoringResult', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_setMonitoringResult_92bc72(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES182)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetVariableMonitoringResponse_e545f2[0]:
+                index = 0
+            elif key is _SEEN_o_SetVariableMonitoringResponse_e545f2[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES402, _SEEN_o_SetVariableMonitoringResponse_e545f2)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_setMonitoringResult_92bc72(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES182[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED408)
     return 0
 
 
 def _o_setVariableData_b06f0f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('attributeType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM93)
-        at = 2
-        member = value.get('attributeValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 1000)
-        at = 3
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 4
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES186)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_setVariableData_b06f0f[0]:
+                index = 0
+            elif key is _SEEN_o_setVariableData_b06f0f[1]:
+                index = 1
+            elif key is _SEEN_o_setVariableData_b06f0f[2]:
+                index = 2
+            elif key is _SEEN_o_setVariableData_b06f0f[3]:
+                index = 3
+            elif key is _SEEN_o_setVariableData_b06f0f[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES411, _SEEN_o_setVariableData_b06f0f)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum33(member), _MEMBERS198)
+            elif index == 2:
+                present += 1
+                _check_string(member, 1000)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 4:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES186[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED413)
     return 0
 
 
@@ -6168,82 +7022,95 @@ def _a_setVariableData_eda04a(value):
 
 
 def _o_SetVariablesRequest_3e0f12(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('setVariableData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_setVariableData_eda04a(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES185)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetVariablesRequest_3e0f12[0]:
+                index = 0
+            elif key is _SEEN_o_SetVariablesRequest_3e0f12[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES409, _SEEN_o_SetVariablesRequest_3e0f12)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_setVariableData_eda04a(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES185[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED414)
     return 0
 
 
+def _is_enum67(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 14:
+        return value == 'RebootRequired'
+    if size == 15:
+        return value == 'UnknownVariable'
+    if size == 16:
+        return value == 'UnknownComponent'
+    if size == 25:
+        return value == 'NotSupportedAttributeType'
+    return False
+
+
 def _o_setVariableResult_f86785(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('attributeType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM93)
-        at = 2
-        member = value.get('attributeStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM189)
-        at = 3
-        member = value.get('attributeStatusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = 4
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_28e867(member)
-        at = 5
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES188)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_setVariableResult_f86785[0]:
+                index = 0
+            elif key is _SEEN_o_setVariableResult_f86785[1]:
+                index = 1
+            elif key is _SEEN_o_setVariableResult_f86785[2]:
+                index = 2
+            elif key is _SEEN_o_setVariableResult_f86785[3]:
+                index = 3
+            elif key is _SEEN_o_setVariableResult_f86785[4]:
+                index = 4
+            elif key is _SEEN_o_setVariableResult_f86785[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES417, _SEEN_o_setVariableResult_f86785)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum33(member), _MEMBERS198)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum67(member), _MEMBERS419)
+            elif index == 3:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            elif index == 4:
+                present += 1
+                _check_object(member)
+                _o_component_28e867(member)
+            elif index == 5:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES188[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED206)
     return 0
 
 
@@ -6264,599 +7131,1051 @@ def _a_setVariableResult_6b277b(value):
 
 
 def _o_SetVariablesResponse_cd1643(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('setVariableResult', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_setVariableResult_6b277b(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES187)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetVariablesResponse_cd1643[0]:
+                index = 0
+            elif key is _SEEN_o_SetVariablesResponse_cd1643[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES415, _SEEN_o_SetVariablesResponse_cd1643)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_setVariableResult_6b277b(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES187[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED420)
     return 0
 
 
 def _o_SignCertificateRequest_f76db8(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('csr', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 5500)
-        at = 2
-        member = value.get('certificateType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM24)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES190)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SignCertificateRequest_f76db8[0]:
+                index = 0
+            elif key is _SEEN_o_SignCertificateRequest_f76db8[1]:
+                index = 1
+            elif key is _SEEN_o_SignCertificateRequest_f76db8[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES421, _SEEN_o_SignCertificateRequest_f76db8)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 5500)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum8(member), _MEMBERS52)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES190[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED423)
     return 0
+
+
+def _is_enum68(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Faulted'
+    if size == 8:
+        return value == 'Occupied' or value == 'Reserved'
+    if size == 9:
+        return value == 'Available'
+    if size == 11:
+        return value == 'Unavailable'
+    return False
 
 
 def _o_StatusNotificationRequest_cd3373(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('connectorStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM192)
-        at = 3
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES191)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_StatusNotificationRequest_cd3373[0]:
+                index = 0
+            elif key is _SEEN_o_StatusNotificationRequest_cd3373[1]:
+                index = 1
+            elif key is _SEEN_o_StatusNotificationRequest_cd3373[2]:
+                index = 2
+            elif key is _SEEN_o_StatusNotificationRequest_cd3373[3]:
+                index = 3
+            elif key is _SEEN_o_StatusNotificationRequest_cd3373[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES424, _SEEN_o_StatusNotificationRequest_cd3373)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum68(member), _MEMBERS426)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES191[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED427)
     return 0
 
 
+def _is_enum69(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Ended'
+    if size == 7:
+        return value == 'Started' or value == 'Updated'
+    return False
+
+
+def _is_enum70(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Trigger'
+    if size == 10:
+        return value == 'Authorized' or value == 'EVDeparted' or value == 'EVDetected' or value == 'RemoteStop'
+    if size == 11:
+        return value == 'RemoteStart'
+    if size == 12:
+        return value == 'Deauthorized' or value == 'ResetCommand'
+    if size == 13:
+        return value == 'UnlockCommand'
+    if size == 14:
+        return value == 'CablePluggedIn' or value == 'StopAuthorized'
+    if size == 15:
+        return value == 'MeterValueClock'
+    if size == 16:
+        return value == 'EVConnectTimeout' or value == 'TimeLimitReached'
+    if size == 17:
+        return value == 'AbnormalCondition'
+    if size == 18:
+        return value == 'EnergyLimitReached' or value == 'MeterValuePeriodic' or value == 'SignedDataReceived'
+    if size == 19:
+        return value == 'ChargingRateChanged' or value == 'EVCommunicationLost'
+    if size == 20:
+        return value == 'ChargingStateChanged'
+    return False
+
+
+def _is_enum71(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 8:
+        return value == 'Charging'
+    if size == 11:
+        return value == 'EVConnected' or value == 'SuspendedEV'
+    if size == 13:
+        return value == 'SuspendedEVSE'
+    return False
+
+
+def _is_enum72(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Local' or value == 'Other'
+    if size == 6:
+        return value == 'Reboot' or value == 'Remote'
+    if size == 7:
+        return value == 'Timeout'
+    if size == 9:
+        return value == 'PowerLoss'
+    if size == 10:
+        return value == 'MasterPass'
+    if size == 11:
+        return value == 'GroundFault' or value == 'StoppedByEV'
+    if size == 12:
+        return value == 'DeAuthorized' or value == 'PowerQuality'
+    if size == 13:
+        return value == 'EmergencyStop'
+    if size == 14:
+        return value == 'EVDisconnected' or value == 'ImmediateReset'
+    if size == 15:
+        return value == 'SOCLimitReached'
+    if size == 16:
+        return value == 'LocalOutOfCredit' or value == 'OvercurrentFault' or value == 'TimeLimitReached'
+    if size == 18:
+        return value == 'EnergyLimitReached'
+    return False
+
+
 def _o_transactionInfo_2d027a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('chargingState', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM197)
-        at = 3
-        member = value.get('timeSpentCharging', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('stoppedReason', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM198)
-        at = 5
-        member = value.get('remoteStartId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES196)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_transactionInfo_2d027a[0]:
+                index = 0
+            elif key is _SEEN_o_transactionInfo_2d027a[1]:
+                index = 1
+            elif key is _SEEN_o_transactionInfo_2d027a[2]:
+                index = 2
+            elif key is _SEEN_o_transactionInfo_2d027a[3]:
+                index = 3
+            elif key is _SEEN_o_transactionInfo_2d027a[4]:
+                index = 4
+            elif key is _SEEN_o_transactionInfo_2d027a[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES432, _SEEN_o_transactionInfo_2d027a)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum71(member), _MEMBERS434)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum72(member), _MEMBERS435)
+            elif index == 5:
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES196[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED338)
     return 0
 
 
 def _o_TransactionEventRequest_eaf508(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('eventType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM194)
-        at = 2
-        member = value.get('meterValue', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_meterValue_1d6e0a(member)
-        at = 3
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 4
-        member = value.get('triggerReason', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM195)
-        at = 5
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 6
-        member = value.get('offline', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 7
-        member = value.get('numberOfPhasesUsed', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 8
-        member = value.get('cableMaxCurrent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 9
-        member = value.get('reservationId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 10
-        member = value.get('transactionInfo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_transactionInfo_2d027a(member)
-        at = 11
-        member = value.get('evse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evse_f502d0(member)
-        at = 12
-        member = value.get('idToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_0d66e7(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES193)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_TransactionEventRequest_eaf508[0]:
+                index = 0
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[1]:
+                index = 1
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[2]:
+                index = 2
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[3]:
+                index = 3
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[4]:
+                index = 4
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[5]:
+                index = 5
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[6]:
+                index = 6
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[7]:
+                index = 7
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[8]:
+                index = 8
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[9]:
+                index = 9
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[10]:
+                index = 10
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[11]:
+                index = 11
+            elif key is _SEEN_o_TransactionEventRequest_eaf508[12]:
+                index = 12
+            else:
+                index = _identify(key, _NAMES428, _SEEN_o_TransactionEventRequest_eaf508)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum69(member), _MEMBERS430)
+            elif index == 2:
+                _check_array(member)
+                _a_meterValue_1d6e0a(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum70(member), _MEMBERS431)
+            elif index == 5:
+                present += 1
+                _check_integer6(member)
+            elif index == 6:
+                _check_boolean(member)
+            elif index == 7:
+                _check_integer6(member)
+            elif index == 8:
+                _check_integer6(member)
+            elif index == 9:
+                _check_integer6(member)
+            elif index == 10:
+                present += 1
+                _check_object(member)
+                _o_transactionInfo_2d027a(member)
+            elif index == 11:
+                _check_object(member)
+                _o_evse_f502d0(member)
+            elif index == 12:
+                _check_object(member)
+                _o_idToken_0d66e7(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES193[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED436)
     return 0
 
 
 def _o_TransactionEventResponse_367dfc(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('totalCost', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('chargingPriority', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('idTokenInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idTokenInfo_424b0a(member)
-        at = 4
-        member = value.get('updatedPersonalMessage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_personalMessage_74d956(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES199)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_TransactionEventResponse_367dfc[0]:
+                index = 0
+            elif key is _SEEN_o_TransactionEventResponse_367dfc[1]:
+                index = 1
+            elif key is _SEEN_o_TransactionEventResponse_367dfc[2]:
+                index = 2
+            elif key is _SEEN_o_TransactionEventResponse_367dfc[3]:
+                index = 3
+            elif key is _SEEN_o_TransactionEventResponse_367dfc[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES437, _SEEN_o_TransactionEventResponse_367dfc)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                _check_object(member)
+                _o_idTokenInfo_424b0a(member)
+            elif index == 4:
+                _check_object(member)
+                _o_personalMessage_74d956(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES199[at])
+        violation.path.insert(0, key)
         raise
     return 0
+
+
+def _is_enum73(value):
+    size = len(value)
+    if size == 9:
+        return value == 'Heartbeat'
+    if size == 11:
+        return value == 'MeterValues'
+    if size == 16:
+        return value == 'BootNotification' or value == 'TransactionEvent'
+    if size == 18:
+        return value == 'SignV2GCertificate' or value == 'StatusNotification'
+    if size == 21:
+        return value == 'LogStatusNotification'
+    if size == 23:
+        return value == 'SignCombinedCertificate'
+    if size == 26:
+        return value == 'FirmwareStatusNotification'
+    if size == 30:
+        return value == 'SignChargingStationCertificate'
+    if size == 33:
+        return value == 'PublishFirmwareStatusNotification'
+    return False
 
 
 def _o_TriggerMessageRequest_e54745(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('evse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evse_f502d0(member)
-        at = 2
-        member = value.get('requestedMessage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM201)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES200)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_TriggerMessageRequest_e54745[0]:
+                index = 0
+            elif key is _SEEN_o_TriggerMessageRequest_e54745[1]:
+                index = 1
+            elif key is _SEEN_o_TriggerMessageRequest_e54745[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES439, _SEEN_o_TriggerMessageRequest_e54745)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_object(member)
+                _o_evse_f502d0(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum73(member), _MEMBERS441)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES200[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED442)
     return 0
 
 
+def _is_enum74(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 14:
+        return value == 'NotImplemented'
+    return False
+
+
 def _o_TriggerMessageResponse_b10207(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM202)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_TriggerMessageResponse_b10207[0]:
+                index = 0
+            elif key is _SEEN_o_TriggerMessageResponse_b10207[1]:
+                index = 1
+            elif key is _SEEN_o_TriggerMessageResponse_b10207[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_TriggerMessageResponse_b10207)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum74(member), _MEMBERS444)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_UnlockConnectorRequest_60ce91(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES203)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnlockConnectorRequest_60ce91[0]:
+                index = 0
+            elif key is _SEEN_o_UnlockConnectorRequest_60ce91[1]:
+                index = 1
+            elif key is _SEEN_o_UnlockConnectorRequest_60ce91[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES445, _SEEN_o_UnlockConnectorRequest_60ce91)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES203[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED447)
     return 0
 
 
+def _is_enum75(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Unlocked'
+    if size == 12:
+        return value == 'UnlockFailed'
+    if size == 16:
+        return value == 'UnknownConnector'
+    if size == 28:
+        return value == 'OngoingAuthorizedTransaction'
+    return False
+
+
 def _o_UnlockConnectorResponse_f8933b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM204)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnlockConnectorResponse_f8933b[0]:
+                index = 0
+            elif key is _SEEN_o_UnlockConnectorResponse_f8933b[1]:
+                index = 1
+            elif key is _SEEN_o_UnlockConnectorResponse_f8933b[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_UnlockConnectorResponse_f8933b)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum75(member), _MEMBERS449)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_UnpublishFirmwareRequest_8628e4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('checksum', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 32)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES205)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnpublishFirmwareRequest_8628e4[0]:
+                index = 0
+            elif key is _SEEN_o_UnpublishFirmwareRequest_8628e4[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES450, _SEEN_o_UnpublishFirmwareRequest_8628e4)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 32)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES205[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED452)
     return 0
 
 
+def _is_enum76(value):
+    size = len(value)
+    if size == 10:
+        return value == 'NoFirmware'
+    if size == 11:
+        return value == 'Unpublished'
+    if size == 15:
+        return value == 'DownloadOngoing'
+    return False
+
+
 def _o_UnpublishFirmwareResponse_25ff1e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM207)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES206)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnpublishFirmwareResponse_25ff1e[0]:
+                index = 0
+            elif key is _SEEN_o_UnpublishFirmwareResponse_25ff1e[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES453, _SEEN_o_UnpublishFirmwareResponse_25ff1e)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum76(member), _MEMBERS455)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES206[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
 
 
 def _o_firmware_55a22d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('location', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 2
-        member = value.get('retrieveDateTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('installDateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 4
-        member = value.get('signingCertificate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 5500)
-        at = 5
-        member = value.get('signature', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 800)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES209)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_firmware_55a22d[0]:
+                index = 0
+            elif key is _SEEN_o_firmware_55a22d[1]:
+                index = 1
+            elif key is _SEEN_o_firmware_55a22d[2]:
+                index = 2
+            elif key is _SEEN_o_firmware_55a22d[3]:
+                index = 3
+            elif key is _SEEN_o_firmware_55a22d[4]:
+                index = 4
+            elif key is _SEEN_o_firmware_55a22d[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES458, _SEEN_o_firmware_55a22d)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 512)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                _check_string(member, 5500)
+            elif index == 5:
+                _check_string(member, 800)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES209[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED460)
     return 0
 
 
 def _o_UpdateFirmwareRequest_1a212d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('firmware', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_firmware_55a22d(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES208)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UpdateFirmwareRequest_1a212d[0]:
+                index = 0
+            elif key is _SEEN_o_UpdateFirmwareRequest_1a212d[1]:
+                index = 1
+            elif key is _SEEN_o_UpdateFirmwareRequest_1a212d[2]:
+                index = 2
+            elif key is _SEEN_o_UpdateFirmwareRequest_1a212d[3]:
+                index = 3
+            elif key is _SEEN_o_UpdateFirmwareRequest_1a212d[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES456, _SEEN_o_UpdateFirmwareRequest_1a212d)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_object(member)
+                _o_firmware_55a22d(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES208[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED461)
     return 0
+
+
+def _is_enum77(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 16:
+        return value == 'AcceptedCanceled'
+    if size == 18:
+        return value == 'InvalidCertificate' or value == 'RevokedCertificate'
+    return False
 
 
 def _o_UpdateFirmwareResponse_99d75c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM210)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_a02643(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UpdateFirmwareResponse_99d75c[0]:
+                index = 0
+            elif key is _SEEN_o_UpdateFirmwareResponse_99d75c[1]:
+                index = 1
+            elif key is _SEEN_o_UpdateFirmwareResponse_99d75c[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_UpdateFirmwareResponse_99d75c)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum77(member), _MEMBERS463)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_a02643(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED25)
     return 0
+
+
+def validate_request(action, payload):
+    """Validate the payload of a request of ``action``: 0 when valid, 1 when
+    the version has no such action. The action is found by its length, then
+    its text: no hashing of a string the station just sent."""
+    size = len(action)
+    if size == 5:
+        if action == 'Reset':
+            return _o_ResetRequest_160b2b(payload)
+    if size == 6:
+        if action == 'GetLog':
+            return _o_GetLogRequest_958d06(payload)
+    if size == 9:
+        if action == 'Authorize':
+            return _o_AuthorizeRequest_dbe5e1(payload)
+        if action == 'GetReport':
+            return _o_GetReportRequest_986a3c(payload)
+        if action == 'Heartbeat':
+            return _o_ClearCacheRequest_679c29(payload)
+    if size == 10:
+        if action == 'ClearCache':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'ReserveNow':
+            return _o_ReserveNowRequest_01680b(payload)
+    if size == 11:
+        if action == 'CostUpdated':
+            return _o_CostUpdatedRequest_db0df6(payload)
+        if action == 'MeterValues':
+            return _o_MeterValuesRequest_43ec51(payload)
+        if action == 'NotifyEvent':
+            return _o_NotifyEventRequest_473131(payload)
+    if size == 12:
+        if action == 'DataTransfer':
+            return _o_DataTransferRequest_250e87(payload)
+        if action == 'GetVariables':
+            return _o_GetVariablesRequest_e23ca9(payload)
+        if action == 'NotifyReport':
+            return _o_NotifyReportRequest_cefac5(payload)
+        if action == 'SetVariables':
+            return _o_SetVariablesRequest_3e0f12(payload)
+    if size == 13:
+        if action == 'GetBaseReport':
+            return _o_GetBaseReportRequest_ad3c06(payload)
+        if action == 'SendLocalList':
+            return _o_SendLocalListRequest_a7a612(payload)
+    if size == 14:
+        if action == 'TriggerMessage':
+            return _o_TriggerMessageRequest_e54745(payload)
+        if action == 'UpdateFirmware':
+            return _o_UpdateFirmwareRequest_1a212d(payload)
+    if size == 15:
+        if action == 'PublishFirmware':
+            return _o_PublishFirmwareRequest_385835(payload)
+        if action == 'SignCertificate':
+            return _o_SignCertificateRequest_f76db8(payload)
+        if action == 'UnlockConnector':
+            return _o_UnlockConnectorRequest_60ce91(payload)
+    if size == 16:
+        if action == 'BootNotification':
+            return _o_BootNotificationRequest_82d882(payload)
+        if action == 'TransactionEvent':
+            return _o_TransactionEventRequest_eaf508(payload)
+    if size == 17:
+        if action == 'CancelReservation':
+            return _o_CancelReservationRequest_785c4d(payload)
+        if action == 'CertificateSigned':
+            return _o_CertificateSignedRequest_52c5e5(payload)
+        if action == 'DeleteCertificate':
+            return _o_DeleteCertificateRequest_f40fd0(payload)
+        if action == 'SetDisplayMessage':
+            return _o_SetDisplayMessageRequest_c998a3(payload)
+        if action == 'SetMonitoringBase':
+            return _o_SetMonitoringBaseRequest_8f87c0(payload)
+        if action == 'SetNetworkProfile':
+            return _o_SetNetworkProfileRequest_e7f5a6(payload)
+        if action == 'UnpublishFirmware':
+            return _o_UnpublishFirmwareRequest_8628e4(payload)
+    if size == 18:
+        if action == 'ChangeAvailability':
+            return _o_ChangeAvailabilityRequest_07e793(payload)
+        if action == 'GetDisplayMessages':
+            return _o_GetDisplayMessagesRequest_15d119(payload)
+        if action == 'InstallCertificate':
+            return _o_InstallCertificateRequest_7c3542(payload)
+        if action == 'SetChargingProfile':
+            return _o_SetChargingProfileRequest_aad4b8(payload)
+        if action == 'SetMonitoringLevel':
+            return _o_SetMonitoringLevelRequest_f8d6fd(payload)
+        if action == 'StatusNotification':
+            return _o_StatusNotificationRequest_cd3373(payload)
+    if size == 19:
+        if action == 'ClearDisplayMessage':
+            return _o_ClearDisplayMessageRequest_1eb51f(payload)
+        if action == 'CustomerInformation':
+            return _o_CustomerInformationRequest_f27316(payload)
+        if action == 'GetChargingProfiles':
+            return _o_GetChargingProfilesRequest_1d3c47(payload)
+        if action == 'GetLocalListVersion':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'GetMonitoringReport':
+            return _o_GetMonitoringReportRequest_83e392(payload)
+        if action == 'NotifyChargingLimit':
+            return _o_NotifyChargingLimitRequest_1dd40d(payload)
+    if size == 20:
+        if action == 'ClearChargingProfile':
+            return _o_ClearChargingProfileRequest_e61802(payload)
+        if action == 'ClearedChargingLimit':
+            return _o_ClearedChargingLimitRequest_244967(payload)
+        if action == 'GetCertificateStatus':
+            return _o_GetCertificateStatusRequest_b817a6(payload)
+        if action == 'GetCompositeSchedule':
+            return _o_GetCompositeScheduleRequest_083bd5(payload)
+        if action == 'GetTransactionStatus':
+            return _o_GetTransactionStatusRequest_7a79fc(payload)
+    if size == 21:
+        if action == 'Get15118EVCertificate':
+            return _o_Get15118EVCertificateRequest_361230(payload)
+        if action == 'LogStatusNotification':
+            return _o_LogStatusNotificationRequest_5c0823(payload)
+        if action == 'NotifyDisplayMessages':
+            return _o_NotifyDisplayMessagesRequest_e4cdcb(payload)
+        if action == 'NotifyEVChargingNeeds':
+            return _o_NotifyEVChargingNeedsRequest_0f80c0(payload)
+        if action == 'SetVariableMonitoring':
+            return _o_SetVariableMonitoringRequest_a14085(payload)
+    if size == 22:
+        if action == 'NotifyMonitoringReport':
+            return _o_NotifyMonitoringReportRequest_b439c9(payload)
+        if action == 'ReportChargingProfiles':
+            return _o_ReportChargingProfilesRequest_963821(payload)
+        if action == 'RequestStopTransaction':
+            return _o_RequestStopTransactionRequest_c10330(payload)
+    if size == 23:
+        if action == 'ClearVariableMonitoring':
+            return _o_ClearVariableMonitoringRequest_dc250d(payload)
+        if action == 'RequestStartTransaction':
+            return _o_RequestStartTransactionRequest_606cad(payload)
+        if action == 'ReservationStatusUpdate':
+            return _o_ReservationStatusUpdateRequest_6b0dd1(payload)
+    if size == 24:
+        if action == 'NotifyEVChargingSchedule':
+            return _o_NotifyEVChargingScheduleRequest_d6c38b(payload)
+    if size == 25:
+        if action == 'NotifyCustomerInformation':
+            return _o_NotifyCustomerInformationRequest_e518b6(payload)
+        if action == 'SecurityEventNotification':
+            return _o_SecurityEventNotificationRequest_c1979a(payload)
+    if size == 26:
+        if action == 'FirmwareStatusNotification':
+            return _o_FirmwareStatusNotificationRequest_526bfa(payload)
+        if action == 'GetInstalledCertificateIds':
+            return _o_GetInstalledCertificateIdsRequest_1b19b1(payload)
+    if size == 33:
+        if action == 'PublishFirmwareStatusNotification':
+            return _o_PublishFirmwareStatusNotificationRequest_819b72(payload)
+    return 1
+
+
+def validate_response(action, payload):
+    """Validate the payload of a response of ``action``: 0 when valid, 1 when
+    the version has no such action. The action is found by its length, then
+    its text: no hashing of a string the station just sent."""
+    size = len(action)
+    if size == 5:
+        if action == 'Reset':
+            return _o_ChangeAvailabilityResponse_f15813(payload)
+    if size == 6:
+        if action == 'GetLog':
+            return _o_GetLogResponse_a3c8d5(payload)
+    if size == 9:
+        if action == 'Authorize':
+            return _o_AuthorizeResponse_62b1ab(payload)
+        if action == 'GetReport':
+            return _o_GetBaseReportResponse_04085f(payload)
+        if action == 'Heartbeat':
+            return _o_HeartbeatResponse_49ff69(payload)
+    if size == 10:
+        if action == 'ClearCache':
+            return _o_CancelReservationResponse_bd25f7(payload)
+        if action == 'ReserveNow':
+            return _o_ReserveNowResponse_1b4330(payload)
+    if size == 11:
+        if action == 'CostUpdated':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'MeterValues':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'NotifyEvent':
+            return _o_ClearCacheRequest_679c29(payload)
+    if size == 12:
+        if action == 'DataTransfer':
+            return _o_DataTransferResponse_121505(payload)
+        if action == 'GetVariables':
+            return _o_GetVariablesResponse_143130(payload)
+        if action == 'NotifyReport':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'SetVariables':
+            return _o_SetVariablesResponse_cd1643(payload)
+    if size == 13:
+        if action == 'GetBaseReport':
+            return _o_GetBaseReportResponse_04085f(payload)
+        if action == 'SendLocalList':
+            return _o_SendLocalListResponse_1b6c8d(payload)
+    if size == 14:
+        if action == 'TriggerMessage':
+            return _o_TriggerMessageResponse_b10207(payload)
+        if action == 'UpdateFirmware':
+            return _o_UpdateFirmwareResponse_99d75c(payload)
+    if size == 15:
+        if action == 'PublishFirmware':
+            return _o_CancelReservationResponse_bd25f7(payload)
+        if action == 'SignCertificate':
+            return _o_CancelReservationResponse_bd25f7(payload)
+        if action == 'UnlockConnector':
+            return _o_UnlockConnectorResponse_f8933b(payload)
+    if size == 16:
+        if action == 'BootNotification':
+            return _o_BootNotificationResponse_f5ab81(payload)
+        if action == 'TransactionEvent':
+            return _o_TransactionEventResponse_367dfc(payload)
+    if size == 17:
+        if action == 'CancelReservation':
+            return _o_CancelReservationResponse_bd25f7(payload)
+        if action == 'CertificateSigned':
+            return _o_CancelReservationResponse_bd25f7(payload)
+        if action == 'DeleteCertificate':
+            return _o_DeleteCertificateResponse_e4d7f8(payload)
+        if action == 'SetDisplayMessage':
+            return _o_SetDisplayMessageResponse_6804fa(payload)
+        if action == 'SetMonitoringBase':
+            return _o_GetBaseReportResponse_04085f(payload)
+        if action == 'SetNetworkProfile':
+            return _o_InstallCertificateResponse_f0b948(payload)
+        if action == 'UnpublishFirmware':
+            return _o_UnpublishFirmwareResponse_25ff1e(payload)
+    if size == 18:
+        if action == 'ChangeAvailability':
+            return _o_ChangeAvailabilityResponse_f15813(payload)
+        if action == 'GetDisplayMessages':
+            return _o_ClearChargingProfileResponse_f65c71(payload)
+        if action == 'InstallCertificate':
+            return _o_InstallCertificateResponse_f0b948(payload)
+        if action == 'SetChargingProfile':
+            return _o_CancelReservationResponse_bd25f7(payload)
+        if action == 'SetMonitoringLevel':
+            return _o_CancelReservationResponse_bd25f7(payload)
+        if action == 'StatusNotification':
+            return _o_ClearCacheRequest_679c29(payload)
+    if size == 19:
+        if action == 'ClearDisplayMessage':
+            return _o_ClearChargingProfileResponse_f65c71(payload)
+        if action == 'CustomerInformation':
+            return _o_CustomerInformationResponse_81edaf(payload)
+        if action == 'GetChargingProfiles':
+            return _o_GetChargingProfilesResponse_1001e9(payload)
+        if action == 'GetLocalListVersion':
+            return _o_GetLocalListVersionResponse_008240(payload)
+        if action == 'GetMonitoringReport':
+            return _o_GetBaseReportResponse_04085f(payload)
+        if action == 'NotifyChargingLimit':
+            return _o_ClearCacheRequest_679c29(payload)
+    if size == 20:
+        if action == 'ClearChargingProfile':
+            return _o_ClearChargingProfileResponse_f65c71(payload)
+        if action == 'ClearedChargingLimit':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'GetCertificateStatus':
+            return _o_GetCertificateStatusResponse_31ca33(payload)
+        if action == 'GetCompositeSchedule':
+            return _o_GetCompositeScheduleResponse_b03afe(payload)
+        if action == 'GetTransactionStatus':
+            return _o_GetTransactionStatusResponse_e8589f(payload)
+    if size == 21:
+        if action == 'Get15118EVCertificate':
+            return _o_Get15118EVCertificateResponse_ad4675(payload)
+        if action == 'LogStatusNotification':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'NotifyDisplayMessages':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'NotifyEVChargingNeeds':
+            return _o_NotifyEVChargingNeedsResponse_66f6b6(payload)
+        if action == 'SetVariableMonitoring':
+            return _o_SetVariableMonitoringResponse_e545f2(payload)
+    if size == 22:
+        if action == 'NotifyMonitoringReport':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'ReportChargingProfiles':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'RequestStopTransaction':
+            return _o_CancelReservationResponse_bd25f7(payload)
+    if size == 23:
+        if action == 'ClearVariableMonitoring':
+            return _o_ClearVariableMonitoringResponse_db9e58(payload)
+        if action == 'RequestStartTransaction':
+            return _o_RequestStartTransactionResponse_5193d6(payload)
+        if action == 'ReservationStatusUpdate':
+            return _o_ClearCacheRequest_679c29(payload)
+    if size == 24:
+        if action == 'NotifyEVChargingSchedule':
+            return _o_CancelReservationResponse_bd25f7(payload)
+    if size == 25:
+        if action == 'NotifyCustomerInformation':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'SecurityEventNotification':
+            return _o_ClearCacheRequest_679c29(payload)
+    if size == 26:
+        if action == 'FirmwareStatusNotification':
+            return _o_ClearCacheRequest_679c29(payload)
+        if action == 'GetInstalledCertificateIds':
+            return _o_GetInstalledCertificateIdsResponse_c3b4a4(payload)
+    if size == 33:
+        if action == 'PublishFirmwareStatusNotification':
+            return _o_ClearCacheRequest_679c29(payload)
+    return 1
 
 
 # action -> validator of its payload, per direction

@@ -4,20 +4,6 @@ from decimal import Decimal
 
 from chargebus_core.errors import SchemaViolation
 
-_MISSING = object()
-
-
-def _first_key(value):
-    for key in value:
-        return key
-
-
-def _extra_key(value, known):
-    for key in value:
-        if key not in known:
-            return key
-
-
 def _number(text, start, length):
     """The decimal number of ``length`` ASCII digits at ``start``, or -1."""
     result = 0
@@ -143,555 +129,1008 @@ def _check_multiple(value, step):
     return 0
 
 
-def _check_enum(value, members):
-    if value not in members:
-        raise SchemaViolation("enum", [], "must be one of " + ", ".join(sorted(members)))
+def _check_enum(value, matched, members):
+    if not matched:
+        raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
     return 0
 
 
-def _missing():
-    raise SchemaViolation("required", [], "is required")
+
+def _identify(key, names, seen):
+    """The index of the property named ``key``, or -1; remembers the key object."""
+    for index in range(len(names)):
+        if key == names[index]:
+            seen[index] = key
+            return index
+    return -1
+
+
+def _missing(value, required):
+    for name in required:
+        if name not in value:
+            raise SchemaViolation("required", [name], "is required")
+    return 0
 
 _NAMES0 = ('timestamp', 'signal', 'customData')
-_NAMES1 = ('vendorId',)
-_NAMES2 = ('status', 'statusInfo', 'customData')
-_ENUM3 = frozenset(('Accepted', 'Rejected',))
-_NAMES4 = ('reasonCode', 'additionalInfo', 'customData')
-_NAMES5 = ('id', 'params', 'customData')
-_NAMES6 = ('interval', 'values', 'customData')
-_NAMES7 = ('idToken', 'certificate', 'iso15118CertificateHashData', 'customData')
-_NAMES8 = ('additionalInfo', 'idToken', 'type', 'customData')
-_NAMES9 = ('additionalIdToken', 'type', 'customData')
-_NAMES10 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL', 'customData')
-_ENUM11 = frozenset(('SHA256', 'SHA384', 'SHA512',))
-_NAMES12 = ('idTokenInfo', 'certificateStatus', 'allowedEnergyTransfer', 'tariff', 'customData')
-_NAMES13 = ('status', 'cacheExpiryDateTime', 'chargingPriority', 'groupIdToken', 'language1', 'language2', 'evseId', 'personalMessage', 'customData')
-_ENUM14 = frozenset(('Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown',))
-_NAMES15 = ('format', 'language', 'content', 'customData')
-_ENUM16 = frozenset(('ASCII', 'HTML', 'URI', 'UTF8', 'QRCODE',))
-_ENUM17 = frozenset(('Accepted', 'SignatureError', 'CertificateExpired', 'CertificateRevoked', 'NoCertificateAvailable', 'CertChainError', 'ContractCancelled',))
-_ENUM18 = frozenset(('AC_single_phase', 'AC_two_phase', 'AC_three_phase', 'DC', 'AC_BPT', 'AC_BPT_DER', 'AC_DER', 'DC_BPT', 'DC_ACDP', 'DC_ACDP_BPT', 'WPT',))
-_NAMES19 = ('tariffId', 'description', 'currency', 'energy', 'validFrom', 'chargingTime', 'idleTime', 'fixedFee', 'reservationTime', 'reservationFixed', 'minCost', 'maxCost', 'customData')
-_NAMES20 = ('prices', 'taxRates', 'customData')
-_NAMES21 = ('priceKwh', 'conditions', 'customData')
-_NAMES22 = ('startTimeOfDay', 'endTimeOfDay', 'dayOfWeek', 'validFromDate', 'validToDate', 'evseKind', 'minEnergy', 'maxEnergy', 'minCurrent', 'maxCurrent', 'minPower', 'maxPower', 'minTime', 'maxTime', 'minChargingTime', 'maxChargingTime', 'minIdleTime', 'maxIdleTime', 'customData')
-_ENUM23 = frozenset(('Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday',))
-_ENUM24 = frozenset(('AC', 'DC',))
-_NAMES25 = ('type', 'tax', 'stack', 'customData')
-_NAMES26 = ('priceMinute', 'conditions', 'customData')
-_NAMES27 = ('conditions', 'priceFixed', 'customData')
-_NAMES28 = ('startTimeOfDay', 'endTimeOfDay', 'dayOfWeek', 'validFromDate', 'validToDate', 'evseKind', 'paymentBrand', 'paymentRecognition', 'customData')
-_NAMES29 = ('exclTax', 'inclTax', 'taxRates', 'customData')
-_NAMES30 = ('batteryData', 'eventType', 'idToken', 'requestId', 'customData')
-_NAMES31 = ('evseId', 'serialNumber', 'soC', 'soH', 'productionDate', 'vendorInfo', 'customData')
-_ENUM32 = frozenset(('BatteryIn', 'BatteryOut', 'BatteryOutTimeout',))
-_NAMES33 = ('customData',)
-_NAMES34 = ('chargingStation', 'reason', 'customData')
-_NAMES35 = ('serialNumber', 'model', 'modem', 'vendorName', 'firmwareVersion', 'customData')
-_NAMES36 = ('iccid', 'imsi', 'customData')
-_ENUM37 = frozenset(('ApplicationReset', 'FirmwareUpdate', 'LocalReset', 'PowerUp', 'RemoteReset', 'ScheduledReset', 'Triggered', 'Unknown', 'Watchdog',))
-_NAMES38 = ('currentTime', 'interval', 'status', 'statusInfo', 'customData')
-_ENUM39 = frozenset(('Accepted', 'Pending', 'Rejected',))
-_NAMES40 = ('reservationId', 'customData')
-_NAMES41 = ('certificateChain', 'certificateType', 'requestId', 'customData')
-_ENUM42 = frozenset(('ChargingStationCertificate', 'V2GCertificate', 'V2G20Certificate',))
-_NAMES43 = ('evse', 'operationalStatus', 'customData')
-_NAMES44 = ('id', 'connectorId', 'customData')
-_ENUM45 = frozenset(('Inoperative', 'Operative',))
-_ENUM46 = frozenset(('Accepted', 'Rejected', 'Scheduled',))
-_NAMES47 = ('tariff', 'transactionId', 'customData')
-_ENUM48 = frozenset(('Accepted', 'Rejected', 'TooManyElements', 'ConditionNotSupported', 'TxNotFound', 'NoCurrencyChange',))
-_NAMES49 = ('chargingProfileId', 'chargingProfileCriteria', 'customData')
-_NAMES50 = ('evseId', 'chargingProfilePurpose', 'stackLevel', 'customData')
-_ENUM51 = frozenset(('ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'TxDefaultProfile', 'TxProfile', 'PriorityCharging', 'LocalGeneration',))
-_ENUM52 = frozenset(('Accepted', 'Unknown',))
-_NAMES53 = ('isDefault', 'controlType', 'controlId', 'customData')
-_ENUM54 = frozenset(('EnterService', 'FreqDroop', 'FreqWatt', 'FixedPFAbsorb', 'FixedPFInject', 'FixedVar', 'Gradients', 'HFMustTrip', 'HFMayTrip', 'HVMustTrip', 'HVMomCess', 'HVMayTrip', 'LimitMaxDischarge', 'LFMustTrip', 'LVMustTrip', 'LVMomCess', 'LVMayTrip', 'PowerMonitoringMustTrip', 'VoltVar', 'VoltWatt', 'WattPF', 'WattVar',))
-_ENUM55 = frozenset(('Accepted', 'Rejected', 'NotSupported', 'NotFound',))
-_NAMES56 = ('id', 'customData')
-_ENUM57 = frozenset(('Accepted', 'Unknown', 'Rejected',))
-_NAMES58 = ('tariffIds', 'evseId', 'customData')
-_NAMES59 = ('clearTariffsResult', 'customData')
-_NAMES60 = ('statusInfo', 'tariffId', 'status', 'customData')
-_ENUM61 = frozenset(('Accepted', 'Rejected', 'NoTariff',))
-_NAMES62 = ('clearMonitoringResult', 'customData')
-_NAMES63 = ('status', 'id', 'statusInfo', 'customData')
-_ENUM64 = frozenset(('Accepted', 'Rejected', 'NotFound',))
-_NAMES65 = ('chargingLimitSource', 'evseId', 'customData')
-_NAMES66 = ('totalCost', 'transactionId', 'customData')
-_NAMES67 = ('customerCertificate', 'idToken', 'requestId', 'report', 'clear', 'customerIdentifier', 'customData')
-_NAMES68 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'customData')
-_ENUM69 = frozenset(('Accepted', 'Rejected', 'Invalid',))
-_NAMES70 = ('messageId', 'data', 'vendorId', 'customData')
-_NAMES71 = ('status', 'statusInfo', 'data', 'customData')
-_ENUM72 = frozenset(('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',))
-_NAMES73 = ('certificateHashData', 'customData')
-_ENUM74 = frozenset(('Accepted', 'Failed', 'NotFound',))
-_NAMES75 = ('status', 'requestId', 'statusInfo', 'customData')
-_ENUM76 = frozenset(('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',))
-_NAMES77 = ('iso15118SchemaVersion', 'action', 'exiRequest', 'maximumContractCertificateChains', 'prioritizedEMAIDs', 'customData')
-_ENUM78 = frozenset(('Install', 'Update',))
-_NAMES79 = ('status', 'statusInfo', 'exiResponse', 'remainingContracts', 'customData')
-_ENUM80 = frozenset(('Accepted', 'Failed',))
-_NAMES81 = ('requestId', 'reportBase', 'customData')
-_ENUM82 = frozenset(('ConfigurationInventory', 'FullInventory', 'SummaryInventory',))
-_ENUM83 = frozenset(('Accepted', 'Rejected', 'NotSupported', 'EmptyResultSet',))
-_NAMES84 = ('certificateStatusRequests', 'customData')
-_NAMES85 = ('certificateHashData', 'source', 'urls', 'customData')
-_ENUM86 = frozenset(('CRL', 'OCSP',))
-_NAMES87 = ('certificateStatus', 'customData')
-_NAMES88 = ('certificateHashData', 'source', 'status', 'nextUpdate', 'customData')
-_ENUM89 = frozenset(('Good', 'Revoked', 'Unknown', 'Failed',))
-_NAMES90 = ('ocspRequestData', 'customData')
-_NAMES91 = ('status', 'statusInfo', 'ocspResult', 'customData')
-_NAMES92 = ('requestId', 'evseId', 'chargingProfile', 'customData')
-_NAMES93 = ('chargingProfilePurpose', 'stackLevel', 'chargingProfileId', 'chargingLimitSource', 'customData')
-_ENUM94 = frozenset(('Accepted', 'NoProfiles',))
-_NAMES95 = ('duration', 'chargingRateUnit', 'evseId', 'customData')
-_ENUM96 = frozenset(('W', 'A',))
-_NAMES97 = ('status', 'statusInfo', 'schedule', 'customData')
-_NAMES98 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod', 'customData')
-_NAMES99 = ('startPeriod', 'limit', 'limit_L2', 'limit_L3', 'numberPhases', 'phaseToUse', 'dischargeLimit', 'dischargeLimit_L2', 'dischargeLimit_L3', 'setpoint', 'setpoint_L2', 'setpoint_L3', 'setpointReactive', 'setpointReactive_L2', 'setpointReactive_L3', 'preconditioningRequest', 'evseSleep', 'v2xBaseline', 'operationMode', 'v2xFreqWattCurve', 'v2xSignalWattCurve', 'customData')
-_ENUM100 = frozenset(('Idle', 'ChargingOnly', 'CentralSetpoint', 'ExternalSetpoint', 'ExternalLimits', 'CentralFrequency', 'LocalFrequency', 'LocalLoadBalancing',))
-_NAMES101 = ('frequency', 'power', 'customData')
-_NAMES102 = ('signal', 'power', 'customData')
-_NAMES103 = ('requestId', 'isDefault', 'controlType', 'controlId', 'customData')
-_NAMES104 = ('id', 'requestId', 'priority', 'state', 'customData')
-_ENUM105 = frozenset(('AlwaysFront', 'InFront', 'NormalCycle',))
-_ENUM106 = frozenset(('Charging', 'Faulted', 'Idle', 'Unavailable', 'Suspended', 'Discharging',))
-_NAMES107 = ('certificateType', 'customData')
-_ENUM108 = frozenset(('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'V2GCertificateChain', 'ManufacturerRootCertificate', 'OEMRootCertificate',))
-_NAMES109 = ('status', 'statusInfo', 'certificateHashDataChain', 'customData')
-_ENUM110 = frozenset(('Accepted', 'NotFound',))
-_NAMES111 = ('certificateHashData', 'certificateType', 'childCertificateHashData', 'customData')
-_NAMES112 = ('versionNumber', 'customData')
-_NAMES113 = ('log', 'logType', 'requestId', 'retries', 'retryInterval', 'customData')
-_NAMES114 = ('remoteLocation', 'oldestTimestamp', 'latestTimestamp', 'customData')
-_ENUM115 = frozenset(('DiagnosticsLog', 'SecurityLog', 'DataCollectorLog',))
-_NAMES116 = ('status', 'statusInfo', 'filename', 'customData')
-_ENUM117 = frozenset(('Accepted', 'Rejected', 'AcceptedCanceled',))
-_NAMES118 = ('componentVariable', 'requestId', 'monitoringCriteria', 'customData')
-_NAMES119 = ('component', 'variable', 'customData')
-_NAMES120 = ('evse', 'name', 'instance', 'customData')
-_NAMES121 = ('name', 'instance', 'customData')
-_ENUM122 = frozenset(('ThresholdMonitoring', 'DeltaMonitoring', 'PeriodicMonitoring',))
-_NAMES123 = ('constantStreamData', 'customData')
-_NAMES124 = ('id', 'params', 'variableMonitoringId', 'customData')
-_NAMES125 = ('componentVariable', 'requestId', 'componentCriteria', 'customData')
-_ENUM126 = frozenset(('Active', 'Available', 'Enabled', 'Problem',))
-_NAMES127 = ('evseId', 'customData')
-_NAMES128 = ('status', 'statusInfo', 'tariffAssignments', 'customData')
-_NAMES129 = ('tariffId', 'tariffKind', 'validFrom', 'evseIds', 'idTokens', 'customData')
-_ENUM130 = frozenset(('DefaultTariff', 'DriverTariff',))
-_NAMES131 = ('transactionId', 'customData')
-_NAMES132 = ('ongoingIndicator', 'messagesInQueue', 'customData')
-_NAMES133 = ('getVariableData', 'customData')
-_NAMES134 = ('attributeType', 'component', 'variable', 'customData')
-_ENUM135 = frozenset(('Actual', 'Target', 'MinSet', 'MaxSet',))
-_NAMES136 = ('getVariableResult', 'customData')
-_NAMES137 = ('attributeStatus', 'attributeStatusInfo', 'attributeType', 'attributeValue', 'component', 'variable', 'customData')
-_ENUM138 = frozenset(('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType',))
-_NAMES139 = ('currentTime', 'customData')
-_NAMES140 = ('certificateType', 'certificate', 'customData')
-_ENUM141 = frozenset(('V2GRootCertificate', 'MORootCertificate', 'ManufacturerRootCertificate', 'CSMSRootCertificate', 'OEMRootCertificate',))
-_ENUM142 = frozenset(('Accepted', 'Rejected', 'Failed',))
-_ENUM143 = frozenset(('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading', 'AcceptedCanceled',))
-_NAMES144 = ('evseId', 'meterValue', 'customData')
-_NAMES145 = ('sampledValue', 'timestamp', 'customData')
-_NAMES146 = ('value', 'measurand', 'context', 'phase', 'location', 'signedMeterValue', 'unitOfMeasure', 'customData')
-_ENUM147 = frozenset(('Current.Export', 'Current.Export.Offered', 'Current.Export.Minimum', 'Current.Import', 'Current.Import.Offered', 'Current.Import.Minimum', 'Current.Offered', 'Display.PresentSOC', 'Display.MinimumSOC', 'Display.TargetSOC', 'Display.MaximumSOC', 'Display.RemainingTimeToMinimumSOC', 'Display.RemainingTimeToTargetSOC', 'Display.RemainingTimeToMaximumSOC', 'Display.ChargingComplete', 'Display.BatteryEnergyCapacity', 'Display.InletHot', 'Energy.Active.Export.Interval', 'Energy.Active.Export.Register', 'Energy.Active.Import.Interval', 'Energy.Active.Import.Register', 'Energy.Active.Import.CableLoss', 'Energy.Active.Import.LocalGeneration.Register', 'Energy.Active.Net', 'Energy.Active.Setpoint.Interval', 'Energy.Apparent.Export', 'Energy.Apparent.Import', 'Energy.Apparent.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Import.Register', 'Energy.Reactive.Net', 'EnergyRequest.Target', 'EnergyRequest.Minimum', 'EnergyRequest.Maximum', 'EnergyRequest.Minimum.V2X', 'EnergyRequest.Maximum.V2X', 'EnergyRequest.Bulk', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Active.Setpoint', 'Power.Active.Residual', 'Power.Export.Minimum', 'Power.Export.Offered', 'Power.Factor', 'Power.Import.Offered', 'Power.Import.Minimum', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage', 'Voltage.Minimum', 'Voltage.Maximum',))
-_ENUM148 = frozenset(('Interruption.Begin', 'Interruption.End', 'Other', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger',))
-_ENUM149 = frozenset(('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',))
-_ENUM150 = frozenset(('Body', 'Cable', 'EV', 'Inlet', 'Outlet', 'Upstream',))
-_NAMES151 = ('signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey', 'customData')
-_NAMES152 = ('unit', 'multiplier', 'customData')
-_NAMES153 = ('transactionId', 'allowedEnergyTransfer', 'customData')
-_NAMES154 = ('chargingSchedule', 'evseId', 'chargingLimit', 'customData')
-_NAMES155 = ('id', 'limitAtSoC', 'startSchedule', 'duration', 'chargingRateUnit', 'minChargingRate', 'powerTolerance', 'signatureId', 'digestValue', 'useLocalTime', 'chargingSchedulePeriod', 'randomizedDelay', 'salesTariff', 'absolutePriceSchedule', 'priceLevelSchedule', 'customData')
-_NAMES156 = ('soc', 'limit', 'customData')
-_NAMES157 = ('id', 'salesTariffDescription', 'numEPriceLevels', 'salesTariffEntry', 'customData')
-_NAMES158 = ('relativeTimeInterval', 'ePriceLevel', 'consumptionCost', 'customData')
-_NAMES159 = ('start', 'duration', 'customData')
-_NAMES160 = ('startValue', 'cost', 'customData')
-_NAMES161 = ('costKind', 'amount', 'amountMultiplier', 'customData')
-_ENUM162 = frozenset(('CarbonDioxideEmission', 'RelativePricePercentage', 'RenewableGenerationPercentage',))
-_NAMES163 = ('timeAnchor', 'priceScheduleID', 'priceScheduleDescription', 'currency', 'language', 'priceAlgorithm', 'minimumCost', 'maximumCost', 'priceRuleStacks', 'taxRules', 'overstayRuleList', 'additionalSelectedServices', 'customData')
-_NAMES164 = ('exponent', 'value', 'customData')
-_NAMES165 = ('duration', 'priceRule', 'customData')
-_NAMES166 = ('parkingFeePeriod', 'carbonDioxideEmission', 'renewableGenerationPercentage', 'energyFee', 'parkingFee', 'powerRangeStart', 'customData')
-_NAMES167 = ('taxRuleID', 'taxRuleName', 'taxIncludedInPrice', 'appliesToEnergyFee', 'appliesToParkingFee', 'appliesToOverstayFee', 'appliesToMinimumMaximumCost', 'taxRate', 'customData')
-_NAMES168 = ('overstayPowerThreshold', 'overstayRule', 'overstayTimeThreshold', 'customData')
-_NAMES169 = ('overstayFee', 'overstayRuleDescription', 'startTime', 'overstayFeePeriod', 'customData')
-_NAMES170 = ('serviceFee', 'serviceName', 'customData')
-_NAMES171 = ('priceLevelScheduleEntries', 'timeAnchor', 'priceScheduleId', 'priceScheduleDescription', 'numberOfPriceLevels', 'customData')
-_NAMES172 = ('duration', 'priceLevel', 'customData')
-_NAMES173 = ('chargingLimitSource', 'isLocalGeneration', 'isGridCritical', 'customData')
-_NAMES174 = ('data', 'tbc', 'seqNo', 'generatedAt', 'requestId', 'customData')
-_NAMES175 = ('controlType', 'gridEventFault', 'alarmEnded', 'timestamp', 'extraInfo', 'customData')
-_ENUM176 = frozenset(('CurrentImbalance', 'LocalEmergency', 'LowInputPower', 'OverCurrent', 'OverFrequency', 'OverVoltage', 'PhaseRotation', 'RemoteEmergency', 'UnderFrequency', 'UnderVoltage', 'VoltageImbalance',))
-_NAMES177 = ('controlId', 'started', 'timestamp', 'supersededIds', 'customData')
-_NAMES178 = ('messageInfo', 'requestId', 'tbc', 'customData')
-_NAMES179 = ('display', 'id', 'priority', 'state', 'startDateTime', 'endDateTime', 'transactionId', 'message', 'messageExtra', 'customData')
-_NAMES180 = ('evseId', 'maxScheduleTuples', 'chargingNeeds', 'timestamp', 'customData')
-_NAMES181 = ('acChargingParameters', 'derChargingParameters', 'evEnergyOffer', 'requestedEnergyTransfer', 'dcChargingParameters', 'v2xChargingParameters', 'availableEnergyTransfer', 'controlMode', 'mobilityNeedsMode', 'departureTime', 'customData')
-_NAMES182 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage', 'customData')
-_NAMES183 = ('evSupportedDERControl', 'evOverExcitedMaxDischargePower', 'evOverExcitedPowerFactor', 'evUnderExcitedMaxDischargePower', 'evUnderExcitedPowerFactor', 'maxApparentPower', 'maxChargeApparentPower', 'maxChargeApparentPower_L2', 'maxChargeApparentPower_L3', 'maxDischargeApparentPower', 'maxDischargeApparentPower_L2', 'maxDischargeApparentPower_L3', 'maxChargeReactivePower', 'maxChargeReactivePower_L2', 'maxChargeReactivePower_L3', 'minChargeReactivePower', 'minChargeReactivePower_L2', 'minChargeReactivePower_L3', 'maxDischargeReactivePower', 'maxDischargeReactivePower_L2', 'maxDischargeReactivePower_L3', 'minDischargeReactivePower', 'minDischargeReactivePower_L2', 'minDischargeReactivePower_L3', 'nominalVoltage', 'nominalVoltageOffset', 'maxNominalVoltage', 'minNominalVoltage', 'evInverterManufacturer', 'evInverterModel', 'evInverterSerialNumber', 'evInverterSwVersion', 'evInverterHwVersion', 'evIslandingDetectionMethod', 'evIslandingTripTime', 'evMaximumLevel1DCInjection', 'evDurationLevel1DCInjection', 'evMaximumLevel2DCInjection', 'evDurationLevel2DCInjection', 'evReactiveSusceptance', 'evSessionTotalDischargeEnergyAvailable', 'customData')
-_ENUM184 = frozenset(('NoAntiIslandingSupport', 'RoCoF', 'UVP_OVP', 'UFP_OFP', 'VoltageVectorShift', 'ZeroCrossingDetection', 'OtherPassive', 'ImpedanceMeasurement', 'ImpedanceAtFrequency', 'SlipModeFrequencyShift', 'SandiaFrequencyShift', 'SandiaVoltageShift', 'FrequencyJump', 'RCLQFactor', 'OtherActive',))
-_NAMES185 = ('evAbsolutePriceSchedule', 'evPowerSchedule', 'customData')
-_NAMES186 = ('timeAnchor', 'currency', 'evAbsolutePriceScheduleEntries', 'priceAlgorithm', 'customData')
-_NAMES187 = ('duration', 'evPriceRule', 'customData')
-_NAMES188 = ('energyFee', 'powerRangeStart', 'customData')
-_NAMES189 = ('evPowerScheduleEntries', 'timeAnchor', 'customData')
-_NAMES190 = ('duration', 'power', 'customData')
-_NAMES191 = ('evMaxCurrent', 'evMaxVoltage', 'evMaxPower', 'evEnergyCapacity', 'energyAmount', 'stateOfCharge', 'fullSoC', 'bulkSoC', 'customData')
-_NAMES192 = ('minChargePower', 'minChargePower_L2', 'minChargePower_L3', 'maxChargePower', 'maxChargePower_L2', 'maxChargePower_L3', 'minDischargePower', 'minDischargePower_L2', 'minDischargePower_L3', 'maxDischargePower', 'maxDischargePower_L2', 'maxDischargePower_L3', 'minChargeCurrent', 'maxChargeCurrent', 'minDischargeCurrent', 'maxDischargeCurrent', 'minVoltage', 'maxVoltage', 'evTargetEnergyRequest', 'evMinEnergyRequest', 'evMaxEnergyRequest', 'evMinV2XEnergyRequest', 'evMaxV2XEnergyRequest', 'targetSoC', 'customData')
-_ENUM193 = frozenset(('ScheduledControl', 'DynamicControl',))
-_ENUM194 = frozenset(('EVCC', 'EVCC_SECC',))
-_ENUM195 = frozenset(('Accepted', 'Rejected', 'Processing', 'NoChargingProfile',))
-_NAMES196 = ('timeBase', 'chargingSchedule', 'evseId', 'selectedChargingScheduleId', 'powerToleranceAcceptance', 'customData')
-_NAMES197 = ('generatedAt', 'tbc', 'seqNo', 'eventData', 'customData')
-_NAMES198 = ('eventId', 'timestamp', 'trigger', 'cause', 'actualValue', 'techCode', 'techInfo', 'cleared', 'transactionId', 'component', 'variableMonitoringId', 'eventNotificationType', 'variable', 'severity', 'customData')
-_ENUM199 = frozenset(('Alerting', 'Delta', 'Periodic',))
-_ENUM200 = frozenset(('HardWiredNotification', 'HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor',))
-_NAMES201 = ('monitor', 'requestId', 'tbc', 'seqNo', 'generatedAt', 'customData')
-_NAMES202 = ('component', 'variable', 'variableMonitoring', 'customData')
-_NAMES203 = ('id', 'transaction', 'value', 'type', 'severity', 'eventNotificationType', 'customData')
-_ENUM204 = frozenset(('UpperThreshold', 'LowerThreshold', 'Delta', 'Periodic', 'PeriodicClockAligned', 'TargetDelta', 'TargetDeltaRelative',))
-_NAMES205 = ('data', 'id', 'pending', 'basetime', 'customData')
-_NAMES206 = ('t', 'v', 'customData')
-_NAMES207 = ('transactionId', 'activated', 'customData')
-_NAMES208 = ('requestId', 'generatedAt', 'reportData', 'tbc', 'seqNo', 'customData')
-_NAMES209 = ('component', 'variable', 'variableAttribute', 'variableCharacteristics', 'customData')
-_NAMES210 = ('type', 'value', 'mutability', 'persistent', 'constant', 'customData')
-_ENUM211 = frozenset(('ReadOnly', 'WriteOnly', 'ReadWrite',))
-_NAMES212 = ('unit', 'dataType', 'minLimit', 'maxLimit', 'maxElements', 'valuesList', 'supportsMonitoring', 'customData')
-_ENUM213 = frozenset(('string', 'decimal', 'integer', 'dateTime', 'boolean', 'OptionList', 'SequenceList', 'MemberList',))
-_NAMES214 = ('transactionId', 'pspRef', 'status', 'statusInfo', 'settlementAmount', 'settlementTime', 'receiptId', 'receiptUrl', 'vatCompany', 'vatNumber', 'customData')
-_ENUM215 = frozenset(('Settled', 'Canceled', 'Rejected', 'Failed',))
-_NAMES216 = ('name', 'address1', 'address2', 'city', 'postalCode', 'country', 'customData')
-_NAMES217 = ('receiptUrl', 'receiptId', 'customData')
-_NAMES218 = ('evseId', 'timeout', 'customData')
-_NAMES219 = ('location', 'retries', 'checksum', 'requestId', 'retryInterval', 'customData')
-_NAMES220 = ('status', 'location', 'requestId', 'statusInfo', 'customData')
-_ENUM221 = frozenset(('Idle', 'DownloadScheduled', 'Downloading', 'Downloaded', 'Published', 'DownloadFailed', 'DownloadPaused', 'InvalidChecksum', 'ChecksumVerified', 'PublishFailed',))
-_NAMES222 = ('chargingProfileId', 'customData')
-_NAMES223 = ('scheduleUpdate', 'status', 'statusInfo', 'customData')
-_NAMES224 = ('limit', 'limit_L2', 'limit_L3', 'dischargeLimit', 'dischargeLimit_L2', 'dischargeLimit_L3', 'setpoint', 'setpoint_L2', 'setpoint_L3', 'setpointReactive', 'setpointReactive_L2', 'setpointReactive_L3', 'customData')
-_NAMES225 = ('requestId', 'chargingLimitSource', 'chargingProfile', 'tbc', 'evseId', 'customData')
-_NAMES226 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'transactionId', 'maxOfflineDuration', 'chargingSchedule', 'invalidAfterOfflineDuration', 'dynUpdateInterval', 'dynUpdateTime', 'priceScheduleSignature', 'customData')
-_ENUM227 = frozenset(('Absolute', 'Recurring', 'Relative', 'Dynamic',))
-_ENUM228 = frozenset(('Daily', 'Weekly',))
-_NAMES229 = ('curve', 'enterService', 'fixedPFAbsorb', 'fixedPFInject', 'fixedVar', 'freqDroop', 'gradient', 'limitMaxDischarge', 'requestId', 'tbc', 'customData')
-_NAMES230 = ('curve', 'id', 'curveType', 'isDefault', 'isSuperseded', 'customData')
-_NAMES231 = ('curveData', 'hysteresis', 'priority', 'reactivePowerParams', 'voltageParams', 'yUnit', 'responseTime', 'startTime', 'duration', 'customData')
-_NAMES232 = ('x', 'y', 'customData')
-_NAMES233 = ('hysteresisHigh', 'hysteresisLow', 'hysteresisDelay', 'hysteresisGradient', 'customData')
-_NAMES234 = ('vRef', 'autonomousVRefEnable', 'autonomousVRefTimeConstant', 'customData')
-_NAMES235 = ('hv10MinMeanValue', 'hv10MinMeanTripDelay', 'powerDuringCessation', 'customData')
-_ENUM236 = frozenset(('Active', 'Reactive',))
-_ENUM237 = frozenset(('Not_Applicable', 'PctMaxW', 'PctMaxVar', 'PctWAvail', 'PctVarAvail', 'PctEffectiveV',))
-_NAMES238 = ('enterService', 'id', 'customData')
-_NAMES239 = ('priority', 'highVoltage', 'lowVoltage', 'highFreq', 'lowFreq', 'delay', 'randomDelay', 'rampRate', 'customData')
-_NAMES240 = ('fixedPF', 'id', 'isDefault', 'isSuperseded', 'customData')
-_NAMES241 = ('priority', 'displacement', 'excitation', 'startTime', 'duration', 'customData')
-_NAMES242 = ('fixedVar', 'id', 'isDefault', 'isSuperseded', 'customData')
-_NAMES243 = ('priority', 'setpoint', 'unit', 'startTime', 'duration', 'customData')
-_NAMES244 = ('freqDroop', 'id', 'isDefault', 'isSuperseded', 'customData')
-_NAMES245 = ('priority', 'overFreq', 'underFreq', 'overDroop', 'underDroop', 'responseTime', 'startTime', 'duration', 'customData')
-_NAMES246 = ('gradient', 'id', 'customData')
-_NAMES247 = ('priority', 'gradient', 'softGradient', 'customData')
-_NAMES248 = ('id', 'isDefault', 'isSuperseded', 'limitMaxDischarge', 'customData')
-_NAMES249 = ('priority', 'pctMaxDischargePower', 'powerMonitoringMustTrip', 'startTime', 'duration', 'customData')
-_NAMES250 = ('idToken', 'requestId', 'customData')
-_NAMES251 = ('evseId', 'groupIdToken', 'idToken', 'remoteStartId', 'chargingProfile', 'customData')
-_NAMES252 = ('status', 'statusInfo', 'transactionId', 'customData')
-_NAMES253 = ('reservationId', 'reservationUpdateStatus', 'customData')
-_ENUM254 = frozenset(('Expired', 'Removed', 'NoTransaction',))
-_NAMES255 = ('id', 'expiryDateTime', 'connectorType', 'idToken', 'evseId', 'groupIdToken', 'customData')
-_ENUM256 = frozenset(('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',))
-_NAMES257 = ('type', 'evseId', 'customData')
-_ENUM258 = frozenset(('Immediate', 'OnIdle', 'ImmediateAndResume',))
-_NAMES259 = ('type', 'timestamp', 'techInfo', 'customData')
-_NAMES260 = ('localAuthorizationList', 'versionNumber', 'updateType', 'customData')
-_NAMES261 = ('idToken', 'idTokenInfo', 'customData')
-_ENUM262 = frozenset(('Differential', 'Full',))
-_ENUM263 = frozenset(('Accepted', 'Failed', 'VersionMismatch',))
-_NAMES264 = ('evseId', 'chargingProfile', 'customData')
-_NAMES265 = ('isDefault', 'controlId', 'controlType', 'curve', 'enterService', 'fixedPFAbsorb', 'fixedPFInject', 'fixedVar', 'freqDroop', 'gradient', 'limitMaxDischarge', 'customData')
-_NAMES266 = ('status', 'statusInfo', 'supersededIds', 'customData')
-_NAMES267 = ('evseId', 'tariff', 'customData')
-_ENUM268 = frozenset(('Accepted', 'Rejected', 'TooManyElements', 'ConditionNotSupported', 'DuplicateTariffId',))
-_NAMES269 = ('message', 'customData')
-_ENUM270 = frozenset(('Accepted', 'NotSupportedMessageFormat', 'Rejected', 'NotSupportedPriority', 'NotSupportedState', 'UnknownTransaction', 'LanguageNotSupported',))
-_NAMES271 = ('monitoringBase', 'customData')
-_ENUM272 = frozenset(('All', 'FactoryDefault', 'HardWiredOnly',))
-_NAMES273 = ('severity', 'customData')
-_NAMES274 = ('configurationSlot', 'connectionData', 'customData')
-_NAMES275 = ('apn', 'ocppVersion', 'ocppInterface', 'ocppTransport', 'messageTimeout', 'ocppCsmsUrl', 'securityProfile', 'identity', 'basicAuthPassword', 'vpn', 'customData')
-_NAMES276 = ('apn', 'apnUserName', 'apnPassword', 'simPin', 'preferredNetwork', 'useOnlyPreferredNetwork', 'apnAuthentication', 'customData')
-_ENUM277 = frozenset(('PAP', 'CHAP', 'NONE', 'AUTO',))
-_ENUM278 = frozenset(('OCPP12', 'OCPP15', 'OCPP16', 'OCPP20', 'OCPP201', 'OCPP21',))
-_ENUM279 = frozenset(('Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3', 'Any',))
-_ENUM280 = frozenset(('SOAP', 'JSON',))
-_NAMES281 = ('server', 'user', 'group', 'password', 'key', 'type', 'customData')
-_ENUM282 = frozenset(('IKEv2', 'IPSec', 'L2TP', 'PPTP',))
-_NAMES283 = ('setMonitoringData', 'customData')
-_NAMES284 = ('id', 'periodicEventStream', 'transaction', 'value', 'type', 'severity', 'component', 'variable', 'customData')
-_NAMES285 = ('setMonitoringResult', 'customData')
-_NAMES286 = ('id', 'statusInfo', 'status', 'type', 'component', 'variable', 'severity', 'customData')
-_ENUM287 = frozenset(('Accepted', 'UnknownComponent', 'UnknownVariable', 'UnsupportedMonitorType', 'Rejected', 'Duplicate',))
-_NAMES288 = ('setVariableData', 'customData')
-_NAMES289 = ('attributeType', 'attributeValue', 'component', 'variable', 'customData')
-_NAMES290 = ('setVariableResult', 'customData')
-_NAMES291 = ('attributeType', 'attributeStatus', 'attributeStatusInfo', 'component', 'variable', 'customData')
-_ENUM292 = frozenset(('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType', 'RebootRequired',))
-_NAMES293 = ('csr', 'certificateType', 'hashRootCertificate', 'requestId', 'customData')
-_NAMES294 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId', 'customData')
-_ENUM295 = frozenset(('Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted',))
-_NAMES296 = ('costDetails', 'eventType', 'meterValue', 'timestamp', 'triggerReason', 'seqNo', 'offline', 'numberOfPhasesUsed', 'cableMaxCurrent', 'reservationId', 'preconditioningStatus', 'evseSleep', 'transactionInfo', 'evse', 'idToken', 'customData')
-_NAMES297 = ('chargingPeriods', 'totalCost', 'totalUsage', 'failureToCalculate', 'failureReason', 'customData')
-_NAMES298 = ('dimensions', 'tariffId', 'startPeriod', 'customData')
-_NAMES299 = ('type', 'volume', 'customData')
-_ENUM300 = frozenset(('Energy', 'MaxCurrent', 'MinCurrent', 'MaxPower', 'MinPower', 'IdleTIme', 'ChargingTime',))
-_NAMES301 = ('currency', 'typeOfCost', 'fixed', 'energy', 'chargingTime', 'idleTime', 'reservationTime', 'reservationFixed', 'total', 'customData')
-_ENUM302 = frozenset(('NormalCost', 'MinCost', 'MaxCost',))
-_NAMES303 = ('exclTax', 'inclTax', 'customData')
-_NAMES304 = ('energy', 'chargingTime', 'idleTime', 'reservationTime', 'customData')
-_ENUM305 = frozenset(('Ended', 'Started', 'Updated',))
-_ENUM306 = frozenset(('AbnormalCondition', 'Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'CostLimitReached', 'Deauthorized', 'EnergyLimitReached', 'EVCommunicationLost', 'EVConnectTimeout', 'EVDeparted', 'EVDetected', 'LimitSet', 'MeterValueClock', 'MeterValuePeriodic', 'OperationModeChanged', 'RemoteStart', 'RemoteStop', 'ResetCommand', 'RunningCost', 'SignedDataReceived', 'SoCLimitReached', 'StopAuthorized', 'TariffChanged', 'TariffNotAccepted', 'TimeLimitReached', 'Trigger', 'TxResumed', 'UnlockCommand',))
-_ENUM307 = frozenset(('Unknown', 'Ready', 'NotReady', 'Preconditioning',))
-_NAMES308 = ('transactionId', 'chargingState', 'timeSpentCharging', 'stoppedReason', 'remoteStartId', 'operationMode', 'tariffId', 'transactionLimit', 'customData')
-_ENUM309 = frozenset(('EVConnected', 'Charging', 'SuspendedEV', 'SuspendedEVSE', 'Idle',))
-_ENUM310 = frozenset(('DeAuthorized', 'EmergencyStop', 'EnergyLimitReached', 'EVDisconnected', 'GroundFault', 'ImmediateReset', 'MasterPass', 'Local', 'LocalOutOfCredit', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout', 'ReqEnergyTransferRejected',))
-_NAMES311 = ('maxCost', 'maxEnergy', 'maxTime', 'maxSoC', 'customData')
-_NAMES312 = ('totalCost', 'chargingPriority', 'idTokenInfo', 'transactionLimit', 'updatedPersonalMessage', 'updatedPersonalMessageExtra', 'customData')
-_NAMES313 = ('evse', 'requestedMessage', 'customTrigger', 'customData')
-_ENUM314 = frozenset(('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargingStationCertificate', 'SignV2GCertificate', 'SignV2G20Certificate', 'StatusNotification', 'TransactionEvent', 'SignCombinedCertificate', 'PublishFirmwareStatusNotification', 'CustomTrigger',))
-_ENUM315 = frozenset(('Accepted', 'Rejected', 'NotImplemented',))
-_NAMES316 = ('evseId', 'connectorId', 'customData')
-_ENUM317 = frozenset(('Unlocked', 'UnlockFailed', 'OngoingAuthorizedTransaction', 'UnknownConnector',))
-_NAMES318 = ('checksum', 'customData')
-_NAMES319 = ('status', 'customData')
-_ENUM320 = frozenset(('DownloadOngoing', 'NoFirmware', 'Unpublished',))
-_NAMES321 = ('chargingProfileId', 'scheduleUpdate', 'customData')
-_NAMES322 = ('retries', 'retryInterval', 'requestId', 'firmware', 'customData')
-_NAMES323 = ('location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature', 'customData')
-_ENUM324 = frozenset(('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',))
-_NAMES325 = ('transactionId', 'activate', 'customData')
-_ENUM326 = frozenset(('Accepted', 'Rejected', 'NoProfile',))
-_NAMES327 = ('vatNumber', 'evseId', 'customData')
-_NAMES328 = ('company', 'statusInfo', 'vatNumber', 'evseId', 'status', 'customData')
+_SEEN_o_AFRRSignalRequest_b868b5 = [None] * 3
+_NAMES2 = ('vendorId',)
+_SEEN_o_customData_ce6ade = [None] * 1
+_REQUIRED4 = ('timestamp', 'signal')
+_NAMES5 = ('status', 'statusInfo', 'customData')
+_SEEN_o_AFRRSignalResponse_8e4808 = [None] * 3
+_MEMBERS7 = ('Accepted', 'Rejected',)
+_NAMES8 = ('reasonCode', 'additionalInfo', 'customData')
+_SEEN_o_statusInfo_ae02cc = [None] * 3
+_REQUIRED10 = ('reasonCode',)
+_REQUIRED11 = ('status',)
+_NAMES12 = ('id', 'params', 'customData')
+_SEEN_o_AdjustPeriodicEventStreamRequest_6118f8 = [None] * 3
+_NAMES14 = ('interval', 'values', 'customData')
+_SEEN_o_params_fc28d4 = [None] * 3
+_REQUIRED16 = ('id', 'params')
+_NAMES17 = ('idToken', 'certificate', 'iso15118CertificateHashData', 'customData')
+_SEEN_o_AuthorizeRequest_f9ea04 = [None] * 4
+_NAMES19 = ('additionalInfo', 'idToken', 'type', 'customData')
+_SEEN_o_idToken_dba809 = [None] * 4
+_NAMES21 = ('additionalIdToken', 'type', 'customData')
+_SEEN_o_additionalInfo_f16732 = [None] * 3
+_REQUIRED23 = ('additionalIdToken', 'type')
+_REQUIRED24 = ('idToken', 'type')
+_NAMES25 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL', 'customData')
+_SEEN_o_iso15118CertificateHashData_cf64af = [None] * 6
+_MEMBERS27 = ('SHA256', 'SHA384', 'SHA512',)
+_REQUIRED28 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
+_REQUIRED29 = ('idToken',)
+_NAMES30 = ('idTokenInfo', 'certificateStatus', 'allowedEnergyTransfer', 'tariff', 'customData')
+_SEEN_o_AuthorizeResponse_1cb8d6 = [None] * 5
+_NAMES32 = ('status', 'cacheExpiryDateTime', 'chargingPriority', 'groupIdToken', 'language1', 'language2', 'evseId', 'personalMessage', 'customData')
+_SEEN_o_idTokenInfo_3f6a15 = [None] * 9
+_MEMBERS34 = ('Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown',)
+_NAMES35 = ('format', 'language', 'content', 'customData')
+_SEEN_o_personalMessage_792c02 = [None] * 4
+_MEMBERS37 = ('ASCII', 'HTML', 'URI', 'UTF8', 'QRCODE',)
+_REQUIRED38 = ('format', 'content')
+_MEMBERS39 = ('Accepted', 'SignatureError', 'CertificateExpired', 'CertificateRevoked', 'NoCertificateAvailable', 'CertChainError', 'ContractCancelled',)
+_MEMBERS40 = ('AC_single_phase', 'AC_two_phase', 'AC_three_phase', 'DC', 'AC_BPT', 'AC_BPT_DER', 'AC_DER', 'DC_BPT', 'DC_ACDP', 'DC_ACDP_BPT', 'WPT',)
+_NAMES41 = ('tariffId', 'description', 'currency', 'energy', 'validFrom', 'chargingTime', 'idleTime', 'fixedFee', 'reservationTime', 'reservationFixed', 'minCost', 'maxCost', 'customData')
+_SEEN_o_tariff_5c072f = [None] * 13
+_NAMES43 = ('prices', 'taxRates', 'customData')
+_SEEN_o_energy_e0cc7c = [None] * 3
+_NAMES45 = ('priceKwh', 'conditions', 'customData')
+_SEEN_o_prices_7b3264 = [None] * 3
+_NAMES47 = ('startTimeOfDay', 'endTimeOfDay', 'dayOfWeek', 'validFromDate', 'validToDate', 'evseKind', 'minEnergy', 'maxEnergy', 'minCurrent', 'maxCurrent', 'minPower', 'maxPower', 'minTime', 'maxTime', 'minChargingTime', 'maxChargingTime', 'minIdleTime', 'maxIdleTime', 'customData')
+_SEEN_o_conditions_f58d4e = [None] * 19
+_MEMBERS49 = ('Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday',)
+_MEMBERS50 = ('AC', 'DC',)
+_REQUIRED51 = ('priceKwh',)
+_NAMES52 = ('type', 'tax', 'stack', 'customData')
+_SEEN_o_taxRates_9b186b = [None] * 4
+_REQUIRED54 = ('type', 'tax')
+_REQUIRED55 = ('prices',)
+_SEEN_o_chargingTime_56463b = [None] * 3
+_NAMES57 = ('priceMinute', 'conditions', 'customData')
+_SEEN_o_prices_0ec758 = [None] * 3
+_REQUIRED59 = ('priceMinute',)
+_SEEN_o_fixedFee_ac531d = [None] * 3
+_NAMES61 = ('conditions', 'priceFixed', 'customData')
+_SEEN_o_prices_b20038 = [None] * 3
+_NAMES63 = ('startTimeOfDay', 'endTimeOfDay', 'dayOfWeek', 'validFromDate', 'validToDate', 'evseKind', 'paymentBrand', 'paymentRecognition', 'customData')
+_SEEN_o_conditions_8be5e1 = [None] * 9
+_REQUIRED65 = ('priceFixed',)
+_NAMES66 = ('exclTax', 'inclTax', 'taxRates', 'customData')
+_SEEN_o_minCost_15272e = [None] * 4
+_REQUIRED68 = ('tariffId', 'currency')
+_REQUIRED69 = ('idTokenInfo',)
+_NAMES70 = ('batteryData', 'eventType', 'idToken', 'requestId', 'customData')
+_SEEN_o_BatterySwapRequest_2f760a = [None] * 5
+_NAMES72 = ('evseId', 'serialNumber', 'soC', 'soH', 'productionDate', 'vendorInfo', 'customData')
+_SEEN_o_batteryData_a91357 = [None] * 7
+_REQUIRED74 = ('evseId', 'serialNumber', 'soC', 'soH')
+_MEMBERS75 = ('BatteryIn', 'BatteryOut', 'BatteryOutTimeout',)
+_REQUIRED76 = ('eventType', 'requestId', 'idToken', 'batteryData')
+_NAMES77 = ('customData',)
+_SEEN_o_BatterySwapResponse_679c29 = [None] * 1
+_NAMES79 = ('chargingStation', 'reason', 'customData')
+_SEEN_o_BootNotificationRequest_82d882 = [None] * 3
+_NAMES81 = ('serialNumber', 'model', 'modem', 'vendorName', 'firmwareVersion', 'customData')
+_SEEN_o_chargingStation_58dd0b = [None] * 6
+_NAMES83 = ('iccid', 'imsi', 'customData')
+_SEEN_o_modem_746ce0 = [None] * 3
+_REQUIRED85 = ('model', 'vendorName')
+_MEMBERS86 = ('ApplicationReset', 'FirmwareUpdate', 'LocalReset', 'PowerUp', 'RemoteReset', 'ScheduledReset', 'Triggered', 'Unknown', 'Watchdog',)
+_REQUIRED87 = ('reason', 'chargingStation')
+_NAMES88 = ('currentTime', 'interval', 'status', 'statusInfo', 'customData')
+_SEEN_o_BootNotificationResponse_f43527 = [None] * 5
+_MEMBERS90 = ('Accepted', 'Pending', 'Rejected',)
+_REQUIRED91 = ('currentTime', 'interval', 'status')
+_NAMES92 = ('reservationId', 'customData')
+_SEEN_o_CancelReservationRequest_294b17 = [None] * 2
+_REQUIRED94 = ('reservationId',)
+_NAMES95 = ('certificateChain', 'certificateType', 'requestId', 'customData')
+_SEEN_o_CertificateSignedRequest_ebc6fe = [None] * 4
+_MEMBERS97 = ('ChargingStationCertificate', 'V2GCertificate', 'V2G20Certificate',)
+_REQUIRED98 = ('certificateChain',)
+_NAMES99 = ('evse', 'operationalStatus', 'customData')
+_SEEN_o_ChangeAvailabilityRequest_1c5a4d = [None] * 3
+_NAMES101 = ('id', 'connectorId', 'customData')
+_SEEN_o_evse_a7551d = [None] * 3
+_REQUIRED103 = ('id',)
+_MEMBERS104 = ('Inoperative', 'Operative',)
+_REQUIRED105 = ('operationalStatus',)
+_SEEN_o_ChangeAvailabilityResponse_468c75 = [None] * 3
+_MEMBERS107 = ('Accepted', 'Rejected', 'Scheduled',)
+_NAMES108 = ('tariff', 'transactionId', 'customData')
+_SEEN_o_ChangeTransactionTariffRequest_1bf6fc = [None] * 3
+_REQUIRED110 = ('transactionId', 'tariff')
+_SEEN_o_ChangeTransactionTariffResponse_959614 = [None] * 3
+_MEMBERS112 = ('Accepted', 'Rejected', 'TooManyElements', 'ConditionNotSupported', 'TxNotFound', 'NoCurrencyChange',)
+_NAMES113 = ('chargingProfileId', 'chargingProfileCriteria', 'customData')
+_SEEN_o_ClearChargingProfileRequest_4f16cd = [None] * 3
+_NAMES115 = ('evseId', 'chargingProfilePurpose', 'stackLevel', 'customData')
+_SEEN_o_chargingProfileCriteria_3f987a = [None] * 4
+_MEMBERS117 = ('ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'TxDefaultProfile', 'TxProfile', 'PriorityCharging', 'LocalGeneration',)
+_SEEN_o_ClearChargingProfileResponse_c3c8fc = [None] * 3
+_MEMBERS119 = ('Accepted', 'Unknown',)
+_NAMES120 = ('isDefault', 'controlType', 'controlId', 'customData')
+_SEEN_o_ClearDERControlRequest_733744 = [None] * 4
+_MEMBERS122 = ('EnterService', 'FreqDroop', 'FreqWatt', 'FixedPFAbsorb', 'FixedPFInject', 'FixedVar', 'Gradients', 'HFMustTrip', 'HFMayTrip', 'HVMustTrip', 'HVMomCess', 'HVMayTrip', 'LimitMaxDischarge', 'LFMustTrip', 'LVMustTrip', 'LVMomCess', 'LVMayTrip', 'PowerMonitoringMustTrip', 'VoltVar', 'VoltWatt', 'WattPF', 'WattVar',)
+_REQUIRED123 = ('isDefault',)
+_SEEN_o_ClearDERControlResponse_c68582 = [None] * 3
+_MEMBERS125 = ('Accepted', 'Rejected', 'NotSupported', 'NotFound',)
+_NAMES126 = ('id', 'customData')
+_SEEN_o_ClearDisplayMessageRequest_4a960a = [None] * 2
+_SEEN_o_ClearDisplayMessageResponse_3e5879 = [None] * 3
+_MEMBERS129 = ('Accepted', 'Unknown', 'Rejected',)
+_NAMES130 = ('tariffIds', 'evseId', 'customData')
+_SEEN_o_ClearTariffsRequest_b626f5 = [None] * 3
+_NAMES132 = ('clearTariffsResult', 'customData')
+_SEEN_o_ClearTariffsResponse_5171f5 = [None] * 2
+_NAMES134 = ('statusInfo', 'tariffId', 'status', 'customData')
+_SEEN_o_clearTariffsResult_5d0e32 = [None] * 4
+_MEMBERS136 = ('Accepted', 'Rejected', 'NoTariff',)
+_REQUIRED137 = ('clearTariffsResult',)
+_SEEN_o_ClearVariableMonitoringRequest_3f424f = [None] * 2
+_NAMES139 = ('clearMonitoringResult', 'customData')
+_SEEN_o_ClearVariableMonitoringResponse_2df127 = [None] * 2
+_NAMES141 = ('status', 'id', 'statusInfo', 'customData')
+_SEEN_o_clearMonitoringResult_e2497f = [None] * 4
+_MEMBERS143 = ('Accepted', 'Rejected', 'NotFound',)
+_REQUIRED144 = ('status', 'id')
+_REQUIRED145 = ('clearMonitoringResult',)
+_NAMES146 = ('chargingLimitSource', 'evseId', 'customData')
+_SEEN_o_ClearedChargingLimitRequest_da5413 = [None] * 3
+_REQUIRED148 = ('chargingLimitSource',)
+_NAMES149 = ('totalCost', 'transactionId', 'customData')
+_SEEN_o_CostUpdatedRequest_db0df6 = [None] * 3
+_REQUIRED151 = ('totalCost', 'transactionId')
+_NAMES152 = ('customerCertificate', 'idToken', 'requestId', 'report', 'clear', 'customerIdentifier', 'customData')
+_SEEN_o_CustomerInformationRequest_1ef18f = [None] * 7
+_NAMES154 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'customData')
+_SEEN_o_customerCertificate_35f7e3 = [None] * 5
+_REQUIRED156 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
+_REQUIRED157 = ('requestId', 'report', 'clear')
+_SEEN_o_CustomerInformationResponse_116651 = [None] * 3
+_MEMBERS159 = ('Accepted', 'Rejected', 'Invalid',)
+_NAMES160 = ('messageId', 'data', 'vendorId', 'customData')
+_SEEN_o_DataTransferRequest_250e87 = [None] * 4
+_NAMES162 = ('status', 'statusInfo', 'data', 'customData')
+_SEEN_o_DataTransferResponse_dc7917 = [None] * 4
+_MEMBERS164 = ('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',)
+_NAMES165 = ('certificateHashData', 'customData')
+_SEEN_o_DeleteCertificateRequest_f40fd0 = [None] * 2
+_REQUIRED167 = ('certificateHashData',)
+_SEEN_o_DeleteCertificateResponse_cb638e = [None] * 3
+_MEMBERS169 = ('Accepted', 'Failed', 'NotFound',)
+_NAMES170 = ('status', 'requestId', 'statusInfo', 'customData')
+_SEEN_o_FirmwareStatusNotificationRequest_fdf878 = [None] * 4
+_MEMBERS172 = ('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',)
+_NAMES173 = ('iso15118SchemaVersion', 'action', 'exiRequest', 'maximumContractCertificateChains', 'prioritizedEMAIDs', 'customData')
+_SEEN_o_Get15118EVCertificateRequest_f35ea9 = [None] * 6
+_MEMBERS175 = ('Install', 'Update',)
+_REQUIRED176 = ('iso15118SchemaVersion', 'action', 'exiRequest')
+_NAMES177 = ('status', 'statusInfo', 'exiResponse', 'remainingContracts', 'customData')
+_SEEN_o_Get15118EVCertificateResponse_bbfbac = [None] * 5
+_MEMBERS179 = ('Accepted', 'Failed',)
+_REQUIRED180 = ('status', 'exiResponse')
+_NAMES181 = ('requestId', 'reportBase', 'customData')
+_SEEN_o_GetBaseReportRequest_ad3c06 = [None] * 3
+_MEMBERS183 = ('ConfigurationInventory', 'FullInventory', 'SummaryInventory',)
+_REQUIRED184 = ('requestId', 'reportBase')
+_SEEN_o_GetBaseReportResponse_c303cc = [None] * 3
+_MEMBERS186 = ('Accepted', 'Rejected', 'NotSupported', 'EmptyResultSet',)
+_NAMES187 = ('certificateStatusRequests', 'customData')
+_SEEN_o_GetCertificateChainStatusRequest_d60015 = [None] * 2
+_NAMES189 = ('certificateHashData', 'source', 'urls', 'customData')
+_SEEN_o_certificateStatusRequests_6283cf = [None] * 4
+_MEMBERS191 = ('CRL', 'OCSP',)
+_REQUIRED192 = ('source', 'urls', 'certificateHashData')
+_REQUIRED193 = ('certificateStatusRequests',)
+_NAMES194 = ('certificateStatus', 'customData')
+_SEEN_o_GetCertificateChainStatusResponse_019689 = [None] * 2
+_NAMES196 = ('certificateHashData', 'source', 'status', 'nextUpdate', 'customData')
+_SEEN_o_certificateStatus_836653 = [None] * 5
+_MEMBERS198 = ('Good', 'Revoked', 'Unknown', 'Failed',)
+_REQUIRED199 = ('source', 'status', 'nextUpdate', 'certificateHashData')
+_REQUIRED200 = ('certificateStatus',)
+_NAMES201 = ('ocspRequestData', 'customData')
+_SEEN_o_GetCertificateStatusRequest_b0ba90 = [None] * 2
+_REQUIRED203 = ('ocspRequestData',)
+_NAMES204 = ('status', 'statusInfo', 'ocspResult', 'customData')
+_SEEN_o_GetCertificateStatusResponse_1cb604 = [None] * 4
+_NAMES206 = ('requestId', 'evseId', 'chargingProfile', 'customData')
+_SEEN_o_GetChargingProfilesRequest_0fb86a = [None] * 4
+_NAMES208 = ('chargingProfilePurpose', 'stackLevel', 'chargingProfileId', 'chargingLimitSource', 'customData')
+_SEEN_o_chargingProfile_8068a1 = [None] * 5
+_REQUIRED210 = ('requestId', 'chargingProfile')
+_SEEN_o_GetChargingProfilesResponse_b90873 = [None] * 3
+_MEMBERS212 = ('Accepted', 'NoProfiles',)
+_NAMES213 = ('duration', 'chargingRateUnit', 'evseId', 'customData')
+_SEEN_o_GetCompositeScheduleRequest_4dadd5 = [None] * 4
+_MEMBERS215 = ('W', 'A',)
+_REQUIRED216 = ('duration', 'evseId')
+_NAMES217 = ('status', 'statusInfo', 'schedule', 'customData')
+_SEEN_o_GetCompositeScheduleResponse_fa7c4b = [None] * 4
+_NAMES219 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod', 'customData')
+_SEEN_o_schedule_9fef30 = [None] * 6
+_NAMES221 = ('startPeriod', 'limit', 'limit_L2', 'limit_L3', 'numberPhases', 'phaseToUse', 'dischargeLimit', 'dischargeLimit_L2', 'dischargeLimit_L3', 'setpoint', 'setpoint_L2', 'setpoint_L3', 'setpointReactive', 'setpointReactive_L2', 'setpointReactive_L3', 'preconditioningRequest', 'evseSleep', 'v2xBaseline', 'operationMode', 'v2xFreqWattCurve', 'v2xSignalWattCurve', 'customData')
+_SEEN_o_chargingSchedulePeriod_feb93a = [None] * 22
+_MEMBERS223 = ('Idle', 'ChargingOnly', 'CentralSetpoint', 'ExternalSetpoint', 'ExternalLimits', 'CentralFrequency', 'LocalFrequency', 'LocalLoadBalancing',)
+_NAMES224 = ('frequency', 'power', 'customData')
+_SEEN_o_v2xFreqWattCurve_55b9c6 = [None] * 3
+_REQUIRED226 = ('frequency', 'power')
+_NAMES227 = ('signal', 'power', 'customData')
+_SEEN_o_v2xSignalWattCurve_9232ea = [None] * 3
+_REQUIRED229 = ('signal', 'power')
+_REQUIRED230 = ('startPeriod',)
+_REQUIRED231 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES232 = ('requestId', 'isDefault', 'controlType', 'controlId', 'customData')
+_SEEN_o_GetDERControlRequest_bc0af4 = [None] * 5
+_REQUIRED234 = ('requestId',)
+_NAMES235 = ('id', 'requestId', 'priority', 'state', 'customData')
+_SEEN_o_GetDisplayMessagesRequest_cea001 = [None] * 5
+_MEMBERS237 = ('AlwaysFront', 'InFront', 'NormalCycle',)
+_MEMBERS238 = ('Charging', 'Faulted', 'Idle', 'Unavailable', 'Suspended', 'Discharging',)
+_NAMES239 = ('certificateType', 'customData')
+_SEEN_o_GetInstalledCertificateIdsRequest_1f0e96 = [None] * 2
+_MEMBERS241 = ('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'V2GCertificateChain', 'ManufacturerRootCertificate', 'OEMRootCertificate',)
+_NAMES242 = ('status', 'statusInfo', 'certificateHashDataChain', 'customData')
+_SEEN_o_GetInstalledCertificateIdsResponse_02e705 = [None] * 4
+_MEMBERS244 = ('Accepted', 'NotFound',)
+_NAMES245 = ('certificateHashData', 'certificateType', 'childCertificateHashData', 'customData')
+_SEEN_o_certificateHashDataChain_5430a6 = [None] * 4
+_REQUIRED247 = ('certificateType', 'certificateHashData')
+_NAMES248 = ('versionNumber', 'customData')
+_SEEN_o_GetLocalListVersionResponse_008240 = [None] * 2
+_REQUIRED250 = ('versionNumber',)
+_NAMES251 = ('log', 'logType', 'requestId', 'retries', 'retryInterval', 'customData')
+_SEEN_o_GetLogRequest_6cba6e = [None] * 6
+_NAMES253 = ('remoteLocation', 'oldestTimestamp', 'latestTimestamp', 'customData')
+_SEEN_o_log_abb13e = [None] * 4
+_REQUIRED255 = ('remoteLocation',)
+_MEMBERS256 = ('DiagnosticsLog', 'SecurityLog', 'DataCollectorLog',)
+_REQUIRED257 = ('logType', 'requestId', 'log')
+_NAMES258 = ('status', 'statusInfo', 'filename', 'customData')
+_SEEN_o_GetLogResponse_6984ec = [None] * 4
+_MEMBERS260 = ('Accepted', 'Rejected', 'AcceptedCanceled',)
+_NAMES261 = ('componentVariable', 'requestId', 'monitoringCriteria', 'customData')
+_SEEN_o_GetMonitoringReportRequest_ac6e13 = [None] * 4
+_NAMES263 = ('component', 'variable', 'customData')
+_SEEN_o_componentVariable_e70256 = [None] * 3
+_NAMES265 = ('evse', 'name', 'instance', 'customData')
+_SEEN_o_component_47ee8a = [None] * 4
+_REQUIRED267 = ('name',)
+_NAMES268 = ('name', 'instance', 'customData')
+_SEEN_o_variable_e65dc4 = [None] * 3
+_REQUIRED270 = ('component',)
+_MEMBERS271 = ('ThresholdMonitoring', 'DeltaMonitoring', 'PeriodicMonitoring',)
+_NAMES272 = ('constantStreamData', 'customData')
+_SEEN_o_GetPeriodicEventStreamResponse_fdb514 = [None] * 2
+_NAMES274 = ('id', 'params', 'variableMonitoringId', 'customData')
+_SEEN_o_constantStreamData_7eddff = [None] * 4
+_REQUIRED276 = ('id', 'variableMonitoringId', 'params')
+_NAMES277 = ('componentVariable', 'requestId', 'componentCriteria', 'customData')
+_SEEN_o_GetReportRequest_b5acc5 = [None] * 4
+_MEMBERS279 = ('Active', 'Available', 'Enabled', 'Problem',)
+_NAMES280 = ('evseId', 'customData')
+_SEEN_o_GetTariffsRequest_a5d5ad = [None] * 2
+_REQUIRED282 = ('evseId',)
+_NAMES283 = ('status', 'statusInfo', 'tariffAssignments', 'customData')
+_SEEN_o_GetTariffsResponse_aa3fbe = [None] * 4
+_NAMES285 = ('tariffId', 'tariffKind', 'validFrom', 'evseIds', 'idTokens', 'customData')
+_SEEN_o_tariffAssignments_20a753 = [None] * 6
+_MEMBERS287 = ('DefaultTariff', 'DriverTariff',)
+_REQUIRED288 = ('tariffId', 'tariffKind')
+_NAMES289 = ('transactionId', 'customData')
+_SEEN_o_GetTransactionStatusRequest_7a79fc = [None] * 2
+_NAMES291 = ('ongoingIndicator', 'messagesInQueue', 'customData')
+_SEEN_o_GetTransactionStatusResponse_e8589f = [None] * 3
+_REQUIRED293 = ('messagesInQueue',)
+_NAMES294 = ('getVariableData', 'customData')
+_SEEN_o_GetVariablesRequest_717056 = [None] * 2
+_NAMES296 = ('attributeType', 'component', 'variable', 'customData')
+_SEEN_o_getVariableData_251f1b = [None] * 4
+_MEMBERS298 = ('Actual', 'Target', 'MinSet', 'MaxSet',)
+_REQUIRED299 = ('component', 'variable')
+_REQUIRED300 = ('getVariableData',)
+_NAMES301 = ('getVariableResult', 'customData')
+_SEEN_o_GetVariablesResponse_33af55 = [None] * 2
+_NAMES303 = ('attributeStatus', 'attributeStatusInfo', 'attributeType', 'attributeValue', 'component', 'variable', 'customData')
+_SEEN_o_getVariableResult_97f678 = [None] * 7
+_MEMBERS305 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType',)
+_REQUIRED306 = ('attributeStatus', 'component', 'variable')
+_REQUIRED307 = ('getVariableResult',)
+_NAMES308 = ('currentTime', 'customData')
+_SEEN_o_HeartbeatResponse_49ff69 = [None] * 2
+_REQUIRED310 = ('currentTime',)
+_NAMES311 = ('certificateType', 'certificate', 'customData')
+_SEEN_o_InstallCertificateRequest_0511a7 = [None] * 3
+_MEMBERS313 = ('V2GRootCertificate', 'MORootCertificate', 'ManufacturerRootCertificate', 'CSMSRootCertificate', 'OEMRootCertificate',)
+_REQUIRED314 = ('certificateType', 'certificate')
+_SEEN_o_InstallCertificateResponse_b9c3ea = [None] * 3
+_MEMBERS316 = ('Accepted', 'Rejected', 'Failed',)
+_SEEN_o_LogStatusNotificationRequest_26e5ad = [None] * 4
+_MEMBERS318 = ('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading', 'AcceptedCanceled',)
+_NAMES319 = ('evseId', 'meterValue', 'customData')
+_SEEN_o_MeterValuesRequest_259a70 = [None] * 3
+_NAMES321 = ('sampledValue', 'timestamp', 'customData')
+_SEEN_o_meterValue_d3062c = [None] * 3
+_NAMES323 = ('value', 'measurand', 'context', 'phase', 'location', 'signedMeterValue', 'unitOfMeasure', 'customData')
+_SEEN_o_sampledValue_8c3c5a = [None] * 8
+_MEMBERS325 = ('Current.Export', 'Current.Export.Offered', 'Current.Export.Minimum', 'Current.Import', 'Current.Import.Offered', 'Current.Import.Minimum', 'Current.Offered', 'Display.PresentSOC', 'Display.MinimumSOC', 'Display.TargetSOC', 'Display.MaximumSOC', 'Display.RemainingTimeToMinimumSOC', 'Display.RemainingTimeToTargetSOC', 'Display.RemainingTimeToMaximumSOC', 'Display.ChargingComplete', 'Display.BatteryEnergyCapacity', 'Display.InletHot', 'Energy.Active.Export.Interval', 'Energy.Active.Export.Register', 'Energy.Active.Import.Interval', 'Energy.Active.Import.Register', 'Energy.Active.Import.CableLoss', 'Energy.Active.Import.LocalGeneration.Register', 'Energy.Active.Net', 'Energy.Active.Setpoint.Interval', 'Energy.Apparent.Export', 'Energy.Apparent.Import', 'Energy.Apparent.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Import.Register', 'Energy.Reactive.Net', 'EnergyRequest.Target', 'EnergyRequest.Minimum', 'EnergyRequest.Maximum', 'EnergyRequest.Minimum.V2X', 'EnergyRequest.Maximum.V2X', 'EnergyRequest.Bulk', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Active.Setpoint', 'Power.Active.Residual', 'Power.Export.Minimum', 'Power.Export.Offered', 'Power.Factor', 'Power.Import.Offered', 'Power.Import.Minimum', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage', 'Voltage.Minimum', 'Voltage.Maximum',)
+_MEMBERS326 = ('Interruption.Begin', 'Interruption.End', 'Other', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger',)
+_MEMBERS327 = ('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',)
+_MEMBERS328 = ('Body', 'Cable', 'EV', 'Inlet', 'Outlet', 'Upstream',)
+_NAMES329 = ('signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey', 'customData')
+_SEEN_o_signedMeterValue_1e6423 = [None] * 5
+_REQUIRED331 = ('signedMeterData', 'encodingMethod')
+_NAMES332 = ('unit', 'multiplier', 'customData')
+_SEEN_o_unitOfMeasure_1fa959 = [None] * 3
+_REQUIRED334 = ('value',)
+_REQUIRED335 = ('timestamp', 'sampledValue')
+_REQUIRED336 = ('evseId', 'meterValue')
+_NAMES337 = ('transactionId', 'allowedEnergyTransfer', 'customData')
+_SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81 = [None] * 3
+_REQUIRED339 = ('transactionId', 'allowedEnergyTransfer')
+_NAMES340 = ('chargingSchedule', 'evseId', 'chargingLimit', 'customData')
+_SEEN_o_NotifyChargingLimitRequest_edd00e = [None] * 4
+_NAMES342 = ('id', 'limitAtSoC', 'startSchedule', 'duration', 'chargingRateUnit', 'minChargingRate', 'powerTolerance', 'signatureId', 'digestValue', 'useLocalTime', 'chargingSchedulePeriod', 'randomizedDelay', 'salesTariff', 'absolutePriceSchedule', 'priceLevelSchedule', 'customData')
+_SEEN_o_chargingSchedule_51c238 = [None] * 16
+_NAMES344 = ('soc', 'limit', 'customData')
+_SEEN_o_limitAtSoC_2e6e76 = [None] * 3
+_REQUIRED346 = ('soc', 'limit')
+_NAMES347 = ('id', 'salesTariffDescription', 'numEPriceLevels', 'salesTariffEntry', 'customData')
+_SEEN_o_salesTariff_dcad30 = [None] * 5
+_NAMES349 = ('relativeTimeInterval', 'ePriceLevel', 'consumptionCost', 'customData')
+_SEEN_o_salesTariffEntry_d9f709 = [None] * 4
+_NAMES351 = ('start', 'duration', 'customData')
+_SEEN_o_relativeTimeInterval_7b23e3 = [None] * 3
+_REQUIRED353 = ('start',)
+_NAMES354 = ('startValue', 'cost', 'customData')
+_SEEN_o_consumptionCost_aceede = [None] * 3
+_NAMES356 = ('costKind', 'amount', 'amountMultiplier', 'customData')
+_SEEN_o_cost_886356 = [None] * 4
+_MEMBERS358 = ('CarbonDioxideEmission', 'RelativePricePercentage', 'RenewableGenerationPercentage',)
+_REQUIRED359 = ('costKind', 'amount')
+_REQUIRED360 = ('startValue', 'cost')
+_REQUIRED361 = ('relativeTimeInterval',)
+_REQUIRED362 = ('id', 'salesTariffEntry')
+_NAMES363 = ('timeAnchor', 'priceScheduleID', 'priceScheduleDescription', 'currency', 'language', 'priceAlgorithm', 'minimumCost', 'maximumCost', 'priceRuleStacks', 'taxRules', 'overstayRuleList', 'additionalSelectedServices', 'customData')
+_SEEN_o_absolutePriceSchedule_4254af = [None] * 13
+_NAMES365 = ('exponent', 'value', 'customData')
+_SEEN_o_minimumCost_57d44f = [None] * 3
+_REQUIRED367 = ('exponent', 'value')
+_NAMES368 = ('duration', 'priceRule', 'customData')
+_SEEN_o_priceRuleStacks_b1446a = [None] * 3
+_NAMES370 = ('parkingFeePeriod', 'carbonDioxideEmission', 'renewableGenerationPercentage', 'energyFee', 'parkingFee', 'powerRangeStart', 'customData')
+_SEEN_o_priceRule_5ce378 = [None] * 7
+_REQUIRED372 = ('energyFee', 'powerRangeStart')
+_REQUIRED373 = ('duration', 'priceRule')
+_NAMES374 = ('taxRuleID', 'taxRuleName', 'taxIncludedInPrice', 'appliesToEnergyFee', 'appliesToParkingFee', 'appliesToOverstayFee', 'appliesToMinimumMaximumCost', 'taxRate', 'customData')
+_SEEN_o_taxRules_1ef23a = [None] * 9
+_REQUIRED376 = ('taxRuleID', 'appliesToEnergyFee', 'appliesToParkingFee', 'appliesToOverstayFee', 'appliesToMinimumMaximumCost', 'taxRate')
+_NAMES377 = ('overstayPowerThreshold', 'overstayRule', 'overstayTimeThreshold', 'customData')
+_SEEN_o_overstayRuleList_375753 = [None] * 4
+_NAMES379 = ('overstayFee', 'overstayRuleDescription', 'startTime', 'overstayFeePeriod', 'customData')
+_SEEN_o_overstayRule_f65c4d = [None] * 5
+_REQUIRED381 = ('startTime', 'overstayFeePeriod', 'overstayFee')
+_REQUIRED382 = ('overstayRule',)
+_NAMES383 = ('serviceFee', 'serviceName', 'customData')
+_SEEN_o_additionalSelectedServices_948998 = [None] * 3
+_REQUIRED385 = ('serviceName', 'serviceFee')
+_REQUIRED386 = ('timeAnchor', 'priceScheduleID', 'currency', 'language', 'priceAlgorithm', 'priceRuleStacks')
+_NAMES387 = ('priceLevelScheduleEntries', 'timeAnchor', 'priceScheduleId', 'priceScheduleDescription', 'numberOfPriceLevels', 'customData')
+_SEEN_o_priceLevelSchedule_20427c = [None] * 6
+_NAMES389 = ('duration', 'priceLevel', 'customData')
+_SEEN_o_priceLevelScheduleEntries_aaab3d = [None] * 3
+_REQUIRED391 = ('duration', 'priceLevel')
+_REQUIRED392 = ('timeAnchor', 'priceScheduleId', 'numberOfPriceLevels', 'priceLevelScheduleEntries')
+_REQUIRED393 = ('id', 'chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES394 = ('chargingLimitSource', 'isLocalGeneration', 'isGridCritical', 'customData')
+_SEEN_o_chargingLimit_ada839 = [None] * 4
+_REQUIRED396 = ('chargingLimit',)
+_NAMES397 = ('data', 'tbc', 'seqNo', 'generatedAt', 'requestId', 'customData')
+_SEEN_o_NotifyCustomerInformationRequest_d051fa = [None] * 6
+_REQUIRED399 = ('data', 'seqNo', 'generatedAt', 'requestId')
+_NAMES400 = ('controlType', 'gridEventFault', 'alarmEnded', 'timestamp', 'extraInfo', 'customData')
+_SEEN_o_NotifyDERAlarmRequest_8e96b8 = [None] * 6
+_MEMBERS402 = ('CurrentImbalance', 'LocalEmergency', 'LowInputPower', 'OverCurrent', 'OverFrequency', 'OverVoltage', 'PhaseRotation', 'RemoteEmergency', 'UnderFrequency', 'UnderVoltage', 'VoltageImbalance',)
+_REQUIRED403 = ('controlType', 'timestamp')
+_NAMES404 = ('controlId', 'started', 'timestamp', 'supersededIds', 'customData')
+_SEEN_o_NotifyDERStartStopRequest_69f02b = [None] * 5
+_REQUIRED406 = ('controlId', 'started', 'timestamp')
+_NAMES407 = ('messageInfo', 'requestId', 'tbc', 'customData')
+_SEEN_o_NotifyDisplayMessagesRequest_8307fb = [None] * 4
+_NAMES409 = ('display', 'id', 'priority', 'state', 'startDateTime', 'endDateTime', 'transactionId', 'message', 'messageExtra', 'customData')
+_SEEN_o_messageInfo_dc7f9f = [None] * 10
+_REQUIRED411 = ('id', 'priority', 'message')
+_NAMES412 = ('evseId', 'maxScheduleTuples', 'chargingNeeds', 'timestamp', 'customData')
+_SEEN_o_NotifyEVChargingNeedsRequest_da88d1 = [None] * 5
+_NAMES414 = ('acChargingParameters', 'derChargingParameters', 'evEnergyOffer', 'requestedEnergyTransfer', 'dcChargingParameters', 'v2xChargingParameters', 'availableEnergyTransfer', 'controlMode', 'mobilityNeedsMode', 'departureTime', 'customData')
+_SEEN_o_chargingNeeds_489f94 = [None] * 11
+_NAMES416 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage', 'customData')
+_SEEN_o_acChargingParameters_982b79 = [None] * 5
+_REQUIRED418 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
+_NAMES419 = ('evSupportedDERControl', 'evOverExcitedMaxDischargePower', 'evOverExcitedPowerFactor', 'evUnderExcitedMaxDischargePower', 'evUnderExcitedPowerFactor', 'maxApparentPower', 'maxChargeApparentPower', 'maxChargeApparentPower_L2', 'maxChargeApparentPower_L3', 'maxDischargeApparentPower', 'maxDischargeApparentPower_L2', 'maxDischargeApparentPower_L3', 'maxChargeReactivePower', 'maxChargeReactivePower_L2', 'maxChargeReactivePower_L3', 'minChargeReactivePower', 'minChargeReactivePower_L2', 'minChargeReactivePower_L3', 'maxDischargeReactivePower', 'maxDischargeReactivePower_L2', 'maxDischargeReactivePower_L3', 'minDischargeReactivePower', 'minDischargeReactivePower_L2', 'minDischargeReactivePower_L3', 'nominalVoltage', 'nominalVoltageOffset', 'maxNominalVoltage', 'minNominalVoltage', 'evInverterManufacturer', 'evInverterModel', 'evInverterSerialNumber', 'evInverterSwVersion', 'evInverterHwVersion', 'evIslandingDetectionMethod', 'evIslandingTripTime', 'evMaximumLevel1DCInjection', 'evDurationLevel1DCInjection', 'evMaximumLevel2DCInjection', 'evDurationLevel2DCInjection', 'evReactiveSusceptance', 'evSessionTotalDischargeEnergyAvailable', 'customData')
+_SEEN_o_derChargingParameters_7806a5 = [None] * 42
+_MEMBERS421 = ('NoAntiIslandingSupport', 'RoCoF', 'UVP_OVP', 'UFP_OFP', 'VoltageVectorShift', 'ZeroCrossingDetection', 'OtherPassive', 'ImpedanceMeasurement', 'ImpedanceAtFrequency', 'SlipModeFrequencyShift', 'SandiaFrequencyShift', 'SandiaVoltageShift', 'FrequencyJump', 'RCLQFactor', 'OtherActive',)
+_NAMES422 = ('evAbsolutePriceSchedule', 'evPowerSchedule', 'customData')
+_SEEN_o_evEnergyOffer_907c42 = [None] * 3
+_NAMES424 = ('timeAnchor', 'currency', 'evAbsolutePriceScheduleEntries', 'priceAlgorithm', 'customData')
+_SEEN_o_evAbsolutePriceSchedule_dab820 = [None] * 5
+_NAMES426 = ('duration', 'evPriceRule', 'customData')
+_SEEN_o_evAbsolutePriceScheduleEntries_e5914d = [None] * 3
+_NAMES428 = ('energyFee', 'powerRangeStart', 'customData')
+_SEEN_o_evPriceRule_2b12e5 = [None] * 3
+_REQUIRED430 = ('duration', 'evPriceRule')
+_REQUIRED431 = ('timeAnchor', 'currency', 'priceAlgorithm', 'evAbsolutePriceScheduleEntries')
+_NAMES432 = ('evPowerScheduleEntries', 'timeAnchor', 'customData')
+_SEEN_o_evPowerSchedule_f4cb53 = [None] * 3
+_NAMES434 = ('duration', 'power', 'customData')
+_SEEN_o_evPowerScheduleEntries_b052a0 = [None] * 3
+_REQUIRED436 = ('duration', 'power')
+_REQUIRED437 = ('timeAnchor', 'evPowerScheduleEntries')
+_REQUIRED438 = ('evPowerSchedule',)
+_NAMES439 = ('evMaxCurrent', 'evMaxVoltage', 'evMaxPower', 'evEnergyCapacity', 'energyAmount', 'stateOfCharge', 'fullSoC', 'bulkSoC', 'customData')
+_SEEN_o_dcChargingParameters_7099ff = [None] * 9
+_REQUIRED441 = ('evMaxCurrent', 'evMaxVoltage')
+_NAMES442 = ('minChargePower', 'minChargePower_L2', 'minChargePower_L3', 'maxChargePower', 'maxChargePower_L2', 'maxChargePower_L3', 'minDischargePower', 'minDischargePower_L2', 'minDischargePower_L3', 'maxDischargePower', 'maxDischargePower_L2', 'maxDischargePower_L3', 'minChargeCurrent', 'maxChargeCurrent', 'minDischargeCurrent', 'maxDischargeCurrent', 'minVoltage', 'maxVoltage', 'evTargetEnergyRequest', 'evMinEnergyRequest', 'evMaxEnergyRequest', 'evMinV2XEnergyRequest', 'evMaxV2XEnergyRequest', 'targetSoC', 'customData')
+_SEEN_o_v2xChargingParameters_fb1f97 = [None] * 25
+_MEMBERS444 = ('ScheduledControl', 'DynamicControl',)
+_MEMBERS445 = ('EVCC', 'EVCC_SECC',)
+_REQUIRED446 = ('requestedEnergyTransfer',)
+_REQUIRED447 = ('evseId', 'chargingNeeds')
+_SEEN_o_NotifyEVChargingNeedsResponse_88a5f1 = [None] * 3
+_MEMBERS449 = ('Accepted', 'Rejected', 'Processing', 'NoChargingProfile',)
+_NAMES450 = ('timeBase', 'chargingSchedule', 'evseId', 'selectedChargingScheduleId', 'powerToleranceAcceptance', 'customData')
+_SEEN_o_NotifyEVChargingScheduleRequest_b8f58a = [None] * 6
+_REQUIRED452 = ('timeBase', 'evseId', 'chargingSchedule')
+_NAMES453 = ('generatedAt', 'tbc', 'seqNo', 'eventData', 'customData')
+_SEEN_o_NotifyEventRequest_8657a1 = [None] * 5
+_NAMES455 = ('eventId', 'timestamp', 'trigger', 'cause', 'actualValue', 'techCode', 'techInfo', 'cleared', 'transactionId', 'component', 'variableMonitoringId', 'eventNotificationType', 'variable', 'severity', 'customData')
+_SEEN_o_eventData_df7e4c = [None] * 15
+_MEMBERS457 = ('Alerting', 'Delta', 'Periodic',)
+_MEMBERS458 = ('HardWiredNotification', 'HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor',)
+_REQUIRED459 = ('eventId', 'timestamp', 'trigger', 'actualValue', 'eventNotificationType', 'component', 'variable')
+_REQUIRED460 = ('generatedAt', 'seqNo', 'eventData')
+_NAMES461 = ('monitor', 'requestId', 'tbc', 'seqNo', 'generatedAt', 'customData')
+_SEEN_o_NotifyMonitoringReportRequest_c14ad1 = [None] * 6
+_NAMES463 = ('component', 'variable', 'variableMonitoring', 'customData')
+_SEEN_o_monitor_467b70 = [None] * 4
+_NAMES465 = ('id', 'transaction', 'value', 'type', 'severity', 'eventNotificationType', 'customData')
+_SEEN_o_variableMonitoring_846c8d = [None] * 7
+_MEMBERS467 = ('UpperThreshold', 'LowerThreshold', 'Delta', 'Periodic', 'PeriodicClockAligned', 'TargetDelta', 'TargetDeltaRelative',)
+_REQUIRED468 = ('id', 'transaction', 'value', 'type', 'severity', 'eventNotificationType')
+_REQUIRED469 = ('component', 'variable', 'variableMonitoring')
+_REQUIRED470 = ('requestId', 'seqNo', 'generatedAt')
+_NAMES471 = ('data', 'id', 'pending', 'basetime', 'customData')
+_SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2 = [None] * 5
+_NAMES473 = ('t', 'v', 'customData')
+_SEEN_o_data_45aacb = [None] * 3
+_REQUIRED475 = ('t', 'v')
+_REQUIRED476 = ('id', 'pending', 'basetime', 'data')
+_NAMES477 = ('transactionId', 'activated', 'customData')
+_SEEN_o_NotifyPriorityChargingRequest_d93c14 = [None] * 3
+_REQUIRED479 = ('transactionId', 'activated')
+_NAMES480 = ('requestId', 'generatedAt', 'reportData', 'tbc', 'seqNo', 'customData')
+_SEEN_o_NotifyReportRequest_bb9538 = [None] * 6
+_NAMES482 = ('component', 'variable', 'variableAttribute', 'variableCharacteristics', 'customData')
+_SEEN_o_reportData_d98126 = [None] * 5
+_NAMES484 = ('type', 'value', 'mutability', 'persistent', 'constant', 'customData')
+_SEEN_o_variableAttribute_f580f3 = [None] * 6
+_MEMBERS486 = ('ReadOnly', 'WriteOnly', 'ReadWrite',)
+_NAMES487 = ('unit', 'dataType', 'minLimit', 'maxLimit', 'maxElements', 'valuesList', 'supportsMonitoring', 'customData')
+_SEEN_o_variableCharacteristics_6226e3 = [None] * 8
+_MEMBERS489 = ('string', 'decimal', 'integer', 'dateTime', 'boolean', 'OptionList', 'SequenceList', 'MemberList',)
+_REQUIRED490 = ('dataType', 'supportsMonitoring')
+_REQUIRED491 = ('component', 'variable', 'variableAttribute')
+_REQUIRED492 = ('requestId', 'generatedAt', 'seqNo')
+_NAMES493 = ('transactionId', 'pspRef', 'status', 'statusInfo', 'settlementAmount', 'settlementTime', 'receiptId', 'receiptUrl', 'vatCompany', 'vatNumber', 'customData')
+_SEEN_o_NotifySettlementRequest_c35628 = [None] * 11
+_MEMBERS495 = ('Settled', 'Canceled', 'Rejected', 'Failed',)
+_NAMES496 = ('name', 'address1', 'address2', 'city', 'postalCode', 'country', 'customData')
+_SEEN_o_vatCompany_b166fa = [None] * 7
+_REQUIRED498 = ('name', 'address1', 'city', 'country')
+_REQUIRED499 = ('pspRef', 'status', 'settlementAmount', 'settlementTime')
+_NAMES500 = ('receiptUrl', 'receiptId', 'customData')
+_SEEN_o_NotifySettlementResponse_a2eb43 = [None] * 3
+_NAMES502 = ('evseId', 'timeout', 'customData')
+_SEEN_o_NotifyWebPaymentStartedRequest_f5bc17 = [None] * 3
+_REQUIRED504 = ('evseId', 'timeout')
+_SEEN_o_OpenPeriodicEventStreamRequest_d931f8 = [None] * 2
+_REQUIRED506 = ('constantStreamData',)
+_NAMES507 = ('location', 'retries', 'checksum', 'requestId', 'retryInterval', 'customData')
+_SEEN_o_PublishFirmwareRequest_8d1609 = [None] * 6
+_REQUIRED509 = ('location', 'checksum', 'requestId')
+_NAMES510 = ('status', 'location', 'requestId', 'statusInfo', 'customData')
+_SEEN_o_PublishFirmwareStatusNotificationRequest_84270d = [None] * 5
+_MEMBERS512 = ('Idle', 'DownloadScheduled', 'Downloading', 'Downloaded', 'Published', 'DownloadFailed', 'DownloadPaused', 'InvalidChecksum', 'ChecksumVerified', 'PublishFailed',)
+_NAMES513 = ('chargingProfileId', 'customData')
+_SEEN_o_PullDynamicScheduleUpdateRequest_7a4ee8 = [None] * 2
+_REQUIRED515 = ('chargingProfileId',)
+_NAMES516 = ('scheduleUpdate', 'status', 'statusInfo', 'customData')
+_SEEN_o_PullDynamicScheduleUpdateResponse_1a36db = [None] * 4
+_NAMES518 = ('limit', 'limit_L2', 'limit_L3', 'dischargeLimit', 'dischargeLimit_L2', 'dischargeLimit_L3', 'setpoint', 'setpoint_L2', 'setpoint_L3', 'setpointReactive', 'setpointReactive_L2', 'setpointReactive_L3', 'customData')
+_SEEN_o_scheduleUpdate_275200 = [None] * 13
+_NAMES520 = ('requestId', 'chargingLimitSource', 'chargingProfile', 'tbc', 'evseId', 'customData')
+_SEEN_o_ReportChargingProfilesRequest_7be6e3 = [None] * 6
+_NAMES522 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'transactionId', 'maxOfflineDuration', 'chargingSchedule', 'invalidAfterOfflineDuration', 'dynUpdateInterval', 'dynUpdateTime', 'priceScheduleSignature', 'customData')
+_SEEN_o_chargingProfile_c3e3ff = [None] * 15
+_MEMBERS524 = ('Absolute', 'Recurring', 'Relative', 'Dynamic',)
+_MEMBERS525 = ('Daily', 'Weekly',)
+_REQUIRED526 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule')
+_REQUIRED527 = ('requestId', 'chargingLimitSource', 'evseId', 'chargingProfile')
+_NAMES528 = ('curve', 'enterService', 'fixedPFAbsorb', 'fixedPFInject', 'fixedVar', 'freqDroop', 'gradient', 'limitMaxDischarge', 'requestId', 'tbc', 'customData')
+_SEEN_o_ReportDERControlRequest_fc352d = [None] * 11
+_NAMES530 = ('curve', 'id', 'curveType', 'isDefault', 'isSuperseded', 'customData')
+_SEEN_o_curve_162882 = [None] * 6
+_NAMES532 = ('curveData', 'hysteresis', 'priority', 'reactivePowerParams', 'voltageParams', 'yUnit', 'responseTime', 'startTime', 'duration', 'customData')
+_SEEN_o_curve_6c2b7f = [None] * 10
+_NAMES534 = ('x', 'y', 'customData')
+_SEEN_o_curveData_1b6bc5 = [None] * 3
+_REQUIRED536 = ('x', 'y')
+_NAMES537 = ('hysteresisHigh', 'hysteresisLow', 'hysteresisDelay', 'hysteresisGradient', 'customData')
+_SEEN_o_hysteresis_c87b41 = [None] * 5
+_NAMES539 = ('vRef', 'autonomousVRefEnable', 'autonomousVRefTimeConstant', 'customData')
+_SEEN_o_reactivePowerParams_6b6bb4 = [None] * 4
+_NAMES541 = ('hv10MinMeanValue', 'hv10MinMeanTripDelay', 'powerDuringCessation', 'customData')
+_SEEN_o_voltageParams_d9bd46 = [None] * 4
+_MEMBERS543 = ('Active', 'Reactive',)
+_MEMBERS544 = ('Not_Applicable', 'PctMaxW', 'PctMaxVar', 'PctWAvail', 'PctVarAvail', 'PctEffectiveV',)
+_REQUIRED545 = ('priority', 'yUnit', 'curveData')
+_REQUIRED546 = ('id', 'curveType', 'isDefault', 'isSuperseded', 'curve')
+_NAMES547 = ('enterService', 'id', 'customData')
+_SEEN_o_enterService_29c565 = [None] * 3
+_NAMES549 = ('priority', 'highVoltage', 'lowVoltage', 'highFreq', 'lowFreq', 'delay', 'randomDelay', 'rampRate', 'customData')
+_SEEN_o_enterService_33c191 = [None] * 9
+_REQUIRED551 = ('priority', 'highVoltage', 'lowVoltage', 'highFreq', 'lowFreq')
+_REQUIRED552 = ('id', 'enterService')
+_NAMES553 = ('fixedPF', 'id', 'isDefault', 'isSuperseded', 'customData')
+_SEEN_o_fixedPFAbsorb_e50b13 = [None] * 5
+_NAMES555 = ('priority', 'displacement', 'excitation', 'startTime', 'duration', 'customData')
+_SEEN_o_fixedPF_ad71de = [None] * 6
+_REQUIRED557 = ('priority', 'displacement', 'excitation')
+_REQUIRED558 = ('id', 'isDefault', 'isSuperseded', 'fixedPF')
+_NAMES559 = ('fixedVar', 'id', 'isDefault', 'isSuperseded', 'customData')
+_SEEN_o_fixedVar_8fc3be = [None] * 5
+_NAMES561 = ('priority', 'setpoint', 'unit', 'startTime', 'duration', 'customData')
+_SEEN_o_fixedVar_c44f96 = [None] * 6
+_REQUIRED563 = ('priority', 'setpoint', 'unit')
+_REQUIRED564 = ('id', 'isDefault', 'isSuperseded', 'fixedVar')
+_NAMES565 = ('freqDroop', 'id', 'isDefault', 'isSuperseded', 'customData')
+_SEEN_o_freqDroop_f46065 = [None] * 5
+_NAMES567 = ('priority', 'overFreq', 'underFreq', 'overDroop', 'underDroop', 'responseTime', 'startTime', 'duration', 'customData')
+_SEEN_o_freqDroop_ada32e = [None] * 9
+_REQUIRED569 = ('priority', 'overFreq', 'underFreq', 'overDroop', 'underDroop', 'responseTime')
+_REQUIRED570 = ('id', 'isDefault', 'isSuperseded', 'freqDroop')
+_NAMES571 = ('gradient', 'id', 'customData')
+_SEEN_o_gradient_ecb9e9 = [None] * 3
+_NAMES573 = ('priority', 'gradient', 'softGradient', 'customData')
+_SEEN_o_gradient_c5f230 = [None] * 4
+_REQUIRED575 = ('priority', 'gradient', 'softGradient')
+_REQUIRED576 = ('id', 'gradient')
+_NAMES577 = ('id', 'isDefault', 'isSuperseded', 'limitMaxDischarge', 'customData')
+_SEEN_o_limitMaxDischarge_d16c9f = [None] * 5
+_NAMES579 = ('priority', 'pctMaxDischargePower', 'powerMonitoringMustTrip', 'startTime', 'duration', 'customData')
+_SEEN_o_limitMaxDischarge_df9f99 = [None] * 6
+_REQUIRED581 = ('priority',)
+_REQUIRED582 = ('id', 'isDefault', 'isSuperseded', 'limitMaxDischarge')
+_NAMES583 = ('idToken', 'requestId', 'customData')
+_SEEN_o_RequestBatterySwapRequest_9d4394 = [None] * 3
+_REQUIRED585 = ('requestId', 'idToken')
+_NAMES586 = ('evseId', 'groupIdToken', 'idToken', 'remoteStartId', 'chargingProfile', 'customData')
+_SEEN_o_RequestStartTransactionRequest_c2519c = [None] * 6
+_REQUIRED588 = ('remoteStartId', 'idToken')
+_NAMES589 = ('status', 'statusInfo', 'transactionId', 'customData')
+_SEEN_o_RequestStartTransactionResponse_3ab802 = [None] * 4
+_SEEN_o_RequestStopTransactionRequest_c10330 = [None] * 2
+_REQUIRED592 = ('transactionId',)
+_NAMES593 = ('reservationId', 'reservationUpdateStatus', 'customData')
+_SEEN_o_ReservationStatusUpdateRequest_fe0484 = [None] * 3
+_MEMBERS595 = ('Expired', 'Removed', 'NoTransaction',)
+_REQUIRED596 = ('reservationId', 'reservationUpdateStatus')
+_NAMES597 = ('id', 'expiryDateTime', 'connectorType', 'idToken', 'evseId', 'groupIdToken', 'customData')
+_SEEN_o_ReserveNowRequest_852988 = [None] * 7
+_REQUIRED599 = ('id', 'expiryDateTime', 'idToken')
+_SEEN_o_ReserveNowResponse_a316ef = [None] * 3
+_MEMBERS601 = ('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',)
+_NAMES602 = ('type', 'evseId', 'customData')
+_SEEN_o_ResetRequest_dce862 = [None] * 3
+_MEMBERS604 = ('Immediate', 'OnIdle', 'ImmediateAndResume',)
+_REQUIRED605 = ('type',)
+_NAMES606 = ('type', 'timestamp', 'techInfo', 'customData')
+_SEEN_o_SecurityEventNotificationRequest_c1979a = [None] * 4
+_REQUIRED608 = ('type', 'timestamp')
+_NAMES609 = ('localAuthorizationList', 'versionNumber', 'updateType', 'customData')
+_SEEN_o_SendLocalListRequest_e26afa = [None] * 4
+_NAMES611 = ('idToken', 'idTokenInfo', 'customData')
+_SEEN_o_localAuthorizationList_04e90a = [None] * 3
+_MEMBERS613 = ('Differential', 'Full',)
+_REQUIRED614 = ('versionNumber', 'updateType')
+_SEEN_o_SendLocalListResponse_055843 = [None] * 3
+_MEMBERS616 = ('Accepted', 'Failed', 'VersionMismatch',)
+_NAMES617 = ('evseId', 'chargingProfile', 'customData')
+_SEEN_o_SetChargingProfileRequest_3662c6 = [None] * 3
+_REQUIRED619 = ('evseId', 'chargingProfile')
+_NAMES620 = ('isDefault', 'controlId', 'controlType', 'curve', 'enterService', 'fixedPFAbsorb', 'fixedPFInject', 'fixedVar', 'freqDroop', 'gradient', 'limitMaxDischarge', 'customData')
+_SEEN_o_SetDERControlRequest_fc4d55 = [None] * 12
+_REQUIRED622 = ('isDefault', 'controlId', 'controlType')
+_NAMES623 = ('status', 'statusInfo', 'supersededIds', 'customData')
+_SEEN_o_SetDERControlResponse_41e6a1 = [None] * 4
+_NAMES625 = ('evseId', 'tariff', 'customData')
+_SEEN_o_SetDefaultTariffRequest_bf58a4 = [None] * 3
+_REQUIRED627 = ('evseId', 'tariff')
+_SEEN_o_SetDefaultTariffResponse_0fed8a = [None] * 3
+_MEMBERS629 = ('Accepted', 'Rejected', 'TooManyElements', 'ConditionNotSupported', 'DuplicateTariffId',)
+_NAMES630 = ('message', 'customData')
+_SEEN_o_SetDisplayMessageRequest_11cd41 = [None] * 2
+_REQUIRED632 = ('message',)
+_SEEN_o_SetDisplayMessageResponse_524ef4 = [None] * 3
+_MEMBERS634 = ('Accepted', 'NotSupportedMessageFormat', 'Rejected', 'NotSupportedPriority', 'NotSupportedState', 'UnknownTransaction', 'LanguageNotSupported',)
+_NAMES635 = ('monitoringBase', 'customData')
+_SEEN_o_SetMonitoringBaseRequest_8f87c0 = [None] * 2
+_MEMBERS637 = ('All', 'FactoryDefault', 'HardWiredOnly',)
+_REQUIRED638 = ('monitoringBase',)
+_NAMES639 = ('severity', 'customData')
+_SEEN_o_SetMonitoringLevelRequest_ba04d4 = [None] * 2
+_REQUIRED641 = ('severity',)
+_NAMES642 = ('configurationSlot', 'connectionData', 'customData')
+_SEEN_o_SetNetworkProfileRequest_07a119 = [None] * 3
+_NAMES644 = ('apn', 'ocppVersion', 'ocppInterface', 'ocppTransport', 'messageTimeout', 'ocppCsmsUrl', 'securityProfile', 'identity', 'basicAuthPassword', 'vpn', 'customData')
+_SEEN_o_connectionData_2cd72f = [None] * 11
+_NAMES646 = ('apn', 'apnUserName', 'apnPassword', 'simPin', 'preferredNetwork', 'useOnlyPreferredNetwork', 'apnAuthentication', 'customData')
+_SEEN_o_apn_3ad790 = [None] * 8
+_MEMBERS648 = ('PAP', 'CHAP', 'NONE', 'AUTO',)
+_REQUIRED649 = ('apn', 'apnAuthentication')
+_MEMBERS650 = ('OCPP12', 'OCPP15', 'OCPP16', 'OCPP20', 'OCPP201', 'OCPP21',)
+_MEMBERS651 = ('Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3', 'Any',)
+_MEMBERS652 = ('SOAP', 'JSON',)
+_NAMES653 = ('server', 'user', 'group', 'password', 'key', 'type', 'customData')
+_SEEN_o_vpn_348ddd = [None] * 7
+_MEMBERS655 = ('IKEv2', 'IPSec', 'L2TP', 'PPTP',)
+_REQUIRED656 = ('server', 'user', 'password', 'key', 'type')
+_REQUIRED657 = ('ocppInterface', 'ocppTransport', 'messageTimeout', 'ocppCsmsUrl', 'securityProfile')
+_REQUIRED658 = ('configurationSlot', 'connectionData')
+_NAMES659 = ('setMonitoringData', 'customData')
+_SEEN_o_SetVariableMonitoringRequest_dae971 = [None] * 2
+_NAMES661 = ('id', 'periodicEventStream', 'transaction', 'value', 'type', 'severity', 'component', 'variable', 'customData')
+_SEEN_o_setMonitoringData_4f1b38 = [None] * 9
+_REQUIRED663 = ('value', 'type', 'severity', 'component', 'variable')
+_REQUIRED664 = ('setMonitoringData',)
+_NAMES665 = ('setMonitoringResult', 'customData')
+_SEEN_o_SetVariableMonitoringResponse_3d24f2 = [None] * 2
+_NAMES667 = ('id', 'statusInfo', 'status', 'type', 'component', 'variable', 'severity', 'customData')
+_SEEN_o_setMonitoringResult_09660a = [None] * 8
+_MEMBERS669 = ('Accepted', 'UnknownComponent', 'UnknownVariable', 'UnsupportedMonitorType', 'Rejected', 'Duplicate',)
+_REQUIRED670 = ('status', 'type', 'severity', 'component', 'variable')
+_REQUIRED671 = ('setMonitoringResult',)
+_NAMES672 = ('setVariableData', 'customData')
+_SEEN_o_SetVariablesRequest_477338 = [None] * 2
+_NAMES674 = ('attributeType', 'attributeValue', 'component', 'variable', 'customData')
+_SEEN_o_setVariableData_3a7198 = [None] * 5
+_REQUIRED676 = ('attributeValue', 'component', 'variable')
+_REQUIRED677 = ('setVariableData',)
+_NAMES678 = ('setVariableResult', 'customData')
+_SEEN_o_SetVariablesResponse_d2a511 = [None] * 2
+_NAMES680 = ('attributeType', 'attributeStatus', 'attributeStatusInfo', 'component', 'variable', 'customData')
+_SEEN_o_setVariableResult_403330 = [None] * 6
+_MEMBERS682 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType', 'RebootRequired',)
+_REQUIRED683 = ('setVariableResult',)
+_NAMES684 = ('csr', 'certificateType', 'hashRootCertificate', 'requestId', 'customData')
+_SEEN_o_SignCertificateRequest_2a5c11 = [None] * 5
+_REQUIRED686 = ('csr',)
+_NAMES687 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId', 'customData')
+_SEEN_o_StatusNotificationRequest_0b7bd3 = [None] * 5
+_MEMBERS689 = ('Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted',)
+_REQUIRED690 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId')
+_NAMES691 = ('costDetails', 'eventType', 'meterValue', 'timestamp', 'triggerReason', 'seqNo', 'offline', 'numberOfPhasesUsed', 'cableMaxCurrent', 'reservationId', 'preconditioningStatus', 'evseSleep', 'transactionInfo', 'evse', 'idToken', 'customData')
+_SEEN_o_TransactionEventRequest_846a3a = [None] * 16
+_NAMES693 = ('chargingPeriods', 'totalCost', 'totalUsage', 'failureToCalculate', 'failureReason', 'customData')
+_SEEN_o_costDetails_f82b5f = [None] * 6
+_NAMES695 = ('dimensions', 'tariffId', 'startPeriod', 'customData')
+_SEEN_o_chargingPeriods_572a37 = [None] * 4
+_NAMES697 = ('type', 'volume', 'customData')
+_SEEN_o_dimensions_716866 = [None] * 3
+_MEMBERS699 = ('Energy', 'MaxCurrent', 'MinCurrent', 'MaxPower', 'MinPower', 'IdleTIme', 'ChargingTime',)
+_REQUIRED700 = ('type', 'volume')
+_NAMES701 = ('currency', 'typeOfCost', 'fixed', 'energy', 'chargingTime', 'idleTime', 'reservationTime', 'reservationFixed', 'total', 'customData')
+_SEEN_o_totalCost_2f3e28 = [None] * 10
+_MEMBERS703 = ('NormalCost', 'MinCost', 'MaxCost',)
+_NAMES704 = ('exclTax', 'inclTax', 'customData')
+_SEEN_o_total_88fb1a = [None] * 3
+_REQUIRED706 = ('currency', 'typeOfCost', 'total')
+_NAMES707 = ('energy', 'chargingTime', 'idleTime', 'reservationTime', 'customData')
+_SEEN_o_totalUsage_8ad77c = [None] * 5
+_REQUIRED709 = ('energy', 'chargingTime', 'idleTime')
+_REQUIRED710 = ('totalCost', 'totalUsage')
+_MEMBERS711 = ('Ended', 'Started', 'Updated',)
+_MEMBERS712 = ('AbnormalCondition', 'Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'CostLimitReached', 'Deauthorized', 'EnergyLimitReached', 'EVCommunicationLost', 'EVConnectTimeout', 'EVDeparted', 'EVDetected', 'LimitSet', 'MeterValueClock', 'MeterValuePeriodic', 'OperationModeChanged', 'RemoteStart', 'RemoteStop', 'ResetCommand', 'RunningCost', 'SignedDataReceived', 'SoCLimitReached', 'StopAuthorized', 'TariffChanged', 'TariffNotAccepted', 'TimeLimitReached', 'Trigger', 'TxResumed', 'UnlockCommand',)
+_MEMBERS713 = ('Unknown', 'Ready', 'NotReady', 'Preconditioning',)
+_NAMES714 = ('transactionId', 'chargingState', 'timeSpentCharging', 'stoppedReason', 'remoteStartId', 'operationMode', 'tariffId', 'transactionLimit', 'customData')
+_SEEN_o_transactionInfo_c6099e = [None] * 9
+_MEMBERS716 = ('EVConnected', 'Charging', 'SuspendedEV', 'SuspendedEVSE', 'Idle',)
+_MEMBERS717 = ('DeAuthorized', 'EmergencyStop', 'EnergyLimitReached', 'EVDisconnected', 'GroundFault', 'ImmediateReset', 'MasterPass', 'Local', 'LocalOutOfCredit', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout', 'ReqEnergyTransferRejected',)
+_NAMES718 = ('maxCost', 'maxEnergy', 'maxTime', 'maxSoC', 'customData')
+_SEEN_o_transactionLimit_1f8de7 = [None] * 5
+_REQUIRED720 = ('eventType', 'timestamp', 'triggerReason', 'seqNo', 'transactionInfo')
+_NAMES721 = ('totalCost', 'chargingPriority', 'idTokenInfo', 'transactionLimit', 'updatedPersonalMessage', 'updatedPersonalMessageExtra', 'customData')
+_SEEN_o_TransactionEventResponse_96b4a2 = [None] * 7
+_NAMES723 = ('evse', 'requestedMessage', 'customTrigger', 'customData')
+_SEEN_o_TriggerMessageRequest_bf7132 = [None] * 4
+_MEMBERS725 = ('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargingStationCertificate', 'SignV2GCertificate', 'SignV2G20Certificate', 'StatusNotification', 'TransactionEvent', 'SignCombinedCertificate', 'PublishFirmwareStatusNotification', 'CustomTrigger',)
+_REQUIRED726 = ('requestedMessage',)
+_SEEN_o_TriggerMessageResponse_baac56 = [None] * 3
+_MEMBERS728 = ('Accepted', 'Rejected', 'NotImplemented',)
+_NAMES729 = ('evseId', 'connectorId', 'customData')
+_SEEN_o_UnlockConnectorRequest_bbd69b = [None] * 3
+_REQUIRED731 = ('evseId', 'connectorId')
+_SEEN_o_UnlockConnectorResponse_82b9fa = [None] * 3
+_MEMBERS733 = ('Unlocked', 'UnlockFailed', 'OngoingAuthorizedTransaction', 'UnknownConnector',)
+_NAMES734 = ('checksum', 'customData')
+_SEEN_o_UnpublishFirmwareRequest_8628e4 = [None] * 2
+_REQUIRED736 = ('checksum',)
+_NAMES737 = ('status', 'customData')
+_SEEN_o_UnpublishFirmwareResponse_25ff1e = [None] * 2
+_MEMBERS739 = ('DownloadOngoing', 'NoFirmware', 'Unpublished',)
+_NAMES740 = ('chargingProfileId', 'scheduleUpdate', 'customData')
+_SEEN_o_UpdateDynamicScheduleRequest_caac16 = [None] * 3
+_REQUIRED742 = ('chargingProfileId', 'scheduleUpdate')
+_NAMES743 = ('retries', 'retryInterval', 'requestId', 'firmware', 'customData')
+_SEEN_o_UpdateFirmwareRequest_d34023 = [None] * 5
+_NAMES745 = ('location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature', 'customData')
+_SEEN_o_firmware_a3c302 = [None] * 6
+_REQUIRED747 = ('location', 'retrieveDateTime')
+_REQUIRED748 = ('requestId', 'firmware')
+_SEEN_o_UpdateFirmwareResponse_897025 = [None] * 3
+_MEMBERS750 = ('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',)
+_NAMES751 = ('transactionId', 'activate', 'customData')
+_SEEN_o_UsePriorityChargingRequest_d6157c = [None] * 3
+_REQUIRED753 = ('transactionId', 'activate')
+_SEEN_o_UsePriorityChargingResponse_3d323a = [None] * 3
+_MEMBERS755 = ('Accepted', 'Rejected', 'NoProfile',)
+_NAMES756 = ('vatNumber', 'evseId', 'customData')
+_SEEN_o_VatNumberValidationRequest_66b56f = [None] * 3
+_REQUIRED758 = ('vatNumber',)
+_NAMES759 = ('company', 'statusInfo', 'vatNumber', 'evseId', 'status', 'customData')
+_SEEN_o_VatNumberValidationResponse_4628fc = [None] * 6
+_REQUIRED761 = ('vatNumber', 'status')
 
 
 def _o_customData_ce6ade(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('vendorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
+        for key, member in value.items():
+            if key is _SEEN_o_customData_ce6ade[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES2, _SEEN_o_customData_ce6ade)
+            if index == 0:
+                present += 1
+                _check_string(member, 255)
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES1[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES2)
     return 0
 
 
 def _o_AFRRSignalRequest_b868b5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('signal', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES0)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_AFRRSignalRequest_b868b5[0]:
+                index = 0
+            elif key is _SEEN_o_AFRRSignalRequest_b868b5[1]:
+                index = 1
+            elif key is _SEEN_o_AFRRSignalRequest_b868b5[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES0, _SEEN_o_AFRRSignalRequest_b868b5)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES0[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED4)
     return 0
 
 
+def _is_enum0(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
+
+
 def _o_statusInfo_ae02cc(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('reasonCode', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 1
-        member = value.get('additionalInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 1024)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES4)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_statusInfo_ae02cc[0]:
+                index = 0
+            elif key is _SEEN_o_statusInfo_ae02cc[1]:
+                index = 1
+            elif key is _SEEN_o_statusInfo_ae02cc[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES8, _SEEN_o_statusInfo_ae02cc)
+            if index == 0:
+                present += 1
+                _check_string(member, 20)
+            elif index == 1:
+                _check_string(member, 1024)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES4[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED10)
     return 0
 
 
 def _o_AFRRSignalResponse_8e4808(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM3)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_AFRRSignalResponse_8e4808[0]:
+                index = 0
+            elif key is _SEEN_o_AFRRSignalResponse_8e4808[1]:
+                index = 1
+            elif key is _SEEN_o_AFRRSignalResponse_8e4808[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_AFRRSignalResponse_8e4808)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum0(member), _MEMBERS7)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_params_fc28d4(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('interval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('values', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES6)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_params_fc28d4[0]:
+                index = 0
+            elif key is _SEEN_o_params_fc28d4[1]:
+                index = 1
+            elif key is _SEEN_o_params_fc28d4[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES14, _SEEN_o_params_fc28d4)
+            if index == 0:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES6[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_AdjustPeriodicEventStreamRequest_6118f8(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('params', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_params_fc28d4(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES5)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_AdjustPeriodicEventStreamRequest_6118f8[0]:
+                index = 0
+            elif key is _SEEN_o_AdjustPeriodicEventStreamRequest_6118f8[1]:
+                index = 1
+            elif key is _SEEN_o_AdjustPeriodicEventStreamRequest_6118f8[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES12, _SEEN_o_AdjustPeriodicEventStreamRequest_6118f8)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_params_fc28d4(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES5[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED16)
     return 0
 
 
 def _o_additionalInfo_f16732(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('additionalIdToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
-        at = 1
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES9)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_additionalInfo_f16732[0]:
+                index = 0
+            elif key is _SEEN_o_additionalInfo_f16732[1]:
+                index = 1
+            elif key is _SEEN_o_additionalInfo_f16732[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES21, _SEEN_o_additionalInfo_f16732)
+            if index == 0:
+                present += 1
+                _check_string(member, 255)
+            elif index == 1:
+                present += 1
+                _check_string(member, 50)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES9[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED23)
     return 0
 
 
@@ -712,91 +1151,94 @@ def _a_additionalInfo_509d8b(value):
 
 
 def _o_idToken_dba809(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('additionalInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_additionalInfo_509d8b(member)
-        at = 1
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
-        at = 2
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES8)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_idToken_dba809[0]:
+                index = 0
+            elif key is _SEEN_o_idToken_dba809[1]:
+                index = 1
+            elif key is _SEEN_o_idToken_dba809[2]:
+                index = 2
+            elif key is _SEEN_o_idToken_dba809[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES19, _SEEN_o_idToken_dba809)
+            if index == 0:
+                _check_array(member)
+                _a_additionalInfo_509d8b(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 255)
+            elif index == 2:
+                present += 1
+                _check_string(member, 20)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES8[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED24)
     return 0
 
 
+def _is_enum1(value):
+    size = len(value)
+    if size == 6:
+        return value == 'SHA256' or value == 'SHA384' or value == 'SHA512'
+    return False
+
+
 def _o_iso15118CertificateHashData_cf64af(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('hashAlgorithm', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM11)
-        at = 1
-        member = value.get('issuerNameHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 2
-        member = value.get('issuerKeyHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 3
-        member = value.get('serialNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 40)
-        at = 4
-        member = value.get('responderURL', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2000)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES10)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_iso15118CertificateHashData_cf64af[0]:
+                index = 0
+            elif key is _SEEN_o_iso15118CertificateHashData_cf64af[1]:
+                index = 1
+            elif key is _SEEN_o_iso15118CertificateHashData_cf64af[2]:
+                index = 2
+            elif key is _SEEN_o_iso15118CertificateHashData_cf64af[3]:
+                index = 3
+            elif key is _SEEN_o_iso15118CertificateHashData_cf64af[4]:
+                index = 4
+            elif key is _SEEN_o_iso15118CertificateHashData_cf64af[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES25, _SEEN_o_iso15118CertificateHashData_cf64af)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum1(member), _MEMBERS27)
+            elif index == 1:
+                present += 1
+                _check_string(member, 128)
+            elif index == 2:
+                present += 1
+                _check_string(member, 128)
+            elif index == 3:
+                present += 1
+                _check_string(member, 40)
+            elif index == 4:
+                present += 1
+                _check_string(member, 2000)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES10[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED28)
     return 0
 
 
@@ -819,41 +1261,57 @@ def _a_iso15118CertificateHashData_af04ba(value):
 
 
 def _o_AuthorizeRequest_f9ea04(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_dba809(member)
-        at = 1
-        member = value.get('certificate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 10000)
-        at = 2
-        member = value.get('iso15118CertificateHashData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_iso15118CertificateHashData_af04ba(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES7)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_AuthorizeRequest_f9ea04[0]:
+                index = 0
+            elif key is _SEEN_o_AuthorizeRequest_f9ea04[1]:
+                index = 1
+            elif key is _SEEN_o_AuthorizeRequest_f9ea04[2]:
+                index = 2
+            elif key is _SEEN_o_AuthorizeRequest_f9ea04[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES17, _SEEN_o_AuthorizeRequest_f9ea04)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 1:
+                _check_string(member, 10000)
+            elif index == 2:
+                _check_array(member)
+                _a_iso15118CertificateHashData_af04ba(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES7[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED29)
     return 0
+
+
+def _is_enum2(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Blocked' or value == 'Expired' or value == 'Invalid' or value == 'Unknown'
+    if size == 8:
+        return value == 'Accepted' or value == 'NoCredit'
+    if size == 12:
+        return value == 'ConcurrentTx'
+    if size == 13:
+        return value == 'NotAtThisTime'
+    if size == 17:
+        return value == 'NotAtThisLocation'
+    if size == 18:
+        return value == 'NotAllowedTypeEVSE'
+    return False
 
 
 def _a_evseId_07cc87(value):
@@ -872,108 +1330,152 @@ def _a_evseId_07cc87(value):
     return 0
 
 
+def _is_enum3(value):
+    size = len(value)
+    if size == 3:
+        return value == 'URI'
+    if size == 4:
+        return value == 'HTML' or value == 'UTF8'
+    if size == 5:
+        return value == 'ASCII'
+    if size == 6:
+        return value == 'QRCODE'
+    return False
+
+
 def _o_personalMessage_792c02(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('format', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM16)
-        at = 1
-        member = value.get('language', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 8)
-        at = 2
-        member = value.get('content', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 1024)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES15)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_personalMessage_792c02[0]:
+                index = 0
+            elif key is _SEEN_o_personalMessage_792c02[1]:
+                index = 1
+            elif key is _SEEN_o_personalMessage_792c02[2]:
+                index = 2
+            elif key is _SEEN_o_personalMessage_792c02[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES35, _SEEN_o_personalMessage_792c02)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum3(member), _MEMBERS37)
+            elif index == 1:
+                _check_string(member, 8)
+            elif index == 2:
+                present += 1
+                _check_string(member, 1024)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES15[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED38)
     return 0
 
 
 def _o_idTokenInfo_3f6a15(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM14)
-        at = 1
-        member = value.get('cacheExpiryDateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 2
-        member = value.get('chargingPriority', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('groupIdToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_dba809(member)
-        at = 4
-        member = value.get('language1', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 8)
-        at = 5
-        member = value.get('language2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 8)
-        at = 6
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_evseId_07cc87(member)
-        at = 7
-        member = value.get('personalMessage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_personalMessage_792c02(member)
-        at = 8
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES13)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_idTokenInfo_3f6a15[0]:
+                index = 0
+            elif key is _SEEN_o_idTokenInfo_3f6a15[1]:
+                index = 1
+            elif key is _SEEN_o_idTokenInfo_3f6a15[2]:
+                index = 2
+            elif key is _SEEN_o_idTokenInfo_3f6a15[3]:
+                index = 3
+            elif key is _SEEN_o_idTokenInfo_3f6a15[4]:
+                index = 4
+            elif key is _SEEN_o_idTokenInfo_3f6a15[5]:
+                index = 5
+            elif key is _SEEN_o_idTokenInfo_3f6a15[6]:
+                index = 6
+            elif key is _SEEN_o_idTokenInfo_3f6a15[7]:
+                index = 7
+            elif key is _SEEN_o_idTokenInfo_3f6a15[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES32, _SEEN_o_idTokenInfo_3f6a15)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum2(member), _MEMBERS34)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 4:
+                _check_string(member, 8)
+            elif index == 5:
+                _check_string(member, 8)
+            elif index == 6:
+                _check_array(member)
+                _a_evseId_07cc87(member)
+            elif index == 7:
+                _check_object(member)
+                _o_personalMessage_792c02(member)
+            elif index == 8:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES13[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
+
+
+def _is_enum4(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted'
+    if size == 14:
+        return value == 'SignatureError' or value == 'CertChainError'
+    if size == 17:
+        return value == 'ContractCancelled'
+    if size == 18:
+        return value == 'CertificateExpired' or value == 'CertificateRevoked'
+    if size == 22:
+        return value == 'NoCertificateAvailable'
+    return False
+
+
+def _is_enum5(value):
+    size = len(value)
+    if size == 2:
+        return value == 'DC'
+    if size == 3:
+        return value == 'WPT'
+    if size == 6:
+        return value == 'AC_BPT' or value == 'AC_DER' or value == 'DC_BPT'
+    if size == 7:
+        return value == 'DC_ACDP'
+    if size == 10:
+        return value == 'AC_BPT_DER'
+    if size == 11:
+        return value == 'DC_ACDP_BPT'
+    if size == 12:
+        return value == 'AC_two_phase'
+    if size == 14:
+        return value == 'AC_three_phase'
+    if size == 15:
+        return value == 'AC_single_phase'
+    return False
 
 
 def _a_allowedEnergyTransfer_cf696f(value):
@@ -985,7 +1487,7 @@ def _a_allowedEnergyTransfer_cf696f(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM18)
+            _check_enum(item, _is_enum5(item), _MEMBERS40)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -1010,6 +1512,19 @@ def _a_description_400f2b(value):
     return 0
 
 
+def _is_enum6(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Monday' or value == 'Friday' or value == 'Sunday'
+    if size == 7:
+        return value == 'Tuesday'
+    if size == 8:
+        return value == 'Thursday' or value == 'Saturday'
+    if size == 9:
+        return value == 'Wednesday'
+    return False
+
+
 def _a_dayOfWeek_56119c(value):
     count = len(value)
     if count < 1:
@@ -1021,154 +1536,142 @@ def _a_dayOfWeek_56119c(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM23)
+            _check_enum(item, _is_enum6(item), _MEMBERS49)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
     return 0
 
 
+def _is_enum7(value):
+    size = len(value)
+    if size == 2:
+        return value == 'AC' or value == 'DC'
+    return False
+
+
 def _o_conditions_f58d4e(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('startTimeOfDay', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = 1
-        member = value.get('endTimeOfDay', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = 2
-        member = value.get('dayOfWeek', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_dayOfWeek_56119c(member)
-        at = 3
-        member = value.get('validFromDate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = 4
-        member = value.get('validToDate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = 5
-        member = value.get('evseKind', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM24)
-        at = 6
-        member = value.get('minEnergy', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 7
-        member = value.get('maxEnergy', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 8
-        member = value.get('minCurrent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 9
-        member = value.get('maxCurrent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 10
-        member = value.get('minPower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 11
-        member = value.get('maxPower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 12
-        member = value.get('minTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 13
-        member = value.get('maxTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 14
-        member = value.get('minChargingTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 15
-        member = value.get('maxChargingTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 16
-        member = value.get('minIdleTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 17
-        member = value.get('maxIdleTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 18
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES22)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_conditions_f58d4e[0]:
+                index = 0
+            elif key is _SEEN_o_conditions_f58d4e[1]:
+                index = 1
+            elif key is _SEEN_o_conditions_f58d4e[2]:
+                index = 2
+            elif key is _SEEN_o_conditions_f58d4e[3]:
+                index = 3
+            elif key is _SEEN_o_conditions_f58d4e[4]:
+                index = 4
+            elif key is _SEEN_o_conditions_f58d4e[5]:
+                index = 5
+            elif key is _SEEN_o_conditions_f58d4e[6]:
+                index = 6
+            elif key is _SEEN_o_conditions_f58d4e[7]:
+                index = 7
+            elif key is _SEEN_o_conditions_f58d4e[8]:
+                index = 8
+            elif key is _SEEN_o_conditions_f58d4e[9]:
+                index = 9
+            elif key is _SEEN_o_conditions_f58d4e[10]:
+                index = 10
+            elif key is _SEEN_o_conditions_f58d4e[11]:
+                index = 11
+            elif key is _SEEN_o_conditions_f58d4e[12]:
+                index = 12
+            elif key is _SEEN_o_conditions_f58d4e[13]:
+                index = 13
+            elif key is _SEEN_o_conditions_f58d4e[14]:
+                index = 14
+            elif key is _SEEN_o_conditions_f58d4e[15]:
+                index = 15
+            elif key is _SEEN_o_conditions_f58d4e[16]:
+                index = 16
+            elif key is _SEEN_o_conditions_f58d4e[17]:
+                index = 17
+            elif key is _SEEN_o_conditions_f58d4e[18]:
+                index = 18
+            else:
+                index = _identify(key, _NAMES47, _SEEN_o_conditions_f58d4e)
+            if index == 0:
+                _check_string(member, -1)
+            elif index == 1:
+                _check_string(member, -1)
+            elif index == 2:
+                _check_array(member)
+                _a_dayOfWeek_56119c(member)
+            elif index == 3:
+                _check_string(member, -1)
+            elif index == 4:
+                _check_string(member, -1)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum7(member), _MEMBERS50)
+            elif index == 6:
+                _check_number(member)
+            elif index == 7:
+                _check_number(member)
+            elif index == 8:
+                _check_number(member)
+            elif index == 9:
+                _check_number(member)
+            elif index == 10:
+                _check_number(member)
+            elif index == 11:
+                _check_number(member)
+            elif index == 12:
+                _check_integer6(member)
+            elif index == 13:
+                _check_integer6(member)
+            elif index == 14:
+                _check_integer6(member)
+            elif index == 15:
+                _check_integer6(member)
+            elif index == 16:
+                _check_integer6(member)
+            elif index == 17:
+                _check_integer6(member)
+            elif index == 18:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES22[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_prices_7b3264(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('priceKwh', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('conditions', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_conditions_f58d4e(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES21)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_prices_7b3264[0]:
+                index = 0
+            elif key is _SEEN_o_prices_7b3264[1]:
+                index = 1
+            elif key is _SEEN_o_prices_7b3264[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES45, _SEEN_o_prices_7b3264)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                _check_object(member)
+                _o_conditions_f58d4e(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES21[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED51)
     return 0
 
 
@@ -1189,40 +1692,39 @@ def _a_prices_8612a0(value):
 
 
 def _o_taxRates_9b186b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 1
-        member = value.get('tax', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('stack', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES25)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_taxRates_9b186b[0]:
+                index = 0
+            elif key is _SEEN_o_taxRates_9b186b[1]:
+                index = 1
+            elif key is _SEEN_o_taxRates_9b186b[2]:
+                index = 2
+            elif key is _SEEN_o_taxRates_9b186b[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES52, _SEEN_o_taxRates_9b186b)
+            if index == 0:
+                present += 1
+                _check_string(member, 20)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES25[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED54)
     return 0
 
 
@@ -1245,67 +1747,67 @@ def _a_taxRates_bdf97f(value):
 
 
 def _o_energy_e0cc7c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('prices', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_prices_8612a0(member)
-        at = 1
-        member = value.get('taxRates', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_taxRates_bdf97f(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES20)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_energy_e0cc7c[0]:
+                index = 0
+            elif key is _SEEN_o_energy_e0cc7c[1]:
+                index = 1
+            elif key is _SEEN_o_energy_e0cc7c[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES43, _SEEN_o_energy_e0cc7c)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_prices_8612a0(member)
+            elif index == 1:
+                _check_array(member)
+                _a_taxRates_bdf97f(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES20[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED55)
     return 0
 
 
 def _o_prices_0ec758(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('priceMinute', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('conditions', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_conditions_f58d4e(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES26)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_prices_0ec758[0]:
+                index = 0
+            elif key is _SEEN_o_prices_0ec758[1]:
+                index = 1
+            elif key is _SEEN_o_prices_0ec758[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES57, _SEEN_o_prices_0ec758)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                _check_object(member)
+                _o_conditions_f58d4e(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES26[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED59)
     return 0
 
 
@@ -1326,129 +1828,120 @@ def _a_prices_9c14c5(value):
 
 
 def _o_chargingTime_56463b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('prices', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_prices_9c14c5(member)
-        at = 1
-        member = value.get('taxRates', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_taxRates_bdf97f(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES20)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingTime_56463b[0]:
+                index = 0
+            elif key is _SEEN_o_chargingTime_56463b[1]:
+                index = 1
+            elif key is _SEEN_o_chargingTime_56463b[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES43, _SEEN_o_chargingTime_56463b)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_prices_9c14c5(member)
+            elif index == 1:
+                _check_array(member)
+                _a_taxRates_bdf97f(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES20[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED55)
     return 0
 
 
 def _o_conditions_8be5e1(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('startTimeOfDay', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = 1
-        member = value.get('endTimeOfDay', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = 2
-        member = value.get('dayOfWeek', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_dayOfWeek_56119c(member)
-        at = 3
-        member = value.get('validFromDate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = 4
-        member = value.get('validToDate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-        at = 5
-        member = value.get('evseKind', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM24)
-        at = 6
-        member = value.get('paymentBrand', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 7
-        member = value.get('paymentRecognition', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 8
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES28)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_conditions_8be5e1[0]:
+                index = 0
+            elif key is _SEEN_o_conditions_8be5e1[1]:
+                index = 1
+            elif key is _SEEN_o_conditions_8be5e1[2]:
+                index = 2
+            elif key is _SEEN_o_conditions_8be5e1[3]:
+                index = 3
+            elif key is _SEEN_o_conditions_8be5e1[4]:
+                index = 4
+            elif key is _SEEN_o_conditions_8be5e1[5]:
+                index = 5
+            elif key is _SEEN_o_conditions_8be5e1[6]:
+                index = 6
+            elif key is _SEEN_o_conditions_8be5e1[7]:
+                index = 7
+            elif key is _SEEN_o_conditions_8be5e1[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES63, _SEEN_o_conditions_8be5e1)
+            if index == 0:
+                _check_string(member, -1)
+            elif index == 1:
+                _check_string(member, -1)
+            elif index == 2:
+                _check_array(member)
+                _a_dayOfWeek_56119c(member)
+            elif index == 3:
+                _check_string(member, -1)
+            elif index == 4:
+                _check_string(member, -1)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum7(member), _MEMBERS50)
+            elif index == 6:
+                _check_string(member, 20)
+            elif index == 7:
+                _check_string(member, 20)
+            elif index == 8:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES28[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_prices_b20038(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('conditions', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_conditions_8be5e1(member)
-        at = 1
-        member = value.get('priceFixed', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES27)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_prices_b20038[0]:
+                index = 0
+            elif key is _SEEN_o_prices_b20038[1]:
+                index = 1
+            elif key is _SEEN_o_prices_b20038[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES61, _SEEN_o_prices_b20038)
+            if index == 0:
+                _check_object(member)
+                _o_conditions_8be5e1(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES27[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED65)
     return 0
 
 
@@ -1469,268 +1962,248 @@ def _a_prices_961daf(value):
 
 
 def _o_fixedFee_ac531d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('prices', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_prices_961daf(member)
-        at = 1
-        member = value.get('taxRates', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_taxRates_bdf97f(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES20)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_fixedFee_ac531d[0]:
+                index = 0
+            elif key is _SEEN_o_fixedFee_ac531d[1]:
+                index = 1
+            elif key is _SEEN_o_fixedFee_ac531d[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES43, _SEEN_o_fixedFee_ac531d)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_prices_961daf(member)
+            elif index == 1:
+                _check_array(member)
+                _a_taxRates_bdf97f(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES20[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED55)
     return 0
 
 
 def _o_minCost_15272e(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('exclTax', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 1
-        member = value.get('inclTax', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('taxRates', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_taxRates_bdf97f(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES29)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_minCost_15272e[0]:
+                index = 0
+            elif key is _SEEN_o_minCost_15272e[1]:
+                index = 1
+            elif key is _SEEN_o_minCost_15272e[2]:
+                index = 2
+            elif key is _SEEN_o_minCost_15272e[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES66, _SEEN_o_minCost_15272e)
+            if index == 0:
+                _check_number(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_array(member)
+                _a_taxRates_bdf97f(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES29[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_tariff_5c072f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('tariffId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 60)
-        at = 1
-        member = value.get('description', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_description_400f2b(member)
-        at = 2
-        member = value.get('currency', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 3)
-        at = 3
-        member = value.get('energy', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_energy_e0cc7c(member)
-        at = 4
-        member = value.get('validFrom', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 5
-        member = value.get('chargingTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_chargingTime_56463b(member)
-        at = 6
-        member = value.get('idleTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_chargingTime_56463b(member)
-        at = 7
-        member = value.get('fixedFee', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_fixedFee_ac531d(member)
-        at = 8
-        member = value.get('reservationTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_chargingTime_56463b(member)
-        at = 9
-        member = value.get('reservationFixed', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_fixedFee_ac531d(member)
-        at = 10
-        member = value.get('minCost', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minCost_15272e(member)
-        at = 11
-        member = value.get('maxCost', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minCost_15272e(member)
-        at = 12
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES19)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_tariff_5c072f[0]:
+                index = 0
+            elif key is _SEEN_o_tariff_5c072f[1]:
+                index = 1
+            elif key is _SEEN_o_tariff_5c072f[2]:
+                index = 2
+            elif key is _SEEN_o_tariff_5c072f[3]:
+                index = 3
+            elif key is _SEEN_o_tariff_5c072f[4]:
+                index = 4
+            elif key is _SEEN_o_tariff_5c072f[5]:
+                index = 5
+            elif key is _SEEN_o_tariff_5c072f[6]:
+                index = 6
+            elif key is _SEEN_o_tariff_5c072f[7]:
+                index = 7
+            elif key is _SEEN_o_tariff_5c072f[8]:
+                index = 8
+            elif key is _SEEN_o_tariff_5c072f[9]:
+                index = 9
+            elif key is _SEEN_o_tariff_5c072f[10]:
+                index = 10
+            elif key is _SEEN_o_tariff_5c072f[11]:
+                index = 11
+            elif key is _SEEN_o_tariff_5c072f[12]:
+                index = 12
+            else:
+                index = _identify(key, _NAMES41, _SEEN_o_tariff_5c072f)
+            if index == 0:
+                present += 1
+                _check_string(member, 60)
+            elif index == 1:
+                _check_array(member)
+                _a_description_400f2b(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, 3)
+            elif index == 3:
+                _check_object(member)
+                _o_energy_e0cc7c(member)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 5:
+                _check_object(member)
+                _o_chargingTime_56463b(member)
+            elif index == 6:
+                _check_object(member)
+                _o_chargingTime_56463b(member)
+            elif index == 7:
+                _check_object(member)
+                _o_fixedFee_ac531d(member)
+            elif index == 8:
+                _check_object(member)
+                _o_chargingTime_56463b(member)
+            elif index == 9:
+                _check_object(member)
+                _o_fixedFee_ac531d(member)
+            elif index == 10:
+                _check_object(member)
+                _o_minCost_15272e(member)
+            elif index == 11:
+                _check_object(member)
+                _o_minCost_15272e(member)
+            elif index == 12:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES19[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED68)
     return 0
 
 
 def _o_AuthorizeResponse_1cb8d6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('idTokenInfo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idTokenInfo_3f6a15(member)
-        at = 1
-        member = value.get('certificateStatus', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM17)
-        at = 2
-        member = value.get('allowedEnergyTransfer', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_allowedEnergyTransfer_cf696f(member)
-        at = 3
-        member = value.get('tariff', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_tariff_5c072f(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES12)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_AuthorizeResponse_1cb8d6[0]:
+                index = 0
+            elif key is _SEEN_o_AuthorizeResponse_1cb8d6[1]:
+                index = 1
+            elif key is _SEEN_o_AuthorizeResponse_1cb8d6[2]:
+                index = 2
+            elif key is _SEEN_o_AuthorizeResponse_1cb8d6[3]:
+                index = 3
+            elif key is _SEEN_o_AuthorizeResponse_1cb8d6[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES30, _SEEN_o_AuthorizeResponse_1cb8d6)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_idTokenInfo_3f6a15(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum4(member), _MEMBERS39)
+            elif index == 2:
+                _check_array(member)
+                _a_allowedEnergyTransfer_cf696f(member)
+            elif index == 3:
+                _check_object(member)
+                _o_tariff_5c072f(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES12[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED69)
     return 0
 
 
 def _o_batteryData_a91357(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('serialNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 2
-        member = value.get('soC', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        _check_minimum(member, 0.0)
-        _check_maximum(member, 100.0)
-        at = 3
-        member = value.get('soH', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        _check_minimum(member, 0.0)
-        _check_maximum(member, 100.0)
-        at = 4
-        member = value.get('productionDate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 5
-        member = value.get('vendorInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 500)
-        at = 6
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES31)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_batteryData_a91357[0]:
+                index = 0
+            elif key is _SEEN_o_batteryData_a91357[1]:
+                index = 1
+            elif key is _SEEN_o_batteryData_a91357[2]:
+                index = 2
+            elif key is _SEEN_o_batteryData_a91357[3]:
+                index = 3
+            elif key is _SEEN_o_batteryData_a91357[4]:
+                index = 4
+            elif key is _SEEN_o_batteryData_a91357[5]:
+                index = 5
+            elif key is _SEEN_o_batteryData_a91357[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES72, _SEEN_o_batteryData_a91357)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_string(member, 50)
+            elif index == 2:
+                present += 1
+                _check_number(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 3:
+                present += 1
+                _check_number(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 5:
+                _check_string(member, 500)
+            elif index == 6:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES31[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED74)
     return 0
 
 
@@ -1750,689 +2223,819 @@ def _a_batteryData_b6f29c(value):
     return 0
 
 
+def _is_enum8(value):
+    size = len(value)
+    if size == 9:
+        return value == 'BatteryIn'
+    if size == 10:
+        return value == 'BatteryOut'
+    if size == 17:
+        return value == 'BatteryOutTimeout'
+    return False
+
+
 def _o_BatterySwapRequest_2f760a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('batteryData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_batteryData_b6f29c(member)
-        at = 1
-        member = value.get('eventType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM32)
-        at = 2
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_dba809(member)
-        at = 3
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES30)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_BatterySwapRequest_2f760a[0]:
+                index = 0
+            elif key is _SEEN_o_BatterySwapRequest_2f760a[1]:
+                index = 1
+            elif key is _SEEN_o_BatterySwapRequest_2f760a[2]:
+                index = 2
+            elif key is _SEEN_o_BatterySwapRequest_2f760a[3]:
+                index = 3
+            elif key is _SEEN_o_BatterySwapRequest_2f760a[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES70, _SEEN_o_BatterySwapRequest_2f760a)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_batteryData_b6f29c(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum8(member), _MEMBERS75)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES30[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED76)
     return 0
 
 
 def _o_BatterySwapResponse_679c29(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES33)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_BatterySwapResponse_679c29[0]:
+                index = 0
+            else:
+                index = _identify(key, _NAMES77, _SEEN_o_BatterySwapResponse_679c29)
+            if index == 0:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES33[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_modem_746ce0(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('iccid', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 1
-        member = value.get('imsi', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES36)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_modem_746ce0[0]:
+                index = 0
+            elif key is _SEEN_o_modem_746ce0[1]:
+                index = 1
+            elif key is _SEEN_o_modem_746ce0[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES83, _SEEN_o_modem_746ce0)
+            if index == 0:
+                _check_string(member, 20)
+            elif index == 1:
+                _check_string(member, 20)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES36[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_chargingStation_58dd0b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('serialNumber', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 25)
-        at = 1
-        member = value.get('model', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 2
-        member = value.get('modem', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_modem_746ce0(member)
-        at = 3
-        member = value.get('vendorName', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 4
-        member = value.get('firmwareVersion', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES35)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingStation_58dd0b[0]:
+                index = 0
+            elif key is _SEEN_o_chargingStation_58dd0b[1]:
+                index = 1
+            elif key is _SEEN_o_chargingStation_58dd0b[2]:
+                index = 2
+            elif key is _SEEN_o_chargingStation_58dd0b[3]:
+                index = 3
+            elif key is _SEEN_o_chargingStation_58dd0b[4]:
+                index = 4
+            elif key is _SEEN_o_chargingStation_58dd0b[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES81, _SEEN_o_chargingStation_58dd0b)
+            if index == 0:
+                _check_string(member, 25)
+            elif index == 1:
+                present += 1
+                _check_string(member, 20)
+            elif index == 2:
+                _check_object(member)
+                _o_modem_746ce0(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, 50)
+            elif index == 4:
+                _check_string(member, 50)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES35[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED85)
     return 0
+
+
+def _is_enum9(value):
+    size = len(value)
+    if size == 7:
+        return value == 'PowerUp' or value == 'Unknown'
+    if size == 8:
+        return value == 'Watchdog'
+    if size == 9:
+        return value == 'Triggered'
+    if size == 10:
+        return value == 'LocalReset'
+    if size == 11:
+        return value == 'RemoteReset'
+    if size == 14:
+        return value == 'FirmwareUpdate' or value == 'ScheduledReset'
+    if size == 16:
+        return value == 'ApplicationReset'
+    return False
 
 
 def _o_BootNotificationRequest_82d882(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('chargingStation', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingStation_58dd0b(member)
-        at = 1
-        member = value.get('reason', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM37)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES34)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_BootNotificationRequest_82d882[0]:
+                index = 0
+            elif key is _SEEN_o_BootNotificationRequest_82d882[1]:
+                index = 1
+            elif key is _SEEN_o_BootNotificationRequest_82d882[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES79, _SEEN_o_BootNotificationRequest_82d882)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_chargingStation_58dd0b(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum9(member), _MEMBERS86)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES34[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED87)
     return 0
 
 
+def _is_enum10(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Pending'
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
+
+
 def _o_BootNotificationResponse_f43527(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('currentTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('interval', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM39)
-        at = 3
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES38)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_BootNotificationResponse_f43527[0]:
+                index = 0
+            elif key is _SEEN_o_BootNotificationResponse_f43527[1]:
+                index = 1
+            elif key is _SEEN_o_BootNotificationResponse_f43527[2]:
+                index = 2
+            elif key is _SEEN_o_BootNotificationResponse_f43527[3]:
+                index = 3
+            elif key is _SEEN_o_BootNotificationResponse_f43527[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES88, _SEEN_o_BootNotificationResponse_f43527)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum10(member), _MEMBERS90)
+            elif index == 3:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES38[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED91)
     return 0
 
 
 def _o_CancelReservationRequest_294b17(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('reservationId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES40)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CancelReservationRequest_294b17[0]:
+                index = 0
+            elif key is _SEEN_o_CancelReservationRequest_294b17[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES92, _SEEN_o_CancelReservationRequest_294b17)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES40[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED94)
     return 0
 
 
+def _is_enum11(value):
+    size = len(value)
+    if size == 14:
+        return value == 'V2GCertificate'
+    if size == 16:
+        return value == 'V2G20Certificate'
+    if size == 26:
+        return value == 'ChargingStationCertificate'
+    return False
+
+
 def _o_CertificateSignedRequest_ebc6fe(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateChain', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 10000)
-        at = 1
-        member = value.get('certificateType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM42)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES41)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CertificateSignedRequest_ebc6fe[0]:
+                index = 0
+            elif key is _SEEN_o_CertificateSignedRequest_ebc6fe[1]:
+                index = 1
+            elif key is _SEEN_o_CertificateSignedRequest_ebc6fe[2]:
+                index = 2
+            elif key is _SEEN_o_CertificateSignedRequest_ebc6fe[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES95, _SEEN_o_CertificateSignedRequest_ebc6fe)
+            if index == 0:
+                present += 1
+                _check_string(member, 10000)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum11(member), _MEMBERS97)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES41[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED98)
     return 0
 
 
 def _o_evse_a7551d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('connectorId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES44)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_evse_a7551d[0]:
+                index = 0
+            elif key is _SEEN_o_evse_a7551d[1]:
+                index = 1
+            elif key is _SEEN_o_evse_a7551d[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES101, _SEEN_o_evse_a7551d)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES44[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED103)
     return 0
+
+
+def _is_enum12(value):
+    size = len(value)
+    if size == 9:
+        return value == 'Operative'
+    if size == 11:
+        return value == 'Inoperative'
+    return False
 
 
 def _o_ChangeAvailabilityRequest_1c5a4d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evse_a7551d(member)
-        at = 1
-        member = value.get('operationalStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM45)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES43)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeAvailabilityRequest_1c5a4d[0]:
+                index = 0
+            elif key is _SEEN_o_ChangeAvailabilityRequest_1c5a4d[1]:
+                index = 1
+            elif key is _SEEN_o_ChangeAvailabilityRequest_1c5a4d[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES99, _SEEN_o_ChangeAvailabilityRequest_1c5a4d)
+            if index == 0:
+                _check_object(member)
+                _o_evse_a7551d(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum12(member), _MEMBERS104)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES43[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED105)
     return 0
 
 
+def _is_enum13(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 9:
+        return value == 'Scheduled'
+    return False
+
+
 def _o_ChangeAvailabilityResponse_468c75(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM46)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeAvailabilityResponse_468c75[0]:
+                index = 0
+            elif key is _SEEN_o_ChangeAvailabilityResponse_468c75[1]:
+                index = 1
+            elif key is _SEEN_o_ChangeAvailabilityResponse_468c75[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_ChangeAvailabilityResponse_468c75)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum13(member), _MEMBERS107)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_ChangeTransactionTariffRequest_1bf6fc(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('tariff', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_tariff_5c072f(member)
-        at = 1
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES47)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeTransactionTariffRequest_1bf6fc[0]:
+                index = 0
+            elif key is _SEEN_o_ChangeTransactionTariffRequest_1bf6fc[1]:
+                index = 1
+            elif key is _SEEN_o_ChangeTransactionTariffRequest_1bf6fc[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES108, _SEEN_o_ChangeTransactionTariffRequest_1bf6fc)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_tariff_5c072f(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES47[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED110)
     return 0
+
+
+def _is_enum14(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 10:
+        return value == 'TxNotFound'
+    if size == 15:
+        return value == 'TooManyElements'
+    if size == 16:
+        return value == 'NoCurrencyChange'
+    if size == 21:
+        return value == 'ConditionNotSupported'
+    return False
 
 
 def _o_ChangeTransactionTariffResponse_959614(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM48)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ChangeTransactionTariffResponse_959614[0]:
+                index = 0
+            elif key is _SEEN_o_ChangeTransactionTariffResponse_959614[1]:
+                index = 1
+            elif key is _SEEN_o_ChangeTransactionTariffResponse_959614[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_ChangeTransactionTariffResponse_959614)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum14(member), _MEMBERS112)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
+def _is_enum15(value):
+    size = len(value)
+    if size == 9:
+        return value == 'TxProfile'
+    if size == 15:
+        return value == 'LocalGeneration'
+    if size == 16:
+        return value == 'TxDefaultProfile' or value == 'PriorityCharging'
+    if size == 25:
+        return value == 'ChargingStationMaxProfile'
+    if size == 34:
+        return value == 'ChargingStationExternalConstraints'
+    return False
+
+
 def _o_chargingProfileCriteria_3f987a(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('chargingProfilePurpose', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM51)
-        at = 2
-        member = value.get('stackLevel', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES50)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingProfileCriteria_3f987a[0]:
+                index = 0
+            elif key is _SEEN_o_chargingProfileCriteria_3f987a[1]:
+                index = 1
+            elif key is _SEEN_o_chargingProfileCriteria_3f987a[2]:
+                index = 2
+            elif key is _SEEN_o_chargingProfileCriteria_3f987a[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES115, _SEEN_o_chargingProfileCriteria_3f987a)
+            if index == 0:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum15(member), _MEMBERS117)
+            elif index == 2:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES50[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_ClearChargingProfileRequest_4f16cd(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('chargingProfileId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 1
-        member = value.get('chargingProfileCriteria', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_chargingProfileCriteria_3f987a(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES49)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearChargingProfileRequest_4f16cd[0]:
+                index = 0
+            elif key is _SEEN_o_ClearChargingProfileRequest_4f16cd[1]:
+                index = 1
+            elif key is _SEEN_o_ClearChargingProfileRequest_4f16cd[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES113, _SEEN_o_ClearChargingProfileRequest_4f16cd)
+            if index == 0:
+                _check_integer6(member)
+            elif index == 1:
+                _check_object(member)
+                _o_chargingProfileCriteria_3f987a(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES49[at])
+        violation.path.insert(0, key)
         raise
     return 0
+
+
+def _is_enum16(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Unknown'
+    if size == 8:
+        return value == 'Accepted'
+    return False
 
 
 def _o_ClearChargingProfileResponse_c3c8fc(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM52)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearChargingProfileResponse_c3c8fc[0]:
+                index = 0
+            elif key is _SEEN_o_ClearChargingProfileResponse_c3c8fc[1]:
+                index = 1
+            elif key is _SEEN_o_ClearChargingProfileResponse_c3c8fc[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_ClearChargingProfileResponse_c3c8fc)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum16(member), _MEMBERS119)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
+
+
+def _is_enum17(value):
+    size = len(value)
+    if size == 6:
+        return value == 'WattPF'
+    if size == 7:
+        return value == 'VoltVar' or value == 'WattVar'
+    if size == 8:
+        return value == 'FreqWatt' or value == 'FixedVar' or value == 'VoltWatt'
+    if size == 9:
+        return value == 'FreqDroop' or value == 'Gradients' or value == 'HFMayTrip' or value == 'HVMomCess' or value == 'HVMayTrip' or value == 'LVMomCess' or value == 'LVMayTrip'
+    if size == 10:
+        return value == 'HFMustTrip' or value == 'HVMustTrip' or value == 'LFMustTrip' or value == 'LVMustTrip'
+    if size == 12:
+        return value == 'EnterService'
+    if size == 13:
+        return value == 'FixedPFAbsorb' or value == 'FixedPFInject'
+    if size == 17:
+        return value == 'LimitMaxDischarge'
+    if size == 23:
+        return value == 'PowerMonitoringMustTrip'
+    return False
 
 
 def _o_ClearDERControlRequest_733744(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('isDefault', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 1
-        member = value.get('controlType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM54)
-        at = 2
-        member = value.get('controlId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES53)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearDERControlRequest_733744[0]:
+                index = 0
+            elif key is _SEEN_o_ClearDERControlRequest_733744[1]:
+                index = 1
+            elif key is _SEEN_o_ClearDERControlRequest_733744[2]:
+                index = 2
+            elif key is _SEEN_o_ClearDERControlRequest_733744[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES120, _SEEN_o_ClearDERControlRequest_733744)
+            if index == 0:
+                present += 1
+                _check_boolean(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum17(member), _MEMBERS122)
+            elif index == 2:
+                _check_string(member, 36)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES53[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED123)
     return 0
 
 
+def _is_enum18(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected' or value == 'NotFound'
+    if size == 12:
+        return value == 'NotSupported'
+    return False
+
+
 def _o_ClearDERControlResponse_c68582(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM55)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearDERControlResponse_c68582[0]:
+                index = 0
+            elif key is _SEEN_o_ClearDERControlResponse_c68582[1]:
+                index = 1
+            elif key is _SEEN_o_ClearDERControlResponse_c68582[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_ClearDERControlResponse_c68582)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum18(member), _MEMBERS125)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_ClearDisplayMessageRequest_4a960a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES56)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearDisplayMessageRequest_4a960a[0]:
+                index = 0
+            elif key is _SEEN_o_ClearDisplayMessageRequest_4a960a[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES126, _SEEN_o_ClearDisplayMessageRequest_4a960a)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES56[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED103)
     return 0
 
 
+def _is_enum19(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Unknown'
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
+
+
 def _o_ClearDisplayMessageResponse_3e5879(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM57)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearDisplayMessageResponse_3e5879[0]:
+                index = 0
+            elif key is _SEEN_o_ClearDisplayMessageResponse_3e5879[1]:
+                index = 1
+            elif key is _SEEN_o_ClearDisplayMessageResponse_3e5879[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_ClearDisplayMessageResponse_3e5879)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum19(member), _MEMBERS129)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
@@ -2452,72 +3055,75 @@ def _a_tariffIds_c3ed3c(value):
 
 
 def _o_ClearTariffsRequest_b626f5(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('tariffIds', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_tariffIds_c3ed3c(member)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES58)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearTariffsRequest_b626f5[0]:
+                index = 0
+            elif key is _SEEN_o_ClearTariffsRequest_b626f5[1]:
+                index = 1
+            elif key is _SEEN_o_ClearTariffsRequest_b626f5[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES130, _SEEN_o_ClearTariffsRequest_b626f5)
+            if index == 0:
+                _check_array(member)
+                _a_tariffIds_c3ed3c(member)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES58[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
+def _is_enum20(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected' or value == 'NoTariff'
+    return False
+
+
 def _o_clearTariffsResult_5d0e32(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 1
-        member = value.get('tariffId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 60)
-        at = 2
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM61)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES60)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_clearTariffsResult_5d0e32[0]:
+                index = 0
+            elif key is _SEEN_o_clearTariffsResult_5d0e32[1]:
+                index = 1
+            elif key is _SEEN_o_clearTariffsResult_5d0e32[2]:
+                index = 2
+            elif key is _SEEN_o_clearTariffsResult_5d0e32[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES134, _SEEN_o_clearTariffsResult_5d0e32)
+            if index == 0:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 1:
+                _check_string(member, 60)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum20(member), _MEMBERS136)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES60[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
@@ -2538,96 +3144,104 @@ def _a_clearTariffsResult_672417(value):
 
 
 def _o_ClearTariffsResponse_5171f5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('clearTariffsResult', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_clearTariffsResult_672417(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES59)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearTariffsResponse_5171f5[0]:
+                index = 0
+            elif key is _SEEN_o_ClearTariffsResponse_5171f5[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES132, _SEEN_o_ClearTariffsResponse_5171f5)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_clearTariffsResult_672417(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES59[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED137)
     return 0
 
 
 def _o_ClearVariableMonitoringRequest_3f424f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_evseId_07cc87(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES56)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearVariableMonitoringRequest_3f424f[0]:
+                index = 0
+            elif key is _SEEN_o_ClearVariableMonitoringRequest_3f424f[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES126, _SEEN_o_ClearVariableMonitoringRequest_3f424f)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_evseId_07cc87(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES56[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED103)
     return 0
 
 
+def _is_enum21(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected' or value == 'NotFound'
+    return False
+
+
 def _o_clearMonitoringResult_e2497f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM64)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES63)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_clearMonitoringResult_e2497f[0]:
+                index = 0
+            elif key is _SEEN_o_clearMonitoringResult_e2497f[1]:
+                index = 1
+            elif key is _SEEN_o_clearMonitoringResult_e2497f[2]:
+                index = 2
+            elif key is _SEEN_o_clearMonitoringResult_e2497f[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES141, _SEEN_o_clearMonitoringResult_e2497f)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum21(member), _MEMBERS143)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES63[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED144)
     return 0
 
 
@@ -2648,398 +3262,454 @@ def _a_clearMonitoringResult_02a69d(value):
 
 
 def _o_ClearVariableMonitoringResponse_2df127(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('clearMonitoringResult', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_clearMonitoringResult_02a69d(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES62)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearVariableMonitoringResponse_2df127[0]:
+                index = 0
+            elif key is _SEEN_o_ClearVariableMonitoringResponse_2df127[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES139, _SEEN_o_ClearVariableMonitoringResponse_2df127)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_clearMonitoringResult_02a69d(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES62[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED145)
     return 0
 
 
 def _o_ClearedChargingLimitRequest_da5413(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('chargingLimitSource', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES65)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ClearedChargingLimitRequest_da5413[0]:
+                index = 0
+            elif key is _SEEN_o_ClearedChargingLimitRequest_da5413[1]:
+                index = 1
+            elif key is _SEEN_o_ClearedChargingLimitRequest_da5413[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES146, _SEEN_o_ClearedChargingLimitRequest_da5413)
+            if index == 0:
+                present += 1
+                _check_string(member, 20)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES65[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED148)
     return 0
 
 
 def _o_CostUpdatedRequest_db0df6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('totalCost', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES66)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CostUpdatedRequest_db0df6[0]:
+                index = 0
+            elif key is _SEEN_o_CostUpdatedRequest_db0df6[1]:
+                index = 1
+            elif key is _SEEN_o_CostUpdatedRequest_db0df6[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES149, _SEEN_o_CostUpdatedRequest_db0df6)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES66[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED151)
     return 0
 
 
 def _o_customerCertificate_35f7e3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('hashAlgorithm', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM11)
-        at = 1
-        member = value.get('issuerNameHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 2
-        member = value.get('issuerKeyHash', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 128)
-        at = 3
-        member = value.get('serialNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 40)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES68)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_customerCertificate_35f7e3[0]:
+                index = 0
+            elif key is _SEEN_o_customerCertificate_35f7e3[1]:
+                index = 1
+            elif key is _SEEN_o_customerCertificate_35f7e3[2]:
+                index = 2
+            elif key is _SEEN_o_customerCertificate_35f7e3[3]:
+                index = 3
+            elif key is _SEEN_o_customerCertificate_35f7e3[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES154, _SEEN_o_customerCertificate_35f7e3)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum1(member), _MEMBERS27)
+            elif index == 1:
+                present += 1
+                _check_string(member, 128)
+            elif index == 2:
+                present += 1
+                _check_string(member, 128)
+            elif index == 3:
+                present += 1
+                _check_string(member, 40)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES68[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED156)
     return 0
 
 
 def _o_CustomerInformationRequest_1ef18f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('customerCertificate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customerCertificate_35f7e3(member)
-        at = 1
-        member = value.get('idToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_dba809(member)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('report', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 4
-        member = value.get('clear', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 5
-        member = value.get('customerIdentifier', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 64)
-        at = 6
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES67)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CustomerInformationRequest_1ef18f[0]:
+                index = 0
+            elif key is _SEEN_o_CustomerInformationRequest_1ef18f[1]:
+                index = 1
+            elif key is _SEEN_o_CustomerInformationRequest_1ef18f[2]:
+                index = 2
+            elif key is _SEEN_o_CustomerInformationRequest_1ef18f[3]:
+                index = 3
+            elif key is _SEEN_o_CustomerInformationRequest_1ef18f[4]:
+                index = 4
+            elif key is _SEEN_o_CustomerInformationRequest_1ef18f[5]:
+                index = 5
+            elif key is _SEEN_o_CustomerInformationRequest_1ef18f[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES152, _SEEN_o_CustomerInformationRequest_1ef18f)
+            if index == 0:
+                _check_object(member)
+                _o_customerCertificate_35f7e3(member)
+            elif index == 1:
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                present += 1
+                _check_boolean(member)
+            elif index == 4:
+                present += 1
+                _check_boolean(member)
+            elif index == 5:
+                _check_string(member, 64)
+            elif index == 6:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES67[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED157)
     return 0
 
 
+def _is_enum22(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Invalid'
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
+
+
 def _o_CustomerInformationResponse_116651(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM69)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_CustomerInformationResponse_116651[0]:
+                index = 0
+            elif key is _SEEN_o_CustomerInformationResponse_116651[1]:
+                index = 1
+            elif key is _SEEN_o_CustomerInformationResponse_116651[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_CustomerInformationResponse_116651)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum22(member), _MEMBERS159)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_DataTransferRequest_250e87(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('messageId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 1
-        member = value.get('data', _MISSING)
-        if member is not _MISSING:
-            found += 1
-        at = 2
-        member = value.get('vendorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES70)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DataTransferRequest_250e87[0]:
+                index = 0
+            elif key is _SEEN_o_DataTransferRequest_250e87[1]:
+                index = 1
+            elif key is _SEEN_o_DataTransferRequest_250e87[2]:
+                index = 2
+            elif key is _SEEN_o_DataTransferRequest_250e87[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES160, _SEEN_o_DataTransferRequest_250e87)
+            if index == 0:
+                _check_string(member, 50)
+            elif index == 1:
+                pass
+            elif index == 2:
+                present += 1
+                _check_string(member, 255)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES70[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _NAMES2)
     return 0
 
 
+def _is_enum23(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 15:
+        return value == 'UnknownVendorId'
+    if size == 16:
+        return value == 'UnknownMessageId'
+    return False
+
+
 def _o_DataTransferResponse_dc7917(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM72)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('data', _MISSING)
-        if member is not _MISSING:
-            found += 1
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES71)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DataTransferResponse_dc7917[0]:
+                index = 0
+            elif key is _SEEN_o_DataTransferResponse_dc7917[1]:
+                index = 1
+            elif key is _SEEN_o_DataTransferResponse_dc7917[2]:
+                index = 2
+            elif key is _SEEN_o_DataTransferResponse_dc7917[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES162, _SEEN_o_DataTransferResponse_dc7917)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum23(member), _MEMBERS164)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                pass
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES71[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_DeleteCertificateRequest_f40fd0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateHashData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_customerCertificate_35f7e3(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES73)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DeleteCertificateRequest_f40fd0[0]:
+                index = 0
+            elif key is _SEEN_o_DeleteCertificateRequest_f40fd0[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES165, _SEEN_o_DeleteCertificateRequest_f40fd0)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_customerCertificate_35f7e3(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES73[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED167)
     return 0
+
+
+def _is_enum24(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted' or value == 'NotFound'
+    return False
 
 
 def _o_DeleteCertificateResponse_cb638e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM74)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_DeleteCertificateResponse_cb638e[0]:
+                index = 0
+            elif key is _SEEN_o_DeleteCertificateResponse_cb638e[1]:
+                index = 1
+            elif key is _SEEN_o_DeleteCertificateResponse_cb638e[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_DeleteCertificateResponse_cb638e)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum24(member), _MEMBERS169)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
+
+
+def _is_enum25(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 9:
+        return value == 'Installed'
+    if size == 10:
+        return value == 'Downloaded' or value == 'Installing'
+    if size == 11:
+        return value == 'Downloading'
+    if size == 14:
+        return value == 'DownloadFailed' or value == 'DownloadPaused'
+    if size == 16:
+        return value == 'InstallRebooting' or value == 'InstallScheduled' or value == 'InvalidSignature'
+    if size == 17:
+        return value == 'DownloadScheduled' or value == 'SignatureVerified'
+    if size == 18:
+        return value == 'InstallationFailed'
+    if size == 25:
+        return value == 'InstallVerificationFailed'
+    return False
 
 
 def _o_FirmwareStatusNotificationRequest_fdf878(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM76)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES75)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_FirmwareStatusNotificationRequest_fdf878[0]:
+                index = 0
+            elif key is _SEEN_o_FirmwareStatusNotificationRequest_fdf878[1]:
+                index = 1
+            elif key is _SEEN_o_FirmwareStatusNotificationRequest_fdf878[2]:
+                index = 2
+            elif key is _SEEN_o_FirmwareStatusNotificationRequest_fdf878[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES170, _SEEN_o_FirmwareStatusNotificationRequest_fdf878)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum25(member), _MEMBERS172)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES75[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
+
+
+def _is_enum26(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Update'
+    if size == 7:
+        return value == 'Install'
+    return False
 
 
 def _a_prioritizedEMAIDs_191505(value):
@@ -3060,165 +3730,200 @@ def _a_prioritizedEMAIDs_191505(value):
 
 
 def _o_Get15118EVCertificateRequest_f35ea9(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('iso15118SchemaVersion', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 1
-        member = value.get('action', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM78)
-        at = 2
-        member = value.get('exiRequest', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 11000)
-        at = 3
-        member = value.get('maximumContractCertificateChains', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 4
-        member = value.get('prioritizedEMAIDs', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_prioritizedEMAIDs_191505(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES77)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_Get15118EVCertificateRequest_f35ea9[0]:
+                index = 0
+            elif key is _SEEN_o_Get15118EVCertificateRequest_f35ea9[1]:
+                index = 1
+            elif key is _SEEN_o_Get15118EVCertificateRequest_f35ea9[2]:
+                index = 2
+            elif key is _SEEN_o_Get15118EVCertificateRequest_f35ea9[3]:
+                index = 3
+            elif key is _SEEN_o_Get15118EVCertificateRequest_f35ea9[4]:
+                index = 4
+            elif key is _SEEN_o_Get15118EVCertificateRequest_f35ea9[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES173, _SEEN_o_Get15118EVCertificateRequest_f35ea9)
+            if index == 0:
+                present += 1
+                _check_string(member, 50)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum26(member), _MEMBERS175)
+            elif index == 2:
+                present += 1
+                _check_string(member, 11000)
+            elif index == 3:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 4:
+                _check_array(member)
+                _a_prioritizedEMAIDs_191505(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES77[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED176)
     return 0
+
+
+def _is_enum27(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted'
+    return False
 
 
 def _o_Get15118EVCertificateResponse_bbfbac(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM80)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('exiResponse', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 17000)
-        at = 3
-        member = value.get('remainingContracts', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES79)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_Get15118EVCertificateResponse_bbfbac[0]:
+                index = 0
+            elif key is _SEEN_o_Get15118EVCertificateResponse_bbfbac[1]:
+                index = 1
+            elif key is _SEEN_o_Get15118EVCertificateResponse_bbfbac[2]:
+                index = 2
+            elif key is _SEEN_o_Get15118EVCertificateResponse_bbfbac[3]:
+                index = 3
+            elif key is _SEEN_o_Get15118EVCertificateResponse_bbfbac[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES177, _SEEN_o_Get15118EVCertificateResponse_bbfbac)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum27(member), _MEMBERS179)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, 17000)
+            elif index == 3:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES79[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED180)
     return 0
+
+
+def _is_enum28(value):
+    size = len(value)
+    if size == 13:
+        return value == 'FullInventory'
+    if size == 16:
+        return value == 'SummaryInventory'
+    if size == 22:
+        return value == 'ConfigurationInventory'
+    return False
 
 
 def _o_GetBaseReportRequest_ad3c06(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('reportBase', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM82)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES81)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetBaseReportRequest_ad3c06[0]:
+                index = 0
+            elif key is _SEEN_o_GetBaseReportRequest_ad3c06[1]:
+                index = 1
+            elif key is _SEEN_o_GetBaseReportRequest_ad3c06[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES181, _SEEN_o_GetBaseReportRequest_ad3c06)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum28(member), _MEMBERS183)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES81[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED184)
     return 0
+
+
+def _is_enum29(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 12:
+        return value == 'NotSupported'
+    if size == 14:
+        return value == 'EmptyResultSet'
+    return False
 
 
 def _o_GetBaseReportResponse_c303cc(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM83)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetBaseReportResponse_c303cc[0]:
+                index = 0
+            elif key is _SEEN_o_GetBaseReportResponse_c303cc[1]:
+                index = 1
+            elif key is _SEEN_o_GetBaseReportResponse_c303cc[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_GetBaseReportResponse_c303cc)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum29(member), _MEMBERS186)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
+
+
+def _is_enum30(value):
+    size = len(value)
+    if size == 3:
+        return value == 'CRL'
+    if size == 4:
+        return value == 'OCSP'
+    return False
 
 
 def _a_urls_d906f2(value):
@@ -3239,43 +3944,42 @@ def _a_urls_d906f2(value):
 
 
 def _o_certificateStatusRequests_6283cf(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateHashData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_customerCertificate_35f7e3(member)
-        at = 1
-        member = value.get('source', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM86)
-        at = 2
-        member = value.get('urls', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_urls_d906f2(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES85)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_certificateStatusRequests_6283cf[0]:
+                index = 0
+            elif key is _SEEN_o_certificateStatusRequests_6283cf[1]:
+                index = 1
+            elif key is _SEEN_o_certificateStatusRequests_6283cf[2]:
+                index = 2
+            elif key is _SEEN_o_certificateStatusRequests_6283cf[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES189, _SEEN_o_certificateStatusRequests_6283cf)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_customerCertificate_35f7e3(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum30(member), _MEMBERS191)
+            elif index == 2:
+                present += 1
+                _check_array(member)
+                _a_urls_d906f2(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES85[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED192)
     return 0
 
 
@@ -3298,77 +4002,87 @@ def _a_certificateStatusRequests_6c8bd7(value):
 
 
 def _o_GetCertificateChainStatusRequest_d60015(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateStatusRequests', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_certificateStatusRequests_6c8bd7(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES84)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCertificateChainStatusRequest_d60015[0]:
+                index = 0
+            elif key is _SEEN_o_GetCertificateChainStatusRequest_d60015[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES187, _SEEN_o_GetCertificateChainStatusRequest_d60015)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_certificateStatusRequests_6c8bd7(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES84[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED193)
     return 0
 
 
+def _is_enum31(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Good'
+    if size == 6:
+        return value == 'Failed'
+    if size == 7:
+        return value == 'Revoked' or value == 'Unknown'
+    return False
+
+
 def _o_certificateStatus_836653(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateHashData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_customerCertificate_35f7e3(member)
-        at = 1
-        member = value.get('source', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM86)
-        at = 2
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM89)
-        at = 3
-        member = value.get('nextUpdate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES88)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_certificateStatus_836653[0]:
+                index = 0
+            elif key is _SEEN_o_certificateStatus_836653[1]:
+                index = 1
+            elif key is _SEEN_o_certificateStatus_836653[2]:
+                index = 2
+            elif key is _SEEN_o_certificateStatus_836653[3]:
+                index = 3
+            elif key is _SEEN_o_certificateStatus_836653[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES196, _SEEN_o_certificateStatus_836653)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_customerCertificate_35f7e3(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum30(member), _MEMBERS191)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum31(member), _MEMBERS198)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES88[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED199)
     return 0
 
 
@@ -3391,94 +4105,95 @@ def _a_certificateStatus_0852df(value):
 
 
 def _o_GetCertificateChainStatusResponse_019689(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_certificateStatus_0852df(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES87)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCertificateChainStatusResponse_019689[0]:
+                index = 0
+            elif key is _SEEN_o_GetCertificateChainStatusResponse_019689[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES194, _SEEN_o_GetCertificateChainStatusResponse_019689)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_certificateStatus_0852df(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES87[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED200)
     return 0
 
 
 def _o_GetCertificateStatusRequest_b0ba90(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('ocspRequestData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_iso15118CertificateHashData_cf64af(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES90)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCertificateStatusRequest_b0ba90[0]:
+                index = 0
+            elif key is _SEEN_o_GetCertificateStatusRequest_b0ba90[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES201, _SEEN_o_GetCertificateStatusRequest_b0ba90)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_iso15118CertificateHashData_cf64af(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES90[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED203)
     return 0
 
 
 def _o_GetCertificateStatusResponse_1cb604(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM80)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('ocspResult', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 18000)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES91)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCertificateStatusResponse_1cb604[0]:
+                index = 0
+            elif key is _SEEN_o_GetCertificateStatusResponse_1cb604[1]:
+                index = 1
+            elif key is _SEEN_o_GetCertificateStatusResponse_1cb604[2]:
+                index = 2
+            elif key is _SEEN_o_GetCertificateStatusResponse_1cb604[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES204, _SEEN_o_GetCertificateStatusResponse_1cb604)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum27(member), _MEMBERS179)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_string(member, 18000)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES91[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
@@ -3515,189 +4230,215 @@ def _a_chargingLimitSource_d77bd8(value):
 
 
 def _o_chargingProfile_8068a1(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('chargingProfilePurpose', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM51)
-        at = 1
-        member = value.get('stackLevel', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('chargingProfileId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_chargingProfileId_853b5b(member)
-        at = 3
-        member = value.get('chargingLimitSource', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_chargingLimitSource_d77bd8(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES93)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingProfile_8068a1[0]:
+                index = 0
+            elif key is _SEEN_o_chargingProfile_8068a1[1]:
+                index = 1
+            elif key is _SEEN_o_chargingProfile_8068a1[2]:
+                index = 2
+            elif key is _SEEN_o_chargingProfile_8068a1[3]:
+                index = 3
+            elif key is _SEEN_o_chargingProfile_8068a1[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES208, _SEEN_o_chargingProfile_8068a1)
+            if index == 0:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum15(member), _MEMBERS117)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_array(member)
+                _a_chargingProfileId_853b5b(member)
+            elif index == 3:
+                _check_array(member)
+                _a_chargingLimitSource_d77bd8(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES93[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_GetChargingProfilesRequest_0fb86a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('chargingProfile', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingProfile_8068a1(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES92)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetChargingProfilesRequest_0fb86a[0]:
+                index = 0
+            elif key is _SEEN_o_GetChargingProfilesRequest_0fb86a[1]:
+                index = 1
+            elif key is _SEEN_o_GetChargingProfilesRequest_0fb86a[2]:
+                index = 2
+            elif key is _SEEN_o_GetChargingProfilesRequest_0fb86a[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES206, _SEEN_o_GetChargingProfilesRequest_0fb86a)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_chargingProfile_8068a1(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES92[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED210)
     return 0
+
+
+def _is_enum32(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted'
+    if size == 10:
+        return value == 'NoProfiles'
+    return False
 
 
 def _o_GetChargingProfilesResponse_b90873(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM94)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetChargingProfilesResponse_b90873[0]:
+                index = 0
+            elif key is _SEEN_o_GetChargingProfilesResponse_b90873[1]:
+                index = 1
+            elif key is _SEEN_o_GetChargingProfilesResponse_b90873[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_GetChargingProfilesResponse_b90873)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum32(member), _MEMBERS212)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
+
+
+def _is_enum33(value):
+    size = len(value)
+    if size == 1:
+        return value == 'W' or value == 'A'
+    return False
 
 
 def _o_GetCompositeScheduleRequest_4dadd5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('duration', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('chargingRateUnit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM96)
-        at = 2
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES95)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCompositeScheduleRequest_4dadd5[0]:
+                index = 0
+            elif key is _SEEN_o_GetCompositeScheduleRequest_4dadd5[1]:
+                index = 1
+            elif key is _SEEN_o_GetCompositeScheduleRequest_4dadd5[2]:
+                index = 2
+            elif key is _SEEN_o_GetCompositeScheduleRequest_4dadd5[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES213, _SEEN_o_GetCompositeScheduleRequest_4dadd5)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum33(member), _MEMBERS215)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES95[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED216)
     return 0
 
 
+def _is_enum34(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 12:
+        return value == 'ChargingOnly'
+    if size == 14:
+        return value == 'ExternalLimits' or value == 'LocalFrequency'
+    if size == 15:
+        return value == 'CentralSetpoint'
+    if size == 16:
+        return value == 'ExternalSetpoint' or value == 'CentralFrequency'
+    if size == 18:
+        return value == 'LocalLoadBalancing'
+    return False
+
+
 def _o_v2xFreqWattCurve_55b9c6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('frequency', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('power', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES101)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_v2xFreqWattCurve_55b9c6[0]:
+                index = 0
+            elif key is _SEEN_o_v2xFreqWattCurve_55b9c6[1]:
+                index = 1
+            elif key is _SEEN_o_v2xFreqWattCurve_55b9c6[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES224, _SEEN_o_v2xFreqWattCurve_55b9c6)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES101[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED226)
     return 0
 
 
@@ -3720,34 +4461,34 @@ def _a_v2xFreqWattCurve_515467(value):
 
 
 def _o_v2xSignalWattCurve_9232ea(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('signal', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('power', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES102)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_v2xSignalWattCurve_9232ea[0]:
+                index = 0
+            elif key is _SEEN_o_v2xSignalWattCurve_9232ea[1]:
+                index = 1
+            elif key is _SEEN_o_v2xSignalWattCurve_9232ea[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES227, _SEEN_o_v2xSignalWattCurve_9232ea)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES102[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED229)
     return 0
 
 
@@ -3770,138 +4511,119 @@ def _a_v2xSignalWattCurve_bfda6b(value):
 
 
 def _o_chargingSchedulePeriod_feb93a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('startPeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('limit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('limit_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 3
-        member = value.get('limit_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 4
-        member = value.get('numberPhases', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 3.0)
-        at = 5
-        member = value.get('phaseToUse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 3.0)
-        at = 6
-        member = value.get('dischargeLimit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-            _check_maximum(member, 0.0)
-        at = 7
-        member = value.get('dischargeLimit_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-            _check_maximum(member, 0.0)
-        at = 8
-        member = value.get('dischargeLimit_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-            _check_maximum(member, 0.0)
-        at = 9
-        member = value.get('setpoint', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 10
-        member = value.get('setpoint_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 11
-        member = value.get('setpoint_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 12
-        member = value.get('setpointReactive', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 13
-        member = value.get('setpointReactive_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 14
-        member = value.get('setpointReactive_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 15
-        member = value.get('preconditioningRequest', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 16
-        member = value.get('evseSleep', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 17
-        member = value.get('v2xBaseline', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 18
-        member = value.get('operationMode', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM100)
-        at = 19
-        member = value.get('v2xFreqWattCurve', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_v2xFreqWattCurve_515467(member)
-        at = 20
-        member = value.get('v2xSignalWattCurve', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_v2xSignalWattCurve_bfda6b(member)
-        at = 21
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES99)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingSchedulePeriod_feb93a[0]:
+                index = 0
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[1]:
+                index = 1
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[2]:
+                index = 2
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[3]:
+                index = 3
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[4]:
+                index = 4
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[5]:
+                index = 5
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[6]:
+                index = 6
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[7]:
+                index = 7
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[8]:
+                index = 8
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[9]:
+                index = 9
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[10]:
+                index = 10
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[11]:
+                index = 11
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[12]:
+                index = 12
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[13]:
+                index = 13
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[14]:
+                index = 14
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[15]:
+                index = 15
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[16]:
+                index = 16
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[17]:
+                index = 17
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[18]:
+                index = 18
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[19]:
+                index = 19
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[20]:
+                index = 20
+            elif key is _SEEN_o_chargingSchedulePeriod_feb93a[21]:
+                index = 21
+            else:
+                index = _identify(key, _NAMES221, _SEEN_o_chargingSchedulePeriod_feb93a)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_number(member)
+            elif index == 3:
+                _check_number(member)
+            elif index == 4:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 3.0)
+            elif index == 5:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 3.0)
+            elif index == 6:
+                _check_number(member)
+                _check_maximum(member, 0.0)
+            elif index == 7:
+                _check_number(member)
+                _check_maximum(member, 0.0)
+            elif index == 8:
+                _check_number(member)
+                _check_maximum(member, 0.0)
+            elif index == 9:
+                _check_number(member)
+            elif index == 10:
+                _check_number(member)
+            elif index == 11:
+                _check_number(member)
+            elif index == 12:
+                _check_number(member)
+            elif index == 13:
+                _check_number(member)
+            elif index == 14:
+                _check_number(member)
+            elif index == 15:
+                _check_boolean(member)
+            elif index == 16:
+                _check_boolean(member)
+            elif index == 17:
+                _check_number(member)
+            elif index == 18:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum34(member), _MEMBERS223)
+            elif index == 19:
+                _check_array(member)
+                _a_v2xFreqWattCurve_515467(member)
+            elif index == 20:
+                _check_array(member)
+                _a_v2xSignalWattCurve_bfda6b(member)
+            elif index == 21:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES99[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED230)
     return 0
 
 
@@ -3922,182 +4644,211 @@ def _a_chargingSchedulePeriod_31925d(value):
 
 
 def _o_schedule_9fef30(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('duration', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('scheduleStart', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('chargingRateUnit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM96)
-        at = 4
-        member = value.get('chargingSchedulePeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_chargingSchedulePeriod_31925d(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES98)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_schedule_9fef30[0]:
+                index = 0
+            elif key is _SEEN_o_schedule_9fef30[1]:
+                index = 1
+            elif key is _SEEN_o_schedule_9fef30[2]:
+                index = 2
+            elif key is _SEEN_o_schedule_9fef30[3]:
+                index = 3
+            elif key is _SEEN_o_schedule_9fef30[4]:
+                index = 4
+            elif key is _SEEN_o_schedule_9fef30[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES219, _SEEN_o_schedule_9fef30)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum33(member), _MEMBERS215)
+            elif index == 4:
+                present += 1
+                _check_array(member)
+                _a_chargingSchedulePeriod_31925d(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES98[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED231)
     return 0
 
 
 def _o_GetCompositeScheduleResponse_fa7c4b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM3)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('schedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_schedule_9fef30(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES97)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetCompositeScheduleResponse_fa7c4b[0]:
+                index = 0
+            elif key is _SEEN_o_GetCompositeScheduleResponse_fa7c4b[1]:
+                index = 1
+            elif key is _SEEN_o_GetCompositeScheduleResponse_fa7c4b[2]:
+                index = 2
+            elif key is _SEEN_o_GetCompositeScheduleResponse_fa7c4b[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES217, _SEEN_o_GetCompositeScheduleResponse_fa7c4b)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum0(member), _MEMBERS7)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_schedule_9fef30(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES97[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_GetDERControlRequest_bc0af4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('isDefault', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 2
-        member = value.get('controlType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM54)
-        at = 3
-        member = value.get('controlId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES103)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetDERControlRequest_bc0af4[0]:
+                index = 0
+            elif key is _SEEN_o_GetDERControlRequest_bc0af4[1]:
+                index = 1
+            elif key is _SEEN_o_GetDERControlRequest_bc0af4[2]:
+                index = 2
+            elif key is _SEEN_o_GetDERControlRequest_bc0af4[3]:
+                index = 3
+            elif key is _SEEN_o_GetDERControlRequest_bc0af4[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES232, _SEEN_o_GetDERControlRequest_bc0af4)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                _check_boolean(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum17(member), _MEMBERS122)
+            elif index == 3:
+                _check_string(member, 36)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES103[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED234)
     return 0
+
+
+def _is_enum35(value):
+    size = len(value)
+    if size == 7:
+        return value == 'InFront'
+    if size == 11:
+        return value == 'AlwaysFront' or value == 'NormalCycle'
+    return False
+
+
+def _is_enum36(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 7:
+        return value == 'Faulted'
+    if size == 8:
+        return value == 'Charging'
+    if size == 9:
+        return value == 'Suspended'
+    if size == 11:
+        return value == 'Unavailable' or value == 'Discharging'
+    return False
 
 
 def _o_GetDisplayMessagesRequest_cea001(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_evseId_07cc87(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('priority', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM105)
-        at = 3
-        member = value.get('state', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM106)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES104)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetDisplayMessagesRequest_cea001[0]:
+                index = 0
+            elif key is _SEEN_o_GetDisplayMessagesRequest_cea001[1]:
+                index = 1
+            elif key is _SEEN_o_GetDisplayMessagesRequest_cea001[2]:
+                index = 2
+            elif key is _SEEN_o_GetDisplayMessagesRequest_cea001[3]:
+                index = 3
+            elif key is _SEEN_o_GetDisplayMessagesRequest_cea001[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES235, _SEEN_o_GetDisplayMessagesRequest_cea001)
+            if index == 0:
+                _check_array(member)
+                _a_evseId_07cc87(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum35(member), _MEMBERS237)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum36(member), _MEMBERS238)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES104[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED234)
     return 0
+
+
+def _is_enum37(value):
+    size = len(value)
+    if size == 17:
+        return value == 'MORootCertificate'
+    if size == 18:
+        return value == 'V2GRootCertificate' or value == 'OEMRootCertificate'
+    if size == 19:
+        return value == 'CSMSRootCertificate' or value == 'V2GCertificateChain'
+    if size == 27:
+        return value == 'ManufacturerRootCertificate'
+    return False
 
 
 def _a_certificateType_850bbf(value):
@@ -4109,7 +4860,7 @@ def _a_certificateType_850bbf(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM108)
+            _check_enum(item, _is_enum37(item), _MEMBERS241)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -4117,29 +4868,34 @@ def _a_certificateType_850bbf(value):
 
 
 def _o_GetInstalledCertificateIdsRequest_1f0e96(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('certificateType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_certificateType_850bbf(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES107)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetInstalledCertificateIdsRequest_1f0e96[0]:
+                index = 0
+            elif key is _SEEN_o_GetInstalledCertificateIdsRequest_1f0e96[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES239, _SEEN_o_GetInstalledCertificateIdsRequest_1f0e96)
+            if index == 0:
+                _check_array(member)
+                _a_certificateType_850bbf(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES107[at])
+        violation.path.insert(0, key)
         raise
     return 0
+
+
+def _is_enum38(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'NotFound'
+    return False
 
 
 def _a_childCertificateHashData_ff3013(value):
@@ -4161,42 +4917,41 @@ def _a_childCertificateHashData_ff3013(value):
 
 
 def _o_certificateHashDataChain_5430a6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateHashData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_customerCertificate_35f7e3(member)
-        at = 1
-        member = value.get('certificateType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM108)
-        at = 2
-        member = value.get('childCertificateHashData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_childCertificateHashData_ff3013(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES111)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_certificateHashDataChain_5430a6[0]:
+                index = 0
+            elif key is _SEEN_o_certificateHashDataChain_5430a6[1]:
+                index = 1
+            elif key is _SEEN_o_certificateHashDataChain_5430a6[2]:
+                index = 2
+            elif key is _SEEN_o_certificateHashDataChain_5430a6[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES245, _SEEN_o_certificateHashDataChain_5430a6)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_customerCertificate_35f7e3(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum37(member), _MEMBERS241)
+            elif index == 2:
+                _check_array(member)
+                _a_childCertificateHashData_ff3013(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES111[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED247)
     return 0
 
 
@@ -4217,295 +4972,309 @@ def _a_certificateHashDataChain_b6e70f(value):
 
 
 def _o_GetInstalledCertificateIdsResponse_02e705(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM110)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('certificateHashDataChain', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_certificateHashDataChain_b6e70f(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES109)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetInstalledCertificateIdsResponse_02e705[0]:
+                index = 0
+            elif key is _SEEN_o_GetInstalledCertificateIdsResponse_02e705[1]:
+                index = 1
+            elif key is _SEEN_o_GetInstalledCertificateIdsResponse_02e705[2]:
+                index = 2
+            elif key is _SEEN_o_GetInstalledCertificateIdsResponse_02e705[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES242, _SEEN_o_GetInstalledCertificateIdsResponse_02e705)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum38(member), _MEMBERS244)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_array(member)
+                _a_certificateHashDataChain_b6e70f(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES109[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_GetLocalListVersionResponse_008240(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('versionNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES112)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetLocalListVersionResponse_008240[0]:
+                index = 0
+            elif key is _SEEN_o_GetLocalListVersionResponse_008240[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES248, _SEEN_o_GetLocalListVersionResponse_008240)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES112[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED250)
     return 0
 
 
 def _o_log_abb13e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('remoteLocation', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2000)
-        at = 1
-        member = value.get('oldestTimestamp', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 2
-        member = value.get('latestTimestamp', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES114)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_log_abb13e[0]:
+                index = 0
+            elif key is _SEEN_o_log_abb13e[1]:
+                index = 1
+            elif key is _SEEN_o_log_abb13e[2]:
+                index = 2
+            elif key is _SEEN_o_log_abb13e[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES253, _SEEN_o_log_abb13e)
+            if index == 0:
+                present += 1
+                _check_string(member, 2000)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES114[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED255)
     return 0
+
+
+def _is_enum39(value):
+    size = len(value)
+    if size == 11:
+        return value == 'SecurityLog'
+    if size == 14:
+        return value == 'DiagnosticsLog'
+    if size == 16:
+        return value == 'DataCollectorLog'
+    return False
 
 
 def _o_GetLogRequest_6cba6e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('log', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_log_abb13e(member)
-        at = 1
-        member = value.get('logType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM115)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 4
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES113)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetLogRequest_6cba6e[0]:
+                index = 0
+            elif key is _SEEN_o_GetLogRequest_6cba6e[1]:
+                index = 1
+            elif key is _SEEN_o_GetLogRequest_6cba6e[2]:
+                index = 2
+            elif key is _SEEN_o_GetLogRequest_6cba6e[3]:
+                index = 3
+            elif key is _SEEN_o_GetLogRequest_6cba6e[4]:
+                index = 4
+            elif key is _SEEN_o_GetLogRequest_6cba6e[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES251, _SEEN_o_GetLogRequest_6cba6e)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_log_abb13e(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum39(member), _MEMBERS256)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 4:
+                _check_integer6(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES113[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED257)
     return 0
 
 
+def _is_enum40(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 16:
+        return value == 'AcceptedCanceled'
+    return False
+
+
 def _o_GetLogResponse_6984ec(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM117)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('filename', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 255)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES116)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetLogResponse_6984ec[0]:
+                index = 0
+            elif key is _SEEN_o_GetLogResponse_6984ec[1]:
+                index = 1
+            elif key is _SEEN_o_GetLogResponse_6984ec[2]:
+                index = 2
+            elif key is _SEEN_o_GetLogResponse_6984ec[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES258, _SEEN_o_GetLogResponse_6984ec)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum40(member), _MEMBERS260)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_string(member, 255)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES116[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_component_47ee8a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evse_a7551d(member)
-        at = 1
-        member = value.get('name', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 2
-        member = value.get('instance', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES120)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_component_47ee8a[0]:
+                index = 0
+            elif key is _SEEN_o_component_47ee8a[1]:
+                index = 1
+            elif key is _SEEN_o_component_47ee8a[2]:
+                index = 2
+            elif key is _SEEN_o_component_47ee8a[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES265, _SEEN_o_component_47ee8a)
+            if index == 0:
+                _check_object(member)
+                _o_evse_a7551d(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 50)
+            elif index == 2:
+                _check_string(member, 50)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES120[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED267)
     return 0
 
 
 def _o_variable_e65dc4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('name', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 1
-        member = value.get('instance', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES121)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_variable_e65dc4[0]:
+                index = 0
+            elif key is _SEEN_o_variable_e65dc4[1]:
+                index = 1
+            elif key is _SEEN_o_variable_e65dc4[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES268, _SEEN_o_variable_e65dc4)
+            if index == 0:
+                present += 1
+                _check_string(member, 50)
+            elif index == 1:
+                _check_string(member, 50)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES121[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED267)
     return 0
 
 
 def _o_componentVariable_e70256(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 1
-        member = value.get('variable', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_variable_e65dc4(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES119)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_componentVariable_e70256[0]:
+                index = 0
+            elif key is _SEEN_o_componentVariable_e70256[1]:
+                index = 1
+            elif key is _SEEN_o_componentVariable_e70256[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES263, _SEEN_o_componentVariable_e70256)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 1:
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES119[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED270)
     return 0
 
 
@@ -4525,6 +5294,17 @@ def _a_componentVariable_1f02e0(value):
     return 0
 
 
+def _is_enum41(value):
+    size = len(value)
+    if size == 15:
+        return value == 'DeltaMonitoring'
+    if size == 18:
+        return value == 'PeriodicMonitoring'
+    if size == 19:
+        return value == 'ThresholdMonitoring'
+    return False
+
+
 def _a_monitoringCriteria_9baa2a(value):
     count = len(value)
     if count < 1:
@@ -4536,7 +5316,7 @@ def _a_monitoringCriteria_9baa2a(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM122)
+            _check_enum(item, _is_enum41(item), _MEMBERS271)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -4544,81 +5324,79 @@ def _a_monitoringCriteria_9baa2a(value):
 
 
 def _o_GetMonitoringReportRequest_ac6e13(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('componentVariable', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_componentVariable_1f02e0(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('monitoringCriteria', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_monitoringCriteria_9baa2a(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES118)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetMonitoringReportRequest_ac6e13[0]:
+                index = 0
+            elif key is _SEEN_o_GetMonitoringReportRequest_ac6e13[1]:
+                index = 1
+            elif key is _SEEN_o_GetMonitoringReportRequest_ac6e13[2]:
+                index = 2
+            elif key is _SEEN_o_GetMonitoringReportRequest_ac6e13[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES261, _SEEN_o_GetMonitoringReportRequest_ac6e13)
+            if index == 0:
+                _check_array(member)
+                _a_componentVariable_1f02e0(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_array(member)
+                _a_monitoringCriteria_9baa2a(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES118[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED234)
     return 0
 
 
 def _o_constantStreamData_7eddff(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('params', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_params_fc28d4(member)
-        at = 2
-        member = value.get('variableMonitoringId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES124)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_constantStreamData_7eddff[0]:
+                index = 0
+            elif key is _SEEN_o_constantStreamData_7eddff[1]:
+                index = 1
+            elif key is _SEEN_o_constantStreamData_7eddff[2]:
+                index = 2
+            elif key is _SEEN_o_constantStreamData_7eddff[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES274, _SEEN_o_constantStreamData_7eddff)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_params_fc28d4(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES124[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED276)
     return 0
 
 
@@ -4639,29 +5417,38 @@ def _a_constantStreamData_0c759b(value):
 
 
 def _o_GetPeriodicEventStreamResponse_fdb514(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('constantStreamData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_constantStreamData_0c759b(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES123)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetPeriodicEventStreamResponse_fdb514[0]:
+                index = 0
+            elif key is _SEEN_o_GetPeriodicEventStreamResponse_fdb514[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES272, _SEEN_o_GetPeriodicEventStreamResponse_fdb514)
+            if index == 0:
+                _check_array(member)
+                _a_constantStreamData_0c759b(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES123[at])
+        violation.path.insert(0, key)
         raise
     return 0
+
+
+def _is_enum42(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Active'
+    if size == 7:
+        return value == 'Enabled' or value == 'Problem'
+    if size == 9:
+        return value == 'Available'
+    return False
 
 
 def _a_componentCriteria_03441a(value):
@@ -4675,7 +5462,7 @@ def _a_componentCriteria_03441a(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM126)
+            _check_enum(item, _is_enum42(item), _MEMBERS279)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -4683,68 +5470,77 @@ def _a_componentCriteria_03441a(value):
 
 
 def _o_GetReportRequest_b5acc5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('componentVariable', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_componentVariable_1f02e0(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('componentCriteria', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_componentCriteria_03441a(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES125)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetReportRequest_b5acc5[0]:
+                index = 0
+            elif key is _SEEN_o_GetReportRequest_b5acc5[1]:
+                index = 1
+            elif key is _SEEN_o_GetReportRequest_b5acc5[2]:
+                index = 2
+            elif key is _SEEN_o_GetReportRequest_b5acc5[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES277, _SEEN_o_GetReportRequest_b5acc5)
+            if index == 0:
+                _check_array(member)
+                _a_componentVariable_1f02e0(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_array(member)
+                _a_componentCriteria_03441a(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES125[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED234)
     return 0
 
 
 def _o_GetTariffsRequest_a5d5ad(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES127)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetTariffsRequest_a5d5ad[0]:
+                index = 0
+            elif key is _SEEN_o_GetTariffsRequest_a5d5ad[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES280, _SEEN_o_GetTariffsRequest_a5d5ad)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES127[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED282)
     return 0
+
+
+def _is_enum43(value):
+    size = len(value)
+    if size == 12:
+        return value == 'DriverTariff'
+    if size == 13:
+        return value == 'DefaultTariff'
+    return False
 
 
 def _a_idTokens_32d061(value):
@@ -4763,53 +5559,50 @@ def _a_idTokens_32d061(value):
 
 
 def _o_tariffAssignments_20a753(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('tariffId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 60)
-        at = 1
-        member = value.get('tariffKind', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM130)
-        at = 2
-        member = value.get('validFrom', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 3
-        member = value.get('evseIds', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_evseId_07cc87(member)
-        at = 4
-        member = value.get('idTokens', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_idTokens_32d061(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES129)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_tariffAssignments_20a753[0]:
+                index = 0
+            elif key is _SEEN_o_tariffAssignments_20a753[1]:
+                index = 1
+            elif key is _SEEN_o_tariffAssignments_20a753[2]:
+                index = 2
+            elif key is _SEEN_o_tariffAssignments_20a753[3]:
+                index = 3
+            elif key is _SEEN_o_tariffAssignments_20a753[4]:
+                index = 4
+            elif key is _SEEN_o_tariffAssignments_20a753[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES285, _SEEN_o_tariffAssignments_20a753)
+            if index == 0:
+                present += 1
+                _check_string(member, 60)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum43(member), _MEMBERS287)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_array(member)
+                _a_evseId_07cc87(member)
+            elif index == 4:
+                _check_array(member)
+                _a_idTokens_32d061(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES129[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED288)
     return 0
 
 
@@ -4830,137 +5623,140 @@ def _a_tariffAssignments_4f00f5(value):
 
 
 def _o_GetTariffsResponse_aa3fbe(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM61)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('tariffAssignments', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_tariffAssignments_4f00f5(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES128)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetTariffsResponse_aa3fbe[0]:
+                index = 0
+            elif key is _SEEN_o_GetTariffsResponse_aa3fbe[1]:
+                index = 1
+            elif key is _SEEN_o_GetTariffsResponse_aa3fbe[2]:
+                index = 2
+            elif key is _SEEN_o_GetTariffsResponse_aa3fbe[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES283, _SEEN_o_GetTariffsResponse_aa3fbe)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum20(member), _MEMBERS136)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_array(member)
+                _a_tariffAssignments_4f00f5(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES128[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_GetTransactionStatusRequest_7a79fc(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES131)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetTransactionStatusRequest_7a79fc[0]:
+                index = 0
+            elif key is _SEEN_o_GetTransactionStatusRequest_7a79fc[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES289, _SEEN_o_GetTransactionStatusRequest_7a79fc)
+            if index == 0:
+                _check_string(member, 36)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES131[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_GetTransactionStatusResponse_e8589f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('ongoingIndicator', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 1
-        member = value.get('messagesInQueue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES132)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetTransactionStatusResponse_e8589f[0]:
+                index = 0
+            elif key is _SEEN_o_GetTransactionStatusResponse_e8589f[1]:
+                index = 1
+            elif key is _SEEN_o_GetTransactionStatusResponse_e8589f[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES291, _SEEN_o_GetTransactionStatusResponse_e8589f)
+            if index == 0:
+                _check_boolean(member)
+            elif index == 1:
+                present += 1
+                _check_boolean(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES132[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED293)
     return 0
 
 
+def _is_enum44(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Actual' or value == 'Target' or value == 'MinSet' or value == 'MaxSet'
+    return False
+
+
 def _o_getVariableData_251f1b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('attributeType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM135)
-        at = 1
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 2
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES134)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_getVariableData_251f1b[0]:
+                index = 0
+            elif key is _SEEN_o_getVariableData_251f1b[1]:
+                index = 1
+            elif key is _SEEN_o_getVariableData_251f1b[2]:
+                index = 2
+            elif key is _SEEN_o_getVariableData_251f1b[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES296, _SEEN_o_getVariableData_251f1b)
+            if index == 0:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum44(member), _MEMBERS298)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES134[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED299)
     return 0
 
 
@@ -4981,87 +5777,97 @@ def _a_getVariableData_c23b6b(value):
 
 
 def _o_GetVariablesRequest_717056(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('getVariableData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_getVariableData_c23b6b(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES133)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetVariablesRequest_717056[0]:
+                index = 0
+            elif key is _SEEN_o_GetVariablesRequest_717056[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES294, _SEEN_o_GetVariablesRequest_717056)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_getVariableData_c23b6b(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES133[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED300)
     return 0
 
 
+def _is_enum45(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 15:
+        return value == 'UnknownVariable'
+    if size == 16:
+        return value == 'UnknownComponent'
+    if size == 25:
+        return value == 'NotSupportedAttributeType'
+    return False
+
+
 def _o_getVariableResult_97f678(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('attributeStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM138)
-        at = 1
-        member = value.get('attributeStatusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('attributeType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM135)
-        at = 3
-        member = value.get('attributeValue', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 2500)
-        at = 4
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 5
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 6
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES137)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_getVariableResult_97f678[0]:
+                index = 0
+            elif key is _SEEN_o_getVariableResult_97f678[1]:
+                index = 1
+            elif key is _SEEN_o_getVariableResult_97f678[2]:
+                index = 2
+            elif key is _SEEN_o_getVariableResult_97f678[3]:
+                index = 3
+            elif key is _SEEN_o_getVariableResult_97f678[4]:
+                index = 4
+            elif key is _SEEN_o_getVariableResult_97f678[5]:
+                index = 5
+            elif key is _SEEN_o_getVariableResult_97f678[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES303, _SEEN_o_getVariableResult_97f678)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum45(member), _MEMBERS305)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum44(member), _MEMBERS298)
+            elif index == 3:
+                _check_string(member, 2500)
+            elif index == 4:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 5:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 6:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES137[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED306)
     return 0
 
 
@@ -5082,294 +5888,422 @@ def _a_getVariableResult_d18125(value):
 
 
 def _o_GetVariablesResponse_33af55(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('getVariableResult', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_getVariableResult_d18125(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES136)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_GetVariablesResponse_33af55[0]:
+                index = 0
+            elif key is _SEEN_o_GetVariablesResponse_33af55[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES301, _SEEN_o_GetVariablesResponse_33af55)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_getVariableResult_d18125(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES136[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED307)
     return 0
 
 
 def _o_HeartbeatResponse_49ff69(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('currentTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES139)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_HeartbeatResponse_49ff69[0]:
+                index = 0
+            elif key is _SEEN_o_HeartbeatResponse_49ff69[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES308, _SEEN_o_HeartbeatResponse_49ff69)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES139[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED310)
     return 0
+
+
+def _is_enum46(value):
+    size = len(value)
+    if size == 17:
+        return value == 'MORootCertificate'
+    if size == 18:
+        return value == 'V2GRootCertificate' or value == 'OEMRootCertificate'
+    if size == 19:
+        return value == 'CSMSRootCertificate'
+    if size == 27:
+        return value == 'ManufacturerRootCertificate'
+    return False
 
 
 def _o_InstallCertificateRequest_0511a7(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('certificateType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM141)
-        at = 1
-        member = value.get('certificate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 10000)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES140)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_InstallCertificateRequest_0511a7[0]:
+                index = 0
+            elif key is _SEEN_o_InstallCertificateRequest_0511a7[1]:
+                index = 1
+            elif key is _SEEN_o_InstallCertificateRequest_0511a7[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES311, _SEEN_o_InstallCertificateRequest_0511a7)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum46(member), _MEMBERS313)
+            elif index == 1:
+                present += 1
+                _check_string(member, 10000)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES140[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED314)
     return 0
+
+
+def _is_enum47(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    return False
 
 
 def _o_InstallCertificateResponse_b9c3ea(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM142)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_InstallCertificateResponse_b9c3ea[0]:
+                index = 0
+            elif key is _SEEN_o_InstallCertificateResponse_b9c3ea[1]:
+                index = 1
+            elif key is _SEEN_o_InstallCertificateResponse_b9c3ea[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_InstallCertificateResponse_b9c3ea)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum47(member), _MEMBERS316)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
+
+
+def _is_enum48(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 8:
+        return value == 'Uploaded'
+    if size == 9:
+        return value == 'Uploading'
+    if size == 10:
+        return value == 'BadMessage'
+    if size == 13:
+        return value == 'UploadFailure'
+    if size == 16:
+        return value == 'PermissionDenied' or value == 'AcceptedCanceled'
+    if size == 21:
+        return value == 'NotSupportedOperation'
+    return False
 
 
 def _o_LogStatusNotificationRequest_26e5ad(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM143)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES75)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_LogStatusNotificationRequest_26e5ad[0]:
+                index = 0
+            elif key is _SEEN_o_LogStatusNotificationRequest_26e5ad[1]:
+                index = 1
+            elif key is _SEEN_o_LogStatusNotificationRequest_26e5ad[2]:
+                index = 2
+            elif key is _SEEN_o_LogStatusNotificationRequest_26e5ad[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES170, _SEEN_o_LogStatusNotificationRequest_26e5ad)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum48(member), _MEMBERS318)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES75[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
+def _is_enum49(value):
+    size = len(value)
+    if size == 3:
+        return value == 'SoC'
+    if size == 7:
+        return value == 'Voltage'
+    if size == 9:
+        return value == 'Frequency'
+    if size == 12:
+        return value == 'Power.Factor'
+    if size == 13:
+        return value == 'Power.Offered'
+    if size == 14:
+        return value == 'Current.Export' or value == 'Current.Import'
+    if size == 15:
+        return value == 'Current.Offered' or value == 'Voltage.Minimum' or value == 'Voltage.Maximum'
+    if size == 16:
+        return value == 'Display.InletHot'
+    if size == 17:
+        return value == 'Display.TargetSOC' or value == 'Energy.Active.Net'
+    if size == 18:
+        return value == 'Display.PresentSOC' or value == 'Display.MinimumSOC' or value == 'Display.MaximumSOC' or value == 'EnergyRequest.Bulk'
+    if size == 19:
+        return value == 'Energy.Apparent.Net' or value == 'Energy.Reactive.Net' or value == 'Power.Active.Export' or value == 'Power.Active.Import'
+    if size == 20:
+        return value == 'EnergyRequest.Target' or value == 'Power.Export.Minimum' or value == 'Power.Export.Offered' or value == 'Power.Import.Offered' or value == 'Power.Import.Minimum'
+    if size == 21:
+        return value == 'EnergyRequest.Minimum' or value == 'EnergyRequest.Maximum' or value == 'Power.Active.Setpoint' or value == 'Power.Active.Residual' or value == 'Power.Reactive.Export' or value == 'Power.Reactive.Import'
+    if size == 22:
+        return value == 'Current.Export.Offered' or value == 'Current.Export.Minimum' or value == 'Current.Import.Offered' or value == 'Current.Import.Minimum' or value == 'Energy.Apparent.Export' or value == 'Energy.Apparent.Import'
+    if size == 24:
+        return value == 'Display.ChargingComplete'
+    if size == 25:
+        return value == 'EnergyRequest.Minimum.V2X' or value == 'EnergyRequest.Maximum.V2X'
+    if size == 29:
+        return value == 'Display.BatteryEnergyCapacity' or value == 'Energy.Active.Export.Interval' or value == 'Energy.Active.Export.Register' or value == 'Energy.Active.Import.Interval' or value == 'Energy.Active.Import.Register'
+    if size == 30:
+        return value == 'Energy.Active.Import.CableLoss'
+    if size == 31:
+        return value == 'Energy.Active.Setpoint.Interval' or value == 'Energy.Reactive.Export.Interval' or value == 'Energy.Reactive.Export.Register' or value == 'Energy.Reactive.Import.Interval' or value == 'Energy.Reactive.Import.Register'
+    if size == 32:
+        return value == 'Display.RemainingTimeToTargetSOC'
+    if size == 33:
+        return value == 'Display.RemainingTimeToMinimumSOC' or value == 'Display.RemainingTimeToMaximumSOC'
+    if size == 45:
+        return value == 'Energy.Active.Import.LocalGeneration.Register'
+    return False
+
+
+def _is_enum50(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Other'
+    if size == 7:
+        return value == 'Trigger'
+    if size == 12:
+        return value == 'Sample.Clock'
+    if size == 15:
+        return value == 'Sample.Periodic' or value == 'Transaction.End'
+    if size == 16:
+        return value == 'Interruption.End'
+    if size == 17:
+        return value == 'Transaction.Begin'
+    if size == 18:
+        return value == 'Interruption.Begin'
+    return False
+
+
+def _is_enum51(value):
+    size = len(value)
+    if size == 1:
+        return value == 'N'
+    if size == 2:
+        return value == 'L1' or value == 'L2' or value == 'L3'
+    if size == 4:
+        return value == 'L1-N' or value == 'L2-N' or value == 'L3-N'
+    if size == 5:
+        return value == 'L1-L2' or value == 'L2-L3' or value == 'L3-L1'
+    return False
+
+
+def _is_enum52(value):
+    size = len(value)
+    if size == 2:
+        return value == 'EV'
+    if size == 4:
+        return value == 'Body'
+    if size == 5:
+        return value == 'Cable' or value == 'Inlet'
+    if size == 6:
+        return value == 'Outlet'
+    if size == 8:
+        return value == 'Upstream'
+    return False
+
+
 def _o_signedMeterValue_1e6423(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('signedMeterData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 32768)
-        at = 1
-        member = value.get('signingMethod', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 2
-        member = value.get('encodingMethod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 3
-        member = value.get('publicKey', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 2500)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES151)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_signedMeterValue_1e6423[0]:
+                index = 0
+            elif key is _SEEN_o_signedMeterValue_1e6423[1]:
+                index = 1
+            elif key is _SEEN_o_signedMeterValue_1e6423[2]:
+                index = 2
+            elif key is _SEEN_o_signedMeterValue_1e6423[3]:
+                index = 3
+            elif key is _SEEN_o_signedMeterValue_1e6423[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES329, _SEEN_o_signedMeterValue_1e6423)
+            if index == 0:
+                present += 1
+                _check_string(member, 32768)
+            elif index == 1:
+                _check_string(member, 50)
+            elif index == 2:
+                present += 1
+                _check_string(member, 50)
+            elif index == 3:
+                _check_string(member, 2500)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES151[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED331)
     return 0
 
 
 def _o_unitOfMeasure_1fa959(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('unit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 1
-        member = value.get('multiplier', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES152)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_unitOfMeasure_1fa959[0]:
+                index = 0
+            elif key is _SEEN_o_unitOfMeasure_1fa959[1]:
+                index = 1
+            elif key is _SEEN_o_unitOfMeasure_1fa959[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES332, _SEEN_o_unitOfMeasure_1fa959)
+            if index == 0:
+                _check_string(member, 20)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES152[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_sampledValue_8c3c5a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('measurand', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM147)
-        at = 2
-        member = value.get('context', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM148)
-        at = 3
-        member = value.get('phase', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM149)
-        at = 4
-        member = value.get('location', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM150)
-        at = 5
-        member = value.get('signedMeterValue', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_signedMeterValue_1e6423(member)
-        at = 6
-        member = value.get('unitOfMeasure', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_unitOfMeasure_1fa959(member)
-        at = 7
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES146)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_sampledValue_8c3c5a[0]:
+                index = 0
+            elif key is _SEEN_o_sampledValue_8c3c5a[1]:
+                index = 1
+            elif key is _SEEN_o_sampledValue_8c3c5a[2]:
+                index = 2
+            elif key is _SEEN_o_sampledValue_8c3c5a[3]:
+                index = 3
+            elif key is _SEEN_o_sampledValue_8c3c5a[4]:
+                index = 4
+            elif key is _SEEN_o_sampledValue_8c3c5a[5]:
+                index = 5
+            elif key is _SEEN_o_sampledValue_8c3c5a[6]:
+                index = 6
+            elif key is _SEEN_o_sampledValue_8c3c5a[7]:
+                index = 7
+            else:
+                index = _identify(key, _NAMES323, _SEEN_o_sampledValue_8c3c5a)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum49(member), _MEMBERS325)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum50(member), _MEMBERS326)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum51(member), _MEMBERS327)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum52(member), _MEMBERS328)
+            elif index == 5:
+                _check_object(member)
+                _o_signedMeterValue_1e6423(member)
+            elif index == 6:
+                _check_object(member)
+                _o_unitOfMeasure_1fa959(member)
+            elif index == 7:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES146[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED334)
     return 0
 
 
@@ -5390,36 +6324,36 @@ def _a_sampledValue_f18eae(value):
 
 
 def _o_meterValue_d3062c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('sampledValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_sampledValue_f18eae(member)
-        at = 1
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES145)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_meterValue_d3062c[0]:
+                index = 0
+            elif key is _SEEN_o_meterValue_d3062c[1]:
+                index = 1
+            elif key is _SEEN_o_meterValue_d3062c[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES321, _SEEN_o_meterValue_d3062c)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_sampledValue_f18eae(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES145[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED335)
     return 0
 
 
@@ -5440,103 +6374,103 @@ def _a_meterValue_f6add9(value):
 
 
 def _o_MeterValuesRequest_259a70(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('meterValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_meterValue_f6add9(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES144)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_MeterValuesRequest_259a70[0]:
+                index = 0
+            elif key is _SEEN_o_MeterValuesRequest_259a70[1]:
+                index = 1
+            elif key is _SEEN_o_MeterValuesRequest_259a70[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES319, _SEEN_o_MeterValuesRequest_259a70)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_meterValue_f6add9(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES144[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED336)
     return 0
 
 
 def _o_NotifyAllowedEnergyTransferRequest_f40d81(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 1
-        member = value.get('allowedEnergyTransfer', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_allowedEnergyTransfer_cf696f(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES153)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES337, _SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81)
+            if index == 0:
+                present += 1
+                _check_string(member, 36)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_allowedEnergyTransfer_cf696f(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES153[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED339)
     return 0
 
 
 def _o_limitAtSoC_2e6e76(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('soc', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        _check_maximum(member, 100.0)
-        at = 1
-        member = value.get('limit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES156)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_limitAtSoC_2e6e76[0]:
+                index = 0
+            elif key is _SEEN_o_limitAtSoC_2e6e76[1]:
+                index = 1
+            elif key is _SEEN_o_limitAtSoC_2e6e76[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES344, _SEEN_o_limitAtSoC_2e6e76)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES156[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED346)
     return 0
 
 
@@ -5559,71 +6493,81 @@ def _a_chargingSchedulePeriod_d6e9a5(value):
 
 
 def _o_relativeTimeInterval_7b23e3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('start', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES159)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_relativeTimeInterval_7b23e3[0]:
+                index = 0
+            elif key is _SEEN_o_relativeTimeInterval_7b23e3[1]:
+                index = 1
+            elif key is _SEEN_o_relativeTimeInterval_7b23e3[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES351, _SEEN_o_relativeTimeInterval_7b23e3)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES159[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED353)
     return 0
 
 
+def _is_enum53(value):
+    size = len(value)
+    if size == 21:
+        return value == 'CarbonDioxideEmission'
+    if size == 23:
+        return value == 'RelativePricePercentage'
+    if size == 29:
+        return value == 'RenewableGenerationPercentage'
+    return False
+
+
 def _o_cost_886356(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('costKind', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM162)
-        at = 1
-        member = value.get('amount', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('amountMultiplier', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES161)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_cost_886356[0]:
+                index = 0
+            elif key is _SEEN_o_cost_886356[1]:
+                index = 1
+            elif key is _SEEN_o_cost_886356[2]:
+                index = 2
+            elif key is _SEEN_o_cost_886356[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES356, _SEEN_o_cost_886356)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum53(member), _MEMBERS358)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES161[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED359)
     return 0
 
 
@@ -5646,35 +6590,35 @@ def _a_cost_1f44a6(value):
 
 
 def _o_consumptionCost_aceede(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('startValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('cost', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_cost_1f44a6(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES160)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_consumptionCost_aceede[0]:
+                index = 0
+            elif key is _SEEN_o_consumptionCost_aceede[1]:
+                index = 1
+            elif key is _SEEN_o_consumptionCost_aceede[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES354, _SEEN_o_consumptionCost_aceede)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_cost_1f44a6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES160[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED360)
     return 0
 
 
@@ -5697,41 +6641,40 @@ def _a_consumptionCost_ace3a3(value):
 
 
 def _o_salesTariffEntry_d9f709(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('relativeTimeInterval', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_relativeTimeInterval_7b23e3(member)
-        at = 1
-        member = value.get('ePriceLevel', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('consumptionCost', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_consumptionCost_ace3a3(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES158)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_salesTariffEntry_d9f709[0]:
+                index = 0
+            elif key is _SEEN_o_salesTariffEntry_d9f709[1]:
+                index = 1
+            elif key is _SEEN_o_salesTariffEntry_d9f709[2]:
+                index = 2
+            elif key is _SEEN_o_salesTariffEntry_d9f709[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES349, _SEEN_o_salesTariffEntry_d9f709)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_relativeTimeInterval_7b23e3(member)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_array(member)
+                _a_consumptionCost_ace3a3(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES158[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED361)
     return 0
 
 
@@ -5754,137 +6697,131 @@ def _a_salesTariffEntry_d59a96(value):
 
 
 def _o_salesTariff_dcad30(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('salesTariffDescription', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 32)
-        at = 2
-        member = value.get('numEPriceLevels', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('salesTariffEntry', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_salesTariffEntry_d59a96(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES157)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_salesTariff_dcad30[0]:
+                index = 0
+            elif key is _SEEN_o_salesTariff_dcad30[1]:
+                index = 1
+            elif key is _SEEN_o_salesTariff_dcad30[2]:
+                index = 2
+            elif key is _SEEN_o_salesTariff_dcad30[3]:
+                index = 3
+            elif key is _SEEN_o_salesTariff_dcad30[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES347, _SEEN_o_salesTariff_dcad30)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_string(member, 32)
+            elif index == 2:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                present += 1
+                _check_array(member)
+                _a_salesTariffEntry_d59a96(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES157[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED362)
     return 0
 
 
 def _o_minimumCost_57d44f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('exponent', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES164)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_minimumCost_57d44f[0]:
+                index = 0
+            elif key is _SEEN_o_minimumCost_57d44f[1]:
+                index = 1
+            elif key is _SEEN_o_minimumCost_57d44f[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES365, _SEEN_o_minimumCost_57d44f)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES164[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED367)
     return 0
 
 
 def _o_priceRule_5ce378(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('parkingFeePeriod', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 1
-        member = value.get('carbonDioxideEmission', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('renewableGenerationPercentage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 100.0)
-        at = 3
-        member = value.get('energyFee', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_minimumCost_57d44f(member)
-        at = 4
-        member = value.get('parkingFee', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minimumCost_57d44f(member)
-        at = 5
-        member = value.get('powerRangeStart', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_minimumCost_57d44f(member)
-        at = 6
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES166)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_priceRule_5ce378[0]:
+                index = 0
+            elif key is _SEEN_o_priceRule_5ce378[1]:
+                index = 1
+            elif key is _SEEN_o_priceRule_5ce378[2]:
+                index = 2
+            elif key is _SEEN_o_priceRule_5ce378[3]:
+                index = 3
+            elif key is _SEEN_o_priceRule_5ce378[4]:
+                index = 4
+            elif key is _SEEN_o_priceRule_5ce378[5]:
+                index = 5
+            elif key is _SEEN_o_priceRule_5ce378[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES370, _SEEN_o_priceRule_5ce378)
+            if index == 0:
+                _check_integer6(member)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_minimumCost_57d44f(member)
+            elif index == 4:
+                _check_object(member)
+                _o_minimumCost_57d44f(member)
+            elif index == 5:
+                present += 1
+                _check_object(member)
+                _o_minimumCost_57d44f(member)
+            elif index == 6:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES166[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED372)
     return 0
 
 
@@ -5907,35 +6844,35 @@ def _a_priceRule_965b7d(value):
 
 
 def _o_priceRuleStacks_b1446a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('duration', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('priceRule', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_priceRule_965b7d(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES165)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_priceRuleStacks_b1446a[0]:
+                index = 0
+            elif key is _SEEN_o_priceRuleStacks_b1446a[1]:
+                index = 1
+            elif key is _SEEN_o_priceRuleStacks_b1446a[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES368, _SEEN_o_priceRuleStacks_b1446a)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_priceRule_965b7d(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES165[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED373)
     return 0
 
 
@@ -5958,70 +6895,64 @@ def _a_priceRuleStacks_5cb3e7(value):
 
 
 def _o_taxRules_1ef23a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('taxRuleID', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('taxRuleName', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 100)
-        at = 2
-        member = value.get('taxIncludedInPrice', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 3
-        member = value.get('appliesToEnergyFee', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 4
-        member = value.get('appliesToParkingFee', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 5
-        member = value.get('appliesToOverstayFee', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 6
-        member = value.get('appliesToMinimumMaximumCost', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 7
-        member = value.get('taxRate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_minimumCost_57d44f(member)
-        at = 8
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES167)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_taxRules_1ef23a[0]:
+                index = 0
+            elif key is _SEEN_o_taxRules_1ef23a[1]:
+                index = 1
+            elif key is _SEEN_o_taxRules_1ef23a[2]:
+                index = 2
+            elif key is _SEEN_o_taxRules_1ef23a[3]:
+                index = 3
+            elif key is _SEEN_o_taxRules_1ef23a[4]:
+                index = 4
+            elif key is _SEEN_o_taxRules_1ef23a[5]:
+                index = 5
+            elif key is _SEEN_o_taxRules_1ef23a[6]:
+                index = 6
+            elif key is _SEEN_o_taxRules_1ef23a[7]:
+                index = 7
+            elif key is _SEEN_o_taxRules_1ef23a[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES374, _SEEN_o_taxRules_1ef23a)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_string(member, 100)
+            elif index == 2:
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_boolean(member)
+            elif index == 4:
+                present += 1
+                _check_boolean(member)
+            elif index == 5:
+                present += 1
+                _check_boolean(member)
+            elif index == 6:
+                present += 1
+                _check_boolean(member)
+            elif index == 7:
+                present += 1
+                _check_object(member)
+                _o_minimumCost_57d44f(member)
+            elif index == 8:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES167[at])
+        violation.path.insert(0, key)
         raise
+    if present != 6:
+        _missing(value, _REQUIRED376)
     return 0
 
 
@@ -6044,46 +6975,44 @@ def _a_taxRules_5b0469(value):
 
 
 def _o_overstayRule_f65c4d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('overstayFee', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_minimumCost_57d44f(member)
-        at = 1
-        member = value.get('overstayRuleDescription', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 32)
-        at = 2
-        member = value.get('startTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('overstayFeePeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES169)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_overstayRule_f65c4d[0]:
+                index = 0
+            elif key is _SEEN_o_overstayRule_f65c4d[1]:
+                index = 1
+            elif key is _SEEN_o_overstayRule_f65c4d[2]:
+                index = 2
+            elif key is _SEEN_o_overstayRule_f65c4d[3]:
+                index = 3
+            elif key is _SEEN_o_overstayRule_f65c4d[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES379, _SEEN_o_overstayRule_f65c4d)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_minimumCost_57d44f(member)
+            elif index == 1:
+                _check_string(member, 32)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES169[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED381)
     return 0
 
 
@@ -6106,73 +7035,72 @@ def _a_overstayRule_b1d65a(value):
 
 
 def _o_overstayRuleList_375753(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('overstayPowerThreshold', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minimumCost_57d44f(member)
-        at = 1
-        member = value.get('overstayRule', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_overstayRule_b1d65a(member)
-        at = 2
-        member = value.get('overstayTimeThreshold', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES168)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_overstayRuleList_375753[0]:
+                index = 0
+            elif key is _SEEN_o_overstayRuleList_375753[1]:
+                index = 1
+            elif key is _SEEN_o_overstayRuleList_375753[2]:
+                index = 2
+            elif key is _SEEN_o_overstayRuleList_375753[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES377, _SEEN_o_overstayRuleList_375753)
+            if index == 0:
+                _check_object(member)
+                _o_minimumCost_57d44f(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_overstayRule_b1d65a(member)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES168[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED382)
     return 0
 
 
 def _o_additionalSelectedServices_948998(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('serviceFee', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_minimumCost_57d44f(member)
-        at = 1
-        member = value.get('serviceName', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 80)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES170)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_additionalSelectedServices_948998[0]:
+                index = 0
+            elif key is _SEEN_o_additionalSelectedServices_948998[1]:
+                index = 1
+            elif key is _SEEN_o_additionalSelectedServices_948998[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES383, _SEEN_o_additionalSelectedServices_948998)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_minimumCost_57d44f(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 80)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES170[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED385)
     return 0
 
 
@@ -6195,129 +7123,119 @@ def _a_additionalSelectedServices_0254ec(value):
 
 
 def _o_absolutePriceSchedule_4254af(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('timeAnchor', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('priceScheduleID', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('priceScheduleDescription', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 160)
-        at = 3
-        member = value.get('currency', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 3)
-        at = 4
-        member = value.get('language', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 8)
-        at = 5
-        member = value.get('priceAlgorithm', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2000)
-        at = 6
-        member = value.get('minimumCost', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minimumCost_57d44f(member)
-        at = 7
-        member = value.get('maximumCost', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minimumCost_57d44f(member)
-        at = 8
-        member = value.get('priceRuleStacks', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_priceRuleStacks_5cb3e7(member)
-        at = 9
-        member = value.get('taxRules', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_taxRules_5b0469(member)
-        at = 10
-        member = value.get('overstayRuleList', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_overstayRuleList_375753(member)
-        at = 11
-        member = value.get('additionalSelectedServices', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_additionalSelectedServices_0254ec(member)
-        at = 12
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES163)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_absolutePriceSchedule_4254af[0]:
+                index = 0
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[1]:
+                index = 1
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[2]:
+                index = 2
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[3]:
+                index = 3
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[4]:
+                index = 4
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[5]:
+                index = 5
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[6]:
+                index = 6
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[7]:
+                index = 7
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[8]:
+                index = 8
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[9]:
+                index = 9
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[10]:
+                index = 10
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[11]:
+                index = 11
+            elif key is _SEEN_o_absolutePriceSchedule_4254af[12]:
+                index = 12
+            else:
+                index = _identify(key, _NAMES363, _SEEN_o_absolutePriceSchedule_4254af)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_string(member, 160)
+            elif index == 3:
+                present += 1
+                _check_string(member, 3)
+            elif index == 4:
+                present += 1
+                _check_string(member, 8)
+            elif index == 5:
+                present += 1
+                _check_string(member, 2000)
+            elif index == 6:
+                _check_object(member)
+                _o_minimumCost_57d44f(member)
+            elif index == 7:
+                _check_object(member)
+                _o_minimumCost_57d44f(member)
+            elif index == 8:
+                present += 1
+                _check_array(member)
+                _a_priceRuleStacks_5cb3e7(member)
+            elif index == 9:
+                _check_array(member)
+                _a_taxRules_5b0469(member)
+            elif index == 10:
+                _check_object(member)
+                _o_overstayRuleList_375753(member)
+            elif index == 11:
+                _check_array(member)
+                _a_additionalSelectedServices_0254ec(member)
+            elif index == 12:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES163[at])
+        violation.path.insert(0, key)
         raise
+    if present != 6:
+        _missing(value, _REQUIRED386)
     return 0
 
 
 def _o_priceLevelScheduleEntries_aaab3d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('duration', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('priceLevel', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES172)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_priceLevelScheduleEntries_aaab3d[0]:
+                index = 0
+            elif key is _SEEN_o_priceLevelScheduleEntries_aaab3d[1]:
+                index = 1
+            elif key is _SEEN_o_priceLevelScheduleEntries_aaab3d[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES389, _SEEN_o_priceLevelScheduleEntries_aaab3d)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES172[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED391)
     return 0
 
 
@@ -6340,162 +7258,146 @@ def _a_priceLevelScheduleEntries_d623f9(value):
 
 
 def _o_priceLevelSchedule_20427c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('priceLevelScheduleEntries', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_priceLevelScheduleEntries_d623f9(member)
-        at = 1
-        member = value.get('timeAnchor', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('priceScheduleId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('priceScheduleDescription', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 32)
-        at = 4
-        member = value.get('numberOfPriceLevels', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES171)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_priceLevelSchedule_20427c[0]:
+                index = 0
+            elif key is _SEEN_o_priceLevelSchedule_20427c[1]:
+                index = 1
+            elif key is _SEEN_o_priceLevelSchedule_20427c[2]:
+                index = 2
+            elif key is _SEEN_o_priceLevelSchedule_20427c[3]:
+                index = 3
+            elif key is _SEEN_o_priceLevelSchedule_20427c[4]:
+                index = 4
+            elif key is _SEEN_o_priceLevelSchedule_20427c[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES387, _SEEN_o_priceLevelSchedule_20427c)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_priceLevelScheduleEntries_d623f9(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                _check_string(member, 32)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES171[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED392)
     return 0
 
 
 def _o_chargingSchedule_51c238(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('limitAtSoC', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_limitAtSoC_2e6e76(member)
-        at = 2
-        member = value.get('startSchedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 3
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('chargingRateUnit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM96)
-        at = 5
-        member = value.get('minChargingRate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 6
-        member = value.get('powerTolerance', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 7
-        member = value.get('signatureId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 8
-        member = value.get('digestValue', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 88)
-        at = 9
-        member = value.get('useLocalTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 10
-        member = value.get('chargingSchedulePeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_chargingSchedulePeriod_d6e9a5(member)
-        at = 11
-        member = value.get('randomizedDelay', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 12
-        member = value.get('salesTariff', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_salesTariff_dcad30(member)
-        at = 13
-        member = value.get('absolutePriceSchedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_absolutePriceSchedule_4254af(member)
-        at = 14
-        member = value.get('priceLevelSchedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_priceLevelSchedule_20427c(member)
-        at = 15
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES155)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingSchedule_51c238[0]:
+                index = 0
+            elif key is _SEEN_o_chargingSchedule_51c238[1]:
+                index = 1
+            elif key is _SEEN_o_chargingSchedule_51c238[2]:
+                index = 2
+            elif key is _SEEN_o_chargingSchedule_51c238[3]:
+                index = 3
+            elif key is _SEEN_o_chargingSchedule_51c238[4]:
+                index = 4
+            elif key is _SEEN_o_chargingSchedule_51c238[5]:
+                index = 5
+            elif key is _SEEN_o_chargingSchedule_51c238[6]:
+                index = 6
+            elif key is _SEEN_o_chargingSchedule_51c238[7]:
+                index = 7
+            elif key is _SEEN_o_chargingSchedule_51c238[8]:
+                index = 8
+            elif key is _SEEN_o_chargingSchedule_51c238[9]:
+                index = 9
+            elif key is _SEEN_o_chargingSchedule_51c238[10]:
+                index = 10
+            elif key is _SEEN_o_chargingSchedule_51c238[11]:
+                index = 11
+            elif key is _SEEN_o_chargingSchedule_51c238[12]:
+                index = 12
+            elif key is _SEEN_o_chargingSchedule_51c238[13]:
+                index = 13
+            elif key is _SEEN_o_chargingSchedule_51c238[14]:
+                index = 14
+            elif key is _SEEN_o_chargingSchedule_51c238[15]:
+                index = 15
+            else:
+                index = _identify(key, _NAMES342, _SEEN_o_chargingSchedule_51c238)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                _check_object(member)
+                _o_limitAtSoC_2e6e76(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum33(member), _MEMBERS215)
+            elif index == 5:
+                _check_number(member)
+            elif index == 6:
+                _check_number(member)
+            elif index == 7:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 8:
+                _check_string(member, 88)
+            elif index == 9:
+                _check_boolean(member)
+            elif index == 10:
+                present += 1
+                _check_array(member)
+                _a_chargingSchedulePeriod_d6e9a5(member)
+            elif index == 11:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 12:
+                _check_object(member)
+                _o_salesTariff_dcad30(member)
+            elif index == 13:
+                _check_object(member)
+                _o_absolutePriceSchedule_4254af(member)
+            elif index == 14:
+                _check_object(member)
+                _o_priceLevelSchedule_20427c(member)
+            elif index == 15:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES155[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED393)
     return 0
 
 
@@ -6516,179 +7418,188 @@ def _a_chargingSchedule_3c092e(value):
 
 
 def _o_chargingLimit_ada839(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('chargingLimitSource', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 1
-        member = value.get('isLocalGeneration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 2
-        member = value.get('isGridCritical', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES173)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingLimit_ada839[0]:
+                index = 0
+            elif key is _SEEN_o_chargingLimit_ada839[1]:
+                index = 1
+            elif key is _SEEN_o_chargingLimit_ada839[2]:
+                index = 2
+            elif key is _SEEN_o_chargingLimit_ada839[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES394, _SEEN_o_chargingLimit_ada839)
+            if index == 0:
+                present += 1
+                _check_string(member, 20)
+            elif index == 1:
+                _check_boolean(member)
+            elif index == 2:
+                _check_boolean(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES173[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED148)
     return 0
 
 
 def _o_NotifyChargingLimitRequest_edd00e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('chargingSchedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_chargingSchedule_3c092e(member)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('chargingLimit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingLimit_ada839(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES154)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyChargingLimitRequest_edd00e[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyChargingLimitRequest_edd00e[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyChargingLimitRequest_edd00e[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyChargingLimitRequest_edd00e[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES340, _SEEN_o_NotifyChargingLimitRequest_edd00e)
+            if index == 0:
+                _check_array(member)
+                _a_chargingSchedule_3c092e(member)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_chargingLimit_ada839(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES154[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED396)
     return 0
 
 
 def _o_NotifyCustomerInformationRequest_d051fa(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('data', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 512)
-        at = 1
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 2
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('generatedAt', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 4
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES174)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyCustomerInformationRequest_d051fa[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_d051fa[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_d051fa[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_d051fa[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_d051fa[4]:
+                index = 4
+            elif key is _SEEN_o_NotifyCustomerInformationRequest_d051fa[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES397, _SEEN_o_NotifyCustomerInformationRequest_d051fa)
+            if index == 0:
+                present += 1
+                _check_string(member, 512)
+            elif index == 1:
+                _check_boolean(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES174[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED399)
     return 0
 
 
+def _is_enum54(value):
+    size = len(value)
+    if size == 11:
+        return value == 'OverCurrent' or value == 'OverVoltage'
+    if size == 12:
+        return value == 'UnderVoltage'
+    if size == 13:
+        return value == 'LowInputPower' or value == 'OverFrequency' or value == 'PhaseRotation'
+    if size == 14:
+        return value == 'LocalEmergency' or value == 'UnderFrequency'
+    if size == 15:
+        return value == 'RemoteEmergency'
+    if size == 16:
+        return value == 'CurrentImbalance' or value == 'VoltageImbalance'
+    return False
+
+
 def _o_NotifyDERAlarmRequest_8e96b8(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('controlType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM54)
-        at = 1
-        member = value.get('gridEventFault', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM176)
-        at = 2
-        member = value.get('alarmEnded', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 3
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 4
-        member = value.get('extraInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 200)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES175)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyDERAlarmRequest_8e96b8[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyDERAlarmRequest_8e96b8[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyDERAlarmRequest_8e96b8[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyDERAlarmRequest_8e96b8[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyDERAlarmRequest_8e96b8[4]:
+                index = 4
+            elif key is _SEEN_o_NotifyDERAlarmRequest_8e96b8[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES400, _SEEN_o_NotifyDERAlarmRequest_8e96b8)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum17(member), _MEMBERS122)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum54(member), _MEMBERS402)
+            elif index == 2:
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                _check_string(member, 200)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES175[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED403)
     return 0
 
 
@@ -6710,47 +7621,45 @@ def _a_supersededIds_fdb3cf(value):
 
 
 def _o_NotifyDERStartStopRequest_69f02b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('controlId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 1
-        member = value.get('started', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 2
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('supersededIds', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_supersededIds_fdb3cf(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES177)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyDERStartStopRequest_69f02b[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyDERStartStopRequest_69f02b[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyDERStartStopRequest_69f02b[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyDERStartStopRequest_69f02b[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyDERStartStopRequest_69f02b[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES404, _SEEN_o_NotifyDERStartStopRequest_69f02b)
+            if index == 0:
+                present += 1
+                _check_string(member, 36)
+            elif index == 1:
+                present += 1
+                _check_boolean(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_array(member)
+                _a_supersededIds_fdb3cf(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES177[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED406)
     return 0
 
 
@@ -6773,78 +7682,71 @@ def _a_messageExtra_5286d4(value):
 
 
 def _o_messageInfo_dc7f9f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('display', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_component_47ee8a(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('priority', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM105)
-        at = 3
-        member = value.get('state', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM106)
-        at = 4
-        member = value.get('startDateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 5
-        member = value.get('endDateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 6
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 7
-        member = value.get('message', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_personalMessage_792c02(member)
-        at = 8
-        member = value.get('messageExtra', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_messageExtra_5286d4(member)
-        at = 9
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES179)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_messageInfo_dc7f9f[0]:
+                index = 0
+            elif key is _SEEN_o_messageInfo_dc7f9f[1]:
+                index = 1
+            elif key is _SEEN_o_messageInfo_dc7f9f[2]:
+                index = 2
+            elif key is _SEEN_o_messageInfo_dc7f9f[3]:
+                index = 3
+            elif key is _SEEN_o_messageInfo_dc7f9f[4]:
+                index = 4
+            elif key is _SEEN_o_messageInfo_dc7f9f[5]:
+                index = 5
+            elif key is _SEEN_o_messageInfo_dc7f9f[6]:
+                index = 6
+            elif key is _SEEN_o_messageInfo_dc7f9f[7]:
+                index = 7
+            elif key is _SEEN_o_messageInfo_dc7f9f[8]:
+                index = 8
+            elif key is _SEEN_o_messageInfo_dc7f9f[9]:
+                index = 9
+            else:
+                index = _identify(key, _NAMES409, _SEEN_o_messageInfo_dc7f9f)
+            if index == 0:
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum35(member), _MEMBERS237)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum36(member), _MEMBERS238)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 6:
+                _check_string(member, 36)
+            elif index == 7:
+                present += 1
+                _check_object(member)
+                _o_personalMessage_792c02(member)
+            elif index == 8:
+                _check_array(member)
+                _a_messageExtra_5286d4(member)
+            elif index == 9:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES179[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED411)
     return 0
 
 
@@ -6865,83 +7767,80 @@ def _a_messageInfo_6b87be(value):
 
 
 def _o_NotifyDisplayMessagesRequest_8307fb(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('messageInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_messageInfo_6b87be(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES178)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyDisplayMessagesRequest_8307fb[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyDisplayMessagesRequest_8307fb[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyDisplayMessagesRequest_8307fb[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyDisplayMessagesRequest_8307fb[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES407, _SEEN_o_NotifyDisplayMessagesRequest_8307fb)
+            if index == 0:
+                _check_array(member)
+                _a_messageInfo_6b87be(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_boolean(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES178[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED234)
     return 0
 
 
 def _o_acChargingParameters_982b79(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('energyAmount', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('evMinCurrent', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('evMaxCurrent', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 3
-        member = value.get('evMaxVoltage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES182)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_acChargingParameters_982b79[0]:
+                index = 0
+            elif key is _SEEN_o_acChargingParameters_982b79[1]:
+                index = 1
+            elif key is _SEEN_o_acChargingParameters_982b79[2]:
+                index = 2
+            elif key is _SEEN_o_acChargingParameters_982b79[3]:
+                index = 3
+            elif key is _SEEN_o_acChargingParameters_982b79[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES416, _SEEN_o_acChargingParameters_982b79)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                present += 1
+                _check_number(member)
+            elif index == 3:
+                present += 1
+                _check_number(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES182[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED418)
     return 0
 
 
@@ -6954,11 +7853,36 @@ def _a_evSupportedDERControl_200575(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM54)
+            _check_enum(item, _is_enum17(item), _MEMBERS122)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
     return 0
+
+
+def _is_enum55(value):
+    size = len(value)
+    if size == 5:
+        return value == 'RoCoF'
+    if size == 7:
+        return value == 'UVP_OVP' or value == 'UFP_OFP'
+    if size == 10:
+        return value == 'RCLQFactor'
+    if size == 11:
+        return value == 'OtherActive'
+    if size == 12:
+        return value == 'OtherPassive'
+    if size == 13:
+        return value == 'FrequencyJump'
+    if size == 18:
+        return value == 'VoltageVectorShift' or value == 'SandiaVoltageShift'
+    if size == 20:
+        return value == 'ImpedanceMeasurement' or value == 'ImpedanceAtFrequency' or value == 'SandiaFrequencyShift'
+    if size == 21:
+        return value == 'ZeroCrossingDetection'
+    if size == 22:
+        return value == 'NoAntiIslandingSupport' or value == 'SlipModeFrequencyShift'
+    return False
 
 
 def _a_evIslandingDetectionMethod_9ec99e(value):
@@ -6970,7 +7894,7 @@ def _a_evIslandingDetectionMethod_9ec99e(value):
         for index in range(count):
             item = value[index]
             _check_string(item, -1)
-            _check_enum(item, _ENUM184)
+            _check_enum(item, _is_enum55(item), _MEMBERS421)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -6978,261 +7902,219 @@ def _a_evIslandingDetectionMethod_9ec99e(value):
 
 
 def _o_derChargingParameters_7806a5(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('evSupportedDERControl', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_evSupportedDERControl_200575(member)
-        at = 1
-        member = value.get('evOverExcitedMaxDischargePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('evOverExcitedPowerFactor', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 3
-        member = value.get('evUnderExcitedMaxDischargePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 4
-        member = value.get('evUnderExcitedPowerFactor', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 5
-        member = value.get('maxApparentPower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 6
-        member = value.get('maxChargeApparentPower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 7
-        member = value.get('maxChargeApparentPower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 8
-        member = value.get('maxChargeApparentPower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 9
-        member = value.get('maxDischargeApparentPower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 10
-        member = value.get('maxDischargeApparentPower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 11
-        member = value.get('maxDischargeApparentPower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 12
-        member = value.get('maxChargeReactivePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 13
-        member = value.get('maxChargeReactivePower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 14
-        member = value.get('maxChargeReactivePower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 15
-        member = value.get('minChargeReactivePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 16
-        member = value.get('minChargeReactivePower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 17
-        member = value.get('minChargeReactivePower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 18
-        member = value.get('maxDischargeReactivePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 19
-        member = value.get('maxDischargeReactivePower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 20
-        member = value.get('maxDischargeReactivePower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 21
-        member = value.get('minDischargeReactivePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 22
-        member = value.get('minDischargeReactivePower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 23
-        member = value.get('minDischargeReactivePower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 24
-        member = value.get('nominalVoltage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 25
-        member = value.get('nominalVoltageOffset', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 26
-        member = value.get('maxNominalVoltage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 27
-        member = value.get('minNominalVoltage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 28
-        member = value.get('evInverterManufacturer', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 29
-        member = value.get('evInverterModel', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 30
-        member = value.get('evInverterSerialNumber', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 31
-        member = value.get('evInverterSwVersion', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 32
-        member = value.get('evInverterHwVersion', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 33
-        member = value.get('evIslandingDetectionMethod', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_evIslandingDetectionMethod_9ec99e(member)
-        at = 34
-        member = value.get('evIslandingTripTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 35
-        member = value.get('evMaximumLevel1DCInjection', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 36
-        member = value.get('evDurationLevel1DCInjection', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 37
-        member = value.get('evMaximumLevel2DCInjection', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 38
-        member = value.get('evDurationLevel2DCInjection', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 39
-        member = value.get('evReactiveSusceptance', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 40
-        member = value.get('evSessionTotalDischargeEnergyAvailable', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 41
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES183)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_derChargingParameters_7806a5[0]:
+                index = 0
+            elif key is _SEEN_o_derChargingParameters_7806a5[1]:
+                index = 1
+            elif key is _SEEN_o_derChargingParameters_7806a5[2]:
+                index = 2
+            elif key is _SEEN_o_derChargingParameters_7806a5[3]:
+                index = 3
+            elif key is _SEEN_o_derChargingParameters_7806a5[4]:
+                index = 4
+            elif key is _SEEN_o_derChargingParameters_7806a5[5]:
+                index = 5
+            elif key is _SEEN_o_derChargingParameters_7806a5[6]:
+                index = 6
+            elif key is _SEEN_o_derChargingParameters_7806a5[7]:
+                index = 7
+            elif key is _SEEN_o_derChargingParameters_7806a5[8]:
+                index = 8
+            elif key is _SEEN_o_derChargingParameters_7806a5[9]:
+                index = 9
+            elif key is _SEEN_o_derChargingParameters_7806a5[10]:
+                index = 10
+            elif key is _SEEN_o_derChargingParameters_7806a5[11]:
+                index = 11
+            elif key is _SEEN_o_derChargingParameters_7806a5[12]:
+                index = 12
+            elif key is _SEEN_o_derChargingParameters_7806a5[13]:
+                index = 13
+            elif key is _SEEN_o_derChargingParameters_7806a5[14]:
+                index = 14
+            elif key is _SEEN_o_derChargingParameters_7806a5[15]:
+                index = 15
+            elif key is _SEEN_o_derChargingParameters_7806a5[16]:
+                index = 16
+            elif key is _SEEN_o_derChargingParameters_7806a5[17]:
+                index = 17
+            elif key is _SEEN_o_derChargingParameters_7806a5[18]:
+                index = 18
+            elif key is _SEEN_o_derChargingParameters_7806a5[19]:
+                index = 19
+            elif key is _SEEN_o_derChargingParameters_7806a5[20]:
+                index = 20
+            elif key is _SEEN_o_derChargingParameters_7806a5[21]:
+                index = 21
+            elif key is _SEEN_o_derChargingParameters_7806a5[22]:
+                index = 22
+            elif key is _SEEN_o_derChargingParameters_7806a5[23]:
+                index = 23
+            elif key is _SEEN_o_derChargingParameters_7806a5[24]:
+                index = 24
+            elif key is _SEEN_o_derChargingParameters_7806a5[25]:
+                index = 25
+            elif key is _SEEN_o_derChargingParameters_7806a5[26]:
+                index = 26
+            elif key is _SEEN_o_derChargingParameters_7806a5[27]:
+                index = 27
+            elif key is _SEEN_o_derChargingParameters_7806a5[28]:
+                index = 28
+            elif key is _SEEN_o_derChargingParameters_7806a5[29]:
+                index = 29
+            elif key is _SEEN_o_derChargingParameters_7806a5[30]:
+                index = 30
+            elif key is _SEEN_o_derChargingParameters_7806a5[31]:
+                index = 31
+            elif key is _SEEN_o_derChargingParameters_7806a5[32]:
+                index = 32
+            elif key is _SEEN_o_derChargingParameters_7806a5[33]:
+                index = 33
+            elif key is _SEEN_o_derChargingParameters_7806a5[34]:
+                index = 34
+            elif key is _SEEN_o_derChargingParameters_7806a5[35]:
+                index = 35
+            elif key is _SEEN_o_derChargingParameters_7806a5[36]:
+                index = 36
+            elif key is _SEEN_o_derChargingParameters_7806a5[37]:
+                index = 37
+            elif key is _SEEN_o_derChargingParameters_7806a5[38]:
+                index = 38
+            elif key is _SEEN_o_derChargingParameters_7806a5[39]:
+                index = 39
+            elif key is _SEEN_o_derChargingParameters_7806a5[40]:
+                index = 40
+            elif key is _SEEN_o_derChargingParameters_7806a5[41]:
+                index = 41
+            else:
+                index = _identify(key, _NAMES419, _SEEN_o_derChargingParameters_7806a5)
+            if index == 0:
+                _check_array(member)
+                _a_evSupportedDERControl_200575(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_number(member)
+            elif index == 3:
+                _check_number(member)
+            elif index == 4:
+                _check_number(member)
+            elif index == 5:
+                _check_number(member)
+            elif index == 6:
+                _check_number(member)
+            elif index == 7:
+                _check_number(member)
+            elif index == 8:
+                _check_number(member)
+            elif index == 9:
+                _check_number(member)
+            elif index == 10:
+                _check_number(member)
+            elif index == 11:
+                _check_number(member)
+            elif index == 12:
+                _check_number(member)
+            elif index == 13:
+                _check_number(member)
+            elif index == 14:
+                _check_number(member)
+            elif index == 15:
+                _check_number(member)
+            elif index == 16:
+                _check_number(member)
+            elif index == 17:
+                _check_number(member)
+            elif index == 18:
+                _check_number(member)
+            elif index == 19:
+                _check_number(member)
+            elif index == 20:
+                _check_number(member)
+            elif index == 21:
+                _check_number(member)
+            elif index == 22:
+                _check_number(member)
+            elif index == 23:
+                _check_number(member)
+            elif index == 24:
+                _check_number(member)
+            elif index == 25:
+                _check_number(member)
+            elif index == 26:
+                _check_number(member)
+            elif index == 27:
+                _check_number(member)
+            elif index == 28:
+                _check_string(member, 50)
+            elif index == 29:
+                _check_string(member, 50)
+            elif index == 30:
+                _check_string(member, 50)
+            elif index == 31:
+                _check_string(member, 50)
+            elif index == 32:
+                _check_string(member, 50)
+            elif index == 33:
+                _check_array(member)
+                _a_evIslandingDetectionMethod_9ec99e(member)
+            elif index == 34:
+                _check_number(member)
+            elif index == 35:
+                _check_number(member)
+            elif index == 36:
+                _check_number(member)
+            elif index == 37:
+                _check_number(member)
+            elif index == 38:
+                _check_number(member)
+            elif index == 39:
+                _check_number(member)
+            elif index == 40:
+                _check_number(member)
+            elif index == 41:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES183[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_evPriceRule_2b12e5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('energyFee', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('powerRangeStart', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES188)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_evPriceRule_2b12e5[0]:
+                index = 0
+            elif key is _SEEN_o_evPriceRule_2b12e5[1]:
+                index = 1
+            elif key is _SEEN_o_evPriceRule_2b12e5[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES428, _SEEN_o_evPriceRule_2b12e5)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES188[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED372)
     return 0
 
 
@@ -7255,35 +8137,35 @@ def _a_evPriceRule_9afe6c(value):
 
 
 def _o_evAbsolutePriceScheduleEntries_e5914d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('duration', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('evPriceRule', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_evPriceRule_9afe6c(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES187)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_evAbsolutePriceScheduleEntries_e5914d[0]:
+                index = 0
+            elif key is _SEEN_o_evAbsolutePriceScheduleEntries_e5914d[1]:
+                index = 1
+            elif key is _SEEN_o_evAbsolutePriceScheduleEntries_e5914d[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES426, _SEEN_o_evAbsolutePriceScheduleEntries_e5914d)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_array(member)
+                _a_evPriceRule_9afe6c(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES187[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED430)
     return 0
 
 
@@ -7306,80 +8188,78 @@ def _a_evAbsolutePriceScheduleEntries_0c57bb(value):
 
 
 def _o_evAbsolutePriceSchedule_dab820(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('timeAnchor', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('currency', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 3)
-        at = 2
-        member = value.get('evAbsolutePriceScheduleEntries', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_evAbsolutePriceScheduleEntries_0c57bb(member)
-        at = 3
-        member = value.get('priceAlgorithm', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2000)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES186)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_evAbsolutePriceSchedule_dab820[0]:
+                index = 0
+            elif key is _SEEN_o_evAbsolutePriceSchedule_dab820[1]:
+                index = 1
+            elif key is _SEEN_o_evAbsolutePriceSchedule_dab820[2]:
+                index = 2
+            elif key is _SEEN_o_evAbsolutePriceSchedule_dab820[3]:
+                index = 3
+            elif key is _SEEN_o_evAbsolutePriceSchedule_dab820[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES424, _SEEN_o_evAbsolutePriceSchedule_dab820)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 3)
+            elif index == 2:
+                present += 1
+                _check_array(member)
+                _a_evAbsolutePriceScheduleEntries_0c57bb(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, 2000)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES186[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED431)
     return 0
 
 
 def _o_evPowerScheduleEntries_b052a0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('duration', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('power', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES190)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_evPowerScheduleEntries_b052a0[0]:
+                index = 0
+            elif key is _SEEN_o_evPowerScheduleEntries_b052a0[1]:
+                index = 1
+            elif key is _SEEN_o_evPowerScheduleEntries_b052a0[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES434, _SEEN_o_evPowerScheduleEntries_b052a0)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES190[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED436)
     return 0
 
 
@@ -7402,597 +8282,592 @@ def _a_evPowerScheduleEntries_c45088(value):
 
 
 def _o_evPowerSchedule_f4cb53(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evPowerScheduleEntries', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_evPowerScheduleEntries_c45088(member)
-        at = 1
-        member = value.get('timeAnchor', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES189)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_evPowerSchedule_f4cb53[0]:
+                index = 0
+            elif key is _SEEN_o_evPowerSchedule_f4cb53[1]:
+                index = 1
+            elif key is _SEEN_o_evPowerSchedule_f4cb53[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES432, _SEEN_o_evPowerSchedule_f4cb53)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_evPowerScheduleEntries_c45088(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES189[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED437)
     return 0
 
 
 def _o_evEnergyOffer_907c42(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evAbsolutePriceSchedule', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evAbsolutePriceSchedule_dab820(member)
-        at = 1
-        member = value.get('evPowerSchedule', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_evPowerSchedule_f4cb53(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES185)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_evEnergyOffer_907c42[0]:
+                index = 0
+            elif key is _SEEN_o_evEnergyOffer_907c42[1]:
+                index = 1
+            elif key is _SEEN_o_evEnergyOffer_907c42[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES422, _SEEN_o_evEnergyOffer_907c42)
+            if index == 0:
+                _check_object(member)
+                _o_evAbsolutePriceSchedule_dab820(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_evPowerSchedule_f4cb53(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES185[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED438)
     return 0
 
 
 def _o_dcChargingParameters_7099ff(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evMaxCurrent', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('evMaxVoltage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('evMaxPower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 3
-        member = value.get('evEnergyCapacity', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 4
-        member = value.get('energyAmount', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 5
-        member = value.get('stateOfCharge', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 100.0)
-        at = 6
-        member = value.get('fullSoC', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 100.0)
-        at = 7
-        member = value.get('bulkSoC', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 100.0)
-        at = 8
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES191)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_dcChargingParameters_7099ff[0]:
+                index = 0
+            elif key is _SEEN_o_dcChargingParameters_7099ff[1]:
+                index = 1
+            elif key is _SEEN_o_dcChargingParameters_7099ff[2]:
+                index = 2
+            elif key is _SEEN_o_dcChargingParameters_7099ff[3]:
+                index = 3
+            elif key is _SEEN_o_dcChargingParameters_7099ff[4]:
+                index = 4
+            elif key is _SEEN_o_dcChargingParameters_7099ff[5]:
+                index = 5
+            elif key is _SEEN_o_dcChargingParameters_7099ff[6]:
+                index = 6
+            elif key is _SEEN_o_dcChargingParameters_7099ff[7]:
+                index = 7
+            elif key is _SEEN_o_dcChargingParameters_7099ff[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES439, _SEEN_o_dcChargingParameters_7099ff)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_number(member)
+            elif index == 3:
+                _check_number(member)
+            elif index == 4:
+                _check_number(member)
+            elif index == 5:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 6:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 7:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 8:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES191[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED441)
     return 0
 
 
 def _o_v2xChargingParameters_fb1f97(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('minChargePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 1
-        member = value.get('minChargePower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('minChargePower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 3
-        member = value.get('maxChargePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 4
-        member = value.get('maxChargePower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 5
-        member = value.get('maxChargePower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 6
-        member = value.get('minDischargePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 7
-        member = value.get('minDischargePower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 8
-        member = value.get('minDischargePower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 9
-        member = value.get('maxDischargePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 10
-        member = value.get('maxDischargePower_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 11
-        member = value.get('maxDischargePower_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 12
-        member = value.get('minChargeCurrent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 13
-        member = value.get('maxChargeCurrent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 14
-        member = value.get('minDischargeCurrent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 15
-        member = value.get('maxDischargeCurrent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 16
-        member = value.get('minVoltage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 17
-        member = value.get('maxVoltage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 18
-        member = value.get('evTargetEnergyRequest', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 19
-        member = value.get('evMinEnergyRequest', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 20
-        member = value.get('evMaxEnergyRequest', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 21
-        member = value.get('evMinV2XEnergyRequest', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 22
-        member = value.get('evMaxV2XEnergyRequest', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 23
-        member = value.get('targetSoC', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 100.0)
-        at = 24
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES192)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_v2xChargingParameters_fb1f97[0]:
+                index = 0
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[1]:
+                index = 1
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[2]:
+                index = 2
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[3]:
+                index = 3
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[4]:
+                index = 4
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[5]:
+                index = 5
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[6]:
+                index = 6
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[7]:
+                index = 7
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[8]:
+                index = 8
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[9]:
+                index = 9
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[10]:
+                index = 10
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[11]:
+                index = 11
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[12]:
+                index = 12
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[13]:
+                index = 13
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[14]:
+                index = 14
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[15]:
+                index = 15
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[16]:
+                index = 16
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[17]:
+                index = 17
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[18]:
+                index = 18
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[19]:
+                index = 19
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[20]:
+                index = 20
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[21]:
+                index = 21
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[22]:
+                index = 22
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[23]:
+                index = 23
+            elif key is _SEEN_o_v2xChargingParameters_fb1f97[24]:
+                index = 24
+            else:
+                index = _identify(key, _NAMES442, _SEEN_o_v2xChargingParameters_fb1f97)
+            if index == 0:
+                _check_number(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_number(member)
+            elif index == 3:
+                _check_number(member)
+            elif index == 4:
+                _check_number(member)
+            elif index == 5:
+                _check_number(member)
+            elif index == 6:
+                _check_number(member)
+            elif index == 7:
+                _check_number(member)
+            elif index == 8:
+                _check_number(member)
+            elif index == 9:
+                _check_number(member)
+            elif index == 10:
+                _check_number(member)
+            elif index == 11:
+                _check_number(member)
+            elif index == 12:
+                _check_number(member)
+            elif index == 13:
+                _check_number(member)
+            elif index == 14:
+                _check_number(member)
+            elif index == 15:
+                _check_number(member)
+            elif index == 16:
+                _check_number(member)
+            elif index == 17:
+                _check_number(member)
+            elif index == 18:
+                _check_number(member)
+            elif index == 19:
+                _check_number(member)
+            elif index == 20:
+                _check_number(member)
+            elif index == 21:
+                _check_number(member)
+            elif index == 22:
+                _check_number(member)
+            elif index == 23:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 24:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES192[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
+def _is_enum56(value):
+    size = len(value)
+    if size == 14:
+        return value == 'DynamicControl'
+    if size == 16:
+        return value == 'ScheduledControl'
+    return False
+
+
+def _is_enum57(value):
+    size = len(value)
+    if size == 4:
+        return value == 'EVCC'
+    if size == 9:
+        return value == 'EVCC_SECC'
+    return False
+
+
 def _o_chargingNeeds_489f94(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('acChargingParameters', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_acChargingParameters_982b79(member)
-        at = 1
-        member = value.get('derChargingParameters', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_derChargingParameters_7806a5(member)
-        at = 2
-        member = value.get('evEnergyOffer', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evEnergyOffer_907c42(member)
-        at = 3
-        member = value.get('requestedEnergyTransfer', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM18)
-        at = 4
-        member = value.get('dcChargingParameters', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_dcChargingParameters_7099ff(member)
-        at = 5
-        member = value.get('v2xChargingParameters', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_v2xChargingParameters_fb1f97(member)
-        at = 6
-        member = value.get('availableEnergyTransfer', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_allowedEnergyTransfer_cf696f(member)
-        at = 7
-        member = value.get('controlMode', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM193)
-        at = 8
-        member = value.get('mobilityNeedsMode', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM194)
-        at = 9
-        member = value.get('departureTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 10
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES181)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingNeeds_489f94[0]:
+                index = 0
+            elif key is _SEEN_o_chargingNeeds_489f94[1]:
+                index = 1
+            elif key is _SEEN_o_chargingNeeds_489f94[2]:
+                index = 2
+            elif key is _SEEN_o_chargingNeeds_489f94[3]:
+                index = 3
+            elif key is _SEEN_o_chargingNeeds_489f94[4]:
+                index = 4
+            elif key is _SEEN_o_chargingNeeds_489f94[5]:
+                index = 5
+            elif key is _SEEN_o_chargingNeeds_489f94[6]:
+                index = 6
+            elif key is _SEEN_o_chargingNeeds_489f94[7]:
+                index = 7
+            elif key is _SEEN_o_chargingNeeds_489f94[8]:
+                index = 8
+            elif key is _SEEN_o_chargingNeeds_489f94[9]:
+                index = 9
+            elif key is _SEEN_o_chargingNeeds_489f94[10]:
+                index = 10
+            else:
+                index = _identify(key, _NAMES414, _SEEN_o_chargingNeeds_489f94)
+            if index == 0:
+                _check_object(member)
+                _o_acChargingParameters_982b79(member)
+            elif index == 1:
+                _check_object(member)
+                _o_derChargingParameters_7806a5(member)
+            elif index == 2:
+                _check_object(member)
+                _o_evEnergyOffer_907c42(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum5(member), _MEMBERS40)
+            elif index == 4:
+                _check_object(member)
+                _o_dcChargingParameters_7099ff(member)
+            elif index == 5:
+                _check_object(member)
+                _o_v2xChargingParameters_fb1f97(member)
+            elif index == 6:
+                _check_array(member)
+                _a_allowedEnergyTransfer_cf696f(member)
+            elif index == 7:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum56(member), _MEMBERS444)
+            elif index == 8:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum57(member), _MEMBERS445)
+            elif index == 9:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 10:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES181[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED446)
     return 0
 
 
 def _o_NotifyEVChargingNeedsRequest_da88d1(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 1.0)
-        at = 1
-        member = value.get('maxScheduleTuples', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('chargingNeeds', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingNeeds_489f94(member)
-        at = 3
-        member = value.get('timestamp', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES180)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyEVChargingNeedsRequest_da88d1[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyEVChargingNeedsRequest_da88d1[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyEVChargingNeedsRequest_da88d1[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyEVChargingNeedsRequest_da88d1[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyEVChargingNeedsRequest_da88d1[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES412, _SEEN_o_NotifyEVChargingNeedsRequest_da88d1)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 1.0)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_chargingNeeds_489f94(member)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES180[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED447)
     return 0
 
 
+def _is_enum58(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 10:
+        return value == 'Processing'
+    if size == 17:
+        return value == 'NoChargingProfile'
+    return False
+
+
 def _o_NotifyEVChargingNeedsResponse_88a5f1(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM195)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyEVChargingNeedsResponse_88a5f1[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyEVChargingNeedsResponse_88a5f1[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyEVChargingNeedsResponse_88a5f1[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_NotifyEVChargingNeedsResponse_88a5f1)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum58(member), _MEMBERS449)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_NotifyEVChargingScheduleRequest_b8f58a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('timeBase', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('chargingSchedule', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingSchedule_51c238(member)
-        at = 2
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 1.0)
-        at = 3
-        member = value.get('selectedChargingScheduleId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 4
-        member = value.get('powerToleranceAcceptance', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES196)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a[4]:
+                index = 4
+            elif key is _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES450, _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_chargingSchedule_51c238(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 1.0)
+            elif index == 3:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 4:
+                _check_boolean(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES196[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED452)
     return 0
 
 
+def _is_enum59(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Delta'
+    if size == 8:
+        return value == 'Alerting' or value == 'Periodic'
+    return False
+
+
+def _is_enum60(value):
+    size = len(value)
+    if size == 13:
+        return value == 'CustomMonitor'
+    if size == 16:
+        return value == 'HardWiredMonitor'
+    if size == 20:
+        return value == 'PreconfiguredMonitor'
+    if size == 21:
+        return value == 'HardWiredNotification'
+    return False
+
+
 def _o_eventData_df7e4c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('eventId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('trigger', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM199)
-        at = 3
-        member = value.get('cause', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 4
-        member = value.get('actualValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2500)
-        at = 5
-        member = value.get('techCode', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 6
-        member = value.get('techInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 500)
-        at = 7
-        member = value.get('cleared', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 8
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 9
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 10
-        member = value.get('variableMonitoringId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 11
-        member = value.get('eventNotificationType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM200)
-        at = 12
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 13
-        member = value.get('severity', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 14
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES198)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_eventData_df7e4c[0]:
+                index = 0
+            elif key is _SEEN_o_eventData_df7e4c[1]:
+                index = 1
+            elif key is _SEEN_o_eventData_df7e4c[2]:
+                index = 2
+            elif key is _SEEN_o_eventData_df7e4c[3]:
+                index = 3
+            elif key is _SEEN_o_eventData_df7e4c[4]:
+                index = 4
+            elif key is _SEEN_o_eventData_df7e4c[5]:
+                index = 5
+            elif key is _SEEN_o_eventData_df7e4c[6]:
+                index = 6
+            elif key is _SEEN_o_eventData_df7e4c[7]:
+                index = 7
+            elif key is _SEEN_o_eventData_df7e4c[8]:
+                index = 8
+            elif key is _SEEN_o_eventData_df7e4c[9]:
+                index = 9
+            elif key is _SEEN_o_eventData_df7e4c[10]:
+                index = 10
+            elif key is _SEEN_o_eventData_df7e4c[11]:
+                index = 11
+            elif key is _SEEN_o_eventData_df7e4c[12]:
+                index = 12
+            elif key is _SEEN_o_eventData_df7e4c[13]:
+                index = 13
+            elif key is _SEEN_o_eventData_df7e4c[14]:
+                index = 14
+            else:
+                index = _identify(key, _NAMES455, _SEEN_o_eventData_df7e4c)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum59(member), _MEMBERS457)
+            elif index == 3:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 4:
+                present += 1
+                _check_string(member, 2500)
+            elif index == 5:
+                _check_string(member, 50)
+            elif index == 6:
+                _check_string(member, 500)
+            elif index == 7:
+                _check_boolean(member)
+            elif index == 8:
+                _check_string(member, 36)
+            elif index == 9:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 10:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 11:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum60(member), _MEMBERS458)
+            elif index == 12:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 13:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 14:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES198[at])
+        violation.path.insert(0, key)
         raise
+    if present != 7:
+        _missing(value, _REQUIRED459)
     return 0
 
 
@@ -8013,108 +8888,119 @@ def _a_eventData_14ea8e(value):
 
 
 def _o_NotifyEventRequest_8657a1(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('generatedAt', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 2
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('eventData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_eventData_14ea8e(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES197)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyEventRequest_8657a1[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyEventRequest_8657a1[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyEventRequest_8657a1[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyEventRequest_8657a1[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyEventRequest_8657a1[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES453, _SEEN_o_NotifyEventRequest_8657a1)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                _check_boolean(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                present += 1
+                _check_array(member)
+                _a_eventData_14ea8e(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES197[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED460)
     return 0
 
 
+def _is_enum61(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Delta'
+    if size == 8:
+        return value == 'Periodic'
+    if size == 11:
+        return value == 'TargetDelta'
+    if size == 14:
+        return value == 'UpperThreshold' or value == 'LowerThreshold'
+    if size == 19:
+        return value == 'TargetDeltaRelative'
+    if size == 20:
+        return value == 'PeriodicClockAligned'
+    return False
+
+
 def _o_variableMonitoring_846c8d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('transaction', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 2
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 3
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM204)
-        at = 4
-        member = value.get('severity', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 5
-        member = value.get('eventNotificationType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM200)
-        at = 6
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES203)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_variableMonitoring_846c8d[0]:
+                index = 0
+            elif key is _SEEN_o_variableMonitoring_846c8d[1]:
+                index = 1
+            elif key is _SEEN_o_variableMonitoring_846c8d[2]:
+                index = 2
+            elif key is _SEEN_o_variableMonitoring_846c8d[3]:
+                index = 3
+            elif key is _SEEN_o_variableMonitoring_846c8d[4]:
+                index = 4
+            elif key is _SEEN_o_variableMonitoring_846c8d[5]:
+                index = 5
+            elif key is _SEEN_o_variableMonitoring_846c8d[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES465, _SEEN_o_variableMonitoring_846c8d)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_boolean(member)
+            elif index == 2:
+                present += 1
+                _check_number(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum61(member), _MEMBERS467)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 5:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum60(member), _MEMBERS458)
+            elif index == 6:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES203[at])
+        violation.path.insert(0, key)
         raise
+    if present != 6:
+        _missing(value, _REQUIRED468)
     return 0
 
 
@@ -8135,43 +9021,42 @@ def _a_variableMonitoring_2c766e(value):
 
 
 def _o_monitor_467b70(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 1
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 2
-        member = value.get('variableMonitoring', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_variableMonitoring_2c766e(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES202)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_monitor_467b70[0]:
+                index = 0
+            elif key is _SEEN_o_monitor_467b70[1]:
+                index = 1
+            elif key is _SEEN_o_monitor_467b70[2]:
+                index = 2
+            elif key is _SEEN_o_monitor_467b70[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES463, _SEEN_o_monitor_467b70)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 2:
+                present += 1
+                _check_array(member)
+                _a_variableMonitoring_2c766e(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES202[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED469)
     return 0
 
 
@@ -8192,85 +9077,82 @@ def _a_monitor_93f51a(value):
 
 
 def _o_NotifyMonitoringReportRequest_c14ad1(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('monitor', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_monitor_93f51a(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 3
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 4
-        member = value.get('generatedAt', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES201)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyMonitoringReportRequest_c14ad1[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_c14ad1[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_c14ad1[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_c14ad1[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_c14ad1[4]:
+                index = 4
+            elif key is _SEEN_o_NotifyMonitoringReportRequest_c14ad1[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES461, _SEEN_o_NotifyMonitoringReportRequest_c14ad1)
+            if index == 0:
+                _check_array(member)
+                _a_monitor_93f51a(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES201[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED470)
     return 0
 
 
 def _o_data_45aacb(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('t', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('v', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2500)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES206)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_data_45aacb[0]:
+                index = 0
+            elif key is _SEEN_o_data_45aacb[1]:
+                index = 1
+            elif key is _SEEN_o_data_45aacb[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES473, _SEEN_o_data_45aacb)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 2500)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES206[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED475)
     return 0
 
 
@@ -8291,128 +9173,129 @@ def _a_data_e8b4c8(value):
 
 
 def _o_NotifyPeriodicEventStreamRequest_f76bf2(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('data', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_data_e8b4c8(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('pending', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('basetime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES205)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES471, _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_data_e8b4c8(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES205[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED476)
     return 0
 
 
 def _o_NotifyPriorityChargingRequest_d93c14(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 1
-        member = value.get('activated', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES207)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyPriorityChargingRequest_d93c14[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyPriorityChargingRequest_d93c14[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyPriorityChargingRequest_d93c14[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES477, _SEEN_o_NotifyPriorityChargingRequest_d93c14)
+            if index == 0:
+                present += 1
+                _check_string(member, 36)
+            elif index == 1:
+                present += 1
+                _check_boolean(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES207[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED479)
     return 0
 
 
+def _is_enum62(value):
+    size = len(value)
+    if size == 8:
+        return value == 'ReadOnly'
+    if size == 9:
+        return value == 'WriteOnly' or value == 'ReadWrite'
+    return False
+
+
 def _o_variableAttribute_f580f3(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('type', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM135)
-        at = 1
-        member = value.get('value', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 2500)
-        at = 2
-        member = value.get('mutability', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM211)
-        at = 3
-        member = value.get('persistent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 4
-        member = value.get('constant', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES210)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_variableAttribute_f580f3[0]:
+                index = 0
+            elif key is _SEEN_o_variableAttribute_f580f3[1]:
+                index = 1
+            elif key is _SEEN_o_variableAttribute_f580f3[2]:
+                index = 2
+            elif key is _SEEN_o_variableAttribute_f580f3[3]:
+                index = 3
+            elif key is _SEEN_o_variableAttribute_f580f3[4]:
+                index = 4
+            elif key is _SEEN_o_variableAttribute_f580f3[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES484, _SEEN_o_variableAttribute_f580f3)
+            if index == 0:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum44(member), _MEMBERS298)
+            elif index == 1:
+                _check_string(member, 2500)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum62(member), _MEMBERS486)
+            elif index == 3:
+                _check_boolean(member)
+            elif index == 4:
+                _check_boolean(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES210[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
@@ -8435,109 +9318,117 @@ def _a_variableAttribute_4fd542(value):
     return 0
 
 
+def _is_enum63(value):
+    size = len(value)
+    if size == 6:
+        return value == 'string'
+    if size == 7:
+        return value == 'decimal' or value == 'integer' or value == 'boolean'
+    if size == 8:
+        return value == 'dateTime'
+    if size == 10:
+        return value == 'OptionList' or value == 'MemberList'
+    if size == 12:
+        return value == 'SequenceList'
+    return False
+
+
 def _o_variableCharacteristics_6226e3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('unit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 16)
-        at = 1
-        member = value.get('dataType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM213)
-        at = 2
-        member = value.get('minLimit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 3
-        member = value.get('maxLimit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 4
-        member = value.get('maxElements', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 1.0)
-        at = 5
-        member = value.get('valuesList', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 1000)
-        at = 6
-        member = value.get('supportsMonitoring', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 7
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES212)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_variableCharacteristics_6226e3[0]:
+                index = 0
+            elif key is _SEEN_o_variableCharacteristics_6226e3[1]:
+                index = 1
+            elif key is _SEEN_o_variableCharacteristics_6226e3[2]:
+                index = 2
+            elif key is _SEEN_o_variableCharacteristics_6226e3[3]:
+                index = 3
+            elif key is _SEEN_o_variableCharacteristics_6226e3[4]:
+                index = 4
+            elif key is _SEEN_o_variableCharacteristics_6226e3[5]:
+                index = 5
+            elif key is _SEEN_o_variableCharacteristics_6226e3[6]:
+                index = 6
+            elif key is _SEEN_o_variableCharacteristics_6226e3[7]:
+                index = 7
+            else:
+                index = _identify(key, _NAMES487, _SEEN_o_variableCharacteristics_6226e3)
+            if index == 0:
+                _check_string(member, 16)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum63(member), _MEMBERS489)
+            elif index == 2:
+                _check_number(member)
+            elif index == 3:
+                _check_number(member)
+            elif index == 4:
+                _check_integer6(member)
+                _check_minimum(member, 1.0)
+            elif index == 5:
+                _check_string(member, 1000)
+            elif index == 6:
+                present += 1
+                _check_boolean(member)
+            elif index == 7:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES212[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED490)
     return 0
 
 
 def _o_reportData_d98126(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 1
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 2
-        member = value.get('variableAttribute', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_variableAttribute_4fd542(member)
-        at = 3
-        member = value.get('variableCharacteristics', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_variableCharacteristics_6226e3(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES209)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_reportData_d98126[0]:
+                index = 0
+            elif key is _SEEN_o_reportData_d98126[1]:
+                index = 1
+            elif key is _SEEN_o_reportData_d98126[2]:
+                index = 2
+            elif key is _SEEN_o_reportData_d98126[3]:
+                index = 3
+            elif key is _SEEN_o_reportData_d98126[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES482, _SEEN_o_reportData_d98126)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 2:
+                present += 1
+                _check_array(member)
+                _a_variableAttribute_4fd542(member)
+            elif index == 3:
+                _check_object(member)
+                _o_variableCharacteristics_6226e3(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES209[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED491)
     return 0
 
 
@@ -8558,326 +9449,340 @@ def _a_reportData_586064(value):
 
 
 def _o_NotifyReportRequest_bb9538(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('generatedAt', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('reportData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_reportData_586064(member)
-        at = 3
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 4
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES208)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyReportRequest_bb9538[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyReportRequest_bb9538[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyReportRequest_bb9538[2]:
+                index = 2
+            elif key is _SEEN_o_NotifyReportRequest_bb9538[3]:
+                index = 3
+            elif key is _SEEN_o_NotifyReportRequest_bb9538[4]:
+                index = 4
+            elif key is _SEEN_o_NotifyReportRequest_bb9538[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES480, _SEEN_o_NotifyReportRequest_bb9538)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_array(member)
+                _a_reportData_586064(member)
+            elif index == 3:
+                _check_boolean(member)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES208[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED492)
     return 0
 
 
+def _is_enum64(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 7:
+        return value == 'Settled'
+    if size == 8:
+        return value == 'Canceled' or value == 'Rejected'
+    return False
+
+
 def _o_vatCompany_b166fa(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('name', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 1
-        member = value.get('address1', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 100)
-        at = 2
-        member = value.get('address2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 100)
-        at = 3
-        member = value.get('city', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 100)
-        at = 4
-        member = value.get('postalCode', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 5
-        member = value.get('country', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 6
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES216)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_vatCompany_b166fa[0]:
+                index = 0
+            elif key is _SEEN_o_vatCompany_b166fa[1]:
+                index = 1
+            elif key is _SEEN_o_vatCompany_b166fa[2]:
+                index = 2
+            elif key is _SEEN_o_vatCompany_b166fa[3]:
+                index = 3
+            elif key is _SEEN_o_vatCompany_b166fa[4]:
+                index = 4
+            elif key is _SEEN_o_vatCompany_b166fa[5]:
+                index = 5
+            elif key is _SEEN_o_vatCompany_b166fa[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES496, _SEEN_o_vatCompany_b166fa)
+            if index == 0:
+                present += 1
+                _check_string(member, 50)
+            elif index == 1:
+                present += 1
+                _check_string(member, 100)
+            elif index == 2:
+                _check_string(member, 100)
+            elif index == 3:
+                present += 1
+                _check_string(member, 100)
+            elif index == 4:
+                _check_string(member, 20)
+            elif index == 5:
+                present += 1
+                _check_string(member, 50)
+            elif index == 6:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES216[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED498)
     return 0
 
 
 def _o_NotifySettlementRequest_c35628(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 1
-        member = value.get('pspRef', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
-        at = 2
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM215)
-        at = 3
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 500)
-        at = 4
-        member = value.get('settlementAmount', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 5
-        member = value.get('settlementTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 6
-        member = value.get('receiptId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 7
-        member = value.get('receiptUrl', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 2000)
-        at = 8
-        member = value.get('vatCompany', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_vatCompany_b166fa(member)
-        at = 9
-        member = value.get('vatNumber', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 10
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES214)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifySettlementRequest_c35628[0]:
+                index = 0
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[1]:
+                index = 1
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[2]:
+                index = 2
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[3]:
+                index = 3
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[4]:
+                index = 4
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[5]:
+                index = 5
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[6]:
+                index = 6
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[7]:
+                index = 7
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[8]:
+                index = 8
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[9]:
+                index = 9
+            elif key is _SEEN_o_NotifySettlementRequest_c35628[10]:
+                index = 10
+            else:
+                index = _identify(key, _NAMES493, _SEEN_o_NotifySettlementRequest_c35628)
+            if index == 0:
+                _check_string(member, 36)
+            elif index == 1:
+                present += 1
+                _check_string(member, 255)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum64(member), _MEMBERS495)
+            elif index == 3:
+                _check_string(member, 500)
+            elif index == 4:
+                present += 1
+                _check_number(member)
+            elif index == 5:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 6:
+                _check_string(member, 50)
+            elif index == 7:
+                _check_string(member, 2000)
+            elif index == 8:
+                _check_object(member)
+                _o_vatCompany_b166fa(member)
+            elif index == 9:
+                _check_string(member, 20)
+            elif index == 10:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES214[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED499)
     return 0
 
 
 def _o_NotifySettlementResponse_a2eb43(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('receiptUrl', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 2000)
-        at = 1
-        member = value.get('receiptId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES217)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifySettlementResponse_a2eb43[0]:
+                index = 0
+            elif key is _SEEN_o_NotifySettlementResponse_a2eb43[1]:
+                index = 1
+            elif key is _SEEN_o_NotifySettlementResponse_a2eb43[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES500, _SEEN_o_NotifySettlementResponse_a2eb43)
+            if index == 0:
+                _check_string(member, 2000)
+            elif index == 1:
+                _check_string(member, 50)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES217[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_NotifyWebPaymentStartedRequest_f5bc17(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('timeout', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES218)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_NotifyWebPaymentStartedRequest_f5bc17[0]:
+                index = 0
+            elif key is _SEEN_o_NotifyWebPaymentStartedRequest_f5bc17[1]:
+                index = 1
+            elif key is _SEEN_o_NotifyWebPaymentStartedRequest_f5bc17[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES502, _SEEN_o_NotifyWebPaymentStartedRequest_f5bc17)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES218[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED504)
     return 0
 
 
 def _o_OpenPeriodicEventStreamRequest_d931f8(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('constantStreamData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_constantStreamData_7eddff(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES123)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_OpenPeriodicEventStreamRequest_d931f8[0]:
+                index = 0
+            elif key is _SEEN_o_OpenPeriodicEventStreamRequest_d931f8[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES272, _SEEN_o_OpenPeriodicEventStreamRequest_d931f8)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_constantStreamData_7eddff(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES123[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED506)
     return 0
 
 
 def _o_PublishFirmwareRequest_8d1609(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('location', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2000)
-        at = 1
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('checksum', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 32)
-        at = 3
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 4
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES219)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_PublishFirmwareRequest_8d1609[0]:
+                index = 0
+            elif key is _SEEN_o_PublishFirmwareRequest_8d1609[1]:
+                index = 1
+            elif key is _SEEN_o_PublishFirmwareRequest_8d1609[2]:
+                index = 2
+            elif key is _SEEN_o_PublishFirmwareRequest_8d1609[3]:
+                index = 3
+            elif key is _SEEN_o_PublishFirmwareRequest_8d1609[4]:
+                index = 4
+            elif key is _SEEN_o_PublishFirmwareRequest_8d1609[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES507, _SEEN_o_PublishFirmwareRequest_8d1609)
+            if index == 0:
+                present += 1
+                _check_string(member, 2000)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                present += 1
+                _check_string(member, 32)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 4:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES219[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED509)
     return 0
+
+
+def _is_enum65(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 9:
+        return value == 'Published'
+    if size == 10:
+        return value == 'Downloaded'
+    if size == 11:
+        return value == 'Downloading'
+    if size == 13:
+        return value == 'PublishFailed'
+    if size == 14:
+        return value == 'DownloadFailed' or value == 'DownloadPaused'
+    if size == 15:
+        return value == 'InvalidChecksum'
+    if size == 16:
+        return value == 'ChecksumVerified'
+    if size == 17:
+        return value == 'DownloadScheduled'
+    return False
 
 
 def _a_location_858336(value):
@@ -8896,196 +9801,201 @@ def _a_location_858336(value):
 
 
 def _o_PublishFirmwareStatusNotificationRequest_84270d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM221)
-        at = 1
-        member = value.get('location', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_location_858336(member)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES220)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d[0]:
+                index = 0
+            elif key is _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d[1]:
+                index = 1
+            elif key is _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d[2]:
+                index = 2
+            elif key is _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d[3]:
+                index = 3
+            elif key is _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES510, _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum65(member), _MEMBERS512)
+            elif index == 1:
+                _check_array(member)
+                _a_location_858336(member)
+            elif index == 2:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES220[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_PullDynamicScheduleUpdateRequest_7a4ee8(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('chargingProfileId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES222)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_PullDynamicScheduleUpdateRequest_7a4ee8[0]:
+                index = 0
+            elif key is _SEEN_o_PullDynamicScheduleUpdateRequest_7a4ee8[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES513, _SEEN_o_PullDynamicScheduleUpdateRequest_7a4ee8)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES222[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED515)
     return 0
 
 
 def _o_scheduleUpdate_275200(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('limit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 1
-        member = value.get('limit_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('limit_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 3
-        member = value.get('dischargeLimit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-            _check_maximum(member, 0.0)
-        at = 4
-        member = value.get('dischargeLimit_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-            _check_maximum(member, 0.0)
-        at = 5
-        member = value.get('dischargeLimit_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-            _check_maximum(member, 0.0)
-        at = 6
-        member = value.get('setpoint', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 7
-        member = value.get('setpoint_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 8
-        member = value.get('setpoint_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 9
-        member = value.get('setpointReactive', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 10
-        member = value.get('setpointReactive_L2', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 11
-        member = value.get('setpointReactive_L3', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 12
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES224)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_scheduleUpdate_275200[0]:
+                index = 0
+            elif key is _SEEN_o_scheduleUpdate_275200[1]:
+                index = 1
+            elif key is _SEEN_o_scheduleUpdate_275200[2]:
+                index = 2
+            elif key is _SEEN_o_scheduleUpdate_275200[3]:
+                index = 3
+            elif key is _SEEN_o_scheduleUpdate_275200[4]:
+                index = 4
+            elif key is _SEEN_o_scheduleUpdate_275200[5]:
+                index = 5
+            elif key is _SEEN_o_scheduleUpdate_275200[6]:
+                index = 6
+            elif key is _SEEN_o_scheduleUpdate_275200[7]:
+                index = 7
+            elif key is _SEEN_o_scheduleUpdate_275200[8]:
+                index = 8
+            elif key is _SEEN_o_scheduleUpdate_275200[9]:
+                index = 9
+            elif key is _SEEN_o_scheduleUpdate_275200[10]:
+                index = 10
+            elif key is _SEEN_o_scheduleUpdate_275200[11]:
+                index = 11
+            elif key is _SEEN_o_scheduleUpdate_275200[12]:
+                index = 12
+            else:
+                index = _identify(key, _NAMES518, _SEEN_o_scheduleUpdate_275200)
+            if index == 0:
+                _check_number(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_number(member)
+            elif index == 3:
+                _check_number(member)
+                _check_maximum(member, 0.0)
+            elif index == 4:
+                _check_number(member)
+                _check_maximum(member, 0.0)
+            elif index == 5:
+                _check_number(member)
+                _check_maximum(member, 0.0)
+            elif index == 6:
+                _check_number(member)
+            elif index == 7:
+                _check_number(member)
+            elif index == 8:
+                _check_number(member)
+            elif index == 9:
+                _check_number(member)
+            elif index == 10:
+                _check_number(member)
+            elif index == 11:
+                _check_number(member)
+            elif index == 12:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES224[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_PullDynamicScheduleUpdateResponse_1a36db(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('scheduleUpdate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_scheduleUpdate_275200(member)
-        at = 1
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM3)
-        at = 2
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES223)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db[0]:
+                index = 0
+            elif key is _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db[1]:
+                index = 1
+            elif key is _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db[2]:
+                index = 2
+            elif key is _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES516, _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db)
+            if index == 0:
+                _check_object(member)
+                _o_scheduleUpdate_275200(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum0(member), _MEMBERS7)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES223[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
+
+
+def _is_enum66(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Dynamic'
+    if size == 8:
+        return value == 'Absolute' or value == 'Relative'
+    if size == 9:
+        return value == 'Recurring'
+    return False
+
+
+def _is_enum67(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Daily'
+    if size == 6:
+        return value == 'Weekly'
+    return False
 
 
 def _a_chargingSchedule_bcb23c(value):
@@ -9107,105 +10017,93 @@ def _a_chargingSchedule_bcb23c(value):
 
 
 def _o_chargingProfile_c3e3ff(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('stackLevel', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('chargingProfilePurpose', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM51)
-        at = 3
-        member = value.get('chargingProfileKind', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM227)
-        at = 4
-        member = value.get('recurrencyKind', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM228)
-        at = 5
-        member = value.get('validFrom', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 6
-        member = value.get('validTo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 7
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 8
-        member = value.get('maxOfflineDuration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 9
-        member = value.get('chargingSchedule', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_chargingSchedule_bcb23c(member)
-        at = 10
-        member = value.get('invalidAfterOfflineDuration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 11
-        member = value.get('dynUpdateInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 12
-        member = value.get('dynUpdateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 13
-        member = value.get('priceScheduleSignature', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 256)
-        at = 14
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES226)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingProfile_c3e3ff[0]:
+                index = 0
+            elif key is _SEEN_o_chargingProfile_c3e3ff[1]:
+                index = 1
+            elif key is _SEEN_o_chargingProfile_c3e3ff[2]:
+                index = 2
+            elif key is _SEEN_o_chargingProfile_c3e3ff[3]:
+                index = 3
+            elif key is _SEEN_o_chargingProfile_c3e3ff[4]:
+                index = 4
+            elif key is _SEEN_o_chargingProfile_c3e3ff[5]:
+                index = 5
+            elif key is _SEEN_o_chargingProfile_c3e3ff[6]:
+                index = 6
+            elif key is _SEEN_o_chargingProfile_c3e3ff[7]:
+                index = 7
+            elif key is _SEEN_o_chargingProfile_c3e3ff[8]:
+                index = 8
+            elif key is _SEEN_o_chargingProfile_c3e3ff[9]:
+                index = 9
+            elif key is _SEEN_o_chargingProfile_c3e3ff[10]:
+                index = 10
+            elif key is _SEEN_o_chargingProfile_c3e3ff[11]:
+                index = 11
+            elif key is _SEEN_o_chargingProfile_c3e3ff[12]:
+                index = 12
+            elif key is _SEEN_o_chargingProfile_c3e3ff[13]:
+                index = 13
+            elif key is _SEEN_o_chargingProfile_c3e3ff[14]:
+                index = 14
+            else:
+                index = _identify(key, _NAMES522, _SEEN_o_chargingProfile_c3e3ff)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum15(member), _MEMBERS117)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum66(member), _MEMBERS524)
+            elif index == 4:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum67(member), _MEMBERS525)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 6:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 7:
+                _check_string(member, 36)
+            elif index == 8:
+                _check_integer6(member)
+            elif index == 9:
+                present += 1
+                _check_array(member)
+                _a_chargingSchedule_bcb23c(member)
+            elif index == 10:
+                _check_boolean(member)
+            elif index == 11:
+                _check_integer6(member)
+            elif index == 12:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 13:
+                _check_string(member, 256)
+            elif index == 14:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES226[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED526)
     return 0
 
 
@@ -9226,85 +10124,82 @@ def _a_chargingProfile_567ffa(value):
 
 
 def _o_ReportChargingProfilesRequest_7be6e3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('chargingLimitSource', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 2
-        member = value.get('chargingProfile', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_chargingProfile_567ffa(member)
-        at = 3
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 4
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES225)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReportChargingProfilesRequest_7be6e3[0]:
+                index = 0
+            elif key is _SEEN_o_ReportChargingProfilesRequest_7be6e3[1]:
+                index = 1
+            elif key is _SEEN_o_ReportChargingProfilesRequest_7be6e3[2]:
+                index = 2
+            elif key is _SEEN_o_ReportChargingProfilesRequest_7be6e3[3]:
+                index = 3
+            elif key is _SEEN_o_ReportChargingProfilesRequest_7be6e3[4]:
+                index = 4
+            elif key is _SEEN_o_ReportChargingProfilesRequest_7be6e3[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES520, _SEEN_o_ReportChargingProfilesRequest_7be6e3)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 20)
+            elif index == 2:
+                present += 1
+                _check_array(member)
+                _a_chargingProfile_567ffa(member)
+            elif index == 3:
+                _check_boolean(member)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES225[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED527)
     return 0
 
 
 def _o_curveData_1b6bc5(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('x', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('y', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES232)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_curveData_1b6bc5[0]:
+                index = 0
+            elif key is _SEEN_o_curveData_1b6bc5[1]:
+                index = 1
+            elif key is _SEEN_o_curveData_1b6bc5[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES534, _SEEN_o_curveData_1b6bc5)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES232[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED536)
     return 0
 
 
@@ -9327,240 +10222,241 @@ def _a_curveData_77c634(value):
 
 
 def _o_hysteresis_c87b41(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('hysteresisHigh', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 1
-        member = value.get('hysteresisLow', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('hysteresisDelay', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 3
-        member = value.get('hysteresisGradient', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES233)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_hysteresis_c87b41[0]:
+                index = 0
+            elif key is _SEEN_o_hysteresis_c87b41[1]:
+                index = 1
+            elif key is _SEEN_o_hysteresis_c87b41[2]:
+                index = 2
+            elif key is _SEEN_o_hysteresis_c87b41[3]:
+                index = 3
+            elif key is _SEEN_o_hysteresis_c87b41[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES537, _SEEN_o_hysteresis_c87b41)
+            if index == 0:
+                _check_number(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_number(member)
+            elif index == 3:
+                _check_number(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES233[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_reactivePowerParams_6b6bb4(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('vRef', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 1
-        member = value.get('autonomousVRefEnable', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 2
-        member = value.get('autonomousVRefTimeConstant', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES234)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_reactivePowerParams_6b6bb4[0]:
+                index = 0
+            elif key is _SEEN_o_reactivePowerParams_6b6bb4[1]:
+                index = 1
+            elif key is _SEEN_o_reactivePowerParams_6b6bb4[2]:
+                index = 2
+            elif key is _SEEN_o_reactivePowerParams_6b6bb4[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES539, _SEEN_o_reactivePowerParams_6b6bb4)
+            if index == 0:
+                _check_number(member)
+            elif index == 1:
+                _check_boolean(member)
+            elif index == 2:
+                _check_number(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES234[at])
+        violation.path.insert(0, key)
         raise
     return 0
+
+
+def _is_enum68(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Active'
+    if size == 8:
+        return value == 'Reactive'
+    return False
 
 
 def _o_voltageParams_d9bd46(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('hv10MinMeanValue', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 1
-        member = value.get('hv10MinMeanTripDelay', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('powerDuringCessation', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM236)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES235)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_voltageParams_d9bd46[0]:
+                index = 0
+            elif key is _SEEN_o_voltageParams_d9bd46[1]:
+                index = 1
+            elif key is _SEEN_o_voltageParams_d9bd46[2]:
+                index = 2
+            elif key is _SEEN_o_voltageParams_d9bd46[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES541, _SEEN_o_voltageParams_d9bd46)
+            if index == 0:
+                _check_number(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum68(member), _MEMBERS543)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES235[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
+def _is_enum69(value):
+    size = len(value)
+    if size == 7:
+        return value == 'PctMaxW'
+    if size == 9:
+        return value == 'PctMaxVar' or value == 'PctWAvail'
+    if size == 11:
+        return value == 'PctVarAvail'
+    if size == 13:
+        return value == 'PctEffectiveV'
+    if size == 14:
+        return value == 'Not_Applicable'
+    return False
+
+
 def _o_curve_6c2b7f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('curveData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_curveData_77c634(member)
-        at = 1
-        member = value.get('hysteresis', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_hysteresis_c87b41(member)
-        at = 2
-        member = value.get('priority', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('reactivePowerParams', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_reactivePowerParams_6b6bb4(member)
-        at = 4
-        member = value.get('voltageParams', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_voltageParams_d9bd46(member)
-        at = 5
-        member = value.get('yUnit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM237)
-        at = 6
-        member = value.get('responseTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 7
-        member = value.get('startTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 8
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 9
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES231)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_curve_6c2b7f[0]:
+                index = 0
+            elif key is _SEEN_o_curve_6c2b7f[1]:
+                index = 1
+            elif key is _SEEN_o_curve_6c2b7f[2]:
+                index = 2
+            elif key is _SEEN_o_curve_6c2b7f[3]:
+                index = 3
+            elif key is _SEEN_o_curve_6c2b7f[4]:
+                index = 4
+            elif key is _SEEN_o_curve_6c2b7f[5]:
+                index = 5
+            elif key is _SEEN_o_curve_6c2b7f[6]:
+                index = 6
+            elif key is _SEEN_o_curve_6c2b7f[7]:
+                index = 7
+            elif key is _SEEN_o_curve_6c2b7f[8]:
+                index = 8
+            elif key is _SEEN_o_curve_6c2b7f[9]:
+                index = 9
+            else:
+                index = _identify(key, _NAMES532, _SEEN_o_curve_6c2b7f)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_curveData_77c634(member)
+            elif index == 1:
+                _check_object(member)
+                _o_hysteresis_c87b41(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                _check_object(member)
+                _o_reactivePowerParams_6b6bb4(member)
+            elif index == 4:
+                _check_object(member)
+                _o_voltageParams_d9bd46(member)
+            elif index == 5:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum69(member), _MEMBERS544)
+            elif index == 6:
+                _check_number(member)
+            elif index == 7:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 8:
+                _check_number(member)
+            elif index == 9:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES231[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED545)
     return 0
 
 
 def _o_curve_162882(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('curve', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_curve_6c2b7f(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('curveType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM54)
-        at = 3
-        member = value.get('isDefault', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 4
-        member = value.get('isSuperseded', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES230)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_curve_162882[0]:
+                index = 0
+            elif key is _SEEN_o_curve_162882[1]:
+                index = 1
+            elif key is _SEEN_o_curve_162882[2]:
+                index = 2
+            elif key is _SEEN_o_curve_162882[3]:
+                index = 3
+            elif key is _SEEN_o_curve_162882[4]:
+                index = 4
+            elif key is _SEEN_o_curve_162882[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES530, _SEEN_o_curve_162882)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_curve_6c2b7f(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum17(member), _MEMBERS122)
+            elif index == 3:
+                present += 1
+                _check_boolean(member)
+            elif index == 4:
+                present += 1
+                _check_boolean(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES230[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED546)
     return 0
 
 
@@ -9583,101 +10479,95 @@ def _a_curve_db24a9(value):
 
 
 def _o_enterService_33c191(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('priority', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('highVoltage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('lowVoltage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 3
-        member = value.get('highFreq', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 4
-        member = value.get('lowFreq', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 5
-        member = value.get('delay', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 6
-        member = value.get('randomDelay', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 7
-        member = value.get('rampRate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 8
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES239)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_enterService_33c191[0]:
+                index = 0
+            elif key is _SEEN_o_enterService_33c191[1]:
+                index = 1
+            elif key is _SEEN_o_enterService_33c191[2]:
+                index = 2
+            elif key is _SEEN_o_enterService_33c191[3]:
+                index = 3
+            elif key is _SEEN_o_enterService_33c191[4]:
+                index = 4
+            elif key is _SEEN_o_enterService_33c191[5]:
+                index = 5
+            elif key is _SEEN_o_enterService_33c191[6]:
+                index = 6
+            elif key is _SEEN_o_enterService_33c191[7]:
+                index = 7
+            elif key is _SEEN_o_enterService_33c191[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES549, _SEEN_o_enterService_33c191)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                present += 1
+                _check_number(member)
+            elif index == 3:
+                present += 1
+                _check_number(member)
+            elif index == 4:
+                present += 1
+                _check_number(member)
+            elif index == 5:
+                _check_number(member)
+            elif index == 6:
+                _check_number(member)
+            elif index == 7:
+                _check_number(member)
+            elif index == 8:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES239[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED551)
     return 0
 
 
 def _o_enterService_29c565(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('enterService', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_enterService_33c191(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES238)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_enterService_29c565[0]:
+                index = 0
+            elif key is _SEEN_o_enterService_29c565[1]:
+                index = 1
+            elif key is _SEEN_o_enterService_29c565[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES547, _SEEN_o_enterService_29c565)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_enterService_33c191(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES238[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED552)
     return 0
 
 
@@ -9700,97 +10590,92 @@ def _a_enterService_f7cf3d(value):
 
 
 def _o_fixedPF_ad71de(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('priority', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('displacement', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('excitation', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 3
-        member = value.get('startTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 4
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES241)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_fixedPF_ad71de[0]:
+                index = 0
+            elif key is _SEEN_o_fixedPF_ad71de[1]:
+                index = 1
+            elif key is _SEEN_o_fixedPF_ad71de[2]:
+                index = 2
+            elif key is _SEEN_o_fixedPF_ad71de[3]:
+                index = 3
+            elif key is _SEEN_o_fixedPF_ad71de[4]:
+                index = 4
+            elif key is _SEEN_o_fixedPF_ad71de[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES555, _SEEN_o_fixedPF_ad71de)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                present += 1
+                _check_boolean(member)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                _check_number(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES241[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED557)
     return 0
 
 
 def _o_fixedPFAbsorb_e50b13(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('fixedPF', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_fixedPF_ad71de(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('isDefault', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 3
-        member = value.get('isSuperseded', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES240)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_fixedPFAbsorb_e50b13[0]:
+                index = 0
+            elif key is _SEEN_o_fixedPFAbsorb_e50b13[1]:
+                index = 1
+            elif key is _SEEN_o_fixedPFAbsorb_e50b13[2]:
+                index = 2
+            elif key is _SEEN_o_fixedPFAbsorb_e50b13[3]:
+                index = 3
+            elif key is _SEEN_o_fixedPFAbsorb_e50b13[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES553, _SEEN_o_fixedPFAbsorb_e50b13)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_fixedPF_ad71de(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                present += 1
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_boolean(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES240[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED558)
     return 0
 
 
@@ -9813,98 +10698,93 @@ def _a_fixedPFAbsorb_bf17c8(value):
 
 
 def _o_fixedVar_c44f96(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('priority', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('setpoint', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('unit', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM237)
-        at = 3
-        member = value.get('startTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 4
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES243)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_fixedVar_c44f96[0]:
+                index = 0
+            elif key is _SEEN_o_fixedVar_c44f96[1]:
+                index = 1
+            elif key is _SEEN_o_fixedVar_c44f96[2]:
+                index = 2
+            elif key is _SEEN_o_fixedVar_c44f96[3]:
+                index = 3
+            elif key is _SEEN_o_fixedVar_c44f96[4]:
+                index = 4
+            elif key is _SEEN_o_fixedVar_c44f96[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES561, _SEEN_o_fixedVar_c44f96)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum69(member), _MEMBERS544)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                _check_number(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES243[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED563)
     return 0
 
 
 def _o_fixedVar_8fc3be(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('fixedVar', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_fixedVar_c44f96(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('isDefault', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 3
-        member = value.get('isSuperseded', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES242)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_fixedVar_8fc3be[0]:
+                index = 0
+            elif key is _SEEN_o_fixedVar_8fc3be[1]:
+                index = 1
+            elif key is _SEEN_o_fixedVar_8fc3be[2]:
+                index = 2
+            elif key is _SEEN_o_fixedVar_8fc3be[3]:
+                index = 3
+            elif key is _SEEN_o_fixedVar_8fc3be[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES559, _SEEN_o_fixedVar_8fc3be)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_fixedVar_c44f96(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                present += 1
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_boolean(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES242[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED564)
     return 0
 
 
@@ -9927,115 +10807,107 @@ def _a_fixedVar_951526(value):
 
 
 def _o_freqDroop_ada32e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('priority', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('overFreq', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('underFreq', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 3
-        member = value.get('overDroop', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 4
-        member = value.get('underDroop', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 5
-        member = value.get('responseTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 6
-        member = value.get('startTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 7
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 8
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES245)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_freqDroop_ada32e[0]:
+                index = 0
+            elif key is _SEEN_o_freqDroop_ada32e[1]:
+                index = 1
+            elif key is _SEEN_o_freqDroop_ada32e[2]:
+                index = 2
+            elif key is _SEEN_o_freqDroop_ada32e[3]:
+                index = 3
+            elif key is _SEEN_o_freqDroop_ada32e[4]:
+                index = 4
+            elif key is _SEEN_o_freqDroop_ada32e[5]:
+                index = 5
+            elif key is _SEEN_o_freqDroop_ada32e[6]:
+                index = 6
+            elif key is _SEEN_o_freqDroop_ada32e[7]:
+                index = 7
+            elif key is _SEEN_o_freqDroop_ada32e[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES567, _SEEN_o_freqDroop_ada32e)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                present += 1
+                _check_number(member)
+            elif index == 3:
+                present += 1
+                _check_number(member)
+            elif index == 4:
+                present += 1
+                _check_number(member)
+            elif index == 5:
+                present += 1
+                _check_number(member)
+            elif index == 6:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 7:
+                _check_number(member)
+            elif index == 8:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES245[at])
+        violation.path.insert(0, key)
         raise
+    if present != 6:
+        _missing(value, _REQUIRED569)
     return 0
 
 
 def _o_freqDroop_f46065(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('freqDroop', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_freqDroop_ada32e(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('isDefault', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 3
-        member = value.get('isSuperseded', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES244)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_freqDroop_f46065[0]:
+                index = 0
+            elif key is _SEEN_o_freqDroop_f46065[1]:
+                index = 1
+            elif key is _SEEN_o_freqDroop_f46065[2]:
+                index = 2
+            elif key is _SEEN_o_freqDroop_f46065[3]:
+                index = 3
+            elif key is _SEEN_o_freqDroop_f46065[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES565, _SEEN_o_freqDroop_f46065)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_freqDroop_ada32e(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                present += 1
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_boolean(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES244[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED570)
     return 0
 
 
@@ -10058,74 +10930,73 @@ def _a_freqDroop_c4cf3c(value):
 
 
 def _o_gradient_c5f230(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('priority', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('gradient', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('softGradient', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES247)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_gradient_c5f230[0]:
+                index = 0
+            elif key is _SEEN_o_gradient_c5f230[1]:
+                index = 1
+            elif key is _SEEN_o_gradient_c5f230[2]:
+                index = 2
+            elif key is _SEEN_o_gradient_c5f230[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES573, _SEEN_o_gradient_c5f230)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                present += 1
+                _check_number(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES247[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED575)
     return 0
 
 
 def _o_gradient_ecb9e9(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('gradient', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_gradient_c5f230(member)
-        at = 1
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES246)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_gradient_ecb9e9[0]:
+                index = 0
+            elif key is _SEEN_o_gradient_ecb9e9[1]:
+                index = 1
+            elif key is _SEEN_o_gradient_ecb9e9[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES571, _SEEN_o_gradient_ecb9e9)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_gradient_c5f230(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES246[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED576)
     return 0
 
 
@@ -10148,96 +11019,91 @@ def _a_gradient_1b6062(value):
 
 
 def _o_limitMaxDischarge_df9f99(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('priority', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('pctMaxDischargePower', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('powerMonitoringMustTrip', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_curve_6c2b7f(member)
-        at = 3
-        member = value.get('startTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 4
-        member = value.get('duration', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES249)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_limitMaxDischarge_df9f99[0]:
+                index = 0
+            elif key is _SEEN_o_limitMaxDischarge_df9f99[1]:
+                index = 1
+            elif key is _SEEN_o_limitMaxDischarge_df9f99[2]:
+                index = 2
+            elif key is _SEEN_o_limitMaxDischarge_df9f99[3]:
+                index = 3
+            elif key is _SEEN_o_limitMaxDischarge_df9f99[4]:
+                index = 4
+            elif key is _SEEN_o_limitMaxDischarge_df9f99[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES579, _SEEN_o_limitMaxDischarge_df9f99)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_curve_6c2b7f(member)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                _check_number(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES249[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED581)
     return 0
 
 
 def _o_limitMaxDischarge_d16c9f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 1
-        member = value.get('isDefault', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 2
-        member = value.get('isSuperseded', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 3
-        member = value.get('limitMaxDischarge', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_limitMaxDischarge_df9f99(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES248)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_limitMaxDischarge_d16c9f[0]:
+                index = 0
+            elif key is _SEEN_o_limitMaxDischarge_d16c9f[1]:
+                index = 1
+            elif key is _SEEN_o_limitMaxDischarge_d16c9f[2]:
+                index = 2
+            elif key is _SEEN_o_limitMaxDischarge_d16c9f[3]:
+                index = 3
+            elif key is _SEEN_o_limitMaxDischarge_d16c9f[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES577, _SEEN_o_limitMaxDischarge_d16c9f)
+            if index == 0:
+                present += 1
+                _check_string(member, 36)
+            elif index == 1:
+                present += 1
+                _check_boolean(member)
+            elif index == 2:
+                present += 1
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_limitMaxDischarge_df9f99(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES248[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED582)
     return 0
 
 
@@ -10260,458 +11126,473 @@ def _a_limitMaxDischarge_38a886(value):
 
 
 def _o_ReportDERControlRequest_fc352d(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('curve', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_curve_db24a9(member)
-        at = 1
-        member = value.get('enterService', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_enterService_f7cf3d(member)
-        at = 2
-        member = value.get('fixedPFAbsorb', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_fixedPFAbsorb_bf17c8(member)
-        at = 3
-        member = value.get('fixedPFInject', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_fixedPFAbsorb_bf17c8(member)
-        at = 4
-        member = value.get('fixedVar', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_fixedVar_951526(member)
-        at = 5
-        member = value.get('freqDroop', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_freqDroop_c4cf3c(member)
-        at = 6
-        member = value.get('gradient', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_gradient_1b6062(member)
-        at = 7
-        member = value.get('limitMaxDischarge', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_limitMaxDischarge_38a886(member)
-        at = 8
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 9
-        member = value.get('tbc', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 10
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES229)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReportDERControlRequest_fc352d[0]:
+                index = 0
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[1]:
+                index = 1
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[2]:
+                index = 2
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[3]:
+                index = 3
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[4]:
+                index = 4
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[5]:
+                index = 5
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[6]:
+                index = 6
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[7]:
+                index = 7
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[8]:
+                index = 8
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[9]:
+                index = 9
+            elif key is _SEEN_o_ReportDERControlRequest_fc352d[10]:
+                index = 10
+            else:
+                index = _identify(key, _NAMES528, _SEEN_o_ReportDERControlRequest_fc352d)
+            if index == 0:
+                _check_array(member)
+                _a_curve_db24a9(member)
+            elif index == 1:
+                _check_array(member)
+                _a_enterService_f7cf3d(member)
+            elif index == 2:
+                _check_array(member)
+                _a_fixedPFAbsorb_bf17c8(member)
+            elif index == 3:
+                _check_array(member)
+                _a_fixedPFAbsorb_bf17c8(member)
+            elif index == 4:
+                _check_array(member)
+                _a_fixedVar_951526(member)
+            elif index == 5:
+                _check_array(member)
+                _a_freqDroop_c4cf3c(member)
+            elif index == 6:
+                _check_array(member)
+                _a_gradient_1b6062(member)
+            elif index == 7:
+                _check_array(member)
+                _a_limitMaxDischarge_38a886(member)
+            elif index == 8:
+                present += 1
+                _check_integer6(member)
+            elif index == 9:
+                _check_boolean(member)
+            elif index == 10:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES229[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED234)
     return 0
 
 
 def _o_RequestBatterySwapRequest_9d4394(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_dba809(member)
-        at = 1
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES250)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_RequestBatterySwapRequest_9d4394[0]:
+                index = 0
+            elif key is _SEEN_o_RequestBatterySwapRequest_9d4394[1]:
+                index = 1
+            elif key is _SEEN_o_RequestBatterySwapRequest_9d4394[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES583, _SEEN_o_RequestBatterySwapRequest_9d4394)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES250[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED585)
     return 0
 
 
 def _o_RequestStartTransactionRequest_c2519c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 1.0)
-        at = 1
-        member = value.get('groupIdToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_dba809(member)
-        at = 2
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_dba809(member)
-        at = 3
-        member = value.get('remoteStartId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 4
-        member = value.get('chargingProfile', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_chargingProfile_c3e3ff(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES251)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_RequestStartTransactionRequest_c2519c[0]:
+                index = 0
+            elif key is _SEEN_o_RequestStartTransactionRequest_c2519c[1]:
+                index = 1
+            elif key is _SEEN_o_RequestStartTransactionRequest_c2519c[2]:
+                index = 2
+            elif key is _SEEN_o_RequestStartTransactionRequest_c2519c[3]:
+                index = 3
+            elif key is _SEEN_o_RequestStartTransactionRequest_c2519c[4]:
+                index = 4
+            elif key is _SEEN_o_RequestStartTransactionRequest_c2519c[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES586, _SEEN_o_RequestStartTransactionRequest_c2519c)
+            if index == 0:
+                _check_integer6(member)
+                _check_minimum(member, 1.0)
+            elif index == 1:
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+            elif index == 4:
+                _check_object(member)
+                _o_chargingProfile_c3e3ff(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES251[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED588)
     return 0
 
 
 def _o_RequestStartTransactionResponse_3ab802(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM3)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('transactionId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 36)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES252)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_RequestStartTransactionResponse_3ab802[0]:
+                index = 0
+            elif key is _SEEN_o_RequestStartTransactionResponse_3ab802[1]:
+                index = 1
+            elif key is _SEEN_o_RequestStartTransactionResponse_3ab802[2]:
+                index = 2
+            elif key is _SEEN_o_RequestStartTransactionResponse_3ab802[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES589, _SEEN_o_RequestStartTransactionResponse_3ab802)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum0(member), _MEMBERS7)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_string(member, 36)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES252[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_RequestStopTransactionRequest_c10330(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES131)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_RequestStopTransactionRequest_c10330[0]:
+                index = 0
+            elif key is _SEEN_o_RequestStopTransactionRequest_c10330[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES289, _SEEN_o_RequestStopTransactionRequest_c10330)
+            if index == 0:
+                present += 1
+                _check_string(member, 36)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES131[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED592)
     return 0
 
 
+def _is_enum70(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Expired' or value == 'Removed'
+    if size == 13:
+        return value == 'NoTransaction'
+    return False
+
+
 def _o_ReservationStatusUpdateRequest_fe0484(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('reservationId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('reservationUpdateStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM254)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES253)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReservationStatusUpdateRequest_fe0484[0]:
+                index = 0
+            elif key is _SEEN_o_ReservationStatusUpdateRequest_fe0484[1]:
+                index = 1
+            elif key is _SEEN_o_ReservationStatusUpdateRequest_fe0484[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES593, _SEEN_o_ReservationStatusUpdateRequest_fe0484)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum70(member), _MEMBERS595)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES253[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED596)
     return 0
 
 
 def _o_ReserveNowRequest_852988(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('expiryDateTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('connectorType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 20)
-        at = 3
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_dba809(member)
-        at = 4
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 5
-        member = value.get('groupIdToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_dba809(member)
-        at = 6
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES255)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReserveNowRequest_852988[0]:
+                index = 0
+            elif key is _SEEN_o_ReserveNowRequest_852988[1]:
+                index = 1
+            elif key is _SEEN_o_ReserveNowRequest_852988[2]:
+                index = 2
+            elif key is _SEEN_o_ReserveNowRequest_852988[3]:
+                index = 3
+            elif key is _SEEN_o_ReserveNowRequest_852988[4]:
+                index = 4
+            elif key is _SEEN_o_ReserveNowRequest_852988[5]:
+                index = 5
+            elif key is _SEEN_o_ReserveNowRequest_852988[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES597, _SEEN_o_ReserveNowRequest_852988)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_string(member, 20)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 4:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 5:
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 6:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES255[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED599)
     return 0
+
+
+def _is_enum71(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Faulted'
+    if size == 8:
+        return value == 'Accepted' or value == 'Occupied' or value == 'Rejected'
+    if size == 11:
+        return value == 'Unavailable'
+    return False
 
 
 def _o_ReserveNowResponse_a316ef(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM256)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ReserveNowResponse_a316ef[0]:
+                index = 0
+            elif key is _SEEN_o_ReserveNowResponse_a316ef[1]:
+                index = 1
+            elif key is _SEEN_o_ReserveNowResponse_a316ef[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_ReserveNowResponse_a316ef)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum71(member), _MEMBERS601)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
+def _is_enum72(value):
+    size = len(value)
+    if size == 6:
+        return value == 'OnIdle'
+    if size == 9:
+        return value == 'Immediate'
+    if size == 18:
+        return value == 'ImmediateAndResume'
+    return False
+
+
 def _o_ResetRequest_dce862(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM258)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES257)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_ResetRequest_dce862[0]:
+                index = 0
+            elif key is _SEEN_o_ResetRequest_dce862[1]:
+                index = 1
+            elif key is _SEEN_o_ResetRequest_dce862[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES602, _SEEN_o_ResetRequest_dce862)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum72(member), _MEMBERS604)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES257[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED605)
     return 0
 
 
 def _o_SecurityEventNotificationRequest_c1979a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 1
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('techInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 255)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES259)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SecurityEventNotificationRequest_c1979a[0]:
+                index = 0
+            elif key is _SEEN_o_SecurityEventNotificationRequest_c1979a[1]:
+                index = 1
+            elif key is _SEEN_o_SecurityEventNotificationRequest_c1979a[2]:
+                index = 2
+            elif key is _SEEN_o_SecurityEventNotificationRequest_c1979a[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES606, _SEEN_o_SecurityEventNotificationRequest_c1979a)
+            if index == 0:
+                present += 1
+                _check_string(member, 50)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_string(member, 255)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES259[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED608)
     return 0
 
 
 def _o_localAuthorizationList_04e90a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('idToken', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_idToken_dba809(member)
-        at = 1
-        member = value.get('idTokenInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idTokenInfo_3f6a15(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES261)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_localAuthorizationList_04e90a[0]:
+                index = 0
+            elif key is _SEEN_o_localAuthorizationList_04e90a[1]:
+                index = 1
+            elif key is _SEEN_o_localAuthorizationList_04e90a[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES611, _SEEN_o_localAuthorizationList_04e90a)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 1:
+                _check_object(member)
+                _o_idTokenInfo_3f6a15(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES261[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED29)
     return 0
 
 
@@ -10731,715 +11612,788 @@ def _a_localAuthorizationList_051abc(value):
     return 0
 
 
+def _is_enum73(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Full'
+    if size == 12:
+        return value == 'Differential'
+    return False
+
+
 def _o_SendLocalListRequest_e26afa(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('localAuthorizationList', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_localAuthorizationList_051abc(member)
-        at = 1
-        member = value.get('versionNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('updateType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM262)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES260)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SendLocalListRequest_e26afa[0]:
+                index = 0
+            elif key is _SEEN_o_SendLocalListRequest_e26afa[1]:
+                index = 1
+            elif key is _SEEN_o_SendLocalListRequest_e26afa[2]:
+                index = 2
+            elif key is _SEEN_o_SendLocalListRequest_e26afa[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES609, _SEEN_o_SendLocalListRequest_e26afa)
+            if index == 0:
+                _check_array(member)
+                _a_localAuthorizationList_051abc(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum73(member), _MEMBERS613)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES260[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED614)
     return 0
 
 
+def _is_enum74(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Failed'
+    if size == 8:
+        return value == 'Accepted'
+    if size == 15:
+        return value == 'VersionMismatch'
+    return False
+
+
 def _o_SendLocalListResponse_055843(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM263)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SendLocalListResponse_055843[0]:
+                index = 0
+            elif key is _SEEN_o_SendLocalListResponse_055843[1]:
+                index = 1
+            elif key is _SEEN_o_SendLocalListResponse_055843[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_SendLocalListResponse_055843)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum74(member), _MEMBERS616)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_SetChargingProfileRequest_3662c6(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('chargingProfile', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_chargingProfile_c3e3ff(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES264)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetChargingProfileRequest_3662c6[0]:
+                index = 0
+            elif key is _SEEN_o_SetChargingProfileRequest_3662c6[1]:
+                index = 1
+            elif key is _SEEN_o_SetChargingProfileRequest_3662c6[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES617, _SEEN_o_SetChargingProfileRequest_3662c6)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_chargingProfile_c3e3ff(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES264[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED619)
     return 0
 
 
 def _o_SetDERControlRequest_fc4d55(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('isDefault', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 1
-        member = value.get('controlId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 2
-        member = value.get('controlType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM54)
-        at = 3
-        member = value.get('curve', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_curve_6c2b7f(member)
-        at = 4
-        member = value.get('enterService', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_enterService_33c191(member)
-        at = 5
-        member = value.get('fixedPFAbsorb', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_fixedPF_ad71de(member)
-        at = 6
-        member = value.get('fixedPFInject', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_fixedPF_ad71de(member)
-        at = 7
-        member = value.get('fixedVar', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_fixedVar_c44f96(member)
-        at = 8
-        member = value.get('freqDroop', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_freqDroop_ada32e(member)
-        at = 9
-        member = value.get('gradient', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_gradient_c5f230(member)
-        at = 10
-        member = value.get('limitMaxDischarge', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_limitMaxDischarge_df9f99(member)
-        at = 11
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES265)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetDERControlRequest_fc4d55[0]:
+                index = 0
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[1]:
+                index = 1
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[2]:
+                index = 2
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[3]:
+                index = 3
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[4]:
+                index = 4
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[5]:
+                index = 5
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[6]:
+                index = 6
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[7]:
+                index = 7
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[8]:
+                index = 8
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[9]:
+                index = 9
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[10]:
+                index = 10
+            elif key is _SEEN_o_SetDERControlRequest_fc4d55[11]:
+                index = 11
+            else:
+                index = _identify(key, _NAMES620, _SEEN_o_SetDERControlRequest_fc4d55)
+            if index == 0:
+                present += 1
+                _check_boolean(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, 36)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum17(member), _MEMBERS122)
+            elif index == 3:
+                _check_object(member)
+                _o_curve_6c2b7f(member)
+            elif index == 4:
+                _check_object(member)
+                _o_enterService_33c191(member)
+            elif index == 5:
+                _check_object(member)
+                _o_fixedPF_ad71de(member)
+            elif index == 6:
+                _check_object(member)
+                _o_fixedPF_ad71de(member)
+            elif index == 7:
+                _check_object(member)
+                _o_fixedVar_c44f96(member)
+            elif index == 8:
+                _check_object(member)
+                _o_freqDroop_ada32e(member)
+            elif index == 9:
+                _check_object(member)
+                _o_gradient_c5f230(member)
+            elif index == 10:
+                _check_object(member)
+                _o_limitMaxDischarge_df9f99(member)
+            elif index == 11:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES265[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED622)
     return 0
 
 
 def _o_SetDERControlResponse_41e6a1(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM55)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('supersededIds', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_supersededIds_fdb3cf(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES266)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetDERControlResponse_41e6a1[0]:
+                index = 0
+            elif key is _SEEN_o_SetDERControlResponse_41e6a1[1]:
+                index = 1
+            elif key is _SEEN_o_SetDERControlResponse_41e6a1[2]:
+                index = 2
+            elif key is _SEEN_o_SetDERControlResponse_41e6a1[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES623, _SEEN_o_SetDERControlResponse_41e6a1)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum18(member), _MEMBERS125)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_array(member)
+                _a_supersededIds_fdb3cf(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES266[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_SetDefaultTariffRequest_bf58a4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('tariff', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_tariff_5c072f(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES267)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetDefaultTariffRequest_bf58a4[0]:
+                index = 0
+            elif key is _SEEN_o_SetDefaultTariffRequest_bf58a4[1]:
+                index = 1
+            elif key is _SEEN_o_SetDefaultTariffRequest_bf58a4[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES625, _SEEN_o_SetDefaultTariffRequest_bf58a4)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_tariff_5c072f(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES267[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED627)
     return 0
 
 
+def _is_enum75(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 15:
+        return value == 'TooManyElements'
+    if size == 17:
+        return value == 'DuplicateTariffId'
+    if size == 21:
+        return value == 'ConditionNotSupported'
+    return False
+
+
 def _o_SetDefaultTariffResponse_0fed8a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM268)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetDefaultTariffResponse_0fed8a[0]:
+                index = 0
+            elif key is _SEEN_o_SetDefaultTariffResponse_0fed8a[1]:
+                index = 1
+            elif key is _SEEN_o_SetDefaultTariffResponse_0fed8a[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_SetDefaultTariffResponse_0fed8a)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum75(member), _MEMBERS629)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_SetDisplayMessageRequest_11cd41(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('message', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_messageInfo_dc7f9f(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES269)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetDisplayMessageRequest_11cd41[0]:
+                index = 0
+            elif key is _SEEN_o_SetDisplayMessageRequest_11cd41[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES630, _SEEN_o_SetDisplayMessageRequest_11cd41)
+            if index == 0:
+                present += 1
+                _check_object(member)
+                _o_messageInfo_dc7f9f(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES269[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED632)
     return 0
+
+
+def _is_enum76(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 17:
+        return value == 'NotSupportedState'
+    if size == 18:
+        return value == 'UnknownTransaction'
+    if size == 20:
+        return value == 'NotSupportedPriority' or value == 'LanguageNotSupported'
+    if size == 25:
+        return value == 'NotSupportedMessageFormat'
+    return False
 
 
 def _o_SetDisplayMessageResponse_524ef4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM270)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetDisplayMessageResponse_524ef4[0]:
+                index = 0
+            elif key is _SEEN_o_SetDisplayMessageResponse_524ef4[1]:
+                index = 1
+            elif key is _SEEN_o_SetDisplayMessageResponse_524ef4[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_SetDisplayMessageResponse_524ef4)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum76(member), _MEMBERS634)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
+def _is_enum77(value):
+    size = len(value)
+    if size == 3:
+        return value == 'All'
+    if size == 13:
+        return value == 'HardWiredOnly'
+    if size == 14:
+        return value == 'FactoryDefault'
+    return False
+
+
 def _o_SetMonitoringBaseRequest_8f87c0(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('monitoringBase', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM272)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES271)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetMonitoringBaseRequest_8f87c0[0]:
+                index = 0
+            elif key is _SEEN_o_SetMonitoringBaseRequest_8f87c0[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES635, _SEEN_o_SetMonitoringBaseRequest_8f87c0)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum77(member), _MEMBERS637)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES271[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED638)
     return 0
 
 
 def _o_SetMonitoringLevelRequest_ba04d4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('severity', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES273)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetMonitoringLevelRequest_ba04d4[0]:
+                index = 0
+            elif key is _SEEN_o_SetMonitoringLevelRequest_ba04d4[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES639, _SEEN_o_SetMonitoringLevelRequest_ba04d4)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES273[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED641)
     return 0
+
+
+def _is_enum78(value):
+    size = len(value)
+    if size == 3:
+        return value == 'PAP'
+    if size == 4:
+        return value == 'CHAP' or value == 'NONE' or value == 'AUTO'
+    return False
 
 
 def _o_apn_3ad790(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('apn', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2000)
-        at = 1
-        member = value.get('apnUserName', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 2
-        member = value.get('apnPassword', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 64)
-        at = 3
-        member = value.get('simPin', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('preferredNetwork', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 6)
-        at = 5
-        member = value.get('useOnlyPreferredNetwork', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 6
-        member = value.get('apnAuthentication', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM277)
-        at = 7
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES276)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_apn_3ad790[0]:
+                index = 0
+            elif key is _SEEN_o_apn_3ad790[1]:
+                index = 1
+            elif key is _SEEN_o_apn_3ad790[2]:
+                index = 2
+            elif key is _SEEN_o_apn_3ad790[3]:
+                index = 3
+            elif key is _SEEN_o_apn_3ad790[4]:
+                index = 4
+            elif key is _SEEN_o_apn_3ad790[5]:
+                index = 5
+            elif key is _SEEN_o_apn_3ad790[6]:
+                index = 6
+            elif key is _SEEN_o_apn_3ad790[7]:
+                index = 7
+            else:
+                index = _identify(key, _NAMES646, _SEEN_o_apn_3ad790)
+            if index == 0:
+                present += 1
+                _check_string(member, 2000)
+            elif index == 1:
+                _check_string(member, 50)
+            elif index == 2:
+                _check_string(member, 64)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                _check_string(member, 6)
+            elif index == 5:
+                _check_boolean(member)
+            elif index == 6:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum78(member), _MEMBERS648)
+            elif index == 7:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES276[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED649)
     return 0
 
 
+def _is_enum79(value):
+    size = len(value)
+    if size == 6:
+        return value == 'OCPP12' or value == 'OCPP15' or value == 'OCPP16' or value == 'OCPP20' or value == 'OCPP21'
+    if size == 7:
+        return value == 'OCPP201'
+    return False
+
+
+def _is_enum80(value):
+    size = len(value)
+    if size == 3:
+        return value == 'Any'
+    if size == 6:
+        return value == 'Wired0' or value == 'Wired1' or value == 'Wired2' or value == 'Wired3'
+    if size == 9:
+        return value == 'Wireless0' or value == 'Wireless1' or value == 'Wireless2' or value == 'Wireless3'
+    return False
+
+
+def _is_enum81(value):
+    size = len(value)
+    if size == 4:
+        return value == 'SOAP' or value == 'JSON'
+    return False
+
+
+def _is_enum82(value):
+    size = len(value)
+    if size == 4:
+        return value == 'L2TP' or value == 'PPTP'
+    if size == 5:
+        return value == 'IKEv2' or value == 'IPSec'
+    return False
+
+
 def _o_vpn_348ddd(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('server', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2000)
-        at = 1
-        member = value.get('user', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 50)
-        at = 2
-        member = value.get('group', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 3
-        member = value.get('password', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 64)
-        at = 4
-        member = value.get('key', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 255)
-        at = 5
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM282)
-        at = 6
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES281)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_vpn_348ddd[0]:
+                index = 0
+            elif key is _SEEN_o_vpn_348ddd[1]:
+                index = 1
+            elif key is _SEEN_o_vpn_348ddd[2]:
+                index = 2
+            elif key is _SEEN_o_vpn_348ddd[3]:
+                index = 3
+            elif key is _SEEN_o_vpn_348ddd[4]:
+                index = 4
+            elif key is _SEEN_o_vpn_348ddd[5]:
+                index = 5
+            elif key is _SEEN_o_vpn_348ddd[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES653, _SEEN_o_vpn_348ddd)
+            if index == 0:
+                present += 1
+                _check_string(member, 2000)
+            elif index == 1:
+                present += 1
+                _check_string(member, 50)
+            elif index == 2:
+                _check_string(member, 50)
+            elif index == 3:
+                present += 1
+                _check_string(member, 64)
+            elif index == 4:
+                present += 1
+                _check_string(member, 255)
+            elif index == 5:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum82(member), _MEMBERS655)
+            elif index == 6:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES281[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED656)
     return 0
 
 
 def _o_connectionData_2cd72f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('apn', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_apn_3ad790(member)
-        at = 1
-        member = value.get('ocppVersion', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM278)
-        at = 2
-        member = value.get('ocppInterface', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM279)
-        at = 3
-        member = value.get('ocppTransport', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM280)
-        at = 4
-        member = value.get('messageTimeout', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 5
-        member = value.get('ocppCsmsUrl', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2000)
-        at = 6
-        member = value.get('securityProfile', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 7
-        member = value.get('identity', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 48)
-        at = 8
-        member = value.get('basicAuthPassword', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 64)
-        at = 9
-        member = value.get('vpn', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_vpn_348ddd(member)
-        at = 10
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES275)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_connectionData_2cd72f[0]:
+                index = 0
+            elif key is _SEEN_o_connectionData_2cd72f[1]:
+                index = 1
+            elif key is _SEEN_o_connectionData_2cd72f[2]:
+                index = 2
+            elif key is _SEEN_o_connectionData_2cd72f[3]:
+                index = 3
+            elif key is _SEEN_o_connectionData_2cd72f[4]:
+                index = 4
+            elif key is _SEEN_o_connectionData_2cd72f[5]:
+                index = 5
+            elif key is _SEEN_o_connectionData_2cd72f[6]:
+                index = 6
+            elif key is _SEEN_o_connectionData_2cd72f[7]:
+                index = 7
+            elif key is _SEEN_o_connectionData_2cd72f[8]:
+                index = 8
+            elif key is _SEEN_o_connectionData_2cd72f[9]:
+                index = 9
+            elif key is _SEEN_o_connectionData_2cd72f[10]:
+                index = 10
+            else:
+                index = _identify(key, _NAMES644, _SEEN_o_connectionData_2cd72f)
+            if index == 0:
+                _check_object(member)
+                _o_apn_3ad790(member)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum79(member), _MEMBERS650)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum80(member), _MEMBERS651)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum81(member), _MEMBERS652)
+            elif index == 4:
+                present += 1
+                _check_integer6(member)
+            elif index == 5:
+                present += 1
+                _check_string(member, 2000)
+            elif index == 6:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 7:
+                _check_string(member, 48)
+            elif index == 8:
+                _check_string(member, 64)
+            elif index == 9:
+                _check_object(member)
+                _o_vpn_348ddd(member)
+            elif index == 10:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES275[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED657)
     return 0
 
 
 def _o_SetNetworkProfileRequest_07a119(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('configurationSlot', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('connectionData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_connectionData_2cd72f(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES274)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetNetworkProfileRequest_07a119[0]:
+                index = 0
+            elif key is _SEEN_o_SetNetworkProfileRequest_07a119[1]:
+                index = 1
+            elif key is _SEEN_o_SetNetworkProfileRequest_07a119[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES642, _SEEN_o_SetNetworkProfileRequest_07a119)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_connectionData_2cd72f(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES274[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED658)
     return 0
 
 
 def _o_setMonitoringData_4f1b38(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('periodicEventStream', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_params_fc28d4(member)
-        at = 2
-        member = value.get('transaction', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 3
-        member = value.get('value', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 4
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM204)
-        at = 5
-        member = value.get('severity', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 6
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 7
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 8
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES284)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_setMonitoringData_4f1b38[0]:
+                index = 0
+            elif key is _SEEN_o_setMonitoringData_4f1b38[1]:
+                index = 1
+            elif key is _SEEN_o_setMonitoringData_4f1b38[2]:
+                index = 2
+            elif key is _SEEN_o_setMonitoringData_4f1b38[3]:
+                index = 3
+            elif key is _SEEN_o_setMonitoringData_4f1b38[4]:
+                index = 4
+            elif key is _SEEN_o_setMonitoringData_4f1b38[5]:
+                index = 5
+            elif key is _SEEN_o_setMonitoringData_4f1b38[6]:
+                index = 6
+            elif key is _SEEN_o_setMonitoringData_4f1b38[7]:
+                index = 7
+            elif key is _SEEN_o_setMonitoringData_4f1b38[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES661, _SEEN_o_setMonitoringData_4f1b38)
+            if index == 0:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_object(member)
+                _o_params_fc28d4(member)
+            elif index == 2:
+                _check_boolean(member)
+            elif index == 3:
+                present += 1
+                _check_number(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum61(member), _MEMBERS467)
+            elif index == 5:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 6:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 7:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 8:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES284[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED663)
     return 0
 
 
@@ -11460,96 +12414,107 @@ def _a_setMonitoringData_45f77b(value):
 
 
 def _o_SetVariableMonitoringRequest_dae971(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('setMonitoringData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_setMonitoringData_45f77b(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES283)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetVariableMonitoringRequest_dae971[0]:
+                index = 0
+            elif key is _SEEN_o_SetVariableMonitoringRequest_dae971[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES659, _SEEN_o_SetVariableMonitoringRequest_dae971)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_setMonitoringData_45f77b(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES283[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED664)
     return 0
 
 
+def _is_enum83(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 9:
+        return value == 'Duplicate'
+    if size == 15:
+        return value == 'UnknownVariable'
+    if size == 16:
+        return value == 'UnknownComponent'
+    if size == 22:
+        return value == 'UnsupportedMonitorType'
+    return False
+
+
 def _o_setMonitoringResult_09660a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('id', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM287)
-        at = 3
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM204)
-        at = 4
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 5
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 6
-        member = value.get('severity', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 7
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES286)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_setMonitoringResult_09660a[0]:
+                index = 0
+            elif key is _SEEN_o_setMonitoringResult_09660a[1]:
+                index = 1
+            elif key is _SEEN_o_setMonitoringResult_09660a[2]:
+                index = 2
+            elif key is _SEEN_o_setMonitoringResult_09660a[3]:
+                index = 3
+            elif key is _SEEN_o_setMonitoringResult_09660a[4]:
+                index = 4
+            elif key is _SEEN_o_setMonitoringResult_09660a[5]:
+                index = 5
+            elif key is _SEEN_o_setMonitoringResult_09660a[6]:
+                index = 6
+            elif key is _SEEN_o_setMonitoringResult_09660a[7]:
+                index = 7
+            else:
+                index = _identify(key, _NAMES667, _SEEN_o_setMonitoringResult_09660a)
+            if index == 0:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum83(member), _MEMBERS669)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum61(member), _MEMBERS467)
+            elif index == 4:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 5:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 6:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 7:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES286[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED670)
     return 0
 
 
@@ -11570,75 +12535,74 @@ def _a_setMonitoringResult_a955f1(value):
 
 
 def _o_SetVariableMonitoringResponse_3d24f2(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('setMonitoringResult', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_setMonitoringResult_a955f1(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES285)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetVariableMonitoringResponse_3d24f2[0]:
+                index = 0
+            elif key is _SEEN_o_SetVariableMonitoringResponse_3d24f2[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES665, _SEEN_o_SetVariableMonitoringResponse_3d24f2)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_setMonitoringResult_a955f1(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES285[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED671)
     return 0
 
 
 def _o_setVariableData_3a7198(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('attributeType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM135)
-        at = 1
-        member = value.get('attributeValue', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2500)
-        at = 2
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 3
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES289)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_setVariableData_3a7198[0]:
+                index = 0
+            elif key is _SEEN_o_setVariableData_3a7198[1]:
+                index = 1
+            elif key is _SEEN_o_setVariableData_3a7198[2]:
+                index = 2
+            elif key is _SEEN_o_setVariableData_3a7198[3]:
+                index = 3
+            elif key is _SEEN_o_setVariableData_3a7198[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES674, _SEEN_o_setVariableData_3a7198)
+            if index == 0:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum44(member), _MEMBERS298)
+            elif index == 1:
+                present += 1
+                _check_string(member, 2500)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES289[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED676)
     return 0
 
 
@@ -11659,82 +12623,95 @@ def _a_setVariableData_162eb0(value):
 
 
 def _o_SetVariablesRequest_477338(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('setVariableData', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_setVariableData_162eb0(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES288)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetVariablesRequest_477338[0]:
+                index = 0
+            elif key is _SEEN_o_SetVariablesRequest_477338[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES672, _SEEN_o_SetVariablesRequest_477338)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_setVariableData_162eb0(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES288[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED677)
     return 0
 
 
+def _is_enum84(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 14:
+        return value == 'RebootRequired'
+    if size == 15:
+        return value == 'UnknownVariable'
+    if size == 16:
+        return value == 'UnknownComponent'
+    if size == 25:
+        return value == 'NotSupportedAttributeType'
+    return False
+
+
 def _o_setVariableResult_403330(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('attributeType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM135)
-        at = 1
-        member = value.get('attributeStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM292)
-        at = 2
-        member = value.get('attributeStatusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 3
-        member = value.get('component', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_component_47ee8a(member)
-        at = 4
-        member = value.get('variable', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_variable_e65dc4(member)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES291)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_setVariableResult_403330[0]:
+                index = 0
+            elif key is _SEEN_o_setVariableResult_403330[1]:
+                index = 1
+            elif key is _SEEN_o_setVariableResult_403330[2]:
+                index = 2
+            elif key is _SEEN_o_setVariableResult_403330[3]:
+                index = 3
+            elif key is _SEEN_o_setVariableResult_403330[4]:
+                index = 4
+            elif key is _SEEN_o_setVariableResult_403330[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES680, _SEEN_o_setVariableResult_403330)
+            if index == 0:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum44(member), _MEMBERS298)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum84(member), _MEMBERS682)
+            elif index == 2:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_component_47ee8a(member)
+            elif index == 4:
+                present += 1
+                _check_object(member)
+                _o_variable_e65dc4(member)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES291[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED306)
     return 0
 
 
@@ -11755,153 +12732,176 @@ def _a_setVariableResult_cadc94(value):
 
 
 def _o_SetVariablesResponse_d2a511(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('setVariableResult', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_array(member)
-        _a_setVariableResult_cadc94(member)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES290)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SetVariablesResponse_d2a511[0]:
+                index = 0
+            elif key is _SEEN_o_SetVariablesResponse_d2a511[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES678, _SEEN_o_SetVariablesResponse_d2a511)
+            if index == 0:
+                present += 1
+                _check_array(member)
+                _a_setVariableResult_cadc94(member)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES290[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED683)
     return 0
 
 
 def _o_SignCertificateRequest_2a5c11(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('csr', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 5500)
-        at = 1
-        member = value.get('certificateType', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM42)
-        at = 2
-        member = value.get('hashRootCertificate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customerCertificate_35f7e3(member)
-        at = 3
-        member = value.get('requestId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES293)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_SignCertificateRequest_2a5c11[0]:
+                index = 0
+            elif key is _SEEN_o_SignCertificateRequest_2a5c11[1]:
+                index = 1
+            elif key is _SEEN_o_SignCertificateRequest_2a5c11[2]:
+                index = 2
+            elif key is _SEEN_o_SignCertificateRequest_2a5c11[3]:
+                index = 3
+            elif key is _SEEN_o_SignCertificateRequest_2a5c11[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES684, _SEEN_o_SignCertificateRequest_2a5c11)
+            if index == 0:
+                present += 1
+                _check_string(member, 5500)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum11(member), _MEMBERS97)
+            elif index == 2:
+                _check_object(member)
+                _o_customerCertificate_35f7e3(member)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES293[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED686)
     return 0
+
+
+def _is_enum85(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Faulted'
+    if size == 8:
+        return value == 'Occupied' or value == 'Reserved'
+    if size == 9:
+        return value == 'Available'
+    if size == 11:
+        return value == 'Unavailable'
+    return False
 
 
 def _o_StatusNotificationRequest_0b7bd3(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 1
-        member = value.get('connectorStatus', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM295)
-        at = 2
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 3
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES294)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_StatusNotificationRequest_0b7bd3[0]:
+                index = 0
+            elif key is _SEEN_o_StatusNotificationRequest_0b7bd3[1]:
+                index = 1
+            elif key is _SEEN_o_StatusNotificationRequest_0b7bd3[2]:
+                index = 2
+            elif key is _SEEN_o_StatusNotificationRequest_0b7bd3[3]:
+                index = 3
+            elif key is _SEEN_o_StatusNotificationRequest_0b7bd3[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES687, _SEEN_o_StatusNotificationRequest_0b7bd3)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum85(member), _MEMBERS689)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 3:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES294[at])
+        violation.path.insert(0, key)
         raise
+    if present != 4:
+        _missing(value, _REQUIRED690)
     return 0
 
 
+def _is_enum86(value):
+    size = len(value)
+    if size == 6:
+        return value == 'Energy'
+    if size == 8:
+        return value == 'MaxPower' or value == 'MinPower' or value == 'IdleTIme'
+    if size == 10:
+        return value == 'MaxCurrent' or value == 'MinCurrent'
+    if size == 12:
+        return value == 'ChargingTime'
+    return False
+
+
 def _o_dimensions_716866(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('type', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM300)
-        at = 1
-        member = value.get('volume', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES299)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_dimensions_716866[0]:
+                index = 0
+            elif key is _SEEN_o_dimensions_716866[1]:
+                index = 1
+            elif key is _SEEN_o_dimensions_716866[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES697, _SEEN_o_dimensions_716866)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum86(member), _MEMBERS699)
+            elif index == 1:
+                present += 1
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES299[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED700)
     return 0
 
 
@@ -11922,40 +12922,39 @@ def _a_dimensions_74147f(value):
 
 
 def _o_chargingPeriods_572a37(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('dimensions', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_dimensions_74147f(member)
-        at = 1
-        member = value.get('tariffId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 60)
-        at = 2
-        member = value.get('startPeriod', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES298)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_chargingPeriods_572a37[0]:
+                index = 0
+            elif key is _SEEN_o_chargingPeriods_572a37[1]:
+                index = 1
+            elif key is _SEEN_o_chargingPeriods_572a37[2]:
+                index = 2
+            elif key is _SEEN_o_chargingPeriods_572a37[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES695, _SEEN_o_chargingPeriods_572a37)
+            if index == 0:
+                _check_array(member)
+                _a_dimensions_74147f(member)
+            elif index == 1:
+                _check_string(member, 60)
+            elif index == 2:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES298[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED230)
     return 0
 
 
@@ -11975,975 +12974,1532 @@ def _a_chargingPeriods_fc2d3c(value):
     return 0
 
 
+def _is_enum87(value):
+    size = len(value)
+    if size == 7:
+        return value == 'MinCost' or value == 'MaxCost'
+    if size == 10:
+        return value == 'NormalCost'
+    return False
+
+
 def _o_total_88fb1a(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('exclTax', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 1
-        member = value.get('inclTax', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES303)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_total_88fb1a[0]:
+                index = 0
+            elif key is _SEEN_o_total_88fb1a[1]:
+                index = 1
+            elif key is _SEEN_o_total_88fb1a[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES704, _SEEN_o_total_88fb1a)
+            if index == 0:
+                _check_number(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES303[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_totalCost_2f3e28(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('currency', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 3)
-        at = 1
-        member = value.get('typeOfCost', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM302)
-        at = 2
-        member = value.get('fixed', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minCost_15272e(member)
-        at = 3
-        member = value.get('energy', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minCost_15272e(member)
-        at = 4
-        member = value.get('chargingTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minCost_15272e(member)
-        at = 5
-        member = value.get('idleTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minCost_15272e(member)
-        at = 6
-        member = value.get('reservationTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minCost_15272e(member)
-        at = 7
-        member = value.get('reservationFixed', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_minCost_15272e(member)
-        at = 8
-        member = value.get('total', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_total_88fb1a(member)
-        at = 9
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES301)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_totalCost_2f3e28[0]:
+                index = 0
+            elif key is _SEEN_o_totalCost_2f3e28[1]:
+                index = 1
+            elif key is _SEEN_o_totalCost_2f3e28[2]:
+                index = 2
+            elif key is _SEEN_o_totalCost_2f3e28[3]:
+                index = 3
+            elif key is _SEEN_o_totalCost_2f3e28[4]:
+                index = 4
+            elif key is _SEEN_o_totalCost_2f3e28[5]:
+                index = 5
+            elif key is _SEEN_o_totalCost_2f3e28[6]:
+                index = 6
+            elif key is _SEEN_o_totalCost_2f3e28[7]:
+                index = 7
+            elif key is _SEEN_o_totalCost_2f3e28[8]:
+                index = 8
+            elif key is _SEEN_o_totalCost_2f3e28[9]:
+                index = 9
+            else:
+                index = _identify(key, _NAMES701, _SEEN_o_totalCost_2f3e28)
+            if index == 0:
+                present += 1
+                _check_string(member, 3)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum87(member), _MEMBERS703)
+            elif index == 2:
+                _check_object(member)
+                _o_minCost_15272e(member)
+            elif index == 3:
+                _check_object(member)
+                _o_minCost_15272e(member)
+            elif index == 4:
+                _check_object(member)
+                _o_minCost_15272e(member)
+            elif index == 5:
+                _check_object(member)
+                _o_minCost_15272e(member)
+            elif index == 6:
+                _check_object(member)
+                _o_minCost_15272e(member)
+            elif index == 7:
+                _check_object(member)
+                _o_minCost_15272e(member)
+            elif index == 8:
+                present += 1
+                _check_object(member)
+                _o_total_88fb1a(member)
+            elif index == 9:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES301[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED706)
     return 0
 
 
 def _o_totalUsage_8ad77c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('energy', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_number(member)
-        at = 1
-        member = value.get('chargingTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 2
-        member = value.get('idleTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('reservationTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES304)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_totalUsage_8ad77c[0]:
+                index = 0
+            elif key is _SEEN_o_totalUsage_8ad77c[1]:
+                index = 1
+            elif key is _SEEN_o_totalUsage_8ad77c[2]:
+                index = 2
+            elif key is _SEEN_o_totalUsage_8ad77c[3]:
+                index = 3
+            elif key is _SEEN_o_totalUsage_8ad77c[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES707, _SEEN_o_totalUsage_8ad77c)
+            if index == 0:
+                present += 1
+                _check_number(member)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                _check_integer6(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES304[at])
+        violation.path.insert(0, key)
         raise
+    if present != 3:
+        _missing(value, _REQUIRED709)
     return 0
 
 
 def _o_costDetails_f82b5f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('chargingPeriods', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_chargingPeriods_fc2d3c(member)
-        at = 1
-        member = value.get('totalCost', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_totalCost_2f3e28(member)
-        at = 2
-        member = value.get('totalUsage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_totalUsage_8ad77c(member)
-        at = 3
-        member = value.get('failureToCalculate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 4
-        member = value.get('failureReason', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 500)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES297)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_costDetails_f82b5f[0]:
+                index = 0
+            elif key is _SEEN_o_costDetails_f82b5f[1]:
+                index = 1
+            elif key is _SEEN_o_costDetails_f82b5f[2]:
+                index = 2
+            elif key is _SEEN_o_costDetails_f82b5f[3]:
+                index = 3
+            elif key is _SEEN_o_costDetails_f82b5f[4]:
+                index = 4
+            elif key is _SEEN_o_costDetails_f82b5f[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES693, _SEEN_o_costDetails_f82b5f)
+            if index == 0:
+                _check_array(member)
+                _a_chargingPeriods_fc2d3c(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_totalCost_2f3e28(member)
+            elif index == 2:
+                present += 1
+                _check_object(member)
+                _o_totalUsage_8ad77c(member)
+            elif index == 3:
+                _check_boolean(member)
+            elif index == 4:
+                _check_string(member, 500)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES297[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED710)
     return 0
 
 
+def _is_enum88(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Ended'
+    if size == 7:
+        return value == 'Started' or value == 'Updated'
+    return False
+
+
+def _is_enum89(value):
+    size = len(value)
+    if size == 7:
+        return value == 'Trigger'
+    if size == 8:
+        return value == 'LimitSet'
+    if size == 9:
+        return value == 'TxResumed'
+    if size == 10:
+        return value == 'Authorized' or value == 'EVDeparted' or value == 'EVDetected' or value == 'RemoteStop'
+    if size == 11:
+        return value == 'RemoteStart' or value == 'RunningCost'
+    if size == 12:
+        return value == 'Deauthorized' or value == 'ResetCommand'
+    if size == 13:
+        return value == 'TariffChanged' or value == 'UnlockCommand'
+    if size == 14:
+        return value == 'CablePluggedIn' or value == 'StopAuthorized'
+    if size == 15:
+        return value == 'MeterValueClock' or value == 'SoCLimitReached'
+    if size == 16:
+        return value == 'CostLimitReached' or value == 'EVConnectTimeout' or value == 'TimeLimitReached'
+    if size == 17:
+        return value == 'AbnormalCondition' or value == 'TariffNotAccepted'
+    if size == 18:
+        return value == 'EnergyLimitReached' or value == 'MeterValuePeriodic' or value == 'SignedDataReceived'
+    if size == 19:
+        return value == 'ChargingRateChanged' or value == 'EVCommunicationLost'
+    if size == 20:
+        return value == 'ChargingStateChanged' or value == 'OperationModeChanged'
+    return False
+
+
+def _is_enum90(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Ready'
+    if size == 7:
+        return value == 'Unknown'
+    if size == 8:
+        return value == 'NotReady'
+    if size == 15:
+        return value == 'Preconditioning'
+    return False
+
+
+def _is_enum91(value):
+    size = len(value)
+    if size == 4:
+        return value == 'Idle'
+    if size == 8:
+        return value == 'Charging'
+    if size == 11:
+        return value == 'EVConnected' or value == 'SuspendedEV'
+    if size == 13:
+        return value == 'SuspendedEVSE'
+    return False
+
+
+def _is_enum92(value):
+    size = len(value)
+    if size == 5:
+        return value == 'Local' or value == 'Other'
+    if size == 6:
+        return value == 'Reboot' or value == 'Remote'
+    if size == 7:
+        return value == 'Timeout'
+    if size == 9:
+        return value == 'PowerLoss'
+    if size == 10:
+        return value == 'MasterPass'
+    if size == 11:
+        return value == 'GroundFault' or value == 'StoppedByEV'
+    if size == 12:
+        return value == 'DeAuthorized' or value == 'PowerQuality'
+    if size == 13:
+        return value == 'EmergencyStop'
+    if size == 14:
+        return value == 'EVDisconnected' or value == 'ImmediateReset'
+    if size == 15:
+        return value == 'SOCLimitReached'
+    if size == 16:
+        return value == 'LocalOutOfCredit' or value == 'OvercurrentFault' or value == 'TimeLimitReached'
+    if size == 18:
+        return value == 'EnergyLimitReached'
+    if size == 25:
+        return value == 'ReqEnergyTransferRejected'
+    return False
+
+
 def _o_transactionLimit_1f8de7(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('maxCost', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 1
-        member = value.get('maxEnergy', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 2
-        member = value.get('maxTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('maxSoC', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 100.0)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES311)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_transactionLimit_1f8de7[0]:
+                index = 0
+            elif key is _SEEN_o_transactionLimit_1f8de7[1]:
+                index = 1
+            elif key is _SEEN_o_transactionLimit_1f8de7[2]:
+                index = 2
+            elif key is _SEEN_o_transactionLimit_1f8de7[3]:
+                index = 3
+            elif key is _SEEN_o_transactionLimit_1f8de7[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES718, _SEEN_o_transactionLimit_1f8de7)
+            if index == 0:
+                _check_number(member)
+            elif index == 1:
+                _check_number(member)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 100.0)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES311[at])
+        violation.path.insert(0, key)
         raise
     return 0
 
 
 def _o_transactionInfo_c6099e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 1
-        member = value.get('chargingState', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM309)
-        at = 2
-        member = value.get('timeSpentCharging', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 3
-        member = value.get('stoppedReason', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM310)
-        at = 4
-        member = value.get('remoteStartId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 5
-        member = value.get('operationMode', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM100)
-        at = 6
-        member = value.get('tariffId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 60)
-        at = 7
-        member = value.get('transactionLimit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_transactionLimit_1f8de7(member)
-        at = 8
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES308)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_transactionInfo_c6099e[0]:
+                index = 0
+            elif key is _SEEN_o_transactionInfo_c6099e[1]:
+                index = 1
+            elif key is _SEEN_o_transactionInfo_c6099e[2]:
+                index = 2
+            elif key is _SEEN_o_transactionInfo_c6099e[3]:
+                index = 3
+            elif key is _SEEN_o_transactionInfo_c6099e[4]:
+                index = 4
+            elif key is _SEEN_o_transactionInfo_c6099e[5]:
+                index = 5
+            elif key is _SEEN_o_transactionInfo_c6099e[6]:
+                index = 6
+            elif key is _SEEN_o_transactionInfo_c6099e[7]:
+                index = 7
+            elif key is _SEEN_o_transactionInfo_c6099e[8]:
+                index = 8
+            else:
+                index = _identify(key, _NAMES714, _SEEN_o_transactionInfo_c6099e)
+            if index == 0:
+                present += 1
+                _check_string(member, 36)
+            elif index == 1:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum91(member), _MEMBERS716)
+            elif index == 2:
+                _check_integer6(member)
+            elif index == 3:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum92(member), _MEMBERS717)
+            elif index == 4:
+                _check_integer6(member)
+            elif index == 5:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum34(member), _MEMBERS223)
+            elif index == 6:
+                _check_string(member, 60)
+            elif index == 7:
+                _check_object(member)
+                _o_transactionLimit_1f8de7(member)
+            elif index == 8:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES308[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED592)
     return 0
 
 
 def _o_TransactionEventRequest_846a3a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('costDetails', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_costDetails_f82b5f(member)
-        at = 1
-        member = value.get('eventType', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM305)
-        at = 2
-        member = value.get('meterValue', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_meterValue_f6add9(member)
-        at = 3
-        member = value.get('timestamp', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 4
-        member = value.get('triggerReason', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM306)
-        at = 5
-        member = value.get('seqNo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 6
-        member = value.get('offline', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 7
-        member = value.get('numberOfPhasesUsed', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-            _check_maximum(member, 3.0)
-        at = 8
-        member = value.get('cableMaxCurrent', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 9
-        member = value.get('reservationId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 10
-        member = value.get('preconditioningStatus', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_enum(member, _ENUM307)
-        at = 11
-        member = value.get('evseSleep', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_boolean(member)
-        at = 12
-        member = value.get('transactionInfo', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_transactionInfo_c6099e(member)
-        at = 13
-        member = value.get('evse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evse_a7551d(member)
-        at = 14
-        member = value.get('idToken', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idToken_dba809(member)
-        at = 15
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES296)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_TransactionEventRequest_846a3a[0]:
+                index = 0
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[1]:
+                index = 1
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[2]:
+                index = 2
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[3]:
+                index = 3
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[4]:
+                index = 4
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[5]:
+                index = 5
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[6]:
+                index = 6
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[7]:
+                index = 7
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[8]:
+                index = 8
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[9]:
+                index = 9
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[10]:
+                index = 10
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[11]:
+                index = 11
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[12]:
+                index = 12
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[13]:
+                index = 13
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[14]:
+                index = 14
+            elif key is _SEEN_o_TransactionEventRequest_846a3a[15]:
+                index = 15
+            else:
+                index = _identify(key, _NAMES691, _SEEN_o_TransactionEventRequest_846a3a)
+            if index == 0:
+                _check_object(member)
+                _o_costDetails_f82b5f(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum88(member), _MEMBERS711)
+            elif index == 2:
+                _check_array(member)
+                _a_meterValue_f6add9(member)
+            elif index == 3:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum89(member), _MEMBERS712)
+            elif index == 5:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 6:
+                _check_boolean(member)
+            elif index == 7:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+                _check_maximum(member, 3.0)
+            elif index == 8:
+                _check_integer6(member)
+            elif index == 9:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 10:
+                _check_string(member, -1)
+                _check_enum(member, _is_enum90(member), _MEMBERS713)
+            elif index == 11:
+                _check_boolean(member)
+            elif index == 12:
+                present += 1
+                _check_object(member)
+                _o_transactionInfo_c6099e(member)
+            elif index == 13:
+                _check_object(member)
+                _o_evse_a7551d(member)
+            elif index == 14:
+                _check_object(member)
+                _o_idToken_dba809(member)
+            elif index == 15:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES296[at])
+        violation.path.insert(0, key)
         raise
+    if present != 5:
+        _missing(value, _REQUIRED720)
     return 0
 
 
 def _o_TransactionEventResponse_96b4a2(value):
-    found = 0
-    at = -1
+    key = None
     try:
-        at = 0
-        member = value.get('totalCost', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_number(member)
-        at = 1
-        member = value.get('chargingPriority', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('idTokenInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_idTokenInfo_3f6a15(member)
-        at = 3
-        member = value.get('transactionLimit', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_transactionLimit_1f8de7(member)
-        at = 4
-        member = value.get('updatedPersonalMessage', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_personalMessage_792c02(member)
-        at = 5
-        member = value.get('updatedPersonalMessageExtra', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_array(member)
-            _a_messageExtra_5286d4(member)
-        at = 6
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES312)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_TransactionEventResponse_96b4a2[0]:
+                index = 0
+            elif key is _SEEN_o_TransactionEventResponse_96b4a2[1]:
+                index = 1
+            elif key is _SEEN_o_TransactionEventResponse_96b4a2[2]:
+                index = 2
+            elif key is _SEEN_o_TransactionEventResponse_96b4a2[3]:
+                index = 3
+            elif key is _SEEN_o_TransactionEventResponse_96b4a2[4]:
+                index = 4
+            elif key is _SEEN_o_TransactionEventResponse_96b4a2[5]:
+                index = 5
+            elif key is _SEEN_o_TransactionEventResponse_96b4a2[6]:
+                index = 6
+            else:
+                index = _identify(key, _NAMES721, _SEEN_o_TransactionEventResponse_96b4a2)
+            if index == 0:
+                _check_number(member)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                _check_object(member)
+                _o_idTokenInfo_3f6a15(member)
+            elif index == 3:
+                _check_object(member)
+                _o_transactionLimit_1f8de7(member)
+            elif index == 4:
+                _check_object(member)
+                _o_personalMessage_792c02(member)
+            elif index == 5:
+                _check_array(member)
+                _a_messageExtra_5286d4(member)
+            elif index == 6:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES312[at])
+        violation.path.insert(0, key)
         raise
     return 0
+
+
+def _is_enum93(value):
+    size = len(value)
+    if size == 9:
+        return value == 'Heartbeat'
+    if size == 11:
+        return value == 'MeterValues'
+    if size == 13:
+        return value == 'CustomTrigger'
+    if size == 16:
+        return value == 'BootNotification' or value == 'TransactionEvent'
+    if size == 18:
+        return value == 'SignV2GCertificate' or value == 'StatusNotification'
+    if size == 20:
+        return value == 'SignV2G20Certificate'
+    if size == 21:
+        return value == 'LogStatusNotification'
+    if size == 23:
+        return value == 'SignCombinedCertificate'
+    if size == 26:
+        return value == 'FirmwareStatusNotification'
+    if size == 30:
+        return value == 'SignChargingStationCertificate'
+    if size == 33:
+        return value == 'PublishFirmwareStatusNotification'
+    return False
 
 
 def _o_TriggerMessageRequest_bf7132(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evse', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_evse_a7551d(member)
-        at = 1
-        member = value.get('requestedMessage', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM314)
-        at = 2
-        member = value.get('customTrigger', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 50)
-        at = 3
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES313)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_TriggerMessageRequest_bf7132[0]:
+                index = 0
+            elif key is _SEEN_o_TriggerMessageRequest_bf7132[1]:
+                index = 1
+            elif key is _SEEN_o_TriggerMessageRequest_bf7132[2]:
+                index = 2
+            elif key is _SEEN_o_TriggerMessageRequest_bf7132[3]:
+                index = 3
+            else:
+                index = _identify(key, _NAMES723, _SEEN_o_TriggerMessageRequest_bf7132)
+            if index == 0:
+                _check_object(member)
+                _o_evse_a7551d(member)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum93(member), _MEMBERS725)
+            elif index == 2:
+                _check_string(member, 50)
+            elif index == 3:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES313[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED726)
     return 0
 
 
+def _is_enum94(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 14:
+        return value == 'NotImplemented'
+    return False
+
+
 def _o_TriggerMessageResponse_baac56(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM315)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_TriggerMessageResponse_baac56[0]:
+                index = 0
+            elif key is _SEEN_o_TriggerMessageResponse_baac56[1]:
+                index = 1
+            elif key is _SEEN_o_TriggerMessageResponse_baac56[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_TriggerMessageResponse_baac56)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum94(member), _MEMBERS728)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_UnlockConnectorRequest_bbd69b(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('evseId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('connectorId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES316)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnlockConnectorRequest_bbd69b[0]:
+                index = 0
+            elif key is _SEEN_o_UnlockConnectorRequest_bbd69b[1]:
+                index = 1
+            elif key is _SEEN_o_UnlockConnectorRequest_bbd69b[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES729, _SEEN_o_UnlockConnectorRequest_bbd69b)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                present += 1
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES316[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED731)
     return 0
 
 
+def _is_enum95(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Unlocked'
+    if size == 12:
+        return value == 'UnlockFailed'
+    if size == 16:
+        return value == 'UnknownConnector'
+    if size == 28:
+        return value == 'OngoingAuthorizedTransaction'
+    return False
+
+
 def _o_UnlockConnectorResponse_82b9fa(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM317)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnlockConnectorResponse_82b9fa[0]:
+                index = 0
+            elif key is _SEEN_o_UnlockConnectorResponse_82b9fa[1]:
+                index = 1
+            elif key is _SEEN_o_UnlockConnectorResponse_82b9fa[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_UnlockConnectorResponse_82b9fa)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum95(member), _MEMBERS733)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_UnpublishFirmwareRequest_8628e4(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('checksum', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 32)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES318)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnpublishFirmwareRequest_8628e4[0]:
+                index = 0
+            elif key is _SEEN_o_UnpublishFirmwareRequest_8628e4[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES734, _SEEN_o_UnpublishFirmwareRequest_8628e4)
+            if index == 0:
+                present += 1
+                _check_string(member, 32)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES318[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED736)
     return 0
 
 
+def _is_enum96(value):
+    size = len(value)
+    if size == 10:
+        return value == 'NoFirmware'
+    if size == 11:
+        return value == 'Unpublished'
+    if size == 15:
+        return value == 'DownloadOngoing'
+    return False
+
+
 def _o_UnpublishFirmwareResponse_25ff1e(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM320)
-        at = 1
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES319)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UnpublishFirmwareResponse_25ff1e[0]:
+                index = 0
+            elif key is _SEEN_o_UnpublishFirmwareResponse_25ff1e[1]:
+                index = 1
+            else:
+                index = _identify(key, _NAMES737, _SEEN_o_UnpublishFirmwareResponse_25ff1e)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum96(member), _MEMBERS739)
+            elif index == 1:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES319[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_UpdateDynamicScheduleRequest_caac16(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('chargingProfileId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 1
-        member = value.get('scheduleUpdate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_scheduleUpdate_275200(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES321)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UpdateDynamicScheduleRequest_caac16[0]:
+                index = 0
+            elif key is _SEEN_o_UpdateDynamicScheduleRequest_caac16[1]:
+                index = 1
+            elif key is _SEEN_o_UpdateDynamicScheduleRequest_caac16[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES740, _SEEN_o_UpdateDynamicScheduleRequest_caac16)
+            if index == 0:
+                present += 1
+                _check_integer6(member)
+            elif index == 1:
+                present += 1
+                _check_object(member)
+                _o_scheduleUpdate_275200(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES321[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED742)
     return 0
 
 
 def _o_firmware_a3c302(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('location', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 2000)
-        at = 1
-        member = value.get('retrieveDateTime', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_datetime(member)
-        at = 2
-        member = value.get('installDateTime', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, -1)
-            _check_datetime(member)
-        at = 3
-        member = value.get('signingCertificate', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 5500)
-        at = 4
-        member = value.get('signature', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_string(member, 800)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES323)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_firmware_a3c302[0]:
+                index = 0
+            elif key is _SEEN_o_firmware_a3c302[1]:
+                index = 1
+            elif key is _SEEN_o_firmware_a3c302[2]:
+                index = 2
+            elif key is _SEEN_o_firmware_a3c302[3]:
+                index = 3
+            elif key is _SEEN_o_firmware_a3c302[4]:
+                index = 4
+            elif key is _SEEN_o_firmware_a3c302[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES745, _SEEN_o_firmware_a3c302)
+            if index == 0:
+                present += 1
+                _check_string(member, 2000)
+            elif index == 1:
+                present += 1
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 2:
+                _check_string(member, -1)
+                _check_datetime(member)
+            elif index == 3:
+                _check_string(member, 5500)
+            elif index == 4:
+                _check_string(member, 800)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES323[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED747)
     return 0
 
 
 def _o_UpdateFirmwareRequest_d34023(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('retries', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 1
-        member = value.get('retryInterval', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-        at = 2
-        member = value.get('requestId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_integer6(member)
-        at = 3
-        member = value.get('firmware', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_object(member)
-        _o_firmware_a3c302(member)
-        at = 4
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES322)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UpdateFirmwareRequest_d34023[0]:
+                index = 0
+            elif key is _SEEN_o_UpdateFirmwareRequest_d34023[1]:
+                index = 1
+            elif key is _SEEN_o_UpdateFirmwareRequest_d34023[2]:
+                index = 2
+            elif key is _SEEN_o_UpdateFirmwareRequest_d34023[3]:
+                index = 3
+            elif key is _SEEN_o_UpdateFirmwareRequest_d34023[4]:
+                index = 4
+            else:
+                index = _identify(key, _NAMES743, _SEEN_o_UpdateFirmwareRequest_d34023)
+            if index == 0:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 1:
+                _check_integer6(member)
+            elif index == 2:
+                present += 1
+                _check_integer6(member)
+            elif index == 3:
+                present += 1
+                _check_object(member)
+                _o_firmware_a3c302(member)
+            elif index == 4:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES322[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED748)
     return 0
 
 
+def _is_enum97(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 16:
+        return value == 'AcceptedCanceled'
+    if size == 18:
+        return value == 'InvalidCertificate' or value == 'RevokedCertificate'
+    return False
+
+
 def _o_UpdateFirmwareResponse_897025(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM324)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UpdateFirmwareResponse_897025[0]:
+                index = 0
+            elif key is _SEEN_o_UpdateFirmwareResponse_897025[1]:
+                index = 1
+            elif key is _SEEN_o_UpdateFirmwareResponse_897025[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_UpdateFirmwareResponse_897025)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum97(member), _MEMBERS750)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_UsePriorityChargingRequest_d6157c(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('transactionId', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 36)
-        at = 1
-        member = value.get('activate', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_boolean(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES325)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UsePriorityChargingRequest_d6157c[0]:
+                index = 0
+            elif key is _SEEN_o_UsePriorityChargingRequest_d6157c[1]:
+                index = 1
+            elif key is _SEEN_o_UsePriorityChargingRequest_d6157c[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES751, _SEEN_o_UsePriorityChargingRequest_d6157c)
+            if index == 0:
+                present += 1
+                _check_string(member, 36)
+            elif index == 1:
+                present += 1
+                _check_boolean(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES325[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED753)
     return 0
 
 
+def _is_enum98(value):
+    size = len(value)
+    if size == 8:
+        return value == 'Accepted' or value == 'Rejected'
+    if size == 9:
+        return value == 'NoProfile'
+    return False
+
+
 def _o_UsePriorityChargingResponse_3d323a(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM326)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES2)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_UsePriorityChargingResponse_3d323a[0]:
+                index = 0
+            elif key is _SEEN_o_UsePriorityChargingResponse_3d323a[1]:
+                index = 1
+            elif key is _SEEN_o_UsePriorityChargingResponse_3d323a[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES5, _SEEN_o_UsePriorityChargingResponse_3d323a)
+            if index == 0:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum98(member), _MEMBERS755)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES2[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED11)
     return 0
 
 
 def _o_VatNumberValidationRequest_66b56f(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('vatNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 1
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 2
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES327)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_VatNumberValidationRequest_66b56f[0]:
+                index = 0
+            elif key is _SEEN_o_VatNumberValidationRequest_66b56f[1]:
+                index = 1
+            elif key is _SEEN_o_VatNumberValidationRequest_66b56f[2]:
+                index = 2
+            else:
+                index = _identify(key, _NAMES756, _SEEN_o_VatNumberValidationRequest_66b56f)
+            if index == 0:
+                present += 1
+                _check_string(member, 20)
+            elif index == 1:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 2:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES327[at])
+        violation.path.insert(0, key)
         raise
+    if present != 1:
+        _missing(value, _REQUIRED758)
     return 0
 
 
 def _o_VatNumberValidationResponse_4628fc(value):
-    found = 0
-    at = -1
+    present = 0
+    key = None
     try:
-        at = 0
-        member = value.get('company', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_vatCompany_b166fa(member)
-        at = 1
-        member = value.get('statusInfo', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_statusInfo_ae02cc(member)
-        at = 2
-        member = value.get('vatNumber', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, 20)
-        at = 3
-        member = value.get('evseId', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_integer6(member)
-            _check_minimum(member, 0.0)
-        at = 4
-        member = value.get('status', _MISSING)
-        if member is _MISSING:
-            _missing()
-        found += 1
-        _check_string(member, -1)
-        _check_enum(member, _ENUM3)
-        at = 5
-        member = value.get('customData', _MISSING)
-        if member is not _MISSING:
-            found += 1
-            _check_object(member)
-            _o_customData_ce6ade(member)
-        at = -1
-        if len(value) != found:
-            raise SchemaViolation('additionalProperties', [_extra_key(value, _NAMES328)], 'is not allowed here')
+        for key, member in value.items():
+            if key is _SEEN_o_VatNumberValidationResponse_4628fc[0]:
+                index = 0
+            elif key is _SEEN_o_VatNumberValidationResponse_4628fc[1]:
+                index = 1
+            elif key is _SEEN_o_VatNumberValidationResponse_4628fc[2]:
+                index = 2
+            elif key is _SEEN_o_VatNumberValidationResponse_4628fc[3]:
+                index = 3
+            elif key is _SEEN_o_VatNumberValidationResponse_4628fc[4]:
+                index = 4
+            elif key is _SEEN_o_VatNumberValidationResponse_4628fc[5]:
+                index = 5
+            else:
+                index = _identify(key, _NAMES759, _SEEN_o_VatNumberValidationResponse_4628fc)
+            if index == 0:
+                _check_object(member)
+                _o_vatCompany_b166fa(member)
+            elif index == 1:
+                _check_object(member)
+                _o_statusInfo_ae02cc(member)
+            elif index == 2:
+                present += 1
+                _check_string(member, 20)
+            elif index == 3:
+                _check_integer6(member)
+                _check_minimum(member, 0.0)
+            elif index == 4:
+                present += 1
+                _check_string(member, -1)
+                _check_enum(member, _is_enum0(member), _MEMBERS7)
+            elif index == 5:
+                _check_object(member)
+                _o_customData_ce6ade(member)
+            else:
+                raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
-        if at >= 0:
-            violation.path.insert(0, _NAMES328[at])
+        violation.path.insert(0, key)
         raise
+    if present != 2:
+        _missing(value, _REQUIRED761)
     return 0
+
+
+def validate_request(action, payload):
+    """Validate the payload of a request of ``action``: 0 when valid, 1 when
+    the version has no such action. The action is found by its length, then
+    its text: no hashing of a string the station just sent."""
+    size = len(action)
+    if size == 5:
+        if action == 'Reset':
+            return _o_ResetRequest_dce862(payload)
+    if size == 6:
+        if action == 'GetLog':
+            return _o_GetLogRequest_6cba6e(payload)
+    if size == 9:
+        if action == 'Authorize':
+            return _o_AuthorizeRequest_f9ea04(payload)
+        if action == 'GetReport':
+            return _o_GetReportRequest_b5acc5(payload)
+        if action == 'Heartbeat':
+            return _o_BatterySwapResponse_679c29(payload)
+    if size == 10:
+        if action == 'AFRRSignal':
+            return _o_AFRRSignalRequest_b868b5(payload)
+        if action == 'ClearCache':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'GetTariffs':
+            return _o_GetTariffsRequest_a5d5ad(payload)
+        if action == 'ReserveNow':
+            return _o_ReserveNowRequest_852988(payload)
+    if size == 11:
+        if action == 'BatterySwap':
+            return _o_BatterySwapRequest_2f760a(payload)
+        if action == 'CostUpdated':
+            return _o_CostUpdatedRequest_db0df6(payload)
+        if action == 'MeterValues':
+            return _o_MeterValuesRequest_259a70(payload)
+        if action == 'NotifyEvent':
+            return _o_NotifyEventRequest_8657a1(payload)
+    if size == 12:
+        if action == 'ClearTariffs':
+            return _o_ClearTariffsRequest_b626f5(payload)
+        if action == 'DataTransfer':
+            return _o_DataTransferRequest_250e87(payload)
+        if action == 'GetVariables':
+            return _o_GetVariablesRequest_717056(payload)
+        if action == 'NotifyReport':
+            return _o_NotifyReportRequest_bb9538(payload)
+        if action == 'SetVariables':
+            return _o_SetVariablesRequest_477338(payload)
+    if size == 13:
+        if action == 'GetBaseReport':
+            return _o_GetBaseReportRequest_ad3c06(payload)
+        if action == 'GetDERControl':
+            return _o_GetDERControlRequest_bc0af4(payload)
+        if action == 'SendLocalList':
+            return _o_SendLocalListRequest_e26afa(payload)
+        if action == 'SetDERControl':
+            return _o_SetDERControlRequest_fc4d55(payload)
+    if size == 14:
+        if action == 'NotifyDERAlarm':
+            return _o_NotifyDERAlarmRequest_8e96b8(payload)
+        if action == 'TriggerMessage':
+            return _o_TriggerMessageRequest_bf7132(payload)
+        if action == 'UpdateFirmware':
+            return _o_UpdateFirmwareRequest_d34023(payload)
+    if size == 15:
+        if action == 'ClearDERControl':
+            return _o_ClearDERControlRequest_733744(payload)
+        if action == 'PublishFirmware':
+            return _o_PublishFirmwareRequest_8d1609(payload)
+        if action == 'SignCertificate':
+            return _o_SignCertificateRequest_2a5c11(payload)
+        if action == 'UnlockConnector':
+            return _o_UnlockConnectorRequest_bbd69b(payload)
+    if size == 16:
+        if action == 'BootNotification':
+            return _o_BootNotificationRequest_82d882(payload)
+        if action == 'NotifySettlement':
+            return _o_NotifySettlementRequest_c35628(payload)
+        if action == 'ReportDERControl':
+            return _o_ReportDERControlRequest_fc352d(payload)
+        if action == 'SetDefaultTariff':
+            return _o_SetDefaultTariffRequest_bf58a4(payload)
+        if action == 'TransactionEvent':
+            return _o_TransactionEventRequest_846a3a(payload)
+    if size == 17:
+        if action == 'CancelReservation':
+            return _o_CancelReservationRequest_294b17(payload)
+        if action == 'CertificateSigned':
+            return _o_CertificateSignedRequest_ebc6fe(payload)
+        if action == 'DeleteCertificate':
+            return _o_DeleteCertificateRequest_f40fd0(payload)
+        if action == 'SetDisplayMessage':
+            return _o_SetDisplayMessageRequest_11cd41(payload)
+        if action == 'SetMonitoringBase':
+            return _o_SetMonitoringBaseRequest_8f87c0(payload)
+        if action == 'SetNetworkProfile':
+            return _o_SetNetworkProfileRequest_07a119(payload)
+        if action == 'UnpublishFirmware':
+            return _o_UnpublishFirmwareRequest_8628e4(payload)
+    if size == 18:
+        if action == 'ChangeAvailability':
+            return _o_ChangeAvailabilityRequest_1c5a4d(payload)
+        if action == 'GetDisplayMessages':
+            return _o_GetDisplayMessagesRequest_cea001(payload)
+        if action == 'InstallCertificate':
+            return _o_InstallCertificateRequest_0511a7(payload)
+        if action == 'NotifyDERStartStop':
+            return _o_NotifyDERStartStopRequest_69f02b(payload)
+        if action == 'RequestBatterySwap':
+            return _o_RequestBatterySwapRequest_9d4394(payload)
+        if action == 'SetChargingProfile':
+            return _o_SetChargingProfileRequest_3662c6(payload)
+        if action == 'SetMonitoringLevel':
+            return _o_SetMonitoringLevelRequest_ba04d4(payload)
+        if action == 'StatusNotification':
+            return _o_StatusNotificationRequest_0b7bd3(payload)
+    if size == 19:
+        if action == 'ClearDisplayMessage':
+            return _o_ClearDisplayMessageRequest_4a960a(payload)
+        if action == 'CustomerInformation':
+            return _o_CustomerInformationRequest_1ef18f(payload)
+        if action == 'GetChargingProfiles':
+            return _o_GetChargingProfilesRequest_0fb86a(payload)
+        if action == 'GetLocalListVersion':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'GetMonitoringReport':
+            return _o_GetMonitoringReportRequest_ac6e13(payload)
+        if action == 'NotifyChargingLimit':
+            return _o_NotifyChargingLimitRequest_edd00e(payload)
+        if action == 'UsePriorityCharging':
+            return _o_UsePriorityChargingRequest_d6157c(payload)
+        if action == 'VatNumberValidation':
+            return _o_VatNumberValidationRequest_66b56f(payload)
+    if size == 20:
+        if action == 'ClearChargingProfile':
+            return _o_ClearChargingProfileRequest_4f16cd(payload)
+        if action == 'ClearedChargingLimit':
+            return _o_ClearedChargingLimitRequest_da5413(payload)
+        if action == 'GetCertificateStatus':
+            return _o_GetCertificateStatusRequest_b0ba90(payload)
+        if action == 'GetCompositeSchedule':
+            return _o_GetCompositeScheduleRequest_4dadd5(payload)
+        if action == 'GetTransactionStatus':
+            return _o_GetTransactionStatusRequest_7a79fc(payload)
+    if size == 21:
+        if action == 'Get15118EVCertificate':
+            return _o_Get15118EVCertificateRequest_f35ea9(payload)
+        if action == 'LogStatusNotification':
+            return _o_LogStatusNotificationRequest_26e5ad(payload)
+        if action == 'NotifyDisplayMessages':
+            return _o_NotifyDisplayMessagesRequest_8307fb(payload)
+        if action == 'NotifyEVChargingNeeds':
+            return _o_NotifyEVChargingNeedsRequest_da88d1(payload)
+        if action == 'SetVariableMonitoring':
+            return _o_SetVariableMonitoringRequest_dae971(payload)
+        if action == 'UpdateDynamicSchedule':
+            return _o_UpdateDynamicScheduleRequest_caac16(payload)
+    if size == 22:
+        if action == 'GetPeriodicEventStream':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'NotifyMonitoringReport':
+            return _o_NotifyMonitoringReportRequest_c14ad1(payload)
+        if action == 'NotifyPriorityCharging':
+            return _o_NotifyPriorityChargingRequest_d93c14(payload)
+        if action == 'ReportChargingProfiles':
+            return _o_ReportChargingProfilesRequest_7be6e3(payload)
+        if action == 'RequestStopTransaction':
+            return _o_RequestStopTransactionRequest_c10330(payload)
+    if size == 23:
+        if action == 'ChangeTransactionTariff':
+            return _o_ChangeTransactionTariffRequest_1bf6fc(payload)
+        if action == 'ClearVariableMonitoring':
+            return _o_ClearVariableMonitoringRequest_3f424f(payload)
+        if action == 'NotifyWebPaymentStarted':
+            return _o_NotifyWebPaymentStartedRequest_f5bc17(payload)
+        if action == 'OpenPeriodicEventStream':
+            return _o_OpenPeriodicEventStreamRequest_d931f8(payload)
+        if action == 'RequestStartTransaction':
+            return _o_RequestStartTransactionRequest_c2519c(payload)
+        if action == 'ReservationStatusUpdate':
+            return _o_ReservationStatusUpdateRequest_fe0484(payload)
+    if size == 24:
+        if action == 'ClosePeriodicEventStream':
+            return _o_ClearDisplayMessageRequest_4a960a(payload)
+        if action == 'NotifyEVChargingSchedule':
+            return _o_NotifyEVChargingScheduleRequest_b8f58a(payload)
+    if size == 25:
+        if action == 'AdjustPeriodicEventStream':
+            return _o_AdjustPeriodicEventStreamRequest_6118f8(payload)
+        if action == 'GetCertificateChainStatus':
+            return _o_GetCertificateChainStatusRequest_d60015(payload)
+        if action == 'NotifyCustomerInformation':
+            return _o_NotifyCustomerInformationRequest_d051fa(payload)
+        if action == 'NotifyPeriodicEventStream':
+            return _o_NotifyPeriodicEventStreamRequest_f76bf2(payload)
+        if action == 'PullDynamicScheduleUpdate':
+            return _o_PullDynamicScheduleUpdateRequest_7a4ee8(payload)
+        if action == 'SecurityEventNotification':
+            return _o_SecurityEventNotificationRequest_c1979a(payload)
+    if size == 26:
+        if action == 'FirmwareStatusNotification':
+            return _o_FirmwareStatusNotificationRequest_fdf878(payload)
+        if action == 'GetInstalledCertificateIds':
+            return _o_GetInstalledCertificateIdsRequest_1f0e96(payload)
+    if size == 27:
+        if action == 'NotifyAllowedEnergyTransfer':
+            return _o_NotifyAllowedEnergyTransferRequest_f40d81(payload)
+    if size == 33:
+        if action == 'PublishFirmwareStatusNotification':
+            return _o_PublishFirmwareStatusNotificationRequest_84270d(payload)
+    return 1
+
+
+def validate_response(action, payload):
+    """Validate the payload of a response of ``action``: 0 when valid, 1 when
+    the version has no such action. The action is found by its length, then
+    its text: no hashing of a string the station just sent."""
+    size = len(action)
+    if size == 5:
+        if action == 'Reset':
+            return _o_ChangeAvailabilityResponse_468c75(payload)
+    if size == 6:
+        if action == 'GetLog':
+            return _o_GetLogResponse_6984ec(payload)
+    if size == 9:
+        if action == 'Authorize':
+            return _o_AuthorizeResponse_1cb8d6(payload)
+        if action == 'GetReport':
+            return _o_GetBaseReportResponse_c303cc(payload)
+        if action == 'Heartbeat':
+            return _o_HeartbeatResponse_49ff69(payload)
+    if size == 10:
+        if action == 'AFRRSignal':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'ClearCache':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'GetTariffs':
+            return _o_GetTariffsResponse_aa3fbe(payload)
+        if action == 'ReserveNow':
+            return _o_ReserveNowResponse_a316ef(payload)
+    if size == 11:
+        if action == 'BatterySwap':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'CostUpdated':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'MeterValues':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'NotifyEvent':
+            return _o_BatterySwapResponse_679c29(payload)
+    if size == 12:
+        if action == 'ClearTariffs':
+            return _o_ClearTariffsResponse_5171f5(payload)
+        if action == 'DataTransfer':
+            return _o_DataTransferResponse_dc7917(payload)
+        if action == 'GetVariables':
+            return _o_GetVariablesResponse_33af55(payload)
+        if action == 'NotifyReport':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'SetVariables':
+            return _o_SetVariablesResponse_d2a511(payload)
+    if size == 13:
+        if action == 'GetBaseReport':
+            return _o_GetBaseReportResponse_c303cc(payload)
+        if action == 'GetDERControl':
+            return _o_ClearDERControlResponse_c68582(payload)
+        if action == 'SendLocalList':
+            return _o_SendLocalListResponse_055843(payload)
+        if action == 'SetDERControl':
+            return _o_SetDERControlResponse_41e6a1(payload)
+    if size == 14:
+        if action == 'NotifyDERAlarm':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'TriggerMessage':
+            return _o_TriggerMessageResponse_baac56(payload)
+        if action == 'UpdateFirmware':
+            return _o_UpdateFirmwareResponse_897025(payload)
+    if size == 15:
+        if action == 'ClearDERControl':
+            return _o_ClearDERControlResponse_c68582(payload)
+        if action == 'PublishFirmware':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'SignCertificate':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'UnlockConnector':
+            return _o_UnlockConnectorResponse_82b9fa(payload)
+    if size == 16:
+        if action == 'BootNotification':
+            return _o_BootNotificationResponse_f43527(payload)
+        if action == 'NotifySettlement':
+            return _o_NotifySettlementResponse_a2eb43(payload)
+        if action == 'ReportDERControl':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'SetDefaultTariff':
+            return _o_SetDefaultTariffResponse_0fed8a(payload)
+        if action == 'TransactionEvent':
+            return _o_TransactionEventResponse_96b4a2(payload)
+    if size == 17:
+        if action == 'CancelReservation':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'CertificateSigned':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'DeleteCertificate':
+            return _o_DeleteCertificateResponse_cb638e(payload)
+        if action == 'SetDisplayMessage':
+            return _o_SetDisplayMessageResponse_524ef4(payload)
+        if action == 'SetMonitoringBase':
+            return _o_GetBaseReportResponse_c303cc(payload)
+        if action == 'SetNetworkProfile':
+            return _o_InstallCertificateResponse_b9c3ea(payload)
+        if action == 'UnpublishFirmware':
+            return _o_UnpublishFirmwareResponse_25ff1e(payload)
+    if size == 18:
+        if action == 'ChangeAvailability':
+            return _o_ChangeAvailabilityResponse_468c75(payload)
+        if action == 'GetDisplayMessages':
+            return _o_ClearChargingProfileResponse_c3c8fc(payload)
+        if action == 'InstallCertificate':
+            return _o_InstallCertificateResponse_b9c3ea(payload)
+        if action == 'NotifyDERStartStop':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'RequestBatterySwap':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'SetChargingProfile':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'SetMonitoringLevel':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'StatusNotification':
+            return _o_BatterySwapResponse_679c29(payload)
+    if size == 19:
+        if action == 'ClearDisplayMessage':
+            return _o_ClearDisplayMessageResponse_3e5879(payload)
+        if action == 'CustomerInformation':
+            return _o_CustomerInformationResponse_116651(payload)
+        if action == 'GetChargingProfiles':
+            return _o_GetChargingProfilesResponse_b90873(payload)
+        if action == 'GetLocalListVersion':
+            return _o_GetLocalListVersionResponse_008240(payload)
+        if action == 'GetMonitoringReport':
+            return _o_GetBaseReportResponse_c303cc(payload)
+        if action == 'NotifyChargingLimit':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'UsePriorityCharging':
+            return _o_UsePriorityChargingResponse_3d323a(payload)
+        if action == 'VatNumberValidation':
+            return _o_VatNumberValidationResponse_4628fc(payload)
+    if size == 20:
+        if action == 'ClearChargingProfile':
+            return _o_ClearChargingProfileResponse_c3c8fc(payload)
+        if action == 'ClearedChargingLimit':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'GetCertificateStatus':
+            return _o_GetCertificateStatusResponse_1cb604(payload)
+        if action == 'GetCompositeSchedule':
+            return _o_GetCompositeScheduleResponse_fa7c4b(payload)
+        if action == 'GetTransactionStatus':
+            return _o_GetTransactionStatusResponse_e8589f(payload)
+    if size == 21:
+        if action == 'Get15118EVCertificate':
+            return _o_Get15118EVCertificateResponse_bbfbac(payload)
+        if action == 'LogStatusNotification':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'NotifyDisplayMessages':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'NotifyEVChargingNeeds':
+            return _o_NotifyEVChargingNeedsResponse_88a5f1(payload)
+        if action == 'SetVariableMonitoring':
+            return _o_SetVariableMonitoringResponse_3d24f2(payload)
+        if action == 'UpdateDynamicSchedule':
+            return _o_AFRRSignalResponse_8e4808(payload)
+    if size == 22:
+        if action == 'GetPeriodicEventStream':
+            return _o_GetPeriodicEventStreamResponse_fdb514(payload)
+        if action == 'NotifyMonitoringReport':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'NotifyPriorityCharging':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'ReportChargingProfiles':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'RequestStopTransaction':
+            return _o_AFRRSignalResponse_8e4808(payload)
+    if size == 23:
+        if action == 'ChangeTransactionTariff':
+            return _o_ChangeTransactionTariffResponse_959614(payload)
+        if action == 'ClearVariableMonitoring':
+            return _o_ClearVariableMonitoringResponse_2df127(payload)
+        if action == 'NotifyWebPaymentStarted':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'OpenPeriodicEventStream':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'RequestStartTransaction':
+            return _o_RequestStartTransactionResponse_3ab802(payload)
+        if action == 'ReservationStatusUpdate':
+            return _o_BatterySwapResponse_679c29(payload)
+    if size == 24:
+        if action == 'ClosePeriodicEventStream':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'NotifyEVChargingSchedule':
+            return _o_AFRRSignalResponse_8e4808(payload)
+    if size == 25:
+        if action == 'AdjustPeriodicEventStream':
+            return _o_AFRRSignalResponse_8e4808(payload)
+        if action == 'GetCertificateChainStatus':
+            return _o_GetCertificateChainStatusResponse_019689(payload)
+        if action == 'NotifyCustomerInformation':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'PullDynamicScheduleUpdate':
+            return _o_PullDynamicScheduleUpdateResponse_1a36db(payload)
+        if action == 'SecurityEventNotification':
+            return _o_BatterySwapResponse_679c29(payload)
+    if size == 26:
+        if action == 'FirmwareStatusNotification':
+            return _o_BatterySwapResponse_679c29(payload)
+        if action == 'GetInstalledCertificateIds':
+            return _o_GetInstalledCertificateIdsResponse_02e705(payload)
+    if size == 27:
+        if action == 'NotifyAllowedEnergyTransfer':
+            return _o_AFRRSignalResponse_8e4808(payload)
+    if size == 33:
+        if action == 'PublishFirmwareStatusNotification':
+            return _o_BatterySwapResponse_679c29(payload)
+    return 1
 
 
 # action -> validator of its payload, per direction
