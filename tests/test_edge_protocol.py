@@ -116,3 +116,20 @@ async def test_a_second_connection_of_a_station_replaces_the_first(system):
             assert first.close_code == 1008
             await second.send('[2, "hb", "Heartbeat", {}]')
             assert orjson.loads(await second.recv())[:2] == [3, "hb"]
+
+
+async def test_ocpp21_is_preferred_and_answered(system, stores):
+    station_id = f"V21-{uuid.uuid4().hex[:8]}"
+    async with websockets.connect(system.station_url(station_id),
+                                  subprotocols=["ocpp1.6", "ocpp2.0.1", "ocpp2.1"]) as socket:
+        assert socket.subprotocol == "ocpp2.1"
+        # SEND needs no answer and gets none: the next thing back answers the boot.
+        await socket.send(orjson.dumps([6, "s-1", "NotifyPeriodicEventStream", {
+            "id": 1, "pending": 0, "basetime": "2026-11-21T10:00:00Z",
+            "data": [{"t": 0.5, "v": "1"}]}]))
+        await socket.send(orjson.dumps([2, "b-1", "BootNotification", {
+            "reason": "PowerUp", "chargingStation": {"model": "M21", "vendorName": "V21"}}]))
+        answer = orjson.loads(await socket.recv())
+    assert answer[:2] == [3, "b-1"] and answer[2]["status"] == "Accepted"
+    info = await stores.stations.get(station_id)
+    assert (info.version, info.model) == ("ocpp2.1", "M21")
