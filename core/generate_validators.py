@@ -126,45 +126,50 @@ class ModuleWriter:
 
     def value_checks(self, node: dict, root: dict, variable: str, hint: str,
                      indent: str) -> list[str]:
-        """Statements that check ``variable`` against a schema. Each check is one call
-        of a runtime helper that raises SchemaViolation, which keeps the C small."""
+        """Statements that check ``variable`` against a schema. The frequent tests
+        (string, object, array, enum) are written out, so that a valid value costs no
+        call; every failure is one call of a runtime helper that raises."""
         node = self.resolve(node, root)
         kind = node.get("type")
-        calls = []
+        lines = []
         if kind == "string":
-            calls.append(f"_check_string({variable}, {int(node.get('maxLength', -1))})")
+            lines += [f"if type({variable}) is not str:",
+                      "    _violation('type', 'must be a string')"]
+            if "maxLength" in node:
+                limit = int(node["maxLength"])
+                lines += [f"if len({variable}) > {limit}:", f"    _too_long({limit})"]
             if node.get("format") == "date-time":
-                calls.append(f"_check_datetime({variable})")
+                lines += [f"if not _is_datetime({variable}):",
+                          "    _violation('format', 'must be an RFC 3339 date-time')"]
             elif "format" in node and node["format"] not in UNCHECKED_FORMATS:
                 raise SystemExit(f"unsupported format {node['format']}")
         elif kind == "integer":
-            calls.append(f"_check_integer{self.draft}({variable})")
+            lines.append(f"_check_integer{self.draft}({variable})")
         elif kind == "number":
-            calls.append(f"_check_number({variable})")
+            lines.append(f"_check_number({variable})")
         elif kind == "boolean":
-            calls.append(f"_check_boolean({variable})")
-        elif kind == "object":
-            calls.append(f"_check_object({variable})")
-            calls.append(f"{self.function_for(node, root, hint)}({variable})")
-        elif kind == "array":
-            calls.append(f"_check_array({variable})")
-            calls.append(f"{self.function_for(node, root, hint)}({variable})")
+            lines.append(f"_check_boolean({variable})")
+        elif kind in ("object", "array"):
+            python_type = "dict" if kind == "object" else "list"
+            lines += [f"if type({variable}) is not {python_type}:",
+                      f"    _violation('type', 'must be an {kind}')",
+                      f"{self.function_for(node, root, hint)}({variable})"]
         elif kind is not None:
             raise SystemExit(f"unsupported type {kind!r}")
 
         if kind in ("integer", "number"):
             if "minimum" in node:
-                calls.append(f"_check_minimum({variable}, {node['minimum']!r})")
+                lines.append(f"_check_minimum({variable}, {node['minimum']!r})")
             if "maximum" in node:
-                calls.append(f"_check_maximum({variable}, {node['maximum']!r})")
+                lines.append(f"_check_maximum({variable}, {node['maximum']!r})")
             if "multipleOf" in node:
                 step = self.constant(repr(str(node["multipleOf"])), "str", "STEP")
-                calls.append(f"_check_multiple({variable}, {step})")
+                lines.append(f"_check_multiple({variable}, {step})")
         if "enum" in node:
-            calls.append(self.enum_check(node["enum"], variable, kind))
-        return [indent + call for call in calls]
+            lines += self.enum_check(node["enum"], variable, kind)
+        return [indent + line for line in lines]
 
-    def enum_check(self, members: list, variable: str, kind: str | None) -> str:
+    def enum_check(self, members: list, variable: str, kind: str | None) -> list[str]:
         """A string enum is matched by length, then by comparing the few members of
         that length: no hashing of the value, which a set lookup would need."""
         if kind != "string" or not all(isinstance(member, str) for member in members):
@@ -185,7 +190,8 @@ class ModuleWriter:
             self.bodies.append(body)
             self.declarations.append(f"cdef bint {name}(str value) except -1")
             self.enum_matchers[key] = name
-        return f"_check_enum({variable}, {self.enum_matchers[key]}({variable}), {listed})"
+        return [f"if not {self.enum_matchers[key]}({variable}):",
+                f"    _not_a_member({listed})"]
 
     def object_function(self, name: str, node: dict, root: dict) -> list[str]:
         """Walks the keys the object has (not all it may have). A key is recognised by
@@ -322,18 +328,16 @@ def _is_datetime(text):
     return 0 <= hours <= 23 and 0 <= minutes <= 59
 
 
-def _check_string(value, max_length):
-    if type(value) is not str:
-        raise SchemaViolation("type", [], "must be a string")
-    if max_length >= 0 and len(value) > max_length:
-        raise SchemaViolation("maxLength", [], f"must be at most {max_length} characters")
-    return 0
+def _violation(keyword, message):
+    raise SchemaViolation(keyword, [], message)
 
 
-def _check_datetime(value):
-    if not _is_datetime(value):
-        raise SchemaViolation("format", [], "must be an RFC 3339 date-time")
-    return 0
+def _too_long(max_length):
+    raise SchemaViolation("maxLength", [], f"must be at most {max_length} characters")
+
+
+def _not_a_member(members):
+    raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
 
 
 def _check_integer4(value):
@@ -361,18 +365,6 @@ def _check_boolean(value):
     return 0
 
 
-def _check_object(value):
-    if type(value) is not dict:
-        raise SchemaViolation("type", [], "must be an object")
-    return 0
-
-
-def _check_array(value):
-    if type(value) is not list:
-        raise SchemaViolation("type", [], "must be an array")
-    return 0
-
-
 def _check_minimum(value, minimum):
     if value < minimum:
         raise SchemaViolation("minimum", [], f"must be at least {minimum}")
@@ -389,12 +381,6 @@ def _check_multiple(value, step):
     """multipleOf on decimals, as the OCPP 1.6 schemas mean it (0.3 is a multiple of 0.1)."""
     if Decimal(repr(value)) % Decimal(step) != 0:
         raise SchemaViolation("multipleOf", [], f"must be a multiple of {step}")
-    return 0
-
-
-def _check_enum(value, matched, members):
-    if not matched:
-        raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
     return 0
 
 
@@ -418,18 +404,16 @@ def _missing(value, required):
 RUNTIME_DECLARATIONS = """\
 cdef long _number(str text, Py_ssize_t start, Py_ssize_t length)
 cdef bint _is_datetime(str text) except -1
-cdef int _check_string(object value, Py_ssize_t max_length) except -1
-cdef int _check_datetime(str value) except -1
+cdef int _violation(str keyword, str message) except -1
+cdef int _too_long(Py_ssize_t max_length) except -1
+cdef int _not_a_member(tuple members) except -1
 cdef int _check_integer4(object value) except -1
 cdef int _check_integer6(object value) except -1
 cdef int _check_number(object value) except -1
 cdef int _check_boolean(object value) except -1
-cdef int _check_object(object value) except -1
-cdef int _check_array(object value) except -1
 cdef int _check_minimum(object value, object minimum) except -1
 cdef int _check_maximum(object value, object maximum) except -1
 cdef int _check_multiple(object value, str step) except -1
-cdef int _check_enum(object value, bint matched, tuple members) except -1
 cdef Py_ssize_t _identify(object key, tuple names, list seen) except -2
 cdef int _missing(dict value, tuple required) except -1
 """

@@ -59,18 +59,16 @@ def _is_datetime(text):
     return 0 <= hours <= 23 and 0 <= minutes <= 59
 
 
-def _check_string(value, max_length):
-    if type(value) is not str:
-        raise SchemaViolation("type", [], "must be a string")
-    if max_length >= 0 and len(value) > max_length:
-        raise SchemaViolation("maxLength", [], f"must be at most {max_length} characters")
-    return 0
+def _violation(keyword, message):
+    raise SchemaViolation(keyword, [], message)
 
 
-def _check_datetime(value):
-    if not _is_datetime(value):
-        raise SchemaViolation("format", [], "must be an RFC 3339 date-time")
-    return 0
+def _too_long(max_length):
+    raise SchemaViolation("maxLength", [], f"must be at most {max_length} characters")
+
+
+def _not_a_member(members):
+    raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
 
 
 def _check_integer4(value):
@@ -98,18 +96,6 @@ def _check_boolean(value):
     return 0
 
 
-def _check_object(value):
-    if type(value) is not dict:
-        raise SchemaViolation("type", [], "must be an object")
-    return 0
-
-
-def _check_array(value):
-    if type(value) is not list:
-        raise SchemaViolation("type", [], "must be an array")
-    return 0
-
-
 def _check_minimum(value, minimum):
     if value < minimum:
         raise SchemaViolation("minimum", [], f"must be at least {minimum}")
@@ -126,12 +112,6 @@ def _check_multiple(value, step):
     """multipleOf on decimals, as the OCPP 1.6 schemas mean it (0.3 is a multiple of 0.1)."""
     if Decimal(repr(value)) % Decimal(step) != 0:
         raise SchemaViolation("multipleOf", [], f"must be a multiple of {step}")
-    return 0
-
-
-def _check_enum(value, matched, members):
-    if not matched:
-        raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
     return 0
 
 
@@ -358,7 +338,10 @@ def _o_AuthorizeRequest_8f0edb(value):
                 index = _identify(key, _NAMES0, _SEEN_o_AuthorizeRequest_8f0edb)
             if index == 0:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -394,14 +377,21 @@ def _o_idTagInfo_a2f95b(value):
             else:
                 index = _identify(key, _NAMES4, _SEEN_o_idTagInfo_a2f95b)
             if index == 0:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum0(member), _MEMBERS6)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum0(member):
+                    _not_a_member(_MEMBERS6)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -423,7 +413,8 @@ def _o_AuthorizeResponse_0643c4(value):
                 index = _identify(key, _NAMES2, _SEEN_o_AuthorizeResponse_0643c4)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTagInfo_a2f95b(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -462,24 +453,51 @@ def _o_BootNotificationRequest_ee760b(value):
                 index = _identify(key, _NAMES8, _SEEN_o_BootNotificationRequest_ee760b)
             if index == 0:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
-                _check_string(member, 25)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 25:
+                    _too_long(25)
             elif index == 3:
-                _check_string(member, 25)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 25:
+                    _too_long(25)
             elif index == 4:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 5:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 6:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 7:
-                _check_string(member, 25)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 25:
+                    _too_long(25)
             elif index == 8:
-                _check_string(member, 25)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 25:
+                    _too_long(25)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -514,12 +532,16 @@ def _o_BootNotificationResponse_3082f6(value):
                 index = _identify(key, _NAMES11, _SEEN_o_BootNotificationResponse_3082f6)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum1(member), _MEMBERS13)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum1(member):
+                    _not_a_member(_MEMBERS13)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 present += 1
                 _check_integer4(member)
@@ -573,8 +595,10 @@ def _o_CancelReservationResponse_35764f(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_CancelReservationResponse_35764f)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum2(member), _MEMBERS17)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum2(member):
+                    _not_a_member(_MEMBERS17)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -596,7 +620,10 @@ def _o_CertificateSignedRequest_1fde00(value):
                 index = _identify(key, _NAMES18, _SEEN_o_CertificateSignedRequest_1fde00)
             if index == 0:
                 present += 1
-                _check_string(member, 10000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 10000:
+                    _too_long(10000)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -632,8 +659,10 @@ def _o_ChangeAvailabilityRequest_8d0087(value):
                 _check_integer4(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum3(member), _MEMBERS22)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum3(member):
+                    _not_a_member(_MEMBERS22)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -664,8 +693,10 @@ def _o_ChangeAvailabilityResponse_d9353f(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_ChangeAvailabilityResponse_d9353f)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum4(member), _MEMBERS24)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum4(member):
+                    _not_a_member(_MEMBERS24)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -689,10 +720,16 @@ def _o_ChangeConfigurationRequest_aff885(value):
                 index = _identify(key, _NAMES25, _SEEN_o_ChangeConfigurationRequest_aff885)
             if index == 0:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 1:
                 present += 1
-                _check_string(member, 500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 500:
+                    _too_long(500)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -725,8 +762,10 @@ def _o_ChangeConfigurationResponse_803726(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_ChangeConfigurationResponse_803726)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum5(member), _MEMBERS28)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum5(member):
+                    _not_a_member(_MEMBERS28)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -773,8 +812,10 @@ def _o_ClearChargingProfileRequest_03c9d4(value):
             elif index == 1:
                 _check_integer4(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum6(member), _MEMBERS31)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum6(member):
+                    _not_a_member(_MEMBERS31)
             elif index == 3:
                 _check_integer4(member)
             else:
@@ -805,8 +846,10 @@ def _o_ClearChargingProfileResponse_9e74eb(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_ClearChargingProfileResponse_9e74eb)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum7(member), _MEMBERS33)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum7(member):
+                    _not_a_member(_MEMBERS33)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -832,11 +875,18 @@ def _o_DataTransferRequest_c67b70(value):
                 index = _identify(key, _NAMES34, _SEEN_o_DataTransferRequest_c67b70)
             if index == 0:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 1:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -871,10 +921,13 @@ def _o_DataTransferResponse_899564(value):
                 index = _identify(key, _NAMES37, _SEEN_o_DataTransferResponse_899564)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum8(member), _MEMBERS39)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum8(member):
+                    _not_a_member(_MEMBERS39)
             elif index == 1:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -909,17 +962,28 @@ def _o_certificateHashData_cf3736(value):
                 index = _identify(key, _NAMES42, _SEEN_o_certificateHashData_cf3736)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum9(member), _MEMBERS44)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum9(member):
+                    _not_a_member(_MEMBERS44)
             elif index == 1:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 2:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 3:
                 present += 1
-                _check_string(member, 40)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 40:
+                    _too_long(40)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -941,7 +1005,8 @@ def _o_DeleteCertificateRequest_d320d7(value):
                 index = _identify(key, _NAMES40, _SEEN_o_DeleteCertificateRequest_d320d7)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_certificateHashData_cf3736(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -973,8 +1038,10 @@ def _o_DeleteCertificateResponse_0b2248(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_DeleteCertificateResponse_0b2248)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum10(member), _MEMBERS46)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum10(member):
+                    _not_a_member(_MEMBERS46)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1009,8 +1076,10 @@ def _o_DiagnosticsStatusNotificationRequest_6caee7(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_DiagnosticsStatusNotificationRequest_6caee7)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum11(member), _MEMBERS48)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum11(member):
+                    _not_a_member(_MEMBERS48)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1051,8 +1120,10 @@ def _o_ExtendedTriggerMessageRequest_33d15d(value):
                 index = _identify(key, _NAMES49, _SEEN_o_ExtendedTriggerMessageRequest_33d15d)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum12(member), _MEMBERS51)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum12(member):
+                    _not_a_member(_MEMBERS51)
             elif index == 1:
                 _check_integer4(member)
             else:
@@ -1085,8 +1156,10 @@ def _o_ExtendedTriggerMessageResponse_24d3ad(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_ExtendedTriggerMessageResponse_24d3ad)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum13(member), _MEMBERS54)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum13(member):
+                    _not_a_member(_MEMBERS54)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1125,8 +1198,10 @@ def _o_FirmwareStatusNotificationRequest_f6522c(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_FirmwareStatusNotificationRequest_f6522c)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum14(member), _MEMBERS56)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum14(member):
+                    _not_a_member(_MEMBERS56)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1164,8 +1239,10 @@ def _o_GetCompositeScheduleRequest_e6e012(value):
                 present += 1
                 _check_integer4(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum15(member), _MEMBERS59)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum15(member):
+                    _not_a_member(_MEMBERS59)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1214,7 +1291,8 @@ def _a_chargingSchedulePeriod_d50069(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingSchedulePeriod_a8c7be(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1242,15 +1320,20 @@ def _o_chargingSchedule_02fe76(value):
             if index == 0:
                 _check_integer4(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum15(member), _MEMBERS59)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum15(member):
+                    _not_a_member(_MEMBERS59)
             elif index == 3:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingSchedulePeriod_d50069(member)
             elif index == 4:
                 _check_number(member)
@@ -1282,15 +1365,20 @@ def _o_GetCompositeScheduleResponse_fe6f32(value):
                 index = _identify(key, _NAMES61, _SEEN_o_GetCompositeScheduleResponse_fe6f32)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum2(member), _MEMBERS17)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum2(member):
+                    _not_a_member(_MEMBERS17)
             elif index == 1:
                 _check_integer4(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingSchedule_02fe76(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1308,7 +1396,10 @@ def _a_key_0d4e66(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, 50)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if len(item) > 50:
+                _too_long(50)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -1324,7 +1415,8 @@ def _o_GetConfigurationRequest_d6f2c1(value):
             else:
                 index = _identify(key, _NAMES70, _SEEN_o_GetConfigurationRequest_d6f2c1)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_key_0d4e66(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1349,12 +1441,18 @@ def _o_configurationKey_12f45b(value):
                 index = _identify(key, _NAMES74, _SEEN_o_configurationKey_12f45b)
             if index == 0:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 1:
                 present += 1
                 _check_boolean(member)
             elif index == 2:
-                _check_string(member, 500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 500:
+                    _too_long(500)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1371,7 +1469,8 @@ def _a_configurationKey_789d64(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_configurationKey_12f45b(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1390,10 +1489,12 @@ def _o_GetConfigurationResponse_8821e4(value):
             else:
                 index = _identify(key, _NAMES72, _SEEN_o_GetConfigurationResponse_8821e4)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_configurationKey_789d64(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_key_0d4e66(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1422,17 +1523,22 @@ def _o_GetDiagnosticsRequest_e38729(value):
                 index = _identify(key, _NAMES77, _SEEN_o_GetDiagnosticsRequest_e38729)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 1:
                 _check_integer4(member)
             elif index == 2:
                 _check_integer4(member)
             elif index == 3:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1452,7 +1558,10 @@ def _o_GetDiagnosticsResponse_b2bc11(value):
             else:
                 index = _identify(key, _NAMES80, _SEEN_o_GetDiagnosticsResponse_b2bc11)
             if index == 0:
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1481,8 +1590,10 @@ def _o_GetInstalledCertificateIdsRequest_96de01(value):
                 index = _identify(key, _NAMES82, _SEEN_o_GetInstalledCertificateIdsRequest_96de01)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum16(member), _MEMBERS84)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum16(member):
+                    _not_a_member(_MEMBERS84)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1501,7 +1612,8 @@ def _a_certificateHashData_6f9b6c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_certificateHashData_cf3736(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1528,12 +1640,15 @@ def _o_GetInstalledCertificateIdsResponse_d1c06e(value):
             else:
                 index = _identify(key, _NAMES85, _SEEN_o_GetInstalledCertificateIdsResponse_d1c06e)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_certificateHashData_6f9b6c(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum17(member), _MEMBERS87)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum17(member):
+                    _not_a_member(_MEMBERS87)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1581,13 +1696,20 @@ def _o_log_5eebe3(value):
                 index = _identify(key, _NAMES92, _SEEN_o_log_5eebe3)
             if index == 0:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 1:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1626,12 +1748,15 @@ def _o_GetLogRequest_44a01d(value):
                 index = _identify(key, _NAMES90, _SEEN_o_GetLogRequest_44a01d)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_log_5eebe3(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum18(member), _MEMBERS95)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum18(member):
+                    _not_a_member(_MEMBERS95)
             elif index == 2:
                 present += 1
                 _check_integer4(member)
@@ -1671,10 +1796,15 @@ def _o_GetLogResponse_732b27(value):
                 index = _identify(key, _NAMES97, _SEEN_o_GetLogResponse_732b27)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum19(member), _MEMBERS99)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum19(member):
+                    _not_a_member(_MEMBERS99)
             elif index == 1:
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1696,8 +1826,10 @@ def _o_HeartbeatResponse_9e54f0(value):
                 index = _identify(key, _NAMES100, _SEEN_o_HeartbeatResponse_9e54f0)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1721,11 +1853,16 @@ def _o_InstallCertificateRequest_d145b9(value):
                 index = _identify(key, _NAMES102, _SEEN_o_InstallCertificateRequest_d145b9)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum16(member), _MEMBERS84)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum16(member):
+                    _not_a_member(_MEMBERS84)
             elif index == 1:
                 present += 1
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1756,8 +1893,10 @@ def _o_InstallCertificateResponse_e19111(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_InstallCertificateResponse_e19111)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum20(member), _MEMBERS105)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum20(member):
+                    _not_a_member(_MEMBERS105)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1800,8 +1939,10 @@ def _o_LogStatusNotificationRequest_716093(value):
                 index = _identify(key, _NAMES106, _SEEN_o_LogStatusNotificationRequest_716093)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum21(member), _MEMBERS108)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum21(member):
+                    _not_a_member(_MEMBERS108)
             elif index == 1:
                 _check_integer4(member)
             else:
@@ -1945,25 +2086,38 @@ def _o_sampledValue_482086(value):
                 index = _identify(key, _NAMES113, _SEEN_o_sampledValue_482086)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum22(member), _MEMBERS115)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum22(member):
+                    _not_a_member(_MEMBERS115)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum23(member), _MEMBERS116)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum23(member):
+                    _not_a_member(_MEMBERS116)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum24(member), _MEMBERS117)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum24(member):
+                    _not_a_member(_MEMBERS117)
             elif index == 4:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum25(member), _MEMBERS118)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum25(member):
+                    _not_a_member(_MEMBERS118)
             elif index == 5:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum26(member), _MEMBERS119)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum26(member):
+                    _not_a_member(_MEMBERS119)
             elif index == 6:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum27(member), _MEMBERS120)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum27(member):
+                    _not_a_member(_MEMBERS120)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1982,7 +2136,8 @@ def _a_sampledValue_d2f84a(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_sampledValue_482086(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -2003,11 +2158,14 @@ def _o_meterValue_5b4051(value):
                 index = _identify(key, _NAMES111, _SEEN_o_meterValue_5b4051)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_sampledValue_d2f84a(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2027,7 +2185,8 @@ def _a_meterValue_1db06c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_meterValue_5b4051(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -2055,7 +2214,8 @@ def _o_MeterValuesRequest_30310d(value):
                 _check_integer4(member)
             elif index == 2:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_meterValue_1db06c(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2120,24 +2280,35 @@ def _o_chargingProfile_a79a49(value):
                 _check_integer4(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum6(member), _MEMBERS31)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum6(member):
+                    _not_a_member(_MEMBERS31)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum28(member), _MEMBERS127)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum28(member):
+                    _not_a_member(_MEMBERS127)
             elif index == 5:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum29(member), _MEMBERS128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum29(member):
+                    _not_a_member(_MEMBERS128)
             elif index == 6:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 7:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 8:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingSchedule_02fe76(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2166,9 +2337,13 @@ def _o_RemoteStartTransactionRequest_914f8d(value):
                 _check_integer4(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfile_a79a49(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2224,13 +2399,21 @@ def _o_ReserveNowRequest_c46aad(value):
                 _check_integer4(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 3:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 4:
                 present += 1
                 _check_integer4(member)
@@ -2266,8 +2449,10 @@ def _o_ReserveNowResponse_695f21(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_ReserveNowResponse_695f21)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum30(member), _MEMBERS136)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum30(member):
+                    _not_a_member(_MEMBERS136)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2296,8 +2481,10 @@ def _o_ResetRequest_114dd1(value):
                 index = _identify(key, _NAMES137, _SEEN_o_ResetRequest_114dd1)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum31(member), _MEMBERS139)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum31(member):
+                    _not_a_member(_MEMBERS139)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2323,13 +2510,21 @@ def _o_SecurityEventNotificationRequest_68f7cd(value):
                 index = _identify(key, _NAMES140, _SEEN_o_SecurityEventNotificationRequest_68f7cd)
             if index == 0:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2353,9 +2548,13 @@ def _o_localAuthorizationList_3c739e(value):
                 index = _identify(key, _NAMES145, _SEEN_o_localAuthorizationList_3c739e)
             if index == 0:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTagInfo_a2f95b(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2373,7 +2572,8 @@ def _a_localAuthorizationList_a6bb10(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_localAuthorizationList_3c739e(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -2407,12 +2607,15 @@ def _o_SendLocalListRequest_015e2d(value):
                 present += 1
                 _check_integer4(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_localAuthorizationList_a6bb10(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum32(member), _MEMBERS147)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum32(member):
+                    _not_a_member(_MEMBERS147)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2447,8 +2650,10 @@ def _o_SendLocalListResponse_4a4ac0(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_SendLocalListResponse_4a4ac0)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum33(member), _MEMBERS150)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum33(member):
+                    _not_a_member(_MEMBERS150)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2475,7 +2680,8 @@ def _o_SetChargingProfileRequest_54f6dc(value):
                 _check_integer4(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfile_a79a49(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2507,8 +2713,10 @@ def _o_SetChargingProfileResponse_dfceb1(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_SetChargingProfileResponse_dfceb1)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum34(member), _MEMBERS154)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum34(member):
+                    _not_a_member(_MEMBERS154)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2530,7 +2738,10 @@ def _o_SignCertificateRequest_6b41cf(value):
                 index = _identify(key, _NAMES155, _SEEN_o_SignCertificateRequest_6b41cf)
             if index == 0:
                 present += 1
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2577,8 +2788,10 @@ def _o_SignedFirmwareStatusNotificationRequest_ea0013(value):
                 index = _identify(key, _NAMES106, _SEEN_o_SignedFirmwareStatusNotificationRequest_ea0013)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum35(member), _MEMBERS158)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum35(member):
+                    _not_a_member(_MEMBERS158)
             elif index == 1:
                 _check_integer4(member)
             else:
@@ -2610,20 +2823,33 @@ def _o_firmware_223906(value):
                 index = _identify(key, _NAMES161, _SEEN_o_firmware_223906)
             if index == 0:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
                 present += 1
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             elif index == 4:
                 present += 1
-                _check_string(member, 800)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 800:
+                    _too_long(800)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2658,7 +2884,8 @@ def _o_SignedUpdateFirmwareRequest_da6224(value):
                 _check_integer4(member)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_firmware_223906(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2692,8 +2919,10 @@ def _o_SignedUpdateFirmwareResponse_5e56ee(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_SignedUpdateFirmwareResponse_5e56ee)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum36(member), _MEMBERS166)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum36(member):
+                    _not_a_member(_MEMBERS166)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2726,7 +2955,10 @@ def _o_StartTransactionRequest_00ddcc(value):
                 _check_integer4(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
                 present += 1
                 _check_integer4(member)
@@ -2734,8 +2966,10 @@ def _o_StartTransactionRequest_00ddcc(value):
                 _check_integer4(member)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2759,7 +2993,8 @@ def _o_StartTransactionResponse_d7a210(value):
                 index = _identify(key, _NAMES170, _SEEN_o_StartTransactionResponse_d7a210)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTagInfo_a2f95b(member)
             elif index == 1:
                 present += 1
@@ -2838,21 +3073,36 @@ def _o_StatusNotificationRequest_4c4aec(value):
                 _check_integer4(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum37(member), _MEMBERS174)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum37(member):
+                    _not_a_member(_MEMBERS174)
             elif index == 2:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum38(member), _MEMBERS175)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum38(member):
+                    _not_a_member(_MEMBERS175)
             elif index == 4:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 5:
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 6:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2922,25 +3172,38 @@ def _o_sampledValue_3a9065(value):
                 index = _identify(key, _NAMES113, _SEEN_o_sampledValue_3a9065)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum22(member), _MEMBERS115)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum22(member):
+                    _not_a_member(_MEMBERS115)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum23(member), _MEMBERS116)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum23(member):
+                    _not_a_member(_MEMBERS116)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum24(member), _MEMBERS117)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum24(member):
+                    _not_a_member(_MEMBERS117)
             elif index == 4:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum25(member), _MEMBERS118)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum25(member):
+                    _not_a_member(_MEMBERS118)
             elif index == 5:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum26(member), _MEMBERS119)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum26(member):
+                    _not_a_member(_MEMBERS119)
             elif index == 6:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum40(member), _MEMBERS182)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum40(member):
+                    _not_a_member(_MEMBERS182)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2957,7 +3220,8 @@ def _a_sampledValue_01011b(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_sampledValue_3a9065(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -2978,11 +3242,14 @@ def _o_transactionData_6dcf0e(value):
                 index = _identify(key, _NAMES111, _SEEN_o_transactionData_6dcf0e)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_sampledValue_01011b(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3000,7 +3267,8 @@ def _a_transactionData_c7b9b2(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_transactionData_6dcf0e(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -3028,22 +3296,30 @@ def _o_StopTransactionRequest_10e124(value):
             else:
                 index = _identify(key, _NAMES177, _SEEN_o_StopTransactionRequest_10e124)
             if index == 0:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
                 present += 1
                 _check_integer4(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
                 present += 1
                 _check_integer4(member)
             elif index == 4:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum39(member), _MEMBERS179)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum39(member):
+                    _not_a_member(_MEMBERS179)
             elif index == 5:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_transactionData_c7b9b2(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3064,7 +3340,8 @@ def _o_StopTransactionResponse_c2bce4(value):
             else:
                 index = _identify(key, _NAMES2, _SEEN_o_StopTransactionResponse_c2bce4)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTagInfo_a2f95b(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3104,8 +3381,10 @@ def _o_TriggerMessageRequest_529906(value):
                 index = _identify(key, _NAMES49, _SEEN_o_TriggerMessageRequest_529906)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum41(member), _MEMBERS186)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum41(member):
+                    _not_a_member(_MEMBERS186)
             elif index == 1:
                 _check_integer4(member)
             else:
@@ -3160,8 +3439,10 @@ def _o_UnlockConnectorResponse_232b5c(value):
                 index = _identify(key, _REQUIRED7, _SEEN_o_UnlockConnectorResponse_232b5c)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum42(member), _MEMBERS190)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum42(member):
+                    _not_a_member(_MEMBERS190)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -3189,13 +3470,16 @@ def _o_UpdateFirmwareRequest_90d041(value):
                 index = _identify(key, _NAMES191, _SEEN_o_UpdateFirmwareRequest_90d041)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 1:
                 _check_integer4(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
                 _check_integer4(member)
             else:

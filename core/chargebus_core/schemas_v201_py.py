@@ -59,18 +59,16 @@ def _is_datetime(text):
     return 0 <= hours <= 23 and 0 <= minutes <= 59
 
 
-def _check_string(value, max_length):
-    if type(value) is not str:
-        raise SchemaViolation("type", [], "must be a string")
-    if max_length >= 0 and len(value) > max_length:
-        raise SchemaViolation("maxLength", [], f"must be at most {max_length} characters")
-    return 0
+def _violation(keyword, message):
+    raise SchemaViolation(keyword, [], message)
 
 
-def _check_datetime(value):
-    if not _is_datetime(value):
-        raise SchemaViolation("format", [], "must be an RFC 3339 date-time")
-    return 0
+def _too_long(max_length):
+    raise SchemaViolation("maxLength", [], f"must be at most {max_length} characters")
+
+
+def _not_a_member(members):
+    raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
 
 
 def _check_integer4(value):
@@ -98,18 +96,6 @@ def _check_boolean(value):
     return 0
 
 
-def _check_object(value):
-    if type(value) is not dict:
-        raise SchemaViolation("type", [], "must be an object")
-    return 0
-
-
-def _check_array(value):
-    if type(value) is not list:
-        raise SchemaViolation("type", [], "must be an array")
-    return 0
-
-
 def _check_minimum(value, minimum):
     if value < minimum:
         raise SchemaViolation("minimum", [], f"must be at least {minimum}")
@@ -126,12 +112,6 @@ def _check_multiple(value, step):
     """multipleOf on decimals, as the OCPP 1.6 schemas mean it (0.3 is a multiple of 0.1)."""
     if Decimal(repr(value)) % Decimal(step) != 0:
         raise SchemaViolation("multipleOf", [], f"must be a multiple of {step}")
-    return 0
-
-
-def _check_enum(value, matched, members):
-    if not matched:
-        raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
     return 0
 
 
@@ -628,7 +608,10 @@ def _o_customData_ce6ade(value):
                 index = _identify(key, _NAMES2, _SEEN_o_customData_ce6ade)
             if index == 0:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
@@ -651,14 +634,21 @@ def _o_additionalInfo_78cd9c(value):
             else:
                 index = _identify(key, _NAMES6, _SEEN_o_additionalInfo_78cd9c)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -677,7 +667,8 @@ def _a_additionalInfo_9a83e7(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_additionalInfo_78cd9c(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -716,18 +707,25 @@ def _o_idToken_0d66e7(value):
             else:
                 index = _identify(key, _NAMES4, _SEEN_o_idToken_0d66e7)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_additionalInfo_9a83e7(member)
             elif index == 2:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum0(member), _MEMBERS9)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum0(member):
+                    _not_a_member(_MEMBERS9)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -765,24 +763,39 @@ def _o_iso15118CertificateHashData_32e1eb(value):
             else:
                 index = _identify(key, _NAMES11, _SEEN_o_iso15118CertificateHashData_32e1eb)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum1(member), _MEMBERS13)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum1(member):
+                    _not_a_member(_MEMBERS13)
             elif index == 2:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 3:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 4:
                 present += 1
-                _check_string(member, 40)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 40:
+                    _too_long(40)
             elif index == 5:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -803,7 +816,8 @@ def _a_iso15118CertificateHashData_701883(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_iso15118CertificateHashData_32e1eb(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -827,16 +841,22 @@ def _o_AuthorizeRequest_dbe5e1(value):
             else:
                 index = _identify(key, _NAMES0, _SEEN_o_AuthorizeRequest_dbe5e1)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_0d66e7(member)
             elif index == 2:
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_iso15118CertificateHashData_701883(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -907,17 +927,26 @@ def _o_personalMessage_74d956(value):
             else:
                 index = _identify(key, _NAMES21, _SEEN_o_personalMessage_74d956)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum3(member), _MEMBERS23)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum3(member):
+                    _not_a_member(_MEMBERS23)
             elif index == 2:
-                _check_string(member, 8)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 8:
+                    _too_long(8)
             elif index == 3:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -954,29 +983,43 @@ def _o_idTokenInfo_424b0a(value):
             else:
                 index = _identify(key, _NAMES18, _SEEN_o_idTokenInfo_424b0a)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum2(member), _MEMBERS20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum2(member):
+                    _not_a_member(_MEMBERS20)
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
                 _check_integer6(member)
             elif index == 4:
-                _check_string(member, 8)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 8:
+                    _too_long(8)
             elif index == 5:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evseId_853b5b(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_0d66e7(member)
             elif index == 7:
-                _check_string(member, 8)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 8:
+                    _too_long(8)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_personalMessage_74d956(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1017,15 +1060,19 @@ def _o_AuthorizeResponse_62b1ab(value):
             else:
                 index = _identify(key, _NAMES16, _SEEN_o_AuthorizeResponse_62b1ab)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTokenInfo_424b0a(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum4(member), _MEMBERS26)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum4(member):
+                    _not_a_member(_MEMBERS26)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1049,12 +1096,19 @@ def _o_modem_746ce0(value):
             else:
                 index = _identify(key, _NAMES32, _SEEN_o_modem_746ce0)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1083,21 +1137,35 @@ def _o_chargingStation_58dd0b(value):
             else:
                 index = _identify(key, _NAMES30, _SEEN_o_chargingStation_58dd0b)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, 25)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 25:
+                    _too_long(25)
             elif index == 2:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_modem_746ce0(member)
             elif index == 4:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 5:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1141,16 +1209,20 @@ def _o_BootNotificationRequest_82d882(value):
             else:
                 index = _identify(key, _NAMES28, _SEEN_o_BootNotificationRequest_82d882)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingStation_58dd0b(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum5(member), _MEMBERS35)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum5(member):
+                    _not_a_member(_MEMBERS35)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1184,13 +1256,20 @@ def _o_statusInfo_a02643(value):
             else:
                 index = _identify(key, _NAMES40, _SEEN_o_statusInfo_a02643)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1219,21 +1298,27 @@ def _o_BootNotificationResponse_f5ab81(value):
             else:
                 index = _identify(key, _NAMES37, _SEEN_o_BootNotificationResponse_f5ab81)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 present += 1
                 _check_integer6(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum6(member), _MEMBERS39)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum6(member):
+                    _not_a_member(_MEMBERS39)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1257,7 +1342,8 @@ def _o_CancelReservationRequest_785c4d(value):
             else:
                 index = _identify(key, _NAMES44, _SEEN_o_CancelReservationRequest_785c4d)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -1293,14 +1379,18 @@ def _o_CancelReservationResponse_bd25f7(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_CancelReservationResponse_bd25f7)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum7(member), _MEMBERS49)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum7(member):
+                    _not_a_member(_MEMBERS49)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1335,14 +1425,20 @@ def _o_CertificateSignedRequest_52c5e5(value):
             else:
                 index = _identify(key, _NAMES50, _SEEN_o_CertificateSignedRequest_52c5e5)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 10000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 10000:
+                    _too_long(10000)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum8(member), _MEMBERS52)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum8(member):
+                    _not_a_member(_MEMBERS52)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1367,7 +1463,8 @@ def _o_evse_f502d0(value):
             else:
                 index = _identify(key, _NAMES56, _SEEN_o_evse_f502d0)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -1407,15 +1504,19 @@ def _o_ChangeAvailabilityRequest_07e793(value):
             else:
                 index = _identify(key, _NAMES54, _SEEN_o_ChangeAvailabilityRequest_07e793)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evse_f502d0(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum9(member), _MEMBERS59)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum9(member):
+                    _not_a_member(_MEMBERS59)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1449,14 +1550,18 @@ def _o_ChangeAvailabilityResponse_f15813(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_ChangeAvailabilityResponse_f15813)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum10(member), _MEMBERS62)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum10(member):
+                    _not_a_member(_MEMBERS62)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1477,7 +1582,8 @@ def _o_ClearCacheRequest_679c29(value):
             else:
                 index = _identify(key, _NAMES63, _SEEN_o_ClearCacheRequest_679c29)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1515,13 +1621,16 @@ def _o_chargingProfileCriteria_2dac63(value):
             else:
                 index = _identify(key, _NAMES67, _SEEN_o_chargingProfileCriteria_2dac63)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum11(member), _MEMBERS69)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum11(member):
+                    _not_a_member(_MEMBERS69)
             elif index == 3:
                 _check_integer6(member)
             else:
@@ -1545,12 +1654,14 @@ def _o_ClearChargingProfileRequest_e61802(value):
             else:
                 index = _identify(key, _NAMES65, _SEEN_o_ClearChargingProfileRequest_e61802)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfileCriteria_2dac63(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1583,14 +1694,18 @@ def _o_ClearChargingProfileResponse_f65c71(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_ClearChargingProfileResponse_f65c71)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum12(member), _MEMBERS71)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum12(member):
+                    _not_a_member(_MEMBERS71)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1614,7 +1729,8 @@ def _o_ClearDisplayMessageRequest_1eb51f(value):
             else:
                 index = _identify(key, _NAMES72, _SEEN_o_ClearDisplayMessageRequest_1eb51f)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -1641,11 +1757,13 @@ def _o_ClearVariableMonitoringRequest_dc250d(value):
             else:
                 index = _identify(key, _NAMES72, _SEEN_o_ClearVariableMonitoringRequest_dc250d)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evseId_853b5b(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1680,17 +1798,21 @@ def _o_clearMonitoringResult_7f9d37(value):
             else:
                 index = _identify(key, _NAMES77, _SEEN_o_clearMonitoringResult_7f9d37)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum13(member), _MEMBERS79)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum13(member):
+                    _not_a_member(_MEMBERS79)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1710,7 +1832,8 @@ def _a_clearMonitoringResult_63ddc8(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_clearMonitoringResult_7f9d37(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1730,11 +1853,13 @@ def _o_ClearVariableMonitoringResponse_db9e58(value):
             else:
                 index = _identify(key, _NAMES75, _SEEN_o_ClearVariableMonitoringResponse_db9e58)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_clearMonitoringResult_63ddc8(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1771,12 +1896,15 @@ def _o_ClearedChargingLimitRequest_244967(value):
             else:
                 index = _identify(key, _NAMES82, _SEEN_o_ClearedChargingLimitRequest_244967)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum14(member), _MEMBERS84)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum14(member):
+                    _not_a_member(_MEMBERS84)
             elif index == 2:
                 _check_integer6(member)
             else:
@@ -1803,14 +1931,18 @@ def _o_CostUpdatedRequest_db0df6(value):
             else:
                 index = _identify(key, _NAMES86, _SEEN_o_CostUpdatedRequest_db0df6)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_number(member)
             elif index == 2:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1839,21 +1971,33 @@ def _o_customerCertificate_35f7e3(value):
             else:
                 index = _identify(key, _NAMES91, _SEEN_o_customerCertificate_35f7e3)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum1(member), _MEMBERS13)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum1(member):
+                    _not_a_member(_MEMBERS13)
             elif index == 2:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 3:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 4:
                 present += 1
-                _check_string(member, 40)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 40:
+                    _too_long(40)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1886,13 +2030,16 @@ def _o_CustomerInformationRequest_f27316(value):
             else:
                 index = _identify(key, _NAMES89, _SEEN_o_CustomerInformationRequest_f27316)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customerCertificate_35f7e3(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_0d66e7(member)
             elif index == 3:
                 present += 1
@@ -1904,7 +2051,10 @@ def _o_CustomerInformationRequest_f27316(value):
                 present += 1
                 _check_boolean(member)
             elif index == 6:
-                _check_string(member, 64)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 64:
+                    _too_long(64)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -1938,14 +2088,18 @@ def _o_CustomerInformationResponse_81edaf(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_CustomerInformationResponse_81edaf)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum15(member), _MEMBERS96)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum15(member):
+                    _not_a_member(_MEMBERS96)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1973,15 +2127,22 @@ def _o_DataTransferRequest_250e87(value):
             else:
                 index = _identify(key, _NAMES97, _SEEN_o_DataTransferRequest_250e87)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
                 pass
             elif index == 3:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2019,14 +2180,18 @@ def _o_DataTransferResponse_121505(value):
             else:
                 index = _identify(key, _NAMES99, _SEEN_o_DataTransferResponse_121505)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum16(member), _MEMBERS101)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum16(member):
+                    _not_a_member(_MEMBERS101)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 3:
                 pass
@@ -2052,11 +2217,13 @@ def _o_DeleteCertificateRequest_f40fd0(value):
             else:
                 index = _identify(key, _NAMES102, _SEEN_o_DeleteCertificateRequest_f40fd0)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customerCertificate_35f7e3(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2091,14 +2258,18 @@ def _o_DeleteCertificateResponse_e4d7f8(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_DeleteCertificateResponse_e4d7f8)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum17(member), _MEMBERS106)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum17(member):
+                    _not_a_member(_MEMBERS106)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2147,12 +2318,15 @@ def _o_FirmwareStatusNotificationRequest_526bfa(value):
             else:
                 index = _identify(key, _NAMES107, _SEEN_o_FirmwareStatusNotificationRequest_526bfa)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum18(member), _MEMBERS109)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum18(member):
+                    _not_a_member(_MEMBERS109)
             elif index == 2:
                 _check_integer6(member)
             else:
@@ -2190,18 +2364,27 @@ def _o_Get15118EVCertificateRequest_361230(value):
             else:
                 index = _identify(key, _NAMES110, _SEEN_o_Get15118EVCertificateRequest_361230)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum19(member), _MEMBERS112)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum19(member):
+                    _not_a_member(_MEMBERS112)
             elif index == 3:
                 present += 1
-                _check_string(member, 5600)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5600:
+                    _too_long(5600)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2237,18 +2420,25 @@ def _o_Get15118EVCertificateResponse_ad4675(value):
             else:
                 index = _identify(key, _NAMES114, _SEEN_o_Get15118EVCertificateResponse_ad4675)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum20(member), _MEMBERS116)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum20(member):
+                    _not_a_member(_MEMBERS116)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 3:
                 present += 1
-                _check_string(member, 7500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 7500:
+                    _too_long(7500)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2284,15 +2474,18 @@ def _o_GetBaseReportRequest_ad3c06(value):
             else:
                 index = _identify(key, _NAMES118, _SEEN_o_GetBaseReportRequest_ad3c06)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum21(member), _MEMBERS120)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum21(member):
+                    _not_a_member(_MEMBERS120)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2328,14 +2521,18 @@ def _o_GetBaseReportResponse_04085f(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_GetBaseReportResponse_04085f)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum22(member), _MEMBERS123)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum22(member):
+                    _not_a_member(_MEMBERS123)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2359,11 +2556,13 @@ def _o_GetCertificateStatusRequest_b817a6(value):
             else:
                 index = _identify(key, _NAMES124, _SEEN_o_GetCertificateStatusRequest_b817a6)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_iso15118CertificateHashData_32e1eb(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2391,17 +2590,24 @@ def _o_GetCertificateStatusResponse_31ca33(value):
             else:
                 index = _identify(key, _NAMES127, _SEEN_o_GetCertificateStatusResponse_31ca33)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum20(member), _MEMBERS116)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum20(member):
+                    _not_a_member(_MEMBERS116)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 3:
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2422,8 +2628,10 @@ def _a_chargingLimitSource_ba65ea(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum14(item), _MEMBERS84)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum14(item):
+                _not_a_member(_MEMBERS84)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -2447,18 +2655,23 @@ def _o_chargingProfile_0cb201(value):
             else:
                 index = _identify(key, _NAMES131, _SEEN_o_chargingProfile_0cb201)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum11(member), _MEMBERS69)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum11(member):
+                    _not_a_member(_MEMBERS69)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evseId_853b5b(member)
             elif index == 4:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingLimitSource_ba65ea(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2484,7 +2697,8 @@ def _o_GetChargingProfilesRequest_1d3c47(value):
             else:
                 index = _identify(key, _NAMES129, _SEEN_o_GetChargingProfilesRequest_1d3c47)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -2493,7 +2707,8 @@ def _o_GetChargingProfilesRequest_1d3c47(value):
                 _check_integer6(member)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfile_0cb201(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2528,14 +2743,18 @@ def _o_GetChargingProfilesResponse_1001e9(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_GetChargingProfilesResponse_1001e9)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum23(member), _MEMBERS135)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum23(member):
+                    _not_a_member(_MEMBERS135)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2570,14 +2789,17 @@ def _o_GetCompositeScheduleRequest_083bd5(value):
             else:
                 index = _identify(key, _NAMES136, _SEEN_o_GetCompositeScheduleRequest_083bd5)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum24(member), _MEMBERS138)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum24(member):
+                    _not_a_member(_MEMBERS138)
             elif index == 3:
                 present += 1
                 _check_integer6(member)
@@ -2609,7 +2831,8 @@ def _o_chargingSchedulePeriod_3a42ca(value):
             else:
                 index = _identify(key, _NAMES144, _SEEN_o_chargingSchedulePeriod_3a42ca)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -2639,7 +2862,8 @@ def _a_chargingSchedulePeriod_e61abf(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingSchedulePeriod_3a42ca(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -2667,11 +2891,13 @@ def _o_schedule_934262(value):
             else:
                 index = _identify(key, _NAMES142, _SEEN_o_schedule_934262)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingSchedulePeriod_e61abf(member)
             elif index == 2:
                 present += 1
@@ -2681,12 +2907,16 @@ def _o_schedule_934262(value):
                 _check_integer6(member)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 5:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum24(member), _MEMBERS138)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum24(member):
+                    _not_a_member(_MEMBERS138)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2713,17 +2943,22 @@ def _o_GetCompositeScheduleResponse_b03afe(value):
             else:
                 index = _identify(key, _NAMES140, _SEEN_o_GetCompositeScheduleResponse_b03afe)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum7(member), _MEMBERS49)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum7(member):
+                    _not_a_member(_MEMBERS49)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_schedule_934262(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2775,20 +3010,26 @@ def _o_GetDisplayMessagesRequest_15d119(value):
             else:
                 index = _identify(key, _NAMES148, _SEEN_o_GetDisplayMessagesRequest_15d119)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evseId_853b5b(member)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum25(member), _MEMBERS150)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum25(member):
+                    _not_a_member(_MEMBERS150)
             elif index == 4:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum26(member), _MEMBERS151)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum26(member):
+                    _not_a_member(_MEMBERS151)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -2820,8 +3061,10 @@ def _a_certificateType_8310f7(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum27(item), _MEMBERS155)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum27(item):
+                _not_a_member(_MEMBERS155)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -2839,10 +3082,12 @@ def _o_GetInstalledCertificateIdsRequest_1b19b1(value):
             else:
                 index = _identify(key, _NAMES153, _SEEN_o_GetInstalledCertificateIdsRequest_1b19b1)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_certificateType_8310f7(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2869,7 +3114,8 @@ def _a_childCertificateHashData_ff3013(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_customerCertificate_35f7e3(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -2893,18 +3139,23 @@ def _o_certificateHashDataChain_2925a6(value):
             else:
                 index = _identify(key, _NAMES159, _SEEN_o_certificateHashDataChain_2925a6)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customerCertificate_35f7e3(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum27(member), _MEMBERS155)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum27(member):
+                    _not_a_member(_MEMBERS155)
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_childCertificateHashData_ff3013(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2924,7 +3175,8 @@ def _a_certificateHashDataChain_08797c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_certificateHashDataChain_2925a6(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -2948,17 +3200,22 @@ def _o_GetInstalledCertificateIdsResponse_c3b4a4(value):
             else:
                 index = _identify(key, _NAMES156, _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum28(member), _MEMBERS158)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum28(member):
+                    _not_a_member(_MEMBERS158)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_certificateHashDataChain_08797c(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2982,7 +3239,8 @@ def _o_GetLocalListVersionResponse_008240(value):
             else:
                 index = _identify(key, _NAMES162, _SEEN_o_GetLocalListVersionResponse_008240)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -3013,17 +3271,25 @@ def _o_log_44b2ae(value):
             else:
                 index = _identify(key, _NAMES167, _SEEN_o_log_44b2ae)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -3063,16 +3329,20 @@ def _o_GetLogRequest_958d06(value):
             else:
                 index = _identify(key, _NAMES165, _SEEN_o_GetLogRequest_958d06)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_log_44b2ae(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum29(member), _MEMBERS170)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum29(member):
+                    _not_a_member(_MEMBERS170)
             elif index == 3:
                 present += 1
                 _check_integer6(member)
@@ -3115,17 +3385,24 @@ def _o_GetLogResponse_a3c8d5(value):
             else:
                 index = _identify(key, _NAMES172, _SEEN_o_GetLogResponse_a3c8d5)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum30(member), _MEMBERS174)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum30(member):
+                    _not_a_member(_MEMBERS174)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 3:
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -3152,16 +3429,24 @@ def _o_component_28e867(value):
             else:
                 index = _identify(key, _NAMES179, _SEEN_o_component_28e867)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evse_f502d0(member)
             elif index == 2:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 3:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -3186,13 +3471,20 @@ def _o_variable_e65dc4(value):
             else:
                 index = _identify(key, _NAMES182, _SEEN_o_variable_e65dc4)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -3217,14 +3509,17 @@ def _o_componentVariable_f22f7e(value):
             else:
                 index = _identify(key, _NAMES177, _SEEN_o_componentVariable_f22f7e)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3244,7 +3539,8 @@ def _a_componentVariable_2183a8(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_componentVariable_f22f7e(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -3273,8 +3569,10 @@ def _a_monitoringCriteria_9baa2a(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum31(item), _MEMBERS185)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum31(item):
+                _not_a_member(_MEMBERS185)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -3297,16 +3595,19 @@ def _o_GetMonitoringReportRequest_83e392(value):
             else:
                 index = _identify(key, _NAMES175, _SEEN_o_GetMonitoringReportRequest_83e392)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_componentVariable_2183a8(member)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_monitoringCriteria_9baa2a(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3339,8 +3640,10 @@ def _a_componentCriteria_03441a(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum32(item), _MEMBERS188)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum32(item):
+                _not_a_member(_MEMBERS188)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -3363,16 +3666,19 @@ def _o_GetReportRequest_986a3c(value):
             else:
                 index = _identify(key, _NAMES186, _SEEN_o_GetReportRequest_986a3c)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_componentVariable_2183a8(member)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_componentCriteria_03441a(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3395,10 +3701,14 @@ def _o_GetTransactionStatusRequest_7a79fc(value):
             else:
                 index = _identify(key, _NAMES189, _SEEN_o_GetTransactionStatusRequest_7a79fc)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -3421,7 +3731,8 @@ def _o_GetTransactionStatusResponse_e8589f(value):
             else:
                 index = _identify(key, _NAMES191, _SEEN_o_GetTransactionStatusResponse_e8589f)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 _check_boolean(member)
@@ -3461,18 +3772,23 @@ def _o_getVariableData_752dfe(value):
             else:
                 index = _identify(key, _NAMES196, _SEEN_o_getVariableData_752dfe)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum33(member), _MEMBERS198)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum33(member):
+                    _not_a_member(_MEMBERS198)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3492,7 +3808,8 @@ def _a_getVariableData_adb6be(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_getVariableData_752dfe(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -3512,11 +3829,13 @@ def _o_GetVariablesRequest_e23ca9(value):
             else:
                 index = _identify(key, _NAMES194, _SEEN_o_GetVariablesRequest_e23ca9)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_getVariableData_adb6be(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3563,27 +3882,38 @@ def _o_getVariableResult_967288(value):
             else:
                 index = _identify(key, _NAMES203, _SEEN_o_getVariableResult_967288)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum34(member), _MEMBERS205)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum34(member):
+                    _not_a_member(_MEMBERS205)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum33(member), _MEMBERS198)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum33(member):
+                    _not_a_member(_MEMBERS198)
             elif index == 4:
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 5:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 6:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3603,7 +3933,8 @@ def _a_getVariableResult_1c5890(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_getVariableResult_967288(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -3623,11 +3954,13 @@ def _o_GetVariablesResponse_143130(value):
             else:
                 index = _identify(key, _NAMES201, _SEEN_o_GetVariablesResponse_143130)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_getVariableResult_1c5890(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3651,12 +3984,15 @@ def _o_HeartbeatResponse_49ff69(value):
             else:
                 index = _identify(key, _NAMES208, _SEEN_o_HeartbeatResponse_49ff69)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -3694,15 +4030,21 @@ def _o_InstallCertificateRequest_7c3542(value):
             else:
                 index = _identify(key, _NAMES211, _SEEN_o_InstallCertificateRequest_7c3542)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum35(member), _MEMBERS213)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum35(member):
+                    _not_a_member(_MEMBERS213)
             elif index == 2:
                 present += 1
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -3736,14 +4078,18 @@ def _o_InstallCertificateResponse_f0b948(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_InstallCertificateResponse_f0b948)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum36(member), _MEMBERS216)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum36(member):
+                    _not_a_member(_MEMBERS216)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3788,12 +4134,15 @@ def _o_LogStatusNotificationRequest_5c0823(value):
             else:
                 index = _identify(key, _NAMES107, _SEEN_o_LogStatusNotificationRequest_5c0823)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum37(member), _MEMBERS218)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum37(member):
+                    _not_a_member(_MEMBERS218)
             elif index == 2:
                 _check_integer6(member)
             else:
@@ -3900,20 +4249,33 @@ def _o_signedMeterValue_14aa28(value):
             else:
                 index = _identify(key, _NAMES229, _SEEN_o_signedMeterValue_14aa28)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 2:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 3:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 4:
                 present += 1
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -3937,10 +4299,14 @@ def _o_unitOfMeasure_1fa959(value):
             else:
                 index = _identify(key, _NAMES232, _SEEN_o_unitOfMeasure_1fa959)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
                 _check_integer6(member)
             else:
@@ -3975,28 +4341,39 @@ def _o_sampledValue_abf3f0(value):
             else:
                 index = _identify(key, _NAMES223, _SEEN_o_sampledValue_abf3f0)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_number(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum38(member), _MEMBERS225)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum38(member):
+                    _not_a_member(_MEMBERS225)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum39(member), _MEMBERS226)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum39(member):
+                    _not_a_member(_MEMBERS226)
             elif index == 4:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum40(member), _MEMBERS227)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum40(member):
+                    _not_a_member(_MEMBERS227)
             elif index == 5:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum41(member), _MEMBERS228)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum41(member):
+                    _not_a_member(_MEMBERS228)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_signedMeterValue_14aa28(member)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_unitOfMeasure_1fa959(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4016,7 +4393,8 @@ def _a_sampledValue_b6cf26(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_sampledValue_abf3f0(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4038,16 +4416,20 @@ def _o_meterValue_bcf522(value):
             else:
                 index = _identify(key, _NAMES221, _SEEN_o_meterValue_bcf522)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_sampledValue_b6cf26(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -4066,7 +4448,8 @@ def _a_meterValue_1d6e0a(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_meterValue_bcf522(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4088,14 +4471,16 @@ def _o_MeterValuesRequest_43ec51(value):
             else:
                 index = _identify(key, _NAMES219, _SEEN_o_MeterValuesRequest_43ec51)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_meterValue_1d6e0a(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4117,7 +4502,8 @@ def _a_chargingSchedulePeriod_375665(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingSchedulePeriod_3a42ca(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4139,7 +4525,8 @@ def _o_relativeTimeInterval_7b23e3(value):
             else:
                 index = _identify(key, _NAMES245, _SEEN_o_relativeTimeInterval_7b23e3)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -4183,12 +4570,15 @@ def _o_cost_886356(value):
             else:
                 index = _identify(key, _NAMES250, _SEEN_o_cost_886356)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum42(member), _MEMBERS252)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum42(member):
+                    _not_a_member(_MEMBERS252)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
@@ -4214,7 +4604,8 @@ def _a_cost_1f44a6(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_cost_886356(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4236,14 +4627,16 @@ def _o_consumptionCost_aceede(value):
             else:
                 index = _identify(key, _NAMES248, _SEEN_o_consumptionCost_aceede)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_number(member)
             elif index == 2:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_cost_1f44a6(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4265,7 +4658,8 @@ def _a_consumptionCost_ace3a3(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_consumptionCost_aceede(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4289,17 +4683,20 @@ def _o_salesTariffEntry_d9f709(value):
             else:
                 index = _identify(key, _NAMES243, _SEEN_o_salesTariffEntry_d9f709)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_relativeTimeInterval_7b23e3(member)
             elif index == 2:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_consumptionCost_ace3a3(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4321,7 +4718,8 @@ def _a_salesTariffEntry_d59a96(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_salesTariffEntry_d9f709(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4347,18 +4745,23 @@ def _o_salesTariff_4bc8d4(value):
             else:
                 index = _identify(key, _NAMES241, _SEEN_o_salesTariff_4bc8d4)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_string(member, 32)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 32:
+                    _too_long(32)
             elif index == 3:
                 _check_integer6(member)
             elif index == 4:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_salesTariffEntry_d59a96(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4394,28 +4797,35 @@ def _o_chargingSchedule_118ca3(value):
             else:
                 index = _identify(key, _NAMES239, _SEEN_o_chargingSchedule_118ca3)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
                 _check_integer6(member)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum24(member), _MEMBERS138)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum24(member):
+                    _not_a_member(_MEMBERS138)
             elif index == 5:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingSchedulePeriod_375665(member)
             elif index == 6:
                 _check_number(member)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_salesTariff_4bc8d4(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4435,7 +4845,8 @@ def _a_chargingSchedule_c90b27(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingSchedule_118ca3(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4457,12 +4868,15 @@ def _o_chargingLimit_49f426(value):
             else:
                 index = _identify(key, _NAMES258, _SEEN_o_chargingLimit_49f426)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum14(member), _MEMBERS84)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum14(member):
+                    _not_a_member(_MEMBERS84)
             elif index == 2:
                 _check_boolean(member)
             else:
@@ -4491,16 +4905,19 @@ def _o_NotifyChargingLimitRequest_1dd40d(value):
             else:
                 index = _identify(key, _NAMES237, _SEEN_o_NotifyChargingLimitRequest_1dd40d)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingSchedule_c90b27(member)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingLimit_49f426(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4532,11 +4949,15 @@ def _o_NotifyCustomerInformationRequest_e518b6(value):
             else:
                 index = _identify(key, _NAMES261, _SEEN_o_NotifyCustomerInformationRequest_e518b6)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 2:
                 _check_boolean(member)
             elif index == 3:
@@ -4544,8 +4965,10 @@ def _o_NotifyCustomerInformationRequest_e518b6(value):
                 _check_integer6(member)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -4585,32 +5008,46 @@ def _o_messageInfo_7f25fe(value):
             else:
                 index = _identify(key, _NAMES266, _SEEN_o_messageInfo_7f25fe)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum25(member), _MEMBERS150)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum25(member):
+                    _not_a_member(_MEMBERS150)
             elif index == 4:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum26(member), _MEMBERS151)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum26(member):
+                    _not_a_member(_MEMBERS151)
             elif index == 5:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 6:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 7:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 8:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_personalMessage_74d956(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4630,7 +5067,8 @@ def _a_messageInfo_fa6725(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_messageInfo_7f25fe(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4654,10 +5092,12 @@ def _o_NotifyDisplayMessagesRequest_e4cdcb(value):
             else:
                 index = _identify(key, _NAMES264, _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_messageInfo_fa6725(member)
             elif index == 2:
                 present += 1
@@ -4692,7 +5132,8 @@ def _o_acChargingParameters_4b6b49(value):
             else:
                 index = _identify(key, _NAMES273, _SEEN_o_acChargingParameters_4b6b49)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -4742,7 +5183,8 @@ def _o_dcChargingParameters_2eff58(value):
             else:
                 index = _identify(key, _NAMES276, _SEEN_o_dcChargingParameters_2eff58)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -4809,21 +5251,28 @@ def _o_chargingNeeds_f71259(value):
             else:
                 index = _identify(key, _NAMES271, _SEEN_o_chargingNeeds_f71259)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_acChargingParameters_4b6b49(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_dcChargingParameters_2eff58(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum43(member), _MEMBERS279)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum43(member):
+                    _not_a_member(_MEMBERS279)
             elif index == 4:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -4850,13 +5299,15 @@ def _o_NotifyEVChargingNeedsRequest_0f80c0(value):
             else:
                 index = _identify(key, _NAMES269, _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingNeeds_f71259(member)
             elif index == 3:
                 present += 1
@@ -4894,14 +5345,18 @@ def _o_NotifyEVChargingNeedsResponse_66f6b6(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_NotifyEVChargingNeedsResponse_66f6b6)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum44(member), _MEMBERS283)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum44(member):
+                    _not_a_member(_MEMBERS283)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4929,15 +5384,19 @@ def _o_NotifyEVChargingScheduleRequest_d6c38b(value):
             else:
                 index = _identify(key, _NAMES284, _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingSchedule_118ca3(member)
             elif index == 3:
                 present += 1
@@ -5010,45 +5469,66 @@ def _o_eventData_ba3bec(value):
             else:
                 index = _identify(key, _NAMES289, _SEEN_o_eventData_ba3bec)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum45(member), _MEMBERS291)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum45(member):
+                    _not_a_member(_MEMBERS291)
             elif index == 4:
                 _check_integer6(member)
             elif index == 5:
                 present += 1
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 6:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 7:
-                _check_string(member, 500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 500:
+                    _too_long(500)
             elif index == 8:
                 _check_boolean(member)
             elif index == 9:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 10:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 11:
                 _check_integer6(member)
             elif index == 12:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum46(member), _MEMBERS292)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum46(member):
+                    _not_a_member(_MEMBERS292)
             elif index == 13:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5068,7 +5548,8 @@ def _a_eventData_c664ce(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_eventData_ba3bec(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5094,12 +5575,15 @@ def _o_NotifyEventRequest_473131(value):
             else:
                 index = _identify(key, _NAMES287, _SEEN_o_NotifyEventRequest_473131)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 _check_boolean(member)
             elif index == 3:
@@ -5107,7 +5591,8 @@ def _o_NotifyEventRequest_473131(value):
                 _check_integer6(member)
             elif index == 4:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_eventData_c664ce(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5152,7 +5637,8 @@ def _o_variableMonitoring_54afdc(value):
             else:
                 index = _identify(key, _NAMES299, _SEEN_o_variableMonitoring_54afdc)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -5165,8 +5651,10 @@ def _o_variableMonitoring_54afdc(value):
                 _check_number(member)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum47(member), _MEMBERS301)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum47(member):
+                    _not_a_member(_MEMBERS301)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -5188,7 +5676,8 @@ def _a_variableMonitoring_06b8ea(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_variableMonitoring_54afdc(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5212,19 +5701,23 @@ def _o_monitor_f9dbac(value):
             else:
                 index = _identify(key, _NAMES297, _SEEN_o_monitor_f9dbac)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 3:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_variableMonitoring_06b8ea(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5244,7 +5737,8 @@ def _a_monitor_a6aa80(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_monitor_f9dbac(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5272,10 +5766,12 @@ def _o_NotifyMonitoringReportRequest_b439c9(value):
             else:
                 index = _identify(key, _NAMES295, _SEEN_o_NotifyMonitoringReportRequest_b439c9)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_monitor_a6aa80(member)
             elif index == 2:
                 present += 1
@@ -5287,8 +5783,10 @@ def _o_NotifyMonitoringReportRequest_b439c9(value):
                 _check_integer6(member)
             elif index == 5:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -5327,16 +5825,24 @@ def _o_variableAttribute_f580f3(value):
             else:
                 index = _identify(key, _NAMES309, _SEEN_o_variableAttribute_f580f3)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum33(member), _MEMBERS198)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum33(member):
+                    _not_a_member(_MEMBERS198)
             elif index == 2:
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum48(member), _MEMBERS311)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum48(member):
+                    _not_a_member(_MEMBERS311)
             elif index == 4:
                 _check_boolean(member)
             elif index == 5:
@@ -5359,7 +5865,8 @@ def _a_variableAttribute_4fd542(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_variableAttribute_f580f3(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5404,20 +5911,29 @@ def _o_variableCharacteristics_8a5bf0(value):
             else:
                 index = _identify(key, _NAMES312, _SEEN_o_variableCharacteristics_8a5bf0)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, 16)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 16:
+                    _too_long(16)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum49(member), _MEMBERS314)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum49(member):
+                    _not_a_member(_MEMBERS314)
             elif index == 3:
                 _check_number(member)
             elif index == 4:
                 _check_number(member)
             elif index == 5:
-                _check_string(member, 1000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 1000:
+                    _too_long(1000)
             elif index == 6:
                 present += 1
                 _check_boolean(member)
@@ -5449,22 +5965,27 @@ def _o_reportData_970b28(value):
             else:
                 index = _identify(key, _NAMES307, _SEEN_o_reportData_970b28)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 3:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_variableAttribute_4fd542(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variableCharacteristics_8a5bf0(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5484,7 +6005,8 @@ def _a_reportData_f6015b(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_reportData_970b28(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5512,17 +6034,21 @@ def _o_NotifyReportRequest_cefac5(value):
             else:
                 index = _identify(key, _NAMES305, _SEEN_o_NotifyReportRequest_cefac5)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_reportData_f6015b(member)
             elif index == 4:
                 _check_boolean(member)
@@ -5559,16 +6085,23 @@ def _o_PublishFirmwareRequest_385835(value):
             else:
                 index = _identify(key, _NAMES318, _SEEN_o_PublishFirmwareRequest_385835)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
                 present += 1
-                _check_string(member, 32)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 32:
+                    _too_long(32)
             elif index == 4:
                 present += 1
                 _check_integer6(member)
@@ -5615,7 +6148,10 @@ def _a_location_24a2fb(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, 512)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if len(item) > 512:
+                _too_long(512)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -5638,14 +6174,18 @@ def _o_PublishFirmwareStatusNotificationRequest_819b72(value):
             else:
                 index = _identify(key, _NAMES321, _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum50(member), _MEMBERS323)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum50(member):
+                    _not_a_member(_MEMBERS323)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_location_24a2fb(member)
             elif index == 3:
                 _check_integer6(member)
@@ -5687,7 +6227,8 @@ def _a_chargingSchedule_ede988(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingSchedule_118ca3(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5723,7 +6264,8 @@ def _o_chargingProfile_c2435f(value):
             else:
                 index = _identify(key, _NAMES326, _SEEN_o_chargingProfile_c2435f)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -5733,27 +6275,41 @@ def _o_chargingProfile_c2435f(value):
                 _check_integer6(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum11(member), _MEMBERS69)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum11(member):
+                    _not_a_member(_MEMBERS69)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum51(member), _MEMBERS328)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum51(member):
+                    _not_a_member(_MEMBERS328)
             elif index == 5:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum52(member), _MEMBERS329)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum52(member):
+                    _not_a_member(_MEMBERS329)
             elif index == 6:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 7:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 8:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingSchedule_ede988(member)
             elif index == 9:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -5772,7 +6328,8 @@ def _a_chargingProfile_74b859(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingProfile_c2435f(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5800,18 +6357,22 @@ def _o_ReportChargingProfilesRequest_963821(value):
             else:
                 index = _identify(key, _NAMES324, _SEEN_o_ReportChargingProfilesRequest_963821)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum14(member), _MEMBERS84)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum14(member):
+                    _not_a_member(_MEMBERS84)
             elif index == 3:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingProfile_74b859(member)
             elif index == 4:
                 _check_boolean(member)
@@ -5848,22 +6409,26 @@ def _o_RequestStartTransactionRequest_606cad(value):
             else:
                 index = _identify(key, _NAMES332, _SEEN_o_RequestStartTransactionRequest_606cad)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_0d66e7(member)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_0d66e7(member)
             elif index == 4:
                 present += 1
                 _check_integer6(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfile_c2435f(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5891,17 +6456,24 @@ def _o_RequestStartTransactionResponse_5193d6(value):
             else:
                 index = _identify(key, _NAMES335, _SEEN_o_RequestStartTransactionResponse_5193d6)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum7(member), _MEMBERS49)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum7(member):
+                    _not_a_member(_MEMBERS49)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 3:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -5924,11 +6496,15 @@ def _o_RequestStopTransactionRequest_c10330(value):
             else:
                 index = _identify(key, _NAMES189, _SEEN_o_RequestStopTransactionRequest_c10330)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -5960,15 +6536,18 @@ def _o_ReservationStatusUpdateRequest_6b0dd1(value):
             else:
                 index = _identify(key, _NAMES339, _SEEN_o_ReservationStatusUpdateRequest_6b0dd1)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum53(member), _MEMBERS341)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum53(member):
+                    _not_a_member(_MEMBERS341)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -6028,26 +6607,33 @@ def _o_ReserveNowRequest_01680b(value):
             else:
                 index = _identify(key, _NAMES343, _SEEN_o_ReserveNowRequest_01680b)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum54(member), _MEMBERS345)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum54(member):
+                    _not_a_member(_MEMBERS345)
             elif index == 4:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_0d66e7(member)
             elif index == 5:
                 _check_integer6(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_0d66e7(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6084,14 +6670,18 @@ def _o_ReserveNowResponse_1b4330(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_ReserveNowResponse_1b4330)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum55(member), _MEMBERS348)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum55(member):
+                    _not_a_member(_MEMBERS348)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6126,12 +6716,15 @@ def _o_ResetRequest_160b2b(value):
             else:
                 index = _identify(key, _NAMES349, _SEEN_o_ResetRequest_160b2b)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum56(member), _MEMBERS351)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum56(member):
+                    _not_a_member(_MEMBERS351)
             elif index == 2:
                 _check_integer6(member)
             else:
@@ -6160,17 +6753,26 @@ def _o_SecurityEventNotificationRequest_c1979a(value):
             else:
                 index = _identify(key, _NAMES353, _SEEN_o_SecurityEventNotificationRequest_c1979a)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -6195,14 +6797,17 @@ def _o_localAuthorizationList_072363(value):
             else:
                 index = _identify(key, _NAMES358, _SEEN_o_localAuthorizationList_072363)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_0d66e7(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTokenInfo_424b0a(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6222,7 +6827,8 @@ def _a_localAuthorizationList_c1cc38(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_localAuthorizationList_072363(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6255,18 +6861,22 @@ def _o_SendLocalListRequest_a7a612(value):
             else:
                 index = _identify(key, _NAMES356, _SEEN_o_SendLocalListRequest_a7a612)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_localAuthorizationList_c1cc38(member)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum57(member), _MEMBERS360)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum57(member):
+                    _not_a_member(_MEMBERS360)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -6302,14 +6912,18 @@ def _o_SendLocalListResponse_1b6c8d(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_SendLocalListResponse_1b6c8d)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum58(member), _MEMBERS363)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum58(member):
+                    _not_a_member(_MEMBERS363)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6335,14 +6949,16 @@ def _o_SetChargingProfileRequest_aad4b8(value):
             else:
                 index = _identify(key, _NAMES364, _SEEN_o_SetChargingProfileRequest_aad4b8)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfile_c2435f(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6366,11 +6982,13 @@ def _o_SetDisplayMessageRequest_c998a3(value):
             else:
                 index = _identify(key, _NAMES367, _SEEN_o_SetDisplayMessageRequest_c998a3)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_messageInfo_7f25fe(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6411,14 +7029,18 @@ def _o_SetDisplayMessageResponse_6804fa(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_SetDisplayMessageResponse_6804fa)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum59(member), _MEMBERS371)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum59(member):
+                    _not_a_member(_MEMBERS371)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6453,12 +7075,15 @@ def _o_SetMonitoringBaseRequest_8f87c0(value):
             else:
                 index = _identify(key, _NAMES372, _SEEN_o_SetMonitoringBaseRequest_8f87c0)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum60(member), _MEMBERS374)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum60(member):
+                    _not_a_member(_MEMBERS374)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -6481,7 +7106,8 @@ def _o_SetMonitoringLevelRequest_f8d6fd(value):
             else:
                 index = _identify(key, _NAMES376, _SEEN_o_SetMonitoringLevelRequest_f8d6fd)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -6529,25 +7155,40 @@ def _o_apn_95ec5a(value):
             else:
                 index = _identify(key, _NAMES383, _SEEN_o_apn_95ec5a)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 2:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 3:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 4:
                 _check_integer6(member)
             elif index == 5:
-                _check_string(member, 6)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 6:
+                    _too_long(6)
             elif index == 6:
                 _check_boolean(member)
             elif index == 7:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum61(member), _MEMBERS385)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum61(member):
+                    _not_a_member(_MEMBERS385)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -6612,26 +7253,44 @@ def _o_vpn_9423dc(value):
             else:
                 index = _identify(key, _NAMES390, _SEEN_o_vpn_9423dc)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 2:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 3:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 4:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 5:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 6:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum65(member), _MEMBERS392)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum65(member):
+                    _not_a_member(_MEMBERS392)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -6668,22 +7327,31 @@ def _o_connectionData_aa749d(value):
             else:
                 index = _identify(key, _NAMES381, _SEEN_o_connectionData_aa749d)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_apn_95ec5a(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum62(member), _MEMBERS387)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum62(member):
+                    _not_a_member(_MEMBERS387)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum63(member), _MEMBERS388)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum63(member):
+                    _not_a_member(_MEMBERS388)
             elif index == 4:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -6692,10 +7360,13 @@ def _o_connectionData_aa749d(value):
                 _check_integer6(member)
             elif index == 7:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum64(member), _MEMBERS389)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum64(member):
+                    _not_a_member(_MEMBERS389)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_vpn_9423dc(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6721,14 +7392,16 @@ def _o_SetNetworkProfileRequest_e7f5a6(value):
             else:
                 index = _identify(key, _NAMES379, _SEEN_o_SetNetworkProfileRequest_e7f5a6)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_connectionData_aa749d(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6764,7 +7437,8 @@ def _o_setMonitoringData_02ffb4(value):
             else:
                 index = _identify(key, _NAMES398, _SEEN_o_setMonitoringData_02ffb4)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 _check_integer6(member)
@@ -6775,18 +7449,22 @@ def _o_setMonitoringData_02ffb4(value):
                 _check_number(member)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum47(member), _MEMBERS301)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum47(member):
+                    _not_a_member(_MEMBERS301)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
             elif index == 6:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 7:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6806,7 +7484,8 @@ def _a_setMonitoringData_68e2f5(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_setMonitoringData_02ffb4(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6826,11 +7505,13 @@ def _o_SetVariableMonitoringRequest_a14085(value):
             else:
                 index = _identify(key, _NAMES396, _SEEN_o_SetVariableMonitoringRequest_a14085)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_setMonitoringData_68e2f5(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6881,28 +7562,36 @@ def _o_setMonitoringResult_9bb6a7(value):
             else:
                 index = _identify(key, _NAMES404, _SEEN_o_setMonitoringResult_9bb6a7)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum66(member), _MEMBERS406)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum66(member):
+                    _not_a_member(_MEMBERS406)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum47(member), _MEMBERS301)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum47(member):
+                    _not_a_member(_MEMBERS301)
             elif index == 5:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 6:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 7:
                 present += 1
@@ -6925,7 +7614,8 @@ def _a_setMonitoringResult_92bc72(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_setMonitoringResult_9bb6a7(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6945,11 +7635,13 @@ def _o_SetVariableMonitoringResponse_e545f2(value):
             else:
                 index = _identify(key, _NAMES402, _SEEN_o_SetVariableMonitoringResponse_e545f2)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_setMonitoringResult_92bc72(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6979,21 +7671,29 @@ def _o_setVariableData_b06f0f(value):
             else:
                 index = _identify(key, _NAMES411, _SEEN_o_setVariableData_b06f0f)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum33(member), _MEMBERS198)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum33(member):
+                    _not_a_member(_MEMBERS198)
             elif index == 2:
                 present += 1
-                _check_string(member, 1000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 1000:
+                    _too_long(1000)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 4:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7013,7 +7713,8 @@ def _a_setVariableData_eda04a(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_setVariableData_b06f0f(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -7033,11 +7734,13 @@ def _o_SetVariablesRequest_3e0f12(value):
             else:
                 index = _identify(key, _NAMES409, _SEEN_o_SetVariablesRequest_3e0f12)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_setVariableData_eda04a(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7084,25 +7787,33 @@ def _o_setVariableResult_f86785(value):
             else:
                 index = _identify(key, _NAMES417, _SEEN_o_setVariableResult_f86785)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum33(member), _MEMBERS198)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum33(member):
+                    _not_a_member(_MEMBERS198)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum67(member), _MEMBERS419)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum67(member):
+                    _not_a_member(_MEMBERS419)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             elif index == 4:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_28e867(member)
             elif index == 5:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7122,7 +7833,8 @@ def _a_setVariableResult_6b277b(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_setVariableResult_f86785(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -7142,11 +7854,13 @@ def _o_SetVariablesResponse_cd1643(value):
             else:
                 index = _identify(key, _NAMES415, _SEEN_o_SetVariablesResponse_cd1643)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_setVariableResult_6b277b(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7172,14 +7886,20 @@ def _o_SignCertificateRequest_f76db8(value):
             else:
                 index = _identify(key, _NAMES421, _SEEN_o_SignCertificateRequest_f76db8)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum8(member), _MEMBERS52)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum8(member):
+                    _not_a_member(_MEMBERS52)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -7221,16 +7941,21 @@ def _o_StatusNotificationRequest_cd3373(value):
             else:
                 index = _identify(key, _NAMES424, _SEEN_o_StatusNotificationRequest_cd3373)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum68(member), _MEMBERS426)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum68(member):
+                    _not_a_member(_MEMBERS426)
             elif index == 3:
                 present += 1
                 _check_integer6(member)
@@ -7347,19 +8072,27 @@ def _o_transactionInfo_2d027a(value):
             else:
                 index = _identify(key, _NAMES432, _SEEN_o_transactionInfo_2d027a)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum71(member), _MEMBERS434)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum71(member):
+                    _not_a_member(_MEMBERS434)
             elif index == 3:
                 _check_integer6(member)
             elif index == 4:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum72(member), _MEMBERS435)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum72(member):
+                    _not_a_member(_MEMBERS435)
             elif index == 5:
                 _check_integer6(member)
             else:
@@ -7406,23 +8139,31 @@ def _o_TransactionEventRequest_eaf508(value):
             else:
                 index = _identify(key, _NAMES428, _SEEN_o_TransactionEventRequest_eaf508)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum69(member), _MEMBERS430)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum69(member):
+                    _not_a_member(_MEMBERS430)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_meterValue_1d6e0a(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum70(member), _MEMBERS431)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum70(member):
+                    _not_a_member(_MEMBERS431)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -7436,13 +8177,16 @@ def _o_TransactionEventRequest_eaf508(value):
                 _check_integer6(member)
             elif index == 10:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_transactionInfo_2d027a(member)
             elif index == 11:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evse_f502d0(member)
             elif index == 12:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_0d66e7(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7471,17 +8215,20 @@ def _o_TransactionEventResponse_367dfc(value):
             else:
                 index = _identify(key, _NAMES437, _SEEN_o_TransactionEventResponse_367dfc)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 _check_number(member)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTokenInfo_424b0a(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_personalMessage_74d956(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7528,15 +8275,19 @@ def _o_TriggerMessageRequest_e54745(value):
             else:
                 index = _identify(key, _NAMES439, _SEEN_o_TriggerMessageRequest_e54745)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evse_f502d0(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum73(member), _MEMBERS441)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum73(member):
+                    _not_a_member(_MEMBERS441)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -7570,14 +8321,18 @@ def _o_TriggerMessageResponse_b10207(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_TriggerMessageResponse_b10207)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum74(member), _MEMBERS444)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum74(member):
+                    _not_a_member(_MEMBERS444)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7603,7 +8358,8 @@ def _o_UnlockConnectorRequest_60ce91(value):
             else:
                 index = _identify(key, _NAMES445, _SEEN_o_UnlockConnectorRequest_60ce91)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
@@ -7648,14 +8404,18 @@ def _o_UnlockConnectorResponse_f8933b(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_UnlockConnectorResponse_f8933b)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum75(member), _MEMBERS449)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum75(member):
+                    _not_a_member(_MEMBERS449)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7679,11 +8439,15 @@ def _o_UnpublishFirmwareRequest_8628e4(value):
             else:
                 index = _identify(key, _NAMES450, _SEEN_o_UnpublishFirmwareRequest_8628e4)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 32)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 32:
+                    _too_long(32)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -7717,12 +8481,15 @@ def _o_UnpublishFirmwareResponse_25ff1e(value):
             else:
                 index = _identify(key, _NAMES453, _SEEN_o_UnpublishFirmwareResponse_25ff1e)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum76(member), _MEMBERS455)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum76(member):
+                    _not_a_member(_MEMBERS455)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -7753,22 +8520,36 @@ def _o_firmware_55a22d(value):
             else:
                 index = _identify(key, _NAMES458, _SEEN_o_firmware_55a22d)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             elif index == 5:
-                _check_string(member, 800)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 800:
+                    _too_long(800)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
@@ -7797,7 +8578,8 @@ def _o_UpdateFirmwareRequest_1a212d(value):
             else:
                 index = _identify(key, _NAMES456, _SEEN_o_UpdateFirmwareRequest_1a212d)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 _check_integer6(member)
@@ -7808,7 +8590,8 @@ def _o_UpdateFirmwareRequest_1a212d(value):
                 _check_integer6(member)
             elif index == 4:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_firmware_55a22d(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7845,14 +8628,18 @@ def _o_UpdateFirmwareResponse_99d75c(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_UpdateFirmwareResponse_99d75c)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum77(member), _MEMBERS463)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum77(member):
+                    _not_a_member(_MEMBERS463)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_a02643(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')

@@ -59,18 +59,16 @@ def _is_datetime(text):
     return 0 <= hours <= 23 and 0 <= minutes <= 59
 
 
-def _check_string(value, max_length):
-    if type(value) is not str:
-        raise SchemaViolation("type", [], "must be a string")
-    if max_length >= 0 and len(value) > max_length:
-        raise SchemaViolation("maxLength", [], f"must be at most {max_length} characters")
-    return 0
+def _violation(keyword, message):
+    raise SchemaViolation(keyword, [], message)
 
 
-def _check_datetime(value):
-    if not _is_datetime(value):
-        raise SchemaViolation("format", [], "must be an RFC 3339 date-time")
-    return 0
+def _too_long(max_length):
+    raise SchemaViolation("maxLength", [], f"must be at most {max_length} characters")
+
+
+def _not_a_member(members):
+    raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
 
 
 def _check_integer4(value):
@@ -98,18 +96,6 @@ def _check_boolean(value):
     return 0
 
 
-def _check_object(value):
-    if type(value) is not dict:
-        raise SchemaViolation("type", [], "must be an object")
-    return 0
-
-
-def _check_array(value):
-    if type(value) is not list:
-        raise SchemaViolation("type", [], "must be an array")
-    return 0
-
-
 def _check_minimum(value, minimum):
     if value < minimum:
         raise SchemaViolation("minimum", [], f"must be at least {minimum}")
@@ -126,12 +112,6 @@ def _check_multiple(value, step):
     """multipleOf on decimals, as the OCPP 1.6 schemas mean it (0.3 is a multiple of 0.1)."""
     if Decimal(repr(value)) % Decimal(step) != 0:
         raise SchemaViolation("multipleOf", [], f"must be a multiple of {step}")
-    return 0
-
-
-def _check_enum(value, matched, members):
-    if not matched:
-        raise SchemaViolation("enum", [], "must be one of " + ", ".join(members))
     return 0
 
 
@@ -926,7 +906,10 @@ def _o_customData_ce6ade(value):
                 index = _identify(key, _NAMES2, _SEEN_o_customData_ce6ade)
             if index == 0:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
@@ -950,13 +933,16 @@ def _o_AFRRSignalRequest_b868b5(value):
                 index = _identify(key, _NAMES0, _SEEN_o_AFRRSignalRequest_b868b5)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -990,11 +976,18 @@ def _o_statusInfo_ae02cc(value):
                 index = _identify(key, _NAMES8, _SEEN_o_statusInfo_ae02cc)
             if index == 0:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
-                _check_string(member, 1024)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 1024:
+                    _too_long(1024)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1021,13 +1014,17 @@ def _o_AFRRSignalResponse_8e4808(value):
                 index = _identify(key, _NAMES5, _SEEN_o_AFRRSignalResponse_8e4808)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum0(member), _MEMBERS7)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum0(member):
+                    _not_a_member(_MEMBERS7)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1058,7 +1055,8 @@ def _o_params_fc28d4(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1087,10 +1085,12 @@ def _o_AdjustPeriodicEventStreamRequest_6118f8(value):
                 _check_minimum(member, 0.0)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_params_fc28d4(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1117,12 +1117,19 @@ def _o_additionalInfo_f16732(value):
                 index = _identify(key, _NAMES21, _SEEN_o_additionalInfo_f16732)
             if index == 0:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 1:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1142,7 +1149,8 @@ def _a_additionalInfo_509d8b(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_additionalInfo_f16732(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1166,16 +1174,24 @@ def _o_idToken_dba809(value):
             else:
                 index = _identify(key, _NAMES19, _SEEN_o_idToken_dba809)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_additionalInfo_509d8b(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 2:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1215,22 +1231,37 @@ def _o_iso15118CertificateHashData_cf64af(value):
                 index = _identify(key, _NAMES25, _SEEN_o_iso15118CertificateHashData_cf64af)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum1(member), _MEMBERS27)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum1(member):
+                    _not_a_member(_MEMBERS27)
             elif index == 1:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 2:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 3:
                 present += 1
-                _check_string(member, 40)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 40:
+                    _too_long(40)
             elif index == 4:
                 present += 1
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1252,7 +1283,8 @@ def _a_iso15118CertificateHashData_af04ba(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_iso15118CertificateHashData_cf64af(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1277,15 +1309,21 @@ def _o_AuthorizeRequest_f9ea04(value):
                 index = _identify(key, _NAMES17, _SEEN_o_AuthorizeRequest_f9ea04)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 1:
-                _check_string(member, 10000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 10000:
+                    _too_long(10000)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_iso15118CertificateHashData_af04ba(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1360,15 +1398,24 @@ def _o_personalMessage_792c02(value):
                 index = _identify(key, _NAMES35, _SEEN_o_personalMessage_792c02)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum3(member), _MEMBERS37)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum3(member):
+                    _not_a_member(_MEMBERS37)
             elif index == 1:
-                _check_string(member, 8)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 8:
+                    _too_long(8)
             elif index == 2:
                 present += 1
-                _check_string(member, 1024)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 1024:
+                    _too_long(1024)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1407,28 +1454,42 @@ def _o_idTokenInfo_3f6a15(value):
                 index = _identify(key, _NAMES32, _SEEN_o_idTokenInfo_3f6a15)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum2(member), _MEMBERS34)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum2(member):
+                    _not_a_member(_MEMBERS34)
             elif index == 1:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 4:
-                _check_string(member, 8)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 8:
+                    _too_long(8)
             elif index == 5:
-                _check_string(member, 8)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 8:
+                    _too_long(8)
             elif index == 6:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evseId_07cc87(member)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_personalMessage_792c02(member)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1486,8 +1547,10 @@ def _a_allowedEnergyTransfer_cf696f(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum5(item), _MEMBERS40)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum5(item):
+                _not_a_member(_MEMBERS40)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -1504,7 +1567,8 @@ def _a_description_400f2b(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_personalMessage_792c02(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1535,8 +1599,10 @@ def _a_dayOfWeek_56119c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum6(item), _MEMBERS49)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum6(item):
+                _not_a_member(_MEMBERS49)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -1595,19 +1661,26 @@ def _o_conditions_f58d4e(value):
             else:
                 index = _identify(key, _NAMES47, _SEEN_o_conditions_f58d4e)
             if index == 0:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 1:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_dayOfWeek_56119c(member)
             elif index == 3:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 4:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 5:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum7(member), _MEMBERS50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum7(member):
+                    _not_a_member(_MEMBERS50)
             elif index == 6:
                 _check_number(member)
             elif index == 7:
@@ -1633,7 +1706,8 @@ def _o_conditions_f58d4e(value):
             elif index == 17:
                 _check_integer6(member)
             elif index == 18:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1660,10 +1734,12 @@ def _o_prices_7b3264(value):
                 present += 1
                 _check_number(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_conditions_f58d4e(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1683,7 +1759,8 @@ def _a_prices_8612a0(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_prices_7b3264(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1708,7 +1785,10 @@ def _o_taxRates_9b186b(value):
                 index = _identify(key, _NAMES52, _SEEN_o_taxRates_9b186b)
             if index == 0:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
                 present += 1
                 _check_number(member)
@@ -1716,7 +1796,8 @@ def _o_taxRates_9b186b(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1738,7 +1819,8 @@ def _a_taxRates_bdf97f(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_taxRates_9b186b(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1761,13 +1843,16 @@ def _o_energy_e0cc7c(value):
                 index = _identify(key, _NAMES43, _SEEN_o_energy_e0cc7c)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_prices_8612a0(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_taxRates_bdf97f(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1796,10 +1881,12 @@ def _o_prices_0ec758(value):
                 present += 1
                 _check_number(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_conditions_f58d4e(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1819,7 +1906,8 @@ def _a_prices_9c14c5(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_prices_0ec758(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1842,13 +1930,16 @@ def _o_chargingTime_56463b(value):
                 index = _identify(key, _NAMES43, _SEEN_o_chargingTime_56463b)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_prices_9c14c5(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_taxRates_bdf97f(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1885,25 +1976,39 @@ def _o_conditions_8be5e1(value):
             else:
                 index = _identify(key, _NAMES63, _SEEN_o_conditions_8be5e1)
             if index == 0:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 1:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_dayOfWeek_56119c(member)
             elif index == 3:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 4:
-                _check_string(member, -1)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
             elif index == 5:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum7(member), _MEMBERS50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum7(member):
+                    _not_a_member(_MEMBERS50)
             elif index == 6:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 7:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1927,13 +2032,15 @@ def _o_prices_b20038(value):
             else:
                 index = _identify(key, _NAMES61, _SEEN_o_prices_b20038)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_conditions_8be5e1(member)
             elif index == 1:
                 present += 1
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -1953,7 +2060,8 @@ def _a_prices_961daf(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_prices_b20038(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -1976,13 +2084,16 @@ def _o_fixedFee_ac531d(value):
                 index = _identify(key, _NAMES43, _SEEN_o_fixedFee_ac531d)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_prices_961daf(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_taxRates_bdf97f(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2013,10 +2124,12 @@ def _o_minCost_15272e(value):
             elif index == 1:
                 _check_number(member)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_taxRates_bdf97f(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2061,42 +2174,60 @@ def _o_tariff_5c072f(value):
                 index = _identify(key, _NAMES41, _SEEN_o_tariff_5c072f)
             if index == 0:
                 present += 1
-                _check_string(member, 60)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 60:
+                    _too_long(60)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_description_400f2b(member)
             elif index == 2:
                 present += 1
-                _check_string(member, 3)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 3:
+                    _too_long(3)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_energy_e0cc7c(member)
             elif index == 4:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingTime_56463b(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingTime_56463b(member)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_fixedFee_ac531d(member)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingTime_56463b(member)
             elif index == 9:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_fixedFee_ac531d(member)
             elif index == 10:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minCost_15272e(member)
             elif index == 11:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minCost_15272e(member)
             elif index == 12:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2127,19 +2258,25 @@ def _o_AuthorizeResponse_1cb8d6(value):
                 index = _identify(key, _NAMES30, _SEEN_o_AuthorizeResponse_1cb8d6)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTokenInfo_3f6a15(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum4(member), _MEMBERS39)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum4(member):
+                    _not_a_member(_MEMBERS39)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_allowedEnergyTransfer_cf696f(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_tariff_5c072f(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2178,7 +2315,10 @@ def _o_batteryData_a91357(value):
                 _check_minimum(member, 0.0)
             elif index == 1:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
                 present += 1
                 _check_number(member)
@@ -2190,12 +2330,18 @@ def _o_batteryData_a91357(value):
                 _check_minimum(member, 0.0)
                 _check_maximum(member, 100.0)
             elif index == 4:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 5:
-                _check_string(member, 500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 500:
+                    _too_long(500)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2215,7 +2361,8 @@ def _a_batteryData_b6f29c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_batteryData_a91357(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -2253,21 +2400,26 @@ def _o_BatterySwapRequest_2f760a(value):
                 index = _identify(key, _NAMES70, _SEEN_o_BatterySwapRequest_2f760a)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_batteryData_b6f29c(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum8(member), _MEMBERS75)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum8(member):
+                    _not_a_member(_MEMBERS75)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 3:
                 present += 1
                 _check_integer6(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2288,7 +2440,8 @@ def _o_BatterySwapResponse_679c29(value):
             else:
                 index = _identify(key, _NAMES77, _SEEN_o_BatterySwapResponse_679c29)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2311,11 +2464,18 @@ def _o_modem_746ce0(value):
             else:
                 index = _identify(key, _NAMES83, _SEEN_o_modem_746ce0)
             if index == 0:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2345,20 +2505,34 @@ def _o_chargingStation_58dd0b(value):
             else:
                 index = _identify(key, _NAMES81, _SEEN_o_chargingStation_58dd0b)
             if index == 0:
-                _check_string(member, 25)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 25:
+                    _too_long(25)
             elif index == 1:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_modem_746ce0(member)
             elif index == 3:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 4:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2404,14 +2578,18 @@ def _o_BootNotificationRequest_82d882(value):
                 index = _identify(key, _NAMES79, _SEEN_o_BootNotificationRequest_82d882)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingStation_58dd0b(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum9(member), _MEMBERS86)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum9(member):
+                    _not_a_member(_MEMBERS86)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2451,20 +2629,26 @@ def _o_BootNotificationResponse_f43527(value):
                 index = _identify(key, _NAMES88, _SEEN_o_BootNotificationResponse_f43527)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum10(member), _MEMBERS90)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum10(member):
+                    _not_a_member(_MEMBERS90)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2492,7 +2676,8 @@ def _o_CancelReservationRequest_294b17(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2532,14 +2717,20 @@ def _o_CertificateSignedRequest_ebc6fe(value):
                 index = _identify(key, _NAMES95, _SEEN_o_CertificateSignedRequest_ebc6fe)
             if index == 0:
                 present += 1
-                _check_string(member, 10000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 10000:
+                    _too_long(10000)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum11(member), _MEMBERS97)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum11(member):
+                    _not_a_member(_MEMBERS97)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2572,7 +2763,8 @@ def _o_evse_a7551d(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2607,14 +2799,18 @@ def _o_ChangeAvailabilityRequest_1c5a4d(value):
             else:
                 index = _identify(key, _NAMES99, _SEEN_o_ChangeAvailabilityRequest_1c5a4d)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evse_a7551d(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum12(member), _MEMBERS104)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum12(member):
+                    _not_a_member(_MEMBERS104)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2650,13 +2846,17 @@ def _o_ChangeAvailabilityResponse_468c75(value):
                 index = _identify(key, _NAMES5, _SEEN_o_ChangeAvailabilityResponse_468c75)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum13(member), _MEMBERS107)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum13(member):
+                    _not_a_member(_MEMBERS107)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2683,13 +2883,18 @@ def _o_ChangeTransactionTariffRequest_1bf6fc(value):
                 index = _identify(key, _NAMES108, _SEEN_o_ChangeTransactionTariffRequest_1bf6fc)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_tariff_5c072f(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2731,13 +2936,17 @@ def _o_ChangeTransactionTariffResponse_959614(value):
                 index = _identify(key, _NAMES5, _SEEN_o_ChangeTransactionTariffResponse_959614)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum14(member), _MEMBERS112)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum14(member):
+                    _not_a_member(_MEMBERS112)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2782,13 +2991,16 @@ def _o_chargingProfileCriteria_3f987a(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum15(member), _MEMBERS117)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum15(member):
+                    _not_a_member(_MEMBERS117)
             elif index == 2:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2813,10 +3025,12 @@ def _o_ClearChargingProfileRequest_4f16cd(value):
             if index == 0:
                 _check_integer6(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfileCriteria_3f987a(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2850,13 +3064,17 @@ def _o_ClearChargingProfileResponse_c3c8fc(value):
                 index = _identify(key, _NAMES5, _SEEN_o_ClearChargingProfileResponse_c3c8fc)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum16(member), _MEMBERS119)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum16(member):
+                    _not_a_member(_MEMBERS119)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2910,12 +3128,18 @@ def _o_ClearDERControlRequest_733744(value):
                 present += 1
                 _check_boolean(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum17(member), _MEMBERS122)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum17(member):
+                    _not_a_member(_MEMBERS122)
             elif index == 2:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2951,13 +3175,17 @@ def _o_ClearDERControlResponse_c68582(value):
                 index = _identify(key, _NAMES5, _SEEN_o_ClearDERControlResponse_c68582)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum18(member), _MEMBERS125)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum18(member):
+                    _not_a_member(_MEMBERS125)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -2985,7 +3213,8 @@ def _o_ClearDisplayMessageRequest_4a960a(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3021,13 +3250,17 @@ def _o_ClearDisplayMessageResponse_3e5879(value):
                 index = _identify(key, _NAMES5, _SEEN_o_ClearDisplayMessageResponse_3e5879)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum19(member), _MEMBERS129)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum19(member):
+                    _not_a_member(_MEMBERS129)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3047,7 +3280,10 @@ def _a_tariffIds_c3ed3c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, 60)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if len(item) > 60:
+                _too_long(60)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -3067,13 +3303,15 @@ def _o_ClearTariffsRequest_b626f5(value):
             else:
                 index = _identify(key, _NAMES130, _SEEN_o_ClearTariffsRequest_b626f5)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_tariffIds_c3ed3c(member)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3106,16 +3344,23 @@ def _o_clearTariffsResult_5d0e32(value):
             else:
                 index = _identify(key, _NAMES134, _SEEN_o_clearTariffsResult_5d0e32)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 1:
-                _check_string(member, 60)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 60:
+                    _too_long(60)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum20(member), _MEMBERS136)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum20(member):
+                    _not_a_member(_MEMBERS136)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3135,7 +3380,8 @@ def _a_clearTariffsResult_672417(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_clearTariffsResult_5d0e32(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -3156,10 +3402,12 @@ def _o_ClearTariffsResponse_5171f5(value):
                 index = _identify(key, _NAMES132, _SEEN_o_ClearTariffsResponse_5171f5)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_clearTariffsResult_672417(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3184,10 +3432,12 @@ def _o_ClearVariableMonitoringRequest_3f424f(value):
                 index = _identify(key, _NAMES126, _SEEN_o_ClearVariableMonitoringRequest_3f424f)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evseId_07cc87(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3223,17 +3473,21 @@ def _o_clearMonitoringResult_e2497f(value):
                 index = _identify(key, _NAMES141, _SEEN_o_clearMonitoringResult_e2497f)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum21(member), _MEMBERS143)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum21(member):
+                    _not_a_member(_MEMBERS143)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3253,7 +3507,8 @@ def _a_clearMonitoringResult_02a69d(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_clearMonitoringResult_e2497f(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -3274,10 +3529,12 @@ def _o_ClearVariableMonitoringResponse_2df127(value):
                 index = _identify(key, _NAMES139, _SEEN_o_ClearVariableMonitoringResponse_2df127)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_clearMonitoringResult_02a69d(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3304,12 +3561,16 @@ def _o_ClearedChargingLimitRequest_da5413(value):
                 index = _identify(key, _NAMES146, _SEEN_o_ClearedChargingLimitRequest_da5413)
             if index == 0:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3339,9 +3600,13 @@ def _o_CostUpdatedRequest_db0df6(value):
                 _check_number(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3372,19 +3637,31 @@ def _o_customerCertificate_35f7e3(value):
                 index = _identify(key, _NAMES154, _SEEN_o_customerCertificate_35f7e3)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum1(member), _MEMBERS27)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum1(member):
+                    _not_a_member(_MEMBERS27)
             elif index == 1:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 2:
                 present += 1
-                _check_string(member, 128)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 128:
+                    _too_long(128)
             elif index == 3:
                 present += 1
-                _check_string(member, 40)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 40:
+                    _too_long(40)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3418,10 +3695,12 @@ def _o_CustomerInformationRequest_1ef18f(value):
             else:
                 index = _identify(key, _NAMES152, _SEEN_o_CustomerInformationRequest_1ef18f)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customerCertificate_35f7e3(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 2:
                 present += 1
@@ -3434,9 +3713,13 @@ def _o_CustomerInformationRequest_1ef18f(value):
                 present += 1
                 _check_boolean(member)
             elif index == 5:
-                _check_string(member, 64)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 64:
+                    _too_long(64)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3472,13 +3755,17 @@ def _o_CustomerInformationResponse_116651(value):
                 index = _identify(key, _NAMES5, _SEEN_o_CustomerInformationResponse_116651)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum22(member), _MEMBERS159)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum22(member):
+                    _not_a_member(_MEMBERS159)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3506,14 +3793,21 @@ def _o_DataTransferRequest_250e87(value):
             else:
                 index = _identify(key, _NAMES160, _SEEN_o_DataTransferRequest_250e87)
             if index == 0:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 1:
                 pass
             elif index == 2:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3553,15 +3847,19 @@ def _o_DataTransferResponse_dc7917(value):
                 index = _identify(key, _NAMES162, _SEEN_o_DataTransferResponse_dc7917)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum23(member), _MEMBERS164)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum23(member):
+                    _not_a_member(_MEMBERS164)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
                 pass
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3586,10 +3884,12 @@ def _o_DeleteCertificateRequest_f40fd0(value):
                 index = _identify(key, _NAMES165, _SEEN_o_DeleteCertificateRequest_f40fd0)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customerCertificate_35f7e3(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3625,13 +3925,17 @@ def _o_DeleteCertificateResponse_cb638e(value):
                 index = _identify(key, _NAMES5, _SEEN_o_DeleteCertificateResponse_cb638e)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum24(member), _MEMBERS169)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum24(member):
+                    _not_a_member(_MEMBERS169)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3683,15 +3987,19 @@ def _o_FirmwareStatusNotificationRequest_fdf878(value):
                 index = _identify(key, _NAMES170, _SEEN_o_FirmwareStatusNotificationRequest_fdf878)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum25(member), _MEMBERS172)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum25(member):
+                    _not_a_member(_MEMBERS172)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3722,7 +4030,10 @@ def _a_prioritizedEMAIDs_191505(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, 255)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if len(item) > 255:
+                _too_long(255)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -3750,22 +4061,32 @@ def _o_Get15118EVCertificateRequest_f35ea9(value):
                 index = _identify(key, _NAMES173, _SEEN_o_Get15118EVCertificateRequest_f35ea9)
             if index == 0:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum26(member), _MEMBERS175)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum26(member):
+                    _not_a_member(_MEMBERS175)
             elif index == 2:
                 present += 1
-                _check_string(member, 11000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 11000:
+                    _too_long(11000)
             elif index == 3:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 4:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_prioritizedEMAIDs_191505(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3805,19 +4126,26 @@ def _o_Get15118EVCertificateResponse_bbfbac(value):
                 index = _identify(key, _NAMES177, _SEEN_o_Get15118EVCertificateResponse_bbfbac)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum27(member), _MEMBERS179)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum27(member):
+                    _not_a_member(_MEMBERS179)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
                 present += 1
-                _check_string(member, 17000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 17000:
+                    _too_long(17000)
             elif index == 3:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3858,10 +4186,13 @@ def _o_GetBaseReportRequest_ad3c06(value):
                 _check_integer6(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum28(member), _MEMBERS183)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum28(member):
+                    _not_a_member(_MEMBERS183)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3899,13 +4230,17 @@ def _o_GetBaseReportResponse_c303cc(value):
                 index = _identify(key, _NAMES5, _SEEN_o_GetBaseReportResponse_c303cc)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum29(member), _MEMBERS186)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum29(member):
+                    _not_a_member(_MEMBERS186)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3936,7 +4271,10 @@ def _a_urls_d906f2(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, 2000)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if len(item) > 2000:
+                _too_long(2000)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -3960,18 +4298,23 @@ def _o_certificateStatusRequests_6283cf(value):
                 index = _identify(key, _NAMES189, _SEEN_o_certificateStatusRequests_6283cf)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customerCertificate_35f7e3(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum30(member), _MEMBERS191)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum30(member):
+                    _not_a_member(_MEMBERS191)
             elif index == 2:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_urls_d906f2(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -3993,7 +4336,8 @@ def _a_certificateStatusRequests_6c8bd7(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_certificateStatusRequests_6283cf(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4014,10 +4358,12 @@ def _o_GetCertificateChainStatusRequest_d60015(value):
                 index = _identify(key, _NAMES187, _SEEN_o_GetCertificateChainStatusRequest_d60015)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_certificateStatusRequests_6c8bd7(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4059,22 +4405,30 @@ def _o_certificateStatus_836653(value):
                 index = _identify(key, _NAMES196, _SEEN_o_certificateStatus_836653)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customerCertificate_35f7e3(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum30(member), _MEMBERS191)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum30(member):
+                    _not_a_member(_MEMBERS191)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum31(member), _MEMBERS198)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum31(member):
+                    _not_a_member(_MEMBERS198)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4096,7 +4450,8 @@ def _a_certificateStatus_0852df(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_certificateStatus_836653(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4117,10 +4472,12 @@ def _o_GetCertificateChainStatusResponse_019689(value):
                 index = _identify(key, _NAMES194, _SEEN_o_GetCertificateChainStatusResponse_019689)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_certificateStatus_0852df(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4145,10 +4502,12 @@ def _o_GetCertificateStatusRequest_b0ba90(value):
                 index = _identify(key, _NAMES201, _SEEN_o_GetCertificateStatusRequest_b0ba90)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_iso15118CertificateHashData_cf64af(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4177,15 +4536,22 @@ def _o_GetCertificateStatusResponse_1cb604(value):
                 index = _identify(key, _NAMES204, _SEEN_o_GetCertificateStatusResponse_1cb604)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum27(member), _MEMBERS179)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum27(member):
+                    _not_a_member(_MEMBERS179)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_string(member, 18000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 18000:
+                    _too_long(18000)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4222,7 +4588,10 @@ def _a_chargingLimitSource_d77bd8(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, 20)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if len(item) > 20:
+                _too_long(20)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -4246,19 +4615,24 @@ def _o_chargingProfile_8068a1(value):
             else:
                 index = _identify(key, _NAMES208, _SEEN_o_chargingProfile_8068a1)
             if index == 0:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum15(member), _MEMBERS117)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum15(member):
+                    _not_a_member(_MEMBERS117)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingProfileId_853b5b(member)
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingLimitSource_d77bd8(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4291,10 +4665,12 @@ def _o_GetChargingProfilesRequest_0fb86a(value):
                 _check_minimum(member, 0.0)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfile_8068a1(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4330,13 +4706,17 @@ def _o_GetChargingProfilesResponse_b90873(value):
                 index = _identify(key, _NAMES5, _SEEN_o_GetChargingProfilesResponse_b90873)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum32(member), _MEMBERS212)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum32(member):
+                    _not_a_member(_MEMBERS212)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4374,14 +4754,17 @@ def _o_GetCompositeScheduleRequest_4dadd5(value):
                 present += 1
                 _check_integer6(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum33(member), _MEMBERS215)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum33(member):
+                    _not_a_member(_MEMBERS215)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4430,7 +4813,8 @@ def _o_v2xFreqWattCurve_55b9c6(value):
                 present += 1
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4452,7 +4836,8 @@ def _a_v2xFreqWattCurve_515467(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_v2xFreqWattCurve_55b9c6(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4480,7 +4865,8 @@ def _o_v2xSignalWattCurve_9232ea(value):
                 present += 1
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4502,7 +4888,8 @@ def _a_v2xSignalWattCurve_bfda6b(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_v2xSignalWattCurve_9232ea(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4606,16 +4993,21 @@ def _o_chargingSchedulePeriod_feb93a(value):
             elif index == 17:
                 _check_number(member)
             elif index == 18:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum34(member), _MEMBERS223)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum34(member):
+                    _not_a_member(_MEMBERS223)
             elif index == 19:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_v2xFreqWattCurve_515467(member)
             elif index == 20:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_v2xSignalWattCurve_bfda6b(member)
             elif index == 21:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4635,7 +5027,8 @@ def _a_chargingSchedulePeriod_31925d(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingSchedulePeriod_feb93a(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4671,18 +5064,24 @@ def _o_schedule_9fef30(value):
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum33(member), _MEMBERS215)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum33(member):
+                    _not_a_member(_MEMBERS215)
             elif index == 4:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingSchedulePeriod_31925d(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4711,16 +5110,21 @@ def _o_GetCompositeScheduleResponse_fa7c4b(value):
                 index = _identify(key, _NAMES217, _SEEN_o_GetCompositeScheduleResponse_fa7c4b)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum0(member), _MEMBERS7)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum0(member):
+                    _not_a_member(_MEMBERS7)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_schedule_9fef30(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4755,12 +5159,18 @@ def _o_GetDERControlRequest_bc0af4(value):
             elif index == 1:
                 _check_boolean(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum17(member), _MEMBERS122)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum17(member):
+                    _not_a_member(_MEMBERS122)
             elif index == 3:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4814,19 +5224,25 @@ def _o_GetDisplayMessagesRequest_cea001(value):
             else:
                 index = _identify(key, _NAMES235, _SEEN_o_GetDisplayMessagesRequest_cea001)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evseId_07cc87(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum35(member), _MEMBERS237)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum35(member):
+                    _not_a_member(_MEMBERS237)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum36(member), _MEMBERS238)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum36(member):
+                    _not_a_member(_MEMBERS238)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4859,8 +5275,10 @@ def _a_certificateType_850bbf(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum37(item), _MEMBERS241)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum37(item):
+                _not_a_member(_MEMBERS241)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -4878,10 +5296,12 @@ def _o_GetInstalledCertificateIdsRequest_1f0e96(value):
             else:
                 index = _identify(key, _NAMES239, _SEEN_o_GetInstalledCertificateIdsRequest_1f0e96)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_certificateType_850bbf(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4908,7 +5328,8 @@ def _a_childCertificateHashData_ff3013(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_customerCertificate_35f7e3(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4933,17 +5354,22 @@ def _o_certificateHashDataChain_5430a6(value):
                 index = _identify(key, _NAMES245, _SEEN_o_certificateHashDataChain_5430a6)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customerCertificate_35f7e3(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum37(member), _MEMBERS241)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum37(member):
+                    _not_a_member(_MEMBERS241)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_childCertificateHashData_ff3013(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -4963,7 +5389,8 @@ def _a_certificateHashDataChain_b6e70f(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_certificateHashDataChain_5430a6(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -4988,16 +5415,21 @@ def _o_GetInstalledCertificateIdsResponse_02e705(value):
                 index = _identify(key, _NAMES242, _SEEN_o_GetInstalledCertificateIdsResponse_02e705)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum38(member), _MEMBERS244)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum38(member):
+                    _not_a_member(_MEMBERS244)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_certificateHashDataChain_b6e70f(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5024,7 +5456,8 @@ def _o_GetLocalListVersionResponse_008240(value):
                 present += 1
                 _check_integer6(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5053,15 +5486,23 @@ def _o_log_abb13e(value):
                 index = _identify(key, _NAMES253, _SEEN_o_log_abb13e)
             if index == 0:
                 present += 1
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 1:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5105,12 +5546,15 @@ def _o_GetLogRequest_6cba6e(value):
                 index = _identify(key, _NAMES251, _SEEN_o_GetLogRequest_6cba6e)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_log_abb13e(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum39(member), _MEMBERS256)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum39(member):
+                    _not_a_member(_MEMBERS256)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
@@ -5120,7 +5564,8 @@ def _o_GetLogRequest_6cba6e(value):
             elif index == 4:
                 _check_integer6(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5158,15 +5603,22 @@ def _o_GetLogResponse_6984ec(value):
                 index = _identify(key, _NAMES258, _SEEN_o_GetLogResponse_6984ec)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum40(member), _MEMBERS260)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum40(member):
+                    _not_a_member(_MEMBERS260)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5194,15 +5646,23 @@ def _o_component_47ee8a(value):
             else:
                 index = _identify(key, _NAMES265, _SEEN_o_component_47ee8a)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evse_a7551d(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5229,11 +5689,18 @@ def _o_variable_e65dc4(value):
                 index = _identify(key, _NAMES268, _SEEN_o_variable_e65dc4)
             if index == 0:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 1:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5260,13 +5727,16 @@ def _o_componentVariable_e70256(value):
                 index = _identify(key, _NAMES263, _SEEN_o_componentVariable_e70256)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5286,7 +5756,8 @@ def _a_componentVariable_1f02e0(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_componentVariable_e70256(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5315,8 +5786,10 @@ def _a_monitoringCriteria_9baa2a(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum41(item), _MEMBERS271)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum41(item):
+                _not_a_member(_MEMBERS271)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -5339,16 +5812,19 @@ def _o_GetMonitoringReportRequest_ac6e13(value):
             else:
                 index = _identify(key, _NAMES261, _SEEN_o_GetMonitoringReportRequest_ac6e13)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_componentVariable_1f02e0(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_monitoringCriteria_9baa2a(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5381,14 +5857,16 @@ def _o_constantStreamData_7eddff(value):
                 _check_minimum(member, 0.0)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_params_fc28d4(member)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5408,7 +5886,8 @@ def _a_constantStreamData_0c759b(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_constantStreamData_7eddff(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5427,10 +5906,12 @@ def _o_GetPeriodicEventStreamResponse_fdb514(value):
             else:
                 index = _identify(key, _NAMES272, _SEEN_o_GetPeriodicEventStreamResponse_fdb514)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_constantStreamData_0c759b(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5461,8 +5942,10 @@ def _a_componentCriteria_03441a(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum42(item), _MEMBERS279)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum42(item):
+                _not_a_member(_MEMBERS279)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -5485,16 +5968,19 @@ def _o_GetReportRequest_b5acc5(value):
             else:
                 index = _identify(key, _NAMES277, _SEEN_o_GetReportRequest_b5acc5)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_componentVariable_1f02e0(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_componentCriteria_03441a(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5522,7 +6008,8 @@ def _o_GetTariffsRequest_a5d5ad(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5551,7 +6038,10 @@ def _a_idTokens_32d061(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, 255)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if len(item) > 255:
+                _too_long(255)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -5579,22 +6069,32 @@ def _o_tariffAssignments_20a753(value):
                 index = _identify(key, _NAMES285, _SEEN_o_tariffAssignments_20a753)
             if index == 0:
                 present += 1
-                _check_string(member, 60)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 60:
+                    _too_long(60)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum43(member), _MEMBERS287)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum43(member):
+                    _not_a_member(_MEMBERS287)
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evseId_07cc87(member)
             elif index == 4:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_idTokens_32d061(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5614,7 +6114,8 @@ def _a_tariffAssignments_4f00f5(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_tariffAssignments_20a753(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5639,16 +6140,21 @@ def _o_GetTariffsResponse_aa3fbe(value):
                 index = _identify(key, _NAMES283, _SEEN_o_GetTariffsResponse_aa3fbe)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum20(member), _MEMBERS136)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum20(member):
+                    _not_a_member(_MEMBERS136)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_tariffAssignments_4f00f5(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5671,9 +6177,13 @@ def _o_GetTransactionStatusRequest_7a79fc(value):
             else:
                 index = _identify(key, _NAMES289, _SEEN_o_GetTransactionStatusRequest_7a79fc)
             if index == 0:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5702,7 +6212,8 @@ def _o_GetTransactionStatusResponse_e8589f(value):
                 present += 1
                 _check_boolean(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5737,18 +6248,23 @@ def _o_getVariableData_251f1b(value):
             else:
                 index = _identify(key, _NAMES296, _SEEN_o_getVariableData_251f1b)
             if index == 0:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum44(member), _MEMBERS298)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum44(member):
+                    _not_a_member(_MEMBERS298)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5768,7 +6284,8 @@ def _a_getVariableData_c23b6b(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_getVariableData_251f1b(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5789,10 +6306,12 @@ def _o_GetVariablesRequest_717056(value):
                 index = _identify(key, _NAMES294, _SEEN_o_GetVariablesRequest_717056)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_getVariableData_c23b6b(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5840,26 +6359,37 @@ def _o_getVariableResult_97f678(value):
                 index = _identify(key, _NAMES303, _SEEN_o_getVariableResult_97f678)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum45(member), _MEMBERS305)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum45(member):
+                    _not_a_member(_MEMBERS305)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum44(member), _MEMBERS298)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum44(member):
+                    _not_a_member(_MEMBERS298)
             elif index == 3:
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 4:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 5:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5879,7 +6409,8 @@ def _a_getVariableResult_d18125(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_getVariableResult_97f678(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -5900,10 +6431,12 @@ def _o_GetVariablesResponse_33af55(value):
                 index = _identify(key, _NAMES301, _SEEN_o_GetVariablesResponse_33af55)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_getVariableResult_d18125(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5928,10 +6461,13 @@ def _o_HeartbeatResponse_49ff69(value):
                 index = _identify(key, _NAMES308, _SEEN_o_HeartbeatResponse_49ff69)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -5971,13 +6507,19 @@ def _o_InstallCertificateRequest_0511a7(value):
                 index = _identify(key, _NAMES311, _SEEN_o_InstallCertificateRequest_0511a7)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum46(member), _MEMBERS313)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum46(member):
+                    _not_a_member(_MEMBERS313)
             elif index == 1:
                 present += 1
-                _check_string(member, 10000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 10000:
+                    _too_long(10000)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6013,13 +6555,17 @@ def _o_InstallCertificateResponse_b9c3ea(value):
                 index = _identify(key, _NAMES5, _SEEN_o_InstallCertificateResponse_b9c3ea)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum47(member), _MEMBERS316)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum47(member):
+                    _not_a_member(_MEMBERS316)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6067,15 +6613,19 @@ def _o_LogStatusNotificationRequest_26e5ad(value):
                 index = _identify(key, _NAMES170, _SEEN_o_LogStatusNotificationRequest_26e5ad)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum48(member), _MEMBERS318)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum48(member):
+                    _not_a_member(_MEMBERS318)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6202,16 +6752,29 @@ def _o_signedMeterValue_1e6423(value):
                 index = _identify(key, _NAMES329, _SEEN_o_signedMeterValue_1e6423)
             if index == 0:
                 present += 1
-                _check_string(member, 32768)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 32768:
+                    _too_long(32768)
             elif index == 1:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 3:
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6236,11 +6799,15 @@ def _o_unitOfMeasure_1fa959(value):
             else:
                 index = _identify(key, _NAMES332, _SEEN_o_unitOfMeasure_1fa959)
             if index == 0:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6277,25 +6844,36 @@ def _o_sampledValue_8c3c5a(value):
                 present += 1
                 _check_number(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum49(member), _MEMBERS325)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum49(member):
+                    _not_a_member(_MEMBERS325)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum50(member), _MEMBERS326)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum50(member):
+                    _not_a_member(_MEMBERS326)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum51(member), _MEMBERS327)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum51(member):
+                    _not_a_member(_MEMBERS327)
             elif index == 4:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum52(member), _MEMBERS328)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum52(member):
+                    _not_a_member(_MEMBERS328)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_signedMeterValue_1e6423(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_unitOfMeasure_1fa959(member)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6315,7 +6893,8 @@ def _a_sampledValue_f18eae(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_sampledValue_8c3c5a(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6338,14 +6917,18 @@ def _o_meterValue_d3062c(value):
                 index = _identify(key, _NAMES321, _SEEN_o_meterValue_d3062c)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_sampledValue_f18eae(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6365,7 +6948,8 @@ def _a_meterValue_f6add9(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_meterValue_d3062c(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6392,10 +6976,12 @@ def _o_MeterValuesRequest_259a70(value):
                 _check_minimum(member, 0.0)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_meterValue_f6add9(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6422,13 +7008,18 @@ def _o_NotifyAllowedEnergyTransferRequest_f40d81(value):
                 index = _identify(key, _NAMES337, _SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81)
             if index == 0:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_allowedEnergyTransfer_cf696f(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6462,7 +7053,8 @@ def _o_limitAtSoC_2e6e76(value):
                 present += 1
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6484,7 +7076,8 @@ def _a_chargingSchedulePeriod_d6e9a5(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingSchedulePeriod_feb93a(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6511,7 +7104,8 @@ def _o_relativeTimeInterval_7b23e3(value):
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6551,15 +7145,18 @@ def _o_cost_886356(value):
                 index = _identify(key, _NAMES356, _SEEN_o_cost_886356)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum53(member), _MEMBERS358)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum53(member):
+                    _not_a_member(_MEMBERS358)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6581,7 +7178,8 @@ def _a_cost_1f44a6(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_cost_886356(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6607,10 +7205,12 @@ def _o_consumptionCost_aceede(value):
                 _check_number(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_cost_1f44a6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6632,7 +7232,8 @@ def _a_consumptionCost_ace3a3(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_consumptionCost_aceede(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6657,16 +7258,19 @@ def _o_salesTariffEntry_d9f709(value):
                 index = _identify(key, _NAMES349, _SEEN_o_salesTariffEntry_d9f709)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_relativeTimeInterval_7b23e3(member)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_consumptionCost_ace3a3(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6688,7 +7292,8 @@ def _a_salesTariffEntry_d59a96(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_salesTariffEntry_d9f709(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6718,16 +7323,21 @@ def _o_salesTariff_dcad30(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 1:
-                _check_string(member, 32)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 32:
+                    _too_long(32)
             elif index == 2:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 3:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_salesTariffEntry_d59a96(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6759,7 +7369,8 @@ def _o_minimumCost_57d44f(value):
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6803,17 +7414,21 @@ def _o_priceRule_5ce378(value):
                 _check_maximum(member, 100.0)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minimumCost_57d44f(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minimumCost_57d44f(member)
             elif index == 5:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minimumCost_57d44f(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6835,7 +7450,8 @@ def _a_priceRule_965b7d(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_priceRule_5ce378(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6861,10 +7477,12 @@ def _o_priceRuleStacks_b1446a(value):
                 _check_integer6(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_priceRule_965b7d(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6886,7 +7504,8 @@ def _a_priceRuleStacks_5cb3e7(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_priceRuleStacks_b1446a(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6924,7 +7543,10 @@ def _o_taxRules_1ef23a(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 1:
-                _check_string(member, 100)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 100:
+                    _too_long(100)
             elif index == 2:
                 _check_boolean(member)
             elif index == 3:
@@ -6941,10 +7563,12 @@ def _o_taxRules_1ef23a(value):
                 _check_boolean(member)
             elif index == 7:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minimumCost_57d44f(member)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -6966,7 +7590,8 @@ def _a_taxRules_5b0469(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_taxRules_1ef23a(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -6993,10 +7618,14 @@ def _o_overstayRule_f65c4d(value):
                 index = _identify(key, _NAMES379, _SEEN_o_overstayRule_f65c4d)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minimumCost_57d44f(member)
             elif index == 1:
-                _check_string(member, 32)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 32:
+                    _too_long(32)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
@@ -7004,7 +7633,8 @@ def _o_overstayRule_f65c4d(value):
                 present += 1
                 _check_integer6(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7026,7 +7656,8 @@ def _a_overstayRule_b1d65a(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_overstayRule_f65c4d(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -7050,16 +7681,19 @@ def _o_overstayRuleList_375753(value):
             else:
                 index = _identify(key, _NAMES377, _SEEN_o_overstayRuleList_375753)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minimumCost_57d44f(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_overstayRule_b1d65a(member)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7086,13 +7720,18 @@ def _o_additionalSelectedServices_948998(value):
                 index = _identify(key, _NAMES383, _SEEN_o_additionalSelectedServices_948998)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minimumCost_57d44f(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 80)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 80:
+                    _too_long(80)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7114,7 +7753,8 @@ def _a_additionalSelectedServices_0254ec(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_additionalSelectedServices_948998(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -7157,44 +7797,65 @@ def _o_absolutePriceSchedule_4254af(value):
                 index = _identify(key, _NAMES363, _SEEN_o_absolutePriceSchedule_4254af)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_string(member, 160)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 160:
+                    _too_long(160)
             elif index == 3:
                 present += 1
-                _check_string(member, 3)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 3:
+                    _too_long(3)
             elif index == 4:
                 present += 1
-                _check_string(member, 8)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 8:
+                    _too_long(8)
             elif index == 5:
                 present += 1
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minimumCost_57d44f(member)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minimumCost_57d44f(member)
             elif index == 8:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_priceRuleStacks_5cb3e7(member)
             elif index == 9:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_taxRules_5b0469(member)
             elif index == 10:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_overstayRuleList_375753(member)
             elif index == 11:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_additionalSelectedServices_0254ec(member)
             elif index == 12:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7227,7 +7888,8 @@ def _o_priceLevelScheduleEntries_aaab3d(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7249,7 +7911,8 @@ def _a_priceLevelScheduleEntries_d623f9(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_priceLevelScheduleEntries_aaab3d(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -7278,24 +7941,31 @@ def _o_priceLevelSchedule_20427c(value):
                 index = _identify(key, _NAMES387, _SEEN_o_priceLevelSchedule_20427c)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_priceLevelScheduleEntries_d623f9(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 3:
-                _check_string(member, 32)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 32:
+                    _too_long(32)
             elif index == 4:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7350,17 +8020,22 @@ def _o_chargingSchedule_51c238(value):
                 present += 1
                 _check_integer6(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_limitAtSoC_2e6e76(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
                 _check_integer6(member)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum33(member), _MEMBERS215)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum33(member):
+                    _not_a_member(_MEMBERS215)
             elif index == 5:
                 _check_number(member)
             elif index == 6:
@@ -7369,27 +8044,35 @@ def _o_chargingSchedule_51c238(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 8:
-                _check_string(member, 88)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 88:
+                    _too_long(88)
             elif index == 9:
                 _check_boolean(member)
             elif index == 10:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingSchedulePeriod_d6e9a5(member)
             elif index == 11:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 12:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_salesTariff_dcad30(member)
             elif index == 13:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_absolutePriceSchedule_4254af(member)
             elif index == 14:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_priceLevelSchedule_20427c(member)
             elif index == 15:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7409,7 +8092,8 @@ def _a_chargingSchedule_3c092e(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingSchedule_51c238(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -7434,13 +8118,17 @@ def _o_chargingLimit_ada839(value):
                 index = _identify(key, _NAMES394, _SEEN_o_chargingLimit_ada839)
             if index == 0:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
                 _check_boolean(member)
             elif index == 2:
                 _check_boolean(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7468,17 +8156,20 @@ def _o_NotifyChargingLimitRequest_edd00e(value):
             else:
                 index = _identify(key, _NAMES340, _SEEN_o_NotifyChargingLimitRequest_edd00e)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingSchedule_3c092e(member)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingLimit_ada839(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7511,7 +8202,10 @@ def _o_NotifyCustomerInformationRequest_d051fa(value):
                 index = _identify(key, _NAMES397, _SEEN_o_NotifyCustomerInformationRequest_d051fa)
             if index == 0:
                 present += 1
-                _check_string(member, 512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 512:
+                    _too_long(512)
             elif index == 1:
                 _check_boolean(member)
             elif index == 2:
@@ -7520,14 +8214,17 @@ def _o_NotifyCustomerInformationRequest_d051fa(value):
                 _check_minimum(member, 0.0)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7577,21 +8274,31 @@ def _o_NotifyDERAlarmRequest_8e96b8(value):
                 index = _identify(key, _NAMES400, _SEEN_o_NotifyDERAlarmRequest_8e96b8)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum17(member), _MEMBERS122)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum17(member):
+                    _not_a_member(_MEMBERS122)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum54(member), _MEMBERS402)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum54(member):
+                    _not_a_member(_MEMBERS402)
             elif index == 2:
                 _check_boolean(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
-                _check_string(member, 200)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 200:
+                    _too_long(200)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7613,7 +8320,10 @@ def _a_supersededIds_fdb3cf(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, 36)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if len(item) > 36:
+                _too_long(36)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -7639,19 +8349,26 @@ def _o_NotifyDERStartStopRequest_69f02b(value):
                 index = _identify(key, _NAMES404, _SEEN_o_NotifyDERStartStopRequest_69f02b)
             if index == 0:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 1:
                 present += 1
                 _check_boolean(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_supersededIds_fdb3cf(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7673,7 +8390,8 @@ def _a_messageExtra_5286d4(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_personalMessage_792c02(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -7709,7 +8427,8 @@ def _o_messageInfo_dc7f9f(value):
             else:
                 index = _identify(key, _NAMES409, _SEEN_o_messageInfo_dc7f9f)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 1:
                 present += 1
@@ -7717,28 +8436,42 @@ def _o_messageInfo_dc7f9f(value):
                 _check_minimum(member, 0.0)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum35(member), _MEMBERS237)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum35(member):
+                    _not_a_member(_MEMBERS237)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum36(member), _MEMBERS238)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum36(member):
+                    _not_a_member(_MEMBERS238)
             elif index == 4:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 5:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 6:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 7:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_personalMessage_792c02(member)
             elif index == 8:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_messageExtra_5286d4(member)
             elif index == 9:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7758,7 +8491,8 @@ def _a_messageInfo_6b87be(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_messageInfo_dc7f9f(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -7782,7 +8516,8 @@ def _o_NotifyDisplayMessagesRequest_8307fb(value):
             else:
                 index = _identify(key, _NAMES407, _SEEN_o_NotifyDisplayMessagesRequest_8307fb)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_messageInfo_6b87be(member)
             elif index == 1:
                 present += 1
@@ -7790,7 +8525,8 @@ def _o_NotifyDisplayMessagesRequest_8307fb(value):
             elif index == 2:
                 _check_boolean(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7832,7 +8568,8 @@ def _o_acChargingParameters_982b79(value):
                 present += 1
                 _check_number(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -7852,8 +8589,10 @@ def _a_evSupportedDERControl_200575(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum17(item), _MEMBERS122)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum17(item):
+                _not_a_member(_MEMBERS122)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -7893,8 +8632,10 @@ def _a_evIslandingDetectionMethod_9ec99e(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, -1)
-            _check_enum(item, _is_enum55(item), _MEMBERS421)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if not _is_enum55(item):
+                _not_a_member(_MEMBERS421)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -7992,7 +8733,8 @@ def _o_derChargingParameters_7806a5(value):
             else:
                 index = _identify(key, _NAMES419, _SEEN_o_derChargingParameters_7806a5)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evSupportedDERControl_200575(member)
             elif index == 1:
                 _check_number(member)
@@ -8049,17 +8791,33 @@ def _o_derChargingParameters_7806a5(value):
             elif index == 27:
                 _check_number(member)
             elif index == 28:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 29:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 30:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 31:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 32:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 33:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evIslandingDetectionMethod_9ec99e(member)
             elif index == 34:
                 _check_number(member)
@@ -8076,7 +8834,8 @@ def _o_derChargingParameters_7806a5(value):
             elif index == 40:
                 _check_number(member)
             elif index == 41:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8106,7 +8865,8 @@ def _o_evPriceRule_2b12e5(value):
                 present += 1
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8128,7 +8888,8 @@ def _a_evPriceRule_9afe6c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_evPriceRule_2b12e5(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -8154,10 +8915,12 @@ def _o_evAbsolutePriceScheduleEntries_e5914d(value):
                 _check_integer6(member)
             elif index == 1:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evPriceRule_9afe6c(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8179,7 +8942,8 @@ def _a_evAbsolutePriceScheduleEntries_0c57bb(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_evAbsolutePriceScheduleEntries_e5914d(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -8206,20 +8970,30 @@ def _o_evAbsolutePriceSchedule_dab820(value):
                 index = _identify(key, _NAMES424, _SEEN_o_evAbsolutePriceSchedule_dab820)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
                 present += 1
-                _check_string(member, 3)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 3:
+                    _too_long(3)
             elif index == 2:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evAbsolutePriceScheduleEntries_0c57bb(member)
             elif index == 3:
                 present += 1
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8251,7 +9025,8 @@ def _o_evPowerScheduleEntries_b052a0(value):
                 present += 1
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8273,7 +9048,8 @@ def _a_evPowerScheduleEntries_c45088(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_evPowerScheduleEntries_b052a0(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -8296,14 +9072,18 @@ def _o_evPowerSchedule_f4cb53(value):
                 index = _identify(key, _NAMES432, _SEEN_o_evPowerSchedule_f4cb53)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_evPowerScheduleEntries_c45088(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8329,14 +9109,17 @@ def _o_evEnergyOffer_907c42(value):
             else:
                 index = _identify(key, _NAMES422, _SEEN_o_evEnergyOffer_907c42)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evAbsolutePriceSchedule_dab820(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evPowerSchedule_f4cb53(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8398,7 +9181,8 @@ def _o_dcChargingParameters_7099ff(value):
                 _check_minimum(member, 0.0)
                 _check_maximum(member, 100.0)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8517,7 +9301,8 @@ def _o_v2xChargingParameters_fb1f97(value):
                 _check_minimum(member, 0.0)
                 _check_maximum(member, 100.0)
             elif index == 24:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8575,38 +9360,53 @@ def _o_chargingNeeds_489f94(value):
             else:
                 index = _identify(key, _NAMES414, _SEEN_o_chargingNeeds_489f94)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_acChargingParameters_982b79(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_derChargingParameters_7806a5(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evEnergyOffer_907c42(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum5(member), _MEMBERS40)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum5(member):
+                    _not_a_member(_MEMBERS40)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_dcChargingParameters_7099ff(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_v2xChargingParameters_fb1f97(member)
             elif index == 6:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_allowedEnergyTransfer_cf696f(member)
             elif index == 7:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum56(member), _MEMBERS444)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum56(member):
+                    _not_a_member(_MEMBERS444)
             elif index == 8:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum57(member), _MEMBERS445)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum57(member):
+                    _not_a_member(_MEMBERS445)
             elif index == 9:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 10:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8644,13 +9444,17 @@ def _o_NotifyEVChargingNeedsRequest_da88d1(value):
                 _check_minimum(member, 0.0)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingNeeds_489f94(member)
             elif index == 3:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8688,13 +9492,17 @@ def _o_NotifyEVChargingNeedsResponse_88a5f1(value):
                 index = _identify(key, _NAMES5, _SEEN_o_NotifyEVChargingNeedsResponse_88a5f1)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum58(member), _MEMBERS449)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum58(member):
+                    _not_a_member(_MEMBERS449)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8727,11 +9535,14 @@ def _o_NotifyEVChargingScheduleRequest_b8f58a(value):
                 index = _identify(key, _NAMES450, _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingSchedule_51c238(member)
             elif index == 2:
                 present += 1
@@ -8743,7 +9554,8 @@ def _o_NotifyEVChargingScheduleRequest_b8f58a(value):
             elif index == 4:
                 _check_boolean(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8820,46 +9632,67 @@ def _o_eventData_df7e4c(value):
                 _check_minimum(member, 0.0)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum59(member), _MEMBERS457)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum59(member):
+                    _not_a_member(_MEMBERS457)
             elif index == 3:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 4:
                 present += 1
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 5:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 6:
-                _check_string(member, 500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 500:
+                    _too_long(500)
             elif index == 7:
                 _check_boolean(member)
             elif index == 8:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 9:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 10:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 11:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum60(member), _MEMBERS458)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum60(member):
+                    _not_a_member(_MEMBERS458)
             elif index == 12:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 13:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 14:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8879,7 +9712,8 @@ def _a_eventData_14ea8e(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_eventData_df7e4c(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -8906,8 +9740,10 @@ def _o_NotifyEventRequest_8657a1(value):
                 index = _identify(key, _NAMES453, _SEEN_o_NotifyEventRequest_8657a1)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
                 _check_boolean(member)
             elif index == 2:
@@ -8916,10 +9752,12 @@ def _o_NotifyEventRequest_8657a1(value):
                 _check_minimum(member, 0.0)
             elif index == 3:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_eventData_14ea8e(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -8981,18 +9819,23 @@ def _o_variableMonitoring_846c8d(value):
                 _check_number(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum61(member), _MEMBERS467)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum61(member):
+                    _not_a_member(_MEMBERS467)
             elif index == 4:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 5:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum60(member), _MEMBERS458)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum60(member):
+                    _not_a_member(_MEMBERS458)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9012,7 +9855,8 @@ def _a_variableMonitoring_2c766e(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_variableMonitoring_846c8d(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -9037,18 +9881,22 @@ def _o_monitor_467b70(value):
                 index = _identify(key, _NAMES463, _SEEN_o_monitor_467b70)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 2:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_variableMonitoring_2c766e(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9068,7 +9916,8 @@ def _a_monitor_93f51a(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_monitor_467b70(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -9096,7 +9945,8 @@ def _o_NotifyMonitoringReportRequest_c14ad1(value):
             else:
                 index = _identify(key, _NAMES461, _SEEN_o_NotifyMonitoringReportRequest_c14ad1)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_monitor_93f51a(member)
             elif index == 1:
                 present += 1
@@ -9109,10 +9959,13 @@ def _o_NotifyMonitoringReportRequest_c14ad1(value):
                 _check_minimum(member, 0.0)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9142,9 +9995,13 @@ def _o_data_45aacb(value):
                 _check_number(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9164,7 +10021,8 @@ def _a_data_e8b4c8(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_data_45aacb(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -9191,7 +10049,8 @@ def _o_NotifyPeriodicEventStreamRequest_f76bf2(value):
                 index = _identify(key, _NAMES471, _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_data_e8b4c8(member)
             elif index == 1:
                 present += 1
@@ -9203,10 +10062,13 @@ def _o_NotifyPeriodicEventStreamRequest_f76bf2(value):
                 _check_minimum(member, 0.0)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9233,12 +10095,16 @@ def _o_NotifyPriorityChargingRequest_d93c14(value):
                 index = _identify(key, _NAMES477, _SEEN_o_NotifyPriorityChargingRequest_d93c14)
             if index == 0:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 1:
                 present += 1
                 _check_boolean(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9278,19 +10144,27 @@ def _o_variableAttribute_f580f3(value):
             else:
                 index = _identify(key, _NAMES484, _SEEN_o_variableAttribute_f580f3)
             if index == 0:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum44(member), _MEMBERS298)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum44(member):
+                    _not_a_member(_MEMBERS298)
             elif index == 1:
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum62(member), _MEMBERS486)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum62(member):
+                    _not_a_member(_MEMBERS486)
             elif index == 3:
                 _check_boolean(member)
             elif index == 4:
                 _check_boolean(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9310,7 +10184,8 @@ def _a_variableAttribute_4fd542(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_variableAttribute_f580f3(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -9357,11 +10232,16 @@ def _o_variableCharacteristics_6226e3(value):
             else:
                 index = _identify(key, _NAMES487, _SEEN_o_variableCharacteristics_6226e3)
             if index == 0:
-                _check_string(member, 16)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 16:
+                    _too_long(16)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum63(member), _MEMBERS489)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum63(member):
+                    _not_a_member(_MEMBERS489)
             elif index == 2:
                 _check_number(member)
             elif index == 3:
@@ -9370,12 +10250,16 @@ def _o_variableCharacteristics_6226e3(value):
                 _check_integer6(member)
                 _check_minimum(member, 1.0)
             elif index == 5:
-                _check_string(member, 1000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 1000:
+                    _too_long(1000)
             elif index == 6:
                 present += 1
                 _check_boolean(member)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9406,21 +10290,26 @@ def _o_reportData_d98126(value):
                 index = _identify(key, _NAMES482, _SEEN_o_reportData_d98126)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 2:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_variableAttribute_4fd542(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variableCharacteristics_6226e3(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9440,7 +10329,8 @@ def _a_reportData_586064(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_reportData_d98126(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -9472,10 +10362,13 @@ def _o_NotifyReportRequest_bb9538(value):
                 _check_integer6(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_reportData_586064(member)
             elif index == 3:
                 _check_boolean(member)
@@ -9484,7 +10377,8 @@ def _o_NotifyReportRequest_bb9538(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9530,22 +10424,41 @@ def _o_vatCompany_b166fa(value):
                 index = _identify(key, _NAMES496, _SEEN_o_vatCompany_b166fa)
             if index == 0:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 1:
                 present += 1
-                _check_string(member, 100)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 100:
+                    _too_long(100)
             elif index == 2:
-                _check_string(member, 100)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 100:
+                    _too_long(100)
             elif index == 3:
                 present += 1
-                _check_string(member, 100)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 100:
+                    _too_long(100)
             elif index == 4:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 5:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9587,34 +10500,58 @@ def _o_NotifySettlementRequest_c35628(value):
             else:
                 index = _identify(key, _NAMES493, _SEEN_o_NotifySettlementRequest_c35628)
             if index == 0:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 1:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum64(member), _MEMBERS495)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum64(member):
+                    _not_a_member(_MEMBERS495)
             elif index == 3:
-                _check_string(member, 500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 500:
+                    _too_long(500)
             elif index == 4:
                 present += 1
                 _check_number(member)
             elif index == 5:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 6:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 7:
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_vatCompany_b166fa(member)
             elif index == 9:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 10:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9639,11 +10576,18 @@ def _o_NotifySettlementResponse_a2eb43(value):
             else:
                 index = _identify(key, _NAMES500, _SEEN_o_NotifySettlementResponse_a2eb43)
             if index == 0:
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 1:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9674,7 +10618,8 @@ def _o_NotifyWebPaymentStartedRequest_f5bc17(value):
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9699,10 +10644,12 @@ def _o_OpenPeriodicEventStreamRequest_d931f8(value):
                 index = _identify(key, _NAMES272, _SEEN_o_OpenPeriodicEventStreamRequest_d931f8)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_constantStreamData_7eddff(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9735,13 +10682,19 @@ def _o_PublishFirmwareRequest_8d1609(value):
                 index = _identify(key, _NAMES507, _SEEN_o_PublishFirmwareRequest_8d1609)
             if index == 0:
                 present += 1
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
                 present += 1
-                _check_string(member, 32)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 32:
+                    _too_long(32)
             elif index == 3:
                 present += 1
                 _check_integer6(member)
@@ -9750,7 +10703,8 @@ def _o_PublishFirmwareRequest_8d1609(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9793,7 +10747,10 @@ def _a_location_858336(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_string(item, 2000)
+            if type(item) is not str:
+                _violation('type', 'must be a string')
+            if len(item) > 2000:
+                _too_long(2000)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -9819,19 +10776,24 @@ def _o_PublishFirmwareStatusNotificationRequest_84270d(value):
                 index = _identify(key, _NAMES510, _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum65(member), _MEMBERS512)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum65(member):
+                    _not_a_member(_MEMBERS512)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_location_858336(member)
             elif index == 2:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9858,7 +10820,8 @@ def _o_PullDynamicScheduleUpdateRequest_7a4ee8(value):
                 present += 1
                 _check_integer6(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9930,7 +10893,8 @@ def _o_scheduleUpdate_275200(value):
             elif index == 11:
                 _check_number(member)
             elif index == 12:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -9956,17 +10920,22 @@ def _o_PullDynamicScheduleUpdateResponse_1a36db(value):
             else:
                 index = _identify(key, _NAMES516, _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_scheduleUpdate_275200(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum0(member), _MEMBERS7)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum0(member):
+                    _not_a_member(_MEMBERS7)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10008,7 +10977,8 @@ def _a_chargingSchedule_bcb23c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingSchedule_51c238(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -10062,40 +11032,60 @@ def _o_chargingProfile_c3e3ff(value):
                 _check_minimum(member, 0.0)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum15(member), _MEMBERS117)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum15(member):
+                    _not_a_member(_MEMBERS117)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum66(member), _MEMBERS524)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum66(member):
+                    _not_a_member(_MEMBERS524)
             elif index == 4:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum67(member), _MEMBERS525)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum67(member):
+                    _not_a_member(_MEMBERS525)
             elif index == 5:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 6:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 7:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 8:
                 _check_integer6(member)
             elif index == 9:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingSchedule_bcb23c(member)
             elif index == 10:
                 _check_boolean(member)
             elif index == 11:
                 _check_integer6(member)
             elif index == 12:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 13:
-                _check_string(member, 256)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 256:
+                    _too_long(256)
             elif index == 14:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10115,7 +11105,8 @@ def _a_chargingProfile_567ffa(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingProfile_c3e3ff(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -10147,10 +11138,14 @@ def _o_ReportChargingProfilesRequest_7be6e3(value):
                 _check_integer6(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 2:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingProfile_567ffa(member)
             elif index == 3:
                 _check_boolean(member)
@@ -10159,7 +11154,8 @@ def _o_ReportChargingProfilesRequest_7be6e3(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10191,7 +11187,8 @@ def _o_curveData_1b6bc5(value):
                 present += 1
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10213,7 +11210,8 @@ def _a_curveData_77c634(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_curveData_1b6bc5(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -10246,7 +11244,8 @@ def _o_hysteresis_c87b41(value):
             elif index == 3:
                 _check_number(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10277,7 +11276,8 @@ def _o_reactivePowerParams_6b6bb4(value):
             elif index == 2:
                 _check_number(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10315,10 +11315,13 @@ def _o_voltageParams_d9bd46(value):
             elif index == 1:
                 _check_number(member)
             elif index == 2:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum68(member), _MEMBERS543)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum68(member):
+                    _not_a_member(_MEMBERS543)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10372,34 +11375,43 @@ def _o_curve_6c2b7f(value):
                 index = _identify(key, _NAMES532, _SEEN_o_curve_6c2b7f)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_curveData_77c634(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_hysteresis_c87b41(member)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_reactivePowerParams_6b6bb4(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_voltageParams_d9bd46(member)
             elif index == 5:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum69(member), _MEMBERS544)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum69(member):
+                    _not_a_member(_MEMBERS544)
             elif index == 6:
                 _check_number(member)
             elif index == 7:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 8:
                 _check_number(member)
             elif index == 9:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10432,15 +11444,21 @@ def _o_curve_162882(value):
                 index = _identify(key, _NAMES530, _SEEN_o_curve_162882)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_curve_6c2b7f(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum17(member), _MEMBERS122)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum17(member):
+                    _not_a_member(_MEMBERS122)
             elif index == 3:
                 present += 1
                 _check_boolean(member)
@@ -10448,7 +11466,8 @@ def _o_curve_162882(value):
                 present += 1
                 _check_boolean(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10470,7 +11489,8 @@ def _a_curve_db24a9(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_curve_162882(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -10526,7 +11546,8 @@ def _o_enterService_33c191(value):
             elif index == 7:
                 _check_number(member)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10553,13 +11574,18 @@ def _o_enterService_29c565(value):
                 index = _identify(key, _NAMES547, _SEEN_o_enterService_29c565)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_enterService_33c191(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10581,7 +11607,8 @@ def _a_enterService_f7cf3d(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_enterService_29c565(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -10619,12 +11646,15 @@ def _o_fixedPF_ad71de(value):
                 present += 1
                 _check_boolean(member)
             elif index == 3:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
                 _check_number(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10655,11 +11685,15 @@ def _o_fixedPFAbsorb_e50b13(value):
                 index = _identify(key, _NAMES553, _SEEN_o_fixedPFAbsorb_e50b13)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_fixedPF_ad71de(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
                 present += 1
                 _check_boolean(member)
@@ -10667,7 +11701,8 @@ def _o_fixedPFAbsorb_e50b13(value):
                 present += 1
                 _check_boolean(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10689,7 +11724,8 @@ def _a_fixedPFAbsorb_bf17c8(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_fixedPFAbsorb_e50b13(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -10725,15 +11761,20 @@ def _o_fixedVar_c44f96(value):
                 _check_number(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum69(member), _MEMBERS544)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum69(member):
+                    _not_a_member(_MEMBERS544)
             elif index == 3:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
                 _check_number(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10764,11 +11805,15 @@ def _o_fixedVar_8fc3be(value):
                 index = _identify(key, _NAMES559, _SEEN_o_fixedVar_8fc3be)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_fixedVar_c44f96(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
                 present += 1
                 _check_boolean(member)
@@ -10776,7 +11821,8 @@ def _o_fixedVar_8fc3be(value):
                 present += 1
                 _check_boolean(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10798,7 +11844,8 @@ def _a_fixedVar_951526(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_fixedVar_8fc3be(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -10851,12 +11898,15 @@ def _o_freqDroop_ada32e(value):
                 present += 1
                 _check_number(member)
             elif index == 6:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 7:
                 _check_number(member)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10887,11 +11937,15 @@ def _o_freqDroop_f46065(value):
                 index = _identify(key, _NAMES565, _SEEN_o_freqDroop_f46065)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_freqDroop_ada32e(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
                 present += 1
                 _check_boolean(member)
@@ -10899,7 +11953,8 @@ def _o_freqDroop_f46065(value):
                 present += 1
                 _check_boolean(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10921,7 +11976,8 @@ def _a_freqDroop_c4cf3c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_freqDroop_f46065(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -10955,7 +12011,8 @@ def _o_gradient_c5f230(value):
                 present += 1
                 _check_number(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -10982,13 +12039,18 @@ def _o_gradient_ecb9e9(value):
                 index = _identify(key, _NAMES571, _SEEN_o_gradient_ecb9e9)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_gradient_c5f230(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11010,7 +12072,8 @@ def _a_gradient_1b6062(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_gradient_ecb9e9(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -11044,15 +12107,19 @@ def _o_limitMaxDischarge_df9f99(value):
             elif index == 1:
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_curve_6c2b7f(member)
             elif index == 3:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
                 _check_number(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11083,7 +12150,10 @@ def _o_limitMaxDischarge_d16c9f(value):
                 index = _identify(key, _NAMES577, _SEEN_o_limitMaxDischarge_d16c9f)
             if index == 0:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 1:
                 present += 1
                 _check_boolean(member)
@@ -11092,10 +12162,12 @@ def _o_limitMaxDischarge_d16c9f(value):
                 _check_boolean(member)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_limitMaxDischarge_df9f99(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11117,7 +12189,8 @@ def _a_limitMaxDischarge_38a886(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_limitMaxDischarge_d16c9f(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -11155,28 +12228,36 @@ def _o_ReportDERControlRequest_fc352d(value):
             else:
                 index = _identify(key, _NAMES528, _SEEN_o_ReportDERControlRequest_fc352d)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_curve_db24a9(member)
             elif index == 1:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_enterService_f7cf3d(member)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_fixedPFAbsorb_bf17c8(member)
             elif index == 3:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_fixedPFAbsorb_bf17c8(member)
             elif index == 4:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_fixedVar_951526(member)
             elif index == 5:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_freqDroop_c4cf3c(member)
             elif index == 6:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_gradient_1b6062(member)
             elif index == 7:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_limitMaxDischarge_38a886(member)
             elif index == 8:
                 present += 1
@@ -11184,7 +12265,8 @@ def _o_ReportDERControlRequest_fc352d(value):
             elif index == 9:
                 _check_boolean(member)
             elif index == 10:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11211,13 +12293,15 @@ def _o_RequestBatterySwapRequest_9d4394(value):
                 index = _identify(key, _NAMES583, _SEEN_o_RequestBatterySwapRequest_9d4394)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11252,20 +12336,24 @@ def _o_RequestStartTransactionRequest_c2519c(value):
                 _check_integer6(member)
                 _check_minimum(member, 1.0)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 3:
                 present += 1
                 _check_integer6(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfile_c3e3ff(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11294,15 +12382,22 @@ def _o_RequestStartTransactionResponse_3ab802(value):
                 index = _identify(key, _NAMES589, _SEEN_o_RequestStartTransactionResponse_3ab802)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum0(member), _MEMBERS7)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum0(member):
+                    _not_a_member(_MEMBERS7)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11327,9 +12422,13 @@ def _o_RequestStopTransactionRequest_c10330(value):
                 index = _identify(key, _NAMES289, _SEEN_o_RequestStopTransactionRequest_c10330)
             if index == 0:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11369,10 +12468,13 @@ def _o_ReservationStatusUpdateRequest_fe0484(value):
                 _check_minimum(member, 0.0)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum70(member), _MEMBERS595)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum70(member):
+                    _not_a_member(_MEMBERS595)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11411,22 +12513,30 @@ def _o_ReserveNowRequest_852988(value):
                 _check_minimum(member, 0.0)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 4:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11464,13 +12574,17 @@ def _o_ReserveNowResponse_a316ef(value):
                 index = _identify(key, _NAMES5, _SEEN_o_ReserveNowResponse_a316ef)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum71(member), _MEMBERS601)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum71(member):
+                    _not_a_member(_MEMBERS601)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11508,13 +12622,16 @@ def _o_ResetRequest_dce862(value):
                 index = _identify(key, _NAMES602, _SEEN_o_ResetRequest_dce862)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum72(member), _MEMBERS604)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum72(member):
+                    _not_a_member(_MEMBERS604)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11543,15 +12660,24 @@ def _o_SecurityEventNotificationRequest_c1979a(value):
                 index = _identify(key, _NAMES606, _SEEN_o_SecurityEventNotificationRequest_c1979a)
             if index == 0:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11578,13 +12704,16 @@ def _o_localAuthorizationList_04e90a(value):
                 index = _identify(key, _NAMES611, _SEEN_o_localAuthorizationList_04e90a)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTokenInfo_3f6a15(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11604,7 +12733,8 @@ def _a_localAuthorizationList_051abc(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_localAuthorizationList_04e90a(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -11637,17 +12767,21 @@ def _o_SendLocalListRequest_e26afa(value):
             else:
                 index = _identify(key, _NAMES609, _SEEN_o_SendLocalListRequest_e26afa)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_localAuthorizationList_051abc(member)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum73(member), _MEMBERS613)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum73(member):
+                    _not_a_member(_MEMBERS613)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11685,13 +12819,17 @@ def _o_SendLocalListResponse_055843(value):
                 index = _identify(key, _NAMES5, _SEEN_o_SendLocalListResponse_055843)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum74(member), _MEMBERS616)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum74(member):
+                    _not_a_member(_MEMBERS616)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11722,10 +12860,12 @@ def _o_SetChargingProfileRequest_3662c6(value):
                 _check_minimum(member, 0.0)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_chargingProfile_c3e3ff(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11773,37 +12913,51 @@ def _o_SetDERControlRequest_fc4d55(value):
                 _check_boolean(member)
             elif index == 1:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum17(member), _MEMBERS122)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum17(member):
+                    _not_a_member(_MEMBERS122)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_curve_6c2b7f(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_enterService_33c191(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_fixedPF_ad71de(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_fixedPF_ad71de(member)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_fixedVar_c44f96(member)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_freqDroop_ada32e(member)
             elif index == 9:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_gradient_c5f230(member)
             elif index == 10:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_limitMaxDischarge_df9f99(member)
             elif index == 11:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11832,16 +12986,21 @@ def _o_SetDERControlResponse_41e6a1(value):
                 index = _identify(key, _NAMES623, _SEEN_o_SetDERControlResponse_41e6a1)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum18(member), _MEMBERS125)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum18(member):
+                    _not_a_member(_MEMBERS125)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_supersededIds_fdb3cf(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11872,10 +13031,12 @@ def _o_SetDefaultTariffRequest_bf58a4(value):
                 _check_minimum(member, 0.0)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_tariff_5c072f(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11915,13 +13076,17 @@ def _o_SetDefaultTariffResponse_0fed8a(value):
                 index = _identify(key, _NAMES5, _SEEN_o_SetDefaultTariffResponse_0fed8a)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum75(member), _MEMBERS629)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum75(member):
+                    _not_a_member(_MEMBERS629)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11946,10 +13111,12 @@ def _o_SetDisplayMessageRequest_11cd41(value):
                 index = _identify(key, _NAMES630, _SEEN_o_SetDisplayMessageRequest_11cd41)
             if index == 0:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_messageInfo_dc7f9f(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -11991,13 +13158,17 @@ def _o_SetDisplayMessageResponse_524ef4(value):
                 index = _identify(key, _NAMES5, _SEEN_o_SetDisplayMessageResponse_524ef4)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum76(member), _MEMBERS634)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum76(member):
+                    _not_a_member(_MEMBERS634)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12033,10 +13204,13 @@ def _o_SetMonitoringBaseRequest_8f87c0(value):
                 index = _identify(key, _NAMES635, _SEEN_o_SetMonitoringBaseRequest_8f87c0)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum77(member), _MEMBERS637)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum77(member):
+                    _not_a_member(_MEMBERS637)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12064,7 +13238,8 @@ def _o_SetMonitoringLevelRequest_ba04d4(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12110,23 +13285,38 @@ def _o_apn_3ad790(value):
                 index = _identify(key, _NAMES646, _SEEN_o_apn_3ad790)
             if index == 0:
                 present += 1
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 1:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
-                _check_string(member, 64)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 64:
+                    _too_long(64)
             elif index == 3:
                 _check_integer6(member)
             elif index == 4:
-                _check_string(member, 6)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 6:
+                    _too_long(6)
             elif index == 5:
                 _check_boolean(member)
             elif index == 6:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum78(member), _MEMBERS648)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum78(member):
+                    _not_a_member(_MEMBERS648)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12197,24 +13387,42 @@ def _o_vpn_348ddd(value):
                 index = _identify(key, _NAMES653, _SEEN_o_vpn_348ddd)
             if index == 0:
                 present += 1
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 1:
                 present += 1
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 2:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 3:
                 present += 1
-                _check_string(member, 64)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 64:
+                    _too_long(64)
             elif index == 4:
                 present += 1
-                _check_string(member, 255)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 255:
+                    _too_long(255)
             elif index == 5:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum82(member), _MEMBERS655)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum82(member):
+                    _not_a_member(_MEMBERS655)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12256,38 +13464,56 @@ def _o_connectionData_2cd72f(value):
             else:
                 index = _identify(key, _NAMES644, _SEEN_o_connectionData_2cd72f)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_apn_3ad790(member)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum79(member), _MEMBERS650)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum79(member):
+                    _not_a_member(_MEMBERS650)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum80(member), _MEMBERS651)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum80(member):
+                    _not_a_member(_MEMBERS651)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum81(member), _MEMBERS652)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum81(member):
+                    _not_a_member(_MEMBERS652)
             elif index == 4:
                 present += 1
                 _check_integer6(member)
             elif index == 5:
                 present += 1
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 6:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 7:
-                _check_string(member, 48)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 48:
+                    _too_long(48)
             elif index == 8:
-                _check_string(member, 64)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 64:
+                    _too_long(64)
             elif index == 9:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_vpn_348ddd(member)
             elif index == 10:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12317,10 +13543,12 @@ def _o_SetNetworkProfileRequest_07a119(value):
                 _check_integer6(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_connectionData_2cd72f(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12361,7 +13589,8 @@ def _o_setMonitoringData_4f1b38(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_params_fc28d4(member)
             elif index == 2:
                 _check_boolean(member)
@@ -12370,22 +13599,27 @@ def _o_setMonitoringData_4f1b38(value):
                 _check_number(member)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum61(member), _MEMBERS467)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum61(member):
+                    _not_a_member(_MEMBERS467)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 6:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 7:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12405,7 +13639,8 @@ def _a_setMonitoringData_45f77b(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_setMonitoringData_4f1b38(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -12426,10 +13661,12 @@ def _o_SetVariableMonitoringRequest_dae971(value):
                 index = _identify(key, _NAMES659, _SEEN_o_SetVariableMonitoringRequest_dae971)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_setMonitoringData_45f77b(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12483,30 +13720,38 @@ def _o_setMonitoringResult_09660a(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum83(member), _MEMBERS669)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum83(member):
+                    _not_a_member(_MEMBERS669)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum61(member), _MEMBERS467)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum61(member):
+                    _not_a_member(_MEMBERS467)
             elif index == 4:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 5:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 6:
                 present += 1
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12526,7 +13771,8 @@ def _a_setMonitoringResult_a955f1(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_setMonitoringResult_09660a(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -12547,10 +13793,12 @@ def _o_SetVariableMonitoringResponse_3d24f2(value):
                 index = _identify(key, _NAMES665, _SEEN_o_SetVariableMonitoringResponse_3d24f2)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_setMonitoringResult_a955f1(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12580,21 +13828,29 @@ def _o_setVariableData_3a7198(value):
             else:
                 index = _identify(key, _NAMES674, _SEEN_o_setVariableData_3a7198)
             if index == 0:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum44(member), _MEMBERS298)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum44(member):
+                    _not_a_member(_MEMBERS298)
             elif index == 1:
                 present += 1
-                _check_string(member, 2500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2500:
+                    _too_long(2500)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12614,7 +13870,8 @@ def _a_setVariableData_162eb0(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_setVariableData_3a7198(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -12635,10 +13892,12 @@ def _o_SetVariablesRequest_477338(value):
                 index = _identify(key, _NAMES672, _SEEN_o_SetVariablesRequest_477338)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_setVariableData_162eb0(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12685,25 +13944,33 @@ def _o_setVariableResult_403330(value):
             else:
                 index = _identify(key, _NAMES680, _SEEN_o_setVariableResult_403330)
             if index == 0:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum44(member), _MEMBERS298)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum44(member):
+                    _not_a_member(_MEMBERS298)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum84(member), _MEMBERS682)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum84(member):
+                    _not_a_member(_MEMBERS682)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_component_47ee8a(member)
             elif index == 4:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_variable_e65dc4(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12723,7 +13990,8 @@ def _a_setVariableResult_cadc94(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_setVariableResult_403330(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -12744,10 +14012,12 @@ def _o_SetVariablesResponse_d2a511(value):
                 index = _identify(key, _NAMES678, _SEEN_o_SetVariablesResponse_d2a511)
             if index == 0:
                 present += 1
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_setVariableResult_cadc94(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12778,17 +14048,24 @@ def _o_SignCertificateRequest_2a5c11(value):
                 index = _identify(key, _NAMES684, _SEEN_o_SignCertificateRequest_2a5c11)
             if index == 0:
                 present += 1
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum11(member), _MEMBERS97)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum11(member):
+                    _not_a_member(_MEMBERS97)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customerCertificate_35f7e3(member)
             elif index == 3:
                 _check_integer6(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12832,12 +14109,16 @@ def _o_StatusNotificationRequest_0b7bd3(value):
                 index = _identify(key, _NAMES687, _SEEN_o_StatusNotificationRequest_0b7bd3)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum85(member), _MEMBERS689)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum85(member):
+                    _not_a_member(_MEMBERS689)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
@@ -12847,7 +14128,8 @@ def _o_StatusNotificationRequest_0b7bd3(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12887,13 +14169,16 @@ def _o_dimensions_716866(value):
                 index = _identify(key, _NAMES697, _SEEN_o_dimensions_716866)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum86(member), _MEMBERS699)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum86(member):
+                    _not_a_member(_MEMBERS699)
             elif index == 1:
                 present += 1
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12913,7 +14198,8 @@ def _a_dimensions_74147f(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_dimensions_716866(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -12937,16 +14223,23 @@ def _o_chargingPeriods_572a37(value):
             else:
                 index = _identify(key, _NAMES695, _SEEN_o_chargingPeriods_572a37)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_dimensions_74147f(member)
             elif index == 1:
-                _check_string(member, 60)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 60:
+                    _too_long(60)
             elif index == 2:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -12966,7 +14259,8 @@ def _a_chargingPeriods_fc2d3c(value):
     try:
         for index in range(count):
             item = value[index]
-            _check_object(item)
+            if type(item) is not dict:
+                _violation('type', 'must be an object')
             _o_chargingPeriods_572a37(item)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
@@ -13000,7 +14294,8 @@ def _o_total_88fb1a(value):
             elif index == 1:
                 _check_number(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13039,35 +14334,48 @@ def _o_totalCost_2f3e28(value):
                 index = _identify(key, _NAMES701, _SEEN_o_totalCost_2f3e28)
             if index == 0:
                 present += 1
-                _check_string(member, 3)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 3:
+                    _too_long(3)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum87(member), _MEMBERS703)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum87(member):
+                    _not_a_member(_MEMBERS703)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minCost_15272e(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minCost_15272e(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minCost_15272e(member)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minCost_15272e(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minCost_15272e(member)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_minCost_15272e(member)
             elif index == 8:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_total_88fb1a(member)
             elif index == 9:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13108,7 +14416,8 @@ def _o_totalUsage_8ad77c(value):
             elif index == 3:
                 _check_integer6(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13140,22 +14449,29 @@ def _o_costDetails_f82b5f(value):
             else:
                 index = _identify(key, _NAMES693, _SEEN_o_costDetails_f82b5f)
             if index == 0:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_chargingPeriods_fc2d3c(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_totalCost_2f3e28(member)
             elif index == 2:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_totalUsage_8ad77c(member)
             elif index == 3:
                 _check_boolean(member)
             elif index == 4:
-                _check_string(member, 500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 500:
+                    _too_long(500)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13293,7 +14609,8 @@ def _o_transactionLimit_1f8de7(value):
                 _check_minimum(member, 0.0)
                 _check_maximum(member, 100.0)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13330,27 +14647,41 @@ def _o_transactionInfo_c6099e(value):
                 index = _identify(key, _NAMES714, _SEEN_o_transactionInfo_c6099e)
             if index == 0:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 1:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum91(member), _MEMBERS716)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum91(member):
+                    _not_a_member(_MEMBERS716)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum92(member), _MEMBERS717)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum92(member):
+                    _not_a_member(_MEMBERS717)
             elif index == 4:
                 _check_integer6(member)
             elif index == 5:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum34(member), _MEMBERS223)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum34(member):
+                    _not_a_member(_MEMBERS223)
             elif index == 6:
-                _check_string(member, 60)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 60:
+                    _too_long(60)
             elif index == 7:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_transactionLimit_1f8de7(member)
             elif index == 8:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13402,23 +14733,31 @@ def _o_TransactionEventRequest_846a3a(value):
             else:
                 index = _identify(key, _NAMES691, _SEEN_o_TransactionEventRequest_846a3a)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_costDetails_f82b5f(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum88(member), _MEMBERS711)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum88(member):
+                    _not_a_member(_MEMBERS711)
             elif index == 2:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_meterValue_f6add9(member)
             elif index == 3:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum89(member), _MEMBERS712)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum89(member):
+                    _not_a_member(_MEMBERS712)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -13435,22 +14774,28 @@ def _o_TransactionEventRequest_846a3a(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 10:
-                _check_string(member, -1)
-                _check_enum(member, _is_enum90(member), _MEMBERS713)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum90(member):
+                    _not_a_member(_MEMBERS713)
             elif index == 11:
                 _check_boolean(member)
             elif index == 12:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_transactionInfo_c6099e(member)
             elif index == 13:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evse_a7551d(member)
             elif index == 14:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idToken_dba809(member)
             elif index == 15:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13487,19 +14832,24 @@ def _o_TransactionEventResponse_96b4a2(value):
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_idTokenInfo_3f6a15(member)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_transactionLimit_1f8de7(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_personalMessage_792c02(member)
             elif index == 5:
-                _check_array(member)
+                if type(member) is not list:
+                    _violation('type', 'must be an array')
                 _a_messageExtra_5286d4(member)
             elif index == 6:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13552,16 +14902,23 @@ def _o_TriggerMessageRequest_bf7132(value):
             else:
                 index = _identify(key, _NAMES723, _SEEN_o_TriggerMessageRequest_bf7132)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_evse_a7551d(member)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum93(member), _MEMBERS725)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum93(member):
+                    _not_a_member(_MEMBERS725)
             elif index == 2:
-                _check_string(member, 50)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 50:
+                    _too_long(50)
             elif index == 3:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13597,13 +14954,17 @@ def _o_TriggerMessageResponse_baac56(value):
                 index = _identify(key, _NAMES5, _SEEN_o_TriggerMessageResponse_baac56)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum94(member), _MEMBERS728)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum94(member):
+                    _not_a_member(_MEMBERS728)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13637,7 +14998,8 @@ def _o_UnlockConnectorRequest_bbd69b(value):
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13677,13 +15039,17 @@ def _o_UnlockConnectorResponse_82b9fa(value):
                 index = _identify(key, _NAMES5, _SEEN_o_UnlockConnectorResponse_82b9fa)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum95(member), _MEMBERS733)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum95(member):
+                    _not_a_member(_MEMBERS733)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13708,9 +15074,13 @@ def _o_UnpublishFirmwareRequest_8628e4(value):
                 index = _identify(key, _NAMES734, _SEEN_o_UnpublishFirmwareRequest_8628e4)
             if index == 0:
                 present += 1
-                _check_string(member, 32)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 32:
+                    _too_long(32)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13746,10 +15116,13 @@ def _o_UnpublishFirmwareResponse_25ff1e(value):
                 index = _identify(key, _NAMES737, _SEEN_o_UnpublishFirmwareResponse_25ff1e)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum96(member), _MEMBERS739)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum96(member):
+                    _not_a_member(_MEMBERS739)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13779,10 +15152,12 @@ def _o_UpdateDynamicScheduleRequest_caac16(value):
                 _check_integer6(member)
             elif index == 1:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_scheduleUpdate_275200(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13815,20 +15190,34 @@ def _o_firmware_a3c302(value):
                 index = _identify(key, _NAMES745, _SEEN_o_firmware_a3c302)
             if index == 0:
                 present += 1
-                _check_string(member, 2000)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 2000:
+                    _too_long(2000)
             elif index == 1:
                 present += 1
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 2:
-                _check_string(member, -1)
-                _check_datetime(member)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_datetime(member):
+                    _violation('format', 'must be an RFC 3339 date-time')
             elif index == 3:
-                _check_string(member, 5500)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 5500:
+                    _too_long(5500)
             elif index == 4:
-                _check_string(member, 800)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 800:
+                    _too_long(800)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13867,10 +15256,12 @@ def _o_UpdateFirmwareRequest_d34023(value):
                 _check_integer6(member)
             elif index == 3:
                 present += 1
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_firmware_a3c302(member)
             elif index == 4:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13908,13 +15299,17 @@ def _o_UpdateFirmwareResponse_897025(value):
                 index = _identify(key, _NAMES5, _SEEN_o_UpdateFirmwareResponse_897025)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum97(member), _MEMBERS750)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum97(member):
+                    _not_a_member(_MEMBERS750)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13941,12 +15336,16 @@ def _o_UsePriorityChargingRequest_d6157c(value):
                 index = _identify(key, _NAMES751, _SEEN_o_UsePriorityChargingRequest_d6157c)
             if index == 0:
                 present += 1
-                _check_string(member, 36)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 36:
+                    _too_long(36)
             elif index == 1:
                 present += 1
                 _check_boolean(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -13982,13 +15381,17 @@ def _o_UsePriorityChargingResponse_3d323a(value):
                 index = _identify(key, _NAMES5, _SEEN_o_UsePriorityChargingResponse_3d323a)
             if index == 0:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum98(member), _MEMBERS755)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum98(member):
+                    _not_a_member(_MEMBERS755)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -14015,12 +15418,16 @@ def _o_VatNumberValidationRequest_66b56f(value):
                 index = _identify(key, _NAMES756, _SEEN_o_VatNumberValidationRequest_66b56f)
             if index == 0:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 2:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
@@ -14052,23 +15459,31 @@ def _o_VatNumberValidationResponse_4628fc(value):
             else:
                 index = _identify(key, _NAMES759, _SEEN_o_VatNumberValidationResponse_4628fc)
             if index == 0:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_vatCompany_b166fa(member)
             elif index == 1:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_statusInfo_ae02cc(member)
             elif index == 2:
                 present += 1
-                _check_string(member, 20)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if len(member) > 20:
+                    _too_long(20)
             elif index == 3:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
             elif index == 4:
                 present += 1
-                _check_string(member, -1)
-                _check_enum(member, _is_enum0(member), _MEMBERS7)
+                if type(member) is not str:
+                    _violation('type', 'must be a string')
+                if not _is_enum0(member):
+                    _not_a_member(_MEMBERS7)
             elif index == 5:
-                _check_object(member)
+                if type(member) is not dict:
+                    _violation('type', 'must be an object')
                 _o_customData_ce6ade(member)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
