@@ -34,7 +34,10 @@ $(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-.PHONY: bench
+.PHONY: bench instructions
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,ops --benchmark-json=benchmarks/last-run.json \
 		--benchmark-sort=mean $(PYTEST_ARGS)
+
+instructions: $(VENV)/.installed-dev
+	cd benchmarks && ../$(BIN)/python instructions.py
