@@ -212,7 +212,6 @@ class ModuleWriter:
         fields = list(properties) + [field for field in required if field not in properties]
         names = self.constant(repr(tuple(fields)), "tuple", "NAMES")
         seen = f"_SEEN_{name.lstrip('_')}"
-        self.constants[f"{seen} marker"] = (seen, "list")
         self.seen_lists[seen] = len(fields)
         if required:
             lines.append("    present = 0")
@@ -436,10 +435,9 @@ def write_version(tag: str, package: str, draft: int) -> int:
              "from decimal import Decimal", "",
              "from chargebus_core.errors import SchemaViolation", RUNTIME]
     for literal, (name, _) in writer.constants.items():
-        if name in writer.seen_lists:
-            lines.append(f"{name} = [None] * {writer.seen_lists[name]}")
-        else:
-            lines.append(f"{name} = {literal}")
+        lines.append(f"{name} = {literal}")
+    for name, size in writer.seen_lists.items():
+        lines.append(f"{name} = [None] * {size}")
     for body in writer.bodies:
         lines += ["", ""] + body
     for direction, table in (("request", requests), ("response", responses)):
@@ -472,6 +470,7 @@ def write_version(tag: str, package: str, draft: int) -> int:
     declarations = [header.rstrip(), "", RUNTIME_DECLARATIONS]
     for literal, (name, pxd_type) in writer.constants.items():
         declarations.append(f"cdef {pxd_type} {name}")
+    declarations += [f"cdef list {name}" for name in writer.seen_lists]
     declarations.append("")
     declarations += writer.declarations
     declarations += ["cpdef int validate_request(str action, dict payload) except -1",

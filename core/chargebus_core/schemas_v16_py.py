@@ -132,199 +132,199 @@ def _missing(value, required):
     return 0
 
 _NAMES0 = ('idTag',)
+_NAMES1 = ('idTagInfo',)
+_NAMES2 = ('expiryDate', 'parentIdTag', 'status')
+_MEMBERS3 = ('Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx',)
+_REQUIRED4 = ('status',)
+_NAMES5 = ('chargePointVendor', 'chargePointModel', 'chargePointSerialNumber', 'chargeBoxSerialNumber', 'firmwareVersion', 'iccid', 'imsi', 'meterType', 'meterSerialNumber')
+_REQUIRED6 = ('chargePointVendor', 'chargePointModel')
+_NAMES7 = ('status', 'currentTime', 'interval')
+_MEMBERS8 = ('Accepted', 'Pending', 'Rejected',)
+_NAMES9 = ('reservationId',)
+_MEMBERS10 = ('Accepted', 'Rejected',)
+_NAMES11 = ('certificateChain',)
+_NAMES12 = ('connectorId', 'type')
+_MEMBERS13 = ('Inoperative', 'Operative',)
+_MEMBERS14 = ('Accepted', 'Rejected', 'Scheduled',)
+_NAMES15 = ('key', 'value')
+_MEMBERS16 = ('Accepted', 'Rejected', 'RebootRequired', 'NotSupported',)
+_NAMES17 = ('id', 'connectorId', 'chargingProfilePurpose', 'stackLevel')
+_MEMBERS18 = ('ChargePointMaxProfile', 'TxDefaultProfile', 'TxProfile',)
+_MEMBERS19 = ('Accepted', 'Unknown',)
+_NAMES20 = ('vendorId', 'messageId', 'data')
+_REQUIRED21 = ('vendorId',)
+_NAMES22 = ('status', 'data')
+_MEMBERS23 = ('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',)
+_NAMES24 = ('certificateHashData',)
+_NAMES25 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
+_MEMBERS26 = ('SHA256', 'SHA384', 'SHA512',)
+_MEMBERS27 = ('Accepted', 'Failed', 'NotFound',)
+_MEMBERS28 = ('Idle', 'Uploaded', 'UploadFailed', 'Uploading',)
+_NAMES29 = ('requestedMessage', 'connectorId')
+_MEMBERS30 = ('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargePointCertificate', 'StatusNotification',)
+_REQUIRED31 = ('requestedMessage',)
+_MEMBERS32 = ('Accepted', 'Rejected', 'NotImplemented',)
+_MEMBERS33 = ('Downloaded', 'DownloadFailed', 'Downloading', 'Idle', 'InstallationFailed', 'Installing', 'Installed',)
+_NAMES34 = ('connectorId', 'duration', 'chargingRateUnit')
+_MEMBERS35 = ('A', 'W',)
+_REQUIRED36 = ('connectorId', 'duration')
+_NAMES37 = ('status', 'connectorId', 'scheduleStart', 'chargingSchedule')
+_NAMES38 = ('duration', 'startSchedule', 'chargingRateUnit', 'chargingSchedulePeriod', 'minChargingRate')
+_NAMES39 = ('startPeriod', 'limit', 'numberPhases')
+_STEP40 = '0.1'
+_REQUIRED41 = ('startPeriod', 'limit')
+_REQUIRED42 = ('chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES43 = ('key',)
+_NAMES44 = ('configurationKey', 'unknownKey')
+_NAMES45 = ('key', 'readonly', 'value')
+_REQUIRED46 = ('key', 'readonly')
+_NAMES47 = ('location', 'retries', 'retryInterval', 'startTime', 'stopTime')
+_REQUIRED48 = ('location',)
+_NAMES49 = ('fileName',)
+_NAMES50 = ('certificateType',)
+_MEMBERS51 = ('CentralSystemRootCertificate', 'ManufacturerRootCertificate',)
+_NAMES52 = ('certificateHashData', 'status')
+_MEMBERS53 = ('Accepted', 'NotFound',)
+_NAMES54 = ('listVersion',)
+_NAMES55 = ('log', 'logType', 'requestId', 'retries', 'retryInterval')
+_NAMES56 = ('remoteLocation', 'oldestTimestamp', 'latestTimestamp')
+_REQUIRED57 = ('remoteLocation',)
+_MEMBERS58 = ('DiagnosticsLog', 'SecurityLog',)
+_REQUIRED59 = ('logType', 'requestId', 'log')
+_NAMES60 = ('status', 'filename')
+_MEMBERS61 = ('Accepted', 'Rejected', 'AcceptedCanceled',)
+_NAMES62 = ('currentTime',)
+_NAMES63 = ('certificateType', 'certificate')
+_MEMBERS64 = ('Accepted', 'Failed', 'Rejected',)
+_NAMES65 = ('status', 'requestId')
+_MEMBERS66 = ('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading',)
+_NAMES67 = ('connectorId', 'transactionId', 'meterValue')
+_NAMES68 = ('timestamp', 'sampledValue')
+_NAMES69 = ('value', 'context', 'format', 'measurand', 'phase', 'location', 'unit')
+_MEMBERS70 = ('Interruption.Begin', 'Interruption.End', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger', 'Other',)
+_MEMBERS71 = ('Raw', 'SignedData',)
+_MEMBERS72 = ('Energy.Active.Export.Register', 'Energy.Active.Import.Register', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Register', 'Energy.Active.Export.Interval', 'Energy.Active.Import.Interval', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Import.Interval', 'Power.Active.Export', 'Power.Active.Import', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'Power.Factor', 'Current.Import', 'Current.Export', 'Current.Offered', 'Voltage', 'Frequency', 'Temperature', 'SoC', 'RPM',)
+_MEMBERS73 = ('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',)
+_MEMBERS74 = ('Cable', 'EV', 'Inlet', 'Outlet', 'Body',)
+_MEMBERS75 = ('Wh', 'kWh', 'varh', 'kvarh', 'W', 'kW', 'VA', 'kVA', 'var', 'kvar', 'A', 'V', 'K', 'Celcius', 'Celsius', 'Fahrenheit', 'Percent', 'Hertz',)
+_REQUIRED76 = ('value',)
+_REQUIRED77 = ('connectorId', 'meterValue')
+_NAMES78 = ('connectorId', 'idTag', 'chargingProfile')
+_NAMES79 = ('chargingProfileId', 'transactionId', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'chargingSchedule')
+_MEMBERS80 = ('Absolute', 'Recurring', 'Relative',)
+_MEMBERS81 = ('Daily', 'Weekly',)
+_REQUIRED82 = ('chargingProfileId', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule')
+_NAMES83 = ('transactionId',)
+_NAMES84 = ('connectorId', 'expiryDate', 'idTag', 'parentIdTag', 'reservationId')
+_REQUIRED85 = ('connectorId', 'expiryDate', 'idTag', 'reservationId')
+_MEMBERS86 = ('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',)
+_NAMES87 = ('type',)
+_MEMBERS88 = ('Hard', 'Soft',)
+_NAMES89 = ('type', 'timestamp', 'techInfo')
+_REQUIRED90 = ('type', 'timestamp')
+_NAMES91 = ('listVersion', 'localAuthorizationList', 'updateType')
+_NAMES92 = ('idTag', 'idTagInfo')
+_MEMBERS93 = ('Differential', 'Full',)
+_REQUIRED94 = ('listVersion', 'updateType')
+_MEMBERS95 = ('Accepted', 'Failed', 'NotSupported', 'VersionMismatch',)
+_NAMES96 = ('connectorId', 'csChargingProfiles')
+_MEMBERS97 = ('Accepted', 'Rejected', 'NotSupported',)
+_NAMES98 = ('csr',)
+_MEMBERS99 = ('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',)
+_NAMES100 = ('retries', 'retryInterval', 'requestId', 'firmware')
+_NAMES101 = ('location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature')
+_REQUIRED102 = ('location', 'retrieveDateTime', 'signingCertificate', 'signature')
+_REQUIRED103 = ('requestId', 'firmware')
+_MEMBERS104 = ('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',)
+_NAMES105 = ('connectorId', 'idTag', 'meterStart', 'reservationId', 'timestamp')
+_REQUIRED106 = ('connectorId', 'idTag', 'meterStart', 'timestamp')
+_NAMES107 = ('idTagInfo', 'transactionId')
+_NAMES108 = ('connectorId', 'errorCode', 'info', 'status', 'timestamp', 'vendorId', 'vendorErrorCode')
+_MEMBERS109 = ('ConnectorLockFailure', 'EVCommunicationError', 'GroundFailure', 'HighTemperature', 'InternalError', 'LocalListConflict', 'NoError', 'OtherError', 'OverCurrentFailure', 'PowerMeterFailure', 'PowerSwitchFailure', 'ReaderFailure', 'ResetFailure', 'UnderVoltage', 'OverVoltage', 'WeakSignal',)
+_MEMBERS110 = ('Available', 'Preparing', 'Charging', 'SuspendedEVSE', 'SuspendedEV', 'Finishing', 'Reserved', 'Unavailable', 'Faulted',)
+_REQUIRED111 = ('connectorId', 'errorCode', 'status')
+_NAMES112 = ('idTag', 'meterStop', 'timestamp', 'transactionId', 'reason', 'transactionData')
+_MEMBERS113 = ('EmergencyStop', 'EVDisconnected', 'HardReset', 'Local', 'Other', 'PowerLoss', 'Reboot', 'Remote', 'SoftReset', 'UnlockCommand', 'DeAuthorized',)
+_MEMBERS114 = ('Wh', 'kWh', 'varh', 'kvarh', 'W', 'kW', 'VA', 'kVA', 'var', 'kvar', 'A', 'V', 'K', 'Celcius', 'Celsius', 'Fahrenheit', 'Percent',)
+_REQUIRED115 = ('transactionId', 'timestamp', 'meterStop')
+_MEMBERS116 = ('BootNotification', 'DiagnosticsStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'StatusNotification',)
+_NAMES117 = ('connectorId',)
+_MEMBERS118 = ('Unlocked', 'UnlockFailed', 'NotSupported',)
+_NAMES119 = ('location', 'retries', 'retrieveDate', 'retryInterval')
+_REQUIRED120 = ('location', 'retrieveDate')
 _SEEN_o_AuthorizeRequest_8f0edb = [None] * 1
-_NAMES2 = ('idTagInfo',)
 _SEEN_o_AuthorizeResponse_0643c4 = [None] * 1
-_NAMES4 = ('expiryDate', 'parentIdTag', 'status')
 _SEEN_o_idTagInfo_a2f95b = [None] * 3
-_MEMBERS6 = ('Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx',)
-_REQUIRED7 = ('status',)
-_NAMES8 = ('chargePointVendor', 'chargePointModel', 'chargePointSerialNumber', 'chargeBoxSerialNumber', 'firmwareVersion', 'iccid', 'imsi', 'meterType', 'meterSerialNumber')
 _SEEN_o_BootNotificationRequest_ee760b = [None] * 9
-_REQUIRED10 = ('chargePointVendor', 'chargePointModel')
-_NAMES11 = ('status', 'currentTime', 'interval')
 _SEEN_o_BootNotificationResponse_3082f6 = [None] * 3
-_MEMBERS13 = ('Accepted', 'Pending', 'Rejected',)
-_NAMES14 = ('reservationId',)
 _SEEN_o_CancelReservationRequest_16e508 = [None] * 1
 _SEEN_o_CancelReservationResponse_35764f = [None] * 1
-_MEMBERS17 = ('Accepted', 'Rejected',)
-_NAMES18 = ('certificateChain',)
 _SEEN_o_CertificateSignedRequest_1fde00 = [None] * 1
-_NAMES20 = ('connectorId', 'type')
 _SEEN_o_ChangeAvailabilityRequest_8d0087 = [None] * 2
-_MEMBERS22 = ('Inoperative', 'Operative',)
 _SEEN_o_ChangeAvailabilityResponse_d9353f = [None] * 1
-_MEMBERS24 = ('Accepted', 'Rejected', 'Scheduled',)
-_NAMES25 = ('key', 'value')
 _SEEN_o_ChangeConfigurationRequest_aff885 = [None] * 2
 _SEEN_o_ChangeConfigurationResponse_803726 = [None] * 1
-_MEMBERS28 = ('Accepted', 'Rejected', 'RebootRequired', 'NotSupported',)
-_NAMES29 = ('id', 'connectorId', 'chargingProfilePurpose', 'stackLevel')
 _SEEN_o_ClearChargingProfileRequest_03c9d4 = [None] * 4
-_MEMBERS31 = ('ChargePointMaxProfile', 'TxDefaultProfile', 'TxProfile',)
 _SEEN_o_ClearChargingProfileResponse_9e74eb = [None] * 1
-_MEMBERS33 = ('Accepted', 'Unknown',)
-_NAMES34 = ('vendorId', 'messageId', 'data')
 _SEEN_o_DataTransferRequest_c67b70 = [None] * 3
-_REQUIRED36 = ('vendorId',)
-_NAMES37 = ('status', 'data')
 _SEEN_o_DataTransferResponse_899564 = [None] * 2
-_MEMBERS39 = ('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',)
-_NAMES40 = ('certificateHashData',)
 _SEEN_o_DeleteCertificateRequest_d320d7 = [None] * 1
-_NAMES42 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
 _SEEN_o_certificateHashData_cf3736 = [None] * 4
-_MEMBERS44 = ('SHA256', 'SHA384', 'SHA512',)
 _SEEN_o_DeleteCertificateResponse_0b2248 = [None] * 1
-_MEMBERS46 = ('Accepted', 'Failed', 'NotFound',)
 _SEEN_o_DiagnosticsStatusNotificationRequest_6caee7 = [None] * 1
-_MEMBERS48 = ('Idle', 'Uploaded', 'UploadFailed', 'Uploading',)
-_NAMES49 = ('requestedMessage', 'connectorId')
 _SEEN_o_ExtendedTriggerMessageRequest_33d15d = [None] * 2
-_MEMBERS51 = ('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargePointCertificate', 'StatusNotification',)
-_REQUIRED52 = ('requestedMessage',)
 _SEEN_o_ExtendedTriggerMessageResponse_24d3ad = [None] * 1
-_MEMBERS54 = ('Accepted', 'Rejected', 'NotImplemented',)
 _SEEN_o_FirmwareStatusNotificationRequest_f6522c = [None] * 1
-_MEMBERS56 = ('Downloaded', 'DownloadFailed', 'Downloading', 'Idle', 'InstallationFailed', 'Installing', 'Installed',)
-_NAMES57 = ('connectorId', 'duration', 'chargingRateUnit')
 _SEEN_o_GetCompositeScheduleRequest_e6e012 = [None] * 3
-_MEMBERS59 = ('A', 'W',)
-_REQUIRED60 = ('connectorId', 'duration')
-_NAMES61 = ('status', 'connectorId', 'scheduleStart', 'chargingSchedule')
 _SEEN_o_GetCompositeScheduleResponse_fe6f32 = [None] * 4
-_NAMES63 = ('duration', 'startSchedule', 'chargingRateUnit', 'chargingSchedulePeriod', 'minChargingRate')
 _SEEN_o_chargingSchedule_02fe76 = [None] * 5
-_NAMES65 = ('startPeriod', 'limit', 'numberPhases')
 _SEEN_o_chargingSchedulePeriod_a8c7be = [None] * 3
-_STEP67 = '0.1'
-_REQUIRED68 = ('startPeriod', 'limit')
-_REQUIRED69 = ('chargingRateUnit', 'chargingSchedulePeriod')
-_NAMES70 = ('key',)
 _SEEN_o_GetConfigurationRequest_d6f2c1 = [None] * 1
-_NAMES72 = ('configurationKey', 'unknownKey')
 _SEEN_o_GetConfigurationResponse_8821e4 = [None] * 2
-_NAMES74 = ('key', 'readonly', 'value')
 _SEEN_o_configurationKey_12f45b = [None] * 3
-_REQUIRED76 = ('key', 'readonly')
-_NAMES77 = ('location', 'retries', 'retryInterval', 'startTime', 'stopTime')
 _SEEN_o_GetDiagnosticsRequest_e38729 = [None] * 5
-_REQUIRED79 = ('location',)
-_NAMES80 = ('fileName',)
 _SEEN_o_GetDiagnosticsResponse_b2bc11 = [None] * 1
-_NAMES82 = ('certificateType',)
 _SEEN_o_GetInstalledCertificateIdsRequest_96de01 = [None] * 1
-_MEMBERS84 = ('CentralSystemRootCertificate', 'ManufacturerRootCertificate',)
-_NAMES85 = ('certificateHashData', 'status')
 _SEEN_o_GetInstalledCertificateIdsResponse_d1c06e = [None] * 2
-_MEMBERS87 = ('Accepted', 'NotFound',)
-_NAMES88 = ('listVersion',)
 _SEEN_o_GetLocalListVersionResponse_eead96 = [None] * 1
-_NAMES90 = ('log', 'logType', 'requestId', 'retries', 'retryInterval')
 _SEEN_o_GetLogRequest_44a01d = [None] * 5
-_NAMES92 = ('remoteLocation', 'oldestTimestamp', 'latestTimestamp')
 _SEEN_o_log_5eebe3 = [None] * 3
-_REQUIRED94 = ('remoteLocation',)
-_MEMBERS95 = ('DiagnosticsLog', 'SecurityLog',)
-_REQUIRED96 = ('logType', 'requestId', 'log')
-_NAMES97 = ('status', 'filename')
 _SEEN_o_GetLogResponse_732b27 = [None] * 2
-_MEMBERS99 = ('Accepted', 'Rejected', 'AcceptedCanceled',)
-_NAMES100 = ('currentTime',)
 _SEEN_o_HeartbeatResponse_9e54f0 = [None] * 1
-_NAMES102 = ('certificateType', 'certificate')
 _SEEN_o_InstallCertificateRequest_d145b9 = [None] * 2
 _SEEN_o_InstallCertificateResponse_e19111 = [None] * 1
-_MEMBERS105 = ('Accepted', 'Failed', 'Rejected',)
-_NAMES106 = ('status', 'requestId')
 _SEEN_o_LogStatusNotificationRequest_716093 = [None] * 2
-_MEMBERS108 = ('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading',)
-_NAMES109 = ('connectorId', 'transactionId', 'meterValue')
 _SEEN_o_MeterValuesRequest_30310d = [None] * 3
-_NAMES111 = ('timestamp', 'sampledValue')
 _SEEN_o_meterValue_5b4051 = [None] * 2
-_NAMES113 = ('value', 'context', 'format', 'measurand', 'phase', 'location', 'unit')
 _SEEN_o_sampledValue_482086 = [None] * 7
-_MEMBERS115 = ('Interruption.Begin', 'Interruption.End', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger', 'Other',)
-_MEMBERS116 = ('Raw', 'SignedData',)
-_MEMBERS117 = ('Energy.Active.Export.Register', 'Energy.Active.Import.Register', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Register', 'Energy.Active.Export.Interval', 'Energy.Active.Import.Interval', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Import.Interval', 'Power.Active.Export', 'Power.Active.Import', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'Power.Factor', 'Current.Import', 'Current.Export', 'Current.Offered', 'Voltage', 'Frequency', 'Temperature', 'SoC', 'RPM',)
-_MEMBERS118 = ('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',)
-_MEMBERS119 = ('Cable', 'EV', 'Inlet', 'Outlet', 'Body',)
-_MEMBERS120 = ('Wh', 'kWh', 'varh', 'kvarh', 'W', 'kW', 'VA', 'kVA', 'var', 'kvar', 'A', 'V', 'K', 'Celcius', 'Celsius', 'Fahrenheit', 'Percent', 'Hertz',)
-_REQUIRED121 = ('value',)
-_REQUIRED122 = ('connectorId', 'meterValue')
-_NAMES123 = ('connectorId', 'idTag', 'chargingProfile')
 _SEEN_o_RemoteStartTransactionRequest_914f8d = [None] * 3
-_NAMES125 = ('chargingProfileId', 'transactionId', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'chargingSchedule')
 _SEEN_o_chargingProfile_a79a49 = [None] * 9
-_MEMBERS127 = ('Absolute', 'Recurring', 'Relative',)
-_MEMBERS128 = ('Daily', 'Weekly',)
-_REQUIRED129 = ('chargingProfileId', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule')
-_NAMES130 = ('transactionId',)
 _SEEN_o_RemoteStopTransactionRequest_8741a0 = [None] * 1
-_NAMES132 = ('connectorId', 'expiryDate', 'idTag', 'parentIdTag', 'reservationId')
 _SEEN_o_ReserveNowRequest_c46aad = [None] * 5
-_REQUIRED134 = ('connectorId', 'expiryDate', 'idTag', 'reservationId')
 _SEEN_o_ReserveNowResponse_695f21 = [None] * 1
-_MEMBERS136 = ('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',)
-_NAMES137 = ('type',)
 _SEEN_o_ResetRequest_114dd1 = [None] * 1
-_MEMBERS139 = ('Hard', 'Soft',)
-_NAMES140 = ('type', 'timestamp', 'techInfo')
 _SEEN_o_SecurityEventNotificationRequest_68f7cd = [None] * 3
-_REQUIRED142 = ('type', 'timestamp')
-_NAMES143 = ('listVersion', 'localAuthorizationList', 'updateType')
 _SEEN_o_SendLocalListRequest_015e2d = [None] * 3
-_NAMES145 = ('idTag', 'idTagInfo')
 _SEEN_o_localAuthorizationList_3c739e = [None] * 2
-_MEMBERS147 = ('Differential', 'Full',)
-_REQUIRED148 = ('listVersion', 'updateType')
 _SEEN_o_SendLocalListResponse_4a4ac0 = [None] * 1
-_MEMBERS150 = ('Accepted', 'Failed', 'NotSupported', 'VersionMismatch',)
-_NAMES151 = ('connectorId', 'csChargingProfiles')
 _SEEN_o_SetChargingProfileRequest_54f6dc = [None] * 2
 _SEEN_o_SetChargingProfileResponse_dfceb1 = [None] * 1
-_MEMBERS154 = ('Accepted', 'Rejected', 'NotSupported',)
-_NAMES155 = ('csr',)
 _SEEN_o_SignCertificateRequest_6b41cf = [None] * 1
 _SEEN_o_SignedFirmwareStatusNotificationRequest_ea0013 = [None] * 2
-_MEMBERS158 = ('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',)
-_NAMES159 = ('retries', 'retryInterval', 'requestId', 'firmware')
 _SEEN_o_SignedUpdateFirmwareRequest_da6224 = [None] * 4
-_NAMES161 = ('location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature')
 _SEEN_o_firmware_223906 = [None] * 5
-_REQUIRED163 = ('location', 'retrieveDateTime', 'signingCertificate', 'signature')
-_REQUIRED164 = ('requestId', 'firmware')
 _SEEN_o_SignedUpdateFirmwareResponse_5e56ee = [None] * 1
-_MEMBERS166 = ('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',)
-_NAMES167 = ('connectorId', 'idTag', 'meterStart', 'reservationId', 'timestamp')
 _SEEN_o_StartTransactionRequest_00ddcc = [None] * 5
-_REQUIRED169 = ('connectorId', 'idTag', 'meterStart', 'timestamp')
-_NAMES170 = ('idTagInfo', 'transactionId')
 _SEEN_o_StartTransactionResponse_d7a210 = [None] * 2
-_NAMES172 = ('connectorId', 'errorCode', 'info', 'status', 'timestamp', 'vendorId', 'vendorErrorCode')
 _SEEN_o_StatusNotificationRequest_4c4aec = [None] * 7
-_MEMBERS174 = ('ConnectorLockFailure', 'EVCommunicationError', 'GroundFailure', 'HighTemperature', 'InternalError', 'LocalListConflict', 'NoError', 'OtherError', 'OverCurrentFailure', 'PowerMeterFailure', 'PowerSwitchFailure', 'ReaderFailure', 'ResetFailure', 'UnderVoltage', 'OverVoltage', 'WeakSignal',)
-_MEMBERS175 = ('Available', 'Preparing', 'Charging', 'SuspendedEVSE', 'SuspendedEV', 'Finishing', 'Reserved', 'Unavailable', 'Faulted',)
-_REQUIRED176 = ('connectorId', 'errorCode', 'status')
-_NAMES177 = ('idTag', 'meterStop', 'timestamp', 'transactionId', 'reason', 'transactionData')
 _SEEN_o_StopTransactionRequest_10e124 = [None] * 6
-_MEMBERS179 = ('EmergencyStop', 'EVDisconnected', 'HardReset', 'Local', 'Other', 'PowerLoss', 'Reboot', 'Remote', 'SoftReset', 'UnlockCommand', 'DeAuthorized',)
 _SEEN_o_transactionData_6dcf0e = [None] * 2
 _SEEN_o_sampledValue_3a9065 = [None] * 7
-_MEMBERS182 = ('Wh', 'kWh', 'varh', 'kvarh', 'W', 'kW', 'VA', 'kVA', 'var', 'kvar', 'A', 'V', 'K', 'Celcius', 'Celsius', 'Fahrenheit', 'Percent',)
-_REQUIRED183 = ('transactionId', 'timestamp', 'meterStop')
 _SEEN_o_StopTransactionResponse_c2bce4 = [None] * 1
 _SEEN_o_TriggerMessageRequest_529906 = [None] * 2
-_MEMBERS186 = ('BootNotification', 'DiagnosticsStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'StatusNotification',)
-_NAMES187 = ('connectorId',)
 _SEEN_o_UnlockConnectorRequest_e92ecf = [None] * 1
 _SEEN_o_UnlockConnectorResponse_232b5c = [None] * 1
-_MEMBERS190 = ('Unlocked', 'UnlockFailed', 'NotSupported',)
-_NAMES191 = ('location', 'retries', 'retrieveDate', 'retryInterval')
 _SEEN_o_UpdateFirmwareRequest_90d041 = [None] * 4
-_REQUIRED193 = ('location', 'retrieveDate')
 
 
 def _o_AuthorizeRequest_8f0edb(value):
@@ -375,7 +375,7 @@ def _o_idTagInfo_a2f95b(value):
             elif key is _SEEN_o_idTagInfo_a2f95b[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES4, _SEEN_o_idTagInfo_a2f95b)
+                index = _identify(key, _NAMES2, _SEEN_o_idTagInfo_a2f95b)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -391,14 +391,14 @@ def _o_idTagInfo_a2f95b(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum0(member):
-                    _not_a_member(_MEMBERS6)
+                    _not_a_member(_MEMBERS3)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -410,7 +410,7 @@ def _o_AuthorizeResponse_0643c4(value):
             if key is _SEEN_o_AuthorizeResponse_0643c4[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES2, _SEEN_o_AuthorizeResponse_0643c4)
+                index = _identify(key, _NAMES1, _SEEN_o_AuthorizeResponse_0643c4)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -422,7 +422,7 @@ def _o_AuthorizeResponse_0643c4(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES2)
+        _missing(value, _NAMES1)
     return 0
 
 
@@ -450,7 +450,7 @@ def _o_BootNotificationRequest_ee760b(value):
             elif key is _SEEN_o_BootNotificationRequest_ee760b[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES8, _SEEN_o_BootNotificationRequest_ee760b)
+                index = _identify(key, _NAMES5, _SEEN_o_BootNotificationRequest_ee760b)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -504,7 +504,7 @@ def _o_BootNotificationRequest_ee760b(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED10)
+        _missing(value, _REQUIRED6)
     return 0
 
 
@@ -529,13 +529,13 @@ def _o_BootNotificationResponse_3082f6(value):
             elif key is _SEEN_o_BootNotificationResponse_3082f6[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES11, _SEEN_o_BootNotificationResponse_3082f6)
+                index = _identify(key, _NAMES7, _SEEN_o_BootNotificationResponse_3082f6)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum1(member):
-                    _not_a_member(_MEMBERS13)
+                    _not_a_member(_MEMBERS8)
             elif index == 1:
                 present += 1
                 if type(member) is not str:
@@ -551,7 +551,7 @@ def _o_BootNotificationResponse_3082f6(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _NAMES11)
+        _missing(value, _NAMES7)
     return 0
 
 
@@ -563,7 +563,7 @@ def _o_CancelReservationRequest_16e508(value):
             if key is _SEEN_o_CancelReservationRequest_16e508[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES14, _SEEN_o_CancelReservationRequest_16e508)
+                index = _identify(key, _NAMES9, _SEEN_o_CancelReservationRequest_16e508)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -573,7 +573,7 @@ def _o_CancelReservationRequest_16e508(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES14)
+        _missing(value, _NAMES9)
     return 0
 
 
@@ -592,20 +592,20 @@ def _o_CancelReservationResponse_35764f(value):
             if key is _SEEN_o_CancelReservationResponse_35764f[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_CancelReservationResponse_35764f)
+                index = _identify(key, _REQUIRED4, _SEEN_o_CancelReservationResponse_35764f)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum2(member):
-                    _not_a_member(_MEMBERS17)
+                    _not_a_member(_MEMBERS10)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -617,7 +617,7 @@ def _o_CertificateSignedRequest_1fde00(value):
             if key is _SEEN_o_CertificateSignedRequest_1fde00[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES18, _SEEN_o_CertificateSignedRequest_1fde00)
+                index = _identify(key, _NAMES11, _SEEN_o_CertificateSignedRequest_1fde00)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -630,7 +630,7 @@ def _o_CertificateSignedRequest_1fde00(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES18)
+        _missing(value, _NAMES11)
     return 0
 
 
@@ -653,7 +653,7 @@ def _o_ChangeAvailabilityRequest_8d0087(value):
             elif key is _SEEN_o_ChangeAvailabilityRequest_8d0087[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES20, _SEEN_o_ChangeAvailabilityRequest_8d0087)
+                index = _identify(key, _NAMES12, _SEEN_o_ChangeAvailabilityRequest_8d0087)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -662,14 +662,14 @@ def _o_ChangeAvailabilityRequest_8d0087(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum3(member):
-                    _not_a_member(_MEMBERS22)
+                    _not_a_member(_MEMBERS13)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _NAMES20)
+        _missing(value, _NAMES12)
     return 0
 
 
@@ -690,20 +690,20 @@ def _o_ChangeAvailabilityResponse_d9353f(value):
             if key is _SEEN_o_ChangeAvailabilityResponse_d9353f[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_ChangeAvailabilityResponse_d9353f)
+                index = _identify(key, _REQUIRED4, _SEEN_o_ChangeAvailabilityResponse_d9353f)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum4(member):
-                    _not_a_member(_MEMBERS24)
+                    _not_a_member(_MEMBERS14)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -717,7 +717,7 @@ def _o_ChangeConfigurationRequest_aff885(value):
             elif key is _SEEN_o_ChangeConfigurationRequest_aff885[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES25, _SEEN_o_ChangeConfigurationRequest_aff885)
+                index = _identify(key, _NAMES15, _SEEN_o_ChangeConfigurationRequest_aff885)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -736,7 +736,7 @@ def _o_ChangeConfigurationRequest_aff885(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _NAMES25)
+        _missing(value, _NAMES15)
     return 0
 
 
@@ -759,20 +759,20 @@ def _o_ChangeConfigurationResponse_803726(value):
             if key is _SEEN_o_ChangeConfigurationResponse_803726[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_ChangeConfigurationResponse_803726)
+                index = _identify(key, _REQUIRED4, _SEEN_o_ChangeConfigurationResponse_803726)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum5(member):
-                    _not_a_member(_MEMBERS28)
+                    _not_a_member(_MEMBERS16)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -806,7 +806,7 @@ def _o_ClearChargingProfileRequest_03c9d4(value):
             elif key is _SEEN_o_ClearChargingProfileRequest_03c9d4[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES29, _SEEN_o_ClearChargingProfileRequest_03c9d4)
+                index = _identify(key, _NAMES17, _SEEN_o_ClearChargingProfileRequest_03c9d4)
             if index == 0:
                 _check_integer4(member)
             elif index == 1:
@@ -815,7 +815,7 @@ def _o_ClearChargingProfileRequest_03c9d4(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum6(member):
-                    _not_a_member(_MEMBERS31)
+                    _not_a_member(_MEMBERS18)
             elif index == 3:
                 _check_integer4(member)
             else:
@@ -843,20 +843,20 @@ def _o_ClearChargingProfileResponse_9e74eb(value):
             if key is _SEEN_o_ClearChargingProfileResponse_9e74eb[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_ClearChargingProfileResponse_9e74eb)
+                index = _identify(key, _REQUIRED4, _SEEN_o_ClearChargingProfileResponse_9e74eb)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum7(member):
-                    _not_a_member(_MEMBERS33)
+                    _not_a_member(_MEMBERS19)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -872,7 +872,7 @@ def _o_DataTransferRequest_c67b70(value):
             elif key is _SEEN_o_DataTransferRequest_c67b70[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES34, _SEEN_o_DataTransferRequest_c67b70)
+                index = _identify(key, _NAMES20, _SEEN_o_DataTransferRequest_c67b70)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -893,7 +893,7 @@ def _o_DataTransferRequest_c67b70(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED36)
+        _missing(value, _REQUIRED21)
     return 0
 
 
@@ -918,13 +918,13 @@ def _o_DataTransferResponse_899564(value):
             elif key is _SEEN_o_DataTransferResponse_899564[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES37, _SEEN_o_DataTransferResponse_899564)
+                index = _identify(key, _NAMES22, _SEEN_o_DataTransferResponse_899564)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum8(member):
-                    _not_a_member(_MEMBERS39)
+                    _not_a_member(_MEMBERS23)
             elif index == 1:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -934,7 +934,7 @@ def _o_DataTransferResponse_899564(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -959,13 +959,13 @@ def _o_certificateHashData_cf3736(value):
             elif key is _SEEN_o_certificateHashData_cf3736[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES42, _SEEN_o_certificateHashData_cf3736)
+                index = _identify(key, _NAMES25, _SEEN_o_certificateHashData_cf3736)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum9(member):
-                    _not_a_member(_MEMBERS44)
+                    _not_a_member(_MEMBERS26)
             elif index == 1:
                 present += 1
                 if type(member) is not str:
@@ -990,7 +990,7 @@ def _o_certificateHashData_cf3736(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _NAMES42)
+        _missing(value, _NAMES25)
     return 0
 
 
@@ -1002,7 +1002,7 @@ def _o_DeleteCertificateRequest_d320d7(value):
             if key is _SEEN_o_DeleteCertificateRequest_d320d7[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES40, _SEEN_o_DeleteCertificateRequest_d320d7)
+                index = _identify(key, _NAMES24, _SEEN_o_DeleteCertificateRequest_d320d7)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -1014,7 +1014,7 @@ def _o_DeleteCertificateRequest_d320d7(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES40)
+        _missing(value, _NAMES24)
     return 0
 
 
@@ -1035,20 +1035,20 @@ def _o_DeleteCertificateResponse_0b2248(value):
             if key is _SEEN_o_DeleteCertificateResponse_0b2248[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_DeleteCertificateResponse_0b2248)
+                index = _identify(key, _REQUIRED4, _SEEN_o_DeleteCertificateResponse_0b2248)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum10(member):
-                    _not_a_member(_MEMBERS46)
+                    _not_a_member(_MEMBERS27)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -1073,20 +1073,20 @@ def _o_DiagnosticsStatusNotificationRequest_6caee7(value):
             if key is _SEEN_o_DiagnosticsStatusNotificationRequest_6caee7[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_DiagnosticsStatusNotificationRequest_6caee7)
+                index = _identify(key, _REQUIRED4, _SEEN_o_DiagnosticsStatusNotificationRequest_6caee7)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum11(member):
-                    _not_a_member(_MEMBERS48)
+                    _not_a_member(_MEMBERS28)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -1117,13 +1117,13 @@ def _o_ExtendedTriggerMessageRequest_33d15d(value):
             elif key is _SEEN_o_ExtendedTriggerMessageRequest_33d15d[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES49, _SEEN_o_ExtendedTriggerMessageRequest_33d15d)
+                index = _identify(key, _NAMES29, _SEEN_o_ExtendedTriggerMessageRequest_33d15d)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum12(member):
-                    _not_a_member(_MEMBERS51)
+                    _not_a_member(_MEMBERS30)
             elif index == 1:
                 _check_integer4(member)
             else:
@@ -1132,7 +1132,7 @@ def _o_ExtendedTriggerMessageRequest_33d15d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED52)
+        _missing(value, _REQUIRED31)
     return 0
 
 
@@ -1153,20 +1153,20 @@ def _o_ExtendedTriggerMessageResponse_24d3ad(value):
             if key is _SEEN_o_ExtendedTriggerMessageResponse_24d3ad[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_ExtendedTriggerMessageResponse_24d3ad)
+                index = _identify(key, _REQUIRED4, _SEEN_o_ExtendedTriggerMessageResponse_24d3ad)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum13(member):
-                    _not_a_member(_MEMBERS54)
+                    _not_a_member(_MEMBERS32)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -1195,20 +1195,20 @@ def _o_FirmwareStatusNotificationRequest_f6522c(value):
             if key is _SEEN_o_FirmwareStatusNotificationRequest_f6522c[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_FirmwareStatusNotificationRequest_f6522c)
+                index = _identify(key, _REQUIRED4, _SEEN_o_FirmwareStatusNotificationRequest_f6522c)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum14(member):
-                    _not_a_member(_MEMBERS56)
+                    _not_a_member(_MEMBERS33)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -1231,7 +1231,7 @@ def _o_GetCompositeScheduleRequest_e6e012(value):
             elif key is _SEEN_o_GetCompositeScheduleRequest_e6e012[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES57, _SEEN_o_GetCompositeScheduleRequest_e6e012)
+                index = _identify(key, _NAMES34, _SEEN_o_GetCompositeScheduleRequest_e6e012)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -1242,14 +1242,14 @@ def _o_GetCompositeScheduleRequest_e6e012(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum15(member):
-                    _not_a_member(_MEMBERS59)
+                    _not_a_member(_MEMBERS35)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED60)
+        _missing(value, _REQUIRED36)
     return 0
 
 
@@ -1265,14 +1265,14 @@ def _o_chargingSchedulePeriod_a8c7be(value):
             elif key is _SEEN_o_chargingSchedulePeriod_a8c7be[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES65, _SEEN_o_chargingSchedulePeriod_a8c7be)
+                index = _identify(key, _NAMES39, _SEEN_o_chargingSchedulePeriod_a8c7be)
             if index == 0:
                 present += 1
                 _check_integer4(member)
             elif index == 1:
                 present += 1
                 _check_number(member)
-                _check_multiple(member, _STEP67)
+                _check_multiple(member, _STEP40)
             elif index == 2:
                 _check_integer4(member)
             else:
@@ -1281,7 +1281,7 @@ def _o_chargingSchedulePeriod_a8c7be(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED68)
+        _missing(value, _REQUIRED41)
     return 0
 
 
@@ -1316,7 +1316,7 @@ def _o_chargingSchedule_02fe76(value):
             elif key is _SEEN_o_chargingSchedule_02fe76[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES63, _SEEN_o_chargingSchedule_02fe76)
+                index = _identify(key, _NAMES38, _SEEN_o_chargingSchedule_02fe76)
             if index == 0:
                 _check_integer4(member)
             elif index == 1:
@@ -1329,7 +1329,7 @@ def _o_chargingSchedule_02fe76(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum15(member):
-                    _not_a_member(_MEMBERS59)
+                    _not_a_member(_MEMBERS35)
             elif index == 3:
                 present += 1
                 if type(member) is not list:
@@ -1337,14 +1337,14 @@ def _o_chargingSchedule_02fe76(value):
                 _a_chargingSchedulePeriod_d50069(member)
             elif index == 4:
                 _check_number(member)
-                _check_multiple(member, _STEP67)
+                _check_multiple(member, _STEP40)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED69)
+        _missing(value, _REQUIRED42)
     return 0
 
 
@@ -1362,13 +1362,13 @@ def _o_GetCompositeScheduleResponse_fe6f32(value):
             elif key is _SEEN_o_GetCompositeScheduleResponse_fe6f32[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES61, _SEEN_o_GetCompositeScheduleResponse_fe6f32)
+                index = _identify(key, _NAMES37, _SEEN_o_GetCompositeScheduleResponse_fe6f32)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum2(member):
-                    _not_a_member(_MEMBERS17)
+                    _not_a_member(_MEMBERS10)
             elif index == 1:
                 _check_integer4(member)
             elif index == 2:
@@ -1386,7 +1386,7 @@ def _o_GetCompositeScheduleResponse_fe6f32(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -1413,7 +1413,7 @@ def _o_GetConfigurationRequest_d6f2c1(value):
             if key is _SEEN_o_GetConfigurationRequest_d6f2c1[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES70, _SEEN_o_GetConfigurationRequest_d6f2c1)
+                index = _identify(key, _NAMES43, _SEEN_o_GetConfigurationRequest_d6f2c1)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -1438,7 +1438,7 @@ def _o_configurationKey_12f45b(value):
             elif key is _SEEN_o_configurationKey_12f45b[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES74, _SEEN_o_configurationKey_12f45b)
+                index = _identify(key, _NAMES45, _SEEN_o_configurationKey_12f45b)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -1459,7 +1459,7 @@ def _o_configurationKey_12f45b(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED76)
+        _missing(value, _REQUIRED46)
     return 0
 
 
@@ -1487,7 +1487,7 @@ def _o_GetConfigurationResponse_8821e4(value):
             elif key is _SEEN_o_GetConfigurationResponse_8821e4[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES72, _SEEN_o_GetConfigurationResponse_8821e4)
+                index = _identify(key, _NAMES44, _SEEN_o_GetConfigurationResponse_8821e4)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -1520,7 +1520,7 @@ def _o_GetDiagnosticsRequest_e38729(value):
             elif key is _SEEN_o_GetDiagnosticsRequest_e38729[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES77, _SEEN_o_GetDiagnosticsRequest_e38729)
+                index = _identify(key, _NAMES47, _SEEN_o_GetDiagnosticsRequest_e38729)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -1545,7 +1545,7 @@ def _o_GetDiagnosticsRequest_e38729(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED79)
+        _missing(value, _REQUIRED48)
     return 0
 
 
@@ -1556,7 +1556,7 @@ def _o_GetDiagnosticsResponse_b2bc11(value):
             if key is _SEEN_o_GetDiagnosticsResponse_b2bc11[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES80, _SEEN_o_GetDiagnosticsResponse_b2bc11)
+                index = _identify(key, _NAMES49, _SEEN_o_GetDiagnosticsResponse_b2bc11)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -1587,20 +1587,20 @@ def _o_GetInstalledCertificateIdsRequest_96de01(value):
             if key is _SEEN_o_GetInstalledCertificateIdsRequest_96de01[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES82, _SEEN_o_GetInstalledCertificateIdsRequest_96de01)
+                index = _identify(key, _NAMES50, _SEEN_o_GetInstalledCertificateIdsRequest_96de01)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum16(member):
-                    _not_a_member(_MEMBERS84)
+                    _not_a_member(_MEMBERS51)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES82)
+        _missing(value, _NAMES50)
     return 0
 
 
@@ -1638,7 +1638,7 @@ def _o_GetInstalledCertificateIdsResponse_d1c06e(value):
             elif key is _SEEN_o_GetInstalledCertificateIdsResponse_d1c06e[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES85, _SEEN_o_GetInstalledCertificateIdsResponse_d1c06e)
+                index = _identify(key, _NAMES52, _SEEN_o_GetInstalledCertificateIdsResponse_d1c06e)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -1648,14 +1648,14 @@ def _o_GetInstalledCertificateIdsResponse_d1c06e(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum17(member):
-                    _not_a_member(_MEMBERS87)
+                    _not_a_member(_MEMBERS53)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -1667,7 +1667,7 @@ def _o_GetLocalListVersionResponse_eead96(value):
             if key is _SEEN_o_GetLocalListVersionResponse_eead96[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES88, _SEEN_o_GetLocalListVersionResponse_eead96)
+                index = _identify(key, _NAMES54, _SEEN_o_GetLocalListVersionResponse_eead96)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -1677,7 +1677,7 @@ def _o_GetLocalListVersionResponse_eead96(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES88)
+        _missing(value, _NAMES54)
     return 0
 
 
@@ -1693,7 +1693,7 @@ def _o_log_5eebe3(value):
             elif key is _SEEN_o_log_5eebe3[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES92, _SEEN_o_log_5eebe3)
+                index = _identify(key, _NAMES56, _SEEN_o_log_5eebe3)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -1716,7 +1716,7 @@ def _o_log_5eebe3(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED94)
+        _missing(value, _REQUIRED57)
     return 0
 
 
@@ -1745,7 +1745,7 @@ def _o_GetLogRequest_44a01d(value):
             elif key is _SEEN_o_GetLogRequest_44a01d[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES90, _SEEN_o_GetLogRequest_44a01d)
+                index = _identify(key, _NAMES55, _SEEN_o_GetLogRequest_44a01d)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -1756,7 +1756,7 @@ def _o_GetLogRequest_44a01d(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum18(member):
-                    _not_a_member(_MEMBERS95)
+                    _not_a_member(_MEMBERS58)
             elif index == 2:
                 present += 1
                 _check_integer4(member)
@@ -1770,7 +1770,7 @@ def _o_GetLogRequest_44a01d(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED96)
+        _missing(value, _REQUIRED59)
     return 0
 
 
@@ -1793,13 +1793,13 @@ def _o_GetLogResponse_732b27(value):
             elif key is _SEEN_o_GetLogResponse_732b27[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES97, _SEEN_o_GetLogResponse_732b27)
+                index = _identify(key, _NAMES60, _SEEN_o_GetLogResponse_732b27)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum19(member):
-                    _not_a_member(_MEMBERS99)
+                    _not_a_member(_MEMBERS61)
             elif index == 1:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -1811,7 +1811,7 @@ def _o_GetLogResponse_732b27(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -1823,7 +1823,7 @@ def _o_HeartbeatResponse_9e54f0(value):
             if key is _SEEN_o_HeartbeatResponse_9e54f0[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES100, _SEEN_o_HeartbeatResponse_9e54f0)
+                index = _identify(key, _NAMES62, _SEEN_o_HeartbeatResponse_9e54f0)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -1836,7 +1836,7 @@ def _o_HeartbeatResponse_9e54f0(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES100)
+        _missing(value, _NAMES62)
     return 0
 
 
@@ -1850,13 +1850,13 @@ def _o_InstallCertificateRequest_d145b9(value):
             elif key is _SEEN_o_InstallCertificateRequest_d145b9[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES102, _SEEN_o_InstallCertificateRequest_d145b9)
+                index = _identify(key, _NAMES63, _SEEN_o_InstallCertificateRequest_d145b9)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum16(member):
-                    _not_a_member(_MEMBERS84)
+                    _not_a_member(_MEMBERS51)
             elif index == 1:
                 present += 1
                 if type(member) is not str:
@@ -1869,7 +1869,7 @@ def _o_InstallCertificateRequest_d145b9(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _NAMES102)
+        _missing(value, _NAMES63)
     return 0
 
 
@@ -1890,20 +1890,20 @@ def _o_InstallCertificateResponse_e19111(value):
             if key is _SEEN_o_InstallCertificateResponse_e19111[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_InstallCertificateResponse_e19111)
+                index = _identify(key, _REQUIRED4, _SEEN_o_InstallCertificateResponse_e19111)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum20(member):
-                    _not_a_member(_MEMBERS105)
+                    _not_a_member(_MEMBERS64)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -1936,13 +1936,13 @@ def _o_LogStatusNotificationRequest_716093(value):
             elif key is _SEEN_o_LogStatusNotificationRequest_716093[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES106, _SEEN_o_LogStatusNotificationRequest_716093)
+                index = _identify(key, _NAMES65, _SEEN_o_LogStatusNotificationRequest_716093)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum21(member):
-                    _not_a_member(_MEMBERS108)
+                    _not_a_member(_MEMBERS66)
             elif index == 1:
                 _check_integer4(member)
             else:
@@ -1951,7 +1951,7 @@ def _o_LogStatusNotificationRequest_716093(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -2083,7 +2083,7 @@ def _o_sampledValue_482086(value):
             elif key is _SEEN_o_sampledValue_482086[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES113, _SEEN_o_sampledValue_482086)
+                index = _identify(key, _NAMES69, _SEEN_o_sampledValue_482086)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -2092,39 +2092,39 @@ def _o_sampledValue_482086(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum22(member):
-                    _not_a_member(_MEMBERS115)
+                    _not_a_member(_MEMBERS70)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum23(member):
-                    _not_a_member(_MEMBERS116)
+                    _not_a_member(_MEMBERS71)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum24(member):
-                    _not_a_member(_MEMBERS117)
+                    _not_a_member(_MEMBERS72)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum25(member):
-                    _not_a_member(_MEMBERS118)
+                    _not_a_member(_MEMBERS73)
             elif index == 5:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum26(member):
-                    _not_a_member(_MEMBERS119)
+                    _not_a_member(_MEMBERS74)
             elif index == 6:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum27(member):
-                    _not_a_member(_MEMBERS120)
+                    _not_a_member(_MEMBERS75)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED121)
+        _missing(value, _REQUIRED76)
     return 0
 
 
@@ -2155,7 +2155,7 @@ def _o_meterValue_5b4051(value):
             elif key is _SEEN_o_meterValue_5b4051[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES111, _SEEN_o_meterValue_5b4051)
+                index = _identify(key, _NAMES68, _SEEN_o_meterValue_5b4051)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -2173,7 +2173,7 @@ def _o_meterValue_5b4051(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _NAMES111)
+        _missing(value, _NAMES68)
     return 0
 
 
@@ -2206,7 +2206,7 @@ def _o_MeterValuesRequest_30310d(value):
             elif key is _SEEN_o_MeterValuesRequest_30310d[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES109, _SEEN_o_MeterValuesRequest_30310d)
+                index = _identify(key, _NAMES67, _SEEN_o_MeterValuesRequest_30310d)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -2223,7 +2223,7 @@ def _o_MeterValuesRequest_30310d(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED122)
+        _missing(value, _REQUIRED77)
     return 0
 
 
@@ -2269,7 +2269,7 @@ def _o_chargingProfile_a79a49(value):
             elif key is _SEEN_o_chargingProfile_a79a49[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES125, _SEEN_o_chargingProfile_a79a49)
+                index = _identify(key, _NAMES79, _SEEN_o_chargingProfile_a79a49)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -2283,18 +2283,18 @@ def _o_chargingProfile_a79a49(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum6(member):
-                    _not_a_member(_MEMBERS31)
+                    _not_a_member(_MEMBERS18)
             elif index == 4:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum28(member):
-                    _not_a_member(_MEMBERS127)
+                    _not_a_member(_MEMBERS80)
             elif index == 5:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum29(member):
-                    _not_a_member(_MEMBERS128)
+                    _not_a_member(_MEMBERS81)
             elif index == 6:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -2316,7 +2316,7 @@ def _o_chargingProfile_a79a49(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED129)
+        _missing(value, _REQUIRED82)
     return 0
 
 
@@ -2332,7 +2332,7 @@ def _o_RemoteStartTransactionRequest_914f8d(value):
             elif key is _SEEN_o_RemoteStartTransactionRequest_914f8d[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES123, _SEEN_o_RemoteStartTransactionRequest_914f8d)
+                index = _identify(key, _NAMES78, _SEEN_o_RemoteStartTransactionRequest_914f8d)
             if index == 0:
                 _check_integer4(member)
             elif index == 1:
@@ -2363,7 +2363,7 @@ def _o_RemoteStopTransactionRequest_8741a0(value):
             if key is _SEEN_o_RemoteStopTransactionRequest_8741a0[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES130, _SEEN_o_RemoteStopTransactionRequest_8741a0)
+                index = _identify(key, _NAMES83, _SEEN_o_RemoteStopTransactionRequest_8741a0)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -2373,7 +2373,7 @@ def _o_RemoteStopTransactionRequest_8741a0(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES130)
+        _missing(value, _NAMES83)
     return 0
 
 
@@ -2393,7 +2393,7 @@ def _o_ReserveNowRequest_c46aad(value):
             elif key is _SEEN_o_ReserveNowRequest_c46aad[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES132, _SEEN_o_ReserveNowRequest_c46aad)
+                index = _identify(key, _NAMES84, _SEEN_o_ReserveNowRequest_c46aad)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -2423,7 +2423,7 @@ def _o_ReserveNowRequest_c46aad(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED134)
+        _missing(value, _REQUIRED85)
     return 0
 
 
@@ -2446,20 +2446,20 @@ def _o_ReserveNowResponse_695f21(value):
             if key is _SEEN_o_ReserveNowResponse_695f21[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_ReserveNowResponse_695f21)
+                index = _identify(key, _REQUIRED4, _SEEN_o_ReserveNowResponse_695f21)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum30(member):
-                    _not_a_member(_MEMBERS136)
+                    _not_a_member(_MEMBERS86)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -2478,20 +2478,20 @@ def _o_ResetRequest_114dd1(value):
             if key is _SEEN_o_ResetRequest_114dd1[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES137, _SEEN_o_ResetRequest_114dd1)
+                index = _identify(key, _NAMES87, _SEEN_o_ResetRequest_114dd1)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum31(member):
-                    _not_a_member(_MEMBERS139)
+                    _not_a_member(_MEMBERS88)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES137)
+        _missing(value, _NAMES87)
     return 0
 
 
@@ -2507,7 +2507,7 @@ def _o_SecurityEventNotificationRequest_68f7cd(value):
             elif key is _SEEN_o_SecurityEventNotificationRequest_68f7cd[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES140, _SEEN_o_SecurityEventNotificationRequest_68f7cd)
+                index = _identify(key, _NAMES89, _SEEN_o_SecurityEventNotificationRequest_68f7cd)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -2531,7 +2531,7 @@ def _o_SecurityEventNotificationRequest_68f7cd(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED142)
+        _missing(value, _REQUIRED90)
     return 0
 
 
@@ -2545,7 +2545,7 @@ def _o_localAuthorizationList_3c739e(value):
             elif key is _SEEN_o_localAuthorizationList_3c739e[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES145, _SEEN_o_localAuthorizationList_3c739e)
+                index = _identify(key, _NAMES92, _SEEN_o_localAuthorizationList_3c739e)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -2602,7 +2602,7 @@ def _o_SendLocalListRequest_015e2d(value):
             elif key is _SEEN_o_SendLocalListRequest_015e2d[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES143, _SEEN_o_SendLocalListRequest_015e2d)
+                index = _identify(key, _NAMES91, _SEEN_o_SendLocalListRequest_015e2d)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -2615,14 +2615,14 @@ def _o_SendLocalListRequest_015e2d(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum32(member):
-                    _not_a_member(_MEMBERS147)
+                    _not_a_member(_MEMBERS93)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED148)
+        _missing(value, _REQUIRED94)
     return 0
 
 
@@ -2647,20 +2647,20 @@ def _o_SendLocalListResponse_4a4ac0(value):
             if key is _SEEN_o_SendLocalListResponse_4a4ac0[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_SendLocalListResponse_4a4ac0)
+                index = _identify(key, _REQUIRED4, _SEEN_o_SendLocalListResponse_4a4ac0)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum33(member):
-                    _not_a_member(_MEMBERS150)
+                    _not_a_member(_MEMBERS95)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -2674,7 +2674,7 @@ def _o_SetChargingProfileRequest_54f6dc(value):
             elif key is _SEEN_o_SetChargingProfileRequest_54f6dc[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES151, _SEEN_o_SetChargingProfileRequest_54f6dc)
+                index = _identify(key, _NAMES96, _SEEN_o_SetChargingProfileRequest_54f6dc)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -2689,7 +2689,7 @@ def _o_SetChargingProfileRequest_54f6dc(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _NAMES151)
+        _missing(value, _NAMES96)
     return 0
 
 
@@ -2710,20 +2710,20 @@ def _o_SetChargingProfileResponse_dfceb1(value):
             if key is _SEEN_o_SetChargingProfileResponse_dfceb1[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_SetChargingProfileResponse_dfceb1)
+                index = _identify(key, _REQUIRED4, _SEEN_o_SetChargingProfileResponse_dfceb1)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum34(member):
-                    _not_a_member(_MEMBERS154)
+                    _not_a_member(_MEMBERS97)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -2735,7 +2735,7 @@ def _o_SignCertificateRequest_6b41cf(value):
             if key is _SEEN_o_SignCertificateRequest_6b41cf[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES155, _SEEN_o_SignCertificateRequest_6b41cf)
+                index = _identify(key, _NAMES98, _SEEN_o_SignCertificateRequest_6b41cf)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -2748,7 +2748,7 @@ def _o_SignCertificateRequest_6b41cf(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES155)
+        _missing(value, _NAMES98)
     return 0
 
 
@@ -2785,13 +2785,13 @@ def _o_SignedFirmwareStatusNotificationRequest_ea0013(value):
             elif key is _SEEN_o_SignedFirmwareStatusNotificationRequest_ea0013[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES106, _SEEN_o_SignedFirmwareStatusNotificationRequest_ea0013)
+                index = _identify(key, _NAMES65, _SEEN_o_SignedFirmwareStatusNotificationRequest_ea0013)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum35(member):
-                    _not_a_member(_MEMBERS158)
+                    _not_a_member(_MEMBERS99)
             elif index == 1:
                 _check_integer4(member)
             else:
@@ -2800,7 +2800,7 @@ def _o_SignedFirmwareStatusNotificationRequest_ea0013(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -2820,7 +2820,7 @@ def _o_firmware_223906(value):
             elif key is _SEEN_o_firmware_223906[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES161, _SEEN_o_firmware_223906)
+                index = _identify(key, _NAMES101, _SEEN_o_firmware_223906)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -2856,7 +2856,7 @@ def _o_firmware_223906(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED163)
+        _missing(value, _REQUIRED102)
     return 0
 
 
@@ -2874,7 +2874,7 @@ def _o_SignedUpdateFirmwareRequest_da6224(value):
             elif key is _SEEN_o_SignedUpdateFirmwareRequest_da6224[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES159, _SEEN_o_SignedUpdateFirmwareRequest_da6224)
+                index = _identify(key, _NAMES100, _SEEN_o_SignedUpdateFirmwareRequest_da6224)
             if index == 0:
                 _check_integer4(member)
             elif index == 1:
@@ -2893,7 +2893,7 @@ def _o_SignedUpdateFirmwareRequest_da6224(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED164)
+        _missing(value, _REQUIRED103)
     return 0
 
 
@@ -2916,20 +2916,20 @@ def _o_SignedUpdateFirmwareResponse_5e56ee(value):
             if key is _SEEN_o_SignedUpdateFirmwareResponse_5e56ee[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_SignedUpdateFirmwareResponse_5e56ee)
+                index = _identify(key, _REQUIRED4, _SEEN_o_SignedUpdateFirmwareResponse_5e56ee)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum36(member):
-                    _not_a_member(_MEMBERS166)
+                    _not_a_member(_MEMBERS104)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -2949,7 +2949,7 @@ def _o_StartTransactionRequest_00ddcc(value):
             elif key is _SEEN_o_StartTransactionRequest_00ddcc[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES167, _SEEN_o_StartTransactionRequest_00ddcc)
+                index = _identify(key, _NAMES105, _SEEN_o_StartTransactionRequest_00ddcc)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -2976,7 +2976,7 @@ def _o_StartTransactionRequest_00ddcc(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED169)
+        _missing(value, _REQUIRED106)
     return 0
 
 
@@ -2990,7 +2990,7 @@ def _o_StartTransactionResponse_d7a210(value):
             elif key is _SEEN_o_StartTransactionResponse_d7a210[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES170, _SEEN_o_StartTransactionResponse_d7a210)
+                index = _identify(key, _NAMES107, _SEEN_o_StartTransactionResponse_d7a210)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -3005,7 +3005,7 @@ def _o_StartTransactionResponse_d7a210(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _NAMES170)
+        _missing(value, _NAMES107)
     return 0
 
 
@@ -3067,7 +3067,7 @@ def _o_StatusNotificationRequest_4c4aec(value):
             elif key is _SEEN_o_StatusNotificationRequest_4c4aec[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES172, _SEEN_o_StatusNotificationRequest_4c4aec)
+                index = _identify(key, _NAMES108, _SEEN_o_StatusNotificationRequest_4c4aec)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -3076,7 +3076,7 @@ def _o_StatusNotificationRequest_4c4aec(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum37(member):
-                    _not_a_member(_MEMBERS174)
+                    _not_a_member(_MEMBERS109)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -3087,7 +3087,7 @@ def _o_StatusNotificationRequest_4c4aec(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum38(member):
-                    _not_a_member(_MEMBERS175)
+                    _not_a_member(_MEMBERS110)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -3109,7 +3109,7 @@ def _o_StatusNotificationRequest_4c4aec(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED176)
+        _missing(value, _REQUIRED111)
     return 0
 
 
@@ -3169,7 +3169,7 @@ def _o_sampledValue_3a9065(value):
             elif key is _SEEN_o_sampledValue_3a9065[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES113, _SEEN_o_sampledValue_3a9065)
+                index = _identify(key, _NAMES69, _SEEN_o_sampledValue_3a9065)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -3178,39 +3178,39 @@ def _o_sampledValue_3a9065(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum22(member):
-                    _not_a_member(_MEMBERS115)
+                    _not_a_member(_MEMBERS70)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum23(member):
-                    _not_a_member(_MEMBERS116)
+                    _not_a_member(_MEMBERS71)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum24(member):
-                    _not_a_member(_MEMBERS117)
+                    _not_a_member(_MEMBERS72)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum25(member):
-                    _not_a_member(_MEMBERS118)
+                    _not_a_member(_MEMBERS73)
             elif index == 5:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum26(member):
-                    _not_a_member(_MEMBERS119)
+                    _not_a_member(_MEMBERS74)
             elif index == 6:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum40(member):
-                    _not_a_member(_MEMBERS182)
+                    _not_a_member(_MEMBERS114)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED121)
+        _missing(value, _REQUIRED76)
     return 0
 
 
@@ -3239,7 +3239,7 @@ def _o_transactionData_6dcf0e(value):
             elif key is _SEEN_o_transactionData_6dcf0e[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES111, _SEEN_o_transactionData_6dcf0e)
+                index = _identify(key, _NAMES68, _SEEN_o_transactionData_6dcf0e)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -3257,7 +3257,7 @@ def _o_transactionData_6dcf0e(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _NAMES111)
+        _missing(value, _NAMES68)
     return 0
 
 
@@ -3294,7 +3294,7 @@ def _o_StopTransactionRequest_10e124(value):
             elif key is _SEEN_o_StopTransactionRequest_10e124[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES177, _SEEN_o_StopTransactionRequest_10e124)
+                index = _identify(key, _NAMES112, _SEEN_o_StopTransactionRequest_10e124)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -3316,7 +3316,7 @@ def _o_StopTransactionRequest_10e124(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum39(member):
-                    _not_a_member(_MEMBERS179)
+                    _not_a_member(_MEMBERS113)
             elif index == 5:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -3327,7 +3327,7 @@ def _o_StopTransactionRequest_10e124(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED183)
+        _missing(value, _REQUIRED115)
     return 0
 
 
@@ -3338,7 +3338,7 @@ def _o_StopTransactionResponse_c2bce4(value):
             if key is _SEEN_o_StopTransactionResponse_c2bce4[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES2, _SEEN_o_StopTransactionResponse_c2bce4)
+                index = _identify(key, _NAMES1, _SEEN_o_StopTransactionResponse_c2bce4)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3378,13 +3378,13 @@ def _o_TriggerMessageRequest_529906(value):
             elif key is _SEEN_o_TriggerMessageRequest_529906[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES49, _SEEN_o_TriggerMessageRequest_529906)
+                index = _identify(key, _NAMES29, _SEEN_o_TriggerMessageRequest_529906)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum41(member):
-                    _not_a_member(_MEMBERS186)
+                    _not_a_member(_MEMBERS116)
             elif index == 1:
                 _check_integer4(member)
             else:
@@ -3393,7 +3393,7 @@ def _o_TriggerMessageRequest_529906(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED52)
+        _missing(value, _REQUIRED31)
     return 0
 
 
@@ -3405,7 +3405,7 @@ def _o_UnlockConnectorRequest_e92ecf(value):
             if key is _SEEN_o_UnlockConnectorRequest_e92ecf[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES187, _SEEN_o_UnlockConnectorRequest_e92ecf)
+                index = _identify(key, _NAMES117, _SEEN_o_UnlockConnectorRequest_e92ecf)
             if index == 0:
                 present += 1
                 _check_integer4(member)
@@ -3415,7 +3415,7 @@ def _o_UnlockConnectorRequest_e92ecf(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES187)
+        _missing(value, _NAMES117)
     return 0
 
 
@@ -3436,20 +3436,20 @@ def _o_UnlockConnectorResponse_232b5c(value):
             if key is _SEEN_o_UnlockConnectorResponse_232b5c[0]:
                 index = 0
             else:
-                index = _identify(key, _REQUIRED7, _SEEN_o_UnlockConnectorResponse_232b5c)
+                index = _identify(key, _REQUIRED4, _SEEN_o_UnlockConnectorResponse_232b5c)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum42(member):
-                    _not_a_member(_MEMBERS190)
+                    _not_a_member(_MEMBERS118)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED7)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -3467,7 +3467,7 @@ def _o_UpdateFirmwareRequest_90d041(value):
             elif key is _SEEN_o_UpdateFirmwareRequest_90d041[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES191, _SEEN_o_UpdateFirmwareRequest_90d041)
+                index = _identify(key, _NAMES119, _SEEN_o_UpdateFirmwareRequest_90d041)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -3488,7 +3488,7 @@ def _o_UpdateFirmwareRequest_90d041(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED193)
+        _missing(value, _REQUIRED120)
     return 0
 
 

@@ -132,469 +132,469 @@ def _missing(value, required):
     return 0
 
 _NAMES0 = ('customData', 'idToken', 'certificate', 'iso15118CertificateHashData')
+_NAMES1 = ('vendorId',)
+_NAMES2 = ('customData', 'additionalInfo', 'idToken', 'type')
+_NAMES3 = ('customData', 'additionalIdToken', 'type')
+_REQUIRED4 = ('additionalIdToken', 'type')
+_MEMBERS5 = ('Central', 'eMAID', 'ISO14443', 'ISO15693', 'KeyCode', 'Local', 'MacAddress', 'NoAuthorization',)
+_REQUIRED6 = ('idToken', 'type')
+_NAMES7 = ('customData', 'hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
+_MEMBERS8 = ('SHA256', 'SHA384', 'SHA512',)
+_REQUIRED9 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
+_REQUIRED10 = ('idToken',)
+_NAMES11 = ('customData', 'idTokenInfo', 'certificateStatus')
+_NAMES12 = ('customData', 'status', 'cacheExpiryDateTime', 'chargingPriority', 'language1', 'evseId', 'groupIdToken', 'language2', 'personalMessage')
+_MEMBERS13 = ('Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown',)
+_NAMES14 = ('customData', 'format', 'language', 'content')
+_MEMBERS15 = ('ASCII', 'HTML', 'URI', 'UTF8',)
+_REQUIRED16 = ('format', 'content')
+_REQUIRED17 = ('status',)
+_MEMBERS18 = ('Accepted', 'SignatureError', 'CertificateExpired', 'CertificateRevoked', 'NoCertificateAvailable', 'CertChainError', 'ContractCancelled',)
+_REQUIRED19 = ('idTokenInfo',)
+_NAMES20 = ('customData', 'chargingStation', 'reason')
+_NAMES21 = ('customData', 'serialNumber', 'model', 'modem', 'vendorName', 'firmwareVersion')
+_NAMES22 = ('customData', 'iccid', 'imsi')
+_REQUIRED23 = ('model', 'vendorName')
+_MEMBERS24 = ('ApplicationReset', 'FirmwareUpdate', 'LocalReset', 'PowerUp', 'RemoteReset', 'ScheduledReset', 'Triggered', 'Unknown', 'Watchdog',)
+_REQUIRED25 = ('reason', 'chargingStation')
+_NAMES26 = ('customData', 'currentTime', 'interval', 'status', 'statusInfo')
+_MEMBERS27 = ('Accepted', 'Pending', 'Rejected',)
+_NAMES28 = ('customData', 'reasonCode', 'additionalInfo')
+_REQUIRED29 = ('reasonCode',)
+_REQUIRED30 = ('currentTime', 'interval', 'status')
+_NAMES31 = ('customData', 'reservationId')
+_REQUIRED32 = ('reservationId',)
+_NAMES33 = ('customData', 'status', 'statusInfo')
+_MEMBERS34 = ('Accepted', 'Rejected',)
+_NAMES35 = ('customData', 'certificateChain', 'certificateType')
+_MEMBERS36 = ('ChargingStationCertificate', 'V2GCertificate',)
+_REQUIRED37 = ('certificateChain',)
+_NAMES38 = ('customData', 'evse', 'operationalStatus')
+_NAMES39 = ('customData', 'id', 'connectorId')
+_REQUIRED40 = ('id',)
+_MEMBERS41 = ('Inoperative', 'Operative',)
+_REQUIRED42 = ('operationalStatus',)
+_MEMBERS43 = ('Accepted', 'Rejected', 'Scheduled',)
+_NAMES44 = ('customData',)
+_NAMES45 = ('customData', 'chargingProfileId', 'chargingProfileCriteria')
+_NAMES46 = ('customData', 'evseId', 'chargingProfilePurpose', 'stackLevel')
+_MEMBERS47 = ('ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'TxDefaultProfile', 'TxProfile',)
+_MEMBERS48 = ('Accepted', 'Unknown',)
+_NAMES49 = ('customData', 'id')
+_NAMES50 = ('customData', 'clearMonitoringResult')
+_NAMES51 = ('customData', 'status', 'id', 'statusInfo')
+_MEMBERS52 = ('Accepted', 'Rejected', 'NotFound',)
+_REQUIRED53 = ('status', 'id')
+_REQUIRED54 = ('clearMonitoringResult',)
+_NAMES55 = ('customData', 'chargingLimitSource', 'evseId')
+_MEMBERS56 = ('EMS', 'Other', 'SO', 'CSO',)
+_REQUIRED57 = ('chargingLimitSource',)
+_NAMES58 = ('customData', 'totalCost', 'transactionId')
+_REQUIRED59 = ('totalCost', 'transactionId')
+_NAMES60 = ('customData', 'customerCertificate', 'idToken', 'requestId', 'report', 'clear', 'customerIdentifier')
+_NAMES61 = ('customData', 'hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
+_REQUIRED62 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
+_REQUIRED63 = ('requestId', 'report', 'clear')
+_MEMBERS64 = ('Accepted', 'Rejected', 'Invalid',)
+_NAMES65 = ('customData', 'messageId', 'data', 'vendorId')
+_NAMES66 = ('customData', 'status', 'statusInfo', 'data')
+_MEMBERS67 = ('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',)
+_NAMES68 = ('customData', 'certificateHashData')
+_REQUIRED69 = ('certificateHashData',)
+_MEMBERS70 = ('Accepted', 'Failed', 'NotFound',)
+_NAMES71 = ('customData', 'status', 'requestId')
+_MEMBERS72 = ('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',)
+_NAMES73 = ('customData', 'iso15118SchemaVersion', 'action', 'exiRequest')
+_MEMBERS74 = ('Install', 'Update',)
+_REQUIRED75 = ('iso15118SchemaVersion', 'action', 'exiRequest')
+_NAMES76 = ('customData', 'status', 'statusInfo', 'exiResponse')
+_MEMBERS77 = ('Accepted', 'Failed',)
+_REQUIRED78 = ('status', 'exiResponse')
+_NAMES79 = ('customData', 'requestId', 'reportBase')
+_MEMBERS80 = ('ConfigurationInventory', 'FullInventory', 'SummaryInventory',)
+_REQUIRED81 = ('requestId', 'reportBase')
+_MEMBERS82 = ('Accepted', 'Rejected', 'NotSupported', 'EmptyResultSet',)
+_NAMES83 = ('customData', 'ocspRequestData')
+_REQUIRED84 = ('ocspRequestData',)
+_NAMES85 = ('customData', 'status', 'statusInfo', 'ocspResult')
+_NAMES86 = ('customData', 'requestId', 'evseId', 'chargingProfile')
+_NAMES87 = ('customData', 'chargingProfilePurpose', 'stackLevel', 'chargingProfileId', 'chargingLimitSource')
+_REQUIRED88 = ('requestId', 'chargingProfile')
+_MEMBERS89 = ('Accepted', 'NoProfiles',)
+_NAMES90 = ('customData', 'duration', 'chargingRateUnit', 'evseId')
+_MEMBERS91 = ('W', 'A',)
+_REQUIRED92 = ('duration', 'evseId')
+_NAMES93 = ('customData', 'status', 'statusInfo', 'schedule')
+_NAMES94 = ('customData', 'chargingSchedulePeriod', 'evseId', 'duration', 'scheduleStart', 'chargingRateUnit')
+_NAMES95 = ('customData', 'startPeriod', 'limit', 'numberPhases', 'phaseToUse')
+_REQUIRED96 = ('startPeriod', 'limit')
+_REQUIRED97 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES98 = ('customData', 'id', 'requestId', 'priority', 'state')
+_MEMBERS99 = ('AlwaysFront', 'InFront', 'NormalCycle',)
+_MEMBERS100 = ('Charging', 'Faulted', 'Idle', 'Unavailable',)
+_REQUIRED101 = ('requestId',)
+_NAMES102 = ('customData', 'certificateType')
+_MEMBERS103 = ('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'V2GCertificateChain', 'ManufacturerRootCertificate',)
+_NAMES104 = ('customData', 'status', 'statusInfo', 'certificateHashDataChain')
+_MEMBERS105 = ('Accepted', 'NotFound',)
+_NAMES106 = ('customData', 'certificateHashData', 'certificateType', 'childCertificateHashData')
+_REQUIRED107 = ('certificateType', 'certificateHashData')
+_NAMES108 = ('customData', 'versionNumber')
+_REQUIRED109 = ('versionNumber',)
+_NAMES110 = ('customData', 'log', 'logType', 'requestId', 'retries', 'retryInterval')
+_NAMES111 = ('customData', 'remoteLocation', 'oldestTimestamp', 'latestTimestamp')
+_REQUIRED112 = ('remoteLocation',)
+_MEMBERS113 = ('DiagnosticsLog', 'SecurityLog',)
+_REQUIRED114 = ('logType', 'requestId', 'log')
+_NAMES115 = ('customData', 'status', 'statusInfo', 'filename')
+_MEMBERS116 = ('Accepted', 'Rejected', 'AcceptedCanceled',)
+_NAMES117 = ('customData', 'componentVariable', 'requestId', 'monitoringCriteria')
+_NAMES118 = ('customData', 'component', 'variable')
+_NAMES119 = ('customData', 'evse', 'name', 'instance')
+_REQUIRED120 = ('name',)
+_NAMES121 = ('customData', 'name', 'instance')
+_REQUIRED122 = ('component',)
+_MEMBERS123 = ('ThresholdMonitoring', 'DeltaMonitoring', 'PeriodicMonitoring',)
+_NAMES124 = ('customData', 'componentVariable', 'requestId', 'componentCriteria')
+_MEMBERS125 = ('Active', 'Available', 'Enabled', 'Problem',)
+_NAMES126 = ('customData', 'transactionId')
+_NAMES127 = ('customData', 'ongoingIndicator', 'messagesInQueue')
+_REQUIRED128 = ('messagesInQueue',)
+_NAMES129 = ('customData', 'getVariableData')
+_NAMES130 = ('customData', 'attributeType', 'component', 'variable')
+_MEMBERS131 = ('Actual', 'Target', 'MinSet', 'MaxSet',)
+_REQUIRED132 = ('component', 'variable')
+_REQUIRED133 = ('getVariableData',)
+_NAMES134 = ('customData', 'getVariableResult')
+_NAMES135 = ('customData', 'attributeStatusInfo', 'attributeStatus', 'attributeType', 'attributeValue', 'component', 'variable')
+_MEMBERS136 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType',)
+_REQUIRED137 = ('attributeStatus', 'component', 'variable')
+_REQUIRED138 = ('getVariableResult',)
+_NAMES139 = ('customData', 'currentTime')
+_REQUIRED140 = ('currentTime',)
+_NAMES141 = ('customData', 'certificateType', 'certificate')
+_MEMBERS142 = ('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'ManufacturerRootCertificate',)
+_REQUIRED143 = ('certificateType', 'certificate')
+_MEMBERS144 = ('Accepted', 'Rejected', 'Failed',)
+_MEMBERS145 = ('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading', 'AcceptedCanceled',)
+_NAMES146 = ('customData', 'evseId', 'meterValue')
+_NAMES147 = ('customData', 'sampledValue', 'timestamp')
+_NAMES148 = ('customData', 'value', 'context', 'measurand', 'phase', 'location', 'signedMeterValue', 'unitOfMeasure')
+_MEMBERS149 = ('Interruption.Begin', 'Interruption.End', 'Other', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger',)
+_MEMBERS150 = ('Current.Export', 'Current.Import', 'Current.Offered', 'Energy.Active.Export.Register', 'Energy.Active.Import.Register', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Register', 'Energy.Active.Export.Interval', 'Energy.Active.Import.Interval', 'Energy.Active.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Net', 'Energy.Apparent.Net', 'Energy.Apparent.Import', 'Energy.Apparent.Export', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Factor', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage',)
+_MEMBERS151 = ('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',)
+_MEMBERS152 = ('Body', 'Cable', 'EV', 'Inlet', 'Outlet',)
+_NAMES153 = ('customData', 'signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey')
+_REQUIRED154 = ('signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey')
+_NAMES155 = ('customData', 'unit', 'multiplier')
+_REQUIRED156 = ('value',)
+_REQUIRED157 = ('timestamp', 'sampledValue')
+_REQUIRED158 = ('evseId', 'meterValue')
+_NAMES159 = ('customData', 'chargingSchedule', 'evseId', 'chargingLimit')
+_NAMES160 = ('customData', 'id', 'startSchedule', 'duration', 'chargingRateUnit', 'chargingSchedulePeriod', 'minChargingRate', 'salesTariff')
+_NAMES161 = ('customData', 'id', 'salesTariffDescription', 'numEPriceLevels', 'salesTariffEntry')
+_NAMES162 = ('customData', 'relativeTimeInterval', 'ePriceLevel', 'consumptionCost')
+_NAMES163 = ('customData', 'start', 'duration')
+_REQUIRED164 = ('start',)
+_NAMES165 = ('customData', 'startValue', 'cost')
+_NAMES166 = ('customData', 'costKind', 'amount', 'amountMultiplier')
+_MEMBERS167 = ('CarbonDioxideEmission', 'RelativePricePercentage', 'RenewableGenerationPercentage',)
+_REQUIRED168 = ('costKind', 'amount')
+_REQUIRED169 = ('startValue', 'cost')
+_REQUIRED170 = ('relativeTimeInterval',)
+_REQUIRED171 = ('id', 'salesTariffEntry')
+_REQUIRED172 = ('id', 'chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES173 = ('customData', 'chargingLimitSource', 'isGridCritical')
+_REQUIRED174 = ('chargingLimit',)
+_NAMES175 = ('customData', 'data', 'tbc', 'seqNo', 'generatedAt', 'requestId')
+_REQUIRED176 = ('data', 'seqNo', 'generatedAt', 'requestId')
+_NAMES177 = ('customData', 'messageInfo', 'requestId', 'tbc')
+_NAMES178 = ('customData', 'display', 'id', 'priority', 'state', 'startDateTime', 'endDateTime', 'transactionId', 'message')
+_REQUIRED179 = ('id', 'priority', 'message')
+_NAMES180 = ('customData', 'maxScheduleTuples', 'chargingNeeds', 'evseId')
+_NAMES181 = ('customData', 'acChargingParameters', 'dcChargingParameters', 'requestedEnergyTransfer', 'departureTime')
+_NAMES182 = ('customData', 'energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
+_REQUIRED183 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
+_NAMES184 = ('customData', 'evMaxCurrent', 'evMaxVoltage', 'energyAmount', 'evMaxPower', 'stateOfCharge', 'evEnergyCapacity', 'fullSoC', 'bulkSoC')
+_REQUIRED185 = ('evMaxCurrent', 'evMaxVoltage')
+_MEMBERS186 = ('DC', 'AC_single_phase', 'AC_two_phase', 'AC_three_phase',)
+_REQUIRED187 = ('requestedEnergyTransfer',)
+_REQUIRED188 = ('evseId', 'chargingNeeds')
+_MEMBERS189 = ('Accepted', 'Rejected', 'Processing',)
+_NAMES190 = ('customData', 'timeBase', 'chargingSchedule', 'evseId')
+_REQUIRED191 = ('timeBase', 'evseId', 'chargingSchedule')
+_NAMES192 = ('customData', 'generatedAt', 'tbc', 'seqNo', 'eventData')
+_NAMES193 = ('customData', 'eventId', 'timestamp', 'trigger', 'cause', 'actualValue', 'techCode', 'techInfo', 'cleared', 'transactionId', 'component', 'variableMonitoringId', 'eventNotificationType', 'variable')
+_MEMBERS194 = ('Alerting', 'Delta', 'Periodic',)
+_MEMBERS195 = ('HardWiredNotification', 'HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor',)
+_REQUIRED196 = ('eventId', 'timestamp', 'trigger', 'actualValue', 'eventNotificationType', 'component', 'variable')
+_REQUIRED197 = ('generatedAt', 'seqNo', 'eventData')
+_NAMES198 = ('customData', 'monitor', 'requestId', 'tbc', 'seqNo', 'generatedAt')
+_NAMES199 = ('customData', 'component', 'variable', 'variableMonitoring')
+_NAMES200 = ('customData', 'id', 'transaction', 'value', 'type', 'severity')
+_MEMBERS201 = ('UpperThreshold', 'LowerThreshold', 'Delta', 'Periodic', 'PeriodicClockAligned',)
+_REQUIRED202 = ('id', 'transaction', 'value', 'type', 'severity')
+_REQUIRED203 = ('component', 'variable', 'variableMonitoring')
+_REQUIRED204 = ('requestId', 'seqNo', 'generatedAt')
+_NAMES205 = ('customData', 'requestId', 'generatedAt', 'reportData', 'tbc', 'seqNo')
+_NAMES206 = ('customData', 'component', 'variable', 'variableAttribute', 'variableCharacteristics')
+_NAMES207 = ('customData', 'type', 'value', 'mutability', 'persistent', 'constant')
+_MEMBERS208 = ('ReadOnly', 'WriteOnly', 'ReadWrite',)
+_NAMES209 = ('customData', 'unit', 'dataType', 'minLimit', 'maxLimit', 'valuesList', 'supportsMonitoring')
+_MEMBERS210 = ('string', 'decimal', 'integer', 'dateTime', 'boolean', 'OptionList', 'SequenceList', 'MemberList',)
+_REQUIRED211 = ('dataType', 'supportsMonitoring')
+_REQUIRED212 = ('component', 'variable', 'variableAttribute')
+_REQUIRED213 = ('requestId', 'generatedAt', 'seqNo')
+_NAMES214 = ('customData', 'location', 'retries', 'checksum', 'requestId', 'retryInterval')
+_REQUIRED215 = ('location', 'checksum', 'requestId')
+_NAMES216 = ('customData', 'status', 'location', 'requestId')
+_MEMBERS217 = ('Idle', 'DownloadScheduled', 'Downloading', 'Downloaded', 'Published', 'DownloadFailed', 'DownloadPaused', 'InvalidChecksum', 'ChecksumVerified', 'PublishFailed',)
+_NAMES218 = ('customData', 'requestId', 'chargingLimitSource', 'chargingProfile', 'tbc', 'evseId')
+_NAMES219 = ('customData', 'id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'chargingSchedule', 'transactionId')
+_MEMBERS220 = ('Absolute', 'Recurring', 'Relative',)
+_MEMBERS221 = ('Daily', 'Weekly',)
+_REQUIRED222 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule')
+_REQUIRED223 = ('requestId', 'chargingLimitSource', 'evseId', 'chargingProfile')
+_NAMES224 = ('customData', 'evseId', 'groupIdToken', 'idToken', 'remoteStartId', 'chargingProfile')
+_REQUIRED225 = ('remoteStartId', 'idToken')
+_NAMES226 = ('customData', 'status', 'statusInfo', 'transactionId')
+_REQUIRED227 = ('transactionId',)
+_NAMES228 = ('customData', 'reservationId', 'reservationUpdateStatus')
+_MEMBERS229 = ('Expired', 'Removed',)
+_REQUIRED230 = ('reservationId', 'reservationUpdateStatus')
+_NAMES231 = ('customData', 'id', 'expiryDateTime', 'connectorType', 'idToken', 'evseId', 'groupIdToken')
+_MEMBERS232 = ('cCCS1', 'cCCS2', 'cG105', 'cTesla', 'cType1', 'cType2', 's309-1P-16A', 's309-1P-32A', 's309-3P-16A', 's309-3P-32A', 'sBS1361', 'sCEE-7-7', 'sType2', 'sType3', 'Other1PhMax16A', 'Other1PhOver16A', 'Other3Ph', 'Pan', 'wInductive', 'wResonant', 'Undetermined', 'Unknown',)
+_REQUIRED233 = ('id', 'expiryDateTime', 'idToken')
+_MEMBERS234 = ('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',)
+_NAMES235 = ('customData', 'type', 'evseId')
+_MEMBERS236 = ('Immediate', 'OnIdle',)
+_REQUIRED237 = ('type',)
+_NAMES238 = ('customData', 'type', 'timestamp', 'techInfo')
+_REQUIRED239 = ('type', 'timestamp')
+_NAMES240 = ('customData', 'localAuthorizationList', 'versionNumber', 'updateType')
+_NAMES241 = ('customData', 'idToken', 'idTokenInfo')
+_MEMBERS242 = ('Differential', 'Full',)
+_REQUIRED243 = ('versionNumber', 'updateType')
+_MEMBERS244 = ('Accepted', 'Failed', 'VersionMismatch',)
+_NAMES245 = ('customData', 'evseId', 'chargingProfile')
+_REQUIRED246 = ('evseId', 'chargingProfile')
+_NAMES247 = ('customData', 'message')
+_REQUIRED248 = ('message',)
+_MEMBERS249 = ('Accepted', 'NotSupportedMessageFormat', 'Rejected', 'NotSupportedPriority', 'NotSupportedState', 'UnknownTransaction',)
+_NAMES250 = ('customData', 'monitoringBase')
+_MEMBERS251 = ('All', 'FactoryDefault', 'HardWiredOnly',)
+_REQUIRED252 = ('monitoringBase',)
+_NAMES253 = ('customData', 'severity')
+_REQUIRED254 = ('severity',)
+_NAMES255 = ('customData', 'configurationSlot', 'connectionData')
+_NAMES256 = ('customData', 'apn', 'ocppVersion', 'ocppTransport', 'ocppCsmsUrl', 'messageTimeout', 'securityProfile', 'ocppInterface', 'vpn')
+_NAMES257 = ('customData', 'apn', 'apnUserName', 'apnPassword', 'simPin', 'preferredNetwork', 'useOnlyPreferredNetwork', 'apnAuthentication')
+_MEMBERS258 = ('CHAP', 'NONE', 'PAP', 'AUTO',)
+_REQUIRED259 = ('apn', 'apnAuthentication')
+_MEMBERS260 = ('OCPP12', 'OCPP15', 'OCPP16', 'OCPP20',)
+_MEMBERS261 = ('JSON', 'SOAP',)
+_MEMBERS262 = ('Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3',)
+_NAMES263 = ('customData', 'server', 'user', 'group', 'password', 'key', 'type')
+_MEMBERS264 = ('IKEv2', 'IPSec', 'L2TP', 'PPTP',)
+_REQUIRED265 = ('server', 'user', 'password', 'key', 'type')
+_REQUIRED266 = ('ocppVersion', 'ocppTransport', 'ocppCsmsUrl', 'messageTimeout', 'securityProfile', 'ocppInterface')
+_REQUIRED267 = ('configurationSlot', 'connectionData')
+_NAMES268 = ('customData', 'setMonitoringData')
+_NAMES269 = ('customData', 'id', 'transaction', 'value', 'type', 'severity', 'component', 'variable')
+_REQUIRED270 = ('value', 'type', 'severity', 'component', 'variable')
+_REQUIRED271 = ('setMonitoringData',)
+_NAMES272 = ('customData', 'setMonitoringResult')
+_NAMES273 = ('customData', 'id', 'statusInfo', 'status', 'type', 'component', 'variable', 'severity')
+_MEMBERS274 = ('Accepted', 'UnknownComponent', 'UnknownVariable', 'UnsupportedMonitorType', 'Rejected', 'Duplicate',)
+_REQUIRED275 = ('status', 'type', 'severity', 'component', 'variable')
+_REQUIRED276 = ('setMonitoringResult',)
+_NAMES277 = ('customData', 'setVariableData')
+_NAMES278 = ('customData', 'attributeType', 'attributeValue', 'component', 'variable')
+_REQUIRED279 = ('attributeValue', 'component', 'variable')
+_REQUIRED280 = ('setVariableData',)
+_NAMES281 = ('customData', 'setVariableResult')
+_NAMES282 = ('customData', 'attributeType', 'attributeStatus', 'attributeStatusInfo', 'component', 'variable')
+_MEMBERS283 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType', 'RebootRequired',)
+_REQUIRED284 = ('setVariableResult',)
+_NAMES285 = ('customData', 'csr', 'certificateType')
+_REQUIRED286 = ('csr',)
+_NAMES287 = ('customData', 'timestamp', 'connectorStatus', 'evseId', 'connectorId')
+_MEMBERS288 = ('Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted',)
+_REQUIRED289 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId')
+_NAMES290 = ('customData', 'eventType', 'meterValue', 'timestamp', 'triggerReason', 'seqNo', 'offline', 'numberOfPhasesUsed', 'cableMaxCurrent', 'reservationId', 'transactionInfo', 'evse', 'idToken')
+_MEMBERS291 = ('Ended', 'Started', 'Updated',)
+_MEMBERS292 = ('Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'Deauthorized', 'EnergyLimitReached', 'EVCommunicationLost', 'EVConnectTimeout', 'MeterValueClock', 'MeterValuePeriodic', 'TimeLimitReached', 'Trigger', 'UnlockCommand', 'StopAuthorized', 'EVDeparted', 'EVDetected', 'RemoteStop', 'RemoteStart', 'AbnormalCondition', 'SignedDataReceived', 'ResetCommand',)
+_NAMES293 = ('customData', 'transactionId', 'chargingState', 'timeSpentCharging', 'stoppedReason', 'remoteStartId')
+_MEMBERS294 = ('Charging', 'EVConnected', 'SuspendedEV', 'SuspendedEVSE', 'Idle',)
+_MEMBERS295 = ('DeAuthorized', 'EmergencyStop', 'EnergyLimitReached', 'EVDisconnected', 'GroundFault', 'ImmediateReset', 'Local', 'LocalOutOfCredit', 'MasterPass', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout',)
+_REQUIRED296 = ('eventType', 'timestamp', 'triggerReason', 'seqNo', 'transactionInfo')
+_NAMES297 = ('customData', 'totalCost', 'chargingPriority', 'idTokenInfo', 'updatedPersonalMessage')
+_NAMES298 = ('customData', 'evse', 'requestedMessage')
+_MEMBERS299 = ('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargingStationCertificate', 'SignV2GCertificate', 'StatusNotification', 'TransactionEvent', 'SignCombinedCertificate', 'PublishFirmwareStatusNotification',)
+_REQUIRED300 = ('requestedMessage',)
+_MEMBERS301 = ('Accepted', 'Rejected', 'NotImplemented',)
+_NAMES302 = ('customData', 'evseId', 'connectorId')
+_REQUIRED303 = ('evseId', 'connectorId')
+_MEMBERS304 = ('Unlocked', 'UnlockFailed', 'OngoingAuthorizedTransaction', 'UnknownConnector',)
+_NAMES305 = ('customData', 'checksum')
+_REQUIRED306 = ('checksum',)
+_NAMES307 = ('customData', 'status')
+_MEMBERS308 = ('DownloadOngoing', 'NoFirmware', 'Unpublished',)
+_NAMES309 = ('customData', 'retries', 'retryInterval', 'requestId', 'firmware')
+_NAMES310 = ('customData', 'location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature')
+_REQUIRED311 = ('location', 'retrieveDateTime')
+_REQUIRED312 = ('requestId', 'firmware')
+_MEMBERS313 = ('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',)
 _SEEN_o_AuthorizeRequest_dbe5e1 = [None] * 4
-_NAMES2 = ('vendorId',)
 _SEEN_o_customData_ce6ade = [None] * 1
-_NAMES4 = ('customData', 'additionalInfo', 'idToken', 'type')
 _SEEN_o_idToken_0d66e7 = [None] * 4
-_NAMES6 = ('customData', 'additionalIdToken', 'type')
 _SEEN_o_additionalInfo_78cd9c = [None] * 3
-_REQUIRED8 = ('additionalIdToken', 'type')
-_MEMBERS9 = ('Central', 'eMAID', 'ISO14443', 'ISO15693', 'KeyCode', 'Local', 'MacAddress', 'NoAuthorization',)
-_REQUIRED10 = ('idToken', 'type')
-_NAMES11 = ('customData', 'hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
 _SEEN_o_iso15118CertificateHashData_32e1eb = [None] * 6
-_MEMBERS13 = ('SHA256', 'SHA384', 'SHA512',)
-_REQUIRED14 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
-_REQUIRED15 = ('idToken',)
-_NAMES16 = ('customData', 'idTokenInfo', 'certificateStatus')
 _SEEN_o_AuthorizeResponse_62b1ab = [None] * 3
-_NAMES18 = ('customData', 'status', 'cacheExpiryDateTime', 'chargingPriority', 'language1', 'evseId', 'groupIdToken', 'language2', 'personalMessage')
 _SEEN_o_idTokenInfo_424b0a = [None] * 9
-_MEMBERS20 = ('Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown',)
-_NAMES21 = ('customData', 'format', 'language', 'content')
 _SEEN_o_personalMessage_74d956 = [None] * 4
-_MEMBERS23 = ('ASCII', 'HTML', 'URI', 'UTF8',)
-_REQUIRED24 = ('format', 'content')
-_REQUIRED25 = ('status',)
-_MEMBERS26 = ('Accepted', 'SignatureError', 'CertificateExpired', 'CertificateRevoked', 'NoCertificateAvailable', 'CertChainError', 'ContractCancelled',)
-_REQUIRED27 = ('idTokenInfo',)
-_NAMES28 = ('customData', 'chargingStation', 'reason')
 _SEEN_o_BootNotificationRequest_82d882 = [None] * 3
-_NAMES30 = ('customData', 'serialNumber', 'model', 'modem', 'vendorName', 'firmwareVersion')
 _SEEN_o_chargingStation_58dd0b = [None] * 6
-_NAMES32 = ('customData', 'iccid', 'imsi')
 _SEEN_o_modem_746ce0 = [None] * 3
-_REQUIRED34 = ('model', 'vendorName')
-_MEMBERS35 = ('ApplicationReset', 'FirmwareUpdate', 'LocalReset', 'PowerUp', 'RemoteReset', 'ScheduledReset', 'Triggered', 'Unknown', 'Watchdog',)
-_REQUIRED36 = ('reason', 'chargingStation')
-_NAMES37 = ('customData', 'currentTime', 'interval', 'status', 'statusInfo')
 _SEEN_o_BootNotificationResponse_f5ab81 = [None] * 5
-_MEMBERS39 = ('Accepted', 'Pending', 'Rejected',)
-_NAMES40 = ('customData', 'reasonCode', 'additionalInfo')
 _SEEN_o_statusInfo_a02643 = [None] * 3
-_REQUIRED42 = ('reasonCode',)
-_REQUIRED43 = ('currentTime', 'interval', 'status')
-_NAMES44 = ('customData', 'reservationId')
 _SEEN_o_CancelReservationRequest_785c4d = [None] * 2
-_REQUIRED46 = ('reservationId',)
-_NAMES47 = ('customData', 'status', 'statusInfo')
 _SEEN_o_CancelReservationResponse_bd25f7 = [None] * 3
-_MEMBERS49 = ('Accepted', 'Rejected',)
-_NAMES50 = ('customData', 'certificateChain', 'certificateType')
 _SEEN_o_CertificateSignedRequest_52c5e5 = [None] * 3
-_MEMBERS52 = ('ChargingStationCertificate', 'V2GCertificate',)
-_REQUIRED53 = ('certificateChain',)
-_NAMES54 = ('customData', 'evse', 'operationalStatus')
 _SEEN_o_ChangeAvailabilityRequest_07e793 = [None] * 3
-_NAMES56 = ('customData', 'id', 'connectorId')
 _SEEN_o_evse_f502d0 = [None] * 3
-_REQUIRED58 = ('id',)
-_MEMBERS59 = ('Inoperative', 'Operative',)
-_REQUIRED60 = ('operationalStatus',)
 _SEEN_o_ChangeAvailabilityResponse_f15813 = [None] * 3
-_MEMBERS62 = ('Accepted', 'Rejected', 'Scheduled',)
-_NAMES63 = ('customData',)
 _SEEN_o_ClearCacheRequest_679c29 = [None] * 1
-_NAMES65 = ('customData', 'chargingProfileId', 'chargingProfileCriteria')
 _SEEN_o_ClearChargingProfileRequest_e61802 = [None] * 3
-_NAMES67 = ('customData', 'evseId', 'chargingProfilePurpose', 'stackLevel')
 _SEEN_o_chargingProfileCriteria_2dac63 = [None] * 4
-_MEMBERS69 = ('ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'TxDefaultProfile', 'TxProfile',)
 _SEEN_o_ClearChargingProfileResponse_f65c71 = [None] * 3
-_MEMBERS71 = ('Accepted', 'Unknown',)
-_NAMES72 = ('customData', 'id')
 _SEEN_o_ClearDisplayMessageRequest_1eb51f = [None] * 2
 _SEEN_o_ClearVariableMonitoringRequest_dc250d = [None] * 2
-_NAMES75 = ('customData', 'clearMonitoringResult')
 _SEEN_o_ClearVariableMonitoringResponse_db9e58 = [None] * 2
-_NAMES77 = ('customData', 'status', 'id', 'statusInfo')
 _SEEN_o_clearMonitoringResult_7f9d37 = [None] * 4
-_MEMBERS79 = ('Accepted', 'Rejected', 'NotFound',)
-_REQUIRED80 = ('status', 'id')
-_REQUIRED81 = ('clearMonitoringResult',)
-_NAMES82 = ('customData', 'chargingLimitSource', 'evseId')
 _SEEN_o_ClearedChargingLimitRequest_244967 = [None] * 3
-_MEMBERS84 = ('EMS', 'Other', 'SO', 'CSO',)
-_REQUIRED85 = ('chargingLimitSource',)
-_NAMES86 = ('customData', 'totalCost', 'transactionId')
 _SEEN_o_CostUpdatedRequest_db0df6 = [None] * 3
-_REQUIRED88 = ('totalCost', 'transactionId')
-_NAMES89 = ('customData', 'customerCertificate', 'idToken', 'requestId', 'report', 'clear', 'customerIdentifier')
 _SEEN_o_CustomerInformationRequest_f27316 = [None] * 7
-_NAMES91 = ('customData', 'hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
 _SEEN_o_customerCertificate_35f7e3 = [None] * 5
-_REQUIRED93 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
-_REQUIRED94 = ('requestId', 'report', 'clear')
 _SEEN_o_CustomerInformationResponse_81edaf = [None] * 3
-_MEMBERS96 = ('Accepted', 'Rejected', 'Invalid',)
-_NAMES97 = ('customData', 'messageId', 'data', 'vendorId')
 _SEEN_o_DataTransferRequest_250e87 = [None] * 4
-_NAMES99 = ('customData', 'status', 'statusInfo', 'data')
 _SEEN_o_DataTransferResponse_121505 = [None] * 4
-_MEMBERS101 = ('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',)
-_NAMES102 = ('customData', 'certificateHashData')
 _SEEN_o_DeleteCertificateRequest_f40fd0 = [None] * 2
-_REQUIRED104 = ('certificateHashData',)
 _SEEN_o_DeleteCertificateResponse_e4d7f8 = [None] * 3
-_MEMBERS106 = ('Accepted', 'Failed', 'NotFound',)
-_NAMES107 = ('customData', 'status', 'requestId')
 _SEEN_o_FirmwareStatusNotificationRequest_526bfa = [None] * 3
-_MEMBERS109 = ('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',)
-_NAMES110 = ('customData', 'iso15118SchemaVersion', 'action', 'exiRequest')
 _SEEN_o_Get15118EVCertificateRequest_361230 = [None] * 4
-_MEMBERS112 = ('Install', 'Update',)
-_REQUIRED113 = ('iso15118SchemaVersion', 'action', 'exiRequest')
-_NAMES114 = ('customData', 'status', 'statusInfo', 'exiResponse')
 _SEEN_o_Get15118EVCertificateResponse_ad4675 = [None] * 4
-_MEMBERS116 = ('Accepted', 'Failed',)
-_REQUIRED117 = ('status', 'exiResponse')
-_NAMES118 = ('customData', 'requestId', 'reportBase')
 _SEEN_o_GetBaseReportRequest_ad3c06 = [None] * 3
-_MEMBERS120 = ('ConfigurationInventory', 'FullInventory', 'SummaryInventory',)
-_REQUIRED121 = ('requestId', 'reportBase')
 _SEEN_o_GetBaseReportResponse_04085f = [None] * 3
-_MEMBERS123 = ('Accepted', 'Rejected', 'NotSupported', 'EmptyResultSet',)
-_NAMES124 = ('customData', 'ocspRequestData')
 _SEEN_o_GetCertificateStatusRequest_b817a6 = [None] * 2
-_REQUIRED126 = ('ocspRequestData',)
-_NAMES127 = ('customData', 'status', 'statusInfo', 'ocspResult')
 _SEEN_o_GetCertificateStatusResponse_31ca33 = [None] * 4
-_NAMES129 = ('customData', 'requestId', 'evseId', 'chargingProfile')
 _SEEN_o_GetChargingProfilesRequest_1d3c47 = [None] * 4
-_NAMES131 = ('customData', 'chargingProfilePurpose', 'stackLevel', 'chargingProfileId', 'chargingLimitSource')
 _SEEN_o_chargingProfile_0cb201 = [None] * 5
-_REQUIRED133 = ('requestId', 'chargingProfile')
 _SEEN_o_GetChargingProfilesResponse_1001e9 = [None] * 3
-_MEMBERS135 = ('Accepted', 'NoProfiles',)
-_NAMES136 = ('customData', 'duration', 'chargingRateUnit', 'evseId')
 _SEEN_o_GetCompositeScheduleRequest_083bd5 = [None] * 4
-_MEMBERS138 = ('W', 'A',)
-_REQUIRED139 = ('duration', 'evseId')
-_NAMES140 = ('customData', 'status', 'statusInfo', 'schedule')
 _SEEN_o_GetCompositeScheduleResponse_b03afe = [None] * 4
-_NAMES142 = ('customData', 'chargingSchedulePeriod', 'evseId', 'duration', 'scheduleStart', 'chargingRateUnit')
 _SEEN_o_schedule_934262 = [None] * 6
-_NAMES144 = ('customData', 'startPeriod', 'limit', 'numberPhases', 'phaseToUse')
 _SEEN_o_chargingSchedulePeriod_3a42ca = [None] * 5
-_REQUIRED146 = ('startPeriod', 'limit')
-_REQUIRED147 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod')
-_NAMES148 = ('customData', 'id', 'requestId', 'priority', 'state')
 _SEEN_o_GetDisplayMessagesRequest_15d119 = [None] * 5
-_MEMBERS150 = ('AlwaysFront', 'InFront', 'NormalCycle',)
-_MEMBERS151 = ('Charging', 'Faulted', 'Idle', 'Unavailable',)
-_REQUIRED152 = ('requestId',)
-_NAMES153 = ('customData', 'certificateType')
 _SEEN_o_GetInstalledCertificateIdsRequest_1b19b1 = [None] * 2
-_MEMBERS155 = ('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'V2GCertificateChain', 'ManufacturerRootCertificate',)
-_NAMES156 = ('customData', 'status', 'statusInfo', 'certificateHashDataChain')
 _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4 = [None] * 4
-_MEMBERS158 = ('Accepted', 'NotFound',)
-_NAMES159 = ('customData', 'certificateHashData', 'certificateType', 'childCertificateHashData')
 _SEEN_o_certificateHashDataChain_2925a6 = [None] * 4
-_REQUIRED161 = ('certificateType', 'certificateHashData')
-_NAMES162 = ('customData', 'versionNumber')
 _SEEN_o_GetLocalListVersionResponse_008240 = [None] * 2
-_REQUIRED164 = ('versionNumber',)
-_NAMES165 = ('customData', 'log', 'logType', 'requestId', 'retries', 'retryInterval')
 _SEEN_o_GetLogRequest_958d06 = [None] * 6
-_NAMES167 = ('customData', 'remoteLocation', 'oldestTimestamp', 'latestTimestamp')
 _SEEN_o_log_44b2ae = [None] * 4
-_REQUIRED169 = ('remoteLocation',)
-_MEMBERS170 = ('DiagnosticsLog', 'SecurityLog',)
-_REQUIRED171 = ('logType', 'requestId', 'log')
-_NAMES172 = ('customData', 'status', 'statusInfo', 'filename')
 _SEEN_o_GetLogResponse_a3c8d5 = [None] * 4
-_MEMBERS174 = ('Accepted', 'Rejected', 'AcceptedCanceled',)
-_NAMES175 = ('customData', 'componentVariable', 'requestId', 'monitoringCriteria')
 _SEEN_o_GetMonitoringReportRequest_83e392 = [None] * 4
-_NAMES177 = ('customData', 'component', 'variable')
 _SEEN_o_componentVariable_f22f7e = [None] * 3
-_NAMES179 = ('customData', 'evse', 'name', 'instance')
 _SEEN_o_component_28e867 = [None] * 4
-_REQUIRED181 = ('name',)
-_NAMES182 = ('customData', 'name', 'instance')
 _SEEN_o_variable_e65dc4 = [None] * 3
-_REQUIRED184 = ('component',)
-_MEMBERS185 = ('ThresholdMonitoring', 'DeltaMonitoring', 'PeriodicMonitoring',)
-_NAMES186 = ('customData', 'componentVariable', 'requestId', 'componentCriteria')
 _SEEN_o_GetReportRequest_986a3c = [None] * 4
-_MEMBERS188 = ('Active', 'Available', 'Enabled', 'Problem',)
-_NAMES189 = ('customData', 'transactionId')
 _SEEN_o_GetTransactionStatusRequest_7a79fc = [None] * 2
-_NAMES191 = ('customData', 'ongoingIndicator', 'messagesInQueue')
 _SEEN_o_GetTransactionStatusResponse_e8589f = [None] * 3
-_REQUIRED193 = ('messagesInQueue',)
-_NAMES194 = ('customData', 'getVariableData')
 _SEEN_o_GetVariablesRequest_e23ca9 = [None] * 2
-_NAMES196 = ('customData', 'attributeType', 'component', 'variable')
 _SEEN_o_getVariableData_752dfe = [None] * 4
-_MEMBERS198 = ('Actual', 'Target', 'MinSet', 'MaxSet',)
-_REQUIRED199 = ('component', 'variable')
-_REQUIRED200 = ('getVariableData',)
-_NAMES201 = ('customData', 'getVariableResult')
 _SEEN_o_GetVariablesResponse_143130 = [None] * 2
-_NAMES203 = ('customData', 'attributeStatusInfo', 'attributeStatus', 'attributeType', 'attributeValue', 'component', 'variable')
 _SEEN_o_getVariableResult_967288 = [None] * 7
-_MEMBERS205 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType',)
-_REQUIRED206 = ('attributeStatus', 'component', 'variable')
-_REQUIRED207 = ('getVariableResult',)
-_NAMES208 = ('customData', 'currentTime')
 _SEEN_o_HeartbeatResponse_49ff69 = [None] * 2
-_REQUIRED210 = ('currentTime',)
-_NAMES211 = ('customData', 'certificateType', 'certificate')
 _SEEN_o_InstallCertificateRequest_7c3542 = [None] * 3
-_MEMBERS213 = ('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'ManufacturerRootCertificate',)
-_REQUIRED214 = ('certificateType', 'certificate')
 _SEEN_o_InstallCertificateResponse_f0b948 = [None] * 3
-_MEMBERS216 = ('Accepted', 'Rejected', 'Failed',)
 _SEEN_o_LogStatusNotificationRequest_5c0823 = [None] * 3
-_MEMBERS218 = ('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading', 'AcceptedCanceled',)
-_NAMES219 = ('customData', 'evseId', 'meterValue')
 _SEEN_o_MeterValuesRequest_43ec51 = [None] * 3
-_NAMES221 = ('customData', 'sampledValue', 'timestamp')
 _SEEN_o_meterValue_bcf522 = [None] * 3
-_NAMES223 = ('customData', 'value', 'context', 'measurand', 'phase', 'location', 'signedMeterValue', 'unitOfMeasure')
 _SEEN_o_sampledValue_abf3f0 = [None] * 8
-_MEMBERS225 = ('Interruption.Begin', 'Interruption.End', 'Other', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger',)
-_MEMBERS226 = ('Current.Export', 'Current.Import', 'Current.Offered', 'Energy.Active.Export.Register', 'Energy.Active.Import.Register', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Register', 'Energy.Active.Export.Interval', 'Energy.Active.Import.Interval', 'Energy.Active.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Net', 'Energy.Apparent.Net', 'Energy.Apparent.Import', 'Energy.Apparent.Export', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Factor', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage',)
-_MEMBERS227 = ('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',)
-_MEMBERS228 = ('Body', 'Cable', 'EV', 'Inlet', 'Outlet',)
-_NAMES229 = ('customData', 'signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey')
 _SEEN_o_signedMeterValue_14aa28 = [None] * 5
-_REQUIRED231 = ('signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey')
-_NAMES232 = ('customData', 'unit', 'multiplier')
 _SEEN_o_unitOfMeasure_1fa959 = [None] * 3
-_REQUIRED234 = ('value',)
-_REQUIRED235 = ('timestamp', 'sampledValue')
-_REQUIRED236 = ('evseId', 'meterValue')
-_NAMES237 = ('customData', 'chargingSchedule', 'evseId', 'chargingLimit')
 _SEEN_o_NotifyChargingLimitRequest_1dd40d = [None] * 4
-_NAMES239 = ('customData', 'id', 'startSchedule', 'duration', 'chargingRateUnit', 'chargingSchedulePeriod', 'minChargingRate', 'salesTariff')
 _SEEN_o_chargingSchedule_118ca3 = [None] * 8
-_NAMES241 = ('customData', 'id', 'salesTariffDescription', 'numEPriceLevels', 'salesTariffEntry')
 _SEEN_o_salesTariff_4bc8d4 = [None] * 5
-_NAMES243 = ('customData', 'relativeTimeInterval', 'ePriceLevel', 'consumptionCost')
 _SEEN_o_salesTariffEntry_d9f709 = [None] * 4
-_NAMES245 = ('customData', 'start', 'duration')
 _SEEN_o_relativeTimeInterval_7b23e3 = [None] * 3
-_REQUIRED247 = ('start',)
-_NAMES248 = ('customData', 'startValue', 'cost')
 _SEEN_o_consumptionCost_aceede = [None] * 3
-_NAMES250 = ('customData', 'costKind', 'amount', 'amountMultiplier')
 _SEEN_o_cost_886356 = [None] * 4
-_MEMBERS252 = ('CarbonDioxideEmission', 'RelativePricePercentage', 'RenewableGenerationPercentage',)
-_REQUIRED253 = ('costKind', 'amount')
-_REQUIRED254 = ('startValue', 'cost')
-_REQUIRED255 = ('relativeTimeInterval',)
-_REQUIRED256 = ('id', 'salesTariffEntry')
-_REQUIRED257 = ('id', 'chargingRateUnit', 'chargingSchedulePeriod')
-_NAMES258 = ('customData', 'chargingLimitSource', 'isGridCritical')
 _SEEN_o_chargingLimit_49f426 = [None] * 3
-_REQUIRED260 = ('chargingLimit',)
-_NAMES261 = ('customData', 'data', 'tbc', 'seqNo', 'generatedAt', 'requestId')
 _SEEN_o_NotifyCustomerInformationRequest_e518b6 = [None] * 6
-_REQUIRED263 = ('data', 'seqNo', 'generatedAt', 'requestId')
-_NAMES264 = ('customData', 'messageInfo', 'requestId', 'tbc')
 _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb = [None] * 4
-_NAMES266 = ('customData', 'display', 'id', 'priority', 'state', 'startDateTime', 'endDateTime', 'transactionId', 'message')
 _SEEN_o_messageInfo_7f25fe = [None] * 9
-_REQUIRED268 = ('id', 'priority', 'message')
-_NAMES269 = ('customData', 'maxScheduleTuples', 'chargingNeeds', 'evseId')
 _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0 = [None] * 4
-_NAMES271 = ('customData', 'acChargingParameters', 'dcChargingParameters', 'requestedEnergyTransfer', 'departureTime')
 _SEEN_o_chargingNeeds_f71259 = [None] * 5
-_NAMES273 = ('customData', 'energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
 _SEEN_o_acChargingParameters_4b6b49 = [None] * 5
-_REQUIRED275 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
-_NAMES276 = ('customData', 'evMaxCurrent', 'evMaxVoltage', 'energyAmount', 'evMaxPower', 'stateOfCharge', 'evEnergyCapacity', 'fullSoC', 'bulkSoC')
 _SEEN_o_dcChargingParameters_2eff58 = [None] * 9
-_REQUIRED278 = ('evMaxCurrent', 'evMaxVoltage')
-_MEMBERS279 = ('DC', 'AC_single_phase', 'AC_two_phase', 'AC_three_phase',)
-_REQUIRED280 = ('requestedEnergyTransfer',)
-_REQUIRED281 = ('evseId', 'chargingNeeds')
 _SEEN_o_NotifyEVChargingNeedsResponse_66f6b6 = [None] * 3
-_MEMBERS283 = ('Accepted', 'Rejected', 'Processing',)
-_NAMES284 = ('customData', 'timeBase', 'chargingSchedule', 'evseId')
 _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b = [None] * 4
-_REQUIRED286 = ('timeBase', 'evseId', 'chargingSchedule')
-_NAMES287 = ('customData', 'generatedAt', 'tbc', 'seqNo', 'eventData')
 _SEEN_o_NotifyEventRequest_473131 = [None] * 5
-_NAMES289 = ('customData', 'eventId', 'timestamp', 'trigger', 'cause', 'actualValue', 'techCode', 'techInfo', 'cleared', 'transactionId', 'component', 'variableMonitoringId', 'eventNotificationType', 'variable')
 _SEEN_o_eventData_ba3bec = [None] * 14
-_MEMBERS291 = ('Alerting', 'Delta', 'Periodic',)
-_MEMBERS292 = ('HardWiredNotification', 'HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor',)
-_REQUIRED293 = ('eventId', 'timestamp', 'trigger', 'actualValue', 'eventNotificationType', 'component', 'variable')
-_REQUIRED294 = ('generatedAt', 'seqNo', 'eventData')
-_NAMES295 = ('customData', 'monitor', 'requestId', 'tbc', 'seqNo', 'generatedAt')
 _SEEN_o_NotifyMonitoringReportRequest_b439c9 = [None] * 6
-_NAMES297 = ('customData', 'component', 'variable', 'variableMonitoring')
 _SEEN_o_monitor_f9dbac = [None] * 4
-_NAMES299 = ('customData', 'id', 'transaction', 'value', 'type', 'severity')
 _SEEN_o_variableMonitoring_54afdc = [None] * 6
-_MEMBERS301 = ('UpperThreshold', 'LowerThreshold', 'Delta', 'Periodic', 'PeriodicClockAligned',)
-_REQUIRED302 = ('id', 'transaction', 'value', 'type', 'severity')
-_REQUIRED303 = ('component', 'variable', 'variableMonitoring')
-_REQUIRED304 = ('requestId', 'seqNo', 'generatedAt')
-_NAMES305 = ('customData', 'requestId', 'generatedAt', 'reportData', 'tbc', 'seqNo')
 _SEEN_o_NotifyReportRequest_cefac5 = [None] * 6
-_NAMES307 = ('customData', 'component', 'variable', 'variableAttribute', 'variableCharacteristics')
 _SEEN_o_reportData_970b28 = [None] * 5
-_NAMES309 = ('customData', 'type', 'value', 'mutability', 'persistent', 'constant')
 _SEEN_o_variableAttribute_f580f3 = [None] * 6
-_MEMBERS311 = ('ReadOnly', 'WriteOnly', 'ReadWrite',)
-_NAMES312 = ('customData', 'unit', 'dataType', 'minLimit', 'maxLimit', 'valuesList', 'supportsMonitoring')
 _SEEN_o_variableCharacteristics_8a5bf0 = [None] * 7
-_MEMBERS314 = ('string', 'decimal', 'integer', 'dateTime', 'boolean', 'OptionList', 'SequenceList', 'MemberList',)
-_REQUIRED315 = ('dataType', 'supportsMonitoring')
-_REQUIRED316 = ('component', 'variable', 'variableAttribute')
-_REQUIRED317 = ('requestId', 'generatedAt', 'seqNo')
-_NAMES318 = ('customData', 'location', 'retries', 'checksum', 'requestId', 'retryInterval')
 _SEEN_o_PublishFirmwareRequest_385835 = [None] * 6
-_REQUIRED320 = ('location', 'checksum', 'requestId')
-_NAMES321 = ('customData', 'status', 'location', 'requestId')
 _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72 = [None] * 4
-_MEMBERS323 = ('Idle', 'DownloadScheduled', 'Downloading', 'Downloaded', 'Published', 'DownloadFailed', 'DownloadPaused', 'InvalidChecksum', 'ChecksumVerified', 'PublishFailed',)
-_NAMES324 = ('customData', 'requestId', 'chargingLimitSource', 'chargingProfile', 'tbc', 'evseId')
 _SEEN_o_ReportChargingProfilesRequest_963821 = [None] * 6
-_NAMES326 = ('customData', 'id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'chargingSchedule', 'transactionId')
 _SEEN_o_chargingProfile_c2435f = [None] * 10
-_MEMBERS328 = ('Absolute', 'Recurring', 'Relative',)
-_MEMBERS329 = ('Daily', 'Weekly',)
-_REQUIRED330 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule')
-_REQUIRED331 = ('requestId', 'chargingLimitSource', 'evseId', 'chargingProfile')
-_NAMES332 = ('customData', 'evseId', 'groupIdToken', 'idToken', 'remoteStartId', 'chargingProfile')
 _SEEN_o_RequestStartTransactionRequest_606cad = [None] * 6
-_REQUIRED334 = ('remoteStartId', 'idToken')
-_NAMES335 = ('customData', 'status', 'statusInfo', 'transactionId')
 _SEEN_o_RequestStartTransactionResponse_5193d6 = [None] * 4
 _SEEN_o_RequestStopTransactionRequest_c10330 = [None] * 2
-_REQUIRED338 = ('transactionId',)
-_NAMES339 = ('customData', 'reservationId', 'reservationUpdateStatus')
 _SEEN_o_ReservationStatusUpdateRequest_6b0dd1 = [None] * 3
-_MEMBERS341 = ('Expired', 'Removed',)
-_REQUIRED342 = ('reservationId', 'reservationUpdateStatus')
-_NAMES343 = ('customData', 'id', 'expiryDateTime', 'connectorType', 'idToken', 'evseId', 'groupIdToken')
 _SEEN_o_ReserveNowRequest_01680b = [None] * 7
-_MEMBERS345 = ('cCCS1', 'cCCS2', 'cG105', 'cTesla', 'cType1', 'cType2', 's309-1P-16A', 's309-1P-32A', 's309-3P-16A', 's309-3P-32A', 'sBS1361', 'sCEE-7-7', 'sType2', 'sType3', 'Other1PhMax16A', 'Other1PhOver16A', 'Other3Ph', 'Pan', 'wInductive', 'wResonant', 'Undetermined', 'Unknown',)
-_REQUIRED346 = ('id', 'expiryDateTime', 'idToken')
 _SEEN_o_ReserveNowResponse_1b4330 = [None] * 3
-_MEMBERS348 = ('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',)
-_NAMES349 = ('customData', 'type', 'evseId')
 _SEEN_o_ResetRequest_160b2b = [None] * 3
-_MEMBERS351 = ('Immediate', 'OnIdle',)
-_REQUIRED352 = ('type',)
-_NAMES353 = ('customData', 'type', 'timestamp', 'techInfo')
 _SEEN_o_SecurityEventNotificationRequest_c1979a = [None] * 4
-_REQUIRED355 = ('type', 'timestamp')
-_NAMES356 = ('customData', 'localAuthorizationList', 'versionNumber', 'updateType')
 _SEEN_o_SendLocalListRequest_a7a612 = [None] * 4
-_NAMES358 = ('customData', 'idToken', 'idTokenInfo')
 _SEEN_o_localAuthorizationList_072363 = [None] * 3
-_MEMBERS360 = ('Differential', 'Full',)
-_REQUIRED361 = ('versionNumber', 'updateType')
 _SEEN_o_SendLocalListResponse_1b6c8d = [None] * 3
-_MEMBERS363 = ('Accepted', 'Failed', 'VersionMismatch',)
-_NAMES364 = ('customData', 'evseId', 'chargingProfile')
 _SEEN_o_SetChargingProfileRequest_aad4b8 = [None] * 3
-_REQUIRED366 = ('evseId', 'chargingProfile')
-_NAMES367 = ('customData', 'message')
 _SEEN_o_SetDisplayMessageRequest_c998a3 = [None] * 2
-_REQUIRED369 = ('message',)
 _SEEN_o_SetDisplayMessageResponse_6804fa = [None] * 3
-_MEMBERS371 = ('Accepted', 'NotSupportedMessageFormat', 'Rejected', 'NotSupportedPriority', 'NotSupportedState', 'UnknownTransaction',)
-_NAMES372 = ('customData', 'monitoringBase')
 _SEEN_o_SetMonitoringBaseRequest_8f87c0 = [None] * 2
-_MEMBERS374 = ('All', 'FactoryDefault', 'HardWiredOnly',)
-_REQUIRED375 = ('monitoringBase',)
-_NAMES376 = ('customData', 'severity')
 _SEEN_o_SetMonitoringLevelRequest_f8d6fd = [None] * 2
-_REQUIRED378 = ('severity',)
-_NAMES379 = ('customData', 'configurationSlot', 'connectionData')
 _SEEN_o_SetNetworkProfileRequest_e7f5a6 = [None] * 3
-_NAMES381 = ('customData', 'apn', 'ocppVersion', 'ocppTransport', 'ocppCsmsUrl', 'messageTimeout', 'securityProfile', 'ocppInterface', 'vpn')
 _SEEN_o_connectionData_aa749d = [None] * 9
-_NAMES383 = ('customData', 'apn', 'apnUserName', 'apnPassword', 'simPin', 'preferredNetwork', 'useOnlyPreferredNetwork', 'apnAuthentication')
 _SEEN_o_apn_95ec5a = [None] * 8
-_MEMBERS385 = ('CHAP', 'NONE', 'PAP', 'AUTO',)
-_REQUIRED386 = ('apn', 'apnAuthentication')
-_MEMBERS387 = ('OCPP12', 'OCPP15', 'OCPP16', 'OCPP20',)
-_MEMBERS388 = ('JSON', 'SOAP',)
-_MEMBERS389 = ('Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3',)
-_NAMES390 = ('customData', 'server', 'user', 'group', 'password', 'key', 'type')
 _SEEN_o_vpn_9423dc = [None] * 7
-_MEMBERS392 = ('IKEv2', 'IPSec', 'L2TP', 'PPTP',)
-_REQUIRED393 = ('server', 'user', 'password', 'key', 'type')
-_REQUIRED394 = ('ocppVersion', 'ocppTransport', 'ocppCsmsUrl', 'messageTimeout', 'securityProfile', 'ocppInterface')
-_REQUIRED395 = ('configurationSlot', 'connectionData')
-_NAMES396 = ('customData', 'setMonitoringData')
 _SEEN_o_SetVariableMonitoringRequest_a14085 = [None] * 2
-_NAMES398 = ('customData', 'id', 'transaction', 'value', 'type', 'severity', 'component', 'variable')
 _SEEN_o_setMonitoringData_02ffb4 = [None] * 8
-_REQUIRED400 = ('value', 'type', 'severity', 'component', 'variable')
-_REQUIRED401 = ('setMonitoringData',)
-_NAMES402 = ('customData', 'setMonitoringResult')
 _SEEN_o_SetVariableMonitoringResponse_e545f2 = [None] * 2
-_NAMES404 = ('customData', 'id', 'statusInfo', 'status', 'type', 'component', 'variable', 'severity')
 _SEEN_o_setMonitoringResult_9bb6a7 = [None] * 8
-_MEMBERS406 = ('Accepted', 'UnknownComponent', 'UnknownVariable', 'UnsupportedMonitorType', 'Rejected', 'Duplicate',)
-_REQUIRED407 = ('status', 'type', 'severity', 'component', 'variable')
-_REQUIRED408 = ('setMonitoringResult',)
-_NAMES409 = ('customData', 'setVariableData')
 _SEEN_o_SetVariablesRequest_3e0f12 = [None] * 2
-_NAMES411 = ('customData', 'attributeType', 'attributeValue', 'component', 'variable')
 _SEEN_o_setVariableData_b06f0f = [None] * 5
-_REQUIRED413 = ('attributeValue', 'component', 'variable')
-_REQUIRED414 = ('setVariableData',)
-_NAMES415 = ('customData', 'setVariableResult')
 _SEEN_o_SetVariablesResponse_cd1643 = [None] * 2
-_NAMES417 = ('customData', 'attributeType', 'attributeStatus', 'attributeStatusInfo', 'component', 'variable')
 _SEEN_o_setVariableResult_f86785 = [None] * 6
-_MEMBERS419 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType', 'RebootRequired',)
-_REQUIRED420 = ('setVariableResult',)
-_NAMES421 = ('customData', 'csr', 'certificateType')
 _SEEN_o_SignCertificateRequest_f76db8 = [None] * 3
-_REQUIRED423 = ('csr',)
-_NAMES424 = ('customData', 'timestamp', 'connectorStatus', 'evseId', 'connectorId')
 _SEEN_o_StatusNotificationRequest_cd3373 = [None] * 5
-_MEMBERS426 = ('Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted',)
-_REQUIRED427 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId')
-_NAMES428 = ('customData', 'eventType', 'meterValue', 'timestamp', 'triggerReason', 'seqNo', 'offline', 'numberOfPhasesUsed', 'cableMaxCurrent', 'reservationId', 'transactionInfo', 'evse', 'idToken')
 _SEEN_o_TransactionEventRequest_eaf508 = [None] * 13
-_MEMBERS430 = ('Ended', 'Started', 'Updated',)
-_MEMBERS431 = ('Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'Deauthorized', 'EnergyLimitReached', 'EVCommunicationLost', 'EVConnectTimeout', 'MeterValueClock', 'MeterValuePeriodic', 'TimeLimitReached', 'Trigger', 'UnlockCommand', 'StopAuthorized', 'EVDeparted', 'EVDetected', 'RemoteStop', 'RemoteStart', 'AbnormalCondition', 'SignedDataReceived', 'ResetCommand',)
-_NAMES432 = ('customData', 'transactionId', 'chargingState', 'timeSpentCharging', 'stoppedReason', 'remoteStartId')
 _SEEN_o_transactionInfo_2d027a = [None] * 6
-_MEMBERS434 = ('Charging', 'EVConnected', 'SuspendedEV', 'SuspendedEVSE', 'Idle',)
-_MEMBERS435 = ('DeAuthorized', 'EmergencyStop', 'EnergyLimitReached', 'EVDisconnected', 'GroundFault', 'ImmediateReset', 'Local', 'LocalOutOfCredit', 'MasterPass', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout',)
-_REQUIRED436 = ('eventType', 'timestamp', 'triggerReason', 'seqNo', 'transactionInfo')
-_NAMES437 = ('customData', 'totalCost', 'chargingPriority', 'idTokenInfo', 'updatedPersonalMessage')
 _SEEN_o_TransactionEventResponse_367dfc = [None] * 5
-_NAMES439 = ('customData', 'evse', 'requestedMessage')
 _SEEN_o_TriggerMessageRequest_e54745 = [None] * 3
-_MEMBERS441 = ('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargingStationCertificate', 'SignV2GCertificate', 'StatusNotification', 'TransactionEvent', 'SignCombinedCertificate', 'PublishFirmwareStatusNotification',)
-_REQUIRED442 = ('requestedMessage',)
 _SEEN_o_TriggerMessageResponse_b10207 = [None] * 3
-_MEMBERS444 = ('Accepted', 'Rejected', 'NotImplemented',)
-_NAMES445 = ('customData', 'evseId', 'connectorId')
 _SEEN_o_UnlockConnectorRequest_60ce91 = [None] * 3
-_REQUIRED447 = ('evseId', 'connectorId')
 _SEEN_o_UnlockConnectorResponse_f8933b = [None] * 3
-_MEMBERS449 = ('Unlocked', 'UnlockFailed', 'OngoingAuthorizedTransaction', 'UnknownConnector',)
-_NAMES450 = ('customData', 'checksum')
 _SEEN_o_UnpublishFirmwareRequest_8628e4 = [None] * 2
-_REQUIRED452 = ('checksum',)
-_NAMES453 = ('customData', 'status')
 _SEEN_o_UnpublishFirmwareResponse_25ff1e = [None] * 2
-_MEMBERS455 = ('DownloadOngoing', 'NoFirmware', 'Unpublished',)
-_NAMES456 = ('customData', 'retries', 'retryInterval', 'requestId', 'firmware')
 _SEEN_o_UpdateFirmwareRequest_1a212d = [None] * 5
-_NAMES458 = ('customData', 'location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature')
 _SEEN_o_firmware_55a22d = [None] * 6
-_REQUIRED460 = ('location', 'retrieveDateTime')
-_REQUIRED461 = ('requestId', 'firmware')
 _SEEN_o_UpdateFirmwareResponse_99d75c = [None] * 3
-_MEMBERS463 = ('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',)
 
 
 def _o_customData_ce6ade(value):
@@ -605,7 +605,7 @@ def _o_customData_ce6ade(value):
             if key is _SEEN_o_customData_ce6ade[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES2, _SEEN_o_customData_ce6ade)
+                index = _identify(key, _NAMES1, _SEEN_o_customData_ce6ade)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -616,7 +616,7 @@ def _o_customData_ce6ade(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES2)
+        _missing(value, _NAMES1)
     return 0
 
 
@@ -632,7 +632,7 @@ def _o_additionalInfo_78cd9c(value):
             elif key is _SEEN_o_additionalInfo_78cd9c[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES6, _SEEN_o_additionalInfo_78cd9c)
+                index = _identify(key, _NAMES3, _SEEN_o_additionalInfo_78cd9c)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -655,7 +655,7 @@ def _o_additionalInfo_78cd9c(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED8)
+        _missing(value, _REQUIRED4)
     return 0
 
 
@@ -705,7 +705,7 @@ def _o_idToken_0d66e7(value):
             elif key is _SEEN_o_idToken_0d66e7[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES4, _SEEN_o_idToken_0d66e7)
+                index = _identify(key, _NAMES2, _SEEN_o_idToken_0d66e7)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -725,14 +725,14 @@ def _o_idToken_0d66e7(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum0(member):
-                    _not_a_member(_MEMBERS9)
+                    _not_a_member(_MEMBERS5)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED10)
+        _missing(value, _REQUIRED6)
     return 0
 
 
@@ -761,7 +761,7 @@ def _o_iso15118CertificateHashData_32e1eb(value):
             elif key is _SEEN_o_iso15118CertificateHashData_32e1eb[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES11, _SEEN_o_iso15118CertificateHashData_32e1eb)
+                index = _identify(key, _NAMES7, _SEEN_o_iso15118CertificateHashData_32e1eb)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -771,7 +771,7 @@ def _o_iso15118CertificateHashData_32e1eb(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum1(member):
-                    _not_a_member(_MEMBERS13)
+                    _not_a_member(_MEMBERS8)
             elif index == 2:
                 present += 1
                 if type(member) is not str:
@@ -802,7 +802,7 @@ def _o_iso15118CertificateHashData_32e1eb(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED14)
+        _missing(value, _REQUIRED9)
     return 0
 
 
@@ -864,7 +864,7 @@ def _o_AuthorizeRequest_dbe5e1(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED15)
+        _missing(value, _REQUIRED10)
     return 0
 
 
@@ -925,7 +925,7 @@ def _o_personalMessage_74d956(value):
             elif key is _SEEN_o_personalMessage_74d956[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES21, _SEEN_o_personalMessage_74d956)
+                index = _identify(key, _NAMES14, _SEEN_o_personalMessage_74d956)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -935,7 +935,7 @@ def _o_personalMessage_74d956(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum3(member):
-                    _not_a_member(_MEMBERS23)
+                    _not_a_member(_MEMBERS15)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -953,7 +953,7 @@ def _o_personalMessage_74d956(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED24)
+        _missing(value, _REQUIRED16)
     return 0
 
 
@@ -981,7 +981,7 @@ def _o_idTokenInfo_424b0a(value):
             elif key is _SEEN_o_idTokenInfo_424b0a[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES18, _SEEN_o_idTokenInfo_424b0a)
+                index = _identify(key, _NAMES12, _SEEN_o_idTokenInfo_424b0a)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -991,7 +991,7 @@ def _o_idTokenInfo_424b0a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum2(member):
-                    _not_a_member(_MEMBERS20)
+                    _not_a_member(_MEMBERS13)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -1027,7 +1027,7 @@ def _o_idTokenInfo_424b0a(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -1058,7 +1058,7 @@ def _o_AuthorizeResponse_62b1ab(value):
             elif key is _SEEN_o_AuthorizeResponse_62b1ab[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES16, _SEEN_o_AuthorizeResponse_62b1ab)
+                index = _identify(key, _NAMES11, _SEEN_o_AuthorizeResponse_62b1ab)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1072,14 +1072,14 @@ def _o_AuthorizeResponse_62b1ab(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum4(member):
-                    _not_a_member(_MEMBERS26)
+                    _not_a_member(_MEMBERS18)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED27)
+        _missing(value, _REQUIRED19)
     return 0
 
 
@@ -1094,7 +1094,7 @@ def _o_modem_746ce0(value):
             elif key is _SEEN_o_modem_746ce0[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES32, _SEEN_o_modem_746ce0)
+                index = _identify(key, _NAMES22, _SEEN_o_modem_746ce0)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1135,7 +1135,7 @@ def _o_chargingStation_58dd0b(value):
             elif key is _SEEN_o_chargingStation_58dd0b[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES30, _SEEN_o_chargingStation_58dd0b)
+                index = _identify(key, _NAMES21, _SEEN_o_chargingStation_58dd0b)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1172,7 +1172,7 @@ def _o_chargingStation_58dd0b(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED34)
+        _missing(value, _REQUIRED23)
     return 0
 
 
@@ -1207,7 +1207,7 @@ def _o_BootNotificationRequest_82d882(value):
             elif key is _SEEN_o_BootNotificationRequest_82d882[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES28, _SEEN_o_BootNotificationRequest_82d882)
+                index = _identify(key, _NAMES20, _SEEN_o_BootNotificationRequest_82d882)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1222,14 +1222,14 @@ def _o_BootNotificationRequest_82d882(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum5(member):
-                    _not_a_member(_MEMBERS35)
+                    _not_a_member(_MEMBERS24)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED36)
+        _missing(value, _REQUIRED25)
     return 0
 
 
@@ -1254,7 +1254,7 @@ def _o_statusInfo_a02643(value):
             elif key is _SEEN_o_statusInfo_a02643[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES40, _SEEN_o_statusInfo_a02643)
+                index = _identify(key, _NAMES28, _SEEN_o_statusInfo_a02643)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1276,7 +1276,7 @@ def _o_statusInfo_a02643(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED42)
+        _missing(value, _REQUIRED29)
     return 0
 
 
@@ -1296,7 +1296,7 @@ def _o_BootNotificationResponse_f5ab81(value):
             elif key is _SEEN_o_BootNotificationResponse_f5ab81[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES37, _SEEN_o_BootNotificationResponse_f5ab81)
+                index = _identify(key, _NAMES26, _SEEN_o_BootNotificationResponse_f5ab81)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1315,7 +1315,7 @@ def _o_BootNotificationResponse_f5ab81(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum6(member):
-                    _not_a_member(_MEMBERS39)
+                    _not_a_member(_MEMBERS27)
             elif index == 4:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1326,7 +1326,7 @@ def _o_BootNotificationResponse_f5ab81(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED43)
+        _missing(value, _REQUIRED30)
     return 0
 
 
@@ -1340,7 +1340,7 @@ def _o_CancelReservationRequest_785c4d(value):
             elif key is _SEEN_o_CancelReservationRequest_785c4d[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES44, _SEEN_o_CancelReservationRequest_785c4d)
+                index = _identify(key, _NAMES31, _SEEN_o_CancelReservationRequest_785c4d)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1354,7 +1354,7 @@ def _o_CancelReservationRequest_785c4d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED46)
+        _missing(value, _REQUIRED32)
     return 0
 
 
@@ -1377,7 +1377,7 @@ def _o_CancelReservationResponse_bd25f7(value):
             elif key is _SEEN_o_CancelReservationResponse_bd25f7[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_CancelReservationResponse_bd25f7)
+                index = _identify(key, _NAMES33, _SEEN_o_CancelReservationResponse_bd25f7)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1387,7 +1387,7 @@ def _o_CancelReservationResponse_bd25f7(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum7(member):
-                    _not_a_member(_MEMBERS49)
+                    _not_a_member(_MEMBERS34)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1398,7 +1398,7 @@ def _o_CancelReservationResponse_bd25f7(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -1423,7 +1423,7 @@ def _o_CertificateSignedRequest_52c5e5(value):
             elif key is _SEEN_o_CertificateSignedRequest_52c5e5[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES50, _SEEN_o_CertificateSignedRequest_52c5e5)
+                index = _identify(key, _NAMES35, _SEEN_o_CertificateSignedRequest_52c5e5)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1438,14 +1438,14 @@ def _o_CertificateSignedRequest_52c5e5(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum8(member):
-                    _not_a_member(_MEMBERS52)
+                    _not_a_member(_MEMBERS36)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED53)
+        _missing(value, _REQUIRED37)
     return 0
 
 
@@ -1461,7 +1461,7 @@ def _o_evse_f502d0(value):
             elif key is _SEEN_o_evse_f502d0[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES56, _SEEN_o_evse_f502d0)
+                index = _identify(key, _NAMES39, _SEEN_o_evse_f502d0)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1477,7 +1477,7 @@ def _o_evse_f502d0(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED58)
+        _missing(value, _REQUIRED40)
     return 0
 
 
@@ -1502,7 +1502,7 @@ def _o_ChangeAvailabilityRequest_07e793(value):
             elif key is _SEEN_o_ChangeAvailabilityRequest_07e793[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES54, _SEEN_o_ChangeAvailabilityRequest_07e793)
+                index = _identify(key, _NAMES38, _SEEN_o_ChangeAvailabilityRequest_07e793)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1516,14 +1516,14 @@ def _o_ChangeAvailabilityRequest_07e793(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum9(member):
-                    _not_a_member(_MEMBERS59)
+                    _not_a_member(_MEMBERS41)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED60)
+        _missing(value, _REQUIRED42)
     return 0
 
 
@@ -1548,7 +1548,7 @@ def _o_ChangeAvailabilityResponse_f15813(value):
             elif key is _SEEN_o_ChangeAvailabilityResponse_f15813[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_ChangeAvailabilityResponse_f15813)
+                index = _identify(key, _NAMES33, _SEEN_o_ChangeAvailabilityResponse_f15813)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1558,7 +1558,7 @@ def _o_ChangeAvailabilityResponse_f15813(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum10(member):
-                    _not_a_member(_MEMBERS62)
+                    _not_a_member(_MEMBERS43)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1569,7 +1569,7 @@ def _o_ChangeAvailabilityResponse_f15813(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -1580,7 +1580,7 @@ def _o_ClearCacheRequest_679c29(value):
             if key is _SEEN_o_ClearCacheRequest_679c29[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES63, _SEEN_o_ClearCacheRequest_679c29)
+                index = _identify(key, _NAMES44, _SEEN_o_ClearCacheRequest_679c29)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1619,7 +1619,7 @@ def _o_chargingProfileCriteria_2dac63(value):
             elif key is _SEEN_o_chargingProfileCriteria_2dac63[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES67, _SEEN_o_chargingProfileCriteria_2dac63)
+                index = _identify(key, _NAMES46, _SEEN_o_chargingProfileCriteria_2dac63)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1630,7 +1630,7 @@ def _o_chargingProfileCriteria_2dac63(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum11(member):
-                    _not_a_member(_MEMBERS69)
+                    _not_a_member(_MEMBERS47)
             elif index == 3:
                 _check_integer6(member)
             else:
@@ -1652,7 +1652,7 @@ def _o_ClearChargingProfileRequest_e61802(value):
             elif key is _SEEN_o_ClearChargingProfileRequest_e61802[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES65, _SEEN_o_ClearChargingProfileRequest_e61802)
+                index = _identify(key, _NAMES45, _SEEN_o_ClearChargingProfileRequest_e61802)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1692,7 +1692,7 @@ def _o_ClearChargingProfileResponse_f65c71(value):
             elif key is _SEEN_o_ClearChargingProfileResponse_f65c71[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_ClearChargingProfileResponse_f65c71)
+                index = _identify(key, _NAMES33, _SEEN_o_ClearChargingProfileResponse_f65c71)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1702,7 +1702,7 @@ def _o_ClearChargingProfileResponse_f65c71(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum12(member):
-                    _not_a_member(_MEMBERS71)
+                    _not_a_member(_MEMBERS48)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1713,7 +1713,7 @@ def _o_ClearChargingProfileResponse_f65c71(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -1727,7 +1727,7 @@ def _o_ClearDisplayMessageRequest_1eb51f(value):
             elif key is _SEEN_o_ClearDisplayMessageRequest_1eb51f[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES72, _SEEN_o_ClearDisplayMessageRequest_1eb51f)
+                index = _identify(key, _NAMES49, _SEEN_o_ClearDisplayMessageRequest_1eb51f)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1741,7 +1741,7 @@ def _o_ClearDisplayMessageRequest_1eb51f(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED58)
+        _missing(value, _REQUIRED40)
     return 0
 
 
@@ -1755,7 +1755,7 @@ def _o_ClearVariableMonitoringRequest_dc250d(value):
             elif key is _SEEN_o_ClearVariableMonitoringRequest_dc250d[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES72, _SEEN_o_ClearVariableMonitoringRequest_dc250d)
+                index = _identify(key, _NAMES49, _SEEN_o_ClearVariableMonitoringRequest_dc250d)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1771,7 +1771,7 @@ def _o_ClearVariableMonitoringRequest_dc250d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED58)
+        _missing(value, _REQUIRED40)
     return 0
 
 
@@ -1796,7 +1796,7 @@ def _o_clearMonitoringResult_7f9d37(value):
             elif key is _SEEN_o_clearMonitoringResult_7f9d37[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES77, _SEEN_o_clearMonitoringResult_7f9d37)
+                index = _identify(key, _NAMES51, _SEEN_o_clearMonitoringResult_7f9d37)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1806,7 +1806,7 @@ def _o_clearMonitoringResult_7f9d37(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum13(member):
-                    _not_a_member(_MEMBERS79)
+                    _not_a_member(_MEMBERS52)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
@@ -1820,7 +1820,7 @@ def _o_clearMonitoringResult_7f9d37(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED80)
+        _missing(value, _REQUIRED53)
     return 0
 
 
@@ -1851,7 +1851,7 @@ def _o_ClearVariableMonitoringResponse_db9e58(value):
             elif key is _SEEN_o_ClearVariableMonitoringResponse_db9e58[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES75, _SEEN_o_ClearVariableMonitoringResponse_db9e58)
+                index = _identify(key, _NAMES50, _SEEN_o_ClearVariableMonitoringResponse_db9e58)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1867,7 +1867,7 @@ def _o_ClearVariableMonitoringResponse_db9e58(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED81)
+        _missing(value, _REQUIRED54)
     return 0
 
 
@@ -1894,7 +1894,7 @@ def _o_ClearedChargingLimitRequest_244967(value):
             elif key is _SEEN_o_ClearedChargingLimitRequest_244967[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES82, _SEEN_o_ClearedChargingLimitRequest_244967)
+                index = _identify(key, _NAMES55, _SEEN_o_ClearedChargingLimitRequest_244967)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1904,7 +1904,7 @@ def _o_ClearedChargingLimitRequest_244967(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum14(member):
-                    _not_a_member(_MEMBERS84)
+                    _not_a_member(_MEMBERS56)
             elif index == 2:
                 _check_integer6(member)
             else:
@@ -1913,7 +1913,7 @@ def _o_ClearedChargingLimitRequest_244967(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED85)
+        _missing(value, _REQUIRED57)
     return 0
 
 
@@ -1929,7 +1929,7 @@ def _o_CostUpdatedRequest_db0df6(value):
             elif key is _SEEN_o_CostUpdatedRequest_db0df6[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES86, _SEEN_o_CostUpdatedRequest_db0df6)
+                index = _identify(key, _NAMES58, _SEEN_o_CostUpdatedRequest_db0df6)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1949,7 +1949,7 @@ def _o_CostUpdatedRequest_db0df6(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED88)
+        _missing(value, _REQUIRED59)
     return 0
 
 
@@ -1969,7 +1969,7 @@ def _o_customerCertificate_35f7e3(value):
             elif key is _SEEN_o_customerCertificate_35f7e3[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES91, _SEEN_o_customerCertificate_35f7e3)
+                index = _identify(key, _NAMES61, _SEEN_o_customerCertificate_35f7e3)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1979,7 +1979,7 @@ def _o_customerCertificate_35f7e3(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum1(member):
-                    _not_a_member(_MEMBERS13)
+                    _not_a_member(_MEMBERS8)
             elif index == 2:
                 present += 1
                 if type(member) is not str:
@@ -2004,7 +2004,7 @@ def _o_customerCertificate_35f7e3(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED93)
+        _missing(value, _REQUIRED62)
     return 0
 
 
@@ -2028,7 +2028,7 @@ def _o_CustomerInformationRequest_f27316(value):
             elif key is _SEEN_o_CustomerInformationRequest_f27316[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES89, _SEEN_o_CustomerInformationRequest_f27316)
+                index = _identify(key, _NAMES60, _SEEN_o_CustomerInformationRequest_f27316)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2061,7 +2061,7 @@ def _o_CustomerInformationRequest_f27316(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED94)
+        _missing(value, _REQUIRED63)
     return 0
 
 
@@ -2086,7 +2086,7 @@ def _o_CustomerInformationResponse_81edaf(value):
             elif key is _SEEN_o_CustomerInformationResponse_81edaf[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_CustomerInformationResponse_81edaf)
+                index = _identify(key, _NAMES33, _SEEN_o_CustomerInformationResponse_81edaf)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2096,7 +2096,7 @@ def _o_CustomerInformationResponse_81edaf(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum15(member):
-                    _not_a_member(_MEMBERS96)
+                    _not_a_member(_MEMBERS64)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2107,7 +2107,7 @@ def _o_CustomerInformationResponse_81edaf(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -2125,7 +2125,7 @@ def _o_DataTransferRequest_250e87(value):
             elif key is _SEEN_o_DataTransferRequest_250e87[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES97, _SEEN_o_DataTransferRequest_250e87)
+                index = _identify(key, _NAMES65, _SEEN_o_DataTransferRequest_250e87)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2149,7 +2149,7 @@ def _o_DataTransferRequest_250e87(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES2)
+        _missing(value, _NAMES1)
     return 0
 
 
@@ -2178,7 +2178,7 @@ def _o_DataTransferResponse_121505(value):
             elif key is _SEEN_o_DataTransferResponse_121505[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES99, _SEEN_o_DataTransferResponse_121505)
+                index = _identify(key, _NAMES66, _SEEN_o_DataTransferResponse_121505)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2188,7 +2188,7 @@ def _o_DataTransferResponse_121505(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum16(member):
-                    _not_a_member(_MEMBERS101)
+                    _not_a_member(_MEMBERS67)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2201,7 +2201,7 @@ def _o_DataTransferResponse_121505(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -2215,7 +2215,7 @@ def _o_DeleteCertificateRequest_f40fd0(value):
             elif key is _SEEN_o_DeleteCertificateRequest_f40fd0[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES102, _SEEN_o_DeleteCertificateRequest_f40fd0)
+                index = _identify(key, _NAMES68, _SEEN_o_DeleteCertificateRequest_f40fd0)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2231,7 +2231,7 @@ def _o_DeleteCertificateRequest_f40fd0(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED104)
+        _missing(value, _REQUIRED69)
     return 0
 
 
@@ -2256,7 +2256,7 @@ def _o_DeleteCertificateResponse_e4d7f8(value):
             elif key is _SEEN_o_DeleteCertificateResponse_e4d7f8[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_DeleteCertificateResponse_e4d7f8)
+                index = _identify(key, _NAMES33, _SEEN_o_DeleteCertificateResponse_e4d7f8)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2266,7 +2266,7 @@ def _o_DeleteCertificateResponse_e4d7f8(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum17(member):
-                    _not_a_member(_MEMBERS106)
+                    _not_a_member(_MEMBERS70)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2277,7 +2277,7 @@ def _o_DeleteCertificateResponse_e4d7f8(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -2316,7 +2316,7 @@ def _o_FirmwareStatusNotificationRequest_526bfa(value):
             elif key is _SEEN_o_FirmwareStatusNotificationRequest_526bfa[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES107, _SEEN_o_FirmwareStatusNotificationRequest_526bfa)
+                index = _identify(key, _NAMES71, _SEEN_o_FirmwareStatusNotificationRequest_526bfa)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2326,7 +2326,7 @@ def _o_FirmwareStatusNotificationRequest_526bfa(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum18(member):
-                    _not_a_member(_MEMBERS109)
+                    _not_a_member(_MEMBERS72)
             elif index == 2:
                 _check_integer6(member)
             else:
@@ -2335,7 +2335,7 @@ def _o_FirmwareStatusNotificationRequest_526bfa(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -2362,7 +2362,7 @@ def _o_Get15118EVCertificateRequest_361230(value):
             elif key is _SEEN_o_Get15118EVCertificateRequest_361230[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES110, _SEEN_o_Get15118EVCertificateRequest_361230)
+                index = _identify(key, _NAMES73, _SEEN_o_Get15118EVCertificateRequest_361230)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2378,7 +2378,7 @@ def _o_Get15118EVCertificateRequest_361230(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum19(member):
-                    _not_a_member(_MEMBERS112)
+                    _not_a_member(_MEMBERS74)
             elif index == 3:
                 present += 1
                 if type(member) is not str:
@@ -2391,7 +2391,7 @@ def _o_Get15118EVCertificateRequest_361230(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED113)
+        _missing(value, _REQUIRED75)
     return 0
 
 
@@ -2418,7 +2418,7 @@ def _o_Get15118EVCertificateResponse_ad4675(value):
             elif key is _SEEN_o_Get15118EVCertificateResponse_ad4675[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES114, _SEEN_o_Get15118EVCertificateResponse_ad4675)
+                index = _identify(key, _NAMES76, _SEEN_o_Get15118EVCertificateResponse_ad4675)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2428,7 +2428,7 @@ def _o_Get15118EVCertificateResponse_ad4675(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum20(member):
-                    _not_a_member(_MEMBERS116)
+                    _not_a_member(_MEMBERS77)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2445,7 +2445,7 @@ def _o_Get15118EVCertificateResponse_ad4675(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED117)
+        _missing(value, _REQUIRED78)
     return 0
 
 
@@ -2472,7 +2472,7 @@ def _o_GetBaseReportRequest_ad3c06(value):
             elif key is _SEEN_o_GetBaseReportRequest_ad3c06[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES118, _SEEN_o_GetBaseReportRequest_ad3c06)
+                index = _identify(key, _NAMES79, _SEEN_o_GetBaseReportRequest_ad3c06)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2485,14 +2485,14 @@ def _o_GetBaseReportRequest_ad3c06(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum21(member):
-                    _not_a_member(_MEMBERS120)
+                    _not_a_member(_MEMBERS80)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED121)
+        _missing(value, _REQUIRED81)
     return 0
 
 
@@ -2519,7 +2519,7 @@ def _o_GetBaseReportResponse_04085f(value):
             elif key is _SEEN_o_GetBaseReportResponse_04085f[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_GetBaseReportResponse_04085f)
+                index = _identify(key, _NAMES33, _SEEN_o_GetBaseReportResponse_04085f)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2529,7 +2529,7 @@ def _o_GetBaseReportResponse_04085f(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum22(member):
-                    _not_a_member(_MEMBERS123)
+                    _not_a_member(_MEMBERS82)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2540,7 +2540,7 @@ def _o_GetBaseReportResponse_04085f(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -2554,7 +2554,7 @@ def _o_GetCertificateStatusRequest_b817a6(value):
             elif key is _SEEN_o_GetCertificateStatusRequest_b817a6[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES124, _SEEN_o_GetCertificateStatusRequest_b817a6)
+                index = _identify(key, _NAMES83, _SEEN_o_GetCertificateStatusRequest_b817a6)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2570,7 +2570,7 @@ def _o_GetCertificateStatusRequest_b817a6(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED126)
+        _missing(value, _REQUIRED84)
     return 0
 
 
@@ -2588,7 +2588,7 @@ def _o_GetCertificateStatusResponse_31ca33(value):
             elif key is _SEEN_o_GetCertificateStatusResponse_31ca33[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES127, _SEEN_o_GetCertificateStatusResponse_31ca33)
+                index = _identify(key, _NAMES85, _SEEN_o_GetCertificateStatusResponse_31ca33)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2598,7 +2598,7 @@ def _o_GetCertificateStatusResponse_31ca33(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum20(member):
-                    _not_a_member(_MEMBERS116)
+                    _not_a_member(_MEMBERS77)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2614,7 +2614,7 @@ def _o_GetCertificateStatusResponse_31ca33(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -2631,7 +2631,7 @@ def _a_chargingLimitSource_ba65ea(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum14(item):
-                _not_a_member(_MEMBERS84)
+                _not_a_member(_MEMBERS56)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -2653,7 +2653,7 @@ def _o_chargingProfile_0cb201(value):
             elif key is _SEEN_o_chargingProfile_0cb201[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES131, _SEEN_o_chargingProfile_0cb201)
+                index = _identify(key, _NAMES87, _SEEN_o_chargingProfile_0cb201)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2662,7 +2662,7 @@ def _o_chargingProfile_0cb201(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum11(member):
-                    _not_a_member(_MEMBERS69)
+                    _not_a_member(_MEMBERS47)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
@@ -2695,7 +2695,7 @@ def _o_GetChargingProfilesRequest_1d3c47(value):
             elif key is _SEEN_o_GetChargingProfilesRequest_1d3c47[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES129, _SEEN_o_GetChargingProfilesRequest_1d3c47)
+                index = _identify(key, _NAMES86, _SEEN_o_GetChargingProfilesRequest_1d3c47)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2716,7 +2716,7 @@ def _o_GetChargingProfilesRequest_1d3c47(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED133)
+        _missing(value, _REQUIRED88)
     return 0
 
 
@@ -2741,7 +2741,7 @@ def _o_GetChargingProfilesResponse_1001e9(value):
             elif key is _SEEN_o_GetChargingProfilesResponse_1001e9[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_GetChargingProfilesResponse_1001e9)
+                index = _identify(key, _NAMES33, _SEEN_o_GetChargingProfilesResponse_1001e9)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2751,7 +2751,7 @@ def _o_GetChargingProfilesResponse_1001e9(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum23(member):
-                    _not_a_member(_MEMBERS135)
+                    _not_a_member(_MEMBERS89)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2762,7 +2762,7 @@ def _o_GetChargingProfilesResponse_1001e9(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -2787,7 +2787,7 @@ def _o_GetCompositeScheduleRequest_083bd5(value):
             elif key is _SEEN_o_GetCompositeScheduleRequest_083bd5[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES136, _SEEN_o_GetCompositeScheduleRequest_083bd5)
+                index = _identify(key, _NAMES90, _SEEN_o_GetCompositeScheduleRequest_083bd5)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2799,7 +2799,7 @@ def _o_GetCompositeScheduleRequest_083bd5(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum24(member):
-                    _not_a_member(_MEMBERS138)
+                    _not_a_member(_MEMBERS91)
             elif index == 3:
                 present += 1
                 _check_integer6(member)
@@ -2809,7 +2809,7 @@ def _o_GetCompositeScheduleRequest_083bd5(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED139)
+        _missing(value, _REQUIRED92)
     return 0
 
 
@@ -2829,7 +2829,7 @@ def _o_chargingSchedulePeriod_3a42ca(value):
             elif key is _SEEN_o_chargingSchedulePeriod_3a42ca[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES144, _SEEN_o_chargingSchedulePeriod_3a42ca)
+                index = _identify(key, _NAMES95, _SEEN_o_chargingSchedulePeriod_3a42ca)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2850,7 +2850,7 @@ def _o_chargingSchedulePeriod_3a42ca(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED146)
+        _missing(value, _REQUIRED96)
     return 0
 
 
@@ -2889,7 +2889,7 @@ def _o_schedule_934262(value):
             elif key is _SEEN_o_schedule_934262[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES142, _SEEN_o_schedule_934262)
+                index = _identify(key, _NAMES94, _SEEN_o_schedule_934262)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2916,14 +2916,14 @@ def _o_schedule_934262(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum24(member):
-                    _not_a_member(_MEMBERS138)
+                    _not_a_member(_MEMBERS91)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED147)
+        _missing(value, _REQUIRED97)
     return 0
 
 
@@ -2941,7 +2941,7 @@ def _o_GetCompositeScheduleResponse_b03afe(value):
             elif key is _SEEN_o_GetCompositeScheduleResponse_b03afe[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES140, _SEEN_o_GetCompositeScheduleResponse_b03afe)
+                index = _identify(key, _NAMES93, _SEEN_o_GetCompositeScheduleResponse_b03afe)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2951,7 +2951,7 @@ def _o_GetCompositeScheduleResponse_b03afe(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum7(member):
-                    _not_a_member(_MEMBERS49)
+                    _not_a_member(_MEMBERS34)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2966,7 +2966,7 @@ def _o_GetCompositeScheduleResponse_b03afe(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -3008,7 +3008,7 @@ def _o_GetDisplayMessagesRequest_15d119(value):
             elif key is _SEEN_o_GetDisplayMessagesRequest_15d119[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES148, _SEEN_o_GetDisplayMessagesRequest_15d119)
+                index = _identify(key, _NAMES98, _SEEN_o_GetDisplayMessagesRequest_15d119)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3024,19 +3024,19 @@ def _o_GetDisplayMessagesRequest_15d119(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum25(member):
-                    _not_a_member(_MEMBERS150)
+                    _not_a_member(_MEMBERS99)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum26(member):
-                    _not_a_member(_MEMBERS151)
+                    _not_a_member(_MEMBERS100)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED152)
+        _missing(value, _REQUIRED101)
     return 0
 
 
@@ -3064,7 +3064,7 @@ def _a_certificateType_8310f7(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum27(item):
-                _not_a_member(_MEMBERS155)
+                _not_a_member(_MEMBERS103)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -3080,7 +3080,7 @@ def _o_GetInstalledCertificateIdsRequest_1b19b1(value):
             elif key is _SEEN_o_GetInstalledCertificateIdsRequest_1b19b1[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES153, _SEEN_o_GetInstalledCertificateIdsRequest_1b19b1)
+                index = _identify(key, _NAMES102, _SEEN_o_GetInstalledCertificateIdsRequest_1b19b1)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3137,7 +3137,7 @@ def _o_certificateHashDataChain_2925a6(value):
             elif key is _SEEN_o_certificateHashDataChain_2925a6[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES159, _SEEN_o_certificateHashDataChain_2925a6)
+                index = _identify(key, _NAMES106, _SEEN_o_certificateHashDataChain_2925a6)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3152,7 +3152,7 @@ def _o_certificateHashDataChain_2925a6(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum27(member):
-                    _not_a_member(_MEMBERS155)
+                    _not_a_member(_MEMBERS103)
             elif index == 3:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -3163,7 +3163,7 @@ def _o_certificateHashDataChain_2925a6(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED161)
+        _missing(value, _REQUIRED107)
     return 0
 
 
@@ -3198,7 +3198,7 @@ def _o_GetInstalledCertificateIdsResponse_c3b4a4(value):
             elif key is _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES156, _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4)
+                index = _identify(key, _NAMES104, _SEEN_o_GetInstalledCertificateIdsResponse_c3b4a4)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3208,7 +3208,7 @@ def _o_GetInstalledCertificateIdsResponse_c3b4a4(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum28(member):
-                    _not_a_member(_MEMBERS158)
+                    _not_a_member(_MEMBERS105)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3223,7 +3223,7 @@ def _o_GetInstalledCertificateIdsResponse_c3b4a4(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -3237,7 +3237,7 @@ def _o_GetLocalListVersionResponse_008240(value):
             elif key is _SEEN_o_GetLocalListVersionResponse_008240[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES162, _SEEN_o_GetLocalListVersionResponse_008240)
+                index = _identify(key, _NAMES108, _SEEN_o_GetLocalListVersionResponse_008240)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3251,7 +3251,7 @@ def _o_GetLocalListVersionResponse_008240(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED164)
+        _missing(value, _REQUIRED109)
     return 0
 
 
@@ -3269,7 +3269,7 @@ def _o_log_44b2ae(value):
             elif key is _SEEN_o_log_44b2ae[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES167, _SEEN_o_log_44b2ae)
+                index = _identify(key, _NAMES111, _SEEN_o_log_44b2ae)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3296,7 +3296,7 @@ def _o_log_44b2ae(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED169)
+        _missing(value, _REQUIRED112)
     return 0
 
 
@@ -3327,7 +3327,7 @@ def _o_GetLogRequest_958d06(value):
             elif key is _SEEN_o_GetLogRequest_958d06[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES165, _SEEN_o_GetLogRequest_958d06)
+                index = _identify(key, _NAMES110, _SEEN_o_GetLogRequest_958d06)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3342,7 +3342,7 @@ def _o_GetLogRequest_958d06(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum29(member):
-                    _not_a_member(_MEMBERS170)
+                    _not_a_member(_MEMBERS113)
             elif index == 3:
                 present += 1
                 _check_integer6(member)
@@ -3356,7 +3356,7 @@ def _o_GetLogRequest_958d06(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED171)
+        _missing(value, _REQUIRED114)
     return 0
 
 
@@ -3383,7 +3383,7 @@ def _o_GetLogResponse_a3c8d5(value):
             elif key is _SEEN_o_GetLogResponse_a3c8d5[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES172, _SEEN_o_GetLogResponse_a3c8d5)
+                index = _identify(key, _NAMES115, _SEEN_o_GetLogResponse_a3c8d5)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3393,7 +3393,7 @@ def _o_GetLogResponse_a3c8d5(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum30(member):
-                    _not_a_member(_MEMBERS174)
+                    _not_a_member(_MEMBERS116)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3409,7 +3409,7 @@ def _o_GetLogResponse_a3c8d5(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -3427,7 +3427,7 @@ def _o_component_28e867(value):
             elif key is _SEEN_o_component_28e867[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES179, _SEEN_o_component_28e867)
+                index = _identify(key, _NAMES119, _SEEN_o_component_28e867)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3453,7 +3453,7 @@ def _o_component_28e867(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED181)
+        _missing(value, _REQUIRED120)
     return 0
 
 
@@ -3469,7 +3469,7 @@ def _o_variable_e65dc4(value):
             elif key is _SEEN_o_variable_e65dc4[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES182, _SEEN_o_variable_e65dc4)
+                index = _identify(key, _NAMES121, _SEEN_o_variable_e65dc4)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3491,7 +3491,7 @@ def _o_variable_e65dc4(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED181)
+        _missing(value, _REQUIRED120)
     return 0
 
 
@@ -3507,7 +3507,7 @@ def _o_componentVariable_f22f7e(value):
             elif key is _SEEN_o_componentVariable_f22f7e[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES177, _SEEN_o_componentVariable_f22f7e)
+                index = _identify(key, _NAMES118, _SEEN_o_componentVariable_f22f7e)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3527,7 +3527,7 @@ def _o_componentVariable_f22f7e(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED184)
+        _missing(value, _REQUIRED122)
     return 0
 
 
@@ -3572,7 +3572,7 @@ def _a_monitoringCriteria_9baa2a(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum31(item):
-                _not_a_member(_MEMBERS185)
+                _not_a_member(_MEMBERS123)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -3593,7 +3593,7 @@ def _o_GetMonitoringReportRequest_83e392(value):
             elif key is _SEEN_o_GetMonitoringReportRequest_83e392[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES175, _SEEN_o_GetMonitoringReportRequest_83e392)
+                index = _identify(key, _NAMES117, _SEEN_o_GetMonitoringReportRequest_83e392)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3615,7 +3615,7 @@ def _o_GetMonitoringReportRequest_83e392(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED152)
+        _missing(value, _REQUIRED101)
     return 0
 
 
@@ -3643,7 +3643,7 @@ def _a_componentCriteria_03441a(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum32(item):
-                _not_a_member(_MEMBERS188)
+                _not_a_member(_MEMBERS125)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -3664,7 +3664,7 @@ def _o_GetReportRequest_986a3c(value):
             elif key is _SEEN_o_GetReportRequest_986a3c[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES186, _SEEN_o_GetReportRequest_986a3c)
+                index = _identify(key, _NAMES124, _SEEN_o_GetReportRequest_986a3c)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3686,7 +3686,7 @@ def _o_GetReportRequest_986a3c(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED152)
+        _missing(value, _REQUIRED101)
     return 0
 
 
@@ -3699,7 +3699,7 @@ def _o_GetTransactionStatusRequest_7a79fc(value):
             elif key is _SEEN_o_GetTransactionStatusRequest_7a79fc[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES189, _SEEN_o_GetTransactionStatusRequest_7a79fc)
+                index = _identify(key, _NAMES126, _SEEN_o_GetTransactionStatusRequest_7a79fc)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3729,7 +3729,7 @@ def _o_GetTransactionStatusResponse_e8589f(value):
             elif key is _SEEN_o_GetTransactionStatusResponse_e8589f[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES191, _SEEN_o_GetTransactionStatusResponse_e8589f)
+                index = _identify(key, _NAMES127, _SEEN_o_GetTransactionStatusResponse_e8589f)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3745,7 +3745,7 @@ def _o_GetTransactionStatusResponse_e8589f(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED193)
+        _missing(value, _REQUIRED128)
     return 0
 
 
@@ -3770,7 +3770,7 @@ def _o_getVariableData_752dfe(value):
             elif key is _SEEN_o_getVariableData_752dfe[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES196, _SEEN_o_getVariableData_752dfe)
+                index = _identify(key, _NAMES130, _SEEN_o_getVariableData_752dfe)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3779,7 +3779,7 @@ def _o_getVariableData_752dfe(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum33(member):
-                    _not_a_member(_MEMBERS198)
+                    _not_a_member(_MEMBERS131)
             elif index == 2:
                 present += 1
                 if type(member) is not dict:
@@ -3796,7 +3796,7 @@ def _o_getVariableData_752dfe(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED199)
+        _missing(value, _REQUIRED132)
     return 0
 
 
@@ -3827,7 +3827,7 @@ def _o_GetVariablesRequest_e23ca9(value):
             elif key is _SEEN_o_GetVariablesRequest_e23ca9[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES194, _SEEN_o_GetVariablesRequest_e23ca9)
+                index = _identify(key, _NAMES129, _SEEN_o_GetVariablesRequest_e23ca9)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3843,7 +3843,7 @@ def _o_GetVariablesRequest_e23ca9(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED200)
+        _missing(value, _REQUIRED133)
     return 0
 
 
@@ -3880,7 +3880,7 @@ def _o_getVariableResult_967288(value):
             elif key is _SEEN_o_getVariableResult_967288[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES203, _SEEN_o_getVariableResult_967288)
+                index = _identify(key, _NAMES135, _SEEN_o_getVariableResult_967288)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3894,12 +3894,12 @@ def _o_getVariableResult_967288(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum34(member):
-                    _not_a_member(_MEMBERS205)
+                    _not_a_member(_MEMBERS136)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum33(member):
-                    _not_a_member(_MEMBERS198)
+                    _not_a_member(_MEMBERS131)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -3921,7 +3921,7 @@ def _o_getVariableResult_967288(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED206)
+        _missing(value, _REQUIRED137)
     return 0
 
 
@@ -3952,7 +3952,7 @@ def _o_GetVariablesResponse_143130(value):
             elif key is _SEEN_o_GetVariablesResponse_143130[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES201, _SEEN_o_GetVariablesResponse_143130)
+                index = _identify(key, _NAMES134, _SEEN_o_GetVariablesResponse_143130)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3968,7 +3968,7 @@ def _o_GetVariablesResponse_143130(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED207)
+        _missing(value, _REQUIRED138)
     return 0
 
 
@@ -3982,7 +3982,7 @@ def _o_HeartbeatResponse_49ff69(value):
             elif key is _SEEN_o_HeartbeatResponse_49ff69[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES208, _SEEN_o_HeartbeatResponse_49ff69)
+                index = _identify(key, _NAMES139, _SEEN_o_HeartbeatResponse_49ff69)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3999,7 +3999,7 @@ def _o_HeartbeatResponse_49ff69(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED210)
+        _missing(value, _REQUIRED140)
     return 0
 
 
@@ -4028,7 +4028,7 @@ def _o_InstallCertificateRequest_7c3542(value):
             elif key is _SEEN_o_InstallCertificateRequest_7c3542[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES211, _SEEN_o_InstallCertificateRequest_7c3542)
+                index = _identify(key, _NAMES141, _SEEN_o_InstallCertificateRequest_7c3542)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4038,7 +4038,7 @@ def _o_InstallCertificateRequest_7c3542(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum35(member):
-                    _not_a_member(_MEMBERS213)
+                    _not_a_member(_MEMBERS142)
             elif index == 2:
                 present += 1
                 if type(member) is not str:
@@ -4051,7 +4051,7 @@ def _o_InstallCertificateRequest_7c3542(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED214)
+        _missing(value, _REQUIRED143)
     return 0
 
 
@@ -4076,7 +4076,7 @@ def _o_InstallCertificateResponse_f0b948(value):
             elif key is _SEEN_o_InstallCertificateResponse_f0b948[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_InstallCertificateResponse_f0b948)
+                index = _identify(key, _NAMES33, _SEEN_o_InstallCertificateResponse_f0b948)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4086,7 +4086,7 @@ def _o_InstallCertificateResponse_f0b948(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum36(member):
-                    _not_a_member(_MEMBERS216)
+                    _not_a_member(_MEMBERS144)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4097,7 +4097,7 @@ def _o_InstallCertificateResponse_f0b948(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -4132,7 +4132,7 @@ def _o_LogStatusNotificationRequest_5c0823(value):
             elif key is _SEEN_o_LogStatusNotificationRequest_5c0823[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES107, _SEEN_o_LogStatusNotificationRequest_5c0823)
+                index = _identify(key, _NAMES71, _SEEN_o_LogStatusNotificationRequest_5c0823)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4142,7 +4142,7 @@ def _o_LogStatusNotificationRequest_5c0823(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum37(member):
-                    _not_a_member(_MEMBERS218)
+                    _not_a_member(_MEMBERS145)
             elif index == 2:
                 _check_integer6(member)
             else:
@@ -4151,7 +4151,7 @@ def _o_LogStatusNotificationRequest_5c0823(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -4247,7 +4247,7 @@ def _o_signedMeterValue_14aa28(value):
             elif key is _SEEN_o_signedMeterValue_14aa28[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES229, _SEEN_o_signedMeterValue_14aa28)
+                index = _identify(key, _NAMES153, _SEEN_o_signedMeterValue_14aa28)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4282,7 +4282,7 @@ def _o_signedMeterValue_14aa28(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED231)
+        _missing(value, _REQUIRED154)
     return 0
 
 
@@ -4297,7 +4297,7 @@ def _o_unitOfMeasure_1fa959(value):
             elif key is _SEEN_o_unitOfMeasure_1fa959[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES232, _SEEN_o_unitOfMeasure_1fa959)
+                index = _identify(key, _NAMES155, _SEEN_o_unitOfMeasure_1fa959)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4339,7 +4339,7 @@ def _o_sampledValue_abf3f0(value):
             elif key is _SEEN_o_sampledValue_abf3f0[7]:
                 index = 7
             else:
-                index = _identify(key, _NAMES223, _SEEN_o_sampledValue_abf3f0)
+                index = _identify(key, _NAMES148, _SEEN_o_sampledValue_abf3f0)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4351,22 +4351,22 @@ def _o_sampledValue_abf3f0(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum38(member):
-                    _not_a_member(_MEMBERS225)
+                    _not_a_member(_MEMBERS149)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum39(member):
-                    _not_a_member(_MEMBERS226)
+                    _not_a_member(_MEMBERS150)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum40(member):
-                    _not_a_member(_MEMBERS227)
+                    _not_a_member(_MEMBERS151)
             elif index == 5:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum41(member):
-                    _not_a_member(_MEMBERS228)
+                    _not_a_member(_MEMBERS152)
             elif index == 6:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4381,7 +4381,7 @@ def _o_sampledValue_abf3f0(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED234)
+        _missing(value, _REQUIRED156)
     return 0
 
 
@@ -4414,7 +4414,7 @@ def _o_meterValue_bcf522(value):
             elif key is _SEEN_o_meterValue_bcf522[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES221, _SEEN_o_meterValue_bcf522)
+                index = _identify(key, _NAMES147, _SEEN_o_meterValue_bcf522)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4436,7 +4436,7 @@ def _o_meterValue_bcf522(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED235)
+        _missing(value, _REQUIRED157)
     return 0
 
 
@@ -4469,7 +4469,7 @@ def _o_MeterValuesRequest_43ec51(value):
             elif key is _SEEN_o_MeterValuesRequest_43ec51[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES219, _SEEN_o_MeterValuesRequest_43ec51)
+                index = _identify(key, _NAMES146, _SEEN_o_MeterValuesRequest_43ec51)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4488,7 +4488,7 @@ def _o_MeterValuesRequest_43ec51(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED236)
+        _missing(value, _REQUIRED158)
     return 0
 
 
@@ -4523,7 +4523,7 @@ def _o_relativeTimeInterval_7b23e3(value):
             elif key is _SEEN_o_relativeTimeInterval_7b23e3[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES245, _SEEN_o_relativeTimeInterval_7b23e3)
+                index = _identify(key, _NAMES163, _SEEN_o_relativeTimeInterval_7b23e3)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4539,7 +4539,7 @@ def _o_relativeTimeInterval_7b23e3(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED247)
+        _missing(value, _REQUIRED164)
     return 0
 
 
@@ -4568,7 +4568,7 @@ def _o_cost_886356(value):
             elif key is _SEEN_o_cost_886356[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES250, _SEEN_o_cost_886356)
+                index = _identify(key, _NAMES166, _SEEN_o_cost_886356)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4578,7 +4578,7 @@ def _o_cost_886356(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum42(member):
-                    _not_a_member(_MEMBERS252)
+                    _not_a_member(_MEMBERS167)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
@@ -4590,7 +4590,7 @@ def _o_cost_886356(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED253)
+        _missing(value, _REQUIRED168)
     return 0
 
 
@@ -4625,7 +4625,7 @@ def _o_consumptionCost_aceede(value):
             elif key is _SEEN_o_consumptionCost_aceede[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES248, _SEEN_o_consumptionCost_aceede)
+                index = _identify(key, _NAMES165, _SEEN_o_consumptionCost_aceede)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4644,7 +4644,7 @@ def _o_consumptionCost_aceede(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED254)
+        _missing(value, _REQUIRED169)
     return 0
 
 
@@ -4681,7 +4681,7 @@ def _o_salesTariffEntry_d9f709(value):
             elif key is _SEEN_o_salesTariffEntry_d9f709[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES243, _SEEN_o_salesTariffEntry_d9f709)
+                index = _identify(key, _NAMES162, _SEEN_o_salesTariffEntry_d9f709)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4704,7 +4704,7 @@ def _o_salesTariffEntry_d9f709(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED255)
+        _missing(value, _REQUIRED170)
     return 0
 
 
@@ -4743,7 +4743,7 @@ def _o_salesTariff_4bc8d4(value):
             elif key is _SEEN_o_salesTariff_4bc8d4[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES241, _SEEN_o_salesTariff_4bc8d4)
+                index = _identify(key, _NAMES161, _SEEN_o_salesTariff_4bc8d4)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4769,7 +4769,7 @@ def _o_salesTariff_4bc8d4(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED256)
+        _missing(value, _REQUIRED171)
     return 0
 
 
@@ -4795,7 +4795,7 @@ def _o_chargingSchedule_118ca3(value):
             elif key is _SEEN_o_chargingSchedule_118ca3[7]:
                 index = 7
             else:
-                index = _identify(key, _NAMES239, _SEEN_o_chargingSchedule_118ca3)
+                index = _identify(key, _NAMES160, _SEEN_o_chargingSchedule_118ca3)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4815,7 +4815,7 @@ def _o_chargingSchedule_118ca3(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum24(member):
-                    _not_a_member(_MEMBERS138)
+                    _not_a_member(_MEMBERS91)
             elif index == 5:
                 present += 1
                 if type(member) is not list:
@@ -4833,7 +4833,7 @@ def _o_chargingSchedule_118ca3(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED257)
+        _missing(value, _REQUIRED172)
     return 0
 
 
@@ -4866,7 +4866,7 @@ def _o_chargingLimit_49f426(value):
             elif key is _SEEN_o_chargingLimit_49f426[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES258, _SEEN_o_chargingLimit_49f426)
+                index = _identify(key, _NAMES173, _SEEN_o_chargingLimit_49f426)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4876,7 +4876,7 @@ def _o_chargingLimit_49f426(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum14(member):
-                    _not_a_member(_MEMBERS84)
+                    _not_a_member(_MEMBERS56)
             elif index == 2:
                 _check_boolean(member)
             else:
@@ -4885,7 +4885,7 @@ def _o_chargingLimit_49f426(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED85)
+        _missing(value, _REQUIRED57)
     return 0
 
 
@@ -4903,7 +4903,7 @@ def _o_NotifyChargingLimitRequest_1dd40d(value):
             elif key is _SEEN_o_NotifyChargingLimitRequest_1dd40d[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES237, _SEEN_o_NotifyChargingLimitRequest_1dd40d)
+                index = _identify(key, _NAMES159, _SEEN_o_NotifyChargingLimitRequest_1dd40d)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4925,7 +4925,7 @@ def _o_NotifyChargingLimitRequest_1dd40d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED260)
+        _missing(value, _REQUIRED174)
     return 0
 
 
@@ -4947,7 +4947,7 @@ def _o_NotifyCustomerInformationRequest_e518b6(value):
             elif key is _SEEN_o_NotifyCustomerInformationRequest_e518b6[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES261, _SEEN_o_NotifyCustomerInformationRequest_e518b6)
+                index = _identify(key, _NAMES175, _SEEN_o_NotifyCustomerInformationRequest_e518b6)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4978,7 +4978,7 @@ def _o_NotifyCustomerInformationRequest_e518b6(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED263)
+        _missing(value, _REQUIRED176)
     return 0
 
 
@@ -5006,7 +5006,7 @@ def _o_messageInfo_7f25fe(value):
             elif key is _SEEN_o_messageInfo_7f25fe[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES266, _SEEN_o_messageInfo_7f25fe)
+                index = _identify(key, _NAMES178, _SEEN_o_messageInfo_7f25fe)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5023,12 +5023,12 @@ def _o_messageInfo_7f25fe(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum25(member):
-                    _not_a_member(_MEMBERS150)
+                    _not_a_member(_MEMBERS99)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum26(member):
-                    _not_a_member(_MEMBERS151)
+                    _not_a_member(_MEMBERS100)
             elif index == 5:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -5055,7 +5055,7 @@ def _o_messageInfo_7f25fe(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED268)
+        _missing(value, _REQUIRED179)
     return 0
 
 
@@ -5090,7 +5090,7 @@ def _o_NotifyDisplayMessagesRequest_e4cdcb(value):
             elif key is _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES264, _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb)
+                index = _identify(key, _NAMES177, _SEEN_o_NotifyDisplayMessagesRequest_e4cdcb)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5110,7 +5110,7 @@ def _o_NotifyDisplayMessagesRequest_e4cdcb(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED152)
+        _missing(value, _REQUIRED101)
     return 0
 
 
@@ -5130,7 +5130,7 @@ def _o_acChargingParameters_4b6b49(value):
             elif key is _SEEN_o_acChargingParameters_4b6b49[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES273, _SEEN_o_acChargingParameters_4b6b49)
+                index = _identify(key, _NAMES182, _SEEN_o_acChargingParameters_4b6b49)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5153,7 +5153,7 @@ def _o_acChargingParameters_4b6b49(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED275)
+        _missing(value, _REQUIRED183)
     return 0
 
 
@@ -5181,7 +5181,7 @@ def _o_dcChargingParameters_2eff58(value):
             elif key is _SEEN_o_dcChargingParameters_2eff58[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES276, _SEEN_o_dcChargingParameters_2eff58)
+                index = _identify(key, _NAMES184, _SEEN_o_dcChargingParameters_2eff58)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5216,7 +5216,7 @@ def _o_dcChargingParameters_2eff58(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED278)
+        _missing(value, _REQUIRED185)
     return 0
 
 
@@ -5249,7 +5249,7 @@ def _o_chargingNeeds_f71259(value):
             elif key is _SEEN_o_chargingNeeds_f71259[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES271, _SEEN_o_chargingNeeds_f71259)
+                index = _identify(key, _NAMES181, _SEEN_o_chargingNeeds_f71259)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5267,7 +5267,7 @@ def _o_chargingNeeds_f71259(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum43(member):
-                    _not_a_member(_MEMBERS279)
+                    _not_a_member(_MEMBERS186)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -5279,7 +5279,7 @@ def _o_chargingNeeds_f71259(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED280)
+        _missing(value, _REQUIRED187)
     return 0
 
 
@@ -5297,7 +5297,7 @@ def _o_NotifyEVChargingNeedsRequest_0f80c0(value):
             elif key is _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES269, _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0)
+                index = _identify(key, _NAMES180, _SEEN_o_NotifyEVChargingNeedsRequest_0f80c0)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5318,7 +5318,7 @@ def _o_NotifyEVChargingNeedsRequest_0f80c0(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED281)
+        _missing(value, _REQUIRED188)
     return 0
 
 
@@ -5343,7 +5343,7 @@ def _o_NotifyEVChargingNeedsResponse_66f6b6(value):
             elif key is _SEEN_o_NotifyEVChargingNeedsResponse_66f6b6[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_NotifyEVChargingNeedsResponse_66f6b6)
+                index = _identify(key, _NAMES33, _SEEN_o_NotifyEVChargingNeedsResponse_66f6b6)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5353,7 +5353,7 @@ def _o_NotifyEVChargingNeedsResponse_66f6b6(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum44(member):
-                    _not_a_member(_MEMBERS283)
+                    _not_a_member(_MEMBERS189)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5364,7 +5364,7 @@ def _o_NotifyEVChargingNeedsResponse_66f6b6(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -5382,7 +5382,7 @@ def _o_NotifyEVChargingScheduleRequest_d6c38b(value):
             elif key is _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES284, _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b)
+                index = _identify(key, _NAMES190, _SEEN_o_NotifyEVChargingScheduleRequest_d6c38b)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5407,7 +5407,7 @@ def _o_NotifyEVChargingScheduleRequest_d6c38b(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED286)
+        _missing(value, _REQUIRED191)
     return 0
 
 
@@ -5467,7 +5467,7 @@ def _o_eventData_ba3bec(value):
             elif key is _SEEN_o_eventData_ba3bec[13]:
                 index = 13
             else:
-                index = _identify(key, _NAMES289, _SEEN_o_eventData_ba3bec)
+                index = _identify(key, _NAMES193, _SEEN_o_eventData_ba3bec)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5486,7 +5486,7 @@ def _o_eventData_ba3bec(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum45(member):
-                    _not_a_member(_MEMBERS291)
+                    _not_a_member(_MEMBERS194)
             elif index == 4:
                 _check_integer6(member)
             elif index == 5:
@@ -5524,7 +5524,7 @@ def _o_eventData_ba3bec(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum46(member):
-                    _not_a_member(_MEMBERS292)
+                    _not_a_member(_MEMBERS195)
             elif index == 13:
                 present += 1
                 if type(member) is not dict:
@@ -5536,7 +5536,7 @@ def _o_eventData_ba3bec(value):
         violation.path.insert(0, key)
         raise
     if present != 7:
-        _missing(value, _REQUIRED293)
+        _missing(value, _REQUIRED196)
     return 0
 
 
@@ -5573,7 +5573,7 @@ def _o_NotifyEventRequest_473131(value):
             elif key is _SEEN_o_NotifyEventRequest_473131[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES287, _SEEN_o_NotifyEventRequest_473131)
+                index = _identify(key, _NAMES192, _SEEN_o_NotifyEventRequest_473131)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5600,7 +5600,7 @@ def _o_NotifyEventRequest_473131(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED294)
+        _missing(value, _REQUIRED197)
     return 0
 
 
@@ -5635,7 +5635,7 @@ def _o_variableMonitoring_54afdc(value):
             elif key is _SEEN_o_variableMonitoring_54afdc[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES299, _SEEN_o_variableMonitoring_54afdc)
+                index = _identify(key, _NAMES200, _SEEN_o_variableMonitoring_54afdc)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5654,7 +5654,7 @@ def _o_variableMonitoring_54afdc(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum47(member):
-                    _not_a_member(_MEMBERS301)
+                    _not_a_member(_MEMBERS201)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -5664,7 +5664,7 @@ def _o_variableMonitoring_54afdc(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED302)
+        _missing(value, _REQUIRED202)
     return 0
 
 
@@ -5699,7 +5699,7 @@ def _o_monitor_f9dbac(value):
             elif key is _SEEN_o_monitor_f9dbac[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES297, _SEEN_o_monitor_f9dbac)
+                index = _identify(key, _NAMES199, _SEEN_o_monitor_f9dbac)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5725,7 +5725,7 @@ def _o_monitor_f9dbac(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED303)
+        _missing(value, _REQUIRED203)
     return 0
 
 
@@ -5764,7 +5764,7 @@ def _o_NotifyMonitoringReportRequest_b439c9(value):
             elif key is _SEEN_o_NotifyMonitoringReportRequest_b439c9[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES295, _SEEN_o_NotifyMonitoringReportRequest_b439c9)
+                index = _identify(key, _NAMES198, _SEEN_o_NotifyMonitoringReportRequest_b439c9)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5793,7 +5793,7 @@ def _o_NotifyMonitoringReportRequest_b439c9(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED304)
+        _missing(value, _REQUIRED204)
     return 0
 
 
@@ -5823,7 +5823,7 @@ def _o_variableAttribute_f580f3(value):
             elif key is _SEEN_o_variableAttribute_f580f3[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES309, _SEEN_o_variableAttribute_f580f3)
+                index = _identify(key, _NAMES207, _SEEN_o_variableAttribute_f580f3)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5832,7 +5832,7 @@ def _o_variableAttribute_f580f3(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum33(member):
-                    _not_a_member(_MEMBERS198)
+                    _not_a_member(_MEMBERS131)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -5842,7 +5842,7 @@ def _o_variableAttribute_f580f3(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum48(member):
-                    _not_a_member(_MEMBERS311)
+                    _not_a_member(_MEMBERS208)
             elif index == 4:
                 _check_boolean(member)
             elif index == 5:
@@ -5909,7 +5909,7 @@ def _o_variableCharacteristics_8a5bf0(value):
             elif key is _SEEN_o_variableCharacteristics_8a5bf0[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES312, _SEEN_o_variableCharacteristics_8a5bf0)
+                index = _identify(key, _NAMES209, _SEEN_o_variableCharacteristics_8a5bf0)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5924,7 +5924,7 @@ def _o_variableCharacteristics_8a5bf0(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum49(member):
-                    _not_a_member(_MEMBERS314)
+                    _not_a_member(_MEMBERS210)
             elif index == 3:
                 _check_number(member)
             elif index == 4:
@@ -5943,7 +5943,7 @@ def _o_variableCharacteristics_8a5bf0(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED315)
+        _missing(value, _REQUIRED211)
     return 0
 
 
@@ -5963,7 +5963,7 @@ def _o_reportData_970b28(value):
             elif key is _SEEN_o_reportData_970b28[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES307, _SEEN_o_reportData_970b28)
+                index = _identify(key, _NAMES206, _SEEN_o_reportData_970b28)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5993,7 +5993,7 @@ def _o_reportData_970b28(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED316)
+        _missing(value, _REQUIRED212)
     return 0
 
 
@@ -6032,7 +6032,7 @@ def _o_NotifyReportRequest_cefac5(value):
             elif key is _SEEN_o_NotifyReportRequest_cefac5[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES305, _SEEN_o_NotifyReportRequest_cefac5)
+                index = _identify(key, _NAMES205, _SEEN_o_NotifyReportRequest_cefac5)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6061,7 +6061,7 @@ def _o_NotifyReportRequest_cefac5(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED317)
+        _missing(value, _REQUIRED213)
     return 0
 
 
@@ -6083,7 +6083,7 @@ def _o_PublishFirmwareRequest_385835(value):
             elif key is _SEEN_o_PublishFirmwareRequest_385835[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES318, _SEEN_o_PublishFirmwareRequest_385835)
+                index = _identify(key, _NAMES214, _SEEN_o_PublishFirmwareRequest_385835)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6113,7 +6113,7 @@ def _o_PublishFirmwareRequest_385835(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED320)
+        _missing(value, _REQUIRED215)
     return 0
 
 
@@ -6172,7 +6172,7 @@ def _o_PublishFirmwareStatusNotificationRequest_819b72(value):
             elif key is _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES321, _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72)
+                index = _identify(key, _NAMES216, _SEEN_o_PublishFirmwareStatusNotificationRequest_819b72)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6182,7 +6182,7 @@ def _o_PublishFirmwareStatusNotificationRequest_819b72(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum50(member):
-                    _not_a_member(_MEMBERS323)
+                    _not_a_member(_MEMBERS217)
             elif index == 2:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -6195,7 +6195,7 @@ def _o_PublishFirmwareStatusNotificationRequest_819b72(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -6262,7 +6262,7 @@ def _o_chargingProfile_c2435f(value):
             elif key is _SEEN_o_chargingProfile_c2435f[9]:
                 index = 9
             else:
-                index = _identify(key, _NAMES326, _SEEN_o_chargingProfile_c2435f)
+                index = _identify(key, _NAMES219, _SEEN_o_chargingProfile_c2435f)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6278,18 +6278,18 @@ def _o_chargingProfile_c2435f(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum11(member):
-                    _not_a_member(_MEMBERS69)
+                    _not_a_member(_MEMBERS47)
             elif index == 4:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum51(member):
-                    _not_a_member(_MEMBERS328)
+                    _not_a_member(_MEMBERS220)
             elif index == 5:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum52(member):
-                    _not_a_member(_MEMBERS329)
+                    _not_a_member(_MEMBERS221)
             elif index == 6:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -6316,7 +6316,7 @@ def _o_chargingProfile_c2435f(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED330)
+        _missing(value, _REQUIRED222)
     return 0
 
 
@@ -6355,7 +6355,7 @@ def _o_ReportChargingProfilesRequest_963821(value):
             elif key is _SEEN_o_ReportChargingProfilesRequest_963821[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES324, _SEEN_o_ReportChargingProfilesRequest_963821)
+                index = _identify(key, _NAMES218, _SEEN_o_ReportChargingProfilesRequest_963821)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6368,7 +6368,7 @@ def _o_ReportChargingProfilesRequest_963821(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum14(member):
-                    _not_a_member(_MEMBERS84)
+                    _not_a_member(_MEMBERS56)
             elif index == 3:
                 present += 1
                 if type(member) is not list:
@@ -6385,7 +6385,7 @@ def _o_ReportChargingProfilesRequest_963821(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED331)
+        _missing(value, _REQUIRED223)
     return 0
 
 
@@ -6407,7 +6407,7 @@ def _o_RequestStartTransactionRequest_606cad(value):
             elif key is _SEEN_o_RequestStartTransactionRequest_606cad[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES332, _SEEN_o_RequestStartTransactionRequest_606cad)
+                index = _identify(key, _NAMES224, _SEEN_o_RequestStartTransactionRequest_606cad)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6436,7 +6436,7 @@ def _o_RequestStartTransactionRequest_606cad(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED334)
+        _missing(value, _REQUIRED225)
     return 0
 
 
@@ -6454,7 +6454,7 @@ def _o_RequestStartTransactionResponse_5193d6(value):
             elif key is _SEEN_o_RequestStartTransactionResponse_5193d6[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES335, _SEEN_o_RequestStartTransactionResponse_5193d6)
+                index = _identify(key, _NAMES226, _SEEN_o_RequestStartTransactionResponse_5193d6)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6464,7 +6464,7 @@ def _o_RequestStartTransactionResponse_5193d6(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum7(member):
-                    _not_a_member(_MEMBERS49)
+                    _not_a_member(_MEMBERS34)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6480,7 +6480,7 @@ def _o_RequestStartTransactionResponse_5193d6(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -6494,7 +6494,7 @@ def _o_RequestStopTransactionRequest_c10330(value):
             elif key is _SEEN_o_RequestStopTransactionRequest_c10330[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES189, _SEEN_o_RequestStopTransactionRequest_c10330)
+                index = _identify(key, _NAMES126, _SEEN_o_RequestStopTransactionRequest_c10330)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6511,7 +6511,7 @@ def _o_RequestStopTransactionRequest_c10330(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED338)
+        _missing(value, _REQUIRED227)
     return 0
 
 
@@ -6534,7 +6534,7 @@ def _o_ReservationStatusUpdateRequest_6b0dd1(value):
             elif key is _SEEN_o_ReservationStatusUpdateRequest_6b0dd1[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES339, _SEEN_o_ReservationStatusUpdateRequest_6b0dd1)
+                index = _identify(key, _NAMES228, _SEEN_o_ReservationStatusUpdateRequest_6b0dd1)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6547,14 +6547,14 @@ def _o_ReservationStatusUpdateRequest_6b0dd1(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum53(member):
-                    _not_a_member(_MEMBERS341)
+                    _not_a_member(_MEMBERS229)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED342)
+        _missing(value, _REQUIRED230)
     return 0
 
 
@@ -6605,7 +6605,7 @@ def _o_ReserveNowRequest_01680b(value):
             elif key is _SEEN_o_ReserveNowRequest_01680b[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES343, _SEEN_o_ReserveNowRequest_01680b)
+                index = _identify(key, _NAMES231, _SEEN_o_ReserveNowRequest_01680b)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6623,7 +6623,7 @@ def _o_ReserveNowRequest_01680b(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum54(member):
-                    _not_a_member(_MEMBERS345)
+                    _not_a_member(_MEMBERS232)
             elif index == 4:
                 present += 1
                 if type(member) is not dict:
@@ -6641,7 +6641,7 @@ def _o_ReserveNowRequest_01680b(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED346)
+        _missing(value, _REQUIRED233)
     return 0
 
 
@@ -6668,7 +6668,7 @@ def _o_ReserveNowResponse_1b4330(value):
             elif key is _SEEN_o_ReserveNowResponse_1b4330[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_ReserveNowResponse_1b4330)
+                index = _identify(key, _NAMES33, _SEEN_o_ReserveNowResponse_1b4330)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6678,7 +6678,7 @@ def _o_ReserveNowResponse_1b4330(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum55(member):
-                    _not_a_member(_MEMBERS348)
+                    _not_a_member(_MEMBERS234)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6689,7 +6689,7 @@ def _o_ReserveNowResponse_1b4330(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -6714,7 +6714,7 @@ def _o_ResetRequest_160b2b(value):
             elif key is _SEEN_o_ResetRequest_160b2b[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES349, _SEEN_o_ResetRequest_160b2b)
+                index = _identify(key, _NAMES235, _SEEN_o_ResetRequest_160b2b)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6724,7 +6724,7 @@ def _o_ResetRequest_160b2b(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum56(member):
-                    _not_a_member(_MEMBERS351)
+                    _not_a_member(_MEMBERS236)
             elif index == 2:
                 _check_integer6(member)
             else:
@@ -6733,7 +6733,7 @@ def _o_ResetRequest_160b2b(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED352)
+        _missing(value, _REQUIRED237)
     return 0
 
 
@@ -6751,7 +6751,7 @@ def _o_SecurityEventNotificationRequest_c1979a(value):
             elif key is _SEEN_o_SecurityEventNotificationRequest_c1979a[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES353, _SEEN_o_SecurityEventNotificationRequest_c1979a)
+                index = _identify(key, _NAMES238, _SEEN_o_SecurityEventNotificationRequest_c1979a)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6779,7 +6779,7 @@ def _o_SecurityEventNotificationRequest_c1979a(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED355)
+        _missing(value, _REQUIRED239)
     return 0
 
 
@@ -6795,7 +6795,7 @@ def _o_localAuthorizationList_072363(value):
             elif key is _SEEN_o_localAuthorizationList_072363[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES358, _SEEN_o_localAuthorizationList_072363)
+                index = _identify(key, _NAMES241, _SEEN_o_localAuthorizationList_072363)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6815,7 +6815,7 @@ def _o_localAuthorizationList_072363(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED15)
+        _missing(value, _REQUIRED10)
     return 0
 
 
@@ -6859,7 +6859,7 @@ def _o_SendLocalListRequest_a7a612(value):
             elif key is _SEEN_o_SendLocalListRequest_a7a612[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES356, _SEEN_o_SendLocalListRequest_a7a612)
+                index = _identify(key, _NAMES240, _SEEN_o_SendLocalListRequest_a7a612)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6876,14 +6876,14 @@ def _o_SendLocalListRequest_a7a612(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum57(member):
-                    _not_a_member(_MEMBERS360)
+                    _not_a_member(_MEMBERS242)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED361)
+        _missing(value, _REQUIRED243)
     return 0
 
 
@@ -6910,7 +6910,7 @@ def _o_SendLocalListResponse_1b6c8d(value):
             elif key is _SEEN_o_SendLocalListResponse_1b6c8d[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_SendLocalListResponse_1b6c8d)
+                index = _identify(key, _NAMES33, _SEEN_o_SendLocalListResponse_1b6c8d)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6920,7 +6920,7 @@ def _o_SendLocalListResponse_1b6c8d(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum58(member):
-                    _not_a_member(_MEMBERS363)
+                    _not_a_member(_MEMBERS244)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6931,7 +6931,7 @@ def _o_SendLocalListResponse_1b6c8d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -6947,7 +6947,7 @@ def _o_SetChargingProfileRequest_aad4b8(value):
             elif key is _SEEN_o_SetChargingProfileRequest_aad4b8[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES364, _SEEN_o_SetChargingProfileRequest_aad4b8)
+                index = _identify(key, _NAMES245, _SEEN_o_SetChargingProfileRequest_aad4b8)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6966,7 +6966,7 @@ def _o_SetChargingProfileRequest_aad4b8(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED366)
+        _missing(value, _REQUIRED246)
     return 0
 
 
@@ -6980,7 +6980,7 @@ def _o_SetDisplayMessageRequest_c998a3(value):
             elif key is _SEEN_o_SetDisplayMessageRequest_c998a3[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES367, _SEEN_o_SetDisplayMessageRequest_c998a3)
+                index = _identify(key, _NAMES247, _SEEN_o_SetDisplayMessageRequest_c998a3)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6996,7 +6996,7 @@ def _o_SetDisplayMessageRequest_c998a3(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED369)
+        _missing(value, _REQUIRED248)
     return 0
 
 
@@ -7027,7 +7027,7 @@ def _o_SetDisplayMessageResponse_6804fa(value):
             elif key is _SEEN_o_SetDisplayMessageResponse_6804fa[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_SetDisplayMessageResponse_6804fa)
+                index = _identify(key, _NAMES33, _SEEN_o_SetDisplayMessageResponse_6804fa)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7037,7 +7037,7 @@ def _o_SetDisplayMessageResponse_6804fa(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum59(member):
-                    _not_a_member(_MEMBERS371)
+                    _not_a_member(_MEMBERS249)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7048,7 +7048,7 @@ def _o_SetDisplayMessageResponse_6804fa(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -7073,7 +7073,7 @@ def _o_SetMonitoringBaseRequest_8f87c0(value):
             elif key is _SEEN_o_SetMonitoringBaseRequest_8f87c0[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES372, _SEEN_o_SetMonitoringBaseRequest_8f87c0)
+                index = _identify(key, _NAMES250, _SEEN_o_SetMonitoringBaseRequest_8f87c0)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7083,14 +7083,14 @@ def _o_SetMonitoringBaseRequest_8f87c0(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum60(member):
-                    _not_a_member(_MEMBERS374)
+                    _not_a_member(_MEMBERS251)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED375)
+        _missing(value, _REQUIRED252)
     return 0
 
 
@@ -7104,7 +7104,7 @@ def _o_SetMonitoringLevelRequest_f8d6fd(value):
             elif key is _SEEN_o_SetMonitoringLevelRequest_f8d6fd[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES376, _SEEN_o_SetMonitoringLevelRequest_f8d6fd)
+                index = _identify(key, _NAMES253, _SEEN_o_SetMonitoringLevelRequest_f8d6fd)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7118,7 +7118,7 @@ def _o_SetMonitoringLevelRequest_f8d6fd(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED378)
+        _missing(value, _REQUIRED254)
     return 0
 
 
@@ -7153,7 +7153,7 @@ def _o_apn_95ec5a(value):
             elif key is _SEEN_o_apn_95ec5a[7]:
                 index = 7
             else:
-                index = _identify(key, _NAMES383, _SEEN_o_apn_95ec5a)
+                index = _identify(key, _NAMES257, _SEEN_o_apn_95ec5a)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7188,14 +7188,14 @@ def _o_apn_95ec5a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum61(member):
-                    _not_a_member(_MEMBERS385)
+                    _not_a_member(_MEMBERS258)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED386)
+        _missing(value, _REQUIRED259)
     return 0
 
 
@@ -7251,7 +7251,7 @@ def _o_vpn_9423dc(value):
             elif key is _SEEN_o_vpn_9423dc[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES390, _SEEN_o_vpn_9423dc)
+                index = _identify(key, _NAMES263, _SEEN_o_vpn_9423dc)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7290,14 +7290,14 @@ def _o_vpn_9423dc(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum65(member):
-                    _not_a_member(_MEMBERS392)
+                    _not_a_member(_MEMBERS264)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED393)
+        _missing(value, _REQUIRED265)
     return 0
 
 
@@ -7325,7 +7325,7 @@ def _o_connectionData_aa749d(value):
             elif key is _SEEN_o_connectionData_aa749d[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES381, _SEEN_o_connectionData_aa749d)
+                index = _identify(key, _NAMES256, _SEEN_o_connectionData_aa749d)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7339,13 +7339,13 @@ def _o_connectionData_aa749d(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum62(member):
-                    _not_a_member(_MEMBERS387)
+                    _not_a_member(_MEMBERS260)
             elif index == 3:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum63(member):
-                    _not_a_member(_MEMBERS388)
+                    _not_a_member(_MEMBERS261)
             elif index == 4:
                 present += 1
                 if type(member) is not str:
@@ -7363,7 +7363,7 @@ def _o_connectionData_aa749d(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum64(member):
-                    _not_a_member(_MEMBERS389)
+                    _not_a_member(_MEMBERS262)
             elif index == 8:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7374,7 +7374,7 @@ def _o_connectionData_aa749d(value):
         violation.path.insert(0, key)
         raise
     if present != 6:
-        _missing(value, _REQUIRED394)
+        _missing(value, _REQUIRED266)
     return 0
 
 
@@ -7390,7 +7390,7 @@ def _o_SetNetworkProfileRequest_e7f5a6(value):
             elif key is _SEEN_o_SetNetworkProfileRequest_e7f5a6[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES379, _SEEN_o_SetNetworkProfileRequest_e7f5a6)
+                index = _identify(key, _NAMES255, _SEEN_o_SetNetworkProfileRequest_e7f5a6)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7409,7 +7409,7 @@ def _o_SetNetworkProfileRequest_e7f5a6(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED395)
+        _missing(value, _REQUIRED267)
     return 0
 
 
@@ -7435,7 +7435,7 @@ def _o_setMonitoringData_02ffb4(value):
             elif key is _SEEN_o_setMonitoringData_02ffb4[7]:
                 index = 7
             else:
-                index = _identify(key, _NAMES398, _SEEN_o_setMonitoringData_02ffb4)
+                index = _identify(key, _NAMES269, _SEEN_o_setMonitoringData_02ffb4)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7452,7 +7452,7 @@ def _o_setMonitoringData_02ffb4(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum47(member):
-                    _not_a_member(_MEMBERS301)
+                    _not_a_member(_MEMBERS201)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -7472,7 +7472,7 @@ def _o_setMonitoringData_02ffb4(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED400)
+        _missing(value, _REQUIRED270)
     return 0
 
 
@@ -7503,7 +7503,7 @@ def _o_SetVariableMonitoringRequest_a14085(value):
             elif key is _SEEN_o_SetVariableMonitoringRequest_a14085[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES396, _SEEN_o_SetVariableMonitoringRequest_a14085)
+                index = _identify(key, _NAMES268, _SEEN_o_SetVariableMonitoringRequest_a14085)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7519,7 +7519,7 @@ def _o_SetVariableMonitoringRequest_a14085(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED401)
+        _missing(value, _REQUIRED271)
     return 0
 
 
@@ -7560,7 +7560,7 @@ def _o_setMonitoringResult_9bb6a7(value):
             elif key is _SEEN_o_setMonitoringResult_9bb6a7[7]:
                 index = 7
             else:
-                index = _identify(key, _NAMES404, _SEEN_o_setMonitoringResult_9bb6a7)
+                index = _identify(key, _NAMES273, _SEEN_o_setMonitoringResult_9bb6a7)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7576,13 +7576,13 @@ def _o_setMonitoringResult_9bb6a7(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum66(member):
-                    _not_a_member(_MEMBERS406)
+                    _not_a_member(_MEMBERS274)
             elif index == 4:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum47(member):
-                    _not_a_member(_MEMBERS301)
+                    _not_a_member(_MEMBERS201)
             elif index == 5:
                 present += 1
                 if type(member) is not dict:
@@ -7602,7 +7602,7 @@ def _o_setMonitoringResult_9bb6a7(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED407)
+        _missing(value, _REQUIRED275)
     return 0
 
 
@@ -7633,7 +7633,7 @@ def _o_SetVariableMonitoringResponse_e545f2(value):
             elif key is _SEEN_o_SetVariableMonitoringResponse_e545f2[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES402, _SEEN_o_SetVariableMonitoringResponse_e545f2)
+                index = _identify(key, _NAMES272, _SEEN_o_SetVariableMonitoringResponse_e545f2)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7649,7 +7649,7 @@ def _o_SetVariableMonitoringResponse_e545f2(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED408)
+        _missing(value, _REQUIRED276)
     return 0
 
 
@@ -7669,7 +7669,7 @@ def _o_setVariableData_b06f0f(value):
             elif key is _SEEN_o_setVariableData_b06f0f[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES411, _SEEN_o_setVariableData_b06f0f)
+                index = _identify(key, _NAMES278, _SEEN_o_setVariableData_b06f0f)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7678,7 +7678,7 @@ def _o_setVariableData_b06f0f(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum33(member):
-                    _not_a_member(_MEMBERS198)
+                    _not_a_member(_MEMBERS131)
             elif index == 2:
                 present += 1
                 if type(member) is not str:
@@ -7701,7 +7701,7 @@ def _o_setVariableData_b06f0f(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED413)
+        _missing(value, _REQUIRED279)
     return 0
 
 
@@ -7732,7 +7732,7 @@ def _o_SetVariablesRequest_3e0f12(value):
             elif key is _SEEN_o_SetVariablesRequest_3e0f12[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES409, _SEEN_o_SetVariablesRequest_3e0f12)
+                index = _identify(key, _NAMES277, _SEEN_o_SetVariablesRequest_3e0f12)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7748,7 +7748,7 @@ def _o_SetVariablesRequest_3e0f12(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED414)
+        _missing(value, _REQUIRED280)
     return 0
 
 
@@ -7785,7 +7785,7 @@ def _o_setVariableResult_f86785(value):
             elif key is _SEEN_o_setVariableResult_f86785[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES417, _SEEN_o_setVariableResult_f86785)
+                index = _identify(key, _NAMES282, _SEEN_o_setVariableResult_f86785)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7794,13 +7794,13 @@ def _o_setVariableResult_f86785(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum33(member):
-                    _not_a_member(_MEMBERS198)
+                    _not_a_member(_MEMBERS131)
             elif index == 2:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum67(member):
-                    _not_a_member(_MEMBERS419)
+                    _not_a_member(_MEMBERS283)
             elif index == 3:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7821,7 +7821,7 @@ def _o_setVariableResult_f86785(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED206)
+        _missing(value, _REQUIRED137)
     return 0
 
 
@@ -7852,7 +7852,7 @@ def _o_SetVariablesResponse_cd1643(value):
             elif key is _SEEN_o_SetVariablesResponse_cd1643[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES415, _SEEN_o_SetVariablesResponse_cd1643)
+                index = _identify(key, _NAMES281, _SEEN_o_SetVariablesResponse_cd1643)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7868,7 +7868,7 @@ def _o_SetVariablesResponse_cd1643(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED420)
+        _missing(value, _REQUIRED284)
     return 0
 
 
@@ -7884,7 +7884,7 @@ def _o_SignCertificateRequest_f76db8(value):
             elif key is _SEEN_o_SignCertificateRequest_f76db8[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES421, _SEEN_o_SignCertificateRequest_f76db8)
+                index = _identify(key, _NAMES285, _SEEN_o_SignCertificateRequest_f76db8)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7899,14 +7899,14 @@ def _o_SignCertificateRequest_f76db8(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum8(member):
-                    _not_a_member(_MEMBERS52)
+                    _not_a_member(_MEMBERS36)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED423)
+        _missing(value, _REQUIRED286)
     return 0
 
 
@@ -7939,7 +7939,7 @@ def _o_StatusNotificationRequest_cd3373(value):
             elif key is _SEEN_o_StatusNotificationRequest_cd3373[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES424, _SEEN_o_StatusNotificationRequest_cd3373)
+                index = _identify(key, _NAMES287, _SEEN_o_StatusNotificationRequest_cd3373)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7955,7 +7955,7 @@ def _o_StatusNotificationRequest_cd3373(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum68(member):
-                    _not_a_member(_MEMBERS426)
+                    _not_a_member(_MEMBERS288)
             elif index == 3:
                 present += 1
                 _check_integer6(member)
@@ -7968,7 +7968,7 @@ def _o_StatusNotificationRequest_cd3373(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED427)
+        _missing(value, _REQUIRED289)
     return 0
 
 
@@ -8070,7 +8070,7 @@ def _o_transactionInfo_2d027a(value):
             elif key is _SEEN_o_transactionInfo_2d027a[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES432, _SEEN_o_transactionInfo_2d027a)
+                index = _identify(key, _NAMES293, _SEEN_o_transactionInfo_2d027a)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8085,14 +8085,14 @@ def _o_transactionInfo_2d027a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum71(member):
-                    _not_a_member(_MEMBERS434)
+                    _not_a_member(_MEMBERS294)
             elif index == 3:
                 _check_integer6(member)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum72(member):
-                    _not_a_member(_MEMBERS435)
+                    _not_a_member(_MEMBERS295)
             elif index == 5:
                 _check_integer6(member)
             else:
@@ -8101,7 +8101,7 @@ def _o_transactionInfo_2d027a(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED338)
+        _missing(value, _REQUIRED227)
     return 0
 
 
@@ -8137,7 +8137,7 @@ def _o_TransactionEventRequest_eaf508(value):
             elif key is _SEEN_o_TransactionEventRequest_eaf508[12]:
                 index = 12
             else:
-                index = _identify(key, _NAMES428, _SEEN_o_TransactionEventRequest_eaf508)
+                index = _identify(key, _NAMES290, _SEEN_o_TransactionEventRequest_eaf508)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8147,7 +8147,7 @@ def _o_TransactionEventRequest_eaf508(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum69(member):
-                    _not_a_member(_MEMBERS430)
+                    _not_a_member(_MEMBERS291)
             elif index == 2:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -8163,7 +8163,7 @@ def _o_TransactionEventRequest_eaf508(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum70(member):
-                    _not_a_member(_MEMBERS431)
+                    _not_a_member(_MEMBERS292)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -8194,7 +8194,7 @@ def _o_TransactionEventRequest_eaf508(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED436)
+        _missing(value, _REQUIRED296)
     return 0
 
 
@@ -8213,7 +8213,7 @@ def _o_TransactionEventResponse_367dfc(value):
             elif key is _SEEN_o_TransactionEventResponse_367dfc[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES437, _SEEN_o_TransactionEventResponse_367dfc)
+                index = _identify(key, _NAMES297, _SEEN_o_TransactionEventResponse_367dfc)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8273,7 +8273,7 @@ def _o_TriggerMessageRequest_e54745(value):
             elif key is _SEEN_o_TriggerMessageRequest_e54745[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES439, _SEEN_o_TriggerMessageRequest_e54745)
+                index = _identify(key, _NAMES298, _SEEN_o_TriggerMessageRequest_e54745)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8287,14 +8287,14 @@ def _o_TriggerMessageRequest_e54745(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum73(member):
-                    _not_a_member(_MEMBERS441)
+                    _not_a_member(_MEMBERS299)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED442)
+        _missing(value, _REQUIRED300)
     return 0
 
 
@@ -8319,7 +8319,7 @@ def _o_TriggerMessageResponse_b10207(value):
             elif key is _SEEN_o_TriggerMessageResponse_b10207[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_TriggerMessageResponse_b10207)
+                index = _identify(key, _NAMES33, _SEEN_o_TriggerMessageResponse_b10207)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8329,7 +8329,7 @@ def _o_TriggerMessageResponse_b10207(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum74(member):
-                    _not_a_member(_MEMBERS444)
+                    _not_a_member(_MEMBERS301)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8340,7 +8340,7 @@ def _o_TriggerMessageResponse_b10207(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -8356,7 +8356,7 @@ def _o_UnlockConnectorRequest_60ce91(value):
             elif key is _SEEN_o_UnlockConnectorRequest_60ce91[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES445, _SEEN_o_UnlockConnectorRequest_60ce91)
+                index = _identify(key, _NAMES302, _SEEN_o_UnlockConnectorRequest_60ce91)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8373,7 +8373,7 @@ def _o_UnlockConnectorRequest_60ce91(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED447)
+        _missing(value, _REQUIRED303)
     return 0
 
 
@@ -8402,7 +8402,7 @@ def _o_UnlockConnectorResponse_f8933b(value):
             elif key is _SEEN_o_UnlockConnectorResponse_f8933b[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_UnlockConnectorResponse_f8933b)
+                index = _identify(key, _NAMES33, _SEEN_o_UnlockConnectorResponse_f8933b)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8412,7 +8412,7 @@ def _o_UnlockConnectorResponse_f8933b(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum75(member):
-                    _not_a_member(_MEMBERS449)
+                    _not_a_member(_MEMBERS304)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8423,7 +8423,7 @@ def _o_UnlockConnectorResponse_f8933b(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -8437,7 +8437,7 @@ def _o_UnpublishFirmwareRequest_8628e4(value):
             elif key is _SEEN_o_UnpublishFirmwareRequest_8628e4[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES450, _SEEN_o_UnpublishFirmwareRequest_8628e4)
+                index = _identify(key, _NAMES305, _SEEN_o_UnpublishFirmwareRequest_8628e4)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8454,7 +8454,7 @@ def _o_UnpublishFirmwareRequest_8628e4(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED452)
+        _missing(value, _REQUIRED306)
     return 0
 
 
@@ -8479,7 +8479,7 @@ def _o_UnpublishFirmwareResponse_25ff1e(value):
             elif key is _SEEN_o_UnpublishFirmwareResponse_25ff1e[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES453, _SEEN_o_UnpublishFirmwareResponse_25ff1e)
+                index = _identify(key, _NAMES307, _SEEN_o_UnpublishFirmwareResponse_25ff1e)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8489,14 +8489,14 @@ def _o_UnpublishFirmwareResponse_25ff1e(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum76(member):
-                    _not_a_member(_MEMBERS455)
+                    _not_a_member(_MEMBERS308)
             else:
                 raise SchemaViolation('additionalProperties', [], 'is not allowed here')
     except SchemaViolation as violation:
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 
@@ -8518,7 +8518,7 @@ def _o_firmware_55a22d(value):
             elif key is _SEEN_o_firmware_55a22d[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES458, _SEEN_o_firmware_55a22d)
+                index = _identify(key, _NAMES310, _SEEN_o_firmware_55a22d)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8556,7 +8556,7 @@ def _o_firmware_55a22d(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED460)
+        _missing(value, _REQUIRED311)
     return 0
 
 
@@ -8576,7 +8576,7 @@ def _o_UpdateFirmwareRequest_1a212d(value):
             elif key is _SEEN_o_UpdateFirmwareRequest_1a212d[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES456, _SEEN_o_UpdateFirmwareRequest_1a212d)
+                index = _identify(key, _NAMES309, _SEEN_o_UpdateFirmwareRequest_1a212d)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8599,7 +8599,7 @@ def _o_UpdateFirmwareRequest_1a212d(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED461)
+        _missing(value, _REQUIRED312)
     return 0
 
 
@@ -8626,7 +8626,7 @@ def _o_UpdateFirmwareResponse_99d75c(value):
             elif key is _SEEN_o_UpdateFirmwareResponse_99d75c[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_UpdateFirmwareResponse_99d75c)
+                index = _identify(key, _NAMES33, _SEEN_o_UpdateFirmwareResponse_99d75c)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8636,7 +8636,7 @@ def _o_UpdateFirmwareResponse_99d75c(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum77(member):
-                    _not_a_member(_MEMBERS463)
+                    _not_a_member(_MEMBERS313)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8647,7 +8647,7 @@ def _o_UpdateFirmwareResponse_99d75c(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED25)
+        _missing(value, _REQUIRED17)
     return 0
 
 

@@ -132,767 +132,767 @@ def _missing(value, required):
     return 0
 
 _NAMES0 = ('timestamp', 'signal', 'customData')
+_NAMES1 = ('vendorId',)
+_REQUIRED2 = ('timestamp', 'signal')
+_NAMES3 = ('status', 'statusInfo', 'customData')
+_MEMBERS4 = ('Accepted', 'Rejected',)
+_NAMES5 = ('reasonCode', 'additionalInfo', 'customData')
+_REQUIRED6 = ('reasonCode',)
+_REQUIRED7 = ('status',)
+_NAMES8 = ('id', 'params', 'customData')
+_NAMES9 = ('interval', 'values', 'customData')
+_REQUIRED10 = ('id', 'params')
+_NAMES11 = ('idToken', 'certificate', 'iso15118CertificateHashData', 'customData')
+_NAMES12 = ('additionalInfo', 'idToken', 'type', 'customData')
+_NAMES13 = ('additionalIdToken', 'type', 'customData')
+_REQUIRED14 = ('additionalIdToken', 'type')
+_REQUIRED15 = ('idToken', 'type')
+_NAMES16 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL', 'customData')
+_MEMBERS17 = ('SHA256', 'SHA384', 'SHA512',)
+_REQUIRED18 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
+_REQUIRED19 = ('idToken',)
+_NAMES20 = ('idTokenInfo', 'certificateStatus', 'allowedEnergyTransfer', 'tariff', 'customData')
+_NAMES21 = ('status', 'cacheExpiryDateTime', 'chargingPriority', 'groupIdToken', 'language1', 'language2', 'evseId', 'personalMessage', 'customData')
+_MEMBERS22 = ('Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown',)
+_NAMES23 = ('format', 'language', 'content', 'customData')
+_MEMBERS24 = ('ASCII', 'HTML', 'URI', 'UTF8', 'QRCODE',)
+_REQUIRED25 = ('format', 'content')
+_MEMBERS26 = ('Accepted', 'SignatureError', 'CertificateExpired', 'CertificateRevoked', 'NoCertificateAvailable', 'CertChainError', 'ContractCancelled',)
+_MEMBERS27 = ('AC_single_phase', 'AC_two_phase', 'AC_three_phase', 'DC', 'AC_BPT', 'AC_BPT_DER', 'AC_DER', 'DC_BPT', 'DC_ACDP', 'DC_ACDP_BPT', 'WPT',)
+_NAMES28 = ('tariffId', 'description', 'currency', 'energy', 'validFrom', 'chargingTime', 'idleTime', 'fixedFee', 'reservationTime', 'reservationFixed', 'minCost', 'maxCost', 'customData')
+_NAMES29 = ('prices', 'taxRates', 'customData')
+_NAMES30 = ('priceKwh', 'conditions', 'customData')
+_NAMES31 = ('startTimeOfDay', 'endTimeOfDay', 'dayOfWeek', 'validFromDate', 'validToDate', 'evseKind', 'minEnergy', 'maxEnergy', 'minCurrent', 'maxCurrent', 'minPower', 'maxPower', 'minTime', 'maxTime', 'minChargingTime', 'maxChargingTime', 'minIdleTime', 'maxIdleTime', 'customData')
+_MEMBERS32 = ('Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday',)
+_MEMBERS33 = ('AC', 'DC',)
+_REQUIRED34 = ('priceKwh',)
+_NAMES35 = ('type', 'tax', 'stack', 'customData')
+_REQUIRED36 = ('type', 'tax')
+_REQUIRED37 = ('prices',)
+_NAMES38 = ('priceMinute', 'conditions', 'customData')
+_REQUIRED39 = ('priceMinute',)
+_NAMES40 = ('conditions', 'priceFixed', 'customData')
+_NAMES41 = ('startTimeOfDay', 'endTimeOfDay', 'dayOfWeek', 'validFromDate', 'validToDate', 'evseKind', 'paymentBrand', 'paymentRecognition', 'customData')
+_REQUIRED42 = ('priceFixed',)
+_NAMES43 = ('exclTax', 'inclTax', 'taxRates', 'customData')
+_REQUIRED44 = ('tariffId', 'currency')
+_REQUIRED45 = ('idTokenInfo',)
+_NAMES46 = ('batteryData', 'eventType', 'idToken', 'requestId', 'customData')
+_NAMES47 = ('evseId', 'serialNumber', 'soC', 'soH', 'productionDate', 'vendorInfo', 'customData')
+_REQUIRED48 = ('evseId', 'serialNumber', 'soC', 'soH')
+_MEMBERS49 = ('BatteryIn', 'BatteryOut', 'BatteryOutTimeout',)
+_REQUIRED50 = ('eventType', 'requestId', 'idToken', 'batteryData')
+_NAMES51 = ('customData',)
+_NAMES52 = ('chargingStation', 'reason', 'customData')
+_NAMES53 = ('serialNumber', 'model', 'modem', 'vendorName', 'firmwareVersion', 'customData')
+_NAMES54 = ('iccid', 'imsi', 'customData')
+_REQUIRED55 = ('model', 'vendorName')
+_MEMBERS56 = ('ApplicationReset', 'FirmwareUpdate', 'LocalReset', 'PowerUp', 'RemoteReset', 'ScheduledReset', 'Triggered', 'Unknown', 'Watchdog',)
+_REQUIRED57 = ('reason', 'chargingStation')
+_NAMES58 = ('currentTime', 'interval', 'status', 'statusInfo', 'customData')
+_MEMBERS59 = ('Accepted', 'Pending', 'Rejected',)
+_REQUIRED60 = ('currentTime', 'interval', 'status')
+_NAMES61 = ('reservationId', 'customData')
+_REQUIRED62 = ('reservationId',)
+_NAMES63 = ('certificateChain', 'certificateType', 'requestId', 'customData')
+_MEMBERS64 = ('ChargingStationCertificate', 'V2GCertificate', 'V2G20Certificate',)
+_REQUIRED65 = ('certificateChain',)
+_NAMES66 = ('evse', 'operationalStatus', 'customData')
+_NAMES67 = ('id', 'connectorId', 'customData')
+_REQUIRED68 = ('id',)
+_MEMBERS69 = ('Inoperative', 'Operative',)
+_REQUIRED70 = ('operationalStatus',)
+_MEMBERS71 = ('Accepted', 'Rejected', 'Scheduled',)
+_NAMES72 = ('tariff', 'transactionId', 'customData')
+_REQUIRED73 = ('transactionId', 'tariff')
+_MEMBERS74 = ('Accepted', 'Rejected', 'TooManyElements', 'ConditionNotSupported', 'TxNotFound', 'NoCurrencyChange',)
+_NAMES75 = ('chargingProfileId', 'chargingProfileCriteria', 'customData')
+_NAMES76 = ('evseId', 'chargingProfilePurpose', 'stackLevel', 'customData')
+_MEMBERS77 = ('ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'TxDefaultProfile', 'TxProfile', 'PriorityCharging', 'LocalGeneration',)
+_MEMBERS78 = ('Accepted', 'Unknown',)
+_NAMES79 = ('isDefault', 'controlType', 'controlId', 'customData')
+_MEMBERS80 = ('EnterService', 'FreqDroop', 'FreqWatt', 'FixedPFAbsorb', 'FixedPFInject', 'FixedVar', 'Gradients', 'HFMustTrip', 'HFMayTrip', 'HVMustTrip', 'HVMomCess', 'HVMayTrip', 'LimitMaxDischarge', 'LFMustTrip', 'LVMustTrip', 'LVMomCess', 'LVMayTrip', 'PowerMonitoringMustTrip', 'VoltVar', 'VoltWatt', 'WattPF', 'WattVar',)
+_REQUIRED81 = ('isDefault',)
+_MEMBERS82 = ('Accepted', 'Rejected', 'NotSupported', 'NotFound',)
+_NAMES83 = ('id', 'customData')
+_MEMBERS84 = ('Accepted', 'Unknown', 'Rejected',)
+_NAMES85 = ('tariffIds', 'evseId', 'customData')
+_NAMES86 = ('clearTariffsResult', 'customData')
+_NAMES87 = ('statusInfo', 'tariffId', 'status', 'customData')
+_MEMBERS88 = ('Accepted', 'Rejected', 'NoTariff',)
+_REQUIRED89 = ('clearTariffsResult',)
+_NAMES90 = ('clearMonitoringResult', 'customData')
+_NAMES91 = ('status', 'id', 'statusInfo', 'customData')
+_MEMBERS92 = ('Accepted', 'Rejected', 'NotFound',)
+_REQUIRED93 = ('status', 'id')
+_REQUIRED94 = ('clearMonitoringResult',)
+_NAMES95 = ('chargingLimitSource', 'evseId', 'customData')
+_REQUIRED96 = ('chargingLimitSource',)
+_NAMES97 = ('totalCost', 'transactionId', 'customData')
+_REQUIRED98 = ('totalCost', 'transactionId')
+_NAMES99 = ('customerCertificate', 'idToken', 'requestId', 'report', 'clear', 'customerIdentifier', 'customData')
+_NAMES100 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'customData')
+_REQUIRED101 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
+_REQUIRED102 = ('requestId', 'report', 'clear')
+_MEMBERS103 = ('Accepted', 'Rejected', 'Invalid',)
+_NAMES104 = ('messageId', 'data', 'vendorId', 'customData')
+_NAMES105 = ('status', 'statusInfo', 'data', 'customData')
+_MEMBERS106 = ('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',)
+_NAMES107 = ('certificateHashData', 'customData')
+_REQUIRED108 = ('certificateHashData',)
+_MEMBERS109 = ('Accepted', 'Failed', 'NotFound',)
+_NAMES110 = ('status', 'requestId', 'statusInfo', 'customData')
+_MEMBERS111 = ('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',)
+_NAMES112 = ('iso15118SchemaVersion', 'action', 'exiRequest', 'maximumContractCertificateChains', 'prioritizedEMAIDs', 'customData')
+_MEMBERS113 = ('Install', 'Update',)
+_REQUIRED114 = ('iso15118SchemaVersion', 'action', 'exiRequest')
+_NAMES115 = ('status', 'statusInfo', 'exiResponse', 'remainingContracts', 'customData')
+_MEMBERS116 = ('Accepted', 'Failed',)
+_REQUIRED117 = ('status', 'exiResponse')
+_NAMES118 = ('requestId', 'reportBase', 'customData')
+_MEMBERS119 = ('ConfigurationInventory', 'FullInventory', 'SummaryInventory',)
+_REQUIRED120 = ('requestId', 'reportBase')
+_MEMBERS121 = ('Accepted', 'Rejected', 'NotSupported', 'EmptyResultSet',)
+_NAMES122 = ('certificateStatusRequests', 'customData')
+_NAMES123 = ('certificateHashData', 'source', 'urls', 'customData')
+_MEMBERS124 = ('CRL', 'OCSP',)
+_REQUIRED125 = ('source', 'urls', 'certificateHashData')
+_REQUIRED126 = ('certificateStatusRequests',)
+_NAMES127 = ('certificateStatus', 'customData')
+_NAMES128 = ('certificateHashData', 'source', 'status', 'nextUpdate', 'customData')
+_MEMBERS129 = ('Good', 'Revoked', 'Unknown', 'Failed',)
+_REQUIRED130 = ('source', 'status', 'nextUpdate', 'certificateHashData')
+_REQUIRED131 = ('certificateStatus',)
+_NAMES132 = ('ocspRequestData', 'customData')
+_REQUIRED133 = ('ocspRequestData',)
+_NAMES134 = ('status', 'statusInfo', 'ocspResult', 'customData')
+_NAMES135 = ('requestId', 'evseId', 'chargingProfile', 'customData')
+_NAMES136 = ('chargingProfilePurpose', 'stackLevel', 'chargingProfileId', 'chargingLimitSource', 'customData')
+_REQUIRED137 = ('requestId', 'chargingProfile')
+_MEMBERS138 = ('Accepted', 'NoProfiles',)
+_NAMES139 = ('duration', 'chargingRateUnit', 'evseId', 'customData')
+_MEMBERS140 = ('W', 'A',)
+_REQUIRED141 = ('duration', 'evseId')
+_NAMES142 = ('status', 'statusInfo', 'schedule', 'customData')
+_NAMES143 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod', 'customData')
+_NAMES144 = ('startPeriod', 'limit', 'limit_L2', 'limit_L3', 'numberPhases', 'phaseToUse', 'dischargeLimit', 'dischargeLimit_L2', 'dischargeLimit_L3', 'setpoint', 'setpoint_L2', 'setpoint_L3', 'setpointReactive', 'setpointReactive_L2', 'setpointReactive_L3', 'preconditioningRequest', 'evseSleep', 'v2xBaseline', 'operationMode', 'v2xFreqWattCurve', 'v2xSignalWattCurve', 'customData')
+_MEMBERS145 = ('Idle', 'ChargingOnly', 'CentralSetpoint', 'ExternalSetpoint', 'ExternalLimits', 'CentralFrequency', 'LocalFrequency', 'LocalLoadBalancing',)
+_NAMES146 = ('frequency', 'power', 'customData')
+_REQUIRED147 = ('frequency', 'power')
+_NAMES148 = ('signal', 'power', 'customData')
+_REQUIRED149 = ('signal', 'power')
+_REQUIRED150 = ('startPeriod',)
+_REQUIRED151 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES152 = ('requestId', 'isDefault', 'controlType', 'controlId', 'customData')
+_REQUIRED153 = ('requestId',)
+_NAMES154 = ('id', 'requestId', 'priority', 'state', 'customData')
+_MEMBERS155 = ('AlwaysFront', 'InFront', 'NormalCycle',)
+_MEMBERS156 = ('Charging', 'Faulted', 'Idle', 'Unavailable', 'Suspended', 'Discharging',)
+_NAMES157 = ('certificateType', 'customData')
+_MEMBERS158 = ('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'V2GCertificateChain', 'ManufacturerRootCertificate', 'OEMRootCertificate',)
+_NAMES159 = ('status', 'statusInfo', 'certificateHashDataChain', 'customData')
+_MEMBERS160 = ('Accepted', 'NotFound',)
+_NAMES161 = ('certificateHashData', 'certificateType', 'childCertificateHashData', 'customData')
+_REQUIRED162 = ('certificateType', 'certificateHashData')
+_NAMES163 = ('versionNumber', 'customData')
+_REQUIRED164 = ('versionNumber',)
+_NAMES165 = ('log', 'logType', 'requestId', 'retries', 'retryInterval', 'customData')
+_NAMES166 = ('remoteLocation', 'oldestTimestamp', 'latestTimestamp', 'customData')
+_REQUIRED167 = ('remoteLocation',)
+_MEMBERS168 = ('DiagnosticsLog', 'SecurityLog', 'DataCollectorLog',)
+_REQUIRED169 = ('logType', 'requestId', 'log')
+_NAMES170 = ('status', 'statusInfo', 'filename', 'customData')
+_MEMBERS171 = ('Accepted', 'Rejected', 'AcceptedCanceled',)
+_NAMES172 = ('componentVariable', 'requestId', 'monitoringCriteria', 'customData')
+_NAMES173 = ('component', 'variable', 'customData')
+_NAMES174 = ('evse', 'name', 'instance', 'customData')
+_REQUIRED175 = ('name',)
+_NAMES176 = ('name', 'instance', 'customData')
+_REQUIRED177 = ('component',)
+_MEMBERS178 = ('ThresholdMonitoring', 'DeltaMonitoring', 'PeriodicMonitoring',)
+_NAMES179 = ('constantStreamData', 'customData')
+_NAMES180 = ('id', 'params', 'variableMonitoringId', 'customData')
+_REQUIRED181 = ('id', 'variableMonitoringId', 'params')
+_NAMES182 = ('componentVariable', 'requestId', 'componentCriteria', 'customData')
+_MEMBERS183 = ('Active', 'Available', 'Enabled', 'Problem',)
+_NAMES184 = ('evseId', 'customData')
+_REQUIRED185 = ('evseId',)
+_NAMES186 = ('status', 'statusInfo', 'tariffAssignments', 'customData')
+_NAMES187 = ('tariffId', 'tariffKind', 'validFrom', 'evseIds', 'idTokens', 'customData')
+_MEMBERS188 = ('DefaultTariff', 'DriverTariff',)
+_REQUIRED189 = ('tariffId', 'tariffKind')
+_NAMES190 = ('transactionId', 'customData')
+_NAMES191 = ('ongoingIndicator', 'messagesInQueue', 'customData')
+_REQUIRED192 = ('messagesInQueue',)
+_NAMES193 = ('getVariableData', 'customData')
+_NAMES194 = ('attributeType', 'component', 'variable', 'customData')
+_MEMBERS195 = ('Actual', 'Target', 'MinSet', 'MaxSet',)
+_REQUIRED196 = ('component', 'variable')
+_REQUIRED197 = ('getVariableData',)
+_NAMES198 = ('getVariableResult', 'customData')
+_NAMES199 = ('attributeStatus', 'attributeStatusInfo', 'attributeType', 'attributeValue', 'component', 'variable', 'customData')
+_MEMBERS200 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType',)
+_REQUIRED201 = ('attributeStatus', 'component', 'variable')
+_REQUIRED202 = ('getVariableResult',)
+_NAMES203 = ('currentTime', 'customData')
+_REQUIRED204 = ('currentTime',)
+_NAMES205 = ('certificateType', 'certificate', 'customData')
+_MEMBERS206 = ('V2GRootCertificate', 'MORootCertificate', 'ManufacturerRootCertificate', 'CSMSRootCertificate', 'OEMRootCertificate',)
+_REQUIRED207 = ('certificateType', 'certificate')
+_MEMBERS208 = ('Accepted', 'Rejected', 'Failed',)
+_MEMBERS209 = ('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading', 'AcceptedCanceled',)
+_NAMES210 = ('evseId', 'meterValue', 'customData')
+_NAMES211 = ('sampledValue', 'timestamp', 'customData')
+_NAMES212 = ('value', 'measurand', 'context', 'phase', 'location', 'signedMeterValue', 'unitOfMeasure', 'customData')
+_MEMBERS213 = ('Current.Export', 'Current.Export.Offered', 'Current.Export.Minimum', 'Current.Import', 'Current.Import.Offered', 'Current.Import.Minimum', 'Current.Offered', 'Display.PresentSOC', 'Display.MinimumSOC', 'Display.TargetSOC', 'Display.MaximumSOC', 'Display.RemainingTimeToMinimumSOC', 'Display.RemainingTimeToTargetSOC', 'Display.RemainingTimeToMaximumSOC', 'Display.ChargingComplete', 'Display.BatteryEnergyCapacity', 'Display.InletHot', 'Energy.Active.Export.Interval', 'Energy.Active.Export.Register', 'Energy.Active.Import.Interval', 'Energy.Active.Import.Register', 'Energy.Active.Import.CableLoss', 'Energy.Active.Import.LocalGeneration.Register', 'Energy.Active.Net', 'Energy.Active.Setpoint.Interval', 'Energy.Apparent.Export', 'Energy.Apparent.Import', 'Energy.Apparent.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Import.Register', 'Energy.Reactive.Net', 'EnergyRequest.Target', 'EnergyRequest.Minimum', 'EnergyRequest.Maximum', 'EnergyRequest.Minimum.V2X', 'EnergyRequest.Maximum.V2X', 'EnergyRequest.Bulk', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Active.Setpoint', 'Power.Active.Residual', 'Power.Export.Minimum', 'Power.Export.Offered', 'Power.Factor', 'Power.Import.Offered', 'Power.Import.Minimum', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage', 'Voltage.Minimum', 'Voltage.Maximum',)
+_MEMBERS214 = ('Interruption.Begin', 'Interruption.End', 'Other', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger',)
+_MEMBERS215 = ('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',)
+_MEMBERS216 = ('Body', 'Cable', 'EV', 'Inlet', 'Outlet', 'Upstream',)
+_NAMES217 = ('signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey', 'customData')
+_REQUIRED218 = ('signedMeterData', 'encodingMethod')
+_NAMES219 = ('unit', 'multiplier', 'customData')
+_REQUIRED220 = ('value',)
+_REQUIRED221 = ('timestamp', 'sampledValue')
+_REQUIRED222 = ('evseId', 'meterValue')
+_NAMES223 = ('transactionId', 'allowedEnergyTransfer', 'customData')
+_REQUIRED224 = ('transactionId', 'allowedEnergyTransfer')
+_NAMES225 = ('chargingSchedule', 'evseId', 'chargingLimit', 'customData')
+_NAMES226 = ('id', 'limitAtSoC', 'startSchedule', 'duration', 'chargingRateUnit', 'minChargingRate', 'powerTolerance', 'signatureId', 'digestValue', 'useLocalTime', 'chargingSchedulePeriod', 'randomizedDelay', 'salesTariff', 'absolutePriceSchedule', 'priceLevelSchedule', 'customData')
+_NAMES227 = ('soc', 'limit', 'customData')
+_REQUIRED228 = ('soc', 'limit')
+_NAMES229 = ('id', 'salesTariffDescription', 'numEPriceLevels', 'salesTariffEntry', 'customData')
+_NAMES230 = ('relativeTimeInterval', 'ePriceLevel', 'consumptionCost', 'customData')
+_NAMES231 = ('start', 'duration', 'customData')
+_REQUIRED232 = ('start',)
+_NAMES233 = ('startValue', 'cost', 'customData')
+_NAMES234 = ('costKind', 'amount', 'amountMultiplier', 'customData')
+_MEMBERS235 = ('CarbonDioxideEmission', 'RelativePricePercentage', 'RenewableGenerationPercentage',)
+_REQUIRED236 = ('costKind', 'amount')
+_REQUIRED237 = ('startValue', 'cost')
+_REQUIRED238 = ('relativeTimeInterval',)
+_REQUIRED239 = ('id', 'salesTariffEntry')
+_NAMES240 = ('timeAnchor', 'priceScheduleID', 'priceScheduleDescription', 'currency', 'language', 'priceAlgorithm', 'minimumCost', 'maximumCost', 'priceRuleStacks', 'taxRules', 'overstayRuleList', 'additionalSelectedServices', 'customData')
+_NAMES241 = ('exponent', 'value', 'customData')
+_REQUIRED242 = ('exponent', 'value')
+_NAMES243 = ('duration', 'priceRule', 'customData')
+_NAMES244 = ('parkingFeePeriod', 'carbonDioxideEmission', 'renewableGenerationPercentage', 'energyFee', 'parkingFee', 'powerRangeStart', 'customData')
+_REQUIRED245 = ('energyFee', 'powerRangeStart')
+_REQUIRED246 = ('duration', 'priceRule')
+_NAMES247 = ('taxRuleID', 'taxRuleName', 'taxIncludedInPrice', 'appliesToEnergyFee', 'appliesToParkingFee', 'appliesToOverstayFee', 'appliesToMinimumMaximumCost', 'taxRate', 'customData')
+_REQUIRED248 = ('taxRuleID', 'appliesToEnergyFee', 'appliesToParkingFee', 'appliesToOverstayFee', 'appliesToMinimumMaximumCost', 'taxRate')
+_NAMES249 = ('overstayPowerThreshold', 'overstayRule', 'overstayTimeThreshold', 'customData')
+_NAMES250 = ('overstayFee', 'overstayRuleDescription', 'startTime', 'overstayFeePeriod', 'customData')
+_REQUIRED251 = ('startTime', 'overstayFeePeriod', 'overstayFee')
+_REQUIRED252 = ('overstayRule',)
+_NAMES253 = ('serviceFee', 'serviceName', 'customData')
+_REQUIRED254 = ('serviceName', 'serviceFee')
+_REQUIRED255 = ('timeAnchor', 'priceScheduleID', 'currency', 'language', 'priceAlgorithm', 'priceRuleStacks')
+_NAMES256 = ('priceLevelScheduleEntries', 'timeAnchor', 'priceScheduleId', 'priceScheduleDescription', 'numberOfPriceLevels', 'customData')
+_NAMES257 = ('duration', 'priceLevel', 'customData')
+_REQUIRED258 = ('duration', 'priceLevel')
+_REQUIRED259 = ('timeAnchor', 'priceScheduleId', 'numberOfPriceLevels', 'priceLevelScheduleEntries')
+_REQUIRED260 = ('id', 'chargingRateUnit', 'chargingSchedulePeriod')
+_NAMES261 = ('chargingLimitSource', 'isLocalGeneration', 'isGridCritical', 'customData')
+_REQUIRED262 = ('chargingLimit',)
+_NAMES263 = ('data', 'tbc', 'seqNo', 'generatedAt', 'requestId', 'customData')
+_REQUIRED264 = ('data', 'seqNo', 'generatedAt', 'requestId')
+_NAMES265 = ('controlType', 'gridEventFault', 'alarmEnded', 'timestamp', 'extraInfo', 'customData')
+_MEMBERS266 = ('CurrentImbalance', 'LocalEmergency', 'LowInputPower', 'OverCurrent', 'OverFrequency', 'OverVoltage', 'PhaseRotation', 'RemoteEmergency', 'UnderFrequency', 'UnderVoltage', 'VoltageImbalance',)
+_REQUIRED267 = ('controlType', 'timestamp')
+_NAMES268 = ('controlId', 'started', 'timestamp', 'supersededIds', 'customData')
+_REQUIRED269 = ('controlId', 'started', 'timestamp')
+_NAMES270 = ('messageInfo', 'requestId', 'tbc', 'customData')
+_NAMES271 = ('display', 'id', 'priority', 'state', 'startDateTime', 'endDateTime', 'transactionId', 'message', 'messageExtra', 'customData')
+_REQUIRED272 = ('id', 'priority', 'message')
+_NAMES273 = ('evseId', 'maxScheduleTuples', 'chargingNeeds', 'timestamp', 'customData')
+_NAMES274 = ('acChargingParameters', 'derChargingParameters', 'evEnergyOffer', 'requestedEnergyTransfer', 'dcChargingParameters', 'v2xChargingParameters', 'availableEnergyTransfer', 'controlMode', 'mobilityNeedsMode', 'departureTime', 'customData')
+_NAMES275 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage', 'customData')
+_REQUIRED276 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
+_NAMES277 = ('evSupportedDERControl', 'evOverExcitedMaxDischargePower', 'evOverExcitedPowerFactor', 'evUnderExcitedMaxDischargePower', 'evUnderExcitedPowerFactor', 'maxApparentPower', 'maxChargeApparentPower', 'maxChargeApparentPower_L2', 'maxChargeApparentPower_L3', 'maxDischargeApparentPower', 'maxDischargeApparentPower_L2', 'maxDischargeApparentPower_L3', 'maxChargeReactivePower', 'maxChargeReactivePower_L2', 'maxChargeReactivePower_L3', 'minChargeReactivePower', 'minChargeReactivePower_L2', 'minChargeReactivePower_L3', 'maxDischargeReactivePower', 'maxDischargeReactivePower_L2', 'maxDischargeReactivePower_L3', 'minDischargeReactivePower', 'minDischargeReactivePower_L2', 'minDischargeReactivePower_L3', 'nominalVoltage', 'nominalVoltageOffset', 'maxNominalVoltage', 'minNominalVoltage', 'evInverterManufacturer', 'evInverterModel', 'evInverterSerialNumber', 'evInverterSwVersion', 'evInverterHwVersion', 'evIslandingDetectionMethod', 'evIslandingTripTime', 'evMaximumLevel1DCInjection', 'evDurationLevel1DCInjection', 'evMaximumLevel2DCInjection', 'evDurationLevel2DCInjection', 'evReactiveSusceptance', 'evSessionTotalDischargeEnergyAvailable', 'customData')
+_MEMBERS278 = ('NoAntiIslandingSupport', 'RoCoF', 'UVP_OVP', 'UFP_OFP', 'VoltageVectorShift', 'ZeroCrossingDetection', 'OtherPassive', 'ImpedanceMeasurement', 'ImpedanceAtFrequency', 'SlipModeFrequencyShift', 'SandiaFrequencyShift', 'SandiaVoltageShift', 'FrequencyJump', 'RCLQFactor', 'OtherActive',)
+_NAMES279 = ('evAbsolutePriceSchedule', 'evPowerSchedule', 'customData')
+_NAMES280 = ('timeAnchor', 'currency', 'evAbsolutePriceScheduleEntries', 'priceAlgorithm', 'customData')
+_NAMES281 = ('duration', 'evPriceRule', 'customData')
+_NAMES282 = ('energyFee', 'powerRangeStart', 'customData')
+_REQUIRED283 = ('duration', 'evPriceRule')
+_REQUIRED284 = ('timeAnchor', 'currency', 'priceAlgorithm', 'evAbsolutePriceScheduleEntries')
+_NAMES285 = ('evPowerScheduleEntries', 'timeAnchor', 'customData')
+_NAMES286 = ('duration', 'power', 'customData')
+_REQUIRED287 = ('duration', 'power')
+_REQUIRED288 = ('timeAnchor', 'evPowerScheduleEntries')
+_REQUIRED289 = ('evPowerSchedule',)
+_NAMES290 = ('evMaxCurrent', 'evMaxVoltage', 'evMaxPower', 'evEnergyCapacity', 'energyAmount', 'stateOfCharge', 'fullSoC', 'bulkSoC', 'customData')
+_REQUIRED291 = ('evMaxCurrent', 'evMaxVoltage')
+_NAMES292 = ('minChargePower', 'minChargePower_L2', 'minChargePower_L3', 'maxChargePower', 'maxChargePower_L2', 'maxChargePower_L3', 'minDischargePower', 'minDischargePower_L2', 'minDischargePower_L3', 'maxDischargePower', 'maxDischargePower_L2', 'maxDischargePower_L3', 'minChargeCurrent', 'maxChargeCurrent', 'minDischargeCurrent', 'maxDischargeCurrent', 'minVoltage', 'maxVoltage', 'evTargetEnergyRequest', 'evMinEnergyRequest', 'evMaxEnergyRequest', 'evMinV2XEnergyRequest', 'evMaxV2XEnergyRequest', 'targetSoC', 'customData')
+_MEMBERS293 = ('ScheduledControl', 'DynamicControl',)
+_MEMBERS294 = ('EVCC', 'EVCC_SECC',)
+_REQUIRED295 = ('requestedEnergyTransfer',)
+_REQUIRED296 = ('evseId', 'chargingNeeds')
+_MEMBERS297 = ('Accepted', 'Rejected', 'Processing', 'NoChargingProfile',)
+_NAMES298 = ('timeBase', 'chargingSchedule', 'evseId', 'selectedChargingScheduleId', 'powerToleranceAcceptance', 'customData')
+_REQUIRED299 = ('timeBase', 'evseId', 'chargingSchedule')
+_NAMES300 = ('generatedAt', 'tbc', 'seqNo', 'eventData', 'customData')
+_NAMES301 = ('eventId', 'timestamp', 'trigger', 'cause', 'actualValue', 'techCode', 'techInfo', 'cleared', 'transactionId', 'component', 'variableMonitoringId', 'eventNotificationType', 'variable', 'severity', 'customData')
+_MEMBERS302 = ('Alerting', 'Delta', 'Periodic',)
+_MEMBERS303 = ('HardWiredNotification', 'HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor',)
+_REQUIRED304 = ('eventId', 'timestamp', 'trigger', 'actualValue', 'eventNotificationType', 'component', 'variable')
+_REQUIRED305 = ('generatedAt', 'seqNo', 'eventData')
+_NAMES306 = ('monitor', 'requestId', 'tbc', 'seqNo', 'generatedAt', 'customData')
+_NAMES307 = ('component', 'variable', 'variableMonitoring', 'customData')
+_NAMES308 = ('id', 'transaction', 'value', 'type', 'severity', 'eventNotificationType', 'customData')
+_MEMBERS309 = ('UpperThreshold', 'LowerThreshold', 'Delta', 'Periodic', 'PeriodicClockAligned', 'TargetDelta', 'TargetDeltaRelative',)
+_REQUIRED310 = ('id', 'transaction', 'value', 'type', 'severity', 'eventNotificationType')
+_REQUIRED311 = ('component', 'variable', 'variableMonitoring')
+_REQUIRED312 = ('requestId', 'seqNo', 'generatedAt')
+_NAMES313 = ('data', 'id', 'pending', 'basetime', 'customData')
+_NAMES314 = ('t', 'v', 'customData')
+_REQUIRED315 = ('t', 'v')
+_REQUIRED316 = ('id', 'pending', 'basetime', 'data')
+_NAMES317 = ('transactionId', 'activated', 'customData')
+_REQUIRED318 = ('transactionId', 'activated')
+_NAMES319 = ('requestId', 'generatedAt', 'reportData', 'tbc', 'seqNo', 'customData')
+_NAMES320 = ('component', 'variable', 'variableAttribute', 'variableCharacteristics', 'customData')
+_NAMES321 = ('type', 'value', 'mutability', 'persistent', 'constant', 'customData')
+_MEMBERS322 = ('ReadOnly', 'WriteOnly', 'ReadWrite',)
+_NAMES323 = ('unit', 'dataType', 'minLimit', 'maxLimit', 'maxElements', 'valuesList', 'supportsMonitoring', 'customData')
+_MEMBERS324 = ('string', 'decimal', 'integer', 'dateTime', 'boolean', 'OptionList', 'SequenceList', 'MemberList',)
+_REQUIRED325 = ('dataType', 'supportsMonitoring')
+_REQUIRED326 = ('component', 'variable', 'variableAttribute')
+_REQUIRED327 = ('requestId', 'generatedAt', 'seqNo')
+_NAMES328 = ('transactionId', 'pspRef', 'status', 'statusInfo', 'settlementAmount', 'settlementTime', 'receiptId', 'receiptUrl', 'vatCompany', 'vatNumber', 'customData')
+_MEMBERS329 = ('Settled', 'Canceled', 'Rejected', 'Failed',)
+_NAMES330 = ('name', 'address1', 'address2', 'city', 'postalCode', 'country', 'customData')
+_REQUIRED331 = ('name', 'address1', 'city', 'country')
+_REQUIRED332 = ('pspRef', 'status', 'settlementAmount', 'settlementTime')
+_NAMES333 = ('receiptUrl', 'receiptId', 'customData')
+_NAMES334 = ('evseId', 'timeout', 'customData')
+_REQUIRED335 = ('evseId', 'timeout')
+_REQUIRED336 = ('constantStreamData',)
+_NAMES337 = ('location', 'retries', 'checksum', 'requestId', 'retryInterval', 'customData')
+_REQUIRED338 = ('location', 'checksum', 'requestId')
+_NAMES339 = ('status', 'location', 'requestId', 'statusInfo', 'customData')
+_MEMBERS340 = ('Idle', 'DownloadScheduled', 'Downloading', 'Downloaded', 'Published', 'DownloadFailed', 'DownloadPaused', 'InvalidChecksum', 'ChecksumVerified', 'PublishFailed',)
+_NAMES341 = ('chargingProfileId', 'customData')
+_REQUIRED342 = ('chargingProfileId',)
+_NAMES343 = ('scheduleUpdate', 'status', 'statusInfo', 'customData')
+_NAMES344 = ('limit', 'limit_L2', 'limit_L3', 'dischargeLimit', 'dischargeLimit_L2', 'dischargeLimit_L3', 'setpoint', 'setpoint_L2', 'setpoint_L3', 'setpointReactive', 'setpointReactive_L2', 'setpointReactive_L3', 'customData')
+_NAMES345 = ('requestId', 'chargingLimitSource', 'chargingProfile', 'tbc', 'evseId', 'customData')
+_NAMES346 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'transactionId', 'maxOfflineDuration', 'chargingSchedule', 'invalidAfterOfflineDuration', 'dynUpdateInterval', 'dynUpdateTime', 'priceScheduleSignature', 'customData')
+_MEMBERS347 = ('Absolute', 'Recurring', 'Relative', 'Dynamic',)
+_MEMBERS348 = ('Daily', 'Weekly',)
+_REQUIRED349 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule')
+_REQUIRED350 = ('requestId', 'chargingLimitSource', 'evseId', 'chargingProfile')
+_NAMES351 = ('curve', 'enterService', 'fixedPFAbsorb', 'fixedPFInject', 'fixedVar', 'freqDroop', 'gradient', 'limitMaxDischarge', 'requestId', 'tbc', 'customData')
+_NAMES352 = ('curve', 'id', 'curveType', 'isDefault', 'isSuperseded', 'customData')
+_NAMES353 = ('curveData', 'hysteresis', 'priority', 'reactivePowerParams', 'voltageParams', 'yUnit', 'responseTime', 'startTime', 'duration', 'customData')
+_NAMES354 = ('x', 'y', 'customData')
+_REQUIRED355 = ('x', 'y')
+_NAMES356 = ('hysteresisHigh', 'hysteresisLow', 'hysteresisDelay', 'hysteresisGradient', 'customData')
+_NAMES357 = ('vRef', 'autonomousVRefEnable', 'autonomousVRefTimeConstant', 'customData')
+_NAMES358 = ('hv10MinMeanValue', 'hv10MinMeanTripDelay', 'powerDuringCessation', 'customData')
+_MEMBERS359 = ('Active', 'Reactive',)
+_MEMBERS360 = ('Not_Applicable', 'PctMaxW', 'PctMaxVar', 'PctWAvail', 'PctVarAvail', 'PctEffectiveV',)
+_REQUIRED361 = ('priority', 'yUnit', 'curveData')
+_REQUIRED362 = ('id', 'curveType', 'isDefault', 'isSuperseded', 'curve')
+_NAMES363 = ('enterService', 'id', 'customData')
+_NAMES364 = ('priority', 'highVoltage', 'lowVoltage', 'highFreq', 'lowFreq', 'delay', 'randomDelay', 'rampRate', 'customData')
+_REQUIRED365 = ('priority', 'highVoltage', 'lowVoltage', 'highFreq', 'lowFreq')
+_REQUIRED366 = ('id', 'enterService')
+_NAMES367 = ('fixedPF', 'id', 'isDefault', 'isSuperseded', 'customData')
+_NAMES368 = ('priority', 'displacement', 'excitation', 'startTime', 'duration', 'customData')
+_REQUIRED369 = ('priority', 'displacement', 'excitation')
+_REQUIRED370 = ('id', 'isDefault', 'isSuperseded', 'fixedPF')
+_NAMES371 = ('fixedVar', 'id', 'isDefault', 'isSuperseded', 'customData')
+_NAMES372 = ('priority', 'setpoint', 'unit', 'startTime', 'duration', 'customData')
+_REQUIRED373 = ('priority', 'setpoint', 'unit')
+_REQUIRED374 = ('id', 'isDefault', 'isSuperseded', 'fixedVar')
+_NAMES375 = ('freqDroop', 'id', 'isDefault', 'isSuperseded', 'customData')
+_NAMES376 = ('priority', 'overFreq', 'underFreq', 'overDroop', 'underDroop', 'responseTime', 'startTime', 'duration', 'customData')
+_REQUIRED377 = ('priority', 'overFreq', 'underFreq', 'overDroop', 'underDroop', 'responseTime')
+_REQUIRED378 = ('id', 'isDefault', 'isSuperseded', 'freqDroop')
+_NAMES379 = ('gradient', 'id', 'customData')
+_NAMES380 = ('priority', 'gradient', 'softGradient', 'customData')
+_REQUIRED381 = ('priority', 'gradient', 'softGradient')
+_REQUIRED382 = ('id', 'gradient')
+_NAMES383 = ('id', 'isDefault', 'isSuperseded', 'limitMaxDischarge', 'customData')
+_NAMES384 = ('priority', 'pctMaxDischargePower', 'powerMonitoringMustTrip', 'startTime', 'duration', 'customData')
+_REQUIRED385 = ('priority',)
+_REQUIRED386 = ('id', 'isDefault', 'isSuperseded', 'limitMaxDischarge')
+_NAMES387 = ('idToken', 'requestId', 'customData')
+_REQUIRED388 = ('requestId', 'idToken')
+_NAMES389 = ('evseId', 'groupIdToken', 'idToken', 'remoteStartId', 'chargingProfile', 'customData')
+_REQUIRED390 = ('remoteStartId', 'idToken')
+_NAMES391 = ('status', 'statusInfo', 'transactionId', 'customData')
+_REQUIRED392 = ('transactionId',)
+_NAMES393 = ('reservationId', 'reservationUpdateStatus', 'customData')
+_MEMBERS394 = ('Expired', 'Removed', 'NoTransaction',)
+_REQUIRED395 = ('reservationId', 'reservationUpdateStatus')
+_NAMES396 = ('id', 'expiryDateTime', 'connectorType', 'idToken', 'evseId', 'groupIdToken', 'customData')
+_REQUIRED397 = ('id', 'expiryDateTime', 'idToken')
+_MEMBERS398 = ('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',)
+_NAMES399 = ('type', 'evseId', 'customData')
+_MEMBERS400 = ('Immediate', 'OnIdle', 'ImmediateAndResume',)
+_REQUIRED401 = ('type',)
+_NAMES402 = ('type', 'timestamp', 'techInfo', 'customData')
+_REQUIRED403 = ('type', 'timestamp')
+_NAMES404 = ('localAuthorizationList', 'versionNumber', 'updateType', 'customData')
+_NAMES405 = ('idToken', 'idTokenInfo', 'customData')
+_MEMBERS406 = ('Differential', 'Full',)
+_REQUIRED407 = ('versionNumber', 'updateType')
+_MEMBERS408 = ('Accepted', 'Failed', 'VersionMismatch',)
+_NAMES409 = ('evseId', 'chargingProfile', 'customData')
+_REQUIRED410 = ('evseId', 'chargingProfile')
+_NAMES411 = ('isDefault', 'controlId', 'controlType', 'curve', 'enterService', 'fixedPFAbsorb', 'fixedPFInject', 'fixedVar', 'freqDroop', 'gradient', 'limitMaxDischarge', 'customData')
+_REQUIRED412 = ('isDefault', 'controlId', 'controlType')
+_NAMES413 = ('status', 'statusInfo', 'supersededIds', 'customData')
+_NAMES414 = ('evseId', 'tariff', 'customData')
+_REQUIRED415 = ('evseId', 'tariff')
+_MEMBERS416 = ('Accepted', 'Rejected', 'TooManyElements', 'ConditionNotSupported', 'DuplicateTariffId',)
+_NAMES417 = ('message', 'customData')
+_REQUIRED418 = ('message',)
+_MEMBERS419 = ('Accepted', 'NotSupportedMessageFormat', 'Rejected', 'NotSupportedPriority', 'NotSupportedState', 'UnknownTransaction', 'LanguageNotSupported',)
+_NAMES420 = ('monitoringBase', 'customData')
+_MEMBERS421 = ('All', 'FactoryDefault', 'HardWiredOnly',)
+_REQUIRED422 = ('monitoringBase',)
+_NAMES423 = ('severity', 'customData')
+_REQUIRED424 = ('severity',)
+_NAMES425 = ('configurationSlot', 'connectionData', 'customData')
+_NAMES426 = ('apn', 'ocppVersion', 'ocppInterface', 'ocppTransport', 'messageTimeout', 'ocppCsmsUrl', 'securityProfile', 'identity', 'basicAuthPassword', 'vpn', 'customData')
+_NAMES427 = ('apn', 'apnUserName', 'apnPassword', 'simPin', 'preferredNetwork', 'useOnlyPreferredNetwork', 'apnAuthentication', 'customData')
+_MEMBERS428 = ('PAP', 'CHAP', 'NONE', 'AUTO',)
+_REQUIRED429 = ('apn', 'apnAuthentication')
+_MEMBERS430 = ('OCPP12', 'OCPP15', 'OCPP16', 'OCPP20', 'OCPP201', 'OCPP21',)
+_MEMBERS431 = ('Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3', 'Any',)
+_MEMBERS432 = ('SOAP', 'JSON',)
+_NAMES433 = ('server', 'user', 'group', 'password', 'key', 'type', 'customData')
+_MEMBERS434 = ('IKEv2', 'IPSec', 'L2TP', 'PPTP',)
+_REQUIRED435 = ('server', 'user', 'password', 'key', 'type')
+_REQUIRED436 = ('ocppInterface', 'ocppTransport', 'messageTimeout', 'ocppCsmsUrl', 'securityProfile')
+_REQUIRED437 = ('configurationSlot', 'connectionData')
+_NAMES438 = ('setMonitoringData', 'customData')
+_NAMES439 = ('id', 'periodicEventStream', 'transaction', 'value', 'type', 'severity', 'component', 'variable', 'customData')
+_REQUIRED440 = ('value', 'type', 'severity', 'component', 'variable')
+_REQUIRED441 = ('setMonitoringData',)
+_NAMES442 = ('setMonitoringResult', 'customData')
+_NAMES443 = ('id', 'statusInfo', 'status', 'type', 'component', 'variable', 'severity', 'customData')
+_MEMBERS444 = ('Accepted', 'UnknownComponent', 'UnknownVariable', 'UnsupportedMonitorType', 'Rejected', 'Duplicate',)
+_REQUIRED445 = ('status', 'type', 'severity', 'component', 'variable')
+_REQUIRED446 = ('setMonitoringResult',)
+_NAMES447 = ('setVariableData', 'customData')
+_NAMES448 = ('attributeType', 'attributeValue', 'component', 'variable', 'customData')
+_REQUIRED449 = ('attributeValue', 'component', 'variable')
+_REQUIRED450 = ('setVariableData',)
+_NAMES451 = ('setVariableResult', 'customData')
+_NAMES452 = ('attributeType', 'attributeStatus', 'attributeStatusInfo', 'component', 'variable', 'customData')
+_MEMBERS453 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType', 'RebootRequired',)
+_REQUIRED454 = ('setVariableResult',)
+_NAMES455 = ('csr', 'certificateType', 'hashRootCertificate', 'requestId', 'customData')
+_REQUIRED456 = ('csr',)
+_NAMES457 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId', 'customData')
+_MEMBERS458 = ('Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted',)
+_REQUIRED459 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId')
+_NAMES460 = ('costDetails', 'eventType', 'meterValue', 'timestamp', 'triggerReason', 'seqNo', 'offline', 'numberOfPhasesUsed', 'cableMaxCurrent', 'reservationId', 'preconditioningStatus', 'evseSleep', 'transactionInfo', 'evse', 'idToken', 'customData')
+_NAMES461 = ('chargingPeriods', 'totalCost', 'totalUsage', 'failureToCalculate', 'failureReason', 'customData')
+_NAMES462 = ('dimensions', 'tariffId', 'startPeriod', 'customData')
+_NAMES463 = ('type', 'volume', 'customData')
+_MEMBERS464 = ('Energy', 'MaxCurrent', 'MinCurrent', 'MaxPower', 'MinPower', 'IdleTIme', 'ChargingTime',)
+_REQUIRED465 = ('type', 'volume')
+_NAMES466 = ('currency', 'typeOfCost', 'fixed', 'energy', 'chargingTime', 'idleTime', 'reservationTime', 'reservationFixed', 'total', 'customData')
+_MEMBERS467 = ('NormalCost', 'MinCost', 'MaxCost',)
+_NAMES468 = ('exclTax', 'inclTax', 'customData')
+_REQUIRED469 = ('currency', 'typeOfCost', 'total')
+_NAMES470 = ('energy', 'chargingTime', 'idleTime', 'reservationTime', 'customData')
+_REQUIRED471 = ('energy', 'chargingTime', 'idleTime')
+_REQUIRED472 = ('totalCost', 'totalUsage')
+_MEMBERS473 = ('Ended', 'Started', 'Updated',)
+_MEMBERS474 = ('AbnormalCondition', 'Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'CostLimitReached', 'Deauthorized', 'EnergyLimitReached', 'EVCommunicationLost', 'EVConnectTimeout', 'EVDeparted', 'EVDetected', 'LimitSet', 'MeterValueClock', 'MeterValuePeriodic', 'OperationModeChanged', 'RemoteStart', 'RemoteStop', 'ResetCommand', 'RunningCost', 'SignedDataReceived', 'SoCLimitReached', 'StopAuthorized', 'TariffChanged', 'TariffNotAccepted', 'TimeLimitReached', 'Trigger', 'TxResumed', 'UnlockCommand',)
+_MEMBERS475 = ('Unknown', 'Ready', 'NotReady', 'Preconditioning',)
+_NAMES476 = ('transactionId', 'chargingState', 'timeSpentCharging', 'stoppedReason', 'remoteStartId', 'operationMode', 'tariffId', 'transactionLimit', 'customData')
+_MEMBERS477 = ('EVConnected', 'Charging', 'SuspendedEV', 'SuspendedEVSE', 'Idle',)
+_MEMBERS478 = ('DeAuthorized', 'EmergencyStop', 'EnergyLimitReached', 'EVDisconnected', 'GroundFault', 'ImmediateReset', 'MasterPass', 'Local', 'LocalOutOfCredit', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout', 'ReqEnergyTransferRejected',)
+_NAMES479 = ('maxCost', 'maxEnergy', 'maxTime', 'maxSoC', 'customData')
+_REQUIRED480 = ('eventType', 'timestamp', 'triggerReason', 'seqNo', 'transactionInfo')
+_NAMES481 = ('totalCost', 'chargingPriority', 'idTokenInfo', 'transactionLimit', 'updatedPersonalMessage', 'updatedPersonalMessageExtra', 'customData')
+_NAMES482 = ('evse', 'requestedMessage', 'customTrigger', 'customData')
+_MEMBERS483 = ('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargingStationCertificate', 'SignV2GCertificate', 'SignV2G20Certificate', 'StatusNotification', 'TransactionEvent', 'SignCombinedCertificate', 'PublishFirmwareStatusNotification', 'CustomTrigger',)
+_REQUIRED484 = ('requestedMessage',)
+_MEMBERS485 = ('Accepted', 'Rejected', 'NotImplemented',)
+_NAMES486 = ('evseId', 'connectorId', 'customData')
+_REQUIRED487 = ('evseId', 'connectorId')
+_MEMBERS488 = ('Unlocked', 'UnlockFailed', 'OngoingAuthorizedTransaction', 'UnknownConnector',)
+_NAMES489 = ('checksum', 'customData')
+_REQUIRED490 = ('checksum',)
+_NAMES491 = ('status', 'customData')
+_MEMBERS492 = ('DownloadOngoing', 'NoFirmware', 'Unpublished',)
+_NAMES493 = ('chargingProfileId', 'scheduleUpdate', 'customData')
+_REQUIRED494 = ('chargingProfileId', 'scheduleUpdate')
+_NAMES495 = ('retries', 'retryInterval', 'requestId', 'firmware', 'customData')
+_NAMES496 = ('location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature', 'customData')
+_REQUIRED497 = ('location', 'retrieveDateTime')
+_REQUIRED498 = ('requestId', 'firmware')
+_MEMBERS499 = ('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',)
+_NAMES500 = ('transactionId', 'activate', 'customData')
+_REQUIRED501 = ('transactionId', 'activate')
+_MEMBERS502 = ('Accepted', 'Rejected', 'NoProfile',)
+_NAMES503 = ('vatNumber', 'evseId', 'customData')
+_REQUIRED504 = ('vatNumber',)
+_NAMES505 = ('company', 'statusInfo', 'vatNumber', 'evseId', 'status', 'customData')
+_REQUIRED506 = ('vatNumber', 'status')
 _SEEN_o_AFRRSignalRequest_b868b5 = [None] * 3
-_NAMES2 = ('vendorId',)
 _SEEN_o_customData_ce6ade = [None] * 1
-_REQUIRED4 = ('timestamp', 'signal')
-_NAMES5 = ('status', 'statusInfo', 'customData')
 _SEEN_o_AFRRSignalResponse_8e4808 = [None] * 3
-_MEMBERS7 = ('Accepted', 'Rejected',)
-_NAMES8 = ('reasonCode', 'additionalInfo', 'customData')
 _SEEN_o_statusInfo_ae02cc = [None] * 3
-_REQUIRED10 = ('reasonCode',)
-_REQUIRED11 = ('status',)
-_NAMES12 = ('id', 'params', 'customData')
 _SEEN_o_AdjustPeriodicEventStreamRequest_6118f8 = [None] * 3
-_NAMES14 = ('interval', 'values', 'customData')
 _SEEN_o_params_fc28d4 = [None] * 3
-_REQUIRED16 = ('id', 'params')
-_NAMES17 = ('idToken', 'certificate', 'iso15118CertificateHashData', 'customData')
 _SEEN_o_AuthorizeRequest_f9ea04 = [None] * 4
-_NAMES19 = ('additionalInfo', 'idToken', 'type', 'customData')
 _SEEN_o_idToken_dba809 = [None] * 4
-_NAMES21 = ('additionalIdToken', 'type', 'customData')
 _SEEN_o_additionalInfo_f16732 = [None] * 3
-_REQUIRED23 = ('additionalIdToken', 'type')
-_REQUIRED24 = ('idToken', 'type')
-_NAMES25 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL', 'customData')
 _SEEN_o_iso15118CertificateHashData_cf64af = [None] * 6
-_MEMBERS27 = ('SHA256', 'SHA384', 'SHA512',)
-_REQUIRED28 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'responderURL')
-_REQUIRED29 = ('idToken',)
-_NAMES30 = ('idTokenInfo', 'certificateStatus', 'allowedEnergyTransfer', 'tariff', 'customData')
 _SEEN_o_AuthorizeResponse_1cb8d6 = [None] * 5
-_NAMES32 = ('status', 'cacheExpiryDateTime', 'chargingPriority', 'groupIdToken', 'language1', 'language2', 'evseId', 'personalMessage', 'customData')
 _SEEN_o_idTokenInfo_3f6a15 = [None] * 9
-_MEMBERS34 = ('Accepted', 'Blocked', 'ConcurrentTx', 'Expired', 'Invalid', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime', 'Unknown',)
-_NAMES35 = ('format', 'language', 'content', 'customData')
 _SEEN_o_personalMessage_792c02 = [None] * 4
-_MEMBERS37 = ('ASCII', 'HTML', 'URI', 'UTF8', 'QRCODE',)
-_REQUIRED38 = ('format', 'content')
-_MEMBERS39 = ('Accepted', 'SignatureError', 'CertificateExpired', 'CertificateRevoked', 'NoCertificateAvailable', 'CertChainError', 'ContractCancelled',)
-_MEMBERS40 = ('AC_single_phase', 'AC_two_phase', 'AC_three_phase', 'DC', 'AC_BPT', 'AC_BPT_DER', 'AC_DER', 'DC_BPT', 'DC_ACDP', 'DC_ACDP_BPT', 'WPT',)
-_NAMES41 = ('tariffId', 'description', 'currency', 'energy', 'validFrom', 'chargingTime', 'idleTime', 'fixedFee', 'reservationTime', 'reservationFixed', 'minCost', 'maxCost', 'customData')
 _SEEN_o_tariff_5c072f = [None] * 13
-_NAMES43 = ('prices', 'taxRates', 'customData')
 _SEEN_o_energy_e0cc7c = [None] * 3
-_NAMES45 = ('priceKwh', 'conditions', 'customData')
 _SEEN_o_prices_7b3264 = [None] * 3
-_NAMES47 = ('startTimeOfDay', 'endTimeOfDay', 'dayOfWeek', 'validFromDate', 'validToDate', 'evseKind', 'minEnergy', 'maxEnergy', 'minCurrent', 'maxCurrent', 'minPower', 'maxPower', 'minTime', 'maxTime', 'minChargingTime', 'maxChargingTime', 'minIdleTime', 'maxIdleTime', 'customData')
 _SEEN_o_conditions_f58d4e = [None] * 19
-_MEMBERS49 = ('Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday',)
-_MEMBERS50 = ('AC', 'DC',)
-_REQUIRED51 = ('priceKwh',)
-_NAMES52 = ('type', 'tax', 'stack', 'customData')
 _SEEN_o_taxRates_9b186b = [None] * 4
-_REQUIRED54 = ('type', 'tax')
-_REQUIRED55 = ('prices',)
 _SEEN_o_chargingTime_56463b = [None] * 3
-_NAMES57 = ('priceMinute', 'conditions', 'customData')
 _SEEN_o_prices_0ec758 = [None] * 3
-_REQUIRED59 = ('priceMinute',)
 _SEEN_o_fixedFee_ac531d = [None] * 3
-_NAMES61 = ('conditions', 'priceFixed', 'customData')
 _SEEN_o_prices_b20038 = [None] * 3
-_NAMES63 = ('startTimeOfDay', 'endTimeOfDay', 'dayOfWeek', 'validFromDate', 'validToDate', 'evseKind', 'paymentBrand', 'paymentRecognition', 'customData')
 _SEEN_o_conditions_8be5e1 = [None] * 9
-_REQUIRED65 = ('priceFixed',)
-_NAMES66 = ('exclTax', 'inclTax', 'taxRates', 'customData')
 _SEEN_o_minCost_15272e = [None] * 4
-_REQUIRED68 = ('tariffId', 'currency')
-_REQUIRED69 = ('idTokenInfo',)
-_NAMES70 = ('batteryData', 'eventType', 'idToken', 'requestId', 'customData')
 _SEEN_o_BatterySwapRequest_2f760a = [None] * 5
-_NAMES72 = ('evseId', 'serialNumber', 'soC', 'soH', 'productionDate', 'vendorInfo', 'customData')
 _SEEN_o_batteryData_a91357 = [None] * 7
-_REQUIRED74 = ('evseId', 'serialNumber', 'soC', 'soH')
-_MEMBERS75 = ('BatteryIn', 'BatteryOut', 'BatteryOutTimeout',)
-_REQUIRED76 = ('eventType', 'requestId', 'idToken', 'batteryData')
-_NAMES77 = ('customData',)
 _SEEN_o_BatterySwapResponse_679c29 = [None] * 1
-_NAMES79 = ('chargingStation', 'reason', 'customData')
 _SEEN_o_BootNotificationRequest_82d882 = [None] * 3
-_NAMES81 = ('serialNumber', 'model', 'modem', 'vendorName', 'firmwareVersion', 'customData')
 _SEEN_o_chargingStation_58dd0b = [None] * 6
-_NAMES83 = ('iccid', 'imsi', 'customData')
 _SEEN_o_modem_746ce0 = [None] * 3
-_REQUIRED85 = ('model', 'vendorName')
-_MEMBERS86 = ('ApplicationReset', 'FirmwareUpdate', 'LocalReset', 'PowerUp', 'RemoteReset', 'ScheduledReset', 'Triggered', 'Unknown', 'Watchdog',)
-_REQUIRED87 = ('reason', 'chargingStation')
-_NAMES88 = ('currentTime', 'interval', 'status', 'statusInfo', 'customData')
 _SEEN_o_BootNotificationResponse_f43527 = [None] * 5
-_MEMBERS90 = ('Accepted', 'Pending', 'Rejected',)
-_REQUIRED91 = ('currentTime', 'interval', 'status')
-_NAMES92 = ('reservationId', 'customData')
 _SEEN_o_CancelReservationRequest_294b17 = [None] * 2
-_REQUIRED94 = ('reservationId',)
-_NAMES95 = ('certificateChain', 'certificateType', 'requestId', 'customData')
 _SEEN_o_CertificateSignedRequest_ebc6fe = [None] * 4
-_MEMBERS97 = ('ChargingStationCertificate', 'V2GCertificate', 'V2G20Certificate',)
-_REQUIRED98 = ('certificateChain',)
-_NAMES99 = ('evse', 'operationalStatus', 'customData')
 _SEEN_o_ChangeAvailabilityRequest_1c5a4d = [None] * 3
-_NAMES101 = ('id', 'connectorId', 'customData')
 _SEEN_o_evse_a7551d = [None] * 3
-_REQUIRED103 = ('id',)
-_MEMBERS104 = ('Inoperative', 'Operative',)
-_REQUIRED105 = ('operationalStatus',)
 _SEEN_o_ChangeAvailabilityResponse_468c75 = [None] * 3
-_MEMBERS107 = ('Accepted', 'Rejected', 'Scheduled',)
-_NAMES108 = ('tariff', 'transactionId', 'customData')
 _SEEN_o_ChangeTransactionTariffRequest_1bf6fc = [None] * 3
-_REQUIRED110 = ('transactionId', 'tariff')
 _SEEN_o_ChangeTransactionTariffResponse_959614 = [None] * 3
-_MEMBERS112 = ('Accepted', 'Rejected', 'TooManyElements', 'ConditionNotSupported', 'TxNotFound', 'NoCurrencyChange',)
-_NAMES113 = ('chargingProfileId', 'chargingProfileCriteria', 'customData')
 _SEEN_o_ClearChargingProfileRequest_4f16cd = [None] * 3
-_NAMES115 = ('evseId', 'chargingProfilePurpose', 'stackLevel', 'customData')
 _SEEN_o_chargingProfileCriteria_3f987a = [None] * 4
-_MEMBERS117 = ('ChargingStationExternalConstraints', 'ChargingStationMaxProfile', 'TxDefaultProfile', 'TxProfile', 'PriorityCharging', 'LocalGeneration',)
 _SEEN_o_ClearChargingProfileResponse_c3c8fc = [None] * 3
-_MEMBERS119 = ('Accepted', 'Unknown',)
-_NAMES120 = ('isDefault', 'controlType', 'controlId', 'customData')
 _SEEN_o_ClearDERControlRequest_733744 = [None] * 4
-_MEMBERS122 = ('EnterService', 'FreqDroop', 'FreqWatt', 'FixedPFAbsorb', 'FixedPFInject', 'FixedVar', 'Gradients', 'HFMustTrip', 'HFMayTrip', 'HVMustTrip', 'HVMomCess', 'HVMayTrip', 'LimitMaxDischarge', 'LFMustTrip', 'LVMustTrip', 'LVMomCess', 'LVMayTrip', 'PowerMonitoringMustTrip', 'VoltVar', 'VoltWatt', 'WattPF', 'WattVar',)
-_REQUIRED123 = ('isDefault',)
 _SEEN_o_ClearDERControlResponse_c68582 = [None] * 3
-_MEMBERS125 = ('Accepted', 'Rejected', 'NotSupported', 'NotFound',)
-_NAMES126 = ('id', 'customData')
 _SEEN_o_ClearDisplayMessageRequest_4a960a = [None] * 2
 _SEEN_o_ClearDisplayMessageResponse_3e5879 = [None] * 3
-_MEMBERS129 = ('Accepted', 'Unknown', 'Rejected',)
-_NAMES130 = ('tariffIds', 'evseId', 'customData')
 _SEEN_o_ClearTariffsRequest_b626f5 = [None] * 3
-_NAMES132 = ('clearTariffsResult', 'customData')
 _SEEN_o_ClearTariffsResponse_5171f5 = [None] * 2
-_NAMES134 = ('statusInfo', 'tariffId', 'status', 'customData')
 _SEEN_o_clearTariffsResult_5d0e32 = [None] * 4
-_MEMBERS136 = ('Accepted', 'Rejected', 'NoTariff',)
-_REQUIRED137 = ('clearTariffsResult',)
 _SEEN_o_ClearVariableMonitoringRequest_3f424f = [None] * 2
-_NAMES139 = ('clearMonitoringResult', 'customData')
 _SEEN_o_ClearVariableMonitoringResponse_2df127 = [None] * 2
-_NAMES141 = ('status', 'id', 'statusInfo', 'customData')
 _SEEN_o_clearMonitoringResult_e2497f = [None] * 4
-_MEMBERS143 = ('Accepted', 'Rejected', 'NotFound',)
-_REQUIRED144 = ('status', 'id')
-_REQUIRED145 = ('clearMonitoringResult',)
-_NAMES146 = ('chargingLimitSource', 'evseId', 'customData')
 _SEEN_o_ClearedChargingLimitRequest_da5413 = [None] * 3
-_REQUIRED148 = ('chargingLimitSource',)
-_NAMES149 = ('totalCost', 'transactionId', 'customData')
 _SEEN_o_CostUpdatedRequest_db0df6 = [None] * 3
-_REQUIRED151 = ('totalCost', 'transactionId')
-_NAMES152 = ('customerCertificate', 'idToken', 'requestId', 'report', 'clear', 'customerIdentifier', 'customData')
 _SEEN_o_CustomerInformationRequest_1ef18f = [None] * 7
-_NAMES154 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber', 'customData')
 _SEEN_o_customerCertificate_35f7e3 = [None] * 5
-_REQUIRED156 = ('hashAlgorithm', 'issuerNameHash', 'issuerKeyHash', 'serialNumber')
-_REQUIRED157 = ('requestId', 'report', 'clear')
 _SEEN_o_CustomerInformationResponse_116651 = [None] * 3
-_MEMBERS159 = ('Accepted', 'Rejected', 'Invalid',)
-_NAMES160 = ('messageId', 'data', 'vendorId', 'customData')
 _SEEN_o_DataTransferRequest_250e87 = [None] * 4
-_NAMES162 = ('status', 'statusInfo', 'data', 'customData')
 _SEEN_o_DataTransferResponse_dc7917 = [None] * 4
-_MEMBERS164 = ('Accepted', 'Rejected', 'UnknownMessageId', 'UnknownVendorId',)
-_NAMES165 = ('certificateHashData', 'customData')
 _SEEN_o_DeleteCertificateRequest_f40fd0 = [None] * 2
-_REQUIRED167 = ('certificateHashData',)
 _SEEN_o_DeleteCertificateResponse_cb638e = [None] * 3
-_MEMBERS169 = ('Accepted', 'Failed', 'NotFound',)
-_NAMES170 = ('status', 'requestId', 'statusInfo', 'customData')
 _SEEN_o_FirmwareStatusNotificationRequest_fdf878 = [None] * 4
-_MEMBERS172 = ('Downloaded', 'DownloadFailed', 'Downloading', 'DownloadScheduled', 'DownloadPaused', 'Idle', 'InstallationFailed', 'Installing', 'Installed', 'InstallRebooting', 'InstallScheduled', 'InstallVerificationFailed', 'InvalidSignature', 'SignatureVerified',)
-_NAMES173 = ('iso15118SchemaVersion', 'action', 'exiRequest', 'maximumContractCertificateChains', 'prioritizedEMAIDs', 'customData')
 _SEEN_o_Get15118EVCertificateRequest_f35ea9 = [None] * 6
-_MEMBERS175 = ('Install', 'Update',)
-_REQUIRED176 = ('iso15118SchemaVersion', 'action', 'exiRequest')
-_NAMES177 = ('status', 'statusInfo', 'exiResponse', 'remainingContracts', 'customData')
 _SEEN_o_Get15118EVCertificateResponse_bbfbac = [None] * 5
-_MEMBERS179 = ('Accepted', 'Failed',)
-_REQUIRED180 = ('status', 'exiResponse')
-_NAMES181 = ('requestId', 'reportBase', 'customData')
 _SEEN_o_GetBaseReportRequest_ad3c06 = [None] * 3
-_MEMBERS183 = ('ConfigurationInventory', 'FullInventory', 'SummaryInventory',)
-_REQUIRED184 = ('requestId', 'reportBase')
 _SEEN_o_GetBaseReportResponse_c303cc = [None] * 3
-_MEMBERS186 = ('Accepted', 'Rejected', 'NotSupported', 'EmptyResultSet',)
-_NAMES187 = ('certificateStatusRequests', 'customData')
 _SEEN_o_GetCertificateChainStatusRequest_d60015 = [None] * 2
-_NAMES189 = ('certificateHashData', 'source', 'urls', 'customData')
 _SEEN_o_certificateStatusRequests_6283cf = [None] * 4
-_MEMBERS191 = ('CRL', 'OCSP',)
-_REQUIRED192 = ('source', 'urls', 'certificateHashData')
-_REQUIRED193 = ('certificateStatusRequests',)
-_NAMES194 = ('certificateStatus', 'customData')
 _SEEN_o_GetCertificateChainStatusResponse_019689 = [None] * 2
-_NAMES196 = ('certificateHashData', 'source', 'status', 'nextUpdate', 'customData')
 _SEEN_o_certificateStatus_836653 = [None] * 5
-_MEMBERS198 = ('Good', 'Revoked', 'Unknown', 'Failed',)
-_REQUIRED199 = ('source', 'status', 'nextUpdate', 'certificateHashData')
-_REQUIRED200 = ('certificateStatus',)
-_NAMES201 = ('ocspRequestData', 'customData')
 _SEEN_o_GetCertificateStatusRequest_b0ba90 = [None] * 2
-_REQUIRED203 = ('ocspRequestData',)
-_NAMES204 = ('status', 'statusInfo', 'ocspResult', 'customData')
 _SEEN_o_GetCertificateStatusResponse_1cb604 = [None] * 4
-_NAMES206 = ('requestId', 'evseId', 'chargingProfile', 'customData')
 _SEEN_o_GetChargingProfilesRequest_0fb86a = [None] * 4
-_NAMES208 = ('chargingProfilePurpose', 'stackLevel', 'chargingProfileId', 'chargingLimitSource', 'customData')
 _SEEN_o_chargingProfile_8068a1 = [None] * 5
-_REQUIRED210 = ('requestId', 'chargingProfile')
 _SEEN_o_GetChargingProfilesResponse_b90873 = [None] * 3
-_MEMBERS212 = ('Accepted', 'NoProfiles',)
-_NAMES213 = ('duration', 'chargingRateUnit', 'evseId', 'customData')
 _SEEN_o_GetCompositeScheduleRequest_4dadd5 = [None] * 4
-_MEMBERS215 = ('W', 'A',)
-_REQUIRED216 = ('duration', 'evseId')
-_NAMES217 = ('status', 'statusInfo', 'schedule', 'customData')
 _SEEN_o_GetCompositeScheduleResponse_fa7c4b = [None] * 4
-_NAMES219 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod', 'customData')
 _SEEN_o_schedule_9fef30 = [None] * 6
-_NAMES221 = ('startPeriod', 'limit', 'limit_L2', 'limit_L3', 'numberPhases', 'phaseToUse', 'dischargeLimit', 'dischargeLimit_L2', 'dischargeLimit_L3', 'setpoint', 'setpoint_L2', 'setpoint_L3', 'setpointReactive', 'setpointReactive_L2', 'setpointReactive_L3', 'preconditioningRequest', 'evseSleep', 'v2xBaseline', 'operationMode', 'v2xFreqWattCurve', 'v2xSignalWattCurve', 'customData')
 _SEEN_o_chargingSchedulePeriod_feb93a = [None] * 22
-_MEMBERS223 = ('Idle', 'ChargingOnly', 'CentralSetpoint', 'ExternalSetpoint', 'ExternalLimits', 'CentralFrequency', 'LocalFrequency', 'LocalLoadBalancing',)
-_NAMES224 = ('frequency', 'power', 'customData')
 _SEEN_o_v2xFreqWattCurve_55b9c6 = [None] * 3
-_REQUIRED226 = ('frequency', 'power')
-_NAMES227 = ('signal', 'power', 'customData')
 _SEEN_o_v2xSignalWattCurve_9232ea = [None] * 3
-_REQUIRED229 = ('signal', 'power')
-_REQUIRED230 = ('startPeriod',)
-_REQUIRED231 = ('evseId', 'duration', 'scheduleStart', 'chargingRateUnit', 'chargingSchedulePeriod')
-_NAMES232 = ('requestId', 'isDefault', 'controlType', 'controlId', 'customData')
 _SEEN_o_GetDERControlRequest_bc0af4 = [None] * 5
-_REQUIRED234 = ('requestId',)
-_NAMES235 = ('id', 'requestId', 'priority', 'state', 'customData')
 _SEEN_o_GetDisplayMessagesRequest_cea001 = [None] * 5
-_MEMBERS237 = ('AlwaysFront', 'InFront', 'NormalCycle',)
-_MEMBERS238 = ('Charging', 'Faulted', 'Idle', 'Unavailable', 'Suspended', 'Discharging',)
-_NAMES239 = ('certificateType', 'customData')
 _SEEN_o_GetInstalledCertificateIdsRequest_1f0e96 = [None] * 2
-_MEMBERS241 = ('V2GRootCertificate', 'MORootCertificate', 'CSMSRootCertificate', 'V2GCertificateChain', 'ManufacturerRootCertificate', 'OEMRootCertificate',)
-_NAMES242 = ('status', 'statusInfo', 'certificateHashDataChain', 'customData')
 _SEEN_o_GetInstalledCertificateIdsResponse_02e705 = [None] * 4
-_MEMBERS244 = ('Accepted', 'NotFound',)
-_NAMES245 = ('certificateHashData', 'certificateType', 'childCertificateHashData', 'customData')
 _SEEN_o_certificateHashDataChain_5430a6 = [None] * 4
-_REQUIRED247 = ('certificateType', 'certificateHashData')
-_NAMES248 = ('versionNumber', 'customData')
 _SEEN_o_GetLocalListVersionResponse_008240 = [None] * 2
-_REQUIRED250 = ('versionNumber',)
-_NAMES251 = ('log', 'logType', 'requestId', 'retries', 'retryInterval', 'customData')
 _SEEN_o_GetLogRequest_6cba6e = [None] * 6
-_NAMES253 = ('remoteLocation', 'oldestTimestamp', 'latestTimestamp', 'customData')
 _SEEN_o_log_abb13e = [None] * 4
-_REQUIRED255 = ('remoteLocation',)
-_MEMBERS256 = ('DiagnosticsLog', 'SecurityLog', 'DataCollectorLog',)
-_REQUIRED257 = ('logType', 'requestId', 'log')
-_NAMES258 = ('status', 'statusInfo', 'filename', 'customData')
 _SEEN_o_GetLogResponse_6984ec = [None] * 4
-_MEMBERS260 = ('Accepted', 'Rejected', 'AcceptedCanceled',)
-_NAMES261 = ('componentVariable', 'requestId', 'monitoringCriteria', 'customData')
 _SEEN_o_GetMonitoringReportRequest_ac6e13 = [None] * 4
-_NAMES263 = ('component', 'variable', 'customData')
 _SEEN_o_componentVariable_e70256 = [None] * 3
-_NAMES265 = ('evse', 'name', 'instance', 'customData')
 _SEEN_o_component_47ee8a = [None] * 4
-_REQUIRED267 = ('name',)
-_NAMES268 = ('name', 'instance', 'customData')
 _SEEN_o_variable_e65dc4 = [None] * 3
-_REQUIRED270 = ('component',)
-_MEMBERS271 = ('ThresholdMonitoring', 'DeltaMonitoring', 'PeriodicMonitoring',)
-_NAMES272 = ('constantStreamData', 'customData')
 _SEEN_o_GetPeriodicEventStreamResponse_fdb514 = [None] * 2
-_NAMES274 = ('id', 'params', 'variableMonitoringId', 'customData')
 _SEEN_o_constantStreamData_7eddff = [None] * 4
-_REQUIRED276 = ('id', 'variableMonitoringId', 'params')
-_NAMES277 = ('componentVariable', 'requestId', 'componentCriteria', 'customData')
 _SEEN_o_GetReportRequest_b5acc5 = [None] * 4
-_MEMBERS279 = ('Active', 'Available', 'Enabled', 'Problem',)
-_NAMES280 = ('evseId', 'customData')
 _SEEN_o_GetTariffsRequest_a5d5ad = [None] * 2
-_REQUIRED282 = ('evseId',)
-_NAMES283 = ('status', 'statusInfo', 'tariffAssignments', 'customData')
 _SEEN_o_GetTariffsResponse_aa3fbe = [None] * 4
-_NAMES285 = ('tariffId', 'tariffKind', 'validFrom', 'evseIds', 'idTokens', 'customData')
 _SEEN_o_tariffAssignments_20a753 = [None] * 6
-_MEMBERS287 = ('DefaultTariff', 'DriverTariff',)
-_REQUIRED288 = ('tariffId', 'tariffKind')
-_NAMES289 = ('transactionId', 'customData')
 _SEEN_o_GetTransactionStatusRequest_7a79fc = [None] * 2
-_NAMES291 = ('ongoingIndicator', 'messagesInQueue', 'customData')
 _SEEN_o_GetTransactionStatusResponse_e8589f = [None] * 3
-_REQUIRED293 = ('messagesInQueue',)
-_NAMES294 = ('getVariableData', 'customData')
 _SEEN_o_GetVariablesRequest_717056 = [None] * 2
-_NAMES296 = ('attributeType', 'component', 'variable', 'customData')
 _SEEN_o_getVariableData_251f1b = [None] * 4
-_MEMBERS298 = ('Actual', 'Target', 'MinSet', 'MaxSet',)
-_REQUIRED299 = ('component', 'variable')
-_REQUIRED300 = ('getVariableData',)
-_NAMES301 = ('getVariableResult', 'customData')
 _SEEN_o_GetVariablesResponse_33af55 = [None] * 2
-_NAMES303 = ('attributeStatus', 'attributeStatusInfo', 'attributeType', 'attributeValue', 'component', 'variable', 'customData')
 _SEEN_o_getVariableResult_97f678 = [None] * 7
-_MEMBERS305 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType',)
-_REQUIRED306 = ('attributeStatus', 'component', 'variable')
-_REQUIRED307 = ('getVariableResult',)
-_NAMES308 = ('currentTime', 'customData')
 _SEEN_o_HeartbeatResponse_49ff69 = [None] * 2
-_REQUIRED310 = ('currentTime',)
-_NAMES311 = ('certificateType', 'certificate', 'customData')
 _SEEN_o_InstallCertificateRequest_0511a7 = [None] * 3
-_MEMBERS313 = ('V2GRootCertificate', 'MORootCertificate', 'ManufacturerRootCertificate', 'CSMSRootCertificate', 'OEMRootCertificate',)
-_REQUIRED314 = ('certificateType', 'certificate')
 _SEEN_o_InstallCertificateResponse_b9c3ea = [None] * 3
-_MEMBERS316 = ('Accepted', 'Rejected', 'Failed',)
 _SEEN_o_LogStatusNotificationRequest_26e5ad = [None] * 4
-_MEMBERS318 = ('BadMessage', 'Idle', 'NotSupportedOperation', 'PermissionDenied', 'Uploaded', 'UploadFailure', 'Uploading', 'AcceptedCanceled',)
-_NAMES319 = ('evseId', 'meterValue', 'customData')
 _SEEN_o_MeterValuesRequest_259a70 = [None] * 3
-_NAMES321 = ('sampledValue', 'timestamp', 'customData')
 _SEEN_o_meterValue_d3062c = [None] * 3
-_NAMES323 = ('value', 'measurand', 'context', 'phase', 'location', 'signedMeterValue', 'unitOfMeasure', 'customData')
 _SEEN_o_sampledValue_8c3c5a = [None] * 8
-_MEMBERS325 = ('Current.Export', 'Current.Export.Offered', 'Current.Export.Minimum', 'Current.Import', 'Current.Import.Offered', 'Current.Import.Minimum', 'Current.Offered', 'Display.PresentSOC', 'Display.MinimumSOC', 'Display.TargetSOC', 'Display.MaximumSOC', 'Display.RemainingTimeToMinimumSOC', 'Display.RemainingTimeToTargetSOC', 'Display.RemainingTimeToMaximumSOC', 'Display.ChargingComplete', 'Display.BatteryEnergyCapacity', 'Display.InletHot', 'Energy.Active.Export.Interval', 'Energy.Active.Export.Register', 'Energy.Active.Import.Interval', 'Energy.Active.Import.Register', 'Energy.Active.Import.CableLoss', 'Energy.Active.Import.LocalGeneration.Register', 'Energy.Active.Net', 'Energy.Active.Setpoint.Interval', 'Energy.Apparent.Export', 'Energy.Apparent.Import', 'Energy.Apparent.Net', 'Energy.Reactive.Export.Interval', 'Energy.Reactive.Export.Register', 'Energy.Reactive.Import.Interval', 'Energy.Reactive.Import.Register', 'Energy.Reactive.Net', 'EnergyRequest.Target', 'EnergyRequest.Minimum', 'EnergyRequest.Maximum', 'EnergyRequest.Minimum.V2X', 'EnergyRequest.Maximum.V2X', 'EnergyRequest.Bulk', 'Frequency', 'Power.Active.Export', 'Power.Active.Import', 'Power.Active.Setpoint', 'Power.Active.Residual', 'Power.Export.Minimum', 'Power.Export.Offered', 'Power.Factor', 'Power.Import.Offered', 'Power.Import.Minimum', 'Power.Offered', 'Power.Reactive.Export', 'Power.Reactive.Import', 'SoC', 'Voltage', 'Voltage.Minimum', 'Voltage.Maximum',)
-_MEMBERS326 = ('Interruption.Begin', 'Interruption.End', 'Other', 'Sample.Clock', 'Sample.Periodic', 'Transaction.Begin', 'Transaction.End', 'Trigger',)
-_MEMBERS327 = ('L1', 'L2', 'L3', 'N', 'L1-N', 'L2-N', 'L3-N', 'L1-L2', 'L2-L3', 'L3-L1',)
-_MEMBERS328 = ('Body', 'Cable', 'EV', 'Inlet', 'Outlet', 'Upstream',)
-_NAMES329 = ('signedMeterData', 'signingMethod', 'encodingMethod', 'publicKey', 'customData')
 _SEEN_o_signedMeterValue_1e6423 = [None] * 5
-_REQUIRED331 = ('signedMeterData', 'encodingMethod')
-_NAMES332 = ('unit', 'multiplier', 'customData')
 _SEEN_o_unitOfMeasure_1fa959 = [None] * 3
-_REQUIRED334 = ('value',)
-_REQUIRED335 = ('timestamp', 'sampledValue')
-_REQUIRED336 = ('evseId', 'meterValue')
-_NAMES337 = ('transactionId', 'allowedEnergyTransfer', 'customData')
 _SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81 = [None] * 3
-_REQUIRED339 = ('transactionId', 'allowedEnergyTransfer')
-_NAMES340 = ('chargingSchedule', 'evseId', 'chargingLimit', 'customData')
 _SEEN_o_NotifyChargingLimitRequest_edd00e = [None] * 4
-_NAMES342 = ('id', 'limitAtSoC', 'startSchedule', 'duration', 'chargingRateUnit', 'minChargingRate', 'powerTolerance', 'signatureId', 'digestValue', 'useLocalTime', 'chargingSchedulePeriod', 'randomizedDelay', 'salesTariff', 'absolutePriceSchedule', 'priceLevelSchedule', 'customData')
 _SEEN_o_chargingSchedule_51c238 = [None] * 16
-_NAMES344 = ('soc', 'limit', 'customData')
 _SEEN_o_limitAtSoC_2e6e76 = [None] * 3
-_REQUIRED346 = ('soc', 'limit')
-_NAMES347 = ('id', 'salesTariffDescription', 'numEPriceLevels', 'salesTariffEntry', 'customData')
 _SEEN_o_salesTariff_dcad30 = [None] * 5
-_NAMES349 = ('relativeTimeInterval', 'ePriceLevel', 'consumptionCost', 'customData')
 _SEEN_o_salesTariffEntry_d9f709 = [None] * 4
-_NAMES351 = ('start', 'duration', 'customData')
 _SEEN_o_relativeTimeInterval_7b23e3 = [None] * 3
-_REQUIRED353 = ('start',)
-_NAMES354 = ('startValue', 'cost', 'customData')
 _SEEN_o_consumptionCost_aceede = [None] * 3
-_NAMES356 = ('costKind', 'amount', 'amountMultiplier', 'customData')
 _SEEN_o_cost_886356 = [None] * 4
-_MEMBERS358 = ('CarbonDioxideEmission', 'RelativePricePercentage', 'RenewableGenerationPercentage',)
-_REQUIRED359 = ('costKind', 'amount')
-_REQUIRED360 = ('startValue', 'cost')
-_REQUIRED361 = ('relativeTimeInterval',)
-_REQUIRED362 = ('id', 'salesTariffEntry')
-_NAMES363 = ('timeAnchor', 'priceScheduleID', 'priceScheduleDescription', 'currency', 'language', 'priceAlgorithm', 'minimumCost', 'maximumCost', 'priceRuleStacks', 'taxRules', 'overstayRuleList', 'additionalSelectedServices', 'customData')
 _SEEN_o_absolutePriceSchedule_4254af = [None] * 13
-_NAMES365 = ('exponent', 'value', 'customData')
 _SEEN_o_minimumCost_57d44f = [None] * 3
-_REQUIRED367 = ('exponent', 'value')
-_NAMES368 = ('duration', 'priceRule', 'customData')
 _SEEN_o_priceRuleStacks_b1446a = [None] * 3
-_NAMES370 = ('parkingFeePeriod', 'carbonDioxideEmission', 'renewableGenerationPercentage', 'energyFee', 'parkingFee', 'powerRangeStart', 'customData')
 _SEEN_o_priceRule_5ce378 = [None] * 7
-_REQUIRED372 = ('energyFee', 'powerRangeStart')
-_REQUIRED373 = ('duration', 'priceRule')
-_NAMES374 = ('taxRuleID', 'taxRuleName', 'taxIncludedInPrice', 'appliesToEnergyFee', 'appliesToParkingFee', 'appliesToOverstayFee', 'appliesToMinimumMaximumCost', 'taxRate', 'customData')
 _SEEN_o_taxRules_1ef23a = [None] * 9
-_REQUIRED376 = ('taxRuleID', 'appliesToEnergyFee', 'appliesToParkingFee', 'appliesToOverstayFee', 'appliesToMinimumMaximumCost', 'taxRate')
-_NAMES377 = ('overstayPowerThreshold', 'overstayRule', 'overstayTimeThreshold', 'customData')
 _SEEN_o_overstayRuleList_375753 = [None] * 4
-_NAMES379 = ('overstayFee', 'overstayRuleDescription', 'startTime', 'overstayFeePeriod', 'customData')
 _SEEN_o_overstayRule_f65c4d = [None] * 5
-_REQUIRED381 = ('startTime', 'overstayFeePeriod', 'overstayFee')
-_REQUIRED382 = ('overstayRule',)
-_NAMES383 = ('serviceFee', 'serviceName', 'customData')
 _SEEN_o_additionalSelectedServices_948998 = [None] * 3
-_REQUIRED385 = ('serviceName', 'serviceFee')
-_REQUIRED386 = ('timeAnchor', 'priceScheduleID', 'currency', 'language', 'priceAlgorithm', 'priceRuleStacks')
-_NAMES387 = ('priceLevelScheduleEntries', 'timeAnchor', 'priceScheduleId', 'priceScheduleDescription', 'numberOfPriceLevels', 'customData')
 _SEEN_o_priceLevelSchedule_20427c = [None] * 6
-_NAMES389 = ('duration', 'priceLevel', 'customData')
 _SEEN_o_priceLevelScheduleEntries_aaab3d = [None] * 3
-_REQUIRED391 = ('duration', 'priceLevel')
-_REQUIRED392 = ('timeAnchor', 'priceScheduleId', 'numberOfPriceLevels', 'priceLevelScheduleEntries')
-_REQUIRED393 = ('id', 'chargingRateUnit', 'chargingSchedulePeriod')
-_NAMES394 = ('chargingLimitSource', 'isLocalGeneration', 'isGridCritical', 'customData')
 _SEEN_o_chargingLimit_ada839 = [None] * 4
-_REQUIRED396 = ('chargingLimit',)
-_NAMES397 = ('data', 'tbc', 'seqNo', 'generatedAt', 'requestId', 'customData')
 _SEEN_o_NotifyCustomerInformationRequest_d051fa = [None] * 6
-_REQUIRED399 = ('data', 'seqNo', 'generatedAt', 'requestId')
-_NAMES400 = ('controlType', 'gridEventFault', 'alarmEnded', 'timestamp', 'extraInfo', 'customData')
 _SEEN_o_NotifyDERAlarmRequest_8e96b8 = [None] * 6
-_MEMBERS402 = ('CurrentImbalance', 'LocalEmergency', 'LowInputPower', 'OverCurrent', 'OverFrequency', 'OverVoltage', 'PhaseRotation', 'RemoteEmergency', 'UnderFrequency', 'UnderVoltage', 'VoltageImbalance',)
-_REQUIRED403 = ('controlType', 'timestamp')
-_NAMES404 = ('controlId', 'started', 'timestamp', 'supersededIds', 'customData')
 _SEEN_o_NotifyDERStartStopRequest_69f02b = [None] * 5
-_REQUIRED406 = ('controlId', 'started', 'timestamp')
-_NAMES407 = ('messageInfo', 'requestId', 'tbc', 'customData')
 _SEEN_o_NotifyDisplayMessagesRequest_8307fb = [None] * 4
-_NAMES409 = ('display', 'id', 'priority', 'state', 'startDateTime', 'endDateTime', 'transactionId', 'message', 'messageExtra', 'customData')
 _SEEN_o_messageInfo_dc7f9f = [None] * 10
-_REQUIRED411 = ('id', 'priority', 'message')
-_NAMES412 = ('evseId', 'maxScheduleTuples', 'chargingNeeds', 'timestamp', 'customData')
 _SEEN_o_NotifyEVChargingNeedsRequest_da88d1 = [None] * 5
-_NAMES414 = ('acChargingParameters', 'derChargingParameters', 'evEnergyOffer', 'requestedEnergyTransfer', 'dcChargingParameters', 'v2xChargingParameters', 'availableEnergyTransfer', 'controlMode', 'mobilityNeedsMode', 'departureTime', 'customData')
 _SEEN_o_chargingNeeds_489f94 = [None] * 11
-_NAMES416 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage', 'customData')
 _SEEN_o_acChargingParameters_982b79 = [None] * 5
-_REQUIRED418 = ('energyAmount', 'evMinCurrent', 'evMaxCurrent', 'evMaxVoltage')
-_NAMES419 = ('evSupportedDERControl', 'evOverExcitedMaxDischargePower', 'evOverExcitedPowerFactor', 'evUnderExcitedMaxDischargePower', 'evUnderExcitedPowerFactor', 'maxApparentPower', 'maxChargeApparentPower', 'maxChargeApparentPower_L2', 'maxChargeApparentPower_L3', 'maxDischargeApparentPower', 'maxDischargeApparentPower_L2', 'maxDischargeApparentPower_L3', 'maxChargeReactivePower', 'maxChargeReactivePower_L2', 'maxChargeReactivePower_L3', 'minChargeReactivePower', 'minChargeReactivePower_L2', 'minChargeReactivePower_L3', 'maxDischargeReactivePower', 'maxDischargeReactivePower_L2', 'maxDischargeReactivePower_L3', 'minDischargeReactivePower', 'minDischargeReactivePower_L2', 'minDischargeReactivePower_L3', 'nominalVoltage', 'nominalVoltageOffset', 'maxNominalVoltage', 'minNominalVoltage', 'evInverterManufacturer', 'evInverterModel', 'evInverterSerialNumber', 'evInverterSwVersion', 'evInverterHwVersion', 'evIslandingDetectionMethod', 'evIslandingTripTime', 'evMaximumLevel1DCInjection', 'evDurationLevel1DCInjection', 'evMaximumLevel2DCInjection', 'evDurationLevel2DCInjection', 'evReactiveSusceptance', 'evSessionTotalDischargeEnergyAvailable', 'customData')
 _SEEN_o_derChargingParameters_7806a5 = [None] * 42
-_MEMBERS421 = ('NoAntiIslandingSupport', 'RoCoF', 'UVP_OVP', 'UFP_OFP', 'VoltageVectorShift', 'ZeroCrossingDetection', 'OtherPassive', 'ImpedanceMeasurement', 'ImpedanceAtFrequency', 'SlipModeFrequencyShift', 'SandiaFrequencyShift', 'SandiaVoltageShift', 'FrequencyJump', 'RCLQFactor', 'OtherActive',)
-_NAMES422 = ('evAbsolutePriceSchedule', 'evPowerSchedule', 'customData')
 _SEEN_o_evEnergyOffer_907c42 = [None] * 3
-_NAMES424 = ('timeAnchor', 'currency', 'evAbsolutePriceScheduleEntries', 'priceAlgorithm', 'customData')
 _SEEN_o_evAbsolutePriceSchedule_dab820 = [None] * 5
-_NAMES426 = ('duration', 'evPriceRule', 'customData')
 _SEEN_o_evAbsolutePriceScheduleEntries_e5914d = [None] * 3
-_NAMES428 = ('energyFee', 'powerRangeStart', 'customData')
 _SEEN_o_evPriceRule_2b12e5 = [None] * 3
-_REQUIRED430 = ('duration', 'evPriceRule')
-_REQUIRED431 = ('timeAnchor', 'currency', 'priceAlgorithm', 'evAbsolutePriceScheduleEntries')
-_NAMES432 = ('evPowerScheduleEntries', 'timeAnchor', 'customData')
 _SEEN_o_evPowerSchedule_f4cb53 = [None] * 3
-_NAMES434 = ('duration', 'power', 'customData')
 _SEEN_o_evPowerScheduleEntries_b052a0 = [None] * 3
-_REQUIRED436 = ('duration', 'power')
-_REQUIRED437 = ('timeAnchor', 'evPowerScheduleEntries')
-_REQUIRED438 = ('evPowerSchedule',)
-_NAMES439 = ('evMaxCurrent', 'evMaxVoltage', 'evMaxPower', 'evEnergyCapacity', 'energyAmount', 'stateOfCharge', 'fullSoC', 'bulkSoC', 'customData')
 _SEEN_o_dcChargingParameters_7099ff = [None] * 9
-_REQUIRED441 = ('evMaxCurrent', 'evMaxVoltage')
-_NAMES442 = ('minChargePower', 'minChargePower_L2', 'minChargePower_L3', 'maxChargePower', 'maxChargePower_L2', 'maxChargePower_L3', 'minDischargePower', 'minDischargePower_L2', 'minDischargePower_L3', 'maxDischargePower', 'maxDischargePower_L2', 'maxDischargePower_L3', 'minChargeCurrent', 'maxChargeCurrent', 'minDischargeCurrent', 'maxDischargeCurrent', 'minVoltage', 'maxVoltage', 'evTargetEnergyRequest', 'evMinEnergyRequest', 'evMaxEnergyRequest', 'evMinV2XEnergyRequest', 'evMaxV2XEnergyRequest', 'targetSoC', 'customData')
 _SEEN_o_v2xChargingParameters_fb1f97 = [None] * 25
-_MEMBERS444 = ('ScheduledControl', 'DynamicControl',)
-_MEMBERS445 = ('EVCC', 'EVCC_SECC',)
-_REQUIRED446 = ('requestedEnergyTransfer',)
-_REQUIRED447 = ('evseId', 'chargingNeeds')
 _SEEN_o_NotifyEVChargingNeedsResponse_88a5f1 = [None] * 3
-_MEMBERS449 = ('Accepted', 'Rejected', 'Processing', 'NoChargingProfile',)
-_NAMES450 = ('timeBase', 'chargingSchedule', 'evseId', 'selectedChargingScheduleId', 'powerToleranceAcceptance', 'customData')
 _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a = [None] * 6
-_REQUIRED452 = ('timeBase', 'evseId', 'chargingSchedule')
-_NAMES453 = ('generatedAt', 'tbc', 'seqNo', 'eventData', 'customData')
 _SEEN_o_NotifyEventRequest_8657a1 = [None] * 5
-_NAMES455 = ('eventId', 'timestamp', 'trigger', 'cause', 'actualValue', 'techCode', 'techInfo', 'cleared', 'transactionId', 'component', 'variableMonitoringId', 'eventNotificationType', 'variable', 'severity', 'customData')
 _SEEN_o_eventData_df7e4c = [None] * 15
-_MEMBERS457 = ('Alerting', 'Delta', 'Periodic',)
-_MEMBERS458 = ('HardWiredNotification', 'HardWiredMonitor', 'PreconfiguredMonitor', 'CustomMonitor',)
-_REQUIRED459 = ('eventId', 'timestamp', 'trigger', 'actualValue', 'eventNotificationType', 'component', 'variable')
-_REQUIRED460 = ('generatedAt', 'seqNo', 'eventData')
-_NAMES461 = ('monitor', 'requestId', 'tbc', 'seqNo', 'generatedAt', 'customData')
 _SEEN_o_NotifyMonitoringReportRequest_c14ad1 = [None] * 6
-_NAMES463 = ('component', 'variable', 'variableMonitoring', 'customData')
 _SEEN_o_monitor_467b70 = [None] * 4
-_NAMES465 = ('id', 'transaction', 'value', 'type', 'severity', 'eventNotificationType', 'customData')
 _SEEN_o_variableMonitoring_846c8d = [None] * 7
-_MEMBERS467 = ('UpperThreshold', 'LowerThreshold', 'Delta', 'Periodic', 'PeriodicClockAligned', 'TargetDelta', 'TargetDeltaRelative',)
-_REQUIRED468 = ('id', 'transaction', 'value', 'type', 'severity', 'eventNotificationType')
-_REQUIRED469 = ('component', 'variable', 'variableMonitoring')
-_REQUIRED470 = ('requestId', 'seqNo', 'generatedAt')
-_NAMES471 = ('data', 'id', 'pending', 'basetime', 'customData')
 _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2 = [None] * 5
-_NAMES473 = ('t', 'v', 'customData')
 _SEEN_o_data_45aacb = [None] * 3
-_REQUIRED475 = ('t', 'v')
-_REQUIRED476 = ('id', 'pending', 'basetime', 'data')
-_NAMES477 = ('transactionId', 'activated', 'customData')
 _SEEN_o_NotifyPriorityChargingRequest_d93c14 = [None] * 3
-_REQUIRED479 = ('transactionId', 'activated')
-_NAMES480 = ('requestId', 'generatedAt', 'reportData', 'tbc', 'seqNo', 'customData')
 _SEEN_o_NotifyReportRequest_bb9538 = [None] * 6
-_NAMES482 = ('component', 'variable', 'variableAttribute', 'variableCharacteristics', 'customData')
 _SEEN_o_reportData_d98126 = [None] * 5
-_NAMES484 = ('type', 'value', 'mutability', 'persistent', 'constant', 'customData')
 _SEEN_o_variableAttribute_f580f3 = [None] * 6
-_MEMBERS486 = ('ReadOnly', 'WriteOnly', 'ReadWrite',)
-_NAMES487 = ('unit', 'dataType', 'minLimit', 'maxLimit', 'maxElements', 'valuesList', 'supportsMonitoring', 'customData')
 _SEEN_o_variableCharacteristics_6226e3 = [None] * 8
-_MEMBERS489 = ('string', 'decimal', 'integer', 'dateTime', 'boolean', 'OptionList', 'SequenceList', 'MemberList',)
-_REQUIRED490 = ('dataType', 'supportsMonitoring')
-_REQUIRED491 = ('component', 'variable', 'variableAttribute')
-_REQUIRED492 = ('requestId', 'generatedAt', 'seqNo')
-_NAMES493 = ('transactionId', 'pspRef', 'status', 'statusInfo', 'settlementAmount', 'settlementTime', 'receiptId', 'receiptUrl', 'vatCompany', 'vatNumber', 'customData')
 _SEEN_o_NotifySettlementRequest_c35628 = [None] * 11
-_MEMBERS495 = ('Settled', 'Canceled', 'Rejected', 'Failed',)
-_NAMES496 = ('name', 'address1', 'address2', 'city', 'postalCode', 'country', 'customData')
 _SEEN_o_vatCompany_b166fa = [None] * 7
-_REQUIRED498 = ('name', 'address1', 'city', 'country')
-_REQUIRED499 = ('pspRef', 'status', 'settlementAmount', 'settlementTime')
-_NAMES500 = ('receiptUrl', 'receiptId', 'customData')
 _SEEN_o_NotifySettlementResponse_a2eb43 = [None] * 3
-_NAMES502 = ('evseId', 'timeout', 'customData')
 _SEEN_o_NotifyWebPaymentStartedRequest_f5bc17 = [None] * 3
-_REQUIRED504 = ('evseId', 'timeout')
 _SEEN_o_OpenPeriodicEventStreamRequest_d931f8 = [None] * 2
-_REQUIRED506 = ('constantStreamData',)
-_NAMES507 = ('location', 'retries', 'checksum', 'requestId', 'retryInterval', 'customData')
 _SEEN_o_PublishFirmwareRequest_8d1609 = [None] * 6
-_REQUIRED509 = ('location', 'checksum', 'requestId')
-_NAMES510 = ('status', 'location', 'requestId', 'statusInfo', 'customData')
 _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d = [None] * 5
-_MEMBERS512 = ('Idle', 'DownloadScheduled', 'Downloading', 'Downloaded', 'Published', 'DownloadFailed', 'DownloadPaused', 'InvalidChecksum', 'ChecksumVerified', 'PublishFailed',)
-_NAMES513 = ('chargingProfileId', 'customData')
 _SEEN_o_PullDynamicScheduleUpdateRequest_7a4ee8 = [None] * 2
-_REQUIRED515 = ('chargingProfileId',)
-_NAMES516 = ('scheduleUpdate', 'status', 'statusInfo', 'customData')
 _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db = [None] * 4
-_NAMES518 = ('limit', 'limit_L2', 'limit_L3', 'dischargeLimit', 'dischargeLimit_L2', 'dischargeLimit_L3', 'setpoint', 'setpoint_L2', 'setpoint_L3', 'setpointReactive', 'setpointReactive_L2', 'setpointReactive_L3', 'customData')
 _SEEN_o_scheduleUpdate_275200 = [None] * 13
-_NAMES520 = ('requestId', 'chargingLimitSource', 'chargingProfile', 'tbc', 'evseId', 'customData')
 _SEEN_o_ReportChargingProfilesRequest_7be6e3 = [None] * 6
-_NAMES522 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'recurrencyKind', 'validFrom', 'validTo', 'transactionId', 'maxOfflineDuration', 'chargingSchedule', 'invalidAfterOfflineDuration', 'dynUpdateInterval', 'dynUpdateTime', 'priceScheduleSignature', 'customData')
 _SEEN_o_chargingProfile_c3e3ff = [None] * 15
-_MEMBERS524 = ('Absolute', 'Recurring', 'Relative', 'Dynamic',)
-_MEMBERS525 = ('Daily', 'Weekly',)
-_REQUIRED526 = ('id', 'stackLevel', 'chargingProfilePurpose', 'chargingProfileKind', 'chargingSchedule')
-_REQUIRED527 = ('requestId', 'chargingLimitSource', 'evseId', 'chargingProfile')
-_NAMES528 = ('curve', 'enterService', 'fixedPFAbsorb', 'fixedPFInject', 'fixedVar', 'freqDroop', 'gradient', 'limitMaxDischarge', 'requestId', 'tbc', 'customData')
 _SEEN_o_ReportDERControlRequest_fc352d = [None] * 11
-_NAMES530 = ('curve', 'id', 'curveType', 'isDefault', 'isSuperseded', 'customData')
 _SEEN_o_curve_162882 = [None] * 6
-_NAMES532 = ('curveData', 'hysteresis', 'priority', 'reactivePowerParams', 'voltageParams', 'yUnit', 'responseTime', 'startTime', 'duration', 'customData')
 _SEEN_o_curve_6c2b7f = [None] * 10
-_NAMES534 = ('x', 'y', 'customData')
 _SEEN_o_curveData_1b6bc5 = [None] * 3
-_REQUIRED536 = ('x', 'y')
-_NAMES537 = ('hysteresisHigh', 'hysteresisLow', 'hysteresisDelay', 'hysteresisGradient', 'customData')
 _SEEN_o_hysteresis_c87b41 = [None] * 5
-_NAMES539 = ('vRef', 'autonomousVRefEnable', 'autonomousVRefTimeConstant', 'customData')
 _SEEN_o_reactivePowerParams_6b6bb4 = [None] * 4
-_NAMES541 = ('hv10MinMeanValue', 'hv10MinMeanTripDelay', 'powerDuringCessation', 'customData')
 _SEEN_o_voltageParams_d9bd46 = [None] * 4
-_MEMBERS543 = ('Active', 'Reactive',)
-_MEMBERS544 = ('Not_Applicable', 'PctMaxW', 'PctMaxVar', 'PctWAvail', 'PctVarAvail', 'PctEffectiveV',)
-_REQUIRED545 = ('priority', 'yUnit', 'curveData')
-_REQUIRED546 = ('id', 'curveType', 'isDefault', 'isSuperseded', 'curve')
-_NAMES547 = ('enterService', 'id', 'customData')
 _SEEN_o_enterService_29c565 = [None] * 3
-_NAMES549 = ('priority', 'highVoltage', 'lowVoltage', 'highFreq', 'lowFreq', 'delay', 'randomDelay', 'rampRate', 'customData')
 _SEEN_o_enterService_33c191 = [None] * 9
-_REQUIRED551 = ('priority', 'highVoltage', 'lowVoltage', 'highFreq', 'lowFreq')
-_REQUIRED552 = ('id', 'enterService')
-_NAMES553 = ('fixedPF', 'id', 'isDefault', 'isSuperseded', 'customData')
 _SEEN_o_fixedPFAbsorb_e50b13 = [None] * 5
-_NAMES555 = ('priority', 'displacement', 'excitation', 'startTime', 'duration', 'customData')
 _SEEN_o_fixedPF_ad71de = [None] * 6
-_REQUIRED557 = ('priority', 'displacement', 'excitation')
-_REQUIRED558 = ('id', 'isDefault', 'isSuperseded', 'fixedPF')
-_NAMES559 = ('fixedVar', 'id', 'isDefault', 'isSuperseded', 'customData')
 _SEEN_o_fixedVar_8fc3be = [None] * 5
-_NAMES561 = ('priority', 'setpoint', 'unit', 'startTime', 'duration', 'customData')
 _SEEN_o_fixedVar_c44f96 = [None] * 6
-_REQUIRED563 = ('priority', 'setpoint', 'unit')
-_REQUIRED564 = ('id', 'isDefault', 'isSuperseded', 'fixedVar')
-_NAMES565 = ('freqDroop', 'id', 'isDefault', 'isSuperseded', 'customData')
 _SEEN_o_freqDroop_f46065 = [None] * 5
-_NAMES567 = ('priority', 'overFreq', 'underFreq', 'overDroop', 'underDroop', 'responseTime', 'startTime', 'duration', 'customData')
 _SEEN_o_freqDroop_ada32e = [None] * 9
-_REQUIRED569 = ('priority', 'overFreq', 'underFreq', 'overDroop', 'underDroop', 'responseTime')
-_REQUIRED570 = ('id', 'isDefault', 'isSuperseded', 'freqDroop')
-_NAMES571 = ('gradient', 'id', 'customData')
 _SEEN_o_gradient_ecb9e9 = [None] * 3
-_NAMES573 = ('priority', 'gradient', 'softGradient', 'customData')
 _SEEN_o_gradient_c5f230 = [None] * 4
-_REQUIRED575 = ('priority', 'gradient', 'softGradient')
-_REQUIRED576 = ('id', 'gradient')
-_NAMES577 = ('id', 'isDefault', 'isSuperseded', 'limitMaxDischarge', 'customData')
 _SEEN_o_limitMaxDischarge_d16c9f = [None] * 5
-_NAMES579 = ('priority', 'pctMaxDischargePower', 'powerMonitoringMustTrip', 'startTime', 'duration', 'customData')
 _SEEN_o_limitMaxDischarge_df9f99 = [None] * 6
-_REQUIRED581 = ('priority',)
-_REQUIRED582 = ('id', 'isDefault', 'isSuperseded', 'limitMaxDischarge')
-_NAMES583 = ('idToken', 'requestId', 'customData')
 _SEEN_o_RequestBatterySwapRequest_9d4394 = [None] * 3
-_REQUIRED585 = ('requestId', 'idToken')
-_NAMES586 = ('evseId', 'groupIdToken', 'idToken', 'remoteStartId', 'chargingProfile', 'customData')
 _SEEN_o_RequestStartTransactionRequest_c2519c = [None] * 6
-_REQUIRED588 = ('remoteStartId', 'idToken')
-_NAMES589 = ('status', 'statusInfo', 'transactionId', 'customData')
 _SEEN_o_RequestStartTransactionResponse_3ab802 = [None] * 4
 _SEEN_o_RequestStopTransactionRequest_c10330 = [None] * 2
-_REQUIRED592 = ('transactionId',)
-_NAMES593 = ('reservationId', 'reservationUpdateStatus', 'customData')
 _SEEN_o_ReservationStatusUpdateRequest_fe0484 = [None] * 3
-_MEMBERS595 = ('Expired', 'Removed', 'NoTransaction',)
-_REQUIRED596 = ('reservationId', 'reservationUpdateStatus')
-_NAMES597 = ('id', 'expiryDateTime', 'connectorType', 'idToken', 'evseId', 'groupIdToken', 'customData')
 _SEEN_o_ReserveNowRequest_852988 = [None] * 7
-_REQUIRED599 = ('id', 'expiryDateTime', 'idToken')
 _SEEN_o_ReserveNowResponse_a316ef = [None] * 3
-_MEMBERS601 = ('Accepted', 'Faulted', 'Occupied', 'Rejected', 'Unavailable',)
-_NAMES602 = ('type', 'evseId', 'customData')
 _SEEN_o_ResetRequest_dce862 = [None] * 3
-_MEMBERS604 = ('Immediate', 'OnIdle', 'ImmediateAndResume',)
-_REQUIRED605 = ('type',)
-_NAMES606 = ('type', 'timestamp', 'techInfo', 'customData')
 _SEEN_o_SecurityEventNotificationRequest_c1979a = [None] * 4
-_REQUIRED608 = ('type', 'timestamp')
-_NAMES609 = ('localAuthorizationList', 'versionNumber', 'updateType', 'customData')
 _SEEN_o_SendLocalListRequest_e26afa = [None] * 4
-_NAMES611 = ('idToken', 'idTokenInfo', 'customData')
 _SEEN_o_localAuthorizationList_04e90a = [None] * 3
-_MEMBERS613 = ('Differential', 'Full',)
-_REQUIRED614 = ('versionNumber', 'updateType')
 _SEEN_o_SendLocalListResponse_055843 = [None] * 3
-_MEMBERS616 = ('Accepted', 'Failed', 'VersionMismatch',)
-_NAMES617 = ('evseId', 'chargingProfile', 'customData')
 _SEEN_o_SetChargingProfileRequest_3662c6 = [None] * 3
-_REQUIRED619 = ('evseId', 'chargingProfile')
-_NAMES620 = ('isDefault', 'controlId', 'controlType', 'curve', 'enterService', 'fixedPFAbsorb', 'fixedPFInject', 'fixedVar', 'freqDroop', 'gradient', 'limitMaxDischarge', 'customData')
 _SEEN_o_SetDERControlRequest_fc4d55 = [None] * 12
-_REQUIRED622 = ('isDefault', 'controlId', 'controlType')
-_NAMES623 = ('status', 'statusInfo', 'supersededIds', 'customData')
 _SEEN_o_SetDERControlResponse_41e6a1 = [None] * 4
-_NAMES625 = ('evseId', 'tariff', 'customData')
 _SEEN_o_SetDefaultTariffRequest_bf58a4 = [None] * 3
-_REQUIRED627 = ('evseId', 'tariff')
 _SEEN_o_SetDefaultTariffResponse_0fed8a = [None] * 3
-_MEMBERS629 = ('Accepted', 'Rejected', 'TooManyElements', 'ConditionNotSupported', 'DuplicateTariffId',)
-_NAMES630 = ('message', 'customData')
 _SEEN_o_SetDisplayMessageRequest_11cd41 = [None] * 2
-_REQUIRED632 = ('message',)
 _SEEN_o_SetDisplayMessageResponse_524ef4 = [None] * 3
-_MEMBERS634 = ('Accepted', 'NotSupportedMessageFormat', 'Rejected', 'NotSupportedPriority', 'NotSupportedState', 'UnknownTransaction', 'LanguageNotSupported',)
-_NAMES635 = ('monitoringBase', 'customData')
 _SEEN_o_SetMonitoringBaseRequest_8f87c0 = [None] * 2
-_MEMBERS637 = ('All', 'FactoryDefault', 'HardWiredOnly',)
-_REQUIRED638 = ('monitoringBase',)
-_NAMES639 = ('severity', 'customData')
 _SEEN_o_SetMonitoringLevelRequest_ba04d4 = [None] * 2
-_REQUIRED641 = ('severity',)
-_NAMES642 = ('configurationSlot', 'connectionData', 'customData')
 _SEEN_o_SetNetworkProfileRequest_07a119 = [None] * 3
-_NAMES644 = ('apn', 'ocppVersion', 'ocppInterface', 'ocppTransport', 'messageTimeout', 'ocppCsmsUrl', 'securityProfile', 'identity', 'basicAuthPassword', 'vpn', 'customData')
 _SEEN_o_connectionData_2cd72f = [None] * 11
-_NAMES646 = ('apn', 'apnUserName', 'apnPassword', 'simPin', 'preferredNetwork', 'useOnlyPreferredNetwork', 'apnAuthentication', 'customData')
 _SEEN_o_apn_3ad790 = [None] * 8
-_MEMBERS648 = ('PAP', 'CHAP', 'NONE', 'AUTO',)
-_REQUIRED649 = ('apn', 'apnAuthentication')
-_MEMBERS650 = ('OCPP12', 'OCPP15', 'OCPP16', 'OCPP20', 'OCPP201', 'OCPP21',)
-_MEMBERS651 = ('Wired0', 'Wired1', 'Wired2', 'Wired3', 'Wireless0', 'Wireless1', 'Wireless2', 'Wireless3', 'Any',)
-_MEMBERS652 = ('SOAP', 'JSON',)
-_NAMES653 = ('server', 'user', 'group', 'password', 'key', 'type', 'customData')
 _SEEN_o_vpn_348ddd = [None] * 7
-_MEMBERS655 = ('IKEv2', 'IPSec', 'L2TP', 'PPTP',)
-_REQUIRED656 = ('server', 'user', 'password', 'key', 'type')
-_REQUIRED657 = ('ocppInterface', 'ocppTransport', 'messageTimeout', 'ocppCsmsUrl', 'securityProfile')
-_REQUIRED658 = ('configurationSlot', 'connectionData')
-_NAMES659 = ('setMonitoringData', 'customData')
 _SEEN_o_SetVariableMonitoringRequest_dae971 = [None] * 2
-_NAMES661 = ('id', 'periodicEventStream', 'transaction', 'value', 'type', 'severity', 'component', 'variable', 'customData')
 _SEEN_o_setMonitoringData_4f1b38 = [None] * 9
-_REQUIRED663 = ('value', 'type', 'severity', 'component', 'variable')
-_REQUIRED664 = ('setMonitoringData',)
-_NAMES665 = ('setMonitoringResult', 'customData')
 _SEEN_o_SetVariableMonitoringResponse_3d24f2 = [None] * 2
-_NAMES667 = ('id', 'statusInfo', 'status', 'type', 'component', 'variable', 'severity', 'customData')
 _SEEN_o_setMonitoringResult_09660a = [None] * 8
-_MEMBERS669 = ('Accepted', 'UnknownComponent', 'UnknownVariable', 'UnsupportedMonitorType', 'Rejected', 'Duplicate',)
-_REQUIRED670 = ('status', 'type', 'severity', 'component', 'variable')
-_REQUIRED671 = ('setMonitoringResult',)
-_NAMES672 = ('setVariableData', 'customData')
 _SEEN_o_SetVariablesRequest_477338 = [None] * 2
-_NAMES674 = ('attributeType', 'attributeValue', 'component', 'variable', 'customData')
 _SEEN_o_setVariableData_3a7198 = [None] * 5
-_REQUIRED676 = ('attributeValue', 'component', 'variable')
-_REQUIRED677 = ('setVariableData',)
-_NAMES678 = ('setVariableResult', 'customData')
 _SEEN_o_SetVariablesResponse_d2a511 = [None] * 2
-_NAMES680 = ('attributeType', 'attributeStatus', 'attributeStatusInfo', 'component', 'variable', 'customData')
 _SEEN_o_setVariableResult_403330 = [None] * 6
-_MEMBERS682 = ('Accepted', 'Rejected', 'UnknownComponent', 'UnknownVariable', 'NotSupportedAttributeType', 'RebootRequired',)
-_REQUIRED683 = ('setVariableResult',)
-_NAMES684 = ('csr', 'certificateType', 'hashRootCertificate', 'requestId', 'customData')
 _SEEN_o_SignCertificateRequest_2a5c11 = [None] * 5
-_REQUIRED686 = ('csr',)
-_NAMES687 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId', 'customData')
 _SEEN_o_StatusNotificationRequest_0b7bd3 = [None] * 5
-_MEMBERS689 = ('Available', 'Occupied', 'Reserved', 'Unavailable', 'Faulted',)
-_REQUIRED690 = ('timestamp', 'connectorStatus', 'evseId', 'connectorId')
-_NAMES691 = ('costDetails', 'eventType', 'meterValue', 'timestamp', 'triggerReason', 'seqNo', 'offline', 'numberOfPhasesUsed', 'cableMaxCurrent', 'reservationId', 'preconditioningStatus', 'evseSleep', 'transactionInfo', 'evse', 'idToken', 'customData')
 _SEEN_o_TransactionEventRequest_846a3a = [None] * 16
-_NAMES693 = ('chargingPeriods', 'totalCost', 'totalUsage', 'failureToCalculate', 'failureReason', 'customData')
 _SEEN_o_costDetails_f82b5f = [None] * 6
-_NAMES695 = ('dimensions', 'tariffId', 'startPeriod', 'customData')
 _SEEN_o_chargingPeriods_572a37 = [None] * 4
-_NAMES697 = ('type', 'volume', 'customData')
 _SEEN_o_dimensions_716866 = [None] * 3
-_MEMBERS699 = ('Energy', 'MaxCurrent', 'MinCurrent', 'MaxPower', 'MinPower', 'IdleTIme', 'ChargingTime',)
-_REQUIRED700 = ('type', 'volume')
-_NAMES701 = ('currency', 'typeOfCost', 'fixed', 'energy', 'chargingTime', 'idleTime', 'reservationTime', 'reservationFixed', 'total', 'customData')
 _SEEN_o_totalCost_2f3e28 = [None] * 10
-_MEMBERS703 = ('NormalCost', 'MinCost', 'MaxCost',)
-_NAMES704 = ('exclTax', 'inclTax', 'customData')
 _SEEN_o_total_88fb1a = [None] * 3
-_REQUIRED706 = ('currency', 'typeOfCost', 'total')
-_NAMES707 = ('energy', 'chargingTime', 'idleTime', 'reservationTime', 'customData')
 _SEEN_o_totalUsage_8ad77c = [None] * 5
-_REQUIRED709 = ('energy', 'chargingTime', 'idleTime')
-_REQUIRED710 = ('totalCost', 'totalUsage')
-_MEMBERS711 = ('Ended', 'Started', 'Updated',)
-_MEMBERS712 = ('AbnormalCondition', 'Authorized', 'CablePluggedIn', 'ChargingRateChanged', 'ChargingStateChanged', 'CostLimitReached', 'Deauthorized', 'EnergyLimitReached', 'EVCommunicationLost', 'EVConnectTimeout', 'EVDeparted', 'EVDetected', 'LimitSet', 'MeterValueClock', 'MeterValuePeriodic', 'OperationModeChanged', 'RemoteStart', 'RemoteStop', 'ResetCommand', 'RunningCost', 'SignedDataReceived', 'SoCLimitReached', 'StopAuthorized', 'TariffChanged', 'TariffNotAccepted', 'TimeLimitReached', 'Trigger', 'TxResumed', 'UnlockCommand',)
-_MEMBERS713 = ('Unknown', 'Ready', 'NotReady', 'Preconditioning',)
-_NAMES714 = ('transactionId', 'chargingState', 'timeSpentCharging', 'stoppedReason', 'remoteStartId', 'operationMode', 'tariffId', 'transactionLimit', 'customData')
 _SEEN_o_transactionInfo_c6099e = [None] * 9
-_MEMBERS716 = ('EVConnected', 'Charging', 'SuspendedEV', 'SuspendedEVSE', 'Idle',)
-_MEMBERS717 = ('DeAuthorized', 'EmergencyStop', 'EnergyLimitReached', 'EVDisconnected', 'GroundFault', 'ImmediateReset', 'MasterPass', 'Local', 'LocalOutOfCredit', 'Other', 'OvercurrentFault', 'PowerLoss', 'PowerQuality', 'Reboot', 'Remote', 'SOCLimitReached', 'StoppedByEV', 'TimeLimitReached', 'Timeout', 'ReqEnergyTransferRejected',)
-_NAMES718 = ('maxCost', 'maxEnergy', 'maxTime', 'maxSoC', 'customData')
 _SEEN_o_transactionLimit_1f8de7 = [None] * 5
-_REQUIRED720 = ('eventType', 'timestamp', 'triggerReason', 'seqNo', 'transactionInfo')
-_NAMES721 = ('totalCost', 'chargingPriority', 'idTokenInfo', 'transactionLimit', 'updatedPersonalMessage', 'updatedPersonalMessageExtra', 'customData')
 _SEEN_o_TransactionEventResponse_96b4a2 = [None] * 7
-_NAMES723 = ('evse', 'requestedMessage', 'customTrigger', 'customData')
 _SEEN_o_TriggerMessageRequest_bf7132 = [None] * 4
-_MEMBERS725 = ('BootNotification', 'LogStatusNotification', 'FirmwareStatusNotification', 'Heartbeat', 'MeterValues', 'SignChargingStationCertificate', 'SignV2GCertificate', 'SignV2G20Certificate', 'StatusNotification', 'TransactionEvent', 'SignCombinedCertificate', 'PublishFirmwareStatusNotification', 'CustomTrigger',)
-_REQUIRED726 = ('requestedMessage',)
 _SEEN_o_TriggerMessageResponse_baac56 = [None] * 3
-_MEMBERS728 = ('Accepted', 'Rejected', 'NotImplemented',)
-_NAMES729 = ('evseId', 'connectorId', 'customData')
 _SEEN_o_UnlockConnectorRequest_bbd69b = [None] * 3
-_REQUIRED731 = ('evseId', 'connectorId')
 _SEEN_o_UnlockConnectorResponse_82b9fa = [None] * 3
-_MEMBERS733 = ('Unlocked', 'UnlockFailed', 'OngoingAuthorizedTransaction', 'UnknownConnector',)
-_NAMES734 = ('checksum', 'customData')
 _SEEN_o_UnpublishFirmwareRequest_8628e4 = [None] * 2
-_REQUIRED736 = ('checksum',)
-_NAMES737 = ('status', 'customData')
 _SEEN_o_UnpublishFirmwareResponse_25ff1e = [None] * 2
-_MEMBERS739 = ('DownloadOngoing', 'NoFirmware', 'Unpublished',)
-_NAMES740 = ('chargingProfileId', 'scheduleUpdate', 'customData')
 _SEEN_o_UpdateDynamicScheduleRequest_caac16 = [None] * 3
-_REQUIRED742 = ('chargingProfileId', 'scheduleUpdate')
-_NAMES743 = ('retries', 'retryInterval', 'requestId', 'firmware', 'customData')
 _SEEN_o_UpdateFirmwareRequest_d34023 = [None] * 5
-_NAMES745 = ('location', 'retrieveDateTime', 'installDateTime', 'signingCertificate', 'signature', 'customData')
 _SEEN_o_firmware_a3c302 = [None] * 6
-_REQUIRED747 = ('location', 'retrieveDateTime')
-_REQUIRED748 = ('requestId', 'firmware')
 _SEEN_o_UpdateFirmwareResponse_897025 = [None] * 3
-_MEMBERS750 = ('Accepted', 'Rejected', 'AcceptedCanceled', 'InvalidCertificate', 'RevokedCertificate',)
-_NAMES751 = ('transactionId', 'activate', 'customData')
 _SEEN_o_UsePriorityChargingRequest_d6157c = [None] * 3
-_REQUIRED753 = ('transactionId', 'activate')
 _SEEN_o_UsePriorityChargingResponse_3d323a = [None] * 3
-_MEMBERS755 = ('Accepted', 'Rejected', 'NoProfile',)
-_NAMES756 = ('vatNumber', 'evseId', 'customData')
 _SEEN_o_VatNumberValidationRequest_66b56f = [None] * 3
-_REQUIRED758 = ('vatNumber',)
-_NAMES759 = ('company', 'statusInfo', 'vatNumber', 'evseId', 'status', 'customData')
 _SEEN_o_VatNumberValidationResponse_4628fc = [None] * 6
-_REQUIRED761 = ('vatNumber', 'status')
 
 
 def _o_customData_ce6ade(value):
@@ -903,7 +903,7 @@ def _o_customData_ce6ade(value):
             if key is _SEEN_o_customData_ce6ade[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES2, _SEEN_o_customData_ce6ade)
+                index = _identify(key, _NAMES1, _SEEN_o_customData_ce6ade)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -914,7 +914,7 @@ def _o_customData_ce6ade(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES2)
+        _missing(value, _NAMES1)
     return 0
 
 
@@ -950,7 +950,7 @@ def _o_AFRRSignalRequest_b868b5(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED4)
+        _missing(value, _REQUIRED2)
     return 0
 
 
@@ -973,7 +973,7 @@ def _o_statusInfo_ae02cc(value):
             elif key is _SEEN_o_statusInfo_ae02cc[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES8, _SEEN_o_statusInfo_ae02cc)
+                index = _identify(key, _NAMES5, _SEEN_o_statusInfo_ae02cc)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -995,7 +995,7 @@ def _o_statusInfo_ae02cc(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED10)
+        _missing(value, _REQUIRED6)
     return 0
 
 
@@ -1011,13 +1011,13 @@ def _o_AFRRSignalResponse_8e4808(value):
             elif key is _SEEN_o_AFRRSignalResponse_8e4808[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_AFRRSignalResponse_8e4808)
+                index = _identify(key, _NAMES3, _SEEN_o_AFRRSignalResponse_8e4808)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum0(member):
-                    _not_a_member(_MEMBERS7)
+                    _not_a_member(_MEMBERS4)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -1032,7 +1032,7 @@ def _o_AFRRSignalResponse_8e4808(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -1047,7 +1047,7 @@ def _o_params_fc28d4(value):
             elif key is _SEEN_o_params_fc28d4[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES14, _SEEN_o_params_fc28d4)
+                index = _identify(key, _NAMES9, _SEEN_o_params_fc28d4)
             if index == 0:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
@@ -1078,7 +1078,7 @@ def _o_AdjustPeriodicEventStreamRequest_6118f8(value):
             elif key is _SEEN_o_AdjustPeriodicEventStreamRequest_6118f8[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES12, _SEEN_o_AdjustPeriodicEventStreamRequest_6118f8)
+                index = _identify(key, _NAMES8, _SEEN_o_AdjustPeriodicEventStreamRequest_6118f8)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -1098,7 +1098,7 @@ def _o_AdjustPeriodicEventStreamRequest_6118f8(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED16)
+        _missing(value, _REQUIRED10)
     return 0
 
 
@@ -1114,7 +1114,7 @@ def _o_additionalInfo_f16732(value):
             elif key is _SEEN_o_additionalInfo_f16732[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES21, _SEEN_o_additionalInfo_f16732)
+                index = _identify(key, _NAMES13, _SEEN_o_additionalInfo_f16732)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -1137,7 +1137,7 @@ def _o_additionalInfo_f16732(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED23)
+        _missing(value, _REQUIRED14)
     return 0
 
 
@@ -1172,7 +1172,7 @@ def _o_idToken_dba809(value):
             elif key is _SEEN_o_idToken_dba809[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES19, _SEEN_o_idToken_dba809)
+                index = _identify(key, _NAMES12, _SEEN_o_idToken_dba809)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -1199,7 +1199,7 @@ def _o_idToken_dba809(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED24)
+        _missing(value, _REQUIRED15)
     return 0
 
 
@@ -1228,13 +1228,13 @@ def _o_iso15118CertificateHashData_cf64af(value):
             elif key is _SEEN_o_iso15118CertificateHashData_cf64af[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES25, _SEEN_o_iso15118CertificateHashData_cf64af)
+                index = _identify(key, _NAMES16, _SEEN_o_iso15118CertificateHashData_cf64af)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum1(member):
-                    _not_a_member(_MEMBERS27)
+                    _not_a_member(_MEMBERS17)
             elif index == 1:
                 present += 1
                 if type(member) is not str:
@@ -1269,7 +1269,7 @@ def _o_iso15118CertificateHashData_cf64af(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED28)
+        _missing(value, _REQUIRED18)
     return 0
 
 
@@ -1306,7 +1306,7 @@ def _o_AuthorizeRequest_f9ea04(value):
             elif key is _SEEN_o_AuthorizeRequest_f9ea04[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES17, _SEEN_o_AuthorizeRequest_f9ea04)
+                index = _identify(key, _NAMES11, _SEEN_o_AuthorizeRequest_f9ea04)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -1331,7 +1331,7 @@ def _o_AuthorizeRequest_f9ea04(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED29)
+        _missing(value, _REQUIRED19)
     return 0
 
 
@@ -1395,13 +1395,13 @@ def _o_personalMessage_792c02(value):
             elif key is _SEEN_o_personalMessage_792c02[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES35, _SEEN_o_personalMessage_792c02)
+                index = _identify(key, _NAMES23, _SEEN_o_personalMessage_792c02)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum3(member):
-                    _not_a_member(_MEMBERS37)
+                    _not_a_member(_MEMBERS24)
             elif index == 1:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -1423,7 +1423,7 @@ def _o_personalMessage_792c02(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED38)
+        _missing(value, _REQUIRED25)
     return 0
 
 
@@ -1451,13 +1451,13 @@ def _o_idTokenInfo_3f6a15(value):
             elif key is _SEEN_o_idTokenInfo_3f6a15[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES32, _SEEN_o_idTokenInfo_3f6a15)
+                index = _identify(key, _NAMES21, _SEEN_o_idTokenInfo_3f6a15)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum2(member):
-                    _not_a_member(_MEMBERS34)
+                    _not_a_member(_MEMBERS22)
             elif index == 1:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -1497,7 +1497,7 @@ def _o_idTokenInfo_3f6a15(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -1550,7 +1550,7 @@ def _a_allowedEnergyTransfer_cf696f(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum5(item):
-                _not_a_member(_MEMBERS40)
+                _not_a_member(_MEMBERS27)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -1602,7 +1602,7 @@ def _a_dayOfWeek_56119c(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum6(item):
-                _not_a_member(_MEMBERS49)
+                _not_a_member(_MEMBERS32)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -1659,7 +1659,7 @@ def _o_conditions_f58d4e(value):
             elif key is _SEEN_o_conditions_f58d4e[18]:
                 index = 18
             else:
-                index = _identify(key, _NAMES47, _SEEN_o_conditions_f58d4e)
+                index = _identify(key, _NAMES31, _SEEN_o_conditions_f58d4e)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -1680,7 +1680,7 @@ def _o_conditions_f58d4e(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum7(member):
-                    _not_a_member(_MEMBERS50)
+                    _not_a_member(_MEMBERS33)
             elif index == 6:
                 _check_number(member)
             elif index == 7:
@@ -1729,7 +1729,7 @@ def _o_prices_7b3264(value):
             elif key is _SEEN_o_prices_7b3264[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES45, _SEEN_o_prices_7b3264)
+                index = _identify(key, _NAMES30, _SEEN_o_prices_7b3264)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -1747,7 +1747,7 @@ def _o_prices_7b3264(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED51)
+        _missing(value, _REQUIRED34)
     return 0
 
 
@@ -1782,7 +1782,7 @@ def _o_taxRates_9b186b(value):
             elif key is _SEEN_o_taxRates_9b186b[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES52, _SEEN_o_taxRates_9b186b)
+                index = _identify(key, _NAMES35, _SEEN_o_taxRates_9b186b)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -1805,7 +1805,7 @@ def _o_taxRates_9b186b(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED54)
+        _missing(value, _REQUIRED36)
     return 0
 
 
@@ -1840,7 +1840,7 @@ def _o_energy_e0cc7c(value):
             elif key is _SEEN_o_energy_e0cc7c[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES43, _SEEN_o_energy_e0cc7c)
+                index = _identify(key, _NAMES29, _SEEN_o_energy_e0cc7c)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -1860,7 +1860,7 @@ def _o_energy_e0cc7c(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED55)
+        _missing(value, _REQUIRED37)
     return 0
 
 
@@ -1876,7 +1876,7 @@ def _o_prices_0ec758(value):
             elif key is _SEEN_o_prices_0ec758[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES57, _SEEN_o_prices_0ec758)
+                index = _identify(key, _NAMES38, _SEEN_o_prices_0ec758)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -1894,7 +1894,7 @@ def _o_prices_0ec758(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED59)
+        _missing(value, _REQUIRED39)
     return 0
 
 
@@ -1927,7 +1927,7 @@ def _o_chargingTime_56463b(value):
             elif key is _SEEN_o_chargingTime_56463b[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES43, _SEEN_o_chargingTime_56463b)
+                index = _identify(key, _NAMES29, _SEEN_o_chargingTime_56463b)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -1947,7 +1947,7 @@ def _o_chargingTime_56463b(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED55)
+        _missing(value, _REQUIRED37)
     return 0
 
 
@@ -1974,7 +1974,7 @@ def _o_conditions_8be5e1(value):
             elif key is _SEEN_o_conditions_8be5e1[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES63, _SEEN_o_conditions_8be5e1)
+                index = _identify(key, _NAMES41, _SEEN_o_conditions_8be5e1)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -1995,7 +1995,7 @@ def _o_conditions_8be5e1(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum7(member):
-                    _not_a_member(_MEMBERS50)
+                    _not_a_member(_MEMBERS33)
             elif index == 6:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -2030,7 +2030,7 @@ def _o_prices_b20038(value):
             elif key is _SEEN_o_prices_b20038[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES61, _SEEN_o_prices_b20038)
+                index = _identify(key, _NAMES40, _SEEN_o_prices_b20038)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2048,7 +2048,7 @@ def _o_prices_b20038(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED65)
+        _missing(value, _REQUIRED42)
     return 0
 
 
@@ -2081,7 +2081,7 @@ def _o_fixedFee_ac531d(value):
             elif key is _SEEN_o_fixedFee_ac531d[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES43, _SEEN_o_fixedFee_ac531d)
+                index = _identify(key, _NAMES29, _SEEN_o_fixedFee_ac531d)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -2101,7 +2101,7 @@ def _o_fixedFee_ac531d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED55)
+        _missing(value, _REQUIRED37)
     return 0
 
 
@@ -2118,7 +2118,7 @@ def _o_minCost_15272e(value):
             elif key is _SEEN_o_minCost_15272e[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES66, _SEEN_o_minCost_15272e)
+                index = _identify(key, _NAMES43, _SEEN_o_minCost_15272e)
             if index == 0:
                 _check_number(member)
             elif index == 1:
@@ -2171,7 +2171,7 @@ def _o_tariff_5c072f(value):
             elif key is _SEEN_o_tariff_5c072f[12]:
                 index = 12
             else:
-                index = _identify(key, _NAMES41, _SEEN_o_tariff_5c072f)
+                index = _identify(key, _NAMES28, _SEEN_o_tariff_5c072f)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -2235,7 +2235,7 @@ def _o_tariff_5c072f(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED68)
+        _missing(value, _REQUIRED44)
     return 0
 
 
@@ -2255,7 +2255,7 @@ def _o_AuthorizeResponse_1cb8d6(value):
             elif key is _SEEN_o_AuthorizeResponse_1cb8d6[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES30, _SEEN_o_AuthorizeResponse_1cb8d6)
+                index = _identify(key, _NAMES20, _SEEN_o_AuthorizeResponse_1cb8d6)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -2265,7 +2265,7 @@ def _o_AuthorizeResponse_1cb8d6(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum4(member):
-                    _not_a_member(_MEMBERS39)
+                    _not_a_member(_MEMBERS26)
             elif index == 2:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -2284,7 +2284,7 @@ def _o_AuthorizeResponse_1cb8d6(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED69)
+        _missing(value, _REQUIRED45)
     return 0
 
 
@@ -2308,7 +2308,7 @@ def _o_batteryData_a91357(value):
             elif key is _SEEN_o_batteryData_a91357[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES72, _SEEN_o_batteryData_a91357)
+                index = _identify(key, _NAMES47, _SEEN_o_batteryData_a91357)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -2349,7 +2349,7 @@ def _o_batteryData_a91357(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED74)
+        _missing(value, _REQUIRED48)
     return 0
 
 
@@ -2397,7 +2397,7 @@ def _o_BatterySwapRequest_2f760a(value):
             elif key is _SEEN_o_BatterySwapRequest_2f760a[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES70, _SEEN_o_BatterySwapRequest_2f760a)
+                index = _identify(key, _NAMES46, _SEEN_o_BatterySwapRequest_2f760a)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -2408,7 +2408,7 @@ def _o_BatterySwapRequest_2f760a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum8(member):
-                    _not_a_member(_MEMBERS75)
+                    _not_a_member(_MEMBERS49)
             elif index == 2:
                 present += 1
                 if type(member) is not dict:
@@ -2427,7 +2427,7 @@ def _o_BatterySwapRequest_2f760a(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED76)
+        _missing(value, _REQUIRED50)
     return 0
 
 
@@ -2438,7 +2438,7 @@ def _o_BatterySwapResponse_679c29(value):
             if key is _SEEN_o_BatterySwapResponse_679c29[0]:
                 index = 0
             else:
-                index = _identify(key, _NAMES77, _SEEN_o_BatterySwapResponse_679c29)
+                index = _identify(key, _NAMES51, _SEEN_o_BatterySwapResponse_679c29)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2462,7 +2462,7 @@ def _o_modem_746ce0(value):
             elif key is _SEEN_o_modem_746ce0[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES83, _SEEN_o_modem_746ce0)
+                index = _identify(key, _NAMES54, _SEEN_o_modem_746ce0)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -2503,7 +2503,7 @@ def _o_chargingStation_58dd0b(value):
             elif key is _SEEN_o_chargingStation_58dd0b[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES81, _SEEN_o_chargingStation_58dd0b)
+                index = _identify(key, _NAMES53, _SEEN_o_chargingStation_58dd0b)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -2540,7 +2540,7 @@ def _o_chargingStation_58dd0b(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED85)
+        _missing(value, _REQUIRED55)
     return 0
 
 
@@ -2575,7 +2575,7 @@ def _o_BootNotificationRequest_82d882(value):
             elif key is _SEEN_o_BootNotificationRequest_82d882[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES79, _SEEN_o_BootNotificationRequest_82d882)
+                index = _identify(key, _NAMES52, _SEEN_o_BootNotificationRequest_82d882)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -2586,7 +2586,7 @@ def _o_BootNotificationRequest_82d882(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum9(member):
-                    _not_a_member(_MEMBERS86)
+                    _not_a_member(_MEMBERS56)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2597,7 +2597,7 @@ def _o_BootNotificationRequest_82d882(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED87)
+        _missing(value, _REQUIRED57)
     return 0
 
 
@@ -2626,7 +2626,7 @@ def _o_BootNotificationResponse_f43527(value):
             elif key is _SEEN_o_BootNotificationResponse_f43527[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES88, _SEEN_o_BootNotificationResponse_f43527)
+                index = _identify(key, _NAMES58, _SEEN_o_BootNotificationResponse_f43527)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -2641,7 +2641,7 @@ def _o_BootNotificationResponse_f43527(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum10(member):
-                    _not_a_member(_MEMBERS90)
+                    _not_a_member(_MEMBERS59)
             elif index == 3:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2656,7 +2656,7 @@ def _o_BootNotificationResponse_f43527(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED91)
+        _missing(value, _REQUIRED60)
     return 0
 
 
@@ -2670,7 +2670,7 @@ def _o_CancelReservationRequest_294b17(value):
             elif key is _SEEN_o_CancelReservationRequest_294b17[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES92, _SEEN_o_CancelReservationRequest_294b17)
+                index = _identify(key, _NAMES61, _SEEN_o_CancelReservationRequest_294b17)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -2685,7 +2685,7 @@ def _o_CancelReservationRequest_294b17(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED94)
+        _missing(value, _REQUIRED62)
     return 0
 
 
@@ -2714,7 +2714,7 @@ def _o_CertificateSignedRequest_ebc6fe(value):
             elif key is _SEEN_o_CertificateSignedRequest_ebc6fe[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES95, _SEEN_o_CertificateSignedRequest_ebc6fe)
+                index = _identify(key, _NAMES63, _SEEN_o_CertificateSignedRequest_ebc6fe)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -2725,7 +2725,7 @@ def _o_CertificateSignedRequest_ebc6fe(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum11(member):
-                    _not_a_member(_MEMBERS97)
+                    _not_a_member(_MEMBERS64)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
@@ -2738,7 +2738,7 @@ def _o_CertificateSignedRequest_ebc6fe(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED98)
+        _missing(value, _REQUIRED65)
     return 0
 
 
@@ -2754,7 +2754,7 @@ def _o_evse_a7551d(value):
             elif key is _SEEN_o_evse_a7551d[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES101, _SEEN_o_evse_a7551d)
+                index = _identify(key, _NAMES67, _SEEN_o_evse_a7551d)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -2772,7 +2772,7 @@ def _o_evse_a7551d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED103)
+        _missing(value, _REQUIRED68)
     return 0
 
 
@@ -2797,7 +2797,7 @@ def _o_ChangeAvailabilityRequest_1c5a4d(value):
             elif key is _SEEN_o_ChangeAvailabilityRequest_1c5a4d[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES99, _SEEN_o_ChangeAvailabilityRequest_1c5a4d)
+                index = _identify(key, _NAMES66, _SEEN_o_ChangeAvailabilityRequest_1c5a4d)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2807,7 +2807,7 @@ def _o_ChangeAvailabilityRequest_1c5a4d(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum12(member):
-                    _not_a_member(_MEMBERS104)
+                    _not_a_member(_MEMBERS69)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2818,7 +2818,7 @@ def _o_ChangeAvailabilityRequest_1c5a4d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED105)
+        _missing(value, _REQUIRED70)
     return 0
 
 
@@ -2843,13 +2843,13 @@ def _o_ChangeAvailabilityResponse_468c75(value):
             elif key is _SEEN_o_ChangeAvailabilityResponse_468c75[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_ChangeAvailabilityResponse_468c75)
+                index = _identify(key, _NAMES3, _SEEN_o_ChangeAvailabilityResponse_468c75)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum13(member):
-                    _not_a_member(_MEMBERS107)
+                    _not_a_member(_MEMBERS71)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2864,7 +2864,7 @@ def _o_ChangeAvailabilityResponse_468c75(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -2880,7 +2880,7 @@ def _o_ChangeTransactionTariffRequest_1bf6fc(value):
             elif key is _SEEN_o_ChangeTransactionTariffRequest_1bf6fc[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES108, _SEEN_o_ChangeTransactionTariffRequest_1bf6fc)
+                index = _identify(key, _NAMES72, _SEEN_o_ChangeTransactionTariffRequest_1bf6fc)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -2902,7 +2902,7 @@ def _o_ChangeTransactionTariffRequest_1bf6fc(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED110)
+        _missing(value, _REQUIRED73)
     return 0
 
 
@@ -2933,13 +2933,13 @@ def _o_ChangeTransactionTariffResponse_959614(value):
             elif key is _SEEN_o_ChangeTransactionTariffResponse_959614[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_ChangeTransactionTariffResponse_959614)
+                index = _identify(key, _NAMES3, _SEEN_o_ChangeTransactionTariffResponse_959614)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum14(member):
-                    _not_a_member(_MEMBERS112)
+                    _not_a_member(_MEMBERS74)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -2954,7 +2954,7 @@ def _o_ChangeTransactionTariffResponse_959614(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -2986,7 +2986,7 @@ def _o_chargingProfileCriteria_3f987a(value):
             elif key is _SEEN_o_chargingProfileCriteria_3f987a[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES115, _SEEN_o_chargingProfileCriteria_3f987a)
+                index = _identify(key, _NAMES76, _SEEN_o_chargingProfileCriteria_3f987a)
             if index == 0:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
@@ -2994,7 +2994,7 @@ def _o_chargingProfileCriteria_3f987a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum15(member):
-                    _not_a_member(_MEMBERS117)
+                    _not_a_member(_MEMBERS77)
             elif index == 2:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
@@ -3021,7 +3021,7 @@ def _o_ClearChargingProfileRequest_4f16cd(value):
             elif key is _SEEN_o_ClearChargingProfileRequest_4f16cd[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES113, _SEEN_o_ClearChargingProfileRequest_4f16cd)
+                index = _identify(key, _NAMES75, _SEEN_o_ClearChargingProfileRequest_4f16cd)
             if index == 0:
                 _check_integer6(member)
             elif index == 1:
@@ -3061,13 +3061,13 @@ def _o_ClearChargingProfileResponse_c3c8fc(value):
             elif key is _SEEN_o_ClearChargingProfileResponse_c3c8fc[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_ClearChargingProfileResponse_c3c8fc)
+                index = _identify(key, _NAMES3, _SEEN_o_ClearChargingProfileResponse_c3c8fc)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum16(member):
-                    _not_a_member(_MEMBERS119)
+                    _not_a_member(_MEMBERS78)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3082,7 +3082,7 @@ def _o_ClearChargingProfileResponse_c3c8fc(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -3123,7 +3123,7 @@ def _o_ClearDERControlRequest_733744(value):
             elif key is _SEEN_o_ClearDERControlRequest_733744[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES120, _SEEN_o_ClearDERControlRequest_733744)
+                index = _identify(key, _NAMES79, _SEEN_o_ClearDERControlRequest_733744)
             if index == 0:
                 present += 1
                 _check_boolean(member)
@@ -3131,7 +3131,7 @@ def _o_ClearDERControlRequest_733744(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum17(member):
-                    _not_a_member(_MEMBERS122)
+                    _not_a_member(_MEMBERS80)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -3147,7 +3147,7 @@ def _o_ClearDERControlRequest_733744(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED123)
+        _missing(value, _REQUIRED81)
     return 0
 
 
@@ -3172,13 +3172,13 @@ def _o_ClearDERControlResponse_c68582(value):
             elif key is _SEEN_o_ClearDERControlResponse_c68582[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_ClearDERControlResponse_c68582)
+                index = _identify(key, _NAMES3, _SEEN_o_ClearDERControlResponse_c68582)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum18(member):
-                    _not_a_member(_MEMBERS125)
+                    _not_a_member(_MEMBERS82)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3193,7 +3193,7 @@ def _o_ClearDERControlResponse_c68582(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -3207,7 +3207,7 @@ def _o_ClearDisplayMessageRequest_4a960a(value):
             elif key is _SEEN_o_ClearDisplayMessageRequest_4a960a[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES126, _SEEN_o_ClearDisplayMessageRequest_4a960a)
+                index = _identify(key, _NAMES83, _SEEN_o_ClearDisplayMessageRequest_4a960a)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -3222,7 +3222,7 @@ def _o_ClearDisplayMessageRequest_4a960a(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED103)
+        _missing(value, _REQUIRED68)
     return 0
 
 
@@ -3247,13 +3247,13 @@ def _o_ClearDisplayMessageResponse_3e5879(value):
             elif key is _SEEN_o_ClearDisplayMessageResponse_3e5879[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_ClearDisplayMessageResponse_3e5879)
+                index = _identify(key, _NAMES3, _SEEN_o_ClearDisplayMessageResponse_3e5879)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum19(member):
-                    _not_a_member(_MEMBERS129)
+                    _not_a_member(_MEMBERS84)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3268,7 +3268,7 @@ def _o_ClearDisplayMessageResponse_3e5879(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -3301,7 +3301,7 @@ def _o_ClearTariffsRequest_b626f5(value):
             elif key is _SEEN_o_ClearTariffsRequest_b626f5[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES130, _SEEN_o_ClearTariffsRequest_b626f5)
+                index = _identify(key, _NAMES85, _SEEN_o_ClearTariffsRequest_b626f5)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -3342,7 +3342,7 @@ def _o_clearTariffsResult_5d0e32(value):
             elif key is _SEEN_o_clearTariffsResult_5d0e32[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES134, _SEEN_o_clearTariffsResult_5d0e32)
+                index = _identify(key, _NAMES87, _SEEN_o_clearTariffsResult_5d0e32)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3357,7 +3357,7 @@ def _o_clearTariffsResult_5d0e32(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum20(member):
-                    _not_a_member(_MEMBERS136)
+                    _not_a_member(_MEMBERS88)
             elif index == 3:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3368,7 +3368,7 @@ def _o_clearTariffsResult_5d0e32(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -3399,7 +3399,7 @@ def _o_ClearTariffsResponse_5171f5(value):
             elif key is _SEEN_o_ClearTariffsResponse_5171f5[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES132, _SEEN_o_ClearTariffsResponse_5171f5)
+                index = _identify(key, _NAMES86, _SEEN_o_ClearTariffsResponse_5171f5)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -3415,7 +3415,7 @@ def _o_ClearTariffsResponse_5171f5(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED137)
+        _missing(value, _REQUIRED89)
     return 0
 
 
@@ -3429,7 +3429,7 @@ def _o_ClearVariableMonitoringRequest_3f424f(value):
             elif key is _SEEN_o_ClearVariableMonitoringRequest_3f424f[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES126, _SEEN_o_ClearVariableMonitoringRequest_3f424f)
+                index = _identify(key, _NAMES83, _SEEN_o_ClearVariableMonitoringRequest_3f424f)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -3445,7 +3445,7 @@ def _o_ClearVariableMonitoringRequest_3f424f(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED103)
+        _missing(value, _REQUIRED68)
     return 0
 
 
@@ -3470,13 +3470,13 @@ def _o_clearMonitoringResult_e2497f(value):
             elif key is _SEEN_o_clearMonitoringResult_e2497f[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES141, _SEEN_o_clearMonitoringResult_e2497f)
+                index = _identify(key, _NAMES91, _SEEN_o_clearMonitoringResult_e2497f)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum21(member):
-                    _not_a_member(_MEMBERS143)
+                    _not_a_member(_MEMBERS92)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
@@ -3495,7 +3495,7 @@ def _o_clearMonitoringResult_e2497f(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED144)
+        _missing(value, _REQUIRED93)
     return 0
 
 
@@ -3526,7 +3526,7 @@ def _o_ClearVariableMonitoringResponse_2df127(value):
             elif key is _SEEN_o_ClearVariableMonitoringResponse_2df127[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES139, _SEEN_o_ClearVariableMonitoringResponse_2df127)
+                index = _identify(key, _NAMES90, _SEEN_o_ClearVariableMonitoringResponse_2df127)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -3542,7 +3542,7 @@ def _o_ClearVariableMonitoringResponse_2df127(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED145)
+        _missing(value, _REQUIRED94)
     return 0
 
 
@@ -3558,7 +3558,7 @@ def _o_ClearedChargingLimitRequest_da5413(value):
             elif key is _SEEN_o_ClearedChargingLimitRequest_da5413[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES146, _SEEN_o_ClearedChargingLimitRequest_da5413)
+                index = _identify(key, _NAMES95, _SEEN_o_ClearedChargingLimitRequest_da5413)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -3578,7 +3578,7 @@ def _o_ClearedChargingLimitRequest_da5413(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED148)
+        _missing(value, _REQUIRED96)
     return 0
 
 
@@ -3594,7 +3594,7 @@ def _o_CostUpdatedRequest_db0df6(value):
             elif key is _SEEN_o_CostUpdatedRequest_db0df6[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES149, _SEEN_o_CostUpdatedRequest_db0df6)
+                index = _identify(key, _NAMES97, _SEEN_o_CostUpdatedRequest_db0df6)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -3614,7 +3614,7 @@ def _o_CostUpdatedRequest_db0df6(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED151)
+        _missing(value, _REQUIRED98)
     return 0
 
 
@@ -3634,13 +3634,13 @@ def _o_customerCertificate_35f7e3(value):
             elif key is _SEEN_o_customerCertificate_35f7e3[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES154, _SEEN_o_customerCertificate_35f7e3)
+                index = _identify(key, _NAMES100, _SEEN_o_customerCertificate_35f7e3)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum1(member):
-                    _not_a_member(_MEMBERS27)
+                    _not_a_member(_MEMBERS17)
             elif index == 1:
                 present += 1
                 if type(member) is not str:
@@ -3669,7 +3669,7 @@ def _o_customerCertificate_35f7e3(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED156)
+        _missing(value, _REQUIRED101)
     return 0
 
 
@@ -3693,7 +3693,7 @@ def _o_CustomerInformationRequest_1ef18f(value):
             elif key is _SEEN_o_CustomerInformationRequest_1ef18f[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES152, _SEEN_o_CustomerInformationRequest_1ef18f)
+                index = _identify(key, _NAMES99, _SEEN_o_CustomerInformationRequest_1ef18f)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3727,7 +3727,7 @@ def _o_CustomerInformationRequest_1ef18f(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED157)
+        _missing(value, _REQUIRED102)
     return 0
 
 
@@ -3752,13 +3752,13 @@ def _o_CustomerInformationResponse_116651(value):
             elif key is _SEEN_o_CustomerInformationResponse_116651[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_CustomerInformationResponse_116651)
+                index = _identify(key, _NAMES3, _SEEN_o_CustomerInformationResponse_116651)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum22(member):
-                    _not_a_member(_MEMBERS159)
+                    _not_a_member(_MEMBERS103)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3773,7 +3773,7 @@ def _o_CustomerInformationResponse_116651(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -3791,7 +3791,7 @@ def _o_DataTransferRequest_250e87(value):
             elif key is _SEEN_o_DataTransferRequest_250e87[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES160, _SEEN_o_DataTransferRequest_250e87)
+                index = _identify(key, _NAMES104, _SEEN_o_DataTransferRequest_250e87)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -3815,7 +3815,7 @@ def _o_DataTransferRequest_250e87(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _NAMES2)
+        _missing(value, _NAMES1)
     return 0
 
 
@@ -3844,13 +3844,13 @@ def _o_DataTransferResponse_dc7917(value):
             elif key is _SEEN_o_DataTransferResponse_dc7917[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES162, _SEEN_o_DataTransferResponse_dc7917)
+                index = _identify(key, _NAMES105, _SEEN_o_DataTransferResponse_dc7917)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum23(member):
-                    _not_a_member(_MEMBERS164)
+                    _not_a_member(_MEMBERS106)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3867,7 +3867,7 @@ def _o_DataTransferResponse_dc7917(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -3881,7 +3881,7 @@ def _o_DeleteCertificateRequest_f40fd0(value):
             elif key is _SEEN_o_DeleteCertificateRequest_f40fd0[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES165, _SEEN_o_DeleteCertificateRequest_f40fd0)
+                index = _identify(key, _NAMES107, _SEEN_o_DeleteCertificateRequest_f40fd0)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -3897,7 +3897,7 @@ def _o_DeleteCertificateRequest_f40fd0(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED167)
+        _missing(value, _REQUIRED108)
     return 0
 
 
@@ -3922,13 +3922,13 @@ def _o_DeleteCertificateResponse_cb638e(value):
             elif key is _SEEN_o_DeleteCertificateResponse_cb638e[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_DeleteCertificateResponse_cb638e)
+                index = _identify(key, _NAMES3, _SEEN_o_DeleteCertificateResponse_cb638e)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum24(member):
-                    _not_a_member(_MEMBERS169)
+                    _not_a_member(_MEMBERS109)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -3943,7 +3943,7 @@ def _o_DeleteCertificateResponse_cb638e(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -3984,13 +3984,13 @@ def _o_FirmwareStatusNotificationRequest_fdf878(value):
             elif key is _SEEN_o_FirmwareStatusNotificationRequest_fdf878[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES170, _SEEN_o_FirmwareStatusNotificationRequest_fdf878)
+                index = _identify(key, _NAMES110, _SEEN_o_FirmwareStatusNotificationRequest_fdf878)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum25(member):
-                    _not_a_member(_MEMBERS172)
+                    _not_a_member(_MEMBERS111)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
@@ -4007,7 +4007,7 @@ def _o_FirmwareStatusNotificationRequest_fdf878(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -4058,7 +4058,7 @@ def _o_Get15118EVCertificateRequest_f35ea9(value):
             elif key is _SEEN_o_Get15118EVCertificateRequest_f35ea9[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES173, _SEEN_o_Get15118EVCertificateRequest_f35ea9)
+                index = _identify(key, _NAMES112, _SEEN_o_Get15118EVCertificateRequest_f35ea9)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -4070,7 +4070,7 @@ def _o_Get15118EVCertificateRequest_f35ea9(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum26(member):
-                    _not_a_member(_MEMBERS175)
+                    _not_a_member(_MEMBERS113)
             elif index == 2:
                 present += 1
                 if type(member) is not str:
@@ -4094,7 +4094,7 @@ def _o_Get15118EVCertificateRequest_f35ea9(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED176)
+        _missing(value, _REQUIRED114)
     return 0
 
 
@@ -4123,13 +4123,13 @@ def _o_Get15118EVCertificateResponse_bbfbac(value):
             elif key is _SEEN_o_Get15118EVCertificateResponse_bbfbac[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES177, _SEEN_o_Get15118EVCertificateResponse_bbfbac)
+                index = _identify(key, _NAMES115, _SEEN_o_Get15118EVCertificateResponse_bbfbac)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum27(member):
-                    _not_a_member(_MEMBERS179)
+                    _not_a_member(_MEMBERS116)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4153,7 +4153,7 @@ def _o_Get15118EVCertificateResponse_bbfbac(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED180)
+        _missing(value, _REQUIRED117)
     return 0
 
 
@@ -4180,7 +4180,7 @@ def _o_GetBaseReportRequest_ad3c06(value):
             elif key is _SEEN_o_GetBaseReportRequest_ad3c06[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES181, _SEEN_o_GetBaseReportRequest_ad3c06)
+                index = _identify(key, _NAMES118, _SEEN_o_GetBaseReportRequest_ad3c06)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -4189,7 +4189,7 @@ def _o_GetBaseReportRequest_ad3c06(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum28(member):
-                    _not_a_member(_MEMBERS183)
+                    _not_a_member(_MEMBERS119)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4200,7 +4200,7 @@ def _o_GetBaseReportRequest_ad3c06(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED184)
+        _missing(value, _REQUIRED120)
     return 0
 
 
@@ -4227,13 +4227,13 @@ def _o_GetBaseReportResponse_c303cc(value):
             elif key is _SEEN_o_GetBaseReportResponse_c303cc[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_GetBaseReportResponse_c303cc)
+                index = _identify(key, _NAMES3, _SEEN_o_GetBaseReportResponse_c303cc)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum29(member):
-                    _not_a_member(_MEMBERS186)
+                    _not_a_member(_MEMBERS121)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4248,7 +4248,7 @@ def _o_GetBaseReportResponse_c303cc(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -4295,7 +4295,7 @@ def _o_certificateStatusRequests_6283cf(value):
             elif key is _SEEN_o_certificateStatusRequests_6283cf[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES189, _SEEN_o_certificateStatusRequests_6283cf)
+                index = _identify(key, _NAMES123, _SEEN_o_certificateStatusRequests_6283cf)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -4306,7 +4306,7 @@ def _o_certificateStatusRequests_6283cf(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum30(member):
-                    _not_a_member(_MEMBERS191)
+                    _not_a_member(_MEMBERS124)
             elif index == 2:
                 present += 1
                 if type(member) is not list:
@@ -4322,7 +4322,7 @@ def _o_certificateStatusRequests_6283cf(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED192)
+        _missing(value, _REQUIRED125)
     return 0
 
 
@@ -4355,7 +4355,7 @@ def _o_GetCertificateChainStatusRequest_d60015(value):
             elif key is _SEEN_o_GetCertificateChainStatusRequest_d60015[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES187, _SEEN_o_GetCertificateChainStatusRequest_d60015)
+                index = _identify(key, _NAMES122, _SEEN_o_GetCertificateChainStatusRequest_d60015)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -4371,7 +4371,7 @@ def _o_GetCertificateChainStatusRequest_d60015(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED193)
+        _missing(value, _REQUIRED126)
     return 0
 
 
@@ -4402,7 +4402,7 @@ def _o_certificateStatus_836653(value):
             elif key is _SEEN_o_certificateStatus_836653[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES196, _SEEN_o_certificateStatus_836653)
+                index = _identify(key, _NAMES128, _SEEN_o_certificateStatus_836653)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -4413,13 +4413,13 @@ def _o_certificateStatus_836653(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum30(member):
-                    _not_a_member(_MEMBERS191)
+                    _not_a_member(_MEMBERS124)
             elif index == 2:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum31(member):
-                    _not_a_member(_MEMBERS198)
+                    _not_a_member(_MEMBERS129)
             elif index == 3:
                 present += 1
                 if type(member) is not str:
@@ -4436,7 +4436,7 @@ def _o_certificateStatus_836653(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED199)
+        _missing(value, _REQUIRED130)
     return 0
 
 
@@ -4469,7 +4469,7 @@ def _o_GetCertificateChainStatusResponse_019689(value):
             elif key is _SEEN_o_GetCertificateChainStatusResponse_019689[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES194, _SEEN_o_GetCertificateChainStatusResponse_019689)
+                index = _identify(key, _NAMES127, _SEEN_o_GetCertificateChainStatusResponse_019689)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -4485,7 +4485,7 @@ def _o_GetCertificateChainStatusResponse_019689(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED200)
+        _missing(value, _REQUIRED131)
     return 0
 
 
@@ -4499,7 +4499,7 @@ def _o_GetCertificateStatusRequest_b0ba90(value):
             elif key is _SEEN_o_GetCertificateStatusRequest_b0ba90[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES201, _SEEN_o_GetCertificateStatusRequest_b0ba90)
+                index = _identify(key, _NAMES132, _SEEN_o_GetCertificateStatusRequest_b0ba90)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -4515,7 +4515,7 @@ def _o_GetCertificateStatusRequest_b0ba90(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED203)
+        _missing(value, _REQUIRED133)
     return 0
 
 
@@ -4533,13 +4533,13 @@ def _o_GetCertificateStatusResponse_1cb604(value):
             elif key is _SEEN_o_GetCertificateStatusResponse_1cb604[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES204, _SEEN_o_GetCertificateStatusResponse_1cb604)
+                index = _identify(key, _NAMES134, _SEEN_o_GetCertificateStatusResponse_1cb604)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum27(member):
-                    _not_a_member(_MEMBERS179)
+                    _not_a_member(_MEMBERS116)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4559,7 +4559,7 @@ def _o_GetCertificateStatusResponse_1cb604(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -4613,12 +4613,12 @@ def _o_chargingProfile_8068a1(value):
             elif key is _SEEN_o_chargingProfile_8068a1[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES208, _SEEN_o_chargingProfile_8068a1)
+                index = _identify(key, _NAMES136, _SEEN_o_chargingProfile_8068a1)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum15(member):
-                    _not_a_member(_MEMBERS117)
+                    _not_a_member(_MEMBERS77)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
@@ -4656,7 +4656,7 @@ def _o_GetChargingProfilesRequest_0fb86a(value):
             elif key is _SEEN_o_GetChargingProfilesRequest_0fb86a[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES206, _SEEN_o_GetChargingProfilesRequest_0fb86a)
+                index = _identify(key, _NAMES135, _SEEN_o_GetChargingProfilesRequest_0fb86a)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -4678,7 +4678,7 @@ def _o_GetChargingProfilesRequest_0fb86a(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED210)
+        _missing(value, _REQUIRED137)
     return 0
 
 
@@ -4703,13 +4703,13 @@ def _o_GetChargingProfilesResponse_b90873(value):
             elif key is _SEEN_o_GetChargingProfilesResponse_b90873[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_GetChargingProfilesResponse_b90873)
+                index = _identify(key, _NAMES3, _SEEN_o_GetChargingProfilesResponse_b90873)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum32(member):
-                    _not_a_member(_MEMBERS212)
+                    _not_a_member(_MEMBERS138)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -4724,7 +4724,7 @@ def _o_GetChargingProfilesResponse_b90873(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -4749,7 +4749,7 @@ def _o_GetCompositeScheduleRequest_4dadd5(value):
             elif key is _SEEN_o_GetCompositeScheduleRequest_4dadd5[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES213, _SEEN_o_GetCompositeScheduleRequest_4dadd5)
+                index = _identify(key, _NAMES139, _SEEN_o_GetCompositeScheduleRequest_4dadd5)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -4757,7 +4757,7 @@ def _o_GetCompositeScheduleRequest_4dadd5(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum33(member):
-                    _not_a_member(_MEMBERS215)
+                    _not_a_member(_MEMBERS140)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
@@ -4772,7 +4772,7 @@ def _o_GetCompositeScheduleRequest_4dadd5(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED216)
+        _missing(value, _REQUIRED141)
     return 0
 
 
@@ -4805,7 +4805,7 @@ def _o_v2xFreqWattCurve_55b9c6(value):
             elif key is _SEEN_o_v2xFreqWattCurve_55b9c6[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES224, _SEEN_o_v2xFreqWattCurve_55b9c6)
+                index = _identify(key, _NAMES146, _SEEN_o_v2xFreqWattCurve_55b9c6)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -4822,7 +4822,7 @@ def _o_v2xFreqWattCurve_55b9c6(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED226)
+        _missing(value, _REQUIRED147)
     return 0
 
 
@@ -4857,7 +4857,7 @@ def _o_v2xSignalWattCurve_9232ea(value):
             elif key is _SEEN_o_v2xSignalWattCurve_9232ea[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES227, _SEEN_o_v2xSignalWattCurve_9232ea)
+                index = _identify(key, _NAMES148, _SEEN_o_v2xSignalWattCurve_9232ea)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -4874,7 +4874,7 @@ def _o_v2xSignalWattCurve_9232ea(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED229)
+        _missing(value, _REQUIRED149)
     return 0
 
 
@@ -4947,7 +4947,7 @@ def _o_chargingSchedulePeriod_feb93a(value):
             elif key is _SEEN_o_chargingSchedulePeriod_feb93a[21]:
                 index = 21
             else:
-                index = _identify(key, _NAMES221, _SEEN_o_chargingSchedulePeriod_feb93a)
+                index = _identify(key, _NAMES144, _SEEN_o_chargingSchedulePeriod_feb93a)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -4996,7 +4996,7 @@ def _o_chargingSchedulePeriod_feb93a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum34(member):
-                    _not_a_member(_MEMBERS223)
+                    _not_a_member(_MEMBERS145)
             elif index == 19:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -5015,7 +5015,7 @@ def _o_chargingSchedulePeriod_feb93a(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED230)
+        _missing(value, _REQUIRED150)
     return 0
 
 
@@ -5054,7 +5054,7 @@ def _o_schedule_9fef30(value):
             elif key is _SEEN_o_schedule_9fef30[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES219, _SEEN_o_schedule_9fef30)
+                index = _identify(key, _NAMES143, _SEEN_o_schedule_9fef30)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -5073,7 +5073,7 @@ def _o_schedule_9fef30(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum33(member):
-                    _not_a_member(_MEMBERS215)
+                    _not_a_member(_MEMBERS140)
             elif index == 4:
                 present += 1
                 if type(member) is not list:
@@ -5089,7 +5089,7 @@ def _o_schedule_9fef30(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED231)
+        _missing(value, _REQUIRED151)
     return 0
 
 
@@ -5107,13 +5107,13 @@ def _o_GetCompositeScheduleResponse_fa7c4b(value):
             elif key is _SEEN_o_GetCompositeScheduleResponse_fa7c4b[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES217, _SEEN_o_GetCompositeScheduleResponse_fa7c4b)
+                index = _identify(key, _NAMES142, _SEEN_o_GetCompositeScheduleResponse_fa7c4b)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum0(member):
-                    _not_a_member(_MEMBERS7)
+                    _not_a_member(_MEMBERS4)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5132,7 +5132,7 @@ def _o_GetCompositeScheduleResponse_fa7c4b(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -5152,7 +5152,7 @@ def _o_GetDERControlRequest_bc0af4(value):
             elif key is _SEEN_o_GetDERControlRequest_bc0af4[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES232, _SEEN_o_GetDERControlRequest_bc0af4)
+                index = _identify(key, _NAMES152, _SEEN_o_GetDERControlRequest_bc0af4)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -5162,7 +5162,7 @@ def _o_GetDERControlRequest_bc0af4(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum17(member):
-                    _not_a_member(_MEMBERS122)
+                    _not_a_member(_MEMBERS80)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -5178,7 +5178,7 @@ def _o_GetDERControlRequest_bc0af4(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED234)
+        _missing(value, _REQUIRED153)
     return 0
 
 
@@ -5222,7 +5222,7 @@ def _o_GetDisplayMessagesRequest_cea001(value):
             elif key is _SEEN_o_GetDisplayMessagesRequest_cea001[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES235, _SEEN_o_GetDisplayMessagesRequest_cea001)
+                index = _identify(key, _NAMES154, _SEEN_o_GetDisplayMessagesRequest_cea001)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -5234,12 +5234,12 @@ def _o_GetDisplayMessagesRequest_cea001(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum35(member):
-                    _not_a_member(_MEMBERS237)
+                    _not_a_member(_MEMBERS155)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum36(member):
-                    _not_a_member(_MEMBERS238)
+                    _not_a_member(_MEMBERS156)
             elif index == 4:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5250,7 +5250,7 @@ def _o_GetDisplayMessagesRequest_cea001(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED234)
+        _missing(value, _REQUIRED153)
     return 0
 
 
@@ -5278,7 +5278,7 @@ def _a_certificateType_850bbf(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum37(item):
-                _not_a_member(_MEMBERS241)
+                _not_a_member(_MEMBERS158)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -5294,7 +5294,7 @@ def _o_GetInstalledCertificateIdsRequest_1f0e96(value):
             elif key is _SEEN_o_GetInstalledCertificateIdsRequest_1f0e96[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES239, _SEEN_o_GetInstalledCertificateIdsRequest_1f0e96)
+                index = _identify(key, _NAMES157, _SEEN_o_GetInstalledCertificateIdsRequest_1f0e96)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -5351,7 +5351,7 @@ def _o_certificateHashDataChain_5430a6(value):
             elif key is _SEEN_o_certificateHashDataChain_5430a6[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES245, _SEEN_o_certificateHashDataChain_5430a6)
+                index = _identify(key, _NAMES161, _SEEN_o_certificateHashDataChain_5430a6)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -5362,7 +5362,7 @@ def _o_certificateHashDataChain_5430a6(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum37(member):
-                    _not_a_member(_MEMBERS241)
+                    _not_a_member(_MEMBERS158)
             elif index == 2:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -5377,7 +5377,7 @@ def _o_certificateHashDataChain_5430a6(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED247)
+        _missing(value, _REQUIRED162)
     return 0
 
 
@@ -5412,13 +5412,13 @@ def _o_GetInstalledCertificateIdsResponse_02e705(value):
             elif key is _SEEN_o_GetInstalledCertificateIdsResponse_02e705[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES242, _SEEN_o_GetInstalledCertificateIdsResponse_02e705)
+                index = _identify(key, _NAMES159, _SEEN_o_GetInstalledCertificateIdsResponse_02e705)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum38(member):
-                    _not_a_member(_MEMBERS244)
+                    _not_a_member(_MEMBERS160)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5437,7 +5437,7 @@ def _o_GetInstalledCertificateIdsResponse_02e705(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -5451,7 +5451,7 @@ def _o_GetLocalListVersionResponse_008240(value):
             elif key is _SEEN_o_GetLocalListVersionResponse_008240[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES248, _SEEN_o_GetLocalListVersionResponse_008240)
+                index = _identify(key, _NAMES163, _SEEN_o_GetLocalListVersionResponse_008240)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -5465,7 +5465,7 @@ def _o_GetLocalListVersionResponse_008240(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED250)
+        _missing(value, _REQUIRED164)
     return 0
 
 
@@ -5483,7 +5483,7 @@ def _o_log_abb13e(value):
             elif key is _SEEN_o_log_abb13e[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES253, _SEEN_o_log_abb13e)
+                index = _identify(key, _NAMES166, _SEEN_o_log_abb13e)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -5510,7 +5510,7 @@ def _o_log_abb13e(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED255)
+        _missing(value, _REQUIRED167)
     return 0
 
 
@@ -5543,7 +5543,7 @@ def _o_GetLogRequest_6cba6e(value):
             elif key is _SEEN_o_GetLogRequest_6cba6e[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES251, _SEEN_o_GetLogRequest_6cba6e)
+                index = _identify(key, _NAMES165, _SEEN_o_GetLogRequest_6cba6e)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -5554,7 +5554,7 @@ def _o_GetLogRequest_6cba6e(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum39(member):
-                    _not_a_member(_MEMBERS256)
+                    _not_a_member(_MEMBERS168)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
@@ -5573,7 +5573,7 @@ def _o_GetLogRequest_6cba6e(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED257)
+        _missing(value, _REQUIRED169)
     return 0
 
 
@@ -5600,13 +5600,13 @@ def _o_GetLogResponse_6984ec(value):
             elif key is _SEEN_o_GetLogResponse_6984ec[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES258, _SEEN_o_GetLogResponse_6984ec)
+                index = _identify(key, _NAMES170, _SEEN_o_GetLogResponse_6984ec)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum40(member):
-                    _not_a_member(_MEMBERS260)
+                    _not_a_member(_MEMBERS171)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5626,7 +5626,7 @@ def _o_GetLogResponse_6984ec(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -5644,7 +5644,7 @@ def _o_component_47ee8a(value):
             elif key is _SEEN_o_component_47ee8a[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES265, _SEEN_o_component_47ee8a)
+                index = _identify(key, _NAMES174, _SEEN_o_component_47ee8a)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -5670,7 +5670,7 @@ def _o_component_47ee8a(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED267)
+        _missing(value, _REQUIRED175)
     return 0
 
 
@@ -5686,7 +5686,7 @@ def _o_variable_e65dc4(value):
             elif key is _SEEN_o_variable_e65dc4[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES268, _SEEN_o_variable_e65dc4)
+                index = _identify(key, _NAMES176, _SEEN_o_variable_e65dc4)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -5708,7 +5708,7 @@ def _o_variable_e65dc4(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED267)
+        _missing(value, _REQUIRED175)
     return 0
 
 
@@ -5724,7 +5724,7 @@ def _o_componentVariable_e70256(value):
             elif key is _SEEN_o_componentVariable_e70256[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES263, _SEEN_o_componentVariable_e70256)
+                index = _identify(key, _NAMES173, _SEEN_o_componentVariable_e70256)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -5744,7 +5744,7 @@ def _o_componentVariable_e70256(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED270)
+        _missing(value, _REQUIRED177)
     return 0
 
 
@@ -5789,7 +5789,7 @@ def _a_monitoringCriteria_9baa2a(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum41(item):
-                _not_a_member(_MEMBERS271)
+                _not_a_member(_MEMBERS178)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -5810,7 +5810,7 @@ def _o_GetMonitoringReportRequest_ac6e13(value):
             elif key is _SEEN_o_GetMonitoringReportRequest_ac6e13[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES261, _SEEN_o_GetMonitoringReportRequest_ac6e13)
+                index = _identify(key, _NAMES172, _SEEN_o_GetMonitoringReportRequest_ac6e13)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -5832,7 +5832,7 @@ def _o_GetMonitoringReportRequest_ac6e13(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED234)
+        _missing(value, _REQUIRED153)
     return 0
 
 
@@ -5850,7 +5850,7 @@ def _o_constantStreamData_7eddff(value):
             elif key is _SEEN_o_constantStreamData_7eddff[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES274, _SEEN_o_constantStreamData_7eddff)
+                index = _identify(key, _NAMES180, _SEEN_o_constantStreamData_7eddff)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -5874,7 +5874,7 @@ def _o_constantStreamData_7eddff(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED276)
+        _missing(value, _REQUIRED181)
     return 0
 
 
@@ -5904,7 +5904,7 @@ def _o_GetPeriodicEventStreamResponse_fdb514(value):
             elif key is _SEEN_o_GetPeriodicEventStreamResponse_fdb514[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES272, _SEEN_o_GetPeriodicEventStreamResponse_fdb514)
+                index = _identify(key, _NAMES179, _SEEN_o_GetPeriodicEventStreamResponse_fdb514)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -5945,7 +5945,7 @@ def _a_componentCriteria_03441a(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum42(item):
-                _not_a_member(_MEMBERS279)
+                _not_a_member(_MEMBERS183)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -5966,7 +5966,7 @@ def _o_GetReportRequest_b5acc5(value):
             elif key is _SEEN_o_GetReportRequest_b5acc5[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES277, _SEEN_o_GetReportRequest_b5acc5)
+                index = _identify(key, _NAMES182, _SEEN_o_GetReportRequest_b5acc5)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -5988,7 +5988,7 @@ def _o_GetReportRequest_b5acc5(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED234)
+        _missing(value, _REQUIRED153)
     return 0
 
 
@@ -6002,7 +6002,7 @@ def _o_GetTariffsRequest_a5d5ad(value):
             elif key is _SEEN_o_GetTariffsRequest_a5d5ad[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES280, _SEEN_o_GetTariffsRequest_a5d5ad)
+                index = _identify(key, _NAMES184, _SEEN_o_GetTariffsRequest_a5d5ad)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -6017,7 +6017,7 @@ def _o_GetTariffsRequest_a5d5ad(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED282)
+        _missing(value, _REQUIRED185)
     return 0
 
 
@@ -6066,7 +6066,7 @@ def _o_tariffAssignments_20a753(value):
             elif key is _SEEN_o_tariffAssignments_20a753[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES285, _SEEN_o_tariffAssignments_20a753)
+                index = _identify(key, _NAMES187, _SEEN_o_tariffAssignments_20a753)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -6078,7 +6078,7 @@ def _o_tariffAssignments_20a753(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum43(member):
-                    _not_a_member(_MEMBERS287)
+                    _not_a_member(_MEMBERS188)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -6102,7 +6102,7 @@ def _o_tariffAssignments_20a753(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED288)
+        _missing(value, _REQUIRED189)
     return 0
 
 
@@ -6137,13 +6137,13 @@ def _o_GetTariffsResponse_aa3fbe(value):
             elif key is _SEEN_o_GetTariffsResponse_aa3fbe[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES283, _SEEN_o_GetTariffsResponse_aa3fbe)
+                index = _identify(key, _NAMES186, _SEEN_o_GetTariffsResponse_aa3fbe)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum20(member):
-                    _not_a_member(_MEMBERS136)
+                    _not_a_member(_MEMBERS88)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6162,7 +6162,7 @@ def _o_GetTariffsResponse_aa3fbe(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -6175,7 +6175,7 @@ def _o_GetTransactionStatusRequest_7a79fc(value):
             elif key is _SEEN_o_GetTransactionStatusRequest_7a79fc[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES289, _SEEN_o_GetTransactionStatusRequest_7a79fc)
+                index = _identify(key, _NAMES190, _SEEN_o_GetTransactionStatusRequest_7a79fc)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -6205,7 +6205,7 @@ def _o_GetTransactionStatusResponse_e8589f(value):
             elif key is _SEEN_o_GetTransactionStatusResponse_e8589f[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES291, _SEEN_o_GetTransactionStatusResponse_e8589f)
+                index = _identify(key, _NAMES191, _SEEN_o_GetTransactionStatusResponse_e8589f)
             if index == 0:
                 _check_boolean(member)
             elif index == 1:
@@ -6221,7 +6221,7 @@ def _o_GetTransactionStatusResponse_e8589f(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED293)
+        _missing(value, _REQUIRED192)
     return 0
 
 
@@ -6246,12 +6246,12 @@ def _o_getVariableData_251f1b(value):
             elif key is _SEEN_o_getVariableData_251f1b[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES296, _SEEN_o_getVariableData_251f1b)
+                index = _identify(key, _NAMES194, _SEEN_o_getVariableData_251f1b)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum44(member):
-                    _not_a_member(_MEMBERS298)
+                    _not_a_member(_MEMBERS195)
             elif index == 1:
                 present += 1
                 if type(member) is not dict:
@@ -6272,7 +6272,7 @@ def _o_getVariableData_251f1b(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED299)
+        _missing(value, _REQUIRED196)
     return 0
 
 
@@ -6303,7 +6303,7 @@ def _o_GetVariablesRequest_717056(value):
             elif key is _SEEN_o_GetVariablesRequest_717056[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES294, _SEEN_o_GetVariablesRequest_717056)
+                index = _identify(key, _NAMES193, _SEEN_o_GetVariablesRequest_717056)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -6319,7 +6319,7 @@ def _o_GetVariablesRequest_717056(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED300)
+        _missing(value, _REQUIRED197)
     return 0
 
 
@@ -6356,13 +6356,13 @@ def _o_getVariableResult_97f678(value):
             elif key is _SEEN_o_getVariableResult_97f678[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES303, _SEEN_o_getVariableResult_97f678)
+                index = _identify(key, _NAMES199, _SEEN_o_getVariableResult_97f678)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum45(member):
-                    _not_a_member(_MEMBERS305)
+                    _not_a_member(_MEMBERS200)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6371,7 +6371,7 @@ def _o_getVariableResult_97f678(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum44(member):
-                    _not_a_member(_MEMBERS298)
+                    _not_a_member(_MEMBERS195)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -6397,7 +6397,7 @@ def _o_getVariableResult_97f678(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED306)
+        _missing(value, _REQUIRED201)
     return 0
 
 
@@ -6428,7 +6428,7 @@ def _o_GetVariablesResponse_33af55(value):
             elif key is _SEEN_o_GetVariablesResponse_33af55[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES301, _SEEN_o_GetVariablesResponse_33af55)
+                index = _identify(key, _NAMES198, _SEEN_o_GetVariablesResponse_33af55)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -6444,7 +6444,7 @@ def _o_GetVariablesResponse_33af55(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED307)
+        _missing(value, _REQUIRED202)
     return 0
 
 
@@ -6458,7 +6458,7 @@ def _o_HeartbeatResponse_49ff69(value):
             elif key is _SEEN_o_HeartbeatResponse_49ff69[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES308, _SEEN_o_HeartbeatResponse_49ff69)
+                index = _identify(key, _NAMES203, _SEEN_o_HeartbeatResponse_49ff69)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -6475,7 +6475,7 @@ def _o_HeartbeatResponse_49ff69(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED310)
+        _missing(value, _REQUIRED204)
     return 0
 
 
@@ -6504,13 +6504,13 @@ def _o_InstallCertificateRequest_0511a7(value):
             elif key is _SEEN_o_InstallCertificateRequest_0511a7[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES311, _SEEN_o_InstallCertificateRequest_0511a7)
+                index = _identify(key, _NAMES205, _SEEN_o_InstallCertificateRequest_0511a7)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum46(member):
-                    _not_a_member(_MEMBERS313)
+                    _not_a_member(_MEMBERS206)
             elif index == 1:
                 present += 1
                 if type(member) is not str:
@@ -6527,7 +6527,7 @@ def _o_InstallCertificateRequest_0511a7(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED314)
+        _missing(value, _REQUIRED207)
     return 0
 
 
@@ -6552,13 +6552,13 @@ def _o_InstallCertificateResponse_b9c3ea(value):
             elif key is _SEEN_o_InstallCertificateResponse_b9c3ea[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_InstallCertificateResponse_b9c3ea)
+                index = _identify(key, _NAMES3, _SEEN_o_InstallCertificateResponse_b9c3ea)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum47(member):
-                    _not_a_member(_MEMBERS316)
+                    _not_a_member(_MEMBERS208)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6573,7 +6573,7 @@ def _o_InstallCertificateResponse_b9c3ea(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -6610,13 +6610,13 @@ def _o_LogStatusNotificationRequest_26e5ad(value):
             elif key is _SEEN_o_LogStatusNotificationRequest_26e5ad[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES170, _SEEN_o_LogStatusNotificationRequest_26e5ad)
+                index = _identify(key, _NAMES110, _SEEN_o_LogStatusNotificationRequest_26e5ad)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum48(member):
-                    _not_a_member(_MEMBERS318)
+                    _not_a_member(_MEMBERS209)
             elif index == 1:
                 _check_integer6(member)
             elif index == 2:
@@ -6633,7 +6633,7 @@ def _o_LogStatusNotificationRequest_26e5ad(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -6749,7 +6749,7 @@ def _o_signedMeterValue_1e6423(value):
             elif key is _SEEN_o_signedMeterValue_1e6423[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES329, _SEEN_o_signedMeterValue_1e6423)
+                index = _identify(key, _NAMES217, _SEEN_o_signedMeterValue_1e6423)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -6782,7 +6782,7 @@ def _o_signedMeterValue_1e6423(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED331)
+        _missing(value, _REQUIRED218)
     return 0
 
 
@@ -6797,7 +6797,7 @@ def _o_unitOfMeasure_1fa959(value):
             elif key is _SEEN_o_unitOfMeasure_1fa959[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES332, _SEEN_o_unitOfMeasure_1fa959)
+                index = _identify(key, _NAMES219, _SEEN_o_unitOfMeasure_1fa959)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -6839,7 +6839,7 @@ def _o_sampledValue_8c3c5a(value):
             elif key is _SEEN_o_sampledValue_8c3c5a[7]:
                 index = 7
             else:
-                index = _identify(key, _NAMES323, _SEEN_o_sampledValue_8c3c5a)
+                index = _identify(key, _NAMES212, _SEEN_o_sampledValue_8c3c5a)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -6847,22 +6847,22 @@ def _o_sampledValue_8c3c5a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum49(member):
-                    _not_a_member(_MEMBERS325)
+                    _not_a_member(_MEMBERS213)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum50(member):
-                    _not_a_member(_MEMBERS326)
+                    _not_a_member(_MEMBERS214)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum51(member):
-                    _not_a_member(_MEMBERS327)
+                    _not_a_member(_MEMBERS215)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum52(member):
-                    _not_a_member(_MEMBERS328)
+                    _not_a_member(_MEMBERS216)
             elif index == 5:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -6881,7 +6881,7 @@ def _o_sampledValue_8c3c5a(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED334)
+        _missing(value, _REQUIRED220)
     return 0
 
 
@@ -6914,7 +6914,7 @@ def _o_meterValue_d3062c(value):
             elif key is _SEEN_o_meterValue_d3062c[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES321, _SEEN_o_meterValue_d3062c)
+                index = _identify(key, _NAMES211, _SEEN_o_meterValue_d3062c)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -6936,7 +6936,7 @@ def _o_meterValue_d3062c(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED335)
+        _missing(value, _REQUIRED221)
     return 0
 
 
@@ -6969,7 +6969,7 @@ def _o_MeterValuesRequest_259a70(value):
             elif key is _SEEN_o_MeterValuesRequest_259a70[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES319, _SEEN_o_MeterValuesRequest_259a70)
+                index = _identify(key, _NAMES210, _SEEN_o_MeterValuesRequest_259a70)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -6989,7 +6989,7 @@ def _o_MeterValuesRequest_259a70(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED336)
+        _missing(value, _REQUIRED222)
     return 0
 
 
@@ -7005,7 +7005,7 @@ def _o_NotifyAllowedEnergyTransferRequest_f40d81(value):
             elif key is _SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES337, _SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81)
+                index = _identify(key, _NAMES223, _SEEN_o_NotifyAllowedEnergyTransferRequest_f40d81)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -7027,7 +7027,7 @@ def _o_NotifyAllowedEnergyTransferRequest_f40d81(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED339)
+        _missing(value, _REQUIRED224)
     return 0
 
 
@@ -7043,7 +7043,7 @@ def _o_limitAtSoC_2e6e76(value):
             elif key is _SEEN_o_limitAtSoC_2e6e76[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES344, _SEEN_o_limitAtSoC_2e6e76)
+                index = _identify(key, _NAMES227, _SEEN_o_limitAtSoC_2e6e76)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -7062,7 +7062,7 @@ def _o_limitAtSoC_2e6e76(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED346)
+        _missing(value, _REQUIRED228)
     return 0
 
 
@@ -7097,7 +7097,7 @@ def _o_relativeTimeInterval_7b23e3(value):
             elif key is _SEEN_o_relativeTimeInterval_7b23e3[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES351, _SEEN_o_relativeTimeInterval_7b23e3)
+                index = _identify(key, _NAMES231, _SEEN_o_relativeTimeInterval_7b23e3)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -7113,7 +7113,7 @@ def _o_relativeTimeInterval_7b23e3(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED353)
+        _missing(value, _REQUIRED232)
     return 0
 
 
@@ -7142,13 +7142,13 @@ def _o_cost_886356(value):
             elif key is _SEEN_o_cost_886356[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES356, _SEEN_o_cost_886356)
+                index = _identify(key, _NAMES234, _SEEN_o_cost_886356)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum53(member):
-                    _not_a_member(_MEMBERS358)
+                    _not_a_member(_MEMBERS235)
             elif index == 1:
                 present += 1
                 _check_integer6(member)
@@ -7164,7 +7164,7 @@ def _o_cost_886356(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED359)
+        _missing(value, _REQUIRED236)
     return 0
 
 
@@ -7199,7 +7199,7 @@ def _o_consumptionCost_aceede(value):
             elif key is _SEEN_o_consumptionCost_aceede[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES354, _SEEN_o_consumptionCost_aceede)
+                index = _identify(key, _NAMES233, _SEEN_o_consumptionCost_aceede)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -7218,7 +7218,7 @@ def _o_consumptionCost_aceede(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED360)
+        _missing(value, _REQUIRED237)
     return 0
 
 
@@ -7255,7 +7255,7 @@ def _o_salesTariffEntry_d9f709(value):
             elif key is _SEEN_o_salesTariffEntry_d9f709[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES349, _SEEN_o_salesTariffEntry_d9f709)
+                index = _identify(key, _NAMES230, _SEEN_o_salesTariffEntry_d9f709)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -7278,7 +7278,7 @@ def _o_salesTariffEntry_d9f709(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED361)
+        _missing(value, _REQUIRED238)
     return 0
 
 
@@ -7317,7 +7317,7 @@ def _o_salesTariff_dcad30(value):
             elif key is _SEEN_o_salesTariff_dcad30[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES347, _SEEN_o_salesTariff_dcad30)
+                index = _identify(key, _NAMES229, _SEEN_o_salesTariff_dcad30)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -7345,7 +7345,7 @@ def _o_salesTariff_dcad30(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED362)
+        _missing(value, _REQUIRED239)
     return 0
 
 
@@ -7361,7 +7361,7 @@ def _o_minimumCost_57d44f(value):
             elif key is _SEEN_o_minimumCost_57d44f[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES365, _SEEN_o_minimumCost_57d44f)
+                index = _identify(key, _NAMES241, _SEEN_o_minimumCost_57d44f)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -7378,7 +7378,7 @@ def _o_minimumCost_57d44f(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED367)
+        _missing(value, _REQUIRED242)
     return 0
 
 
@@ -7402,7 +7402,7 @@ def _o_priceRule_5ce378(value):
             elif key is _SEEN_o_priceRule_5ce378[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES370, _SEEN_o_priceRule_5ce378)
+                index = _identify(key, _NAMES244, _SEEN_o_priceRule_5ce378)
             if index == 0:
                 _check_integer6(member)
             elif index == 1:
@@ -7436,7 +7436,7 @@ def _o_priceRule_5ce378(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED372)
+        _missing(value, _REQUIRED245)
     return 0
 
 
@@ -7471,7 +7471,7 @@ def _o_priceRuleStacks_b1446a(value):
             elif key is _SEEN_o_priceRuleStacks_b1446a[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES368, _SEEN_o_priceRuleStacks_b1446a)
+                index = _identify(key, _NAMES243, _SEEN_o_priceRuleStacks_b1446a)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -7490,7 +7490,7 @@ def _o_priceRuleStacks_b1446a(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED373)
+        _missing(value, _REQUIRED246)
     return 0
 
 
@@ -7537,7 +7537,7 @@ def _o_taxRules_1ef23a(value):
             elif key is _SEEN_o_taxRules_1ef23a[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES374, _SEEN_o_taxRules_1ef23a)
+                index = _identify(key, _NAMES247, _SEEN_o_taxRules_1ef23a)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -7576,7 +7576,7 @@ def _o_taxRules_1ef23a(value):
         violation.path.insert(0, key)
         raise
     if present != 6:
-        _missing(value, _REQUIRED376)
+        _missing(value, _REQUIRED248)
     return 0
 
 
@@ -7615,7 +7615,7 @@ def _o_overstayRule_f65c4d(value):
             elif key is _SEEN_o_overstayRule_f65c4d[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES379, _SEEN_o_overstayRule_f65c4d)
+                index = _identify(key, _NAMES250, _SEEN_o_overstayRule_f65c4d)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -7642,7 +7642,7 @@ def _o_overstayRule_f65c4d(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED381)
+        _missing(value, _REQUIRED251)
     return 0
 
 
@@ -7679,7 +7679,7 @@ def _o_overstayRuleList_375753(value):
             elif key is _SEEN_o_overstayRuleList_375753[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES377, _SEEN_o_overstayRuleList_375753)
+                index = _identify(key, _NAMES249, _SEEN_o_overstayRuleList_375753)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -7701,7 +7701,7 @@ def _o_overstayRuleList_375753(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED382)
+        _missing(value, _REQUIRED252)
     return 0
 
 
@@ -7717,7 +7717,7 @@ def _o_additionalSelectedServices_948998(value):
             elif key is _SEEN_o_additionalSelectedServices_948998[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES383, _SEEN_o_additionalSelectedServices_948998)
+                index = _identify(key, _NAMES253, _SEEN_o_additionalSelectedServices_948998)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -7739,7 +7739,7 @@ def _o_additionalSelectedServices_948998(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED385)
+        _missing(value, _REQUIRED254)
     return 0
 
 
@@ -7794,7 +7794,7 @@ def _o_absolutePriceSchedule_4254af(value):
             elif key is _SEEN_o_absolutePriceSchedule_4254af[12]:
                 index = 12
             else:
-                index = _identify(key, _NAMES363, _SEEN_o_absolutePriceSchedule_4254af)
+                index = _identify(key, _NAMES240, _SEEN_o_absolutePriceSchedule_4254af)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -7863,7 +7863,7 @@ def _o_absolutePriceSchedule_4254af(value):
         violation.path.insert(0, key)
         raise
     if present != 6:
-        _missing(value, _REQUIRED386)
+        _missing(value, _REQUIRED255)
     return 0
 
 
@@ -7879,7 +7879,7 @@ def _o_priceLevelScheduleEntries_aaab3d(value):
             elif key is _SEEN_o_priceLevelScheduleEntries_aaab3d[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES389, _SEEN_o_priceLevelScheduleEntries_aaab3d)
+                index = _identify(key, _NAMES257, _SEEN_o_priceLevelScheduleEntries_aaab3d)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -7897,7 +7897,7 @@ def _o_priceLevelScheduleEntries_aaab3d(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED391)
+        _missing(value, _REQUIRED258)
     return 0
 
 
@@ -7938,7 +7938,7 @@ def _o_priceLevelSchedule_20427c(value):
             elif key is _SEEN_o_priceLevelSchedule_20427c[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES387, _SEEN_o_priceLevelSchedule_20427c)
+                index = _identify(key, _NAMES256, _SEEN_o_priceLevelSchedule_20427c)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -7973,7 +7973,7 @@ def _o_priceLevelSchedule_20427c(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED392)
+        _missing(value, _REQUIRED259)
     return 0
 
 
@@ -8015,7 +8015,7 @@ def _o_chargingSchedule_51c238(value):
             elif key is _SEEN_o_chargingSchedule_51c238[15]:
                 index = 15
             else:
-                index = _identify(key, _NAMES342, _SEEN_o_chargingSchedule_51c238)
+                index = _identify(key, _NAMES226, _SEEN_o_chargingSchedule_51c238)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -8035,7 +8035,7 @@ def _o_chargingSchedule_51c238(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum33(member):
-                    _not_a_member(_MEMBERS215)
+                    _not_a_member(_MEMBERS140)
             elif index == 5:
                 _check_number(member)
             elif index == 6:
@@ -8080,7 +8080,7 @@ def _o_chargingSchedule_51c238(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED393)
+        _missing(value, _REQUIRED260)
     return 0
 
 
@@ -8115,7 +8115,7 @@ def _o_chargingLimit_ada839(value):
             elif key is _SEEN_o_chargingLimit_ada839[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES394, _SEEN_o_chargingLimit_ada839)
+                index = _identify(key, _NAMES261, _SEEN_o_chargingLimit_ada839)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -8136,7 +8136,7 @@ def _o_chargingLimit_ada839(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED148)
+        _missing(value, _REQUIRED96)
     return 0
 
 
@@ -8154,7 +8154,7 @@ def _o_NotifyChargingLimitRequest_edd00e(value):
             elif key is _SEEN_o_NotifyChargingLimitRequest_edd00e[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES340, _SEEN_o_NotifyChargingLimitRequest_edd00e)
+                index = _identify(key, _NAMES225, _SEEN_o_NotifyChargingLimitRequest_edd00e)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -8177,7 +8177,7 @@ def _o_NotifyChargingLimitRequest_edd00e(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED396)
+        _missing(value, _REQUIRED262)
     return 0
 
 
@@ -8199,7 +8199,7 @@ def _o_NotifyCustomerInformationRequest_d051fa(value):
             elif key is _SEEN_o_NotifyCustomerInformationRequest_d051fa[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES397, _SEEN_o_NotifyCustomerInformationRequest_d051fa)
+                index = _identify(key, _NAMES263, _SEEN_o_NotifyCustomerInformationRequest_d051fa)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -8232,7 +8232,7 @@ def _o_NotifyCustomerInformationRequest_d051fa(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED399)
+        _missing(value, _REQUIRED264)
     return 0
 
 
@@ -8271,18 +8271,18 @@ def _o_NotifyDERAlarmRequest_8e96b8(value):
             elif key is _SEEN_o_NotifyDERAlarmRequest_8e96b8[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES400, _SEEN_o_NotifyDERAlarmRequest_8e96b8)
+                index = _identify(key, _NAMES265, _SEEN_o_NotifyDERAlarmRequest_8e96b8)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum17(member):
-                    _not_a_member(_MEMBERS122)
+                    _not_a_member(_MEMBERS80)
             elif index == 1:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum54(member):
-                    _not_a_member(_MEMBERS402)
+                    _not_a_member(_MEMBERS266)
             elif index == 2:
                 _check_boolean(member)
             elif index == 3:
@@ -8306,7 +8306,7 @@ def _o_NotifyDERAlarmRequest_8e96b8(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED403)
+        _missing(value, _REQUIRED267)
     return 0
 
 
@@ -8346,7 +8346,7 @@ def _o_NotifyDERStartStopRequest_69f02b(value):
             elif key is _SEEN_o_NotifyDERStartStopRequest_69f02b[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES404, _SEEN_o_NotifyDERStartStopRequest_69f02b)
+                index = _identify(key, _NAMES268, _SEEN_o_NotifyDERStartStopRequest_69f02b)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -8376,7 +8376,7 @@ def _o_NotifyDERStartStopRequest_69f02b(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED406)
+        _missing(value, _REQUIRED269)
     return 0
 
 
@@ -8425,7 +8425,7 @@ def _o_messageInfo_dc7f9f(value):
             elif key is _SEEN_o_messageInfo_dc7f9f[9]:
                 index = 9
             else:
-                index = _identify(key, _NAMES409, _SEEN_o_messageInfo_dc7f9f)
+                index = _identify(key, _NAMES271, _SEEN_o_messageInfo_dc7f9f)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -8439,12 +8439,12 @@ def _o_messageInfo_dc7f9f(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum35(member):
-                    _not_a_member(_MEMBERS237)
+                    _not_a_member(_MEMBERS155)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum36(member):
-                    _not_a_member(_MEMBERS238)
+                    _not_a_member(_MEMBERS156)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -8479,7 +8479,7 @@ def _o_messageInfo_dc7f9f(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED411)
+        _missing(value, _REQUIRED272)
     return 0
 
 
@@ -8514,7 +8514,7 @@ def _o_NotifyDisplayMessagesRequest_8307fb(value):
             elif key is _SEEN_o_NotifyDisplayMessagesRequest_8307fb[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES407, _SEEN_o_NotifyDisplayMessagesRequest_8307fb)
+                index = _identify(key, _NAMES270, _SEEN_o_NotifyDisplayMessagesRequest_8307fb)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -8534,7 +8534,7 @@ def _o_NotifyDisplayMessagesRequest_8307fb(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED234)
+        _missing(value, _REQUIRED153)
     return 0
 
 
@@ -8554,7 +8554,7 @@ def _o_acChargingParameters_982b79(value):
             elif key is _SEEN_o_acChargingParameters_982b79[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES416, _SEEN_o_acChargingParameters_982b79)
+                index = _identify(key, _NAMES275, _SEEN_o_acChargingParameters_982b79)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -8577,7 +8577,7 @@ def _o_acChargingParameters_982b79(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED418)
+        _missing(value, _REQUIRED276)
     return 0
 
 
@@ -8592,7 +8592,7 @@ def _a_evSupportedDERControl_200575(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum17(item):
-                _not_a_member(_MEMBERS122)
+                _not_a_member(_MEMBERS80)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -8635,7 +8635,7 @@ def _a_evIslandingDetectionMethod_9ec99e(value):
             if type(item) is not str:
                 _violation('type', 'must be a string')
             if not _is_enum55(item):
-                _not_a_member(_MEMBERS421)
+                _not_a_member(_MEMBERS278)
     except SchemaViolation as violation:
         violation.path.insert(0, index)
         raise
@@ -8731,7 +8731,7 @@ def _o_derChargingParameters_7806a5(value):
             elif key is _SEEN_o_derChargingParameters_7806a5[41]:
                 index = 41
             else:
-                index = _identify(key, _NAMES419, _SEEN_o_derChargingParameters_7806a5)
+                index = _identify(key, _NAMES277, _SEEN_o_derChargingParameters_7806a5)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -8857,7 +8857,7 @@ def _o_evPriceRule_2b12e5(value):
             elif key is _SEEN_o_evPriceRule_2b12e5[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES428, _SEEN_o_evPriceRule_2b12e5)
+                index = _identify(key, _NAMES282, _SEEN_o_evPriceRule_2b12e5)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -8874,7 +8874,7 @@ def _o_evPriceRule_2b12e5(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED372)
+        _missing(value, _REQUIRED245)
     return 0
 
 
@@ -8909,7 +8909,7 @@ def _o_evAbsolutePriceScheduleEntries_e5914d(value):
             elif key is _SEEN_o_evAbsolutePriceScheduleEntries_e5914d[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES426, _SEEN_o_evAbsolutePriceScheduleEntries_e5914d)
+                index = _identify(key, _NAMES281, _SEEN_o_evAbsolutePriceScheduleEntries_e5914d)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -8928,7 +8928,7 @@ def _o_evAbsolutePriceScheduleEntries_e5914d(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED430)
+        _missing(value, _REQUIRED283)
     return 0
 
 
@@ -8967,7 +8967,7 @@ def _o_evAbsolutePriceSchedule_dab820(value):
             elif key is _SEEN_o_evAbsolutePriceSchedule_dab820[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES424, _SEEN_o_evAbsolutePriceSchedule_dab820)
+                index = _identify(key, _NAMES280, _SEEN_o_evAbsolutePriceSchedule_dab820)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -9001,7 +9001,7 @@ def _o_evAbsolutePriceSchedule_dab820(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED431)
+        _missing(value, _REQUIRED284)
     return 0
 
 
@@ -9017,7 +9017,7 @@ def _o_evPowerScheduleEntries_b052a0(value):
             elif key is _SEEN_o_evPowerScheduleEntries_b052a0[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES434, _SEEN_o_evPowerScheduleEntries_b052a0)
+                index = _identify(key, _NAMES286, _SEEN_o_evPowerScheduleEntries_b052a0)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -9034,7 +9034,7 @@ def _o_evPowerScheduleEntries_b052a0(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED436)
+        _missing(value, _REQUIRED287)
     return 0
 
 
@@ -9069,7 +9069,7 @@ def _o_evPowerSchedule_f4cb53(value):
             elif key is _SEEN_o_evPowerSchedule_f4cb53[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES432, _SEEN_o_evPowerSchedule_f4cb53)
+                index = _identify(key, _NAMES285, _SEEN_o_evPowerSchedule_f4cb53)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -9091,7 +9091,7 @@ def _o_evPowerSchedule_f4cb53(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED437)
+        _missing(value, _REQUIRED288)
     return 0
 
 
@@ -9107,7 +9107,7 @@ def _o_evEnergyOffer_907c42(value):
             elif key is _SEEN_o_evEnergyOffer_907c42[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES422, _SEEN_o_evEnergyOffer_907c42)
+                index = _identify(key, _NAMES279, _SEEN_o_evEnergyOffer_907c42)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -9127,7 +9127,7 @@ def _o_evEnergyOffer_907c42(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED438)
+        _missing(value, _REQUIRED289)
     return 0
 
 
@@ -9155,7 +9155,7 @@ def _o_dcChargingParameters_7099ff(value):
             elif key is _SEEN_o_dcChargingParameters_7099ff[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES439, _SEEN_o_dcChargingParameters_7099ff)
+                index = _identify(key, _NAMES290, _SEEN_o_dcChargingParameters_7099ff)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -9190,7 +9190,7 @@ def _o_dcChargingParameters_7099ff(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED441)
+        _missing(value, _REQUIRED291)
     return 0
 
 
@@ -9249,7 +9249,7 @@ def _o_v2xChargingParameters_fb1f97(value):
             elif key is _SEEN_o_v2xChargingParameters_fb1f97[24]:
                 index = 24
             else:
-                index = _identify(key, _NAMES442, _SEEN_o_v2xChargingParameters_fb1f97)
+                index = _identify(key, _NAMES292, _SEEN_o_v2xChargingParameters_fb1f97)
             if index == 0:
                 _check_number(member)
             elif index == 1:
@@ -9358,7 +9358,7 @@ def _o_chargingNeeds_489f94(value):
             elif key is _SEEN_o_chargingNeeds_489f94[10]:
                 index = 10
             else:
-                index = _identify(key, _NAMES414, _SEEN_o_chargingNeeds_489f94)
+                index = _identify(key, _NAMES274, _SEEN_o_chargingNeeds_489f94)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -9376,7 +9376,7 @@ def _o_chargingNeeds_489f94(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum5(member):
-                    _not_a_member(_MEMBERS40)
+                    _not_a_member(_MEMBERS27)
             elif index == 4:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -9393,12 +9393,12 @@ def _o_chargingNeeds_489f94(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum56(member):
-                    _not_a_member(_MEMBERS444)
+                    _not_a_member(_MEMBERS293)
             elif index == 8:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum57(member):
-                    _not_a_member(_MEMBERS445)
+                    _not_a_member(_MEMBERS294)
             elif index == 9:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -9414,7 +9414,7 @@ def _o_chargingNeeds_489f94(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED446)
+        _missing(value, _REQUIRED295)
     return 0
 
 
@@ -9434,7 +9434,7 @@ def _o_NotifyEVChargingNeedsRequest_da88d1(value):
             elif key is _SEEN_o_NotifyEVChargingNeedsRequest_da88d1[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES412, _SEEN_o_NotifyEVChargingNeedsRequest_da88d1)
+                index = _identify(key, _NAMES273, _SEEN_o_NotifyEVChargingNeedsRequest_da88d1)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -9462,7 +9462,7 @@ def _o_NotifyEVChargingNeedsRequest_da88d1(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED447)
+        _missing(value, _REQUIRED296)
     return 0
 
 
@@ -9489,13 +9489,13 @@ def _o_NotifyEVChargingNeedsResponse_88a5f1(value):
             elif key is _SEEN_o_NotifyEVChargingNeedsResponse_88a5f1[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_NotifyEVChargingNeedsResponse_88a5f1)
+                index = _identify(key, _NAMES3, _SEEN_o_NotifyEVChargingNeedsResponse_88a5f1)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum58(member):
-                    _not_a_member(_MEMBERS449)
+                    _not_a_member(_MEMBERS297)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -9510,7 +9510,7 @@ def _o_NotifyEVChargingNeedsResponse_88a5f1(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -9532,7 +9532,7 @@ def _o_NotifyEVChargingScheduleRequest_b8f58a(value):
             elif key is _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES450, _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a)
+                index = _identify(key, _NAMES298, _SEEN_o_NotifyEVChargingScheduleRequest_b8f58a)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -9563,7 +9563,7 @@ def _o_NotifyEVChargingScheduleRequest_b8f58a(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED452)
+        _missing(value, _REQUIRED299)
     return 0
 
 
@@ -9625,7 +9625,7 @@ def _o_eventData_df7e4c(value):
             elif key is _SEEN_o_eventData_df7e4c[14]:
                 index = 14
             else:
-                index = _identify(key, _NAMES455, _SEEN_o_eventData_df7e4c)
+                index = _identify(key, _NAMES301, _SEEN_o_eventData_df7e4c)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -9641,7 +9641,7 @@ def _o_eventData_df7e4c(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum59(member):
-                    _not_a_member(_MEMBERS457)
+                    _not_a_member(_MEMBERS302)
             elif index == 3:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
@@ -9681,7 +9681,7 @@ def _o_eventData_df7e4c(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum60(member):
-                    _not_a_member(_MEMBERS458)
+                    _not_a_member(_MEMBERS303)
             elif index == 12:
                 present += 1
                 if type(member) is not dict:
@@ -9700,7 +9700,7 @@ def _o_eventData_df7e4c(value):
         violation.path.insert(0, key)
         raise
     if present != 7:
-        _missing(value, _REQUIRED459)
+        _missing(value, _REQUIRED304)
     return 0
 
 
@@ -9737,7 +9737,7 @@ def _o_NotifyEventRequest_8657a1(value):
             elif key is _SEEN_o_NotifyEventRequest_8657a1[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES453, _SEEN_o_NotifyEventRequest_8657a1)
+                index = _identify(key, _NAMES300, _SEEN_o_NotifyEventRequest_8657a1)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -9765,7 +9765,7 @@ def _o_NotifyEventRequest_8657a1(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED460)
+        _missing(value, _REQUIRED305)
     return 0
 
 
@@ -9806,7 +9806,7 @@ def _o_variableMonitoring_846c8d(value):
             elif key is _SEEN_o_variableMonitoring_846c8d[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES465, _SEEN_o_variableMonitoring_846c8d)
+                index = _identify(key, _NAMES308, _SEEN_o_variableMonitoring_846c8d)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -9822,7 +9822,7 @@ def _o_variableMonitoring_846c8d(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum61(member):
-                    _not_a_member(_MEMBERS467)
+                    _not_a_member(_MEMBERS309)
             elif index == 4:
                 present += 1
                 _check_integer6(member)
@@ -9832,7 +9832,7 @@ def _o_variableMonitoring_846c8d(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum60(member):
-                    _not_a_member(_MEMBERS458)
+                    _not_a_member(_MEMBERS303)
             elif index == 6:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -9843,7 +9843,7 @@ def _o_variableMonitoring_846c8d(value):
         violation.path.insert(0, key)
         raise
     if present != 6:
-        _missing(value, _REQUIRED468)
+        _missing(value, _REQUIRED310)
     return 0
 
 
@@ -9878,7 +9878,7 @@ def _o_monitor_467b70(value):
             elif key is _SEEN_o_monitor_467b70[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES463, _SEEN_o_monitor_467b70)
+                index = _identify(key, _NAMES307, _SEEN_o_monitor_467b70)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -9904,7 +9904,7 @@ def _o_monitor_467b70(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED469)
+        _missing(value, _REQUIRED311)
     return 0
 
 
@@ -9943,7 +9943,7 @@ def _o_NotifyMonitoringReportRequest_c14ad1(value):
             elif key is _SEEN_o_NotifyMonitoringReportRequest_c14ad1[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES461, _SEEN_o_NotifyMonitoringReportRequest_c14ad1)
+                index = _identify(key, _NAMES306, _SEEN_o_NotifyMonitoringReportRequest_c14ad1)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -9973,7 +9973,7 @@ def _o_NotifyMonitoringReportRequest_c14ad1(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED470)
+        _missing(value, _REQUIRED312)
     return 0
 
 
@@ -9989,7 +9989,7 @@ def _o_data_45aacb(value):
             elif key is _SEEN_o_data_45aacb[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES473, _SEEN_o_data_45aacb)
+                index = _identify(key, _NAMES314, _SEEN_o_data_45aacb)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -10009,7 +10009,7 @@ def _o_data_45aacb(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED475)
+        _missing(value, _REQUIRED315)
     return 0
 
 
@@ -10046,7 +10046,7 @@ def _o_NotifyPeriodicEventStreamRequest_f76bf2(value):
             elif key is _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES471, _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2)
+                index = _identify(key, _NAMES313, _SEEN_o_NotifyPeriodicEventStreamRequest_f76bf2)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -10076,7 +10076,7 @@ def _o_NotifyPeriodicEventStreamRequest_f76bf2(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED476)
+        _missing(value, _REQUIRED316)
     return 0
 
 
@@ -10092,7 +10092,7 @@ def _o_NotifyPriorityChargingRequest_d93c14(value):
             elif key is _SEEN_o_NotifyPriorityChargingRequest_d93c14[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES477, _SEEN_o_NotifyPriorityChargingRequest_d93c14)
+                index = _identify(key, _NAMES317, _SEEN_o_NotifyPriorityChargingRequest_d93c14)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -10112,7 +10112,7 @@ def _o_NotifyPriorityChargingRequest_d93c14(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED479)
+        _missing(value, _REQUIRED318)
     return 0
 
 
@@ -10142,12 +10142,12 @@ def _o_variableAttribute_f580f3(value):
             elif key is _SEEN_o_variableAttribute_f580f3[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES484, _SEEN_o_variableAttribute_f580f3)
+                index = _identify(key, _NAMES321, _SEEN_o_variableAttribute_f580f3)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum44(member):
-                    _not_a_member(_MEMBERS298)
+                    _not_a_member(_MEMBERS195)
             elif index == 1:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -10157,7 +10157,7 @@ def _o_variableAttribute_f580f3(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum62(member):
-                    _not_a_member(_MEMBERS486)
+                    _not_a_member(_MEMBERS322)
             elif index == 3:
                 _check_boolean(member)
             elif index == 4:
@@ -10230,7 +10230,7 @@ def _o_variableCharacteristics_6226e3(value):
             elif key is _SEEN_o_variableCharacteristics_6226e3[7]:
                 index = 7
             else:
-                index = _identify(key, _NAMES487, _SEEN_o_variableCharacteristics_6226e3)
+                index = _identify(key, _NAMES323, _SEEN_o_variableCharacteristics_6226e3)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -10241,7 +10241,7 @@ def _o_variableCharacteristics_6226e3(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum63(member):
-                    _not_a_member(_MEMBERS489)
+                    _not_a_member(_MEMBERS324)
             elif index == 2:
                 _check_number(member)
             elif index == 3:
@@ -10267,7 +10267,7 @@ def _o_variableCharacteristics_6226e3(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED490)
+        _missing(value, _REQUIRED325)
     return 0
 
 
@@ -10287,7 +10287,7 @@ def _o_reportData_d98126(value):
             elif key is _SEEN_o_reportData_d98126[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES482, _SEEN_o_reportData_d98126)
+                index = _identify(key, _NAMES320, _SEEN_o_reportData_d98126)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -10317,7 +10317,7 @@ def _o_reportData_d98126(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED491)
+        _missing(value, _REQUIRED326)
     return 0
 
 
@@ -10356,7 +10356,7 @@ def _o_NotifyReportRequest_bb9538(value):
             elif key is _SEEN_o_NotifyReportRequest_bb9538[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES480, _SEEN_o_NotifyReportRequest_bb9538)
+                index = _identify(key, _NAMES319, _SEEN_o_NotifyReportRequest_bb9538)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -10386,7 +10386,7 @@ def _o_NotifyReportRequest_bb9538(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED492)
+        _missing(value, _REQUIRED327)
     return 0
 
 
@@ -10421,7 +10421,7 @@ def _o_vatCompany_b166fa(value):
             elif key is _SEEN_o_vatCompany_b166fa[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES496, _SEEN_o_vatCompany_b166fa)
+                index = _identify(key, _NAMES330, _SEEN_o_vatCompany_b166fa)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -10466,7 +10466,7 @@ def _o_vatCompany_b166fa(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED498)
+        _missing(value, _REQUIRED331)
     return 0
 
 
@@ -10498,7 +10498,7 @@ def _o_NotifySettlementRequest_c35628(value):
             elif key is _SEEN_o_NotifySettlementRequest_c35628[10]:
                 index = 10
             else:
-                index = _identify(key, _NAMES493, _SEEN_o_NotifySettlementRequest_c35628)
+                index = _identify(key, _NAMES328, _SEEN_o_NotifySettlementRequest_c35628)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -10515,7 +10515,7 @@ def _o_NotifySettlementRequest_c35628(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum64(member):
-                    _not_a_member(_MEMBERS495)
+                    _not_a_member(_MEMBERS329)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -10559,7 +10559,7 @@ def _o_NotifySettlementRequest_c35628(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED499)
+        _missing(value, _REQUIRED332)
     return 0
 
 
@@ -10574,7 +10574,7 @@ def _o_NotifySettlementResponse_a2eb43(value):
             elif key is _SEEN_o_NotifySettlementResponse_a2eb43[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES500, _SEEN_o_NotifySettlementResponse_a2eb43)
+                index = _identify(key, _NAMES333, _SEEN_o_NotifySettlementResponse_a2eb43)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -10609,7 +10609,7 @@ def _o_NotifyWebPaymentStartedRequest_f5bc17(value):
             elif key is _SEEN_o_NotifyWebPaymentStartedRequest_f5bc17[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES502, _SEEN_o_NotifyWebPaymentStartedRequest_f5bc17)
+                index = _identify(key, _NAMES334, _SEEN_o_NotifyWebPaymentStartedRequest_f5bc17)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -10627,7 +10627,7 @@ def _o_NotifyWebPaymentStartedRequest_f5bc17(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED504)
+        _missing(value, _REQUIRED335)
     return 0
 
 
@@ -10641,7 +10641,7 @@ def _o_OpenPeriodicEventStreamRequest_d931f8(value):
             elif key is _SEEN_o_OpenPeriodicEventStreamRequest_d931f8[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES272, _SEEN_o_OpenPeriodicEventStreamRequest_d931f8)
+                index = _identify(key, _NAMES179, _SEEN_o_OpenPeriodicEventStreamRequest_d931f8)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -10657,7 +10657,7 @@ def _o_OpenPeriodicEventStreamRequest_d931f8(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED506)
+        _missing(value, _REQUIRED336)
     return 0
 
 
@@ -10679,7 +10679,7 @@ def _o_PublishFirmwareRequest_8d1609(value):
             elif key is _SEEN_o_PublishFirmwareRequest_8d1609[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES507, _SEEN_o_PublishFirmwareRequest_8d1609)
+                index = _identify(key, _NAMES337, _SEEN_o_PublishFirmwareRequest_8d1609)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -10712,7 +10712,7 @@ def _o_PublishFirmwareRequest_8d1609(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED509)
+        _missing(value, _REQUIRED338)
     return 0
 
 
@@ -10773,13 +10773,13 @@ def _o_PublishFirmwareStatusNotificationRequest_84270d(value):
             elif key is _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES510, _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d)
+                index = _identify(key, _NAMES339, _SEEN_o_PublishFirmwareStatusNotificationRequest_84270d)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum65(member):
-                    _not_a_member(_MEMBERS512)
+                    _not_a_member(_MEMBERS340)
             elif index == 1:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -10801,7 +10801,7 @@ def _o_PublishFirmwareStatusNotificationRequest_84270d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -10815,7 +10815,7 @@ def _o_PullDynamicScheduleUpdateRequest_7a4ee8(value):
             elif key is _SEEN_o_PullDynamicScheduleUpdateRequest_7a4ee8[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES513, _SEEN_o_PullDynamicScheduleUpdateRequest_7a4ee8)
+                index = _identify(key, _NAMES341, _SEEN_o_PullDynamicScheduleUpdateRequest_7a4ee8)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -10829,7 +10829,7 @@ def _o_PullDynamicScheduleUpdateRequest_7a4ee8(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED515)
+        _missing(value, _REQUIRED342)
     return 0
 
 
@@ -10864,7 +10864,7 @@ def _o_scheduleUpdate_275200(value):
             elif key is _SEEN_o_scheduleUpdate_275200[12]:
                 index = 12
             else:
-                index = _identify(key, _NAMES518, _SEEN_o_scheduleUpdate_275200)
+                index = _identify(key, _NAMES344, _SEEN_o_scheduleUpdate_275200)
             if index == 0:
                 _check_number(member)
             elif index == 1:
@@ -10918,7 +10918,7 @@ def _o_PullDynamicScheduleUpdateResponse_1a36db(value):
             elif key is _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES516, _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db)
+                index = _identify(key, _NAMES343, _SEEN_o_PullDynamicScheduleUpdateResponse_1a36db)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -10928,7 +10928,7 @@ def _o_PullDynamicScheduleUpdateResponse_1a36db(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum0(member):
-                    _not_a_member(_MEMBERS7)
+                    _not_a_member(_MEMBERS4)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -10943,7 +10943,7 @@ def _o_PullDynamicScheduleUpdateResponse_1a36db(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -11022,7 +11022,7 @@ def _o_chargingProfile_c3e3ff(value):
             elif key is _SEEN_o_chargingProfile_c3e3ff[14]:
                 index = 14
             else:
-                index = _identify(key, _NAMES522, _SEEN_o_chargingProfile_c3e3ff)
+                index = _identify(key, _NAMES346, _SEEN_o_chargingProfile_c3e3ff)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -11035,18 +11035,18 @@ def _o_chargingProfile_c3e3ff(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum15(member):
-                    _not_a_member(_MEMBERS117)
+                    _not_a_member(_MEMBERS77)
             elif index == 3:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum66(member):
-                    _not_a_member(_MEMBERS524)
+                    _not_a_member(_MEMBERS347)
             elif index == 4:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum67(member):
-                    _not_a_member(_MEMBERS525)
+                    _not_a_member(_MEMBERS348)
             elif index == 5:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -11093,7 +11093,7 @@ def _o_chargingProfile_c3e3ff(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED526)
+        _missing(value, _REQUIRED349)
     return 0
 
 
@@ -11132,7 +11132,7 @@ def _o_ReportChargingProfilesRequest_7be6e3(value):
             elif key is _SEEN_o_ReportChargingProfilesRequest_7be6e3[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES520, _SEEN_o_ReportChargingProfilesRequest_7be6e3)
+                index = _identify(key, _NAMES345, _SEEN_o_ReportChargingProfilesRequest_7be6e3)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -11163,7 +11163,7 @@ def _o_ReportChargingProfilesRequest_7be6e3(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED527)
+        _missing(value, _REQUIRED350)
     return 0
 
 
@@ -11179,7 +11179,7 @@ def _o_curveData_1b6bc5(value):
             elif key is _SEEN_o_curveData_1b6bc5[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES534, _SEEN_o_curveData_1b6bc5)
+                index = _identify(key, _NAMES354, _SEEN_o_curveData_1b6bc5)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -11196,7 +11196,7 @@ def _o_curveData_1b6bc5(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED536)
+        _missing(value, _REQUIRED355)
     return 0
 
 
@@ -11234,7 +11234,7 @@ def _o_hysteresis_c87b41(value):
             elif key is _SEEN_o_hysteresis_c87b41[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES537, _SEEN_o_hysteresis_c87b41)
+                index = _identify(key, _NAMES356, _SEEN_o_hysteresis_c87b41)
             if index == 0:
                 _check_number(member)
             elif index == 1:
@@ -11268,7 +11268,7 @@ def _o_reactivePowerParams_6b6bb4(value):
             elif key is _SEEN_o_reactivePowerParams_6b6bb4[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES539, _SEEN_o_reactivePowerParams_6b6bb4)
+                index = _identify(key, _NAMES357, _SEEN_o_reactivePowerParams_6b6bb4)
             if index == 0:
                 _check_number(member)
             elif index == 1:
@@ -11309,7 +11309,7 @@ def _o_voltageParams_d9bd46(value):
             elif key is _SEEN_o_voltageParams_d9bd46[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES541, _SEEN_o_voltageParams_d9bd46)
+                index = _identify(key, _NAMES358, _SEEN_o_voltageParams_d9bd46)
             if index == 0:
                 _check_number(member)
             elif index == 1:
@@ -11318,7 +11318,7 @@ def _o_voltageParams_d9bd46(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum68(member):
-                    _not_a_member(_MEMBERS543)
+                    _not_a_member(_MEMBERS359)
             elif index == 3:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -11372,7 +11372,7 @@ def _o_curve_6c2b7f(value):
             elif key is _SEEN_o_curve_6c2b7f[9]:
                 index = 9
             else:
-                index = _identify(key, _NAMES532, _SEEN_o_curve_6c2b7f)
+                index = _identify(key, _NAMES353, _SEEN_o_curve_6c2b7f)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -11399,7 +11399,7 @@ def _o_curve_6c2b7f(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum69(member):
-                    _not_a_member(_MEMBERS544)
+                    _not_a_member(_MEMBERS360)
             elif index == 6:
                 _check_number(member)
             elif index == 7:
@@ -11419,7 +11419,7 @@ def _o_curve_6c2b7f(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED545)
+        _missing(value, _REQUIRED361)
     return 0
 
 
@@ -11441,7 +11441,7 @@ def _o_curve_162882(value):
             elif key is _SEEN_o_curve_162882[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES530, _SEEN_o_curve_162882)
+                index = _identify(key, _NAMES352, _SEEN_o_curve_162882)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -11458,7 +11458,7 @@ def _o_curve_162882(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum17(member):
-                    _not_a_member(_MEMBERS122)
+                    _not_a_member(_MEMBERS80)
             elif index == 3:
                 present += 1
                 _check_boolean(member)
@@ -11475,7 +11475,7 @@ def _o_curve_162882(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED546)
+        _missing(value, _REQUIRED362)
     return 0
 
 
@@ -11522,7 +11522,7 @@ def _o_enterService_33c191(value):
             elif key is _SEEN_o_enterService_33c191[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES549, _SEEN_o_enterService_33c191)
+                index = _identify(key, _NAMES364, _SEEN_o_enterService_33c191)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -11555,7 +11555,7 @@ def _o_enterService_33c191(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED551)
+        _missing(value, _REQUIRED365)
     return 0
 
 
@@ -11571,7 +11571,7 @@ def _o_enterService_29c565(value):
             elif key is _SEEN_o_enterService_29c565[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES547, _SEEN_o_enterService_29c565)
+                index = _identify(key, _NAMES363, _SEEN_o_enterService_29c565)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -11593,7 +11593,7 @@ def _o_enterService_29c565(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED552)
+        _missing(value, _REQUIRED366)
     return 0
 
 
@@ -11634,7 +11634,7 @@ def _o_fixedPF_ad71de(value):
             elif key is _SEEN_o_fixedPF_ad71de[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES555, _SEEN_o_fixedPF_ad71de)
+                index = _identify(key, _NAMES368, _SEEN_o_fixedPF_ad71de)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -11662,7 +11662,7 @@ def _o_fixedPF_ad71de(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED557)
+        _missing(value, _REQUIRED369)
     return 0
 
 
@@ -11682,7 +11682,7 @@ def _o_fixedPFAbsorb_e50b13(value):
             elif key is _SEEN_o_fixedPFAbsorb_e50b13[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES553, _SEEN_o_fixedPFAbsorb_e50b13)
+                index = _identify(key, _NAMES367, _SEEN_o_fixedPFAbsorb_e50b13)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -11710,7 +11710,7 @@ def _o_fixedPFAbsorb_e50b13(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED558)
+        _missing(value, _REQUIRED370)
     return 0
 
 
@@ -11751,7 +11751,7 @@ def _o_fixedVar_c44f96(value):
             elif key is _SEEN_o_fixedVar_c44f96[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES561, _SEEN_o_fixedVar_c44f96)
+                index = _identify(key, _NAMES372, _SEEN_o_fixedVar_c44f96)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -11764,7 +11764,7 @@ def _o_fixedVar_c44f96(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum69(member):
-                    _not_a_member(_MEMBERS544)
+                    _not_a_member(_MEMBERS360)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -11782,7 +11782,7 @@ def _o_fixedVar_c44f96(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED563)
+        _missing(value, _REQUIRED373)
     return 0
 
 
@@ -11802,7 +11802,7 @@ def _o_fixedVar_8fc3be(value):
             elif key is _SEEN_o_fixedVar_8fc3be[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES559, _SEEN_o_fixedVar_8fc3be)
+                index = _identify(key, _NAMES371, _SEEN_o_fixedVar_8fc3be)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -11830,7 +11830,7 @@ def _o_fixedVar_8fc3be(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED564)
+        _missing(value, _REQUIRED374)
     return 0
 
 
@@ -11877,7 +11877,7 @@ def _o_freqDroop_ada32e(value):
             elif key is _SEEN_o_freqDroop_ada32e[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES567, _SEEN_o_freqDroop_ada32e)
+                index = _identify(key, _NAMES376, _SEEN_o_freqDroop_ada32e)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -11914,7 +11914,7 @@ def _o_freqDroop_ada32e(value):
         violation.path.insert(0, key)
         raise
     if present != 6:
-        _missing(value, _REQUIRED569)
+        _missing(value, _REQUIRED377)
     return 0
 
 
@@ -11934,7 +11934,7 @@ def _o_freqDroop_f46065(value):
             elif key is _SEEN_o_freqDroop_f46065[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES565, _SEEN_o_freqDroop_f46065)
+                index = _identify(key, _NAMES375, _SEEN_o_freqDroop_f46065)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -11962,7 +11962,7 @@ def _o_freqDroop_f46065(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED570)
+        _missing(value, _REQUIRED378)
     return 0
 
 
@@ -11999,7 +11999,7 @@ def _o_gradient_c5f230(value):
             elif key is _SEEN_o_gradient_c5f230[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES573, _SEEN_o_gradient_c5f230)
+                index = _identify(key, _NAMES380, _SEEN_o_gradient_c5f230)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -12020,7 +12020,7 @@ def _o_gradient_c5f230(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED575)
+        _missing(value, _REQUIRED381)
     return 0
 
 
@@ -12036,7 +12036,7 @@ def _o_gradient_ecb9e9(value):
             elif key is _SEEN_o_gradient_ecb9e9[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES571, _SEEN_o_gradient_ecb9e9)
+                index = _identify(key, _NAMES379, _SEEN_o_gradient_ecb9e9)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -12058,7 +12058,7 @@ def _o_gradient_ecb9e9(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED576)
+        _missing(value, _REQUIRED382)
     return 0
 
 
@@ -12099,7 +12099,7 @@ def _o_limitMaxDischarge_df9f99(value):
             elif key is _SEEN_o_limitMaxDischarge_df9f99[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES579, _SEEN_o_limitMaxDischarge_df9f99)
+                index = _identify(key, _NAMES384, _SEEN_o_limitMaxDischarge_df9f99)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -12127,7 +12127,7 @@ def _o_limitMaxDischarge_df9f99(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED581)
+        _missing(value, _REQUIRED385)
     return 0
 
 
@@ -12147,7 +12147,7 @@ def _o_limitMaxDischarge_d16c9f(value):
             elif key is _SEEN_o_limitMaxDischarge_d16c9f[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES577, _SEEN_o_limitMaxDischarge_d16c9f)
+                index = _identify(key, _NAMES383, _SEEN_o_limitMaxDischarge_d16c9f)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -12175,7 +12175,7 @@ def _o_limitMaxDischarge_d16c9f(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED582)
+        _missing(value, _REQUIRED386)
     return 0
 
 
@@ -12226,7 +12226,7 @@ def _o_ReportDERControlRequest_fc352d(value):
             elif key is _SEEN_o_ReportDERControlRequest_fc352d[10]:
                 index = 10
             else:
-                index = _identify(key, _NAMES528, _SEEN_o_ReportDERControlRequest_fc352d)
+                index = _identify(key, _NAMES351, _SEEN_o_ReportDERControlRequest_fc352d)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -12274,7 +12274,7 @@ def _o_ReportDERControlRequest_fc352d(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED234)
+        _missing(value, _REQUIRED153)
     return 0
 
 
@@ -12290,7 +12290,7 @@ def _o_RequestBatterySwapRequest_9d4394(value):
             elif key is _SEEN_o_RequestBatterySwapRequest_9d4394[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES583, _SEEN_o_RequestBatterySwapRequest_9d4394)
+                index = _identify(key, _NAMES387, _SEEN_o_RequestBatterySwapRequest_9d4394)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -12309,7 +12309,7 @@ def _o_RequestBatterySwapRequest_9d4394(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED585)
+        _missing(value, _REQUIRED388)
     return 0
 
 
@@ -12331,7 +12331,7 @@ def _o_RequestStartTransactionRequest_c2519c(value):
             elif key is _SEEN_o_RequestStartTransactionRequest_c2519c[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES586, _SEEN_o_RequestStartTransactionRequest_c2519c)
+                index = _identify(key, _NAMES389, _SEEN_o_RequestStartTransactionRequest_c2519c)
             if index == 0:
                 _check_integer6(member)
                 _check_minimum(member, 1.0)
@@ -12361,7 +12361,7 @@ def _o_RequestStartTransactionRequest_c2519c(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED588)
+        _missing(value, _REQUIRED390)
     return 0
 
 
@@ -12379,13 +12379,13 @@ def _o_RequestStartTransactionResponse_3ab802(value):
             elif key is _SEEN_o_RequestStartTransactionResponse_3ab802[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES589, _SEEN_o_RequestStartTransactionResponse_3ab802)
+                index = _identify(key, _NAMES391, _SEEN_o_RequestStartTransactionResponse_3ab802)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum0(member):
-                    _not_a_member(_MEMBERS7)
+                    _not_a_member(_MEMBERS4)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -12405,7 +12405,7 @@ def _o_RequestStartTransactionResponse_3ab802(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -12419,7 +12419,7 @@ def _o_RequestStopTransactionRequest_c10330(value):
             elif key is _SEEN_o_RequestStopTransactionRequest_c10330[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES289, _SEEN_o_RequestStopTransactionRequest_c10330)
+                index = _identify(key, _NAMES190, _SEEN_o_RequestStopTransactionRequest_c10330)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -12436,7 +12436,7 @@ def _o_RequestStopTransactionRequest_c10330(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED592)
+        _missing(value, _REQUIRED392)
     return 0
 
 
@@ -12461,7 +12461,7 @@ def _o_ReservationStatusUpdateRequest_fe0484(value):
             elif key is _SEEN_o_ReservationStatusUpdateRequest_fe0484[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES593, _SEEN_o_ReservationStatusUpdateRequest_fe0484)
+                index = _identify(key, _NAMES393, _SEEN_o_ReservationStatusUpdateRequest_fe0484)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -12471,7 +12471,7 @@ def _o_ReservationStatusUpdateRequest_fe0484(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum70(member):
-                    _not_a_member(_MEMBERS595)
+                    _not_a_member(_MEMBERS394)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -12482,7 +12482,7 @@ def _o_ReservationStatusUpdateRequest_fe0484(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED596)
+        _missing(value, _REQUIRED395)
     return 0
 
 
@@ -12506,7 +12506,7 @@ def _o_ReserveNowRequest_852988(value):
             elif key is _SEEN_o_ReserveNowRequest_852988[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES597, _SEEN_o_ReserveNowRequest_852988)
+                index = _identify(key, _NAMES396, _SEEN_o_ReserveNowRequest_852988)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -12544,7 +12544,7 @@ def _o_ReserveNowRequest_852988(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED599)
+        _missing(value, _REQUIRED397)
     return 0
 
 
@@ -12571,13 +12571,13 @@ def _o_ReserveNowResponse_a316ef(value):
             elif key is _SEEN_o_ReserveNowResponse_a316ef[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_ReserveNowResponse_a316ef)
+                index = _identify(key, _NAMES3, _SEEN_o_ReserveNowResponse_a316ef)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum71(member):
-                    _not_a_member(_MEMBERS601)
+                    _not_a_member(_MEMBERS398)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -12592,7 +12592,7 @@ def _o_ReserveNowResponse_a316ef(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -12619,13 +12619,13 @@ def _o_ResetRequest_dce862(value):
             elif key is _SEEN_o_ResetRequest_dce862[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES602, _SEEN_o_ResetRequest_dce862)
+                index = _identify(key, _NAMES399, _SEEN_o_ResetRequest_dce862)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum72(member):
-                    _not_a_member(_MEMBERS604)
+                    _not_a_member(_MEMBERS400)
             elif index == 1:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
@@ -12639,7 +12639,7 @@ def _o_ResetRequest_dce862(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED605)
+        _missing(value, _REQUIRED401)
     return 0
 
 
@@ -12657,7 +12657,7 @@ def _o_SecurityEventNotificationRequest_c1979a(value):
             elif key is _SEEN_o_SecurityEventNotificationRequest_c1979a[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES606, _SEEN_o_SecurityEventNotificationRequest_c1979a)
+                index = _identify(key, _NAMES402, _SEEN_o_SecurityEventNotificationRequest_c1979a)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -12685,7 +12685,7 @@ def _o_SecurityEventNotificationRequest_c1979a(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED608)
+        _missing(value, _REQUIRED403)
     return 0
 
 
@@ -12701,7 +12701,7 @@ def _o_localAuthorizationList_04e90a(value):
             elif key is _SEEN_o_localAuthorizationList_04e90a[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES611, _SEEN_o_localAuthorizationList_04e90a)
+                index = _identify(key, _NAMES405, _SEEN_o_localAuthorizationList_04e90a)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -12721,7 +12721,7 @@ def _o_localAuthorizationList_04e90a(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED29)
+        _missing(value, _REQUIRED19)
     return 0
 
 
@@ -12765,7 +12765,7 @@ def _o_SendLocalListRequest_e26afa(value):
             elif key is _SEEN_o_SendLocalListRequest_e26afa[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES609, _SEEN_o_SendLocalListRequest_e26afa)
+                index = _identify(key, _NAMES404, _SEEN_o_SendLocalListRequest_e26afa)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -12778,7 +12778,7 @@ def _o_SendLocalListRequest_e26afa(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum73(member):
-                    _not_a_member(_MEMBERS613)
+                    _not_a_member(_MEMBERS406)
             elif index == 3:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -12789,7 +12789,7 @@ def _o_SendLocalListRequest_e26afa(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED614)
+        _missing(value, _REQUIRED407)
     return 0
 
 
@@ -12816,13 +12816,13 @@ def _o_SendLocalListResponse_055843(value):
             elif key is _SEEN_o_SendLocalListResponse_055843[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_SendLocalListResponse_055843)
+                index = _identify(key, _NAMES3, _SEEN_o_SendLocalListResponse_055843)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum74(member):
-                    _not_a_member(_MEMBERS616)
+                    _not_a_member(_MEMBERS408)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -12837,7 +12837,7 @@ def _o_SendLocalListResponse_055843(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -12853,7 +12853,7 @@ def _o_SetChargingProfileRequest_3662c6(value):
             elif key is _SEEN_o_SetChargingProfileRequest_3662c6[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES617, _SEEN_o_SetChargingProfileRequest_3662c6)
+                index = _identify(key, _NAMES409, _SEEN_o_SetChargingProfileRequest_3662c6)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -12873,7 +12873,7 @@ def _o_SetChargingProfileRequest_3662c6(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED619)
+        _missing(value, _REQUIRED410)
     return 0
 
 
@@ -12907,7 +12907,7 @@ def _o_SetDERControlRequest_fc4d55(value):
             elif key is _SEEN_o_SetDERControlRequest_fc4d55[11]:
                 index = 11
             else:
-                index = _identify(key, _NAMES620, _SEEN_o_SetDERControlRequest_fc4d55)
+                index = _identify(key, _NAMES411, _SEEN_o_SetDERControlRequest_fc4d55)
             if index == 0:
                 present += 1
                 _check_boolean(member)
@@ -12922,7 +12922,7 @@ def _o_SetDERControlRequest_fc4d55(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum17(member):
-                    _not_a_member(_MEMBERS122)
+                    _not_a_member(_MEMBERS80)
             elif index == 3:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -12965,7 +12965,7 @@ def _o_SetDERControlRequest_fc4d55(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED622)
+        _missing(value, _REQUIRED412)
     return 0
 
 
@@ -12983,13 +12983,13 @@ def _o_SetDERControlResponse_41e6a1(value):
             elif key is _SEEN_o_SetDERControlResponse_41e6a1[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES623, _SEEN_o_SetDERControlResponse_41e6a1)
+                index = _identify(key, _NAMES413, _SEEN_o_SetDERControlResponse_41e6a1)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum18(member):
-                    _not_a_member(_MEMBERS125)
+                    _not_a_member(_MEMBERS82)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -13008,7 +13008,7 @@ def _o_SetDERControlResponse_41e6a1(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -13024,7 +13024,7 @@ def _o_SetDefaultTariffRequest_bf58a4(value):
             elif key is _SEEN_o_SetDefaultTariffRequest_bf58a4[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES625, _SEEN_o_SetDefaultTariffRequest_bf58a4)
+                index = _identify(key, _NAMES414, _SEEN_o_SetDefaultTariffRequest_bf58a4)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -13044,7 +13044,7 @@ def _o_SetDefaultTariffRequest_bf58a4(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED627)
+        _missing(value, _REQUIRED415)
     return 0
 
 
@@ -13073,13 +13073,13 @@ def _o_SetDefaultTariffResponse_0fed8a(value):
             elif key is _SEEN_o_SetDefaultTariffResponse_0fed8a[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_SetDefaultTariffResponse_0fed8a)
+                index = _identify(key, _NAMES3, _SEEN_o_SetDefaultTariffResponse_0fed8a)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum75(member):
-                    _not_a_member(_MEMBERS629)
+                    _not_a_member(_MEMBERS416)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -13094,7 +13094,7 @@ def _o_SetDefaultTariffResponse_0fed8a(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -13108,7 +13108,7 @@ def _o_SetDisplayMessageRequest_11cd41(value):
             elif key is _SEEN_o_SetDisplayMessageRequest_11cd41[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES630, _SEEN_o_SetDisplayMessageRequest_11cd41)
+                index = _identify(key, _NAMES417, _SEEN_o_SetDisplayMessageRequest_11cd41)
             if index == 0:
                 present += 1
                 if type(member) is not dict:
@@ -13124,7 +13124,7 @@ def _o_SetDisplayMessageRequest_11cd41(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED632)
+        _missing(value, _REQUIRED418)
     return 0
 
 
@@ -13155,13 +13155,13 @@ def _o_SetDisplayMessageResponse_524ef4(value):
             elif key is _SEEN_o_SetDisplayMessageResponse_524ef4[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_SetDisplayMessageResponse_524ef4)
+                index = _identify(key, _NAMES3, _SEEN_o_SetDisplayMessageResponse_524ef4)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum76(member):
-                    _not_a_member(_MEMBERS634)
+                    _not_a_member(_MEMBERS419)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -13176,7 +13176,7 @@ def _o_SetDisplayMessageResponse_524ef4(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -13201,13 +13201,13 @@ def _o_SetMonitoringBaseRequest_8f87c0(value):
             elif key is _SEEN_o_SetMonitoringBaseRequest_8f87c0[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES635, _SEEN_o_SetMonitoringBaseRequest_8f87c0)
+                index = _identify(key, _NAMES420, _SEEN_o_SetMonitoringBaseRequest_8f87c0)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum77(member):
-                    _not_a_member(_MEMBERS637)
+                    _not_a_member(_MEMBERS421)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -13218,7 +13218,7 @@ def _o_SetMonitoringBaseRequest_8f87c0(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED638)
+        _missing(value, _REQUIRED422)
     return 0
 
 
@@ -13232,7 +13232,7 @@ def _o_SetMonitoringLevelRequest_ba04d4(value):
             elif key is _SEEN_o_SetMonitoringLevelRequest_ba04d4[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES639, _SEEN_o_SetMonitoringLevelRequest_ba04d4)
+                index = _identify(key, _NAMES423, _SEEN_o_SetMonitoringLevelRequest_ba04d4)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -13247,7 +13247,7 @@ def _o_SetMonitoringLevelRequest_ba04d4(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED641)
+        _missing(value, _REQUIRED424)
     return 0
 
 
@@ -13282,7 +13282,7 @@ def _o_apn_3ad790(value):
             elif key is _SEEN_o_apn_3ad790[7]:
                 index = 7
             else:
-                index = _identify(key, _NAMES646, _SEEN_o_apn_3ad790)
+                index = _identify(key, _NAMES427, _SEEN_o_apn_3ad790)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -13313,7 +13313,7 @@ def _o_apn_3ad790(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum78(member):
-                    _not_a_member(_MEMBERS648)
+                    _not_a_member(_MEMBERS428)
             elif index == 7:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -13324,7 +13324,7 @@ def _o_apn_3ad790(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED649)
+        _missing(value, _REQUIRED429)
     return 0
 
 
@@ -13384,7 +13384,7 @@ def _o_vpn_348ddd(value):
             elif key is _SEEN_o_vpn_348ddd[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES653, _SEEN_o_vpn_348ddd)
+                index = _identify(key, _NAMES433, _SEEN_o_vpn_348ddd)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -13419,7 +13419,7 @@ def _o_vpn_348ddd(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum82(member):
-                    _not_a_member(_MEMBERS655)
+                    _not_a_member(_MEMBERS434)
             elif index == 6:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -13430,7 +13430,7 @@ def _o_vpn_348ddd(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED656)
+        _missing(value, _REQUIRED435)
     return 0
 
 
@@ -13462,7 +13462,7 @@ def _o_connectionData_2cd72f(value):
             elif key is _SEEN_o_connectionData_2cd72f[10]:
                 index = 10
             else:
-                index = _identify(key, _NAMES644, _SEEN_o_connectionData_2cd72f)
+                index = _identify(key, _NAMES426, _SEEN_o_connectionData_2cd72f)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -13471,19 +13471,19 @@ def _o_connectionData_2cd72f(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum79(member):
-                    _not_a_member(_MEMBERS650)
+                    _not_a_member(_MEMBERS430)
             elif index == 2:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum80(member):
-                    _not_a_member(_MEMBERS651)
+                    _not_a_member(_MEMBERS431)
             elif index == 3:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum81(member):
-                    _not_a_member(_MEMBERS652)
+                    _not_a_member(_MEMBERS432)
             elif index == 4:
                 present += 1
                 _check_integer6(member)
@@ -13521,7 +13521,7 @@ def _o_connectionData_2cd72f(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED657)
+        _missing(value, _REQUIRED436)
     return 0
 
 
@@ -13537,7 +13537,7 @@ def _o_SetNetworkProfileRequest_07a119(value):
             elif key is _SEEN_o_SetNetworkProfileRequest_07a119[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES642, _SEEN_o_SetNetworkProfileRequest_07a119)
+                index = _identify(key, _NAMES425, _SEEN_o_SetNetworkProfileRequest_07a119)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -13556,7 +13556,7 @@ def _o_SetNetworkProfileRequest_07a119(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED658)
+        _missing(value, _REQUIRED437)
     return 0
 
 
@@ -13584,7 +13584,7 @@ def _o_setMonitoringData_4f1b38(value):
             elif key is _SEEN_o_setMonitoringData_4f1b38[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES661, _SEEN_o_setMonitoringData_4f1b38)
+                index = _identify(key, _NAMES439, _SEEN_o_setMonitoringData_4f1b38)
             if index == 0:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
@@ -13602,7 +13602,7 @@ def _o_setMonitoringData_4f1b38(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum61(member):
-                    _not_a_member(_MEMBERS467)
+                    _not_a_member(_MEMBERS309)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -13627,7 +13627,7 @@ def _o_setMonitoringData_4f1b38(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED663)
+        _missing(value, _REQUIRED440)
     return 0
 
 
@@ -13658,7 +13658,7 @@ def _o_SetVariableMonitoringRequest_dae971(value):
             elif key is _SEEN_o_SetVariableMonitoringRequest_dae971[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES659, _SEEN_o_SetVariableMonitoringRequest_dae971)
+                index = _identify(key, _NAMES438, _SEEN_o_SetVariableMonitoringRequest_dae971)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -13674,7 +13674,7 @@ def _o_SetVariableMonitoringRequest_dae971(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED664)
+        _missing(value, _REQUIRED441)
     return 0
 
 
@@ -13715,7 +13715,7 @@ def _o_setMonitoringResult_09660a(value):
             elif key is _SEEN_o_setMonitoringResult_09660a[7]:
                 index = 7
             else:
-                index = _identify(key, _NAMES667, _SEEN_o_setMonitoringResult_09660a)
+                index = _identify(key, _NAMES443, _SEEN_o_setMonitoringResult_09660a)
             if index == 0:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
@@ -13728,13 +13728,13 @@ def _o_setMonitoringResult_09660a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum83(member):
-                    _not_a_member(_MEMBERS669)
+                    _not_a_member(_MEMBERS444)
             elif index == 3:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum61(member):
-                    _not_a_member(_MEMBERS467)
+                    _not_a_member(_MEMBERS309)
             elif index == 4:
                 present += 1
                 if type(member) is not dict:
@@ -13759,7 +13759,7 @@ def _o_setMonitoringResult_09660a(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED670)
+        _missing(value, _REQUIRED445)
     return 0
 
 
@@ -13790,7 +13790,7 @@ def _o_SetVariableMonitoringResponse_3d24f2(value):
             elif key is _SEEN_o_SetVariableMonitoringResponse_3d24f2[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES665, _SEEN_o_SetVariableMonitoringResponse_3d24f2)
+                index = _identify(key, _NAMES442, _SEEN_o_SetVariableMonitoringResponse_3d24f2)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -13806,7 +13806,7 @@ def _o_SetVariableMonitoringResponse_3d24f2(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED671)
+        _missing(value, _REQUIRED446)
     return 0
 
 
@@ -13826,12 +13826,12 @@ def _o_setVariableData_3a7198(value):
             elif key is _SEEN_o_setVariableData_3a7198[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES674, _SEEN_o_setVariableData_3a7198)
+                index = _identify(key, _NAMES448, _SEEN_o_setVariableData_3a7198)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum44(member):
-                    _not_a_member(_MEMBERS298)
+                    _not_a_member(_MEMBERS195)
             elif index == 1:
                 present += 1
                 if type(member) is not str:
@@ -13858,7 +13858,7 @@ def _o_setVariableData_3a7198(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED676)
+        _missing(value, _REQUIRED449)
     return 0
 
 
@@ -13889,7 +13889,7 @@ def _o_SetVariablesRequest_477338(value):
             elif key is _SEEN_o_SetVariablesRequest_477338[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES672, _SEEN_o_SetVariablesRequest_477338)
+                index = _identify(key, _NAMES447, _SEEN_o_SetVariablesRequest_477338)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -13905,7 +13905,7 @@ def _o_SetVariablesRequest_477338(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED677)
+        _missing(value, _REQUIRED450)
     return 0
 
 
@@ -13942,18 +13942,18 @@ def _o_setVariableResult_403330(value):
             elif key is _SEEN_o_setVariableResult_403330[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES680, _SEEN_o_setVariableResult_403330)
+                index = _identify(key, _NAMES452, _SEEN_o_setVariableResult_403330)
             if index == 0:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum44(member):
-                    _not_a_member(_MEMBERS298)
+                    _not_a_member(_MEMBERS195)
             elif index == 1:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum84(member):
-                    _not_a_member(_MEMBERS682)
+                    _not_a_member(_MEMBERS453)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -13978,7 +13978,7 @@ def _o_setVariableResult_403330(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED306)
+        _missing(value, _REQUIRED201)
     return 0
 
 
@@ -14009,7 +14009,7 @@ def _o_SetVariablesResponse_d2a511(value):
             elif key is _SEEN_o_SetVariablesResponse_d2a511[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES678, _SEEN_o_SetVariablesResponse_d2a511)
+                index = _identify(key, _NAMES451, _SEEN_o_SetVariablesResponse_d2a511)
             if index == 0:
                 present += 1
                 if type(member) is not list:
@@ -14025,7 +14025,7 @@ def _o_SetVariablesResponse_d2a511(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED683)
+        _missing(value, _REQUIRED454)
     return 0
 
 
@@ -14045,7 +14045,7 @@ def _o_SignCertificateRequest_2a5c11(value):
             elif key is _SEEN_o_SignCertificateRequest_2a5c11[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES684, _SEEN_o_SignCertificateRequest_2a5c11)
+                index = _identify(key, _NAMES455, _SEEN_o_SignCertificateRequest_2a5c11)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -14056,7 +14056,7 @@ def _o_SignCertificateRequest_2a5c11(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum11(member):
-                    _not_a_member(_MEMBERS97)
+                    _not_a_member(_MEMBERS64)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -14073,7 +14073,7 @@ def _o_SignCertificateRequest_2a5c11(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED686)
+        _missing(value, _REQUIRED456)
     return 0
 
 
@@ -14106,7 +14106,7 @@ def _o_StatusNotificationRequest_0b7bd3(value):
             elif key is _SEEN_o_StatusNotificationRequest_0b7bd3[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES687, _SEEN_o_StatusNotificationRequest_0b7bd3)
+                index = _identify(key, _NAMES457, _SEEN_o_StatusNotificationRequest_0b7bd3)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -14118,7 +14118,7 @@ def _o_StatusNotificationRequest_0b7bd3(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum85(member):
-                    _not_a_member(_MEMBERS689)
+                    _not_a_member(_MEMBERS458)
             elif index == 2:
                 present += 1
                 _check_integer6(member)
@@ -14137,7 +14137,7 @@ def _o_StatusNotificationRequest_0b7bd3(value):
         violation.path.insert(0, key)
         raise
     if present != 4:
-        _missing(value, _REQUIRED690)
+        _missing(value, _REQUIRED459)
     return 0
 
 
@@ -14166,13 +14166,13 @@ def _o_dimensions_716866(value):
             elif key is _SEEN_o_dimensions_716866[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES697, _SEEN_o_dimensions_716866)
+                index = _identify(key, _NAMES463, _SEEN_o_dimensions_716866)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum86(member):
-                    _not_a_member(_MEMBERS699)
+                    _not_a_member(_MEMBERS464)
             elif index == 1:
                 present += 1
                 _check_number(member)
@@ -14186,7 +14186,7 @@ def _o_dimensions_716866(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED700)
+        _missing(value, _REQUIRED465)
     return 0
 
 
@@ -14221,7 +14221,7 @@ def _o_chargingPeriods_572a37(value):
             elif key is _SEEN_o_chargingPeriods_572a37[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES695, _SEEN_o_chargingPeriods_572a37)
+                index = _identify(key, _NAMES462, _SEEN_o_chargingPeriods_572a37)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -14247,7 +14247,7 @@ def _o_chargingPeriods_572a37(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED230)
+        _missing(value, _REQUIRED150)
     return 0
 
 
@@ -14288,7 +14288,7 @@ def _o_total_88fb1a(value):
             elif key is _SEEN_o_total_88fb1a[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES704, _SEEN_o_total_88fb1a)
+                index = _identify(key, _NAMES468, _SEEN_o_total_88fb1a)
             if index == 0:
                 _check_number(member)
             elif index == 1:
@@ -14331,7 +14331,7 @@ def _o_totalCost_2f3e28(value):
             elif key is _SEEN_o_totalCost_2f3e28[9]:
                 index = 9
             else:
-                index = _identify(key, _NAMES701, _SEEN_o_totalCost_2f3e28)
+                index = _identify(key, _NAMES466, _SEEN_o_totalCost_2f3e28)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -14343,7 +14343,7 @@ def _o_totalCost_2f3e28(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum87(member):
-                    _not_a_member(_MEMBERS703)
+                    _not_a_member(_MEMBERS467)
             elif index == 2:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -14383,7 +14383,7 @@ def _o_totalCost_2f3e28(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED706)
+        _missing(value, _REQUIRED469)
     return 0
 
 
@@ -14403,7 +14403,7 @@ def _o_totalUsage_8ad77c(value):
             elif key is _SEEN_o_totalUsage_8ad77c[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES707, _SEEN_o_totalUsage_8ad77c)
+                index = _identify(key, _NAMES470, _SEEN_o_totalUsage_8ad77c)
             if index == 0:
                 present += 1
                 _check_number(member)
@@ -14425,7 +14425,7 @@ def _o_totalUsage_8ad77c(value):
         violation.path.insert(0, key)
         raise
     if present != 3:
-        _missing(value, _REQUIRED709)
+        _missing(value, _REQUIRED471)
     return 0
 
 
@@ -14447,7 +14447,7 @@ def _o_costDetails_f82b5f(value):
             elif key is _SEEN_o_costDetails_f82b5f[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES693, _SEEN_o_costDetails_f82b5f)
+                index = _identify(key, _NAMES461, _SEEN_o_costDetails_f82b5f)
             if index == 0:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -14479,7 +14479,7 @@ def _o_costDetails_f82b5f(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED710)
+        _missing(value, _REQUIRED472)
     return 0
 
 
@@ -14597,7 +14597,7 @@ def _o_transactionLimit_1f8de7(value):
             elif key is _SEEN_o_transactionLimit_1f8de7[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES718, _SEEN_o_transactionLimit_1f8de7)
+                index = _identify(key, _NAMES479, _SEEN_o_transactionLimit_1f8de7)
             if index == 0:
                 _check_number(member)
             elif index == 1:
@@ -14644,7 +14644,7 @@ def _o_transactionInfo_c6099e(value):
             elif key is _SEEN_o_transactionInfo_c6099e[8]:
                 index = 8
             else:
-                index = _identify(key, _NAMES714, _SEEN_o_transactionInfo_c6099e)
+                index = _identify(key, _NAMES476, _SEEN_o_transactionInfo_c6099e)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -14655,21 +14655,21 @@ def _o_transactionInfo_c6099e(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum91(member):
-                    _not_a_member(_MEMBERS716)
+                    _not_a_member(_MEMBERS477)
             elif index == 2:
                 _check_integer6(member)
             elif index == 3:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum92(member):
-                    _not_a_member(_MEMBERS717)
+                    _not_a_member(_MEMBERS478)
             elif index == 4:
                 _check_integer6(member)
             elif index == 5:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum34(member):
-                    _not_a_member(_MEMBERS223)
+                    _not_a_member(_MEMBERS145)
             elif index == 6:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -14689,7 +14689,7 @@ def _o_transactionInfo_c6099e(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED592)
+        _missing(value, _REQUIRED392)
     return 0
 
 
@@ -14731,7 +14731,7 @@ def _o_TransactionEventRequest_846a3a(value):
             elif key is _SEEN_o_TransactionEventRequest_846a3a[15]:
                 index = 15
             else:
-                index = _identify(key, _NAMES691, _SEEN_o_TransactionEventRequest_846a3a)
+                index = _identify(key, _NAMES460, _SEEN_o_TransactionEventRequest_846a3a)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -14741,7 +14741,7 @@ def _o_TransactionEventRequest_846a3a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum88(member):
-                    _not_a_member(_MEMBERS711)
+                    _not_a_member(_MEMBERS473)
             elif index == 2:
                 if type(member) is not list:
                     _violation('type', 'must be an array')
@@ -14757,7 +14757,7 @@ def _o_TransactionEventRequest_846a3a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum89(member):
-                    _not_a_member(_MEMBERS712)
+                    _not_a_member(_MEMBERS474)
             elif index == 5:
                 present += 1
                 _check_integer6(member)
@@ -14777,7 +14777,7 @@ def _o_TransactionEventRequest_846a3a(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum90(member):
-                    _not_a_member(_MEMBERS713)
+                    _not_a_member(_MEMBERS475)
             elif index == 11:
                 _check_boolean(member)
             elif index == 12:
@@ -14803,7 +14803,7 @@ def _o_TransactionEventRequest_846a3a(value):
         violation.path.insert(0, key)
         raise
     if present != 5:
-        _missing(value, _REQUIRED720)
+        _missing(value, _REQUIRED480)
     return 0
 
 
@@ -14826,7 +14826,7 @@ def _o_TransactionEventResponse_96b4a2(value):
             elif key is _SEEN_o_TransactionEventResponse_96b4a2[6]:
                 index = 6
             else:
-                index = _identify(key, _NAMES721, _SEEN_o_TransactionEventResponse_96b4a2)
+                index = _identify(key, _NAMES481, _SEEN_o_TransactionEventResponse_96b4a2)
             if index == 0:
                 _check_number(member)
             elif index == 1:
@@ -14900,7 +14900,7 @@ def _o_TriggerMessageRequest_bf7132(value):
             elif key is _SEEN_o_TriggerMessageRequest_bf7132[3]:
                 index = 3
             else:
-                index = _identify(key, _NAMES723, _SEEN_o_TriggerMessageRequest_bf7132)
+                index = _identify(key, _NAMES482, _SEEN_o_TriggerMessageRequest_bf7132)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -14910,7 +14910,7 @@ def _o_TriggerMessageRequest_bf7132(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum93(member):
-                    _not_a_member(_MEMBERS725)
+                    _not_a_member(_MEMBERS483)
             elif index == 2:
                 if type(member) is not str:
                     _violation('type', 'must be a string')
@@ -14926,7 +14926,7 @@ def _o_TriggerMessageRequest_bf7132(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED726)
+        _missing(value, _REQUIRED484)
     return 0
 
 
@@ -14951,13 +14951,13 @@ def _o_TriggerMessageResponse_baac56(value):
             elif key is _SEEN_o_TriggerMessageResponse_baac56[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_TriggerMessageResponse_baac56)
+                index = _identify(key, _NAMES3, _SEEN_o_TriggerMessageResponse_baac56)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum94(member):
-                    _not_a_member(_MEMBERS728)
+                    _not_a_member(_MEMBERS485)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -14972,7 +14972,7 @@ def _o_TriggerMessageResponse_baac56(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -14988,7 +14988,7 @@ def _o_UnlockConnectorRequest_bbd69b(value):
             elif key is _SEEN_o_UnlockConnectorRequest_bbd69b[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES729, _SEEN_o_UnlockConnectorRequest_bbd69b)
+                index = _identify(key, _NAMES486, _SEEN_o_UnlockConnectorRequest_bbd69b)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -15007,7 +15007,7 @@ def _o_UnlockConnectorRequest_bbd69b(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED731)
+        _missing(value, _REQUIRED487)
     return 0
 
 
@@ -15036,13 +15036,13 @@ def _o_UnlockConnectorResponse_82b9fa(value):
             elif key is _SEEN_o_UnlockConnectorResponse_82b9fa[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_UnlockConnectorResponse_82b9fa)
+                index = _identify(key, _NAMES3, _SEEN_o_UnlockConnectorResponse_82b9fa)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum95(member):
-                    _not_a_member(_MEMBERS733)
+                    _not_a_member(_MEMBERS488)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -15057,7 +15057,7 @@ def _o_UnlockConnectorResponse_82b9fa(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -15071,7 +15071,7 @@ def _o_UnpublishFirmwareRequest_8628e4(value):
             elif key is _SEEN_o_UnpublishFirmwareRequest_8628e4[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES734, _SEEN_o_UnpublishFirmwareRequest_8628e4)
+                index = _identify(key, _NAMES489, _SEEN_o_UnpublishFirmwareRequest_8628e4)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -15088,7 +15088,7 @@ def _o_UnpublishFirmwareRequest_8628e4(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED736)
+        _missing(value, _REQUIRED490)
     return 0
 
 
@@ -15113,13 +15113,13 @@ def _o_UnpublishFirmwareResponse_25ff1e(value):
             elif key is _SEEN_o_UnpublishFirmwareResponse_25ff1e[1]:
                 index = 1
             else:
-                index = _identify(key, _NAMES737, _SEEN_o_UnpublishFirmwareResponse_25ff1e)
+                index = _identify(key, _NAMES491, _SEEN_o_UnpublishFirmwareResponse_25ff1e)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum96(member):
-                    _not_a_member(_MEMBERS739)
+                    _not_a_member(_MEMBERS492)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -15130,7 +15130,7 @@ def _o_UnpublishFirmwareResponse_25ff1e(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -15146,7 +15146,7 @@ def _o_UpdateDynamicScheduleRequest_caac16(value):
             elif key is _SEEN_o_UpdateDynamicScheduleRequest_caac16[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES740, _SEEN_o_UpdateDynamicScheduleRequest_caac16)
+                index = _identify(key, _NAMES493, _SEEN_o_UpdateDynamicScheduleRequest_caac16)
             if index == 0:
                 present += 1
                 _check_integer6(member)
@@ -15165,7 +15165,7 @@ def _o_UpdateDynamicScheduleRequest_caac16(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED742)
+        _missing(value, _REQUIRED494)
     return 0
 
 
@@ -15187,7 +15187,7 @@ def _o_firmware_a3c302(value):
             elif key is _SEEN_o_firmware_a3c302[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES745, _SEEN_o_firmware_a3c302)
+                index = _identify(key, _NAMES496, _SEEN_o_firmware_a3c302)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -15225,7 +15225,7 @@ def _o_firmware_a3c302(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED747)
+        _missing(value, _REQUIRED497)
     return 0
 
 
@@ -15245,7 +15245,7 @@ def _o_UpdateFirmwareRequest_d34023(value):
             elif key is _SEEN_o_UpdateFirmwareRequest_d34023[4]:
                 index = 4
             else:
-                index = _identify(key, _NAMES743, _SEEN_o_UpdateFirmwareRequest_d34023)
+                index = _identify(key, _NAMES495, _SEEN_o_UpdateFirmwareRequest_d34023)
             if index == 0:
                 _check_integer6(member)
                 _check_minimum(member, 0.0)
@@ -15269,7 +15269,7 @@ def _o_UpdateFirmwareRequest_d34023(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED748)
+        _missing(value, _REQUIRED498)
     return 0
 
 
@@ -15296,13 +15296,13 @@ def _o_UpdateFirmwareResponse_897025(value):
             elif key is _SEEN_o_UpdateFirmwareResponse_897025[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_UpdateFirmwareResponse_897025)
+                index = _identify(key, _NAMES3, _SEEN_o_UpdateFirmwareResponse_897025)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum97(member):
-                    _not_a_member(_MEMBERS750)
+                    _not_a_member(_MEMBERS499)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -15317,7 +15317,7 @@ def _o_UpdateFirmwareResponse_897025(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -15333,7 +15333,7 @@ def _o_UsePriorityChargingRequest_d6157c(value):
             elif key is _SEEN_o_UsePriorityChargingRequest_d6157c[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES751, _SEEN_o_UsePriorityChargingRequest_d6157c)
+                index = _identify(key, _NAMES500, _SEEN_o_UsePriorityChargingRequest_d6157c)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -15353,7 +15353,7 @@ def _o_UsePriorityChargingRequest_d6157c(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED753)
+        _missing(value, _REQUIRED501)
     return 0
 
 
@@ -15378,13 +15378,13 @@ def _o_UsePriorityChargingResponse_3d323a(value):
             elif key is _SEEN_o_UsePriorityChargingResponse_3d323a[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES5, _SEEN_o_UsePriorityChargingResponse_3d323a)
+                index = _identify(key, _NAMES3, _SEEN_o_UsePriorityChargingResponse_3d323a)
             if index == 0:
                 present += 1
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum98(member):
-                    _not_a_member(_MEMBERS755)
+                    _not_a_member(_MEMBERS502)
             elif index == 1:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -15399,7 +15399,7 @@ def _o_UsePriorityChargingResponse_3d323a(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED11)
+        _missing(value, _REQUIRED7)
     return 0
 
 
@@ -15415,7 +15415,7 @@ def _o_VatNumberValidationRequest_66b56f(value):
             elif key is _SEEN_o_VatNumberValidationRequest_66b56f[2]:
                 index = 2
             else:
-                index = _identify(key, _NAMES756, _SEEN_o_VatNumberValidationRequest_66b56f)
+                index = _identify(key, _NAMES503, _SEEN_o_VatNumberValidationRequest_66b56f)
             if index == 0:
                 present += 1
                 if type(member) is not str:
@@ -15435,7 +15435,7 @@ def _o_VatNumberValidationRequest_66b56f(value):
         violation.path.insert(0, key)
         raise
     if present != 1:
-        _missing(value, _REQUIRED758)
+        _missing(value, _REQUIRED504)
     return 0
 
 
@@ -15457,7 +15457,7 @@ def _o_VatNumberValidationResponse_4628fc(value):
             elif key is _SEEN_o_VatNumberValidationResponse_4628fc[5]:
                 index = 5
             else:
-                index = _identify(key, _NAMES759, _SEEN_o_VatNumberValidationResponse_4628fc)
+                index = _identify(key, _NAMES505, _SEEN_o_VatNumberValidationResponse_4628fc)
             if index == 0:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -15480,7 +15480,7 @@ def _o_VatNumberValidationResponse_4628fc(value):
                 if type(member) is not str:
                     _violation('type', 'must be a string')
                 if not _is_enum0(member):
-                    _not_a_member(_MEMBERS7)
+                    _not_a_member(_MEMBERS4)
             elif index == 5:
                 if type(member) is not dict:
                     _violation('type', 'must be an object')
@@ -15491,7 +15491,7 @@ def _o_VatNumberValidationResponse_4628fc(value):
         violation.path.insert(0, key)
         raise
     if present != 2:
-        _missing(value, _REQUIRED761)
+        _missing(value, _REQUIRED506)
     return 0
 
 
