@@ -36,6 +36,7 @@ class RunningSystem:
     process: subprocess.Popen
     nats_url: str
     edge_port: int
+    metrics_port: int
     data_dir: Path
     banner: str
 
@@ -59,14 +60,15 @@ class RunningSystem:
 
 
 def start_system(data_dir: Path, nats_port: int | None = None,
-                 edge_port: int | None = None) -> RunningSystem:
+                 edge_port: int | None = None, environment: dict | None = None) -> RunningSystem:
     nats_url = f"nats://127.0.0.1:{nats_port or free_port()}"
     edge_port = edge_port or free_port()
+    metrics_port = free_port()
     process = subprocess.Popen(
         [CHARGEBUS, "--nats-url", nats_url, "run", "--edge-port", str(edge_port),
-         "--data-dir", str(data_dir)],
+         "--metrics-port", str(metrics_port), "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        env=os.environ | {"PYTHONUNBUFFERED": "1"} | (environment or {}),
     )
     lines = []
     deadline = time.monotonic() + START_TIMEOUT
@@ -77,7 +79,8 @@ def start_system(data_dir: Path, nats_port: int | None = None,
         lines.append(line)
         if line.startswith("  Ctrl-C stops everything"):
             _drain_in_background(process)
-            return RunningSystem(process, nats_url, edge_port, data_dir, "".join(lines))
+            return RunningSystem(process, nats_url, edge_port, metrics_port, data_dir,
+                                 "".join(lines))
     process.kill()
     pytest.fail("chargebus run did not come up:\n" + "".join(lines))
 

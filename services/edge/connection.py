@@ -5,6 +5,7 @@ payload is copied out and decoded there, before anything is awaited.
 """
 import asyncio
 import logging
+import uuid
 from collections import deque
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
@@ -12,29 +13,53 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 from chargebus.clock import ocpp_timestamp
 from chargebus.events import CallContext
 from chargebus.protocol import Fault, OcppError, OcppVersion
-from chargebus.protocol.codec import (CALL, CALLERROR, CALLRESULT, SEND, BrokenFrame, Frame,
-                                      InvalidOutgoing, call_error, call_result, decode_frame,
+from chargebus.protocol.codec import (CALL, SEND, BrokenFrame, Frame, InvalidOutgoing,
+                                      call_error, call_result, decode_frame,
                                       dialect_of)
+from chargebus_services.edge.outbound import OutboundCalls
+from chargebus_services.edge.recent import RecentAnswers
 
 log = logging.getLogger(__name__)
+
+# OCPP allows one outstanding call per direction; a station that sends more without
+# waiting has them queued up to this many, then its socket is not read until the queue
+# drains (TCP holds the rest: nothing is dropped).
+MAX_QUEUED_CALLS = 16
 
 
 class StationConnection(WSListener):
     def __init__(self, station_id: str, version: OcppVersion, edge):
         self.station_id = station_id
         self.version = version
+        self.connection_id = str(uuid.uuid4())
         self._dialect = dialect_of(version)
         self._edge = edge
+        self._metrics = edge.metrics
         self._transport: WSTransport | None = None
-        self._calls: deque[Frame] = deque()
+        self._calls: deque[tuple[Frame, int]] = deque()
         self._handling: asyncio.Task | None = None
         self._fragments: bytearray | None = None
+        self._queue_full = False  # this station sent more calls than it may
+        self._bus_busy = False  # the edge's publish window is full
+        self._reading = True
+        self.recent = RecentAnswers()
+        self.outbound = OutboundCalls(edge.nc, station_id, self._dialect, self._send,
+                                      self._metrics.command_outcome)
+
+    # -- picows listener ---------------------------------------------------------------
+
+    def peer_certificate(self) -> dict | None:
+        """The client certificate TLS verified, if the listener asks for one."""
+        if self._transport is None:
+            return None
+        return self._transport.underlying_transport.get_extra_info("peercert")
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._transport = transport
         self._edge.connected(self)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.outbound.close(f"{self.station_id} disconnected")
         self._edge.disconnected(self)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -50,12 +75,18 @@ class StationConnection(WSListener):
             self._take(message)
 
     def _assemble(self, kind: WSMsgType, frame: WSFrame) -> bytes | None:
-        """A whole message, once its last fragment is in."""
+        """A whole message, once its last fragment is in; picows limits each frame to
+        the maximum size, this limits the message its fragments make."""
         if kind is WSMsgType.CONTINUATION:
             if self._fragments is None:
                 self._close(WSCloseCode.PROTOCOL_ERROR, "continuation frame without a start")
                 return None
             self._fragments += frame.get_payload_as_memoryview()
+            if len(self._fragments) > self._edge.max_message_size:
+                self._fragments = None
+                self._close(WSCloseCode.MESSAGE_TOO_BIG,
+                            f"message longer than {self._edge.max_message_size} bytes")
+                return None
             if not frame.fin:
                 return None
             message, self._fragments = bytes(self._fragments), None
@@ -65,67 +96,115 @@ class StationConnection(WSListener):
             return None
         return frame.get_payload_as_bytes()
 
+    # -- station-to-CSMS calls ---------------------------------------------------------
+
     def _take(self, message: bytes) -> None:
         try:
             decoded = decode_frame(message, self._dialect)
         except BrokenFrame as broken:
+            self._metrics.frame_in(self.version, "(broken)")
             self._send_error(broken.unique_id, broken.fault, broken.description)
             return
-        if decoded.message_type == CALL:
-            self._calls.append(decoded)
+        message_type = decoded.message_type
+        if message_type == CALL:
+            self._metrics.frame_in(self.version, decoded.action)
+            self._calls.append((decoded, hash(message)))
             if self._handling is None:
                 self._handling = asyncio.create_task(self._handle_calls())
-        elif decoded.message_type == CALLRESULT or decoded.message_type == CALLERROR:
-            # chargebus has sent this station no call yet, so nothing awaits an answer;
-            # OCPP allows no reply to a reply.
-            log.warning("%s answered call %s that chargebus never made",
-                        self.station_id, decoded.unique_id)
-        elif decoded.message_type == SEND:
+            elif len(self._calls) >= MAX_QUEUED_CALLS:
+                self._queue_full = True
+                self._apply_reading()
+        elif message_type == SEND:
             # OCPP 2.1 SEND carries data that needs no answer, and gets none.
+            self._metrics.frame_in(self.version, decoded.action)
             log.warning("%s sent %s, which chargebus does not take yet",
                         self.station_id, decoded.action)
-        else:  # a CALLRESULTERROR, to a call chargebus never made
-            log.warning("%s reported an error on call %s that chargebus never made",
-                        self.station_id, decoded.unique_id)
+        else:  # CALLRESULT, CALLERROR or 2.1's CALLRESULTERROR: the answer to our call
+            self._metrics.frame_in(self.version, "(answer)")
+            if not self.outbound.answered(decoded):
+                log.warning("%s answered call %s, which no one awaits (late or unknown)",
+                            self.station_id, decoded.unique_id)
 
     async def _handle_calls(self) -> None:
         try:
             while self._calls:
-                await self._handle(self._calls.popleft())
+                call, fingerprint = self._calls.popleft()
+                if self._queue_full and len(self._calls) < MAX_QUEUED_CALLS // 2:
+                    self._queue_full = False
+                    self._apply_reading()
+                await self._handle(call, fingerprint)
         finally:
             self._handling = None
 
-    async def _handle(self, call: Frame) -> None:
+    async def _handle(self, call: Frame, fingerprint: int) -> None:
+        repeated = self.recent.answer_to(call.unique_id, fingerprint)
+        if repeated is not None:
+            log.info("%s repeated call %s (%s): sending the stored answer",
+                     self.station_id, call.unique_id, call.action)
+            self._send(repeated)
+            return
         context = CallContext(self.station_id, self.version, call.action, call.unique_id,
                               self._edge.node_id, ocpp_timestamp())
         try:
             response = await self._edge.dispatcher.answer(context, call.payload)
         except OcppError as error:
             self._send_error(call.unique_id, error.fault, error.description, error.details)
+            return
         except Exception:
             log.exception("%s: %s %s failed", self.station_id, call.action, call.unique_id)
             self._send_error(call.unique_id, Fault.INTERNAL, "the CSMS failed to handle this call")
-        else:
-            try:
-                self._send(call_result(self._dialect, call.unique_id, call.action, response))
-            except InvalidOutgoing as invalid:
-                log.error("%s: refusing to send an invalid answer to %s: %s",
-                          self.station_id, call.action, invalid)
-                self._send_error(call.unique_id, Fault.INTERNAL,
-                                 "the CSMS could not produce a valid answer")
+            return
+        try:
+            answer = call_result(self._dialect, call.unique_id, call.action, response)
+        except InvalidOutgoing as invalid:
+            log.error("%s: refusing to send an invalid answer to %s: %s",
+                      self.station_id, call.action, invalid)
+            self._send_error(call.unique_id, Fault.INTERNAL,
+                             "the CSMS could not produce a valid answer")
+            return
+        self.recent.remember(call.unique_id, fingerprint, answer)
+        self._metrics.frame_out(self.version, call.action)
+        self._send(answer)
+
+    # -- sending and closing -----------------------------------------------------------
 
     def _send_error(self, unique_id: str, fault: Fault, description: str,
                     details: dict | None = None) -> None:
+        self._metrics.call_error(self.version, fault)
         self._send(call_error(self.version, unique_id, fault, description, details))
 
     def _send(self, message: bytes) -> None:
         if self._transport is not None and not self._transport.is_disconnected:
             self._transport.send(WSMsgType.TEXT, message)
 
+    def pause_reading(self) -> None:
+        self._bus_busy = True
+        self._apply_reading()
+
+    def resume_reading(self) -> None:
+        self._bus_busy = False
+        self._apply_reading()
+
+    def _apply_reading(self) -> None:
+        wanted = not (self._queue_full or self._bus_busy)
+        if (self._transport is None or self._transport.is_disconnected
+                or wanted == self._reading):
+            return
+        self._reading = wanted
+        if wanted:
+            self._transport.underlying_transport.resume_reading()
+        else:
+            self._transport.underlying_transport.pause_reading()
+
     def _close(self, code: WSCloseCode, reason: str) -> None:
-        if self._transport is not None:
+        if self._transport is not None and not self._transport.is_disconnected:
             self._transport.send_close(code, reason.encode())
             self._transport.disconnect()
+
+    def replace(self, reason: str, code: WSCloseCode = WSCloseCode.POLICY_VIOLATION) -> None:
+        """Another connection of this station took over: close this one now."""
+        self.outbound.close(reason)
+        self._close(code, reason)
 
     async def close(self, code: WSCloseCode, reason: str) -> None:
         """Close the socket once the calls under way are answered."""

@@ -1,4 +1,6 @@
 """Decides what answers a station's call, and gets the answer over the bus."""
+import time
+
 import orjson
 from nats.aio.client import Client
 
@@ -9,13 +11,49 @@ from chargebus.events import CallContext
 from chargebus.protocol import Fault, OcppError
 from chargebus.routing import Route, route_of
 from chargebus.rpc import ask_worker
+from chargebus_services.edge.metrics import EdgeMetrics
+
+
+class PublishWindow:
+    """At most ``size`` JetStream publishes await their ack. When the window is full,
+    no station's socket is read until half of it is free again: a slow bus slows the
+    stations down (TCP holds what they send) instead of the edge dropping or piling up."""
+
+    def __init__(self, size: int, stations, metrics: EdgeMetrics):
+        self._size = size
+        self._stations = stations
+        self._metrics = metrics
+        self._open = 0
+        self._paused_at: float | None = None
+
+    def __enter__(self):
+        self._open += 1
+        if self._open >= self._size and self._paused_at is None:
+            self._paused_at = time.monotonic()
+            for connection in self._stations.all():
+                connection.pause_reading()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._open -= 1
+        if self._paused_at is not None and self._open <= self._size // 2:
+            self._metrics.backpressure.inc(time.monotonic() - self._paused_at)
+            self._paused_at = None
+            for connection in self._stations.all():
+                connection.resume_reading()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
 
 
 class Dispatcher:
-    def __init__(self, nc: Client, settings: Settings):
+    def __init__(self, nc: Client, settings: Settings, metrics: EdgeMetrics, stations):
         self._nc = nc
         self._js = nc.jetstream()
         self._worker_timeout = settings.worker_request_timeout
+        self._metrics = metrics
+        self.window = PublishWindow(settings.edge_publish_window, stations, metrics)
 
     async def answer(self, context: CallContext, payload: dict) -> dict:
         """The answer to a call whose action and payload the codec has validated."""
@@ -27,7 +65,8 @@ class Dispatcher:
         if Route.RECORD in route:
             await self._record(context, payload)
         if Route.WORKER in route:
-            return await ask_worker(self._nc, context, payload, self._worker_timeout)
+            with self._metrics.timer("worker"):
+                return await ask_worker(self._nc, context, payload, self._worker_timeout)
         return {}
 
     def _answer_here(self, context: CallContext) -> dict:
@@ -39,12 +78,13 @@ class Dispatcher:
         """Keep the call in the OCPP stream; only JetStream's ack lets the edge answer."""
         body = orjson.dumps(payload)
         try:
-            await self._js.publish(
-                subjects.station_event(context.station_id, context.action),
-                body,
-                headers=context.record_headers(body),
-                timeout=self._worker_timeout,
-            )
+            with self.window, self._metrics.timer("record"):
+                await self._js.publish(
+                    subjects.station_event(context.station_id, context.action),
+                    body,
+                    headers=context.record_headers(body),
+                    timeout=self._worker_timeout,
+                )
         except Exception as error:
             raise OcppError(Fault.INTERNAL,
                             f"the call could not be stored, send it again ({type(error).__name__})"

@@ -1,6 +1,7 @@
-"""The edge's WebSocket server: who may connect, in which OCPP version."""
+"""The edge's WebSocket server: who may connect, in which OCPP version, over what."""
 import asyncio
 import logging
+import ssl
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
@@ -11,94 +12,144 @@ from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
 from chargebus.config import Settings
 from chargebus.identifiers import InvalidIdentifier, check_station_id
 from chargebus.protocol import OcppVersion
+from chargebus_services.edge.access import AccessDirectory, Gate, Refusal
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
+from chargebus_services.edge.metrics import EdgeMetrics
+from chargebus_services.edge.stations import Stations
 
 log = logging.getLogger(__name__)
 
 LISTEN_BACKLOG = 4096  # a backlog of 100 made 10k stations take 43 s to connect here
 HANDSHAKE_TIMEOUT = 10.0
-MAX_FRAME_SIZE = 64 * 1024
+# Stations may answer a close slowly; a drain waits this long for all of them.
+DRAIN_CLOSE_SECONDS = 10.0
 
 
 class Edge:
     def __init__(self, settings: Settings, nc: Client):
+        self.nc = nc
         self.node_id = settings.edge_node_id
-        self.dispatcher = Dispatcher(nc, settings)
+        self.max_message_size = settings.edge_max_message_size
+        self.metrics = EdgeMetrics()
+        self.stations = Stations(nc, settings.edge_node_id)
+        self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations)
         self._settings = settings
         self._prefix = settings.edge_path_prefix
         self._preference = [OcppVersion(name) for name in settings.edge_subprotocols]
-        self._stations: dict[str, StationConnection] = {}
+        self._directory = AccessDirectory(nc)
+        self._gate = Gate(self._directory, settings.edge_security_profile,
+                          settings.unknown_stations)
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
+        s = self._settings
+        await self._directory.start()
+        await self.stations.start()
         self._server = await ws_create_server(
-            self._accept,
-            self._settings.edge_host,
-            self._settings.edge_port,
+            self._accept, s.edge_host, s.edge_port,
             backlog=LISTEN_BACKLOG,
+            ssl=_tls_context(s),
             websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
-            max_frame_size=MAX_FRAME_SIZE,
+            max_frame_size=s.edge_max_message_size,
             enable_auto_ping=True,
-            auto_ping_idle_timeout=60,
-            auto_ping_reply_timeout=30,
+            auto_ping_idle_timeout=s.edge_idle_seconds,
+            auto_ping_reply_timeout=s.edge_pong_seconds,
         )
-        log.info("stations connect to ws://%s:%d%s<stationId> (%s)",
-                 self._settings.edge_host, self._settings.edge_port, self._prefix,
-                 ", ".join(self._settings.edge_subprotocols))
+        if s.edge_metrics_port:
+            self.metrics.serve(s.edge_metrics_host, s.edge_metrics_port)
+        scheme = "wss" if s.edge_security_profile >= 2 else "ws"
+        log.info("stations connect to %s://%s:%d%s<stationId> (%s; security profile %d)",
+                 scheme, s.edge_host, s.edge_port, self._prefix,
+                 ", ".join(s.edge_subprotocols), s.edge_security_profile)
 
     async def stop(self) -> None:
-        """Stop accepting, answer what is under way, then close every socket with 1001
-        so that stations reconnect (to another edge, where there is one)."""
+        """Drain: stop accepting, answer what is under way, then close every socket
+        with 1001 so that stations reconnect (to another edge, where there is one)."""
         if self._server is not None:
             self._server.close()
-        await asyncio.gather(
-            *(connection.close(WSCloseCode.GOING_AWAY, "edge shutting down")
-              for connection in list(self._stations.values())),
-            return_exceptions=True,
-        )
+        closing = [connection.close(WSCloseCode.GOING_AWAY, "edge shutting down")
+                   for connection in self.stations.all()]
+        if closing:
+            await asyncio.wait([asyncio.ensure_future(c) for c in closing],
+                               timeout=DRAIN_CLOSE_SECONDS)
+        await self.stations.stop()
+        await self._directory.stop()
+        self.metrics.stop()
 
     def connected(self, connection: StationConnection) -> None:
-        previous = self._stations.get(connection.station_id)
-        self._stations[connection.station_id] = connection
+        if not self._gate.certificate_matches(
+                connection.station_id, connection.peer_certificate()):
+            self.metrics.refused("certificate_name")
+            log.info("refused %s: its certificate names another station", connection.station_id)
+            connection.replace("the client certificate does not name this station")
+            return
+        previous = self.stations.get(connection.station_id)
         if previous is not None:
-            # The station came back on a new socket; the old one is half-open at best.
-            asyncio.create_task(previous.close(WSCloseCode.POLICY_VIOLATION,
-                                               "replaced by a newer connection"))
+            connection.recent.adopt(previous.recent)
+            self.metrics.disconnected(previous.version)
+        self.stations.add(connection)
+        if self.dispatcher.window.paused:
+            connection.pause_reading()
+        self.metrics.connected(connection.version)
         log.info("%s connected (%s)", connection.station_id, connection.version.value)
 
     def disconnected(self, connection: StationConnection) -> None:
-        if self._stations.get(connection.station_id) is connection:
-            del self._stations[connection.station_id]
+        if self.stations.get(connection.station_id) is connection:
+            self.metrics.disconnected(connection.version)
+        self.stations.remove(connection)
         log.info("%s disconnected", connection.station_id)
 
     def _accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
         path = urlsplit(request.path.decode("latin-1")).path
         if not path.startswith(self._prefix):
-            return _refuse(HTTPStatus.NOT_FOUND, f"stations connect at {self._prefix}<stationId>")
+            return self._refuse(Refusal(HTTPStatus.NOT_FOUND, "bad_path",
+                                        f"stations connect at {self._prefix}<stationId>"))
         try:
             station_id = check_station_id(unquote(path[len(self._prefix):]))
         except InvalidIdentifier as error:
-            return _refuse(HTTPStatus.BAD_REQUEST, str(error))
+            return self._refuse(Refusal(HTTPStatus.BAD_REQUEST, "bad_station_id", str(error)))
+        refusal = self._gate.admit(station_id, request.headers.get("Authorization"))
+        if refusal is not None:
+            return self._refuse(refusal)
         offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
                    for name in header.split(",")]
-        version = next((choice for choice in self._preference if choice.value in offered), None)
+        allowed = self._gate.allowed_versions(station_id)
+        version = next((choice for choice in self._preference
+                        if choice.value in offered and (allowed is None or choice in allowed)),
+                       None)
         if version is None:
-            return _refuse(HTTPStatus.BAD_REQUEST,
-                           "no common OCPP subprotocol: this CSMS speaks "
-                           + ", ".join(self._settings.edge_subprotocols))
+            speaks = [v.value for v in self._preference if allowed is None or v in allowed]
+            return self._refuse(Refusal(
+                HTTPStatus.BAD_REQUEST, "no_subprotocol",
+                "no common OCPP subprotocol: this CSMS speaks " + ", ".join(speaks)
+                + f" with {station_id}"))
         response = WSUpgradeResponse.create_101_response(
             extra_headers={"Sec-WebSocket-Protocol": version.value})
         return WSUpgradeResponseWithListener(response, StationConnection(station_id, version, self))
 
+    def _refuse(self, refusal: Refusal) -> WSUpgradeResponseWithListener:
+        self.metrics.refused(refusal.reason)
+        log.info("refused a connection: %d %s", refusal.status, refusal.message)
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if refusal.status == HTTPStatus.UNAUTHORIZED:
+            headers["WWW-Authenticate"] = 'Basic realm="chargebus", charset="UTF-8"'
+        return WSUpgradeResponseWithListener(
+            WSUpgradeResponse.create_error_response(
+                refusal.status, (refusal.message + "\n").encode(), extra_headers=headers),
+            None)
 
-def _refuse(status: HTTPStatus, reason: str) -> WSUpgradeResponseWithListener:
-    log.info("refused a connection: %d %s", status, reason)
-    body = (reason + "\n").encode()
-    return WSUpgradeResponseWithListener(
-        WSUpgradeResponse.create_error_response(
-            status, body, extra_headers={"Content-Type": "text/plain; charset=utf-8"}),
-        None)
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.edge_security_profile < 2:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP security: TLS 1.2 or later
+    context.load_cert_chain(settings.edge_tls_certificate, settings.edge_tls_key)
+    if settings.edge_security_profile == 3:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(settings.edge_tls_client_ca)
+    return context
 
 
 async def start_edge(settings: Settings, nc: Client):

@@ -15,11 +15,16 @@ class Registry:
     def __init__(self, stores: Stores, settings: Settings, dead_letters: DeadLetters):
         self._stores = stores
         self._heartbeat_interval = settings.heartbeat_interval
+        self._unknown_stations = settings.unknown_stations
         self._dead_letters = dead_letters
 
     async def boot_notification(self, context: CallContext, payload: dict) -> dict:
         await self._stores.stations.put(station_info(context, payload), context.station_id)
-        return {"status": "Accepted", "currentTime": ocpp_timestamp(),
+        status = "Accepted"
+        if (self._unknown_stations == "pending"
+                and await self._stores.access.get(context.station_id) is None):
+            status = "Pending"  # admitted by the edge, but nobody registered it yet
+        return {"status": status, "currentTime": ocpp_timestamp(),
                 "interval": self._heartbeat_interval}
 
     async def record_statuses(self, batch: list[Msg]) -> None:

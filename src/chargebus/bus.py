@@ -47,6 +47,8 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.STATUSES_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.TOKENS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.TRANSACTIONS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.PRESENCE_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.ACCESS_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

@@ -5,8 +5,9 @@ same variables, so a service started by hand (or in a pod) is configured the sam
 """
 import json
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,12 +23,40 @@ class Settings(BaseSettings):
     edge_node_id: str = "edge-1"
     # Subprotocols the edge offers, most preferred first.
     edge_subprotocols: tuple[str, ...] = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
+    # 0: no authentication (development); 1: HTTP Basic; 2: TLS + Basic; 3: TLS with
+    # client certificates. 2 and 3 need the certificate and key, 3 the clients' CA.
+    edge_security_profile: int = Field(0, ge=0, le=3)
+    edge_tls_certificate: Path | None = None
+    edge_tls_key: Path | None = None
+    edge_tls_client_ca: Path | None = None
+    # A station without an access record: refused (404), or admitted with its boot
+    # answered Pending, or admitted and accepted (development).
+    unknown_stations: Literal["reject", "pending", "accept"] = "accept"
+    edge_max_message_size: int = Field(64 * 1024, ge=1024)
+    # A socket that sends nothing for this long is pinged; no pong in time closes it.
+    edge_idle_seconds: float = Field(60.0, gt=0)
+    edge_pong_seconds: float = Field(30.0, gt=0)
+    # JetStream publishes awaiting their ack, at most; beyond, the edge stops reading.
+    edge_publish_window: int = Field(4096, gt=0)
+    edge_metrics_host: str = "127.0.0.1"
+    edge_metrics_port: int = Field(9464, ge=0, le=65535)  # 0: no metrics endpoint
     worker_request_timeout: float = Field(10.0, gt=0)
 
     heartbeat_interval: int = Field(300, gt=0)
 
     sink_batch_size: int = Field(5000, gt=0)
     sink_batch_seconds: float = Field(0.5, gt=0)
+
+    @model_validator(mode="after")
+    def _tls_is_complete(self) -> "Settings":
+        if self.edge_security_profile >= 2 and not (self.edge_tls_certificate
+                                                     and self.edge_tls_key):
+            raise ValueError("security profiles 2 and 3 need edge_tls_certificate and "
+                             "edge_tls_key")
+        if self.edge_security_profile == 3 and not self.edge_tls_client_ca:
+            raise ValueError("security profile 3 needs edge_tls_client_ca, the CA that "
+                             "signs station certificates")
+        return self
 
     @property
     def chdb_path(self) -> Path:
@@ -41,6 +70,8 @@ class Settings(BaseSettings):
         """These settings as the environment variables that reproduce them."""
         environment = {}
         for name, value in self.model_dump().items():
+            if value is None:
+                continue
             if isinstance(value, tuple):
                 value = json.dumps(value)  # pydantic-settings reads collections as JSON
             environment[f"CHARGEBUS_{name.upper()}"] = str(value)

@@ -65,3 +65,22 @@ class Transaction(BaseModel):
     @property
     def active(self) -> bool:
         return self.stopped_at is None
+
+
+class Presence(BaseModel):
+    """Which edge holds a station's socket: the last connection wins."""
+
+    station_id: str
+    edge_id: str
+    connection_id: str
+    version: OcppVersion
+    connected_at: datetime
+
+
+class StationAccess(BaseModel):
+    """How a station may connect: its Basic auth password (hashed, see
+    chargebus.passwords) and, where set, the OCPP versions it may speak."""
+
+    station_id: str
+    password_hash: str | None = None
+    versions: list[OcppVersion] | None = None  # None: any the edge offers

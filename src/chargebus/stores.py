@@ -8,7 +8,8 @@ from pydantic import BaseModel
 
 from chargebus import events, subjects
 from chargebus.identifiers import kv_key
-from chargebus.records import ConnectorStatus, StationInfo, Token, Transaction
+from chargebus.records import (ConnectorStatus, Presence, StationAccess, StationInfo, Token,
+                               Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
 
@@ -106,6 +107,8 @@ class Stores:
         self.statuses = RecordStore(js, subjects.STATUSES_BUCKET, ConnectorStatus)
         self.tokens = RecordStore(js, subjects.TOKENS_BUCKET, Token)
         self.transactions = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Transaction)
+        self.access = RecordStore(js, subjects.ACCESS_BUCKET, StationAccess)
+        self.presence = RecordStore(js, subjects.PRESENCE_BUCKET, Presence)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:

@@ -7,6 +7,7 @@ is always a single subject token.
 Subject space (prefix ``cb``):
     cb.station.<station>.<action>   station-to-CSMS calls kept in the OCPP stream
     cb.rpc.<action>                 station calls answered by a worker (queue groups)
+    cb.cmd.<station>                CSMS-to-station calls, served by the edge holding the socket
     cb.sys.ready.<service>          a service announces it is up
     cb.sink.query                   read-only SQL to the process that owns chdb
     cb.deadletter.<consumer>        messages a consumer can never use, with the reason
@@ -21,6 +22,8 @@ STATIONS_BUCKET = "stations"
 STATUSES_BUCKET = "statuses"
 TOKENS_BUCKET = "tokens"
 TRANSACTIONS_BUCKET = "transactions"
+PRESENCE_BUCKET = "presence"
+ACCESS_BUCKET = "access"
 
 METER_SINK_CONSUMER = "meter-sink"
 STATUS_CONSUMER = "registry-status"
@@ -43,6 +46,12 @@ def all_station_events() -> str:
 def worker_request(action: str) -> str:
     """Where an edge asks the workers to answer a station's call."""
     return f"{PREFIX}.rpc.{action}"
+
+
+def station_command(station_id: str) -> str:
+    """Where any process sends a call to one station; the edge that holds the
+    station's socket is the only subscriber."""
+    return f"{PREFIX}.cmd.{station_id}"
 
 
 def transaction_id_counter() -> str:

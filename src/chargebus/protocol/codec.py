@@ -1,12 +1,14 @@
 """OCPP-J frames of a given version, over the compiled codec of chargebus_core."""
-from chargebus_core.frame import (CALL, CALLERROR, CALLRESULT, DIALECTS, SEND, Dialect, Frame,
-                                  FrameError, decode, encode_call_error, encode_call_result)
+from chargebus_core.frame import (CALL, CALLERROR, CALLRESULT, CALLRESULTERROR, DIALECTS, SEND,
+                                  Dialect, Frame, FrameError, decode, encode_call,
+                                  encode_call_error, encode_call_result, validate_response)
 
 from chargebus.protocol.errors import UNREADABLE_UNIQUE_ID, Fault, error_code
 from chargebus.protocol.versions import OcppVersion
 
-__all__ = ["CALL", "CALLERROR", "CALLRESULT", "SEND", "BrokenFrame", "Dialect", "Frame",
-           "InvalidOutgoing", "call_error", "call_result", "decode_frame", "dialect_of"]
+__all__ = ["CALL", "CALLERROR", "CALLRESULT", "CALLRESULTERROR", "SEND", "BrokenFrame",
+           "Dialect", "Frame", "InvalidOutgoing", "call", "call_error", "call_result",
+           "check_result", "decode_frame", "dialect_of"]
 
 MAX_ERROR_DESCRIPTION = 255  # OCPP 2.x: ErrorDescription is at most 255 characters
 
@@ -36,6 +38,22 @@ def decode_frame(data: bytes | str, dialect: Dialect) -> Frame:
     except FrameError as error:
         raise BrokenFrame(error.unique_id or UNREADABLE_UNIQUE_ID, Fault(error.kind),
                           error.description) from None
+
+
+def call(dialect: Dialect, unique_id: str, action: str, payload: dict) -> bytes:
+    """A CSMS-to-station CALL; InvalidOutgoing if the payload breaks the request schema."""
+    try:
+        return encode_call(dialect, unique_id, action, payload)
+    except FrameError as error:
+        raise InvalidOutgoing(error.description) from None
+
+
+def check_result(dialect: Dialect, action: str, payload: dict) -> None:
+    """BrokenFrame if a station's CALLRESULT to ``action`` breaks the response schema."""
+    try:
+        validate_response(dialect, action, payload)
+    except FrameError as error:
+        raise BrokenFrame(UNREADABLE_UNIQUE_ID, Fault(error.kind), error.description) from None
 
 
 def call_result(dialect: Dialect, unique_id: str, action: str, payload: dict) -> bytes:

@@ -1,0 +1,71 @@
+"""What an edge counts, for Prometheus: one registry per edge, served over HTTP.
+
+Label values are bounded: versions, actions the codec already checked against the
+version's schemas, CALLERROR codes, and the fixed reasons of chargebus itself.
+"""
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from chargebus.commands import Outcome
+from chargebus.protocol import Fault, OcppVersion, error_code
+
+BUS_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                       5, 10)
+
+
+class EdgeMetrics:
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.connections = Gauge("chargebus_edge_connections", "Connected stations",
+                                 ["version"], registry=self.registry)
+        self.frames_in = Counter("chargebus_edge_frames_in", "Messages received from stations",
+                                 ["version", "action"], registry=self.registry)
+        self.frames_out = Counter("chargebus_edge_frames_out", "Messages sent to stations",
+                                  ["version", "action"], registry=self.registry)
+        self.call_errors = Counter("chargebus_edge_callerrors", "CALLERRORs sent to stations",
+                                   ["version", "code"], registry=self.registry)
+        self.refusals = Counter("chargebus_edge_refused",
+                                "Connections refused, by reason (auth failures among them)",
+                                ["reason"], registry=self.registry)
+        self.bus_latency = Histogram("chargebus_edge_bus_latency_seconds",
+                                     "Time the bus took: JetStream ack or worker reply",
+                                     ["kind"], buckets=BUS_LATENCY_BUCKETS,
+                                     registry=self.registry)
+        self.backpressure = Counter("chargebus_edge_backpressure_seconds",
+                                    "Time reading from stations was paused for a slow bus",
+                                    registry=self.registry)
+        self.commands = Counter("chargebus_edge_commands", "CSMS-to-station calls, by outcome",
+                                ["outcome"], registry=self.registry)
+        self._server = None
+
+    def serve(self, host: str, port: int) -> None:
+        self._server, _ = start_http_server(port, host, registry=self.registry)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def connected(self, version: OcppVersion) -> None:
+        self.connections.labels(version.value).inc()
+
+    def disconnected(self, version: OcppVersion) -> None:
+        self.connections.labels(version.value).dec()
+
+    def frame_in(self, version: OcppVersion, action: str) -> None:
+        self.frames_in.labels(version.value, action).inc()
+
+    def frame_out(self, version: OcppVersion, action: str) -> None:
+        self.frames_out.labels(version.value, action).inc()
+
+    def call_error(self, version: OcppVersion, fault: Fault) -> None:
+        self.call_errors.labels(version.value, error_code(version, fault)).inc()
+
+    def refused(self, reason: str) -> None:
+        self.refusals.labels(reason).inc()
+
+    def command_outcome(self, outcome: Outcome) -> None:
+        self.commands.labels(outcome.value).inc()
+
+    def timer(self, kind: str):
+        """A context manager that observes the bus latency of one ``kind`` of exchange."""
+        return self.bus_latency.labels(kind).time()

@@ -1,0 +1,170 @@
+"""The stations whose sockets this edge holds, as the rest of the system sees them.
+
+For each: the subscription to its command subject (so CSMS-to-station calls reach it
+here) and its presence record in KV (so every edge knows where it is). The last
+connection wins: a station that connects again, here or on another edge, writes a
+newer presence record, and the edge that held the older connection closes it when it
+sees that record.
+
+Attach and detach run per station, one at a time, and do what the connection map says
+at that moment, so a quick reconnect never leaves a stale subscription or record.
+"""
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from nats.aio.client import Client
+from nats.aio.subscription import Subscription
+from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+from picows import WSCloseCode
+from pydantic import ValidationError
+
+from chargebus import subjects
+from chargebus.commands import CommandReply, Outcome
+from chargebus.identifiers import kv_key
+from chargebus.records import Presence
+
+log = logging.getLogger(__name__)
+
+
+class _Attachment:
+    def __init__(self):
+        self.lock = asyncio.Lock()
+        self.subscription: Subscription | None = None
+        self.connection_id: str | None = None
+        self.revision: int | None = None  # of this edge's presence record
+
+
+class Stations:
+    def __init__(self, nc: Client, edge_id: str):
+        self._nc = nc
+        self._edge_id = edge_id
+        self._connections: dict = {}  # station id -> StationConnection
+        self._attachments: dict[str, _Attachment] = {}
+        self._by_key: dict[str, str] = {}  # presence key -> station id
+        self._kv: KeyValue | None = None
+        self._watching: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def get(self, station_id: str):
+        return self._connections.get(station_id)
+
+    def all(self) -> list:
+        return list(self._connections.values())
+
+    async def start(self) -> None:
+        self._kv = await self._nc.jetstream().key_value(subjects.PRESENCE_BUCKET)
+        watcher = await self._kv.watchall()
+        self._watching = asyncio.create_task(self._watch(watcher))
+
+    async def stop(self) -> None:
+        """Detach every station (call after their sockets are closed)."""
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        for station_id in list(self._attachments):
+            await self._reconcile(station_id)
+        if self._watching is not None:
+            self._watching.cancel()
+
+    def add(self, connection) -> None:
+        previous = self._connections.get(connection.station_id)
+        self._connections[connection.station_id] = connection
+        self._by_key[kv_key(connection.station_id)] = connection.station_id
+        if previous is not None:
+            previous.replace("replaced by a newer connection")
+        self._schedule(connection.station_id)
+
+    def remove(self, connection) -> None:
+        if self._connections.get(connection.station_id) is connection:
+            del self._connections[connection.station_id]
+            self._schedule(connection.station_id)
+
+    def _schedule(self, station_id: str) -> None:
+        task = asyncio.create_task(self._reconcile(station_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconcile(self, station_id: str) -> None:
+        attachment = self._attachments.setdefault(station_id, _Attachment())
+        async with attachment.lock:
+            try:
+                await self._bring_in_line(station_id, attachment)
+            except Exception as error:
+                log.warning("%s: presence or command subscription not updated: %s",
+                            station_id, error)
+            if attachment.subscription is None and station_id not in self._connections:
+                self._attachments.pop(station_id, None)
+                self._by_key.pop(kv_key(station_id), None)
+
+    async def _bring_in_line(self, station_id: str, attachment: _Attachment) -> None:
+        connection = self._connections.get(station_id)
+        if connection is None:
+            if attachment.subscription is not None:
+                await attachment.subscription.unsubscribe()
+                attachment.subscription = None
+            if attachment.revision is not None:
+                try:
+                    await self._kv.delete(kv_key(station_id), last=attachment.revision)
+                except KeyWrongLastSequenceError:
+                    pass  # a newer connection, here or elsewhere, owns the record now
+                attachment.revision = None
+                attachment.connection_id = None
+            return
+        if attachment.subscription is None:
+            attachment.subscription = await self._nc.subscribe(
+                subjects.station_command(station_id), cb=self._command_handler(station_id))
+        if attachment.connection_id != connection.connection_id:
+            record = Presence(station_id=station_id, edge_id=self._edge_id,
+                              connection_id=connection.connection_id,
+                              version=connection.version, connected_at=datetime.now(UTC))
+            attachment.connection_id = connection.connection_id
+            attachment.revision = None  # a claim under way: ignore older records meanwhile
+            attachment.revision = await self._kv.put(kv_key(station_id),
+                                                     record.model_dump_json().encode())
+
+    def _command_handler(self, station_id: str):
+        async def on_command(msg) -> None:
+            connection = self._connections.get(station_id)
+            if connection is None:
+                body, headers = CommandReply.failure(
+                    Outcome.OFFLINE, f"{station_id} is not connected").encode()
+                if msg.reply:
+                    await self._nc.publish(msg.reply, body, headers=headers)
+                return
+            connection.outbound.submit(msg)
+        return on_command
+
+    async def _watch(self, watcher) -> None:
+        """Close the local connection of a station that connected again elsewhere, and
+        remove this edge's records that no socket backs (left by a crash)."""
+        async for entry in watcher:
+            if entry is None or not entry.value:
+                continue
+            try:
+                record = Presence.model_validate_json(entry.value)
+            except ValidationError:
+                log.warning("presence record %s is unreadable", entry.key)
+                continue
+            station_id = self._by_key.get(entry.key)
+            connection = self._connections.get(station_id) if station_id else None
+            if connection is None:
+                if record.edge_id == self._edge_id and record.station_id not in self._attachments:
+                    await self._forget(entry.key, entry.revision)
+                continue
+            attachment = self._attachments.get(station_id)
+            claimed = attachment.revision if attachment is not None else None
+            if (record.connection_id != connection.connection_id and claimed is not None
+                    and entry.revision > claimed):
+                log.info("%s connected again on %s; closing its connection here",
+                         station_id, record.edge_id)
+                connection.replace(f"connected again on {record.edge_id}",
+                                   WSCloseCode.GOING_AWAY)
+
+    async def _forget(self, key: str, revision: int) -> None:
+        try:
+            await self._kv.delete(key, last=revision)
+        except KeyWrongLastSequenceError:
+            pass
