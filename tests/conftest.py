@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import orjson
 import pytest
 import pytest_asyncio
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 
 from chargebus import events, subjects
 from chargebus.stores import Stores
@@ -43,9 +45,9 @@ class RunningSystem:
     def station_url(self, station_id: str) -> str:
         return f"ws://127.0.0.1:{self.edge_port}/ocpp/{station_id}"
 
-    def cli(self, *arguments: str) -> subprocess.CompletedProcess:
+    def cli(self, *arguments: str, input: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([CHARGEBUS, "--nats-url", self.nats_url, *arguments],
-                              capture_output=True, text=True, timeout=60)
+                              capture_output=True, text=True, timeout=60, input=input)
 
     def children(self) -> list[int]:
         return descendants(self.process.pid)
@@ -83,6 +85,66 @@ def start_system(data_dir: Path, nats_port: int | None = None,
                                  "".join(lines))
     process.kill()
     pytest.fail("chargebus run did not come up:\n" + "".join(lines))
+
+
+@dataclass
+class RunningEdge:
+    process: subprocess.Popen
+    node_id: str
+    port: int
+    metrics_port: int
+    scheme: str
+
+    def station_url(self, station_id: str) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}/ocpp/{station_id}"
+
+    def metrics(self) -> dict[tuple[str, tuple], float]:
+        """The edge's Prometheus samples: (name, sorted labels) -> value."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=10) as response:
+            text = response.read().decode()
+        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(text) for sample in family.samples}
+
+    def stop(self, signal_number: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal_number)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+@contextlib.contextmanager
+def extra_edge(system: RunningSystem, node_id: str, environment: dict | None = None):
+    """One more edge process on the system's NATS, on a port of its own."""
+    port, metrics_port = free_port(), free_port()
+    environment = environment or {}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chargebus_services.edge"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1", "CHARGEBUS_NATS_URL": system.nats_url,
+                          "CHARGEBUS_EDGE_PORT": str(port), "CHARGEBUS_EDGE_NODE_ID": node_id,
+                          "CHARGEBUS_EDGE_METRICS_PORT": str(metrics_port)} | environment)
+    lines = []
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "edge is ready" in line:
+            _drain_in_background(process)
+            scheme = "wss" if int(environment.get("CHARGEBUS_EDGE_SECURITY_PROFILE", 0)) >= 2 else "ws"
+            edge = RunningEdge(process, node_id, port, metrics_port, scheme)
+            try:
+                yield edge
+            finally:
+                edge.stop()
+            return
+    process.kill()
+    pytest.fail("the edge did not come up:\n" + "".join(lines))
 
 
 def _drain_in_background(process: subprocess.Popen) -> None:

@@ -3,7 +3,10 @@
 Label values are bounded: versions, actions the codec already checked against the
 version's schemas, CALLERROR codes, and the fixed reasons of chargebus itself.
 """
+import ssl
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily
 
 from chargebus.commands import Outcome
 from chargebus.protocol import Fault, OcppVersion, error_code
@@ -37,6 +40,9 @@ class EdgeMetrics:
                                 ["outcome"], registry=self.registry)
         self._server = None
 
+    def track_tls(self, context: ssl.SSLContext) -> None:
+        self.registry.register(_TlsHandshakes(context))
+
     def serve(self, host: str, port: int) -> None:
         self._server, _ = start_http_server(port, host, registry=self.registry)
 
@@ -69,3 +75,21 @@ class EdgeMetrics:
     def timer(self, kind: str):
         """A context manager that observes the bus latency of one ``kind`` of exchange."""
         return self.bus_latency.labels(kind).time()
+
+
+class _TlsHandshakes:
+    """TLS handshakes as OpenSSL counts them. A refused one (plain ws on a TLS port, a
+    certificate of another CA, none where one is required) never reaches the edge's
+    code, so the listener's session statistics are where it shows: started but not
+    completed (at scrape time that includes the few still under way)."""
+
+    def __init__(self, context: ssl.SSLContext):
+        self._context = context
+
+    def collect(self):
+        stats = self._context.session_stats()
+        family = CounterMetricFamily("chargebus_edge_tls_handshakes",
+                                     "TLS handshakes of stations, by result", labels=["result"])
+        family.add_metric(["completed"], stats["accept_good"])
+        family.add_metric(["unfinished"], max(0, stats["accept"] - stats["accept_good"]))
+        yield family

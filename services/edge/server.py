@@ -46,10 +46,13 @@ class Edge:
         s = self._settings
         await self._directory.start()
         await self.stations.start()
+        tls = _tls_context(s)
+        if tls is not None:
+            self.metrics.track_tls(tls)
         self._server = await ws_create_server(
             self._accept, s.edge_host, s.edge_port,
             backlog=LISTEN_BACKLOG,
-            ssl=_tls_context(s),
+            ssl=tls,
             websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
             max_frame_size=s.edge_max_message_size,
             enable_auto_ping=True,
