@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # waiting has them queued up to this many, then its socket is not read until the queue
 # drains (TCP holds the rest: nothing is dropped).
 MAX_QUEUED_CALLS = 16
+CLOSE_GRACE_SECONDS = 2.0
 
 
 class StationConnection(WSListener):
@@ -68,7 +69,7 @@ class StationConnection(WSListener):
             transport.send_close(frame.get_close_code())
             transport.disconnect()
             return
-        if kind is WSMsgType.PING or kind is WSMsgType.PONG:
+        if kind is WSMsgType.PING or kind is WSMsgType.PONG or transport.is_close_frame_sent:
             return
         message = self._assemble(kind, frame)
         if message is not None:
@@ -197,9 +198,14 @@ class StationConnection(WSListener):
             self._transport.underlying_transport.pause_reading()
 
     def _close(self, code: WSCloseCode, reason: str) -> None:
-        if self._transport is not None and not self._transport.is_disconnected:
-            self._transport.send_close(code, reason.encode())
-            self._transport.disconnect()
+        """Send the close frame and let the station answer it (on_ws_frame disconnects
+        then); cutting TCP at once could reset the socket before the station reads
+        why. A station that does not answer is cut off after CLOSE_GRACE_SECONDS."""
+        transport = self._transport
+        if transport is None or transport.is_disconnected or transport.is_close_frame_sent:
+            return
+        transport.send_close(code, reason.encode())
+        asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, transport.disconnect)
 
     def replace(self, reason: str, code: WSCloseCode = WSCloseCode.POLICY_VIOLATION) -> None:
         """Another connection of this station took over: close this one now."""

@@ -1,0 +1,183 @@
+"""Several edges at once, and what one edge does under pressure: calls reach stations on
+whichever edge holds them, stations move when an edge dies or drains, repeated calls
+get their stored answer, oversized messages are refused, a slow bus slows stations."""
+import asyncio
+import signal
+import uuid
+
+import orjson
+import pytest
+import websockets
+
+from conftest import eventually, extra_edge
+from chargebus.commands import Outcome, call_station
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+class ResettableStation:
+    """A bare 1.6 socket that answers every Reset with Accepted."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.socket = None
+        self._answering = None
+
+    async def __aenter__(self):
+        self.socket = await websockets.connect(self.url, subprotocols=["ocpp1.6"])
+        self._answering = asyncio.create_task(self._answer())
+        return self
+
+    async def __aexit__(self, *exc_info):
+        self._answering.cancel()
+        await self.socket.close()
+
+    async def _answer(self):
+        async for message in self.socket:
+            call = orjson.loads(message)
+            if call[0] == 2:
+                await self.socket.send(orjson.dumps([3, call[1], {"status": "Accepted"}]))
+
+
+async def presence(stores, station_id: str):
+    record = await stores.presence.get(station_id)
+    return record.edge_id if record else None
+
+
+async def reset(bus, station_id: str):
+    return await call_station(bus, station_id, "Reset", {"type": "Soft"}, timeout=10)
+
+
+async def test_calls_reach_stations_on_either_edge_and_follow_them(system, bus, stores):
+    ids = [f"MULTI-{n}-{uuid.uuid4().hex[:6]}" for n in range(4)]
+    with extra_edge(system, "edge-2") as second:
+        urls = [system.station_url(ids[0]), system.station_url(ids[1]),
+                second.station_url(ids[2]), second.station_url(ids[3])]
+        stations = [ResettableStation(url) for url in urls]
+        for station in stations:
+            await station.__aenter__()
+        try:
+            homes = [await eventually(lambda i=i: presence(stores, i)) for i in ids]
+            assert homes == ["edge-1", "edge-1", "edge-2", "edge-2"]
+            replies = await asyncio.gather(*(reset(bus, i) for i in ids))
+            assert [reply.outcome for reply in replies] == [Outcome.RESULT] * 4
+
+            # edge-2 dies without a word; its stations come back on edge-1.
+            second.stop(signal.SIGKILL)
+            for index in (2, 3):
+                await stations[index].__aexit__(None, None, None)
+                stations[index] = ResettableStation(system.station_url(ids[index]))
+                await stations[index].__aenter__()
+            moved = [await eventually(lambda i=i: _on(stores, i, "edge-1")) for i in ids[2:]]
+            assert moved == [True, True]
+            replies = await asyncio.gather(*(reset(bus, i) for i in ids))
+            assert [reply.outcome for reply in replies] == [Outcome.RESULT] * 4
+        finally:
+            for station in stations:
+                await station.__aexit__(None, None, None)
+
+
+async def test_a_station_that_reconnects_elsewhere_is_closed_on_the_old_edge(system, bus, stores):
+    station_id = f"MOVE-{uuid.uuid4().hex[:6]}"
+    with extra_edge(system, "edge-3") as third:
+        async with websockets.connect(third.station_url(station_id),
+                                      subprotocols=["ocpp1.6"]) as old:
+            assert await eventually(lambda: _on(stores, station_id, "edge-3"))
+            async with ResettableStation(system.station_url(station_id)):
+                await asyncio.wait_for(old.wait_closed(), 10)
+                assert old.close_code == 1001
+                assert await eventually(lambda: _on(stores, station_id, "edge-1"))
+                assert (await reset(bus, station_id)).outcome is Outcome.RESULT
+
+
+async def test_drain_on_sigterm_closes_with_1001_and_releases_presence(system, stores):
+    station_id = f"DRAIN-{uuid.uuid4().hex[:6]}"
+    with extra_edge(system, "edge-4") as fourth:
+        async with websockets.connect(fourth.station_url(station_id),
+                                      subprotocols=["ocpp1.6"]) as socket:
+            assert await eventually(lambda: _on(stores, station_id, "edge-4"))
+            assert await asyncio.to_thread(fourth.stop, signal.SIGTERM) == 0
+            await asyncio.wait_for(socket.wait_closed(), 10)
+            assert socket.close_code == 1001
+    assert await eventually(lambda: _gone(stores, station_id))
+
+
+async def test_a_repeated_call_gets_the_stored_answer(system):
+    async with websockets.connect(system.station_url(f"REPEAT-{uuid.uuid4().hex[:6]}"),
+                                  subprotocols=["ocpp1.6"]) as socket:
+        await socket.send('[2,"same-id","Heartbeat",{}]')
+        first = orjson.loads(await socket.recv())
+        await asyncio.sleep(0.05)
+        await socket.send('[2,"same-id","Heartbeat",{}]')
+        again = orjson.loads(await socket.recv())
+        # The same id with another frame is another call (a station that restarted
+        # its counter), answered afresh.
+        await asyncio.sleep(0.05)
+        await socket.send('[2, "same-id", "Heartbeat", {}]')
+        fresh = orjson.loads(await socket.recv())
+    assert again == first
+    assert fresh[:2] == [3, "same-id"] and fresh != first
+
+
+async def test_a_message_over_the_size_limit_closes_with_1009(system):
+    async with websockets.connect(system.station_url(f"BIG-{uuid.uuid4().hex[:6]}"),
+                                  subprotocols=["ocpp1.6"], max_size=None) as socket:
+        await socket.send(orjson.dumps([2, "big", "DataTransfer",
+                                        {"vendorId": "x", "data": "y" * 70_000}]))
+        await asyncio.wait_for(socket.wait_closed(), 10)
+    assert socket.close_code == 1009
+
+
+async def test_fragments_over_the_size_limit_close_with_1009(system):
+    async with websockets.connect(system.station_url(f"FRAG-{uuid.uuid4().hex[:6]}"),
+                                  subprotocols=["ocpp1.6"]) as socket:
+        await socket.send(iter(["[2,\"f\",\"DataTransfer\",{\"vendorId\":\"x\",\"data\":\""]
+                                + ["z" * 30_000] * 3 + ["\"}]"]))
+        await asyncio.wait_for(socket.wait_closed(), 10)
+    assert socket.close_code == 1009
+
+
+async def test_a_full_publish_window_pauses_stations_and_loses_nothing(system, bus):
+    with extra_edge(system, "edge-5", {"CHARGEBUS_EDGE_PUBLISH_WINDOW": "2"}) as fifth:
+        async def send_statuses(index: int) -> list:
+            async with websockets.connect(fifth.station_url(f"PRESS-{index}-{uuid.uuid4().hex[:4]}"),
+                                          subprotocols=["ocpp1.6"]) as socket:
+                answers = []
+                for n in range(10):
+                    await socket.send(orjson.dumps([2, f"s{n}", "StatusNotification", {
+                        "connectorId": 1, "errorCode": "NoError", "status": "Available"}]))
+                    answers.append(orjson.loads(await socket.recv()))
+                return answers
+
+        everything = await asyncio.gather(*(send_statuses(i) for i in range(20)))
+        assert all(answer[0] == 3 for answers in everything for answer in answers)
+        metrics = fifth.metrics()
+    assert metrics[("chargebus_edge_backpressure_seconds_total", ())] > 0
+    recorded = metrics[("chargebus_edge_bus_latency_seconds_count", (("kind", "record"),))]
+    assert recorded == 200
+
+
+async def test_metrics_count_connections_frames_and_errors(system):
+    with extra_edge(system, "edge-6") as sixth:
+        async with websockets.connect(sixth.station_url(f"METRIC-{uuid.uuid4().hex[:6]}"),
+                                      subprotocols=["ocpp2.0.1"]) as socket:
+            await socket.send('[2,"m1","Heartbeat",{}]')
+            await socket.recv()
+            await socket.send('[2,"m2","Heartbeat",{"extra":1}]')
+            await socket.recv()
+            metrics = sixth.metrics()
+    assert metrics[("chargebus_edge_connections", (("version", "ocpp2.0.1"),))] == 1
+    assert metrics[("chargebus_edge_frames_in_total",
+                    (("action", "Heartbeat"), ("version", "ocpp2.0.1")))] == 1
+    assert metrics[("chargebus_edge_frames_out_total",
+                    (("action", "Heartbeat"), ("version", "ocpp2.0.1")))] == 1
+    assert metrics[("chargebus_edge_callerrors_total",
+                    (("code", "FormatViolation"), ("version", "ocpp2.0.1")))] == 1
+
+
+async def _on(stores, station_id: str, edge_id: str) -> bool:
+    return await presence(stores, station_id) == edge_id
+
+
+async def _gone(stores, station_id: str) -> bool:
+    return await stores.presence.get(station_id) is None
