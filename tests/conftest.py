@@ -117,14 +117,14 @@ class RunningEdge:
 
 
 @contextlib.contextmanager
-def extra_edge(system: RunningSystem, node_id: str, environment: dict | None = None):
-    """One more edge process on the system's NATS, on a port of its own."""
+def extra_edge(nats_url: str, node_id: str, environment: dict | None = None):
+    """One more edge process on the given NATS, on a port of its own."""
     port, metrics_port = free_port(), free_port()
     environment = environment or {}
     process = subprocess.Popen(
         [sys.executable, "-m", "chargebus_services.edge"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1", "CHARGEBUS_NATS_URL": system.nats_url,
+        env=os.environ | {"PYTHONUNBUFFERED": "1", "CHARGEBUS_NATS_URL": nats_url,
                           "CHARGEBUS_EDGE_PORT": str(port), "CHARGEBUS_EDGE_NODE_ID": node_id,
                           "CHARGEBUS_EDGE_METRICS_PORT": str(metrics_port)} | environment)
     lines = []

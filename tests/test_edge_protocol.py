@@ -6,6 +6,8 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from chargebus import subjects
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
@@ -56,11 +58,9 @@ async def test_ocpp21_message_types_are_refused_on_201(system):
 
 @pytest.mark.parametrize("subprotocol, action, payload, code", [
     ("ocpp1.6", "DataTransfer", '{"vendorId": "com.example"}', "NotSupported"),
-    ("ocpp1.6", "FirmwareStatusNotification", '{"status": "Idle"}', "NotSupported"),
     ("ocpp1.6", "TransactionEvent", "{}", "NotImplemented"),  # a 2.x action
     ("ocpp1.6", "MakeCoffee", "{}", "NotImplemented"),
-    ("ocpp2.0.1", "NotifyReport",
-     '{"requestId": 1, "generatedAt": "2026-11-21T10:00:00Z", "seqNo": 0}', "NotSupported"),
+    ("ocpp2.0.1", "DataTransfer", '{"vendorId": "com.example"}', "NotSupported"),
     ("ocpp2.0.1", "StartTransaction", "{}", "NotImplemented"),  # a 1.6 action
     ("ocpp2.0.1", "MakeCoffee", "{}", "NotImplemented"),
 ])
@@ -68,6 +68,28 @@ async def test_unhandled_and_unknown_actions(system, subprotocol, action, payloa
     answers = await exchange(system, subprotocol, [f'[2, "a-1", "{action}", {payload}]'])
     assert answers[0][:3] == [4, "a-1", code]
     assert action in answers[0][3]
+
+
+@pytest.mark.parametrize("subprotocol, action, payload", [
+    ("ocpp1.6", "FirmwareStatusNotification", {"status": "Installed"}),
+    ("ocpp1.6", "SecurityEventNotification",
+     {"type": "FirmwareUpdated", "timestamp": "2026-11-21T10:00:00Z"}),
+    ("ocpp2.0.1", "SecurityEventNotification",
+     {"type": "SettingSystemTime", "timestamp": "2026-11-21T10:00:00Z"}),
+    ("ocpp2.0.1", "NotifyReport", {"requestId": 1, "generatedAt": "2026-11-21T10:00:00Z",
+                                   "seqNo": 0}),
+])
+async def test_notifications_are_kept_before_they_are_answered(system, bus, subprotocol,
+                                                               action, payload):
+    station_id = f"NOTE-{uuid.uuid4().hex[:8]}"
+    async with websockets.connect(system.station_url(station_id),
+                                  subprotocols=[subprotocol]) as socket:
+        await socket.send(orjson.dumps([2, "n-1", action, payload]))
+        answer = orjson.loads(await socket.recv())
+    assert answer == [3, "n-1", {}]
+    kept = await bus.jetstream().get_last_msg(subjects.OCPP_STREAM,
+                                              subjects.station_event(station_id, action))
+    assert orjson.loads(kept.data) == payload
 
 
 async def test_replies_from_the_station_are_not_answered(system):

@@ -24,12 +24,24 @@ _SHARED = {
     "MeterValues": Route.RECORD,
 }
 
+# Notifications whose answer is empty: kept in the OCPP stream (durable, for whatever
+# consumes them), answered once JetStream has them.
+_NOTIFICATIONS_16 = ("DiagnosticsStatusNotification", "FirmwareStatusNotification",
+                     "LogStatusNotification", "SecurityEventNotification",
+                     "SignedFirmwareStatusNotification")
+_NOTIFICATIONS_2X = ("ClearedChargingLimit", "FirmwareStatusNotification",
+                     "LogStatusNotification", "NotifyChargingLimit", "NotifyCustomerInformation",
+                     "NotifyDisplayMessages", "NotifyEvent", "NotifyMonitoringReport",
+                     "NotifyReport", "PublishFirmwareStatusNotification",
+                     "ReportChargingProfiles", "ReservationStatusUpdate",
+                     "SecurityEventNotification")
+
 ROUTES: dict[OcppVersion, dict[str, Route]] = {
-    OcppVersion.V16: _SHARED | {
+    OcppVersion.V16: _SHARED | dict.fromkeys(_NOTIFICATIONS_16, Route.RECORD) | {
         "StartTransaction": Route.RECORD | Route.WORKER,
         "StopTransaction": Route.RECORD | Route.WORKER,
     },
-    OcppVersion.V201: _SHARED | {
+    OcppVersion.V201: _SHARED | dict.fromkeys(_NOTIFICATIONS_2X, Route.RECORD) | {
         "TransactionEvent": Route.RECORD | Route.WORKER,
     },
 }
