@@ -10,7 +10,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from certificates import Authority
-from conftest import extra_edge
+from conftest import extra_edge, start_system
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -209,3 +209,21 @@ async def _eventually_counted(edge, count: int) -> bool:
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+async def test_unknown_stations_admitted_as_pending(tmp_path):
+    pending = start_system(tmp_path, environment={"CHARGEBUS_UNKNOWN_STATIONS": "pending"})
+    try:
+        known = f"KNOWN-{uuid.uuid4().hex[:6]}"
+        register(pending, known, password=None)
+        boot = orjson.dumps([2, "b-1", "BootNotification", {
+            "chargePointVendor": "chargebus", "chargePointModel": "test"}])
+        statuses = {}
+        for station_id in (known, f"STRANGER-{uuid.uuid4().hex[:6]}"):
+            async with websockets.connect(pending.station_url(station_id),
+                                          subprotocols=["ocpp1.6"]) as socket:
+                await socket.send(boot)
+                statuses[station_id[:5]] = orjson.loads(await socket.recv())[2]["status"]
+        assert statuses == {"KNOWN": "Accepted", "STRAN": "Pending"}
+    finally:
+        assert pending.stop() == 0
