@@ -20,7 +20,7 @@ import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
 from chargebus import events, subjects
-from chargebus.stores import Stores
+from chargebus.stores import Stores, transaction_key
 
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
@@ -216,6 +216,12 @@ async def eventually(probe, timeout: float = 15.0, interval: float = 0.2):
         if result or asyncio.get_running_loop().time() > deadline:
             return result
         await asyncio.sleep(interval)
+
+
+async def ended(stores, station_id: str, transaction_id: str):
+    """The transaction once the transactions consumer has applied its end."""
+    record = await stores.transactions.get(*transaction_key(station_id, transaction_id))
+    return record if record is not None and not record.active else None
 
 
 async def rows_when(nc, query: str, count: int) -> list[dict] | None:

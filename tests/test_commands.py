@@ -15,7 +15,7 @@ from ocpp.v201 import call_result as result201
 
 from conftest import eventually, ocpp_station
 from chargebus.commands import Outcome, call_station
-from chargebus.identifiers import kv_key
+from chargebus.stores import Stores
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -157,7 +157,8 @@ async def test_presence_follows_the_connection(system, bus, stores):
     async with websockets.connect(system.station_url(station_id), subprotocols=["ocpp2.0.1"]):
         record = await eventually(lambda: stores.presence.get(station_id))
         assert (record.edge_id, record.version) == ("edge-1", "ocpp2.0.1")
-    assert await eventually(lambda: _absent(stores, station_id))
+    gone = await eventually(lambda: _offline(stores, station_id))
+    assert gone.disconnected_at >= gone.connected_at
 
 
 async def test_the_newer_connection_of_a_station_wins(system, bus):
@@ -195,14 +196,12 @@ async def test_chargebus_call_explains_what_went_wrong(system, arguments, messag
 
 
 async def _present(bus, station_id: str) -> bool:
-    kv = await bus.jetstream().key_value("presence")
-    try:
-        await kv.get(kv_key(station_id))
-    except Exception:
-        return False
-    # The command subscription is made before the presence record is written.
-    return True
+    """Online, by the presence record; the edge subscribes to the station's commands
+    before it writes that record."""
+    record = await Stores(bus.jetstream()).presence.get(station_id)
+    return record is not None and record.online
 
 
-async def _absent(stores, station_id: str) -> bool:
-    return await stores.presence.get(station_id) is None
+async def _offline(stores, station_id: str):
+    record = await stores.presence.get(station_id)
+    return record if record is not None and not record.online else None

@@ -41,7 +41,7 @@ class ResettableStation:
 
 async def presence(stores, station_id: str):
     record = await stores.presence.get(station_id)
-    return record.edge_id if record else None
+    return record.edge_id if record and record.online else None
 
 
 async def reset(bus, station_id: str):
@@ -90,7 +90,7 @@ async def test_a_station_that_reconnects_elsewhere_is_closed_on_the_old_edge(sys
                 assert (await reset(bus, station_id)).outcome is Outcome.RESULT
 
 
-async def test_drain_on_sigterm_closes_with_1001_and_releases_presence(system, stores):
+async def test_drain_on_sigterm_closes_with_1001_and_marks_the_station_offline(system, stores):
     station_id = f"DRAIN-{uuid.uuid4().hex[:6]}"
     with extra_edge(system.nats_url, "edge-4") as fourth:
         async with websockets.connect(fourth.station_url(station_id),
@@ -180,4 +180,5 @@ async def _on(stores, station_id: str, edge_id: str) -> bool:
 
 
 async def _gone(stores, station_id: str) -> bool:
-    return await stores.presence.get(station_id) is None
+    record = await stores.presence.get(station_id)
+    return record is not None and not record.online

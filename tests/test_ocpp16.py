@@ -7,7 +7,7 @@ import uuid
 import pytest
 from ocpp.v16 import ChargePoint, call
 
-from conftest import eventually, ocpp_station, rows_when
+from conftest import ended, eventually, ocpp_station, rows_when
 from chargebus.stores import token_key, transaction_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -100,10 +100,15 @@ async def test_transaction_with_meter_values_lands_in_kv_and_clickhouse(system, 
                                "sampledValue": [{"value": "2100"}]}]))
     assert stopped.id_tag_info["status"] == "Accepted"
 
-    record = await stores.transactions.get(*transaction_key(station_id, str(transaction_id)))
-    assert (record.evse_id, record.meter_start_wh, record.meter_stop_wh, record.stop_reason) == (
-        1, 1000, 2100, "EVDisconnected")
+    record = await eventually(lambda: ended(stores, station_id, str(transaction_id)))
+    assert (record.evse_id, record.first_reading.wh, record.last_reading.wh, record.energy_wh,
+            record.stop_reason) == (1, 1000, 2100, 1100, "EVDisconnected")
     assert record.id_token == token and not record.active
+    session = await eventually(lambda: rows_when(
+        bus, f"SELECT * FROM sessions FINAL WHERE station = '{station_id}'", 1))
+    assert [(row["transaction_id"], row["evse_id"], row["id_token"], row["energy_wh"],
+             row["stop_reason"]) for row in session] == [
+        (str(transaction_id), 1, token, 1100, "EVDisconnected")]
 
     query = (f"SELECT evse_id, transaction_id, toString(ts) AS ts, measurand, phase, unit, value "
              f"FROM meter_samples WHERE station = '{station_id}' ORDER BY ts, measurand, phase")
@@ -151,5 +156,5 @@ async def test_stop_of_unknown_transaction_is_kept(system, stores):
         reply = await cp.call(call.StopTransaction(
             transaction_id=987654321, meter_stop=10, timestamp="2026-11-21T12:00:00Z"))
     assert reply is not None
-    record = await stores.transactions.get(*transaction_key(station_id, "987654321"))
-    assert record.started_at is None and record.meter_stop_wh == 10
+    record = await eventually(lambda: ended(stores, station_id, "987654321"))
+    assert record.started_at is None and record.last_reading.wh == 10

@@ -7,6 +7,7 @@ import pytest
 from ocpp.v201 import ChargePoint, call
 
 from conftest import eventually, ocpp_station, rows_when
+from conftest import ended as transaction_ended
 from chargebus.stores import transaction_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -101,11 +102,11 @@ async def test_transaction_events_and_meter_values(system, stores, bus):
             meter_value=energy(13.25, "2026-11-21T08:30:00Z", "Transaction.End")))
         assert ended is not None
 
-    record = await stores.transactions.get(*transaction_key(station_id, transaction_id))
-    assert (record.evse_id, record.connector_id, record.id_token, record.last_seq_no) == (
-        2, 1, token, 2)
-    assert (record.meter_start_wh, record.meter_stop_wh, record.stop_reason) == (
-        10000.0, 13250.0, "EVDisconnected")
+    record = await eventually(lambda: transaction_ended(stores, station_id, transaction_id))
+    assert (record.evse_id, record.connector_id, record.id_token, sorted(record.applied)) == (
+        2, 1, token, ["seq:0", "seq:1", "seq:2"])
+    assert (record.first_reading.wh, record.last_reading.wh, record.energy_wh,
+            record.stop_reason) == (10000.0, 13250.0, 3250.0, "EVDisconnected")
     assert record.started_at.isoformat() == "2026-11-21T08:00:00+00:00" and not record.active
 
     query = ("SELECT evse_id, connector_id, transaction_id, toString(ts) AS ts, measurand, phase,"

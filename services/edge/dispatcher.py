@@ -62,19 +62,22 @@ class Dispatcher:
             raise OcppError(Fault.NOT_SUPPORTED, f"{context.action} is not supported by this CSMS")
         if route is Route.EDGE:
             return self._answer_here(context)
-        if Route.RECORD in route:
-            await self._record(context, payload)
+        answer = None
         if Route.WORKER in route:
             with self._metrics.timer("worker"):
-                return await ask_worker(self._nc, context, payload, self._worker_timeout)
-        return {}
+                answer = await ask_worker(self._nc, context, payload, self._worker_timeout)
+        if Route.RECORD in route:
+            # Recorded with the answer: what the consumers apply is what the station got.
+            await self._record(context, payload,
+                               orjson.dumps(answer) if answer is not None else None)
+        return answer if answer is not None else {}
 
     def _answer_here(self, context: CallContext) -> dict:
         if context.action == "Heartbeat":
             return {"currentTime": ocpp_timestamp()}
         raise OcppError(Fault.INTERNAL, f"the edge has no answer for {context.action}")
 
-    async def _record(self, context: CallContext, payload: dict) -> None:
+    async def _record(self, context: CallContext, payload: dict, answer: bytes | None) -> None:
         """Keep the call in the OCPP stream; only JetStream's ack lets the edge answer."""
         body = orjson.dumps(payload)
         try:
@@ -82,7 +85,7 @@ class Dispatcher:
                 await self._js.publish(
                     subjects.station_event(context.station_id, context.action),
                     body,
-                    headers=context.record_headers(body),
+                    headers=context.record_headers(body, answer),
                     timeout=self._worker_timeout,
                 )
         except Exception as error:

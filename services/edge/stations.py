@@ -34,6 +34,7 @@ class _Attachment:
         self.subscription: Subscription | None = None
         self.connection_id: str | None = None
         self.revision: int | None = None  # of this edge's presence record
+        self.record: Presence | None = None
 
 
 class Stations:
@@ -106,12 +107,11 @@ class Stations:
                 await attachment.subscription.unsubscribe()
                 attachment.subscription = None
             if attachment.revision is not None:
-                try:
-                    await self._kv.delete(kv_key(station_id), last=attachment.revision)
-                except KeyWrongLastSequenceError:
-                    pass  # a newer connection, here or elsewhere, owns the record now
+                await self._mark_offline(kv_key(station_id), attachment.record,
+                                         attachment.revision)
                 attachment.revision = None
                 attachment.connection_id = None
+                attachment.record = None
             return
         if attachment.subscription is None:
             attachment.subscription = await self._nc.subscribe(
@@ -121,6 +121,7 @@ class Stations:
                               connection_id=connection.connection_id,
                               version=connection.version, connected_at=datetime.now(UTC))
             attachment.connection_id = connection.connection_id
+            attachment.record = record
             attachment.revision = None  # a claim under way: ignore older records meanwhile
             attachment.revision = await self._kv.put(kv_key(station_id),
                                                      record.model_dump_json().encode())
@@ -139,7 +140,7 @@ class Stations:
 
     async def _watch(self, watcher) -> None:
         """Close the local connection of a station that connected again elsewhere, and
-        remove this edge's records that no socket backs (left by a crash)."""
+        mark offline this edge's records that no socket backs (left by a crash)."""
         async for entry in watcher:
             if entry is None or not entry.value:
                 continue
@@ -148,11 +149,13 @@ class Stations:
             except ValidationError:
                 log.warning("presence record %s is unreadable", entry.key)
                 continue
+            if not record.online:
+                continue
             station_id = self._by_key.get(entry.key)
             connection = self._connections.get(station_id) if station_id else None
             if connection is None:
                 if record.edge_id == self._edge_id and record.station_id not in self._attachments:
-                    await self._forget(entry.key, entry.revision)
+                    await self._mark_offline(entry.key, record, entry.revision)
                 continue
             attachment = self._attachments.get(station_id)
             claimed = attachment.revision if attachment is not None else None
@@ -163,8 +166,11 @@ class Stations:
                 connection.replace(f"connected again on {record.edge_id}",
                                    WSCloseCode.GOING_AWAY)
 
-    async def _forget(self, key: str, revision: int) -> None:
+    async def _mark_offline(self, key: str, record: Presence, revision: int) -> None:
+        """Keep the record as the station's last sighting, unless a newer connection,
+        here or elsewhere, owns it by now."""
+        gone = record.model_copy(update={"online": False, "disconnected_at": datetime.now(UTC)})
         try:
-            await self._kv.delete(key, last=revision)
+            await self._kv.update(key, gone.model_dump_json().encode(), last=revision)
         except KeyWrongLastSequenceError:
             pass

@@ -11,7 +11,7 @@ from chargebus.config import Settings
 from chargebus.consumers import UNUSABLE, DeadLetters, DurableConsumer
 from chargebus.events import CallContext
 from chargebus.meter import METER_ACTIONS, placement, samples
-from chargebus.meterstore import COLUMNS, ChdbMeterStore, QueryRefused
+from chargebus.meterstore import COLUMNS, SESSION_COLUMNS, ChdbMeterStore, QueryRefused
 from chargebus.stores import Stores, transaction_key
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ class MeterSink:
         self._store = store
         self._stores = Stores(nc.jetstream())
         self._dead_letters = DeadLetters(nc.jetstream(), subjects.METER_SINK_CONSUMER)
+        self._session_dead_letters = DeadLetters(nc.jetstream(), subjects.SESSION_SINK_CONSUMER)
 
     async def write(self, batch: list[Msg]) -> None:
         """Insert the batch's samples at once; a message that holds no usable meter data
@@ -57,6 +58,20 @@ class MeterSink:
             *transaction_key(context.station_id, transaction_id))
         return transaction.evse_id if transaction else None
 
+    async def write_sessions(self, batch: list[Msg]) -> None:
+        columns: dict[str, list] = {name: [] for name in SESSION_COLUMNS}
+        for msg in batch:
+            try:
+                row = orjson.loads(msg.data)
+                values = [row[name] for name in SESSION_COLUMNS]
+            except UNUSABLE as error:
+                await self._session_dead_letters.send(msg, f"no usable session: {error!r}")
+                continue
+            for name, value in zip(SESSION_COLUMNS, values):
+                columns[name].append(value)
+        if columns["station"]:
+            await asyncio.to_thread(self._store.insert_sessions, columns)
+
     async def answer_query(self, msg: Msg) -> None:
         try:
             result = await asyncio.to_thread(self._store.query_json, msg.data.decode())
@@ -78,12 +93,18 @@ async def start_sink(settings: Settings, nc: Client):
     consumer = DurableConsumer(
         js, subjects.OCPP_STREAM, subjects.METER_SINK_CONSUMER, meter_subjects, sink.write,
         batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds)
+    sessions = DurableConsumer(
+        js, subjects.SESSION_STREAM, subjects.SESSION_SINK_CONSUMER, [subjects.all_sessions()],
+        sink.write_sessions, batch_size=settings.sink_batch_size,
+        batch_seconds=settings.sink_batch_seconds)
     await consumer.start()
+    await sessions.start()
     queries = await nc.subscribe(subjects.sink_query(), cb=sink.answer_query)
 
     async def stop() -> None:
         await queries.unsubscribe()
         await consumer.stop()
+        await sessions.stop()
         store.close()
 
     return stop

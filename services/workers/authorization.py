@@ -1,22 +1,26 @@
 """Id tokens: may this token charge here and now?"""
+from chargebus import sessions
 from chargebus.clock import utc_now
+from chargebus.convert import converter
 from chargebus.events import CallContext
-from chargebus.protocol import OcppVersion
-from chargebus.records import AuthorizationStatus
-from chargebus.stores import Stores, token_key
+from chargebus.model import AuthorizationDecision, IdToken
+from chargebus.stores import Stores, active_key, token_key
 
 
 class Authorization:
     def __init__(self, stores: Stores):
         self._stores = stores
 
-    async def status_of(self, id_token: str) -> AuthorizationStatus:
-        token = await self._stores.tokens.get(token_key(id_token))
-        if token is None:
-            return AuthorizationStatus.INVALID
-        return token.authorization_at(utc_now())
+    async def decide(self, id_token: IdToken, own_transaction: str | None = None
+                     ) -> AuthorizationDecision:
+        """The same rule for Authorize and for the token inside a transaction call;
+        ``own_transaction`` ("<station>/<id>") is the one the call is about."""
+        token = await self._stores.tokens.get(token_key(id_token.value))
+        active = await self._stores.active.get(*active_key(id_token.value))
+        return sessions.authorization(token, active.transactions if active else [], utc_now(),
+                                      own_transaction)
 
     async def authorize(self, context: CallContext, payload: dict) -> dict:
-        if context.version is OcppVersion.V16:
-            return {"idTagInfo": {"status": await self.status_of(payload["idTag"])}}
-        return {"idTokenInfo": {"status": await self.status_of(payload["idToken"]["idToken"])}}
+        convert = converter(context.version)
+        decision = await self.decide(convert.id_token(context.action, payload))
+        return convert.authorization_answer(context.action, decision)

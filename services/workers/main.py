@@ -10,37 +10,46 @@ from chargebus_services.workers.authorization import Authorization
 from chargebus_services.workers.registry import Registry
 from chargebus_services.workers.transactions import Transactions
 
+TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "TransactionEvent")
+
 
 async def start_workers(settings: Settings, nc: Client):
     js = nc.jetstream()
     stores = Stores(js)
     authorization = Authorization(stores)
     registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER))
-    transactions = Transactions(stores, authorization)
+    transactions = Transactions(js, stores, authorization, settings,
+                                DeadLetters(js, subjects.TRANSACTION_CONSUMER))
 
     responders = []
     for role, handlers in (
         ("registry", {"BootNotification": registry.boot_notification}),
         ("authorization", {"Authorize": authorization.authorize}),
-        ("transactions", {
-            "StartTransaction": transactions.start_transaction,
-            "StopTransaction": transactions.stop_transaction,
-            "TransactionEvent": transactions.transaction_event,
-        }),
+        ("transactions", dict.fromkeys(TRANSACTION_ACTIONS, transactions.answer)),
     ):
         responder = Responder(nc, subjects.queue_group(role))
         for action, handler in handlers.items():
             await responder.serve(action, handler)
         responders.append(responder)
 
-    statuses = DurableConsumer(
-        js, subjects.OCPP_STREAM, subjects.STATUS_CONSUMER,
-        [subjects.station_events("StatusNotification")], registry.record_statuses)
-    await statuses.start()
+    consumers = [
+        DurableConsumer(js, subjects.OCPP_STREAM, subjects.STATUS_CONSUMER,
+                        [subjects.station_events("StatusNotification")], registry.record_statuses,
+                        ack_wait=settings.consumer_ack_wait_seconds),
+        DurableConsumer(js, subjects.OCPP_STREAM, subjects.TRANSACTION_CONSUMER,
+                        [subjects.station_events(action) for action in TRANSACTION_ACTIONS],
+                        transactions.apply, batch_size=64,
+                        ack_wait=settings.consumer_ack_wait_seconds),
+    ]
+    for consumer in consumers:
+        await consumer.start()
+    transactions.start_sweeping()
 
     async def stop() -> None:
+        await transactions.stop_sweeping()
         for responder in responders:
             await responder.stop()
-        await statuses.stop()
+        for consumer in consumers:
+            await consumer.stop()
 
     return stop

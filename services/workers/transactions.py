@@ -1,97 +1,165 @@
-"""Charging sessions: 1.6 StartTransaction / StopTransaction and 2.x TransactionEvent."""
-import logging
+"""Charging sessions: 1.6 StartTransaction / StopTransaction and 2.x TransactionEvent.
 
-from chargebus.clock import parse_timestamp
+Two paths, so that a worker may die at any moment:
+- the answer: a worker request, which reads state and writes none (a 1.6 start gets its
+  id from a JetStream stream's sequence, the same id for a repeated start);
+- the record: the edge keeps the call, with the answer, in the OCPP stream; a durable
+  consumer shared by every worker applies it to the transaction in KV. A message is
+  acknowledged only after the record, the token's list of active transactions and the
+  finished session are written; one that is not is delivered again, and its event's
+  key in the record tells that it was applied.
+A sweep closes transactions whose end will never come (sessions.stale_reason).
+"""
+import asyncio
+import logging
+from datetime import timedelta
+
+import orjson
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from chargebus import events, sessions, subjects
+from chargebus.clock import ocpp_timestamp, utc_now
+from chargebus.config import Settings
+from chargebus.consumers import UNUSABLE, DeadLetters
+from chargebus.convert import converter
 from chargebus.events import CallContext
-from chargebus.meter import DEFAULT_MEASURAND, placement, samples
-from chargebus.records import Transaction
-from chargebus.stores import Stores, transaction_key
+from chargebus.records import ActiveTransactions, Transaction
+from chargebus.stores import Stores, active_key, transaction_key
 from chargebus_services.workers.authorization import Authorization
 
 log = logging.getLogger(__name__)
 
 
 class Transactions:
-    def __init__(self, stores: Stores, authorization: Authorization):
+    def __init__(self, js: JetStreamContext, stores: Stores, authorization: Authorization,
+                 settings: Settings, dead_letters: DeadLetters):
+        self._js = js
         self._stores = stores
         self._authorization = authorization
+        self._dead_letters = dead_letters
+        self._reboot_grace = timedelta(seconds=settings.stale_reboot_grace_seconds)
+        self._silence = timedelta(seconds=settings.stale_silence_seconds)
+        self._sweep_seconds = settings.stale_check_seconds
+        self._sweeping: asyncio.Task | None = None
 
-    async def start_transaction(self, context: CallContext, payload: dict) -> dict:
-        """1.6: a new integer id, the same one again for a repeated start."""
-        status = await self._authorization.status_of(payload["idTag"])
-        connector_id = payload["connectorId"]
-        started_at = parse_timestamp(payload["timestamp"])
-        transaction_id = await self._stores.next_transaction_id(
-            repeat_key=f"{context.station_id}/{connector_id}/{started_at.isoformat()}")
-        record = Transaction(
-            transaction_id=str(transaction_id), station_id=context.station_id,
-            version=context.version, evse_id=connector_id, id_token=payload["idTag"],
-            started_at=started_at, meter_start_wh=payload["meterStart"],
-        )
-        await self._stores.transactions.create(
-            record, *transaction_key(context.station_id, record.transaction_id))
-        return {"transactionId": transaction_id, "idTagInfo": {"status": status}}
+    # -- answers -------------------------------------------------------------------
 
-    async def stop_transaction(self, context: CallContext, payload: dict) -> dict:
-        transaction_id = str(payload["transactionId"])
-        stopped_at = parse_timestamp(payload["timestamp"])
+    async def answer(self, context: CallContext, payload: dict) -> dict:
+        """StartTransaction, StopTransaction and TransactionEvent of any version."""
+        convert = converter(context.version)
+        transaction_id = convert.transaction_of(context.action, payload)
+        if context.action == "StartTransaction":
+            transaction_id = str(await self._stores.next_transaction_id(
+                repeat_key=f"{context.station_id}/{payload['connectorId']}/{payload['timestamp']}"))
+        token = convert.id_token(context.action, payload)
+        decision = None
+        if token is not None:
+            decision = await self._authorization.decide(
+                token, f"{context.station_id}/{transaction_id}")
+        return convert.authorization_answer(context.action, decision, transaction_id)
 
-        def stop(current: Transaction | None) -> Transaction:
-            if current is None:
-                # Kept all the same: the station will not send this stop again.
-                log.warning("%s stopped unknown transaction %s", context.station_id, transaction_id)
-                current = Transaction(transaction_id=transaction_id,
-                                      station_id=context.station_id, version=context.version)
-            return current.model_copy(update={
-                "stopped_at": stopped_at,
-                "meter_stop_wh": payload["meterStop"],
-                "stop_reason": payload.get("reason", "Local"),
-            })
+    # -- the record ----------------------------------------------------------------
 
-        await self._stores.transactions.modify(
-            stop, *transaction_key(context.station_id, transaction_id))
-        if "idTag" in payload:
-            return {"idTagInfo": {"status": await self._authorization.status_of(payload["idTag"])}}
-        return {}
+    async def apply(self, batch: list[Msg]) -> None:
+        for msg in batch:
+            try:
+                context = CallContext.from_headers(msg.headers)
+                answer = (msg.headers or {}).get(events.ANSWER)
+                event = converter(context.version).transaction_event(
+                    context.action, orjson.loads(msg.data),
+                    orjson.loads(answer) if answer else None)
+                if event is None:
+                    raise ValueError(f"{context.action} is no transaction event")
+            except UNUSABLE as error:
+                await self._dead_letters.send(msg, f"no usable transaction event: {error!r}")
+                continue
+            record = await self._stores.transactions.modify(
+                lambda current: sessions.apply_event(current, event, context.station_id,
+                                                     context.version),
+                *transaction_key(context.station_id, event.transaction_id))
+            await self._settle(record)
 
-    async def transaction_event(self, context: CallContext, payload: dict) -> dict:
-        """2.x: Started, Updated and Ended events of one station-chosen transaction id."""
-        info = payload["transactionInfo"]
-        transaction_id = info["transactionId"]
-        event_type = payload["eventType"]
-        moment = parse_timestamp(payload["timestamp"])
-        where = placement(context.version, "TransactionEvent", payload)
-        registers = [
-            sample.value * (1000.0 if sample.unit == "kWh" else 1.0)
-            for sample in samples(context.station_id, context.version, "TransactionEvent",
-                                  payload, where)
-            if sample.measurand == DEFAULT_MEASURAND
-        ]
-        id_token = (payload.get("idToken") or {}).get("idToken")
+    async def _settle(self, record: Transaction) -> None:
+        """What follows from the record as it now is; safe to do again."""
+        if record.id_token is not None:
+            await self._stores.active.modify(
+                lambda current: self._listing(current, record), *active_key(record.id_token))
+        if not record.active:
+            await self._publish_session(record)
 
-        def apply(current: Transaction | None) -> Transaction:
-            record = current or Transaction(transaction_id=transaction_id,
-                                            station_id=context.station_id,
-                                            version=context.version)
-            update: dict = {"last_seq_no": payload["seqNo"]}
-            if where.evse_id is not None:
-                update["evse_id"] = where.evse_id
-                update["connector_id"] = where.connector_id or record.connector_id
-            if id_token is not None:
-                update["id_token"] = id_token
-            if event_type == "Started" or record.started_at is None:
-                update["started_at"] = moment
-                if registers:
-                    update["meter_start_wh"] = registers[0]
-            if event_type == "Ended":
-                update["stopped_at"] = moment
-                update["stop_reason"] = info.get("stoppedReason", "Local")
-                if registers:
-                    update["meter_stop_wh"] = registers[-1]
-            return record.model_copy(update=update)
+    async def _listing(self, current: ActiveTransactions | None,
+                       record: Transaction) -> ActiveTransactions | None:
+        # Read the transaction again inside the retry loop: a concurrent worker may have
+        # ended it since, and the list must follow its latest state, not ours.
+        latest = await self._stores.transactions.get(
+            *transaction_key(record.station_id, record.transaction_id)) or record
+        listed = list(current.transactions) if current else []
+        if latest.active and record.reference not in listed:
+            listed.append(record.reference)
+        elif not latest.active and record.reference in listed:
+            listed.remove(record.reference)
+        else:
+            return None
+        return ActiveTransactions(id_token=record.id_token, transactions=listed)
 
-        await self._stores.transactions.modify(
-            apply, *transaction_key(context.station_id, transaction_id))
-        if id_token is not None:
-            return {"idTokenInfo": {"status": await self._authorization.status_of(id_token)}}
-        return {}
+    async def _publish_session(self, record: Transaction) -> None:
+        # A later event (a late update, the station's own end after chargebus closed it)
+        # makes a new version of the session; ClickHouse keeps the latest.
+        version = 2 * len(record.applied) + (1 if record.closed_by_rule else 0)
+        row = {
+            "station": record.station_id, "transaction_id": record.transaction_id,
+            "evse_id": record.evse_id or 0, "id_token": record.id_token or "",
+            "started_at": ocpp_timestamp(record.started_at or record.first_event_at),
+            "stopped_at": ocpp_timestamp(record.stopped_at),
+            "energy_wh": record.energy_wh if record.energy_wh is not None else 0.0,
+            "stop_reason": record.stop_reason or "", "closed_by_rule": record.closed_by_rule or "",
+            "version": version,
+        }
+        await self._js.publish(
+            subjects.session(record.station_id), orjson.dumps(row),
+            headers={events.NATS_MSG_ID:
+                     f"{record.station_id}/{record.transaction_id}/{version}"})
+
+    # -- stale transactions --------------------------------------------------------
+
+    def start_sweeping(self) -> None:
+        self._sweeping = asyncio.create_task(self._sweep_forever())
+
+    async def stop_sweeping(self) -> None:
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("the sweep for stale transactions failed; trying again later")
+
+    async def sweep(self) -> int:
+        """Close the active transactions that sessions.stale_reason gives up on; every
+        worker sweeps, and closing one twice changes nothing."""
+        closed = 0
+        now = utc_now()
+        for listing in await self._stores.active.all(prefix="active"):
+            for reference in listing.transactions:
+                station_id, _, transaction_id = reference.partition("/")
+                key = transaction_key(station_id, transaction_id)
+                record = await self._stores.transactions.get(*key)
+                if record is None:
+                    continue
+                station = await self._stores.stations.get(station_id)
+                reason = sessions.stale_reason(record, station.booted_at if station else None,
+                                               now, self._reboot_grace, self._silence)
+                if reason is None:
+                    continue
+                record = await self._stores.transactions.modify(
+                    lambda current, reason=reason: (
+                        sessions.close_by_rule(current, reason)
+                        if current is not None and current.active else None), *key)
+                log.info("closed transaction %s by rule: %s", reference, reason)
+                await self._settle(record)
+                closed += 1
+        return closed

@@ -33,6 +33,16 @@ STREAMS = (
         discard=DiscardPolicy.OLD,
         duplicate_window=3600,  # a station repeating a start within an hour gets its id again
     ),
+    # Finished transactions on their way to ClickHouse; one message per version of a
+    # session, deduplicated by it.
+    StreamConfig(
+        name=subjects.SESSION_STREAM,
+        subjects=[subjects.all_sessions()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=30 * DAY,
+        duplicate_window=3600,
+    ),
     StreamConfig(
         name=subjects.DEAD_LETTER_STREAM,
         subjects=[subjects.all_dead_letters()],
@@ -49,6 +59,7 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.TRANSACTIONS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.PRESENCE_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.ACCESS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.LOCAL_LISTS_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

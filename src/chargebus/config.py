@@ -44,6 +44,15 @@ class Settings(BaseSettings):
 
     heartbeat_interval: int = Field(300, gt=0)
 
+    # A durable consumer redelivers a message not acknowledged within this time (a
+    # worker died with it).
+    consumer_ack_wait_seconds: float = Field(30.0, gt=0)
+    # Transactions closed by rule: a station that rebooted after the last event and
+    # sent nothing of the transaction within the grace; or nothing heard for the silence.
+    stale_reboot_grace_seconds: float = Field(900.0, gt=0)
+    stale_silence_seconds: float = Field(48 * 3600.0, gt=0)
+    stale_check_seconds: float = Field(60.0, gt=0)
+
     sink_batch_size: int = Field(5000, gt=0)
     sink_batch_seconds: float = Field(0.5, gt=0)
 

@@ -10,6 +10,9 @@ ACTION = "Chargebus-Action"
 UNIQUE_ID = "Chargebus-Unique-Id"
 EDGE = "Chargebus-Edge"
 RECEIVED = "Chargebus-Received"
+# On a recorded call that a worker answered: the answer the station got, as JSON (a
+# 1.6 StartTransaction's record needs the transactionId chargebus gave it).
+ANSWER = "Chargebus-Answer"
 # On a worker's reply: the Fault the call is to be answered with (chargebus.protocol).
 FAULT = "Chargebus-Fault"
 # On a dead letter: why it could not be used.
@@ -41,15 +44,18 @@ class CallContext:
             RECEIVED: self.received,
         }
 
-    def record_headers(self, body: bytes) -> dict[str, str]:
+    def record_headers(self, body: bytes, answer: bytes | None = None) -> dict[str, str]:
         """Headers for the OCPP stream, where JetStream records a repeated call once.
 
         A repeat is the same unique id with the same payload: stations that restart
         their id counters after a reboot reuse ids for new calls, which must be kept.
         """
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
-        return self.headers() | {
+        headers = self.headers() | {
             NATS_MSG_ID: f"{self.station_id}/{self.action}/{self.unique_id}/{digest}"}
+        if answer is not None:
+            headers[ANSWER] = answer.decode()
+        return headers
 
     @classmethod
     def from_headers(cls, headers: dict[str, str] | None) -> "CallContext":

@@ -1,9 +1,10 @@
-"""What chargebus keeps about stations, tokens and transactions, whatever the version."""
-import enum
+"""What chargebus keeps in JetStream KV about stations, tokens and transactions."""
 from datetime import datetime
 
 from pydantic import BaseModel
 
+from chargebus.model import (AuthorizationStatus, EnergyReading, RegistrationStatus,
+                             TokenType)
 from chargebus.protocol import OcppVersion
 
 
@@ -16,6 +17,7 @@ class StationInfo(BaseModel):
     firmware_version: str | None = None
     boot_reason: str | None = None
     booted_at: datetime
+    boot_status: RegistrationStatus = RegistrationStatus.ACCEPTED
 
 
 class ConnectorStatus(BaseModel):
@@ -28,59 +30,101 @@ class ConnectorStatus(BaseModel):
     version: OcppVersion
 
 
-class AuthorizationStatus(enum.StrEnum):
-    ACCEPTED = "Accepted"
-    BLOCKED = "Blocked"
-    EXPIRED = "Expired"
-    INVALID = "Invalid"
-    CONCURRENT_TX = "ConcurrentTx"
-
-
 class Token(BaseModel):
     id_token: str
+    type: TokenType | None = None
     status: AuthorizationStatus = AuthorizationStatus.ACCEPTED
     expires_at: datetime | None = None
-    parent_id: str | None = None
+    parent_id: str | None = None  # 1.6 parentIdTag, 2.x groupIdToken
+    max_active: int = 1  # transactions it may have at once; 0: no limit
 
-    def authorization_at(self, moment: datetime) -> AuthorizationStatus:
-        if self.expires_at is not None and self.expires_at <= moment:
-            return AuthorizationStatus.EXPIRED
-        return self.status
+
+class ActiveTransactions(BaseModel):
+    """The transactions a token has under way, as "<station>/<transaction id>"."""
+
+    id_token: str
+    transactions: list[str] = []
 
 
 class Transaction(BaseModel):
+    """A charging session, built from its events in whatever order they arrive.
+
+    Every field is a function of the set of events applied (``applied`` holds their
+    keys), not of their order: a station that was offline sends its queue late and a
+    redelivered event is recognised, so the record ends the same however it got here.
+    """
+
     transaction_id: str
     station_id: str
     version: OcppVersion
     evse_id: int | None = None
     connector_id: int | None = None
     id_token: str | None = None
-    started_at: datetime | None = None  # None: the start never reached chargebus
-    meter_start_wh: float | None = None
+    started_at: datetime | None = None  # from the start event; None until it arrives
+    first_event_at: datetime | None = None
+    last_event_at: datetime | None = None
     stopped_at: datetime | None = None
-    meter_stop_wh: float | None = None
     stop_reason: str | None = None
-    last_seq_no: int | None = None  # 2.x TransactionEvent
+    closed_by_rule: str | None = None  # why chargebus closed it, when the station did not
+    first_reading: EnergyReading | None = None
+    last_reading: EnergyReading | None = None
+    applied: list[str] = []
+    offline_events: int = 0
+    last_trigger_reason: str | None = None
 
     @property
     def active(self) -> bool:
         return self.stopped_at is None
 
+    @property
+    def energy_wh(self) -> float | None:
+        if self.first_reading is None or self.last_reading is None:
+            return None
+        return self.last_reading.wh - self.first_reading.wh
+
+    @property
+    def reference(self) -> str:
+        return f"{self.station_id}/{self.transaction_id}"
+
 
 class Presence(BaseModel):
-    """Which edge holds a station's socket: the last connection wins."""
+    """Which edge holds a station's socket (the last connection wins), or, once it is
+    gone, when it was last seen."""
 
     station_id: str
     edge_id: str
     connection_id: str
     version: OcppVersion
     connected_at: datetime
+    online: bool = True
+    disconnected_at: datetime | None = None
 
 
 class StationAccess(BaseModel):
-    """How a station may connect: its Basic auth password (hashed, see
-    chargebus.passwords) and, where set, the OCPP versions it may speak."""
+    """How a station may connect and how it is received: its Basic auth password
+    (hashed, see chargebus.passwords), the OCPP versions it may speak, the answer to
+    its boots and its heartbeat interval (None: the defaults)."""
 
     station_id: str
     password_hash: str | None = None
-    versions: list[OcppVersion] | None = None  # None: any the edge offers
+    versions: list[OcppVersion] | None = None
+    boot_status: RegistrationStatus | None = None
+    heartbeat_interval: int | None = None
+
+
+class LocalListEntry(BaseModel):
+    status: AuthorizationStatus
+    expires_at: datetime | None = None
+    parent_id: str | None = None
+    type: TokenType | None = None
+
+
+class LocalList(BaseModel):
+    """A station's local authorization list: what it should hold (``entries`` at
+    ``version``) and what it confirmed holding (``sent`` at ``sent_version``)."""
+
+    station_id: str
+    version: int = 0
+    entries: dict[str, LocalListEntry] = {}
+    sent_version: int = 0
+    sent: dict[str, LocalListEntry] = {}

@@ -8,8 +8,8 @@ from pydantic import BaseModel
 
 from chargebus import events, subjects
 from chargebus.identifiers import kv_key
-from chargebus.records import (ConnectorStatus, Presence, StationAccess, StationInfo, Token,
-                               Transaction)
+from chargebus.records import (ActiveTransactions, ConnectorStatus, LocalList, Presence,
+                               StationAccess, StationInfo, Token, Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
 
@@ -61,15 +61,19 @@ class RecordStore(Generic[Record]):
             return False
         return True
 
-    async def modify(self, change: Callable[[Record | None], Awaitable[Record] | Record],
-                     *key: str) -> Record:
-        """Read, change and write back one record, retrying when another writer won."""
+    async def modify(self, change: Callable[[Record | None],
+                                            Awaitable[Record | None] | Record | None],
+                     *key: str) -> Record | None:
+        """Read, change and write back one record, retrying when another writer won.
+        A change that returns None writes nothing; the record as read is returned."""
         kv = await self._kv()
         for _ in range(MAX_UPDATE_ATTEMPTS):
             current, revision = await self.get_with_revision(*key)
             changed = change(current)
             if isinstance(changed, Awaitable):
                 changed = await changed
+            if changed is None:  # nothing to change
+                return current
             data = changed.model_dump_json().encode()
             try:
                 if revision:
@@ -85,10 +89,11 @@ class RecordStore(Generic[Record]):
         kv = await self._kv()
         await kv.delete(kv_key(*key))
 
-    async def all(self) -> list[Record]:
+    async def all(self, prefix: str | None = None) -> list[Record]:
+        """Every record of the bucket, or those whose key starts with the part ``prefix``."""
         kv = await self._kv()
         try:
-            keys = await kv.keys()
+            keys = await kv.keys(filters=[f"{kv_key(prefix)}.>"] if prefix else None)
         except NoKeysError:
             return []
         records = []
@@ -107,7 +112,9 @@ class Stores:
         self.statuses = RecordStore(js, subjects.STATUSES_BUCKET, ConnectorStatus)
         self.tokens = RecordStore(js, subjects.TOKENS_BUCKET, Token)
         self.transactions = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Transaction)
+        self.active = RecordStore(js, subjects.TRANSACTIONS_BUCKET, ActiveTransactions)
         self.access = RecordStore(js, subjects.ACCESS_BUCKET, StationAccess)
+        self.local_lists = RecordStore(js, subjects.LOCAL_LISTS_BUCKET, LocalList)
         self.presence = RecordStore(js, subjects.PRESENCE_BUCKET, Presence)
         self._js = js
 
@@ -125,6 +132,11 @@ class Stores:
 def transaction_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
     """Transaction ids are the station's own in 2.x, so they are keyed per station."""
     return ("tx", station_id, transaction_id)
+
+
+def active_key(id_token: str) -> tuple[str, str]:
+    """Where the transactions a token has under way are listed."""
+    return ("active", token_key(id_token))
 
 
 def token_key(id_token: str) -> str:

@@ -8,6 +8,7 @@ Subject space (prefix ``cb``):
     cb.station.<station>.<action>   station-to-CSMS calls kept in the OCPP stream
     cb.rpc.<action>                 station calls answered by a worker (queue groups)
     cb.cmd.<station>                CSMS-to-station calls, served by the edge holding the socket
+    cb.session.<station>            finished transactions, for the sessions table
     cb.sys.ready.<service>          a service announces it is up
     cb.sink.query                   read-only SQL to the process that owns chdb
     cb.deadletter.<consumer>        messages a consumer can never use, with the reason
@@ -24,6 +25,10 @@ TOKENS_BUCKET = "tokens"
 TRANSACTIONS_BUCKET = "transactions"
 PRESENCE_BUCKET = "presence"
 ACCESS_BUCKET = "access"
+LOCAL_LISTS_BUCKET = "local-lists"
+SESSION_STREAM = "SESSIONS"
+TRANSACTION_CONSUMER = "transactions"
+SESSION_SINK_CONSUMER = "session-sink"
 
 METER_SINK_CONSUMER = "meter-sink"
 STATUS_CONSUMER = "registry-status"
@@ -52,6 +57,14 @@ def station_command(station_id: str) -> str:
     """Where any process sends a call to one station; the edge that holds the
     station's socket is the only subscriber."""
     return f"{PREFIX}.cmd.{station_id}"
+
+
+def session(station_id: str) -> str:
+    return f"{PREFIX}.session.{station_id}"
+
+
+def all_sessions() -> str:
+    return f"{PREFIX}.session.>"
 
 
 def transaction_id_counter() -> str:

@@ -1,0 +1,77 @@
+"""The ``chargebus`` command."""
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from chargebus import __version__, events, subjects
+from chargebus.cli import calls, locallists, stations, tokens
+from chargebus.cli.common import print_json, with_nats
+from chargebus.config import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """chargebus: an OCPP charging station management system."""
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if not hasattr(arguments, "command"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings(**_overrides(arguments))
+    except ValidationError as error:
+        parser.error(str(error))
+    return arguments.command(settings, arguments)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chargebus", description=main.__doc__)
+    parser.add_argument("--version", action="version", version=f"chargebus {__version__}")
+    parser.add_argument("--nats-url", help="NATS server (default nats://127.0.0.1:4222)")
+    commands = parser.add_subparsers(title="commands")
+
+    run = commands.add_parser("run", help="run the whole system on this machine")
+    run.add_argument("--edge-host", help="address the edge listens on (default 127.0.0.1)")
+    run.add_argument("--edge-port", type=int, help="port stations connect to (default 9000)")
+    run.add_argument("--metrics-port", type=int, dest="edge_metrics_port",
+                     help="port of the edge's Prometheus endpoint, 0 for none (default 9464)")
+    run.add_argument("--data-dir", type=Path, help="where NATS and chdb keep data (default var)")
+    run.set_defaults(command=_run)
+
+    for module in (tokens, stations, locallists, calls):
+        module.register(commands)
+
+    sql = commands.add_parser("sql", help="a read-only SQL query on the meter data")
+    sql.add_argument("query")
+    sql.set_defaults(command=_sql)
+    return parser
+
+
+def _overrides(arguments: argparse.Namespace) -> dict:
+    names = ("nats_url", "edge_host", "edge_port", "edge_metrics_port", "data_dir")
+    return {name: getattr(arguments, name) for name in names
+            if getattr(arguments, name, None) is not None}
+
+
+def _run(settings: Settings, arguments: argparse.Namespace) -> int:
+    import uvloop
+
+    from chargebus.embedded import EmbeddedSystem
+
+    return uvloop.run(EmbeddedSystem(settings).run())
+
+
+def _sql(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def query(nc) -> int:
+        reply = await nc.request(subjects.sink_query(), arguments.query.encode(), timeout=60)
+        error = (reply.headers or {}).get(events.ERROR)
+        if error is not None:
+            print(f"query {error}: {reply.data.decode()}", file=sys.stderr)
+            return 1
+        for row in orjson.loads(reply.data)["data"]:
+            print_json(row)
+        return 0
+
+    return with_nats(settings, query)

@@ -1,0 +1,115 @@
+"""`chargebus locallist`: each station's local authorization list."""
+import argparse
+import sys
+
+import orjson
+
+from chargebus import locallists
+from chargebus.cli.common import print_json, timestamp, with_stores
+from chargebus.commands import DEFAULT_TIMEOUT
+from chargebus.config import Settings
+from chargebus.model import AuthorizationStatus, TokenType
+from chargebus.records import LocalListEntry
+from chargebus.stores import Stores
+
+
+def register(commands) -> None:
+    lists = commands.add_parser("locallist", help="manage stations' local authorization lists"
+                                ).add_subparsers(title="locallist")
+    add = lists.add_parser("add", help="add or change tokens in a station's list")
+    add.add_argument("station_id")
+    add.add_argument("id_tokens", nargs="+")
+    add.add_argument("--status", default="Accepted",
+                     choices=[status.value for status in AuthorizationStatus])
+    add.add_argument("--expires", type=timestamp)
+    add.add_argument("--parent")
+    add.add_argument("--type", choices=[kind.value for kind in TokenType])
+    add.set_defaults(command=_edit, removing=False)
+    remove = lists.add_parser("remove", help="remove tokens from a station's list")
+    remove.add_argument("station_id")
+    remove.add_argument("id_tokens", nargs="+")
+    remove.set_defaults(command=_edit, removing=True)
+    show = lists.add_parser("show", help="the list, its version and what the station confirmed")
+    show.add_argument("station_id")
+    show.set_defaults(command=_show)
+    send = lists.add_parser("send", help="send the list to the station (SendLocalList): the "
+                            "changes since it last confirmed one, or all of it with --full")
+    send.add_argument("station_id")
+    send.add_argument("--full", action="store_true")
+    send.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    send.set_defaults(command=_send)
+    version = lists.add_parser("version", help="ask the station which list version it holds "
+                               "(GetLocalListVersion)")
+    version.add_argument("station_id")
+    version.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    version.set_defaults(command=_version)
+
+
+def _edit(settings: Settings, arguments: argparse.Namespace) -> int:
+    put, drop = {}, []
+    if arguments.removing:
+        drop = arguments.id_tokens
+    else:
+        entry = LocalListEntry(status=arguments.status, expires_at=arguments.expires,
+                               parent_id=arguments.parent, type=arguments.type)
+        put = dict.fromkeys(arguments.id_tokens, entry)
+
+    async def edit(stores: Stores, nc) -> None:
+        changed = await stores.local_lists.modify(
+            lambda current: locallists.edit(current, arguments.station_id, put, drop),
+            arguments.station_id)
+        print(f"{arguments.station_id}: list version {changed.version}, "
+              f"{len(changed.entries)} tokens (send it with `chargebus locallist send`)")
+
+    return with_stores(settings, edit)
+
+
+def _show(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def show(stores: Stores, nc) -> None:
+        local_list = await stores.local_lists.get(arguments.station_id)
+        if local_list is None:
+            print(f"{arguments.station_id} has no local list", file=sys.stderr)
+            return 1
+        print_json(local_list.model_dump(mode="json"))
+        return 0
+
+    return with_stores(settings, show)
+
+
+def _send(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def send(stores: Stores, nc) -> int:
+        try:
+            outcome = await locallists.send(nc, stores, arguments.station_id, arguments.full,
+                                            arguments.timeout)
+        except locallists.NoVersionKnown as error:
+            print(f"chargebus locallist send: {error}", file=sys.stderr)
+            return 1
+        kind = "full" if outcome.full else "differential"
+        if outcome.accepted:
+            print(f"{arguments.station_id}: {kind} list version {outcome.version} accepted")
+            return 0
+        reply = outcome.reply
+        print(f"{arguments.station_id}: {kind} list version {outcome.version} not accepted: "
+              f"{reply.outcome.value} {orjson.dumps(reply.body).decode()}"
+              + (" (send it with --full)" if reply.body.get("status") == "VersionMismatch"
+                 else ""), file=sys.stderr)
+        return 1
+
+    return with_stores(settings, send)
+
+
+def _version(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def ask(stores: Stores, nc) -> int:
+        try:
+            reply, version = await locallists.held_version(nc, stores, arguments.station_id,
+                                                           arguments.timeout)
+        except locallists.NoVersionKnown as error:
+            print(f"chargebus locallist version: {error}", file=sys.stderr)
+            return 1
+        if version is None:
+            print(f"{reply.outcome.value}: {orjson.dumps(reply.body).decode()}", file=sys.stderr)
+            return 1
+        print(version)
+        return 0
+
+    return with_stores(settings, ask)

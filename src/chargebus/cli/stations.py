@@ -1,0 +1,110 @@
+"""`chargebus stations`: how stations may connect and are received, and what is known of them."""
+import argparse
+import sys
+
+from chargebus.cli.common import print_json, versions, with_stores
+from chargebus.config import Settings
+from chargebus.identifiers import InvalidIdentifier, check_station_id
+from chargebus.model import RegistrationStatus
+from chargebus.passwords import WeakPassword, hash_password
+from chargebus.records import StationAccess
+from chargebus.stores import Stores
+
+
+def register(commands) -> None:
+    stations = commands.add_parser("stations", help="manage stations").add_subparsers(
+        title="stations")
+    admit = stations.add_parser("add", help="add a station, or change how it may connect and "
+                                "how its boots are answered (options not given stay as they are)")
+    admit.add_argument("station_id")
+    admit.add_argument("--password-stdin", action="store_true",
+                       help="read its HTTP Basic password (16 to 40 characters) from stdin")
+    admit.add_argument("--versions", type=versions,
+                       help="the OCPP versions it may use, e.g. ocpp2.0.1,ocpp1.6 (default: any)")
+    admit.add_argument("--boot", choices=[status.value for status in RegistrationStatus],
+                       help="the answer to its BootNotification (default Accepted)")
+    admit.add_argument("--heartbeat", type=int, help="its heartbeat interval in seconds")
+    admit.set_defaults(command=_add)
+    remove = stations.add_parser("remove", help="remove a station's access record")
+    remove.add_argument("station_id")
+    remove.set_defaults(command=_remove)
+    listing = stations.add_parser("list", help="list stations with access records")
+    listing.set_defaults(command=_list)
+    show = stations.add_parser("show", help="what is known of a station: boot, connector "
+                               "statuses, online state")
+    show.add_argument("station_id")
+    show.set_defaults(command=_show)
+
+
+def _add(settings: Settings, arguments: argparse.Namespace) -> int:
+    try:
+        check_station_id(arguments.station_id)
+        password_hash = (hash_password(sys.stdin.readline().rstrip("\n"))
+                         if arguments.password_stdin else None)
+    except (InvalidIdentifier, WeakPassword) as error:
+        print(f"chargebus stations add: {error}", file=sys.stderr)
+        return 2
+    if arguments.heartbeat is not None and arguments.heartbeat <= 0:
+        print("chargebus stations add: the heartbeat interval is a number of seconds above 0",
+              file=sys.stderr)
+        return 2
+    given = {"password_hash": password_hash, "versions": arguments.versions,
+             "boot_status": arguments.boot, "heartbeat_interval": arguments.heartbeat}
+    update = {name: value for name, value in given.items() if value is not None}
+
+    def change(current: StationAccess | None) -> StationAccess:
+        base = current or StationAccess(station_id=arguments.station_id)
+        return base.model_copy(update=update)
+
+    async def add(stores: Stores, nc) -> None:
+        access = await stores.access.modify(change, arguments.station_id)
+        how = "with a password" if access.password_hash else "without a password"
+        spoken = ", ".join(v.value for v in access.versions) if access.versions else "any version"
+        print(f"station {access.station_id}: may connect {how}, {spoken}; boots answered "
+              f"{(access.boot_status or RegistrationStatus.ACCEPTED).value}")
+
+    return with_stores(settings, add)
+
+
+def _remove(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def remove(stores: Stores, nc) -> None:
+        await stores.access.delete(arguments.station_id)
+        print(f"station {arguments.station_id}: access record removed")
+
+    return with_stores(settings, remove)
+
+
+def _list(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def listing(stores: Stores, nc) -> None:
+        for access in await stores.access.all():
+            shown = access.model_dump(mode="json", exclude={"password_hash"})
+            print_json(shown | {"password": access.password_hash is not None})
+
+    return with_stores(settings, listing)
+
+
+def _show(settings: Settings, arguments: argparse.Namespace) -> int:
+    """One JSON object: the boot, the connector statuses, and online state from the
+    edges' presence records (last seen: when it disconnected)."""
+    async def show(stores: Stores, nc) -> int:
+        info = await stores.stations.get(arguments.station_id)
+        presence = await stores.presence.get(arguments.station_id)
+        statuses = [status for status in await stores.statuses.all(prefix=arguments.station_id)
+                    if status.station_id == arguments.station_id]
+        if info is None and presence is None and not statuses:
+            print(f"chargebus stations show: nothing is known of {arguments.station_id}",
+                  file=sys.stderr)
+            return 1
+        print_json({
+            "station_id": arguments.station_id,
+            "online": bool(presence and presence.online),
+            "edge": presence.edge_id if presence and presence.online else None,
+            "connected_at": presence.connected_at.isoformat() if presence else None,
+            "last_seen": (None if presence is None else "now" if presence.online
+                          else presence.disconnected_at.isoformat()),
+            "boot": info.model_dump(mode="json") if info else None,
+            "statuses": [status.model_dump(mode="json") for status in statuses],
+        })
+        return 0
+
+    return with_stores(settings, show)
