@@ -121,30 +121,42 @@ def extra_edge(nats_url: str, node_id: str, environment: dict | None = None):
     """One more edge process on the given NATS, on a port of its own."""
     port, metrics_port = free_port(), free_port()
     environment = environment or {}
+    scheme = "wss" if int(environment.get("CHARGEBUS_EDGE_SECURITY_PROFILE", 0)) >= 2 else "ws"
+    with service_process("edge", nats_url, {
+            "CHARGEBUS_EDGE_PORT": str(port), "CHARGEBUS_EDGE_NODE_ID": node_id,
+            "CHARGEBUS_EDGE_METRICS_PORT": str(metrics_port)} | environment) as process:
+        edge = RunningEdge(process, node_id, port, metrics_port, scheme)
+        try:
+            yield edge
+        finally:
+            edge.stop()
+
+
+@contextlib.contextmanager
+def service_process(service: str, nats_url: str, environment: dict):
+    """``python -m chargebus_services.<service>`` on the given NATS, once it is ready;
+    killed afterwards if still running."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "chargebus_services.edge"],
+        [sys.executable, "-m", f"chargebus_services.{service}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1", "CHARGEBUS_NATS_URL": nats_url,
-                          "CHARGEBUS_EDGE_PORT": str(port), "CHARGEBUS_EDGE_NODE_ID": node_id,
-                          "CHARGEBUS_EDGE_METRICS_PORT": str(metrics_port)} | environment)
+        env=os.environ | {"PYTHONUNBUFFERED": "1", "CHARGEBUS_NATS_URL": nats_url} | environment)
     lines = []
     deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "edge is ready" in line:
-            _drain_in_background(process)
-            scheme = "wss" if int(environment.get("CHARGEBUS_EDGE_SECURITY_PROFILE", 0)) >= 2 else "ws"
-            edge = RunningEdge(process, node_id, port, metrics_port, scheme)
-            try:
-                yield edge
-            finally:
-                edge.stop()
-            return
-    process.kill()
-    pytest.fail("the edge did not come up:\n" + "".join(lines))
+    try:
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if f"{service} is ready" in line:
+                _drain_in_background(process)
+                yield process
+                return
+        pytest.fail(f"the {service} process did not come up:\n" + "".join(lines))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def _drain_in_background(process: subprocess.Popen) -> None:

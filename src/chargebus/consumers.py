@@ -80,7 +80,7 @@ class DurableConsumer:
         while self._running:
             try:
                 batch = await subscription.fetch(self._batch_size, timeout=self._batch_seconds)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, asyncio.TimeoutError):  # nothing new: ask again
                 continue
             except Exception:
                 log.exception("fetching from %s failed", self._config.durable_name)

@@ -3,7 +3,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from pydantic import BaseModel
 
 from chargebus import events, subjects
@@ -92,13 +92,24 @@ class RecordStore(Generic[Record]):
     async def all(self, prefix: str | None = None) -> list[Record]:
         """Every record of the bucket, or those whose key starts with the part ``prefix``."""
         kv = await self._kv()
+        # A watch on a subject filter lists the keys on the server's side (nats-py's own
+        # keys(filters=...) matches substrings of every key, client-side).
+        watcher = await kv.watch(f"{kv_key(prefix)}.>" if prefix else ">",
+                                 ignore_deletes=True, meta_only=True)
+        keys = []
         try:
-            keys = await kv.keys(filters=[f"{kv_key(prefix)}.>"] if prefix else None)
-        except NoKeysError:
-            return []
+            async for entry in watcher:
+                if entry is None:
+                    break
+                keys.append(entry.key)
+        finally:
+            await watcher.stop()
         records = []
         for key in keys:
-            entry = await kv.get(key)
+            try:
+                entry = await kv.get(key)
+            except KeyNotFoundError:  # deleted since it was listed
+                continue
             if entry.value:
                 records.append(self._model.model_validate_json(entry.value))
         return records

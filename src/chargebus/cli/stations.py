@@ -54,7 +54,7 @@ def _add(settings: Settings, arguments: argparse.Namespace) -> int:
 
     def change(current: StationAccess | None) -> StationAccess:
         base = current or StationAccess(station_id=arguments.station_id)
-        return base.model_copy(update=update)
+        return StationAccess.model_validate(base.model_dump() | update)
 
     async def add(stores: Stores, nc) -> None:
         access = await stores.access.modify(change, arguments.station_id)

@@ -1,0 +1,139 @@
+"""The business rules without I/O: transactions built from events in any order,
+authorization, stale transactions, local list updates, and the converters."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chargebus import locallists, sessions
+from chargebus.convert import converter
+from chargebus.model import (AuthorizationDecision, AuthorizationStatus, EnergyReading, IdToken,
+                             TokenType, TransactionEvent, TransactionEventKind)
+from chargebus.protocol import OcppVersion
+from chargebus.records import LocalListEntry, Token
+
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+def event(seq: int, kind: TransactionEventKind, minutes: int, wh: float | None = None,
+          **fields) -> TransactionEvent:
+    moment = T0 + timedelta(minutes=minutes)
+    return TransactionEvent(
+        key=f"seq:{seq}", kind=kind, transaction_id="tx-1", timestamp=moment,
+        readings=[EnergyReading(timestamp=moment, wh=wh)] if wh is not None else [], **fields)
+
+
+SESSION = [
+    event(0, TransactionEventKind.STARTED, 0, 10_000, evse_id=2, connector_id=1,
+          id_token=IdToken(value="TAG-1", type=TokenType.ISO14443), trigger_reason="Authorized"),
+    event(1, TransactionEventKind.UPDATED, 15, 11_500, trigger_reason="MeterValuePeriodic"),
+    event(2, TransactionEventKind.UPDATED, 30, 12_000, offline=True,
+          trigger_reason="MeterValuePeriodic"),
+    event(3, TransactionEventKind.ENDED, 45, 13_250, trigger_reason="EVDeparted",
+          stop_reason="EVDisconnected"),
+]
+
+
+def replay(events) -> object:
+    record = None
+    for item in events:
+        record = sessions.apply_event(record, item, "CS-1", OcppVersion.V201) or record
+    return record
+
+
+def test_a_session_in_order():
+    record = replay(SESSION)
+    assert (record.evse_id, record.connector_id, record.id_token) == (2, 1, "TAG-1")
+    assert (record.started_at, record.stopped_at) == (T0, T0 + timedelta(minutes=45))
+    assert (record.energy_wh, record.stop_reason, record.offline_events) == (3250, "EVDisconnected", 1)
+    assert record.last_trigger_reason == "EVDeparted" and not record.active
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(SESSION + SESSION[1:3] + [SESSION[3]]))
+def test_any_order_with_repeats_ends_the_same(events):
+    assert replay(events) == replay(SESSION).model_copy(update={"applied": replay(events).applied})
+    assert sorted(replay(events).applied) == ["seq:0", "seq:1", "seq:2", "seq:3"]
+
+
+def test_a_repeated_event_changes_nothing():
+    record = replay(SESSION[:2])
+    assert sessions.apply_event(record, SESSION[1], "CS-1", OcppVersion.V201) is None
+
+
+def test_the_stations_own_end_replaces_an_end_by_rule():
+    closed = sessions.close_by_rule(replay(SESSION[:3]), "no event for 2 days")
+    assert not closed.active and closed.closed_by_rule
+    ended = sessions.apply_event(closed, SESSION[3], "CS-1", OcppVersion.V201)
+    assert ended.closed_by_rule is None and ended.stop_reason == "EVDisconnected"
+
+
+def test_stale_rules():
+    record = replay(SESSION[:2])  # last event at 08:15
+    grace, silence = timedelta(minutes=15), timedelta(hours=48)
+    later = T0 + timedelta(hours=1)
+    assert sessions.stale_reason(record, None, later, grace, silence) is None
+    # Rebooted at 08:20 and silent since: closed 15 minutes after the boot.
+    booted = T0 + timedelta(minutes=20)
+    assert sessions.stale_reason(record, booted, booted + timedelta(minutes=10), grace,
+                                 silence) is None
+    assert "rebooted" in sessions.stale_reason(record, booted, booted + grace, grace, silence)
+    # A boot before the last event is not a reboot mid-session.
+    assert sessions.stale_reason(record, T0, later, grace, silence) is None
+    assert "no event" in sessions.stale_reason(record, None, T0 + timedelta(days=3), grace,
+                                               silence)
+    assert sessions.stale_reason(replay(SESSION), booted, later, grace, silence) is None
+
+
+@pytest.mark.parametrize("token, active, own, expected", [
+    (None, [], None, AuthorizationStatus.INVALID),
+    (Token(id_token="A"), [], None, AuthorizationStatus.ACCEPTED),
+    (Token(id_token="A", status=AuthorizationStatus.BLOCKED), [], None, AuthorizationStatus.BLOCKED),
+    (Token(id_token="A", expires_at=T0 - timedelta(seconds=1)), [], None,
+     AuthorizationStatus.EXPIRED),
+    (Token(id_token="A"), ["CS-1/7"], None, AuthorizationStatus.CONCURRENT_TX),
+    (Token(id_token="A"), ["CS-1/7"], "CS-1/7", AuthorizationStatus.ACCEPTED),  # its own
+    (Token(id_token="A", max_active=2), ["CS-1/7"], None, AuthorizationStatus.ACCEPTED),
+    (Token(id_token="A", max_active=0), ["CS-1/7", "CS-2/8"], None, AuthorizationStatus.ACCEPTED),
+])
+def test_authorization(token, active, own, expected):
+    assert sessions.authorization(token, active, T0, own).status is expected
+
+
+def test_local_list_changes():
+    accepted = LocalListEntry(status=AuthorizationStatus.ACCEPTED)
+    blocked = LocalListEntry(status=AuthorizationStatus.BLOCKED)
+    held = {"A": accepted, "B": accepted, "C": accepted}
+    wanted = {"A": accepted, "B": blocked, "D": accepted}
+    assert locallists.changes(wanted, held) == {"B": blocked, "D": accepted, "C": None}
+    edited = locallists.edit(None, "CS-1", {"A": accepted}, [])
+    edited = locallists.edit(edited, "CS-1", {"B": blocked}, ["A"])
+    assert (edited.version, edited.entries) == (2, {"B": blocked})
+
+
+def test_converters_answer_in_each_versions_words():
+    decision = AuthorizationDecision(status=AuthorizationStatus.ACCEPTED,
+                                     expires_at=T0, group_id="GROUP-1")
+    assert converter(OcppVersion.V16).authorization_answer("StartTransaction", decision, "42") == {
+        "idTagInfo": {"status": "Accepted", "expiryDate": "2026-11-21T08:00:00.000Z",
+                      "parentIdTag": "GROUP-1"}, "transactionId": 42}
+    assert converter(OcppVersion.V201).authorization_answer("Authorize", decision) == {
+        "idTokenInfo": {"status": "Accepted", "cacheExpiryDateTime": "2026-11-21T08:00:00.000Z",
+                        "groupIdToken": {"idToken": "GROUP-1", "type": "Central"}}}
+    assert converter(OcppVersion.V21) is converter(OcppVersion.V201)
+
+
+def test_a_16_start_and_stop_become_events():
+    convert = converter(OcppVersion.V16)
+    start = convert.transaction_event("StartTransaction", {
+        "connectorId": 2, "idTag": "TAG", "meterStart": 500, "timestamp": "2026-11-21T08:00:00Z"},
+        {"transactionId": 42, "idTagInfo": {"status": "Accepted"}})
+    stop = convert.transaction_event("StopTransaction", {
+        "transactionId": 42, "meterStop": 2, "timestamp": "2026-11-21T09:00:00Z",
+        "transactionData": [{"timestamp": "2026-11-21T08:59:00Z", "sampledValue": [
+            {"value": "1.9", "unit": "kWh"}]}]}, None)
+    assert (start.key, start.transaction_id, start.evse_id, start.readings[0].wh) == (
+        "start", "42", 2, 500)
+    assert (stop.key, stop.stop_reason, [r.wh for r in stop.readings]) == ("stop", "Local",
+                                                                           [1900, 2])
