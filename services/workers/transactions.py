@@ -51,7 +51,7 @@ class Transactions:
         transaction_id = convert.transaction_of(context.action, payload)
         if context.action == "StartTransaction":
             transaction_id = str(await self._stores.next_transaction_id(
-                repeat_key=f"{context.station_id}/{payload['connectorId']}/{payload['timestamp']}"))
+                repeat_key=f"{context.station_id}/{convert.start_identity(payload)}"))
         token = convert.id_token(context.action, payload)
         decision = None
         if token is not None:

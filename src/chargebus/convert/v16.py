@@ -65,6 +65,11 @@ def transaction_event(action: str, payload: dict, answer: dict | None) -> Transa
     return None
 
 
+def start_identity(payload: dict) -> str:
+    """What makes a StartTransaction the same start when the station sends it again."""
+    return f"{payload['connectorId']}/{payload['timestamp']}"
+
+
 def transaction_of(action: str, payload: dict) -> str | None:
     """The transaction a call belongs to, where the call itself tells (not a 1.6 start)."""
     if action == "StopTransaction":
