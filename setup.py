@@ -47,6 +47,7 @@ setup(
     },
     packages=[
         "chargebus", "chargebus.protocol", "chargebus.cli", "chargebus.convert",
+        "chargebus.clickhouse",
         "chargebus_core",
         "chargebus_services", "chargebus_services.edge", "chargebus_services.workers",
         "chargebus_services.sink",

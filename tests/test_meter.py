@@ -21,6 +21,7 @@ def test_16_meter_values_with_defaults_and_signed_data():
     assert (second.measurand, second.phase, second.location, second.context) == (
         "Voltage", "L2", "Inlet", "Trigger")
     assert math.isnan(second.value)  # signed data is no number
+    assert (first.raw_value, second.raw_value) == ("", "AB12CD")  # the signed data is kept
 
 
 def test_16_stop_transaction_data_has_no_connector():
@@ -38,7 +39,9 @@ def test_201_multiplier_and_unit():
                "sampledValue": [{"value": 123, "unitOfMeasure": {"unit": "kWh", "multiplier": 3}}]}]}
     where = placement(OcppVersion.V201, "MeterValues", payload)
     [sample] = samples("CS", OcppVersion.V201, "MeterValues", payload, where)
-    assert (sample.evse_id, sample.transaction_id, sample.unit, sample.value) == (1, "", "kWh", 123000.0)
+    # 123 kWh times 10^3, in the one unit energy has in the table: Wh.
+    assert (sample.evse_id, sample.transaction_id, sample.unit, sample.value) == (
+        1, "", "Wh", 123_000_000.0)
     assert sample.timestamp_ms == 1767222000000  # the offset is honoured
 
 
@@ -49,3 +52,13 @@ def test_201_transaction_event_placement():
                      {"transactionInfo": {"transactionId": "T1"}}) == Placement(None, 0, "T1")
     assert list(samples("CS", OcppVersion.V201, "TransactionEvent", payload,
                         Placement(4, 2, "T1"))) == []
+
+
+def test_201_signed_meter_value_is_kept_beside_the_number():
+    payload = {"evseId": 1, "meterValue": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [
+        {"value": 7.5, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "kW"},
+         "signedMeterValue": {"signedMeterData": "c2lnbmVk", "signingMethod": "ECDSA",
+                              "encodingMethod": "OCMF", "publicKey": "a2V5"}}]}]}
+    [sample] = samples("CS", OcppVersion.V201, "MeterValues", payload,
+                       placement(OcppVersion.V201, "MeterValues", payload))
+    assert (sample.unit, sample.value, sample.raw_value) == ("W", 7500.0, "c2lnbmVk")

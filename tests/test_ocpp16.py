@@ -118,7 +118,7 @@ async def test_transaction_with_meter_values_lands_in_kv_and_clickhouse(system, 
         (1, str(transaction_id), "Current.Import", "L1", "A", 16.1),
         (1, str(transaction_id), "Current.Import", "L2", "A", 16.3),
         (1, str(transaction_id), "Energy.Active.Import.Register", "", "Wh", 1500),
-        (1, str(transaction_id), "Power.Active.Import", "", "kW", 7.4),
+        (1, str(transaction_id), "Power.Active.Import", "", "W", 7400),  # kW: one unit
         # From StopTransaction.transactionData, with 1.6's default measurand and unit,
         # and the connector of the transaction's start.
         (1, str(transaction_id), "Energy.Active.Import.Register", "", "Wh", 2100),

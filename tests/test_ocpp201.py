@@ -115,10 +115,10 @@ async def test_transaction_events_and_meter_values(system, stores, bus):
     rows = await eventually(lambda: rows_when(bus, query, 5))
     assert [(r["evse_id"], r["transaction_id"], r["measurand"], r["phase"], r["unit"],
              r["value"]) for r in rows] == [
-        (2, transaction_id, "Energy.Active.Import.Register", "", "kWh", 10.0),
-        (2, transaction_id, "Energy.Active.Import.Register", "", "kWh", 11.5),
+        (2, transaction_id, "Energy.Active.Import.Register", "", "Wh", 10000.0),  # from kWh
+        (2, transaction_id, "Energy.Active.Import.Register", "", "Wh", 11500.0),
         (2, transaction_id, "Voltage", "L1-N", "V", 230.0),  # multiplier -1 applied
         (2, "", "Power.Active.Import", "", "W", 11000.0),  # MeterValues names no transaction
-        (2, transaction_id, "Energy.Active.Import.Register", "", "kWh", 13.25),
+        (2, transaction_id, "Energy.Active.Import.Register", "", "Wh", 13250.0),
     ]
     assert rows[0]["context"] == "Transaction.Begin"

@@ -113,7 +113,7 @@ async def test_profile_1_passwords_are_stored_hashed(system, stores):
     listed = system.cli("stations", "list")
     assert PASSWORD not in listed.stdout and "scrypt" not in listed.stdout
     assert {"station_id": station_id, "versions": None, "boot_status": None,
-            "heartbeat_interval": None, "password": True} in [
+            "heartbeat_interval": None, "site": None, "password": True} in [
         orjson.loads(line) for line in listed.stdout.splitlines()]
 
 

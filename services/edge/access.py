@@ -1,8 +1,7 @@
 """Who may connect, decided before the WebSocket upgrade.
 
-picows asks for the upgrade answer synchronously, so the edge keeps a mirror of the
-access bucket, current through a KV watch, and checks passwords against it without a
-round trip. A password that verified once for a stored hash is remembered by its
+picows asks for the upgrade answer synchronously, so the edge checks passwords against
+a mirror of the access bucket (chargebus.access), without a round trip. A password that verified once for a stored hash is remembered by its
 SHA-256, so that a reconnecting station costs no second scrypt.
 
 Security profiles (OCPP security whitepaper / 2.0.1 part 2 A00):
@@ -13,7 +12,6 @@ Security profiles (OCPP security whitepaper / 2.0.1 part 2 A00):
        handshake proves the certificate, the edge checks the CN once connected (picows
        offers no peer certificate before the upgrade) and closes with 1008 if it differs.
 """
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -21,19 +19,12 @@ import logging
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from nats.aio.client import Client
-from nats.js.kv import KV_DEL, KV_PURGE
-from pydantic import ValidationError
-
-from chargebus import subjects
-from chargebus.identifiers import kv_key
+from chargebus.access import AccessDirectory
 from chargebus.passwords import verify_password
 from chargebus.protocol import OcppVersion
 from chargebus.records import StationAccess
 
 log = logging.getLogger(__name__)
-
-WATCH_START_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,46 +32,6 @@ class Refusal:
     status: HTTPStatus
     reason: str  # a metric label: a short fixed word
     message: str  # for the station's log
-
-
-class AccessDirectory:
-    """The access bucket, mirrored in memory."""
-
-    def __init__(self, nc: Client):
-        self._nc = nc
-        self._records: dict[str, StationAccess] = {}  # KV key -> record
-        self._watching: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        kv = await self._nc.jetstream().key_value(subjects.ACCESS_BUCKET)
-        watcher = await kv.watchall()
-        loaded = asyncio.get_running_loop().create_future()
-        self._watching = asyncio.create_task(self._follow(watcher, loaded))
-        await asyncio.wait_for(loaded, WATCH_START_SECONDS)
-
-    async def stop(self) -> None:
-        if self._watching is not None:
-            self._watching.cancel()
-
-    def get(self, station_id: str) -> StationAccess | None:
-        return self._records.get(kv_key(station_id))
-
-    async def _follow(self, watcher, loaded: asyncio.Future) -> None:
-        async for entry in watcher:
-            if entry is None:  # the end of what the bucket held at the start
-                if not loaded.done():
-                    loaded.set_result(None)
-                continue
-            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
-                self._records.pop(entry.key, None)
-            else:
-                try:
-                    self._records[entry.key] = StationAccess.model_validate_json(entry.value)
-                except ValidationError:
-                    log.error("access record %s is unreadable; the station is refused", entry.key)
-                    self._records.pop(entry.key, None)
-            if entry.delta == 0 and not loaded.done():
-                loaded.set_result(None)
 
 
 class Gate:

@@ -12,7 +12,8 @@ from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
 from chargebus.config import Settings
 from chargebus.identifiers import InvalidIdentifier, check_station_id
 from chargebus.protocol import OcppVersion
-from chargebus_services.edge.access import AccessDirectory, Gate, Refusal
+from chargebus.access import AccessDirectory
+from chargebus_services.edge.access import Gate, Refusal
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
 from chargebus_services.edge.metrics import EdgeMetrics

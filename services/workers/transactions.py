@@ -19,7 +19,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from chargebus import events, sessions, subjects
-from chargebus.clock import ocpp_timestamp, utc_now
+from chargebus.clock import utc_now
 from chargebus.config import Settings
 from chargebus.consumers import UNUSABLE, DeadLetters
 from chargebus.convert import converter
@@ -110,8 +110,8 @@ class Transactions:
         row = {
             "station": record.station_id, "transaction_id": record.transaction_id,
             "evse_id": record.evse_id or 0, "id_token": record.id_token or "",
-            "started_at": ocpp_timestamp(record.started_at or record.first_event_at),
-            "stopped_at": ocpp_timestamp(record.stopped_at),
+            "started_at": _milliseconds(record.started_at or record.first_event_at),
+            "stopped_at": _milliseconds(record.stopped_at),
             "energy_wh": record.energy_wh if record.energy_wh is not None else 0.0,
             "stop_reason": record.stop_reason or "", "closed_by_rule": record.closed_by_rule or "",
             "version": version,
@@ -163,3 +163,7 @@ class Transactions:
                 await self._settle(record)
                 closed += 1
         return closed
+
+
+def _milliseconds(moment) -> int:
+    return int(moment.timestamp() * 1000)

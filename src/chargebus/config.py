@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     stale_silence_seconds: float = Field(48 * 3600.0, gt=0)
     stale_check_seconds: float = Field(60.0, gt=0)
 
+    # Meter data: a ClickHouse server (clickhouse://host:9000/database), or None for
+    # chdb embedded in the sink, in <data_dir>/chdb.
+    clickhouse_url: str | None = None
     sink_batch_size: int = Field(5000, gt=0)
     sink_batch_seconds: float = Field(0.5, gt=0)
 

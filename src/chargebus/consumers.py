@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
 
 REDELIVERY_DELAY = 2.0
+MAX_REDELIVERY_DELAY = 60.0
 
 # What reading a message that is not of the expected shape raises: such a message will
 # never become usable, however often it is delivered.
@@ -92,7 +93,13 @@ class DurableConsumer:
                 log.exception("%s could not handle a batch of %d; it will be redelivered",
                               self._config.durable_name, len(batch))
                 for msg in batch:
-                    await msg.nak(delay=REDELIVERY_DELAY)
+                    await msg.nak(delay=_backoff(msg))
                 continue
             for msg in batch:
                 await msg.ack()
+
+
+def _backoff(msg: Msg) -> float:
+    """Wait longer each time the same message fails (a database that is down)."""
+    attempts = msg.metadata.num_delivered or 1
+    return min(MAX_REDELIVERY_DELAY, REDELIVERY_DELAY * 2 ** (attempts - 1))

@@ -29,8 +29,9 @@ class Sample(NamedTuple):
     phase: str
     location: str
     context: str
-    unit: str
-    value: float  # NaN where the reported value is not a number (signed data)
+    unit: str  # one unit per measurand: Wh, W, varh, var, VA, A, V, ...
+    value: float  # in that unit; NaN where the reported value is not a number
+    raw_value: str  # what the station sent, where it sent signed data or no number
 
 
 class Placement(NamedTuple):
@@ -67,7 +68,8 @@ def samples(station_id: str, version: OcppVersion, action: str, payload: dict,
     for meter_value in meter_values(version, action, payload):
         timestamp_ms = int(parse_timestamp(meter_value["timestamp"]).timestamp() * 1000)
         for sampled in meter_value["sampledValue"]:
-            value, unit = read_value(sampled)
+            value, unit, raw = read_value(sampled)
+            factor, unit = _NORMAL_UNITS.get(unit, (1.0, unit))
             yield Sample(
                 station_id,
                 where.evse_id or 0,
@@ -79,19 +81,31 @@ def samples(station_id: str, version: OcppVersion, action: str, payload: dict,
                 sampled.get("location", DEFAULT_LOCATION),
                 sampled.get("context", DEFAULT_CONTEXT),
                 unit,
-                value,
+                value * factor,
+                raw,
             )
 
 
-def _value_16(sampled: dict) -> tuple[float, str]:
+# Kilo-units become their base unit, so that a measurand has one unit in the table.
+_NORMAL_UNITS = {"kWh": (1000.0, "Wh"), "kW": (1000.0, "W"), "kvarh": (1000.0, "varh"),
+                 "kvar": (1000.0, "var"), "kVA": (1000.0, "VA")}
+
+
+def _value_16(sampled: dict) -> tuple[float, str, str]:
+    """1.6: the value is text; with format SignedData it is the signed blob."""
+    text = sampled["value"]
     try:
-        value = float(sampled["value"])
+        value = float(text)
     except ValueError:
         value = math.nan
-    return value, sampled.get("unit", DEFAULT_UNIT)
+    signed = sampled.get("format") == "SignedData" or math.isnan(value)
+    return value, sampled.get("unit", DEFAULT_UNIT), text if signed else ""
 
 
-def _value_2x(sampled: dict) -> tuple[float, str]:
+def _value_2x(sampled: dict) -> tuple[float, str, str]:
+    """2.x: a number, times 10 to the multiplier; signed meter data rides beside it."""
     unit_of_measure = sampled.get("unitOfMeasure") or {}
     multiplier = unit_of_measure.get("multiplier", 0)
-    return float(sampled["value"]) * 10.0 ** multiplier, unit_of_measure.get("unit", DEFAULT_UNIT)
+    signed = sampled.get("signedMeterValue") or {}
+    return (float(sampled["value"]) * 10.0 ** multiplier,
+            unit_of_measure.get("unit", DEFAULT_UNIT), signed.get("signedMeterData", ""))

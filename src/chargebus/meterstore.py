@@ -1,59 +1,26 @@
-"""Meter samples in ClickHouse. Embedded: chdb, owned by exactly one process.
+"""Meter samples and sessions in ClickHouse, embedded (chdb) or on a server.
 
-The ClickHouse server path (clickhouse-driver) joins here as a second MeterStore with
-the same columns; the sink and the queries do not change.
+The store owns the schema (chargebus.clickhouse.migrations, run when it opens), writes
+columnar batches, finds which messages of a redelivered batch are already stored, and
+answers read-only SQL.
 """
 import logging
 import re
 from pathlib import Path
 
+from chargebus.clickhouse.engines import ChdbEngine, Engine, EngineUnavailable, ServerEngine
+from chargebus.clickhouse.migrations import SAMPLES, SESSIONS, migrate
 from chargebus.meter import Sample
 
 log = logging.getLogger(__name__)
 
-SAMPLE_TABLE = "meter_samples"
+# The samples table's columns, in the order the sink fills them: a Sample, then the
+# station's site and the JetStream sequence of the message (for deduplication).
+SAMPLE_COLUMNS = Sample._fields + ("site", "stream_seq")
+_SAMPLE_TABLE_COLUMNS = ("station", "evse_id", "connector_id", "transaction_id", "ts",
+                         "measurand", "phase", "location", "context", "unit", "value",
+                         "raw_value", "site", "stream_seq")
 
-# One list per column, in Sample order, then the JetStream sequence of the message
-# the sample came in (for deduplication of redelivered batches).
-COLUMNS = Sample._fields + ("stream_seq",)
-
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {SAMPLE_TABLE} (
-    station String,
-    evse_id UInt32,
-    connector_id UInt32,
-    transaction_id String,
-    ts DateTime64(3, 'UTC'),
-    measurand LowCardinality(String),
-    phase LowCardinality(String),
-    location LowCardinality(String),
-    context LowCardinality(String),
-    unit LowCardinality(String),
-    value Float64,
-    stream_seq UInt64
-) ENGINE = MergeTree
-PARTITION BY toYYYYMM(ts)
-ORDER BY (station, ts, measurand)
-"""
-
-SESSION_TABLE = "sessions"
-# One row per finished transaction; a late event makes a newer version of the row, and
-# ReplacingMergeTree keeps the newest (query with FINAL for exact answers).
-SESSION_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {SESSION_TABLE} (
-    station String,
-    transaction_id String,
-    evse_id UInt32,
-    id_token String,
-    started_at DateTime64(3, 'UTC'),
-    stopped_at DateTime64(3, 'UTC'),
-    energy_wh Float64,
-    stop_reason LowCardinality(String),
-    closed_by_rule String,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY (station, transaction_id)
-"""
 SESSION_COLUMNS = ("station", "transaction_id", "evse_id", "id_token", "started_at",
                    "stopped_at", "energy_wh", "stop_reason", "closed_by_rule", "version")
 
@@ -64,43 +31,58 @@ class QueryRefused(ValueError):
     pass
 
 
-class ChdbMeterStore:
-    def __init__(self, path: Path):
-        import chdb.session  # about 400 MB resident: only the sink loads it
+class MeterStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.schema_version = migrate(engine)
 
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            self._session = chdb.session.Session(str(path))
-        except Exception as error:
-            raise SystemExit(
-                f"cannot open the chdb folder {path}: {error}\n"
-                "Only one process may own it; is another chargebus sink running on it?"
-            ) from None
-        self._session.query(SCHEMA)
-        self._session.query(SESSION_SCHEMA)
+    @classmethod
+    def open(cls, clickhouse_url: str | None, chdb_path: Path) -> "MeterStore":
+        """The server at ``clickhouse_url``, or else chdb in ``chdb_path``;
+        EngineUnavailable says why neither can be used."""
+        engine = ServerEngine(clickhouse_url) if clickhouse_url else ChdbEngine(chdb_path)
+        return cls(engine)
 
-    def insert(self, columns: dict[str, list]) -> None:
-        rows = columns  # noqa: F841  chdb's Python() reads this local by name
-        self._session.query(
-            f"INSERT INTO {SAMPLE_TABLE} SELECT station_id, evse_id, connector_id, "
-            "transaction_id, fromUnixTimestamp64Milli(timestamp_ms, 'UTC'), measurand, phase, "
-            "location, context, unit, value, stream_seq FROM Python(rows)")
+    def insert_samples(self, columns: dict[str, list]) -> None:
+        """One list per name of SAMPLE_COLUMNS; timestamp_ms in Unix milliseconds."""
+        ordered = dict(zip(_SAMPLE_TABLE_COLUMNS, (
+            columns["station_id"], columns["evse_id"], columns["connector_id"],
+            columns["transaction_id"], columns["timestamp_ms"], columns["measurand"],
+            columns["phase"], columns["location"], columns["context"], columns["unit"],
+            columns["value"], columns["raw_value"], columns["site"], columns["stream_seq"])))
+        self.engine.insert(SAMPLES, ordered, times=("ts",))
 
     def insert_sessions(self, columns: dict[str, list]) -> None:
-        """Rows of SESSION_COLUMNS; the times as RFC 3339 text."""
-        sessions = columns  # noqa: F841  chdb's Python() reads this local by name
-        self._session.query(
-            f"INSERT INTO {SESSION_TABLE} SELECT station, transaction_id, evse_id, id_token, "
-            "parseDateTime64BestEffort(started_at, 3, 'UTC'), "
-            "parseDateTime64BestEffort(stopped_at, 3, 'UTC'), energy_wh, stop_reason, "
-            "closed_by_rule, version FROM Python(sessions)")
+        """One list per name of SESSION_COLUMNS; the times in Unix milliseconds."""
+        self.engine.insert(SESSIONS, {name: columns[name] for name in SESSION_COLUMNS},
+                           times=("started_at", "stopped_at"))
+
+    def stored_sequences(self, stations: list[str], first_ms: int, last_ms: int,
+                         sequences: list[int]) -> set[int]:
+        """Which of these message sequences already have samples: the lookup goes by
+        the table's key (station, time), so it stays cheap however big the table is."""
+        names = ", ".join(_quote(station) for station in sorted(set(stations)))
+        listed = ", ".join(str(sequence) for sequence in sequences)
+        _, rows = self.engine.query(
+            f"SELECT DISTINCT stream_seq FROM {SAMPLES} WHERE station IN ({names}) "
+            f"AND ts >= toDateTime({first_ms // 1000}, 'UTC') "
+            f"AND ts <= toDateTime({last_ms // 1000 + 1}, 'UTC') AND stream_seq IN ({listed})")
+        return {int(row[0]) for row in rows}
 
     def query_json(self, sql: str) -> bytes:
-        """A read-only query's result in ClickHouse's JSON format."""
+        """A read-only query's result as JSON ({"data": [rows as objects]})."""
         if not _READ_ONLY.match(sql) or ";" in sql.strip().rstrip(";"):
             raise QueryRefused("only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, "
                                "EXPLAIN) is answered")
-        return self._session.query(sql, "JSON").bytes()
+        return self.engine.query_json(sql)
 
     def close(self) -> None:
-        self._session.close()
+        self.engine.close()
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+__all__ = ["EngineUnavailable", "MeterStore", "QueryRefused", "SAMPLE_COLUMNS",
+           "SESSION_COLUMNS"]

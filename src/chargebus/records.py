@@ -103,13 +103,14 @@ class Presence(BaseModel):
 class StationAccess(BaseModel):
     """How a station may connect and how it is received: its Basic auth password
     (hashed, see chargebus.passwords), the OCPP versions it may speak, the answer to
-    its boots and its heartbeat interval (None: the defaults)."""
+    its boots, its heartbeat interval (None: the defaults) and its site."""
 
     station_id: str
     password_hash: str | None = None
     versions: list[OcppVersion] | None = None
     boot_status: RegistrationStatus | None = None
     heartbeat_interval: int | None = None
+    site: str | None = None  # where it stands, for analytics by site
 
 
 class LocalListEntry(BaseModel):

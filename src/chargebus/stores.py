@@ -92,18 +92,14 @@ class RecordStore(Generic[Record]):
     async def all(self, prefix: str | None = None) -> list[Record]:
         """Every record of the bucket, or those whose key starts with the part ``prefix``."""
         kv = await self._kv()
-        # A watch on a subject filter lists the keys on the server's side (nats-py's own
+        # The stream behind the bucket lists its subjects, filtered on the server (a KV
+        # watch can signal "no more" before the last keys reach it, and nats-py's own
         # keys(filters=...) matches substrings of every key, client-side).
-        watcher = await kv.watch(f"{kv_key(prefix)}.>" if prefix else ">",
-                                 ignore_deletes=True, meta_only=True)
-        keys = []
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                keys.append(entry.key)
-        finally:
-            await watcher.stop()
+        stream_subject = f"$KV.{self._bucket_name}."
+        info = await self._js.stream_info(
+            f"KV_{self._bucket_name}",
+            subjects_filter=stream_subject + (f"{kv_key(prefix)}.>" if prefix else ">"))
+        keys = [subject[len(stream_subject):] for subject in (info.state.subjects or {})]
         records = []
         for key in keys:
             try:

@@ -24,6 +24,7 @@ def register(commands) -> None:
     admit.add_argument("--boot", choices=[status.value for status in RegistrationStatus],
                        help="the answer to its BootNotification (default Accepted)")
     admit.add_argument("--heartbeat", type=int, help="its heartbeat interval in seconds")
+    admit.add_argument("--site", help="the site it stands at (analytics by site)")
     admit.set_defaults(command=_add)
     remove = stations.add_parser("remove", help="remove a station's access record")
     remove.add_argument("station_id")
@@ -49,7 +50,8 @@ def _add(settings: Settings, arguments: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     given = {"password_hash": password_hash, "versions": arguments.versions,
-             "boot_status": arguments.boot, "heartbeat_interval": arguments.heartbeat}
+             "boot_status": arguments.boot, "heartbeat_interval": arguments.heartbeat,
+             "site": arguments.site}
     update = {name: value for name, value in given.items() if value is not None}
 
     def change(current: StationAccess | None) -> StationAccess:

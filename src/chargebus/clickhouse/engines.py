@@ -1,0 +1,125 @@
+"""The two ways to ClickHouse: chdb in this process, or a server over its native protocol.
+
+Both run the same SQL, take inserts as a dict of column lists, and answer queries as
+column names and rows.
+"""
+import re
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import orjson
+
+
+class Engine(Protocol):
+    version: tuple[int, ...]
+
+    def execute(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple]]: ...
+
+    def insert(self, table: str, columns: dict[str, list], times: tuple[str, ...] = ()) -> None:
+        """Insert one column list per table column, in the table's order; the columns
+        named in ``times`` hold Unix times in milliseconds."""
+
+    def close(self) -> None: ...
+
+
+class EngineUnavailable(Exception):
+    """ClickHouse cannot be reached or opened; what to do is in the message."""
+
+
+def _moment(milliseconds: int) -> datetime:
+    return datetime.fromtimestamp(milliseconds / 1000, UTC)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+class ChdbEngine:
+    """chdb: ClickHouse inside this process, its data in one folder that only one
+    process may open. One statement at a time: the session is not safe to share
+    between threads, and its Python() table function finds the data by variable name
+    on the calling thread's stack."""
+
+    def __init__(self, path: Path):
+        import chdb.session  # about 400 MB resident: only the process that owns the data
+
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._session = chdb.session.Session(str(path))
+        except Exception as error:
+            raise EngineUnavailable(
+                f"cannot open the chdb folder {path}: {error}\n"
+                "Only one process may own it; is another chargebus sink running on it?"
+            ) from None
+        self.version = _version(self._session.query("SELECT version()", "CSV").bytes().decode())
+
+    def execute(self, sql: str) -> None:
+        with self._lock:
+            self._session.query(sql)
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        result = orjson.loads(self.query_json(sql, "JSONCompact") or b'{"meta":[],"data":[]}')
+        return [column["name"] for column in result["meta"]], [tuple(row) for row in result["data"]]
+
+    def query_json(self, sql: str, output: str = "JSON") -> bytes:
+        with self._lock:
+            return self._session.query(sql, output).bytes()
+
+    def insert(self, table: str, columns: dict[str, list], times: tuple[str, ...] = ()) -> None:
+        rows = columns  # noqa: F841  chdb's Python() table function reads this local by name
+        select = ", ".join(f"fromUnixTimestamp64Milli({name}, 'UTC')" if name in times else name
+                           for name in columns)
+        with self._lock:
+            self._session.query(f"INSERT INTO {table} ({', '.join(columns)}) "
+                                f"SELECT {select} FROM Python(rows)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+
+class ServerEngine:
+    """A ClickHouse server, e.g. clickhouse://127.0.0.1:9000/default."""
+
+    def __init__(self, url: str):
+        from clickhouse_driver import Client
+
+        parts = urlsplit(url)
+        self._client = Client(host=parts.hostname or "127.0.0.1", port=parts.port or 9000,
+                              database=(parts.path or "/default").lstrip("/") or "default",
+                              user=parts.username or "default", password=parts.password or "",
+                              connect_timeout=5, send_receive_timeout=60,
+                              settings={"use_numpy": False})
+        try:
+            self.version = _version(self._client.execute("SELECT version()")[0][0])
+        except Exception as error:
+            raise EngineUnavailable(f"cannot reach ClickHouse at {url}: {error}") from None
+
+    def execute(self, sql: str) -> None:
+        self._client.execute(sql)
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        rows, types = self._client.execute(sql, with_column_types=True)
+        return [name for name, _ in types], rows
+
+    def query_json(self, sql: str) -> bytes:
+        names, rows = self.query(sql)
+        return orjson.dumps({"data": [dict(zip(names, row)) for row in rows]},
+                            default=str)
+
+    def insert(self, table: str, columns: dict[str, list], times: tuple[str, ...] = ()) -> None:
+        # One columnar block (batches stay far below the block size), so the insert
+        # lands whole or not at all.
+        data = [[_moment(ms) for ms in values] if name in times else values
+                for name, values in columns.items()]
+        self._client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data,
+                             columnar=True)
+
+    def close(self) -> None:
+        self._client.disconnect()
