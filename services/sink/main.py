@@ -128,11 +128,12 @@ async def start_sink(settings: Settings, nc: Client):
     consumer = DurableConsumer(
         js, subjects.OCPP_STREAM, subjects.METER_SINK_CONSUMER, meter_subjects, sink.write,
         batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds,
-        ack_wait=settings.consumer_ack_wait_seconds)
+        ack_wait=settings.consumer_ack_wait_seconds, max_backoff=settings.sink_max_retry_seconds)
     sessions = DurableConsumer(
         js, subjects.SESSION_STREAM, subjects.SESSION_SINK_CONSUMER, [subjects.all_sessions()],
         sink.write_sessions, batch_size=settings.sink_batch_size,
-        batch_seconds=settings.sink_batch_seconds, ack_wait=settings.consumer_ack_wait_seconds)
+        batch_seconds=settings.sink_batch_seconds, ack_wait=settings.consumer_ack_wait_seconds,
+        max_backoff=settings.sink_max_retry_seconds)
     await consumer.start()
     await sessions.start()
     queries = await nc.subscribe(subjects.sink_query(), queue=subjects.queue_group("sink"),

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # Meter data: a ClickHouse server (clickhouse://host:9000/database), or None for
     # chdb embedded in the sink, in <data_dir>/chdb.
     clickhouse_url: str | None = None
+    # A batch ClickHouse refused is tried again after 2, 4, 8 ... seconds, at most this.
+    sink_max_retry_seconds: float = Field(60.0, gt=0)
     sink_batch_size: int = Field(5000, gt=0)
     sink_batch_seconds: float = Field(0.5, gt=0)
 

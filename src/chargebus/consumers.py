@@ -42,7 +42,8 @@ class DurableConsumer:
 
     def __init__(self, js: JetStreamContext, stream: str, durable: str,
                  filter_subjects: list[str], handle: BatchHandler,
-                 batch_size: int = 256, batch_seconds: float = 0.5, ack_wait: float = 30.0):
+                 batch_size: int = 256, batch_seconds: float = 0.5, ack_wait: float = 30.0,
+                 max_backoff: float = MAX_REDELIVERY_DELAY):
         self._js = js
         self._stream = stream
         self._config = ConsumerConfig(
@@ -54,6 +55,7 @@ class DurableConsumer:
             max_ack_pending=max(batch_size * 4, 1024),
         )
         self._handle = handle
+        self._max_backoff = max_backoff
         self._batch_size = batch_size
         self._batch_seconds = batch_seconds
         self._running = False
@@ -89,17 +91,20 @@ class DurableConsumer:
                 continue
             try:
                 await self._handle(batch)
-            except Exception:
-                log.exception("%s could not handle a batch of %d; it will be redelivered",
-                              self._config.durable_name, len(batch))
+            except Exception as error:
+                # One line, not a traceback: while a database is down this repeats.
+                log.warning("%s could not handle a batch of %d (%s: %s); it will be delivered "
+                            "again", self._config.durable_name, len(batch),
+                            type(error).__name__, str(error).splitlines()[0][:300] if str(error)
+                            else "")
                 for msg in batch:
-                    await msg.nak(delay=_backoff(msg))
+                    await msg.nak(delay=_backoff(msg, self._max_backoff))
                 continue
             for msg in batch:
                 await msg.ack()
 
 
-def _backoff(msg: Msg) -> float:
+def _backoff(msg: Msg, longest: float) -> float:
     """Wait longer each time the same message fails (a database that is down)."""
     attempts = msg.metadata.num_delivered or 1
-    return min(MAX_REDELIVERY_DELAY, REDELIVERY_DELAY * 2 ** (attempts - 1))
+    return min(longest, REDELIVERY_DELAY * 2 ** min(attempts - 1, 16))

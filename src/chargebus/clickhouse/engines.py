@@ -85,12 +85,14 @@ class ChdbEngine:
 
 
 class ServerEngine:
-    """A ClickHouse server, e.g. clickhouse://127.0.0.1:9000/default."""
+    """A ClickHouse server, e.g. clickhouse://127.0.0.1:9000/default. One statement at a
+    time: a clickhouse-driver connection takes no second query while one runs."""
 
     def __init__(self, url: str):
         from clickhouse_driver import Client
 
         parts = urlsplit(url)
+        self._lock = threading.Lock()
         self._client = Client(host=parts.hostname or "127.0.0.1", port=parts.port or 9000,
                               database=(parts.path or "/default").lstrip("/") or "default",
                               user=parts.username or "default", password=parts.password or "",
@@ -102,10 +104,12 @@ class ServerEngine:
             raise EngineUnavailable(f"cannot reach ClickHouse at {url}: {error}") from None
 
     def execute(self, sql: str) -> None:
-        self._client.execute(sql)
+        with self._lock:
+            self._client.execute(sql)
 
     def query(self, sql: str) -> tuple[list[str], list[tuple]]:
-        rows, types = self._client.execute(sql, with_column_types=True)
+        with self._lock:
+            rows, types = self._client.execute(sql, with_column_types=True)
         return [name for name, _ in types], rows
 
     def query_json(self, sql: str) -> bytes:
@@ -118,8 +122,10 @@ class ServerEngine:
         # lands whole or not at all.
         data = [[_moment(ms) for ms in values] if name in times else values
                 for name, values in columns.items()]
-        self._client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data,
-                             columnar=True)
+        with self._lock:
+            self._client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data,
+                                 columnar=True)
 
     def close(self) -> None:
-        self._client.disconnect()
+        with self._lock:
+            self._client.disconnect()

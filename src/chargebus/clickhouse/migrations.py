@@ -76,28 +76,28 @@ def _site_and_raw_value(c: Capabilities) -> list[AddColumn]:
 
 
 def _fifteen_minutes(c: Capabilities) -> list[str]:
-    window = "toStartOfFifteenMinutes(ts)"
+    slot = "toStartOfFifteenMinutes(ts)"
     return [
         f"""CREATE TABLE IF NOT EXISTS {ENERGY_15M} (
-            station String, site String, evse_id UInt32, window DateTime('UTC'),
+            station String, site String, evse_id UInt32, slot DateTime('UTC'),
             first AggregateFunction(min, Float64), last AggregateFunction(max, Float64)
-        ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(window)
-        ORDER BY (site, station, evse_id, window)""",
+        ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(slot)
+        ORDER BY (site, station, evse_id, slot)""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {ENERGY_15M}_mv TO {ENERGY_15M} AS
-        SELECT station, site, evse_id, {window} AS window,
+        SELECT station, site, evse_id, {slot} AS slot,
                minState(value) AS first, maxState(value) AS last
         FROM {SAMPLES} WHERE measurand = '{ENERGY_MEASURAND}' AND unit = 'Wh'
-        GROUP BY station, site, evse_id, window""",
+        GROUP BY station, site, evse_id, slot""",
         f"""CREATE TABLE IF NOT EXISTS {POWER_15M} (
-            station String, site String, window DateTime('UTC'),
+            station String, site String, slot DateTime('UTC'),
             average AggregateFunction(avg, Float64), peak AggregateFunction(max, Float64)
-        ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(window)
-        ORDER BY (site, station, window)""",
+        ) ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(slot)
+        ORDER BY (site, station, slot)""",
         f"""CREATE MATERIALIZED VIEW IF NOT EXISTS {POWER_15M}_mv TO {POWER_15M} AS
-        SELECT station, site, {window} AS window, avgState(value) AS average,
+        SELECT station, site, {slot} AS slot, avgState(value) AS average,
                maxState(value) AS peak
         FROM {SAMPLES} WHERE measurand = '{POWER_MEASURAND}' AND unit = 'W' AND phase = ''
-        GROUP BY station, site, window""",
+        GROUP BY station, site, slot""",
         f"""CREATE TABLE IF NOT EXISTS {LAST_SAMPLE} (
             station String, site String, last AggregateFunction(max, {c.time})
         ) ENGINE = AggregatingMergeTree ORDER BY (station, site)""",

@@ -1,0 +1,122 @@
+"""Analytics over the meter data, the same SQL on chdb and on a ClickHouse server
+(18.16 included).
+
+    rows = await Analytics.over_nats(nc).energy(by="site", since=..., until=...)
+
+Each query returns a list of rows as dicts. Over NATS the process that owns ClickHouse
+(the sink) runs the SQL, so this works while `chargebus run` holds the chdb folder.
+"""
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+import orjson
+
+from chargebus import events, subjects
+from chargebus.clickhouse.migrations import (ENERGY_15M, LAST_SAMPLE, POWER_15M, SAMPLES,
+                                             SESSIONS)
+
+QUERIES = ("energy", "peak", "sessions", "silent", "series")
+
+
+class QueryFailed(Exception):
+    pass
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _time(moment: datetime) -> str:
+    return f"toDateTime({int(moment.timestamp())}, 'UTC')"
+
+
+def energy_sql(by: str, since: datetime, until: datetime) -> str:
+    """Energy imported per station or site and day, in Wh: per EVSE and day, the last
+    register reading minus the first (from the 15-minute aggregates)."""
+    if by not in ("station", "site"):
+        raise ValueError("energy is by station or by site")
+    return f"""
+        SELECT {by}, toString(day) AS day, sum(energy) AS energy_wh FROM (
+            SELECT station, site, evse_id, toDate(slot) AS day,
+                   maxMerge(last) - minMerge(first) AS energy
+            FROM {ENERGY_15M} WHERE slot >= {_time(since)} AND slot < {_time(until)}
+            GROUP BY station, site, evse_id, day)
+        GROUP BY {by}, day ORDER BY {by}, day"""
+
+
+def peak_sql(since: datetime, until: datetime) -> str:
+    """Per site, the highest demand of a 15-minute slot: the sum over its stations of
+    their average import power in the slot, in W, and when it was."""
+    return f"""
+        SELECT site, max(demand_w) AS peak_w, toString(argMax(slot, demand_w)) AS slot FROM (
+            SELECT site, slot, sum(average_w) AS demand_w FROM (
+                SELECT site, station, slot, avgMerge(average) AS average_w FROM {POWER_15M}
+                WHERE slot >= {_time(since)} AND slot < {_time(until)}
+                GROUP BY site, station, slot)
+            GROUP BY site, slot)
+        GROUP BY site ORDER BY site"""
+
+
+def sessions_sql(since: datetime, until: datetime, station: str | None = None) -> str:
+    """Finished transactions with their energy and duration (the newest version of each)."""
+    where = f"stopped_at >= {_time(since)} AND stopped_at < {_time(until)}"
+    if station:
+        where += f" AND station = {_text(station)}"
+    return f"""
+        SELECT station, transaction_id, evse_id, id_token, toString(started_at) AS started,
+               toString(stopped_at) AS stopped, energy_wh,
+               toInt32(toUnixTimestamp(stopped_at) - toUnixTimestamp(started_at)) AS duration_s,
+               stop_reason, closed_by_rule
+        FROM {SESSIONS} FINAL WHERE {where} ORDER BY stopped_at, station"""
+
+
+def silent_sql(minutes: int) -> str:
+    """Stations whose last sample is older than ``minutes``."""
+    return f"""
+        SELECT station, site, toString(last_at) AS last_sample FROM (
+            SELECT station, any(site) AS site, max(last) AS last_at FROM (
+                SELECT station, site, maxMerge(last) AS last FROM {LAST_SAMPLE}
+                GROUP BY station, site)
+            GROUP BY station)
+        WHERE last_at < now() - {int(minutes) * 60} ORDER BY last_at"""
+
+
+def series_sql(station: str, measurand: str, since: datetime, until: datetime) -> str:
+    """One measurand of one station over time, every sample."""
+    return f"""
+        SELECT toString(ts) AS at, evse_id, phase, unit, value FROM {SAMPLES}
+        WHERE station = {_text(station)} AND measurand = {_text(measurand)}
+          AND ts >= {_time(since)} AND ts < {_time(until)}
+        ORDER BY at, evse_id, phase"""
+
+
+class Analytics:
+    def __init__(self, ask: Callable[[str], Awaitable[list[dict]]]):
+        self._ask = ask
+
+    @classmethod
+    def over_nats(cls, nc, timeout: float = 60.0) -> "Analytics":
+        async def ask(sql: str) -> list[dict]:
+            reply = await nc.request(subjects.sink_query(), sql.encode(), timeout=timeout)
+            error = (reply.headers or {}).get(events.ERROR)
+            if error is not None:
+                raise QueryFailed(f"{error}: {reply.data.decode(errors='replace')}")
+            return orjson.loads(reply.data)["data"]
+        return cls(ask)
+
+    async def energy(self, by: str, since: datetime, until: datetime) -> list[dict]:
+        return await self._ask(energy_sql(by, since, until))
+
+    async def peak(self, since: datetime, until: datetime) -> list[dict]:
+        return await self._ask(peak_sql(since, until))
+
+    async def sessions(self, since: datetime, until: datetime,
+                       station: str | None = None) -> list[dict]:
+        return await self._ask(sessions_sql(since, until, station))
+
+    async def silent(self, minutes: int) -> list[dict]:
+        return await self._ask(silent_sql(minutes))
+
+    async def series(self, station: str, measurand: str, since: datetime,
+                     until: datetime) -> list[dict]:
+        return await self._ask(series_sql(station, measurand, since, until))

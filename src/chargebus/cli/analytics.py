@@ -1,0 +1,94 @@
+"""`chargebus analytics`: the analytics queries, as a table, CSV or JSON."""
+import argparse
+import csv
+import io
+import sys
+from datetime import timedelta
+
+import orjson
+
+from chargebus.analytics import Analytics, QueryFailed
+from chargebus.cli.common import timestamp, with_nats
+from chargebus.clock import utc_now
+from chargebus.config import Settings
+from chargebus.meter import DEFAULT_MEASURAND
+
+
+def register(commands) -> None:
+    analytics = commands.add_parser(
+        "analytics", help="energy, peak demand, sessions, silent stations, time series"
+    ).add_subparsers(title="analytics")
+
+    def query(name: str, help_text: str, window: bool = True) -> argparse.ArgumentParser:
+        parser = analytics.add_parser(name, help=help_text)
+        if window:
+            parser.add_argument("--since", type=timestamp, help="RFC 3339 (default: 7 days ago)")
+            parser.add_argument("--until", type=timestamp, help="RFC 3339 (default: now)")
+        parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        parser.set_defaults(command=_run, query=name)
+        return parser
+
+    energy = query("energy", "energy imported per station or site and day (Wh)")
+    energy.add_argument("--by", choices=("station", "site"), default="station")
+    query("peak", "peak demand per site in 15-minute slots (W)")
+    sessions = query("sessions", "finished transactions with energy and duration")
+    sessions.add_argument("--station")
+    silent = query("silent", "stations that sent no meter data for N minutes", window=False)
+    silent.add_argument("--minutes", type=int, default=60)
+    series = query("series", "one measurand of one station over time")
+    series.add_argument("station")
+    series.add_argument("--measurand", default=DEFAULT_MEASURAND)
+
+
+def _run(settings: Settings, arguments: argparse.Namespace) -> int:
+    until = getattr(arguments, "until", None) or utc_now()
+    since = getattr(arguments, "since", None) or until - timedelta(days=7)
+
+    async def ask(nc) -> int:
+        analytics = Analytics.over_nats(nc)
+        try:
+            rows = await {
+                "energy": lambda: analytics.energy(arguments.by, since, until),
+                "peak": lambda: analytics.peak(since, until),
+                "sessions": lambda: analytics.sessions(since, until, arguments.station),
+                "silent": lambda: analytics.silent(arguments.minutes),
+                "series": lambda: analytics.series(arguments.station, arguments.measurand,
+                                                   since, until),
+            }[arguments.query]()
+        except QueryFailed as error:
+            print(f"chargebus analytics {arguments.query}: {error}", file=sys.stderr)
+            return 1
+        except TimeoutError:
+            print("chargebus analytics: no answer from the sink (is chargebus running?)",
+                  file=sys.stderr)
+            return 1
+        sys.stdout.write(render(rows, arguments.format))
+        return 0
+
+    return with_nats(settings, ask)
+
+
+def render(rows: list[dict], output: str) -> str:
+    if output == "json":
+        return orjson.dumps(rows).decode() + "\n"
+    if not rows:
+        return "" if output == "csv" else "(no rows)\n"
+    names = list(rows[0])
+    if output == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([row[name] for name in names] for row in rows)
+        return buffer.getvalue()
+    cells = [names] + [[_cell(row[name]) for name in names] for row in rows]
+    widths = [max(len(line[index]) for line in cells) for index in range(len(names))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
+             for line in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)
