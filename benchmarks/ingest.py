@@ -1,9 +1,11 @@
 """Meter samples per second from a publish into JetStream to rows visible in ClickHouse.
 
-    .venv/bin/python benchmarks/ingest.py [--messages 50000] [--clickhouse-url URL]
+    .venv/bin/python benchmarks/ingest.py [--messages 50000] [--samples-per-message 4|12]
+                                          [--clickhouse-url URL]
 
-Starts a nats-server of its own, publishes MeterValues calls of 1.6 with four sampled
-values each into the OCPP stream as the edge records them (acknowledged publishes, a
+Starts a nats-server of its own, publishes MeterValues calls of 1.6 with 4 sampled values
+each (energy, power, current and voltage of one phase) or 12 (a three-phase AC charger:
+energy, power, and current, voltage and power per phase) into the OCPP stream as the edge records them (acknowledged publishes, a
 bounded window), then starts one sink process (chdb in a temporary folder, or the
 ClickHouse server at --clickhouse-url) and times until the samples table holds them
 all: the rate a sink drains JetStream into ClickHouse. The publish rate of this one
@@ -32,24 +34,34 @@ from chargebus.events import CallContext  # noqa: E402
 from chargebus.natsserver import nats_server_command  # noqa: E402
 from chargebus.protocol import OcppVersion  # noqa: E402
 
-SAMPLES_PER_MESSAGE = 4
 WINDOW = 2000  # publishes awaiting their ack at once
 
 
-def meter_values(index: int) -> bytes:
+def sampled_values(index: int, count: int) -> list[dict]:
+    one_phase = [
+        {"value": str(1000 + index), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": "7.4", "measurand": "Power.Active.Import", "unit": "kW"},
+        {"value": "16.1", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+        {"value": "230.1", "measurand": "Voltage", "phase": "L1-N", "unit": "V"}]
+    if count == 4:
+        return one_phase
+    per_phase = [sample | {"phase": phase} for phase in ("L1", "L2", "L3") for sample in (
+        {"value": "16.1", "measurand": "Current.Import", "unit": "A"},
+        {"value": "230.1", "measurand": "Voltage", "unit": "V"},
+        {"value": "3.7", "measurand": "Power.Active.Import", "unit": "kW"})]
+    return one_phase[:2] + per_phase + [
+        {"value": "0.1", "measurand": "Current.Import", "phase": "N", "unit": "A"}]
+
+
+def meter_values(index: int, samples_per_message: int = 4) -> bytes:
     minute = index // 100
     return orjson.dumps({"connectorId": 1, "meterValue": [{
         "timestamp": f"2026-11-{1 + minute // 1440 % 28:02d}T{minute // 60 % 24:02d}:"
                      f"{minute % 60:02d}:00Z",
-        "sampledValue": [
-            {"value": str(1000 + index), "measurand": "Energy.Active.Import.Register",
-             "unit": "Wh"},
-            {"value": "7.4", "measurand": "Power.Active.Import", "unit": "kW"},
-            {"value": "16.1", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
-            {"value": "230.1", "measurand": "Voltage", "phase": "L1-N", "unit": "V"}]}]})
+        "sampledValue": sampled_values(index, samples_per_message)}]})
 
 
-async def publish(nc, count: int, stations: int) -> float:
+async def publish(nc, count: int, stations: int, samples_per_message: int = 4) -> float:
     js = nc.jetstream()
     pending: set[asyncio.Future] = set()
     started = time.perf_counter()
@@ -57,7 +69,7 @@ async def publish(nc, count: int, stations: int) -> float:
         station = f"BENCH-{index % stations:05d}"
         context = CallContext(station, OcppVersion.V16, "MeterValues", f"m{index}", "bench",
                               ocpp_timestamp())
-        body = meter_values(index)
+        body = meter_values(index, samples_per_message)
         pending.add(asyncio.ensure_future(js.publish(
             subjects.station_event(station, "MeterValues"), body,
             headers=context.record_headers(body))))
@@ -76,14 +88,15 @@ async def stored(nc) -> int:
 async def fill(arguments, nats_url: str) -> float:
     nc = await nats.connect(nats_url)
     await bus.ensure_topology(nc.jetstream())
-    published = await publish(nc, arguments.messages, arguments.stations)
+    published = await publish(nc, arguments.messages, arguments.stations,
+                              arguments.samples_per_message)
     await nc.close()
     return published
 
 
 async def drain(arguments, nats_url: str, published: float) -> None:
     nc = await nats.connect(nats_url)
-    expected = arguments.messages * SAMPLES_PER_MESSAGE
+    expected = arguments.messages * arguments.samples_per_message
     started = time.perf_counter()
     deadline = started + arguments.deadline
     count = 0
@@ -104,6 +117,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--samples-per-message", type=int, choices=(4, 12), default=4)
     parser.add_argument("--clickhouse-url")
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--deadline", type=float, default=300.0)
@@ -119,7 +133,7 @@ def main() -> int:
                                             sink_batch_seconds=0.2).as_environment()
         time.sleep(1)
         published = asyncio.run(fill(arguments, nats_url))
-        sink = subprocess.Popen([sys.executable, "-m", "cProfile", "-o", "/tmp/sink.prof", "-m", "chargebus_services.sink"],
+        sink = subprocess.Popen([sys.executable, "-m", "chargebus_services.sink"],
                                 env=environment, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         try:

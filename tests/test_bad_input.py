@@ -56,7 +56,7 @@ async def test_a_payload_that_breaks_its_schema_is_refused_at_the_edge_and_not_r
     assert answer == [4, "1", "OccurenceConstraintViolation",
                       "MeterValues: meterValue[0].timestamp is required", {}]
     info = await bus.jetstream().stream_info(
-        subjects.OCPP_STREAM, subjects_filter=subjects.station_event(station_id, ">"))
+        subjects.OCPP_STREAM, subjects_filter=subjects.station_calls(station_id))
     assert not info.state.subjects
 
 

@@ -72,7 +72,7 @@ async def test_nats_outage_gets_internal_error_and_loses_nothing(tmp_path):
         try:
             js = nc.jetstream()
             info = await js.stream_info(subjects.OCPP_STREAM)
-            consumer = await js.pull_subscribe(subjects.station_event(station_id, "*"),
+            consumer = await js.pull_subscribe(subjects.station_calls(station_id),
                                                stream=subjects.OCPP_STREAM)
             stored = await consumer.fetch(10, timeout=2)
             assert len(stored) == 1 == info.state.messages  # acknowledged once, stored once

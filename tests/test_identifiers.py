@@ -22,7 +22,7 @@ def test_invalid_station_ids(station_id):
 
 def test_a_checked_station_id_is_one_subject_token():
     subject = subjects.station_event(check_station_id("CP-1_x=y:z+w|v@u"), "MeterValues")
-    assert subject.split(".") == ["cb", "station", "CP-1_x=y:z+w|v@u", "MeterValues"]
+    assert subject.split(".") == ["cb", "station", "MeterValues", "CP-1_x=y:z+w|v@u"]
 
 
 @given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=3))

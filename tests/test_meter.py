@@ -1,6 +1,8 @@
 import math
 
-from chargebus.meter import Placement, placement, samples
+import pytest
+
+from chargebus.meter import Placement, SampleColumns, placement, samples
 from chargebus.protocol import OcppVersion
 
 
@@ -62,3 +64,19 @@ def test_201_signed_meter_value_is_kept_beside_the_number():
     [sample] = samples("CS", OcppVersion.V201, "MeterValues", payload,
                        placement(OcppVersion.V201, "MeterValues", payload))
     assert (sample.unit, sample.value, sample.raw_value) == ("W", 7500.0, "c2lnbmVk")
+
+
+def test_a_call_that_cannot_be_read_leaves_the_columns_as_they_were():
+    columns = SampleColumns()
+    good = {"connectorId": 1, "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",
+                                              "sampledValue": [{"value": "5"}]}]}
+    bad = {"connectorId": 1, "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",
+                                             "sampledValue": [{"value": "6"}, {"unit": "Wh"}]}]}
+    where = placement(OcppVersion.V16, "MeterValues", good)
+    assert columns.add("CP", OcppVersion.V16, "MeterValues", good, where, "site-1", 7) == 1
+    with pytest.raises(KeyError):
+        columns.add("CP", OcppVersion.V16, "MeterValues", bad, where, "site-1", 8)
+    assert {name: len(values) for name, values in columns.lists.items()} == dict.fromkeys(
+        SampleColumns.NAMES, 1)
+    assert columns.lists["stream_seq"] == [7] and columns.lists["site"] == ["site-1"]
+    assert columns.lists["value"] == [5.0] and columns.lists["evse_id"] == [1]

@@ -18,12 +18,16 @@ from chargebus.access import AccessDirectory
 from chargebus.config import Settings
 from chargebus.consumers import UNUSABLE, DeadLetters, DurableConsumer
 from chargebus.events import CallContext
-from chargebus.meter import METER_ACTIONS, placement, samples
-from chargebus.meterstore import (SAMPLE_COLUMNS, SESSION_COLUMNS, EngineUnavailable, MeterStore,
-                                  QueryRefused)
+from chargebus.meter import METER_ACTIONS, SampleColumns, placement
+from chargebus.meterstore import SESSION_COLUMNS, EngineUnavailable, MeterStore, QueryRefused
 from chargebus.stores import Stores, transaction_key
 
 log = logging.getLogger(__name__)
+
+# A TransactionEvent that names no EVSE takes it from its transaction's record, which the
+# transactions consumer may not have written yet: such a message is delivered again
+# (with backoff) up to this many times, then stored with EVSE 0.
+EVSE_WAIT_DELIVERIES = 5
 
 
 class MeterSink:
@@ -35,50 +39,60 @@ class MeterSink:
         self._dead_letters = DeadLetters(nc.jetstream(), subjects.METER_SINK_CONSUMER)
         self._session_dead_letters = DeadLetters(nc.jetstream(), subjects.SESSION_SINK_CONSUMER)
 
-    async def write(self, batch: list[Msg]) -> None:
+    async def write(self, batch: list[Msg]) -> list[Msg]:
         """Insert the batch's samples at once; a message that holds no usable meter data
-        goes to the dead letters instead of holding up the rest."""
-        rows_by_message: list[tuple[Msg, list[tuple]]] = []
+        goes to the dead letters instead of holding up the rest. Returns the messages
+        to be delivered again later: their transaction's EVSE is not known yet."""
+        columns = SampleColumns()
+        delivered_before, later = [], []
         for msg in batch:
-            try:
-                rows_by_message.append((msg, await self._rows_of(msg)))
-            except UNUSABLE as error:
-                await self._dead_letters.send(msg, f"no usable meter data: {error!r}")
-        stored = await self._already_stored(rows_by_message)
-        columns: dict[str, list] = {name: [] for name in SAMPLE_COLUMNS}
-        appenders = [columns[name].append for name in SAMPLE_COLUMNS]
-        for msg, rows in rows_by_message:
-            if msg.metadata.sequence.stream in stored:
-                continue
-            for row in rows:
-                for append, value in zip(appenders, row):
-                    append(value)
-        if columns["station_id"]:
-            await asyncio.to_thread(self._store.insert_samples, columns)
+            if (msg.metadata.num_delivered or 1) > 1:
+                delivered_before.append(msg)
+            elif not await self._add(columns, msg):
+                later.append(msg)
+        if delivered_before:
+            later += await self._add_unless_stored(columns, delivered_before)
+        if len(columns):
+            await asyncio.to_thread(self._store.insert_samples, columns.lists)
+        return later
 
-    async def _already_stored(self, rows_by_message) -> set[int]:
-        """The messages delivered before whose samples are in ClickHouse already."""
-        again = [(msg, rows) for msg, rows in rows_by_message
-                 if rows and (msg.metadata.num_delivered or 1) > 1]
-        if not again:
-            return set()
-        every_row = [row for _, rows in again for row in rows]
-        timestamps = [row[SAMPLE_COLUMNS.index("timestamp_ms")] for row in every_row]
-        return await asyncio.to_thread(
-            self._store.stored_sequences, [row[0] for row in every_row], min(timestamps),
-            max(timestamps), [msg.metadata.sequence.stream for msg, _ in again])
+    async def _add(self, columns: SampleColumns, msg: Msg) -> bool:
+        """Adds the message's samples; False where it is to wait for its EVSE."""
+        try:
+            context = CallContext.from_headers(msg.headers)
+            payload = orjson.loads(msg.data)
+            where = placement(context.version, context.action, payload)
+            if where.evse_id is None and where.transaction_id:
+                evse_id = await self._evse_of(context, where.transaction_id)
+                if evse_id is None and (msg.metadata.num_delivered or 1) < EVSE_WAIT_DELIVERIES:
+                    return False
+                where = where._replace(evse_id=evse_id)
+            access = self._sites.get(context.station_id)
+            columns.add(context.station_id, context.version, context.action, payload, where,
+                        access.site if access is not None and access.site else "",
+                        msg.metadata.sequence.stream)
+        except UNUSABLE as error:
+            await self._dead_letters.send(msg, f"no usable meter data: {error!r}")
+        return True
 
-    async def _rows_of(self, msg: Msg) -> list[tuple]:
-        context = CallContext.from_headers(msg.headers)
-        payload = orjson.loads(msg.data)
-        where = placement(context.version, context.action, payload)
-        if where.evse_id is None and where.transaction_id:
-            where = where._replace(evse_id=await self._evse_of(context, where.transaction_id))
-        sequence = msg.metadata.sequence.stream
-        access = self._sites.get(context.station_id)
-        site = access.site if access is not None and access.site else ""
-        return [(*sample, site, sequence) for sample in samples(
-            context.station_id, context.version, context.action, payload, where)]
+    async def _add_unless_stored(self, columns: SampleColumns, messages: list[Msg]) -> list[Msg]:
+        """Messages delivered before may have been stored already (the insert succeeded,
+        the ack was lost): their samples are looked up by the table's key (station, time)
+        and the message's sequence."""
+        candidates = SampleColumns()
+        later = [msg for msg in messages if not await self._add(candidates, msg)]
+        if not len(candidates):
+            return later
+        rows = candidates.lists
+        stored = await asyncio.to_thread(
+            self._store.stored_sequences, rows["station_id"], min(rows["timestamp_ms"]),
+            max(rows["timestamp_ms"]), sorted(set(rows["stream_seq"])))
+        keep = [index for index, sequence in enumerate(rows["stream_seq"])
+                if sequence not in stored]
+        for name, column in columns.lists.items():
+            candidate = rows[name]
+            column.extend(candidate[index] for index in keep)
+        return later
 
     async def _evse_of(self, context: CallContext, transaction_id: str) -> int | None:
         """The payload left the EVSE out; the transaction's start told it."""
@@ -114,7 +128,6 @@ class MeterSink:
 
 
 async def start_sink(settings: Settings, nc: Client):
-    js = nc.jetstream()
     try:
         store = await asyncio.to_thread(MeterStore.open, settings.clickhouse_url,
                                         settings.chdb_path)
@@ -123,25 +136,29 @@ async def start_sink(settings: Settings, nc: Client):
     sites = AccessDirectory(nc)
     await sites.start()
     sink = MeterSink(nc, store, sites)
-    meter_subjects = sorted({subjects.station_events(action)
-                             for actions in METER_ACTIONS.values() for action in actions})
-    consumer = DurableConsumer(
-        js, subjects.OCPP_STREAM, subjects.METER_SINK_CONSUMER, meter_subjects, sink.write,
+    meter_actions = sorted({action for actions in METER_ACTIONS.values() for action in actions})
+    consumers = [DurableConsumer(
+        nc, subjects.OCPP_STREAM,
+        subjects.action_consumer(subjects.METER_SINK_CONSUMER, action),
+        subjects.station_events(action), sink.write,
         batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds,
         ack_wait=settings.consumer_ack_wait_seconds, max_backoff=settings.sink_max_retry_seconds)
+        for action in meter_actions]
     sessions = DurableConsumer(
-        js, subjects.SESSION_STREAM, subjects.SESSION_SINK_CONSUMER, [subjects.all_sessions()],
+        nc, subjects.SESSION_STREAM, subjects.SESSION_SINK_CONSUMER, subjects.all_sessions(),
         sink.write_sessions, batch_size=settings.sink_batch_size,
         batch_seconds=settings.sink_batch_seconds, ack_wait=settings.consumer_ack_wait_seconds,
         max_backoff=settings.sink_max_retry_seconds)
-    await consumer.start()
+    for consumer in consumers:
+        await consumer.start()
     await sessions.start()
     queries = await nc.subscribe(subjects.sink_query(), queue=subjects.queue_group("sink"),
                                  cb=sink.answer_query)
 
     async def stop() -> None:
         await queries.unsubscribe()
-        await consumer.stop()
+        for consumer in consumers:
+            await consumer.stop()
         await sessions.stop()
         await sites.stop()
         store.close()

@@ -33,13 +33,17 @@ async def start_workers(settings: Settings, nc: Client):
         responders.append(responder)
 
     consumers = [
-        DurableConsumer(js, subjects.OCPP_STREAM, subjects.STATUS_CONSUMER,
-                        [subjects.station_events("StatusNotification")], registry.record_statuses,
+        DurableConsumer(nc, subjects.OCPP_STREAM, subjects.STATUS_CONSUMER,
+                        subjects.station_events("StatusNotification"), registry.record_statuses,
                         ack_wait=settings.consumer_ack_wait_seconds),
-        DurableConsumer(js, subjects.OCPP_STREAM, subjects.TRANSACTION_CONSUMER,
-                        [subjects.station_events(action) for action in TRANSACTION_ACTIONS],
-                        transactions.apply, batch_size=64,
-                        ack_wait=settings.consumer_ack_wait_seconds),
+    ] + [
+        # One consumer per action: the rules of chargebus.sessions give the same record
+        # whatever order a transaction's events are applied in.
+        DurableConsumer(nc, subjects.OCPP_STREAM,
+                        subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action),
+                        subjects.station_events(action), transactions.apply, batch_size=64,
+                        ack_wait=settings.consumer_ack_wait_seconds)
+        for action in TRANSACTION_ACTIONS
     ]
     for consumer in consumers:
         await consumer.start()

@@ -16,9 +16,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import nats
-
-from chargebus import subjects
+from chargebus import bus, subjects
 from chargebus.config import Settings
 from chargebus.natsserver import nats_server_command
 
@@ -91,7 +89,7 @@ class EmbeddedSystem:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             try:
-                return await nats.connect(self.settings.nats_url, name="chargebus-run",
+                return await bus.connect_url(self.settings.nats_url, name="chargebus-run",
                                           max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                                           error_cb=_not_up_yet)
             except Exception:

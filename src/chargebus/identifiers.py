@@ -8,6 +8,7 @@ MAX_STATION_ID_LENGTH = 48
 _STATION_ID = re.compile(r"[A-Za-z0-9\-_=:+|@]{1,%d}" % MAX_STATION_ID_LENGTH)
 
 _KV_KEY_SAFE = re.compile(r"[A-Za-z0-9\-_]")
+_KV_KEY_SAFE_PART = re.compile(r"[A-Za-z0-9\-_]+")
 
 
 class InvalidIdentifier(ValueError):
@@ -34,6 +35,8 @@ def kv_key(*parts: str) -> str:
 def _escape(part: str) -> str:
     if not part:
         raise InvalidIdentifier("an empty identifier cannot be a key")
+    if _KV_KEY_SAFE_PART.fullmatch(part):  # most ids need no escaping
+        return part
     return "".join(
         char if _KV_KEY_SAFE.match(char) else "".join(f"={byte:02X}" for byte in char.encode())
         for char in part

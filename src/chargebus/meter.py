@@ -1,6 +1,5 @@
 """Meter samples: one row per sampled value, from any OCPP call that carries them."""
 import math
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from chargebus.clock import parse_timestamp
@@ -61,29 +60,71 @@ def meter_values(version: OcppVersion, action: str, payload: dict) -> list:
 
 
 def samples(station_id: str, version: OcppVersion, action: str, payload: dict,
-            where: Placement) -> Iterator[Sample]:
+            where: Placement) -> list[Sample]:
     """The samples of a call; ``where`` comes from placement(), completed by the caller
     where the payload leaves the EVSE out (1.6 StopTransaction, later TransactionEvents)."""
-    read_value = _value_16 if version is OcppVersion.V16 else _value_2x
-    for meter_value in meter_values(version, action, payload):
-        timestamp_ms = int(parse_timestamp(meter_value["timestamp"]).timestamp() * 1000)
-        for sampled in meter_value["sampledValue"]:
-            value, unit, raw = read_value(sampled)
-            factor, unit = _NORMAL_UNITS.get(unit, (1.0, unit))
-            yield Sample(
-                station_id,
-                where.evse_id or 0,
-                where.connector_id,
-                where.transaction_id,
-                timestamp_ms,
-                sampled.get("measurand", DEFAULT_MEASURAND),
-                sampled.get("phase", ""),
-                sampled.get("location", DEFAULT_LOCATION),
-                sampled.get("context", DEFAULT_CONTEXT),
-                unit,
-                value * factor,
-                raw,
-            )
+    columns = SampleColumns()
+    columns.add(station_id, version, action, payload, where, "", 0)
+    return [Sample(*row[:len(Sample._fields)]) for row in zip(*columns.lists.values())]
+
+
+class SampleColumns:
+    """Samples the way ClickHouse takes them: one list per column (SAMPLE_COLUMNS).
+
+    The sink appends every call of a batch here and inserts the lists at once; building
+    a tuple per sample first cost it more than the insert.
+    """
+
+    NAMES = Sample._fields + ("site", "stream_seq")
+
+    def __init__(self) -> None:
+        self.lists: dict[str, list] = {name: [] for name in self.NAMES}
+        self._per_sample = [self.lists[name] for name in (
+            "timestamp_ms", "measurand", "phase", "location", "context", "unit", "value",
+            "raw_value")]
+        self._per_call = [self.lists[name] for name in (
+            "station_id", "evse_id", "connector_id", "transaction_id", "site", "stream_seq")]
+
+    def __len__(self) -> int:
+        return len(self.lists["station_id"])
+
+    def add(self, station_id: str, version: OcppVersion, action: str, payload: dict,
+            where: Placement, site: str, stream_seq: int) -> int:
+        """Appends the call's samples and returns how many; a payload that cannot be
+        read raises (chargebus.consumers.UNUSABLE) and leaves the lists as they were."""
+        before = len(self)
+        try:
+            count = self._add_samples(version, action, payload)
+        except BaseException:
+            for column in self.lists.values():
+                del column[before:]
+            raise
+        for column, value in zip(self._per_call, (
+                station_id, where.evse_id or 0, where.connector_id, where.transaction_id,
+                site, stream_seq)):
+            column.extend([value] * count)
+        return count
+
+    def _add_samples(self, version: OcppVersion, action: str, payload: dict) -> int:
+        (times, measurands, phases, locations, contexts, units, values,
+         raw_values) = self._per_sample
+        read_value = _value_16 if version is OcppVersion.V16 else _value_2x
+        count = 0
+        for meter_value in meter_values(version, action, payload):
+            timestamp_ms = int(parse_timestamp(meter_value["timestamp"]).timestamp() * 1000)
+            for sampled in meter_value["sampledValue"]:
+                value, unit, raw = read_value(sampled)
+                factor, unit = _NORMAL_UNITS.get(unit, (1.0, unit))
+                times.append(timestamp_ms)
+                measurands.append(sampled.get("measurand", DEFAULT_MEASURAND))
+                phases.append(sampled.get("phase", ""))
+                locations.append(sampled.get("location", DEFAULT_LOCATION))
+                contexts.append(sampled.get("context", DEFAULT_CONTEXT))
+                units.append(unit)
+                values.append(value * factor)
+                raw_values.append(raw)
+                count += 1
+        return count
 
 
 # Kilo-units become their base unit, so that a measurand has one unit in the table.

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from chargebus.clickhouse.engines import ChdbEngine, Engine, EngineUnavailable, ServerEngine
 from chargebus.clickhouse.migrations import SAMPLES, SESSIONS, migrate
-from chargebus.meter import Sample
+from chargebus.meter import SampleColumns
 
 log = logging.getLogger(__name__)
 
 # The samples table's columns, in the order the sink fills them: a Sample, then the
 # station's site and the JetStream sequence of the message (for deduplication).
-SAMPLE_COLUMNS = Sample._fields + ("site", "stream_seq")
+SAMPLE_COLUMNS = SampleColumns.NAMES
 _SAMPLE_TABLE_COLUMNS = ("station", "evse_id", "connector_id", "transaction_id", "ts",
                          "measurand", "phase", "location", "context", "unit", "value",
                          "raw_value", "site", "stream_seq")
