@@ -94,9 +94,16 @@ async def fill(arguments, nats_url: str) -> float:
     return published
 
 
-async def drain(arguments, nats_url: str, published: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drain(arguments, nats_url: str, published: float, processes: dict[str, int]) -> None:
     nc = await nats.connect(nats_url)
     expected = arguments.messages * arguments.samples_per_message
+    cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
     started = time.perf_counter()
     deadline = started + arguments.deadline
     count = 0
@@ -106,11 +113,14 @@ async def drain(arguments, nats_url: str, published: float) -> None:
             break
         await asyncio.sleep(0.1)
     elapsed = time.perf_counter() - started
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
     await nc.close()
     target = arguments.clickhouse_url or "chdb"
     print(f"{target}: {arguments.messages} MeterValues ({expected} samples) published in "
           f"{published:.1f} s ({expected / published:,.0f} samples/s); the sink made {count} "
           f"samples visible in {elapsed:.1f} s: {count / elapsed:,.0f} samples/s")
+    print("CPU per message while draining: " + ", ".join(
+        f"{name} {seconds / arguments.messages * 1e6:.0f} us" for name, seconds in cpu.items()))
 
 
 def main() -> int:
@@ -140,7 +150,8 @@ def main() -> int:
             for line in sink.stderr:
                 if "sink is ready" in line:
                     break
-            asyncio.run(drain(arguments, nats_url, published))
+            asyncio.run(drain(arguments, nats_url, published,
+                              {"nats-server": server.pid, "sink": sink.pid}))
         finally:
             sink.terminate()
             sink.wait(timeout=30)

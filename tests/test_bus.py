@@ -1,12 +1,15 @@
-"""chargebus' reading of NATS headers agrees with nats-py's own, on anything."""
+"""chargebus' reading of NATS headers and ack subjects agrees with nats-py's own."""
 import asyncio
 
 import nats
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from chargebus import bus
+from chargebus.consumers import delivery
 
 _LINE_PIECES = st.sampled_from([b"Nats-Msg-Id", b"Chargebus-Station", b":", b": ", b" ", b"\t",
                                 b"\x1c", b"\x0b", b"\xc3\xa9", b"\xff", b"value", b"a b",
@@ -41,3 +44,18 @@ def test_headers_arrive_through_a_real_server(system):
 
     received, sent = asyncio.run(round_trip())
     assert received == sent
+
+
+@pytest.mark.parametrize("reply", [
+    "$JS.ACK.OCPP.meter-sink-MeterValues.3.1234.17.1763740000000000000.5",
+    "$JS.ACK._.ACCOUNTHASH.OCPP.meter-sink-MeterValues.3.1234.17.1763740000000000000.5.r4nd",
+    "$JS.ACK.hub.ACCOUNTHASH.OCPP.meter-sink-MeterValues.1.99.17.1763740000000000000.0",
+])
+def test_delivery_reads_the_ack_subject_as_nats_py_does(reply):
+    msg = Msg(_client=None, subject="cb.station.MeterValues.CP-1", reply=reply, data=b"{}")
+    assert delivery(msg) == (msg.metadata.sequence.stream, msg.metadata.num_delivered)
+
+
+def test_delivery_refuses_what_is_not_a_jetstream_message():
+    with pytest.raises(ValueError):
+        delivery(Msg(_client=None, subject="x", reply="_INBOX.abc", data=b""))

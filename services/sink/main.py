@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from chargebus import events, subjects
 from chargebus.access import AccessDirectory
 from chargebus.config import Settings
-from chargebus.consumers import UNUSABLE, DeadLetters, DurableConsumer
+from chargebus.consumers import UNUSABLE, DeadLetters, DurableConsumer, delivery
 from chargebus.events import CallContext
 from chargebus.meter import METER_ACTIONS, SampleColumns, placement
 from chargebus.meterstore import SESSION_COLUMNS, EngineUnavailable, MeterStore, QueryRefused
@@ -46,7 +46,7 @@ class MeterSink:
         columns = SampleColumns()
         delivered_before, later = [], []
         for msg in batch:
-            if (msg.metadata.num_delivered or 1) > 1:
+            if delivery(msg).times > 1:
                 delivered_before.append(msg)
             elif not await self._add(columns, msg):
                 later.append(msg)
@@ -64,13 +64,13 @@ class MeterSink:
             where = placement(context.version, context.action, payload)
             if where.evse_id is None and where.transaction_id:
                 evse_id = await self._evse_of(context, where.transaction_id)
-                if evse_id is None and (msg.metadata.num_delivered or 1) < EVSE_WAIT_DELIVERIES:
+                if evse_id is None and delivery(msg).times < EVSE_WAIT_DELIVERIES:
                     return False
                 where = where._replace(evse_id=evse_id)
             access = self._sites.get(context.station_id)
             columns.add(context.station_id, context.version, context.action, payload, where,
                         access.site if access is not None and access.site else "",
-                        msg.metadata.sequence.stream)
+                        delivery(msg).stream_seq)
         except UNUSABLE as error:
             await self._dead_letters.send(msg, f"no usable meter data: {error!r}")
         return True

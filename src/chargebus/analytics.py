@@ -12,8 +12,8 @@ from datetime import datetime
 import orjson
 
 from chargebus import events, subjects
-from chargebus.clickhouse.migrations import (ENERGY_15M, LAST_SAMPLE, POWER_15M, SAMPLES,
-                                             SESSIONS)
+from chargebus.clickhouse.migrations import (ENERGY_1D, ENERGY_15M, LAST_SAMPLE, POWER_15M,
+                                             SAMPLES, SESSIONS)
 
 QUERIES = ("energy", "peak", "sessions", "silent", "series")
 
@@ -32,16 +32,29 @@ def _time(moment: datetime) -> str:
 
 def energy_sql(by: str, since: datetime, until: datetime) -> str:
     """Energy imported per station or site and day, in Wh: per EVSE and day, the last
-    register reading minus the first (from the 15-minute aggregates)."""
+    register reading minus the first. Whole days come from the daily aggregates, other
+    spans from the 15-minute ones."""
     if by not in ("station", "site"):
         raise ValueError("energy is by station or by site")
-    return f"""
-        SELECT {by}, toString(day) AS day, sum(energy) AS energy_wh FROM (
-            SELECT station, site, evse_id, toDate(slot) AS day,
+    if _midnight(since) and _midnight(until):
+        per_evse_and_day = f"""
+            SELECT station, site, evse_id, day, maxMerge(last) - minMerge(first) AS energy
+            FROM {ENERGY_1D} WHERE day >= toDate({_time(since)}, 'UTC')
+                AND day < toDate({_time(until)}, 'UTC')
+            GROUP BY station, site, evse_id, day"""
+    else:
+        per_evse_and_day = f"""
+            SELECT station, site, evse_id, toDate(slot, 'UTC') AS day,
                    maxMerge(last) - minMerge(first) AS energy
             FROM {ENERGY_15M} WHERE slot >= {_time(since)} AND slot < {_time(until)}
-            GROUP BY station, site, evse_id, day)
+            GROUP BY station, site, evse_id, day"""
+    return f"""
+        SELECT {by}, toString(day) AS day, sum(energy) AS energy_wh FROM ({per_evse_and_day})
         GROUP BY {by}, day ORDER BY {by}, day"""
+
+
+def _midnight(moment: datetime) -> bool:
+    return int(moment.timestamp()) % 86400 == 0
 
 
 def peak_sql(since: datetime, until: datetime) -> str:

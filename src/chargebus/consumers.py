@@ -2,6 +2,7 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
+from typing import NamedTuple
 
 import orjson
 from nats.aio.client import Client
@@ -49,9 +50,10 @@ class DurableConsumer:
     asks for redelivery when it raises. Several processes may share one consumer.
 
     A batch is whatever arrives for one pull request: ``batch_size`` messages, or fewer
-    when ``batch_seconds`` pass first. The pull requests are sent here rather than
-    through nats-py's fetch(), which awaits each message separately and took about
-    half of a meter sink's time.
+    when ``batch_seconds`` pass first; the next batch is requested before one is handled,
+    so that it arrives meanwhile. The pull requests are sent here rather than through
+    nats-py's fetch(), which awaits each message separately and took about half of a
+    meter sink's time.
     """
 
     def __init__(self, nc: Client, stream: str, durable: str,
@@ -66,7 +68,7 @@ class DurableConsumer:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=ack_wait,
-            max_ack_pending=max(batch_size * 4, 1024),
+            max_ack_pending=max(batch_size * 4, 1024),  # two batches out, and retries
         )
         self._handle = handle
         self._max_backoff = max_backoff
@@ -109,11 +111,21 @@ class DurableConsumer:
                             msg.headers.get(DESCRIPTION, ""))
             self._pull_ended.set()
 
-    async def _pull(self) -> list[Msg]:
+    async def _request(self) -> bool:
+        """Ask for the next batch; False when the request could not be sent."""
         self._pull_ended.clear()
         request = {"batch": self._batch_size, "expires": int(self._batch_seconds * 1e9)}
-        await self._nc.publish(subjects.consumer_next(self._stream, self._config.durable_name),
-                               orjson.dumps(request), reply=self._inbox)
+        try:
+            await self._nc.publish(
+                subjects.consumer_next(self._stream, self._config.durable_name),
+                orjson.dumps(request), reply=self._inbox)
+        except Exception:
+            log.exception("pulling from %s failed", self._config.durable_name)
+            return False
+        return True
+
+    async def _collect(self) -> list[Msg]:
+        """The messages of the request under way, once it is full or has ended."""
         try:
             # The server ends an unfilled request when it expires; if its word is lost
             # (a reconnect), stop waiting a little later.
@@ -124,35 +136,61 @@ class DurableConsumer:
         return batch
 
     async def _run(self) -> None:
+        requested = await self._request()
         while self._running:
-            try:
-                batch = await self._pull()
-            except Exception:
-                log.exception("pulling from %s failed", self._config.durable_name)
+            if not requested:
                 await asyncio.sleep(REDELIVERY_DELAY)
+                requested = await self._request()
                 continue
-            if not batch:
-                continue
-            try:
-                later = await self._handle(batch) or ()
-            except Exception as error:
-                # One line, not a traceback: while a database is down this repeats.
-                log.warning("%s could not handle a batch of %d (%s: %s); it will be delivered "
-                            "again", self._config.durable_name, len(batch),
-                            type(error).__name__, str(error).splitlines()[0][:300] if str(error)
-                            else "")
-                for msg in batch:
-                    await msg.nak(delay=_backoff(msg, self._max_backoff))
-                continue
-            waiting = {id(msg) for msg in later}
-            for msg in later:
-                await msg.nak(delay=_backoff(msg, self._max_backoff))
+            batch = await self._collect()
+            # The next batch comes in while this one is handled.
+            requested = self._running and await self._request()
+            if batch:
+                await self._settle(batch)
+        if requested:
+            # Stopping: whatever the last request brought goes back for others at once.
+            for msg in await self._collect():
+                await msg.nak()
+
+    async def _settle(self, batch: list[Msg]) -> None:
+        try:
+            later = await self._handle(batch) or ()
+        except Exception as error:
+            # One line, not a traceback: while a database is down this repeats.
+            log.warning("%s could not handle a batch of %d (%s: %s); it will be delivered "
+                        "again", self._config.durable_name, len(batch),
+                        type(error).__name__, str(error).splitlines()[0][:300] if str(error)
+                        else "")
             for msg in batch:
-                if id(msg) not in waiting:
-                    await msg.ack()
+                await msg.nak(delay=_backoff(msg, self._max_backoff))
+            return
+        waiting = {id(msg) for msg in later}
+        for msg in later:
+            await msg.nak(delay=_backoff(msg, self._max_backoff))
+        for msg in batch:
+            if id(msg) not in waiting:
+                await msg.ack()
+
+
+class Delivery(NamedTuple):
+    stream_seq: int
+    times: int  # 1 the first time the message is delivered
+
+
+def delivery(msg: Msg) -> Delivery:
+    """Which stream message ``msg`` is and how often it has been delivered, read from its
+    ack subject: nats-py's msg.metadata builds a datetime and five objects for this, about
+    a quarter of what the meter sink spent per message."""
+    tokens = (msg.reply or "").split(".")
+    if tokens[:2] != ["$JS", "ACK"]:
+        raise ValueError(f"not a JetStream message: {msg.reply!r}")
+    if len(tokens) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>...
+        return Delivery(int(tokens[5]), int(tokens[4]))
+    # With domain and account hash ($JS.ACK.<domain>.<hash>.<stream>...)
+    return Delivery(int(tokens[Msg.Ack.StreamSeq]), int(tokens[Msg.Ack.NumDelivered]))
 
 
 def _backoff(msg: Msg, longest: float) -> float:
     """Wait longer each time the same message fails (a database that is down)."""
-    attempts = msg.metadata.num_delivered or 1
+    attempts = delivery(msg).times
     return min(longest, REDELIVERY_DELAY * 2 ** min(attempts - 1, 16))

@@ -84,6 +84,7 @@ class SampleColumns:
             "raw_value")]
         self._per_call = [self.lists[name] for name in (
             "station_id", "evse_id", "connector_id", "transaction_id", "site", "stream_seq")]
+        self._timestamps: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self.lists["station_id"])
@@ -109,22 +110,34 @@ class SampleColumns:
         (times, measurands, phases, locations, contexts, units, values,
          raw_values) = self._per_sample
         read_value = _value_16 if version is OcppVersion.V16 else _value_2x
+        normal_units = _NORMAL_UNITS
         count = 0
         for meter_value in meter_values(version, action, payload):
-            timestamp_ms = int(parse_timestamp(meter_value["timestamp"]).timestamp() * 1000)
+            timestamp_ms = self._milliseconds(meter_value["timestamp"])
             for sampled in meter_value["sampledValue"]:
                 value, unit, raw = read_value(sampled)
-                factor, unit = _NORMAL_UNITS.get(unit, (1.0, unit))
+                if unit in normal_units:
+                    factor, unit = normal_units[unit]
+                    value *= factor
+                get = sampled.get
                 times.append(timestamp_ms)
-                measurands.append(sampled.get("measurand", DEFAULT_MEASURAND))
-                phases.append(sampled.get("phase", ""))
-                locations.append(sampled.get("location", DEFAULT_LOCATION))
-                contexts.append(sampled.get("context", DEFAULT_CONTEXT))
+                measurands.append(get("measurand", DEFAULT_MEASURAND))
+                phases.append(get("phase", ""))
+                locations.append(get("location", DEFAULT_LOCATION))
+                contexts.append(get("context", DEFAULT_CONTEXT))
                 units.append(unit)
-                values.append(value * factor)
+                values.append(value)
                 raw_values.append(raw)
                 count += 1
         return count
+
+    def _milliseconds(self, timestamp: str) -> int:
+        """Stations sampling on the clock send the same few timestamps; each is read once."""
+        milliseconds = self._timestamps.get(timestamp)
+        if milliseconds is None:
+            milliseconds = int(parse_timestamp(timestamp).timestamp() * 1000)
+            self._timestamps[timestamp] = milliseconds
+        return milliseconds
 
 
 # Kilo-units become their base unit, so that a measurand has one unit in the table.

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 SAMPLES = "meter_samples"
 SESSIONS = "sessions"
 ENERGY_15M = "energy_15m"
+ENERGY_1D = "energy_1d"
 POWER_15M = "power_15m"
 LAST_SAMPLE = "station_last_sample"
 MIGRATIONS_TABLE = "chargebus_migrations"
@@ -106,10 +107,30 @@ def _fifteen_minutes(c: Capabilities) -> list[str]:
     ]
 
 
+def _daily_energy(c: Capabilities) -> list[str]:
+    """A year of a network's energy by day reads 365 rows per EVSE instead of 35,040.
+    Samples stored before the view existed are added after it; min and max do not mind
+    seeing a sample twice."""
+    select = f"""SELECT station, site, evse_id, toDate(ts, 'UTC') AS day,
+               minState(value) AS first, maxState(value) AS last
+        FROM {SAMPLES} WHERE measurand = '{ENERGY_MEASURAND}' AND unit = 'Wh'
+        GROUP BY station, site, evse_id, day"""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {ENERGY_1D} (
+            station String, site String, evse_id UInt32, day Date,
+            first AggregateFunction(min, Float64), last AggregateFunction(max, Float64)
+        ) ENGINE = AggregatingMergeTree PARTITION BY toYear(day)
+        ORDER BY (site, station, evse_id, day)""",
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ENERGY_1D}_mv TO {ENERGY_1D} AS {select}",
+        f"INSERT INTO {ENERGY_1D} {select}",
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Capabilities], list[str | AddColumn]]]] = [
     (1, "samples and sessions", _samples_and_sessions),
     (2, "site and raw value of samples", _site_and_raw_value),
     (3, "15-minute energy and power, last sample per station", _fifteen_minutes),
+    (4, "energy per day", _daily_energy),
 ]
 
 
