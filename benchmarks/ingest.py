@@ -29,6 +29,7 @@ from conftest import free_port  # noqa: E402
 
 from chargebus import bus, subjects  # noqa: E402
 from chargebus.clock import ocpp_timestamp  # noqa: E402
+from chargebus.clickhouse.engines import ServerEngine  # noqa: E402
 from chargebus.config import Settings  # noqa: E402
 from chargebus.events import CallContext  # noqa: E402
 from chargebus.natsserver import nats_server_command  # noqa: E402
@@ -132,10 +133,34 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--deadline", type=float, default=300.0)
     arguments = parser.parse_args()
+    database = None
+    if arguments.clickhouse_url:
+        # A database of its own, so that only this run's samples are counted.
+        server = arguments.clickhouse_url.rstrip("/").rsplit("/", 1)[0]
+        database = f"ingest_{os.getpid()}"
+        _on_server(server, f"CREATE DATABASE {database}")
+        arguments.clickhouse_url = f"{server}/{database}"
+    try:
+        run(arguments)
+    finally:
+        if database:
+            _on_server(server, f"DROP DATABASE IF EXISTS {database}")
+    return 0
+
+
+def _on_server(server: str, statement: str) -> None:
+    engine = ServerEngine(f"{server}/default")
+    try:
+        engine.execute(statement)
+    finally:
+        engine.close()
+
+
+def run(arguments) -> None:
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
         nats_url = f"nats://127.0.0.1:{port}"
-        server = subprocess.Popen(nats_server_command(port, Path(folder) / "nats",
+        nats_process = subprocess.Popen(nats_server_command(port, Path(folder) / "nats",
                                                       Path(folder) / "nats.log"))
         environment = os.environ | Settings(nats_url=nats_url, data_dir=Path(folder),
                                             clickhouse_url=arguments.clickhouse_url,
@@ -151,23 +176,24 @@ def main() -> int:
                 if "sink is ready" in line:
                     break
             asyncio.run(drain(arguments, nats_url, published,
-                              {"nats-server": server.pid, "sink": sink.pid}))
+                              {"nats-server": nats_process.pid, "sink": sink.pid}))
         finally:
             sink.terminate()
             sink.wait(timeout=30)
-            server.terminate()
-            server.wait(timeout=30)
-    return 0
+            nats_process.terminate()
+            nats_process.wait(timeout=30)
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
-# Where the time goes (cProfile of the sink, 20,000 messages, 2026-11-21): nats-py's
-# per-message work dominates - parsing the seven headers of each message
-# (_parse_header_lines), building Msg objects and their metadata, one ack per message -
-# then the sink's own per-message Python (CallContext, orjson, samples(), the site
-# lookup). Batches of 10,000 drain faster than of 1,000 or 256, and the 18.16 server
-# and chdb reach the same rate: ClickHouse is not the limit. The way to 200,000/s is
-# fewer, larger messages per sample on the bus side (the edge could publish the
-# validated samples of many calls in one message) and several sinks.
+# Where the time goes (2026-11-21, after the changes of that day took one sink from about
+# 9,000 to about 42,000 samples/s at 4 samples a message): per message, nats-server
+# spends 16-42 us delivering it to the pull consumer (more where ~100 messages share each
+# station's subject), and the sink about 90 us: nats-py receiving it (~25 us: protocol
+# parser, header dict, Msg object, callback), its ack (~4 us), CallContext + orjson +
+# placement + the column appends (~25 us for 4 samples) and the chdb insert with its four
+# materialized views (~10 us, in a thread). Both cores are busy; what is per message
+# dominates, so samples a second grow with samples per message (about 108,000/s at 12).
+# The next steps toward 200,000/s: the column appends in Cython beside the frame core,
+# and on a ClickHouse server several sinks on more cores.
