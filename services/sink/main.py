@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from chargebus import events, subjects
 from chargebus.access import AccessDirectory
 from chargebus.config import Settings
-from chargebus.consumers import UNUSABLE, DeadLetters, DurableConsumer, delivery
+from chargebus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
 from chargebus.events import CallContext
 from chargebus.meter import METER_ACTIONS, SampleColumns, placement
 from chargebus.meterstore import SESSION_COLUMNS, EngineUnavailable, MeterStore, QueryRefused
@@ -46,9 +46,10 @@ class MeterSink:
         columns = SampleColumns()
         delivered_before, later = [], []
         for msg in batch:
-            if delivery(msg).times > 1:
-                delivered_before.append(msg)
-            elif not await self._add(columns, msg):
+            delivered = delivery(msg)
+            if delivered.times > 1:
+                delivered_before.append((msg, delivered))
+            elif not await self._add(columns, msg, delivered):
                 later.append(msg)
         if delivered_before:
             later += await self._add_unless_stored(columns, delivered_before)
@@ -56,7 +57,7 @@ class MeterSink:
             await asyncio.to_thread(self._store.insert_samples, columns.lists)
         return later
 
-    async def _add(self, columns: SampleColumns, msg: Msg) -> bool:
+    async def _add(self, columns: SampleColumns, msg: Msg, delivered: Delivery) -> bool:
         """Adds the message's samples; False where it is to wait for its EVSE."""
         try:
             context = CallContext.from_headers(msg.headers)
@@ -64,23 +65,25 @@ class MeterSink:
             where = placement(context.version, context.action, payload)
             if where.evse_id is None and where.transaction_id:
                 evse_id = await self._evse_of(context, where.transaction_id)
-                if evse_id is None and delivery(msg).times < EVSE_WAIT_DELIVERIES:
+                if evse_id is None and delivered.times < EVSE_WAIT_DELIVERIES:
                     return False
                 where = where._replace(evse_id=evse_id)
             access = self._sites.get(context.station_id)
             columns.add(context.station_id, context.version, context.action, payload, where,
                         access.site if access is not None and access.site else "",
-                        delivery(msg).stream_seq)
+                        delivered.stream_seq)
         except UNUSABLE as error:
             await self._dead_letters.send(msg, f"no usable meter data: {error!r}")
         return True
 
-    async def _add_unless_stored(self, columns: SampleColumns, messages: list[Msg]) -> list[Msg]:
+    async def _add_unless_stored(self, columns: SampleColumns,
+                                 messages: list[tuple[Msg, Delivery]]) -> list[Msg]:
         """Messages delivered before may have been stored already (the insert succeeded,
         the ack was lost): their samples are looked up by the table's key (station, time)
         and the message's sequence."""
         candidates = SampleColumns()
-        later = [msg for msg in messages if not await self._add(candidates, msg)]
+        later = [msg for msg, delivered in messages
+                 if not await self._add(candidates, msg, delivered)]
         if not len(candidates):
             return later
         rows = candidates.lists
