@@ -15,13 +15,20 @@ from setuptools.command.build_py import build_py
 CORE = Path("core/chargebus_core")
 # The generated schema validators are long, flat sequences of C-API calls: gcc takes
 # minutes over them at -O3 with debug info and gains nothing measurable; -O1 is enough.
-GENERATED_FLAGS = ["-O1", "-g0"]
+# The generated scanners are plain C loops, where -O2 pays; debug info there only
+# slows the build.
+FLAGS = {"schemas_": ["-O1", "-g0"], "scanners_": ["-O2", "-g0"]}
+
+
+def compile_flags(module: str) -> list[str]:
+    return next((flags for prefix, flags in FLAGS.items() if module.startswith(prefix)), [])
+
 
 COMPILED = [
     Extension(
         f"chargebus_core.{pxd.stem}",
         [str(pxd.with_suffix(".py"))],
-        extra_compile_args=GENERATED_FLAGS if pxd.stem.startswith("schemas_") else [],
+        extra_compile_args=compile_flags(pxd.stem),
     )
     for pxd in sorted(CORE.glob("*_c.pxd"))
 ]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from frames import FRAMES
 
-RUNS = {"orjson_loads": 20000, "chargebus_compiled": 20000, "ocpp_library": 500}
+RUNS = {"orjson_loads": 20000, "chargebus_compiled": 20000, "compiled_then_dict": 20000,
+        "ocpp_library": 500}
 
 LOOP = """
 import sys
@@ -28,6 +29,11 @@ if peer == "orjson_loads":
 elif peer == "chargebus_compiled":
     from chargebus_core import frame_c
     call, args = frame_c.decode, (data, frame_c.DIALECTS[version])
+elif peer == "compiled_then_dict":
+    from chargebus_core import frame_c
+    def call(data, dialect):
+        return frame_c.decode(data, dialect).payload
+    args = (data, frame_c.DIALECTS[version])
 else:
     from ocpp.messages import _validate_payload, unpack
     def call(text, version):

@@ -2,22 +2,31 @@
 # Names declared cdef here are invisible from Python in the compiled build;
 # tests/test_frame.py relies on that to prove this file was applied.
 
+cimport cython
+
+
+cdef bint _SCANS
+
+
 cdef class Dialect:
     cdef readonly str name
     cdef readonly dict requests
     cdef readonly dict responses
     cdef readonly object validate_request
+    cdef readonly object scan_call
     cdef readonly bint has_send
 
 cdef class Frame:
     cdef readonly int message_type
     cdef readonly str unique_id
     cdef readonly object action
-    cdef readonly object payload
+    cdef object _payload
+    cdef object _payload_json
     cdef readonly object error_code
     cdef readonly object error_description
     cdef readonly object error_details
 
+@cython.locals(scanned=tuple)
 cpdef Frame decode(object data, Dialect dialect)
 cpdef validate_response(Dialect dialect, str action, object payload)
 cdef _validate(dict validators, Dialect dialect, str action, object payload, str what)
@@ -27,4 +36,5 @@ cpdef bytes encode_call(Dialect dialect, str unique_id, str action, object paylo
 cpdef bytes encode_call_result(Dialect dialect, str unique_id, str action, object payload)
 cpdef bytes encode_call_error(str unique_id, str error_code, str description, dict details)
 cdef Frame _frame(int message_type, str unique_id, object action, object payload,
-                  object error_code, object error_description, object error_details)
+                  object payload_json, object error_code, object error_description,
+                  object error_details)

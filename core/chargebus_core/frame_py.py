@@ -3,8 +3,15 @@ what chargebus sends.
 
 This is the single source of two builds: imported as is, it is the pure-Python twin;
 ``frame_c.py`` is a link to it that Cython compiles with the C types of ``frame_c.pxd``.
-Each build uses the schema validators of its own kind (``schemas_<v>_c`` or ``_py``).
-Write only code whose meaning is the same in both builds.
+Each build uses the schema validators and scanners of its own kind (``schemas_<v>_c``,
+``scanners_<v>_c`` or ``_py``). Write only code whose meaning is the same in both builds.
+
+The compiled build first reads a CALL or SEND with the scanner of its version, which
+validates the frame in place and keeps the payload as the station sent it (what the
+edge forwards); ``Frame.payload`` parses that text when first asked. Whatever the
+scanner is not sure of, it leaves to orjson and the validators, which decide and word
+the error. The pure-Python build goes there at once: a scanner in Python costs more
+than it saves (both builds of the scanners are tested all the same).
 """
 from importlib import import_module
 
@@ -30,17 +37,20 @@ SEND = 6
 MAX_UNIQUE_ID_LENGTH = 36
 
 _BUILD = "c" if __name__.endswith("_c") else "py"
+_SCANS = _BUILD == "c"
 
 
 class Dialect:
-    """One OCPP version as the wire sees it: its message types and the validators of
-    its actions, both directions."""
+    """One OCPP version as the wire sees it: its message types and the validators and
+    scanner of its actions."""
 
-    def __init__(self, name, schemas, has_send):
+    def __init__(self, name, version, has_send):
+        schemas = import_module(f"chargebus_core.schemas_{version}_{_BUILD}")
         self.name = name
         self.requests = schemas.REQUESTS
         self.responses = schemas.RESPONSES
         self.validate_request = schemas.validate_request
+        self.scan_call = import_module(f"chargebus_core.scanners_{version}_{_BUILD}").scan_call
         self.has_send = has_send  # OCPP 2.1: CALLRESULTERROR and SEND
 
     def __repr__(self):
@@ -48,10 +58,9 @@ class Dialect:
 
 
 DIALECTS = {
-    "ocpp1.6": Dialect("ocpp1.6", import_module(f"chargebus_core.schemas_v16_{_BUILD}"), False),
-    "ocpp2.0.1": Dialect("ocpp2.0.1", import_module(f"chargebus_core.schemas_v201_{_BUILD}"),
-                         False),
-    "ocpp2.1": Dialect("ocpp2.1", import_module(f"chargebus_core.schemas_v21_{_BUILD}"), True),
+    "ocpp1.6": Dialect("ocpp1.6", "v16", False),
+    "ocpp2.0.1": Dialect("ocpp2.0.1", "v201", False),
+    "ocpp2.1": Dialect("ocpp2.1", "v21", True),
 }
 
 
@@ -62,19 +71,35 @@ class Frame:
     the ``error_*`` fields for CALLERROR and CALLRESULTERROR. Made by decode() only.
     """
 
+    @property
+    def payload(self):
+        """The payload as Python objects, parsed from ``payload_json`` when first asked."""
+        if self._payload is None and self._payload_json is not None:
+            self._payload = loads(self._payload_json)
+        return self._payload
+
+    @property
+    def payload_json(self):
+        """The payload as JSON text: as the station sent it when the scanner read the
+        frame, else written from ``payload``."""
+        if self._payload_json is None and self._payload is not None:
+            self._payload_json = dumps(self._payload)
+        return self._payload_json
+
     def __repr__(self):
         return (f"Frame({self.message_type}, {self.unique_id!r}, {self.action!r}, "
                 f"{self.payload!r}, {self.error_code!r})")
 
 
-def _frame(message_type, unique_id, action, payload, error_code, error_description,
-           error_details):
+def _frame(message_type, unique_id, action, payload, payload_json, error_code,
+           error_description, error_details):
     # Frame.__new__ skips the argument parsing a constructor call would cost.
     frame: Frame = Frame.__new__(Frame)
     frame.message_type = message_type
     frame.unique_id = unique_id
     frame.action = action
-    frame.payload = payload
+    frame._payload = payload
+    frame._payload_json = payload_json
     frame.error_code = error_code
     frame.error_description = error_description
     frame.error_details = error_details
@@ -86,6 +111,14 @@ def decode(data, dialect):
     ``dialect`` into a Frame, or raise FrameError. The payload of a CALL or SEND is
     validated against its schema; that of a CALLRESULT needs the action of the call it
     answers: validate_response()."""
+    if _SCANS and (type(data) is bytes or type(data) is str):
+        # surrogatepass: a lone surrogate becomes bytes the scanner leaves to orjson.
+        scanned = dialect.scan_call(
+            data if type(data) is bytes else data.encode("utf-8", "surrogatepass"),
+            dialect.has_send)
+        if scanned is not None:
+            return _frame(scanned[0], scanned[1], scanned[2], None, scanned[3],
+                          None, None, None)
     try:
         message = loads(data)
     except JSONDecodeError:
@@ -114,14 +147,14 @@ def decode(data, dialect):
         if unknown:
             raise FrameError(NOT_IMPLEMENTED, unique_id,
                              f"{action} is not an action of {dialect.name}")
-        return _frame(message_type, unique_id, action, payload, None, None, None)
+        return _frame(message_type, unique_id, action, payload, None, None, None, None)
 
     if message_type == 3:  # CALLRESULT
         _expect_length(message, 3, unique_id)
         payload = message[2]
         if type(payload) is not dict:
             raise FrameError(FORMAT, unique_id, "payload is not a JSON object")
-        return _frame(message_type, unique_id, None, payload, None, None, None)
+        return _frame(message_type, unique_id, None, payload, None, None, None, None)
 
     if message_type == 4 or (message_type == 5 and dialect.has_send):  # CALLERROR, 2.1's CALLRESULTERROR
         _expect_length(message, 5, unique_id)
@@ -134,7 +167,7 @@ def decode(data, dialect):
             raise FrameError(FORMAT, unique_id, "error description is not a string")
         if type(error_details) is not dict:
             raise FrameError(FORMAT, unique_id, "error details is not a JSON object")
-        return _frame(message_type, unique_id, None, None,
+        return _frame(message_type, unique_id, None, None, None,
                       error_code, error_description, error_details)
 
     raise FrameError(MESSAGE_TYPE, unique_id,

@@ -147,7 +147,7 @@ class StationConnection(WSListener):
         context = CallContext(self.station_id, self.version, call.action, call.unique_id,
                               self._edge.node_id, ocpp_timestamp())
         try:
-            response = await self._edge.dispatcher.answer(context, call.payload)
+            response = await self._edge.dispatcher.answer(context, call.payload_json)
         except OcppError as error:
             self._send_error(call.unique_id, error.fault, error.description, error.details)
             return

@@ -55,8 +55,10 @@ class Dispatcher:
         self._metrics = metrics
         self.window = PublishWindow(settings.edge_publish_window, stations, metrics)
 
-    async def answer(self, context: CallContext, payload: dict) -> dict:
-        """The answer to a call whose action and payload the codec has validated."""
+    async def answer(self, context: CallContext, payload_json: bytes) -> dict:
+        """The answer to a call whose action and payload the codec has validated. The
+        payload goes on as JSON text, as the station sent it: the edge never needs it
+        as Python objects."""
         route = route_of(context.version, context.action)
         if route is None:
             raise OcppError(Fault.NOT_SUPPORTED, f"{context.action} is not supported by this CSMS")
@@ -65,10 +67,11 @@ class Dispatcher:
         answer = None
         if Route.WORKER in route:
             with self._metrics.timer("worker"):
-                answer = await ask_worker(self._nc, context, payload, self._worker_timeout)
+                answer = await ask_worker(self._nc, context, payload_json,
+                                          self._worker_timeout)
         if Route.RECORD in route:
             # Recorded with the answer: what the consumers apply is what the station got.
-            await self._record(context, payload,
+            await self._record(context, payload_json,
                                orjson.dumps(answer) if answer is not None else None)
         return answer if answer is not None else {}
 
@@ -77,9 +80,8 @@ class Dispatcher:
             return {"currentTime": ocpp_timestamp()}
         raise OcppError(Fault.INTERNAL, f"the edge has no answer for {context.action}")
 
-    async def _record(self, context: CallContext, payload: dict, answer: bytes | None) -> None:
+    async def _record(self, context: CallContext, body: bytes, answer: bytes | None) -> None:
         """Keep the call in the OCPP stream; only JetStream's ack lets the edge answer."""
-        body = orjson.dumps(payload)
         try:
             with self.window, self._metrics.timer("record"):
                 await self._js.publish(

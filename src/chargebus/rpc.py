@@ -24,11 +24,12 @@ log = logging.getLogger(__name__)
 Handler = Callable[[CallContext, dict], Awaitable[dict]]
 
 
-async def ask_worker(nc: Client, context: CallContext, payload: dict, timeout: float) -> dict:
-    """The workers' answer to a station's call; OcppError when they answer with a fault
-    or when none answers in time."""
+async def ask_worker(nc: Client, context: CallContext, payload_json: bytes,
+                     timeout: float) -> dict:
+    """The workers' answer to a station's call (its payload as JSON text); OcppError
+    when they answer with a fault or when none answers in time."""
     try:
-        reply = await nc.request(subjects.worker_request(context.action), orjson.dumps(payload),
+        reply = await nc.request(subjects.worker_request(context.action), payload_json,
                                  timeout=timeout, headers=context.headers())
     except NoRespondersError:
         raise OcppError(Fault.INTERNAL, f"no worker serves {context.action} right now") from None

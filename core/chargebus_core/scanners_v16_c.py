@@ -1,0 +1,1 @@
+scanners_v16_py.py

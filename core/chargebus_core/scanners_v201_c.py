@@ -1,0 +1,1 @@
+scanners_v201_py.py

@@ -1,0 +1,1 @@
+scanners_v21_py.py
