@@ -1,0 +1,25 @@
+"""The committed generated modules are what the generators write from the schemas of
+the installed ocpp package: a schema change or a generator change cannot land without
+its output."""
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parents[1] / "core"
+
+
+def test_generated_modules_are_what_the_generators_write_now(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(CORE))
+    import generate_scanners
+    import generate_validators
+    for generator in (generate_validators, generate_scanners):
+        monkeypatch.setattr(generator, "OUTPUT", tmp_path)
+        assert generator.main() == 0
+    written = [path for path in tmp_path.iterdir() if not path.is_symlink()]
+    assert len(written) == 12  # per version: validators and scanners, .py and .pxd
+    for path in written:
+        committed = CORE / "chargebus_core" / path.name
+        assert committed.read_text() == path.read_text(), (
+            f"{path.name} is stale: run python core/generate_validators.py and "
+            "python core/generate_scanners.py")
+    for path in tmp_path.iterdir():
+        if path.is_symlink():
+            assert (CORE / "chargebus_core" / path.name).readlink() == path.readlink()
