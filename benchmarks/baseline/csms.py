@@ -10,15 +10,17 @@ Heartbeat, StatusNotification, Authorize, MeterValues, StartTransaction and
 StopTransaction (1.6), TransactionEvent (2.0.1, 2.1). As chargebus does with tokens it
 was not told of, it answers every token Invalid.
 
-Two departures from the README, both in the baseline's favour or neutral: logging at
-WARNING instead of INFO (the library logs every message at INFO), and the open-files
-limit raised to the hard limit, so that 10,000 stations can connect.
+Departures from the README, in the baseline's favour or neutral: logging at WARNING
+instead of INFO (the library logs every message at INFO); the open-files limit raised
+to the hard limit, so that 10,000 stations can connect; SIGINT and SIGTERM close the
+server (a process started in the background ignores SIGINT otherwise).
 """
 import argparse
 import asyncio
 import itertools
 import logging
 import resource
+import signal
 from datetime import datetime, timezone
 
 import websockets
@@ -179,6 +181,9 @@ async def on_connect(websocket):
 
 async def main(host: str, port: int) -> None:
     server = await websockets.serve(on_connect, host, port, subprotocols=SUBPROTOCOLS)
+    # Also when started in the background, where SIGINT is ignored unless handled.
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signal_number, server.close)
     logging.warning("baseline CSMS listening on ws://%s:%d/<station id>", host, port)
     await server.wait_closed()
 
@@ -191,7 +196,4 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    try:
-        asyncio.run(main(arguments.host, arguments.port))
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(main(arguments.host, arguments.port))

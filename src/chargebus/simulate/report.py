@@ -26,6 +26,11 @@ def format_report(results: dict) -> str:
         f"connected and booted {connect['booted']:,}/{connect['stations']:,} "
         f"in {connect['seconds']:.1f} s",
     ]
+    boots = connect["calls"]["actions"].get("BootNotification")
+    if boots and boots["count"]:
+        lines.append(f"  BootNotification p50 {_ms(boots['p50_ms'])} ms, p99 {_ms(boots['p99_ms'])} ms, "
+                     f"max {_ms(boots['max_ms'])} ms; CALLERRORs "
+                     f"{_counts(connect['calls']['callerrors'])}")
     if connect["failures"]:
         lines.append(f"connection attempts that failed: {_counts(connect['failures'])}")
     if "load" in results:
@@ -46,9 +51,13 @@ def format_report(results: dict) -> str:
         lines.append(f"storm: all dropped at once; {storm['booted']:,}/{storm['stations']:,} "
                      f"reconnected and booted in {took}")
     calls = results["calls"]
+    lines.append("")
+    lines.append({"load": "calls of the load (the boots above apart):",
+                  "idle": "calls while the sockets were held:",
+                  "storm": "calls after the drop:"}[options["mode"]])
     header = (f"{'action':<26}{'answers':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}"
               f"{'max ms':>10}{'CALLERR':>9}{'timeout':>9}")
-    lines += ["", header, "-" * len(header)]
+    lines += [header, "-" * len(header)]
     for action, figures in calls["actions"].items():
         lines.append(_row(action, figures))
     lines.append(_row("all", calls["all"] | {"callerrors": sum(calls["callerrors"].values()),

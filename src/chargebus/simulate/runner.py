@@ -59,7 +59,8 @@ class ProcessRunner:
         self.options = options
         self.pace = options.pace
         self.control = control
-        self.stats = CallStats()
+        self.stats = CallStats()  # of the phase under way
+        self.connect_stats: CallStats | None = None
         self.connect_failures: Counter[str] = Counter()
         self.sent = self.lost_calls = self.unexpected = self.malformed = 0
         self.disconnects = self.boot_retries = self.missed = self.offered = 0
@@ -181,6 +182,9 @@ class ProcessRunner:
         self._send("ready", {"booted": self.booted_count, "seconds": time.time() - started,
                              "last_boot_at": self.last_boot_at})
         command, at = await self._inbox.get()
+        # The boots of the connect phase are reported apart: they would otherwise
+        # weigh on the percentiles of the load that follows.
+        self.connect_stats, self.stats = self.stats, CallStats()
         outcome: dict = {}
         if command != "stop":
             await asyncio.sleep(max(0.0, at - time.time()))
@@ -194,7 +198,8 @@ class ProcessRunner:
         for task in self._tasks:
             task.cancel()
         loop.remove_reader(self.control.fileno())
-        self._send("result", {"stats": self.stats, "counters": self._counters(),
+        self._send("result", {"stats": self.stats, "connect_stats": self.connect_stats,
+                              "counters": self._counters(),
                               "outcome": outcome})
 
     async def _connect_all(self) -> None:
@@ -502,11 +507,12 @@ class _Coordinator:
         return dict(totals)
 
     def _results(self) -> dict:
-        stats = CallStats()
+        stats, connect_stats = CallStats(), CallStats()
         counters: Counter = Counter()
         failures: Counter = Counter()
         for child in self.children:
             stats.merge(child.result["stats"])
+            connect_stats.merge(child.result["connect_stats"])
             result_counters = dict(child.result["counters"])
             failures.update(result_counters.pop("connect_failures"))
             counters.update(result_counters)
@@ -527,7 +533,7 @@ class _Coordinator:
             "connect": {"stations": options.stations,
                         "booted": sum(ready["booted"] for ready in readies),
                         "seconds": max(ready["seconds"] for ready in readies),
-                        "failures": dict(failures)},
+                        "failures": dict(failures), "calls": connect_stats.summary()},
             "connection": dict(counters),
         }
         if options.mode is Mode.LOAD and all(outcomes):
