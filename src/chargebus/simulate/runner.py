@@ -11,8 +11,10 @@ Phases, in every mode: connect (each station connects and boots), then
 """
 import asyncio
 import itertools
+import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import random
 import resource
 import secrets
@@ -45,7 +47,9 @@ CLOSE_SECONDS = 5.0
 START_DELAY = 0.2  # from the parent's go to the moment every process starts
 # Each station's socket needs a picows read buffer; OCPP messages rarely exceed this.
 READ_BUFFER_BYTES = 4096
-FILES_PER_PROCESS = 64  # beyond the sockets: pipes, the event loop, imports
+FILES_PER_PROCESS = 64
+# One logger for every connection: picows would otherwise look one up per connection.
+PICOWS_LOG = logging.getLogger("picows.simulate")  # beyond the sockets: pipes, the event loop, imports
 
 
 class SimulationError(Exception):
@@ -79,7 +83,7 @@ class ProcessRunner:
                 run_tag=run_tag), options.station_url(index))
             for index in range(share, options.stations, options.processes)]
         self._settled: asyncio.Event | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self._reconnecting: asyncio.Semaphore | None = None
         self._inbox: asyncio.Queue | None = None
         self._tasks: set[asyncio.Task] = set()
 
@@ -172,9 +176,12 @@ class ProcessRunner:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self._settled = asyncio.Event()
-        self._slots = asyncio.Semaphore(self.options.connect_concurrency)
+        self._reconnecting = asyncio.Semaphore(self.options.connect_concurrency)
         self._inbox = asyncio.Queue()
         loop.add_reader(self.control.fileno(), self._read_control)
+        # uvloop makes the pipe non-blocking; the results, megabytes of latencies, would
+        # then fail to go once the pipe is full. Reads only happen when it is readable.
+        os.set_blocking(self.control.fileno(), True)
         self._spawn(self._report_progress())
         self._spawn(self._sweep_timeouts())
         started = time.time()
@@ -203,10 +210,21 @@ class ProcessRunner:
                               "outcome": outcome})
 
     async def _connect_all(self) -> None:
+        """Every station connects and boots, --connect-concurrency attempts at a time."""
         self._settled.clear()
         self.given_up = 0
         deadline = time.monotonic() + self.options.phase_timeout
-        await asyncio.gather(*(self._connect(station, deadline) for station in self.stations))
+        waiting = iter(self.stations)
+
+        # A fixed pool of connectors rather than a task per station waiting on a
+        # semaphore: with thousands of waiters, asyncio's semaphore costs more than the
+        # connections themselves.
+        async def connector() -> None:
+            for station in waiting:
+                await self._connect(station, deadline)
+
+        await asyncio.gather(*(connector() for _ in range(
+            min(self.options.connect_concurrency, len(self.stations)))))
         try:
             await asyncio.wait_for(self._settled.wait(), max(0.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:
@@ -215,25 +233,25 @@ class ProcessRunner:
     async def _connect(self, station: Station, deadline: float) -> None:
         headers = {"Sec-WebSocket-Protocol": station.version.value}
         while not self.closing and time.monotonic() < deadline:
-            async with self._slots:
-                try:
-                    transport, _ = await ws_connect(
-                        station.listener, station.url, extra_headers=headers,
-                        websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
-                        read_buffer_init_size=READ_BUFFER_BYTES, enable_auto_ping=False)
-                except WSHandshakeError as error:
-                    status = getattr(error.response, "status", None)
-                    reason = f"HTTP {int(status)}" if status is not None else "handshake failed"
-                    if status is not None and 400 <= status < 500:
-                        # Refused for what the station is; asking again changes nothing.
-                        self.connect_failures[reason] += 1
-                        break
-                except Exception as error:  # noqa: BLE001 - any failure is counted and retried
-                    reason = type(error).__name__
-                else:
-                    if station.transport is transport:
-                        return
-                    break  # no common subprotocol: counted by the station
+            try:
+                transport, _ = await ws_connect(
+                    station.listener, station.url, extra_headers=headers,
+                    websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
+                    read_buffer_init_size=READ_BUFFER_BYTES, enable_auto_ping=False,
+                    logger_name=PICOWS_LOG)
+            except WSHandshakeError as error:
+                status = getattr(error.response, "status", None)
+                reason = f"HTTP {int(status)}" if status is not None else "handshake failed"
+                if status is not None and 400 <= status < 500:
+                    # Refused for what the station is; asking again changes nothing.
+                    self.connect_failures[reason] += 1
+                    break
+            except Exception as error:  # noqa: BLE001 - any failure is counted and retried
+                reason = type(error).__name__
+            else:
+                if station.transport is transport:
+                    return
+                break  # no common subprotocol: counted by the station
             self.connect_failures[reason] += 1
             await asyncio.sleep(CONNECT_RETRY_DELAY * (1 + random.random()))
         self.given_up += 1
@@ -242,7 +260,8 @@ class ProcessRunner:
     async def _reconnect_later(self, station: Station) -> None:
         await asyncio.sleep(RECONNECT_DELAY * (1 + random.random()))
         if not self.closing and station.transport is None:
-            await self._connect(station, time.monotonic() + self.options.phase_timeout)
+            async with self._reconnecting:
+                await self._connect(station, time.monotonic() + self.options.phase_timeout)
 
     async def _load(self) -> dict:
         started = time.time()
