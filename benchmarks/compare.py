@@ -197,13 +197,33 @@ def wait_quiet(system: System) -> float:
     return time.monotonic() - started
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # user, nice, system, irq, softirq; not idle, iowait, nor steal (the hypervisor's)
+    return (sum(fields[0:3]) + fields[5] + fields[6]) / CLOCK_TICKS
+
+
+def own_cpu_seconds() -> float:
+    """This process and its finished children: the simulator."""
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
 def simulate(system: System, options: Options, **keywords) -> tuple[dict, dict]:
-    """The simulator's results, and the CPU seconds each of the system's processes used."""
+    """The simulator's results, and the CPU seconds the system's processes, the
+    simulator and everything else on the machine used meanwhile."""
     pids = system.processes()
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    busy, own, started = machine_busy_seconds(), own_cpu_seconds(), time.monotonic()
     print(f"  {system.name}: {options.mode.value}, {options.stations:,} stations", file=sys.stderr)
     results = run(options, progress=Progress(), **keywords)
     cpu = {name: round(cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()}
+    simulator = own_cpu_seconds() - own
+    others = machine_busy_seconds() - busy - simulator - sum(cpu.values())
+    results["cpu_elsewhere"] = {"simulator": round(simulator, 2),
+                                "other_processes": round(max(others, 0.0), 2),
+                                "wall_seconds": round(time.monotonic() - started, 2)}
     return results, cpu
 
 
@@ -215,6 +235,7 @@ def load_figures(results: dict, cpu: dict) -> dict:
             "max_ms": calls["all"]["max_ms"], "callerrors": calls["callerrors"],
             "timeouts": calls["timeouts"], "missed": load["missed"],
             "unanswered": load["unanswered"], "cpu_seconds": cpu,
+            "cpu_seconds_elsewhere": results["cpu_elsewhere"],
             "cpu_ms_per_call": round(1000 * sum(cpu.values()) / max(load["answered"], 1), 3)}
 
 
@@ -248,7 +269,7 @@ def measure(system: System, arguments: argparse.Namespace, fixed_rate: float | N
         if connections and "kib" in held else None}
     wait_quiet(system)
 
-    storm, _ = simulate(system, Options(**common, stations=arguments.storm_stations,
+    storm, storm_cpu = simulate(system, Options(**common, stations=arguments.storm_stations,
                                         mode=Mode.STORM, station_prefix="STORM-"))
     figures["storm"] = {
         "stations": arguments.storm_stations, "booted": storm["storm"]["booted"],
@@ -256,7 +277,8 @@ def measure(system: System, arguments: argparse.Namespace, fixed_rate: float | N
         "seconds": round(storm["storm"]["seconds"], 2) if storm["storm"]["seconds"] else None,
         "first_connect_seconds": round(storm["connect"]["seconds"], 2),
         "callerrors": storm["calls"]["callerrors"],
-        "connect_failures": storm["connect"]["failures"]}
+        "connect_failures": storm["connect"]["failures"],
+        "cpu_seconds": storm_cpu, "cpu_seconds_elsewhere": storm["cpu_elsewhere"]}
     wait_quiet(system)
 
     for key, mix in (("load_16", "1.6"), ("load_201", "2.0.1")):
@@ -317,6 +339,10 @@ def table(report: dict) -> tuple[str, dict]:
             b["calls_per_second"], c["calls_per_second"])
         row(f"{label}: p50 latency", b["p50_ms"], c["p50_ms"], " ms", 1, lower_is_better=True)
         row(f"{label}: p99 latency", b["p99_ms"], c["p99_ms"], " ms", 1, lower_is_better=True)
+        row(f"{label}: CPU time per call, all processes of the system",
+            b["cpu_ms_per_call"], c["cpu_ms_per_call"], " ms", 2, lower_is_better=True)
+        row(f"{label}: still busy after the load stopped (queued work)",
+            b["quiet_after_seconds"], c["quiet_after_seconds"], " s", 0, lower_is_better=True)
     offered = ours["fixed"]["offered_per_second"]
     row(f"fixed load, {offered:,.0f} calls/s offered (1.6 and 2.0.1): p50",
         base["fixed"]["p50_ms"], ours["fixed"]["p50_ms"], " ms", 2, lower_is_better=True)
@@ -412,6 +438,13 @@ def main() -> int:
             print(f"target {name}: {'met' if outcome['met'] else 'NOT met'} ({details})")
     else:
         print(orjson.dumps(report["systems"], option=orjson.OPT_INDENT_2).decode())
+    for name, figures in report["systems"].items():
+        steps = [figures[key]["cpu_seconds_elsewhere"] for key in ("load_16", "load_201", "fixed")]
+        cores = sum(s["other_processes"] for s in steps) / sum(s["wall_seconds"] for s in steps)
+        simulator = sum(s["simulator"] for s in steps) / sum(s["wall_seconds"] for s in steps)
+        figures["other_cores_during_load"] = round(cores, 2)
+        print(f"during the {name}'s load steps the simulator used {simulator:.2f} cores and "
+              f"processes foreign to the benchmark {cores:.2f} cores of {os.cpu_count()}")
     arguments.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     print(f"\nresults in {arguments.json}; {report['seconds']:.0f} s in all", file=sys.stderr)
     return 0
