@@ -70,7 +70,7 @@ class ProcessRunner:
         self.connect_failures: Counter[str] = Counter()
         self.sent = self.lost_calls = self.unexpected = self.malformed = 0
         self.disconnects = self.boot_retries = self.missed = self.offered = 0
-        self.window_answers = 0
+        self.window_answers = self.answers = 0
         self.in_window = self.pacing = self.closing = False
         self.booted_count = self.given_up = 0
         self.last_boot_at = 0.0
@@ -103,6 +103,7 @@ class ProcessRunner:
 
     def on_answer(self, station: Station, action: str, payload: dict | None,
                   from_script: bool) -> None:
+        self.answers += 1
         if self.in_window:
             self.window_answers += 1
         if action == BOOT and not station.booted and not from_script:
@@ -132,7 +133,10 @@ class ProcessRunner:
             self._check_settled()
             if self.pacing:
                 self._schedule(station, first=True)
-            elif self.options.mode is Mode.IDLE:
+                return
+            if station.state.triggered:
+                station.send_next()  # a TriggerMessage came while the boot was under way
+            if self.options.mode is Mode.IDLE:
                 interval = payload.get("interval")
                 if isinstance(interval, int) and interval > 0:
                     station.timer = asyncio.get_running_loop().call_later(
@@ -356,8 +360,9 @@ class ProcessRunner:
             self._send("progress", {
                 "connected": sum(1 for s in self.stations if s.transport is not None),
                 "booted": self.booted_count,
-                "answered": self.stats.answered + sum(self.stats.callerrors.values()),
-                "callerrors": sum(self.stats.callerrors.values()),
+                "answered": self.answers,
+                "callerrors": sum(self.stats.callerrors.values()) + (
+                    sum(self.connect_stats.callerrors.values()) if self.connect_stats else 0),
                 "in_flight": self._in_flight()})
 
     def _counters(self) -> dict:
