@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import websockets
 
 from chargebus.commands import Outcome, call_station
 from chargebus.protocol import OcppVersion
@@ -341,6 +342,35 @@ async def test_calls_from_the_csms_reach_simulated_stations_and_get_real_answers
     assert results["calls"]["csms_calls"]["GetLog NotSupported"] == 1
     # The Heartbeat the TriggerMessage asked for was sent, and answered.
     assert results["calls"]["actions"]["Heartbeat"]["count"] >= 1
+
+
+async def test_calls_left_unanswered_time_out_and_are_not_counted_as_answers(tmp_path):
+    async def boots_only(socket):
+        """Answers each station's BootNotification, then nothing."""
+        async for frame in socket:
+            call = orjson.loads(frame)
+            if call[2] == "BootNotification":
+                await socket.send(orjson.dumps([3, call[1], {
+                    "currentTime": "2026-11-21T10:00:00Z", "interval": 300,
+                    "status": "Accepted"}]).decode())
+
+    output = tmp_path / "results.json"
+    async with websockets.serve(boots_only, "127.0.0.1", 0,
+                                subprotocols=["ocpp1.6"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        simulator = await asyncio.create_subprocess_exec(
+            CHARGEBUS, "simulate", "--quiet", "--url", f"ws://127.0.0.1:{port}/",
+            "--stations", "3", "--rate", "max", "--duration", "2", "--call-timeout", "0.5",
+            "--json", str(output), stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL)
+        _, stderr = await asyncio.wait_for(simulator.communicate(), 60)
+    assert simulator.returncode == 0, stderr.decode()
+    results = json.loads(output.read_text())
+    assert results["connect"]["booted"] == 3
+    assert results["calls"]["timeouts"] >= 3
+    assert results["calls"]["actions"]["StatusNotification"]["timeouts"] >= 3
+    assert results["calls"]["all"]["count"] == 0
+    assert results["load"]["answered"] == 0
 
 
 # -- the command line ------------------------------------------------------------------

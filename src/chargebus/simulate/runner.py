@@ -102,10 +102,12 @@ class ProcessRunner:
         station.send_boot()
 
     def on_answer(self, station: Station, action: str, payload: dict | None,
-                  from_script: bool) -> None:
-        self.answers += 1
-        if self.in_window:
-            self.window_answers += 1
+                  from_script: bool, answered: bool = True) -> None:
+        """A CALLRESULT (payload), a CALLERROR (None) or, not answered, a timeout (None)."""
+        if answered:
+            self.answers += 1
+            if self.in_window:
+                self.window_answers += 1
         if action == BOOT and not station.booted and not from_script:
             self._booted_or_retry(station, payload)
             return

@@ -123,7 +123,7 @@ class Station:
         _, action, _, from_script = self.pending
         self.pending = None
         self.runner.stats.timeouts[action] += 1
-        self.runner.on_answer(self, action, None, from_script)
+        self.runner.on_answer(self, action, None, from_script, answered=False)
 
     # -- the connection ------------------------------------------------------------------
 
@@ -193,6 +193,8 @@ class StationListener(WSListener):
         elif kind is WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code())
             transport.disconnect()
+        elif kind is WSMsgType.BINARY:
+            self.station.runner.malformed += 1  # OCPP-J travels in text frames only
 
     def on_ws_disconnected(self, transport) -> None:
         if self.station.transport is transport:
