@@ -41,3 +41,10 @@ bench: $(VENV)/.installed-dev
 
 instructions: $(VENV)/.installed-dev
 	cd benchmarks && ../$(BIN)/python instructions.py
+
+# chargebus against the ocpp-library baseline, same simulator, same machine, one run
+# (about 10 minutes); COMPARE_ARGS="--duration 10 --idle-stations 2000" for a shorter one.
+COMPARE_ARGS ?=
+.PHONY: compare
+compare: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/compare.py $(COMPARE_ARGS)

@@ -53,7 +53,7 @@ setup(
         "chargebus_services": "services",
     },
     packages=[
-        "chargebus", "chargebus.protocol", "chargebus.cli", "chargebus.convert",
+        "chargebus", "chargebus.protocol", "chargebus.cli", "chargebus.convert", "chargebus.simulate",
         "chargebus.clickhouse",
         "chargebus_core",
         "chargebus_services", "chargebus_services.edge", "chargebus_services.workers",

@@ -7,7 +7,7 @@ import orjson
 from pydantic import ValidationError
 
 from chargebus import __version__, events, subjects
-from chargebus.cli import analytics, calls, locallists, stations, tokens
+from chargebus.cli import analytics, calls, locallists, simulate, stations, tokens
 from chargebus.cli.common import print_json, with_nats
 from chargebus.config import Settings
 
@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, help="where NATS and chdb keep data (default var)")
     run.set_defaults(command=_run)
 
-    for module in (tokens, stations, locallists, calls, analytics):
+    for module in (tokens, stations, locallists, calls, analytics, simulate):
         module.register(commands)
 
     sql = commands.add_parser("sql", help="a read-only SQL query on the meter data")

@@ -1,0 +1,91 @@
+"""What every simulated station plays, whatever its version: the state a script keeps
+between calls, and the time as stations write it.
+
+A version module (``v16``, ``v2x``) provides, for a StationState:
+    boot(state)                       the BootNotification payload
+    sessions(state)                   a generator of (action, payload) calls after the boot;
+                                      it is sent each CALLRESULT payload, or None for a
+                                      CALLERROR or a call that timed out
+    answer(state, action, payload)    the answer to a CSMS-initiated call: Result or Refusal
+    statuses(action, payload)         the statuses of an answer worth counting
+"""
+import time
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+from chargebus.protocol import OcppVersion
+
+Call = tuple[str, dict]
+Script = Generator[Call, dict | None, None]
+
+# A station charges at this power; its energy register advances by it per meter interval.
+CHARGING_WATTS = 7360.0
+VOLTS = 230.4
+
+
+@dataclass(slots=True)
+class Result:
+    """A CALLRESULT payload for a CSMS-initiated call."""
+    payload: dict
+
+
+@dataclass(slots=True)
+class Refusal:
+    """A CALLERROR for a CSMS-initiated call."""
+    code: str
+    description: str
+
+
+@dataclass(slots=True)
+class StationState:
+    index: int
+    station_id: str
+    version: OcppVersion
+    meter_values: int  # per session
+    meter_interval: float  # seconds a reading stands for
+    id_token: str = ""
+    # Tells one run's 2.x transaction ids from another's against the same CSMS.
+    run_tag: str = ""
+    energy_wh: float = 0.0
+    sessions_started: int = 0
+    local_list_version: int = 0
+    # Calls a TriggerMessage asked for, sent before the script's next call.
+    triggered: deque = field(default_factory=deque)
+    configuration: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id_token:
+            self.id_token = token_of(self.index)
+        if not self.energy_wh:
+            # Registers that do not all start at zero, as in a real fleet.
+            self.energy_wh = float(self.index % 997) * 1000.0
+
+    def advance_energy(self) -> float:
+        self.energy_wh += CHARGING_WATTS * self.meter_interval / 3600.0
+        return self.energy_wh
+
+
+def token_of(index: int) -> str:
+    """The id token station ``index`` presents (at most 20 characters, as 1.6 allows)."""
+    return f"SIMTAG{index:06d}"
+
+
+class _Clock:
+    """RFC 3339 UTC time with milliseconds; the part down to the second is formatted once
+    a second, since every call of every station needs the time."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        moment = time.time()
+        second = int(moment)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((moment - second) * 1000):03d}Z"
+
+
+now = _Clock().now

@@ -1,0 +1,201 @@
+"""One simulated station on its WebSocket: one call of its own in flight at a time (as
+OCPP-J requires), the CSMS's calls answered whenever they come."""
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+from picows import WSCloseCode, WSListener, WSMsgType
+
+from chargebus.protocol import OcppVersion
+from chargebus.simulate import v2x, v16
+from chargebus.simulate.scenario import Refusal, StationState
+
+if TYPE_CHECKING:
+    from chargebus.simulate.runner import ProcessRunner
+
+DIALECTS = {OcppVersion.V16: v16, OcppVersion.V201: v2x, OcppVersion.V21: v2x}
+
+CALL, CALLRESULT, CALLERROR = 2, 3, 4
+BOOT = "BootNotification"
+
+
+class Station:
+    __slots__ = ("runner", "state", "dialect", "url", "transport", "pending", "script",
+                 "last_answer", "booted", "dropping", "timer")
+
+    def __init__(self, runner: "ProcessRunner", state: StationState, url: str):
+        self.runner = runner
+        self.state = state
+        self.dialect = DIALECTS[state.version]
+        self.url = url
+        self.transport = None
+        # (unique id, action, perf_counter at send, whether the script made the call)
+        self.pending: tuple[str, str, float, bool] | None = None
+        self.script = None
+        self.last_answer: dict | None = None
+        self.booted = False
+        self.dropping = False  # the runner closed the socket on purpose
+        self.timer = None  # a scheduled send
+
+    @property
+    def version(self) -> OcppVersion:
+        return self.state.version
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send_call(self, action: str, payload: dict, from_script: bool) -> None:
+        unique_id = self.runner.next_unique_id()
+        self.pending = (unique_id, action, time.perf_counter(), from_script)
+        self.runner.sent += 1
+        self.transport.send(WSMsgType.TEXT, orjson.dumps([CALL, unique_id, action, payload]))
+
+    def send_boot(self) -> None:
+        self.send_call(BOOT, self.dialect.boot(self.state), from_script=False)
+
+    def send_next(self) -> None:
+        """The next call: one a TriggerMessage asked for, else the script's next step."""
+        self.timer = None
+        if self.transport is None or self.pending is not None:
+            return
+        if self.state.triggered:
+            action, payload = self.state.triggered.popleft()
+            self.send_call(action, payload, from_script=False)
+            return
+        if self.script is None:
+            self.script = self.dialect.sessions(self.state)
+            action, payload = next(self.script)
+        else:
+            answer, self.last_answer = self.last_answer, None
+            action, payload = self.script.send(answer)
+        self.send_call(action, payload, from_script=True)
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def on_message(self, data: bytes) -> None:
+        runner = self.runner
+        try:
+            message = orjson.loads(data)
+            kind = message[0]
+        except (orjson.JSONDecodeError, IndexError, KeyError, TypeError):
+            runner.malformed += 1
+            return
+        if kind == CALL:
+            self._answer_csms(message)
+            return
+        pending = self.pending
+        if pending is None or len(message) < 3 or message[1] != pending[0]:
+            runner.unexpected += 1  # late (after its timeout) or never asked for
+            return
+        _, action, sent_at, from_script = pending
+        latency = time.perf_counter() - sent_at
+        self.pending = None
+        if kind == CALLRESULT and isinstance(message[2], dict):
+            payload = message[2]
+            runner.stats.record(action, latency)
+            for status in self.dialect.statuses(action, payload):
+                runner.stats.authorization[f"{action} {status}"] += 1
+        elif kind == CALLERROR:
+            payload = None
+            runner.stats.callerrors[(action, str(message[2]))] += 1
+        else:
+            runner.malformed += 1
+            payload = None
+        runner.on_answer(self, action, payload, from_script)
+
+    def _answer_csms(self, message: list) -> None:
+        runner = self.runner
+        if len(message) != 4 or not isinstance(message[3], dict):
+            runner.malformed += 1
+            return
+        _, unique_id, action, payload = message
+        outcome = self.dialect.answer(self.state, action, payload)
+        if isinstance(outcome, Refusal):
+            frame = [CALLERROR, unique_id, outcome.code, outcome.description, {}]
+            runner.stats.csms_calls[(action, outcome.code)] += 1
+        else:
+            frame = [CALLRESULT, unique_id, outcome.payload]
+            runner.stats.csms_calls[(action, "answered")] += 1
+        self.transport.send(WSMsgType.TEXT, orjson.dumps(frame))
+        if self.state.triggered and self.pending is None and not runner.scripted(self):
+            self.send_next()
+
+    def timed_out(self) -> None:
+        _, action, _, from_script = self.pending
+        self.pending = None
+        self.runner.stats.timeouts[action] += 1
+        self.runner.on_answer(self, action, None, from_script, answered=False)
+
+    # -- the connection ------------------------------------------------------------------
+
+    def connected(self, transport) -> None:
+        agreed = transport.response.headers.get("Sec-WebSocket-Protocol")
+        if agreed != self.version.value:
+            self.runner.connect_failures[f"subprotocol {agreed!r}"] += 1
+            transport.disconnect()
+            return
+        self.transport = transport
+        self.dropping = False
+        self.runner.on_connected(self)
+
+    def disconnected(self) -> None:
+        was_booted, self.booted = self.booted, False
+        self.transport = None
+        self.script = None  # a station that lost its socket boots again and starts over
+        self.last_answer = None
+        if self.pending is not None:
+            self.runner.lost_calls += 1
+            self.pending = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.runner.on_disconnected(self, was_booted)
+
+    def drop(self) -> None:
+        """Lose the connection as a network failure would: no close handshake."""
+        if self.transport is not None:
+            self.dropping = True
+            self.transport.disconnect(graceful=False)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.dropping = True
+            self.transport.send_close(WSCloseCode.OK)
+            self.transport.disconnect()
+
+    def listener(self) -> "StationListener":
+        return StationListener(self)
+
+
+class StationListener(WSListener):
+    """picows callbacks, handed to the station."""
+
+    __slots__ = ("station", "fragments")
+
+    def __init__(self, station: Station):
+        self.station = station
+        self.fragments: list[bytes] | None = None
+
+    def on_ws_connected(self, transport) -> None:
+        self.station.connected(transport)
+
+    def on_ws_frame(self, transport, frame) -> None:
+        kind = frame.msg_type
+        if kind is WSMsgType.TEXT:
+            if frame.fin:
+                self.station.on_message(frame.get_payload_as_bytes())
+            else:
+                self.fragments = [frame.get_payload_as_bytes()]
+        elif kind is WSMsgType.CONTINUATION and self.fragments is not None:
+            self.fragments.append(frame.get_payload_as_bytes())
+            if frame.fin:
+                data, self.fragments = b"".join(self.fragments), None
+                self.station.on_message(data)
+        elif kind is WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+        elif kind is WSMsgType.BINARY:
+            self.station.runner.malformed += 1  # OCPP-J travels in text frames only
+
+    def on_ws_disconnected(self, transport) -> None:
+        if self.station.transport is transport:
+            self.station.disconnected()

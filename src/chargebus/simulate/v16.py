@@ -1,0 +1,174 @@
+"""An OCPP 1.6J station: one connector, sessions with four sampled values per
+MeterValues, and the answers a real station gives to the Central System's calls."""
+from chargebus.protocol import OcppVersion
+from chargebus.protocol.versions import known_actions
+from chargebus.simulate.scenario import (CHARGING_WATTS, VOLTS, Refusal, Result, Script,
+                                         StationState, now)
+
+CONNECTOR = 1
+
+# key -> (read-only, value): what GetConfiguration reports and ChangeConfiguration may set.
+CONFIGURATION = {
+    "HeartbeatInterval": (False, "300"),
+    "MeterValueSampleInterval": (False, "60"),
+    "MeterValuesSampledData": (False, "Energy.Active.Import.Register,Power.Active.Import,"
+                                      "Current.Import,Voltage"),
+    "ClockAlignedDataInterval": (False, "0"),
+    "ConnectionTimeOut": (False, "60"),
+    "AuthorizeRemoteTxRequests": (False, "true"),
+    "LocalAuthListEnabled": (False, "true"),
+    "LocalAuthListMaxLength": (True, "1000"),
+    "NumberOfConnectors": (True, "1"),
+    "ResetRetries": (False, "3"),
+    "WebSocketPingInterval": (False, "60"),
+    "SupportedFeatureProfiles": (True, "Core,LocalAuthListManagement,RemoteTrigger,"
+                                       "SmartCharging"),
+}
+_KEYS_BY_LOWER = {key.lower(): key for key in CONFIGURATION}
+
+TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues")
+
+
+def boot(state: StationState) -> dict:
+    return {"chargePointVendor": "chargebus", "chargePointModel": "Simulated 1.6",
+            "chargePointSerialNumber": state.station_id[-25:], "firmwareVersion": "1.0.0"}
+
+
+def status(state: StationState, connector_status: str) -> dict:
+    return {"connectorId": CONNECTOR, "errorCode": "NoError", "status": connector_status,
+            "timestamp": now()}
+
+
+def sampled_values(energy_wh: float) -> list[dict]:
+    return [
+        {"value": f"{energy_wh:.1f}", "context": "Sample.Periodic",
+         "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": f"{CHARGING_WATTS / 1000:.2f}", "context": "Sample.Periodic",
+         "measurand": "Power.Active.Import", "unit": "kW"},
+        {"value": f"{CHARGING_WATTS / VOLTS:.2f}", "context": "Sample.Periodic",
+         "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+        {"value": f"{VOLTS:.1f}", "context": "Sample.Periodic", "measurand": "Voltage",
+         "phase": "L1-N", "unit": "V"},
+    ]
+
+
+def sessions(state: StationState) -> Script:
+    yield "StatusNotification", status(state, "Available")
+    while True:
+        yield "Authorize", {"idTag": state.id_token}
+        started = yield "StartTransaction", {
+            "connectorId": CONNECTOR, "idTag": state.id_token,
+            "meterStart": int(state.energy_wh), "timestamp": now()}
+        state.sessions_started += 1
+        if started is None:
+            # No transaction id to report under: the session did not happen.
+            yield "StatusNotification", status(state, "Available")
+            continue
+        transaction_id = started["transactionId"]
+        yield "StatusNotification", status(state, "Charging")
+        for _ in range(state.meter_values):
+            energy = state.advance_energy()
+            yield "MeterValues", {
+                "connectorId": CONNECTOR, "transactionId": transaction_id,
+                "meterValue": [{"timestamp": now(), "sampledValue": sampled_values(energy)}]}
+        yield "StopTransaction", {
+            "transactionId": transaction_id, "idTag": state.id_token,
+            "meterStop": int(state.energy_wh), "timestamp": now(), "reason": "Local"}
+        yield "StatusNotification", status(state, "Available")
+        yield "Heartbeat", {}
+
+
+def statuses(action: str, payload: dict) -> list[str]:
+    if action == "BootNotification":
+        return [payload.get("status", "?")]
+    info = payload.get("idTagInfo")
+    return [info.get("status", "?")] if isinstance(info, dict) else []
+
+
+def triggered_call(state: StationState, requested: str) -> tuple[str, dict]:
+    if requested == "BootNotification":
+        return requested, boot(state)
+    if requested == "Heartbeat":
+        return requested, {}
+    if requested == "StatusNotification":
+        return requested, status(state, "Available")
+    return "MeterValues", {"connectorId": CONNECTOR, "meterValue": [{
+        "timestamp": now(), "sampledValue": [{
+            "value": f"{state.energy_wh:.1f}", "context": "Trigger",
+            "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}
+
+
+def _get_configuration(state: StationState, payload: dict) -> dict:
+    values = {key: value for key, (_, value) in CONFIGURATION.items()} | state.configuration
+    requested = payload.get("key")
+    names = list(CONFIGURATION) if not requested else requested
+    known, unknown = [], []
+    for name in names:
+        key = _KEYS_BY_LOWER.get(name.lower())
+        if key is None:
+            unknown.append(name)
+        else:
+            known.append({"key": key, "readonly": CONFIGURATION[key][0], "value": values[key]})
+    answer: dict = {"configurationKey": known}
+    if unknown:
+        answer["unknownKey"] = unknown
+    return answer
+
+
+def _change_configuration(state: StationState, payload: dict) -> dict:
+    key = _KEYS_BY_LOWER.get(payload["key"].lower())
+    if key is None:
+        return {"status": "NotSupported"}
+    if CONFIGURATION[key][0]:
+        return {"status": "Rejected"}
+    state.configuration[key] = payload["value"]
+    return {"status": "Accepted"}
+
+
+def _trigger(state: StationState, payload: dict) -> dict:
+    requested = payload["requestedMessage"]
+    if requested not in TRIGGERABLE:
+        return {"status": "NotImplemented"}
+    state.triggered.append(triggered_call(state, requested))
+    return {"status": "Accepted"}
+
+
+def _send_local_list(state: StationState, payload: dict) -> dict:
+    state.local_list_version = payload["listVersion"]
+    return {"status": "Accepted"}
+
+
+_ANSWERS = {
+    "Reset": lambda state, payload: {"status": "Accepted"},
+    "ChangeAvailability": lambda state, payload: {"status": "Accepted"},
+    "GetConfiguration": _get_configuration,
+    "ChangeConfiguration": _change_configuration,
+    "ClearCache": lambda state, payload: {"status": "Accepted"},
+    "RemoteStartTransaction": lambda state, payload: {"status": "Accepted"},
+    "RemoteStopTransaction": lambda state, payload: {"status": "Accepted"},
+    "UnlockConnector": lambda state, payload: {
+        "status": "Unlocked" if payload["connectorId"] == CONNECTOR else "NotSupported"},
+    "TriggerMessage": _trigger,
+    "DataTransfer": lambda state, payload: {"status": "UnknownVendorId"},
+    "GetLocalListVersion": lambda state, payload: {"listVersion": state.local_list_version},
+    "SendLocalList": _send_local_list,
+    "SetChargingProfile": lambda state, payload: {"status": "Accepted"},
+    "ClearChargingProfile": lambda state, payload: {"status": "Unknown"},
+    "GetCompositeSchedule": lambda state, payload: {"status": "Rejected"},
+    "ReserveNow": lambda state, payload: {"status": "Rejected"},
+    "CancelReservation": lambda state, payload: {"status": "Rejected"},
+    "GetDiagnostics": lambda state, payload: {},
+    "UpdateFirmware": lambda state, payload: {},
+}
+
+
+def answer(state: StationState, action: str, payload: dict) -> Result | Refusal:
+    handler = _ANSWERS.get(action)
+    if handler is None:
+        if action in known_actions(OcppVersion.V16):
+            return Refusal("NotSupported", f"this station does not support {action}")
+        return Refusal("NotImplemented", f"{action} is not an OCPP 1.6 action")
+    try:
+        return Result(handler(state, payload))
+    except (KeyError, TypeError, AttributeError) as error:
+        return Refusal("FormationViolation", f"{action} payload not understood: {error!r}")

@@ -1,0 +1,198 @@
+"""An OCPP 2.0.1 or 2.1 station (the calls it makes are the same in both): one EVSE
+with one connector, sessions as TransactionEvents whose Updated events carry four
+sampled values, and the answers a real station gives to the CSMS's calls."""
+from chargebus.protocol import OcppVersion
+from chargebus.protocol.versions import known_actions
+from chargebus.simulate.scenario import (CHARGING_WATTS, VOLTS, Refusal, Result, Script,
+                                         StationState, now)
+
+EVSE = {"id": 1, "connectorId": 1}
+
+# (component, variable) -> (read-only, value): the station's device model, as far as
+# GetVariables and SetVariables see it.
+VARIABLES = {
+    ("OCPPCommCtrlr", "HeartbeatInterval"): (False, "300"),
+    ("OCPPCommCtrlr", "NetworkProfileConnectionAttempts"): (False, "3"),
+    ("SampledDataCtrlr", "TxUpdatedInterval"): (False, "60"),
+    ("SampledDataCtrlr", "TxUpdatedMeasurands"): (
+        False, "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage"),
+    ("AuthCtrlr", "AuthorizeRemoteStart"): (False, "true"),
+    ("LocalAuthListCtrlr", "Enabled"): (False, "true"),
+    ("SecurityCtrlr", "SecurityProfile"): (True, "0"),
+    ("ChargingStation", "AvailabilityState"): (True, "Available"),
+}
+_VARIABLES_BY_LOWER = {(component.lower(), variable.lower()): (component, variable)
+                       for component, variable in VARIABLES}
+_COMPONENTS = {component.lower() for component, _ in VARIABLES}
+
+TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValues")
+
+
+def boot(state: StationState) -> dict:
+    model = "Simulated 2.1" if state.version is OcppVersion.V21 else "Simulated 2.0.1"
+    return {"reason": "PowerUp", "chargingStation": {
+        "model": model, "vendorName": "chargebus", "serialNumber": state.station_id[-25:],
+        "firmwareVersion": "1.0.0"}}
+
+
+def status(connector_status: str) -> dict:
+    return {"timestamp": now(), "connectorStatus": connector_status,
+            "evseId": EVSE["id"], "connectorId": EVSE["connectorId"]}
+
+
+def _register(energy_wh: float, context: str) -> dict:
+    return {"value": round(energy_wh, 1), "context": context,
+            "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}}
+
+
+def sampled_values(energy_wh: float) -> list[dict]:
+    return [
+        _register(energy_wh, "Sample.Periodic"),
+        {"value": CHARGING_WATTS, "context": "Sample.Periodic",
+         "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}},
+        {"value": round(CHARGING_WATTS / VOLTS, 2), "context": "Sample.Periodic",
+         "measurand": "Current.Import", "phase": "L1", "unitOfMeasure": {"unit": "A"}},
+        {"value": VOLTS, "context": "Sample.Periodic", "measurand": "Voltage",
+         "phase": "L1-N", "unitOfMeasure": {"unit": "V"}},
+    ]
+
+
+def transaction_id(state: StationState) -> str:
+    return f"{state.run_tag}{state.index:x}-{state.sessions_started:x}"
+
+
+def sessions(state: StationState) -> Script:
+    yield "StatusNotification", status("Available")
+    id_token = {"idToken": state.id_token, "type": "ISO14443"}
+    while True:
+        yield "Authorize", {"idToken": id_token}
+        state.sessions_started += 1
+        transaction = transaction_id(state)
+        yield "TransactionEvent", {
+            "eventType": "Started", "timestamp": now(), "triggerReason": "Authorized",
+            "seqNo": 0, "transactionInfo": {"transactionId": transaction,
+                                            "chargingState": "Charging"},
+            "evse": EVSE, "idToken": id_token,
+            "meterValue": [{"timestamp": now(),
+                            "sampledValue": [_register(state.energy_wh, "Transaction.Begin")]}]}
+        yield "StatusNotification", status("Occupied")
+        for sequence in range(1, state.meter_values + 1):
+            energy = state.advance_energy()
+            yield "TransactionEvent", {
+                "eventType": "Updated", "timestamp": now(),
+                "triggerReason": "MeterValuePeriodic", "seqNo": sequence,
+                "transactionInfo": {"transactionId": transaction, "chargingState": "Charging"},
+                "evse": EVSE,
+                "meterValue": [{"timestamp": now(), "sampledValue": sampled_values(energy)}]}
+        yield "TransactionEvent", {
+            "eventType": "Ended", "timestamp": now(), "triggerReason": "StopAuthorized",
+            "seqNo": state.meter_values + 1,
+            "transactionInfo": {"transactionId": transaction, "chargingState": "EVConnected",
+                                "stoppedReason": "Local"},
+            "evse": EVSE, "idToken": id_token,
+            "meterValue": [{"timestamp": now(),
+                            "sampledValue": [_register(state.energy_wh, "Transaction.End")]}]}
+        yield "StatusNotification", status("Available")
+        yield "Heartbeat", {}
+
+
+def statuses(action: str, payload: dict) -> list[str]:
+    if action == "BootNotification":
+        return [payload.get("status", "?")]
+    info = payload.get("idTokenInfo")
+    return [info.get("status", "?")] if isinstance(info, dict) else []
+
+
+def triggered_call(state: StationState, requested: str) -> tuple[str, dict]:
+    if requested == "BootNotification":
+        call = boot(state)
+        call["reason"] = "Triggered"
+        return requested, call
+    if requested == "Heartbeat":
+        return requested, {}
+    if requested == "StatusNotification":
+        return requested, status("Available")
+    return "MeterValues", {"evseId": EVSE["id"], "meterValue": [{
+        "timestamp": now(), "sampledValue": [_register(state.energy_wh, "Trigger")]}]}
+
+
+def _variable_result(state: StationState, item: dict, writing: bool) -> dict:
+    component, variable = item["component"], item["variable"]
+    key = _VARIABLES_BY_LOWER.get((component["name"].lower(), variable["name"].lower()))
+    result = {"component": component, "variable": variable}
+    if "attributeType" in item:
+        result["attributeType"] = item["attributeType"]
+    if key is None:
+        result["attributeStatus"] = ("UnknownVariable" if component["name"].lower() in _COMPONENTS
+                                     else "UnknownComponent")
+    elif item.get("attributeType", "Actual") != "Actual":
+        result["attributeStatus"] = "NotSupportedAttributeType"
+    elif writing:
+        read_only = VARIABLES[key][0]
+        result["attributeStatus"] = "Rejected" if read_only else "Accepted"
+        if not read_only:
+            state.configuration[key] = item["attributeValue"]
+    else:
+        result["attributeStatus"] = "Accepted"
+        result["attributeValue"] = state.configuration.get(key, VARIABLES[key][1])
+    return result
+
+
+def _get_variables(state: StationState, payload: dict) -> dict:
+    return {"getVariableResult": [_variable_result(state, item, writing=False)
+                                  for item in payload["getVariableData"]]}
+
+
+def _set_variables(state: StationState, payload: dict) -> dict:
+    return {"setVariableResult": [_variable_result(state, item, writing=True)
+                                  for item in payload["setVariableData"]]}
+
+
+def _trigger(state: StationState, payload: dict) -> dict:
+    requested = payload["requestedMessage"]
+    if requested not in TRIGGERABLE:
+        return {"status": "NotImplemented"}
+    state.triggered.append(triggered_call(state, requested))
+    return {"status": "Accepted"}
+
+
+def _send_local_list(state: StationState, payload: dict) -> dict:
+    state.local_list_version = payload["versionNumber"]
+    return {"status": "Accepted"}
+
+
+_ANSWERS = {
+    "Reset": lambda state, payload: {"status": "Accepted"},
+    "ChangeAvailability": lambda state, payload: {"status": "Accepted"},
+    "GetVariables": _get_variables,
+    "SetVariables": _set_variables,
+    "TriggerMessage": _trigger,
+    "RequestStartTransaction": lambda state, payload: {"status": "Accepted"},
+    "RequestStopTransaction": lambda state, payload: {"status": "Accepted"},
+    "UnlockConnector": lambda state, payload: {
+        "status": "Unlocked" if (payload["evseId"], payload["connectorId"])
+        == (EVSE["id"], EVSE["connectorId"]) else "UnknownConnector"},
+    "ClearCache": lambda state, payload: {"status": "Accepted"},
+    "DataTransfer": lambda state, payload: {"status": "UnknownVendorId"},
+    "GetLocalListVersion": lambda state, payload: {"versionNumber": state.local_list_version},
+    "SendLocalList": _send_local_list,
+    "SetChargingProfile": lambda state, payload: {"status": "Accepted"},
+    "ClearChargingProfile": lambda state, payload: {"status": "Unknown"},
+    "GetCompositeSchedule": lambda state, payload: {"status": "Rejected"},
+    "ReserveNow": lambda state, payload: {"status": "Rejected"},
+    "CancelReservation": lambda state, payload: {"status": "Rejected"},
+    "GetTransactionStatus": lambda state, payload: {"messagesInQueue": False},
+    "GetBaseReport": lambda state, payload: {"status": "NotSupported"},
+}
+
+
+def answer(state: StationState, action: str, payload: dict) -> Result | Refusal:
+    handler = _ANSWERS.get(action)
+    if handler is None:
+        if action in known_actions(state.version):
+            return Refusal("NotSupported", f"this station does not support {action}")
+        return Refusal("NotImplemented", f"{action} is not an action of {state.version.value}")
+    try:
+        return Result(handler(state, payload))
+    except (KeyError, TypeError, AttributeError) as error:
+        return Refusal("FormatViolation", f"{action} payload not understood: {error!r}")
