@@ -38,6 +38,7 @@ from pathlib import Path
 import orjson
 
 from chargebus.simulate import Mode, Options, Progress, parse_mix, run
+from processes import free_port, resident_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "benchmarks" / "baseline" / "csms.py"
@@ -52,17 +53,6 @@ QUIET_TIMEOUT = 90.0
 TARGETS = {"calls_ratio": 20.0, "kib_per_connection": 20.0, "storm_seconds": 10.0}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def resident_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def command_line(pid: int) -> str:

@@ -18,7 +18,6 @@ import base64
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from chargebus.config import Settings
 from chargebus.passwords import hash_password
 from chargebus.records import StationAccess
 from chargebus.stores import Stores
+from processes import free_port, resident_kib
 
 PASSWORD = "storm-password-0123456789"
 BOOT = orjson.dumps([2, "boot-1", "BootNotification", {
@@ -57,17 +57,6 @@ class BootingStation(WSListener):
             self._booted.set_result(False)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def resident_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 def edge_pid(root: int) -> int:
