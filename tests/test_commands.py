@@ -3,6 +3,7 @@ holds the station's socket, one in flight per station, and the answer back."""
 import asyncio
 import contextlib
 import uuid
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -15,6 +16,8 @@ from ocpp.v201 import call_result as result201
 
 from conftest import eventually, ocpp_station
 from chargebus.commands import Outcome, call_station
+from chargebus.protocol import OcppVersion
+from chargebus.records import Presence
 from chargebus.stores import Stores
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -78,6 +81,19 @@ async def test_a_call_reaches_a_201_station(system, bus):
 async def test_an_offline_station_is_reported_at_once(bus):
     reply = await asyncio.wait_for(
         call_station(bus, new_id("NOBODY"), "Reset", {"type": "Soft"}, timeout=30), 5)
+    assert reply.outcome is Outcome.OFFLINE
+    assert "not connected" in reply.body["reason"]
+
+
+async def test_a_station_whose_edge_is_gone_is_reported_offline_at_once(bus):
+    """An edge killed outright leaves its stations' records online until they connect
+    elsewhere: no edge answers on its command subject, and that says offline."""
+    station_id = new_id("ORPHAN")
+    await Stores(bus.jetstream()).presence.put(Presence(
+        station_id=station_id, edge_id="edge-killed", connection_id="c-1",
+        version=OcppVersion.V16, connected_at=datetime.now(UTC)), station_id)
+    reply = await asyncio.wait_for(
+        call_station(bus, station_id, "Reset", {"type": "Soft"}, timeout=30), 5)
     assert reply.outcome is Outcome.OFFLINE
     assert "not connected" in reply.body["reason"]
 

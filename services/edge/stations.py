@@ -1,13 +1,13 @@
 """The stations whose sockets this edge holds, as the rest of the system sees them.
 
-For each: the subscription to its command subject (so CSMS-to-station calls reach it
-here) and its presence record in KV (so every edge knows where it is). The last
-connection wins: a station that connects again, here or on another edge, writes a
-newer presence record, and the edge that held the older connection closes it when it
-sees that record.
+For each: its presence record in KV, so that every process knows which edge holds it;
+a CSMS-to-station call goes to that edge's command subject, which the edge subscribes
+to once for all its stations. The last connection wins: a station that connects
+again, here or on another edge, writes a newer presence record, and the edge that held
+the older connection closes it when it sees that record.
 
 Attach and detach run per station, one at a time, and do what the connection map says
-at that moment, so a quick reconnect never leaves a stale subscription or record.
+at that moment, so a quick reconnect never leaves a stale record.
 """
 import asyncio
 import logging
@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 
 
 class _Attachment:
+    __slots__ = ("lock", "connection_id", "revision", "record")
+
     def __init__(self):
         self.lock = asyncio.Lock()
-        self.subscription: Subscription | None = None
         self.connection_id: str | None = None
         self.revision: int | None = None  # of this edge's presence record
         self.record: Presence | None = None
@@ -46,6 +47,7 @@ class Stations:
         self._by_key: dict[str, str] = {}  # presence key -> station id
         self._kv: KeyValue | None = None
         self._watching: asyncio.Task | None = None
+        self._commands: Subscription | None = None
         self._tasks: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
@@ -61,12 +63,16 @@ class Stations:
         self._kv = await self._nc.jetstream().key_value(subjects.PRESENCE_BUCKET)
         watcher = await self._kv.watchall()
         self._watching = asyncio.create_task(self._watch(watcher))
+        self._commands = await self._nc.subscribe(subjects.edge_commands(self._edge_id),
+                                                  cb=self._on_command)
 
     async def stop(self) -> None:
         """Detach every station (call after their sockets are closed)."""
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         for station_id in list(self._attachments):
             await self._reconcile(station_id)
+        if self._commands is not None:
+            await self._commands.unsubscribe()
         if self._watching is not None:
             self._watching.cancel()
 
@@ -94,18 +100,14 @@ class Stations:
             try:
                 await self._bring_in_line(station_id, attachment)
             except Exception as error:
-                log.warning("%s: presence or command subscription not updated: %s",
-                            station_id, error)
-            if attachment.subscription is None and station_id not in self._connections:
+                log.warning("%s: presence record not updated: %s", station_id, error)
+            if attachment.revision is None and station_id not in self._connections:
                 self._attachments.pop(station_id, None)
                 self._by_key.pop(kv_key(station_id), None)
 
     async def _bring_in_line(self, station_id: str, attachment: _Attachment) -> None:
         connection = self._connections.get(station_id)
         if connection is None:
-            if attachment.subscription is not None:
-                await attachment.subscription.unsubscribe()
-                attachment.subscription = None
             if attachment.revision is not None:
                 await self._mark_offline(kv_key(station_id), attachment.record,
                                          attachment.revision)
@@ -113,9 +115,6 @@ class Stations:
                 attachment.connection_id = None
                 attachment.record = None
             return
-        if attachment.subscription is None:
-            attachment.subscription = await self._nc.subscribe(
-                subjects.station_command(station_id), cb=self._command_handler(station_id))
         if attachment.connection_id != connection.connection_id:
             record = Presence(station_id=station_id, edge_id=self._edge_id,
                               connection_id=connection.connection_id,
@@ -126,17 +125,16 @@ class Stations:
             attachment.revision = await self._kv.put(kv_key(station_id),
                                                      record.model_dump_json().encode())
 
-    def _command_handler(self, station_id: str):
-        async def on_command(msg) -> None:
-            connection = self._connections.get(station_id)
-            if connection is None:
-                body, headers = CommandReply.failure(
-                    Outcome.OFFLINE, f"{station_id} is not connected").encode()
-                if msg.reply:
-                    await self._nc.publish(msg.reply, body, headers=headers)
-                return
-            connection.outbound.submit(msg)
-        return on_command
+    async def _on_command(self, msg) -> None:
+        station_id = subjects.commanded_station(msg.subject)
+        connection = self._connections.get(station_id)
+        if connection is None:  # gone since its presence record was read
+            body, headers = CommandReply.failure(
+                Outcome.OFFLINE, f"{station_id} is not connected").encode()
+            if msg.reply:
+                await self._nc.publish(msg.reply, body, headers=headers)
+            return
+        connection.outbound.submit(msg)
 
     async def _watch(self, watcher) -> None:
         """Close the local connection of a station that connected again elsewhere, and

@@ -1,7 +1,8 @@
 """The contract for CSMS-to-station calls, between whoever sends one and the edge that
 holds the station's socket.
 
-Request, on subjects.station_command(station): the call's payload as JSON, the action
+Request, on subjects.station_command(edge, station) of the edge the station's presence
+record names: the call's payload as JSON, the action
 in the ACTION header and the time the sender waits, in seconds, in the TIMEOUT header.
 The edge queues calls per station and has one in flight; the wait counts from when
 the edge takes the request, queueing included, so that a call is never sent to a
@@ -23,6 +24,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from chargebus import events, subjects
+from chargebus.stores import Stores
 
 TIMEOUT = "Chargebus-Timeout"
 OUTCOME = "Chargebus-Outcome"
@@ -60,12 +62,15 @@ class CommandReply:
 async def call_station(nc: Client, station_id: str, action: str, payload: dict,
                        timeout: float = DEFAULT_TIMEOUT) -> CommandReply:
     """Send ``action`` to a station, wherever it is connected, and wait for its answer."""
+    presence = await Stores(nc.jetstream()).presence.get(station_id)
+    if presence is None or not presence.online:
+        return CommandReply.failure(Outcome.OFFLINE, f"{station_id} is not connected")
     try:
         reply = await nc.request(
-            subjects.station_command(station_id), orjson.dumps(payload),
+            subjects.station_command(presence.edge_id, station_id), orjson.dumps(payload),
             timeout=timeout + REPLY_MARGIN,
             headers={events.ACTION: action, TIMEOUT: repr(float(timeout))})
-    except NoRespondersError:
+    except NoRespondersError:  # its edge is gone; the station has not come back elsewhere
         return CommandReply.failure(Outcome.OFFLINE, f"{station_id} is not connected")
     except NatsTimeoutError:
         return CommandReply.failure(Outcome.TIMEOUT,

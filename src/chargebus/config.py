@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     edge_host: str = "127.0.0.1"
     edge_port: int = Field(9000, ge=0, le=65535)
     edge_path_prefix: str = "/ocpp/"
-    edge_node_id: str = "edge-1"
+    # Names the edge in presence records and in the subject of its station calls.
+    edge_node_id: str = Field("edge-1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     # Subprotocols the edge offers, most preferred first.
     edge_subprotocols: tuple[str, ...] = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
     # 0: no authentication (development); 1: HTTP Basic; 2: TLS + Basic; 3: TLS with

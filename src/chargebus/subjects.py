@@ -7,7 +7,7 @@ is always a single subject token.
 Subject space (prefix ``cb``):
     cb.station.<action>.<station>   station-to-CSMS calls kept in the OCPP stream
     cb.rpc.<action>                 station calls answered by a worker (queue groups)
-    cb.cmd.<station>                CSMS-to-station calls, served by the edge holding the socket
+    cb.cmd.<edge>.<station>         CSMS-to-station calls, served by the edge holding the socket
     cb.session.<station>            finished transactions, for the sessions table
     cb.sys.ready.<service>          a service announces it is up
     cb.sink.query                   read-only SQL to the process that owns chdb
@@ -62,10 +62,21 @@ def worker_request(action: str) -> str:
     return f"{PREFIX}.rpc.{action}"
 
 
-def station_command(station_id: str) -> str:
-    """Where any process sends a call to one station; the edge that holds the
-    station's socket is the only subscriber."""
-    return f"{PREFIX}.cmd.{station_id}"
+def station_command(edge_id: str, station_id: str) -> str:
+    """Where any process sends a call to one station, on the edge its presence record
+    names."""
+    return f"{PREFIX}.cmd.{edge_id}.{station_id}"
+
+
+def edge_commands(edge_id: str) -> str:
+    """What one edge subscribes to: the calls to every station it may hold (one
+    subscription, not one per station)."""
+    return f"{PREFIX}.cmd.{edge_id}.*"
+
+
+def commanded_station(subject: str) -> str:
+    """The station a station_command() subject names."""
+    return subject.rpartition(".")[2]
 
 
 def session(station_id: str) -> str:
