@@ -64,7 +64,6 @@ def word_test(word: str, start: str, order: list[int]) -> str:
 class ScannerWriter:
     def __init__(self, draft: int):
         self.schemas = ModuleWriter(draft)  # $ref resolution and canonical schema text
-        self.draft = draft
         self.functions: dict[str, str] = {}
         self.bodies: list[list[str]] = []
         self.declarations: list[str] = []
