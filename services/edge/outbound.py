@@ -6,7 +6,6 @@ to its sender: the station's answer, or why there is none.
 import asyncio
 import logging
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,7 +39,7 @@ class OutboundCalls:
         self._dialect = dialect
         self._send = send
         self._on_reply = on_reply
-        self._queue: deque[_Command] = deque()
+        self._queue: list[_Command] = []  # at most MAX_QUEUED: a list is 700 bytes smaller
         self._in_flight: tuple[str, str, asyncio.Future] | None = None  # id, action, answer
         self._pump: asyncio.Task | None = None
         self._closed_reason: str | None = None
@@ -84,13 +83,13 @@ class OutboundCalls:
         if self._in_flight is not None and not self._in_flight[2].done():
             self._in_flight[2].set_result(None)
         while self._queue:
-            self._reply(self._queue.popleft().msg, CommandReply.failure(Outcome.OFFLINE, reason))
+            self._reply(self._queue.pop(0).msg, CommandReply.failure(Outcome.OFFLINE, reason))
 
     async def _send_queued(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             while self._queue:
-                command = self._queue.popleft()
+                command = self._queue.pop(0)
                 remaining = command.deadline - loop.time()
                 if remaining <= 0:
                     self._reply(command.msg, CommandReply.failure(
