@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from picows import WSHandshakeError, ws_connect
 
+from chargebus.service import COLLECTOR_THRESHOLDS
 from chargebus.simulate.options import Mode, Options, Pace, versions_of_stations
 from chargebus.simulate.progress import Progress
 from chargebus.simulate.scenario import StationState
@@ -49,7 +50,6 @@ START_DELAY = 0.2  # from the parent's go to the moment every process starts
 # Each station's socket needs a picows read buffer; OCPP messages rarely exceed this.
 READ_BUFFER_BYTES = 4096
 FILES_PER_PROCESS = 64
-GC_THRESHOLDS = (50_000, 50, 100)
 # One logger for every connection: picows would otherwise look one up per connection.
 PICOWS_LOG = logging.getLogger("picows.simulate")  # beyond the sockets: pipes, the event loop, imports
 
@@ -405,8 +405,9 @@ def _child(options: Options, share: int, run_tag: str, control) -> None:
     import uvloop
 
     # Thousands of long-lived connections make every full collection walk them all:
-    # with the default thresholds, collections took a seventh of a storm's CPU.
-    gc.set_threshold(*GC_THRESHOLDS)
+    # with the default thresholds, collections took a seventh of a storm's CPU. The
+    # same settings as the services', for the same reason.
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
     try:
         raise_open_files_limit(_files_needed(options))
         uvloop.run(ProcessRunner(options, share, run_tag, control).run())
