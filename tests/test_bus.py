@@ -2,6 +2,7 @@
 import asyncio
 
 import nats
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -59,3 +60,97 @@ def test_delivery_reads_the_ack_subject_as_nats_py_does(reply):
 def test_delivery_refuses_what_is_not_a_jetstream_message():
     with pytest.raises(ValueError):
         delivery(Msg(_client=None, subject="x", reply="_INBOX.abc", data=b""))
+
+
+_NAMES = st.sampled_from(["Nats-Msg-Id", "Chargebus-Station", "Chargebus-Version", "A", ""])
+
+
+def _nats_py_headers(raw: bytes):
+    client = Client()
+    step = client._process_headers(raw)
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("nats-py's header reading suspended")
+
+
+@given(st.lists(st.one_of(_LINE_PIECES, st.binary(max_size=8),
+                          _NAMES.map(str.encode)), max_size=30),
+       _NAMES, st.sampled_from([b"NATS/1.0\r\n", b"NATS/1.0 404 No Messages\r\n"]))
+def test_one_header_is_read_as_nats_py_reads_the_block(pieces, name, first_line):
+    raw = first_line + b"".join(pieces)
+    expected = _nats_py_headers(raw)
+    msg = bus.BusMsg(bus.BusClient(), "s", "r", b"x", raw)
+    assert msg.header(name) == (expected or {}).get(name)
+    assert msg.headers == expected
+
+
+def test_status_messages_and_stream_messages_are_told_apart():
+    client = bus.BusClient()
+    assert bus.BusMsg(client, "s", "r", b"", b"NATS/1.0 404 No Messages\r\n\r\n").status == "404"
+    assert bus.BusMsg(client, "s", "r", b"", b"NATS/1.0 100 Idle Heartbeat\r\n"
+                      b"Nats-Last-Consumer: 5\r\n\r\n").status == "100"
+    assert bus.BusMsg(client, "s", "r", b"{}", b"NATS/1.0\r\nA: b\r\n\r\n").status is None
+    assert bus.BusMsg(client, "s", "r", b"", None).status is None
+
+
+def test_direct_subscription_acks_and_naks_through_a_real_server(system):
+    """Messages reach the handler as BusMsg with the headers sent; acknowledge() and
+    nak() put on the wire what nats-py's Msg.ack() and Msg.nak() do."""
+    async def run():
+        client = await bus.connect_url(system.nats_url)
+        plain = await nats.connect(system.nats_url)
+        try:
+            received: list[bus.BusMsg] = []
+            subscription = await client.subscribe_direct("direct.test", received.append)
+            await client.flush()
+            sent = {"Chargebus-Version": "2.0.1", "Nats-Msg-Id": "CP/1/abc"}
+            for index in range(3):
+                await plain.publish("direct.test", b"%d" % index, headers=sent,
+                                    reply=f"direct.reply.{index}")
+            await plain.flush()
+            await _until(lambda: len(received) == 3)
+            assert [msg.data for msg in received] == [b"0", b"1", b"2"]
+            assert received[0].headers == sent
+            assert received[1].header("Chargebus-Version") == "2.0.1"
+            assert received[2].header("Missing") is None
+
+            replies = await plain.subscribe("direct.reply.*")
+            await plain.flush()
+            await client.acknowledge(received[:2])
+            await received[2].nak(delay=2.5)
+            await client.flush()
+            ours = [await replies.next_msg(timeout=5) for _ in range(3)]
+            reference = Msg(_client=plain, subject="x", reply="direct.reply.9", data=b"")
+            await reference.ack()
+            await Msg(_client=plain, subject="x", reply="direct.reply.9", data=b"").nak(
+                delay=2.5)
+            theirs = [await replies.next_msg(timeout=5) for _ in range(2)]
+            assert [_command(msg.data) for msg in ours] == [
+                _command(theirs[0].data), _command(theirs[0].data), _command(theirs[1].data)]
+            assert _command(theirs[1].data) == (b"-NAK", {"delay": 2_500_000_000})
+
+            await subscription.unsubscribe()
+            await plain.publish("direct.test", b"late")
+            await plain.flush()
+            await asyncio.sleep(0.2)
+            assert len(received) == 3
+        finally:
+            await client.close()
+            await plain.close()
+
+    asyncio.run(run())
+
+
+async def _until(condition, timeout: float = 5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def _command(ack: bytes):
+    """An ack body as JetStream reads it: the verb and its JSON arguments, if any."""
+    verb, _, arguments = ack.partition(b" ")
+    return verb, orjson.loads(arguments) if arguments else None

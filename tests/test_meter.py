@@ -1,8 +1,9 @@
 import math
 
+import orjson
 import pytest
 
-from chargebus.meter import Placement, SampleColumns, placement, samples
+from chargebus.meter import Placement, SampleColumns, meter_call, placement, samples
 from chargebus.protocol import OcppVersion
 
 
@@ -71,12 +72,52 @@ def test_a_call_that_cannot_be_read_leaves_the_columns_as_they_were():
     good = {"connectorId": 1, "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",
                                               "sampledValue": [{"value": "5"}]}]}
     bad = {"connectorId": 1, "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",
-                                             "sampledValue": [{"value": "6"}, {"unit": "Wh"}]}]}
-    where = placement(OcppVersion.V16, "MeterValues", good)
-    assert columns.add("CP", OcppVersion.V16, "MeterValues", good, where, "site-1", 7) == 1
-    with pytest.raises(KeyError):
-        columns.add("CP", OcppVersion.V16, "MeterValues", bad, where, "site-1", 8)
+                                             "sampledValue": [{"value": "6"}]},
+                                            {"timestamp": "yesterday",
+                                             "sampledValue": [{"value": "7"}]}]}
+    call = meter_call(OcppVersion.V16, "MeterValues", good)
+    assert columns.add("CP", call, call.placement(), "site-1", 7) == 1
+    with pytest.raises(ValueError):
+        columns.add("CP", meter_call(OcppVersion.V16, "MeterValues", bad), call.placement(),
+                    "site-1", 8)
     assert {name: len(values) for name, values in columns.lists.items()} == dict.fromkeys(
         SampleColumns.NAMES, 1)
     assert columns.lists["stream_seq"] == [7] and columns.lists["site"] == ["site-1"]
     assert columns.lists["value"] == [5.0] and columns.lists["evse_id"] == [1]
+
+
+@pytest.mark.parametrize("version", [OcppVersion.V16, OcppVersion.V201, OcppVersion.V21])
+def test_a_sampled_value_without_a_value_is_refused_with_its_place(version):
+    payload = orjson.dumps({"connectorId" if version is OcppVersion.V16 else "evseId": 1,
+                            "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",
+                                            "sampledValue": [{"unit": "Wh"}]}]})
+    with pytest.raises(ValueError, match=r"value.*sampledValue\[0\]"):
+        meter_call(version, "MeterValues", payload)
+
+
+def test_an_integer_written_with_a_fraction_is_read_as_json_schema_reads_it():
+    """Draft 6 (OCPP 2.x) takes 1.0 for an integer; the edge lets it through."""
+    payload = (b'{"evseId": 2.0, "meterValue": [{"timestamp": "2026-11-21T10:00:00Z",'
+               b' "sampledValue": [{"value": 1.5, "unitOfMeasure": {"unit": "kWh",'
+               b' "multiplier": 1.0}}]}]}')
+    call = meter_call(OcppVersion.V201, "MeterValues", payload)
+    [sample] = samples("CS", OcppVersion.V201, "MeterValues", payload, call.placement())
+    assert (sample.evse_id, sample.unit, sample.value) == (2, "Wh", 15_000.0)
+
+
+def test_the_json_text_and_the_parsed_payload_give_the_same_samples():
+    payload = {"connectorId": 2, "transactionId": 9, "meterValue": [
+        {"timestamp": "2026-11-21T10:00:00Z", "sampledValue": [
+            {"value": "1.5", "unit": "kWh"}, {"value": "nan"}, {"value": "x", "phase": "L1"},
+            {"value": "42", "format": "SignedData", "context": "Transaction.End"}]},
+        {"timestamp": "2026-11-21T10:00:00.5+02:00", "sampledValue": [{"value": "-3"}]}],
+        "unknownField": {"ignored": [1, 2]}}
+    where = placement(OcppVersion.V16, "MeterValues", payload)
+    from_text = samples("CP", OcppVersion.V16, "MeterValues", orjson.dumps(payload), where)
+    from_dict = samples("CP", OcppVersion.V16, "MeterValues", payload, where)
+    assert [sample._replace(value=str(sample.value)) for sample in from_text] == [
+        sample._replace(value=str(sample.value)) for sample in from_dict]
+    assert [(sample.unit, str(sample.value), sample.raw_value) for sample in from_text] == [
+        ("Wh", "1500.0", ""), ("Wh", "nan", "nan"), ("Wh", "nan", "x"), ("Wh", "42.0", "42"),
+        ("Wh", "-3.0", "")]
+    assert from_text[-1].timestamp_ms == 1795248000500  # 08:00:00.5 UTC

@@ -15,10 +15,11 @@ from nats.aio.msg import Msg
 
 from chargebus import events, subjects
 from chargebus.access import AccessDirectory
+from chargebus.bus import BusMsg
 from chargebus.config import Settings
 from chargebus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
-from chargebus.events import CallContext
-from chargebus.meter import METER_ACTIONS, SampleColumns, placement
+from chargebus.protocol import OcppVersion
+from chargebus.meter import METER_ACTIONS, SampleColumns, meter_call
 from chargebus.meterstore import SESSION_COLUMNS, EngineUnavailable, MeterStore, QueryRefused
 from chargebus.stores import Stores, transaction_key
 
@@ -39,51 +40,56 @@ class MeterSink:
         self._dead_letters = DeadLetters(nc.jetstream(), subjects.METER_SINK_CONSUMER)
         self._session_dead_letters = DeadLetters(nc.jetstream(), subjects.SESSION_SINK_CONSUMER)
 
-    async def write(self, batch: list[Msg]) -> list[Msg]:
+    async def write(self, batch: list[BusMsg]) -> list[BusMsg]:
         """Insert the batch's samples at once; a message that holds no usable meter data
         goes to the dead letters instead of holding up the rest. Returns the messages
         to be delivered again later: their transaction's EVSE is not known yet."""
         columns = SampleColumns()
+        sites: dict[str, str] = {}  # station -> site, read once a batch
         delivered_before, later = [], []
         for msg in batch:
             delivered = delivery(msg)
             if delivered.times > 1:
                 delivered_before.append((msg, delivered))
-            elif not await self._add(columns, msg, delivered):
+            elif not await self._add(columns, msg, delivered, sites):
                 later.append(msg)
         if delivered_before:
-            later += await self._add_unless_stored(columns, delivered_before)
+            later += await self._add_unless_stored(columns, delivered_before, sites)
         if len(columns):
             await asyncio.to_thread(self._store.insert_samples, columns.lists)
         return later
 
-    async def _add(self, columns: SampleColumns, msg: Msg, delivered: Delivery) -> bool:
+    async def _add(self, columns: SampleColumns, msg: BusMsg, delivered: Delivery,
+                   sites: dict[str, str]) -> bool:
         """Adds the message's samples; False where it is to wait for its EVSE."""
         try:
-            context = CallContext.from_headers(msg.headers)
-            payload = orjson.loads(msg.data)
-            where = placement(context.version, context.action, payload)
+            action, station_id = subjects.recorded_call(msg.subject)
+            version = OcppVersion(msg.header(events.VERSION))
+            call = meter_call(version, action, msg.data)
+            where = call.placement()
             if where.evse_id is None and where.transaction_id:
-                evse_id = await self._evse_of(context, where.transaction_id)
+                evse_id = await self._evse_of(station_id, where.transaction_id)
                 if evse_id is None and delivered.times < EVSE_WAIT_DELIVERIES:
                     return False
                 where = where._replace(evse_id=evse_id)
-            access = self._sites.get(context.station_id)
-            columns.add(context.station_id, context.version, context.action, payload, where,
-                        access.site if access is not None and access.site else "",
-                        delivered.stream_seq)
+            site = sites.get(station_id)
+            if site is None:
+                access = self._sites.get(station_id)
+                site = sites[station_id] = access.site if access and access.site else ""
+            columns.add(station_id, call, where, site, delivered.stream_seq)
         except UNUSABLE as error:
             await self._dead_letters.send(msg, f"no usable meter data: {error!r}")
         return True
 
     async def _add_unless_stored(self, columns: SampleColumns,
-                                 messages: list[tuple[Msg, Delivery]]) -> list[Msg]:
+                                 messages: list[tuple[BusMsg, Delivery]],
+                                 sites: dict[str, str]) -> list[BusMsg]:
         """Messages delivered before may have been stored already (the insert succeeded,
         the ack was lost): their samples are looked up by the table's key (station, time)
         and the message's sequence."""
         candidates = SampleColumns()
         later = [msg for msg, delivered in messages
-                 if not await self._add(candidates, msg, delivered)]
+                 if not await self._add(candidates, msg, delivered, sites)]
         if not len(candidates):
             return later
         rows = candidates.lists
@@ -97,13 +103,13 @@ class MeterSink:
             column.extend(candidate[index] for index in keep)
         return later
 
-    async def _evse_of(self, context: CallContext, transaction_id: str) -> int | None:
+    async def _evse_of(self, station_id: str, transaction_id: str) -> int | None:
         """The payload left the EVSE out; the transaction's start told it."""
         transaction = await self._stores.transactions.get(
-            *transaction_key(context.station_id, transaction_id))
+            *transaction_key(station_id, transaction_id))
         return transaction.evse_id if transaction else None
 
-    async def write_sessions(self, batch: list[Msg]) -> None:
+    async def write_sessions(self, batch: list[BusMsg]) -> None:
         """Session rows are versioned (ReplacingMergeTree): inserting one twice is harmless."""
         columns: dict[str, list] = {name: [] for name in SESSION_COLUMNS}
         for msg in batch:
@@ -145,7 +151,8 @@ async def start_sink(settings: Settings, nc: Client):
         subjects.action_consumer(subjects.METER_SINK_CONSUMER, action),
         subjects.station_events(action), sink.write,
         batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds,
-        ack_wait=settings.consumer_ack_wait_seconds, max_backoff=settings.sink_max_retry_seconds)
+        ack_wait=settings.consumer_ack_wait_seconds, max_backoff=settings.sink_max_retry_seconds,
+        overlap=True)
         for action in meter_actions]
     sessions = DurableConsumer(
         nc, subjects.SESSION_STREAM, subjects.SESSION_SINK_CONSUMER, subjects.all_sessions(),

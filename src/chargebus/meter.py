@@ -2,6 +2,9 @@
 import math
 from typing import NamedTuple
 
+import msgspec
+import orjson
+
 from chargebus.clock import parse_timestamp
 from chargebus.protocol import OcppVersion
 
@@ -41,30 +44,136 @@ class Placement(NamedTuple):
     transaction_id: str
 
 
-def placement(version: OcppVersion, action: str, payload: dict) -> Placement:
-    if version is OcppVersion.V16:
-        transaction_id = payload.get("transactionId")
-        return Placement(payload.get("connectorId"), 0,
-                         "" if transaction_id is None else str(transaction_id))
-    if action == "TransactionEvent":
-        evse = payload.get("evse") or {}
-        return Placement(evse.get("id"), evse.get("connectorId", 0),
-                         payload["transactionInfo"]["transactionId"])
-    return Placement(payload.get("evseId"), 0, "")
+# What the sink reads of each call that carries meter values, decoded by msgspec straight
+# from the JSON the station sent: no dict per sampled value, the defaults of the
+# specification filled in, every other field skipped. The edge validated the payload
+# against its schema; what does not fit these types raises msgspec.ValidationError, a
+# ValueError (chargebus.consumers.UNUSABLE).
+class SampledValue16(msgspec.Struct, frozen=True):
+    value: str  # text; with format SignedData the signed blob
+    measurand: str = DEFAULT_MEASURAND
+    phase: str = ""
+    location: str = DEFAULT_LOCATION
+    context: str = DEFAULT_CONTEXT
+    unit: str = DEFAULT_UNIT
+    format: str = "Raw"
 
 
-def meter_values(version: OcppVersion, action: str, payload: dict) -> list:
-    if version is OcppVersion.V16 and action == "StopTransaction":
-        return payload.get("transactionData") or []
-    return payload.get("meterValue") or []
+class MeterValue16(msgspec.Struct, frozen=True):
+    timestamp: str
+    sampledValue: list[SampledValue16]
 
 
-def samples(station_id: str, version: OcppVersion, action: str, payload: dict,
+class UnitOfMeasure(msgspec.Struct, frozen=True):
+    unit: str = DEFAULT_UNIT
+    multiplier: int = 0
+
+
+class SignedMeterValue(msgspec.Struct, frozen=True):
+    signedMeterData: str = ""
+
+
+class SampledValue2x(msgspec.Struct, frozen=True):
+    value: float
+    measurand: str = DEFAULT_MEASURAND
+    phase: str = ""
+    location: str = DEFAULT_LOCATION
+    context: str = DEFAULT_CONTEXT
+    unitOfMeasure: UnitOfMeasure | None = None
+    signedMeterValue: SignedMeterValue | None = None
+
+
+class MeterValue2x(msgspec.Struct, frozen=True):
+    timestamp: str
+    sampledValue: list[SampledValue2x]
+
+
+class MeterValues16(msgspec.Struct, frozen=True):
+    connectorId: int
+    meter_value: list[MeterValue16] = msgspec.field(name="meterValue")
+    transactionId: int | None = None
+
+    def placement(self) -> Placement:
+        return Placement(self.connectorId, 0,
+                         "" if self.transactionId is None else str(self.transactionId))
+
+
+class StopTransaction16(msgspec.Struct, frozen=True):
+    transactionId: int
+    meter_value: list[MeterValue16] = msgspec.field(default_factory=list,
+                                                    name="transactionData")
+
+    def placement(self) -> Placement:
+        return Placement(None, 0, str(self.transactionId))  # the start named the connector
+
+
+class MeterValues2x(msgspec.Struct, frozen=True):
+    evseId: int
+    meter_value: list[MeterValue2x] = msgspec.field(name="meterValue")
+
+    def placement(self) -> Placement:
+        return Placement(self.evseId, 0, "")
+
+
+class Evse(msgspec.Struct, frozen=True):
+    id: int
+    connectorId: int = 0
+
+
+class TransactionInfo(msgspec.Struct, frozen=True):
+    transactionId: str
+
+
+class TransactionEvent2x(msgspec.Struct, frozen=True):
+    transactionInfo: TransactionInfo
+    evse: Evse | None = None
+    meter_value: list[MeterValue2x] = msgspec.field(default_factory=list, name="meterValue")
+
+    def placement(self) -> Placement:
+        evse = self.evse
+        return Placement(None if evse is None else evse.id,
+                         0 if evse is None else evse.connectorId,
+                         self.transactionInfo.transactionId)
+
+
+MeterCall = MeterValues16 | StopTransaction16 | MeterValues2x | TransactionEvent2x
+
+_CALL_TYPES = {
+    (OcppVersion.V16, "MeterValues"): MeterValues16,
+    (OcppVersion.V16, "StopTransaction"): StopTransaction16,
+    (OcppVersion.V201, "MeterValues"): MeterValues2x,
+    (OcppVersion.V201, "TransactionEvent"): TransactionEvent2x,
+    (OcppVersion.V21, "MeterValues"): MeterValues2x,
+    (OcppVersion.V21, "TransactionEvent"): TransactionEvent2x,
+}
+_DECODERS = {key: msgspec.json.Decoder(call_type) for key, call_type in _CALL_TYPES.items()}
+
+
+def meter_call(version: OcppVersion, action: str, payload: bytes | dict) -> MeterCall:
+    """The meter-relevant part of a call, from its JSON text or an already parsed dict."""
+    call_type = _CALL_TYPES.get((version, action))
+    if call_type is None:
+        raise ValueError(f"{version.value} {action} carries no meter values")
+    if not isinstance(payload, dict):
+        try:
+            return _DECODERS[version, action].decode(payload)
+        except msgspec.ValidationError:
+            # JSON Schema (draft 6, OCPP 2.x) takes 1.0 for an integer; msgspec's strict
+            # decoding does not, its lenient conversion does.
+            payload = orjson.loads(payload)
+    return msgspec.convert(payload, call_type, strict=False)
+
+
+def placement(version: OcppVersion, action: str, payload: bytes | dict) -> Placement:
+    return meter_call(version, action, payload).placement()
+
+
+def samples(station_id: str, version: OcppVersion, action: str, payload: bytes | dict,
             where: Placement) -> list[Sample]:
     """The samples of a call; ``where`` comes from placement(), completed by the caller
     where the payload leaves the EVSE out (1.6 StopTransaction, later TransactionEvents)."""
     columns = SampleColumns()
-    columns.add(station_id, version, action, payload, where, "", 0)
+    columns.add(station_id, meter_call(version, action, payload), where, "", 0)
     return [Sample(*row[:len(Sample._fields)]) for row in zip(*columns.lists.values())]
 
 
@@ -89,13 +198,16 @@ class SampleColumns:
     def __len__(self) -> int:
         return len(self.lists["station_id"])
 
-    def add(self, station_id: str, version: OcppVersion, action: str, payload: dict,
-            where: Placement, site: str, stream_seq: int) -> int:
-        """Appends the call's samples and returns how many; a payload that cannot be
-        read raises (chargebus.consumers.UNUSABLE) and leaves the lists as they were."""
+    def add(self, station_id: str, call: MeterCall, where: Placement, site: str,
+            stream_seq: int) -> int:
+        """Appends the call's samples and returns how many; a call that cannot be read
+        raises (chargebus.consumers.UNUSABLE) and leaves the lists as they were."""
         before = len(self)
         try:
-            count = self._add_samples(version, action, payload)
+            if isinstance(call, (MeterValues16, StopTransaction16)):
+                count = self._add_samples_16(call.meter_value)
+            else:
+                count = self._add_samples_2x(call.meter_value)
         except BaseException:
             for column in self.lists.values():
                 del column[before:]
@@ -106,28 +218,64 @@ class SampleColumns:
             column.extend([value] * count)
         return count
 
-    def _add_samples(self, version: OcppVersion, action: str, payload: dict) -> int:
+    def _add_samples_16(self, meter_values: list[MeterValue16]) -> int:
         (times, measurands, phases, locations, contexts, units, values,
          raw_values) = self._per_sample
-        read_value = _value_16 if version is OcppVersion.V16 else _value_2x
         normal_units = _NORMAL_UNITS
         count = 0
-        for meter_value in meter_values(version, action, payload):
-            timestamp_ms = self._milliseconds(meter_value["timestamp"])
-            for sampled in meter_value["sampledValue"]:
-                value, unit, raw = read_value(sampled)
+        for meter_value in meter_values:
+            timestamp_ms = self._milliseconds(meter_value.timestamp)
+            for sampled in meter_value.sampledValue:
+                text = sampled.value
+                unit = sampled.unit
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = math.nan
+                # Signed data, or what is no number, is kept as sent.
+                raw = text if sampled.format == "SignedData" or value != value else ""
                 if unit in normal_units:
                     factor, unit = normal_units[unit]
                     value *= factor
-                get = sampled.get
                 times.append(timestamp_ms)
-                measurands.append(get("measurand", DEFAULT_MEASURAND))
-                phases.append(get("phase", ""))
-                locations.append(get("location", DEFAULT_LOCATION))
-                contexts.append(get("context", DEFAULT_CONTEXT))
+                measurands.append(sampled.measurand)
+                phases.append(sampled.phase)
+                locations.append(sampled.location)
+                contexts.append(sampled.context)
                 units.append(unit)
                 values.append(value)
                 raw_values.append(raw)
+                count += 1
+        return count
+
+    def _add_samples_2x(self, meter_values: list[MeterValue2x]) -> int:
+        """2.x: a number, times 10 to the multiplier; signed meter data rides beside it."""
+        (times, measurands, phases, locations, contexts, units, values,
+         raw_values) = self._per_sample
+        normal_units = _NORMAL_UNITS
+        count = 0
+        for meter_value in meter_values:
+            timestamp_ms = self._milliseconds(meter_value.timestamp)
+            for sampled in meter_value.sampledValue:
+                value = sampled.value
+                unit_of_measure = sampled.unitOfMeasure
+                if unit_of_measure is None:
+                    unit = DEFAULT_UNIT
+                else:
+                    unit = unit_of_measure.unit
+                    value *= 10.0 ** unit_of_measure.multiplier
+                if unit in normal_units:
+                    factor, unit = normal_units[unit]
+                    value *= factor
+                signed = sampled.signedMeterValue
+                times.append(timestamp_ms)
+                measurands.append(sampled.measurand)
+                phases.append(sampled.phase)
+                locations.append(sampled.location)
+                contexts.append(sampled.context)
+                units.append(unit)
+                values.append(value)
+                raw_values.append("" if signed is None else signed.signedMeterData)
                 count += 1
         return count
 
@@ -143,23 +291,3 @@ class SampleColumns:
 # Kilo-units become their base unit, so that a measurand has one unit in the table.
 _NORMAL_UNITS = {"kWh": (1000.0, "Wh"), "kW": (1000.0, "W"), "kvarh": (1000.0, "varh"),
                  "kvar": (1000.0, "var"), "kVA": (1000.0, "VA")}
-
-
-def _value_16(sampled: dict) -> tuple[float, str, str]:
-    """1.6: the value is text; with format SignedData it is the signed blob."""
-    text = sampled["value"]
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    signed = sampled.get("format") == "SignedData" or math.isnan(value)
-    return value, sampled.get("unit", DEFAULT_UNIT), text if signed else ""
-
-
-def _value_2x(sampled: dict) -> tuple[float, str, str]:
-    """2.x: a number, times 10 to the multiplier; signed meter data rides beside it."""
-    unit_of_measure = sampled.get("unitOfMeasure") or {}
-    multiplier = unit_of_measure.get("multiplier", 0)
-    signed = sampled.get("signedMeterValue") or {}
-    return (float(sampled["value"]) * 10.0 ** multiplier,
-            unit_of_measure.get("unit", DEFAULT_UNIT), signed.get("signedMeterData", ""))

@@ -43,6 +43,14 @@ def station_event(station_id: str, action: str) -> str:
     return f"{PREFIX}.station.{action}.{station_id}"
 
 
+def recorded_call(subject: str) -> tuple[str, str]:
+    """The action and the station a station_event() subject names."""
+    prefix, kind, action, station_id = subject.split(".")
+    if prefix != PREFIX or kind != "station":
+        raise ValueError(f"not a recorded call: {subject!r}")
+    return action, station_id
+
+
 def station_events(action: str) -> str:
     """Filter for the recorded calls of one action from every station."""
     return f"{PREFIX}.station.{action}.*"
