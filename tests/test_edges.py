@@ -4,13 +4,18 @@ get their stored answer, oversized messages are refused, a slow bus slows statio
 import asyncio
 import signal
 import uuid
+from datetime import UTC, datetime
 
+import nats.errors
 import orjson
 import pytest
 import websockets
 
 from conftest import eventually, extra_edge
+from chargebus import subjects
 from chargebus.commands import Outcome, call_station
+from chargebus.identifiers import kv_key
+from chargebus.records import Presence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -182,3 +187,44 @@ async def _on(stores, station_id: str, edge_id: str) -> bool:
 async def _gone(stores, station_id: str) -> bool:
     record = await stores.presence.get(station_id)
     return record is not None and not record.online
+
+
+async def test_a_station_back_within_the_grace_is_never_reported_offline(system, bus, stores):
+    """A dropped socket is marked offline only after CHARGEBUS_EDGE_OFFLINE_GRACE_SECONDS
+    (5 s by default) unless the station is back; the record then says when it dropped."""
+    station_id = f"FLAP-{uuid.uuid4().hex[:6]}"
+    kv = await bus.jetstream().key_value(subjects.PRESENCE_BUCKET)
+    watcher = await kv.watch(kv_key(station_id))
+    first = await websockets.connect(system.station_url(station_id), subprotocols=["ocpp1.6"])
+    before = await eventually(lambda: stores.presence.get(station_id))
+    await first.close()
+    second = await websockets.connect(system.station_url(station_id), subprotocols=["ocpp1.6"])
+    after = await eventually(lambda: _connection_other_than(stores, station_id,
+                                                            before.connection_id))
+    await asyncio.sleep(6)  # past the grace of the first drop
+    assert (await stores.presence.get(station_id)).connection_id == after.connection_id
+    await second.close()
+    dropped_at = datetime.now(UTC)
+    gone = await eventually(lambda: _offline(stores, station_id), timeout=20)
+    assert gone.connection_id == after.connection_id
+    assert abs((gone.disconnected_at - dropped_at).total_seconds()) < 2  # not the grace's end
+    records = []
+    while True:
+        try:
+            entry = await watcher.updates(timeout=1)
+        except nats.errors.TimeoutError:
+            break
+        if entry is not None and entry.value:  # None: the end of what the key held at first
+            records.append(Presence.model_validate_json(entry.value))
+    await watcher.stop()
+    assert [record.online for record in records] == [True, True, False]
+
+
+async def _connection_other_than(stores, station_id: str, connection_id: str):
+    record = await stores.presence.get(station_id)
+    return record if record is not None and record.connection_id != connection_id else None
+
+
+async def _offline(stores, station_id: str):
+    record = await stores.presence.get(station_id)
+    return record if record is not None and not record.online else None

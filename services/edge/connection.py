@@ -5,7 +5,7 @@ payload is copied out and decoded there, before anything is awaited.
 """
 import asyncio
 import logging
-import uuid
+import time
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
@@ -28,10 +28,19 @@ CLOSE_GRACE_SECONDS = 2.0
 
 
 class StationConnection(WSListener):
+    # An edge holds tens of thousands of these, most of them idle: slots, and what only
+    # some stations need (CSMS calls, fragments) made when first needed.
+    __slots__ = ("station_id", "version", "connection_id", "heard_at", "pinged_at",
+                 "recent", "_dialect", "_edge", "_metrics", "_transport", "_calls",
+                 "_handling", "_fragments", "_queue_full", "_bus_busy", "_reading",
+                 "_outbound")
+
     def __init__(self, station_id: str, version: OcppVersion, edge):
         self.station_id = station_id
         self.version = version
-        self.connection_id = str(uuid.uuid4())
+        self.connection_id = edge.new_connection_id()
+        self.heard_at = time.monotonic()  # the last frame from the station
+        self.pinged_at: float | None = None  # a ping awaiting its pong (edge.liveness)
         self._dialect = dialect_of(version)
         self._edge = edge
         self._metrics = edge.metrics
@@ -45,8 +54,15 @@ class StationConnection(WSListener):
         self._bus_busy = False  # the edge's publish window is full
         self._reading = True
         self.recent = RecentAnswers()
-        self.outbound = OutboundCalls(edge.nc, station_id, self._dialect, self._send,
-                                      self._metrics.command_outcome)
+        self._outbound: OutboundCalls | None = None
+
+    @property
+    def outbound(self) -> OutboundCalls:
+        """The CSMS-to-station calls of this connection."""
+        if self._outbound is None:
+            self._outbound = OutboundCalls(self._edge.nc, self.station_id, self._dialect,
+                                           self._send, self._metrics.command_outcome)
+        return self._outbound
 
     # -- picows listener ---------------------------------------------------------------
 
@@ -61,10 +77,13 @@ class StationConnection(WSListener):
         self._edge.connected(self)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self.outbound.close(f"{self.station_id} disconnected")
+        if self._outbound is not None:
+            self._outbound.close(f"{self.station_id} disconnected")
         self._edge.disconnected(self)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        self.heard_at = time.monotonic()
+        self.pinged_at = None  # any frame shows the station is there, a pong or not
         kind = frame.msg_type
         if kind is WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code())
@@ -123,7 +142,7 @@ class StationConnection(WSListener):
                         self.station_id, decoded.action)
         else:  # CALLRESULT, CALLERROR or 2.1's CALLRESULTERROR: the answer to our call
             self._metrics.frame_in(self.version, "(answer)")
-            if not self.outbound.answered(decoded):
+            if self._outbound is None or not self._outbound.answered(decoded):
                 log.warning("%s answered call %s, which no one awaits (late or unknown)",
                             self.station_id, decoded.unique_id)
 
@@ -210,8 +229,23 @@ class StationConnection(WSListener):
 
     def replace(self, reason: str, code: WSCloseCode = WSCloseCode.POLICY_VIOLATION) -> None:
         """Another connection of this station took over: close this one now."""
-        self.outbound.close(reason)
+        if self._outbound is not None:
+            self._outbound.close(reason)
         self._close(code, reason)
+
+    def ping(self, now: float) -> None:
+        if self._transport is not None and not self._transport.is_disconnected:
+            self._transport.send_ping()
+            self.pinged_at = now
+
+    def hang_up(self, code: WSCloseCode, reason: str) -> None:
+        """Close at once, without waiting for the station's close frame: it is mute."""
+        transport = self._transport
+        if transport is None or transport.is_disconnected:
+            return
+        if not transport.is_close_frame_sent:
+            transport.send_close(code, reason.encode())
+        transport.disconnect()
 
     async def close(self, code: WSCloseCode, reason: str) -> None:
         """Close the socket once the calls under way are answered."""

@@ -6,27 +6,34 @@ second processing. A call is the same only if its frame is the same: a station t
 restarted its id counter reuses ids for new calls, and those are processed.
 """
 import time
-from collections import OrderedDict
 
 MAX_REMEMBERED = 32
 REMEMBER_SECONDS = 600.0
 
 
 class RecentAnswers:
+    """Oldest first (a dict keeps the order things were put in); the dict is made with
+    the first answer."""
+
+    __slots__ = ("_size", "_seconds", "_answers")
+
     def __init__(self, size: int = MAX_REMEMBERED, seconds: float = REMEMBER_SECONDS):
         self._size = size
         self._seconds = seconds
-        self._answers: OrderedDict[str, tuple[int, bytes, float]] = OrderedDict()
+        self._answers: dict[str, tuple[int, bytes, float]] | None = None
 
     def remember(self, unique_id: str, fingerprint: int, answer: bytes) -> None:
-        self._answers[unique_id] = (fingerprint, answer, time.monotonic() + self._seconds)
-        self._answers.move_to_end(unique_id)
-        while len(self._answers) > self._size:
-            self._answers.popitem(last=False)
+        if self._answers is None:
+            self._answers = {}
+        answers = self._answers
+        answers.pop(unique_id, None)  # to the end: the newest
+        answers[unique_id] = (fingerprint, answer, time.monotonic() + self._seconds)
+        while len(answers) > self._size:
+            del answers[next(iter(answers))]
 
     def answer_to(self, unique_id: str, fingerprint: int) -> bytes | None:
         """The answer already sent to this very call, if it is recent."""
-        remembered = self._answers.get(unique_id)
+        remembered = self._answers.get(unique_id) if self._answers is not None else None
         if remembered is None:
             return None
         known_fingerprint, answer, expires = remembered
@@ -36,5 +43,9 @@ class RecentAnswers:
 
     def adopt(self, older: "RecentAnswers") -> None:
         """Keep what an earlier connection of the same station answered."""
+        if older._answers is None:
+            return
+        if self._answers is None:
+            self._answers = {}
         for unique_id, remembered in older._answers.items():
             self._answers.setdefault(unique_id, remembered)

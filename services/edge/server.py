@@ -1,6 +1,8 @@
 """The edge's WebSocket server: who may connect, in which OCPP version, over what."""
 import asyncio
+import itertools
 import logging
+import secrets
 import ssl
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
@@ -16,6 +18,7 @@ from chargebus.access import AccessDirectory
 from chargebus_services.edge.access import Gate, Refusal
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
+from chargebus_services.edge.liveness import Liveness
 from chargebus_services.edge.metrics import EdgeMetrics
 from chargebus_services.edge.stations import Stations
 
@@ -36,8 +39,10 @@ class Edge:
         self.node_id = settings.edge_node_id
         self.max_message_size = settings.edge_max_message_size
         self.metrics = EdgeMetrics()
-        self.stations = Stations(nc, settings.edge_node_id)
+        self.stations = Stations(nc, settings.edge_node_id, settings.edge_offline_grace_seconds)
         self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations)
+        self.liveness = Liveness(self.stations, settings.edge_idle_seconds,
+                                 settings.edge_pong_seconds)
         self._settings = settings
         self._prefix = settings.edge_path_prefix
         self._preference = [OcppVersion(name) for name in settings.edge_subprotocols]
@@ -45,6 +50,13 @@ class Edge:
         self._gate = Gate(self._directory, settings.edge_security_profile,
                           settings.unknown_stations)
         self._server: asyncio.Server | None = None
+        # Connection ids: this edge, this run of it, a count. Unique across edges and
+        # restarts without a uuid4 per socket (a getrandom call each, in a storm).
+        self._run_id = secrets.token_hex(6)
+        self._connections_made = itertools.count(1)
+
+    def new_connection_id(self) -> str:
+        return f"{self.node_id}.{self._run_id}.{next(self._connections_made)}"
 
     async def start(self) -> None:
         s = self._settings
@@ -60,10 +72,9 @@ class Edge:
             websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
             max_frame_size=s.edge_max_message_size,
             read_buffer_init_size=READ_BUFFER_BYTES,
-            enable_auto_ping=True,
-            auto_ping_idle_timeout=s.edge_idle_seconds,
-            auto_ping_reply_timeout=s.edge_pong_seconds,
+            enable_auto_ping=False,  # self.liveness: one timer, not a task per socket
         )
+        self.liveness.start()
         if s.edge_metrics_port:
             self.metrics.serve(s.edge_metrics_host, s.edge_metrics_port)
         scheme = "wss" if s.edge_security_profile >= 2 else "ws"
@@ -76,6 +87,7 @@ class Edge:
         with 1001 so that stations reconnect (to another edge, where there is one)."""
         if self._server is not None:
             self._server.close()
+        self.liveness.stop()
         closing = [connection.close(WSCloseCode.GOING_AWAY, "edge shutting down")
                    for connection in self.stations.all()]
         if closing:

@@ -23,25 +23,40 @@ from pydantic import ValidationError
 from chargebus import subjects
 from chargebus.commands import CommandReply, Outcome
 from chargebus.identifiers import kv_key
+from chargebus.protocol import OcppVersion
 from chargebus.records import Presence
 
 log = logging.getLogger(__name__)
 
 
 class _Attachment:
-    __slots__ = ("lock", "connection_id", "revision", "record")
+    """This edge's presence record of one station: what it wrote, at which revision.
+    The record itself is made again when it is to be marked offline (a pydantic model
+    kept per station cost 1.1 KiB)."""
+
+    __slots__ = ("lock", "connection_id", "revision", "version", "connected_at",
+                 "disconnected_at")
 
     def __init__(self):
         self.lock = asyncio.Lock()
         self.connection_id: str | None = None
         self.revision: int | None = None  # of this edge's presence record
-        self.record: Presence | None = None
+        self.version: OcppVersion | None = None
+        self.connected_at: datetime | None = None
+        self.disconnected_at: datetime | None = None
+
+    def record(self, station_id: str, edge_id: str) -> Presence:
+        return Presence(station_id=station_id, edge_id=edge_id,
+                        connection_id=self.connection_id, version=self.version,
+                        connected_at=self.connected_at)
 
 
 class Stations:
-    def __init__(self, nc: Client, edge_id: str):
+    def __init__(self, nc: Client, edge_id: str, offline_grace: float = 0.0):
         self._nc = nc
         self._edge_id = edge_id
+        self._offline_grace = offline_grace
+        self._offline_due: dict[str, asyncio.TimerHandle] = {}  # station id -> when
         self._connections: dict = {}  # station id -> StationConnection
         self._attachments: dict[str, _Attachment] = {}
         self._by_key: dict[str, str] = {}  # presence key -> station id
@@ -68,6 +83,9 @@ class Stations:
 
     async def stop(self) -> None:
         """Detach every station (call after their sockets are closed)."""
+        for due in self._offline_due.values():
+            due.cancel()
+        self._offline_due.clear()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         for station_id in list(self._attachments):
             await self._reconcile(station_id)
@@ -77,6 +95,9 @@ class Stations:
             self._watching.cancel()
 
     def add(self, connection) -> None:
+        due = self._offline_due.pop(connection.station_id, None)
+        if due is not None:  # back within the grace: it was never reported offline
+            due.cancel()
         previous = self._connections.get(connection.station_id)
         self._connections[connection.station_id] = connection
         self._by_key[kv_key(connection.station_id)] = connection.station_id
@@ -85,9 +106,25 @@ class Stations:
         self._schedule(connection.station_id)
 
     def remove(self, connection) -> None:
-        if self._connections.get(connection.station_id) is connection:
-            del self._connections[connection.station_id]
-            self._schedule(connection.station_id)
+        station_id = connection.station_id
+        if self._connections.get(station_id) is not connection:
+            return
+        del self._connections[station_id]
+        attachment = self._attachments.get(station_id)
+        if attachment is not None:
+            attachment.disconnected_at = datetime.now(UTC)
+        if self._offline_grace <= 0:
+            self._schedule(station_id)
+            return
+        earlier = self._offline_due.pop(station_id, None)
+        if earlier is not None:
+            earlier.cancel()
+        self._offline_due[station_id] = asyncio.get_running_loop().call_later(
+            self._offline_grace, self._grace_over, station_id)
+
+    def _grace_over(self, station_id: str) -> None:
+        del self._offline_due[station_id]
+        self._schedule(station_id)
 
     def _schedule(self, station_id: str) -> None:
         task = asyncio.create_task(self._reconcile(station_id))
@@ -109,18 +146,17 @@ class Stations:
         connection = self._connections.get(station_id)
         if connection is None:
             if attachment.revision is not None:
-                await self._mark_offline(kv_key(station_id), attachment.record,
-                                         attachment.revision)
+                await self._mark_offline(kv_key(station_id),
+                                         attachment.record(station_id, self._edge_id),
+                                         attachment.revision, attachment.disconnected_at)
                 attachment.revision = None
                 attachment.connection_id = None
-                attachment.record = None
             return
         if attachment.connection_id != connection.connection_id:
-            record = Presence(station_id=station_id, edge_id=self._edge_id,
-                              connection_id=connection.connection_id,
-                              version=connection.version, connected_at=datetime.now(UTC))
             attachment.connection_id = connection.connection_id
-            attachment.record = record
+            attachment.version = connection.version
+            attachment.connected_at = datetime.now(UTC)
+            record = attachment.record(station_id, self._edge_id)
             attachment.revision = None  # a claim under way: ignore older records meanwhile
             attachment.revision = await self._kv.put(kv_key(station_id),
                                                      record.model_dump_json().encode())
@@ -164,10 +200,12 @@ class Stations:
                 connection.replace(f"connected again on {record.edge_id}",
                                    WSCloseCode.GOING_AWAY)
 
-    async def _mark_offline(self, key: str, record: Presence, revision: int) -> None:
+    async def _mark_offline(self, key: str, record: Presence, revision: int,
+                            disconnected_at: datetime | None = None) -> None:
         """Keep the record as the station's last sighting, unless a newer connection,
         here or elsewhere, owns it by now."""
-        gone = record.model_copy(update={"online": False, "disconnected_at": datetime.now(UTC)})
+        gone = record.model_copy(update={
+            "online": False, "disconnected_at": disconnected_at or datetime.now(UTC)})
         try:
             await self._kv.update(key, gone.model_dump_json().encode(), last=revision)
         except KeyWrongLastSequenceError:

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # A socket that sends nothing for this long is pinged; no pong in time closes it.
     edge_idle_seconds: float = Field(60.0, gt=0)
     edge_pong_seconds: float = Field(30.0, gt=0)
+    # A station whose socket drops is marked offline this long after, unless it is back
+    # by then: a flapping link, or a whole site reconnecting, writes no offline records.
+    edge_offline_grace_seconds: float = Field(5.0, ge=0)
     # JetStream publishes awaiting their ack, at most; beyond, the edge stops reading.
     edge_publish_window: int = Field(4096, gt=0)
     edge_metrics_host: str = "127.0.0.1"

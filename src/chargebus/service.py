@@ -32,6 +32,13 @@ def run_service(name: str, start: Start) -> None:
     )
     # picows logs every accepted socket at INFO: too much with thousands of stations.
     logging.getLogger("picows").setLevel(logging.WARNING)
+    # The format names no source line, thread or process: not looking them up (the
+    # logging HOWTO's "Optimization" section) takes a third off each record, and an edge
+    # logs every connect and disconnect of every station.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     uvloop.run(_serve(name, start))
 
 
