@@ -191,13 +191,15 @@ def run(arguments) -> None:
 if __name__ == "__main__":
     sys.exit(main())
 
-# Where the time goes (2026-11-21, after the changes of that day took one sink from about
-# 9,000 to about 42,000 samples/s at 4 samples a message): per message, nats-server
-# spends 16-42 us delivering it to the pull consumer (more where ~100 messages share each
-# station's subject), and the sink about 90 us: nats-py receiving it (~25 us: protocol
-# parser, header dict, Msg object, callback), its ack (~4 us), CallContext + orjson +
-# placement + the column appends (~25 us for 4 samples) and the chdb insert with its four
-# materialized views (~10 us, in a thread). Both cores are busy; what is per message
-# dominates, so samples a second grow with samples per message (about 108,000/s at 12).
-# The next steps toward 200,000/s: the column appends in Cython beside the frame core,
-# and on a ClickHouse server several sinks on more cores.
+# Where the time goes (2026-11-22, chdb, 12 samples a message, one sink): per message,
+# nats-server spends about 30 us delivering it to the pull consumer; the sink's event loop
+# about 47 us (nats-py's protocol parser ~12, msgspec decoding the meter part ~5, the
+# column appends ~10, the batch's acks in one write ~2, the rest asyncio and our loop),
+# and chdb's own threads 40-50 us (the insert with its materialized views ~20, the
+# background merges of the parts it makes ~25). That is about 125 us of CPU a message
+# on 2 cores, so about 16,000 messages (190,000 samples) a second is the ceiling of this
+# design here even with every part busy all the time; measured: 145,000-165,000.
+# Earlier steps: one consumer filter per action (nats-server 500 -> 30 us), our own pull
+# requests instead of fetch(), header names read by a regular expression, msgspec
+# instead of orjson + dict walking, a direct subscription that reads only the header it
+# needs, acks in one write, and the next batch read while a thread inserts the last.

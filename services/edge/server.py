@@ -73,6 +73,12 @@ class Edge:
             max_frame_size=s.edge_max_message_size,
             read_buffer_init_size=READ_BUFFER_BYTES,
             enable_auto_ping=False,  # self.liveness: one timer, not a task per socket
+            # uvloop's own TCP transport rather than aiofastnet's (picows' default where
+            # it is installed): 5 KiB less per idle station, measured at 10,000.
+            use_aiofastnet=False,
+            # Not a Logger: picows makes a child Logger per socket of a Logger it is given
+            # (about 0.6 KiB each, for the socket's life).
+            logger_name=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
         )
         self.liveness.start()
         if s.edge_metrics_port:
