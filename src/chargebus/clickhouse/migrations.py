@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chargebus.clickhouse.engines import Engine
+from chargebus.clickhouse.engines import DATETIME64_SINCE, Engine
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Capabilities:
 
     @property
     def datetime64(self) -> bool:
-        return self.version >= (20, 1)
+        return self.version >= DATETIME64_SINCE
 
     @property
     def time(self) -> str:
