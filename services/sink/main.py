@@ -18,9 +18,9 @@ from chargebus.access import AccessDirectory
 from chargebus.bus import BusMsg
 from chargebus.config import Settings
 from chargebus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
-from chargebus.protocol import OcppVersion
 from chargebus.meter import METER_ACTIONS, SampleColumns, meter_call
 from chargebus.meterstore import SESSION_COLUMNS, EngineUnavailable, MeterStore, QueryRefused
+from chargebus.protocol import OcppVersion
 from chargebus.stores import Stores, transaction_key
 
 log = logging.getLogger(__name__)
