@@ -97,8 +97,9 @@ _STATUS_LINE = b"NATS/1.0 "
 
 class BusMsg:
     """A message of a direct subscription (BusClient.subscribe_direct): what nats-py's
-    Msg offers a JetStream consumer (subject, reply, data, headers, ack, nak), with the
-    headers read only when asked for, all of them (``headers``) or one (``header()``)."""
+    Msg offers a JetStream consumer (subject, reply, data, headers, nak; acks go out a
+    batch at a time through BusClient.acknowledge), with the headers read only when
+    asked for, all of them (``headers``) or one (``header()``)."""
 
     __slots__ = ("_client", "subject", "reply", "data", "_raw_headers", "_headers")
 
@@ -139,9 +140,6 @@ class BusMsg:
         if self.data or not self._raw_headers or not self._raw_headers.startswith(_STATUS_LINE):
             return None
         return (self.headers or {}).get(Header.STATUS.value)
-
-    async def ack(self) -> None:
-        await self._client.publish(self.reply, b"")
 
     async def nak(self, delay: float | None = None) -> None:
         """Deliver again, after ``delay`` seconds if given (as nats-py's Msg.nak)."""
