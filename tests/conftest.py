@@ -236,6 +236,14 @@ async def ended(stores, station_id: str, transaction_id: str):
     return record if record is not None and not record.active else None
 
 
+async def started_and_ended(stores, station_id: str, transaction_id: str):
+    """The transaction once both its start and its end are applied: each action has a
+    consumer of its own, so the end may be applied before the start (the record comes
+    out the same either way, chargebus.sessions)."""
+    record = await ended(stores, station_id, transaction_id)
+    return record if record is not None and record.started_at is not None else None
+
+
 async def rows_when(nc, query: str, count: int) -> list[dict] | None:
     """The query's rows once there are at least ``count`` of them."""
     rows = await sql(nc, query)

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from ocpp.v16 import ChargePoint, call
 
-from conftest import ended, eventually, ocpp_station, rows_when
+from conftest import ended, eventually, ocpp_station, rows_when, started_and_ended
 from chargebus.stores import token_key, transaction_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -100,12 +100,14 @@ async def test_transaction_with_meter_values_lands_in_kv_and_clickhouse(system, 
                                "sampledValue": [{"value": "2100"}]}]))
     assert stopped.id_tag_info["status"] == "Accepted"
 
-    record = await eventually(lambda: ended(stores, station_id, str(transaction_id)))
+    record = await eventually(lambda: started_and_ended(stores, station_id, str(transaction_id)))
     assert (record.evse_id, record.first_reading.wh, record.last_reading.wh, record.energy_wh,
             record.stop_reason) == (1, 1000, 2100, 1100, "EVDisconnected")
     assert record.id_token == token and not record.active
+    # The session row of the whole transaction: a row written when only the end was
+    # applied is replaced by it.
     session = await eventually(lambda: rows_when(
-        bus, f"SELECT * FROM sessions FINAL WHERE station = '{station_id}'", 1))
+        bus, f"SELECT * FROM sessions FINAL WHERE station = '{station_id}' AND evse_id = 1", 1))
     assert [(row["transaction_id"], row["evse_id"], row["id_token"], row["energy_wh"],
              row["stop_reason"]) for row in session] == [
         (str(transaction_id), 1, token, 1100, "EVDisconnected")]
