@@ -52,7 +52,7 @@ class _Attachment:
 
 
 class Stations:
-    def __init__(self, nc: Client, edge_id: str, offline_grace: float = 0.0):
+    def __init__(self, nc: Client, edge_id: str, offline_grace: float):
         self._nc = nc
         self._edge_id = edge_id
         self._offline_grace = offline_grace
@@ -116,9 +116,8 @@ class Stations:
         if self._offline_grace <= 0:
             self._schedule(station_id)
             return
-        earlier = self._offline_due.pop(station_id, None)
-        if earlier is not None:
-            earlier.cancel()
+        # add() took any earlier timer of this station away: only the current
+        # connection gets here, and it was added.
         self._offline_due[station_id] = asyncio.get_running_loop().call_later(
             self._offline_grace, self._grace_over, station_id)
 

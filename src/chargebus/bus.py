@@ -9,7 +9,8 @@ from nats import errors
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, Header, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (DiscardPolicy, Header, KeyValueConfig, RetentionPolicy, StorageType,
+                         StreamConfig)
 from nats.js.errors import BadRequestError
 
 from chargebus import subjects
