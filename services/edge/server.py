@@ -9,13 +9,14 @@ from urllib.parse import unquote, urlsplit
 
 from nats.aio.client import Client
 from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
-                    WSUpgradeResponseWithListener, ws_create_server)
+                    WSUpgradeResponseWithListener)
 
 from chargebus.config import Settings
 from chargebus.identifiers import InvalidIdentifier, check_station_id
 from chargebus.protocol import OcppVersion
 from chargebus.access import AccessDirectory
 from chargebus_services.edge.access import Gate, Refusal
+from chargebus_services.edge.acceptor import Acceptor, websocket_server_protocol
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
 from chargebus_services.edge.liveness import Liveness
@@ -49,7 +50,7 @@ class Edge:
         self._directory = AccessDirectory(nc)
         self._gate = Gate(self._directory, settings.edge_security_profile,
                           settings.unknown_stations)
-        self._server: asyncio.Server | None = None
+        self._acceptor: Acceptor | None = None
         # Connection ids: this edge, this run of it, a count. Unique across edges and
         # restarts without a uuid4 per socket (a getrandom call each, in a storm).
         self._run_id = secrets.token_hex(6)
@@ -65,21 +66,20 @@ class Edge:
         tls = _tls_context(s)
         if tls is not None:
             self.metrics.track_tls(tls)
-        self._server = await ws_create_server(
-            self._accept, s.edge_host, s.edge_port,
-            backlog=LISTEN_BACKLOG,
-            ssl=tls,
-            websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
-            max_frame_size=s.edge_max_message_size,
-            read_buffer_init_size=READ_BUFFER_BYTES,
-            enable_auto_ping=False,  # self.liveness: one timer, not a task per socket
-            # uvloop's own TCP transport rather than aiofastnet's (picows' default where
-            # it is installed): 5 KiB less per idle station, measured at 10,000.
-            use_aiofastnet=False,
-            # Not a Logger: picows makes a child Logger per socket of a Logger it is given
-            # (about 0.6 KiB each, for the socket's life).
-            logger_name=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
-        )
+        self._acceptor = Acceptor(
+            websocket_server_protocol(
+                self._accept,
+                # Not a Logger: picows makes a child Logger per socket of a Logger it is
+                # given (about 0.6 KiB each, for the socket's life).
+                logger=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
+                handshake_timeout=HANDSHAKE_TIMEOUT,
+                max_frame_size=s.edge_max_message_size,
+                read_buffer_size=READ_BUFFER_BYTES),
+            tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT)
+        try:
+            await self._acceptor.listen(s.edge_host, s.edge_port, LISTEN_BACKLOG)
+        except OSError as error:
+            raise SystemExit(f"edge: {error}") from None
         self.liveness.start()
         if s.edge_metrics_port:
             self.metrics.serve(s.edge_metrics_host, s.edge_metrics_port)
@@ -91,8 +91,8 @@ class Edge:
     async def stop(self) -> None:
         """Drain: stop accepting, answer what is under way, then close every socket
         with 1001 so that stations reconnect (to another edge, where there is one)."""
-        if self._server is not None:
-            self._server.close()
+        if self._acceptor is not None:
+            self._acceptor.close()
         self.liveness.stop()
         closing = [connection.close(WSCloseCode.GOING_AWAY, "edge shutting down")
                    for connection in self.stations.all()]
