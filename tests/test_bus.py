@@ -158,3 +158,50 @@ def _command(ack: bytes):
     """An ack body as JetStream reads it: the verb and its JSON arguments, if any."""
     verb, _, arguments = ack.partition(b" ")
     return verb, orjson.loads(arguments) if arguments else None
+
+
+def test_requests_get_their_own_replies_through_a_real_server(system):
+    """Requests made at once each get their own reply, headers included; a subject no
+    one serves is NoRespondersError, a responder that stays silent a TimeoutError, and
+    neither leaves anything waiting behind."""
+    async def run():
+        client = await bus.connect_url(system.nats_url)
+        responder = await nats.connect(system.nats_url)
+        try:
+            async def answer(msg):
+                if msg.data != b"silence":
+                    await msg.respond(msg.data[::-1])
+
+            async def answer_with_header(msg):
+                await responder.publish(msg.reply, b"", headers={"Chargebus-Fault": "x"})
+
+            await responder.subscribe("request.echo", cb=answer)
+            await responder.subscribe("request.fault", cb=answer_with_header)
+            await responder.flush()
+            asked = [b"%d-abc" % index for index in range(200)]
+            replies = await asyncio.gather(*(client.request("request.echo", payload,
+                                                            timeout=WAIT_SECONDS)
+                                             for payload in asked))
+            assert [reply.data for reply in replies] == [payload[::-1] for payload in asked]
+
+            fault = await client.request("request.fault", b"", timeout=WAIT_SECONDS)
+            assert fault.header("Chargebus-Fault") == "x"
+            assert fault.headers == {"Chargebus-Fault": "x"}
+
+            with pytest.raises(nats.errors.NoRespondersError):
+                await client.request("request.nobody", b"", timeout=WAIT_SECONDS)
+            with pytest.raises(nats.errors.TimeoutError):
+                await client.request("request.echo", b"silence", timeout=0.2)
+            assert client._awaiting == {}
+
+            # JetStream's requests go the same way.
+            js = client.jetstream()
+            await js.add_stream(name="REQUESTTEST", subjects=["request.stored"])
+            ack = await js.publish("request.stored", b"kept")
+            assert (await js.get_msg("REQUESTTEST", ack.seq)).data == b"kept"
+            await js.delete_stream("REQUESTTEST")
+        finally:
+            await client.close()
+            await responder.close()
+
+    asyncio.run(run())

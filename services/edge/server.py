@@ -22,6 +22,7 @@ from chargebus_services.edge.dispatcher import Dispatcher
 from chargebus_services.edge.liveness import Liveness
 from chargebus_services.edge.metrics import EdgeMetrics
 from chargebus_services.edge.stations import Stations
+from chargebus_services.edge.turnover import Turnover
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Edge:
         self.metrics = EdgeMetrics()
         self.stations = Stations(nc, settings.edge_node_id, settings.edge_offline_grace_seconds)
         self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations)
+        self.turnover = Turnover(lambda: len(self.stations))
         self.liveness = Liveness(self.stations, settings.edge_idle_seconds,
                                  settings.edge_pong_seconds)
         self._settings = settings
@@ -81,6 +83,7 @@ class Edge:
         except OSError as error:
             raise SystemExit(f"edge: {error}") from None
         self.liveness.start()
+        self.turnover.start()
         if s.edge_metrics_port:
             self.metrics.serve(s.edge_metrics_host, s.edge_metrics_port)
         scheme = "wss" if s.edge_security_profile >= 2 else "ws"
@@ -100,6 +103,7 @@ class Edge:
             await asyncio.wait([asyncio.ensure_future(c) for c in closing],
                                timeout=DRAIN_CLOSE_SECONDS)
         await self.stations.stop()
+        self.turnover.stop()
         await self._directory.stop()
         self.metrics.stop()
 
@@ -118,13 +122,15 @@ class Edge:
         if self.dispatcher.window.paused:
             connection.pause_reading()
         self.metrics.connected(connection.version)
-        log.info("%s connected (%s)", connection.station_id, connection.version.value)
+        self.turnover.came += 1
+        log.debug("%s connected (%s)", connection.station_id, connection.version.value)
 
     def disconnected(self, connection: StationConnection) -> None:
         if self.stations.get(connection.station_id) is connection:
             self.metrics.disconnected(connection.version)
         self.stations.remove(connection)
-        log.info("%s disconnected", connection.station_id)
+        self.turnover.went += 1
+        log.debug("%s disconnected", connection.station_id)
 
     def _accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
         path = urlsplit(request.path.decode("latin-1")).path

@@ -1,5 +1,7 @@
 """Connections to NATS and the JetStream streams and buckets chargebus runs on."""
+import asyncio
 import functools
+import itertools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -171,6 +173,9 @@ class BusClient(Client):
     def __init__(self) -> None:
         super().__init__()
         self._direct: dict[int, Callable[[BusMsg], None]] = {}
+        self._reply_prefix: str | None = None
+        self._reply_tokens = itertools.count(1)
+        self._awaiting: dict[str, asyncio.Future] = {}  # reply token -> its request
 
     async def subscribe_direct(self, subject: str,
                                handler: Callable[[BusMsg], None]) -> Subscription:
@@ -200,6 +205,37 @@ class BusClient(Client):
         self.stats["in_msgs"] += 1
         self.stats["in_bytes"] += len(data)
         handler(BusMsg(self, subject.decode(), reply.decode(), data, headers))
+
+    async def _request_new_style(self, subject: str, payload: bytes, timeout: float = 1,
+                                 headers: dict[str, str] | None = None) -> BusMsg:
+        """Every request (a station's call to the workers, each JetStream publish and KV
+        write) as nats-py makes it, with its reply as a BusMsg through a direct
+        subscription, a counter for the reply token (nats-py reads the system's random
+        source for each) and a timer rather than asyncio.wait_for: a third of what a
+        request cost the edge in a reconnect storm."""
+        if self.is_draining_pubs:
+            raise errors.ConnectionDrainingError
+        if self._reply_prefix is None:
+            # Set before the subscription is made, so that requests meanwhile share it.
+            self._reply_prefix = self.new_inbox() + "."
+            await self.subscribe_direct(self._reply_prefix + "*", self._take_reply)
+        token = str(next(self._reply_tokens))
+        loop = asyncio.get_running_loop()
+        reply = loop.create_future()
+        self._awaiting[token] = reply
+        expiry = loop.call_later(timeout, _expire, reply)
+        try:
+            await self.publish(subject, payload, reply=self._reply_prefix + token,
+                               headers=headers)
+            return await reply
+        finally:
+            expiry.cancel()
+            self._awaiting.pop(token, None)
+
+    def _take_reply(self, msg: BusMsg) -> None:
+        reply = self._awaiting.pop(msg.subject[len(self._reply_prefix):], None)
+        if reply is not None and not reply.done():
+            reply.set_result(msg)
 
     async def acknowledge(self, msgs: Sequence[BusMsg]) -> None:
         """Acknowledge JetStream messages in one write: the PUBs with an empty payload
@@ -232,6 +268,11 @@ class BusClient(Client):
             return done.value
         step.close()
         raise RuntimeError("nats-py's header reading suspended")
+
+
+def _expire(reply: asyncio.Future) -> None:
+    if not reply.done():
+        reply.set_exception(errors.TimeoutError())
 
 
 async def connect(settings: Settings, name: str, **options) -> Client:

@@ -16,6 +16,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from chargebus import events, subjects
+from chargebus.bus import BusClient
 from chargebus.events import CallContext
 from chargebus.protocol import Fault, OcppError
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[CallContext, dict], Awaitable[dict]]
 
 
-async def ask_worker(nc: Client, context: CallContext, payload_json: bytes,
+async def ask_worker(nc: BusClient, context: CallContext, payload_json: bytes,
                      timeout: float) -> dict:
     """The workers' answer to a station's call (its payload as JSON text); OcppError
     when they answer with a fault or when none answers in time."""
@@ -35,7 +36,7 @@ async def ask_worker(nc: Client, context: CallContext, payload_json: bytes,
         raise OcppError(Fault.INTERNAL, f"no worker serves {context.action} right now") from None
     except NatsTimeoutError:
         raise OcppError(Fault.INTERNAL, f"no worker answered {context.action} in time") from None
-    fault = (reply.headers or {}).get(events.FAULT)
+    fault = reply.header(events.FAULT)
     if fault is not None:
         raise OcppError(Fault(fault), reply.data.decode(errors="replace"))
     return orjson.loads(reply.data)
