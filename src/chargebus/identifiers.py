@@ -29,7 +29,9 @@ def kv_key(*parts: str) -> str:
     '=' escapes: a character outside [A-Za-z0-9-_] becomes '=' and its code point in
     hex, fixed-width per byte of UTF-8, so distinct parts never collide; '.' joins parts.
     """
-    return ".".join(_escape(part) for part in parts)
+    if len(parts) == 1:  # a station's key: made on every connect
+        return _escape(parts[0])
+    return ".".join(map(_escape, parts))
 
 
 def _escape(part: str) -> str:
