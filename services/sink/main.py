@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # (with backoff) up to this many times, then stored with EVSE 0.
 EVSE_WAIT_DELIVERIES = 5
 
+_VERSIONS = {version.value: version for version in OcppVersion}  # OcppVersion() costs more
+
 
 class MeterSink:
     def __init__(self, nc: Client, store: MeterStore, sites: AccessDirectory):
@@ -64,7 +66,7 @@ class MeterSink:
         """Adds the message's samples; False where it is to wait for its EVSE."""
         try:
             action, station_id = subjects.recorded_call(msg.subject)
-            version = OcppVersion(msg.header(events.VERSION))
+            version = _VERSIONS[msg.header(events.VERSION)]
             call = meter_call(version, action, msg.data)
             where = call.placement()
             if where.evse_id is None and where.transaction_id:
