@@ -24,6 +24,7 @@ from chargebus.config import Settings
 from chargebus.consumers import UNUSABLE, DeadLetters
 from chargebus.convert import converter
 from chargebus.events import CallContext
+from chargebus.model import TransactionEvent
 from chargebus.records import ActiveTransactions, Transaction
 from chargebus.stores import Stores, active_key, transaction_key
 from chargebus_services.workers.authorization import Authorization
@@ -62,6 +63,10 @@ class Transactions:
     # -- the record ----------------------------------------------------------------
 
     async def apply(self, batch: list[Msg]) -> None:
+        """Applies a batch's events, the events of one transaction in order and those of
+        different transactions at once: each takes several KV round trips, and one at a
+        time a worker fell minutes behind a busy network's TransactionEvents."""
+        by_transaction: dict[tuple[str, str], list[tuple[CallContext, object]]] = {}
         for msg in batch:
             try:
                 context = CallContext.from_headers(msg.headers)
@@ -74,10 +79,24 @@ class Transactions:
             except UNUSABLE as error:
                 await self._dead_letters.send(msg, f"no usable transaction event: {error!r}")
                 continue
+            by_transaction.setdefault(transaction_key(context.station_id, event.transaction_id),
+                                      []).append((context, event))
+        outcomes = await asyncio.gather(
+            *(self._apply_in_order(key, applying) for key, applying in by_transaction.items()),
+            return_exceptions=True)
+        # Every transaction has had its go before the batch is given up on: the ones
+        # applied stay applied, and their events are recognised when delivered again.
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _apply_in_order(self, key: tuple[str, str],
+                              applying: list[tuple[CallContext, object]]) -> None:
+        for context, event in applying:
             record = await self._stores.transactions.modify(
                 lambda current: sessions.apply_event(current, event, context.station_id,
                                                      context.version),
-                *transaction_key(context.station_id, event.transaction_id))
+                *key)
             await self._settle(record)
 
     async def _settle(self, record: Transaction) -> None:
