@@ -114,7 +114,13 @@ def test_direct_subscription_acks_and_naks_through_a_real_server(system):
                 await plain.publish("direct.test", b"%d" % index, headers=sent,
                                     reply=f"direct.reply.{index}")
             await plain.flush()
-            await _until(lambda: len(received) == 3)
+            # Once in a CI run nothing arrived within 30 s; if it happens again, this
+            # says whether the client's read loop got the messages at all.
+            await _until(lambda: len(received) == 3, lambda: (
+                f"handled {len(received)}; the client read {client.stats['in_msgs']} "
+                f"messages, {subscription._pending_queue.qsize()} wait in nats-py's "
+                f"queue; connected: {client.is_connected}, reconnects: "
+                f"{client.stats['reconnects']}"))
             assert [msg.data for msg in received] == [b"0", b"1", b"2"]
             assert received[0].headers == sent
             assert received[1].header("Chargebus-Version") == "2.0.1"
@@ -147,10 +153,10 @@ def test_direct_subscription_acks_and_naks_through_a_real_server(system):
     asyncio.run(run())
 
 
-async def _until(condition, timeout: float = WAIT_SECONDS):
+async def _until(condition, describe=lambda: "", timeout: float = WAIT_SECONDS):
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        assert asyncio.get_running_loop().time() < deadline, f"timed out {describe()}"
         await asyncio.sleep(0.01)
 
 
