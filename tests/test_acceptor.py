@@ -110,7 +110,8 @@ def test_an_address_in_use_is_a_clear_error():
         first, port = await listening()
         try:
             second = Acceptor(Counted, tls=None, tls_handshake_timeout=10.0)
-            with pytest.raises(OSError, match=f"cannot listen for stations on 127.0.0.1 port {port}: .*in use"):
+            refusal = f"cannot listen for stations on 127.0.0.1 port {port}: .*in use"
+            with pytest.raises(OSError, match=refusal):
                 await second.listen("127.0.0.1", port, 16)
             assert second.sockets == []
         finally:

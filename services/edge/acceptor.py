@@ -28,7 +28,8 @@ _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 def websocket_server_protocol(listener_factory: Callable, *, logger, handshake_timeout: float,
-                              max_frame_size: int, read_buffer_size: int) -> Callable[[], WSProtocol]:
+                              max_frame_size: int,
+                              read_buffer_size: int) -> Callable[[], WSProtocol]:
     """picows' server-side protocol, made as picows.ws_create_server makes it; the edge
     pings idle stations itself (Liveness), so picows' own pinging stays off."""
     def protocol() -> WSProtocol:

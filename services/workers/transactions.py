@@ -31,6 +31,8 @@ from chargebus_services.workers.authorization import Authorization
 
 log = logging.getLogger(__name__)
 
+APPLYING_AT_ONCE = 16
+
 
 class Transactions:
     def __init__(self, js: JetStreamContext, stores: Stores, authorization: Authorization,
@@ -43,6 +45,12 @@ class Transactions:
         self._silence = timedelta(seconds=settings.stale_silence_seconds)
         self._sweep_seconds = settings.stale_check_seconds
         self._sweeping: asyncio.Task | None = None
+        # Transactions applied at once, across this worker's consumers. Unbounded (a
+        # batch of 64 each), the workers' answers to StartTransaction and
+        # StopTransaction waited behind them: p99 4.3 s against 1.5 s at 16, for the
+        # same calls/s (1,000 stations of 1.6 as fast as answered; 0.9 s one at a
+        # time, at a sixth fewer calls/s).
+        self._applying = asyncio.Semaphore(APPLYING_AT_ONCE)
 
     # -- answers -------------------------------------------------------------------
 
@@ -66,7 +74,8 @@ class Transactions:
         """Applies a batch's events, the events of one transaction in order and those of
         different transactions at once: each takes several KV round trips, and one at a
         time a worker fell minutes behind a busy network's TransactionEvents."""
-        by_transaction: dict[tuple[str, str], list[tuple[CallContext, object]]] = {}
+        by_transaction: dict[tuple[str, str, str],
+                             list[tuple[CallContext, TransactionEvent]]] = {}
         for msg in batch:
             try:
                 context = CallContext.from_headers(msg.headers)
@@ -82,7 +91,7 @@ class Transactions:
             by_transaction.setdefault(transaction_key(context.station_id, event.transaction_id),
                                       []).append((context, event))
         outcomes = await asyncio.gather(
-            *(self._apply_in_order(key, applying) for key, applying in by_transaction.items()),
+            *(self._apply_limited(key, applying) for key, applying in by_transaction.items()),
             return_exceptions=True)
         # Every transaction has had its go before the batch is given up on: the ones
         # applied stay applied, and their events are recognised when delivered again.
@@ -90,8 +99,13 @@ class Transactions:
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    async def _apply_in_order(self, key: tuple[str, str],
-                              applying: list[tuple[CallContext, object]]) -> None:
+    async def _apply_limited(self, key: tuple[str, str, str],
+                             applying: list[tuple[CallContext, TransactionEvent]]) -> None:
+        async with self._applying:
+            await self._apply_in_order(key, applying)
+
+    async def _apply_in_order(self, key: tuple[str, str, str],
+                              applying: list[tuple[CallContext, TransactionEvent]]) -> None:
         for context, event in applying:
             record = await self._stores.transactions.modify(
                 lambda current: sessions.apply_event(current, event, context.station_id,
