@@ -39,6 +39,15 @@ async def listening() -> tuple[Acceptor, int]:
     return acceptor, acceptor.sockets[0].getsockname()[1]
 
 
+def close_all(acceptor: Acceptor, clients: list[socket.socket],
+              connections: list[Counted]) -> None:
+    acceptor.close()
+    for client in clients:
+        client.close()
+    for connection in connections:
+        connection.transport.close()
+
+
 async def turns(count: int) -> None:
     for _ in range(count):
         await asyncio.sleep(0)
@@ -53,11 +62,7 @@ def test_connections_waiting_are_taken_in_one_wakeup():
         # one for the transports' connection_made: not one turn per connection.
         await turns(3)
         accepted = len(connections)
-        acceptor.close()
-        for client in clients:
-            client.close()
-        for connection in connections:
-            connection.transport.close()
+        close_all(acceptor, clients, connections)
         return accepted
 
     assert uvloop.run(scenario()) == WAITING
@@ -82,11 +87,7 @@ def test_out_of_file_descriptors_pauses_and_then_takes_every_station(monkeypatch
         while len(connections) < len(clients) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
         accepted = len(connections)
-        acceptor.close()
-        for client in clients:
-            client.close()
-        for connection in connections:
-            connection.transport.close()
+        close_all(acceptor, clients, connections)
         return refused_while_full, accepted
 
     refused_while_full, accepted = uvloop.run(scenario())
