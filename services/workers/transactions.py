@@ -91,7 +91,7 @@ class Transactions:
             by_transaction.setdefault(transaction_key(context.station_id, event.transaction_id),
                                       []).append((context, event))
         outcomes = await asyncio.gather(
-            *(self._apply_limited(key, applying) for key, applying in by_transaction.items()),
+            *(self._apply_in_order(key, applying) for key, applying in by_transaction.items()),
             return_exceptions=True)
         # Every transaction has had its go before the batch is given up on: the ones
         # applied stay applied, and their events are recognised when delivered again.
@@ -99,19 +99,15 @@ class Transactions:
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    async def _apply_limited(self, key: tuple[str, str, str],
-                             applying: list[tuple[CallContext, TransactionEvent]]) -> None:
-        async with self._applying:
-            await self._apply_in_order(key, applying)
-
     async def _apply_in_order(self, key: tuple[str, str, str],
                               applying: list[tuple[CallContext, TransactionEvent]]) -> None:
-        for context, event in applying:
-            record = await self._stores.transactions.modify(
-                lambda current: sessions.apply_event(current, event, context.station_id,
-                                                     context.version),
-                *key)
-            await self._settle(record)
+        async with self._applying:
+            for context, event in applying:
+                record = await self._stores.transactions.modify(
+                    lambda current: sessions.apply_event(current, event, context.station_id,
+                                                         context.version),
+                    *key)
+                await self._settle(record)
 
     async def _settle(self, record: Transaction) -> None:
         """What follows from the record as it now is; safe to do again."""
