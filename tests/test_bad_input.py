@@ -36,12 +36,12 @@ async def dead_letters(bus, consumer: str, station_id: str) -> list:
 
 
 async def record_directly(bus, station_id: str, unique_id: str, action: str,
-                          payload: dict) -> None:
+                          payload: dict | bytes) -> None:
     """Put a call into the OCPP stream the way an edge does, bypassing its validation
     (as an edge of an older release, or a bug, might)."""
     context = CallContext(station_id, OcppVersion.V16, action, unique_id, "test-edge",
                           "2026-11-21T10:00:00Z")
-    body = orjson.dumps(payload)
+    body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
     await bus.jetstream().publish(subjects.station_event(station_id, action), body,
                                   headers=context.record_headers(body))
 
@@ -77,6 +77,45 @@ async def test_unusable_meter_values_go_to_dead_letters_and_block_nothing(system
     assert letters[0].headers[events.UNIQUE_ID] == "1"
     assert "timestamp" in letters[0].headers[events.REASON]
     assert orjson.loads(letters[0].data)["connectorId"] == 1  # the payload itself is kept
+
+
+async def test_meter_values_clickhouse_would_read_otherwise_are_stored_as_the_sink_reads_them(
+        system, bus):
+    """The embedded sink hands calls to chdb as JSON; the ones chdb would read otherwise
+    than the sink (a time not in RFC 3339, a member named twice, what only a lenient
+    reading takes) are stored as the sink reads them, each once."""
+    station_id = f"ODD-{uuid.uuid4().hex[:8]}"
+
+    def meter_value(timestamp: str, value: str) -> str:
+        return f'[{{"timestamp": "{timestamp}", "sampledValue": [{{"value": "{value}"}}]}}]'
+
+    await record_directly(bus, station_id, "1", "MeterValues", {
+        "connectorId": 1, "meterValue": orjson.loads(meter_value("2026-11-21T10:00:00Z", "1"))})
+    await record_directly(bus, station_id, "2", "MeterValues", {
+        "connectorId": 1, "meterValue": orjson.loads(meter_value("2026-11-21 10:02:00", "2"))})
+    await record_directly(bus, station_id, "3", "MeterValues", (
+        '{"connectorId": 1, "meterValue": %s, "meterValue": [{"timestamp": '
+        '"2026-11-21T10:03:00Z", "sampledValue": [{"value": "3"}, {"value": "33"}]}]}'
+        % meter_value("2026-11-21T10:03:00Z", "0")).encode())
+    await record_directly(bus, station_id, "4", "MeterValues", {
+        "connectorId": 1.0, "meterValue": orjson.loads(meter_value("2026-11-21T10:04:00Z", "4"))})
+
+    async def stored():
+        rows = await sql(bus, "SELECT toUnixTimestamp64Milli(ts) AS ms, value, evse_id FROM "
+                              f"meter_samples WHERE station = '{station_id}' ORDER BY ts, value")
+        return rows if len(rows) >= 5 else None
+
+    minute = 60_000
+    start = 1795255200000  # 2026-11-21T10:00:00Z
+    assert await eventually(stored) == [
+        {"ms": start, "value": 1, "evse_id": 1},
+        {"ms": start + 2 * minute, "value": 2, "evse_id": 1},
+        {"ms": start + 3 * minute, "value": 3, "evse_id": 1},
+        {"ms": start + 3 * minute, "value": 33, "evse_id": 1},
+        {"ms": start + 4 * minute, "value": 4, "evse_id": 1}]
+    await asyncio.sleep(1)  # a row stored twice would show by now
+    assert len(await stored()) == 5
+    assert await dead_letters(bus, subjects.METER_SINK_CONSUMER, station_id) == []
 
 
 async def test_unusable_status_goes_to_dead_letters(system, bus, stores):

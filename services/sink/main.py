@@ -18,8 +18,10 @@ from chargebus.access import AccessDirectory
 from chargebus.bus import BusMsg
 from chargebus.config import Settings
 from chargebus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
-from chargebus.meter import METER_ACTIONS, SampleColumns, meter_call
-from chargebus.meterstore import SESSION_COLUMNS, EngineUnavailable, MeterStore, QueryRefused
+from chargebus.meter import (METER_ACTIONS, CallColumns, CallLayout, SampleColumns, meter_call,
+                             strict_meter_call)
+from chargebus.meterstore import (SESSION_COLUMNS, CallsUnreadable, EngineUnavailable, MeterStore,
+                                  QueryRefused)
 from chargebus.protocol import OcppVersion
 from chargebus.stores import Stores, transaction_key
 
@@ -43,31 +45,48 @@ class MeterSink:
         self._session_dead_letters = DeadLetters(nc.jetstream(), subjects.SESSION_SINK_CONSUMER)
 
     async def write(self, batch: list[BusMsg]) -> list[BusMsg]:
-        """Insert the batch's samples at once; a message that holds no usable meter data
-        goes to the dead letters instead of holding up the rest. Returns the messages
-        to be delivered again later: their transaction's EVSE is not known yet."""
-        columns = SampleColumns()
+        """Insert the batch's samples; a message that holds no usable meter data goes
+        to the dead letters instead of holding up the rest. Returns the messages to be
+        delivered again later: their transaction's EVSE is not known yet.
+
+        Where ClickHouse reads calls itself (chdb), the calls go to it as their JSON, one
+        insert per layout; otherwise, and for what ClickHouse would read differently,
+        the sink makes the rows. A message delivered again is looked up first (below).
+        """
+        samples = SampleColumns()
+        calls: dict[CallLayout, CallColumns] | None = {} if self._store.reads_calls else None
         sites: dict[str, str] = {}  # station -> site, read once a batch
         delivered_before, later = [], []
         for msg in batch:
             delivered = delivery(msg)
             if delivered.times > 1:
                 delivered_before.append((msg, delivered))
-            elif not await self._add(columns, msg, delivered, sites):
+            elif not await self._add(samples, calls, msg, delivered, sites):
                 later.append(msg)
         if delivered_before:
-            later += await self._add_unless_stored(columns, delivered_before, sites)
-        if len(columns):
-            await asyncio.to_thread(self._store.insert_samples, columns.lists)
+            later += await self._add_unless_stored(samples, delivered_before, sites)
+        for layout, columns in (calls or {}).items():
+            try:
+                await asyncio.to_thread(self._store.insert_calls, layout, columns.lists)
+            except CallsUnreadable:
+                log.warning("ClickHouse would read %d calls otherwise than the sink: "
+                            "the sink makes their rows itself", len(columns))
+                columns.add_samples_to(samples)
+        if len(samples):
+            await asyncio.to_thread(self._store.insert_samples, samples.lists)
         return later
 
-    async def _add(self, columns: SampleColumns, msg: BusMsg, delivered: Delivery,
-                   sites: dict[str, str]) -> bool:
-        """Adds the message's samples; False where it is to wait for its EVSE."""
+    async def _add(self, samples: SampleColumns, calls: dict[CallLayout, CallColumns] | None,
+                   msg: BusMsg, delivered: Delivery, sites: dict[str, str]) -> bool:
+        """Adds the message to ``calls`` (ClickHouse reads them) where given and possible,
+        or else its samples; False where it is to wait for its EVSE."""
         try:
             action, station_id = subjects.recorded_call(msg.subject)
             version = _VERSIONS[msg.header(events.VERSION)]
-            call = meter_call(version, action, msg.data)
+            call = strict_meter_call(version, action, msg.data)
+            exact = call is not None
+            if not exact:
+                call = meter_call(version, action, orjson.loads(msg.data))
             where = call.placement()
             if where.evse_id is None and where.transaction_id:
                 evse_id = await self._evse_of(station_id, where.transaction_id)
@@ -78,12 +97,19 @@ class MeterSink:
             if site is None:
                 access = self._sites.get(station_id)
                 site = sites[station_id] = access.site if access and access.site else ""
-            columns.add(station_id, call, where, site, delivered.stream_seq)
+            if exact and calls is not None:
+                layout = call.LAYOUT
+                columns = calls.get(layout)
+                if columns is None:
+                    columns = calls[layout] = CallColumns()
+                if columns.add(station_id, call, where, site, delivered.stream_seq, msg.data):
+                    return True
+            samples.add(station_id, call, where, site, delivered.stream_seq)
         except UNUSABLE as error:
             await self._dead_letters.send(msg, f"no usable meter data: {error!r}")
         return True
 
-    async def _add_unless_stored(self, columns: SampleColumns,
+    async def _add_unless_stored(self, samples: SampleColumns,
                                  messages: list[tuple[BusMsg, Delivery]],
                                  sites: dict[str, str]) -> list[BusMsg]:
         """Messages delivered before may have been stored already (the insert succeeded,
@@ -91,7 +117,7 @@ class MeterSink:
         and the message's sequence."""
         candidates = SampleColumns()
         later = [msg for msg, delivered in messages
-                 if not await self._add(candidates, msg, delivered, sites)]
+                 if not await self._add(candidates, None, msg, delivered, sites)]
         if not len(candidates):
             return later
         rows = candidates.lists
@@ -100,7 +126,7 @@ class MeterSink:
             max(rows["timestamp_ms"]), sorted(set(rows["stream_seq"])))
         keep = [index for index, sequence in enumerate(rows["stream_seq"])
                 if sequence not in stored]
-        for name, column in columns.lists.items():
+        for name, column in samples.lists.items():
             candidate = rows[name]
             column.extend(candidate[index] for index in keep)
         return later

@@ -12,8 +12,12 @@ def ocpp_timestamp(moment: datetime | None = None) -> str:
 
 
 def parse_timestamp(text: str) -> datetime:
-    """An OCPP date-time as an aware datetime; a value without offset is taken as UTC."""
+    """An OCPP date-time as an aware datetime; a value without offset is taken as UTC.
+    ValueError where it is no time, or one that UTC cannot hold (0001-01-01T00:00+01:00)."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of the range of UTC times") from None

@@ -1,6 +1,14 @@
-"""Meter samples: one row per sampled value, from any OCPP call that carries them."""
+"""Meter samples: one row per sampled value, from any OCPP call that carries them.
+
+The rules that turn a sampled value into a row (the specification's defaults, one unit
+per measurand, what counts as a number) are here, and chargebus.clickhouse.payloads
+applies the same rules in SQL where ClickHouse reads the calls itself; a test holds the
+two to the same rows.
+"""
 import math
-from typing import NamedTuple
+import re
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar, NamedTuple
 
 import msgspec
 import orjson
@@ -34,6 +42,28 @@ class Sample(NamedTuple):
     unit: str  # one unit per measurand: Wh, W, varh, var, VA, A, V, ...
     value: float  # in that unit; NaN where the reported value is not a number
     raw_value: str  # what the station sent, where it sent signed data or no number
+
+
+# A 1.6 value is "a Raw (decimal) number or SignedData": numeric where it reads as a
+# decimal number (spaces around it allowed), kept as sent otherwise. Python's float()
+# takes more ("1_000", "inf"), which no meter means as a number.
+DECIMAL = r" *[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)? *"
+_DECIMAL = re.compile(DECIMAL).fullmatch
+
+# An RFC 3339 time as OCPP writes it; ClickHouse reads these exactly as Python does
+# (others, e.g. without a "T" or with a comma, the sink reads itself).
+RFC3339 = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
+_RFC3339 = re.compile(RFC3339).fullmatch
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+class CallLayout(NamedTuple):
+    """Where a call's meter values are in its JSON, and which version's sampled values."""
+
+    key: str  # "meterValue", or 1.6 StopTransaction's "transactionData"
+    values: str  # "1.6" (value text, unit) or "2.x" (value number, unitOfMeasure)
 
 
 class Placement(NamedTuple):
@@ -89,6 +119,8 @@ class MeterValue2x(msgspec.Struct, frozen=True):
 
 
 class MeterValues16(msgspec.Struct, frozen=True):
+    LAYOUT: ClassVar[CallLayout] = CallLayout("meterValue", "1.6")
+
     connectorId: int
     meter_value: list[MeterValue16] = msgspec.field(name="meterValue")
     transactionId: int | None = None
@@ -99,6 +131,8 @@ class MeterValues16(msgspec.Struct, frozen=True):
 
 
 class StopTransaction16(msgspec.Struct, frozen=True):
+    LAYOUT: ClassVar[CallLayout] = CallLayout("transactionData", "1.6")
+
     transactionId: int
     meter_value: list[MeterValue16] = msgspec.field(default_factory=list,
                                                     name="transactionData")
@@ -108,6 +142,8 @@ class StopTransaction16(msgspec.Struct, frozen=True):
 
 
 class MeterValues2x(msgspec.Struct, frozen=True):
+    LAYOUT: ClassVar[CallLayout] = CallLayout("meterValue", "2.x")
+
     evseId: int
     meter_value: list[MeterValue2x] = msgspec.field(name="meterValue")
 
@@ -125,6 +161,8 @@ class TransactionInfo(msgspec.Struct, frozen=True):
 
 
 class TransactionEvent2x(msgspec.Struct, frozen=True):
+    LAYOUT: ClassVar[CallLayout] = CallLayout("meterValue", "2.x")
+
     transactionInfo: TransactionInfo
     evse: Evse | None = None
     meter_value: list[MeterValue2x] = msgspec.field(default_factory=list, name="meterValue")
@@ -151,17 +189,29 @@ _DECODERS = {key: msgspec.json.Decoder(call_type) for key, call_type in _CALL_TY
 
 def meter_call(version: OcppVersion, action: str, payload: bytes | dict) -> MeterCall:
     """The meter-relevant part of a call, from its JSON text or an already parsed dict."""
+    if not isinstance(payload, dict):
+        call = strict_meter_call(version, action, payload)
+        if call is not None:
+            return call
+        # JSON Schema (draft 6, OCPP 2.x) takes 1.0 for an integer; msgspec's strict
+        # decoding does not, its lenient conversion does.
+        payload = orjson.loads(payload)
     call_type = _CALL_TYPES.get((version, action))
     if call_type is None:
         raise ValueError(f"{version.value} {action} carries no meter values")
-    if not isinstance(payload, dict):
-        try:
-            return _DECODERS[version, action].decode(payload)
-        except msgspec.ValidationError:
-            # JSON Schema (draft 6, OCPP 2.x) takes 1.0 for an integer; msgspec's strict
-            # decoding does not, its lenient conversion does.
-            payload = orjson.loads(payload)
     return msgspec.convert(payload, call_type, strict=False)
+
+
+def strict_meter_call(version: OcppVersion, action: str, payload: bytes) -> MeterCall | None:
+    """The call where its JSON has exactly the types of the specification; None where
+    only a lenient reading takes it (meter_call does that)."""
+    decoder = _DECODERS.get((version, action))
+    if decoder is None:
+        raise ValueError(f"{version.value} {action} carries no meter values")
+    try:
+        return decoder.decode(payload)
+    except msgspec.ValidationError:
+        return None
 
 
 def placement(version: OcppVersion, action: str, payload: bytes | dict) -> Placement:
@@ -221,19 +271,19 @@ class SampleColumns:
     def _add_samples_16(self, meter_values: list[MeterValue16]) -> int:
         (times, measurands, phases, locations, contexts, units, values,
          raw_values) = self._per_sample
-        normal_units = _NORMAL_UNITS
+        normal_units = NORMAL_UNITS
         count = 0
         for meter_value in meter_values:
             timestamp_ms = self._milliseconds(meter_value.timestamp)
             for sampled in meter_value.sampledValue:
                 text = sampled.value
                 unit = sampled.unit
-                try:
+                if _DECIMAL(text):
                     value = float(text)
-                except ValueError:
+                    raw = text if sampled.format == "SignedData" else ""
+                else:  # signed data, or what is no number, is kept as sent
                     value = math.nan
-                # Signed data, or what is no number, is kept as sent.
-                raw = text if sampled.format == "SignedData" or value != value else ""
+                    raw = text
                 if unit in normal_units:
                     factor, unit = normal_units[unit]
                     value *= factor
@@ -252,7 +302,7 @@ class SampleColumns:
         """2.x: a number, times 10 to the multiplier; signed meter data rides beside it."""
         (times, measurands, phases, locations, contexts, units, values,
          raw_values) = self._per_sample
-        normal_units = _NORMAL_UNITS
+        normal_units = NORMAL_UNITS
         count = 0
         for meter_value in meter_values:
             timestamp_ms = self._milliseconds(meter_value.timestamp)
@@ -263,7 +313,7 @@ class SampleColumns:
                     unit = DEFAULT_UNIT
                 else:
                     unit = unit_of_measure.unit
-                    value *= 10.0 ** unit_of_measure.multiplier
+                    value *= power_of_ten(unit_of_measure.multiplier)
                 if unit in normal_units:
                     factor, unit = normal_units[unit]
                     value *= factor
@@ -283,11 +333,81 @@ class SampleColumns:
         """Stations sampling on the clock send the same few timestamps; each is read once."""
         milliseconds = self._timestamps.get(timestamp)
         if milliseconds is None:
-            milliseconds = int(parse_timestamp(timestamp).timestamp() * 1000)
+            milliseconds = (parse_timestamp(timestamp) - _EPOCH) // _MILLISECOND
             self._timestamps[timestamp] = milliseconds
         return milliseconds
 
 
+def power_of_ten(exponent: int) -> float:
+    """10 to a 2.x multiplier, rounded once as the decimal literal is (10.0 ** n is not
+    always, and raises where it overflows): ClickHouse computes it the same way."""
+    power = _POWERS_OF_TEN.get(exponent)
+    if power is None:
+        power = float(f"1e{exponent}")
+    return power
+
+
+_POWERS_OF_TEN = {exponent: float(f"1e{exponent}") for exponent in range(-12, 13)}
+
+class CallColumns:
+    """Calls of one layout the way ClickHouse reads their samples itself
+    (chargebus.clickhouse.payloads): a row per call, with its JSON as the station sent it.
+
+    Python then neither walks the sampled values nor hands ClickHouse a list entry per
+    sample and column, which cost the sink's event loop and, holding the GIL, chdb's
+    insert more than everything else of a meter message.
+    """
+
+    NAMES = ("station_id", "evse_id", "connector_id", "transaction_id", "site", "stream_seq",
+             "payload", "sample_count")
+
+    def __init__(self) -> None:
+        self.lists: dict[str, list] = {name: [] for name in self.NAMES}
+        self._columns = tuple(self.lists.values())
+        # The type of each call, not the call: a batch's decoded calls kept alive made
+        # Python's garbage collector cost more than decoding them.
+        self._types: list[type[MeterCall]] = []
+        self._readable_times: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.lists["station_id"])
+
+    def add(self, station_id: str, call: MeterCall, where: Placement, site: str,
+            stream_seq: int, payload: bytes) -> bool:
+        """Adds the call where ClickHouse makes the same rows of it as SampleColumns;
+        False where it would not, because a time is not written as RFC 3339 (ClickHouse
+        and Python read other forms differently). A time that is no time raises
+        ValueError.
+
+        The call's number of samples goes with it: ClickHouse refuses the insert where
+        it finds another (chargebus.clickhouse.payloads)."""
+        count = 0
+        for meter_value in call.meter_value:
+            timestamp = meter_value.timestamp
+            if timestamp not in self._readable_times:
+                parse_timestamp(timestamp)
+                if not _RFC3339(timestamp):
+                    return False
+                self._readable_times.add(timestamp)
+            count += len(meter_value.sampledValue)
+        for column, value in zip(self._columns, (
+                station_id, where.evse_id or 0, where.connector_id, where.transaction_id,
+                site, stream_seq, payload.decode(), count)):
+            column.append(value)
+        self._types.append(type(call))
+        return True
+
+    def add_samples_to(self, samples: "SampleColumns") -> None:
+        """The calls' samples, made here rather than by ClickHouse."""
+        lists = self.lists
+        for index, call_type in enumerate(self._types):
+            call = msgspec.json.decode(lists["payload"][index], type=call_type)
+            samples.add(lists["station_id"][index], call,
+                        Placement(lists["evse_id"][index], lists["connector_id"][index],
+                                  lists["transaction_id"][index]),
+                        lists["site"][index], lists["stream_seq"][index])
+
+
 # Kilo-units become their base unit, so that a measurand has one unit in the table.
-_NORMAL_UNITS = {"kWh": (1000.0, "Wh"), "kW": (1000.0, "W"), "kvarh": (1000.0, "varh"),
-                 "kvar": (1000.0, "var"), "kVA": (1000.0, "VA")}
+NORMAL_UNITS = {"kWh": (1000.0, "Wh"), "kW": (1000.0, "W"), "kvarh": (1000.0, "varh"),
+                "kvar": (1000.0, "var"), "kVA": (1000.0, "VA")}

@@ -8,18 +8,13 @@ import logging
 import re
 from pathlib import Path
 
+from chargebus.clickhouse import payloads
 from chargebus.clickhouse.engines import ChdbEngine, Engine, EngineUnavailable, ServerEngine
-from chargebus.clickhouse.migrations import SAMPLES, SESSIONS, migrate
-from chargebus.meter import SampleColumns
+from chargebus.clickhouse.migrations import SAMPLE_COLUMNS, SAMPLES, SESSIONS, migrate
+from chargebus.meter import CallLayout
 
 log = logging.getLogger(__name__)
 
-# The samples table's columns, in the order the sink fills them: a Sample, then the
-# station's site and the JetStream sequence of the message (for deduplication).
-SAMPLE_COLUMNS = SampleColumns.NAMES
-_SAMPLE_TABLE_COLUMNS = ("station", "evse_id", "connector_id", "transaction_id", "ts",
-                         "measurand", "phase", "location", "context", "unit", "value",
-                         "raw_value", "site", "stream_seq")
 
 SESSION_COLUMNS = ("station", "transaction_id", "evse_id", "id_token", "started_at",
                    "stopped_at", "energy_wh", "stop_reason", "closed_by_rule", "version")
@@ -31,10 +26,15 @@ class QueryRefused(ValueError):
     pass
 
 
+class CallsUnreadable(Exception):
+    """ClickHouse could not read a sample of these calls; nothing of them was inserted."""
+
+
 class MeterStore:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.schema_version = migrate(engine)
+        self._call_inserts: dict[CallLayout, str] = {}
 
     @classmethod
     def open(cls, clickhouse_url: str | None, chdb_path: Path) -> "MeterStore":
@@ -44,13 +44,37 @@ class MeterStore:
         return cls(engine)
 
     def insert_samples(self, columns: dict[str, list]) -> None:
-        """One list per name of SAMPLE_COLUMNS; timestamp_ms in Unix milliseconds."""
-        ordered = dict(zip(_SAMPLE_TABLE_COLUMNS, (
+        """One list per name of chargebus.meter.SampleColumns.NAMES; timestamp_ms in
+        Unix milliseconds."""
+        ordered = dict(zip(SAMPLE_COLUMNS, (
             columns["station_id"], columns["evse_id"], columns["connector_id"],
             columns["transaction_id"], columns["timestamp_ms"], columns["measurand"],
             columns["phase"], columns["location"], columns["context"], columns["unit"],
             columns["value"], columns["raw_value"], columns["site"], columns["stream_seq"])))
         self.engine.insert(SAMPLES, ordered, times=("ts",))
+
+    @property
+    def reads_calls(self) -> bool:
+        """Whether ClickHouse takes calls as their JSON and makes the sample rows itself
+        (insert_calls). chdb does. A server would need JSONExtract (19.x) and the input()
+        table function (19.15); Debian's 18.16, the only server here to test against,
+        has neither, so servers take the rows (insert_samples)."""
+        return isinstance(self.engine, ChdbEngine)
+
+    def insert_calls(self, layout: CallLayout, columns: dict[str, list]) -> None:
+        """One list per name of chargebus.meter.CallColumns.NAMES, all of one layout;
+        raises CallsUnreadable where ClickHouse cannot read a sample of them."""
+        assert isinstance(self.engine, ChdbEngine), "only chdb reads calls (reads_calls)"
+        statement = self._call_inserts.get(layout)
+        if statement is None:
+            statement = self._call_inserts[layout] = payloads.insert_select(
+                layout, SAMPLES, "Python(rows)")
+        try:
+            self.engine.execute_with_rows(statement, columns)
+        except Exception as error:
+            if payloads.UNREADABLE in str(error):
+                raise CallsUnreadable(payloads.UNREADABLE) from None
+            raise
 
     def insert_sessions(self, columns: dict[str, list]) -> None:
         """One list per name of SESSION_COLUMNS; the times in Unix milliseconds."""
@@ -84,5 +108,5 @@ def _quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-__all__ = ["EngineUnavailable", "MeterStore", "QueryRefused", "SAMPLE_COLUMNS",
+__all__ = ["CallsUnreadable", "EngineUnavailable", "MeterStore", "QueryRefused",
            "SESSION_COLUMNS"]

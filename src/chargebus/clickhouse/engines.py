@@ -87,6 +87,11 @@ class ChdbEngine:
             self._session.query(f"INSERT INTO {table} ({', '.join(columns)}) "
                                 f"SELECT {select} FROM Python(rows)")
 
+    def execute_with_rows(self, sql: str, rows: dict[str, list]) -> None:
+        """Runs ``sql``, in which Python(rows) is a table of these columns."""
+        with self._lock:
+            self._session.query(sql)
+
     def close(self) -> None:
         with self._lock:
             self._session.close()

@@ -22,6 +22,11 @@ POWER_15M = "power_15m"
 LAST_SAMPLE = "station_last_sample"
 MIGRATIONS_TABLE = "chargebus_migrations"
 
+# The samples table's columns, in the order inserts name them.
+SAMPLE_COLUMNS = ("station", "evse_id", "connector_id", "transaction_id", "ts", "measurand",
+                  "phase", "location", "context", "unit", "value", "raw_value", "site",
+                  "stream_seq")
+
 ENERGY_MEASURAND = "Energy.Active.Import.Register"
 POWER_MEASURAND = "Power.Active.Import"
 
