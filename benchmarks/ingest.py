@@ -134,7 +134,8 @@ def main() -> int:
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--samples-per-message", type=int, choices=(4, 12), default=4)
     parser.add_argument("--clickhouse-url")
-    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--batch-size", type=int, default=Settings().sink_batch_size)
+    parser.add_argument("--batch-seconds", type=float, default=Settings().sink_batch_seconds)
     parser.add_argument("--deadline", type=float, default=300.0)
     arguments = parser.parse_args()
     database = None
@@ -169,7 +170,8 @@ def run(arguments) -> None:
         environment = os.environ | Settings(nats_url=nats_url, data_dir=Path(folder),
                                             clickhouse_url=arguments.clickhouse_url,
                                             sink_batch_size=arguments.batch_size,
-                                            sink_batch_seconds=0.2).as_environment()
+                                            sink_batch_seconds=arguments.batch_seconds,
+                                            ).as_environment()
         time.sleep(1)
         published = asyncio.run(fill(arguments, nats_url))
         sink = subprocess.Popen([sys.executable, "-m", "chargebus_services.sink"],
