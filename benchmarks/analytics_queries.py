@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chargebus import analytics
-from chargebus.clickhouse.engines import ChdbEngine, ServerEngine
+from chargebus.clickhouse.engines import ChdbEngine, ServerEngine, with_database
 from chargebus.clickhouse.migrations import SAMPLES, migrate
 
 STATIONS = 1000
@@ -75,12 +75,11 @@ def main() -> int:
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         if arguments.clickhouse_url:
-            base = arguments.clickhouse_url.rstrip("/").rsplit("/", 1)[0]
-            setup = ServerEngine(base + "/default")
+            setup = ServerEngine(with_database(arguments.clickhouse_url, "default"))
             setup.execute("DROP DATABASE IF EXISTS bench")
             setup.execute("CREATE DATABASE bench")
             setup.close()
-            engine = ServerEngine(base + "/bench")
+            engine = ServerEngine(with_database(arguments.clickhouse_url, "bench"))
         else:
             engine = ChdbEngine(Path(folder) / "chdb")
         migrate(engine)

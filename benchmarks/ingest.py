@@ -29,7 +29,7 @@ from conftest import free_port  # noqa: E402
 
 from chargebus import bus, subjects  # noqa: E402
 from chargebus.clock import ocpp_timestamp  # noqa: E402
-from chargebus.clickhouse.engines import ServerEngine  # noqa: E402
+from chargebus.clickhouse.engines import ServerEngine, with_database  # noqa: E402
 from chargebus.config import Settings  # noqa: E402
 from chargebus.events import CallContext  # noqa: E402
 from chargebus.natsserver import nats_server_command  # noqa: E402
@@ -141,10 +141,10 @@ def main() -> int:
     database = None
     if arguments.clickhouse_url:
         # A database of its own, so that only this run's samples are counted.
-        server = arguments.clickhouse_url.rstrip("/").rsplit("/", 1)[0]
+        server = arguments.clickhouse_url
         database = f"ingest_{os.getpid()}"
         _on_server(server, f"CREATE DATABASE {database}")
-        arguments.clickhouse_url = f"{server}/{database}"
+        arguments.clickhouse_url = with_database(server, database)
     try:
         run(arguments)
     finally:
@@ -154,7 +154,7 @@ def main() -> int:
 
 
 def _on_server(server: str, statement: str) -> None:
-    engine = ServerEngine(f"{server}/default")
+    engine = ServerEngine(with_database(server, "default"))
     try:
         engine.execute(statement)
     finally:

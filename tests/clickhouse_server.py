@@ -60,7 +60,7 @@ class ClickHouseServer:
 
     @property
     def url(self) -> str:
-        return f"clickhouse://127.0.0.1:{self.tcp_port}/default"
+        return f"clickhouse://127.0.0.1:{self.tcp_port}/default?http_port={self.http_port}"
 
     def start(self) -> None:
         binary = ensure_installed()

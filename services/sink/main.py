@@ -49,12 +49,13 @@ class MeterSink:
         to the dead letters instead of holding up the rest. Returns the messages to be
         delivered again later: their transaction's EVSE is not known yet.
 
-        Where ClickHouse reads calls itself (chdb), the calls go to it as their JSON, one
-        insert per layout; otherwise, and for what ClickHouse would read differently,
-        the sink makes the rows. A message delivered again is looked up first (below).
+        Calls go to ClickHouse as their JSON, one insert per layout, and ClickHouse makes
+        the rows (chargebus.clickhouse.payloads); the sink makes them for what ClickHouse
+        would read otherwise, and for a message delivered again, which it looks up first
+        (below).
         """
         samples = SampleColumns()
-        calls: dict[CallLayout, CallColumns] | None = {} if self._store.reads_calls else None
+        calls: dict[CallLayout, CallColumns] = {}
         sites: dict[str, str] = {}  # station -> site, read once a batch
         delivered_before, later = [], []
         for msg in batch:
@@ -65,7 +66,7 @@ class MeterSink:
                 later.append(msg)
         if delivered_before:
             later += await self._add_unless_stored(samples, delivered_before, sites)
-        for layout, columns in (calls or {}).items():
+        for layout, columns in calls.items():
             try:
                 await asyncio.to_thread(self._store.insert_calls, layout, columns.lists)
             except CallsUnreadable:

@@ -57,8 +57,9 @@ class Settings(BaseSettings):
     stale_silence_seconds: float = Field(48 * 3600.0, gt=0)
     stale_check_seconds: float = Field(60.0, gt=0)
 
-    # Meter data: a ClickHouse server (clickhouse://host:9000/database), or None for
-    # chdb embedded in the sink, in <data_dir>/chdb.
+    # Meter data: a ClickHouse server (clickhouse://host:9000/database, with
+    # ?http_port=N where its HTTP interface is not on 8123), or None for chdb embedded
+    # in the sink, in <data_dir>/chdb.
     clickhouse_url: str | None = None
     # A batch ClickHouse refused is tried again after 2, 4, 8 ... seconds, at most this.
     sink_max_retry_seconds: float = Field(60.0, gt=0)

@@ -9,8 +9,11 @@ import re
 from pathlib import Path
 
 from chargebus.clickhouse import payloads
+from chargebus.clickhouse.callreader import CallReader
 from chargebus.clickhouse.engines import ChdbEngine, Engine, EngineUnavailable, ServerEngine
-from chargebus.clickhouse.migrations import SAMPLE_COLUMNS, SAMPLES, SESSIONS, migrate
+from chargebus.clickhouse.migrations import (SAMPLE_COLUMNS, SAMPLES, SESSIONS, Capabilities,
+                                             migrate)
+from chargebus.clickhouse.payloads import CallsUnreadable
 from chargebus.meter import CallLayout
 
 log = logging.getLogger(__name__)
@@ -26,15 +29,15 @@ class QueryRefused(ValueError):
     pass
 
 
-class CallsUnreadable(Exception):
-    """ClickHouse could not read a sample of these calls; nothing of them was inserted."""
 
 
 class MeterStore:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.schema_version = migrate(engine)
+        self._capabilities = Capabilities(engine.version)
         self._call_inserts: dict[CallLayout, str] = {}
+        self._call_reader: CallReader | None = None  # a server's: chdb, when first needed
 
     @classmethod
     def open(cls, clickhouse_url: str | None, chdb_path: Path) -> "MeterStore":
@@ -53,28 +56,22 @@ class MeterStore:
             columns["value"], columns["raw_value"], columns["site"], columns["stream_seq"])))
         self.engine.insert(SAMPLES, ordered, times=("ts",))
 
-    @property
-    def reads_calls(self) -> bool:
-        """Whether ClickHouse takes calls as their JSON and makes the sample rows itself
-        (insert_calls). chdb does. A server would need JSONExtract (19.x) and the input()
-        table function (19.15); Debian's 18.16, the only server here to test against,
-        has neither, so servers take the rows (insert_samples)."""
-        return isinstance(self.engine, ChdbEngine)
-
     def insert_calls(self, layout: CallLayout, columns: dict[str, list]) -> None:
         """One list per name of chargebus.meter.CallColumns.NAMES, all of one layout;
-        raises CallsUnreadable where ClickHouse cannot read a sample of them."""
-        assert isinstance(self.engine, ChdbEngine), "only chdb reads calls (reads_calls)"
-        statement = self._call_inserts.get(layout)
-        if statement is None:
-            statement = self._call_inserts[layout] = payloads.insert_select(
-                layout, SAMPLES, "Python(rows)")
-        try:
-            self.engine.execute_with_rows(statement, columns)
-        except Exception as error:
-            if payloads.UNREADABLE in str(error):
-                raise CallsUnreadable(payloads.UNREADABLE) from None
-            raise
+        raises CallsUnreadable where ClickHouse would read a call otherwise than the
+        sink, and then inserts none of them."""
+        if isinstance(self.engine, ChdbEngine):
+            statement = self._call_inserts.get(layout)
+            if statement is None:
+                statement = self._call_inserts[layout] = payloads.insert_select(
+                    layout, SAMPLES, "Python(rows)", self._capabilities.time)
+            with payloads.unreadable_refused():
+                self.engine.execute_with_rows(statement, columns)
+        else:
+            if self._call_reader is None:
+                self._call_reader = CallReader(self._capabilities.time)
+            rows = self._call_reader.row_binary(layout, columns)
+            self.engine.insert_row_binary(SAMPLES, SAMPLE_COLUMNS, rows)
 
     def insert_sessions(self, columns: dict[str, list]) -> None:
         """One list per name of SESSION_COLUMNS; the times in Unix milliseconds."""
@@ -101,6 +98,8 @@ class MeterStore:
         return self.engine.query_json(sql)
 
     def close(self) -> None:
+        if self._call_reader is not None:
+            self._call_reader.close()
         self.engine.close()
 
 

@@ -5,10 +5,12 @@ column names and rows.
 """
 import re
 import threading
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
 
@@ -41,6 +43,11 @@ def _moment(milliseconds: int) -> datetime:
 
 def _second(milliseconds: int) -> int:
     return milliseconds // 1000
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server's URL, naming another database."""
+    return urlsplit(url)._replace(path=f"/{database}").geturl()
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -98,13 +105,20 @@ class ChdbEngine:
 
 
 class ServerEngine:
-    """A ClickHouse server, e.g. clickhouse://127.0.0.1:9000/default. One statement at a
-    time: a clickhouse-driver connection takes no second query while one runs."""
+    """A ClickHouse server, e.g. clickhouse://127.0.0.1:9000/default?http_port=8123: its
+    native protocol (clickhouse-driver) for statements and queries, its HTTP interface
+    (8123 unless http_port says otherwise) for rows already in RowBinary. One statement
+    at a time: a clickhouse-driver connection takes no second query while one runs."""
 
     def __init__(self, url: str):
         from clickhouse_driver import Client
 
         parts = urlsplit(url)
+        http_port = int(parse_qs(parts.query).get("http_port", ["8123"])[0])
+        self._http = f"http://{parts.hostname or '127.0.0.1'}:{http_port}/"
+        self._http_parameters = {
+            "database": (parts.path or "/default").lstrip("/") or "default",
+            "user": parts.username or "default", "password": parts.password or ""}
         self._lock = threading.Lock()
         self._client = Client(host=parts.hostname or "127.0.0.1", port=parts.port or 9000,
                               database=(parts.path or "/default").lstrip("/") or "default",
@@ -141,6 +155,21 @@ class ServerEngine:
         with self._lock:
             self._client.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data,
                                  columnar=True)
+
+    def insert_row_binary(self, table: str, names: tuple[str, ...], data: bytes) -> None:
+        """Rows in RowBinary, of exactly the columns' types, in one HTTP request, as one
+        block: the server inserts them whole or not at all (the sink relies on a message's
+        rows being stored all or none)."""
+        query = urlencode(self._http_parameters | {
+            "query": f"INSERT INTO {table} ({', '.join(names)}) FORMAT RowBinary",
+            "max_insert_block_size": 1 << 40})
+        request = urllib.request.Request(f"{self._http}?{query}", data=data, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(f"ClickHouse refused the rows: "
+                               f"{error.read().decode(errors='replace')[:500]}") from None
 
     def close(self) -> None:
         with self._lock:

@@ -1,10 +1,12 @@
 """Samples that ClickHouse reads itself out of the JSON the stations sent.
 
 The sink hands over a row per call (chargebus.meter.CallColumns: the station, where the
-samples were taken, the JSON) and one INSERT ... SELECT per layout makes a row per
-sampled value, with the rules of chargebus.meter: the specification's defaults, one unit
-per measurand, a 1.6 value numeric where it reads as a decimal number. The constants come
-from there, and tests/test_meter_payloads.py holds both to the same rows.
+samples were taken, the JSON) and one SELECT per layout makes a row per sampled value,
+with the rules of chargebus.meter: the specification's defaults, one unit per measurand,
+a 1.6 value numeric where it reads as a decimal number. The constants come from there,
+and tests/test_meter_payloads.py holds both to the same rows. chdb inserts the SELECT's
+rows itself; for a server, chargebus.clickhouse.callreader runs the SELECT in chdb and
+the server takes its rows as RowBinary.
 
 Where ClickHouse reads a call otherwise than the sink did (another number of sampled
 values, a time or value it cannot read), the whole insert stops with UNREADABLE in its
@@ -12,6 +14,9 @@ message, and the sink makes those calls' rows itself. That happens with JSON tha
 names a member twice: RFC 8259 leaves open which one counts, msgspec takes the last and
 ClickHouse the first.
 """
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from chargebus.clickhouse.migrations import SAMPLE_COLUMNS
 from chargebus.meter import (DECIMAL, DEFAULT_CONTEXT, DEFAULT_LOCATION, DEFAULT_MEASURAND,
                              DEFAULT_UNIT, NORMAL_UNITS, CallLayout)
@@ -64,21 +69,39 @@ def _value_2x() -> tuple[str, str, str]:
     return value, normal_unit, "ifNull(sampled.signedMeterValue.signedMeterData, '')"
 
 
-def insert_select(layout: CallLayout, samples_table: str, calls: str) -> str:
-    """The statement that inserts the samples of the calls in the table expression
-    ``calls`` (chdb: Python(rows); columns as chargebus.meter.CallColumns.NAMES)."""
+class CallsUnreadable(Exception):
+    """ClickHouse could not read a sample of these calls; nothing of them was inserted."""
+
+
+@contextmanager
+def unreadable_refused() -> Iterator[None]:
+    """ClickHouse's error from the statements here, where it stopped at UNREADABLE,
+    as CallsUnreadable."""
+    try:
+        yield
+    except Exception as error:
+        if UNREADABLE in str(error):
+            raise CallsUnreadable(UNREADABLE) from None
+        raise
+
+
+def select_samples(layout: CallLayout, calls: str, time_type: str) -> str:
+    """The samples of the calls in the table expression ``calls`` (columns as
+    chargebus.meter.CallColumns.NAMES), as the samples table's columns (SAMPLE_COLUMNS)
+    of exactly its types, the time as ``time_type`` (a server without DateTime64 keeps
+    seconds)."""
     value, unit, raw = (_value_16 if layout.values == "1.6" else _value_2x)()
     meter_values = (f"JSONExtract(payload, {_literal(layout.key)}, "
                     f"'Array(Tuple(timestamp String, sampledValue Array("
                     f"{_SAMPLED_VALUE[layout.values]})))')")
     time = "parseDateTime64BestEffortOrNull(meter_value.timestamp, 3, 'UTC')"
-    return f"""INSERT INTO {samples_table} ({", ".join(SAMPLE_COLUMNS)})
-        SELECT station_id, evse_id, connector_id, transaction_id, assumeNotNull({time}),
+    return f"""SELECT station_id, toUInt32(evse_id), toUInt32(connector_id), transaction_id,
+               CAST(assumeNotNull({time}) AS {time_type}),
                ifNull(sampled.measurand, {_literal(DEFAULT_MEASURAND)}),
                ifNull(sampled.phase, ''),
                ifNull(sampled.location, {_literal(DEFAULT_LOCATION)}),
                ifNull(sampled.context, {_literal(DEFAULT_CONTEXT)}),
-               {unit}, {value}, {raw}, site, stream_seq
+               {unit}, {value}, {raw}, site, toUInt64(stream_seq)
         FROM (SELECT station_id, evse_id, connector_id, transaction_id, site, stream_seq,
                      {meter_values} AS meter_values
               FROM {calls}
@@ -87,3 +110,9 @@ def insert_select(layout: CallLayout, samples_table: str, calls: str) -> str:
         ARRAY JOIN meter_values AS meter_value
         ARRAY JOIN meter_value.sampledValue AS sampled
         WHERE throwIf(isNull({time}) OR isNull(sampled.value), {_literal(UNREADABLE)}) = 0"""
+
+
+def insert_select(layout: CallLayout, samples_table: str, calls: str, time_type: str) -> str:
+    """The statement that inserts the samples of the calls in ``calls``."""
+    return (f"INSERT INTO {samples_table} ({', '.join(SAMPLE_COLUMNS)}) "
+            f"{select_samples(layout, calls, time_type)}")
