@@ -1,7 +1,7 @@
 """Meter samples per second from a publish into JetStream to rows visible in ClickHouse.
 
     .venv/bin/python benchmarks/ingest.py [--messages 50000] [--samples-per-message 4|12]
-                                          [--clickhouse-url URL]
+                                          [--clickhouse-url URL [--clickhouse-pid PID]]
 
 Starts a nats-server of its own, publishes MeterValues calls of 1.6 with 4 sampled values
 each (energy, power, current and voltage of one phase) or 12 (a three-phase AC charger:
@@ -137,6 +137,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=Settings().sink_batch_size)
     parser.add_argument("--batch-seconds", type=float, default=Settings().sink_batch_seconds)
     parser.add_argument("--deadline", type=float, default=300.0)
+    parser.add_argument("--clickhouse-pid", type=int,
+                        help="the local clickhouse-server's pid, to show its CPU too")
     arguments = parser.parse_args()
     database = None
     if arguments.clickhouse_url:
@@ -181,8 +183,10 @@ def run(arguments) -> None:
             for line in sink.stderr:
                 if "sink is ready" in line:
                     break
-            asyncio.run(drain(arguments, nats_url, published,
-                              {"nats-server": (nats_process.pid,), "sink": (sink.pid,)}))
+            processes = {"nats-server": (nats_process.pid,), "sink": (sink.pid,)}
+            if arguments.clickhouse_pid:
+                processes["clickhouse-server"] = (arguments.clickhouse_pid,)
+            asyncio.run(drain(arguments, nats_url, published, processes))
         finally:
             sink.terminate()
             sink.wait(timeout=30)
@@ -193,15 +197,17 @@ def run(arguments) -> None:
 if __name__ == "__main__":
     sys.exit(main())
 
-# Where the time goes (2026-11-22, chdb, 12 samples a message, one sink): per message,
-# nats-server spends about 30 us delivering it to the pull consumer; the sink's event loop
-# about 47 us (nats-py's protocol parser ~12, msgspec decoding the meter part ~5, the
-# column appends ~10, the batch's acks in one write ~2, the rest asyncio and our loop),
-# and chdb's own threads 40-50 us (the insert with its materialized views ~20, the
-# background merges of the parts it makes ~25). That is about 125 us of CPU a message
-# on 2 cores, so about 16,000 messages (190,000 samples) a second is the ceiling of this
-# design here even with every part busy all the time; measured: 145,000-165,000.
-# Earlier steps: one consumer filter per action (nats-server 500 -> 30 us), our own pull
-# requests instead of fetch(), header names read by a regular expression, msgspec
-# instead of orjson + dict walking, a direct subscription that reads only the header it
-# needs, acks in one write, and the next batch read while a thread inserts the last.
+# Where the time goes (2026-11-22, 300,000 messages of 12 samples, one sink, the
+# defaults' batches of 20,000 messages or 1 s), CPU per message while draining:
+# - chdb: nats-server 28-31 us delivering it to the pull consumer and taking its ack;
+#   the sink's event loop 26-29 us (nats-py's parser, msgspec checking the call and
+#   reading where it was taken, the column appends of a row per call, the acks in one
+#   write); chdb's threads about 25 us (reading the JSON and making the rows, the insert
+#   with its four materialized views, the background merges). 254,000-279,500 samples/s.
+# - server 18.16: nats-server 28-37 us; the sink 46-55 us (the same event loop; chdb
+#   making the rows, about 14 us, and RowBinary over HTTP); clickhouse-server 20-23 us.
+#   171,000-232,000 samples/s: three processes on 2 cores, with both busy.
+# Before ClickHouse read the calls' JSON, the sink's event loop took about 47 us a
+# message walking the sampled values, and chdb's insert held the GIL while it read a
+# list entry per sample and column: 145,000-165,000 samples/s. Smaller batches (5,000
+# messages or 0.5 s) made parts whose merges took about 19 us a message.
