@@ -105,22 +105,32 @@ def test_direct_subscription_acks_and_naks_through_a_real_server(system):
     async def run():
         client = await bus.connect_url(system.nats_url)
         plain = await nats.connect(system.nats_url)
+        watcher = await nats.connect(system.nats_url)
         try:
             received: list[bus.BusMsg] = []
             subscription = await client.subscribe_direct("direct.test", received.append)
             await client.flush()
+            # Twice in fresh-clone CI runs a message did not arrive within 30 s (once
+            # none, once the last of three), never here. A plain subscriber beside ours
+            # tells next time whether the server delivered it, and a probe first makes
+            # sure the server has our subscription.
+            watched = await watcher.subscribe("direct.test")
+            await watcher.flush()
+            await plain.publish("direct.test", b"probe")
+            await plain.flush()
+            await _until(lambda: received, lambda: "the probe did not arrive")
+            received.clear()
             sent = {"Chargebus-Version": "2.0.1", "Nats-Msg-Id": "CP/1/abc"}
             for index in range(3):
                 await plain.publish("direct.test", b"%d" % index, headers=sent,
                                     reply=f"direct.reply.{index}")
             await plain.flush()
-            # Once in a CI run nothing arrived within 30 s; if it happens again, this
-            # says whether the client's read loop got the messages at all.
             await _until(lambda: len(received) == 3, lambda: (
-                f"handled {len(received)}; the client read {client.stats['in_msgs']} "
-                f"messages, {subscription._pending_queue.qsize()} wait in nats-py's "
-                f"queue; connected: {client.is_connected}, reconnects: "
-                f"{client.stats['reconnects']}"))
+                f"handled {[msg.data for msg in received]}; the client read "
+                f"{client.stats['in_msgs']} messages (the probe included), "
+                f"{subscription._pending_queue.qsize()} wait in nats-py's queue; connected: "
+                f"{client.is_connected}, reconnects: {client.stats['reconnects']}; a plain "
+                f"subscriber got {watched._pending_queue.qsize()} (the probe included)"))
             assert [msg.data for msg in received] == [b"0", b"1", b"2"]
             assert received[0].headers == sent
             assert received[1].header("Chargebus-Version") == "2.0.1"
@@ -149,6 +159,7 @@ def test_direct_subscription_acks_and_naks_through_a_real_server(system):
         finally:
             await client.close()
             await plain.close()
+            await watcher.close()
 
     asyncio.run(run())
 
