@@ -36,7 +36,6 @@ class MeterStore:
         self.engine = engine
         self.schema_version = migrate(engine)
         self._capabilities = Capabilities(engine.version)
-        self._call_inserts: dict[CallLayout, str] = {}
         self._call_reader: CallReader | None = None  # a server's: chdb, when first needed
 
     @classmethod
@@ -61,10 +60,8 @@ class MeterStore:
         raises CallsUnreadable where ClickHouse would read a call otherwise than the
         sink, and then inserts none of them."""
         if isinstance(self.engine, ChdbEngine):
-            statement = self._call_inserts.get(layout)
-            if statement is None:
-                statement = self._call_inserts[layout] = payloads.insert_select(
-                    layout, SAMPLES, "Python(rows)", self._capabilities.time)
+            statement = payloads.insert_select(layout, SAMPLES, "Python(rows)",
+                                               self._capabilities.time)
             with payloads.unreadable_refused():
                 self.engine.execute_with_rows(statement, columns)
         else:

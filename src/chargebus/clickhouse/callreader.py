@@ -24,17 +24,13 @@ class CallReader:
         self._time_type = time_type
         self._folder = tempfile.TemporaryDirectory(prefix="chargebus-callreader-")
         self._session = chdb.session.Session(self._folder.name)
-        self._selects: dict[CallLayout, str] = {}
         self._lock = threading.Lock()
 
     def row_binary(self, layout: CallLayout, rows: dict[str, list]) -> bytes:
         """The samples of the calls in ``rows`` (chargebus.meter.CallColumns), as the
         samples table's columns in RowBinary; CallsUnreadable where chdb reads a call
         otherwise than the sink."""
-        select = self._selects.get(layout)
-        if select is None:
-            select = self._selects[layout] = (
-                select_samples(layout, "Python(rows)", self._time_type) + " FORMAT RowBinary")
+        select = select_samples(layout, "Python(rows)", self._time_type) + " FORMAT RowBinary"
         with self._lock, unreadable_refused():
             return self._session.query(select).bytes()
 

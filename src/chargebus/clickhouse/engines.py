@@ -114,15 +114,15 @@ class ServerEngine:
         from clickhouse_driver import Client
 
         parts = urlsplit(url)
+        host = parts.hostname or "127.0.0.1"
+        database = (parts.path or "/default").lstrip("/") or "default"
+        user, password = parts.username or "default", parts.password or ""
         http_port = int(parse_qs(parts.query).get("http_port", ["8123"])[0])
-        self._http = f"http://{parts.hostname or '127.0.0.1'}:{http_port}/"
-        self._http_parameters = {
-            "database": (parts.path or "/default").lstrip("/") or "default",
-            "user": parts.username or "default", "password": parts.password or ""}
+        self._http = f"http://{host}:{http_port}/"
+        self._http_parameters = {"database": database, "user": user, "password": password}
         self._lock = threading.Lock()
-        self._client = Client(host=parts.hostname or "127.0.0.1", port=parts.port or 9000,
-                              database=(parts.path or "/default").lstrip("/") or "default",
-                              user=parts.username or "default", password=parts.password or "",
+        self._client = Client(host=host, port=parts.port or 9000, database=database,
+                              user=user, password=password,
                               connect_timeout=5, send_receive_timeout=60,
                               settings={"use_numpy": False})
         try:
