@@ -52,7 +52,8 @@ _DECIMAL = re.compile(DECIMAL).fullmatch
 
 # An RFC 3339 time as OCPP writes it; ClickHouse reads these exactly as Python does
 # (others, e.g. without a "T" or with a comma, the sink reads itself).
-RFC3339 = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
+RFC3339 = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?"
+           r"(Z|[+-][0-9]{2}:[0-9]{2})")
 _RFC3339 = re.compile(RFC3339).fullmatch
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -348,6 +349,7 @@ def power_of_ten(exponent: int) -> float:
 
 
 _POWERS_OF_TEN = {exponent: float(f"1e{exponent}") for exponent in range(-12, 13)}
+
 
 class CallColumns:
     """Calls of one layout the way ClickHouse reads their samples itself

@@ -29,8 +29,6 @@ class QueryRefused(ValueError):
     pass
 
 
-
-
 class MeterStore:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -79,7 +77,8 @@ class MeterStore:
                          sequences: list[int]) -> set[int]:
         """Which of these message sequences already have samples: the lookup goes by
         the table's key (station, time), so it stays cheap however big the table is."""
-        names = ", ".join(_quote(station) for station in sorted(set(stations)))
+        names = ", ".join(payloads.string_literal(station)
+                          for station in sorted(set(stations)))
         listed = ", ".join(str(sequence) for sequence in sequences)
         _, rows = self.engine.query(
             f"SELECT DISTINCT stream_seq FROM {SAMPLES} WHERE station IN ({names}) "
@@ -98,10 +97,6 @@ class MeterStore:
         if self._call_reader is not None:
             self._call_reader.close()
         self.engine.close()
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 __all__ = ["CallsUnreadable", "EngineUnavailable", "MeterStore", "QueryRefused",

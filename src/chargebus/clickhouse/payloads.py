@@ -34,15 +34,16 @@ _SAMPLED_VALUE = {
 }
 
 
-def _literal(text: str) -> str:
+def string_literal(text: str) -> str:
+    """``text`` as a ClickHouse string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _normal(unit: str, value: str) -> tuple[str, str]:
     """The value in its measurand's unit, and that unit (kWh -> Wh, ...)."""
-    factors = ", ".join(f"{unit} = {_literal(name)}, {factor!r}"
+    factors = ", ".join(f"{unit} = {string_literal(name)}, {factor!r}"
                         for name, (factor, _) in NORMAL_UNITS.items())
-    units = ", ".join(f"{unit} = {_literal(name)}, {_literal(base)}"
+    units = ", ".join(f"{unit} = {string_literal(name)}, {string_literal(base)}"
                       for name, (_, base) in NORMAL_UNITS.items())
     return f"{value} * multiIf({factors}, 1.0)", f"multiIf({units}, {unit})"
 
@@ -51,8 +52,8 @@ def _value_16() -> tuple[str, str, str]:
     """1.6: the value text; a number where it is decimal, kept as sent where it is not
     or where it is signed data."""
     text = "assumeNotNull(sampled.value)"
-    numeric = f"match({text}, {_literal('^' + DECIMAL + '$')})"
-    unit = f"ifNull(sampled.unit, {_literal(DEFAULT_UNIT)})"
+    numeric = f"match({text}, {string_literal('^' + DECIMAL + '$')})"
+    unit = f"ifNull(sampled.unit, {string_literal(DEFAULT_UNIT)})"
     number = f"if({numeric}, toFloat64(trimBoth({text})), nan)"
     value, normal_unit = _normal(unit, number)
     raw = f"if(ifNull(sampled.format, '') = 'SignedData' OR NOT {numeric}, {text}, '')"
@@ -64,7 +65,7 @@ def _value_2x() -> tuple[str, str, str]:
     chargebus.meter.power_of_ten has it); signed meter data rides beside it."""
     multiplier = "ifNull(sampled.unitOfMeasure.multiplier, 0)"
     power = f"if({multiplier} = 0, 1.0, toFloat64(concat('1e', toString({multiplier}))))"
-    unit = f"ifNull(sampled.unitOfMeasure.unit, {_literal(DEFAULT_UNIT)})"
+    unit = f"ifNull(sampled.unitOfMeasure.unit, {string_literal(DEFAULT_UNIT)})"
     value, normal_unit = _normal(unit, f"assumeNotNull(sampled.value) * {power}")
     return value, normal_unit, "ifNull(sampled.signedMeterValue.signedMeterData, '')"
 
@@ -91,25 +92,25 @@ def select_samples(layout: CallLayout, calls: str, time_type: str) -> str:
     of exactly its types, the time as ``time_type`` (a server without DateTime64 keeps
     seconds)."""
     value, unit, raw = (_value_16 if layout.values == "1.6" else _value_2x)()
-    meter_values = (f"JSONExtract(payload, {_literal(layout.key)}, "
+    meter_values = (f"JSONExtract(payload, {string_literal(layout.key)}, "
                     f"'Array(Tuple(timestamp String, sampledValue Array("
                     f"{_SAMPLED_VALUE[layout.values]})))')")
     time = "parseDateTime64BestEffortOrNull(meter_value.timestamp, 3, 'UTC')"
     return f"""SELECT station_id, toUInt32(evse_id), toUInt32(connector_id), transaction_id,
                CAST(assumeNotNull({time}) AS {time_type}),
-               ifNull(sampled.measurand, {_literal(DEFAULT_MEASURAND)}),
+               ifNull(sampled.measurand, {string_literal(DEFAULT_MEASURAND)}),
                ifNull(sampled.phase, ''),
-               ifNull(sampled.location, {_literal(DEFAULT_LOCATION)}),
-               ifNull(sampled.context, {_literal(DEFAULT_CONTEXT)}),
+               ifNull(sampled.location, {string_literal(DEFAULT_LOCATION)}),
+               ifNull(sampled.context, {string_literal(DEFAULT_CONTEXT)}),
                {unit}, {value}, {raw}, site, toUInt64(stream_seq)
         FROM (SELECT station_id, evse_id, connector_id, transaction_id, site, stream_seq,
                      {meter_values} AS meter_values
               FROM {calls}
               WHERE throwIf(length(arrayFlatten(arrayMap(m -> m.sampledValue, meter_values)))
-                            != sample_count, {_literal(UNREADABLE)}) = 0)
+                            != sample_count, {string_literal(UNREADABLE)}) = 0)
         ARRAY JOIN meter_values AS meter_value
         ARRAY JOIN meter_value.sampledValue AS sampled
-        WHERE throwIf(isNull({time}) OR isNull(sampled.value), {_literal(UNREADABLE)}) = 0"""
+        WHERE throwIf(isNull({time}) OR isNull(sampled.value), {string_literal(UNREADABLE)}) = 0"""
 
 
 def insert_select(layout: CallLayout, samples_table: str, calls: str, time_type: str) -> str:
