@@ -1,16 +1,18 @@
 """Meter samples per second from a publish into JetStream to rows visible in ClickHouse.
 
     .venv/bin/python benchmarks/ingest.py [--messages 50000] [--samples-per-message 4|12]
+                                          [--other-calls 0.0]
                                           [--clickhouse-url URL [--clickhouse-pid PID]]
 
 Starts a nats-server of its own, publishes MeterValues calls of 1.6 with 4 sampled values
 each (energy, power, current and voltage of one phase) or 12 (a three-phase AC charger:
-energy, power, and current, voltage and power per phase) into the OCPP stream as the edge records them (acknowledged publishes, a
-bounded window), then starts one sink process (chdb in a temporary folder, or the
-ClickHouse server at --clickhouse-url) and times until the samples table holds them
-all: the rate a sink drains JetStream into ClickHouse. The publish rate of this one
-Python publisher is printed too (an edge publishes only its own stations' calls).
-Stops everything at the end or after --deadline seconds.
+energy, power, and current, voltage and power per phase), and, with --other-calls, that
+many Heartbeats per MeterValues on average, into the OCPP stream as the edge records them
+(acknowledged publishes, a bounded window), then starts one sink process (chdb in a
+temporary folder, or the ClickHouse server at --clickhouse-url) and times until the
+samples table holds them all: the rate a sink drains JetStream into ClickHouse. The
+publish rate of this one Python publisher is printed too (an edge publishes only its own
+stations' calls). Stops everything at the end or after --deadline seconds.
 """
 import argparse
 import asyncio
@@ -24,16 +26,14 @@ from pathlib import Path
 import nats
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from conftest import free_port  # noqa: E402
-
-from chargebus import bus, subjects  # noqa: E402
-from chargebus.clock import ocpp_timestamp  # noqa: E402
-from chargebus.clickhouse.engines import ServerEngine, with_database  # noqa: E402
-from chargebus.config import Settings  # noqa: E402
-from chargebus.events import CallContext  # noqa: E402
-from chargebus.natsserver import nats_server_command  # noqa: E402
-from chargebus.protocol import OcppVersion  # noqa: E402
+from chargebus import bus, subjects
+from chargebus.clock import ocpp_timestamp
+from chargebus.clickhouse.engines import ServerEngine, with_database
+from chargebus.config import Settings
+from chargebus.events import CallContext
+from chargebus.natsserver import nats_server_command
+from chargebus.protocol import OcppVersion
+from processes import cpu_seconds, free_port
 
 WINDOW = 2000  # publishes awaiting their ack at once
 
@@ -62,20 +62,34 @@ def meter_values(index: int, samples_per_message: int = 4) -> bytes:
         "sampledValue": sampled_values(index, samples_per_message)}]})
 
 
-async def publish(nc, count: int, stations: int, samples_per_message: int = 4) -> float:
+async def publish(nc, count: int, stations: int, samples_per_message: int = 4,
+                  other_calls: float = 0.0) -> float:
+    """Records ``count`` MeterValues and, after each, ``other_calls`` Heartbeats on average
+    (calls without meter data, which the sink reads past)."""
     js = nc.jetstream()
     pending: set[asyncio.Future] = set()
     started = time.perf_counter()
-    for index in range(count):
-        station = f"BENCH-{index % stations:05d}"
-        context = CallContext(station, OcppVersion.V16, "MeterValues", f"m{index}", "bench",
+    owed_calls = 0.0
+    heartbeats = 0
+
+    async def record(station: str, action: str, unique_id: str, body: bytes) -> None:
+        nonlocal pending
+        context = CallContext(station, OcppVersion.V16, action, unique_id, "bench",
                               ocpp_timestamp())
-        body = meter_values(index, samples_per_message)
         pending.add(asyncio.ensure_future(js.publish(
-            subjects.station_event(station, "MeterValues"), body,
+            subjects.station_event(station, action), body,
             headers=context.record_headers(body))))
         if len(pending) >= WINDOW:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+
+    for index in range(count):
+        station = f"BENCH-{index % stations:05d}"
+        await record(station, "MeterValues", f"m{index}", meter_values(index, samples_per_message))
+        owed_calls += other_calls
+        while owed_calls >= 1:
+            owed_calls -= 1
+            heartbeats += 1
+            await record(station, "Heartbeat", f"h{heartbeats}", b"{}")
     await asyncio.gather(*pending)
     return time.perf_counter() - started
 
@@ -86,20 +100,13 @@ async def stored(nc) -> int:
     return int(orjson.loads(reply.data)["data"][0]["n"])
 
 
-async def fill(arguments, nats_url: str) -> float:
+async def fill(nats_url: str, messages: int, stations: int, samples_per_message: int,
+               other_calls: float = 0.0) -> float:
     nc = await nats.connect(nats_url)
     await bus.ensure_topology(nc.jetstream())
-    published = await publish(nc, arguments.messages, arguments.stations,
-                              arguments.samples_per_message)
+    published = await publish(nc, messages, stations, samples_per_message, other_calls)
     await nc.close()
     return published
-
-
-def cpu_seconds(pid: int, thread: int | None = None) -> float:
-    """User plus system CPU time of a process, or of one of its threads, so far (Linux)."""
-    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
-    fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def drain(arguments, nats_url: str, published: float,
@@ -133,6 +140,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--samples-per-message", type=int, choices=(4, 12), default=4)
+    parser.add_argument("--other-calls", type=float, default=0.0,
+                        help="Heartbeats recorded per MeterValues, on average: calls the "
+                             "sink reads past")
     parser.add_argument("--clickhouse-url")
     parser.add_argument("--batch-size", type=int, default=Settings().sink_batch_size)
     parser.add_argument("--batch-seconds", type=float, default=Settings().sink_batch_seconds)
@@ -175,7 +185,8 @@ def run(arguments) -> None:
                                             sink_batch_seconds=arguments.batch_seconds,
                                             ).as_environment()
         time.sleep(1)
-        published = asyncio.run(fill(arguments, nats_url))
+        published = asyncio.run(fill(nats_url, arguments.messages, arguments.stations,
+                                     arguments.samples_per_message, arguments.other_calls))
         sink = subprocess.Popen([sys.executable, "-m", "chargebus_services.sink"],
                                 env=environment, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)

@@ -1,4 +1,6 @@
-"""What the load scripts ask of the machine: a free port, a process's resident memory."""
+"""What the load scripts ask of the machine: a free port, a process's resident memory and
+CPU time."""
+import os
 import socket
 from pathlib import Path
 
@@ -14,3 +16,10 @@ def resident_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User plus system CPU time of a process, or of one of its threads, so far (Linux)."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

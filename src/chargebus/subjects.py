@@ -37,7 +37,9 @@ STATUS_CONSUMER = "registry-status"
 # The action comes before the station so that a consumer reads one action through one
 # filter, ``cb.station.<action>.*``. Consumers have a single filter each: on this
 # nats-server (2.15) a consumer with several wildcard filters cost the server 70 to 500 us
-# a message against 10 to 30 us for one (benchmarks/ingest.py, 2026-11-21).
+# a message against 10 to 30 us for one (benchmarks/ingest.py, 2026-11-21). Even one
+# wildcard filter costs twice what none does (benchmarks/consumer_filter.py), so the
+# busiest consumer, the meter sink's, reads the whole stream instead.
 def station_event(station_id: str, action: str) -> str:
     """Where an edge records a station-to-CSMS call in the OCPP stream."""
     return f"{PREFIX}.station.{action}.{station_id}"
