@@ -17,7 +17,6 @@ import orjson
 import pytest
 import pytest_asyncio
 import websockets
-from nats.errors import TimeoutError as NatsTimeoutError
 from prometheus_client.parser import text_string_to_metric_families
 
 from chargebus import events, subjects
@@ -243,22 +242,6 @@ async def started_and_ended(stores, station_id: str, transaction_id: str):
     out the same either way, chargebus.sessions)."""
     record = await ended(stores, station_id, transaction_id)
     return record if record is not None and record.started_at is not None else None
-
-
-async def dead_letters(nc, consumer: str, station_id: str) -> list:
-    """The station's messages that ``consumer`` put among the dead letters."""
-    subscription = await nc.jetstream().subscribe(subjects.dead_letter(consumer),
-                                                  ordered_consumer=True)
-    letters = []
-    try:
-        while True:
-            msg = await subscription.next_msg(timeout=1)
-            if msg.headers.get(events.STATION) == station_id:
-                letters.append(msg)
-    except NatsTimeoutError:
-        return letters
-    finally:
-        await subscription.unsubscribe()
 
 
 async def rows_when(nc, query: str, count: int) -> list[dict] | None:

@@ -5,8 +5,9 @@ import uuid
 import orjson
 import pytest
 import websockets
+from nats.errors import TimeoutError as NatsTimeoutError
 
-from conftest import dead_letters, eventually, sql
+from conftest import eventually, sql
 from chargebus import events, subjects
 from chargebus.events import CallContext
 from chargebus.protocol import OcppVersion
@@ -17,6 +18,21 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def call(socket, unique_id: str, action: str, payload: dict) -> list:
     await socket.send(orjson.dumps([2, unique_id, action, payload]))
     return orjson.loads(await socket.recv())
+
+
+async def dead_letters(bus, consumer: str, station_id: str) -> list:
+    js = bus.jetstream()
+    subscription = await js.subscribe(subjects.dead_letter(consumer), ordered_consumer=True)
+    letters = []
+    try:
+        while True:
+            msg = await subscription.next_msg(timeout=1)
+            if msg.headers.get(events.STATION) == station_id:
+                letters.append(msg)
+    except NatsTimeoutError:
+        return letters
+    finally:
+        await subscription.unsubscribe()
 
 
 async def record_directly(bus, station_id: str, unique_id: str, action: str,

@@ -7,9 +7,7 @@ import uuid
 import pytest
 from ocpp.v16 import ChargePoint, call
 
-from conftest import (dead_letters, ended, eventually, ocpp_station, rows_when,
-                      started_and_ended)
-from chargebus import subjects
+from conftest import ended, eventually, ocpp_station, rows_when, started_and_ended
 from chargebus.stores import token_key, transaction_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -128,34 +126,6 @@ async def test_transaction_with_meter_values_lands_in_kv_and_clickhouse(system, 
         (1, str(transaction_id), "Energy.Active.Import.Register", "", "Wh", 2100),
     ]
     assert rows[0]["ts"].startswith("2026-11-21 10:05:00")
-
-
-async def test_the_meter_sink_acknowledges_calls_without_meter_data(system, bus):
-    """The meter sink reads the whole OCPP stream: it stores the meter values among the
-    other calls, acknowledges the others unread and sends none to the dead letters."""
-    station_id = new_station_id()
-    async with station(system, station_id) as cp:
-        await cp.call(call.BootNotification(charge_point_vendor="V", charge_point_model="M"))
-        await cp.call(call.Heartbeat())
-        await cp.call(call.StatusNotification(connector_id=1, error_code="NoError",
-                                              status="Available"))
-        await cp.call(call.MeterValues(connector_id=1, meter_value=[{
-            "timestamp": "2026-11-21T11:00:00Z", "sampledValue": [{"value": "42"}]}]))
-        await cp.call(call.Heartbeat())
-
-    rows = await eventually(lambda: rows_when(
-        bus, f"SELECT value FROM meter_samples WHERE station = '{station_id}'", 1))
-    assert rows == [{"value": 42}]
-
-    async def settled():
-        info = await bus.jetstream().consumer_info(subjects.OCPP_STREAM,
-                                                   subjects.METER_SINK_CONSUMER)
-        return info if info.num_pending == 0 and info.num_ack_pending == 0 else None
-
-    info = await eventually(settled)
-    assert info is not None, "the meter sink left calls unacknowledged"
-    assert info.config.filter_subject == subjects.all_station_events()
-    assert await dead_letters(bus, subjects.METER_SINK_CONSUMER, station_id) == []
 
 
 async def test_transaction_ids_are_unique_and_a_repeated_start_gets_the_same_id(system):

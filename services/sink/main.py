@@ -80,13 +80,10 @@ class MeterSink:
     async def _add(self, samples: SampleColumns, calls: dict[CallLayout, CallColumns] | None,
                    msg: BusMsg, delivered: Delivery, sites: dict[str, str]) -> bool:
         """Adds the message to ``calls`` (ClickHouse reads them) where given and possible,
-        or else its samples; False where it is to wait for its EVSE. A call of an action
-        without meter data adds nothing."""
+        or else its samples; False where it is to wait for its EVSE."""
         try:
             action, station_id = subjects.recorded_call(msg.subject)
             version = _VERSIONS[msg.header(events.VERSION)]
-            if action not in METER_ACTIONS[version]:
-                return True
             call = strict_meter_call(version, action, msg.data)
             exact = call is not None
             if not exact:
@@ -177,28 +174,30 @@ async def start_sink(settings: Settings, nc: Client):
     sites = AccessDirectory(nc)
     await sites.start()
     sink = MeterSink(nc, store, sites)
-    # One consumer reads the whole stream, not one per meter action: nats-server (2.15)
-    # delivers through a wildcard filter such as cb.station.MeterValues.* at twice the
-    # CPU (benchmarks/consumer_filter.py), and a filter equal to the stream's subjects
-    # counts as none. The sink acknowledges the calls that hold no meter data unread.
-    meter = DurableConsumer(
-        nc, subjects.OCPP_STREAM, subjects.METER_SINK_CONSUMER, subjects.all_station_events(),
-        sink.write, batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds,
+    meter_actions = sorted({action for actions in METER_ACTIONS.values() for action in actions})
+    consumers = [DurableConsumer(
+        nc, subjects.OCPP_STREAM,
+        subjects.action_consumer(subjects.METER_SINK_CONSUMER, action),
+        subjects.station_events(action), sink.write,
+        batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds,
         ack_wait=settings.consumer_ack_wait_seconds, max_backoff=settings.sink_max_retry_seconds,
         overlap=True)
+        for action in meter_actions]
     sessions = DurableConsumer(
         nc, subjects.SESSION_STREAM, subjects.SESSION_SINK_CONSUMER, subjects.all_sessions(),
         sink.write_sessions, batch_size=settings.sink_batch_size,
         batch_seconds=settings.sink_batch_seconds, ack_wait=settings.consumer_ack_wait_seconds,
         max_backoff=settings.sink_max_retry_seconds)
-    await meter.start()
+    for consumer in consumers:
+        await consumer.start()
     await sessions.start()
     queries = await nc.subscribe(subjects.sink_query(), queue=subjects.queue_group("sink"),
                                  cb=sink.answer_query)
 
     async def stop() -> None:
         await queries.unsubscribe()
-        await meter.stop()
+        for consumer in consumers:
+            await consumer.stop()
         await sessions.stop()
         await sites.stop()
         store.close()

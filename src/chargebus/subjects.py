@@ -37,9 +37,14 @@ STATUS_CONSUMER = "registry-status"
 # The action comes before the station so that a consumer reads one action through one
 # filter, ``cb.station.<action>.*``. Consumers have a single filter each: on this
 # nats-server (2.15) a consumer with several wildcard filters cost the server 70 to 500 us
-# a message against 10 to 30 us for one (benchmarks/ingest.py, 2026-11-21). Even one
-# wildcard filter costs twice what none does (benchmarks/consumer_filter.py), so the
-# busiest consumer, the meter sink's, reads the whole stream instead.
+# a message against 10 to 30 us for one (benchmarks/ingest.py, 2026-11-21). One filter
+# costs the server about what none does once a stream block holds more than one subject
+# per four messages, as a busy network's blocks do (many stations, each sending seldom);
+# with 1,000 stations sending hundreds of calls each it cost 2.3 times as much
+# (benchmarks/consumer_filter.py). A consumer of the whole stream would hand its reader
+# all the other calls too: the meter sink read 179,000 samples/s that way against 256,000
+# with its filters, with a Heartbeat per two MeterValues (benchmarks/ingest.py
+# --other-calls 0.5, 100,000 stations).
 def station_event(station_id: str, action: str) -> str:
     """Where an edge records a station-to-CSMS call in the OCPP stream."""
     return f"{PREFIX}.station.{action}.{station_id}"
