@@ -110,7 +110,8 @@ async def fill(nats_url: str, messages: int, stations: int, samples_per_message:
 
 
 async def drain(arguments, nats_url: str, published: float,
-                processes: dict[str, tuple[int, ...]]) -> None:
+                processes: dict[str, tuple[int, ...]]) -> bool:
+    """Prints the rate; False if not every sample was visible by the deadline."""
     nc = await nats.connect(nats_url)
     expected = arguments.messages * arguments.samples_per_message
     # The sink's main thread (its event loop) is what one sink cannot spread over cores.
@@ -133,6 +134,7 @@ async def drain(arguments, nats_url: str, published: float,
           f"samples visible in {elapsed:.1f} s: {count / elapsed:,.0f} samples/s")
     print("CPU per message while draining: " + ", ".join(
         f"{name} {seconds / arguments.messages * 1e6:.0f} us" for name, seconds in cpu.items()))
+    return count >= expected
 
 
 def main() -> int:
@@ -191,22 +193,34 @@ def run(arguments) -> None:
         time.sleep(1)
         published = asyncio.run(fill(nats_url, arguments.messages, arguments.stations,
                                      arguments.samples_per_message, arguments.other_calls))
-        sink = subprocess.Popen([sys.executable, "-m", "chargebus_services.sink"],
-                                env=environment, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+        # To a file, not a pipe: a pipe nobody reads would stop the sink at its 64 KiB
+        # of warnings.
+        sink_log = Path(folder) / "sink.log"
+        with sink_log.open("wb") as log_file:
+            sink = subprocess.Popen([sys.executable, "-m", "chargebus_services.sink"],
+                                    env=environment, stdout=subprocess.DEVNULL, stderr=log_file)
         try:
-            for line in sink.stderr:
-                if "sink is ready" in line:
-                    break
+            while "sink is ready" not in sink_log.read_text(errors="replace"):
+                if sink.poll() is not None:
+                    raise SystemExit(f"the sink stopped:\n{sink_log.read_text()}")
+                time.sleep(0.1)
             processes = {"nats-server": (nats_process.pid,), "sink": (sink.pid,)}
             if arguments.clickhouse_pid:
                 processes["clickhouse-server"] = (arguments.clickhouse_pid,)
-            asyncio.run(drain(arguments, nats_url, published, processes))
+            complete = asyncio.run(drain(arguments, nats_url, published, processes))
         finally:
             sink.terminate()
             sink.wait(timeout=30)
             nats_process.terminate()
             nats_process.wait(timeout=30)
+        complaints = [line for line in sink_log.read_text(errors="replace").splitlines()
+                      if " WARNING " in line or " ERROR " in line]
+        if complaints or not complete:
+            shown = (complaints if len(complaints) <= 10
+                     else complaints[:5] + ["..."] + complaints[-5:])
+            print(f"the sink logged {len(complaints)} warnings and errors:", *shown, sep="\n")
+        if not complete:
+            raise SystemExit("incomplete: not every sample was visible by the deadline")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import assume, event
 from hypothesis import strategies as st
 
+from chargebus.identifiers import MAX_STATION_ID_LENGTH
 from chargebus.meter import CallColumns, SampleColumns, strict_meter_call
 from chargebus.meterstore import CallsUnreadable, MeterStore
 from chargebus.protocol import OcppVersion
@@ -29,7 +30,6 @@ no_number_text = st.one_of(
                      "\t12", "12\n", "OCMF|{\"RD\":[{\"RV\":1.2}]}|{\"SD\":\"30\"}"]),
     ODD_TEXT,
 )
-
 
 
 def timestamps(days):
@@ -163,3 +163,28 @@ def compare_rows(store: MeterStore, batch, time: str, value: str) -> None:
     rows = [sorted(found) for found in rows]
     assert rows[1] == rows[0]
     assert len(rows[0]) == len(samples)
+
+
+def one_sample_call(value: int) -> tuple:
+    """A 1.6 MeterValues of one sample, as the sink reads it, and its JSON."""
+    text = orjson.dumps({"connectorId": 1, "meterValue": [{
+        "timestamp": "2026-11-22T10:00:00Z", "sampledValue": [{"value": str(value)}]}]})
+    return strict_meter_call(OcppVersion.V16, "MeterValues", text), text
+
+
+def check_lookup_of_a_big_redelivered_batch(store: MeterStore) -> None:
+    """A batch of 20,000 messages from as many stations, with ids of the longest kind,
+    delivered again after half of it was stored: the lookup finds that half. Listed in
+    one query, the stations would be more than ClickHouse parses (256 KiB)."""
+    call, _ = one_sample_call(1)
+    prefix = "redelivered-"
+    stations = [prefix + f"{index:0{MAX_STATION_ID_LENGTH - len(prefix)}d}"
+                for index in range(20_000)]
+    sequences = [1_000_000 + index for index in range(len(stations))]
+    stored = SampleColumns()
+    for station, sequence in list(zip(stations, sequences))[::2]:
+        stored.add(station, call, call.placement(), "site-1", sequence)
+    store.insert_samples(stored.lists)
+    timestamp_ms = 1795341600000  # 2026-11-22T10:00:00Z
+    assert store.stored_sequences(stations, timestamp_ms, timestamp_ms, sequences) == set(
+        sequences[::2])

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meter_calls import OTHER_TIMES, calls_of_one_layout, compare_rows
+from meter_calls import (OTHER_TIMES, calls_of_one_layout, check_lookup_of_a_big_redelivered_batch,
+                         compare_rows)
 from chargebus.clickhouse.engines import ChdbEngine
 from chargebus.meter import RFC3339, CallColumns, SampleColumns, strict_meter_call
 from chargebus.meterstore import CallsUnreadable, MeterStore
@@ -65,3 +66,7 @@ def test_calls_clickhouse_reads_otherwise_are_refused_whole(store):
     columns.add_samples_to(samples)
     assert samples.lists["value"] == [1.0, 3.0, 4.0]
     assert samples.lists["stream_seq"] == [0, 1, 1]
+
+
+def test_a_big_redelivered_batch_is_looked_up(store):
+    check_lookup_of_a_big_redelivered_batch(store)

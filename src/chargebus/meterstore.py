@@ -6,6 +6,7 @@ answers read-only SQL.
 """
 import logging
 import re
+import threading
 from pathlib import Path
 
 from chargebus.clickhouse import payloads
@@ -17,6 +18,10 @@ from chargebus.clickhouse.payloads import CallsUnreadable
 from chargebus.meter import CallLayout
 
 log = logging.getLogger(__name__)
+
+# Stations per lookup of a redelivered batch's stored messages: the station names are
+# listed in the query, and ClickHouse parses at most 256 KiB of it (max_query_size).
+LOOKUP_STATIONS = 1000
 
 
 SESSION_COLUMNS = ("station", "transaction_id", "evse_id", "id_token", "started_at",
@@ -35,6 +40,9 @@ class MeterStore:
         self.schema_version = migrate(engine)
         self._capabilities = Capabilities(engine.version)
         self._call_reader: CallReader | None = None  # a server's: chdb, when first needed
+        # The sink inserts from two threads at once (one batch while the next is read);
+        # a process holds one chdb, so only one of them may make the reader.
+        self._call_reader_made = threading.Lock()
 
     @classmethod
     def open(cls, clickhouse_url: str | None, chdb_path: Path) -> "MeterStore":
@@ -63,8 +71,9 @@ class MeterStore:
             with payloads.unreadable_refused():
                 self.engine.execute_with_rows(statement, columns)
         else:
-            if self._call_reader is None:
-                self._call_reader = CallReader(self._capabilities.time)
+            with self._call_reader_made:
+                if self._call_reader is None:
+                    self._call_reader = CallReader(self._capabilities.time)
             rows = self._call_reader.row_binary(layout, columns)
             self.engine.insert_row_binary(SAMPLES, SAMPLE_COLUMNS, rows)
 
@@ -75,16 +84,26 @@ class MeterStore:
 
     def stored_sequences(self, stations: list[str], first_ms: int, last_ms: int,
                          sequences: list[int]) -> set[int]:
-        """Which of these message sequences already have samples: the lookup goes by
-        the table's key (station, time), so it stays cheap however big the table is."""
-        names = ", ".join(payloads.string_literal(station)
-                          for station in sorted(set(stations)))
-        listed = ", ".join(str(sequence) for sequence in sequences)
-        _, rows = self.engine.query(
-            f"SELECT DISTINCT stream_seq FROM {SAMPLES} WHERE station IN ({names}) "
-            f"AND ts >= toDateTime({first_ms // 1000}, 'UTC') "
-            f"AND ts <= toDateTime({last_ms // 1000 + 1}, 'UTC') AND stream_seq IN ({listed})")
-        return {int(row[0]) for row in rows}
+        """Which of these message sequences already have samples, ``stations`` being
+        the stations of their samples. The lookup goes by the table's key (station,
+        time), so it stays cheap however big the table is; a batch of many stations
+        takes a query per LOOKUP_STATIONS of them."""
+        wanted = set(sequences)
+        if not wanted:
+            return set()
+        # The sequences as a range, not a list: a batch may hold 20,000 of them.
+        where = (f"ts >= toDateTime({first_ms // 1000}, 'UTC') "
+                 f"AND ts <= toDateTime({last_ms // 1000 + 1}, 'UTC') "
+                 f"AND stream_seq >= {min(wanted)} AND stream_seq <= {max(wanted)}")
+        names = sorted(set(stations))
+        stored = set()
+        for start in range(0, len(names), LOOKUP_STATIONS):
+            listed = ", ".join(payloads.string_literal(station)
+                               for station in names[start:start + LOOKUP_STATIONS])
+            _, rows = self.engine.query(f"SELECT DISTINCT stream_seq FROM {SAMPLES} "
+                                        f"WHERE station IN ({listed}) AND {where}")
+            stored.update(int(row[0]) for row in rows)
+        return stored & wanted
 
     def query_json(self, sql: str) -> bytes:
         """A read-only query's result as JSON ({"data": [rows as objects]})."""
