@@ -226,16 +226,20 @@ def run(arguments) -> None:
 if __name__ == "__main__":
     sys.exit(main())
 
-# Where the time goes (2026-11-22, 300,000 messages of 12 samples, one sink, the
-# defaults' batches of 20,000 messages or 1 s), CPU per message while draining:
-# - chdb: nats-server 28-31 us delivering it to the pull consumer and taking its ack;
-#   the sink's event loop 26-29 us (nats-py's parser, msgspec checking the call and
+# Where the time goes (2026-11-22, 300,000 messages of 12 samples from 100,000 stations,
+# one sink, the defaults' batches of 20,000 messages or 1 s), CPU per message while
+# draining:
+# - chdb: nats-server 15-18 us delivering it to the pull consumer and taking its ack;
+#   the sink's event loop 29-32 us (nats-py's parser, msgspec checking the call and
 #   reading where it was taken, the column appends of a row per call, the acks in one
-#   write); chdb's threads about 25 us (reading the JSON and making the rows, the insert
-#   with its four materialized views, the background merges). 254,000-279,500 samples/s.
-# - server 18.16: nats-server 28-37 us; the sink 46-55 us (the same event loop; chdb
-#   making the rows, about 14 us, and RowBinary over HTTP); clickhouse-server 20-23 us.
-#   171,000-232,000 samples/s: three processes on 2 cores, with both busy.
+#   write); chdb's threads about 27-32 us (reading the JSON and making the rows, the
+#   insert with its four materialized views, the background merges).
+#   233,800-281,700 samples/s.
+# - server 18.16: nats-server 15-17 us; the sink 49-56 us (the same event loop; chdb
+#   making the rows, about 14 us, and RowBinary over HTTP); clickhouse-server 21-27 us.
+#   204,900-239,300 samples/s: three processes on 2 cores, with both busy.
+# With 1,000 stations, nats-server took 28-38 us a message (benchmarks/consumer_filter.py
+# says why) and the server runs gave 154,700-232,600 samples/s.
 # Before ClickHouse read the calls' JSON, the sink's event loop took about 47 us a
 # message walking the sampled values, and chdb's insert held the GIL while it read a
 # list entry per sample and column: 145,000-165,000 samples/s. Smaller batches (5,000
