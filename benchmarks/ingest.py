@@ -65,7 +65,7 @@ def meter_values(index: int, samples_per_message: int = 4) -> bytes:
 async def publish(nc, count: int, stations: int, samples_per_message: int = 4,
                   other_calls: float = 0.0) -> float:
     """Records ``count`` MeterValues and, after each, ``other_calls`` Heartbeats on average
-    (calls without meter data, which the sink reads past)."""
+    (calls without meter data, which the meter sink's consumers skip)."""
     js = nc.jetstream()
     pending: set[asyncio.Future] = set()
     started = time.perf_counter()
@@ -147,8 +147,8 @@ def main() -> int:
     parser.add_argument("--stations", type=int, default=100_000)
     parser.add_argument("--samples-per-message", type=int, choices=(4, 12), default=4)
     parser.add_argument("--other-calls", type=float, default=0.0,
-                        help="Heartbeats recorded per MeterValues, on average: calls the "
-                             "sink reads past")
+                        help="Heartbeats recorded per MeterValues, on average: calls "
+                             "without meter data, which the meter sink's consumers skip")
     parser.add_argument("--clickhouse-url")
     parser.add_argument("--batch-size", type=int, default=Settings().sink_batch_size)
     parser.add_argument("--batch-seconds", type=float, default=Settings().sink_batch_seconds)
