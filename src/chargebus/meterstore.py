@@ -4,7 +4,6 @@ The store owns the schema (chargebus.clickhouse.migrations, run when it opens), 
 columnar batches, finds which messages of a redelivered batch are already stored, and
 answers read-only SQL.
 """
-import logging
 import re
 import threading
 from pathlib import Path
@@ -16,8 +15,6 @@ from chargebus.clickhouse.migrations import (SAMPLE_COLUMNS, SAMPLES, SESSIONS, 
                                              migrate)
 from chargebus.clickhouse.payloads import CallsUnreadable
 from chargebus.meter import CallLayout
-
-log = logging.getLogger(__name__)
 
 # Stations per lookup of a redelivered batch's stored messages: the station ids are
 # listed in the query, and ClickHouse parses at most 256 KiB of it (max_query_size);
