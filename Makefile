@@ -6,11 +6,13 @@ BIN := $(VENV)/bin
 SOURCES := pyproject.toml setup.py $(shell find src core services -type f \
 	\( -name '*.py' -o -name '*.pxd' -o -name '*.pyi' \) 2>/dev/null)
 PYTEST_ARGS ?=
+# Passed to `chargebus run`, e.g. make run ARGS="--edge-port 9100 --data-dir /srv/cb".
+ARGS ?=
 
 .PHONY: run test clean
 
 run: $(VENV)/.installed
-	$(BIN)/chargebus run
+	$(BIN)/chargebus run $(ARGS)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -41,6 +41,7 @@ class RunningSystem:
     metrics_port: int
     data_dir: Path
     banner: str
+    output: list[str]  # every line it printed, the banner's and those after
 
     def station_url(self, station_id: str) -> str:
         return f"ws://127.0.0.1:{self.edge_port}/ocpp/{station_id}"
@@ -62,13 +63,14 @@ class RunningSystem:
 
 
 def start_system(data_dir: Path, nats_port: int | None = None,
-                 edge_port: int | None = None, environment: dict | None = None) -> RunningSystem:
+                 edge_port: int | None = None, environment: dict | None = None,
+                 arguments: tuple[str, ...] = ()) -> RunningSystem:
     nats_url = f"nats://127.0.0.1:{nats_port or free_port()}"
     edge_port = edge_port or free_port()
     metrics_port = free_port()
     process = subprocess.Popen(
         [CHARGEBUS, "--nats-url", nats_url, "run", "--edge-port", str(edge_port),
-         "--metrics-port", str(metrics_port), "--data-dir", str(data_dir)],
+         "--metrics-port", str(metrics_port), "--data-dir", str(data_dir), *arguments],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=os.environ | {"PYTHONUNBUFFERED": "1"} | (environment or {}),
     )
@@ -80,9 +82,9 @@ def start_system(data_dir: Path, nats_port: int | None = None,
             break
         lines.append(line)
         if line.startswith("  Ctrl-C stops everything"):
-            _drain_in_background(process)
+            _drain_in_background(process, lines)
             return RunningSystem(process, nats_url, edge_port, metrics_port, data_dir,
-                                 "".join(lines))
+                                 "".join(lines), lines)
     process.kill()
     pytest.fail("chargebus run did not come up:\n" + "".join(lines))
 
@@ -159,14 +161,17 @@ def service_process(service: str, nats_url: str, environment: dict):
             process.wait()
 
 
-def _drain_in_background(process: subprocess.Popen) -> None:
+def _drain_in_background(process: subprocess.Popen, lines: list[str] | None = None) -> None:
     """Keep reading the system's output so that it never blocks on a full pipe; the
-    output goes to this process's stderr, where pytest shows it for failed tests."""
+    output goes to this process's stderr, where pytest shows it for failed tests, and
+    to ``lines`` where given."""
     import threading
 
     def pump() -> None:
         for line in process.stdout:
             sys.stderr.write(line)
+            if lines is not None:
+                lines.append(line)
 
     threading.Thread(target=pump, daemon=True).start()
 

@@ -2,7 +2,10 @@
 whichever edge holds them, stations move when an edge dies or drains, repeated calls
 get their stored answer, oversized messages are refused, a slow bus slows stations."""
 import asyncio
+import os
 import signal
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -11,7 +14,7 @@ import orjson
 import pytest
 import websockets
 
-from conftest import eventually, extra_edge
+from conftest import eventually, extra_edge, free_port
 from chargebus import subjects
 from chargebus.commands import Outcome, call_station
 from chargebus.identifiers import kv_key
@@ -228,3 +231,38 @@ async def _connection_other_than(stores, station_id: str, connection_id: str):
 async def _offline(stores, station_id: str):
     record = await stores.presence.get(station_id)
     return record if record is not None and not record.online else None
+
+
+async def test_an_edge_refuses_a_node_id_that_a_running_edge_holds(system, bus, stores):
+    """Two edges under one name would each take the other's stations for a crash's
+    leftovers and mark them offline while their sockets are open."""
+    station_id = f"HELD-{uuid.uuid4().hex[:6]}"
+    async with ResettableStation(system.station_url(station_id)):
+        assert await eventually(lambda: presence(stores, station_id)) == "edge-1"
+        intruder = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "chargebus_services.edge",
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=os.environ | {"CHARGEBUS_NATS_URL": system.nats_url,
+                 "CHARGEBUS_EDGE_NODE_ID": "edge-1", "CHARGEBUS_EDGE_PORT": str(free_port()),
+                 "CHARGEBUS_EDGE_METRICS_PORT": "0"})
+        output, _ = await asyncio.wait_for(intruder.communicate(), 60)
+        assert intruder.returncode != 0
+        said = output.decode()
+        assert "node id edge-1 is held by a running edge" in said, said
+        assert f"ws://127.0.0.1:{system.edge_port}/ocpp/" in said
+        assert "Traceback" not in said
+        assert await presence(stores, station_id) == "edge-1"
+        assert (await reset(bus, station_id)).body == {"status": "Accepted"}
+
+
+async def test_the_cli_learns_what_the_running_edges_check(system):
+    """A password stored while the only edge runs profile 0 is never checked: say so."""
+    station_id = f"PWD-{uuid.uuid4().hex[:6]}"
+    done = system.cli("stations", "add", station_id, "--password-stdin",
+                      input="a-long-enough-password-1234\n")
+    assert done.returncode == 0, done.stderr
+    assert "may connect with a password" in done.stdout
+    assert ("note: edge edge-1 runs security profile 0 and does not check passwords"
+            in done.stderr), done.stderr
+    plain = system.cli("stations", "add", station_id, "--boot", "Accepted")
+    assert plain.returncode == 0 and plain.stderr == ""

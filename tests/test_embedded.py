@@ -83,3 +83,69 @@ def test_cli_explains_a_missing_nats(tmp_path):
                              "tokens", "add", "X"], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "cannot reach NATS" in result.stderr and "chargebus run" in result.stderr
+
+
+def test_a_second_system_on_taken_ports_refuses_before_starting_anything(tmp_path):
+    """A second `chargebus run` on the first one's NATS port once found that nats-server,
+    and its edge marked the first system's stations offline."""
+    import subprocess
+
+    from conftest import CHARGEBUS, free_port
+
+    first = start_system(tmp_path / "first")
+    try:
+        station_id = "FIRST-1"
+        boot_and_meter(first, station_id)
+        nats_port = first.nats_url.rsplit(":", 1)[1]
+        for taken, arguments in (
+                (f"NATS's port 127.0.0.1:{nats_port} is taken",
+                 ["--nats-url", first.nats_url, "run", "--edge-port", str(free_port())]),
+                (f"the edge's port 127.0.0.1:{first.edge_port} is taken",
+                 ["--nats-url", f"nats://127.0.0.1:{free_port()}", "run",
+                  "--edge-port", str(first.edge_port)]),
+                (f"the edge's metrics's port 127.0.0.1:{first.metrics_port} is taken",
+                 ["--nats-url", f"nats://127.0.0.1:{free_port()}", "run",
+                  "--edge-port", str(free_port()), "--metrics-port", str(first.metrics_port)])):
+            second = subprocess.run(
+                [CHARGEBUS, *arguments, "--data-dir", str(tmp_path / "second")],
+                capture_output=True, text=True, timeout=60)
+            assert second.returncode == 1
+            assert taken in second.stderr, second.stderr
+            assert "Traceback" not in second.stderr
+            assert not (tmp_path / "second" / "nats").exists()  # nothing was started
+        shown = orjson.loads(first.cli("stations", "show", station_id).stdout)
+        assert shown["boot"]["vendor"] == "V"
+    finally:
+        assert first.stop() == 0
+
+
+def test_tls_banner_log_level_and_timestamped_supervisor_lines(tmp_path):
+    import os
+    import re
+
+    from certificates import Authority
+
+    authority = Authority(tmp_path, "ca")
+    server = authority.issue("127.0.0.1", server=True)
+    system = start_system(tmp_path / "data", environment={
+        "CHARGEBUS_EDGE_SECURITY_PROFILE": "2", "CHARGEBUS_UNKNOWN_STATIONS": "accept",
+        "CHARGEBUS_EDGE_TLS_CERTIFICATE": str(server.certificate),
+        "CHARGEBUS_EDGE_TLS_KEY": str(server.key)}, arguments=("--log-level", "debug"))
+    try:
+        assert f"Stations connect to wss://127.0.0.1:{system.edge_port}/ocpp/<stationId>" in (
+            system.banner)
+        workers = next(pid for pid in system.children()
+                       if "chargebus_services.workers" in open(f"/proc/{pid}/cmdline").read())
+        os.kill(workers, signal.SIGKILL)
+        stamped = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} run ERROR ")
+
+        def restarted() -> list[str]:
+            return [line for line in system.output if "workers exited" in line]
+
+        deadline = time.monotonic() + 30
+        while not restarted() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert restarted() and all(stamped.match(line) for line in restarted()), restarted()
+        assert any(" DEBUG " in line for line in system.output)
+    finally:
+        assert system.stop() == 0

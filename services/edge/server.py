@@ -12,6 +12,7 @@ from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
 
 from chargebus.config import Settings
+from chargebus.edges import EdgeAbout
 from chargebus.identifiers import InvalidIdentifier, check_station_id
 from chargebus.protocol import OcppVersion
 from chargebus.access import AccessDirectory
@@ -19,6 +20,7 @@ from chargebus_services.edge.access import Gate, Refusal
 from chargebus_services.edge.acceptor import Acceptor, websocket_server_protocol
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
+from chargebus_services.edge.identity import Identity, NodeIdTaken
 from chargebus_services.edge.liveness import Liveness
 from chargebus_services.edge.metrics import EdgeMetrics
 from chargebus_services.edge.stations import Stations
@@ -57,12 +59,19 @@ class Edge:
         # restarts without a uuid4 per socket (a getrandom call each, in a storm).
         self._run_id = secrets.token_hex(6)
         self._connections_made = itertools.count(1)
+        self._identity = Identity(nc, EdgeAbout(
+            node_id=self.node_id, run_id=self._run_id,
+            security_profile=settings.edge_security_profile, url=settings.stations_url))
 
     def new_connection_id(self) -> str:
         return f"{self.node_id}.{self._run_id}.{next(self._connections_made)}"
 
     async def start(self) -> None:
         s = self._settings
+        try:
+            await self._identity.claim()
+        except NodeIdTaken as error:
+            raise SystemExit(f"edge: {error}") from None
         await self._directory.start()
         await self.stations.start()
         tls = _tls_context(s)
@@ -86,10 +95,8 @@ class Edge:
         self.turnover.start()
         if s.edge_metrics_port:
             self.metrics.serve(s.edge_metrics_host, s.edge_metrics_port)
-        scheme = "wss" if s.edge_security_profile >= 2 else "ws"
-        log.info("stations connect to %s://%s:%d%s<stationId> (%s; security profile %d)",
-                 scheme, s.edge_host, s.edge_port, self._prefix,
-                 ", ".join(s.edge_subprotocols), s.edge_security_profile)
+        log.info("stations connect to %s<stationId> (%s; security profile %d)",
+                 s.stations_url, ", ".join(s.edge_subprotocols), s.edge_security_profile)
 
     async def stop(self) -> None:
         """Drain: stop accepting, answer what is under way, then close every socket
@@ -106,6 +113,7 @@ class Edge:
         self.turnover.stop()
         await self._directory.stop()
         self.metrics.stop()
+        await self._identity.release()
 
     def connected(self, connection: StationConnection) -> None:
         if not self._gate.certificate_matches(

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +16,8 @@ class Settings(BaseSettings):
 
     nats_url: str = "nats://127.0.0.1:4222"
     data_dir: Path = Path("var")
+    # Of every process's log: DEBUG, INFO, WARNING, ERROR or CRITICAL.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     edge_host: str = "127.0.0.1"
     edge_port: int = Field(9000, ge=0, le=65535)
@@ -70,6 +72,11 @@ class Settings(BaseSettings):
     sink_batch_size: int = Field(20_000, gt=0)
     sink_batch_seconds: float = Field(1.0, gt=0)
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _tls_is_complete(self) -> "Settings":
         if self.edge_security_profile >= 2 and not (self.edge_tls_certificate
@@ -80,6 +87,12 @@ class Settings(BaseSettings):
             raise ValueError("security profile 3 needs edge_tls_client_ca, the CA that "
                              "signs station certificates")
         return self
+
+    @property
+    def stations_url(self) -> str:
+        """Where stations connect, up to their id: wss where the edge runs TLS."""
+        scheme = "wss" if self.edge_security_profile >= 2 else "ws"
+        return f"{scheme}://{self.edge_host}:{self.edge_port}{self.edge_path_prefix}"
 
     @property
     def chdb_path(self) -> Path:

@@ -3,13 +3,16 @@
 nats-server (JetStream, bound to 127.0.0.1), one edge, one worker process and the meter
 sink on chdb. Children die with this process (PR_SET_PDEATHSIG) and are stopped in
 order on SIGINT or SIGTERM: edge first, so that nothing is left half-answered, NATS last.
-A child that dies on its own is started again.
+A child that dies on its own is started again. Nothing starts while a port the system
+needs is taken: a second system on one machine would otherwise find the first one's
+nats-server and join it.
 """
 import asyncio
 import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,7 +61,6 @@ class EmbeddedSystem:
         self.settings = settings
         port = urlsplit(settings.nats_url).port or 4222
         data = settings.data_dir.resolve()
-        settings.nats_store_dir.mkdir(parents=True, exist_ok=True)
         environment = os.environ | settings.as_environment() | {"CHARGEBUS_DATA_DIR": str(data)}
         self.nats = Child("nats-server", nats_server_command(
             port, settings.nats_store_dir.resolve(), data / "nats-server.log"), environment)
@@ -69,6 +71,12 @@ class EmbeddedSystem:
         self._stopping = asyncio.Event()
 
     async def run(self) -> int:
+        taken = self._ports_taken()
+        if taken:
+            print(f"chargebus cannot start: {'; '.join(taken)} (is another chargebus running?)",
+                  file=sys.stderr)
+            return 1
+        self.settings.nats_store_dir.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self._stopping.set)
@@ -84,6 +92,16 @@ class EmbeddedSystem:
             return 0
         finally:
             self._stop_all()
+
+    def _ports_taken(self) -> list[str]:
+        s = self.settings
+        needed = [("NATS", "127.0.0.1", urlsplit(s.nats_url).port or 4222),
+                  ("the edge", s.edge_host, s.edge_port)]
+        if s.edge_metrics_port:
+            needed.append(("the edge's metrics", s.edge_metrics_host, s.edge_metrics_port))
+        return [f"{what}'s port {host}:{port} is taken ({problem})"
+                for what, host, port in needed
+                if (problem := _cannot_listen(host, port)) is not None]
 
     async def _connect(self):
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
@@ -129,7 +147,7 @@ class EmbeddedSystem:
     def _announce(self) -> None:
         s = self.settings
         print(f"chargebus is running.\n"
-              f"  Stations connect to ws://{s.edge_host}:{s.edge_port}{s.edge_path_prefix}<stationId>"
+              f"  Stations connect to {s.stations_url}<stationId>"
               f"  (subprotocols {', '.join(s.edge_subprotocols)})\n"
               f"  NATS: {s.nats_url}   data: {s.data_dir.resolve()}\n"
               f"  Ctrl-C stops everything.", flush=True)
@@ -154,6 +172,20 @@ class EmbeddedSystem:
     def _stop_all(self) -> None:
         _terminate([child for child in self.services if child.alive])
         _terminate([self.nats] if self.nats.alive else [])
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why a server could not listen on host:port now, or None if it could."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As servers bind: a port left in TIME_WAIT by an earlier run is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            probe.listen()
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
 
 
 async def _not_up_yet(error: Exception) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import uvloop
 from nats.aio.client import Client
 
-from chargebus import bus, subjects
+from chargebus import bus, logs, subjects
 from chargebus.config import Settings
 
 log = logging.getLogger(__name__)
@@ -26,24 +26,12 @@ Start = Callable[[Settings, Client], Awaitable[Stop]]
 
 def run_service(name: str, start: Start) -> None:
     """Run a service until SIGTERM or SIGINT; ``start`` returns the coroutine that stops it."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
-    )
-    # picows logs every accepted socket at INFO: too much with thousands of stations.
-    logging.getLogger("picows").setLevel(logging.WARNING)
-    # The format names no source line, thread or process: not looking them up (the
-    # logging HOWTO's "Optimization" section) takes a third off each record, and an edge
-    # logs every connect and disconnect of every station.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    uvloop.run(_serve(name, start))
-
-
-async def _serve(name: str, start: Start) -> None:
     settings = Settings()
+    logs.configure(name, settings.log_level)
+    uvloop.run(_serve(name, start, settings))
+
+
+async def _serve(name: str, start: Start, settings: Settings) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):

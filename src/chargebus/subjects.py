@@ -8,6 +8,8 @@ Subject space (prefix ``cb``):
     cb.station.<action>.<station>   station-to-CSMS calls kept in the OCPP stream
     cb.rpc.<action>                 station calls answered by a worker (queue groups)
     cb.cmd.<edge>.<station>         CSMS-to-station calls, served by the edge holding the socket
+    cb.edge.<edge>.about            one edge says it runs, and how (chargebus.edges)
+    cb.edges.about                  every edge says so
     cb.session.<station>            finished transactions, for the sessions table
     cb.sys.ready.<service>          a service announces it is up
     cb.sink.query                   read-only SQL to the process that owns chdb
@@ -87,6 +89,16 @@ def edge_commands(edge_id: str) -> str:
     """What one edge subscribes to: the calls to every station it may hold (one
     subscription, not one per station)."""
     return f"{PREFIX}.cmd.{edge_id}.*"
+
+
+def edge_about(edge_id: str) -> str:
+    """Answered by the edge running under this node id, if any."""
+    return f"{PREFIX}.edge.{edge_id}.about"
+
+
+def edges_about() -> str:
+    """Answered by every running edge."""
+    return f"{PREFIX}.edges.about"
 
 
 def commanded_station(subject: str) -> str:

@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-port", type=int, dest="edge_metrics_port",
                      help="port of the edge's Prometheus endpoint, 0 for none (default 9464)")
     run.add_argument("--data-dir", type=Path, help="where NATS and chdb keep data (default var)")
+    run.add_argument("--log-level", type=str.upper,
+                     choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                     help="of the supervisor and every service (default INFO)")
     run.set_defaults(command=_run)
 
     for module in (tokens, stations, locallists, calls, analytics, simulate):
@@ -50,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _overrides(arguments: argparse.Namespace) -> dict:
-    names = ("nats_url", "edge_host", "edge_port", "edge_metrics_port", "data_dir")
+    names = ("nats_url", "edge_host", "edge_port", "edge_metrics_port", "data_dir", "log_level")
     return {name: getattr(arguments, name) for name in names
             if getattr(arguments, name, None) is not None}
 
@@ -58,8 +61,10 @@ def _overrides(arguments: argparse.Namespace) -> dict:
 def _run(settings: Settings, arguments: argparse.Namespace) -> int:
     import uvloop
 
+    from chargebus import logs
     from chargebus.embedded import EmbeddedSystem
 
+    logs.configure("run", settings.log_level)
     return uvloop.run(EmbeddedSystem(settings).run())
 
 

@@ -4,6 +4,7 @@ import sys
 
 from chargebus.cli.common import print_json, versions, with_stores
 from chargebus.config import Settings
+from chargebus.edges import running_edges
 from chargebus.identifiers import InvalidIdentifier, check_station_id
 from chargebus.model import RegistrationStatus
 from chargebus.passwords import WeakPassword, hash_password
@@ -64,6 +65,13 @@ def _add(settings: Settings, arguments: argparse.Namespace) -> int:
         spoken = ", ".join(v.value for v in access.versions) if access.versions else "any version"
         print(f"station {access.station_id}: may connect {how}, {spoken}; boots answered "
               f"{(access.boot_status or RegistrationStatus.ACCEPTED).value}")
+        if password_hash is not None:
+            for edge in await running_edges(nc):
+                if not edge.checks_passwords:
+                    print(f"chargebus stations add: note: edge {edge.node_id} runs security "
+                          f"profile {edge.security_profile} and does not check passwords "
+                          "(profiles 1 and 2 do: CHARGEBUS_EDGE_SECURITY_PROFILE)",
+                          file=sys.stderr)
 
     return with_stores(settings, add)
 
