@@ -2,12 +2,14 @@
 import asyncio
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from ocpp.v201 import ChargePoint, call
 
 from conftest import eventually, ocpp_station, rows_when
 from conftest import ended as transaction_ended
+from chargebus.clock import ocpp_timestamp
 from chargebus.stores import transaction_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -103,7 +105,7 @@ async def test_transaction_events_and_meter_values(system, stores, bus):
         assert ended is not None
 
     record = await eventually(lambda: transaction_ended(stores, station_id, transaction_id))
-    assert (record.evse_id, record.connector_id, record.id_token, sorted(record.applied)) == (
+    assert (record.evse_id, record.connector_id, record.id_token, sorted(record.applied_keys)) == (
         2, 1, token, ["seq:0", "seq:1", "seq:2"])
     assert (record.first_reading.wh, record.last_reading.wh, record.energy_wh,
             record.stop_reason) == (10000.0, 13250.0, 3250.0, "EVDisconnected")
@@ -122,3 +124,51 @@ async def test_transaction_events_and_meter_values(system, stores, bus):
         (2, transaction_id, "Energy.Active.Import.Register", "", "Wh", 13250.0),
     ]
     assert rows[0]["context"] == "Transaction.Begin"
+
+
+async def test_events_a_station_numbers_alike_still_make_the_session(system, stores, bus, capfd):
+    """A station that sends every TransactionEvent with seqNo 0: each is applied by its
+    content, the end ends the transaction, and the workers log the station's error."""
+    station_id = new_station_id()
+    transaction_id = f"tx-{uuid.uuid4().hex[:12]}"
+    began = datetime.now(UTC) - timedelta(minutes=30)
+
+    def at(minutes: int) -> str:
+        return ocpp_timestamp(began + timedelta(minutes=minutes))
+
+    async with station(system, station_id) as cs:
+        for event_type, minutes, kwh, trigger, info, context in (
+                ("Started", 0, 10.0, "CablePluggedIn", {}, "Transaction.Begin"),
+                ("Updated", 10, 11.0, "MeterValuePeriodic", {"chargingState": "Charging"},
+                 "Sample.Periodic"),
+                ("Ended", 20, 12.5, "EVDeparted", {"stoppedReason": "EVDisconnected"},
+                 "Transaction.End")):
+            answer = await cs.call(call.TransactionEvent(
+                event_type=event_type, timestamp=at(minutes), trigger_reason=trigger, seq_no=0,
+                transaction_info={"transactionId": transaction_id, **info},
+                evse={"id": 1, "connectorId": 1},
+                meter_value=energy(kwh, at(minutes), context)))
+            assert answer is not None
+
+    record = await eventually(lambda: transaction_ended(stores, station_id, transaction_id))
+    assert record is not None, "the Ended event was dropped"
+    assert record.applied_keys == ["seq:0"] * 3
+    assert (record.energy_wh, record.stop_reason) == (2500.0, "EVDisconnected")
+    query = (f"SELECT transaction_id, energy_wh, stop_reason FROM sessions FINAL "
+             f"WHERE station = '{station_id}'")
+    rows = await eventually(lambda: rows_when(bus, query, 1))
+    assert rows == [{"transaction_id": transaction_id, "energy_wh": 2500.0,
+                     "stop_reason": "EVDisconnected"}]
+
+    logged = []  # the workers' log reaches this process's stderr (conftest.start_system)
+
+    async def warnings():
+        logged.append(capfd.readouterr().err)
+        lines = [line for line in "".join(logged).splitlines()
+                 if " WARNING " in line and station_id in line and "seq:0" in line]
+        return lines if len(lines) >= 2 else None
+
+    lines = await eventually(warnings)
+    assert lines is not None, "no warning names the station and its seqNo"
+    assert {kind for line in lines for kind in ("Started", "Updated", "Ended")
+            if f"({kind} at" in line} == {"Updated", "Ended"}

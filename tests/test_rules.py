@@ -54,12 +54,56 @@ def test_a_session_in_order():
 @given(st.permutations(SESSION + SESSION[1:3] + [SESSION[3]]))
 def test_any_order_with_repeats_ends_the_same(events):
     assert replay(events) == replay(SESSION).model_copy(update={"applied": replay(events).applied})
-    assert sorted(replay(events).applied) == ["seq:0", "seq:1", "seq:2", "seq:3"]
+    assert sorted(replay(events).applied_keys) == ["seq:0", "seq:1", "seq:2", "seq:3"]
 
 
 def test_a_repeated_event_changes_nothing():
     record = replay(SESSION[:2])
     assert sessions.apply_event(record, SESSION[1], "CS-1", OcppVersion.V201) is None
+    resent = SESSION[1].model_copy()  # the same content from a new call (a new unique id)
+    assert sessions.apply_event(record, resent, "CS-1", OcppVersion.V201) is None
+    assert not sessions.key_reused(record, resent)
+
+
+# A station that numbers every event of its transactions 0 (a real station's bug).
+ONE_SEQ_NO = [item.model_copy(update={"key": "seq:0"}) for item in SESSION]
+
+
+def test_events_a_station_numbered_alike_are_each_applied_by_their_content():
+    record = replay(ONE_SEQ_NO)
+    assert record == replay(SESSION).model_copy(update={"applied": record.applied})
+    assert not record.active and record.stop_reason == "EVDisconnected"
+    assert record.applied_keys == ["seq:0"] * 4
+    assert sessions.key_reused(replay(ONE_SEQ_NO[:1]), ONE_SEQ_NO[3])  # what gets logged
+    assert not sessions.key_reused(replay(ONE_SEQ_NO[:1]), SESSION[3])  # a key of its own
+    for item in ONE_SEQ_NO:  # each delivered again: nothing changes
+        assert sessions.apply_event(record, item, "CS-1", OcppVersion.V201) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(ONE_SEQ_NO + ONE_SEQ_NO[1:3] + [ONE_SEQ_NO[3]]))
+def test_events_numbered_alike_in_any_order_with_repeats_end_the_same(events):
+    record = replay(events)
+    assert record == replay(ONE_SEQ_NO).model_copy(update={"applied": record.applied})
+    assert sorted(record.applied) == sorted(replay(ONE_SEQ_NO).applied)
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_of_two_different_ends_under_one_key_the_later_ends_it(order):
+    ends = [ONE_SEQ_NO[3],
+            ONE_SEQ_NO[3].model_copy(update={"timestamp": T0 + timedelta(minutes=50),
+                                             "stop_reason": "Remote"})]
+    record = replay(ONE_SEQ_NO[:3] + [ends[index] for index in order])
+    assert (record.stopped_at, record.stop_reason) == (T0 + timedelta(minutes=50), "Remote")
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_of_two_different_starts_under_one_key_the_earlier_starts_it(order):
+    starts = [ONE_SEQ_NO[0],
+              ONE_SEQ_NO[0].model_copy(update={"timestamp": T0 - timedelta(minutes=5),
+                                               "evse_id": 7})]
+    record = replay([starts[index] for index in order] + ONE_SEQ_NO[1:])
+    assert (record.started_at, record.evse_id) == (T0 - timedelta(minutes=5), 7)
 
 
 def test_the_stations_own_end_replaces_an_end_by_rule():

@@ -395,3 +395,23 @@ def test_a_csms_that_is_not_there_is_named():
     assert finished.returncode == 1
     assert "nothing answers at 127.0.0.1" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+async def test_a_csms_close_without_a_code_is_answered_with_a_valid_close(tmp_path):
+    answers = []
+
+    async def closes_at_once(socket):
+        await socket.close(code=None)  # a close frame with no status code
+        answers.append(socket.protocol.close_rcvd)
+
+    async with websockets.serve(closes_at_once, "127.0.0.1", 0,
+                                subprotocols=["ocpp1.6"]) as server:
+        port = server.sockets[0].getsockname()[1]
+        simulator = await asyncio.create_subprocess_exec(
+            CHARGEBUS, "simulate", "--quiet", "--url", f"ws://127.0.0.1:{port}/",
+            "--stations", "1", "--duration", "1", "--json", str(tmp_path / "results.json"),
+            stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL)
+        _, stderr = await asyncio.wait_for(simulator.communicate(), 60)
+    assert answers, stderr.decode()
+    # websockets refuses a close frame with a code no one may send: close_rcvd stays None.
+    assert all(answer is not None and answer.code == 1000 for answer in answers), answers

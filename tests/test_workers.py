@@ -324,7 +324,7 @@ async def test_events_out_of_order_and_repeated_make_one_transaction(cluster, cl
                         event("Updated", transaction_id, 1, 10, 1800, offline=True)):
             await station.call("TransactionEvent", payload)
     record = await eventually(lambda: _complete(cluster_stores, station_id, transaction_id, 4))
-    assert sorted(record.applied) == ["seq:0", "seq:1", "seq:2", "seq:3"]
+    assert sorted(record.applied_keys) == ["seq:0", "seq:1", "seq:2", "seq:3"]
     assert (record.evse_id, record.energy_wh, record.offline_events) == (3, 3000, 4)
     assert record.stopped_at.isoformat() == "2026-11-21T10:30:00+00:00"
     # The end came first, so the session had versions before this one; the last wins.
@@ -427,7 +427,7 @@ async def _check_applied_once(stores, bus, results) -> None:
             record = await eventually(
                 lambda: _complete(stores, station_id, transaction_id, len(expected)), 30)
             assert record is not None, (station_id, transaction_id)
-            assert sorted(record.applied) == sorted(expected)
+            assert sorted(record.applied_keys) == sorted(expected)
             assert record.energy_wh == 700
         # Events applied out of order make earlier versions of a session; the last wins.
         query = (f"SELECT transaction_id, energy_wh FROM sessions FINAL "

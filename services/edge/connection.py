@@ -10,6 +10,7 @@ import time
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from chargebus.clock import ocpp_timestamp
+from chargebus.closeframes import answer_close, send_close
 from chargebus.events import CallContext
 from chargebus.protocol import Fault, OcppError, OcppVersion
 from chargebus.protocol.codec import (CALL, SEND, BrokenFrame, Frame, InvalidOutgoing,
@@ -86,7 +87,7 @@ class StationConnection(WSListener):
         self.pinged_at = None  # any frame shows the station is there, a pong or not
         kind = frame.msg_type
         if kind is WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
+            answer_close(transport, frame)
             transport.disconnect()
             return
         if kind is WSMsgType.PING or kind is WSMsgType.PONG or transport.is_close_frame_sent:
@@ -224,7 +225,7 @@ class StationConnection(WSListener):
         transport = self._transport
         if transport is None or transport.is_disconnected or transport.is_close_frame_sent:
             return
-        transport.send_close(code, reason.encode())
+        send_close(transport, code, reason)
         asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, transport.disconnect)
 
     def replace(self, reason: str, code: WSCloseCode = WSCloseCode.POLICY_VIOLATION) -> None:
@@ -244,7 +245,7 @@ class StationConnection(WSListener):
         if transport is None or transport.is_disconnected:
             return
         if not transport.is_close_frame_sent:
-            transport.send_close(code, reason.encode())
+            send_close(transport, code, reason)
         transport.disconnect()
 
     async def close(self, code: WSCloseCode, reason: str) -> None:

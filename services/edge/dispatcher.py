@@ -13,6 +13,9 @@ from chargebus.routing import Route, route_of
 from chargebus.rpc import ask_worker
 from chargebus_services.edge.metrics import EdgeMetrics
 
+# The DataTransfer status for a vendorId no integration of chargebus knows: all of them.
+UNKNOWN_VENDOR = "UnknownVendorId"
+
 
 class PublishWindow:
     """At most ``size`` JetStream publishes await their ack. When the window is full,
@@ -64,7 +67,7 @@ class Dispatcher:
             raise OcppError(Fault.NOT_SUPPORTED, f"{context.action} is not supported by this CSMS")
         if route is Route.EDGE:
             return self._answer_here(context)
-        answer = None
+        answer = self._answer_here(context) if Route.EDGE in route else None
         if Route.WORKER in route:
             with self._metrics.timer("worker"):
                 answer = await ask_worker(self._nc, context, payload_json,
@@ -78,6 +81,8 @@ class Dispatcher:
     def _answer_here(self, context: CallContext) -> dict:
         if context.action == "Heartbeat":
             return {"currentTime": ocpp_timestamp()}
+        if context.action == "DataTransfer":
+            return {"status": UNKNOWN_VENDOR}
         raise OcppError(Fault.INTERNAL, f"the edge has no answer for {context.action}")
 
     async def _record(self, context: CallContext, body: bytes, answer: bytes | None) -> None:

@@ -7,7 +7,7 @@ Two paths, so that a worker may die at any moment:
   consumer shared by every worker applies it to the transaction in KV. A message is
   acknowledged only after the record, the token's list of active transactions and the
   finished session are written; one that is not is delivered again, and its event's
-  key in the record tells that it was applied.
+  key and content in the record tell that it was applied.
 A sweep closes transactions whose end will never come (sessions.stale_reason).
 """
 import asyncio
@@ -104,9 +104,7 @@ class Transactions:
         async with self._applying:
             for context, event in applying:
                 record = await self._stores.transactions.modify(
-                    lambda current: sessions.apply_event(current, event, context.station_id,
-                                                         context.version),
-                    *key)
+                    lambda current: _apply_event(current, event, context), *key)
                 await self._settle(record)
 
     async def _settle(self, record: Transaction) -> None:
@@ -192,6 +190,17 @@ class Transactions:
                 await self._settle(record)
                 closed += 1
         return closed
+
+
+def _apply_event(current: Transaction | None, event: TransactionEvent,
+                 context: CallContext) -> Transaction | None:
+    applied = sessions.apply_event(current, event, context.station_id, context.version)
+    if applied is not None and sessions.key_reused(current, event):
+        log.warning("%s sent another event with %s in transaction %s: applied by its "
+                    "content (%s at %s); the station numbers its events wrongly",
+                    context.station_id, event.key, event.transaction_id, event.kind.value,
+                    event.timestamp.isoformat())
+    return applied
 
 
 def _milliseconds(moment) -> int:

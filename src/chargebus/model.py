@@ -84,8 +84,9 @@ class EnergyReading(BaseModel):
 
 class TransactionEvent(BaseModel):
     """One thing that happened to a transaction: a 1.6 start or stop, or a 2.x
-    TransactionEvent. ``key`` names it within its transaction, so that applying it
-    twice is recognised: 1.6 "start" or "stop", 2.x "seq:<seqNo>"."""
+    TransactionEvent. ``key`` names it within its transaction: 1.6 "start" or "stop",
+    2.x "seq:<seqNo>"; with its content it tells a repeat from another event a station
+    gave the same key (chargebus.sessions)."""
 
     key: str
     kind: TransactionEventKind

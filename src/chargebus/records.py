@@ -46,12 +46,19 @@ class ActiveTransactions(BaseModel):
     transactions: list[str] = []
 
 
+# Between an event's key and the digest of its content in Transaction.applied.
+APPLIED_DIGEST_SEPARATOR = "#"
+
+
 class Transaction(BaseModel):
     """A charging session, built from its events in whatever order they arrive.
 
-    Every field is a function of the set of events applied (``applied`` holds their
-    keys), not of their order: a station that was offline sends its queue late and a
-    redelivered event is recognised, so the record ends the same however it got here.
+    Every field is a function of the set of events applied, not of their order: a
+    station that was offline sends its queue late and a redelivered event is
+    recognised, so the record ends the same however it got here. ``applied`` holds
+    each event's key with a digest of its content ("seq:3#<digest>"): a repeat has
+    both, while an event a station gave a key already used (every seqNo 0) is applied
+    by what it says.
     """
 
     transaction_id: str
@@ -75,6 +82,11 @@ class Transaction(BaseModel):
     @property
     def active(self) -> bool:
         return self.stopped_at is None
+
+    @property
+    def applied_keys(self) -> list[str]:
+        """The keys of the events applied, in the order applied."""
+        return [entry.partition(APPLIED_DIGEST_SEPARATOR)[0] for entry in self.applied]
 
     @property
     def energy_wh(self) -> float | None:

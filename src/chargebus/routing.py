@@ -22,6 +22,9 @@ _SHARED = {
     "Authorize": Route.WORKER,
     "StatusNotification": Route.RECORD,
     "MeterValues": Route.RECORD,
+    # A vendor's extension: chargebus knows none, so the edge answers UnknownVendorId
+    # (1.6 and 2.x alike) and keeps the call for whatever comes to know one.
+    "DataTransfer": Route.EDGE | Route.RECORD,
 }
 
 # Notifications whose answer is empty: kept in the OCPP stream (durable, for whatever

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import orjson
 from picows import WSCloseCode, WSListener, WSMsgType
 
+from chargebus.closeframes import answer_close
 from chargebus.protocol import OcppVersion
 from chargebus.simulate import v2x, v16
 from chargebus.simulate.scenario import Refusal, StationState
@@ -191,7 +192,7 @@ class StationListener(WSListener):
                 data, self.fragments = b"".join(self.fragments), None
                 self.station.on_message(data)
         elif kind is WSMsgType.CLOSE:
-            transport.send_close(frame.get_close_code())
+            answer_close(transport, frame)
             transport.disconnect()
         elif kind is WSMsgType.BINARY:
             self.station.runner.malformed += 1  # OCPP-J travels in text frames only
