@@ -3,13 +3,14 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 
 import uvloop
 from nats.aio.client import Client
 
 from chargebus import bus, subjects
-from chargebus.config import Settings
+from chargebus.config import Settings, SettingsProblem, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,12 @@ Start = Callable[[Settings, Client], Awaitable[Stop]]
 
 def run_service(name: str, start: Start) -> None:
     """Run a service until SIGTERM or SIGINT; ``start`` returns the coroutine that stops it."""
+    try:
+        settings = load_settings()
+    except SettingsProblem as problem:
+        for line in problem.lines:
+            print(f"{name}: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
     logging.basicConfig(
         level=logging.INFO,
         format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s",
@@ -39,11 +46,10 @@ def run_service(name: str, start: Start) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    uvloop.run(_serve(name, start))
+    uvloop.run(_serve(name, start, settings))
 
 
-async def _serve(name: str, start: Start) -> None:
-    settings = Settings()
+async def _serve(name: str, start: Start, settings: Settings) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
