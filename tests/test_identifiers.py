@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chargebus import subjects
-from chargebus.identifiers import InvalidIdentifier, check_station_id, kv_key
+from chargebus.identifiers import InvalidIdentifier, check_station_id, check_token_id, kv_key
 
 KV_KEY_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.")
 
@@ -18,6 +18,18 @@ def test_valid_station_ids(station_id):
 def test_invalid_station_ids(station_id):
     with pytest.raises(InvalidIdentifier):
         check_station_id(station_id)
+
+
+@pytest.mark.parametrize("id_token", ["04A2B3C4D5", "a" * 36, "FLEET 7", "Müller-1"])
+def test_valid_token_ids(id_token):
+    assert check_token_id(id_token) == id_token
+
+
+@pytest.mark.parametrize("id_token", ["", "a" * 37, " 04A2", "04A2 ", "04\tA2", "04A2\n",
+                                      "\x00"])
+def test_invalid_token_ids(id_token):
+    with pytest.raises(InvalidIdentifier):
+        check_token_id(id_token)
 
 
 def test_a_checked_station_id_is_one_subject_token():

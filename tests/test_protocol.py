@@ -1,7 +1,8 @@
 import pytest
 
 from chargebus.config import Settings
-from chargebus.protocol import Fault, OcppVersion, error_code, known_actions
+from chargebus.protocol import (Fault, OcppVersion, calls_from_stations, calls_to_stations,
+                                error_code, known_actions)
 from chargebus.routing import ROUTES
 
 
@@ -19,6 +20,17 @@ def test_known_actions_come_from_the_oca_schemas():
 def test_every_routed_action_is_an_action_of_its_version():
     for version, routes in ROUTES.items():
         assert set(routes) <= known_actions(version)
+
+
+@pytest.mark.parametrize("version", list(OcppVersion))
+def test_every_action_goes_one_way_but_data_transfer(version):
+    from_stations, to_stations = calls_from_stations(version), calls_to_stations(version)
+    assert from_stations | to_stations == known_actions(version)
+    assert from_stations & to_stations == {"DataTransfer"}
+    # What the edge routes is what stations send.
+    assert set(ROUTES[version]) <= from_stations
+    assert {"Reset", "TriggerMessage", "SendLocalList"} <= to_stations
+    assert {"Heartbeat", "BootNotification", "Authorize"} <= from_stations
 
 
 @pytest.mark.parametrize("fault, v16, v2x", [

@@ -227,7 +227,7 @@ async def test_tokens_import_is_all_or_nothing(cluster, tmp_path, cluster_stores
                     f"{second},Blocked,,,,\n")
     bad.write_text(f"id_token,status\n{new_id('CSV')},Accepted\nX,Sleepy\n")
     refused = cluster.cli("tokens", "import", str(bad))
-    assert refused.returncode == 1
+    assert refused.returncode == 2
     assert "line 3" in refused.stderr and "nothing imported" in refused.stderr
     done = cluster.cli("tokens", "import", str(good))
     assert done.returncode == 0 and "imported 2 tokens" in done.stdout

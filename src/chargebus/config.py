@@ -4,15 +4,22 @@ The supervisor of the embedded mode passes its settings to its children through 
 same variables, so a service started by hand (or in a pod) is configured the same way.
 """
 import json
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+ENV_PREFIX = "CHARGEBUS_"
+# pydantic-settings names the field of a collection whose variable is not JSON only so.
+_FIELD_OF_SETTINGS_ERROR = re.compile(r'field "(\w+)"')
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CHARGEBUS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
     data_dir: Path = Path("var")
@@ -79,12 +86,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _tls_is_complete(self) -> "Settings":
+        profile = f"{variable('edge_security_profile')}={self.edge_security_profile}"
         if self.edge_security_profile >= 2 and not (self.edge_tls_certificate
                                                      and self.edge_tls_key):
-            raise ValueError("security profiles 2 and 3 need edge_tls_certificate and "
-                             "edge_tls_key")
+            raise ValueError(f"{profile} needs {variable('edge_tls_certificate')} and "
+                             f"{variable('edge_tls_key')}")
         if self.edge_security_profile == 3 and not self.edge_tls_client_ca:
-            raise ValueError("security profile 3 needs edge_tls_client_ca, the CA that "
+            raise ValueError(f"{profile} needs {variable('edge_tls_client_ca')}, the CA that "
                              "signs station certificates")
         return self
 
@@ -110,5 +118,83 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, tuple):
                 value = json.dumps(value)  # pydantic-settings reads collections as JSON
-            environment[f"CHARGEBUS_{name.upper()}"] = str(value)
+            environment[variable(name)] = str(value)
         return environment
+
+
+def variable(field: str) -> str:
+    """The environment variable that sets a field of Settings."""
+    return ENV_PREFIX + field.upper()
+
+
+class SettingsProblem(ValueError):
+    """Settings that cannot be used: a line per problem, naming the variable, its value
+    and what it may be, for whoever set the variable (the field names are code's)."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def load_settings(**overrides) -> Settings:
+    """The settings of the environment, with ``overrides`` (checked where they are given,
+    as command-line options are); SettingsProblem when they cannot be used."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsProblem([_problem(item) for item in error.errors()]) from None
+    except SettingsError as error:  # a collection's variable that is not JSON
+        named = _FIELD_OF_SETTINGS_ERROR.search(str(error))
+        if named is None or named[1] not in Settings.model_fields:
+            raise SettingsProblem([str(error)]) from None
+        field = named[1]
+        raise SettingsProblem([f"{variable(field)}={_environment_value(field)}: "
+                               f"{_allowed(field, str(error))}"]) from None
+
+
+def _problem(item: dict) -> str:
+    if not item["loc"]:  # a rule over several fields, which words its own message
+        return str(item.get("ctx", {}).get("error", item["msg"]))
+    field = str(item["loc"][0])
+    value = item["input"] if len(item["loc"]) == 1 else _environment_value(field)
+    return f"{variable(field)}={value}: {_allowed(field, item['msg'])}"
+
+
+def _environment_value(field: str) -> str:
+    wanted = variable(field)  # pydantic-settings reads variables without regard to case
+    return next((value for name, value in os.environ.items() if name.upper() == wanted), "")
+
+
+def _allowed(field: str, fallback: str) -> str:
+    """What the field may be, from its type and constraints."""
+    info = Settings.model_fields[field]
+    kind = info.annotation
+    limits = {name: getattr(constraint, name) for constraint in info.metadata
+              for name in ("gt", "ge", "lt", "le", "pattern")
+              if getattr(constraint, name, None) is not None}
+    if get_origin(kind) is Literal:
+        return f"must be {_either(get_args(kind))}"
+    if kind is int and "ge" in limits and "le" in limits and limits["le"] - limits["ge"] < 5:
+        return f"must be {_either(range(limits['ge'], limits['le'] + 1))}"
+    if kind in (int, float):
+        return f"must be {'a whole number' if kind is int else 'a number'}{_range(limits)}"
+    if "pattern" in limits:
+        return f"must match {limits['pattern']}"
+    if get_origin(kind) is tuple:
+        return f"must be a JSON list, like {json.dumps(info.default)}"
+    return fallback.replace("Input should be", "must be")
+
+
+def _either(values) -> str:
+    words = [str(value) for value in values]
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+
+
+def _range(limits: dict) -> str:
+    if "ge" in limits and "le" in limits:
+        return f" from {limits['ge']} to {limits['le']}"
+    low = (f" above {limits['gt']}" if "gt" in limits
+           else f" of at least {limits['ge']}" if "ge" in limits else "")
+    high = (f" below {limits['lt']}" if "lt" in limits
+            else f" of at most {limits['le']}" if "le" in limits else "")
+    return low + ("," if low and high else "") + high

@@ -10,13 +10,25 @@ from nats.aio.client import Client
 
 from chargebus.commands import CommandReply, Outcome, call_station
 from chargebus.convert import converter
-from chargebus.protocol import OcppVersion
+from chargebus.protocol import OcppVersion, max_id_token_length
 from chargebus.records import LocalList, LocalListEntry
 from chargebus.stores import Stores
 
 
 class NoVersionKnown(Exception):
     """chargebus has never seen the station, so it cannot tell which OCPP it speaks."""
+
+
+class NotInList(Exception):
+    """Tokens to remove that the list does not hold: the list is left as it was."""
+
+
+class TooLongForStation(Exception):
+    """Tokens (or their parents) longer than the station's OCPP version carries."""
+
+
+class WouldEmptyStation(Exception):
+    """A full list with no token would empty the station's own list: only when asked."""
 
 
 @dataclass(frozen=True)
@@ -41,12 +53,28 @@ def changes(wanted: dict[str, LocalListEntry],
 
 def edit(current: LocalList | None, station_id: str, put: dict[str, LocalListEntry],
          drop: list[str]) -> LocalList:
-    """The list with tokens added or changed and others removed, one version on."""
+    """The list with tokens added or changed and others removed, one version on;
+    NotInList if a token to remove is not in it."""
     base = current or LocalList(station_id=station_id)
+    missing = [token for token in drop if token not in base.entries]
+    if missing:
+        raise NotInList(f"{station_id}: not in its list: {', '.join(missing)}")
     entries = dict(base.entries) | put
     for token in drop:
         entries.pop(token, None)
     return base.model_copy(update={"entries": entries, "version": base.version + 1})
+
+
+def check_lengths(station_id: str, version: OcppVersion,
+                  entries: dict[str, LocalListEntry | None]) -> None:
+    """TooLongForStation if a token or parent does not fit the version (1.6: 20)."""
+    limit = max_id_token_length(version)
+    too_long = sorted(token for token, entry in entries.items()
+                      if len(token) > limit
+                      or (entry is not None and len(entry.parent_id or "") > limit))
+    if too_long:
+        raise TooLongForStation(f"{station_id} speaks {version}, whose id tokens hold at most "
+                                f"{limit} characters: {', '.join(too_long)}")
 
 
 async def station_version(stores: Stores, station_id: str) -> OcppVersion:
@@ -62,12 +90,18 @@ async def station_version(stores: Stores, station_id: str) -> OcppVersion:
 async def send(nc: Client, stores: Stores, station_id: str, full: bool,
                timeout: float) -> SendOutcome:
     """SendLocalList: differential from what the station confirmed last, or the whole
-    list when asked or when the station never confirmed one."""
+    list when asked or when the station never confirmed one. An empty whole list empties
+    the station's: WouldEmptyStation unless asked for (``full``)."""
     local_list = await stores.local_lists.get(station_id) or LocalList(station_id=station_id)
+    version = await station_version(stores, station_id)
+    if not full and local_list.sent_version == 0 and not local_list.entries:
+        raise WouldEmptyStation(f"{station_id} has no token in its list: sending it in full "
+                                "empties the list the station holds")
     full = full or local_list.sent_version == 0
     update = (dict(local_list.entries) if full
               else changes(local_list.entries, local_list.sent))
-    convert = converter(await station_version(stores, station_id))
+    check_lengths(station_id, version, update)
+    convert = converter(version)
     payload = convert.send_local_list(local_list.version or 1, full, update)
     reply = await call_station(nc, station_id, "SendLocalList", payload, timeout)
     outcome = SendOutcome(reply, local_list.version or 1, full)

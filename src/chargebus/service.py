@@ -3,13 +3,14 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 
 import uvloop
 from nats.aio.client import Client
 
 from chargebus import bus, logs, subjects
-from chargebus.config import Settings
+from chargebus.config import Settings, SettingsProblem, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,12 @@ Start = Callable[[Settings, Client], Awaitable[Stop]]
 
 def run_service(name: str, start: Start) -> None:
     """Run a service until SIGTERM or SIGINT; ``start`` returns the coroutine that stops it."""
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsProblem as problem:
+        for line in problem.lines:
+            print(f"{name}: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
     logs.configure(name, settings.log_level)
     uvloop.run(_serve(name, start, settings))
 

@@ -4,12 +4,13 @@ import sys
 from pathlib import Path
 
 import orjson
-from pydantic import ValidationError
 
 from chargebus import __version__, events, subjects
 from chargebus.cli import analytics, calls, locallists, simulate, stations, tokens
-from chargebus.cli.common import print_json, with_nats
-from chargebus.config import Settings
+from chargebus.cli.common import CommandParser, print_json, whole_number, with_nats
+from chargebus.config import Settings, SettingsProblem, load_settings
+
+PORT = whole_number(0, 65535)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,25 +18,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     arguments = parser.parse_args(argv)
     if not hasattr(arguments, "command"):
-        parser.print_help()
+        arguments.help_of.print_help()
         return 2
     try:
-        settings = Settings(**_overrides(arguments))
-    except ValidationError as error:
-        parser.error(str(error))
+        settings = load_settings(**_overrides(arguments))
+    except SettingsProblem as problem:
+        for line in problem.lines:
+            print(f"chargebus: {line}", file=sys.stderr)
+        return 2
     return arguments.command(settings, arguments)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chargebus", description=main.__doc__)
+    parser = CommandParser(prog="chargebus", description=main.__doc__)
     parser.add_argument("--version", action="version", version=f"chargebus {__version__}")
-    parser.add_argument("--nats-url", help="NATS server (default nats://127.0.0.1:4222)")
     commands = parser.add_subparsers(title="commands")
 
     run = commands.add_parser("run", help="run the whole system on this machine")
     run.add_argument("--edge-host", help="address the edge listens on (default 127.0.0.1)")
-    run.add_argument("--edge-port", type=int, help="port stations connect to (default 9000)")
-    run.add_argument("--metrics-port", type=int, dest="edge_metrics_port",
+    run.add_argument("--edge-port", type=PORT, help="port stations connect to (default 9000)")
+    run.add_argument("--metrics-port", type=PORT, dest="edge_metrics_port",
                      help="port of the edge's Prometheus endpoint, 0 for none (default 9464)")
     run.add_argument("--data-dir", type=Path, help="where NATS and chdb keep data (default var)")
     run.add_argument("--log-level", type=str.upper,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import orjson
 
 from chargebus.analytics import Analytics, QueryFailed
-from chargebus.cli.common import timestamp, with_nats
+from chargebus.cli.common import station_id, timestamp, whole_number, with_nats
 from chargebus.clock import utc_now
 from chargebus.config import Settings
 from chargebus.meter import DEFAULT_MEASURAND
@@ -32,17 +32,22 @@ def register(commands) -> None:
     energy.add_argument("--by", choices=("station", "site"), default="station")
     query("peak", "peak demand per site in 15-minute slots (W)")
     sessions = query("sessions", "finished transactions with energy and duration")
-    sessions.add_argument("--station")
+    sessions.add_argument("--station", type=station_id)
     silent = query("silent", "stations that sent no meter data for N minutes", window=False)
-    silent.add_argument("--minutes", type=int, default=60)
+    silent.add_argument("--minutes", type=whole_number(1), default=60)
     series = query("series", "one measurand of one station over time")
-    series.add_argument("station")
+    series.add_argument("station", type=station_id)
     series.add_argument("--measurand", default=DEFAULT_MEASURAND)
 
 
 def _run(settings: Settings, arguments: argparse.Namespace) -> int:
     until = getattr(arguments, "until", None) or utc_now()
     since = getattr(arguments, "since", None) or until - timedelta(days=7)
+    if since >= until:
+        print(f"chargebus analytics {arguments.query}: --since {since.isoformat()} is not "
+              f"before --until {until.isoformat()}"
+              + ("" if getattr(arguments, "until", None) else " (now)"), file=sys.stderr)
+        return 2
 
     async def ask(nc) -> int:
         analytics = Analytics.over_nats(nc)

@@ -1,6 +1,7 @@
-"""What every command of the CLI shares: argument types and the way to NATS."""
+"""What every command of the CLI shares: its parser, argument types and the way to NATS."""
 import argparse
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -9,8 +10,72 @@ import orjson
 from chargebus import bus
 from chargebus.clock import parse_timestamp
 from chargebus.config import Settings
+from chargebus.identifiers import (STATION_ID_RULE, TOKEN_ID_RULE, InvalidIdentifier,
+                                   check_station_id, check_token_id)
 from chargebus.protocol import OcppVersion
 from chargebus.stores import Stores
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of chargebus and of each of its commands and subcommands."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        # Every command takes the global options before its name or after it; SUPPRESS
+        # keeps a command's parser from overwriting what was given before its name.
+        self.add_argument("--nats-url", default=argparse.SUPPRESS,
+                          help="NATS server (default nats://127.0.0.1:4222)")
+
+    def add_subparsers(self, **options):
+        # A command named without one of its subcommands shows its own help.
+        self.set_defaults(help_of=self)
+        return super().add_subparsers(**options)
+
+    def error(self, message: str):
+        """One line, not argparse's usage and error: the usage is one --help away."""
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def station_id(text: str) -> str:
+    try:
+        return check_station_id(text)
+    except InvalidIdentifier:
+        raise argparse.ArgumentTypeError(
+            f"not a valid station id: {text!r} (a station id is {STATION_ID_RULE})") from None
+
+
+def token_id(text: str) -> str:
+    try:
+        return check_token_id(text)
+    except InvalidIdentifier:
+        raise argparse.ArgumentTypeError(
+            f"not a valid token id: {text!r} (a token id is {TOKEN_ID_RULE})") from None
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
+    return value
+
+
+def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argument type: an integer from ``minimum`` (to ``maximum``)."""
+    allowed = (f"from {minimum} to {maximum}" if maximum is not None
+               else f"of at least {minimum}")
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"a whole number {allowed}, not {text!r}")
+        return value
+    return convert
 
 
 def timestamp(text: str) -> datetime:

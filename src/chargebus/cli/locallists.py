@@ -5,7 +5,8 @@ import sys
 import orjson
 
 from chargebus import locallists
-from chargebus.cli.common import print_json, timestamp, with_stores
+from chargebus.cli.common import (print_json, seconds, station_id, timestamp, token_id,
+                                  with_stores)
 from chargebus.commands import DEFAULT_TIMEOUT
 from chargebus.config import Settings
 from chargebus.model import AuthorizationStatus, TokenType
@@ -17,31 +18,33 @@ def register(commands) -> None:
     lists = commands.add_parser("locallist", help="manage stations' local authorization lists"
                                 ).add_subparsers(title="locallist")
     add = lists.add_parser("add", help="add or change tokens in a station's list")
-    add.add_argument("station_id")
-    add.add_argument("id_tokens", nargs="+")
+    add.add_argument("station_id", type=station_id)
+    add.add_argument("id_tokens", nargs="+", type=token_id)
     add.add_argument("--status", default="Accepted",
                      choices=[status.value for status in AuthorizationStatus])
     add.add_argument("--expires", type=timestamp)
-    add.add_argument("--parent")
+    add.add_argument("--parent", type=token_id)
     add.add_argument("--type", choices=[kind.value for kind in TokenType])
     add.set_defaults(command=_edit, removing=False)
     remove = lists.add_parser("remove", help="remove tokens from a station's list")
-    remove.add_argument("station_id")
-    remove.add_argument("id_tokens", nargs="+")
+    remove.add_argument("station_id", type=station_id)
+    remove.add_argument("id_tokens", nargs="+", type=token_id)
     remove.set_defaults(command=_edit, removing=True)
     show = lists.add_parser("show", help="the list, its version and what the station confirmed")
-    show.add_argument("station_id")
+    show.add_argument("station_id", type=station_id)
     show.set_defaults(command=_show)
     send = lists.add_parser("send", help="send the list to the station (SendLocalList): the "
                             "changes since it last confirmed one, or all of it with --full")
-    send.add_argument("station_id")
-    send.add_argument("--full", action="store_true")
-    send.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    send.add_argument("station_id", type=station_id)
+    send.add_argument("--full", action="store_true",
+                      help="the whole list, replacing what the station holds (an empty one "
+                           "empties it)")
+    send.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT)
     send.set_defaults(command=_send)
     version = lists.add_parser("version", help="ask the station which list version it holds "
                                "(GetLocalListVersion)")
-    version.add_argument("station_id")
-    version.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
+    version.add_argument("station_id", type=station_id)
+    version.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT)
     version.set_defaults(command=_version)
 
 
@@ -54,12 +57,27 @@ def _edit(settings: Settings, arguments: argparse.Namespace) -> int:
                                parent_id=arguments.parent, type=arguments.type)
         put = dict.fromkeys(arguments.id_tokens, entry)
 
-    async def edit(stores: Stores, nc) -> None:
-        changed = await stores.local_lists.modify(
-            lambda current: locallists.edit(current, arguments.station_id, put, drop),
-            arguments.station_id)
+    async def edit(stores: Stores, nc) -> int:
+        if put:
+            # Checked now when the station's version is known, else when the list is sent.
+            try:
+                version = await locallists.station_version(stores, arguments.station_id)
+                locallists.check_lengths(arguments.station_id, version, put)
+            except locallists.NoVersionKnown:
+                pass
+            except locallists.TooLongForStation as error:
+                print(f"chargebus locallist add: {error}", file=sys.stderr)
+                return 2
+        try:
+            changed = await stores.local_lists.modify(
+                lambda current: locallists.edit(current, arguments.station_id, put, drop),
+                arguments.station_id)
+        except locallists.NotInList as error:
+            print(f"chargebus locallist remove: {error} (nothing removed)", file=sys.stderr)
+            return 1
         print(f"{arguments.station_id}: list version {changed.version}, "
               f"{len(changed.entries)} tokens (send it with `chargebus locallist send`)")
+        return 0
 
     return with_stores(settings, edit)
 
@@ -81,9 +99,12 @@ def _send(settings: Settings, arguments: argparse.Namespace) -> int:
         try:
             outcome = await locallists.send(nc, stores, arguments.station_id, arguments.full,
                                             arguments.timeout)
-        except locallists.NoVersionKnown as error:
+        except (locallists.NoVersionKnown, locallists.TooLongForStation) as error:
             print(f"chargebus locallist send: {error}", file=sys.stderr)
             return 1
+        except locallists.WouldEmptyStation as error:
+            print(f"chargebus locallist send: {error}; give --full to do that", file=sys.stderr)
+            return 2
         kind = "full" if outcome.full else "differential"
         if outcome.accepted:
             print(f"{arguments.station_id}: {kind} list version {outcome.version} accepted")

@@ -2,10 +2,9 @@
 import argparse
 import sys
 
-from chargebus.cli.common import print_json, versions, with_stores
+from chargebus.cli.common import print_json, station_id, versions, with_stores
 from chargebus.config import Settings
 from chargebus.edges import running_edges
-from chargebus.identifiers import InvalidIdentifier, check_station_id
 from chargebus.model import RegistrationStatus
 from chargebus.passwords import WeakPassword, hash_password
 from chargebus.records import StationAccess
@@ -17,7 +16,7 @@ def register(commands) -> None:
         title="stations")
     admit = stations.add_parser("add", help="add a station, or change how it may connect and "
                                 "how its boots are answered (options not given stay as they are)")
-    admit.add_argument("station_id")
+    admit.add_argument("station_id", type=station_id)
     admit.add_argument("--password-stdin", action="store_true",
                        help="read its HTTP Basic password (16 to 40 characters) from stdin")
     admit.add_argument("--versions", type=versions,
@@ -28,22 +27,21 @@ def register(commands) -> None:
     admit.add_argument("--site", help="the site it stands at (analytics by site)")
     admit.set_defaults(command=_add)
     remove = stations.add_parser("remove", help="remove a station's access record")
-    remove.add_argument("station_id")
+    remove.add_argument("station_id", type=station_id)
     remove.set_defaults(command=_remove)
     listing = stations.add_parser("list", help="list stations with access records")
     listing.set_defaults(command=_list)
     show = stations.add_parser("show", help="what is known of a station: boot, connector "
                                "statuses, online state")
-    show.add_argument("station_id")
+    show.add_argument("station_id", type=station_id)
     show.set_defaults(command=_show)
 
 
 def _add(settings: Settings, arguments: argparse.Namespace) -> int:
     try:
-        check_station_id(arguments.station_id)
         password_hash = (hash_password(sys.stdin.readline().rstrip("\n"))
                          if arguments.password_stdin else None)
-    except (InvalidIdentifier, WeakPassword) as error:
+    except WeakPassword as error:
         print(f"chargebus stations add: {error}", file=sys.stderr)
         return 2
     if arguments.heartbeat is not None and arguments.heartbeat <= 0:
@@ -77,9 +75,14 @@ def _add(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _remove(settings: Settings, arguments: argparse.Namespace) -> int:
-    async def remove(stores: Stores, nc) -> None:
+    async def remove(stores: Stores, nc) -> int:
+        if await stores.access.get(arguments.station_id) is None:
+            print(f"chargebus stations remove: {arguments.station_id} has no access record",
+                  file=sys.stderr)
+            return 1
         await stores.access.delete(arguments.station_id)
         print(f"station {arguments.station_id}: access record removed")
+        return 0
 
     return with_stores(settings, remove)
 
