@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 
 import orjson
@@ -49,6 +50,16 @@ def import_tokens(system, tmp_path, limits: dict[str, int]) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@dataclass
+class Started:
+    """A transaction started, the status its token was answered and (2.x) the seqNo its
+    next event takes."""
+
+    transaction_id: str
+    status: str
+    next_seq: int = 1
+
+
 class Charger:
     """A station charging one transaction after another; ``statuses`` holds every
     token status it was answered, ``transactions`` the ids of its transactions."""
@@ -90,7 +101,7 @@ class Charger:
         answer = await self.call("Authorize", {"idToken": self._token(token)})
         return answer["idTokenInfo"]["status"]
 
-    async def start(self, token: str, number: int, cable_first: bool = False) -> "Started":
+    async def start(self, token: str, number: int, cable_first: bool = False) -> Started:
         """The transaction's start, and the status its token got (2.x: where the EV is
         plugged in first, the token comes in the event after)."""
         moment = self._moment(number)
@@ -113,7 +124,7 @@ class Charger:
         self.transactions.append(started.transaction_id)
         return started
 
-    async def meter_value(self, started: "Started", number: int) -> None:
+    async def meter_value(self, started: Started, number: int) -> None:
         moment = self._moment(number, seconds=10)
         if self.version == "ocpp1.6":
             await self.call("MeterValues", {
@@ -125,7 +136,7 @@ class Charger:
                 "MeterValuePeriodic"))
             started.next_seq += 1
 
-    async def stop(self, started: "Started", number: int, token: str | None = None,
+    async def stop(self, started: Started, number: int, token: str | None = None,
                    refused: bool = False) -> None:
         """The end, with the token that stops it or without; a refused transaction is
         ended as the station was told to."""
@@ -159,13 +170,6 @@ class Charger:
                 "transactionInfo": {"transactionId": transaction_id},
                 "meterValue": [{"timestamp": moment, "sampledValue": [
                     {"value": wh, "measurand": "Energy.Active.Import.Register"}]}]}
-
-
-class Started:
-    def __init__(self, transaction_id: str, status: str, next_seq: int = 1):
-        self.transaction_id = transaction_id
-        self.status = status
-        self.next_seq = next_seq
 
 
 async def counted(stores, token: str) -> set[str]:
