@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from chargebus import locallists, sessions
 from chargebus.convert import converter
 from chargebus.model import (AuthorizationDecision, AuthorizationStatus, EnergyReading, IdToken,
-                             TokenType, TransactionEvent, TransactionEventKind)
+                             TokenType, TokenUse, TransactionEvent, TransactionEventKind)
 from chargebus.protocol import OcppVersion
-from chargebus.records import LocalListEntry, Token
+from chargebus.records import ActiveTransactions, LocalListEntry, Token
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -143,6 +143,107 @@ def test_stale_rules():
 ])
 def test_authorization(token, active, own, expected):
     assert sessions.authorization(token, active, T0, own).status is expected
+
+
+REMEMBERED = timedelta(minutes=15)
+
+
+def claimed(listing, reference: str, max_active: int = 1, at: datetime = T0):
+    """The decision's status and the list after it (the one before where none is written)."""
+    decision, written = sessions.claim(listing, Token(id_token="A", max_active=max_active), "A",
+                                       reference, at, REMEMBERED)
+    return decision.status, written or listing
+
+
+def test_a_start_is_counted_in_the_write_that_checks_the_limit():
+    status, listing = claimed(None, "CS-1/7")
+    assert status is AuthorizationStatus.ACCEPTED and listing.transactions == {"CS-1/7": T0}
+    assert claimed(listing, "CS-2/8") == (AuthorizationStatus.CONCURRENT_TX, listing)
+    # The same start again (a retry, a second worker) finds itself: nothing to write.
+    assert sessions.claim(listing, Token(id_token="A"), "A", "CS-1/7", T0, REMEMBERED)[1] is None
+    assert claimed(listing, "CS-1/7")[0] is AuthorizationStatus.ACCEPTED
+    status, two = claimed(listing, "CS-2/8", max_active=2)
+    assert status is AuthorizationStatus.ACCEPTED and sorted(two.transactions) == ["CS-1/7",
+                                                                                   "CS-2/8"]
+    blocked = Token(id_token="A", status=AuthorizationStatus.BLOCKED)
+    assert sessions.claim(None, blocked, "A", "CS-1/7", T0, REMEMBERED) == (
+        AuthorizationDecision(status=AuthorizationStatus.BLOCKED), None)
+    assert sessions.claim(None, None, "A", "CS-1/7", T0, REMEMBERED)[1] is None
+
+
+def test_a_stop_frees_the_token_and_its_start_never_counts_again():
+    _, listing = claimed(None, "CS-1/7")
+    later = T0 + timedelta(minutes=1)
+    released = sessions.release(listing, "A", "CS-1/7", later, REMEMBERED)
+    assert (released.transactions, released.released) == ({}, {"CS-1/7": later})
+    assert sessions.release(released, "A", "CS-1/7", later, REMEMBERED) is None
+    assert claimed(released, "CS-2/8")[0] is AuthorizationStatus.ACCEPTED
+    # The start, sent again while its stop was answered, is not counted again.
+    assert claimed(released, "CS-1/7") == (AuthorizationStatus.ACCEPTED, released)
+    # A stop of a start that was refused (never counted) is remembered all the same.
+    refused = sessions.release(None, "A", "CS-3/9", T0, REMEMBERED)
+    assert (refused.id_token, refused.transactions, refused.released) == ("A", {},
+                                                                          {"CS-3/9": T0})
+    # Released transactions are forgotten after a while, at the list's next write.
+    much_later = later + REMEMBERED
+    status, listing = claimed(released, "CS-4/1", at=much_later)
+    assert status is AuthorizationStatus.ACCEPTED and listing.released == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 3), st.lists(st.tuples(st.booleans(), st.integers(0, 5)), max_size=40))
+def test_claims_and_releases_never_count_more_than_the_limit(max_active, calls):
+    listing, ended = None, set()
+    for starting, number in calls:
+        reference = f"CS-{number}/{number}"
+        if starting:
+            status, listing = claimed(listing, reference, max_active)
+            counted = set(listing.transactions) if listing else set()
+            room = max_active == 0 or len(counted - {reference}) < max_active
+            assert (status is AuthorizationStatus.ACCEPTED) == room
+            assert (reference in counted) == (room and reference not in ended)
+        else:
+            listing = sessions.release(listing, "A", reference, T0, REMEMBERED) or listing
+            ended.add(reference)
+        counted = set(listing.transactions) if listing else set()
+        assert not counted & ended
+        assert max_active == 0 or len(counted) <= max_active
+
+
+def test_a_count_is_dropped_once_it_ended_or_never_got_a_record():
+    _, listing = claimed(None, "CS-1/7")
+    assert sessions.without(listing, "CS-1/7").transactions == {}
+    assert sessions.without(listing, "CS-2/8") is None and sessions.without(None, "CS-1/7") is None
+    grace = timedelta(minutes=15)
+    assert not sessions.counts_no_more(None, T0, T0 + grace - timedelta(seconds=1), grace)
+    assert sessions.counts_no_more(None, T0, T0 + grace, grace)
+    assert not sessions.counts_no_more(replay(SESSION[:2]), T0, T0 + timedelta(days=9), grace)
+    assert sessions.counts_no_more(replay(SESSION), T0, T0, grace)
+
+
+def test_a_list_written_before_counts_had_times_still_reads():
+    listing = ActiveTransactions.model_validate_json('{"id_token": "A", "transactions": ["CS-1/7"]}')
+    assert list(listing.transactions) == ["CS-1/7"] and listing.released == {}
+    assert sessions.counts_no_more(None, listing.transactions["CS-1/7"], T0, timedelta(hours=1))
+
+
+def test_what_transaction_calls_do_to_their_tokens_count():
+    v16, v201 = converter(OcppVersion.V16), converter(OcppVersion.V201)
+    assert v16.token_use("StartTransaction", {"idTag": "A"}) is TokenUse.CLAIM
+    assert v16.token_use("StopTransaction", {"transactionId": 7}) is TokenUse.RELEASE
+    assert v16.token_use("Authorize", {"idTag": "A"}) is None
+    token = {"idToken": {"idToken": "A", "type": "ISO14443"}}
+    cases = [("Started", "Authorized", token, TokenUse.CLAIM),
+             ("Started", "CablePluggedIn", {}, None),
+             ("Updated", "Authorized", token, TokenUse.CLAIM),  # plugged in first
+             ("Updated", "MeterValuePeriodic", {}, None),
+             ("Updated", "StopAuthorized", token, TokenUse.RELEASE),
+             ("Updated", "Deauthorized", {}, TokenUse.RELEASE),
+             ("Ended", "EVDeparted", {}, TokenUse.RELEASE),
+             ("Ended", "StopAuthorized", token, TokenUse.RELEASE)]
+    for kind, trigger, carried, expected in cases:
+        payload = {"eventType": kind, "triggerReason": trigger, **carried}
+        assert v201.token_use("TransactionEvent", payload) is expected, (kind, trigger)
 
 
 def test_local_list_changes():

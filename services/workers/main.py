@@ -16,7 +16,7 @@ TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "TransactionEvent"
 async def start_workers(settings: Settings, nc: Client):
     js = nc.jetstream()
     stores = Stores(js)
-    authorization = Authorization(stores)
+    authorization = Authorization(stores, settings)
     registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER))
     transactions = Transactions(js, stores, authorization, settings,
                                 DeadLetters(js, subjects.TRANSACTION_CONSUMER))

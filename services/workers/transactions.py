@@ -1,14 +1,17 @@
 """Charging sessions: 1.6 StartTransaction / StopTransaction and 2.x TransactionEvent.
 
 Two paths, so that a worker may die at any moment:
-- the answer: a worker request, which reads state and writes none (a 1.6 start gets its
-  id from a JetStream stream's sequence, the same id for a repeated start);
+- the answer: a worker request (a 1.6 start gets its id from a JetStream stream's
+  sequence, the same id for a repeated start) whose only writes are the count of the
+  token's transactions (a start counted, a stop released, see authorization.py), which
+  a repeated call finds already done;
 - the record: the edge keeps the call, with the answer, in the OCPP stream; a durable
   consumer shared by every worker applies it to the transaction in KV. A message is
-  acknowledged only after the record, the token's list of active transactions and the
-  finished session are written; one that is not is delivered again, and its event's
-  key and content in the record tell that it was applied.
-A sweep closes transactions whose end will never come (sessions.stale_reason).
+  acknowledged only after the record and the finished session are written; one that is
+  not is delivered again, and its event's key and content in the record tell that it
+  was applied.
+A sweep closes transactions whose end will never come (sessions.stale_reason) and drops
+from the tokens' counts what no stop released (sessions.counts_no_more).
 """
 import asyncio
 import logging
@@ -25,8 +28,8 @@ from chargebus.consumers import UNUSABLE, DeadLetters
 from chargebus.convert import converter
 from chargebus.events import CallContext
 from chargebus.model import TransactionEvent
-from chargebus.records import ActiveTransactions, Transaction
-from chargebus.stores import Stores, active_key, transaction_key
+from chargebus.records import Transaction
+from chargebus.stores import Stores, transaction_key
 from chargebus_services.workers.authorization import Authorization
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class Transactions:
         self._dead_letters = dead_letters
         self._reboot_grace = timedelta(seconds=settings.stale_reboot_grace_seconds)
         self._silence = timedelta(seconds=settings.stale_silence_seconds)
+        self._claim_grace = timedelta(seconds=settings.claim_grace_seconds)
         self._sweep_seconds = settings.stale_check_seconds
         self._sweeping: asyncio.Task | None = None
         # Transactions applied at once, across this worker's consumers. Unbounded (a
@@ -61,11 +65,9 @@ class Transactions:
         if context.action == "StartTransaction":
             transaction_id = str(await self._stores.next_transaction_id(
                 repeat_key=f"{context.station_id}/{convert.start_identity(payload)}"))
-        token = convert.id_token(context.action, payload)
-        decision = None
-        if token is not None:
-            decision = await self._authorization.decide(
-                token, f"{context.station_id}/{transaction_id}")
+        decision = await self._authorization.admit(
+            convert.id_token(context.action, payload),
+            convert.token_use(context.action, payload), context.station_id, transaction_id)
         return convert.authorization_answer(context.action, decision, transaction_id)
 
     # -- the record ----------------------------------------------------------------
@@ -108,27 +110,14 @@ class Transactions:
                 await self._settle(record)
 
     async def _settle(self, record: Transaction) -> None:
-        """What follows from the record as it now is; safe to do again."""
-        if record.id_token is not None:
-            await self._stores.active.modify(
-                lambda current: self._listing(current, record), *active_key(record.id_token))
+        """What follows from the record as it now is; safe to do again. The answers
+        count a token's transactions; one that ended still counted (closed by rule, or
+        its stop found no token) is dropped here, and none is ever counted here: the
+        start of one already stopped may be applied after its stop was answered."""
         if not record.active:
+            if record.id_token is not None:
+                await self._authorization.drop(record.id_token, record.reference)
             await self._publish_session(record)
-
-    async def _listing(self, current: ActiveTransactions | None,
-                       record: Transaction) -> ActiveTransactions | None:
-        # Read the transaction again inside the retry loop: a concurrent worker may have
-        # ended it since, and the list must follow its latest state, not ours.
-        latest = await self._stores.transactions.get(
-            *transaction_key(record.station_id, record.transaction_id)) or record
-        listed = list(current.transactions) if current else []
-        if latest.active and record.reference not in listed:
-            listed.append(record.reference)
-        elif not latest.active and record.reference in listed:
-            listed.remove(record.reference)
-        else:
-            return None
-        return ActiveTransactions(id_token=record.id_token, transactions=listed)
 
     async def _publish_session(self, record: Transaction) -> None:
         # A later event (a late update, the station's own end after chargebus closed it)
@@ -166,16 +155,20 @@ class Transactions:
                 log.exception("the sweep for stale transactions failed; trying again later")
 
     async def sweep(self) -> int:
-        """Close the active transactions that sessions.stale_reason gives up on; every
-        worker sweeps, and closing one twice changes nothing."""
+        """Close the active transactions that sessions.stale_reason gives up on, and
+        drop from the tokens' counts those that sessions.counts_no_more; every worker
+        sweeps, and doing either twice changes nothing."""
         closed = 0
         now = utc_now()
         for listing in await self._stores.active.all(prefix="active"):
-            for reference in listing.transactions:
+            for reference, claimed_at in listing.transactions.items():
                 station_id, _, transaction_id = reference.partition("/")
                 key = transaction_key(station_id, transaction_id)
                 record = await self._stores.transactions.get(*key)
-                if record is None:
+                if sessions.counts_no_more(record, claimed_at, now, self._claim_grace):
+                    await self._authorization.drop(listing.id_token, reference)
+                    continue
+                if record is None:  # its start is not applied yet
                     continue
                 station = await self._stores.stations.get(station_id)
                 reason = sessions.stale_reason(record, station.booted_at if station else None,

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     stale_reboot_grace_seconds: float = Field(900.0, gt=0)
     stale_silence_seconds: float = Field(48 * 3600.0, gt=0)
     stale_check_seconds: float = Field(60.0, gt=0)
+    # A token's transaction is counted when its start is answered. A count whose
+    # transaction has no record this long after (the edge never recorded the call, and
+    # the station did not send it again) is dropped; a transaction released is
+    # remembered as long, so that a start still under way does not count it again.
+    claim_grace_seconds: float = Field(900.0, gt=0)
 
     # Meter data: a ClickHouse server (clickhouse://host:9000/database, with
     # ?http_port=N where its HTTP interface is not on 8123), or None for chdb embedded

@@ -42,6 +42,13 @@ class TransactionEventKind(enum.StrEnum):
     ENDED = "Ended"
 
 
+class TokenUse(enum.StrEnum):
+    """What a transaction call does to the count of its token's transactions."""
+
+    CLAIM = "claim"  # the token authorizes the transaction: it counts from now on
+    RELEASE = "release"  # the transaction ended, or the token no longer authorizes it
+
+
 class Boot(BaseModel):
     vendor: str
     model: str

@@ -1,7 +1,7 @@
 """What chargebus keeps in JetStream KV about stations, tokens and transactions."""
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from chargebus.model import (AuthorizationStatus, EnergyReading, RegistrationStatus,
                              TokenType)
@@ -40,10 +40,27 @@ class Token(BaseModel):
 
 
 class ActiveTransactions(BaseModel):
-    """The transactions a token has under way, as "<station>/<transaction id>"."""
+    """The transactions a token has under way, as "<station>/<transaction id>", with the
+    time each was claimed; and those released lately, with the time of their release:
+    a start still under way when its stop is answered (a retry) must not count again."""
 
     id_token: str
-    transactions: list[str] = []
+    transactions: dict[str, datetime] = {}
+    released: dict[str, datetime] = {}
+
+    @field_validator("transactions", mode="before")
+    @classmethod
+    def _claimed_at_unknown_times(cls, value):
+        # Lists written before claims had a time: as if claimed long ago, which lets the
+        # sweep drop at once only those whose transaction has no record or has ended.
+        return dict.fromkeys(value, datetime.min.replace(tzinfo=UTC)) \
+            if isinstance(value, list) else value
+
+
+class Claim(BaseModel):
+    """The token a transaction counts against, for its stop, which need not carry it."""
+
+    id_token: str
 
 
 # Between an event's key and the digest of its content in Transaction.applied.

@@ -1,5 +1,6 @@
 """The rules of transactions, version-neutral and free of I/O: how an event changes a
-transaction record, when chargebus closes one itself, what a token may do."""
+transaction record, when chargebus closes one itself, what a token may do and how its
+transactions under way are counted."""
 import base64
 import hashlib
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ import orjson
 from chargebus.model import (AuthorizationDecision, AuthorizationStatus, TransactionEvent,
                              TransactionEventKind)
 from chargebus.protocol import OcppVersion
-from chargebus.records import APPLIED_DIGEST_SEPARATOR, Token, Transaction
+from chargebus.records import APPLIED_DIGEST_SEPARATOR, ActiveTransactions, Token, Transaction
 
 
 def apply_event(record: Transaction | None, event: TransactionEvent, station_id: str,
@@ -114,6 +115,69 @@ def authorization(token: Token | None, active: list[str], now: datetime,
             status = AuthorizationStatus.CONCURRENT_TX
     return AuthorizationDecision(status=status, expires_at=token.expires_at,
                                  group_id=token.parent_id)
+
+
+def claim(listing: ActiveTransactions | None, token: Token | None, id_token: str,
+          reference: str, now: datetime, remembered: timedelta
+          ) -> tuple[AuthorizationDecision, ActiveTransactions | None]:
+    """The decision on a transaction the token authorizes, and the token's list with the
+    transaction counted (None: the list stays as it is). It is counted in the write that
+    checked the limit, so that of two starts at once only one can pass. A start sent
+    again finds its own transaction counted; one that comes after its transaction was
+    released does not count it again."""
+    listed = listing.transactions if listing else {}
+    decision = authorization(token, list(listed), now, reference)
+    if decision.status is not AuthorizationStatus.ACCEPTED or reference in listed or \
+            listing is not None and reference in listing.released:
+        return decision, None
+    return decision, ActiveTransactions(
+        id_token=listing.id_token if listing else id_token,
+        transactions={**listed, reference: now},
+        released=_still_remembered(listing, now, remembered))
+
+
+def release(listing: ActiveTransactions | None, id_token: str, reference: str,
+            now: datetime, remembered: timedelta) -> ActiveTransactions | None:
+    """The token's list without the transaction, which is remembered as released for
+    ``remembered`` (also one never counted: a start refused, or still under way); None
+    where it is released already."""
+    if listing is not None and reference in listing.released:
+        return None
+    return ActiveTransactions(
+        id_token=listing.id_token if listing else id_token,
+        transactions={listed: claimed_at for listed, claimed_at
+                      in (listing.transactions if listing else {}).items()
+                      if listed != reference},
+        released={**_still_remembered(listing, now, remembered), reference: now})
+
+
+def without(listing: ActiveTransactions | None, reference: str) -> ActiveTransactions | None:
+    """The token's list without a transaction that counts no more; None where it is not
+    counted."""
+    if listing is None or reference not in listing.transactions:
+        return None
+    return listing.model_copy(update={"transactions": {
+        listed: claimed_at for listed, claimed_at in listing.transactions.items()
+        if listed != reference}})
+
+
+def counts_no_more(record: Transaction | None, claimed_at: datetime, now: datetime,
+                   grace: timedelta) -> bool:
+    """Whether a transaction counted against its token is to be dropped from the count
+    although no stop released it: it ended (closed by rule; or its stop did not find
+    the token), or it still has no record ``grace`` after it was counted (the edge
+    never recorded its start, and the station did not send it again)."""
+    if record is None:
+        return now - claimed_at >= grace
+    return not record.active
+
+
+def _still_remembered(listing: ActiveTransactions | None, now: datetime,
+                      remembered: timedelta) -> dict[str, datetime]:
+    if listing is None:
+        return {}
+    return {reference: released_at for reference, released_at in listing.released.items()
+            if now - released_at < remembered}
 
 
 def _earlier(current: datetime | None, moment: datetime) -> datetime:

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from chargebus import events, subjects
 from chargebus.identifiers import kv_key
-from chargebus.records import (ActiveTransactions, ConnectorStatus, LocalList, Presence,
+from chargebus.records import (ActiveTransactions, Claim, ConnectorStatus, LocalList, Presence,
                                StationAccess, StationInfo, Token, Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
@@ -120,6 +120,7 @@ class Stores:
         self.tokens = RecordStore(js, subjects.TOKENS_BUCKET, Token)
         self.transactions = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Transaction)
         self.active = RecordStore(js, subjects.TRANSACTIONS_BUCKET, ActiveTransactions)
+        self.claims = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Claim)
         self.access = RecordStore(js, subjects.ACCESS_BUCKET, StationAccess)
         self.local_lists = RecordStore(js, subjects.LOCAL_LISTS_BUCKET, LocalList)
         self.presence = RecordStore(js, subjects.PRESENCE_BUCKET, Presence)
@@ -139,6 +140,11 @@ class Stores:
 def transaction_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
     """Transaction ids are the station's own in 2.x, so they are keyed per station."""
     return ("tx", station_id, transaction_id)
+
+
+def claim_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
+    """Where the token a transaction counts against is noted."""
+    return ("claim", station_id, transaction_id)
 
 
 def active_key(id_token: str) -> tuple[str, str]:

@@ -2,7 +2,8 @@
 from chargebus.clock import ocpp_timestamp, parse_timestamp
 from chargebus.convert._readings import energy_readings
 from chargebus.model import (AuthorizationDecision, Boot, BootDecision, EnergyReading, IdToken,
-                             SecurityEvent, StatusReport, TransactionEvent, TransactionEventKind)
+                             SecurityEvent, StatusReport, TokenUse, TransactionEvent,
+                             TransactionEventKind)
 from chargebus.protocol import OcppVersion
 from chargebus.records import LocalListEntry
 
@@ -74,6 +75,15 @@ def transaction_of(action: str, payload: dict) -> str | None:
     """The transaction a call belongs to, where the call itself tells (not a 1.6 start)."""
     if action == "StopTransaction":
         return str(payload["transactionId"])
+    return None
+
+
+def token_use(action: str, payload: dict) -> TokenUse | None:
+    """A start counts against its token, a stop (whatever token it carries) ends that."""
+    if action == "StartTransaction":
+        return TokenUse.CLAIM
+    if action == "StopTransaction":
+        return TokenUse.RELEASE
     return None
 
 

@@ -2,11 +2,15 @@
 from chargebus.clock import ocpp_timestamp, parse_timestamp
 from chargebus.convert._readings import energy_readings
 from chargebus.model import (AuthorizationDecision, Boot, BootDecision, IdToken, SecurityEvent,
-                             StatusReport, TokenType, TransactionEvent, TransactionEventKind)
+                             StatusReport, TokenType, TokenUse, TransactionEvent,
+                             TransactionEventKind)
 from chargebus.protocol import OcppVersion
 from chargebus.records import LocalListEntry
 
 VERSION = OcppVersion.V201
+# Trigger reasons of an event that ends the token's authorization of the transaction,
+# which may go on (the EV still plugged in) until it is Ended.
+AUTHORIZATION_ENDED = frozenset({"StopAuthorized", "Deauthorized"})
 
 
 def boot(payload: dict) -> Boot:
@@ -66,6 +70,20 @@ def transaction_event(action: str, payload: dict, answer: dict | None) -> Transa
 def transaction_of(action: str, payload: dict) -> str | None:
     if action == "TransactionEvent":
         return payload["transactionInfo"]["transactionId"]
+    return None
+
+
+def token_use(action: str, payload: dict) -> TokenUse | None:
+    """An event with the token that authorizes the transaction counts it against the
+    token (normally Started; Updated where the EV was plugged in first); its end, or the
+    end of its authorization, releases it."""
+    if action != "TransactionEvent":
+        return None
+    if payload["eventType"] == TransactionEventKind.ENDED \
+            or payload["triggerReason"] in AUTHORIZATION_ENDED:
+        return TokenUse.RELEASE
+    if payload.get("idToken"):
+        return TokenUse.CLAIM
     return None
 
 
