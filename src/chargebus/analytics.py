@@ -7,7 +7,7 @@ Each query returns a list of rows as dicts. Over NATS the process that owns Clic
 (the sink) runs the SQL, so this works while `chargebus run` holds the chdb folder.
 """
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 
@@ -83,15 +83,19 @@ def sessions_sql(since: datetime, until: datetime, station: str | None = None) -
         FROM {SESSIONS} FINAL WHERE {where} ORDER BY stopped_at, station"""
 
 
-def silent_sql(minutes: int) -> str:
-    """Stations whose last sample is older than ``minutes``."""
+def silent_sql(minutes: int, at: datetime) -> str:
+    """Stations whose last sample is older than ``minutes`` before ``at``. The moment is
+    the asker's, like the windows of the other queries, not ClickHouse's now(): the
+    server's clock may differ from chargebus's, and an embedded chdb reads the clock
+    past the C library (a clock moved for a test, scripts/moved-clock.sh, moves the rest
+    of chargebus but not chdb)."""
     return f"""
         SELECT station, site, toString(last_at) AS last_sample FROM (
             SELECT station, any(site) AS site, max(last) AS last_at FROM (
                 SELECT station, site, maxMerge(last) AS last FROM {LAST_SAMPLE}
                 GROUP BY station, site)
             GROUP BY station)
-        WHERE last_at < now() - {int(minutes) * 60} ORDER BY last_at"""
+        WHERE last_at < {_time(at - timedelta(minutes=int(minutes)))} ORDER BY last_at"""
 
 
 def series_sql(station: str, measurand: str, since: datetime, until: datetime) -> str:
@@ -127,8 +131,8 @@ class Analytics:
                        station: str | None = None) -> list[dict]:
         return await self._ask(sessions_sql(since, until, station))
 
-    async def silent(self, minutes: int) -> list[dict]:
-        return await self._ask(silent_sql(minutes))
+    async def silent(self, minutes: int, at: datetime) -> list[dict]:
+        return await self._ask(silent_sql(minutes, at))
 
     async def series(self, station: str, measurand: str, since: datetime,
                      until: datetime) -> list[dict]:

@@ -56,7 +56,7 @@ def _run(settings: Settings, arguments: argparse.Namespace) -> int:
                 "energy": lambda: analytics.energy(arguments.by, since, until),
                 "peak": lambda: analytics.peak(since, until),
                 "sessions": lambda: analytics.sessions(since, until, arguments.station),
-                "silent": lambda: analytics.silent(arguments.minutes),
+                "silent": lambda: analytics.silent(arguments.minutes, until),
                 "series": lambda: analytics.series(arguments.station, arguments.measurand,
                                                    since, until),
             }[arguments.query]()
