@@ -5,10 +5,12 @@
 # The offset is libfaketime's: a sign, a number, and m, h, d or y (none: seconds).
 # libfaketime (Debian's libfaketime package, installed when missing and run as root)
 # moves every dynamically linked program the command starts: pytest, `chargebus run`
-# and its services, the simulator, Debian's clickhouse-server. It does not reach
-# nats-server (a static Go binary) nor chdb (loaded into the sink, but ClickHouse reads
-# the clock past the C library): they keep the real time, which chargebus never compares
-# with its own (NATS's own times serve only its retention and duplicate windows).
+# and its services, the simulator. It does not reach nats-server (a static Go binary)
+# nor chdb (loaded into the sink, but ClickHouse reads the clock past the C library);
+# the tests start Debian's clickhouse-server without it (tests/clickhouse_server.py).
+# These keep the true time, which chargebus never compares with its own: NATS's times
+# serve only its retention and duplicate windows, and the analytics ask ClickHouse about
+# the asker's moments, not its now().
 set -euo pipefail
 
 usage="usage: scripts/moved-clock.sh OFFSET COMMAND... (OFFSET like +3d, -12h, +400d)"
@@ -35,11 +37,42 @@ if [ -z "$library" ]; then
     fi
 fi
 
-# The multithreaded library, as the Python processes run threads. The monotonic clock
-# stays true: moved, Python's timed lock waits (sem_clockwait, which libfaketime does
-# not translate) hang. FAKETIME_DONT_RESET and FAKETIME_NO_CACHE are not needed: they
-# matter for a start date ("@...") and for a spec read from a file, not for an offset.
-moved=(env "LD_PRELOAD=$library${LD_PRELOAD:+:$LD_PRELOAD}" "FAKETIME=$offset"
+# The monotonic clock stays true: moved, Python's timed lock waits hang (sem_clockwait,
+# which libfaketime 0.9.10 does not translate, waits for the moved deadline in true time).
+# But then 0.9.10 shifts the deadline of clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME),
+# Python 3.11's time.sleep(), by the offset all the same: the kernel is given a negative
+# time and every time.sleep() fails with EINVAL (libfaketime's issue 426, fixed after
+# 0.9.10). Preloaded before libfaketime, this shim hands such sleeps to the kernel as they
+# are, the rest on to libfaketime.
+shim_dir="$(cd "$(dirname "$0")/.." && pwd)/build/moved-clock"
+shim="$shim_dir/true-monotonic-sleep.so"
+if [ ! -f "$shim" ] || [ "$shim" -ot "$0" ]; then
+    mkdir -p "$shim_dir"
+    cc -shared -fPIC -O2 -o "$shim" -x c - -ldl <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec *request,
+                    struct timespec *remaining)
+{
+    static int (*next)(clockid_t, int, const struct timespec *, struct timespec *);
+    if (clock == CLOCK_MONOTONIC)  /* returns the error number, as clock_nanosleep does */
+        return syscall(SYS_clock_nanosleep, clock, flags, request, remaining) == 0 ? 0 : errno;
+    if (next == NULL)
+        next = dlsym(RTLD_NEXT, "clock_nanosleep");
+    return next(clock, flags, request, remaining);
+}
+C
+fi
+
+# The multithreaded library, as the Python processes run threads. FAKETIME_DONT_RESET
+# and FAKETIME_NO_CACHE are not needed: they matter for a start date ("@...") and for a
+# spec read from a file, not for an offset given in the environment.
+moved=(env "LD_PRELOAD=$shim:$library${LD_PRELOAD:+:$LD_PRELOAD}" "FAKETIME=$offset"
        FAKETIME_DONT_FAKE_MONOTONIC=1)
 
 # Check that the clock really moves, by as much as asked.

@@ -2,6 +2,7 @@
 with apt when missing (the tests run as root), started on free ports with a data
 folder of its own, stopped afterwards. No package, no server: the tests that need one
 fail, they do not skip."""
+import os
 import shutil
 import subprocess
 import time
@@ -68,7 +69,13 @@ class ClickHouseServer:
         config = self.folder / "config.xml"
         config.write_text(CONFIG.format(folder=self.folder, tcp_port=self.tcp_port,
                                         http_port=self.http_port))
-        self.process = subprocess.Popen([binary, f"--config-file={config}"],
+        # Without the preloads of a moved clock (scripts/moved-clock.sh): jemalloc's malloc
+        # calls clock_gettime, libfaketime's looks its real functions up with dlsym, which
+        # calls malloc again under jemalloc's lock, and the server hangs at start. So it
+        # keeps the true time, as nats-server and chdb do.
+        environment = {name: value for name, value in os.environ.items()
+                       if name != "LD_PRELOAD"}
+        self.process = subprocess.Popen([binary, f"--config-file={config}"], env=environment,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
@@ -78,6 +85,7 @@ class ClickHouseServer:
             if self.answers():
                 return
             time.sleep(0.2)
+        self.stop()  # not left running, unanswering, after the tests
         raise RuntimeError("clickhouse-server did not answer in time")
 
     def answers(self) -> bool:
