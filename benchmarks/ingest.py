@@ -26,7 +26,7 @@ from pathlib import Path
 import nats
 import orjson
 
-from chargebus import bus, subjects
+from chargebus import bus, queryreplies, subjects
 from chargebus.clock import ocpp_timestamp
 from chargebus.clickhouse.engines import ServerEngine, with_database
 from chargebus.config import Settings
@@ -95,9 +95,8 @@ async def publish(nc, count: int, stations: int, samples_per_message: int = 4,
 
 
 async def stored(nc) -> int:
-    reply = await nc.request(subjects.sink_query(), b"SELECT count() AS n FROM meter_samples",
-                             timeout=30)
-    return int(orjson.loads(reply.data)["data"][0]["n"])
+    rows = await queryreplies.rows_of(nc, "SELECT count() AS n FROM meter_samples", timeout=30)
+    return int(rows[0]["n"])
 
 
 async def fill(nats_url: str, messages: int, stations: int, samples_per_message: int,
