@@ -9,17 +9,11 @@ Each query returns a list of rows as dicts. Over NATS the process that owns Clic
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import orjson
-
-from chargebus import events, subjects
+from chargebus import queryreplies
 from chargebus.clickhouse.migrations import (ENERGY_1D, ENERGY_15M, LAST_SAMPLE, POWER_15M,
                                              SAMPLES, SESSIONS)
 
 QUERIES = ("energy", "peak", "sessions", "silent", "series")
-
-
-class QueryFailed(Exception):
-    pass
 
 
 def _text(value: str) -> str:
@@ -114,11 +108,7 @@ class Analytics:
     @classmethod
     def over_nats(cls, nc, timeout: float = 60.0) -> "Analytics":
         async def ask(sql: str) -> list[dict]:
-            reply = await nc.request(subjects.sink_query(), sql.encode(), timeout=timeout)
-            error = (reply.headers or {}).get(events.ERROR)
-            if error is not None:
-                raise QueryFailed(f"{error}: {reply.data.decode(errors='replace')}")
-            return orjson.loads(reply.data)["data"]
+            return await queryreplies.rows_of(nc, sql, timeout)
         return cls(ask)
 
     async def energy(self, by: str, since: datetime, until: datetime) -> list[dict]:

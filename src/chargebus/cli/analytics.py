@@ -6,12 +6,14 @@ import sys
 from datetime import timedelta
 
 import orjson
+from nats.errors import NoRespondersError
 
-from chargebus.analytics import Analytics, QueryFailed
+from chargebus.analytics import Analytics
 from chargebus.cli.common import station_id, timestamp, whole_number, with_nats
 from chargebus.clock import utc_now
 from chargebus.config import Settings
 from chargebus.meter import DEFAULT_MEASURAND
+from chargebus.queryreplies import QueryFailed
 
 
 def register(commands) -> None:
@@ -50,7 +52,8 @@ def _run(settings: Settings, arguments: argparse.Namespace) -> int:
         return 2
 
     async def ask(nc) -> int:
-        analytics = Analytics.over_nats(nc)
+        # A reply comes at the latest when ClickHouse stops the query at its time limit.
+        analytics = Analytics.over_nats(nc, timeout=settings.query_timeout_seconds + 30)
         try:
             rows = await {
                 "energy": lambda: analytics.energy(arguments.by, since, until),
@@ -63,7 +66,7 @@ def _run(settings: Settings, arguments: argparse.Namespace) -> int:
         except QueryFailed as error:
             print(f"chargebus analytics {arguments.query}: {error}", file=sys.stderr)
             return 1
-        except TimeoutError:
+        except (TimeoutError, NoRespondersError):
             print("chargebus analytics: no answer from the sink (is chargebus running?)",
                   file=sys.stderr)
             return 1
