@@ -92,6 +92,12 @@ class StationConnection(WSListener):
             return
         if kind is WSMsgType.PING or kind is WSMsgType.PONG or transport.is_close_frame_sent:
             return
+        if kind is WSMsgType.BINARY:
+            # OCPP-J sends its messages in text frames only; the fragments that may
+            # follow are dropped unread, the close frame being sent.
+            self._fragments = None
+            self._close(WSCloseCode.UNSUPPORTED_DATA, "OCPP-J messages are text, not binary")
+            return
         message = self._assemble(kind, frame)
         if message is not None:
             self._take(message)
@@ -125,6 +131,12 @@ class StationConnection(WSListener):
             decoded = decode_frame(message, self._dialect)
         except BrokenFrame as broken:
             self._metrics.frame_in(self.version, "(broken)")
+            # Checked only here: the codec decodes nothing but valid UTF-8 (its scanners
+            # take ASCII alone, orjson refuses the rest), so only a broken frame can be
+            # text that is not text, which RFC 6455 (8.1) fails with 1007, not OCPP-J.
+            if not _is_utf8(message):
+                self._close(WSCloseCode.INVALID_TEXT, "a text message that is not UTF-8")
+                return
             self._send_error(broken.unique_id, broken.fault, broken.description)
             return
         message_type = decoded.message_type
@@ -255,3 +267,11 @@ class StationConnection(WSListener):
         self._close(code, reason)
         if self._transport is not None:
             await self._transport.wait_disconnected()
+
+
+def _is_utf8(message: bytes) -> bool:
+    try:
+        message.decode("utf-8")  # strict: no surrogates, no overlong forms
+    except UnicodeDecodeError:
+        return False
+    return True
