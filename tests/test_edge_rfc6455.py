@@ -1,12 +1,16 @@
 """What RFC 6455 asks of a server, and OCPP-J of its frames, on the edge's own sockets:
-text that is not UTF-8 closes with 1007, a binary message with 1003."""
+text that is not UTF-8 closes with 1007, a binary message with 1003, an upgrade of
+another WebSocket version gets 426 naming version 13, a request head too large 431, one
+never finished is cut off."""
+import asyncio
 import struct
 
 import orjson
 import pytest
 
-from raw_websocket import (BINARY_OPCODE, CONTINUATION_OPCODE, TEXT_OPCODE,
-                           close_frame_answering, masked_frame, read_frame, upgraded_socket)
+from raw_websocket import (BINARY_OPCODE, CONTINUATION_OPCODE, TEXT_OPCODE, answer_to_upgrade,
+                           close_frame_answering, header_of, masked_frame, read_frame,
+                           upgrade_request, upgraded_socket)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -79,3 +83,49 @@ async def test_a_binary_message_in_fragments_closes_with_1003(system):
         reader, writer, masked_frame(BINARY_OPCODE, b'[2,"b-2",', fin=False)
         + masked_frame(CONTINUATION_OPCODE, b'"Heartbeat",{}]'))
     assert payload[:2] == struct.pack("!H", UNSUPPORTED_DATA)
+
+
+@pytest.mark.parametrize("version", ["8", "7", "12", "14", None],
+                         ids=["8", "7", "12", "14", "none"])
+async def test_an_upgrade_to_another_websocket_version_gets_426_naming_13(system, version):
+    answer = await answer_to_upgrade(
+        system.edge_port, upgrade_request(system.edge_port, "VERSION-1", version=version))
+    assert answer.startswith(b"HTTP/1.1 426 "), answer[:200]
+    assert header_of(answer, "Sec-WebSocket-Version") == "13"
+    assert header_of(answer, "Upgrade") == "websocket"
+
+
+def padded_request(port: int, total: int) -> bytes:
+    """An upgrade request whose head (CRLF CRLF included) is ``total`` bytes."""
+    plain = upgrade_request(port, "PADDED-1")
+    line = "X-Padding: {}\r\n"
+    padding = total - len(plain) - len(line.format(""))
+    return upgrade_request(port, "PADDED-1", extra=line.format("p" * padding))
+
+
+@pytest.mark.parametrize("size", [9_000, 20_000, 200_000])
+async def test_a_request_head_too_large_gets_431(system, size):
+    answer = await answer_to_upgrade(system.edge_port, padded_request(system.edge_port, size))
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+
+
+async def test_many_header_lines_too_large_together_get_431(system):
+    extra = "".join(f"X-Line-{n}: {'v' * 90}\r\n" for n in range(100))
+    answer = await answer_to_upgrade(
+        system.edge_port, upgrade_request(system.edge_port, "LINES-1", extra=extra))
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+
+
+async def test_a_request_head_just_within_the_limit_is_upgraded(system):
+    answer = await answer_to_upgrade(system.edge_port, padded_request(system.edge_port, 8_000))
+    assert answer.startswith(b"HTTP/1.1 101 "), answer[:200]
+
+
+async def test_a_request_head_never_finished_is_cut_off(system):
+    reader, writer = await asyncio.open_connection("127.0.0.1", system.edge_port)
+    writer.write(upgrade_request(system.edge_port, "SLOW-1")[:-2])  # the blank line never comes
+    await writer.drain()
+    try:  # the handshake timeout (10 s) closes the socket without an answer
+        assert await asyncio.wait_for(reader.read(), 30) == b""
+    finally:
+        writer.close()

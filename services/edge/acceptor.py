@@ -17,6 +17,8 @@ from collections.abc import Callable
 from picows import WSAutoPingStrategy
 from picows.picows import WSProtocol
 
+from chargebus_services.edge.requesthead import RequestHead
+
 log = logging.getLogger(__name__)
 
 # At most this many connections taken per wakeup, so that a flood of them cannot keep
@@ -28,10 +30,11 @@ _RESOURCE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 def websocket_server_protocol(listener_factory: Callable, *, logger, handshake_timeout: float,
-                              max_frame_size: int,
-                              read_buffer_size: int) -> Callable[[], WSProtocol]:
-    """picows' server-side protocol, made as picows.ws_create_server makes it; the edge
-    pings idle stations itself (Liveness), so picows' own pinging stays off."""
+                              max_frame_size: int, read_buffer_size: int,
+                              refused: Callable[[str], None]) -> Callable[[], RequestHead]:
+    """picows' server-side protocol, made as picows.ws_create_server makes it, behind a
+    reader of the request head (a head too large gets 431); the edge pings idle stations
+    itself (Liveness), so picows' own pinging stays off."""
     def protocol() -> WSProtocol:
         return WSProtocol(
             None, None, False, listener_factory, logger,
@@ -42,7 +45,10 @@ def websocket_server_protocol(listener_factory: Callable, *, logger, handshake_t
             max_frame_size,
             None,  # extra headers: the listener's answer carries them
             read_buffer_size)
-    return protocol
+
+    def head_first() -> RequestHead:
+        return RequestHead(protocol, handshake_timeout, refused)
+    return head_first
 
 
 class Acceptor:

@@ -35,6 +35,8 @@ HANDSHAKE_TIMEOUT = 10.0
 READ_BUFFER_BYTES = 2048
 # Stations may answer a close slowly; a drain waits this long for all of them.
 DRAIN_CLOSE_SECONDS = 10.0
+# RFC 6455's version; picows would upgrade drafts 7 and 8 as well.
+WEBSOCKET_VERSION = "13"
 
 
 class Edge:
@@ -85,7 +87,7 @@ class Edge:
                 logger=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
                 handshake_timeout=HANDSHAKE_TIMEOUT,
                 max_frame_size=s.edge_max_message_size,
-                read_buffer_size=READ_BUFFER_BYTES),
+                read_buffer_size=READ_BUFFER_BYTES, refused=self.metrics.refused),
             tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT)
         try:
             await self._acceptor.listen(s.edge_host, s.edge_port, LISTEN_BACKLOG)
@@ -141,6 +143,11 @@ class Edge:
         log.debug("%s disconnected", connection.station_id)
 
     def _accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
+        if request.headers.get("Sec-WebSocket-Version") != WEBSOCKET_VERSION:
+            return self._refuse(  # RFC 6455 4.2.2, with the Upgrade a 426 must carry
+                Refusal(HTTPStatus.UPGRADE_REQUIRED, "websocket_version",
+                        f"this server speaks WebSocket version {WEBSOCKET_VERSION} only"),
+                {"Upgrade": "websocket", "Sec-WebSocket-Version": WEBSOCKET_VERSION})
         path = urlsplit(request.path.decode("latin-1")).path
         if not path.startswith(self._prefix):
             return self._refuse(Refusal(HTTPStatus.NOT_FOUND, "bad_path",
@@ -168,10 +175,11 @@ class Edge:
             extra_headers={"Sec-WebSocket-Protocol": version.value})
         return WSUpgradeResponseWithListener(response, StationConnection(station_id, version, self))
 
-    def _refuse(self, refusal: Refusal) -> WSUpgradeResponseWithListener:
+    def _refuse(self, refusal: Refusal,
+                more_headers: dict[str, str] | None = None) -> WSUpgradeResponseWithListener:
         self.metrics.refused(refusal.reason)
         log.info("refused a connection: %d %s", refusal.status, refusal.message)
-        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        headers = {"Content-Type": "text/plain; charset=utf-8"} | (more_headers or {})
         if refusal.status == HTTPStatus.UNAUTHORIZED:
             headers["WWW-Authenticate"] = 'Basic realm="chargebus", charset="UTF-8"'
         return WSUpgradeResponseWithListener(
