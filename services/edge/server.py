@@ -88,7 +88,7 @@ class Edge:
                 handshake_timeout=HANDSHAKE_TIMEOUT,
                 max_frame_size=s.edge_max_message_size,
                 read_buffer_size=READ_BUFFER_BYTES, refused=self.metrics.refused),
-            tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT)
+            tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT, refused=self.metrics.refused)
         try:
             await self._acceptor.listen(s.edge_host, s.edge_port, LISTEN_BACKLOG)
         except OSError as error:
