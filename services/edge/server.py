@@ -18,6 +18,7 @@ from chargebus.protocol import OcppVersion
 from chargebus.access import AccessDirectory
 from chargebus_services.edge.access import Gate, Refusal
 from chargebus_services.edge.acceptor import Acceptor, websocket_server_protocol
+from chargebus_services.edge.callrate import CallRate
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
 from chargebus_services.edge.identity import Identity, NodeIdTaken
@@ -44,6 +45,9 @@ class Edge:
         self.nc = nc
         self.node_id = settings.edge_node_id
         self.max_message_size = settings.edge_max_message_size
+        self.call_rate = (CallRate(settings.edge_station_calls_per_second,
+                                   settings.edge_station_call_burst)
+                          if settings.edge_station_calls_per_second else None)
         self.metrics = EdgeMetrics()
         self.stations = Stations(nc, settings.edge_node_id, settings.edge_offline_grace_seconds)
         self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations)
