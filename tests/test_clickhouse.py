@@ -100,7 +100,7 @@ class MeterStation:
         await self.socket.send(orjson.dumps([2, unique_id, "MeterValues", {
             "connectorId": connector, "meterValue": [{"timestamp": timestamp, "sampledValue": [
                 {"measurand": measurand, "value": value, "unit": unit}
-                for measurand, value, unit in values]}]}]))
+                for measurand, value, unit in values]}]}]).decode())
         answer = orjson.loads(await asyncio.wait_for(self.socket.recv(), 30))
         assert answer == [3, unique_id, {}], answer
         self.answered += 1
@@ -209,7 +209,7 @@ async def test_sessions_on_the_server(server_system, server_bus):
                        "evse": {"id": 1, "connectorId": 1},
                        "meterValue": [{"timestamp": stamp(_on(day, clock)), "sampledValue": [
                            {"value": kwh, "unitOfMeasure": {"unit": "kWh"}}]}]}
-            await socket.send(orjson.dumps([2, f"te-{seq}", "TransactionEvent", payload]))
+            await socket.send(orjson.dumps([2, f"te-{seq}", "TransactionEvent", payload]).decode())
             assert orjson.loads(await socket.recv())[0] == 3
     analytics = Analytics.over_nats(server_bus)
 

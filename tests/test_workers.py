@@ -54,7 +54,7 @@ class Station:
         """Like a real station, a call answered InternalError is sent again."""
         for attempt in range(attempts):
             unique_id = f"{action[:4]}-{next(self._ids)}"
-            await self.socket.send(orjson.dumps([2, unique_id, action, payload]))
+            await self.socket.send(orjson.dumps([2, unique_id, action, payload]).decode())
             answer = orjson.loads(await asyncio.wait_for(self.socket.recv(), 30))
             assert answer[1] == unique_id
             if answer[0] == 3:
@@ -272,7 +272,7 @@ class ListHoldingStation:
                 answer = {"status": "Accepted"}
             else:
                 answer = {"listVersion": self.version}
-            await self.socket.send(orjson.dumps([3, call[1], answer]))
+            await self.socket.send(orjson.dumps([3, call[1], answer]).decode())
 
 
 async def test_local_list_full_then_differential(cluster, cluster_stores):

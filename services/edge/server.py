@@ -18,6 +18,7 @@ from chargebus.protocol import OcppVersion
 from chargebus.access import AccessDirectory
 from chargebus_services.edge.access import Gate, Refusal
 from chargebus_services.edge.acceptor import Acceptor, websocket_server_protocol
+from chargebus_services.edge.callrate import CallRate
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
 from chargebus_services.edge.identity import Identity, NodeIdTaken
@@ -35,6 +36,8 @@ HANDSHAKE_TIMEOUT = 10.0
 READ_BUFFER_BYTES = 2048
 # Stations may answer a close slowly; a drain waits this long for all of them.
 DRAIN_CLOSE_SECONDS = 10.0
+# RFC 6455's version; picows would upgrade drafts 7 and 8 as well.
+WEBSOCKET_VERSION = "13"
 
 
 class Edge:
@@ -42,6 +45,9 @@ class Edge:
         self.nc = nc
         self.node_id = settings.edge_node_id
         self.max_message_size = settings.edge_max_message_size
+        self.call_rate = (CallRate(settings.edge_station_calls_per_second,
+                                   settings.edge_station_call_burst)
+                          if settings.edge_station_calls_per_second else None)
         self.metrics = EdgeMetrics()
         self.stations = Stations(nc, settings.edge_node_id, settings.edge_offline_grace_seconds)
         self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations)
@@ -85,8 +91,8 @@ class Edge:
                 logger=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
                 handshake_timeout=HANDSHAKE_TIMEOUT,
                 max_frame_size=s.edge_max_message_size,
-                read_buffer_size=READ_BUFFER_BYTES),
-            tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT)
+                read_buffer_size=READ_BUFFER_BYTES, refused=self.metrics.refused),
+            tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT, refused=self.metrics.refused)
         try:
             await self._acceptor.listen(s.edge_host, s.edge_port, LISTEN_BACKLOG)
         except OSError as error:
@@ -141,6 +147,11 @@ class Edge:
         log.debug("%s disconnected", connection.station_id)
 
     def _accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
+        if request.headers.get("Sec-WebSocket-Version") != WEBSOCKET_VERSION:
+            return self._refuse(  # RFC 6455 4.2.2, with the Upgrade a 426 must carry
+                Refusal(HTTPStatus.UPGRADE_REQUIRED, "websocket_version",
+                        f"this server speaks WebSocket version {WEBSOCKET_VERSION} only"),
+                {"Upgrade": "websocket", "Sec-WebSocket-Version": WEBSOCKET_VERSION})
         path = urlsplit(request.path.decode("latin-1")).path
         if not path.startswith(self._prefix):
             return self._refuse(Refusal(HTTPStatus.NOT_FOUND, "bad_path",
@@ -168,10 +179,11 @@ class Edge:
             extra_headers={"Sec-WebSocket-Protocol": version.value})
         return WSUpgradeResponseWithListener(response, StationConnection(station_id, version, self))
 
-    def _refuse(self, refusal: Refusal) -> WSUpgradeResponseWithListener:
+    def _refuse(self, refusal: Refusal,
+                more_headers: dict[str, str] | None = None) -> WSUpgradeResponseWithListener:
         self.metrics.refused(refusal.reason)
         log.info("refused a connection: %d %s", refusal.status, refusal.message)
-        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        headers = {"Content-Type": "text/plain; charset=utf-8"} | (more_headers or {})
         if refusal.status == HTTPStatus.UNAUTHORIZED:
             headers["WWW-Authenticate"] = 'Basic realm="chargebus", charset="UTF-8"'
         return WSUpgradeResponseWithListener(

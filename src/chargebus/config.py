@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     edge_offline_grace_seconds: float = Field(5.0, ge=0)
     # JetStream publishes awaiting their ack, at most; beyond, the edge stops reading.
     edge_publish_window: int = Field(4096, gt=0)
+    # Calls (and 2.1 SENDs) a station may make per second, and at once: a station over
+    # it is not read until it may call again (TCP holds the rest). 0: no limit.
+    edge_station_calls_per_second: float = Field(20.0, ge=0)
+    edge_station_call_burst: int = Field(100, gt=0)
     edge_metrics_host: str = "127.0.0.1"
     edge_metrics_port: int = Field(9464, ge=0, le=65535)  # 0: no metrics endpoint
     worker_request_timeout: float = Field(10.0, gt=0)
