@@ -223,7 +223,7 @@ async def test_a_heavy_query_is_cut_by_its_time_limit_and_ingest_goes_on(engine,
             await socket.send(orjson.dumps([2, f"m{sent}", "MeterValues", {
                 "connectorId": 1, "meterValue": [{
                     "timestamp": f"2026-11-20T10:{sent // 60:02d}:{sent % 60:02d}Z",
-                    "sampledValue": [{"value": str(sent)}]}]}]))
+                    "sampledValue": [{"value": str(sent)}]}]}]).decode())
             assert orjson.loads(await socket.recv())[0] == 3
             await asyncio.sleep(0.05)
     failed = await heavy
