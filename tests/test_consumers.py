@@ -64,3 +64,45 @@ def test_batches_are_handled_in_turn_or_overlapping(system, overlap):
         assert events.index("end 1") < events.index("start 3")
     else:
         assert events[:4] == ["start 1", "end 1", "start 2", "end 2"]
+
+
+def test_a_batch_handled_past_the_ack_wait_is_not_delivered_again(system):
+    """A sink's first insert takes seconds (it makes its chdb reader): its batch must not
+    go to another consumer meanwhile, which would store the same rows again."""
+    async def consume() -> tuple[list[tuple[bytes, int]], object]:
+        from chargebus.consumers import delivery
+
+        client = await bus.connect_url(system.nats_url)
+        js = client.jetstream()
+        name = "SLOWBATCH"
+        await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"]))
+        for index in range(4):
+            await js.publish(f"{name}.m", b"%d" % index)
+        handled: list[tuple[bytes, int]] = []
+        ack_wait = 1.0
+
+        async def handle(batch):
+            handled.extend((msg.data, delivery(msg).times) for msg in batch)
+            await asyncio.sleep(ack_wait * 3.5)
+
+        # Two readers of one durable consumer, as two sinks share one.
+        readers = [DurableConsumer(client, name, f"{name}-reader", f"{name}.>", handle,
+                                   batch_size=4, batch_seconds=0.2, ack_wait=ack_wait)
+                   for _ in range(2)]
+        for reader in readers:
+            await reader.start()
+        try:
+            for _ in range(200):
+                info = await js.consumer_info(name, f"{name}-reader")
+                if len(handled) >= 4 and info.num_ack_pending == 0:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            for reader in readers:
+                await reader.stop()
+        await client.close()
+        return handled, info
+
+    handled, info = asyncio.run(consume())
+    assert sorted(handled) == [(b"%d" % index, 1) for index in range(4)]
+    assert info.num_redelivered == 0 and info.num_ack_pending == 0

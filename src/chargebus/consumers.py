@@ -19,6 +19,11 @@ BatchHandler = Callable[[list[BusMsg]], Awaitable[Collection[BusMsg] | None]]
 
 REDELIVERY_DELAY = 2.0
 MAX_REDELIVERY_DELAY = 60.0
+# A batch still being handled is reported as such this often, as a share of the ack wait:
+# a slow batch (a sink's first insert makes its chdb reader, seconds) was otherwise
+# delivered to a second sink meanwhile, whose lookup did not see the rows under way yet,
+# and both stored them.
+PROGRESS_SHARE = 0.3
 
 # JetStream's status headers on the replies to a pull request.
 DESCRIPTION = "Description"
@@ -73,6 +78,7 @@ class DurableConsumer:
             max_ack_pending=max(batch_size * 4, 1024),  # two batches out, and retries
         )
         self._handle = handle
+        self._progress_every = ack_wait * PROGRESS_SHARE
         self._overlap = overlap
         self._max_backoff = max_backoff
         self._batch_size = batch_size
@@ -164,9 +170,11 @@ class DurableConsumer:
                 await msg.nak()
 
     async def _settle(self, batch: list[BusMsg]) -> None:
+        reporting = asyncio.create_task(self._report_progress(batch))
         try:
             later = await self._handle(batch) or ()
         except Exception as error:
+            reporting.cancel()
             # One line, not a traceback: while a database is down this repeats.
             log.warning("%s could not handle a batch of %d (%s: %s); it will be delivered "
                         "again", self._config.durable_name, len(batch),
@@ -175,12 +183,22 @@ class DurableConsumer:
             for msg in batch:
                 await msg.nak(delay=_backoff(msg, self._max_backoff))
             return
+        reporting.cancel()
         for msg in later:
             await msg.nak(delay=_backoff(msg, self._max_backoff))
         if later:
             waiting = {id(msg) for msg in later}
             batch = [msg for msg in batch if id(msg) not in waiting]
         await self._nc.acknowledge(batch)
+
+    async def _report_progress(self, batch: list[BusMsg]) -> None:
+        while True:
+            await asyncio.sleep(self._progress_every)
+            try:
+                await self._nc.still_working(batch)
+            except Exception as error:  # the handler's own outcome is what counts
+                log.warning("%s: could not report a batch in progress: %s",
+                            self._config.durable_name, error)
 
 
 class Delivery(NamedTuple):
