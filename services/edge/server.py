@@ -1,9 +1,11 @@
 """The edge's WebSocket server: who may connect, in which OCPP version, over what."""
 import asyncio
+import functools
 import itertools
 import logging
 import secrets
 import ssl
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
@@ -18,11 +20,14 @@ from chargebus.protocol import OcppVersion
 from chargebus.access import AccessDirectory
 from chargebus_services.edge.access import Gate, Refusal
 from chargebus_services.edge.acceptor import Acceptor, websocket_server_protocol
+from chargebus_services.edge.attempts import FailedAttempts, GuessingLimits
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
+from chargebus_services.edge.handshake import CheckedHandshake
 from chargebus_services.edge.identity import Identity, NodeIdTaken
 from chargebus_services.edge.liveness import Liveness
 from chargebus_services.edge.metrics import EdgeMetrics
+from chargebus_services.edge.password_checks import PasswordChecks
 from chargebus_services.edge.stations import Stations
 from chargebus_services.edge.turnover import Turnover
 
@@ -35,6 +40,9 @@ HANDSHAKE_TIMEOUT = 10.0
 READ_BUFFER_BYTES = 2048
 # Stations may answer a close slowly; a drain waits this long for all of them.
 DRAIN_CLOSE_SECONDS = 10.0
+# The verdict where no password check was made (see CheckedHandshake).
+UNCHECKED = Refusal(HTTPStatus.INTERNAL_SERVER_ERROR, "check_failed",
+                    "the edge could not check the credentials")
 
 
 class Edge:
@@ -52,8 +60,11 @@ class Edge:
         self._prefix = settings.edge_path_prefix
         self._preference = [OcppVersion(name) for name in settings.edge_subprotocols]
         self._directory = AccessDirectory(nc)
+        self._password_checks = PasswordChecks(settings.edge_password_threads,
+                                               settings.edge_password_queue, self.metrics)
         self._gate = Gate(self._directory, settings.edge_security_profile,
-                          settings.unknown_stations)
+                          settings.unknown_stations, FailedAttempts(GuessingLimits.of(settings)),
+                          self._password_checks, self.metrics)
         self._acceptor: Acceptor | None = None
         # Connection ids: this edge, this run of it, a count. Unique across edges and
         # restarts without a uuid4 per socket (a getrandom call each, in a storm).
@@ -77,16 +88,17 @@ class Edge:
         tls = _tls_context(s)
         if tls is not None:
             self.metrics.track_tls(tls)
-        self._acceptor = Acceptor(
-            websocket_server_protocol(
-                self._accept,
-                # Not a Logger: picows makes a child Logger per socket of a Logger it is
-                # given (about 0.6 KiB each, for the socket's life).
-                logger=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
-                handshake_timeout=HANDSHAKE_TIMEOUT,
-                max_frame_size=s.edge_max_message_size,
-                read_buffer_size=READ_BUFFER_BYTES),
-            tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT)
+        websocket = functools.partial(
+            websocket_server_protocol,
+            # Not a Logger: picows makes a child Logger per socket of a Logger it is
+            # given (about 0.6 KiB each, for the socket's life).
+            logger=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
+            handshake_timeout=HANDSHAKE_TIMEOUT,
+            max_frame_size=s.edge_max_message_size,
+            read_buffer_size=READ_BUFFER_BYTES)
+        protocol = (self._checked_handshakes(websocket) if self._gate.checks_passwords
+                    else websocket(self._accept))
+        self._acceptor = Acceptor(protocol, tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT)
         try:
             await self._acceptor.listen(s.edge_host, s.edge_port, LISTEN_BACKLOG)
         except OSError as error:
@@ -112,6 +124,7 @@ class Edge:
         await self.stations.stop()
         self.turnover.stop()
         await self._directory.stop()
+        self._password_checks.stop()
         self.metrics.stop()
         await self._identity.release()
 
@@ -140,16 +153,49 @@ class Edge:
         self.turnover.went += 1
         log.debug("%s disconnected", connection.station_id)
 
+    def _checked_handshakes(self, websocket: Callable) -> Callable[[], CheckedHandshake]:
+        """Profiles 1 and 2: each socket read first by a CheckedHandshake, then by a
+        picows protocol that answers from its verdict."""
+        def answering(verdict: Refusal | None):
+            return websocket(functools.partial(self._accept_checked, verdict=verdict))()
+        return lambda: CheckedHandshake(self._authenticate, answering, UNCHECKED,
+                                        HANDSHAKE_TIMEOUT)
+
     def _accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
+        """Profiles 0 and 3: nothing to check before the upgrade but the id."""
+        station_id = self._station_of(request)
+        if isinstance(station_id, Refusal):
+            return self._refuse(station_id)
+        return self._upgrade(station_id, request, self._gate.admit(station_id))
+
+    async def _authenticate(self, request: WSUpgradeRequest, address: str) -> Refusal | None:
+        """Profiles 1 and 2: the verdict on the request's credentials, given to
+        _accept_checked once picows reads the request."""
+        station_id = self._station_of(request)
+        if isinstance(station_id, Refusal):
+            return station_id
+        return await self._gate.authenticate(
+            station_id, request.headers.get("Authorization"), address)
+
+    def _accept_checked(self, request: WSUpgradeRequest,
+                        verdict: Refusal | None) -> WSUpgradeResponseWithListener:
+        station_id = self._station_of(request)
+        if isinstance(station_id, Refusal):
+            return self._refuse(station_id)
+        return self._upgrade(station_id, request, verdict)
+
+    def _station_of(self, request: WSUpgradeRequest) -> str | Refusal:
         path = urlsplit(request.path.decode("latin-1")).path
         if not path.startswith(self._prefix):
-            return self._refuse(Refusal(HTTPStatus.NOT_FOUND, "bad_path",
-                                        f"stations connect at {self._prefix}<stationId>"))
+            return Refusal(HTTPStatus.NOT_FOUND, "bad_path",
+                           f"stations connect at {self._prefix}<stationId>")
         try:
-            station_id = check_station_id(unquote(path[len(self._prefix):]))
+            return check_station_id(unquote(path[len(self._prefix):]))
         except InvalidIdentifier as error:
-            return self._refuse(Refusal(HTTPStatus.BAD_REQUEST, "bad_station_id", str(error)))
-        refusal = self._gate.admit(station_id, request.headers.get("Authorization"))
+            return Refusal(HTTPStatus.BAD_REQUEST, "bad_station_id", str(error))
+
+    def _upgrade(self, station_id: str, request: WSUpgradeRequest,
+                 refusal: Refusal | None) -> WSUpgradeResponseWithListener:
         if refusal is not None:
             return self._refuse(refusal)
         offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
@@ -174,6 +220,8 @@ class Edge:
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if refusal.status == HTTPStatus.UNAUTHORIZED:
             headers["WWW-Authenticate"] = 'Basic realm="chargebus", charset="UTF-8"'
+        if refusal.retry_after is not None:
+            headers["Retry-After"] = str(refusal.retry_after)
         return WSUpgradeResponseWithListener(
             WSUpgradeResponse.create_error_response(
                 refusal.status, (refusal.message + "\n").encode(), extra_headers=headers),
