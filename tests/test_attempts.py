@@ -4,7 +4,8 @@ from chargebus_services.edge.attempts import FailedAttempts, GuessingLimits
 
 LIMITS = GuessingLimits(free_failures=3, delay_seconds=1.0, max_delay_seconds=8.0,
                         lockout_failures=10, lockout_seconds=300.0,
-                        address_free_failures=5, address_max_delay_seconds=4.0)
+                        address_free_failures=5, address_max_delay_seconds=4.0,
+                        address_checks=2)
 
 
 class Clock:
@@ -88,27 +89,30 @@ def test_failures_are_forgotten_a_lockout_after_the_last():
     assert attempts.failures("CP-1") == 0
 
 
-def test_an_address_is_never_refused_only_answered_late():
+def test_an_address_is_never_refused_only_held():
     clock = Clock()
     attempts = FailedAttempts(LIMITS, clock)
-    delays = [attempts.refused_from("192.0.2.7") for _ in range(10)]
+    delays = []
+    for _ in range(10):
+        delays.append(attempts.address_delay("192.0.2.7"))
+        attempts.refused_from("192.0.2.7")
     assert delays == [0, 0, 0, 0, 0, 1, 2, 4, 4, 4]
-    assert attempts.refused_from("192.0.2.8") == 0  # a neighbour is not slowed
-    for station in ("SITE-1", "SITE-2"):  # its stations are still checked at once
+    assert attempts.address_delay("192.0.2.8") == 0  # a neighbour is not slowed
+    for station in ("SITE-1", "SITE-2"):  # its stations' ids have no failures
         assert attempts.wait(station) == 0
     clock.now += 300
-    assert attempts.refused_from("192.0.2.7") == 0
+    assert attempts.address_delay("192.0.2.7") == 0
 
 
 def test_ipv6_addresses_count_by_their_64_block_and_mapped_ipv4_as_ipv4():
     attempts = FailedAttempts(LIMITS, Clock())
     for host in range(5):
         attempts.refused_from(f"2001:db8:1:2::{host + 1}")
-    assert attempts.refused_from("2001:db8:1:2:ffff::9") == 1
-    assert attempts.refused_from("2001:db8:1:3::1") == 0
+    assert attempts.address_delay("2001:db8:1:2:ffff::9") == 1
+    assert attempts.address_delay("2001:db8:1:3::1") == 0
     for _ in range(5):
         attempts.refused_from("::ffff:192.0.2.9")
-    assert attempts.refused_from("192.0.2.9") == 1
+    assert attempts.address_delay("192.0.2.9") == 1
 
 
 def test_records_are_bounded_the_least_recently_failed_dropped_first():

@@ -6,11 +6,12 @@ failure, and at the lockout count it is refused for the lockout, right password 
 A check of an id already under way makes another attempt wait too, so that guesses sent
 at once are counted one after the other.
 
-A source address is never refused for its failures: many stations of a site may share
-one behind NAT, and one bad station must not shut the others out. Past a higher count,
-the address's refusals are answered late (which slows a guesser that waits for its
-answers), while its right passwords go through at once. IPv6 addresses count by /64,
-the block one host is usually given.
+A source address is never locked out: many stations of a site may share one behind
+NAT, and one bad station must not shut the others out. Past a higher count of
+refusals, its attempts are held before they are checked or answered (the Gate holds
+them), longer with each refusal up to a max, which slows a guesser and bounds the
+hashing it costs; a station whose password verified before is never held. IPv6
+addresses count by /64, the block one host is usually given.
 
 Records are kept for a bounded number of ids and addresses (unknown ids are counted
 too), the least recently failed dropped first.
@@ -35,6 +36,7 @@ class GuessingLimits:
     lockout_seconds: float
     address_free_failures: int
     address_max_delay_seconds: float
+    address_checks: int
 
     @classmethod
     def of(cls, settings: Settings) -> "GuessingLimits":
@@ -44,7 +46,8 @@ class GuessingLimits:
                    lockout_failures=settings.edge_auth_lockout_failures,
                    lockout_seconds=settings.edge_auth_lockout_seconds,
                    address_free_failures=settings.edge_auth_address_free_failures,
-                   address_max_delay_seconds=settings.edge_auth_address_max_delay_seconds)
+                   address_max_delay_seconds=settings.edge_auth_address_max_delay_seconds,
+                   address_checks=settings.edge_auth_address_checks)
 
 
 @dataclass(slots=True)
@@ -118,20 +121,26 @@ class FailedAttempts:
     def succeeded(self, station_id: str) -> None:
         self._stations.pop(station_id, None)
 
-    def refused_from(self, address: str) -> float:
-        """Counts a refusal of a station at ``address``; the seconds its answer waits."""
-        key, now = _network(address), self._now()
+    def address_delay(self, address: str) -> float:
+        """How long an attempt from ``address`` is held, for the refusals it had."""
+        record = self._addresses.get(address_key(address))
+        if record is None or self._now() - record.last >= self._limits.lockout_seconds:
+            return 0.0
+        beyond = record.count - self._limits.address_free_failures
+        if beyond < 0:
+            return 0.0
+        return _doubled(self._limits.delay_seconds, beyond,
+                        self._limits.address_max_delay_seconds)
+
+    def refused_from(self, address: str) -> None:
+        """Counts a refusal of a station at ``address``."""
+        key, now = address_key(address), self._now()
         record = self._addresses.pop(key, None)
         if record is None or now - record.last >= self._limits.lockout_seconds:
             record = _Failures()
         record.count += 1
         record.last = now
         _insert(self._addresses, key, record, self._kept)
-        beyond = record.count - self._limits.address_free_failures
-        if beyond <= 0:
-            return 0.0
-        return _doubled(self._limits.delay_seconds, beyond - 1,
-                        self._limits.address_max_delay_seconds)
 
     def _current(self, station_id: str) -> _Failures | None:
         """The station's record, unless it is to be forgotten by now."""
@@ -158,7 +167,8 @@ def _insert(records: dict[str, _Failures], key: str, record: _Failures,
     return record
 
 
-def _network(address: str) -> str:
+def address_key(address: str) -> str:
+    """What an address is counted as: itself, or its /64 for IPv6."""
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:

@@ -4,11 +4,11 @@ the event loop and still be answered with an HTTP status before the upgrade.
 picows asks its listener factory for the answer synchronously, while it parses the
 request (picows 2.3 has no hook that answers later). So this protocol takes the
 socket first: it reads the request, parses it with picows' own parser (the check sees
-the request picows answers), pauses reading while the check runs, then hands the
-socket to a picows protocol made for the verdict and feeds it the bytes it read;
-picows then answers as it always does, from the verdict. A request picows cannot
-parse is handed over unchecked for picows to refuse. Once handed over, nothing of
-this stays in the way of the station's frames.
+the request picows would), pauses reading while the check runs, then either writes the
+refusal and closes, or hands the socket to a picows protocol made for the verdict and
+feeds it the bytes it read; picows then upgrades as it always does. A request picows
+cannot parse is handed over unchecked for picows to refuse. Once handed over, nothing
+of this stays in the way of the station's frames.
 """
 import asyncio
 import logging
@@ -25,13 +25,14 @@ MAX_REQUEST_BYTES = 16 * 1024  # picows' own limit: past it, it disconnects
 
 class CheckedHandshake(asyncio.Protocol):
     def __init__(self, check: Callable[[WSUpgradeRequest, str], Awaitable[object]],
-                 websocket: Callable[[object], asyncio.BufferedProtocol],
+                 answer: Callable[[object], bytes | asyncio.BufferedProtocol],
                  unchecked: object, timeout: float):
-        """``check(request, peer address)`` gives the verdict, ``websocket(verdict)``
-        the picows protocol that answers by it; ``unchecked`` is the verdict where no
-        check was made: a request picows refuses itself, or a check that raised."""
+        """``check(request, peer address)`` gives the verdict; ``answer(verdict)`` the
+        refusal to write, or the picows protocol to hand the socket to. ``unchecked``
+        is the verdict where no check was made: a request picows refuses itself, or a
+        check that raised."""
         self._check = check
-        self._websocket = websocket
+        self._answer = answer
         self._unchecked = unchecked
         self._timeout = timeout
         self._transport: asyncio.Transport | None = None
@@ -84,7 +85,11 @@ class CheckedHandshake(asyncio.Protocol):
     def _hand_over(self, verdict: object) -> None:
         self._timer.cancel()
         self._handed_over = True
-        websocket = self._websocket(verdict)
+        websocket = self._answer(verdict)
+        if isinstance(websocket, bytes):  # a refusal: picows would only write it
+            self._transport.write(websocket)
+            self._transport.close()
+            return
         self._transport.set_protocol(websocket)
         websocket.connection_made(self._transport)
         _feed(websocket, self._received, self._transport)

@@ -39,7 +39,7 @@ class EdgeMetrics:
                                      "Station ids locked out after failed passwords",
                                      registry=self.registry)
         self.auth_held = Counter("chargebus_edge_auth_held",
-                                 "Refusals answered late: their source address failed too often",
+                                 "Attempts held back: their source address failed too often",
                                  registry=self.registry)
         self.bus_latency = Histogram("chargebus_edge_bus_latency_seconds",
                                      "Time the bus took: JetStream ack or worker reply",

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 from nats.aio.client import Client
 from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
+from picows.picows import WSProtocol
 
 from chargebus.config import Settings
 from chargebus.edges import EdgeAbout
@@ -154,11 +155,16 @@ class Edge:
         log.debug("%s disconnected", connection.station_id)
 
     def _checked_handshakes(self, websocket: Callable) -> Callable[[], CheckedHandshake]:
-        """Profiles 1 and 2: each socket read first by a CheckedHandshake, then by a
-        picows protocol that answers from its verdict."""
-        def answering(verdict: Refusal | None):
-            return websocket(functools.partial(self._accept_checked, verdict=verdict))()
-        return lambda: CheckedHandshake(self._authenticate, answering, UNCHECKED,
+        """Profiles 1 and 2: each socket read first by a CheckedHandshake, then, unless
+        refused, by a picows protocol that upgrades it."""
+        def answer(verdict: Refusal | None) -> bytes | WSProtocol:
+            if verdict is None or verdict is UNCHECKED:
+                return websocket(functools.partial(self._accept_checked, verdict=verdict))()
+            # Written as picows writes a refusal, without a picows protocol made for it.
+            response = self._refuse(verdict).response
+            response.headers["Connection"] = "close"
+            return bytes(response.to_bytes())
+        return lambda: CheckedHandshake(self._authenticate, answer, UNCHECKED,
                                         HANDSHAKE_TIMEOUT)
 
     def _accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
@@ -169,8 +175,8 @@ class Edge:
         return self._upgrade(station_id, request, self._gate.admit(station_id))
 
     async def _authenticate(self, request: WSUpgradeRequest, address: str) -> Refusal | None:
-        """Profiles 1 and 2: the verdict on the request's credentials, given to
-        _accept_checked once picows reads the request."""
+        """Profiles 1 and 2: the verdict on the request's credentials (None: go on to
+        the upgrade), for CheckedHandshake."""
         station_id = self._station_of(request)
         if isinstance(station_id, Refusal):
             return station_id

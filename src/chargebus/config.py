@@ -53,11 +53,14 @@ class Settings(BaseSettings):
     edge_auth_max_delay_seconds: float = Field(60.0, gt=0)
     edge_auth_lockout_failures: int = Field(10, ge=1)
     edge_auth_lockout_seconds: float = Field(300.0, gt=0)
-    # A source address is never refused for its failures (a site's stations share one
-    # behind NAT): past this many refusals its refusals are answered late, from the delay
-    # above doubling up to the max here; its right passwords are never slowed.
+    # A source address is never locked out (a site's stations share one behind NAT):
+    # past this many refusals each of its attempts is held before it is checked or
+    # answered, from the delay above doubling up to the max here, and at most the
+    # checks' number of them wait for a check at once (more are refused, 429). A
+    # station whose password verified before on this edge is never held.
     edge_auth_address_free_failures: int = Field(50, ge=0)
     edge_auth_address_max_delay_seconds: float = Field(5.0, gt=0)
+    edge_auth_address_checks: int = Field(16, ge=1)
     # Password hashes are checked in this many threads, off the event loop; at most the
     # queue's number of checks wait for one, beyond that a station is answered 503.
     edge_password_threads: int = Field(1, ge=1, le=64)
