@@ -10,7 +10,7 @@ import orjson
 import pytest
 import websockets
 
-from conftest import extra_edge
+from conftest import alive, descendants, extra_edge
 from chargebus.passwords import hash_password
 from chargebus.records import StationAccess
 
@@ -181,6 +181,9 @@ async def test_a_locked_out_station_is_admitted_once_the_lockout_ends(system, st
         assert count(edge, "chargebus_edge_auth_lockouts_total") == 1
         assert count(edge, "chargebus_edge_refused_total", reason="locked_out") \
             == len(answers) - 1
+        hasher = descendants(edge.process.pid)
+        assert len(hasher) == 1
+    assert not alive(hasher[0])  # the edge's password hasher went with it
 
 
 async def test_unknown_stations_under_pending_need_no_password(system):

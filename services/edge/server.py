@@ -61,7 +61,7 @@ class Edge:
         self._prefix = settings.edge_path_prefix
         self._preference = [OcppVersion(name) for name in settings.edge_subprotocols]
         self._directory = AccessDirectory(nc)
-        self._password_checks = PasswordChecks(settings.edge_password_threads,
+        self._password_checks = PasswordChecks(settings.edge_password_processes,
                                                settings.edge_password_queue, self.metrics)
         self._gate = Gate(self._directory, settings.edge_security_profile,
                           settings.unknown_stations, FailedAttempts(GuessingLimits.of(settings)),
@@ -85,6 +85,11 @@ class Edge:
         except NodeIdTaken as error:
             raise SystemExit(f"edge: {error}") from None
         await self._directory.start()
+        if self._gate.checks_passwords:
+            try:
+                await self._password_checks.start()
+            except OSError as error:
+                raise SystemExit(f"edge: cannot start the password hasher: {error}") from None
         await self.stations.start()
         tls = _tls_context(s)
         if tls is not None:
@@ -125,7 +130,7 @@ class Edge:
         await self.stations.stop()
         self.turnover.stop()
         await self._directory.stop()
-        self._password_checks.stop()
+        await self._password_checks.stop()
         self.metrics.stop()
         await self._identity.release()
 

@@ -61,9 +61,10 @@ class Settings(BaseSettings):
     edge_auth_address_free_failures: int = Field(50, ge=0)
     edge_auth_address_max_delay_seconds: float = Field(5.0, gt=0)
     edge_auth_address_checks: int = Field(16, ge=1)
-    # Password hashes are checked in this many threads, off the event loop; at most the
-    # queue's number of checks wait for one, beyond that a station is answered 503.
-    edge_password_threads: int = Field(1, ge=1, le=64)
+    # Password hashes are checked in this many processes beside the edge, off its event
+    # loop; at most the queue's number of checks wait for one, beyond that a station is
+    # answered 503.
+    edge_password_processes: int = Field(1, ge=1, le=64)
     edge_password_queue: int = Field(1024, ge=1)
     edge_max_message_size: int = Field(64 * 1024, ge=1024)
     # A socket that sends nothing for this long is pinged; no pong in time closes it.
