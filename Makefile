@@ -17,6 +17,13 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The suite with the clock moved (libfaketime): no test may depend on the date it runs.
+# The set-up runs on the true clock; only pytest and what it starts are moved.
+CLOCK_OFFSET ?= +3d
+.PHONY: test-moved-clock
+test-moved-clock: $(VENV)/.installed-dev
+	scripts/moved-clock.sh $(CLOCK_OFFSET) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
 # Cython < 3.3: 3.3 compiles str == str to PyUnicode_Compare on Python < 3.14, which
 # makes the generated validators' action and enum matching a third slower.
 $(BIN)/python:

@@ -61,7 +61,7 @@ QUERIES = {
         "site", datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
     "peak per site (the year)": lambda: analytics.peak_sql(
         datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
-    "silent for 60 minutes": lambda: analytics.silent_sql(60),
+    "silent for 60 minutes": lambda: analytics.silent_sql(60, datetime.now(UTC)),
     "series of one station (a week)": lambda: analytics.series_sql(
         "ST-42", "Voltage", datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 8, tzinfo=UTC)),
 }

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/ingest.py [--messages 50000] [--samples-per-message 4|12]
                                           [--stations 100000] [--other-calls 0.0]
                                           [--clickhouse-url URL [--clickhouse-pid PID]]
+                                          [--heavy-queries]
 
 Starts a nats-server of its own, publishes MeterValues calls of 1.6 with 4 sampled values
 each (energy, power, current and voltage of one phase) or 12 (a three-phase AC charger:
@@ -12,7 +13,10 @@ many Heartbeats per MeterValues on average, into the OCPP stream as the edge rec
 temporary folder, or the ClickHouse server at --clickhouse-url) and times until the
 samples table holds them all: the rate a sink drains JetStream into ClickHouse. The
 publish rate of this one Python publisher is printed too (an edge publishes only its own
-stations' calls). Stops everything at the end or after --deadline seconds.
+stations' calls). With --heavy-queries, a query that runs until its time limit stops it
+(a count over system.numbers) keeps the sink's query thread busy all the while, one
+after another: the ratio of the two rates is what such a query takes from ingest. Stops
+everything at the end or after --deadline seconds.
 """
 import argparse
 import asyncio
@@ -26,7 +30,7 @@ from pathlib import Path
 import nats
 import orjson
 
-from chargebus import bus, subjects
+from chargebus import bus, queryreplies, subjects
 from chargebus.clock import ocpp_timestamp
 from chargebus.clickhouse.engines import ServerEngine, with_database
 from chargebus.config import Settings
@@ -95,9 +99,23 @@ async def publish(nc, count: int, stations: int, samples_per_message: int = 4,
 
 
 async def stored(nc) -> int:
-    reply = await nc.request(subjects.sink_query(), b"SELECT count() AS n FROM meter_samples",
-                             timeout=30)
-    return int(orjson.loads(reply.data)["data"][0]["n"])
+    rows = await queryreplies.rows_of(nc, "SELECT count() AS n FROM meter_samples", timeout=30)
+    return int(rows[0]["n"])
+
+
+# The sink's query limit in a run with --heavy-queries: short, so that several run.
+HEAVY_QUERY_SECONDS = 5
+
+
+async def heavy_queries(nc) -> None:
+    """Queries that each run until the time limit stops them, one after another."""
+    while True:
+        try:
+            await queryreplies.rows_of(nc, "SELECT count() FROM system.numbers",
+                                       timeout=HEAVY_QUERY_SECONDS + 30)
+        except queryreplies.QueryFailed as stopped:
+            if stopped.kind != queryreplies.LIMIT:
+                raise
 
 
 async def fill(nats_url: str, messages: int, stations: int, samples_per_message: int,
@@ -117,6 +135,7 @@ async def drain(arguments, nats_url: str, published: float,
     # The sink's main thread (its event loop) is what one sink cannot spread over cores.
     processes = processes | {"sink main thread": processes["sink"] * 2}
     cpu_before = {name: cpu_seconds(*pid) for name, pid in processes.items()}
+    heavy = asyncio.create_task(heavy_queries(nc)) if arguments.heavy_queries else None
     started = time.perf_counter()
     deadline = started + arguments.deadline
     count = 0
@@ -126,12 +145,17 @@ async def drain(arguments, nats_url: str, published: float,
             break
         await asyncio.sleep(0.1)
     elapsed = time.perf_counter() - started
+    if heavy is not None:
+        heavy.cancel()
+        await asyncio.gather(heavy, return_exceptions=True)
     cpu = {name: cpu_seconds(*pid) - cpu_before[name] for name, pid in processes.items()}
     await nc.close()
     target = arguments.clickhouse_url or "chdb"
     print(f"{target}: {arguments.messages} MeterValues ({expected} samples) published in "
           f"{published:.1f} s ({expected / published:,.0f} samples/s); the sink made {count} "
           f"samples visible in {elapsed:.1f} s: {count / elapsed:,.0f} samples/s")
+    if heavy is not None:
+        print("meanwhile queries ran one after another, each until its time limit stopped it")
     print("CPU per message while draining: " + ", ".join(
         f"{name} {seconds / arguments.messages * 1e6:.0f} us" for name, seconds in cpu.items()))
     return count >= expected
@@ -153,6 +177,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=Settings().sink_batch_size)
     parser.add_argument("--batch-seconds", type=float, default=Settings().sink_batch_seconds)
     parser.add_argument("--deadline", type=float, default=300.0)
+    parser.add_argument("--heavy-queries", action="store_true",
+                        help="keep a query that runs until its time limit going meanwhile")
     parser.add_argument("--clickhouse-pid", type=int,
                         help="the local clickhouse-server's pid, to show its CPU too")
     arguments = parser.parse_args()
@@ -185,11 +211,14 @@ def run(arguments) -> None:
         nats_url = f"nats://127.0.0.1:{port}"
         nats_process = subprocess.Popen(nats_server_command(port, Path(folder) / "nats",
                                                       Path(folder) / "nats.log"))
+        # On a server the query user's profile holds the time limit instead.
+        heavy_limit = ({"query_timeout_seconds": HEAVY_QUERY_SECONDS}
+                       if arguments.heavy_queries else {})
         environment = os.environ | Settings(nats_url=nats_url, data_dir=Path(folder),
                                             clickhouse_url=arguments.clickhouse_url,
                                             sink_batch_size=arguments.batch_size,
                                             sink_batch_seconds=arguments.batch_seconds,
-                                            ).as_environment()
+                                            **heavy_limit).as_environment()
         time.sleep(1)
         published = asyncio.run(fill(nats_url, arguments.messages, arguments.stations,
                                      arguments.samples_per_message, arguments.other_calls))
@@ -244,3 +273,7 @@ if __name__ == "__main__":
 # message walking the sampled values, and chdb's insert held the GIL while it read a
 # list entry per sample and column: 145,000-165,000 samples/s. Smaller batches (5,000
 # messages or 0.5 s) made parts whose merges took about 19 us a message.
+# With --heavy-queries (2026-12-04, 100,000 messages of 4 samples, chdb, the machine's
+# 2 cores shared with other work: load average about 5), the rate with a query running
+# until its limit all along was 0.5 to 0.8 of the rate without (27,000-41,000 against
+# 51,000-65,000 samples/s); too noisy a machine for more than that order of magnitude.

@@ -1,12 +1,19 @@
 """A real ClickHouse server for the tests: Debian's clickhouse-server package, installed
 with apt when missing (the tests run as root), started on free ports with a data
-folder of its own, stopped afterwards. No package, no server: the tests that need one
-fail, they do not skip."""
+folder and users of its own (the sink's query user among them, as the README has it),
+stopped afterwards. No package, no server: the tests that need one fail, they do not
+skip."""
+import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from chargebus.clickhouse.querylimits import QueryLimits
+from chargebus.config import Settings
+
+QUERY_USER = Settings.model_fields["clickhouse_query_user"].default
 
 START_SECONDS = 60.0
 
@@ -24,12 +31,41 @@ CONFIG = """<?xml version="1.0"?>
     <tmp_path>{folder}/tmp/</tmp_path>
     <user_files_path>{folder}/user_files/</user_files_path>
     <format_schema_path>{folder}/format_schemas/</format_schema_path>
-    <users_config>/etc/clickhouse-server/users.xml</users_config>
+    <users_config>{folder}/users.xml</users_config>
     <default_profile>default</default_profile>
     <default_database>default</default_database>
     <timezone>UTC</timezone>
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>64</max_concurrent_queries>
+</yandex>
+"""
+
+
+# The default user (the sink's inserts and migrations) and the query user, whose
+# profile holds readonly=1 and the limits.
+USERS = """<?xml version="1.0"?>
+<yandex>
+    <profiles>
+        <default><max_memory_usage>10000000000</max_memory_usage></default>
+        <{query_user}>{query_profile}</{query_user}>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+        <{query_user}>
+            <password></password>
+            <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+            <profile>{query_user}</profile>
+            <quota>default</quota>
+        </{query_user}>
+    </users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time>
+    </interval></default></quotas>
 </yandex>
 """
 
@@ -56,6 +92,7 @@ class ClickHouseServer:
     folder: Path
     tcp_port: int
     http_port: int
+    query_limits: QueryLimits = field(default_factory=QueryLimits.defaults)
     process: subprocess.Popen | None = None
 
     @property
@@ -68,7 +105,17 @@ class ClickHouseServer:
         config = self.folder / "config.xml"
         config.write_text(CONFIG.format(folder=self.folder, tcp_port=self.tcp_port,
                                         http_port=self.http_port))
-        self.process = subprocess.Popen([binary, f"--config-file={config}"],
+        profile = "".join(f"<{name}>{value}</{name}>"
+                          for name, value in self.query_limits.profile().items())
+        (self.folder / "users.xml").write_text(USERS.format(query_user=QUERY_USER,
+                                                            query_profile=profile))
+        # Without the preloads of a moved clock (scripts/moved-clock.sh): jemalloc's malloc
+        # calls clock_gettime, libfaketime's looks its real functions up with dlsym, which
+        # calls malloc again under jemalloc's lock, and the server hangs at start. So it
+        # keeps the true time, as nats-server and chdb do.
+        environment = {name: value for name, value in os.environ.items()
+                       if name != "LD_PRELOAD"}
+        self.process = subprocess.Popen([binary, f"--config-file={config}"], env=environment,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
@@ -78,6 +125,7 @@ class ClickHouseServer:
             if self.answers():
                 return
             time.sleep(0.2)
+        self.stop()  # not left running, unanswering, after the tests
         raise RuntimeError("clickhouse-server did not answer in time")
 
     def answers(self) -> bool:

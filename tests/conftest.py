@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nats
-import orjson
 import pytest
 import pytest_asyncio
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from chargebus import events, subjects
+from chargebus import queryreplies
 from chargebus.stores import Stores, transaction_key
 
 START_TIMEOUT = 90.0
@@ -219,10 +218,8 @@ def stores(bus) -> Stores:
 
 
 async def sql(nc, query: str) -> list[dict]:
-    reply = await nc.request(subjects.sink_query(), query.encode(), timeout=30)
-    error = (reply.headers or {}).get(events.ERROR)
-    assert error is None, reply.data.decode()
-    return orjson.loads(reply.data)["data"]
+    """The query's rows; QueryFailed where the sink answered with an error."""
+    return await queryreplies.rows_of(nc, query, timeout=30)
 
 
 async def eventually(probe, timeout: float = 15.0, interval: float = 0.2):

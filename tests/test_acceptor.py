@@ -1,6 +1,6 @@
 """The edge's acceptor on uvloop, as the edge runs it: connections that are waiting are
-taken in one wakeup, running out of file descriptors pauses accepting rather than losing
-the stations, and a closed acceptor takes no more."""
+taken in one wakeup, at the limit of open files waiting stations are turned away at
+once rather than left in the backlog, and a closed acceptor takes no more."""
 import asyncio
 import resource
 import socket
@@ -8,8 +8,7 @@ import socket
 import pytest
 import uvloop
 
-from chargebus_services.edge import acceptor as acceptor_module
-from chargebus_services.edge.acceptor import Acceptor
+from chargebus_services.edge.acceptor import OUT_OF_FILES_REASON, Acceptor
 
 WAITING = 100
 
@@ -33,8 +32,12 @@ def connect_clients(port: int, count: int) -> list[socket.socket]:
     return [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
 
 
-async def listening() -> tuple[Acceptor, int]:
-    acceptor = Acceptor(Counted, tls=None, tls_handshake_timeout=10.0)
+def unrefused(reason: str) -> None:
+    pytest.fail(f"refused a connection: {reason}")
+
+
+async def listening(refused=unrefused) -> tuple[Acceptor, int]:
+    acceptor = Acceptor(Counted, tls=None, tls_handshake_timeout=10.0, refused=refused)
     await acceptor.listen("127.0.0.1", 0, 4096)
     return acceptor, acceptor.sockets[0].getsockname()[1]
 
@@ -68,31 +71,34 @@ def test_connections_waiting_are_taken_in_one_wakeup():
     assert uvloop.run(scenario()) == WAITING
 
 
-def test_out_of_file_descriptors_pauses_and_then_takes_every_station(monkeypatch):
-    monkeypatch.setattr(acceptor_module, "RESOURCE_PAUSE_SECONDS", 0.2)
-
+def test_at_the_limit_of_open_files_waiting_stations_are_turned_away_at_once():
     async def scenario():
-        connections = made()
-        acceptor, port = await listening()
+        connections, refusals = made(), []
+        acceptor, port = await listening(refusals.append)
         clients = connect_clients(port, 20)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         highest = max(client.fileno() for client in clients)
         resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, hard))
         try:
             await turns(5)
-            refused_while_full = len(connections)
+            taken_at_the_limit = len(connections)
         finally:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        deadline = asyncio.get_running_loop().time() + 5.0
-        while len(connections) < len(clients) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-        accepted = len(connections)
-        close_all(acceptor, clients, connections)
-        return refused_while_full, accepted
+        answers = []
+        for client in clients:
+            client.settimeout(5.0)
+            answers.append(client.recv(4096))
+        later = connect_clients(port, 1)
+        await turns(3)
+        taken_after = len(connections)
+        close_all(acceptor, clients + later, connections)
+        return taken_at_the_limit, refusals, answers, taken_after
 
-    refused_while_full, accepted = uvloop.run(scenario())
-    assert refused_while_full == 0
-    assert accepted == 20
+    taken_at_the_limit, refusals, answers, taken_after = uvloop.run(scenario())
+    assert taken_at_the_limit == 0
+    assert refusals == [OUT_OF_FILES_REASON] * 20
+    assert all(answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n") for answer in answers)
+    assert taken_after == 1  # under the limit again, stations are taken
 
 
 def test_a_closed_acceptor_takes_no_more_connections():
@@ -110,7 +116,7 @@ def test_an_address_in_use_is_a_clear_error():
     async def scenario():
         first, port = await listening()
         try:
-            second = Acceptor(Counted, tls=None, tls_handshake_timeout=10.0)
+            second = Acceptor(Counted, tls=None, tls_handshake_timeout=10.0, refused=unrefused)
             refusal = f"cannot listen for stations on 127.0.0.1 port {port}: .*in use"
             with pytest.raises(OSError, match=refusal):
                 await second.listen("127.0.0.1", port, 16)

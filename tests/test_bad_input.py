@@ -16,7 +16,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def call(socket, unique_id: str, action: str, payload: dict) -> list:
-    await socket.send(orjson.dumps([2, unique_id, action, payload]))
+    await socket.send(orjson.dumps([2, unique_id, action, payload]).decode())
     return orjson.loads(await socket.recv())
 
 

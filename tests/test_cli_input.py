@@ -44,7 +44,7 @@ class AnsweringStation:
         async for message in self.socket:
             call = orjson.loads(message)
             self.received.append(call)
-            await self.socket.send(orjson.dumps([3, call[1], self.answer]))
+            await self.socket.send(orjson.dumps([3, call[1], self.answer]).decode())
 
 
 @contextlib.asynccontextmanager

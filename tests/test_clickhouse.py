@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import nats
 import orjson
@@ -18,9 +18,11 @@ import websockets
 from clickhouse_server import ClickHouseServer
 from conftest import (descendants, eventually, free_port, service_process, sql,
                       start_system)
+from moments import clickhouse_text, stamp, yesterday
 from chargebus.analytics import Analytics
 from chargebus.clickhouse.engines import ChdbEngine, ServerEngine
 from chargebus.clickhouse.migrations import MIGRATIONS, migrate
+from chargebus.clock import utc_now
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
 
@@ -98,7 +100,7 @@ class MeterStation:
         await self.socket.send(orjson.dumps([2, unique_id, "MeterValues", {
             "connectorId": connector, "meterValue": [{"timestamp": timestamp, "sampledValue": [
                 {"measurand": measurand, "value": value, "unit": unit}
-                for measurand, value, unit in values]}]}]))
+                for measurand, value, unit in values]}]}]).decode())
         answer = orjson.loads(await asyncio.wait_for(self.socket.recv(), 30))
         assert answer == [3, unique_id, {}], answer
         self.answered += 1
@@ -107,8 +109,14 @@ class MeterStation:
 ENERGY, POWER = "Energy.Active.Import.Register", "Power.Active.Import"
 
 
-async def _analytics_data(system, prefix: str) -> None:
-    """Two sites: A with stations 1 and 2, B with station 3, on 2026-11-20."""
+def _on(day, clock: str):
+    """``clock`` (HH:MM) on that day."""
+    hours, minutes = clock.split(":")
+    return day + timedelta(hours=int(hours), minutes=int(minutes))
+
+
+async def _analytics_data(system, prefix: str, day) -> None:
+    """Two sites: A with stations 1 and 2, B with station 3, on that day."""
     for station, site in ((f"{prefix}-1", "SITE-A"), (f"{prefix}-2", "SITE-A"),
                           (f"{prefix}-3", "SITE-B")):
         done = system.cli("stations", "add", station, "--site", site)
@@ -127,7 +135,7 @@ async def _analytics_data(system, prefix: str) -> None:
     for station, series in readings.items():
         async with MeterStation(system.station_url(station)) as meters:
             for clock, values in series:
-                await meters.meter(f"2026-11-20T{clock}:00Z", values)
+                await meters.meter(stamp(_on(day, clock)), values)
 
 
 @pytest.mark.parametrize("engine", ["chdb", "server"])
@@ -136,10 +144,13 @@ async def test_analytics_give_the_same_answers_on_both_engines(engine, request):
     system = request.getfixturevalue("system" if engine == "chdb" else "server_system")
     nc = await nats.connect(system.nats_url)
     prefix = f"AN{uuid.uuid4().hex[:6]}"
+    # Yesterday, a whole day: the readings are past (their stations silent now) whatever
+    # the time of day the test runs.
+    since = yesterday()
+    until = since + timedelta(days=1)
     try:
-        await _analytics_data(system, prefix)
+        await _analytics_data(system, prefix, since)
         analytics = Analytics.over_nats(nc)
-        since, until = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
 
         async def energy_by_station():
             """Once every reading is in: they reach ClickHouse in whatever batches the
@@ -148,8 +159,9 @@ async def test_analytics_give_the_same_answers_on_both_engines(engine, request):
                     if row["station"].startswith(prefix)]
             return rows if [row["energy_wh"] for row in rows] == [1500, 800, 300] else None
         daily = await eventually(energy_by_station)
+        day = since.date().isoformat()
         assert [(row["station"][-1], row["day"], row["energy_wh"]) for row in daily] == [
-            ("1", "2026-11-20", 1500), ("2", "2026-11-20", 800), ("3", "2026-11-20", 300)]
+            ("1", day, 1500), ("2", day, 800), ("3", day, 300)]
         # Not whole days: read from the 15-minute aggregates, the same answer.
         assert [row for row in await analytics.energy(
             "station", since - timedelta(minutes=1), until)
@@ -159,21 +171,25 @@ async def test_analytics_give_the_same_answers_on_both_engines(engine, request):
         assert by_site["SITE-A"] >= 2300 and by_site["SITE-B"] >= 300
         peaks = {row["site"]: (row["peak_w"], row["slot"])
                  for row in await analytics.peak(since, until)}
-        assert peaks["SITE-A"][0] >= 11000 and peaks["SITE-A"][1] == "2026-11-20 10:00:00"
+        assert peaks["SITE-A"][0] >= 11000 and peaks["SITE-A"][1] == clickhouse_text(
+            _on(since, "10:00"))
         series = await analytics.series(f"{prefix}-1", ENERGY, since, until)
         assert [(row["at"][11:19], row["unit"], row["value"]) for row in series] == [
             ("10:00:00", "Wh", 1000), ("10:15:00", "Wh", 1500), ("10:40:00", "Wh", 2500)]
-        silent = {row["station"] for row in await analytics.silent(60)}
+        silent = {row["station"] for row in await analytics.silent(60, utc_now())}
         assert {f"{prefix}-1", f"{prefix}-2", f"{prefix}-3"} <= silent
+        # At 11:30 that day only station 2 (last sample 10:20) had been silent for an hour.
+        then = {row["station"] for row in await analytics.silent(60, _on(since, "11:30"))}
+        assert {f"{prefix}-1", f"{prefix}-2", f"{prefix}-3"} & then == {f"{prefix}-2"}
         for output in ("table", "csv", "json"):
             done = await asyncio.to_thread(
-                system.cli, "analytics", "energy", "--since", "2026-11-20T00:00:00Z",
-                "--until", "2026-11-21T00:00:00Z", "--format", output)
+                system.cli, "analytics", "energy", "--since", stamp(since),
+                "--until", stamp(until), "--format", output)
             assert done.returncode == 0, done.stderr
             assert f"{prefix}-1" in done.stdout and "1500" in done.stdout
         csv_lines = (await asyncio.to_thread(
-            system.cli, "analytics", "series", f"{prefix}-3", "--since", "2026-11-20T00:00:00Z",
-            "--until", "2026-11-21T00:00:00Z", "--format", "csv")).stdout.splitlines()
+            system.cli, "analytics", "series", f"{prefix}-3", "--since", stamp(since),
+            "--until", stamp(until), "--format", "csv")).stdout.splitlines()
         assert csv_lines[0] == "at,evse_id,phase,unit,value" and len(csv_lines) == 3
     finally:
         await nc.close()
@@ -182,23 +198,23 @@ async def test_analytics_give_the_same_answers_on_both_engines(engine, request):
 @ASYNC
 async def test_sessions_on_the_server(server_system, server_bus):
     station_id, transaction_id = f"SES-{uuid.uuid4().hex[:6]}", f"tx-{uuid.uuid4().hex[:6]}"
+    day = yesterday()  # a day past, asked for whole, whatever the time of day
     async with websockets.connect(server_system.station_url(station_id),
                                   subprotocols=["ocpp2.0.1"]) as socket:
         for seq, (kind, clock, kwh) in enumerate((("Started", "09:00", 10.0),
                                                   ("Ended", "09:45", 22.5))):
-            payload = {"eventType": kind, "timestamp": f"2026-11-20T{clock}:00Z",
+            payload = {"eventType": kind, "timestamp": stamp(_on(day, clock)),
                        "triggerReason": "Authorized", "seqNo": seq,
                        "transactionInfo": {"transactionId": transaction_id},
                        "evse": {"id": 1, "connectorId": 1},
-                       "meterValue": [{"timestamp": f"2026-11-20T{clock}:00Z", "sampledValue": [
+                       "meterValue": [{"timestamp": stamp(_on(day, clock)), "sampledValue": [
                            {"value": kwh, "unitOfMeasure": {"unit": "kWh"}}]}]}
-            await socket.send(orjson.dumps([2, f"te-{seq}", "TransactionEvent", payload]))
+            await socket.send(orjson.dumps([2, f"te-{seq}", "TransactionEvent", payload]).decode())
             assert orjson.loads(await socket.recv())[0] == 3
     analytics = Analytics.over_nats(server_bus)
 
     async def session():
-        rows = await analytics.sessions(datetime(2026, 11, 20, tzinfo=UTC),
-                                        datetime(2026, 11, 21, tzinfo=UTC), station_id)
+        rows = await analytics.sessions(day, day + timedelta(days=1), station_id)
         return rows if rows and rows[0]["energy_wh"] == 12500 else None
     [row] = await eventually(session)
     assert (row["transaction_id"], row["duration_s"], row["stop_reason"]) == (

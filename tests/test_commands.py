@@ -55,7 +55,7 @@ async def raw_station(system, bus, station_id: str):
 async def answer(socket, message: list) -> list:
     """Read the next call from the edge and answer it with ``message`` (its id set)."""
     sent = orjson.loads(await socket.recv())
-    await socket.send(orjson.dumps([message[0], sent[1], *message[1:]]))
+    await socket.send(orjson.dumps([message[0], sent[1], *message[1:]]).decode())
     return sent
 
 
@@ -121,7 +121,7 @@ async def test_calls_to_one_station_go_one_at_a_time(system, bus):
         call_one = orjson.loads(await socket.recv())
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(socket.recv(), 0.5)
-        await socket.send(orjson.dumps([3, call_one[1], {"status": "Accepted"}]))
+        await socket.send(orjson.dumps([3, call_one[1], {"status": "Accepted"}]).decode())
         call_two = await answer(socket, [4, "NotSupported", "no resets here", {}])
         answers = dict(zip(["Soft", "Hard"], await asyncio.gather(first, second)))
     assert {call_one[3]["type"], call_two[3]["type"]} == {"Soft", "Hard"}

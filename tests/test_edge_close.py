@@ -1,64 +1,18 @@
 """The close frames the edge sends, read as bytes off a socket of our own: RFC 6455
 section 7.4 lets none carry a code below 1000, 1004-1006 or 1015, or above 4999, and
 section 5.5 no reason over 123 bytes (Node's `ws` fails the connection otherwise)."""
-import asyncio
-import base64
-import os
 import struct
-import uuid
 
 import pytest
 
 from chargebus.closeframes import MAX_REASON_BYTES, reason_bytes
-
-CLOSE_OPCODE = 0x8
+from raw_websocket import CLOSE_OPCODE, close_frame_answering, masked_frame, upgraded_socket
 
 
 def valid_on_the_wire(code: int) -> bool:
     """RFC 6455 section 7.4: the codes an endpoint may send (1012-1014 registered
     with IANA since), 3000-4999 for libraries, frameworks and applications."""
     return (1000 <= code <= 1014 and code not in (1004, 1005, 1006)) or 3000 <= code <= 4999
-
-
-def masked_frame(opcode: int, payload: bytes) -> bytes:
-    """A client frame (clients must mask, section 5.3)."""
-    mask = os.urandom(4)
-    body = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
-    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
-
-
-async def upgraded_socket(system, subprotocol: str = "ocpp1.6"):
-    reader, writer = await asyncio.open_connection("127.0.0.1", system.edge_port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write((f"GET /ocpp/CLOSE-{uuid.uuid4().hex[:8]} HTTP/1.1\r\n"
-                  f"Host: 127.0.0.1:{system.edge_port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                  f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {subprotocol}\r\n\r\n"
-                  ).encode())
-    await writer.drain()
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return reader, writer
-
-
-async def close_frame_answering(reader, writer, sent: bytes) -> bytes:
-    """The payload of the edge's close frame, read raw after sending ``sent``."""
-    writer.write(sent)
-    await writer.drain()
-    received = b""
-    while True:  # the edge answers, then hangs up
-        chunk = await asyncio.wait_for(reader.read(4096), 10)
-        if not chunk:
-            break
-        received += chunk
-    writer.close()
-    while received:  # server frames are unmasked, and control frames short
-        opcode, length = received[0] & 0x0F, received[1] & 0x7F
-        assert received[0] & 0x80 and not received[1] & 0x80 and length <= 125
-        payload, received = received[2:2 + length], received[2 + length:]
-        if opcode == CLOSE_OPCODE:
-            return payload
-    pytest.fail("the edge sent no close frame")
 
 
 def assert_valid_close_payload(payload: bytes) -> None:
@@ -71,7 +25,7 @@ def assert_valid_close_payload(payload: bytes) -> None:
 
 
 async def test_an_empty_close_is_answered_with_a_close_valid_on_the_wire(system):
-    reader, writer = await upgraded_socket(system)
+    reader, writer = await upgraded_socket(system.edge_port)
     payload = await close_frame_answering(reader, writer, masked_frame(CLOSE_OPCODE, b""))
     assert_valid_close_payload(payload)
     assert payload in (b"", struct.pack("!H", 1000))  # nothing went wrong: a normal close
@@ -79,7 +33,7 @@ async def test_an_empty_close_is_answered_with_a_close_valid_on_the_wire(system)
 
 @pytest.mark.parametrize("code", [1000, 1001, 1008, 1011, 3000, 4000, 4999])
 async def test_a_stations_valid_close_code_is_echoed(system, code):
-    reader, writer = await upgraded_socket(system, "ocpp2.0.1")
+    reader, writer = await upgraded_socket(system.edge_port, "ocpp2.0.1")
     payload = await close_frame_answering(
         reader, writer, masked_frame(CLOSE_OPCODE, struct.pack("!H", code) + b"bye"))
     assert payload[:2] == struct.pack("!H", code)
@@ -88,7 +42,7 @@ async def test_a_stations_valid_close_code_is_echoed(system, code):
 
 @pytest.mark.parametrize("code", [0, 999, 1005, 1006, 1015, 2999, 5000, 65535])
 async def test_a_close_code_no_one_may_send_is_answered_as_a_protocol_error(system, code):
-    reader, writer = await upgraded_socket(system)
+    reader, writer = await upgraded_socket(system.edge_port)
     payload = await close_frame_answering(
         reader, writer, masked_frame(CLOSE_OPCODE, struct.pack("!H", code)))
     assert payload[:2] == struct.pack("!H", 1002)
@@ -96,7 +50,7 @@ async def test_a_close_code_no_one_may_send_is_answered_as_a_protocol_error(syst
 
 
 async def test_the_edges_own_closes_are_valid_on_the_wire(system):
-    reader, writer = await upgraded_socket(system)
+    reader, writer = await upgraded_socket(system.edge_port)
     continuation_without_start = masked_frame(0x0, b"[2,")
     payload = await close_frame_answering(reader, writer, continuation_without_start)
     assert payload[:2] == struct.pack("!H", 1002)

@@ -48,7 +48,7 @@ async def test_nats_outage_gets_internal_error_and_loses_nothing(tmp_path):
     await server.start()
     station_id = f"OUTAGE-{uuid.uuid4().hex[:6]}"
     status = orjson.dumps([2, "st-1", "StatusNotification", {
-        "connectorId": 1, "errorCode": "NoError", "status": "Charging"}])
+        "connectorId": 1, "errorCode": "NoError", "status": "Charging"}]).decode()
     try:
         with extra_edge(server.url, "edge-outage",
                         {"CHARGEBUS_WORKER_REQUEST_TIMEOUT": "1"}) as edge:

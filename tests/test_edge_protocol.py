@@ -84,7 +84,7 @@ async def test_notifications_are_kept_before_they_are_answered(system, bus, subp
     station_id = f"NOTE-{uuid.uuid4().hex[:8]}"
     async with websockets.connect(system.station_url(station_id),
                                   subprotocols=[subprotocol]) as socket:
-        await socket.send(orjson.dumps([2, "n-1", action, payload]))
+        await socket.send(orjson.dumps([2, "n-1", action, payload]).decode())
         answer = orjson.loads(await socket.recv())
     assert answer == [3, "n-1", {}]
     kept = await bus.jetstream().get_last_msg(subjects.OCPP_STREAM,
@@ -148,9 +148,10 @@ async def test_ocpp21_is_preferred_and_answered(system, stores):
         # SEND needs no answer and gets none: the next thing back answers the boot.
         await socket.send(orjson.dumps([6, "s-1", "NotifyPeriodicEventStream", {
             "id": 1, "pending": 0, "basetime": "2026-11-21T10:00:00Z",
-            "data": [{"t": 0.5, "v": "1"}]}]))
+            "data": [{"t": 0.5, "v": "1"}]}]).decode())
         await socket.send(orjson.dumps([2, "b-1", "BootNotification", {
-            "reason": "PowerUp", "chargingStation": {"model": "M21", "vendorName": "V21"}}]))
+            "reason": "PowerUp",
+            "chargingStation": {"model": "M21", "vendorName": "V21"}}]).decode())
         answer = orjson.loads(await socket.recv())
     assert answer[:2] == [3, "b-1"] and answer[2]["status"] == "Accepted"
     info = await stores.stations.get(station_id)

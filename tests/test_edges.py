@@ -44,7 +44,7 @@ class ResettableStation:
         async for message in self.socket:
             call = orjson.loads(message)
             if call[0] == 2:
-                await self.socket.send(orjson.dumps([3, call[1], {"status": "Accepted"}]))
+                await self.socket.send(orjson.dumps([3, call[1], {"status": "Accepted"}]).decode())
 
 
 async def presence(stores, station_id: str):
@@ -131,7 +131,7 @@ async def test_a_message_over_the_size_limit_closes_with_1009(system):
     async with websockets.connect(system.station_url(f"BIG-{uuid.uuid4().hex[:6]}"),
                                   subprotocols=["ocpp1.6"], max_size=None) as socket:
         await socket.send(orjson.dumps([2, "big", "DataTransfer",
-                                        {"vendorId": "x", "data": "y" * 70_000}]))
+                                        {"vendorId": "x", "data": "y" * 70_000}]).decode())
         await asyncio.wait_for(socket.wait_closed(), 10)
     assert socket.close_code == 1009
 
@@ -153,7 +153,7 @@ async def test_a_full_publish_window_pauses_stations_and_loses_nothing(system, b
                 answers = []
                 for n in range(10):
                     await socket.send(orjson.dumps([2, f"s{n}", "StatusNotification", {
-                        "connectorId": 1, "errorCode": "NoError", "status": "Available"}]))
+                        "connectorId": 1, "errorCode": "NoError", "status": "Available"}]).decode())
                     answers.append(orjson.loads(await socket.recv()))
                 return answers
 

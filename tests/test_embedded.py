@@ -18,7 +18,7 @@ def boot_and_meter(system, station_id: str) -> None:
                 [2, "m", "MeterValues", {"connectorId": 1, "meterValue": [{
                     "timestamp": "2026-11-21T10:00:00Z", "sampledValue": [{"value": "42"}]}]}],
             ):
-                await socket.send(orjson.dumps(frame))
+                await socket.send(orjson.dumps(frame).decode())
                 assert orjson.loads(await socket.recv())[0] == 3
 
     asyncio.run(talk())

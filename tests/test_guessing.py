@@ -34,15 +34,17 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-async def upgrade_answer(port: int, station_id: str, authorization: str) -> bytes:
-    """The edge's whole answer to one upgrade request, as bytes on the wire."""
+async def upgrade_answer(port: int, station_id: str, authorization: str,
+                         version: str = "13", extra: str = "") -> bytes:
+    """The edge's whole answer to one upgrade request, as bytes on the wire; ``extra``
+    is more header lines, each ending in CRLF."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(
             f"GET /ocpp/{station_id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: ocpp1.6\r\nAuthorization: {authorization}\r\n\r\n"
+            f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n"
+            f"Sec-WebSocket-Protocol: ocpp1.6\r\nAuthorization: {authorization}\r\n{extra}\r\n"
             .encode())
         answer = await asyncio.wait_for(reader.read(4096), 60)
         if answer.startswith(b"HTTP/1.1 101"):
@@ -184,6 +186,24 @@ async def test_a_locked_out_station_is_admitted_once_the_lockout_ends(system, st
         hasher = descendants(edge.process.pid)
         assert len(hasher) == 1
     assert not alive(hasher[0])  # the edge's password hasher went with it
+
+
+async def test_what_is_refused_before_the_credentials_costs_no_check(system, stores):
+    station_id = f"EARLY-{uuid.uuid4().hex[:6]}"
+    await register(stores, [station_id], hash_password(PASSWORD))
+    with extra_edge(system.nats_url, f"edge-early-{station_id}", LIMITS) as edge:
+        wrong = basic(station_id, "wrong-password-1234")
+        answers = [
+            await upgrade_answer(edge.port, station_id, wrong, version="8"),
+            await upgrade_answer(edge.port, station_id, wrong, extra=f"X-Pad: {'a' * 9000}\r\n"),
+            await upgrade_answer(edge.port, f"%20{station_id}", wrong),  # an id with a space
+            await upgrade_answer(edge.port, f"a {station_id}", wrong)]  # no request line
+        assert [status_of(answer) for answer in answers] == [426, 431, 400, 400]
+        assert b"Sec-WebSocket-Version: 13" in answers[0]
+        assert count(edge, "chargebus_edge_refused_total", reason="bad_station_id") == 1
+        assert count(edge, "chargebus_edge_password_checks_total", result="wrong") == 0
+        assert status_of(await upgrade_answer(edge.port, station_id, wrong)) == 401
+        assert count(edge, "chargebus_edge_password_checks_total", result="wrong") == 1
 
 
 async def test_unknown_stations_under_pending_need_no_password(system):

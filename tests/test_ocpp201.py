@@ -9,6 +9,7 @@ from ocpp.v201 import ChargePoint, call
 
 from conftest import eventually, ocpp_station, rows_when
 from conftest import ended as transaction_ended
+from moments import ago, stamp
 from chargebus.clock import ocpp_timestamp
 from chargebus.stores import transaction_key
 
@@ -75,18 +76,24 @@ async def test_transaction_events_and_meter_values(system, stores, bus):
     token = f"RFID{uuid.uuid4().hex[:8]}"
     assert system.cli("tokens", "add", token).returncode == 0
     transaction_id = f"tx-{uuid.uuid4().hex[:12]}"
+    # An hour ago: a transaction silent for 48 hours would be closed by rule meanwhile.
+    begin = ago(hours=1)
+
+    def at(minutes: int) -> str:
+        return stamp(begin + timedelta(minutes=minutes))
+
     async with station(system, station_id) as cs:
         started = await cs.call(call.TransactionEvent(
-            event_type="Started", timestamp="2026-11-21T08:00:00Z", trigger_reason="Authorized",
+            event_type="Started", timestamp=at(0), trigger_reason="Authorized",
             seq_no=0, transaction_info={"transactionId": transaction_id},
             evse={"id": 2, "connectorId": 1}, id_token={"idToken": token, "type": "ISO14443"},
-            meter_value=energy(10.0, "2026-11-21T08:00:00Z", "Transaction.Begin")))
+            meter_value=energy(10.0, at(0), "Transaction.Begin")))
         assert started.id_token_info["status"] == "Accepted"
         updated = await cs.call(call.TransactionEvent(
-            event_type="Updated", timestamp="2026-11-21T08:15:00Z",
+            event_type="Updated", timestamp=at(15),
             trigger_reason="MeterValuePeriodic", seq_no=1,
             transaction_info={"transactionId": transaction_id, "chargingState": "Charging"},
-            meter_value=[{"timestamp": "2026-11-21T08:15:00Z", "sampledValue": [
+            meter_value=[{"timestamp": at(15), "sampledValue": [
                 {"value": 11.5, "measurand": "Energy.Active.Import.Register",
                  "unitOfMeasure": {"unit": "kWh"}},
                 {"value": 2300, "measurand": "Voltage", "phase": "L1-N",
@@ -94,14 +101,14 @@ async def test_transaction_events_and_meter_values(system, stores, bus):
             ]}]))
         assert updated is not None
         await cs.call(call.MeterValues(evse_id=2, meter_value=[{
-            "timestamp": "2026-11-21T08:20:00Z",
+            "timestamp": at(20),
             "sampledValue": [{"value": 11000, "measurand": "Power.Active.Import",
                               "unitOfMeasure": {"unit": "W"}}]}]))
         ended = await cs.call(call.TransactionEvent(
-            event_type="Ended", timestamp="2026-11-21T08:30:00Z", trigger_reason="EVDeparted",
+            event_type="Ended", timestamp=at(30), trigger_reason="EVDeparted",
             seq_no=2, transaction_info={"transactionId": transaction_id,
                                         "stoppedReason": "EVDisconnected"},
-            meter_value=energy(13.25, "2026-11-21T08:30:00Z", "Transaction.End")))
+            meter_value=energy(13.25, at(30), "Transaction.End")))
         assert ended is not None
 
     record = await eventually(lambda: transaction_ended(stores, station_id, transaction_id))
@@ -109,7 +116,7 @@ async def test_transaction_events_and_meter_values(system, stores, bus):
         2, 1, token, ["seq:0", "seq:1", "seq:2"])
     assert (record.first_reading.wh, record.last_reading.wh, record.energy_wh,
             record.stop_reason) == (10000.0, 13250.0, 3250.0, "EVDisconnected")
-    assert record.started_at.isoformat() == "2026-11-21T08:00:00+00:00" and not record.active
+    assert record.started_at == begin and not record.active
 
     query = ("SELECT evse_id, connector_id, transaction_id, toString(ts) AS ts, measurand, phase,"
              " context, unit, value FROM meter_samples"

@@ -218,7 +218,7 @@ async def test_unknown_stations_admitted_as_pending(tmp_path):
         known = f"KNOWN-{uuid.uuid4().hex[:6]}"
         register(pending, known, password=None)
         boot = orjson.dumps([2, "b-1", "BootNotification", {
-            "chargePointVendor": "chargebus", "chargePointModel": "test"}])
+            "chargePointVendor": "chargebus", "chargePointModel": "test"}]).decode()
         statuses = {}
         for station_id in (known, f"STRANGER-{uuid.uuid4().hex[:6]}"):
             async with websockets.connect(pending.station_url(station_id),

@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import signal
 import uuid
+from datetime import timedelta
 
 import nats
 import orjson
@@ -15,6 +16,7 @@ import pytest_asyncio
 import websockets
 
 from conftest import ended, eventually, rows_when, service_process, sql, start_system
+from moments import ago, ahead, stamp
 from chargebus.stores import Stores
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -22,6 +24,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 WORKER_SETTINGS = {"CHARGEBUS_STALE_REBOOT_GRACE_SECONDS": "2",
                    "CHARGEBUS_STALE_CHECK_SECONDS": "0.5",
                    "CHARGEBUS_CONSUMER_ACK_WAIT_SECONDS": "3"}
+# The transactions of these tests happen in the hours before the module is loaded:
+# within the 48 hours after which the sweep closes a silent transaction by rule, and
+# before the stations' boots.
+SESSIONS_BEGIN = ago(hours=4)
 
 
 class CallError(Exception):
@@ -48,7 +54,7 @@ class Station:
         """Like a real station, a call answered InternalError is sent again."""
         for attempt in range(attempts):
             unique_id = f"{action[:4]}-{next(self._ids)}"
-            await self.socket.send(orjson.dumps([2, unique_id, action, payload]))
+            await self.socket.send(orjson.dumps([2, unique_id, action, payload]).decode())
             answer = orjson.loads(await asyncio.wait_for(self.socket.recv(), 30))
             assert answer[1] == unique_id
             if answer[0] == 3:
@@ -102,7 +108,7 @@ def started(transaction_id: str, token: str | None, seq: int = 0, minute: int = 
 
 def event(kind: str, transaction_id: str, seq: int, minute: int, wh: float,
           offline: bool = False, trigger: str = "MeterValuePeriodic") -> dict:
-    moment = f"2026-11-21T10:{minute:02d}:00Z"
+    moment = stamp(SESSIONS_BEGIN + timedelta(minutes=minute))
     payload = {"eventType": kind, "timestamp": moment, "triggerReason": trigger, "seqNo": seq,
                "transactionInfo": {"transactionId": transaction_id},
                "meterValue": [{"timestamp": moment, "sampledValue": [
@@ -205,12 +211,12 @@ async def test_a_token_in_use_is_concurrent_elsewhere(cluster, cluster_stores):
             "Accepted"
         start = await away.call("StartTransaction", {
             "connectorId": 1, "idTag": token, "meterStart": 0,
-            "timestamp": "2026-11-21T10:00:00Z"})
+            "timestamp": stamp(SESSIONS_BEGIN)})
         assert start["idTagInfo"]["status"] == "ConcurrentTx"
         # As 1.6 has it, the station ends the transaction it was refused.
         await away.call("StopTransaction", {
             "transactionId": start["transactionId"], "meterStop": 0,
-            "timestamp": "2026-11-21T10:00:05Z", "reason": "DeAuthorized"})
+            "timestamp": stamp(SESSIONS_BEGIN + timedelta(seconds=5)), "reason": "DeAuthorized"})
         await home.call("TransactionEvent", event("Ended", transaction_id, 2, 10, 900))
 
         async def free():
@@ -222,8 +228,9 @@ async def test_a_token_in_use_is_concurrent_elsewhere(cluster, cluster_stores):
 async def test_tokens_import_is_all_or_nothing(cluster, tmp_path, cluster_stores):
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     first, second = new_id("CSV"), new_id("CSV")
+    expires = ahead(days=365)  # a token still valid, whenever the test runs
     good.write_text(f"id_token,status,expires_at,parent_id,type,max_active\n"
-                    f"{first},Accepted,2030-01-01T00:00:00Z,FLEET,ISO14443,2\n"
+                    f"{first},Accepted,{stamp(expires)},FLEET,ISO14443,2\n"
                     f"{second},Blocked,,,,\n")
     bad.write_text(f"id_token,status\n{new_id('CSV')},Accepted\nX,Sleepy\n")
     refused = cluster.cli("tokens", "import", str(bad))
@@ -232,8 +239,8 @@ async def test_tokens_import_is_all_or_nothing(cluster, tmp_path, cluster_stores
     done = cluster.cli("tokens", "import", str(good))
     assert done.returncode == 0 and "imported 2 tokens" in done.stdout
     token = await cluster_stores.tokens.get(first.casefold())
-    assert (token.type, token.max_active, token.parent_id, token.expires_at.year) == (
-        "ISO14443", 2, "FLEET", 2030)
+    assert (token.type, token.max_active, token.parent_id, token.expires_at) == (
+        "ISO14443", 2, "FLEET", expires)
     assert (await cluster_stores.tokens.get(second.casefold())).status == "Blocked"
 
 
@@ -265,7 +272,7 @@ class ListHoldingStation:
                 answer = {"status": "Accepted"}
             else:
                 answer = {"listVersion": self.version}
-            await self.socket.send(orjson.dumps([3, call[1], answer]))
+            await self.socket.send(orjson.dumps([3, call[1], answer]).decode())
 
 
 async def test_local_list_full_then_differential(cluster, cluster_stores):
@@ -326,7 +333,7 @@ async def test_events_out_of_order_and_repeated_make_one_transaction(cluster, cl
     record = await eventually(lambda: _complete(cluster_stores, station_id, transaction_id, 4))
     assert sorted(record.applied_keys) == ["seq:0", "seq:1", "seq:2", "seq:3"]
     assert (record.evse_id, record.energy_wh, record.offline_events) == (3, 3000, 4)
-    assert record.stopped_at.isoformat() == "2026-11-21T10:30:00+00:00"
+    assert record.stopped_at == SESSIONS_BEGIN + timedelta(minutes=30)
     # The end came first, so the session had versions before this one; the last wins.
     query = (f"SELECT energy_wh, stop_reason FROM sessions FINAL WHERE station = '{station_id}' "
              "AND energy_wh = 3000")
@@ -353,9 +360,10 @@ async def test_a_station_that_reboots_mid_session_has_it_closed_by_rule(cluster,
     station_id, token = new_id("REBOOT"), new_id("TAG")
     add_token(cluster, token)
     async with Station(cluster.station_url(station_id), "ocpp1.6") as station:
+        # Started minutes ago: silent for far less than the 48 hours of the other rule.
         start = await station.call("StartTransaction", {
             "connectorId": 1, "idTag": token, "meterStart": 100,
-            "timestamp": "2026-11-21T09:00:00Z"})
+            "timestamp": stamp(ago(minutes=5))})
         transaction_id = str(start["transactionId"])
         await eventually(lambda: cluster_stores.transactions.get("tx", station_id, transaction_id))
         await station.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
@@ -399,12 +407,13 @@ async def _drive(system, index: int, pause: float = 0.0):
             if version == "ocpp1.6":
                 start = await station.call("StartTransaction", {
                     "connectorId": 1, "idTag": "ANYONE", "meterStart": 1000 * number,
-                    "timestamp": f"2026-11-21T1{number}:00:00Z"})
+                    "timestamp": stamp(SESSIONS_BEGIN + timedelta(hours=number))})
                 transaction_id = str(start["transactionId"])
                 await asyncio.sleep(pause)
                 await station.call("StopTransaction", {
                     "transactionId": start["transactionId"], "meterStop": 1000 * number + 700,
-                    "timestamp": f"2026-11-21T1{number}:30:00Z"})
+                    "timestamp": stamp(SESSIONS_BEGIN + timedelta(hours=number,
+                                                                  minutes=30))})
             else:
                 transaction_id = new_id("tx")
                 await station.call("TransactionEvent", started(transaction_id, None,

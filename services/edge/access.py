@@ -52,6 +52,7 @@ class Refusal:
     reason: str  # a metric label: a short fixed word
     message: str  # for the station's log
     retry_after: int | None = None  # seconds, for a Retry-After header
+    headers: tuple[tuple[str, str], ...] = ()  # more that the status calls for
 
 
 NO_CREDENTIALS = Refusal(HTTPStatus.UNAUTHORIZED, "no_credentials",

@@ -34,7 +34,7 @@ class StationConnection(WSListener):
     __slots__ = ("station_id", "version", "connection_id", "heard_at", "pinged_at",
                  "recent", "_dialect", "_edge", "_metrics", "_transport", "_calls",
                  "_handling", "_fragments", "_queue_full", "_bus_busy", "_reading",
-                 "_outbound")
+                 "_outbound", "_bucket_full_at", "_throttled")
 
     def __init__(self, station_id: str, version: OcppVersion, edge):
         self.station_id = station_id
@@ -53,6 +53,8 @@ class StationConnection(WSListener):
         self._fragments: bytearray | None = None
         self._queue_full = False  # this station sent more calls than it may
         self._bus_busy = False  # the edge's publish window is full
+        self._throttled = False  # this station calls faster than its rate (edge.call_rate)
+        self._bucket_full_at = 0.0
         self._reading = True
         self.recent = RecentAnswers()
         self._outbound: OutboundCalls | None = None
@@ -92,6 +94,12 @@ class StationConnection(WSListener):
             return
         if kind is WSMsgType.PING or kind is WSMsgType.PONG or transport.is_close_frame_sent:
             return
+        if kind is WSMsgType.BINARY:
+            # OCPP-J sends its messages in text frames only; the fragments that may
+            # follow are dropped unread, the close frame being sent.
+            self._fragments = None
+            self._close(WSCloseCode.UNSUPPORTED_DATA, "OCPP-J messages are text, not binary")
+            return
         message = self._assemble(kind, frame)
         if message is not None:
             self._take(message)
@@ -125,10 +133,17 @@ class StationConnection(WSListener):
             decoded = decode_frame(message, self._dialect)
         except BrokenFrame as broken:
             self._metrics.frame_in(self.version, "(broken)")
+            # Checked only here: the codec decodes nothing but valid UTF-8 (its scanners
+            # take ASCII alone, orjson refuses the rest), so only a broken frame can be
+            # text that is not text, which RFC 6455 (8.1) fails with 1007, not OCPP-J.
+            if not _is_utf8(message):
+                self._close(WSCloseCode.INVALID_TEXT, "a text message that is not UTF-8")
+                return
             self._send_error(broken.unique_id, broken.fault, broken.description)
             return
         message_type = decoded.message_type
         if message_type == CALL:
+            self._count_call()
             self._metrics.frame_in(self.version, decoded.action)
             self._calls.append((decoded, hash(message)))
             if self._handling is None:
@@ -138,6 +153,7 @@ class StationConnection(WSListener):
                 self._apply_reading()
         elif message_type == SEND:
             # OCPP 2.1 SEND carries data that needs no answer, and gets none.
+            self._count_call()
             self._metrics.frame_in(self.version, decoded.action)
             log.warning("%s sent %s, which chargebus does not take yet",
                         self.station_id, decoded.action)
@@ -146,6 +162,30 @@ class StationConnection(WSListener):
             if self._outbound is None or not self._outbound.answered(decoded):
                 log.warning("%s answered call %s, which no one awaits (late or unknown)",
                             self.station_id, decoded.unique_id)
+
+    def _count_call(self) -> None:
+        rate = self._edge.call_rate
+        if rate is None:
+            return
+        now = self.heard_at  # on_ws_frame just read the clock
+        self._bucket_full_at = rate.after_call(self._bucket_full_at, now)
+        if not self._throttled:
+            wait = rate.wait(self._bucket_full_at, now)
+            if wait:
+                self._throttled = True
+                self._apply_reading()
+                asyncio.get_running_loop().call_later(wait, self._end_throttle, now)
+
+    def _end_throttle(self, since: float) -> None:
+        now = time.monotonic()
+        # Calls picows had read before the pause took tokens too: wait for those.
+        wait = self._edge.call_rate.wait(self._bucket_full_at, now)
+        if wait:
+            asyncio.get_running_loop().call_later(wait, self._end_throttle, since)
+            return
+        self._metrics.throttled.inc(now - since)
+        self._throttled = False
+        self._apply_reading()
 
     async def _handle_calls(self) -> None:
         try:
@@ -208,7 +248,7 @@ class StationConnection(WSListener):
         self._apply_reading()
 
     def _apply_reading(self) -> None:
-        wanted = not (self._queue_full or self._bus_busy)
+        wanted = not (self._queue_full or self._bus_busy or self._throttled)
         if (self._transport is None or self._transport.is_disconnected
                 or wanted == self._reading):
             return
@@ -255,3 +295,11 @@ class StationConnection(WSListener):
         self._close(code, reason)
         if self._transport is not None:
             await self._transport.wait_disconnected()
+
+
+def _is_utf8(message: bytes) -> bool:
+    try:
+        message.decode("utf-8")  # strict: no surrogates, no overlong forms
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -1,14 +1,16 @@
-"""The upgrade request read ahead of picows, so that its password can be checked off
-the event loop and still be answered with an HTTP status before the upgrade.
+"""The upgrade request checked before picows reads it, so that its password can be
+checked off the event loop and still be answered with an HTTP status before the
+upgrade.
 
 picows asks its listener factory for the answer synchronously, while it parses the
-request (picows 2.3 has no hook that answers later). So this protocol takes the
-socket first: it reads the request, parses it with picows' own parser (the check sees
-the request picows would), pauses reading while the check runs, then either writes the
-refusal and closes, or hands the socket to a picows protocol made for the verdict and
-feeds it the bytes it read; picows then upgrades as it always does. A request picows
-cannot parse is handed over unchecked for picows to refuse. Once handed over, nothing
-of this stays in the way of the station's frames.
+request (picows 2.3 has no hook that answers later). So, under profiles 1 and 2, the
+socket's RequestHead (which refuses a head too large) hands the head to this protocol
+instead of picows'. It parses the head with picows' own parser (the check sees the
+request picows would), pauses reading while the check runs, then either writes the
+refusal and closes, or hands the socket, and every byte that came, to the protocol
+made for the verdict, which upgrades it. A head picows cannot parse is handed over
+unchecked, for picows to refuse. Once handed over, nothing of this stays in the way of
+the station's frames.
 """
 import asyncio
 import logging
@@ -19,59 +21,57 @@ from picows.picows import _parse_http_request
 
 log = logging.getLogger(__name__)
 
-HEADER_END = b"\r\n\r\n"
-MAX_REQUEST_BYTES = 16 * 1024  # picows' own limit: past it, it disconnects
+HEAD_END = b"\r\n\r\n"
+READ_BYTES = 4096  # at least, per read: what a RequestHead hands over comes at once
 
 
-class CheckedHandshake(asyncio.Protocol):
+class CheckedHandshake(asyncio.BufferedProtocol):
     def __init__(self, check: Callable[[WSUpgradeRequest, str], Awaitable[object]],
-                 answer: Callable[[object], bytes | asyncio.BufferedProtocol],
-                 unchecked: object, timeout: float):
+                 answer: Callable[[object], bytes | asyncio.Protocol], unchecked: object):
         """``check(request, peer address)`` gives the verdict; ``answer(verdict)`` the
-        refusal to write, or the picows protocol to hand the socket to. ``unchecked``
-        is the verdict where no check was made: a request picows refuses itself, or a
-        check that raised."""
+        refusal to write, or the protocol to hand the socket to. ``unchecked`` is the
+        verdict where no check was made: a head picows refuses itself, or a check that
+        raised."""
         self._check = check
         self._answer = answer
         self._unchecked = unchecked
-        self._timeout = timeout
         self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
         self._received = bytearray()
-        self._timer: asyncio.TimerHandle | None = None
         self._checking: asyncio.Task | None = None
         self._handed_over = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self._transport = transport
-        self._timer = asyncio.get_running_loop().call_later(self._timeout, self._too_slow)
 
-    def data_received(self, data: bytes) -> None:
-        self._received += data
+    def get_buffer(self, size_hint: int) -> bytearray:
+        self._buffer = bytearray(max(size_hint, READ_BYTES))
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._received += memoryview(self._buffer)[:nbytes]
         if self._checking is not None:
             return
-        end = self._received.find(HEADER_END)
-        if end < 0 or end >= MAX_REQUEST_BYTES:
-            if len(self._received) >= MAX_REQUEST_BYTES:
-                self._hand_over(self._unchecked)
-            return
+        end = self._received.find(HEAD_END)
+        if end < 0:
+            return  # a RequestHead hands over the whole head: more is on its way
         try:
             request = _parse_http_request(bytes(self._received[:end]))
         except RuntimeError:
             self._hand_over(self._unchecked)
             return
-        self._timer.cancel()  # the station has sent its part; the check's time is ours
         self._transport.pause_reading()
         peer = self._transport.get_extra_info("peername")
         address = peer[0] if isinstance(peer, tuple) else str(peer or "")
         self._checking = asyncio.ensure_future(self._check(request, address))
         self._checking.add_done_callback(self._checked)
 
+    def eof_received(self) -> bool:
+        return False  # the transport closes itself
+
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self._handed_over:
-            if self._timer is not None:
-                self._timer.cancel()
-            if self._checking is not None:
-                self._checking.cancel()  # a check still waiting for a thread never runs
+        if not self._handed_over and self._checking is not None:
+            self._checking.cancel()  # a check still waiting for a hasher is never made
 
     def _checked(self, checking: asyncio.Task) -> None:
         if checking.cancelled() or self._transport.is_closing():
@@ -83,35 +83,15 @@ class CheckedHandshake(asyncio.Protocol):
         self._hand_over(checking.result())
 
     def _hand_over(self, verdict: object) -> None:
-        self._timer.cancel()
         self._handed_over = True
-        websocket = self._answer(verdict)
-        if isinstance(websocket, bytes):  # a refusal: picows would only write it
-            self._transport.write(websocket)
-            self._transport.close()
+        protocol = self._answer(verdict)
+        transport, received = self._transport, bytes(self._received)
+        self._received = self._buffer = bytearray()
+        if isinstance(protocol, bytes):  # a refusal: picows would only write it
+            transport.write(protocol)
+            transport.close()
             return
-        self._transport.set_protocol(websocket)
-        websocket.connection_made(self._transport)
-        _feed(websocket, self._received, self._transport)
-        self._received = bytearray()
-        self._transport.resume_reading()
-
-    def _too_slow(self) -> None:
-        log.debug("closed a connection that sent no upgrade request within %g s",
-                  self._timeout)
-        self._transport.close()
-
-
-def _feed(protocol: asyncio.BufferedProtocol, data: bytearray,
-          transport: asyncio.Transport) -> None:
-    """Bytes into a buffered protocol, as the transport would have put them there (and
-    no more once the protocol closed the transport: a refused request's tail)."""
-    view = memoryview(data)
-    while view and not transport.is_closing():
-        buffer = protocol.get_buffer(len(view))
-        size = min(len(buffer), len(view))
-        if size == 0:
-            break
-        buffer[:size] = view[:size]
-        protocol.buffer_updated(size)
-        view = view[size:]
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        protocol.data_received(received)
+        transport.resume_reading()

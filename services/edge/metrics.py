@@ -48,6 +48,10 @@ class EdgeMetrics:
         self.backpressure = Counter("chargebus_edge_backpressure_seconds",
                                     "Time reading from stations was paused for a slow bus",
                                     registry=self.registry)
+        self.throttled = Counter("chargebus_edge_throttled_seconds",
+                                 "Time stations' sockets were not read for calling faster "
+                                 "than their rate, summed over stations",
+                                 registry=self.registry)
         self.commands = Counter("chargebus_edge_commands", "CSMS-to-station calls, by outcome",
                                 ["outcome"], registry=self.registry)
         self._server = None

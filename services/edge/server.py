@@ -12,7 +12,6 @@ from urllib.parse import unquote, urlsplit
 from nats.aio.client import Client
 from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
-from picows.picows import WSProtocol
 
 from chargebus.config import Settings
 from chargebus.edges import EdgeAbout
@@ -22,6 +21,7 @@ from chargebus.access import AccessDirectory
 from chargebus_services.edge.access import Gate, Refusal
 from chargebus_services.edge.acceptor import Acceptor, websocket_server_protocol
 from chargebus_services.edge.attempts import FailedAttempts, GuessingLimits
+from chargebus_services.edge.callrate import CallRate
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
 from chargebus_services.edge.handshake import CheckedHandshake
@@ -29,6 +29,7 @@ from chargebus_services.edge.identity import Identity, NodeIdTaken
 from chargebus_services.edge.liveness import Liveness
 from chargebus_services.edge.metrics import EdgeMetrics
 from chargebus_services.edge.password_checks import PasswordChecks
+from chargebus_services.edge.requesthead import RequestHead
 from chargebus_services.edge.stations import Stations
 from chargebus_services.edge.turnover import Turnover
 
@@ -44,6 +45,8 @@ DRAIN_CLOSE_SECONDS = 10.0
 # The verdict where no password check was made (see CheckedHandshake).
 UNCHECKED = Refusal(HTTPStatus.INTERNAL_SERVER_ERROR, "check_failed",
                     "the edge could not check the credentials")
+# RFC 6455's version; picows would upgrade drafts 7 and 8 as well.
+WEBSOCKET_VERSION = "13"
 
 
 class Edge:
@@ -51,6 +54,9 @@ class Edge:
         self.nc = nc
         self.node_id = settings.edge_node_id
         self.max_message_size = settings.edge_max_message_size
+        self.call_rate = (CallRate(settings.edge_station_calls_per_second,
+                                   settings.edge_station_call_burst)
+                          if settings.edge_station_calls_per_second else None)
         self.metrics = EdgeMetrics()
         self.stations = Stations(nc, settings.edge_node_id, settings.edge_offline_grace_seconds)
         self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations)
@@ -101,10 +107,11 @@ class Edge:
             logger=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
             handshake_timeout=HANDSHAKE_TIMEOUT,
             max_frame_size=s.edge_max_message_size,
-            read_buffer_size=READ_BUFFER_BYTES)
+            read_buffer_size=READ_BUFFER_BYTES, refused=self.metrics.refused)
         protocol = (self._checked_handshakes(websocket) if self._gate.checks_passwords
                     else websocket(self._accept))
-        self._acceptor = Acceptor(protocol, tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT)
+        self._acceptor = Acceptor(protocol, tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT,
+                                  refused=self.metrics.refused)
         try:
             await self._acceptor.listen(s.edge_host, s.edge_port, LISTEN_BACKLOG)
         except OSError as error:
@@ -159,18 +166,21 @@ class Edge:
         self.turnover.went += 1
         log.debug("%s disconnected", connection.station_id)
 
-    def _checked_handshakes(self, websocket: Callable) -> Callable[[], CheckedHandshake]:
-        """Profiles 1 and 2: each socket read first by a CheckedHandshake, then, unless
-        refused, by a picows protocol that upgrades it."""
-        def answer(verdict: Refusal | None) -> bytes | WSProtocol:
+    def _checked_handshakes(self, websocket: Callable) -> Callable[[], RequestHead]:
+        """Profiles 1 and 2: each socket's head read by a RequestHead, checked by a
+        CheckedHandshake, then, unless refused, upgraded by picows (behind a RequestHead
+        of its own, which finds the head complete)."""
+        def answer(verdict: Refusal | None) -> bytes | RequestHead:
             if verdict is None or verdict is UNCHECKED:
                 return websocket(functools.partial(self._accept_checked, verdict=verdict))()
             # Written as picows writes a refusal, without a picows protocol made for it.
             response = self._refuse(verdict).response
             response.headers["Connection"] = "close"
             return bytes(response.to_bytes())
-        return lambda: CheckedHandshake(self._authenticate, answer, UNCHECKED,
-                                        HANDSHAKE_TIMEOUT)
+
+        def checked() -> CheckedHandshake:
+            return CheckedHandshake(self._authenticate, answer, UNCHECKED)
+        return lambda: RequestHead(checked, HANDSHAKE_TIMEOUT, self.metrics.refused)
 
     def _accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
         """Profiles 0 and 3: nothing to check before the upgrade but the id."""
@@ -196,6 +206,13 @@ class Edge:
         return self._upgrade(station_id, request, verdict)
 
     def _station_of(self, request: WSUpgradeRequest) -> str | Refusal:
+        """The station a request is for, or what refuses it before any credentials."""
+        if request.headers.get("Sec-WebSocket-Version") != WEBSOCKET_VERSION:
+            return Refusal(  # RFC 6455 4.2.2, with the Upgrade a 426 must carry
+                HTTPStatus.UPGRADE_REQUIRED, "websocket_version",
+                f"this server speaks WebSocket version {WEBSOCKET_VERSION} only",
+                headers=(("Upgrade", "websocket"),
+                         ("Sec-WebSocket-Version", WEBSOCKET_VERSION)))
         path = urlsplit(request.path.decode("latin-1")).path
         if not path.startswith(self._prefix):
             return Refusal(HTTPStatus.NOT_FOUND, "bad_path",
@@ -228,7 +245,7 @@ class Edge:
     def _refuse(self, refusal: Refusal) -> WSUpgradeResponseWithListener:
         self.metrics.refused(refusal.reason)
         log.info("refused a connection: %d %s", refusal.status, refusal.message)
-        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        headers = {"Content-Type": "text/plain; charset=utf-8"} | dict(refusal.headers)
         if refusal.status == HTTPStatus.UNAUTHORIZED:
             headers["WWW-Authenticate"] = 'Basic realm="chargebus", charset="UTF-8"'
         if refusal.retry_after is not None:

@@ -1,5 +1,5 @@
 """Turns recorded station calls into meter rows and finished transactions into session
-rows, and answers read-only queries on them.
+rows, and answers read-only queries on them (chargebus.queryreplies).
 
 A batch is inserted at once and acknowledged only after the insert; one that fails is
 delivered again later (with backoff: ClickHouse may be down for a while). A message
@@ -8,12 +8,13 @@ its samples are looked up by station, time and message sequence, and not inserte
 """
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from chargebus import events, subjects
+from chargebus import events, queryreplies, subjects
 from chargebus.access import AccessDirectory
 from chargebus.bus import BusMsg
 from chargebus.config import Settings
@@ -21,7 +22,7 @@ from chargebus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer
 from chargebus.meter import (METER_ACTIONS, CallColumns, CallLayout, SampleColumns, meter_call,
                              strict_meter_call)
 from chargebus.meterstore import (SESSION_COLUMNS, CallsUnreadable, EngineUnavailable, MeterStore,
-                                  QueryRefused)
+                                  QueryOverLimit, QueryRefused, QueryUserUnsafe)
 from chargebus.protocol import OcppVersion
 from chargebus.stores import Stores, transaction_key
 
@@ -34,6 +35,10 @@ EVSE_WAIT_DELIVERIES = 5
 
 _VERSIONS = {version.value: version for version in OcppVersion}  # OcppVersion() costs more
 
+# Queries run at once, each on a thread of its own; more wait their turn. The inserts
+# use other threads (asyncio's), so that queries never hold them up.
+QUERIES_AT_ONCE = 2
+
 
 class MeterSink:
     def __init__(self, nc: Client, store: MeterStore, sites: AccessDirectory):
@@ -43,6 +48,8 @@ class MeterSink:
         self._stores = Stores(nc.jetstream())
         self._dead_letters = DeadLetters(nc.jetstream(), subjects.METER_SINK_CONSUMER)
         self._session_dead_letters = DeadLetters(nc.jetstream(), subjects.SESSION_SINK_CONSUMER)
+        self._query_threads = ThreadPoolExecutor(QUERIES_AT_ONCE, thread_name_prefix="query")
+        self._queries: set[asyncio.Task] = set()
 
     async def write(self, batch: list[BusMsg]) -> list[BusMsg]:
         """Insert the batch's samples; a message that holds no usable meter data goes
@@ -154,21 +161,50 @@ class MeterSink:
             await asyncio.to_thread(self._store.insert_sessions, columns)
 
     async def answer_query(self, msg: Msg) -> None:
+        """Each query in a task of its own: a long one holds up no other."""
+        if not msg.reply:
+            return
+        task = asyncio.create_task(self._answer(msg.data.decode(errors="replace"), msg.reply))
+        self._queries.add(task)
+        task.add_done_callback(self._queries.discard)
+
+    async def _answer(self, sql: str, inbox: str) -> None:
+        answer = queryreplies.Answer(self._nc, inbox)
+        loop = asyncio.get_running_loop()
+        rows = self._store.query_rows(sql)  # nothing runs before the first next()
         try:
-            result = await asyncio.to_thread(self._store.query_json, msg.data.decode())
+            while (lines := await loop.run_in_executor(self._query_threads, next, rows,
+                                                       None)) is not None:
+                await answer.add(lines)
+            await answer.end()
         except QueryRefused as refused:
-            await self._nc.publish(msg.reply, str(refused).encode(),
-                                   headers={events.ERROR: "refused"})
+            await answer.fail(queryreplies.REFUSED, str(refused))
+        except QueryOverLimit as over:
+            await answer.fail(queryreplies.LIMIT, str(over))
+        except queryreplies.QueryFailed as failed:
+            await answer.fail(failed.kind, failed.reason)
+        except QueryUserUnsafe as unsafe:
+            log.warning("%s", unsafe)
+            await answer.fail(queryreplies.FAILED, str(unsafe))
         except Exception as error:
-            await self._nc.publish(msg.reply, str(error).encode(), headers={events.ERROR: "failed"})
+            await answer.fail(queryreplies.FAILED, str(error))
         else:
-            await self._nc.publish(msg.reply, result)
+            return
+        # Stops the query where it was cut short (a row too big to send). Not when the
+        # sink stops: its thread may still be in the query then.
+        await loop.run_in_executor(self._query_threads, rows.close)
+
+    async def stop_queries(self) -> None:
+        for task in list(self._queries):
+            task.cancel()
+        await asyncio.gather(*self._queries, return_exceptions=True)
+        # A query still running ends with the process; its limit bounds it anyway.
+        self._query_threads.shutdown(wait=False, cancel_futures=True)
 
 
 async def start_sink(settings: Settings, nc: Client):
     try:
-        store = await asyncio.to_thread(MeterStore.open, settings.clickhouse_url,
-                                        settings.chdb_path)
+        store = await asyncio.to_thread(MeterStore.open, settings)
     except EngineUnavailable as error:
         raise SystemExit(f"sink: {error}") from None
     sites = AccessDirectory(nc)
@@ -196,6 +232,7 @@ async def start_sink(settings: Settings, nc: Client):
 
     async def stop() -> None:
         await queries.unsubscribe()
+        await sink.stop_queries()
         for consumer in consumers:
             await consumer.stop()
         await sessions.stop()

@@ -7,19 +7,13 @@ Each query returns a list of rows as dicts. Over NATS the process that owns Clic
 (the sink) runs the SQL, so this works while `chargebus run` holds the chdb folder.
 """
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-import orjson
-
-from chargebus import events, subjects
+from chargebus import queryreplies
 from chargebus.clickhouse.migrations import (ENERGY_1D, ENERGY_15M, LAST_SAMPLE, POWER_15M,
                                              SAMPLES, SESSIONS)
 
 QUERIES = ("energy", "peak", "sessions", "silent", "series")
-
-
-class QueryFailed(Exception):
-    pass
 
 
 def _text(value: str) -> str:
@@ -83,15 +77,19 @@ def sessions_sql(since: datetime, until: datetime, station: str | None = None) -
         FROM {SESSIONS} FINAL WHERE {where} ORDER BY stopped_at, station"""
 
 
-def silent_sql(minutes: int) -> str:
-    """Stations whose last sample is older than ``minutes``."""
+def silent_sql(minutes: int, at: datetime) -> str:
+    """Stations whose last sample is older than ``minutes`` before ``at``. The moment is
+    the asker's, like the windows of the other queries, not ClickHouse's now(): the
+    server's clock may differ from chargebus's, and an embedded chdb reads the clock
+    past the C library (a clock moved for a test, scripts/moved-clock.sh, moves the rest
+    of chargebus but not chdb)."""
     return f"""
         SELECT station, site, toString(last_at) AS last_sample FROM (
             SELECT station, any(site) AS site, max(last) AS last_at FROM (
                 SELECT station, site, maxMerge(last) AS last FROM {LAST_SAMPLE}
                 GROUP BY station, site)
             GROUP BY station)
-        WHERE last_at < now() - {int(minutes) * 60} ORDER BY last_at"""
+        WHERE last_at < {_time(at - timedelta(minutes=int(minutes)))} ORDER BY last_at"""
 
 
 def series_sql(station: str, measurand: str, since: datetime, until: datetime) -> str:
@@ -110,11 +108,7 @@ class Analytics:
     @classmethod
     def over_nats(cls, nc, timeout: float = 60.0) -> "Analytics":
         async def ask(sql: str) -> list[dict]:
-            reply = await nc.request(subjects.sink_query(), sql.encode(), timeout=timeout)
-            error = (reply.headers or {}).get(events.ERROR)
-            if error is not None:
-                raise QueryFailed(f"{error}: {reply.data.decode(errors='replace')}")
-            return orjson.loads(reply.data)["data"]
+            return await queryreplies.rows_of(nc, sql, timeout)
         return cls(ask)
 
     async def energy(self, by: str, since: datetime, until: datetime) -> list[dict]:
@@ -127,8 +121,8 @@ class Analytics:
                        station: str | None = None) -> list[dict]:
         return await self._ask(sessions_sql(since, until, station))
 
-    async def silent(self, minutes: int) -> list[dict]:
-        return await self._ask(silent_sql(minutes))
+    async def silent(self, minutes: int, at: datetime) -> list[dict]:
+        return await self._ask(silent_sql(minutes, at))
 
     async def series(self, station: str, measurand: str, since: datetime,
                      until: datetime) -> list[dict]:

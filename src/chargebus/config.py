@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     edge_offline_grace_seconds: float = Field(5.0, ge=0)
     # JetStream publishes awaiting their ack, at most; beyond, the edge stops reading.
     edge_publish_window: int = Field(4096, gt=0)
+    # Calls (and 2.1 SENDs) a station may make per second, and at once: a station over
+    # it is not read until it may call again (TCP holds the rest). 0: no limit.
+    edge_station_calls_per_second: float = Field(20.0, ge=0)
+    edge_station_call_burst: int = Field(100, gt=0)
     edge_metrics_host: str = "127.0.0.1"
     edge_metrics_port: int = Field(9464, ge=0, le=65535)  # 0: no metrics endpoint
     worker_request_timeout: float = Field(10.0, gt=0)
@@ -107,6 +111,18 @@ class Settings(BaseSettings):
     # messages or 0.5 s, the merges took a quarter of an embedded sink's CPU at full rate.
     sink_batch_size: int = Field(20_000, gt=0)
     sink_batch_seconds: float = Field(1.0, gt=0)
+    # Read-only SQL from outside (chargebus sql, the analytics) runs with ClickHouse's
+    # readonly=1, and ClickHouse stops a query that runs longer, takes more memory or
+    # answers more rows than this; it uses at most this many threads, so that ingest
+    # keeps the others (chargebus.clickhouse.querylimits).
+    query_timeout_seconds: int = Field(60, gt=0)
+    query_max_memory_bytes: int = Field(1 << 30, gt=0)
+    query_max_rows: int = Field(1_000_000, gt=0)
+    query_max_threads: int = Field(1, gt=0)
+    # On a server, such queries run as this ClickHouse user, whose profile in users.xml
+    # holds readonly=1 and the limits above (README, Queries).
+    clickhouse_query_user: str = "chargebus_query"
+    clickhouse_query_password: str = ""
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -17,8 +17,6 @@ ANSWER = "Chargebus-Answer"
 FAULT = "Chargebus-Fault"
 # On a dead letter: why it could not be used.
 REASON = "Chargebus-Reason"
-# On a reply to a non-OCPP request (a query): why it failed.
-ERROR = "Chargebus-Error"
 # JetStream's own deduplication header.
 NATS_MSG_ID = "Nats-Msg-Id"
 

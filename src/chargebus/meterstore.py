@@ -2,11 +2,10 @@
 
 The store owns the schema (chargebus.clickhouse.migrations, run when it opens), writes
 columnar batches, finds which messages of a redelivered batch are already stored, and
-answers read-only SQL.
+answers read-only SQL from outside within its limits (chargebus.clickhouse.querylimits).
 """
-import re
 import threading
-from pathlib import Path
+from collections.abc import Iterator
 
 from chargebus.clickhouse import payloads
 from chargebus.clickhouse.callreader import CallReader
@@ -14,6 +13,9 @@ from chargebus.clickhouse.engines import ChdbEngine, Engine, EngineUnavailable, 
 from chargebus.clickhouse.migrations import (SAMPLE_COLUMNS, SAMPLES, SESSIONS, Capabilities,
                                              migrate)
 from chargebus.clickhouse.payloads import CallsUnreadable
+from chargebus.clickhouse.querylimits import (QueryLimits, QueryOverLimit, QueryRefused,
+                                              QueryUserUnsafe)
+from chargebus.config import Settings
 from chargebus.meter import CallLayout
 
 # Stations per lookup of a redelivered batch's stored messages: the station ids are
@@ -25,16 +27,11 @@ LOOKUP_STATIONS = 1000
 SESSION_COLUMNS = ("station", "transaction_id", "evse_id", "id_token", "started_at",
                    "stopped_at", "energy_wh", "stop_reason", "closed_by_rule", "version")
 
-_READ_ONLY = re.compile(r"\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN)\b", re.IGNORECASE)
-
-
-class QueryRefused(ValueError):
-    pass
-
 
 class MeterStore:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, limits: QueryLimits | None = None):
         self.engine = engine
+        self.limits = limits or QueryLimits.defaults()
         self.schema_version = migrate(engine)
         self._capabilities = Capabilities(engine.version)
         self._call_reader: CallReader | None = None  # a server's: chdb, when first needed
@@ -43,11 +40,13 @@ class MeterStore:
         self._call_reader_made = threading.Lock()
 
     @classmethod
-    def open(cls, clickhouse_url: str | None, chdb_path: Path) -> "MeterStore":
-        """The server at ``clickhouse_url``, or else chdb in ``chdb_path``;
+    def open(cls, settings: Settings) -> "MeterStore":
+        """The server at settings.clickhouse_url, or else chdb in settings.chdb_path;
         EngineUnavailable says why neither can be used."""
-        engine = ServerEngine(clickhouse_url) if clickhouse_url else ChdbEngine(chdb_path)
-        return cls(engine)
+        engine = (ServerEngine(settings.clickhouse_url, settings.clickhouse_query_user,
+                               settings.clickhouse_query_password)
+                  if settings.clickhouse_url else ChdbEngine(settings.chdb_path))
+        return cls(engine, QueryLimits.of(settings))
 
     def insert_samples(self, columns: dict[str, list]) -> None:
         """One list per name of chargebus.meter.SampleColumns.NAMES; timestamp_ms in
@@ -103,12 +102,10 @@ class MeterStore:
             stored.update(int(row[0]) for row in rows)
         return stored & wanted
 
-    def query_json(self, sql: str) -> bytes:
-        """A read-only query's result as JSON ({"data": [rows as objects]})."""
-        if not _READ_ONLY.match(sql) or ";" in sql.strip().rstrip(";"):
-            raise QueryRefused("only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, "
-                               "EXPLAIN) is answered")
-        return self.engine.query_json(sql)
+    def query_rows(self, sql: str) -> Iterator[bytes]:
+        """A query from outside, read-only and within the limits: its rows as JSON
+        objects, one a line, in pieces of whole lines (Engine.query_rows)."""
+        return self.engine.query_rows(sql, self.limits)
 
     def close(self) -> None:
         if self._call_reader is not None:
@@ -116,5 +113,5 @@ class MeterStore:
         self.engine.close()
 
 
-__all__ = ["CallsUnreadable", "EngineUnavailable", "MeterStore", "QueryRefused",
-           "SESSION_COLUMNS"]
+__all__ = ["CallsUnreadable", "EngineUnavailable", "MeterStore", "QueryOverLimit",
+           "QueryRefused", "QueryUserUnsafe", "SESSION_COLUMNS"]

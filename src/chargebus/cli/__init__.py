@@ -3,9 +3,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import orjson
+from nats.errors import NoRespondersError
 
-from chargebus import __version__, events, subjects
+from chargebus import __version__, queryreplies
 from chargebus.cli import analytics, calls, locallists, simulate, stations, tokens
 from chargebus.cli.common import CommandParser, print_json, whole_number, with_nats
 from chargebus.config import Settings, SettingsProblem, load_settings
@@ -71,14 +71,22 @@ def _run(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _sql(settings: Settings, arguments: argparse.Namespace) -> int:
+    """The rows as they come, one JSON object a line. An error ends them: the rows
+    printed before it are not the whole answer."""
+    # A reply comes at the latest when ClickHouse stops the query at its time limit.
+    wait = settings.query_timeout_seconds + 30
+
     async def query(nc) -> int:
-        reply = await nc.request(subjects.sink_query(), arguments.query.encode(), timeout=60)
-        error = (reply.headers or {}).get(events.ERROR)
-        if error is not None:
-            print(f"query {error}: {reply.data.decode()}", file=sys.stderr)
+        try:
+            async for row in queryreplies.ask(nc, arguments.query, wait):
+                print_json(row)
+        except queryreplies.QueryFailed as failed:
+            print(f"chargebus sql: query {failed.kind}: {failed.reason}", file=sys.stderr)
+            return 2
+        except (TimeoutError, NoRespondersError):
+            print(f"chargebus sql: no answer from the sink within {wait} s "
+                  "(is chargebus running?)", file=sys.stderr)
             return 1
-        for row in orjson.loads(reply.data)["data"]:
-            print_json(row)
         return 0
 
     return with_nats(settings, query)

@@ -6,12 +6,14 @@ import sys
 from datetime import timedelta
 
 import orjson
+from nats.errors import NoRespondersError
 
-from chargebus.analytics import Analytics, QueryFailed
+from chargebus.analytics import Analytics
 from chargebus.cli.common import station_id, timestamp, whole_number, with_nats
 from chargebus.clock import utc_now
 from chargebus.config import Settings
 from chargebus.meter import DEFAULT_MEASURAND
+from chargebus.queryreplies import QueryFailed
 
 
 def register(commands) -> None:
@@ -50,20 +52,21 @@ def _run(settings: Settings, arguments: argparse.Namespace) -> int:
         return 2
 
     async def ask(nc) -> int:
-        analytics = Analytics.over_nats(nc)
+        # A reply comes at the latest when ClickHouse stops the query at its time limit.
+        analytics = Analytics.over_nats(nc, timeout=settings.query_timeout_seconds + 30)
         try:
             rows = await {
                 "energy": lambda: analytics.energy(arguments.by, since, until),
                 "peak": lambda: analytics.peak(since, until),
                 "sessions": lambda: analytics.sessions(since, until, arguments.station),
-                "silent": lambda: analytics.silent(arguments.minutes),
+                "silent": lambda: analytics.silent(arguments.minutes, until),
                 "series": lambda: analytics.series(arguments.station, arguments.measurand,
                                                    since, until),
             }[arguments.query]()
         except QueryFailed as error:
             print(f"chargebus analytics {arguments.query}: {error}", file=sys.stderr)
             return 1
-        except TimeoutError:
+        except (TimeoutError, NoRespondersError):
             print("chargebus analytics: no answer from the sink (is chargebus running?)",
                   file=sys.stderr)
             return 1
