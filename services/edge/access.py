@@ -1,10 +1,10 @@
 """Who may connect, decided before the WebSocket upgrade.
 
 The edge checks passwords against a mirror of the access bucket (chargebus.access),
-without a round trip, and hashes in threads (password_checks), read ahead of picows
-(handshake) so that the answer is still an HTTP status. A password that verified once
-for a stored hash is remembered by its SHA-256, so that a reconnecting station costs no
-second scrypt.
+without a round trip, hashed by processes beside it (password_checks), the request read
+ahead of picows (handshake) so that the answer is still an HTTP status. A password that
+verified once for a stored hash is remembered by its SHA-256, so that a reconnecting
+station costs no second scrypt.
 
 Guessing: where unknown stations are rejected, an unknown id is checked against a
 decoy hash and answered as a wrong password is, in the same bytes and the same time, so
