@@ -66,7 +66,7 @@ def edge_pid(root: int) -> int:
                 command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"chargebus_services.edge" in command:
+            if command.endswith(b"-m\0chargebus_services.edge\0"):  # not its hasher
                 return int(entry.name)
     raise RuntimeError("the edge process was not found")
 

@@ -1,8 +1,16 @@
 """Who may connect, decided before the WebSocket upgrade.
 
-picows asks for the upgrade answer synchronously, so the edge checks passwords against
-a mirror of the access bucket (chargebus.access), without a round trip. A password that verified once for a stored hash is remembered by its
-SHA-256, so that a reconnecting station costs no second scrypt.
+The edge checks passwords against a mirror of the access bucket (chargebus.access),
+without a round trip, hashed by processes beside it (password_checks), the request read
+ahead of picows (handshake) so that the answer is still an HTTP status. A password that
+verified once for a stored hash is remembered by its SHA-256, so that a reconnecting
+station costs no second scrypt.
+
+Guessing: where unknown stations are rejected, an unknown id is checked against a
+decoy hash and answered as a wrong password is, in the same bytes and the same time, so
+ids cannot be told apart. Failures are limited per id (delays, then a lockout: 429 with
+Retry-After) and per source address (its attempts held before their check), see
+attempts.
 
 Security profiles (OCPP security whitepaper / 2.0.1 part 2 A00):
     0  no authentication (development only)
@@ -12,19 +20,30 @@ Security profiles (OCPP security whitepaper / 2.0.1 part 2 A00):
        handshake proves the certificate, the edge checks the CN once connected (picows
        offers no peer certificate before the upgrade) and closes with 1008 if it differs.
 """
+import asyncio
 import base64
 import binascii
 import hashlib
 import logging
+import math
+import random
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from chargebus.access import AccessDirectory
-from chargebus.passwords import verify_password
+from chargebus.passwords import decoy_hash
 from chargebus.protocol import OcppVersion
 from chargebus.records import StationAccess
+from chargebus_services.edge.attempts import FailedAttempts, address_key
+from chargebus_services.edge.metrics import EdgeMetrics
+from chargebus_services.edge.password_checks import ChecksBusy, PasswordChecks
 
 log = logging.getLogger(__name__)
+
+# Attempts held at once, at most: each holds a socket (and a file descriptor).
+MAX_HELD = 4096
+WRONG_PASSWORD = "wrong user name or password"
+CHECKS_BUSY_RETRY_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,32 +51,98 @@ class Refusal:
     status: HTTPStatus
     reason: str  # a metric label: a short fixed word
     message: str  # for the station's log
+    retry_after: int | None = None  # seconds, for a Retry-After header
+    headers: tuple[tuple[str, str], ...] = ()  # more that the status calls for
+
+
+NO_CREDENTIALS = Refusal(HTTPStatus.UNAUTHORIZED, "no_credentials",
+                         "HTTP Basic credentials are required")
+ADDRESS_BUSY = Refusal(HTTPStatus.TOO_MANY_REQUESTS, "address_busy",
+                       "too many failed attempts from this address; try again later",
+                       CHECKS_BUSY_RETRY_SECONDS)
+CHECKS_BUSY = Refusal(HTTPStatus.SERVICE_UNAVAILABLE, "checks_busy",
+                      "too many stations are being checked; try again later",
+                      CHECKS_BUSY_RETRY_SECONDS)
 
 
 class Gate:
     """The admission policy of one listener."""
 
-    def __init__(self, directory: AccessDirectory, profile: int, unknown_stations: str):
+    def __init__(self, directory: AccessDirectory, profile: int, unknown_stations: str,
+                 attempts: FailedAttempts, checks: PasswordChecks, metrics: EdgeMetrics):
         self._directory = directory
         self._profile = profile
         self._unknown = unknown_stations
+        self._attempts = attempts
+        self._checks = checks
+        self._metrics = metrics
         self._verified: dict[str, tuple[str, bytes]] = {}  # station -> (hash, sha256(pw))
+        self._decoy = decoy_hash() if profile in (1, 2) else ""
+        self._held = 0  # attempts held, of every address
+        self._held_from: dict[str, int] = {}  # address key -> its attempts held for a check
 
     @property
     def profile(self) -> int:
         return self._profile
 
-    def admit(self, station_id: str, authorization: str | None) -> Refusal | None:
-        """None if the station may go on to the upgrade."""
+    @property
+    def checks_passwords(self) -> bool:
+        return self._profile in (1, 2)
+
+    def admit(self, station_id: str) -> Refusal | None:
+        """Profiles 0 and 3, where nothing is checked before the upgrade: None if the
+        station may go on to it."""
+        if self._directory.get(station_id) is None and self._unknown == "reject":
+            return Refusal(HTTPStatus.NOT_FOUND, "unknown_station",
+                           f"{station_id} is not a station of this CSMS")
+        return None  # admitted; the registry answers an unknown one's boot Pending if so told
+
+    async def authenticate(self, station_id: str, authorization: str | None,
+                           address: str) -> Refusal | None:
+        """Profiles 1 and 2: None if the station may go on to the upgrade. ``address``
+        is where it connects from."""
         access = self._directory.get(station_id)
-        if access is None:
-            if self._unknown == "reject":
-                return Refusal(HTTPStatus.NOT_FOUND, "unknown_station",
-                               f"{station_id} is not a station of this CSMS")
-            return None  # admitted; the registry answers its boot with Pending if so told
-        if self._profile in (1, 2):
-            return self._check_password(station_id, access, authorization)
-        return None
+        if access is None and self._unknown != "reject":
+            return None  # admitted without a password, its boot answered as told
+        credentials = _basic_credentials(authorization)
+        if credentials is None:
+            return NO_CREDENTIALS  # no guess made: the challenge, for unknown ids too
+        user, password = credentials
+        refusal = self._too_soon(station_id)
+        if refusal is not None:
+            return await self._answer_late(refusal, address)
+        # Every id without a hash of its own (unknown, another user name, no password
+        # set) is checked against the decoy: it costs what a wrong password costs.
+        own = access.password_hash if access is not None and user == station_id else None
+        fingerprint = hashlib.sha256(password.encode()).digest()
+        if own is not None and self._verified.get(station_id) == (own, fingerprint):
+            self._attempts.succeeded(station_id)
+            return None
+        delay = self._attempts.address_delay(address)
+        if delay > 0:
+            if not await self._hold(address, delay):
+                return await self._answer_late(ADDRESS_BUSY, address)
+            refusal = self._too_soon(station_id)  # what came in meanwhile
+            if refusal is not None:
+                self._attempts.refused_from(address)
+                return refusal
+        self._attempts.start_check(station_id)
+        try:
+            right = await self._checks.verify(password, own or self._decoy)
+        except ChecksBusy:
+            return CHECKS_BUSY
+        finally:
+            self._attempts.end_check(station_id)
+        if right and own is not None:
+            self._verified[station_id] = (own, fingerprint)
+            self._attempts.succeeded(station_id)
+            return None
+        self._failed(station_id, address, known=access is not None)
+        self._attempts.refused_from(address)
+        # The same status and words for an unknown id: only the metric's reason differs.
+        return Refusal(HTTPStatus.UNAUTHORIZED,
+                       "bad_credentials" if access is not None else "unknown_station",
+                       WRONG_PASSWORD)
 
     def allowed_versions(self, station_id: str) -> list[OcppVersion] | None:
         access = self._directory.get(station_id)
@@ -73,24 +158,61 @@ class Gate:
                  for key, value in rdn if key == "commonName"]
         return names == [station_id]
 
-    def _check_password(self, station_id: str, access: StationAccess,
-                        authorization: str | None) -> Refusal | None:
-        credentials = _basic_credentials(authorization)
-        if credentials is None:
-            return Refusal(HTTPStatus.UNAUTHORIZED, "no_credentials",
-                           "HTTP Basic credentials are required")
-        user, password = credentials
-        if user != station_id or access.password_hash is None:
-            return Refusal(HTTPStatus.UNAUTHORIZED, "bad_credentials",
-                           "wrong user name or password")
-        fingerprint = hashlib.sha256(password.encode()).digest()
-        if self._verified.get(station_id) == (access.password_hash, fingerprint):
+    def _too_soon(self, station_id: str) -> Refusal | None:
+        wait = self._attempts.wait(station_id)
+        if wait <= 0:
             return None
-        if not verify_password(password, access.password_hash):
-            return Refusal(HTTPStatus.UNAUTHORIZED, "bad_credentials",
-                           "wrong user name or password")
-        self._verified[station_id] = (access.password_hash, fingerprint)
-        return None
+        return Refusal(HTTPStatus.TOO_MANY_REQUESTS,
+                       "locked_out" if self._attempts.locked_out(station_id) else "delayed",
+                       f"too many failed passwords for {station_id}; try again later",
+                       math.ceil(wait))
+
+    def _failed(self, station_id: str, address: str, known: bool) -> None:
+        locks_out = self._attempts.failed(station_id)
+        log.warning("security: %s for station %s from %s (failure %d in a row)",
+                    "wrong password" if known else "password of an unknown station",
+                    station_id, address, self._attempts.failures(station_id))
+        if locks_out:
+            self._metrics.auth_lockouts.inc()
+            log.warning("security: station %s locked out for %g s after %d failed passwords"
+                        " (the last from %s)", station_id, self._attempts.limits.lockout_seconds,
+                        self._attempts.failures(station_id), address)
+
+    async def _hold(self, address: str, delay: float) -> bool:
+        """Holds an attempt from an address that failed too often; False, at once,
+        where enough of its attempts are held already."""
+        key = address_key(address)
+        held = self._held_from.get(key, 0)
+        if held >= self._attempts.limits.address_checks:
+            return False
+        self._held_from[key] = held + 1
+        try:
+            await self._held_for(delay)
+        finally:
+            if self._held_from[key] == 1:
+                del self._held_from[key]
+            else:
+                self._held_from[key] -= 1
+        return True
+
+    async def _answer_late(self, refusal: Refusal, address: str) -> Refusal:
+        """A refusal made without a check, held as its address has earned."""
+        delay = self._attempts.address_delay(address)
+        self._attempts.refused_from(address)
+        if delay > 0:
+            await self._held_for(delay)
+        return refusal
+
+    async def _held_for(self, delay: float) -> None:
+        if self._held >= MAX_HELD:
+            return  # past what the edge holds, at once: file descriptors are bounded
+        self._held += 1
+        self._metrics.auth_held.inc()
+        try:
+            # Jittered: attempts held together would come back together, in waves.
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        finally:
+            self._held -= 1
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:

@@ -29,6 +29,18 @@ class EdgeMetrics:
         self.refusals = Counter("chargebus_edge_refused",
                                 "Connections refused, by reason (auth failures among them)",
                                 ["reason"], registry=self.registry)
+        self.password_checks = Counter("chargebus_edge_password_checks",
+                                       "Password hashes checked (off the event loop), by result",
+                                       ["result"], registry=self.registry)
+        self.password_checks_under_way = Gauge("chargebus_edge_password_checks_under_way",
+                                               "Password checks running or waiting for a thread",
+                                               registry=self.registry)
+        self.auth_lockouts = Counter("chargebus_edge_auth_lockouts",
+                                     "Station ids locked out after failed passwords",
+                                     registry=self.registry)
+        self.auth_held = Counter("chargebus_edge_auth_held",
+                                 "Attempts held back: their source address failed too often",
+                                 registry=self.registry)
         self.bus_latency = Histogram("chargebus_edge_bus_latency_seconds",
                                      "Time the bus took: JetStream ack or worker reply",
                                      ["kind"], buckets=BUS_LATENCY_BUCKETS,
@@ -76,6 +88,9 @@ class EdgeMetrics:
 
     def refused(self, reason: str) -> None:
         self.refusals.labels(reason).inc()
+
+    def password_check(self, right: bool) -> None:
+        self.password_checks.labels("right" if right else "wrong").inc()
 
     def command_outcome(self, outcome: Outcome) -> None:
         self.commands.labels(outcome.value).inc()

@@ -1,9 +1,11 @@
 """The edge's WebSocket server: who may connect, in which OCPP version, over what."""
 import asyncio
+import functools
 import itertools
 import logging
 import secrets
 import ssl
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
@@ -18,12 +20,16 @@ from chargebus.protocol import OcppVersion
 from chargebus.access import AccessDirectory
 from chargebus_services.edge.access import Gate, Refusal
 from chargebus_services.edge.acceptor import Acceptor, websocket_server_protocol
+from chargebus_services.edge.attempts import FailedAttempts, GuessingLimits
 from chargebus_services.edge.callrate import CallRate
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
+from chargebus_services.edge.handshake import CheckedHandshake
 from chargebus_services.edge.identity import Identity, NodeIdTaken
 from chargebus_services.edge.liveness import Liveness
 from chargebus_services.edge.metrics import EdgeMetrics
+from chargebus_services.edge.password_checks import PasswordChecks
+from chargebus_services.edge.requesthead import RequestHead
 from chargebus_services.edge.stations import Stations
 from chargebus_services.edge.turnover import Turnover
 
@@ -36,6 +42,9 @@ HANDSHAKE_TIMEOUT = 10.0
 READ_BUFFER_BYTES = 2048
 # Stations may answer a close slowly; a drain waits this long for all of them.
 DRAIN_CLOSE_SECONDS = 10.0
+# The verdict where no password check was made (see CheckedHandshake).
+UNCHECKED = Refusal(HTTPStatus.INTERNAL_SERVER_ERROR, "check_failed",
+                    "the edge could not check the credentials")
 # RFC 6455's version; picows would upgrade drafts 7 and 8 as well.
 WEBSOCKET_VERSION = "13"
 
@@ -58,8 +67,11 @@ class Edge:
         self._prefix = settings.edge_path_prefix
         self._preference = [OcppVersion(name) for name in settings.edge_subprotocols]
         self._directory = AccessDirectory(nc)
+        self._password_checks = PasswordChecks(settings.edge_password_processes,
+                                               settings.edge_password_queue, self.metrics)
         self._gate = Gate(self._directory, settings.edge_security_profile,
-                          settings.unknown_stations)
+                          settings.unknown_stations, FailedAttempts(GuessingLimits.of(settings)),
+                          self._password_checks, self.metrics)
         self._acceptor: Acceptor | None = None
         # Connection ids: this edge, this run of it, a count. Unique across edges and
         # restarts without a uuid4 per socket (a getrandom call each, in a storm).
@@ -79,20 +91,27 @@ class Edge:
         except NodeIdTaken as error:
             raise SystemExit(f"edge: {error}") from None
         await self._directory.start()
+        if self._gate.checks_passwords:
+            try:
+                await self._password_checks.start()
+            except OSError as error:
+                raise SystemExit(f"edge: cannot start the password hasher: {error}") from None
         await self.stations.start()
         tls = _tls_context(s)
         if tls is not None:
             self.metrics.track_tls(tls)
-        self._acceptor = Acceptor(
-            websocket_server_protocol(
-                self._accept,
-                # Not a Logger: picows makes a child Logger per socket of a Logger it is
-                # given (about 0.6 KiB each, for the socket's life).
-                logger=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
-                handshake_timeout=HANDSHAKE_TIMEOUT,
-                max_frame_size=s.edge_max_message_size,
-                read_buffer_size=READ_BUFFER_BYTES, refused=self.metrics.refused),
-            tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT, refused=self.metrics.refused)
+        websocket = functools.partial(
+            websocket_server_protocol,
+            # Not a Logger: picows makes a child Logger per socket of a Logger it is
+            # given (about 0.6 KiB each, for the socket's life).
+            logger=logging.LoggerAdapter(logging.getLogger("picows.server"), {}),
+            handshake_timeout=HANDSHAKE_TIMEOUT,
+            max_frame_size=s.edge_max_message_size,
+            read_buffer_size=READ_BUFFER_BYTES, refused=self.metrics.refused)
+        protocol = (self._checked_handshakes(websocket) if self._gate.checks_passwords
+                    else websocket(self._accept))
+        self._acceptor = Acceptor(protocol, tls=tls, tls_handshake_timeout=HANDSHAKE_TIMEOUT,
+                                  refused=self.metrics.refused)
         try:
             await self._acceptor.listen(s.edge_host, s.edge_port, LISTEN_BACKLOG)
         except OSError as error:
@@ -118,6 +137,7 @@ class Edge:
         await self.stations.stop()
         self.turnover.stop()
         await self._directory.stop()
+        await self._password_checks.stop()
         self.metrics.stop()
         await self._identity.release()
 
@@ -146,21 +166,64 @@ class Edge:
         self.turnover.went += 1
         log.debug("%s disconnected", connection.station_id)
 
+    def _checked_handshakes(self, websocket: Callable) -> Callable[[], RequestHead]:
+        """Profiles 1 and 2: each socket's head read by a RequestHead, checked by a
+        CheckedHandshake, then, unless refused, upgraded by picows (behind a RequestHead
+        of its own, which finds the head complete)."""
+        def answer(verdict: Refusal | None) -> bytes | RequestHead:
+            if verdict is None or verdict is UNCHECKED:
+                return websocket(functools.partial(self._accept_checked, verdict=verdict))()
+            # Written as picows writes a refusal, without a picows protocol made for it.
+            response = self._refuse(verdict).response
+            response.headers["Connection"] = "close"
+            return bytes(response.to_bytes())
+
+        def checked() -> CheckedHandshake:
+            return CheckedHandshake(self._authenticate, answer, UNCHECKED)
+        return lambda: RequestHead(checked, HANDSHAKE_TIMEOUT, self.metrics.refused)
+
     def _accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
+        """Profiles 0 and 3: nothing to check before the upgrade but the id."""
+        station_id = self._station_of(request)
+        if isinstance(station_id, Refusal):
+            return self._refuse(station_id)
+        return self._upgrade(station_id, request, self._gate.admit(station_id))
+
+    async def _authenticate(self, request: WSUpgradeRequest, address: str) -> Refusal | None:
+        """Profiles 1 and 2: the verdict on the request's credentials (None: go on to
+        the upgrade), for CheckedHandshake."""
+        station_id = self._station_of(request)
+        if isinstance(station_id, Refusal):
+            return station_id
+        return await self._gate.authenticate(
+            station_id, request.headers.get("Authorization"), address)
+
+    def _accept_checked(self, request: WSUpgradeRequest,
+                        verdict: Refusal | None) -> WSUpgradeResponseWithListener:
+        station_id = self._station_of(request)
+        if isinstance(station_id, Refusal):
+            return self._refuse(station_id)
+        return self._upgrade(station_id, request, verdict)
+
+    def _station_of(self, request: WSUpgradeRequest) -> str | Refusal:
+        """The station a request is for, or what refuses it before any credentials."""
         if request.headers.get("Sec-WebSocket-Version") != WEBSOCKET_VERSION:
-            return self._refuse(  # RFC 6455 4.2.2, with the Upgrade a 426 must carry
-                Refusal(HTTPStatus.UPGRADE_REQUIRED, "websocket_version",
-                        f"this server speaks WebSocket version {WEBSOCKET_VERSION} only"),
-                {"Upgrade": "websocket", "Sec-WebSocket-Version": WEBSOCKET_VERSION})
+            return Refusal(  # RFC 6455 4.2.2, with the Upgrade a 426 must carry
+                HTTPStatus.UPGRADE_REQUIRED, "websocket_version",
+                f"this server speaks WebSocket version {WEBSOCKET_VERSION} only",
+                headers=(("Upgrade", "websocket"),
+                         ("Sec-WebSocket-Version", WEBSOCKET_VERSION)))
         path = urlsplit(request.path.decode("latin-1")).path
         if not path.startswith(self._prefix):
-            return self._refuse(Refusal(HTTPStatus.NOT_FOUND, "bad_path",
-                                        f"stations connect at {self._prefix}<stationId>"))
+            return Refusal(HTTPStatus.NOT_FOUND, "bad_path",
+                           f"stations connect at {self._prefix}<stationId>")
         try:
-            station_id = check_station_id(unquote(path[len(self._prefix):]))
+            return check_station_id(unquote(path[len(self._prefix):]))
         except InvalidIdentifier as error:
-            return self._refuse(Refusal(HTTPStatus.BAD_REQUEST, "bad_station_id", str(error)))
-        refusal = self._gate.admit(station_id, request.headers.get("Authorization"))
+            return Refusal(HTTPStatus.BAD_REQUEST, "bad_station_id", str(error))
+
+    def _upgrade(self, station_id: str, request: WSUpgradeRequest,
+                 refusal: Refusal | None) -> WSUpgradeResponseWithListener:
         if refusal is not None:
             return self._refuse(refusal)
         offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
@@ -179,13 +242,14 @@ class Edge:
             extra_headers={"Sec-WebSocket-Protocol": version.value})
         return WSUpgradeResponseWithListener(response, StationConnection(station_id, version, self))
 
-    def _refuse(self, refusal: Refusal,
-                more_headers: dict[str, str] | None = None) -> WSUpgradeResponseWithListener:
+    def _refuse(self, refusal: Refusal) -> WSUpgradeResponseWithListener:
         self.metrics.refused(refusal.reason)
         log.info("refused a connection: %d %s", refusal.status, refusal.message)
-        headers = {"Content-Type": "text/plain; charset=utf-8"} | (more_headers or {})
+        headers = {"Content-Type": "text/plain; charset=utf-8"} | dict(refusal.headers)
         if refusal.status == HTTPStatus.UNAUTHORIZED:
             headers["WWW-Authenticate"] = 'Basic realm="chargebus", charset="UTF-8"'
+        if refusal.retry_after is not None:
+            headers["Retry-After"] = str(refusal.retry_after)
         return WSUpgradeResponseWithListener(
             WSUpgradeResponse.create_error_response(
                 refusal.status, (refusal.message + "\n").encode(), extra_headers=headers),

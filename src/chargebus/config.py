@@ -39,9 +39,33 @@ class Settings(BaseSettings):
     edge_tls_certificate: Path | None = None
     edge_tls_key: Path | None = None
     edge_tls_client_ca: Path | None = None
-    # A station without an access record: refused (404), or admitted with its boot
-    # answered Pending, or admitted and accepted (development).
+    # A station without an access record: refused (404; under profiles 1 and 2 the 401
+    # of a wrong password, so that ids cannot be told from their answers), or admitted
+    # with its boot answered Pending, or admitted and accepted (development).
     unknown_stations: Literal["reject", "pending", "accept"] = "accept"
+    # Password guessing (profiles 1 and 2). A station id, known or not, may fail this
+    # many times in a row; after that each failure doubles the wait before its next
+    # check, from the delay up to the max delay; at the lockout count the id is refused,
+    # right password or not, for the lockout. Failures are forgotten that long after the
+    # last one; a right password forgets them at once.
+    edge_auth_free_failures: int = Field(3, ge=0)
+    edge_auth_delay_seconds: float = Field(1.0, gt=0)
+    edge_auth_max_delay_seconds: float = Field(60.0, gt=0)
+    edge_auth_lockout_failures: int = Field(10, ge=1)
+    edge_auth_lockout_seconds: float = Field(300.0, gt=0)
+    # A source address is never locked out (a site's stations share one behind NAT):
+    # past this many refusals each of its attempts is held before it is checked or
+    # answered, from the delay above doubling up to the max here, and at most the
+    # checks' number of them wait for a check at once (more are refused, 429). A
+    # station whose password verified before on this edge is never held.
+    edge_auth_address_free_failures: int = Field(50, ge=0)
+    edge_auth_address_max_delay_seconds: float = Field(5.0, gt=0)
+    edge_auth_address_checks: int = Field(16, ge=1)
+    # Password hashes are checked in this many processes beside the edge, off its event
+    # loop; at most the queue's number of checks wait for one, beyond that a station is
+    # answered 503.
+    edge_password_processes: int = Field(1, ge=1, le=64)
+    edge_password_queue: int = Field(1024, ge=1)
     edge_max_message_size: int = Field(64 * 1024, ge=1024)
     # A socket that sends nothing for this long is pinged; no pong in time closes it.
     edge_idle_seconds: float = Field(60.0, gt=0)

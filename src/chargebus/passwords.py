@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import os
+import secrets
 
 MIN_LENGTH = 16
 MAX_LENGTH = 40
@@ -27,6 +28,12 @@ def hash_password(password: str) -> str:
     salt = os.urandom(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
+
+
+def decoy_hash() -> str:
+    """The hash of a password no one knows, at today's parameters: checked where a
+    station has no hash of its own, so that it costs the time a wrong password does."""
+    return hash_password(secrets.token_urlsafe(MAX_LENGTH)[:MAX_LENGTH])
 
 
 def verify_password(password: str, stored: str) -> bool:
