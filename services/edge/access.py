@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from chargebus.access import AccessDirectory
-from chargebus.passwords import decoy_hash
+from chargebus.passwords import checked_in_profile, decoy_hash
 from chargebus.protocol import OcppVersion
 from chargebus.records import StationAccess
 from chargebus_services.edge.attempts import FailedAttempts, address_key
@@ -77,7 +77,7 @@ class Gate:
         self._checks = checks
         self._metrics = metrics
         self._verified: dict[str, tuple[str, bytes]] = {}  # station -> (hash, sha256(pw))
-        self._decoy = decoy_hash() if profile in (1, 2) else ""
+        self._decoy = decoy_hash() if checked_in_profile(profile) else ""
         self._held = 0  # attempts held, of every address
         self._held_from: dict[str, int] = {}  # address key -> its attempts held for a check
 
@@ -87,7 +87,7 @@ class Gate:
 
     @property
     def checks_passwords(self) -> bool:
-        return self._profile in (1, 2)
+        return checked_in_profile(self._profile)
 
     def admit(self, station_id: str) -> Refusal | None:
         """Profiles 0 and 3, where nothing is checked before the upgrade: None if the

@@ -16,6 +16,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from chargebus import subjects
+from chargebus.passwords import checked_in_profile
 
 # A node id's edge answers within this, or is taken as gone.
 PROBE_SECONDS = 2.0
@@ -32,7 +33,7 @@ class EdgeAbout:
 
     @property
     def checks_passwords(self) -> bool:
-        return self.security_profile in (1, 2)
+        return checked_in_profile(self.security_profile)
 
     def encode(self) -> bytes:
         return orjson.dumps(asdict(self))

@@ -17,6 +17,16 @@ MAX_LENGTH = 40
 _N, _R, _P = 2**10, 8, 1
 
 
+# The security profiles whose edge checks a station's password (HTTP Basic): 1 and 2.
+# Profile 0 checks nothing, profile 3 the client certificate.
+CHECKED_IN_PROFILES = (1, 2)
+
+
+def checked_in_profile(profile: int) -> bool:
+    """Whether an edge running this security profile checks station passwords."""
+    return profile in CHECKED_IN_PROFILES
+
+
 class WeakPassword(ValueError):
     pass
 
