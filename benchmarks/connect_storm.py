@@ -31,7 +31,7 @@ from picows import WSListener, WSMsgType, ws_connect
 from chargebus import bus
 from chargebus.config import Settings
 from chargebus.passwords import hash_password
-from chargebus.records import StationAccess
+from chargebus.records import StationAccess, StationAdmission
 from chargebus.stores import Stores
 from processes import free_port, resident_kib
 
@@ -90,6 +90,7 @@ async def register(nats_url: str, count: int) -> None:
         for index in range(count):
             name = station_name(index)
             await stores.access.put(StationAccess(station_id=name, password_hash=hashed), name)
+            await stores.admission.put(StationAdmission(station_id=name), name)
     finally:
         await nc.close()
 

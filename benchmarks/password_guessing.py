@@ -44,7 +44,7 @@ from picows import WSListener, WSMsgType, ws_connect
 
 from chargebus import bus
 from chargebus.passwords import hash_password
-from chargebus.records import StationAccess
+from chargebus.records import StationAccess, StationAdmission
 from chargebus.stores import Stores
 from processes import cpu_seconds, free_port
 
@@ -103,6 +103,7 @@ async def register(nats_url: str) -> None:
         for name in [honest_name(i) for i in range(HONEST)] + [
                 f"TARGET-{i}" for i in range(TARGETS_KNOWN)]:
             await stores.access.put(StationAccess(station_id=name, password_hash=hashed), name)
+            await stores.admission.put(StationAdmission(station_id=name), name)
     finally:
         await nc.close()
 

@@ -15,7 +15,7 @@ import websockets
 
 from conftest import CHARGEBUS, eventually
 from chargebus.clock import utc_now
-from chargebus.records import StationAccess
+from chargebus.records import StationAccess, StationAdmission
 
 
 def new_id(prefix: str) -> str:
@@ -233,9 +233,11 @@ async def test_stations_remove_of_a_record_that_does_not_exist(system, stores):
     refused(system.cli("stations", "remove", station_id), f"{station_id} has no access record",
             code=1)
     await stores.access.put(StationAccess(station_id=station_id), station_id)
+    await stores.admission.put(StationAdmission(station_id=station_id), station_id)
     done = system.cli("stations", "remove", station_id)
     assert done.returncode == 0 and "access record removed" in done.stdout
     assert await stores.access.get(station_id) is None
+    assert await stores.admission.get(station_id) is None
 
 
 # -- analytics ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Password checks in the edge's hasher processes: right and wrong, busy past the
-queue, and a hasher that dies is replaced."""
+"""Password checks in the workers' hasher processes: right and wrong, a rotation's
+pending password told from the current one by one scrypt, busy past the queue, and a
+hasher that dies is replaced."""
 import asyncio
 import os
 import signal
@@ -7,12 +8,13 @@ import signal
 import pytest
 
 from conftest import alive, descendants
-from chargebus.passwords import hash_password
-from chargebus_services.edge.metrics import EdgeMetrics
-from chargebus_services.edge.password_checks import ChecksBusy, PasswordChecks
+from chargebus.passwords import Match, hash_password, hash_pending
+from chargebus_services.workers.password_checks import ChecksBusy, PasswordChecks
 
 PASSWORD = "hasher-password-0123456789"
 STORED = hash_password(PASSWORD)
+NEW_PASSWORD = "rotated-password-0123456789"
+PENDING = hash_pending(NEW_PASSWORD, STORED)
 
 
 def hashers() -> list[int]:
@@ -20,7 +22,7 @@ def hashers() -> list[int]:
     for pid in descendants(os.getpid()):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                if b"chargebus_services.edge.hasher" in handle.read():
+                if b"chargebus_services.workers.hasher" in handle.read():
                     found.append(pid)
         except OSError:
             continue
@@ -29,7 +31,7 @@ def hashers() -> list[int]:
 
 def test_right_and_wrong_passwords_and_no_hasher_left_after_stop():
     async def scenario():
-        checks = PasswordChecks(2, 8, EdgeMetrics())
+        checks = PasswordChecks(2, 8)
         await checks.start()
         started = hashers()
         answers = await asyncio.gather(*(checks.verify(password, STORED) for password in (
@@ -39,13 +41,26 @@ def test_right_and_wrong_passwords_and_no_hasher_left_after_stop():
 
     started, answers = asyncio.run(scenario())
     assert len(started) == 2
-    assert answers == [True, False, False, False, True]
+    assert answers == [Match.CURRENT, Match.WRONG, Match.WRONG, Match.WRONG, Match.CURRENT]
     assert [pid for pid in started if alive(pid)] == []
+
+
+def test_a_pending_password_is_told_from_the_current_one():
+    async def scenario():
+        checks = PasswordChecks(1, 8)
+        await checks.start()
+        answers = [await checks.verify(password, STORED, PENDING)
+                   for password in (PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "x")]
+        await checks.stop()
+        return answers
+
+    assert PENDING.rpartition("$")[0] == STORED.rpartition("$")[0]  # the same salt
+    assert asyncio.run(scenario()) == [Match.CURRENT, Match.PENDING, Match.WRONG]
 
 
 def test_checks_past_the_queue_are_busy_at_once():
     async def scenario():
-        checks = PasswordChecks(1, 2, EdgeMetrics())
+        checks = PasswordChecks(1, 2)
         await checks.start()
         under_way = [asyncio.ensure_future(checks.verify(PASSWORD, STORED)) for _ in range(3)]
         await asyncio.sleep(0)
@@ -55,12 +70,12 @@ def test_checks_past_the_queue_are_busy_at_once():
         await checks.stop()
         return answers
 
-    assert asyncio.run(scenario()) == [True] * 3
+    assert asyncio.run(scenario()) == [Match.CURRENT] * 3
 
 
 def test_a_hasher_that_dies_is_replaced():
     async def scenario():
-        checks = PasswordChecks(1, 8, EdgeMetrics())
+        checks = PasswordChecks(1, 8)
         await checks.start()
         [first] = hashers()
         os.kill(first, signal.SIGSTOP)  # so that the check is still under way when it dies
@@ -75,4 +90,4 @@ def test_a_hasher_that_dies_is_replaced():
         return first, replaced, right
 
     first, replaced, right = asyncio.run(scenario())
-    assert right and len(replaced) == 1 and replaced != [first]
+    assert right is Match.CURRENT and len(replaced) == 1 and replaced != [first]

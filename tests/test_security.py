@@ -112,8 +112,9 @@ async def test_profile_1_passwords_are_stored_hashed(system, stores):
     assert record.password_hash.startswith("scrypt$") and PASSWORD not in record.password_hash
     listed = system.cli("stations", "list")
     assert PASSWORD not in listed.stdout and "scrypt" not in listed.stdout
-    assert {"station_id": station_id, "versions": None, "boot_status": None,
-            "heartbeat_interval": None, "site": None, "password": True} in [
+    assert {"station_id": station_id, "versions": None, "security_profile": None,
+            "boot_status": None, "heartbeat_interval": None, "site": None,
+            "password_generation": 1, "password": True, "password_pending": False} in [
         orjson.loads(line) for line in listed.stdout.splitlines()]
 
 

@@ -1,16 +1,22 @@
 """Who may connect, decided before the WebSocket upgrade.
 
-The edge checks passwords against a mirror of the access bucket (chargebus.access),
-without a round trip, hashed by processes beside it (password_checks), the request read
-ahead of picows (handshake) so that the answer is still an HTTP status. A password that
-verified once for a stored hash is remembered by its SHA-256, so that a reconnecting
-station costs no second scrypt.
+The edge mirrors the admission bucket (chargebus.admission: nothing secret) and asks
+the workers to check passwords (checking; the edge may not read the hashes), the
+request read ahead of picows (handshake) so that the answer is still an HTTP status. A
+password the workers found right is remembered by its SHA-256 with the generation of
+the station's password, so that a reconnecting station costs no second check, until
+the password changes. A check no worker answers is a 503, never an admission.
 
-Guessing: where unknown stations are rejected, an unknown id is checked against a
-decoy hash and answered as a wrong password is, in the same bytes and the same time, so
-ids cannot be told apart. Failures are limited per id (delays, then a lockout: 429 with
-Retry-After) and per source address (its attempts held before their check), see
-attempts.
+Guessing: where unknown stations are rejected, an unknown id is checked by the workers
+against a decoy hash and answered as a wrong password is, in the same bytes and the
+same time, so ids cannot be told apart. Failures are limited per id (delays, then a
+lockout: 429 with Retry-After) and per source address (its attempts held before their
+check), see attempts.
+
+A station's record may name the lowest security profile it connects with: an edge
+running a lower one refuses it (403), the whitepaper forbids going down. Under
+profiles 1 and 2 only once its password is right, so that the answer tells nothing of
+the id to who does not know the password.
 
 Security profiles (OCPP security whitepaper / 2.0.1 part 2 A00):
     0  no authentication (development only)
@@ -30,13 +36,14 @@ import random
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from chargebus.access import AccessDirectory
-from chargebus.passwords import checked_in_profile, decoy_hash
+from chargebus.admission import AdmissionDirectory
+from chargebus.password_check import Verdict
+from chargebus.passwords import checked_in_profile
 from chargebus.protocol import OcppVersion
-from chargebus.records import StationAccess
+from chargebus.records import StationAdmission
 from chargebus_services.edge.attempts import FailedAttempts, address_key
+from chargebus_services.edge.checking import ChecksBusy, PasswordChecks
 from chargebus_services.edge.metrics import EdgeMetrics
-from chargebus_services.edge.password_checks import ChecksBusy, PasswordChecks
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +70,15 @@ ADDRESS_BUSY = Refusal(HTTPStatus.TOO_MANY_REQUESTS, "address_busy",
 CHECKS_BUSY = Refusal(HTTPStatus.SERVICE_UNAVAILABLE, "checks_busy",
                       "too many stations are being checked; try again later",
                       CHECKS_BUSY_RETRY_SECONDS)
+CHECKS_UNREACHABLE = Refusal(HTTPStatus.SERVICE_UNAVAILABLE, "checks_unreachable",
+                             "credentials cannot be checked right now; try again later",
+                             CHECKS_BUSY_RETRY_SECONDS)
 
 
 class Gate:
     """The admission policy of one listener."""
 
-    def __init__(self, directory: AccessDirectory, profile: int, unknown_stations: str,
+    def __init__(self, directory: AdmissionDirectory, profile: int, unknown_stations: str,
                  attempts: FailedAttempts, checks: PasswordChecks, metrics: EdgeMetrics):
         self._directory = directory
         self._profile = profile
@@ -76,8 +86,8 @@ class Gate:
         self._attempts = attempts
         self._checks = checks
         self._metrics = metrics
-        self._verified: dict[str, tuple[str, bytes]] = {}  # station -> (hash, sha256(pw))
-        self._decoy = decoy_hash() if checked_in_profile(profile) else ""
+        # station -> (its password generation, sha256 of the password found right)
+        self._verified: dict[str, tuple[int, bytes]] = {}
         self._held = 0  # attempts held, of every address
         self._held_from: dict[str, int] = {}  # address key -> its attempts held for a check
 
@@ -92,17 +102,20 @@ class Gate:
     def admit(self, station_id: str) -> Refusal | None:
         """Profiles 0 and 3, where nothing is checked before the upgrade: None if the
         station may go on to it."""
-        if self._directory.get(station_id) is None and self._unknown == "reject":
+        admission = self._directory.get(station_id)
+        if admission is None and self._unknown == "reject":
             return Refusal(HTTPStatus.NOT_FOUND, "unknown_station",
                            f"{station_id} is not a station of this CSMS")
-        return None  # admitted; the registry answers an unknown one's boot Pending if so told
+        # Admitted, unless its profile is higher; the registry answers an unknown one's
+        # boot Pending if so told.
+        return self._profile_refusal(station_id, admission)
 
     async def authenticate(self, station_id: str, authorization: str | None,
                            address: str) -> Refusal | None:
         """Profiles 1 and 2: None if the station may go on to the upgrade. ``address``
         is where it connects from."""
-        access = self._directory.get(station_id)
-        if access is None and self._unknown != "reject":
+        admission = self._directory.get(station_id)
+        if admission is None and self._unknown != "reject":
             return None  # admitted without a password, its boot answered as told
         credentials = _basic_credentials(authorization)
         if credentials is None:
@@ -111,13 +124,11 @@ class Gate:
         refusal = self._too_soon(station_id)
         if refusal is not None:
             return await self._answer_late(refusal, address)
-        # Every id without a hash of its own (unknown, another user name, no password
-        # set) is checked against the decoy: it costs what a wrong password costs.
-        own = access.password_hash if access is not None and user == station_id else None
         fingerprint = hashlib.sha256(password.encode()).digest()
-        if own is not None and self._verified.get(station_id) == (own, fingerprint):
+        generation = admission.password_generation if admission is not None else -1
+        if user == station_id and self._verified.get(station_id) == (generation, fingerprint):
             self._attempts.succeeded(station_id)
-            return None
+            return self._profile_refusal(station_id, admission)
         delay = self._attempts.address_delay(address)
         if delay > 0:
             if not await self._hold(address, delay):
@@ -126,27 +137,44 @@ class Gate:
             if refusal is not None:
                 self._attempts.refused_from(address)
                 return refusal
+        # Every id is checked by the workers, known or not: an unknown one costs what a
+        # wrong password costs.
         self._attempts.start_check(station_id)
         try:
-            right = await self._checks.verify(password, own or self._decoy)
+            verdict = await self._checks.verify(station_id, user, password)
         except ChecksBusy:
             return CHECKS_BUSY
         finally:
             self._attempts.end_check(station_id)
-        if right and own is not None:
-            self._verified[station_id] = (own, fingerprint)
+        if verdict is Verdict.BUSY:
+            return CHECKS_BUSY
+        if verdict is Verdict.UNREACHABLE:
+            return CHECKS_UNREACHABLE
+        if verdict is Verdict.RIGHT and admission is not None:
+            # The generation as read before the check: a promotion during it raises the
+            # generation, and the next connection is checked again.
+            self._verified[station_id] = (generation, fingerprint)
             self._attempts.succeeded(station_id)
-            return None
-        self._failed(station_id, address, known=access is not None)
+            return self._profile_refusal(station_id, admission)
+        self._failed(station_id, address, known=admission is not None)
         self._attempts.refused_from(address)
         # The same status and words for an unknown id: only the metric's reason differs.
         return Refusal(HTTPStatus.UNAUTHORIZED,
-                       "bad_credentials" if access is not None else "unknown_station",
+                       "bad_credentials" if admission is not None else "unknown_station",
                        WRONG_PASSWORD)
 
     def allowed_versions(self, station_id: str) -> list[OcppVersion] | None:
-        access = self._directory.get(station_id)
-        return access.versions if access is not None else None
+        admission = self._directory.get(station_id)
+        return admission.versions if admission is not None else None
+
+    def _profile_refusal(self, station_id: str,
+                         admission: StationAdmission | None) -> Refusal | None:
+        lowest = admission.security_profile if admission is not None else None
+        if lowest is None or lowest <= self._profile:
+            return None
+        return Refusal(HTTPStatus.FORBIDDEN, "profile_too_low",
+                       f"{station_id} connects with security profile {lowest} or higher; "
+                       f"this endpoint runs profile {self._profile}")
 
     def certificate_matches(self, station_id: str, peer_certificate: dict | None) -> bool:
         """Profile 3: the verified client certificate names the station as subject CN."""

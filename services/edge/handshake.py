@@ -1,6 +1,6 @@
 """The upgrade request checked before picows reads it, so that its password can be
-checked off the event loop and still be answered with an HTTP status before the
-upgrade.
+checked (by the workers, asked over NATS) and still be answered with an HTTP status
+before the upgrade.
 
 picows asks its listener factory for the answer synchronously, while it parses the
 request (picows 2.3 has no hook that answers later). So, under profiles 1 and 2, the
@@ -71,7 +71,7 @@ class CheckedHandshake(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._handed_over and self._checking is not None:
-            self._checking.cancel()  # a check still waiting for a hasher is never made
+            self._checking.cancel()  # its answer would go nowhere
 
     def _checked(self, checking: asyncio.Task) -> None:
         if checking.cancelled() or self._transport.is_closing():

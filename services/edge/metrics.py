@@ -30,10 +30,11 @@ class EdgeMetrics:
                                 "Connections refused, by reason (auth failures among them)",
                                 ["reason"], registry=self.registry)
         self.password_checks = Counter("chargebus_edge_password_checks",
-                                       "Password hashes checked (off the event loop), by result",
+                                       "Passwords checked by the workers, by result",
                                        ["result"], registry=self.registry)
         self.password_checks_under_way = Gauge("chargebus_edge_password_checks_under_way",
-                                               "Password checks running or waiting for a thread",
+                                               "Password checks asked of the workers, "
+                                               "not yet answered",
                                                registry=self.registry)
         self.auth_lockouts = Counter("chargebus_edge_auth_lockouts",
                                      "Station ids locked out after failed passwords",

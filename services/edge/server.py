@@ -17,18 +17,18 @@ from chargebus.config import Settings
 from chargebus.edges import EdgeAbout
 from chargebus.identifiers import InvalidIdentifier, check_station_id
 from chargebus.protocol import OcppVersion
-from chargebus.access import AccessDirectory
+from chargebus.admission import AdmissionDirectory
 from chargebus_services.edge.access import Gate, Refusal
 from chargebus_services.edge.acceptor import Acceptor, websocket_server_protocol
 from chargebus_services.edge.attempts import FailedAttempts, GuessingLimits
 from chargebus_services.edge.callrate import CallRate
+from chargebus_services.edge.checking import PasswordChecks
 from chargebus_services.edge.connection import StationConnection
 from chargebus_services.edge.dispatcher import Dispatcher
 from chargebus_services.edge.handshake import CheckedHandshake
 from chargebus_services.edge.identity import Identity, NodeIdTaken
 from chargebus_services.edge.liveness import Liveness
 from chargebus_services.edge.metrics import EdgeMetrics
-from chargebus_services.edge.password_checks import PasswordChecks
 from chargebus_services.edge.requesthead import RequestHead
 from chargebus_services.edge.stations import Stations
 from chargebus_services.edge.turnover import Turnover
@@ -66,12 +66,13 @@ class Edge:
         self._settings = settings
         self._prefix = settings.edge_path_prefix
         self._preference = [OcppVersion(name) for name in settings.edge_subprotocols]
-        self._directory = AccessDirectory(nc)
-        self._password_checks = PasswordChecks(settings.edge_password_processes,
-                                               settings.edge_password_queue, self.metrics)
+        self._directory = AdmissionDirectory(nc)
         self._gate = Gate(self._directory, settings.edge_security_profile,
                           settings.unknown_stations, FailedAttempts(GuessingLimits.of(settings)),
-                          self._password_checks, self.metrics)
+                          PasswordChecks(nc, settings.edge_password_queue,
+                                         settings.edge_password_check_timeout_seconds,
+                                         self.metrics),
+                          self.metrics)
         self._acceptor: Acceptor | None = None
         # Connection ids: this edge, this run of it, a count. Unique across edges and
         # restarts without a uuid4 per socket (a getrandom call each, in a storm).
@@ -91,11 +92,6 @@ class Edge:
         except NodeIdTaken as error:
             raise SystemExit(f"edge: {error}") from None
         await self._directory.start()
-        if self._gate.checks_passwords:
-            try:
-                await self._password_checks.start()
-            except OSError as error:
-                raise SystemExit(f"edge: cannot start the password hasher: {error}") from None
         await self.stations.start()
         tls = _tls_context(s)
         if tls is not None:
@@ -137,7 +133,6 @@ class Edge:
         await self.stations.stop()
         self.turnover.stop()
         await self._directory.stop()
-        await self._password_checks.stop()
         self.metrics.stop()
         await self._identity.release()
 

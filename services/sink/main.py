@@ -15,7 +15,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from chargebus import events, queryreplies, subjects
-from chargebus.access import AccessDirectory
+from chargebus.admission import AdmissionDirectory
 from chargebus.bus import BusMsg
 from chargebus.config import Settings
 from chargebus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
@@ -41,7 +41,7 @@ QUERIES_AT_ONCE = 2
 
 
 class MeterSink:
-    def __init__(self, nc: Client, store: MeterStore, sites: AccessDirectory):
+    def __init__(self, nc: Client, store: MeterStore, sites: AdmissionDirectory):
         self._nc = nc
         self._store = store
         self._sites = sites
@@ -103,8 +103,8 @@ class MeterSink:
                 where = where._replace(evse_id=evse_id)
             site = sites.get(station_id)
             if site is None:
-                access = self._sites.get(station_id)
-                site = sites[station_id] = access.site if access and access.site else ""
+                admission = self._sites.get(station_id)
+                site = sites[station_id] = admission.site if admission and admission.site else ""
             if exact and calls is not None:
                 layout = call.LAYOUT
                 columns = calls.get(layout)
@@ -207,7 +207,7 @@ async def start_sink(settings: Settings, nc: Client):
         store = await asyncio.to_thread(MeterStore.open, settings)
     except EngineUnavailable as error:
         raise SystemExit(f"sink: {error}") from None
-    sites = AccessDirectory(nc)
+    sites = AdmissionDirectory(nc)
     await sites.start()
     sink = MeterSink(nc, store, sites)
     meter_actions = sorted({action for actions in METER_ACTIONS.values() for action in actions})

@@ -7,6 +7,8 @@ from chargebus.consumers import DeadLetters, DurableConsumer
 from chargebus.rpc import Responder
 from chargebus.stores import Stores
 from chargebus_services.workers.authorization import Authorization
+from chargebus_services.workers.password_checks import PasswordChecks
+from chargebus_services.workers.passwords import PasswordCheck
 from chargebus_services.workers.registry import Registry
 from chargebus_services.workers.transactions import Transactions
 
@@ -20,6 +22,13 @@ async def start_workers(settings: Settings, nc: Client):
     registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER))
     transactions = Transactions(js, stores, authorization, settings,
                                 DeadLetters(js, subjects.TRANSACTION_CONSUMER))
+
+    passwords = PasswordCheck(nc, stores, PasswordChecks(settings.worker_password_processes,
+                                                         settings.worker_password_queue))
+    try:
+        await passwords.start()
+    except OSError as error:
+        raise SystemExit(f"workers: cannot start the password hasher: {error}") from None
 
     responders = []
     for role, handlers in (
@@ -55,5 +64,6 @@ async def start_workers(settings: Settings, nc: Client):
             await responder.stop()
         for consumer in consumers:
             await consumer.stop()
+        await passwords.stop()
 
     return stop

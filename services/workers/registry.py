@@ -9,7 +9,7 @@ from chargebus.consumers import UNUSABLE, DeadLetters
 from chargebus.convert import converter
 from chargebus.events import CallContext
 from chargebus.model import BootDecision, RegistrationStatus
-from chargebus.records import ConnectorStatus, StationAccess, StationInfo
+from chargebus.records import ConnectorStatus, StationAdmission, StationInfo
 from chargebus.stores import Stores
 
 
@@ -23,10 +23,10 @@ class Registry:
     async def boot_notification(self, context: CallContext, payload: dict) -> dict:
         convert = converter(context.version)
         boot = convert.boot(payload)
-        access = await self._stores.access.get(context.station_id)
+        admission = await self._stores.admission.get(context.station_id)
         decision = BootDecision(
-            status=self.boot_status(access),
-            interval=(access.heartbeat_interval if access and access.heartbeat_interval
+            status=self.boot_status(admission),
+            interval=(admission.heartbeat_interval if admission and admission.heartbeat_interval
                       else self._heartbeat_interval),
             current_time=utc_now())
         await self._stores.stations.put(StationInfo(
@@ -37,13 +37,13 @@ class Registry:
             context.station_id)
         return convert.boot_answer(decision)
 
-    def boot_status(self, access: StationAccess | None) -> RegistrationStatus:
+    def boot_status(self, admission: StationAdmission | None) -> RegistrationStatus:
         """The station's own policy; a station nobody registered is Pending where the
         network says so (the edge admitted it only to be told to wait)."""
-        if access is None:
+        if admission is None:
             return (RegistrationStatus.PENDING if self._unknown_stations == "pending"
                     else RegistrationStatus.ACCEPTED)
-        return access.boot_status or RegistrationStatus.ACCEPTED
+        return admission.boot_status or RegistrationStatus.ACCEPTED
 
     async def record_statuses(self, batch: list[Msg]) -> None:
         for msg in batch:

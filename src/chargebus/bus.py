@@ -68,6 +68,7 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.TRANSACTIONS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.PRESENCE_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.ACCESS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.ADMISSION_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.LOCAL_LISTS_BUCKET, history=1, storage=StorageType.FILE),
 )
 

@@ -59,6 +59,22 @@ class CommandReply:
         return cls(outcome, {"reason": reason})
 
 
+# What a station answers to a configuration or Reset call it took ("RebootRequired":
+# at its next start; "Scheduled": a Reset once it is idle).
+TAKEN = ("Accepted", "RebootRequired", "Scheduled")
+
+
+def taken(action: str, reply: CommandReply) -> bool:
+    """Whether the station took the call: every variable of a SetVariables, the status
+    of the others."""
+    if not reply.ok:
+        return False
+    if action == "SetVariables":
+        return all(result.get("attributeStatus") in TAKEN
+                   for result in reply.body.get("setVariableResult") or [{}])
+    return reply.body.get("status") in TAKEN
+
+
 async def call_station(nc: Client, station_id: str, action: str, payload: dict,
                        timeout: float = DEFAULT_TIMEOUT) -> CommandReply:
     """Send ``action`` to a station, wherever it is connected, and wait for its answer."""

@@ -61,11 +61,16 @@ class Settings(BaseSettings):
     edge_auth_address_free_failures: int = Field(50, ge=0)
     edge_auth_address_max_delay_seconds: float = Field(5.0, gt=0)
     edge_auth_address_checks: int = Field(16, ge=1)
-    # Password hashes are checked in this many processes beside the edge, off its event
-    # loop; at most the queue's number of checks wait for one, beyond that a station is
-    # answered 503.
-    edge_password_processes: int = Field(1, ge=1, le=64)
+    # An edge asks the workers to check passwords (it may not read the hashes): at most
+    # this many of its checks are under way at once, beyond that a station is answered
+    # 503; as is one no worker answered within the timeout.
     edge_password_queue: int = Field(1024, ge=1)
+    edge_password_check_timeout_seconds: float = Field(5.0, gt=0)
+    # Each worker checks password hashes in this many processes beside it, off its event
+    # loop; at most the queue's number of checks wait for one, beyond that the edge is
+    # told "busy".
+    worker_password_processes: int = Field(1, ge=1, le=64)
+    worker_password_queue: int = Field(1024, ge=1)
     edge_max_message_size: int = Field(64 * 1024, ge=1024)
     # A socket that sends nothing for this long is pinged; no pong in time closes it.
     edge_idle_seconds: float = Field(60.0, gt=0)

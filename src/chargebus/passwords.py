@@ -7,6 +7,7 @@ reconnect storm at once: at n=2**10 a check costs about 4 ms here, 2**14 about 5
 The parameters are stored with each hash, so they can be raised without a migration.
 """
 import base64
+import enum
 import hashlib
 import hmac
 import os
@@ -31,13 +32,36 @@ class WeakPassword(ValueError):
     pass
 
 
-def hash_password(password: str) -> str:
+class Match(enum.IntEnum):
+    """Which stored hash a presented password is: none, the current one, or the one a
+    rotation made pending."""
+    WRONG = 0
+    CURRENT = 1
+    PENDING = 2
+
+
+def check_length(password: str) -> None:
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         raise WeakPassword(f"a station password has {MIN_LENGTH} to {MAX_LENGTH} characters, "
                            "as OCPP requires")
+
+
+def hash_password(password: str) -> str:
+    check_length(password)
     salt = os.urandom(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
+
+
+def hash_pending(password: str, current: str) -> str:
+    """The hash of a password that is to replace ``current``, with its salt and
+    parameters: one scrypt of what a station presents is then compared with both, so a
+    check costs the same whether or not a rotation is pending."""
+    check_length(password)
+    scheme, n, r, p, salt, digest = current.split("$")
+    pending = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
+                             r=int(r), p=int(p), dklen=len(base64.b64decode(digest)))
+    return "$".join((scheme, n, r, p, salt, _b64(pending)))
 
 
 def decoy_hash() -> str:
@@ -46,17 +70,23 @@ def decoy_hash() -> str:
     return hash_password(secrets.token_urlsafe(MAX_LENGTH)[:MAX_LENGTH])
 
 
-def verify_password(password: str, stored: str) -> bool:
+def verify_password(password: str, stored: str, pending: str | None = None) -> Match:
+    """Which of ``stored`` and ``pending`` (made by hash_pending from it) the password
+    is, with a single scrypt."""
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
-            return False
+            return Match.WRONG
         expected = base64.b64decode(digest)
         actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
                                 r=int(r), p=int(p), dklen=len(expected))
+        next_one = base64.b64decode(pending.rpartition("$")[2]) if pending else b""
     except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
+        return Match.WRONG
+    # Both compared, always: the time does not tell which one matched.
+    current = hmac.compare_digest(actual, expected)
+    rotated = hmac.compare_digest(actual, next_one) if next_one else False
+    return Match.CURRENT if current else Match.PENDING if rotated else Match.WRONG
 
 
 def _b64(data: bytes) -> str:

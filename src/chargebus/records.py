@@ -1,7 +1,7 @@
 """What chargebus keeps in JetStream KV about stations, tokens and transactions."""
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from chargebus.model import (AuthorizationStatus, EnergyReading, RegistrationStatus,
                              TokenType)
@@ -130,16 +130,29 @@ class Presence(BaseModel):
 
 
 class StationAccess(BaseModel):
-    """How a station may connect and how it is received: its Basic auth password
-    (hashed, see chargebus.passwords), the OCPP versions it may speak, the answer to
-    its boots, its heartbeat interval (None: the defaults) and its site."""
+    """A station's secret, readable by the workers and the operator only: its Basic
+    auth password, hashed (chargebus.passwords), and during a rotation the new one,
+    hashed with the same salt (passwords.hash_pending), until the station has used it."""
 
     station_id: str
     password_hash: str | None = None
+    pending_hash: str | None = None
+
+
+class StationAdmission(BaseModel):
+    """How a station is admitted and received, nothing secret, for edges and the sink:
+    the OCPP versions it may speak, the lowest security profile it may connect with
+    (None: whatever the edge runs), the answer to its boots, its heartbeat interval
+    (None: the defaults), its site, and the generation of its password, raised at each
+    change of it, so that an edge forgets the passwords it saw verified before."""
+
+    station_id: str
     versions: list[OcppVersion] | None = None
+    security_profile: int | None = Field(None, ge=0, le=3)
     boot_status: RegistrationStatus | None = None
     heartbeat_interval: int | None = None
     site: str | None = None  # where it stands, for analytics by site
+    password_generation: int = 0
 
 
 class LocalListEntry(BaseModel):

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 from chargebus import events, subjects
 from chargebus.identifiers import kv_key
 from chargebus.records import (ActiveTransactions, Claim, ConnectorStatus, LocalList, Presence,
-                               StationAccess, StationInfo, Token, Transaction)
+                               StationAccess, StationAdmission, StationInfo, Token,
+                               Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
 
@@ -122,6 +123,7 @@ class Stores:
         self.active = RecordStore(js, subjects.TRANSACTIONS_BUCKET, ActiveTransactions)
         self.claims = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Claim)
         self.access = RecordStore(js, subjects.ACCESS_BUCKET, StationAccess)
+        self.admission = RecordStore(js, subjects.ADMISSION_BUCKET, StationAdmission)
         self.local_lists = RecordStore(js, subjects.LOCAL_LISTS_BUCKET, LocalList)
         self.presence = RecordStore(js, subjects.PRESENCE_BUCKET, Presence)
         self._js = js

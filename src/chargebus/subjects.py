@@ -7,6 +7,7 @@ is always a single subject token.
 Subject space (prefix ``cb``):
     cb.station.<action>.<station>   station-to-CSMS calls kept in the OCPP stream
     cb.rpc.<action>                 station calls answered by a worker (queue groups)
+    cb.rpc.password-check           an edge asks a worker whether a station's password is right
     cb.cmd.<edge>.<station>         CSMS-to-station calls, served by the edge holding the socket
     cb.edge.<edge>.about            one edge says it runs, and how (chargebus.edges)
     cb.edges.about                  every edge says so
@@ -26,7 +27,8 @@ STATUSES_BUCKET = "statuses"
 TOKENS_BUCKET = "tokens"
 TRANSACTIONS_BUCKET = "transactions"
 PRESENCE_BUCKET = "presence"
-ACCESS_BUCKET = "access"
+ACCESS_BUCKET = "access"  # the secret: password hashes, for workers and the operator only
+ADMISSION_BUCKET = "admission"  # how stations are admitted, for edges and the sink too
 LOCAL_LISTS_BUCKET = "local-lists"
 SESSION_STREAM = "SESSIONS"
 TRANSACTION_CONSUMER = "transactions"
@@ -77,6 +79,12 @@ def all_station_events() -> str:
 def worker_request(action: str) -> str:
     """Where an edge asks the workers to answer a station's call."""
     return f"{PREFIX}.rpc.{action}"
+
+
+def password_check() -> str:
+    """Where an edge asks the workers whether a station's password is right: a name no
+    OCPP action has, so that it shares the edges' permission on cb.rpc.>."""
+    return f"{PREFIX}.rpc.password-check"
 
 
 def station_command(edge_id: str, station_id: str) -> str:

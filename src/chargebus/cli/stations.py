@@ -2,12 +2,13 @@
 import argparse
 import sys
 
+from chargebus.cli import credentials
 from chargebus.cli.common import print_json, station_id, versions, with_stores
 from chargebus.config import Settings
 from chargebus.edges import running_edges
 from chargebus.model import RegistrationStatus
 from chargebus.passwords import WeakPassword, hash_password
-from chargebus.records import StationAccess
+from chargebus.records import StationAccess, StationAdmission
 from chargebus.stores import Stores
 
 
@@ -35,6 +36,7 @@ def register(commands) -> None:
                                "statuses, online state")
     show.add_argument("station_id", type=station_id)
     show.set_defaults(command=_show)
+    credentials.register(stations)
 
 
 def _add(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -48,21 +50,30 @@ def _add(settings: Settings, arguments: argparse.Namespace) -> int:
         print("chargebus stations add: the heartbeat interval is a number of seconds above 0",
               file=sys.stderr)
         return 2
-    given = {"password_hash": password_hash, "versions": arguments.versions,
-             "boot_status": arguments.boot, "heartbeat_interval": arguments.heartbeat,
-             "site": arguments.site}
+    given = {"versions": arguments.versions, "boot_status": arguments.boot,
+             "heartbeat_interval": arguments.heartbeat, "site": arguments.site}
     update = {name: value for name, value in given.items() if value is not None}
 
-    def change(current: StationAccess | None) -> StationAccess:
-        base = current or StationAccess(station_id=arguments.station_id)
-        return StationAccess.model_validate(base.model_dump() | update)
+    def change(current: StationAdmission | None) -> StationAdmission:
+        base = current or StationAdmission(station_id=arguments.station_id)
+        if password_hash is not None:  # the edges forget the passwords they saw right
+            update["password_generation"] = base.password_generation + 1
+        return StationAdmission.model_validate(base.model_dump() | update)
 
     async def add(stores: Stores, nc) -> None:
-        access = await stores.access.modify(change, arguments.station_id)
-        how = "with a password" if access.password_hash else "without a password"
-        spoken = ", ".join(v.value for v in access.versions) if access.versions else "any version"
-        print(f"station {access.station_id}: may connect {how}, {spoken}; boots answered "
-              f"{(access.boot_status or RegistrationStatus.ACCEPTED).value}")
+        # The secret first: an edge admits by the admission record, which must never
+        # name a station whose password is not stored yet.
+        if password_hash is not None:
+            await stores.access.put(StationAccess(station_id=arguments.station_id,
+                                                  password_hash=password_hash),
+                                    arguments.station_id)
+        admission = await stores.admission.modify(change, arguments.station_id)
+        secret = await stores.access.get(arguments.station_id)
+        how = "with a password" if secret and secret.password_hash else "without a password"
+        spoken = (", ".join(v.value for v in admission.versions) if admission.versions
+                  else "any version")
+        print(f"station {admission.station_id}: may connect {how}, {spoken}; boots answered "
+              f"{(admission.boot_status or RegistrationStatus.ACCEPTED).value}")
         if password_hash is not None:
             for edge in await running_edges(nc):
                 if not edge.checks_passwords:
@@ -76,10 +87,13 @@ def _add(settings: Settings, arguments: argparse.Namespace) -> int:
 
 def _remove(settings: Settings, arguments: argparse.Namespace) -> int:
     async def remove(stores: Stores, nc) -> int:
-        if await stores.access.get(arguments.station_id) is None:
+        admission = await stores.admission.get(arguments.station_id)
+        if admission is None and await stores.access.get(arguments.station_id) is None:
             print(f"chargebus stations remove: {arguments.station_id} has no access record",
                   file=sys.stderr)
             return 1
+        # The admission first: no edge admits the station once the secret is gone.
+        await stores.admission.delete(arguments.station_id)
         await stores.access.delete(arguments.station_id)
         print(f"station {arguments.station_id}: access record removed")
         return 0
@@ -89,9 +103,12 @@ def _remove(settings: Settings, arguments: argparse.Namespace) -> int:
 
 def _list(settings: Settings, arguments: argparse.Namespace) -> int:
     async def listing(stores: Stores, nc) -> None:
-        for access in await stores.access.all():
-            shown = access.model_dump(mode="json", exclude={"password_hash"})
-            print_json(shown | {"password": access.password_hash is not None})
+        secrets = {access.station_id: access for access in await stores.access.all()}
+        for admission in await stores.admission.all():
+            secret = secrets.get(admission.station_id)
+            print_json(admission.model_dump(mode="json") | {
+                "password": bool(secret and secret.password_hash),
+                "password_pending": bool(secret and secret.pending_hash)})
 
     return with_stores(settings, listing)
 

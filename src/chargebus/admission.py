@@ -1,5 +1,5 @@
-"""The access bucket (how each station may connect, its site, its boot policy),
-mirrored in memory and kept current through a KV watch: for code that must answer
+"""The admission bucket (how each station may connect, its site, its boot policy,
+nothing secret), mirrored in memory and kept current through a KV watch: for code that must answer
 at once (the edge's upgrade) or for every message (the sink's site of a station)."""
 import asyncio
 import logging
@@ -10,23 +10,23 @@ from pydantic import ValidationError
 
 from chargebus import subjects
 from chargebus.identifiers import kv_key
-from chargebus.records import StationAccess
+from chargebus.records import StationAdmission
 
 log = logging.getLogger(__name__)
 
 WATCH_START_SECONDS = 30.0
 
 
-class AccessDirectory:
-    """The access bucket, mirrored in memory."""
+class AdmissionDirectory:
+    """The admission bucket, mirrored in memory."""
 
     def __init__(self, nc: Client):
         self._nc = nc
-        self._records: dict[str, StationAccess] = {}  # KV key -> record
+        self._records: dict[str, StationAdmission] = {}  # KV key -> record
         self._watching: asyncio.Task | None = None
 
     async def start(self) -> None:
-        kv = await self._nc.jetstream().key_value(subjects.ACCESS_BUCKET)
+        kv = await self._nc.jetstream().key_value(subjects.ADMISSION_BUCKET)
         watcher = await kv.watchall()
         loaded = asyncio.get_running_loop().create_future()
         self._watching = asyncio.create_task(self._follow(watcher, loaded))
@@ -36,7 +36,7 @@ class AccessDirectory:
         if self._watching is not None:
             self._watching.cancel()
 
-    def get(self, station_id: str) -> StationAccess | None:
+    def get(self, station_id: str) -> StationAdmission | None:
         return self._records.get(kv_key(station_id))
 
     async def _follow(self, watcher, loaded: asyncio.Future) -> None:
@@ -49,9 +49,10 @@ class AccessDirectory:
                 self._records.pop(entry.key, None)
             else:
                 try:
-                    self._records[entry.key] = StationAccess.model_validate_json(entry.value)
+                    self._records[entry.key] = StationAdmission.model_validate_json(
+                        entry.value)
                 except ValidationError:
-                    log.error("access record %s is unreadable; the station is refused", entry.key)
+                    log.error("admission record %s is unreadable; the station is refused", entry.key)
                     self._records.pop(entry.key, None)
             if entry.delta == 0 and not loaded.done():
                 loaded.set_result(None)

@@ -1,24 +1,25 @@
-"""Password hashes checked in helper processes, off the edge's event loop.
+"""Password hashes checked in helper processes beside a worker, off its event loop.
 
-A check is scrypt (chargebus.passwords), 3 to 4 ms of CPU. On the event loop every
-guess stalled every station of the edge for that long: 256 guessers took the others'
-latency from 0.8 ms to 320 ms. hashlib.scrypt releases the GIL, but a thread that
+A check is scrypt (chargebus.passwords), 3 to 4 ms of CPU. When the edge hashed on its
+event loop, every guess stalled every station of the edge for that long: 256 guessers
+took the others' latency from 0.8 ms to 320 ms. hashlib.scrypt releases the GIL, but a thread that
 hashes must take the GIL back after each hash, and the loop then waits for it: with
 guessers hashing as fast as they could (benchmarks/password_guessing.py
 --no-address-limit), the stations' heartbeats took 33 to 42 ms at p50 with a hashing
 thread, 12 to 17 ms with a process. So the hashing is done by processes of their own
-(chargebus_services.edge.hasher), fed and read by the loop through pipes, one check at
-a time each. The checks waiting for a process are bounded, so a flood of guesses costs
-at most those processes' CPU and is answered "busy" past the queue; a check whose
-station went away before its turn is never sent.
+(chargebus_services.workers.hasher), fed and read by the loop through pipes, one check
+at a time each. The edges may not read the hashes, so those processes stand beside the
+workers, which answer the edges' checks (passwords). The checks waiting for a process
+are bounded, so a flood of guesses costs
+at most those processes' CPU and is answered "busy" past the queue.
 """
 import asyncio
 import logging
 import sys
 from collections import deque
 
-from chargebus_services.edge import hasher
-from chargebus_services.edge.metrics import EdgeMetrics
+from chargebus.passwords import Match
+from chargebus_services.workers import hasher
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,9 @@ class ChecksBusy(Exception):
 
 
 class PasswordChecks:
-    def __init__(self, processes: int, queue: int, metrics: EdgeMetrics):
+    def __init__(self, processes: int, queue: int):
         self._count = processes
         self._most = processes + queue
-        self._metrics = metrics
         self._waiting: deque[tuple[bytes, asyncio.Future]] = deque()
         self._idle: list[_Hasher] = []
         self._hashers: list[_Hasher] = []
@@ -57,28 +57,24 @@ class PasswordChecks:
             future.cancel()
         self._waiting.clear()
 
-    async def verify(self, password: str, stored: str) -> bool:
-        """Whether ``password`` is the one ``stored`` hashes; ChecksBusy at once when
+    async def verify(self, password: str, stored: str, pending: str | None = None) -> Match:
+        """Which of ``stored`` and ``pending`` the password is; ChecksBusy at once when
         too many checks are under way."""
         if self._under_way >= self._most:
             raise ChecksBusy()
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((hasher.request(password, stored), future))
+        self._waiting.append((hasher.request(password, stored, pending), future))
         self._under_way += 1
-        self._metrics.password_checks_under_way.inc()
         try:
             self._dispatch()
-            right = await future
+            return await future
         finally:
             self._under_way -= 1
-            self._metrics.password_checks_under_way.dec()
-        self._metrics.password_check(right)
-        return right
 
     def _dispatch(self) -> None:
         while self._idle and self._waiting:
             line, future = self._waiting.popleft()
-            if not future.done():  # cancelled: its station went away
+            if not future.done():  # cancelled: no one waits for it now
                 self._idle.pop().send(line, future)
 
     def _add(self, checker: "_Hasher") -> None:
