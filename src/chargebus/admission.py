@@ -52,7 +52,8 @@ class AdmissionDirectory:
                     self._records[entry.key] = StationAdmission.model_validate_json(
                         entry.value)
                 except ValidationError:
-                    log.error("admission record %s is unreadable; the station is refused", entry.key)
+                    log.error("admission record %s is unreadable; the station is refused",
+                              entry.key)
                     self._records.pop(entry.key, None)
             if entry.delta == 0 and not loaded.done():
                 loaded.set_result(None)
