@@ -15,7 +15,8 @@ unknown id at each guess, which costs the edge a scrypt check every time; the ot
 target 16 ids (8 registered, 8 not). Prints the heartbeats' p50 and p99 in both phases,
 the ratio of the p99s, the edge's CPU time, what the guessers were answered and the
 edge's counts. --no-address-limit lifts the per-address limit (its late answers), to
-see the checks' threads alone keep the loop free.
+see the checks asked of the workers (which hash in processes of their own) alone keep
+the loop free.
 
 Then it starts a second edge on the same NATS with the failure limits lifted and times
 upgrade answers, one at a time: an unknown id against a registered id's wrong password.
@@ -159,7 +160,8 @@ class Phases:
         self.current: str | None = None
         self.round_trips: dict[str, list[float]] = {"baseline": [], "guessing": []}
         self.cpu: dict[str, dict[str, float]] = {
-            phase: {"event loop": 0.0, "hashers": 0.0} for phase in self.round_trips}
+            phase: {"event loop": 0.0, "workers": 0.0, "hashers": 0.0}
+            for phase in self.round_trips}
 
 
 async def heartbeats(port: int, seconds: float, rounds: int, guessing: subprocess.Popen,
@@ -229,12 +231,17 @@ def children(pid: int) -> dict[int, bytes]:
 
 
 def edge_cpu(root: int) -> dict[str, float]:
-    """CPU seconds so far of the embedded edge under `chargebus run` (pid ``root``): its
-    event loop (its main thread) and its password hashers (processes of their own)."""
-    edge = next(pid for pid, command in children(root).items()
+    """CPU seconds so far under `chargebus run` (pid ``root``): the edge's event loop
+    (its main thread), the workers' (which answer the edge's password checks) and their
+    password hashers (processes of their own)."""
+    services = children(root).items()
+    edge = next(pid for pid, command in services
                 if command.endswith(b"-m\0chargebus_services.edge\0"))
-    hashers = [pid for pid, command in children(edge).items() if b"edge.hasher" in command]
-    return {"event loop": cpu_seconds(edge, edge),
+    workers = next(pid for pid, command in services
+                   if command.endswith(b"-m\0chargebus_services.workers\0"))
+    hashers = [pid for pid, command in children(workers).items()
+               if b"workers.hasher" in command]
+    return {"event loop": cpu_seconds(edge, edge), "workers": cpu_seconds(workers, workers),
             "hashers": sum(cpu_seconds(pid) for pid in hashers)}
 
 
@@ -274,7 +281,7 @@ def report(phases: Phases, statuses: dict, counts: dict,
         cpu = ", ".join(f"{name} {used:.1f}" for name, used in phases.cpu[phase].items())
         print(f"heartbeats {phase:>9}: {len(times)} answered, p50 "
               f"{percentile(times, 0.5) * 1000:.2f} ms, p99 {p99[phase] * 1000:.2f} ms; "
-              f"edge CPU s: {cpu}")
+              f"CPU s: {cpu}")
     print(f"p99 under guessing / baseline: {p99['guessing'] / p99['baseline']:.2f}")
     print(f"guesses answered: {', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))}")
     for name, value in sorted(counts.items()):
