@@ -59,6 +59,9 @@ class PasswordCheck:
                                        str(asked["password"]))
         except (ValueError, KeyError, TypeError):
             verdict = Verdict.WRONG  # not an edge's request
+        except Exception:  # the bus failed us: the edge says "try again later"
+            log.exception("checking a password failed")
+            verdict = Verdict.BUSY
         if msg.reply:
             await self._nc.publish(msg.reply, password_check.reply(verdict))
 

@@ -120,6 +120,10 @@ def _profile(settings: Settings, arguments: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         url = arguments.url
+        if presence.version is OcppVersion.V16 and url is not None:
+            print(f"{command}: --url is for 2.x stations; a 1.6 station keeps the URL it has "
+                  "(the whitepaper has no key for it)", file=sys.stderr)
+            return 2
         if presence.version is not OcppVersion.V16 and url is None:
             url = next((edge.url.rstrip("/") for edge in await running_edges(nc)
                         if edge.security_profile == wanted), None)
