@@ -18,11 +18,13 @@ PENDING = hash_pending(NEW_PASSWORD, STORED)
 
 
 def hashers() -> list[int]:
+    """The hashers this process started (not those of a system other tests run)."""
     found = []
     for pid in descendants(os.getpid()):
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                if b"chargebus_services.workers.hasher" in handle.read():
+            with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/cmdline", "rb") as command:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                if parent == os.getpid() and b"chargebus_services.workers.hasher" in command.read():
                     found.append(pid)
         except OSError:
             continue
