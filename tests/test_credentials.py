@@ -282,10 +282,24 @@ async def test_a_station_is_never_admitted_below_its_profile(system, stores, ser
         assert await upgrade_status(high.station_url(station_id), station_id, PASSWORD,
                                     "ocpp2.0.1", tls) == 101
 
-        # Down only when told so.
+        # Down only when told so; then the record goes down at once.
         done = system.cli("stations", "profile", station_id, "1")
         assert done.returncode == 2 and "--force" in done.stderr
         assert (await stores.admission.get(station_id)).security_profile == 2
+        async with station(high.station_url(station_id), station_id, PASSWORD, Station201,
+                           "ocpp2.0.1", tls) as charge_point:
+            assert await eventually(lambda: online(stores, station_id))
+            done = await asyncio.to_thread(system.cli, "stations", "profile", station_id, "1",
+                                           "--force", "--url", low.station_url("").rstrip("/"))
+        assert done.returncode == 0, done.stderr
+        assert [action for action, _ in charge_point.received] == [
+            "GetVariables", "SetNetworkProfile", "SetVariables", "Reset"]
+        assert (await stores.admission.get(station_id)).security_profile == 1
+
+        async def admitted_below():
+            return await upgrade_status(low.station_url(station_id), station_id, PASSWORD,
+                                        "ocpp2.0.1") == 101
+        assert await eventually(admitted_below)
 
 
 async def test_a_16_station_is_told_its_profile_by_its_configuration_key(
