@@ -13,6 +13,7 @@ from nats.aio.client import Client
 from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
 
+from chargebus.authority import ensure_own_ca
 from chargebus.config import Settings
 from chargebus.edges import EdgeAbout
 from chargebus.identifiers import InvalidIdentifier, check_station_id
@@ -148,6 +149,8 @@ class Edge:
             log.info("refused %s: its certificate names another station", connection.station_id)
             connection.replace("the client certificate does not name this station")
             return
+        if self._gate.profile == 3:
+            connection.certificate = connection.peer_certificate_facts()
         previous = self.stations.get(connection.station_id)
         if previous is not None:
             connection.recent.adopt(previous.recent)
@@ -263,8 +266,10 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP security: TLS 1.2 or later
     context.load_cert_chain(settings.edge_tls_certificate, settings.edge_tls_key)
     if settings.edge_security_profile == 3:
+        if settings.edge_tls_client_ca is None:  # chargebus's own CA: made if need be
+            ensure_own_ca(settings)
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(settings.edge_tls_client_ca)
+        context.load_verify_locations(settings.client_ca)
     return context
 
 

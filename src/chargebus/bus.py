@@ -69,6 +69,7 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.PRESENCE_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.ACCESS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.LOCAL_LISTS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.CERTIFICATES_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from chargebus import bus, subjects
+from chargebus.authority import ensure_own_ca
 from chargebus.config import Settings
 from chargebus.natsserver import nats_server_command
 
@@ -77,6 +78,12 @@ class EmbeddedSystem:
                   file=sys.stderr)
             return 1
         self.settings.nats_store_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            ensure_own_ca(self.settings)  # once here, rather than raced for by the children
+        except OSError as error:
+            print(f"chargebus cannot make its CA in {self.settings.ca_folder}: {error}",
+                  file=sys.stderr)
+            return 1
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self._stopping.set)

@@ -1,0 +1,387 @@
+"""The station certificate lifecycle on real TLS: SignCertificate checked and signed,
+CertificateSigned sent, the station back on profile 3 with its new certificate; the
+expiry watch; the roots a station keeps (install, list, delete); an external CA."""
+import asyncio
+import contextlib
+import hashlib
+import ssl
+import uuid
+
+import orjson
+import pytest
+import pytest_asyncio
+import websockets
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call_result as result201
+
+from certificates import Authority, station_csr, weak_rsa_key
+from conftest import connect_bus, eventually, start_system
+from chargebus import subjects
+from chargebus.stores import Stores
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ORGANIZATION = "Test CPO"
+QUIET_SECONDS = 3.0  # how long a station waits to see that no call comes
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pki")
+    ca = Authority(folder, "station-ca")
+    return {"ca": ca, "server": ca.issue("edge", server=True), "folder": folder}
+
+
+def tls_environment(pki) -> dict:
+    return {"CHARGEBUS_EDGE_SECURITY_PROFILE": "3",
+            "CHARGEBUS_EDGE_TLS_CERTIFICATE": str(pki["server"].certificate),
+            "CHARGEBUS_EDGE_TLS_KEY": str(pki["server"].key)}
+
+
+@pytest.fixture(scope="module")
+def profile3(pki, tmp_path_factory):
+    """chargebus on profile 3 with the test CA as its own CA (operator-supplied): the
+    edge takes it as its clients' CA, the workers sign with it."""
+    system = start_system(tmp_path_factory.mktemp("profile3"), environment=tls_environment(pki) | {
+        "CHARGEBUS_CA_CERTIFICATE": str(pki["ca"].certificate),
+        "CHARGEBUS_CA_KEY": str(pki["ca"].key),
+        "CHARGEBUS_CERTIFICATE_ORGANIZATION": ORGANIZATION,
+        "CHARGEBUS_CERTIFICATE_RENEW_BEFORE_DAYS": "30",
+        "CHARGEBUS_CERTIFICATE_CHECK_SECONDS": "1"})
+    yield system
+    assert system.stop() == 0
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stores(profile3):
+    nc = await connect_bus(profile3.nats_url)
+    yield Stores(nc.jetstream())
+    await nc.close()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def client_context(pki, certificate, key) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(pki["ca"].certificate))
+    context.load_cert_chain(certificate, key)
+    return context
+
+
+@contextlib.asynccontextmanager
+async def station(system, station_id: str, subprotocol: str, context: ssl.SSLContext | None):
+    scheme = "wss" if context is not None else "ws"
+    url = f"{scheme}://127.0.0.1:{system.edge_port}/ocpp/{station_id}"
+    async with websockets.connect(url, subprotocols=[subprotocol], ssl=context) as socket:
+        yield socket
+
+
+async def receive(socket, timeout: float = 20.0) -> list:
+    return orjson.loads(await asyncio.wait_for(socket.recv(), timeout))
+
+
+async def nothing_comes(socket) -> bool:
+    try:
+        message = await asyncio.wait_for(socket.recv(), QUIET_SECONDS)
+    except TimeoutError:
+        return True
+    pytest.fail(f"the station got {message}")
+
+
+async def sign_certificate(socket, subprotocol: str, csr: str, **extra) -> dict:
+    payload = {"csr": csr} | ({"certificateType": "ChargingStationCertificate"}
+                              if subprotocol != "ocpp1.6" else {}) | extra
+    await socket.send(orjson.dumps([2, "sc-1", "SignCertificate", payload]).decode())
+    answer = await receive(socket)
+    assert answer[:2] == [3, "sc-1"], answer
+    return answer[2]
+
+
+async def heartbeat(socket) -> list:
+    await socket.send('[2,"hb-1","Heartbeat",{}]')
+    return await receive(socket)
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+@pytest.mark.parametrize("subprotocol", ["ocpp2.0.1", "ocpp1.6"])
+async def test_a_station_renews_its_certificate_and_reconnects_with_it(
+        profile3, pki, stores, subprotocol, tmp_path):
+    station_id = new_id("RENEW")
+    ca = pki["ca"]
+    first = ca.issue(station_id, days=400)
+    async with station(profile3, station_id, subprotocol,
+                       client_context(pki, first.certificate, first.key)) as socket:
+        new = station_csr(station_id, ORGANIZATION)
+        assert await sign_certificate(socket, subprotocol, new.csr_pem) == {"status": "Accepted"}
+        call = await receive(socket)
+        assert call[0] == 2 and call[2] == "CertificateSigned", call
+        if subprotocol != "ocpp1.6":
+            assert call[3]["certificateType"] == "ChargingStationCertificate"
+        chain = x509.load_pem_x509_certificates(call[3]["certificateChain"].encode())
+        leaf = chain[0]
+        leaf.verify_directly_issued_by(ca.x509)
+        assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == station_id
+        assert leaf.public_key() == serialization.load_pem_private_key(
+            new.key_pem, None).public_key()
+        await socket.send(orjson.dumps([3, call[1], {"status": "Accepted"}]).decode())
+
+        async def accepted():
+            record = await stores.certificates.get(station_id)
+            return record if record and record.issued and record.issued.answer else None
+        record = await eventually(accepted)
+    assert record.issued.answer == "Accepted"
+    assert record.current.fingerprint == fingerprint(leaf)
+
+    chain_file, key_file = tmp_path / "new.pem", tmp_path / "new.key"
+    chain_file.write_text(call[3]["certificateChain"])
+    key_file.write_bytes(new.key_pem)
+    async with station(profile3, station_id, subprotocol,
+                       client_context(pki, chain_file, key_file)) as socket:
+        assert (await heartbeat(socket))[:2] == [3, "hb-1"]
+
+        async def presented():
+            presence = await stores.presence.get(station_id)
+            return presence if presence and presence.certificate else None
+        presence = await eventually(presented)
+        assert presence.online and presence.certificate.fingerprint == fingerprint(leaf)
+    shown = await asyncio.to_thread(profile3.cli, "certificates", "show", station_id)
+    assert shown.returncode == 0, shown.stderr
+    assert orjson.loads(shown.stdout)["current"]["serial"] == f"{leaf.serial_number:x}"
+
+
+@pytest.mark.parametrize("case", ["another station", "RSA 1024", "wrong organisation",
+                                  "no organisation", "V2G certificate", "not a CSR"])
+async def test_a_csr_chargebus_does_not_sign_is_rejected(profile3, pki, stores, case):
+    station_id = new_id("REFUSE")
+    issued = pki["ca"].issue(station_id, days=400)
+    csr, extra = {
+        "another station": (station_csr("SOMEONE-ELSE", ORGANIZATION).csr_pem, {}),
+        "RSA 1024": (station_csr(station_id, ORGANIZATION, key=weak_rsa_key()).csr_pem, {}),
+        "wrong organisation": (station_csr(station_id, "Other CPO").csr_pem, {}),
+        "no organisation": (station_csr(station_id, None).csr_pem, {}),
+        "V2G certificate": (station_csr(station_id, ORGANIZATION).csr_pem,
+                            {"certificateType": "V2GCertificate"}),
+        "not a CSR": ("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
+                      "-----END CERTIFICATE REQUEST-----\n", {}),
+    }[case]
+    async with station(profile3, station_id, "ocpp2.0.1",
+                       client_context(pki, issued.certificate, issued.key)) as socket:
+        assert await sign_certificate(socket, "ocpp2.0.1", csr, **extra) == {"status": "Rejected"}
+        assert await nothing_comes(socket)
+    record = await stores.certificates.get(station_id)
+    assert record.refused_because and record.issued is None
+    reasons = {"another station": "SOMEONE-ELSE", "RSA 1024": "1024 bits",
+               "wrong organisation": "Other CPO", "no organisation": "O is none",
+               "V2G certificate": "V2G", "not a CSR": "not a PEM"}
+    assert reasons[case] in record.refused_because
+
+
+async def test_the_expiry_watch_asks_stations_near_their_end_once(profile3, pki, stores):
+    ca = pki["ca"]
+    near201, near16, far = new_id("NEAR"), new_id("NEAR16"), new_id("FAR")
+    contexts = {station_id: client_context(pki, issued.certificate, issued.key)
+                for station_id, issued in ((near201, ca.issue(near201, days=2)),
+                                           (near16, ca.issue(near16, days=2)),
+                                           (far, ca.issue(far, days=400)))}
+    async with (station(profile3, near201, "ocpp2.0.1", contexts[near201]) as socket201,
+                station(profile3, near16, "ocpp1.6", contexts[near16]) as socket16,
+                station(profile3, far, "ocpp2.0.1", contexts[far]) as far_socket):
+        trigger201, trigger16 = await receive(socket201), await receive(socket16)
+        assert trigger201[2:] == ["TriggerMessage",
+                                  {"requestedMessage": "SignChargingStationCertificate"}]
+        assert trigger16[2:] == ["ExtendedTriggerMessage",
+                                 {"requestedMessage": "SignChargePointCertificate"}]
+        await socket201.send(orjson.dumps([3, trigger201[1], {"status": "Accepted"}]).decode())
+        await socket16.send(orjson.dumps([3, trigger16[1], {"status": "Accepted"}]).decode())
+        # The watch runs every second; the repeat interval is a day.
+        assert await nothing_comes(socket201) and await nothing_comes(socket16)
+        assert await nothing_comes(far_socket)
+
+        async def answered():
+            record = await stores.certificates.get(near201)
+            return record if record and record.renewal_answer else None
+        assert (await eventually(answered)).renewal_answer == "Accepted"
+    assert (await stores.certificates.get(far)) is None
+
+
+class CertificateKeeper(ChargePoint201):
+    """A station that keeps the roots it is given, as a real one does."""
+
+    def __init__(self, *arguments, **options):
+        super().__init__(*arguments, **options)
+        self.kept: dict[str, tuple[str, dict]] = {}  # serial -> (type, hash data)
+
+    @on("InstallCertificate")
+    def on_install(self, certificate_type, certificate, **_):
+        installed = x509.load_pem_x509_certificate(certificate.encode())
+        key = installed.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        data = {"hashAlgorithm": "SHA256",
+                "issuerNameHash": hashlib.sha256(installed.issuer.public_bytes()).hexdigest(),
+                "issuerKeyHash": hashlib.sha256(key).hexdigest(),
+                "serialNumber": f"{installed.serial_number:x}"}
+        self.kept[data["serialNumber"]] = (certificate_type, data)
+        return result201.InstallCertificate(status="Accepted")
+
+    @on("GetInstalledCertificateIds")
+    def on_installed(self, certificate_type=None, **_):
+        chains = [{"certificateType": kind, "certificateHashData": data}
+                  for kind, data in self.kept.values()
+                  if not certificate_type or kind in certificate_type]
+        if not chains:
+            return result201.GetInstalledCertificateIds(status="NotFound")
+        return result201.GetInstalledCertificateIds(status="Accepted",
+                                                    certificate_hash_data_chain=chains)
+
+    @on("DeleteCertificate")
+    def on_delete(self, certificate_hash_data, **_):
+        found = self.kept.pop(certificate_hash_data["serial_number"], None)
+        return result201.DeleteCertificate(status="Accepted" if found else "NotFound")
+
+    @on("TriggerMessage")
+    def on_trigger(self, requested_message, **_):
+        return result201.TriggerMessage(status="Accepted")
+
+
+async def test_install_list_delete_and_renew_on_a_station(profile3, pki, stores):
+    station_id = new_id("KEEPER")
+    issued = pki["ca"].issue(station_id, days=400)
+    root = str(pki["ca"].certificate)
+
+    async def cli(*arguments):
+        return await asyncio.to_thread(profile3.cli, "certificates", *arguments)
+
+    async with station(profile3, station_id, "ocpp2.0.1",
+                       client_context(pki, issued.certificate, issued.key)) as socket:
+        keeper = CertificateKeeper(station_id, socket)
+        listening = asyncio.create_task(keeper.start())
+        try:
+            async def online():
+                presence = await stores.presence.get(station_id)
+                return presence is not None and presence.online
+            assert await eventually(online)
+            installed = await cli("install", station_id, "--type", "CSMSRootCertificate",
+                                  "--file", root)
+            assert installed.returncode == 0, installed.stderr
+            assert orjson.loads(installed.stdout) == {"status": "Accepted"}
+            assert len(keeper.kept) == 1
+
+            listed = await cli("list", station_id)
+            assert listed.returncode == 0, listed.stderr
+            entries = [orjson.loads(line) for line in listed.stdout.splitlines()]
+            assert [entry["certificateType"] for entry in entries] == ["CSMSRootCertificate"]
+            assert entries[0]["serialNumber"] == f"{pki['ca'].x509.serial_number:x}"
+            other = await cli("list", station_id, "--type", "V2GRootCertificate")
+            assert other.returncode == 0 and other.stdout == ""
+
+            deleted = await cli("delete", station_id, "--id", listed.stdout.splitlines()[0])
+            assert deleted.returncode == 0, deleted.stderr
+            assert keeper.kept == {}
+            again = await cli("delete", station_id, "--id", listed.stdout.splitlines()[0])
+            assert again.returncode == 1 and orjson.loads(again.stdout) == {"status": "NotFound"}
+
+            renewed = await cli("renew", station_id)
+            assert renewed.returncode == 0, renewed.stderr
+            assert (await stores.certificates.get(station_id)).renewal_answer == "Accepted"
+
+            # Bad input: one line on stderr, exit 2, nothing sent.
+            for arguments, words in [
+                (("install", station_id, "--type", "CentralSystemRootCertificate",
+                  "--file", root), "breaks the ocpp2.0.1 schema"),
+                (("install", station_id, "--type", "CSMSRootCertificate",
+                  "--file", str(pki["folder"] / "missing.pem")), "cannot read"),
+                (("install", station_id, "--type", "CSMSRootCertificate",
+                  "--file", str(issued.key)), "not a PEM certificate"),
+                (("list", station_id, "--type", "NoSuchRoot"), "breaks the ocpp2.0.1 schema"),
+                (("delete", station_id, "--serial", "01"), "give --id"),
+            ]:
+                done = await cli(*arguments)
+                assert done.returncode == 2, (arguments, done.stderr)
+                assert len(done.stderr.splitlines()) == 1 and words in done.stderr, done.stderr
+            assert len(keeper.kept) == 0
+        finally:
+            listening.cancel()
+    unknown = await cli("list", new_id("NEVER"))
+    assert unknown.returncode == 1 and "never connected" in unknown.stderr
+
+
+async def test_chargebus_makes_its_own_ca_and_issues_a_first_certificate(pki, tmp_path):
+    data = tmp_path / "data"
+    system = start_system(data, environment=tls_environment(pki))
+    try:
+        folder = data / "ca"
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert (folder / "ca.key").stat().st_mode & 0o777 == 0o600
+        made = (folder / "ca.pem").read_bytes()
+        station_id = new_id("FIRST")
+        new = station_csr(station_id, "chargebus")
+        (tmp_path / "station.csr").write_text(new.csr_pem)
+        issued = await asyncio.to_thread(system.cli, "certificates", "issue", station_id,
+                                         "--csr", str(tmp_path / "station.csr"),
+                                         "--data-dir", str(data))
+        assert issued.returncode == 0, issued.stderr
+        (tmp_path / "station.pem").write_text(issued.stdout)
+        (tmp_path / "station.key").write_bytes(new.key_pem)
+        leaf = x509.load_pem_x509_certificates(issued.stdout.encode())[0]
+        leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(made))
+        context = client_context(pki, tmp_path / "station.pem", tmp_path / "station.key")
+        async with station(system, station_id, "ocpp2.0.1", context) as socket:
+            assert (await heartbeat(socket))[:2] == [3, "hb-1"]
+        refused = await asyncio.to_thread(system.cli, "certificates", "issue", "OTHER-ONE",
+                                          "--csr", str(tmp_path / "station.csr"),
+                                          "--data-dir", str(data))
+        assert refused.returncode == 2 and "not the station's id" in refused.stderr
+    finally:
+        assert system.stop() == 0
+    again = start_system(data, environment=tls_environment(pki))
+    try:
+        assert (data / "ca" / "ca.pem").read_bytes() == made
+    finally:
+        assert again.stop() == 0
+
+
+async def test_an_external_ca_signs_through_the_bus(pki, tmp_path):
+    system = start_system(tmp_path / "data", environment={
+        "CHARGEBUS_CA_MODE": "external", "CHARGEBUS_CERTIFICATE_ORGANIZATION": ORGANIZATION})
+    nc = await connect_bus(system.nats_url)
+    asked = []
+
+    async def integration(msg) -> None:
+        request = orjson.loads(msg.data)
+        asked.append(request["stationId"])
+        if request["stationId"].startswith("EXT-NO"):
+            await msg.respond(orjson.dumps({"error": "the CA is closed today"}))
+        else:
+            await msg.respond(orjson.dumps({"certificateChain": pki["ca"].sign_csr(request["csr"])}))
+
+    await nc.subscribe(subjects.certificate_signing(), cb=integration)
+    try:
+        signed, closed = new_id("EXT-YES"), new_id("EXT-NO")
+        async with station(system, signed, "ocpp2.0.1", None) as socket:
+            csr = station_csr(signed, ORGANIZATION)
+            assert await sign_certificate(socket, "ocpp2.0.1", csr.csr_pem) == {"status": "Accepted"}
+            call = await receive(socket)
+            assert call[2] == "CertificateSigned"
+            leaf = x509.load_pem_x509_certificates(call[3]["certificateChain"].encode())[0]
+            leaf.verify_directly_issued_by(pki["ca"].x509)
+            await socket.send(orjson.dumps([3, call[1], {"status": "Accepted"}]).decode())
+        async with station(system, closed, "ocpp2.0.1", None) as socket:
+            csr = station_csr(closed, ORGANIZATION)
+            assert await sign_certificate(socket, "ocpp2.0.1", csr.csr_pem) == {"status": "Accepted"}
+            assert await nothing_comes(socket)
+        stores = Stores(nc.jetstream())
+        record = await stores.certificates.get(closed)
+        assert "the CA is closed today" in record.refused_because and record.issued is None
+        assert asked == [signed, closed]
+        assert (await stores.certificates.get(signed)).issued.answer == "Accepted"
+    finally:
+        await nc.close()
+        assert system.stop() == 0
