@@ -111,7 +111,7 @@ def fingerprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
 
 
-@pytest.mark.parametrize("subprotocol", ["ocpp2.0.1", "ocpp1.6"])
+@pytest.mark.parametrize("subprotocol", ["ocpp2.0.1", "ocpp1.6", "ocpp2.1"])
 async def test_a_station_renews_its_certificate_and_reconnects_with_it(
         profile3, pki, stores, subprotocol, tmp_path):
     station_id = new_id("RENEW")
@@ -120,11 +120,15 @@ async def test_a_station_renews_its_certificate_and_reconnects_with_it(
     async with station(profile3, station_id, subprotocol,
                        client_context(pki, first.certificate, first.key)) as socket:
         new = station_csr(station_id, ORGANIZATION)
-        assert await sign_certificate(socket, subprotocol, new.csr_pem) == {"status": "Accepted"}
+        # 2.1 numbers its request, and CertificateSigned carries the number back.
+        numbered = {"requestId": 7} if subprotocol == "ocpp2.1" else {}
+        assert await sign_certificate(socket, subprotocol, new.csr_pem, **numbered) == {
+            "status": "Accepted"}
         call = await receive(socket)
         assert call[0] == 2 and call[2] == "CertificateSigned", call
         if subprotocol != "ocpp1.6":
             assert call[3]["certificateType"] == "ChargingStationCertificate"
+        assert call[3].get("requestId") == numbered.get("requestId")
         chain = x509.load_pem_x509_certificates(call[3]["certificateChain"].encode())
         leaf = chain[0]
         leaf.verify_directly_issued_by(ca.x509)
@@ -381,7 +385,11 @@ async def test_an_external_ca_signs_through_the_bus(pki, tmp_path):
         record = await stores.certificates.get(closed)
         assert "the CA is closed today" in record.refused_because and record.issued is None
         assert asked == [signed, closed]
-        assert (await stores.certificates.get(signed)).issued.answer == "Accepted"
+
+        async def answered():
+            record = await stores.certificates.get(signed)
+            return record.issued.answer if record and record.issued else None
+        assert await eventually(answered) == "Accepted"
     finally:
         await nc.close()
         assert system.stop() == 0
