@@ -164,21 +164,25 @@ def _install(settings: Settings, arguments: argparse.Namespace) -> int:
         print(f"chargebus certificates install: {arguments.file} is not a PEM certificate",
               file=sys.stderr)
         return 2
-    payload = {"certificateType": arguments.type, "certificate": pem}
+    return _send(settings, arguments, "install", "InstallCertificate",
+                 {"certificateType": arguments.type, "certificate": pem})
 
-    async def install(stores: Stores, nc) -> int:
-        version = await _version_or_exit(stores, arguments.station_id, "install")
+
+def _send(settings: Settings, arguments: argparse.Namespace, command: str, action: str,
+          payload: dict) -> int:
+    """One call that the station's version takes; exit 0 where it answers Accepted."""
+    async def send(stores: Stores, nc) -> int:
+        version = await _version_or_exit(stores, arguments.station_id, command)
         if version is None:
             return 1
-        refusal = why_not_sent("InstallCertificate", payload, version)
+        refusal = why_not_sent(action, payload, version)
         if refusal:
-            print(f"chargebus certificates install: {refusal}", file=sys.stderr)
+            print(f"chargebus certificates {command}: {refusal}", file=sys.stderr)
             return 2
-        reply = await call_station(nc, arguments.station_id, "InstallCertificate", payload,
-                                   arguments.timeout)
-        return _status_exit("install", reply)
+        reply = await call_station(nc, arguments.station_id, action, payload, arguments.timeout)
+        return _status_exit(command, reply)
 
-    return with_stores(settings, install)
+    return with_stores(settings, send)
 
 
 def _list(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -215,21 +219,8 @@ def _delete(settings: Settings, arguments: argparse.Namespace) -> int:
         print("chargebus certificates delete: give --id, or --hash-algorithm, "
               "--issuer-name-hash, --issuer-key-hash and --serial", file=sys.stderr)
         return 2
-    payload = {"certificateHashData": hash_data}
-
-    async def delete(stores: Stores, nc) -> int:
-        version = await _version_or_exit(stores, arguments.station_id, "delete")
-        if version is None:
-            return 1
-        refusal = why_not_sent("DeleteCertificate", payload, version)
-        if refusal:
-            print(f"chargebus certificates delete: {refusal}", file=sys.stderr)
-            return 2
-        reply = await call_station(nc, arguments.station_id, "DeleteCertificate", payload,
-                                   arguments.timeout)
-        return _status_exit("delete", reply)
-
-    return with_stores(settings, delete)
+    return _send(settings, arguments, "delete", "DeleteCertificate",
+                 {"certificateHashData": hash_data})
 
 
 def _renew(settings: Settings, arguments: argparse.Namespace) -> int:
