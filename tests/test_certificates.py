@@ -313,6 +313,10 @@ async def test_install_list_delete_and_renew_on_a_station(profile3, pki, stores)
             assert len(keeper.kept) == 0
         finally:
             listening.cancel()
+    gone = await cli("renew", station_id)
+    assert gone.returncode == 1 and "offline" in gone.stderr, gone.stderr
+    record = await stores.certificates.get(station_id)
+    assert (record.renewal_answer, record.renewal_requested_at) == ("offline", None)
     unknown = await cli("list", new_id("NEVER"))
     assert unknown.returncode == 1 and "never connected" in unknown.stderr
 

@@ -117,13 +117,15 @@ async def request_renewal(nc: Client, stores: Stores, station_id: str, version: 
                           timeout: float,
                           clock: Callable[[], datetime] = utc_now) -> CommandReply:
     """Ask the station to send a new CSR (2.x TriggerMessage, 1.6 ExtendedTriggerMessage
-    SignChargePointCertificate) and note its answer."""
+    SignChargePointCertificate) and note its answer. A station that was not there to be
+    asked is not noted as asked: the watch asks it again once it is back."""
     action, payload = converter(version).renewal_trigger()
     reply = await call_station(nc, station_id, action, payload, timeout)
+    asked_at = None if reply.outcome is Outcome.OFFLINE else clock()
 
     def answered(current: StationCertificates | None) -> StationCertificates:
         return _record(current, station_id).model_copy(update={
-            "renewal_requested_at": clock(), "renewal_answer": answer_of(reply)})
+            "renewal_requested_at": asked_at, "renewal_answer": answer_of(reply)})
     await stores.certificates.modify(answered, station_id)
     return reply
 
