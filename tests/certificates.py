@@ -70,15 +70,14 @@ class StationKey:
     csr_pem: str
 
 
-def station_csr(common_name: str, organization: str | None, key=None,
-                signature_hash=None) -> StationKey:
+def station_csr(common_name: str, organization: str | None, key=None) -> StationKey:
     """A station's new key (P-256 unless given) and its CSR naming it."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     names = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if organization is not None:
         names.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
     csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name(names))
-           .sign(key, signature_hash or hashes.SHA256()))
+           .sign(key, hashes.SHA256()))
     return StationKey(_key_pem(key), csr.public_bytes(serialization.Encoding.PEM).decode())
 
 

@@ -13,8 +13,11 @@ import pytest_asyncio
 import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call_result as result16
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call_result as result201
 
@@ -161,14 +164,17 @@ async def test_a_station_renews_its_certificate_and_reconnects_with_it(
     assert orjson.loads(shown.stdout)["current"]["serial"] == f"{leaf.serial_number:x}"
 
 
-@pytest.mark.parametrize("case", ["another station", "RSA 1024", "wrong organisation",
-                                  "no organisation", "V2G certificate", "not a CSR"])
+@pytest.mark.parametrize("case", ["another station", "RSA 1024", "EC P-521",
+                                  "wrong organisation", "no organisation", "V2G certificate",
+                                  "not a CSR"])
 async def test_a_csr_chargebus_does_not_sign_is_rejected(profile3, pki, stores, case):
     station_id = new_id("REFUSE")
     issued = pki["ca"].issue(station_id, days=400)
     csr, extra = {
         "another station": (station_csr("SOMEONE-ELSE", ORGANIZATION).csr_pem, {}),
         "RSA 1024": (station_csr(station_id, ORGANIZATION, key=weak_rsa_key()).csr_pem, {}),
+        "EC P-521": (station_csr(station_id, ORGANIZATION,
+                                 key=ec.generate_private_key(ec.SECP521R1())).csr_pem, {}),
         "wrong organisation": (station_csr(station_id, "Other CPO").csr_pem, {}),
         "no organisation": (station_csr(station_id, None).csr_pem, {}),
         "V2G certificate": (station_csr(station_id, ORGANIZATION).csr_pem,
@@ -183,8 +189,9 @@ async def test_a_csr_chargebus_does_not_sign_is_rejected(profile3, pki, stores, 
     record = await stores.certificates.get(station_id)
     assert record.refused_because and record.issued is None
     reasons = {"another station": "SOMEONE-ELSE", "RSA 1024": "1024 bits",
-               "wrong organisation": "Other CPO", "no organisation": "O is none",
-               "V2G certificate": "V2G", "not a CSR": "not a PEM"}
+               "EC P-521": "secp521r1", "wrong organisation": "Other CPO",
+               "no organisation": "O is none", "V2G certificate": "V2G",
+               "not a CSR": "not a PEM"}
     assert reasons[case] in record.refused_because
 
 
@@ -216,6 +223,17 @@ async def test_the_expiry_watch_asks_stations_near_their_end_once(profile3, pki,
     assert (await stores.certificates.get(far)) is None
 
 
+def hash_data(pem: str) -> dict:
+    """CertificateHashDataType of a root: it is its own issuer."""
+    installed = x509.load_pem_x509_certificate(pem.encode())
+    key = installed.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {"hashAlgorithm": "SHA256",
+            "issuerNameHash": hashlib.sha256(installed.issuer.public_bytes()).hexdigest(),
+            "issuerKeyHash": hashlib.sha256(key).hexdigest(),
+            "serialNumber": f"{installed.serial_number:x}"}
+
+
 class CertificateKeeper(ChargePoint201):
     """A station that keeps the roots it is given, as a real one does."""
 
@@ -225,13 +243,7 @@ class CertificateKeeper(ChargePoint201):
 
     @on("InstallCertificate")
     def on_install(self, certificate_type, certificate, **_):
-        installed = x509.load_pem_x509_certificate(certificate.encode())
-        key = installed.public_key().public_bytes(serialization.Encoding.DER,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
-        data = {"hashAlgorithm": "SHA256",
-                "issuerNameHash": hashlib.sha256(installed.issuer.public_bytes()).hexdigest(),
-                "issuerKeyHash": hashlib.sha256(key).hexdigest(),
-                "serialNumber": f"{installed.serial_number:x}"}
+        data = hash_data(certificate)
         self.kept[data["serialNumber"]] = (certificate_type, data)
         return result201.InstallCertificate(status="Accepted")
 
@@ -319,6 +331,68 @@ async def test_install_list_delete_and_renew_on_a_station(profile3, pki, stores)
     assert (record.renewal_answer, record.renewal_requested_at) == ("offline", None)
     unknown = await cli("list", new_id("NEVER"))
     assert unknown.returncode == 1 and "never connected" in unknown.stderr
+
+
+class CertificateKeeper16(ChargePoint16):
+    """The same in 1.6 (security whitepaper): GetInstalledCertificateIds takes one type."""
+
+    def __init__(self, *arguments, **options):
+        super().__init__(*arguments, **options)
+        self.kept: dict[str, tuple[str, dict]] = {}
+
+    @on("InstallCertificate")
+    def on_install(self, certificate_type, certificate):
+        data = hash_data(certificate)
+        self.kept[data["serialNumber"]] = (certificate_type, data)
+        return result16.InstallCertificate(status="Accepted")
+
+    @on("GetInstalledCertificateIds")
+    def on_installed(self, certificate_type):
+        listed = [data for kind, data in self.kept.values() if kind == certificate_type]
+        if not listed:
+            return result16.GetInstalledCertificateIds(status="NotFound")
+        return result16.GetInstalledCertificateIds(status="Accepted", certificate_hash_data=listed)
+
+    @on("DeleteCertificate")
+    def on_delete(self, certificate_hash_data):
+        found = self.kept.pop(certificate_hash_data["serial_number"], None)
+        return result16.DeleteCertificate(status="Accepted" if found else "NotFound")
+
+
+async def test_install_list_delete_on_a_16_station(profile3, pki, stores):
+    station_id = new_id("KEEPER16")
+    issued = pki["ca"].issue(station_id, days=400)
+    root = str(pki["ca"].certificate)
+
+    async def cli(*arguments):
+        return await asyncio.to_thread(profile3.cli, "certificates", *arguments)
+
+    async with station(profile3, station_id, "ocpp1.6",
+                       client_context(pki, issued.certificate, issued.key)) as socket:
+        keeper = CertificateKeeper16(station_id, socket)
+        listening = asyncio.create_task(keeper.start())
+        try:
+            async def online():
+                presence = await stores.presence.get(station_id)
+                return presence is not None and presence.online
+            assert await eventually(online)
+            wrong = await cli("install", station_id, "--type", "CSMSRootCertificate",
+                              "--file", root)
+            assert wrong.returncode == 2 and "breaks the ocpp1.6 schema" in wrong.stderr
+            installed = await cli("install", station_id, "--type",
+                                  "CentralSystemRootCertificate", "--file", root)
+            assert installed.returncode == 0, installed.stderr
+            # Asked once per type: the central system's root, then the manufacturer's.
+            listed = await cli("list", station_id)
+            assert listed.returncode == 0, listed.stderr
+            entries = [orjson.loads(line) for line in listed.stdout.splitlines()]
+            assert entries == [{"certificateType": "CentralSystemRootCertificate"}
+                               | hash_data(pki["ca"].certificate.read_text())]
+            deleted = await cli("delete", station_id, "--id", listed.stdout.splitlines()[0])
+            assert deleted.returncode == 0, deleted.stderr
+            assert keeper.kept == {}
+        finally:
+            listening.cancel()
 
 
 async def test_chargebus_makes_its_own_ca_and_issues_a_first_certificate(pki, tmp_path):
