@@ -220,6 +220,20 @@ async def test_the_expiry_watch_asks_stations_near_their_end_once(profile3, pki,
             record = await stores.certificates.get(near201)
             return record if record and record.renewal_answer else None
         assert (await eventually(answered)).renewal_answer == "Accepted"
+
+        # A02 to its end: the station triggered sends its CSR and takes the certificate.
+        new = station_csr(near201, ORGANIZATION)
+        assert await sign_certificate(socket201, "ocpp2.0.1", new.csr_pem) == {
+            "status": "Accepted"}
+        signed = await receive(socket201)
+        assert signed[2] == "CertificateSigned"
+        await socket201.send(orjson.dumps([3, signed[1], {"status": "Accepted"}]).decode())
+
+        async def renewed():
+            record = await stores.certificates.get(near201)
+            return record if record and record.current else None
+        leaf = x509.load_pem_x509_certificates(signed[3]["certificateChain"].encode())[0]
+        assert (await eventually(renewed)).current.fingerprint == fingerprint(leaf)
     assert (await stores.certificates.get(far)) is None
 
 
