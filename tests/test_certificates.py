@@ -4,7 +4,9 @@ expiry watch; the roots a station keeps (install, list, delete); an external CA.
 import asyncio
 import contextlib
 import hashlib
+import os
 import ssl
+import subprocess
 import uuid
 
 import orjson
@@ -22,7 +24,7 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call_result as result201
 
 from certificates import Authority, station_csr, weak_rsa_key
-from conftest import connect_bus, eventually, start_system
+from conftest import CHARGEBUS, connect_bus, eventually, free_port, start_system
 from chargebus import subjects
 from chargebus.stores import Stores
 
@@ -485,3 +487,17 @@ async def test_an_external_ca_signs_through_the_bus(pki, tmp_path):
     finally:
         await nc.close()
         assert system.stop() == 0
+
+
+async def test_a_ca_that_cannot_sign_stops_chargebus_run_in_one_line(pki, tmp_path):
+    other = Authority(tmp_path, "other-ca")
+    done = await asyncio.to_thread(
+        subprocess.run, [CHARGEBUS, "--nats-url", f"nats://127.0.0.1:{free_port()}", "run", "--edge-port",
+         str(free_port()), "--metrics-port", "0", "--data-dir", str(tmp_path / "data")],
+        env=os.environ | {"CHARGEBUS_CA_CERTIFICATE": str(pki["ca"].certificate),
+                          "CHARGEBUS_CA_KEY": str(other.key)},
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"chargebus cannot start: its CA: {other.key} is not the key of {pki['ca'].certificate}"]
+    assert not any((tmp_path / "data" / "nats").iterdir())  # nats-server never started

@@ -148,22 +148,35 @@ def facts_of(certificate: x509.Certificate) -> CertificateFacts:
         not_after=certificate.not_valid_after_utc)
 
 
+class CaUnusable(Exception):
+    """chargebus's CA cannot sign: files missing or unreadable, a key of another kind or
+    not the certificate's."""
+
+
 def authority_of(settings: Settings, nc: Client) -> Authority:
     """The workers' signer; SystemExit with the reason where the CA cannot be used."""
     if settings.ca_mode == "external":
         return ExternalAuthority(nc, settings.ca_sign_timeout_seconds)
-    ensure_own_ca(settings)
     try:
-        certificate_pem = settings.ca_certificate_path.read_bytes()
-        key = serialization.load_pem_private_key(settings.ca_key_path.read_bytes(), None)
+        ensure_own_ca(settings)
+        return own_authority(settings)
+    except (OSError, CaUnusable) as error:
+        raise SystemExit(f"chargebus's CA: {error}") from None
+
+
+def own_authority(settings: Settings) -> LocalAuthority:
+    """chargebus's CA, the operator's or the one it made; CaUnusable if it cannot sign."""
+    certificate_path, key_path = settings.ca_certificate_path, settings.ca_key_path
+    try:
+        certificate_pem = certificate_path.read_bytes()
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
         authority = LocalAuthority(certificate_pem, key, settings.certificate_validity_days)
     except (OSError, ValueError, TypeError) as error:
-        raise SystemExit(f"chargebus's CA ({settings.ca_certificate_path}, "
-                         f"{settings.ca_key_path}) cannot be used: {error}") from None
+        raise CaUnusable(f"{certificate_path} and {key_path} cannot be used: {error}") from None
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-        raise SystemExit(f"{settings.ca_key_path}: the CA key must be RSA or elliptic curve")
+        raise CaUnusable(f"{key_path}: the CA key must be RSA or elliptic curve")
     if authority.certificate.public_key() != key.public_key():
-        raise SystemExit(f"{settings.ca_key_path} is not the key of {settings.ca_certificate_path}")
+        raise CaUnusable(f"{key_path} is not the key of {certificate_path}")
     return authority
 
 

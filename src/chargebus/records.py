@@ -181,14 +181,15 @@ class IssuedCertificate(CertificateFacts):
 
 
 class StationCertificates(BaseModel):
-    """A station's client certificate as chargebus knows it: the one it accepted from
-    chargebus last (``issued``, once answered Accepted), the last CSR refused and why,
-    and the renewal asked of it (chargebus.certificates)."""
+    """A station's client certificate as chargebus knows it: the last one it had signed
+    for the station and how that went, the last CSR refused and why, and the renewal
+    asked of it (chargebus.certificates). The certificate a station connected with is
+    in its presence record."""
 
     station_id: str
     issued: IssuedCertificate | None = None
-    # The last certificate the station accepted, from chargebus or presented on connect
-    # (Presence.certificate), whichever ends later.
+    # The last certificate from chargebus that the station took: answered Accepted to
+    # CertificateSigned, or made for it by `chargebus certificates issue`.
     current: CertificateFacts | None = None
     refused_at: datetime | None = None
     refused_because: str | None = None
