@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SIGNED_TYPES = ("ChargingStationCertificate",)
 # How long a station has to answer CertificateSigned or a renewal trigger.
 CALL_TIMEOUT = 60.0
+STOP_WAIT_SECONDS = 5.0  # within the supervisor's grace (embedded.STOP_GRACE_SECONDS)
 
 
 class Certificates:
@@ -75,10 +76,14 @@ class Certificates:
         self._watching = asyncio.create_task(self._watch_forever())
 
     async def stop(self) -> None:
+        """Let the calls under way end, within the stop's grace: a station may take a
+        minute to answer, and one cut short asks again by its own rules."""
         if self._watching is not None:
             self._watching.cancel()
         if self._tasks:
-            await asyncio.wait(list(self._tasks))
+            _, unfinished = await asyncio.wait(list(self._tasks), timeout=STOP_WAIT_SECONDS)
+            for task in unfinished:
+                task.cancel()
 
     async def _watch_forever(self) -> None:
         while True:
@@ -88,11 +93,10 @@ class Certificates:
             except Exception:
                 log.exception("the certificate expiry watch failed; trying again later")
 
-    async def watch(self) -> list[str]:
+    async def watch(self) -> None:
         """Ask every online station whose certificate ends soon for a new CSR, where
-        no worker did within the repeat interval; the stations asked."""
+        no worker did within the repeat interval."""
         now = self._clock()
-        asked = []
         for presence in await self._stores.presence.all():
             if not presence.online:
                 continue
@@ -105,11 +109,9 @@ class Certificates:
                 continue
             log.info("%s: its certificate ends %s; asking for a new CSR", station_id,
                      certificates.ends(record, presence).isoformat())
-            asked.append(station_id)
             self._spawn(certificates.request_renewal(self._nc, self._stores, station_id,
                                                      presence.version, CALL_TIMEOUT,
                                                      lambda: now))
-        return asked
 
     def _spawn(self, work) -> None:
         task = asyncio.create_task(work)

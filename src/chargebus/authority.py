@@ -52,8 +52,11 @@ class Authority(Protocol):
         """The PEM chain for the CSR, leaf first; SigningFailed if none comes."""
 
 
+CaKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
 class LocalAuthority:
-    def __init__(self, certificate_pem: bytes, key, validity_days: int,
+    def __init__(self, certificate_pem: bytes, key: CaKey, validity_days: int,
                  clock: Callable[[], datetime.datetime] = utc_now):
         self._chain_tail = certificate_pem.decode().strip() + "\n"
         self._certificate = x509.load_pem_x509_certificate(certificate_pem)
@@ -67,9 +70,8 @@ class LocalAuthority:
 
     async def sign(self, csr: x509.CertificateSigningRequest, station_id: str,
                    certificate_type: str) -> str:
-        return self.chain_for(csr)
-
-    def chain_for(self, csr: x509.CertificateSigningRequest) -> str:
+        """The CSR's key certified for client authentication under its CN and O (the
+        checks made them the station's), then this CA's certificate file."""
         now = self._clock()
         not_after = min(now + self._validity, self._certificate.not_valid_after_utc)
         key = csr.public_key()
@@ -207,7 +209,7 @@ def ensure_own_ca(settings: Settings) -> None:
         shutil.rmtree(making, ignore_errors=True)
 
 
-def _ca_certificate(key: ec.EllipticCurvePrivateKey, organization: str) -> x509.Certificate:
+def _ca_certificate(key: CaKey, organization: str) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
                       x509.NameAttribute(NameOID.COMMON_NAME, f"{organization} station CA")])
