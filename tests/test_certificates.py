@@ -283,64 +283,78 @@ class CertificateKeeper(ChargePoint201):
         return result201.TriggerMessage(status="Accepted")
 
 
-async def test_install_list_delete_and_renew_on_a_station(profile3, pki, stores):
-    station_id = new_id("KEEPER")
+@contextlib.asynccontextmanager
+async def keeping_station(system, pki, stores, station_id: str, subprotocol: str, keeper_class):
+    """An `ocpp` station keeping its roots, on profile 3, once chargebus sees it online."""
     issued = pki["ca"].issue(station_id, days=400)
-    root = str(pki["ca"].certificate)
-
-    async def cli(*arguments):
-        return await asyncio.to_thread(profile3.cli, "certificates", *arguments)
-
-    async with station(profile3, station_id, "ocpp2.0.1",
+    async with station(system, station_id, subprotocol,
                        client_context(pki, issued.certificate, issued.key)) as socket:
-        keeper = CertificateKeeper(station_id, socket)
+        keeper = keeper_class(station_id, socket)
         listening = asyncio.create_task(keeper.start())
         try:
             async def online():
                 presence = await stores.presence.get(station_id)
                 return presence is not None and presence.online
             assert await eventually(online)
-            installed = await cli("install", station_id, "--type", "CSMSRootCertificate",
-                                  "--file", root)
-            assert installed.returncode == 0, installed.stderr
-            assert orjson.loads(installed.stdout) == {"status": "Accepted"}
-            assert len(keeper.kept) == 1
-
-            listed = await cli("list", station_id)
-            assert listed.returncode == 0, listed.stderr
-            entries = [orjson.loads(line) for line in listed.stdout.splitlines()]
-            assert [entry["certificateType"] for entry in entries] == ["CSMSRootCertificate"]
-            assert entries[0]["serialNumber"] == f"{pki['ca'].x509.serial_number:x}"
-            other = await cli("list", station_id, "--type", "V2GRootCertificate")
-            assert other.returncode == 0 and other.stdout == ""
-
-            deleted = await cli("delete", station_id, "--id", listed.stdout.splitlines()[0])
-            assert deleted.returncode == 0, deleted.stderr
-            assert keeper.kept == {}
-            again = await cli("delete", station_id, "--id", listed.stdout.splitlines()[0])
-            assert again.returncode == 1 and orjson.loads(again.stdout) == {"status": "NotFound"}
-
-            renewed = await cli("renew", station_id)
-            assert renewed.returncode == 0, renewed.stderr
-            assert (await stores.certificates.get(station_id)).renewal_answer == "Accepted"
-
-            # Bad input: one line on stderr, exit 2, nothing sent.
-            for arguments, words in [
-                (("install", station_id, "--type", "CentralSystemRootCertificate",
-                  "--file", root), "breaks the ocpp2.0.1 schema"),
-                (("install", station_id, "--type", "CSMSRootCertificate",
-                  "--file", str(pki["folder"] / "missing.pem")), "cannot read"),
-                (("install", station_id, "--type", "CSMSRootCertificate",
-                  "--file", str(issued.key)), "not a PEM certificate"),
-                (("list", station_id, "--type", "NoSuchRoot"), "breaks the ocpp2.0.1 schema"),
-                (("delete", station_id, "--serial", "01"), "give --id"),
-            ]:
-                done = await cli(*arguments)
-                assert done.returncode == 2, (arguments, done.stderr)
-                assert len(done.stderr.splitlines()) == 1 and words in done.stderr, done.stderr
-            assert len(keeper.kept) == 0
+            yield keeper
         finally:
             listening.cancel()
+
+
+@pytest.fixture(scope="module")
+def cli(profile3):
+    """`chargebus certificates ...` on the profile 3 system, off the event loop (the
+    stations answer on it meanwhile)."""
+    async def run(*arguments):
+        return await asyncio.to_thread(profile3.cli, "certificates", *arguments)
+    return run
+
+
+async def test_install_list_delete_and_renew_on_a_station(profile3, pki, stores, cli):
+    station_id = new_id("KEEPER")
+    root = str(pki["ca"].certificate)
+
+    async with keeping_station(profile3, pki, stores, station_id, "ocpp2.0.1",
+                               CertificateKeeper) as keeper:
+        installed = await cli("install", station_id, "--type", "CSMSRootCertificate",
+                              "--file", root)
+        assert installed.returncode == 0, installed.stderr
+        assert orjson.loads(installed.stdout) == {"status": "Accepted"}
+        assert len(keeper.kept) == 1
+
+        listed = await cli("list", station_id)
+        assert listed.returncode == 0, listed.stderr
+        entries = [orjson.loads(line) for line in listed.stdout.splitlines()]
+        assert [entry["certificateType"] for entry in entries] == ["CSMSRootCertificate"]
+        assert entries[0]["serialNumber"] == f"{pki['ca'].x509.serial_number:x}"
+        other = await cli("list", station_id, "--type", "V2GRootCertificate")
+        assert other.returncode == 0 and other.stdout == ""
+
+        deleted = await cli("delete", station_id, "--id", listed.stdout.splitlines()[0])
+        assert deleted.returncode == 0, deleted.stderr
+        assert keeper.kept == {}
+        again = await cli("delete", station_id, "--id", listed.stdout.splitlines()[0])
+        assert again.returncode == 1 and orjson.loads(again.stdout) == {"status": "NotFound"}
+
+        renewed = await cli("renew", station_id)
+        assert renewed.returncode == 0, renewed.stderr
+        assert (await stores.certificates.get(station_id)).renewal_answer == "Accepted"
+
+        # Bad input: one line on stderr, exit 2, nothing sent.
+        for arguments, words in [
+            (("install", station_id, "--type", "CentralSystemRootCertificate",
+              "--file", root), "breaks the ocpp2.0.1 schema"),
+            (("install", station_id, "--type", "CSMSRootCertificate",
+              "--file", str(pki["folder"] / "missing.pem")), "cannot read"),
+            (("install", station_id, "--type", "CSMSRootCertificate",
+              "--file", str(pki["ca"].key)), "not a PEM certificate"),
+            (("list", station_id, "--type", "NoSuchRoot"), "breaks the ocpp2.0.1 schema"),
+            (("delete", station_id, "--serial", "01"), "give --id"),
+        ]:
+            done = await cli(*arguments)
+            assert done.returncode == 2, (arguments, done.stderr)
+            assert len(done.stderr.splitlines()) == 1 and words in done.stderr, done.stderr
+        assert len(keeper.kept) == 0
     gone = await cli("renew", station_id)
     assert gone.returncode == 1 and "offline" in gone.stderr, gone.stderr
     record = await stores.certificates.get(station_id)
@@ -375,40 +389,27 @@ class CertificateKeeper16(ChargePoint16):
         return result16.DeleteCertificate(status="Accepted" if found else "NotFound")
 
 
-async def test_install_list_delete_on_a_16_station(profile3, pki, stores):
+async def test_install_list_delete_on_a_16_station(profile3, pki, stores, cli):
     station_id = new_id("KEEPER16")
-    issued = pki["ca"].issue(station_id, days=400)
     root = str(pki["ca"].certificate)
 
-    async def cli(*arguments):
-        return await asyncio.to_thread(profile3.cli, "certificates", *arguments)
-
-    async with station(profile3, station_id, "ocpp1.6",
-                       client_context(pki, issued.certificate, issued.key)) as socket:
-        keeper = CertificateKeeper16(station_id, socket)
-        listening = asyncio.create_task(keeper.start())
-        try:
-            async def online():
-                presence = await stores.presence.get(station_id)
-                return presence is not None and presence.online
-            assert await eventually(online)
-            wrong = await cli("install", station_id, "--type", "CSMSRootCertificate",
-                              "--file", root)
-            assert wrong.returncode == 2 and "breaks the ocpp1.6 schema" in wrong.stderr
-            installed = await cli("install", station_id, "--type",
-                                  "CentralSystemRootCertificate", "--file", root)
-            assert installed.returncode == 0, installed.stderr
-            # Asked once per type: the central system's root, then the manufacturer's.
-            listed = await cli("list", station_id)
-            assert listed.returncode == 0, listed.stderr
-            entries = [orjson.loads(line) for line in listed.stdout.splitlines()]
-            assert entries == [{"certificateType": "CentralSystemRootCertificate"}
-                               | hash_data(pki["ca"].certificate.read_text())]
-            deleted = await cli("delete", station_id, "--id", listed.stdout.splitlines()[0])
-            assert deleted.returncode == 0, deleted.stderr
-            assert keeper.kept == {}
-        finally:
-            listening.cancel()
+    async with keeping_station(profile3, pki, stores, station_id, "ocpp1.6",
+                               CertificateKeeper16) as keeper:
+        wrong = await cli("install", station_id, "--type", "CSMSRootCertificate",
+                          "--file", root)
+        assert wrong.returncode == 2 and "breaks the ocpp1.6 schema" in wrong.stderr
+        installed = await cli("install", station_id, "--type",
+                              "CentralSystemRootCertificate", "--file", root)
+        assert installed.returncode == 0, installed.stderr
+        # Asked once per type: the central system's root, then the manufacturer's.
+        listed = await cli("list", station_id)
+        assert listed.returncode == 0, listed.stderr
+        entries = [orjson.loads(line) for line in listed.stdout.splitlines()]
+        assert entries == [{"certificateType": "CentralSystemRootCertificate"}
+                           | hash_data(pki["ca"].certificate.read_text())]
+        deleted = await cli("delete", station_id, "--id", listed.stdout.splitlines()[0])
+        assert deleted.returncode == 0, deleted.stderr
+        assert keeper.kept == {}
 
 
 async def test_chargebus_makes_its_own_ca_and_issues_a_first_certificate(pki, tmp_path):
