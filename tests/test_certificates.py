@@ -2,6 +2,7 @@
 CertificateSigned sent, the station back on profile 3 with its new certificate; the
 expiry watch; the roots a station keeps (install, list, delete); an external CA."""
 import asyncio
+import base64
 import contextlib
 import hashlib
 import os
@@ -22,9 +23,10 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call_result as result16
 from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call_result as result201
+from websockets.exceptions import InvalidStatus
 
 from certificates import Authority, station_csr, weak_rsa_key
-from conftest import CHARGEBUS, connect_bus, eventually, free_port, start_system
+from conftest import CHARGEBUS, connect_bus, eventually, extra_edge, free_port, start_system
 from chargebus import subjects
 from chargebus.stores import Stores
 
@@ -76,6 +78,12 @@ def client_context(pki, certificate, key) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(pki["ca"].certificate))
     context.load_cert_chain(certificate, key)
     return context
+
+
+def own_certificate(pki, station_id: str) -> ssl.SSLContext:
+    """A context with a certificate of the test CA for the station, far from its end."""
+    issued = pki["ca"].issue(station_id, days=400)
+    return client_context(pki, issued.certificate, issued.key)
 
 
 @contextlib.asynccontextmanager
@@ -448,8 +456,10 @@ async def test_chargebus_makes_its_own_ca_and_issues_a_first_certificate(pki, tm
 
 
 async def test_an_external_ca_signs_through_the_bus(pki, tmp_path):
-    system = start_system(tmp_path / "data", environment={
-        "CHARGEBUS_CA_MODE": "external", "CHARGEBUS_CERTIFICATE_ORGANIZATION": ORGANIZATION})
+    system = start_system(tmp_path / "data", environment=tls_environment(pki) | {
+        "CHARGEBUS_CA_MODE": "external",
+        "CHARGEBUS_EDGE_TLS_CLIENT_CA": str(pki["ca"].certificate),
+        "CHARGEBUS_CERTIFICATE_ORGANIZATION": ORGANIZATION})
     nc = await connect_bus(system.nats_url)
     asked = []
 
@@ -459,22 +469,25 @@ async def test_an_external_ca_signs_through_the_bus(pki, tmp_path):
         if request["stationId"].startswith("EXT-NO"):
             await msg.respond(orjson.dumps({"error": "the CA is closed today"}))
         else:
-            await msg.respond(orjson.dumps({"certificateChain": pki["ca"].sign_csr(request["csr"])}))
+            chain = pki["ca"].sign_csr(request["csr"])
+            await msg.respond(orjson.dumps({"certificateChain": chain}))
 
     await nc.subscribe(subjects.certificate_signing(), cb=integration)
     try:
         signed, closed = new_id("EXT-YES"), new_id("EXT-NO")
-        async with station(system, signed, "ocpp2.0.1", None) as socket:
+        async with station(system, signed, "ocpp2.0.1", own_certificate(pki, signed)) as socket:
             csr = station_csr(signed, ORGANIZATION)
-            assert await sign_certificate(socket, "ocpp2.0.1", csr.csr_pem) == {"status": "Accepted"}
+            answer = await sign_certificate(socket, "ocpp2.0.1", csr.csr_pem)
+            assert answer == {"status": "Accepted"}
             call = await receive(socket)
             assert call[2] == "CertificateSigned"
             leaf = x509.load_pem_x509_certificates(call[3]["certificateChain"].encode())[0]
             leaf.verify_directly_issued_by(pki["ca"].x509)
             await socket.send(orjson.dumps([3, call[1], {"status": "Accepted"}]).decode())
-        async with station(system, closed, "ocpp2.0.1", None) as socket:
+        async with station(system, closed, "ocpp2.0.1", own_certificate(pki, closed)) as socket:
             csr = station_csr(closed, ORGANIZATION)
-            assert await sign_certificate(socket, "ocpp2.0.1", csr.csr_pem) == {"status": "Accepted"}
+            answer = await sign_certificate(socket, "ocpp2.0.1", csr.csr_pem)
+            assert answer == {"status": "Accepted"}
             assert await nothing_comes(socket)
         stores = Stores(nc.jetstream())
         record = await stores.certificates.get(closed)
@@ -493,8 +506,9 @@ async def test_an_external_ca_signs_through_the_bus(pki, tmp_path):
 async def test_a_ca_that_cannot_sign_stops_chargebus_run_in_one_line(pki, tmp_path):
     other = Authority(tmp_path, "other-ca")
     done = await asyncio.to_thread(
-        subprocess.run, [CHARGEBUS, "--nats-url", f"nats://127.0.0.1:{free_port()}", "run", "--edge-port",
-         str(free_port()), "--metrics-port", "0", "--data-dir", str(tmp_path / "data")],
+        subprocess.run, [CHARGEBUS, "--nats-url", f"nats://127.0.0.1:{free_port()}", "run",
+                         "--edge-port", str(free_port()), "--metrics-port", "0",
+                         "--data-dir", str(tmp_path / "data")],
         env=os.environ | {"CHARGEBUS_CA_CERTIFICATE": str(pki["ca"].certificate),
                           "CHARGEBUS_CA_KEY": str(other.key)},
         capture_output=True, text=True, timeout=60)
@@ -502,3 +516,51 @@ async def test_a_ca_that_cannot_sign_stops_chargebus_run_in_one_line(pki, tmp_pa
     assert done.stderr.splitlines() == [
         f"chargebus cannot start: its CA: {other.key} is not the key of {pki['ca'].certificate}"]
     assert not any((tmp_path / "data" / "nats").iterdir())  # nats-server never started
+
+
+PASSWORD = "correct-horse-battery-1"
+
+
+def basic(station_id: str, password: str) -> dict:
+    token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+async def test_only_a_station_that_proved_its_id_gets_a_certificate(system, tmp_path):
+    """Profile 0 proves nothing, nor does profile 1 for an unknown station admitted
+    without a password; a registered station's own password does."""
+    registered, unknown, anyone = new_id("PW"), new_id("NOPW"), new_id("OPEN")
+    done = system.cli("stations", "add", registered, "--password-stdin", input=f"{PASSWORD}\n")
+    assert done.returncode == 0, done.stderr
+    nc = await connect_bus(system.nats_url)
+    stores = Stores(nc.jetstream())
+    try:
+        async with station(system, anyone, "ocpp2.0.1", None) as socket:
+            csr = station_csr(anyone, "chargebus").csr_pem
+            assert await sign_certificate(socket, "ocpp2.0.1", csr) == {"status": "Rejected"}
+        assert "security profile 0" in (await stores.certificates.get(anyone)).refused_because
+        with extra_edge(system.nats_url, "edge-certs-1",
+                        {"CHARGEBUS_EDGE_SECURITY_PROFILE": "1"}) as edge:
+            async with websockets.connect(edge.station_url(unknown), subprotocols=["ocpp1.6"],
+                                          additional_headers=basic(unknown, PASSWORD)) as socket:
+                csr = station_csr(unknown, "chargebus").csr_pem
+                assert await sign_certificate(socket, "ocpp1.6", csr) == {"status": "Rejected"}
+            assert "without a password" in (
+                await stores.certificates.get(unknown)).refused_because
+
+            async def admitted():
+                try:
+                    return await websockets.connect(
+                        edge.station_url(registered), subprotocols=["ocpp1.6"],
+                        additional_headers=basic(registered, PASSWORD))
+                except InvalidStatus:  # the edge's mirror of the access bucket is behind
+                    return None
+            socket = await eventually(admitted)
+            try:
+                csr = station_csr(registered, "chargebus").csr_pem
+                assert await sign_certificate(socket, "ocpp1.6", csr) == {"status": "Accepted"}
+                assert (await receive(socket))[2] == "CertificateSigned"
+            finally:
+                await socket.close()
+    finally:
+        await nc.close()

@@ -1,6 +1,9 @@
 """Station certificates: SignCertificate answered, the accepted CSR signed and sent back
 (CertificateSigned), and a watch on certificates near their end.
 
+A CSR is signed only for a station that proved its id when it connected (profile 3, or
+1 and 2 with its own password): under profile 0 anyone may connect under any id.
+
 The sequence of OCPP 2.0.1 A02/A03 (1.6 security whitepaper, the same): the answer to
 SignCertificate says only whether the CSR will be signed; the chain goes out after it,
 as a call of its own, once the CA signed. A V2GCertificate CSR is Rejected: chargebus is
@@ -23,6 +26,7 @@ from chargebus.clock import utc_now
 from chargebus.config import Settings
 from chargebus.convert import converter
 from chargebus.csr import CsrRefused, checked_csr
+from chargebus.edges import running_edge
 from chargebus.events import CallContext
 from chargebus.records import StationCertificates
 from chargebus.stores import Stores
@@ -54,6 +58,7 @@ class Certificates:
         station_id = context.station_id
         pem, certificate_type, request_id = converter(context.version).signing_request(payload)
         try:
+            await self._check_identity(context)
             if certificate_type not in SIGNED_TYPES:
                 raise CsrRefused(f"a {certificate_type}: chargebus signs only station "
                                  "certificates for its own connection, it is no V2G PKI")
@@ -71,6 +76,26 @@ class Certificates:
                                          context.version, csr, certificate_type, request_id,
                                          CALL_TIMEOUT))
         return {"status": "Accepted"}
+
+    async def _check_identity(self, context: CallContext) -> None:
+        """CsrRefused unless the station proved who it is: a certificate for an id
+        goes only to whoever holds it. Profile 3: its certificate did; 1 and 2: the
+        password of its access record did (an unknown station admitted without one
+        proved nothing); 0: nothing did."""
+        edge = await running_edge(self._nc, context.edge_id)
+        if edge is None:
+            raise CsrRefused(f"its edge {context.edge_id} does not answer: its security "
+                             "profile is unknown")
+        if edge.security_profile == 3:
+            return
+        if edge.checks_passwords:
+            access = await self._stores.access.get(context.station_id)
+            if access is not None and access.password_hash is not None:
+                return
+            raise CsrRefused("it connected without a password of its own (an unknown "
+                             "station admitted)")
+        raise CsrRefused(f"it connected to {edge.node_id}, under security profile "
+                         f"{edge.security_profile}, where stations prove nothing")
 
     def start_watching(self) -> None:
         self._watching = asyncio.create_task(self._watch_forever())

@@ -146,7 +146,8 @@ def chain_leaf(chain: str) -> x509.Certificate:
 def facts_of(certificate: x509.Certificate) -> CertificateFacts:
     return CertificateFacts(
         serial=f"{certificate.serial_number:x}",
-        fingerprint=hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        fingerprint=hashlib.sha256(
+            certificate.public_bytes(serialization.Encoding.DER)).hexdigest(),
         not_after=certificate.not_valid_after_utc)
 
 
