@@ -8,6 +8,7 @@ import hashlib
 import os
 import ssl
 import subprocess
+import sys
 import uuid
 
 import orjson
@@ -564,3 +565,17 @@ async def test_only_a_station_that_proved_its_id_gets_a_certificate(system, tmp_
                 await socket.close()
     finally:
         await nc.close()
+
+
+async def test_an_edge_never_makes_the_ca_it_checks_clients_with(system, pki, tmp_path):
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "chargebus_services.edge"],
+        env=os.environ | tls_environment(pki) | {
+            "CHARGEBUS_NATS_URL": system.nats_url, "CHARGEBUS_DATA_DIR": str(tmp_path),
+            "CHARGEBUS_EDGE_NODE_ID": "edge-no-ca", "CHARGEBUS_EDGE_PORT": str(free_port()),
+            "CHARGEBUS_EDGE_METRICS_PORT": "0"},
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"edge: no clients' CA at {tmp_path / 'ca' / 'ca.pem'}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "ca").exists()

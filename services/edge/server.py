@@ -13,7 +13,6 @@ from nats.aio.client import Client
 from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
 
-from chargebus.authority import ensure_own_ca
 from chargebus.config import Settings
 from chargebus.edges import EdgeAbout
 from chargebus.identifiers import InvalidIdentifier, check_station_id
@@ -266,8 +265,12 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP security: TLS 1.2 or later
     context.load_cert_chain(settings.edge_tls_certificate, settings.edge_tls_key)
     if settings.edge_security_profile == 3:
-        if settings.edge_tls_client_ca is None:  # chargebus's own CA: made if need be
-            ensure_own_ca(settings)
+        # chargebus's own CA unless one is given: made by the supervisor or the workers,
+        # never here, where its key would serve nothing.
+        if not settings.client_ca.exists():
+            raise SystemExit(f"edge: no clients' CA at {settings.client_ca} (chargebus's own "
+                             "CA: start the workers or `chargebus run` first, or give "
+                             "CHARGEBUS_EDGE_TLS_CLIENT_CA)")
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(settings.client_ca)
     return context

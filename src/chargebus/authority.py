@@ -2,10 +2,11 @@
 
 Internal (CHARGEBUS_CA_MODE=internal, the default): the operator's CA certificate and
 key (CHARGEBUS_CA_CERTIFICATE, CHARGEBUS_CA_KEY), or one chargebus makes on first start
-in <data_dir>/ca (folder 0700, key 0600), whichever process needs it first: the
-supervisor, the workers that sign, an edge that takes it as its clients' CA under
-profile 3. It is made in a folder of its own and renamed into place, so processes that
-start together end with one CA.
+in <data_dir>/ca (folder 0700, key 0600), by the supervisor or the workers, whichever
+starts first; an edge under profile 3 reads its certificate but never makes one (it
+would hold a key it has no use for). It is made in a folder of its own and renamed into
+place, so processes that start together end with one CA. Workers on several hosts need
+the operator's CA, one for all: each would make its own.
 
 External (CHARGEBUS_CA_MODE=external): the workers send each CSR they accepted as a
 request on subjects.certificate_signing() (cb.ca.sign), JSON
