@@ -86,6 +86,7 @@ class Edge:
 
     async def start(self) -> None:
         s = self._settings
+        tls = _tls_context(s)  # first: what it refuses stops the edge before it starts
         try:
             await self._identity.claim()
         except NodeIdTaken as error:
@@ -97,7 +98,6 @@ class Edge:
             except OSError as error:
                 raise SystemExit(f"edge: cannot start the password hasher: {error}") from None
         await self.stations.start()
-        tls = _tls_context(s)
         if tls is not None:
             self.metrics.track_tls(tls)
         websocket = functools.partial(
