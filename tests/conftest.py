@@ -205,9 +205,14 @@ def system(tmp_path_factory) -> RunningSystem:
     assert running.stop() == 0
 
 
+async def connect_bus(nats_url: str):
+    """A test's own connection to a running system's NATS."""
+    return await nats.connect(nats_url)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def bus(system):
-    nc = await nats.connect(system.nats_url)
+    nc = await connect_bus(system.nats_url)
     yield nc
     await nc.close()
 

@@ -272,6 +272,15 @@ BAD_SETTINGS = [
                                             "above 0"),
     ({"CHARGEBUS_EDGE_SUBPROTOCOLS": "ocpp1.6"},
      'CHARGEBUS_EDGE_SUBPROTOCOLS=ocpp1.6: must be a JSON list, like ["ocpp2.1", '),
+    ({"CHARGEBUS_EDGE_SECURITY_PROFILE": "3", "CHARGEBUS_EDGE_TLS_CERTIFICATE": "edge.pem",
+      "CHARGEBUS_EDGE_TLS_KEY": "edge.key", "CHARGEBUS_CA_MODE": "external"},
+     "CHARGEBUS_EDGE_SECURITY_PROFILE=3 with CHARGEBUS_CA_MODE=external needs "
+     "CHARGEBUS_EDGE_TLS_CLIENT_CA"),
+    ({"CHARGEBUS_CA_CERTIFICATE": "ca.pem"},
+     "CHARGEBUS_CA_CERTIFICATE and CHARGEBUS_CA_KEY go together"),
+    ({"CHARGEBUS_CA_MODE": "mine"}, "CHARGEBUS_CA_MODE=mine: must be internal or external"),
+    ({"CHARGEBUS_CERTIFICATE_VALIDITY_DAYS": "0"},
+     "CHARGEBUS_CERTIFICATE_VALIDITY_DAYS=0: must be a whole number above 0, of at most 3650"),
 ]
 
 

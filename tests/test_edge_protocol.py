@@ -57,10 +57,10 @@ async def test_ocpp21_message_types_are_refused_on_201(system):
 
 
 @pytest.mark.parametrize("subprotocol, action, payload, code", [
-    ("ocpp1.6", "SignCertificate", '{"csr": "CSR"}', "NotSupported"),
+    ("ocpp1.6", "Reset", '{"type": "Soft"}', "NotSupported"),  # the CSMS's to send
     ("ocpp1.6", "TransactionEvent", "{}", "NotImplemented"),  # a 2.x action
     ("ocpp1.6", "MakeCoffee", "{}", "NotImplemented"),
-    ("ocpp2.0.1", "SignCertificate", '{"csr": "CSR"}', "NotSupported"),
+    ("ocpp2.0.1", "Reset", '{"type": "Immediate"}', "NotSupported"),
     ("ocpp2.0.1", "StartTransaction", "{}", "NotImplemented"),  # a 1.6 action
     ("ocpp2.0.1", "MakeCoffee", "{}", "NotImplemented"),
 ])

@@ -23,7 +23,8 @@ Security profiles (OCPP security whitepaper / 2.0.1 part 2 A00):
     1  HTTP Basic over ws
     2  HTTP Basic over TLS
     3  TLS with a client certificate whose subject CN is the station id: the TLS
-       handshake proves the certificate, the edge checks the CN once connected (picows
+       handshake proves the certificate (of CHARGEBUS_EDGE_TLS_CLIENT_CA, or chargebus's
+       own CA, chargebus.authority), the edge checks the CN once connected (picows
        offers no peer certificate before the upgrade) and closes with 1008 if it differs.
 """
 import asyncio

@@ -7,8 +7,10 @@ import asyncio
 import logging
 import time
 
+from cryptography import x509
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
+from chargebus.authority import facts_of
 from chargebus.clock import ocpp_timestamp
 from chargebus.closeframes import answer_close, send_close
 from chargebus.events import CallContext
@@ -16,6 +18,7 @@ from chargebus.protocol import Fault, OcppError, OcppVersion
 from chargebus.protocol.codec import (CALL, SEND, BrokenFrame, Frame, InvalidOutgoing,
                                       call_error, call_result, decode_frame,
                                       dialect_of)
+from chargebus.records import CertificateFacts
 from chargebus_services.edge.outbound import OutboundCalls
 from chargebus_services.edge.recent import RecentAnswers
 
@@ -34,7 +37,7 @@ class StationConnection(WSListener):
     __slots__ = ("station_id", "version", "connection_id", "heard_at", "pinged_at",
                  "recent", "_dialect", "_edge", "_metrics", "_transport", "_calls",
                  "_handling", "_fragments", "_queue_full", "_bus_busy", "_reading",
-                 "_outbound", "_bucket_full_at", "_throttled")
+                 "_outbound", "_bucket_full_at", "_throttled", "certificate")
 
     def __init__(self, station_id: str, version: OcppVersion, edge):
         self.station_id = station_id
@@ -58,6 +61,8 @@ class StationConnection(WSListener):
         self._reading = True
         self.recent = RecentAnswers()
         self._outbound: OutboundCalls | None = None
+        # Profile 3: the client certificate it connected with, for its presence record.
+        self.certificate: CertificateFacts | None = None
 
     @property
     def outbound(self) -> OutboundCalls:
@@ -74,6 +79,14 @@ class StationConnection(WSListener):
         if self._transport is None:
             return None
         return self._transport.underlying_transport.get_extra_info("peercert")
+
+    def peer_certificate_facts(self) -> CertificateFacts | None:
+        """What identifies the verified client certificate, and when it ends."""
+        if self._transport is None:
+            return None
+        tls = self._transport.underlying_transport.get_extra_info("ssl_object")
+        der = tls.getpeercert(binary_form=True) if tls is not None else None
+        return facts_of(x509.load_der_x509_certificate(der)) if der else None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self._transport = transport

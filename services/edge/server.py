@@ -87,13 +87,13 @@ class Edge:
 
     async def start(self) -> None:
         s = self._settings
+        tls = _tls_context(s)  # first: what it refuses stops the edge before it starts
         try:
             await self._identity.claim()
         except NodeIdTaken as error:
             raise SystemExit(f"edge: {error}") from None
         await self._directory.start()
         await self.stations.start()
-        tls = _tls_context(s)
         if tls is not None:
             self.metrics.track_tls(tls)
         websocket = functools.partial(
@@ -143,6 +143,8 @@ class Edge:
             log.info("refused %s: its certificate names another station", connection.station_id)
             connection.replace("the client certificate does not name this station")
             return
+        if self._gate.profile == 3:
+            connection.certificate = connection.peer_certificate_facts()
         previous = self.stations.get(connection.station_id)
         if previous is not None:
             connection.recent.adopt(previous.recent)
@@ -258,8 +260,14 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP security: TLS 1.2 or later
     context.load_cert_chain(settings.edge_tls_certificate, settings.edge_tls_key)
     if settings.edge_security_profile == 3:
+        # chargebus's own CA unless one is given: made by the supervisor or the workers,
+        # never here, where its key would serve nothing.
+        if not settings.client_ca.exists():
+            raise SystemExit(f"edge: no clients' CA at {settings.client_ca} (chargebus's own "
+                             "CA: start the workers or `chargebus run` first, or give "
+                             "CHARGEBUS_EDGE_TLS_CLIENT_CA)")
         context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(settings.edge_tls_client_ca)
+        context.load_verify_locations(settings.client_ca)
     return context
 
 

@@ -24,7 +24,7 @@ from chargebus import subjects
 from chargebus.commands import CommandReply, Outcome
 from chargebus.identifiers import kv_key
 from chargebus.protocol import OcppVersion
-from chargebus.records import Presence
+from chargebus.records import CertificateFacts, Presence
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class _Attachment:
     kept per station cost 1.1 KiB)."""
 
     __slots__ = ("lock", "connection_id", "revision", "version", "connected_at",
-                 "disconnected_at")
+                 "disconnected_at", "certificate")
 
     def __init__(self):
         self.lock = asyncio.Lock()
@@ -44,11 +44,12 @@ class _Attachment:
         self.version: OcppVersion | None = None
         self.connected_at: datetime | None = None
         self.disconnected_at: datetime | None = None
+        self.certificate: CertificateFacts | None = None
 
     def record(self, station_id: str, edge_id: str) -> Presence:
         return Presence(station_id=station_id, edge_id=edge_id,
                         connection_id=self.connection_id, version=self.version,
-                        connected_at=self.connected_at)
+                        connected_at=self.connected_at, certificate=self.certificate)
 
 
 class Stations:
@@ -155,6 +156,7 @@ class Stations:
             attachment.connection_id = connection.connection_id
             attachment.version = connection.version
             attachment.connected_at = datetime.now(UTC)
+            attachment.certificate = connection.certificate
             record = attachment.record(station_id, self._edge_id)
             attachment.revision = None  # a claim under way: ignore older records meanwhile
             attachment.revision = await self._kv.put(kv_key(station_id),

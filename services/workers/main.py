@@ -2,11 +2,13 @@
 from nats.aio.client import Client
 
 from chargebus import subjects
+from chargebus.authority import authority_of
 from chargebus.config import Settings
 from chargebus.consumers import DeadLetters, DurableConsumer
 from chargebus.rpc import Responder
 from chargebus.stores import Stores
 from chargebus_services.workers.authorization import Authorization
+from chargebus_services.workers.certificates import Certificates
 from chargebus_services.workers.password_checks import PasswordChecks
 from chargebus_services.workers.passwords import PasswordCheck
 from chargebus_services.workers.registry import Registry
@@ -22,6 +24,7 @@ async def start_workers(settings: Settings, nc: Client):
     registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER))
     transactions = Transactions(js, stores, authorization, settings,
                                 DeadLetters(js, subjects.TRANSACTION_CONSUMER))
+    certificates = Certificates(nc, stores, settings, authority_of(settings, nc))
 
     passwords = PasswordCheck(nc, stores, PasswordChecks(settings.worker_password_processes,
                                                          settings.worker_password_queue))
@@ -35,6 +38,7 @@ async def start_workers(settings: Settings, nc: Client):
         ("registry", {"BootNotification": registry.boot_notification}),
         ("authorization", {"Authorize": authorization.authorize}),
         ("transactions", dict.fromkeys(TRANSACTION_ACTIONS, transactions.answer)),
+        ("certificates", {"SignCertificate": certificates.sign_certificate}),
     ):
         responder = Responder(nc, subjects.queue_group(role))
         for action, handler in handlers.items():
@@ -57,11 +61,13 @@ async def start_workers(settings: Settings, nc: Client):
     for consumer in consumers:
         await consumer.start()
     transactions.start_sweeping()
+    certificates.start_watching()
 
     async def stop() -> None:
         await transactions.stop_sweeping()
         for responder in responders:
             await responder.stop()
+        await certificates.stop()
         for consumer in consumers:
             await consumer.stop()
         await passwords.stop()

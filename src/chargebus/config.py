@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     # Subprotocols the edge offers, most preferred first.
     edge_subprotocols: tuple[str, ...] = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
     # 0: no authentication (development); 1: HTTP Basic; 2: TLS + Basic; 3: TLS with
-    # client certificates. 2 and 3 need the certificate and key, 3 the clients' CA.
+    # client certificates. 2 and 3 need the certificate and key; 3 takes chargebus's own
+    # CA as the clients' CA unless one is given (which the external CA mode needs).
     edge_security_profile: int = Field(0, ge=0, le=3)
     edge_tls_certificate: Path | None = None
     edge_tls_key: Path | None = None
@@ -104,6 +105,23 @@ class Settings(BaseSettings):
     # remembered as long, so that a start still under way does not count it again.
     claim_grace_seconds: float = Field(900.0, gt=0)
 
+    # Station certificates (chargebus.certificates). chargebus signs stations' CSRs with
+    # its own CA: made on first start in <data_dir>/ca unless the operator gives its
+    # certificate and key; or, external, hands them to an integration on cb.ca.sign.
+    ca_mode: Literal["internal", "external"] = "internal"
+    ca_certificate: Path | None = None
+    ca_key: Path | None = None
+    ca_sign_timeout_seconds: float = Field(30.0, gt=0)
+    # A CSR's subject O must be this (the station's OrganizationName / CpoName).
+    certificate_organization: str = Field("chargebus", min_length=1, max_length=64)
+    certificate_validity_days: int = Field(365, gt=0, le=3650)
+    # A station's certificate this close to its end gets a renewal asked for
+    # (TriggerMessage SignChargingStationCertificate), at most once per repeat; the
+    # workers look this often.
+    certificate_renew_before_days: float = Field(30.0, ge=0)
+    certificate_renew_repeat_hours: float = Field(24.0, gt=0)
+    certificate_check_seconds: float = Field(3600.0, gt=0)
+
     # Meter data: a ClickHouse server (clickhouse://host:9000/database, with
     # ?http_port=N where its HTTP interface is not on 8123), or None for chdb embedded
     # in the sink, in <data_dir>/chdb.
@@ -141,10 +159,36 @@ class Settings(BaseSettings):
                                                      and self.edge_tls_key):
             raise ValueError(f"{profile} needs {variable('edge_tls_certificate')} and "
                              f"{variable('edge_tls_key')}")
-        if self.edge_security_profile == 3 and not self.edge_tls_client_ca:
-            raise ValueError(f"{profile} needs {variable('edge_tls_client_ca')}, the CA that "
-                             "signs station certificates")
+        if (self.edge_security_profile == 3 and not self.edge_tls_client_ca
+                and self.ca_mode == "external"):
+            raise ValueError(f"{profile} with {variable('ca_mode')}=external needs "
+                             f"{variable('edge_tls_client_ca')}, the CA that signs station "
+                             "certificates")
+        if (self.ca_certificate is None) != (self.ca_key is None):
+            raise ValueError(f"{variable('ca_certificate')} and {variable('ca_key')} go "
+                             "together: the CA's certificate and its private key")
         return self
+
+    @property
+    def ca_folder(self) -> Path:
+        """Where chargebus makes its own CA when the operator gives none."""
+        return self.data_dir / "ca"
+
+    @property
+    def ca_certificate_path(self) -> Path:
+        """chargebus's CA certificate: the operator's, or the one made in ca_folder."""
+        return self.ca_certificate or self.ca_folder / "ca.pem"
+
+    @property
+    def ca_key_path(self) -> Path:
+        return self.ca_key or self.ca_folder / "ca.key"
+
+    @property
+    def client_ca(self) -> Path | None:
+        """Profile 3: the CA whose station certificates the edge accepts."""
+        if self.edge_security_profile != 3:
+            return None
+        return self.edge_tls_client_ca or self.ca_certificate_path
 
     @property
     def stations_url(self) -> str:

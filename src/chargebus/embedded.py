@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from chargebus import bus, subjects
+from chargebus.authority import CaUnusable, ensure_own_ca, own_authority
 from chargebus.config import Settings
 from chargebus.natsserver import nats_server_command
 
@@ -77,6 +78,15 @@ class EmbeddedSystem:
                   file=sys.stderr)
             return 1
         self.settings.nats_store_dir.mkdir(parents=True, exist_ok=True)
+        if self.settings.ca_mode == "internal":
+            # Made once here rather than raced for by the children, and checked: workers
+            # that cannot sign would exit, and be started again, over and over.
+            try:
+                ensure_own_ca(self.settings)
+                own_authority(self.settings)
+            except (OSError, CaUnusable) as error:
+                print(f"chargebus cannot start: its CA: {error}", file=sys.stderr)
+                return 1
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self._stopping.set)

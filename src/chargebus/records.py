@@ -116,6 +116,14 @@ class Transaction(BaseModel):
         return f"{self.station_id}/{self.transaction_id}"
 
 
+class CertificateFacts(BaseModel):
+    """What identifies a station's client certificate, and when it ends."""
+
+    serial: str  # hexadecimal
+    fingerprint: str  # SHA-256 of its DER, hexadecimal
+    not_after: datetime
+
+
 class Presence(BaseModel):
     """Which edge holds a station's socket (the last connection wins), or, once it is
     gone, when it was last seen."""
@@ -127,6 +135,8 @@ class Presence(BaseModel):
     connected_at: datetime
     online: bool = True
     disconnected_at: datetime | None = None
+    # Profile 3: the client certificate it connected with.
+    certificate: CertificateFacts | None = None
 
 
 class StationAccess(BaseModel):
@@ -171,3 +181,30 @@ class LocalList(BaseModel):
     entries: dict[str, LocalListEntry] = {}
     sent_version: int = 0
     sent: dict[str, LocalListEntry] = {}
+
+
+class IssuedCertificate(CertificateFacts):
+    """A certificate chargebus had signed for a station, and how it went on."""
+
+    issued_at: datetime
+    sent_at: datetime | None = None  # CertificateSigned sent
+    # The station's answer to CertificateSigned (Accepted, Rejected), or how sending it
+    # ended (offline, timeout, error...).
+    answer: str | None = None
+
+
+class StationCertificates(BaseModel):
+    """A station's client certificate as chargebus knows it: the last one it had signed
+    for the station and how that went, the last CSR refused and why, and the renewal
+    asked of it (chargebus.certificates). The certificate a station connected with is
+    in its presence record."""
+
+    station_id: str
+    issued: IssuedCertificate | None = None
+    # The last certificate from chargebus that the station took: answered Accepted to
+    # CertificateSigned, or made for it by `chargebus certificates issue`.
+    current: CertificateFacts | None = None
+    refused_at: datetime | None = None
+    refused_because: str | None = None
+    renewal_requested_at: datetime | None = None
+    renewal_answer: str | None = None

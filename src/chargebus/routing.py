@@ -25,6 +25,9 @@ _SHARED = {
     # A vendor's extension: chargebus knows none, so the edge answers UnknownVendorId
     # (1.6 and 2.x alike) and keeps the call for whatever comes to know one.
     "DataTransfer": Route.EDGE | Route.RECORD,
+    # The CSR is checked and answered by a worker, which then has it signed and sends
+    # CertificateSigned (chargebus.certificates).
+    "SignCertificate": Route.WORKER,
 }
 
 # Notifications whose answer is empty: kept in the OCPP stream (durable, for whatever

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 from chargebus import events, subjects
 from chargebus.identifiers import kv_key
 from chargebus.records import (ActiveTransactions, Claim, ConnectorStatus, LocalList, Presence,
-                               StationAccess, StationAdmission, StationInfo, Token,
+                               StationAccess, StationAdmission, StationCertificates,
+                               StationInfo, Token,
                                Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
@@ -126,6 +127,7 @@ class Stores:
         self.admission = RecordStore(js, subjects.ADMISSION_BUCKET, StationAdmission)
         self.local_lists = RecordStore(js, subjects.LOCAL_LISTS_BUCKET, LocalList)
         self.presence = RecordStore(js, subjects.PRESENCE_BUCKET, Presence)
+        self.certificates = RecordStore(js, subjects.CERTIFICATES_BUCKET, StationCertificates)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:

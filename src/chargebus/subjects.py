@@ -14,6 +14,7 @@ Subject space (prefix ``cb``):
     cb.session.<station>            finished transactions, for the sessions table
     cb.sys.ready.<service>          a service announces it is up
     cb.sink.query                   read-only SQL to the process that owns chdb
+    cb.ca.sign                      a CSR to an external CA integration (chargebus.authority)
     cb.deadletter.<consumer>        messages a consumer can never use, with the reason
 """
 PREFIX = "cb"
@@ -30,6 +31,7 @@ PRESENCE_BUCKET = "presence"
 ACCESS_BUCKET = "access"  # the secret: password hashes, for workers and the operator only
 ADMISSION_BUCKET = "admission"  # how stations are admitted, for edges and the sink too
 LOCAL_LISTS_BUCKET = "local-lists"
+CERTIFICATES_BUCKET = "certificates"
 SESSION_STREAM = "SESSIONS"
 TRANSACTION_CONSUMER = "transactions"
 SESSION_SINK_CONSUMER = "session-sink"
@@ -137,6 +139,11 @@ def any_service_ready() -> str:
 
 def sink_query() -> str:
     return f"{PREFIX}.sink.query"
+
+
+def certificate_signing() -> str:
+    """Where the workers hand a station's CSR to an external CA (CHARGEBUS_CA_MODE=external)."""
+    return f"{PREFIX}.ca.sign"
 
 
 def dead_letter(consumer: str) -> str:

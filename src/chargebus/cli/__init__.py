@@ -6,7 +6,8 @@ from pathlib import Path
 from nats.errors import NoRespondersError
 
 from chargebus import __version__, queryreplies
-from chargebus.cli import analytics, calls, locallists, simulate, stations, tokens
+from chargebus.cli import (analytics, calls, certificates, locallists, simulate, stations,
+                           tokens)
 from chargebus.cli.common import CommandParser, print_json, whole_number, with_nats
 from chargebus.config import Settings, SettingsProblem, load_settings
 
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="of the supervisor and every service (default INFO)")
     run.set_defaults(command=_run)
 
-    for module in (tokens, stations, locallists, calls, analytics, simulate):
+    for module in (tokens, stations, locallists, calls, certificates, analytics, simulate):
         module.register(commands)
 
     sql = commands.add_parser("sql", help="a read-only SQL query on the meter data")

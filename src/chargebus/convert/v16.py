@@ -115,3 +115,32 @@ def _id_tag_info(status, expires_at, parent_id) -> dict:
     if parent_id is not None:
         info["parentIdTag"] = parent_id
     return info
+
+
+# 1.6 (security whitepaper) has one kind of station certificate, and each
+# GetInstalledCertificateIds asks for one type of root.
+CHARGING_STATION_CERTIFICATE = "ChargingStationCertificate"
+INSTALLED_ROOTS = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
+
+
+def signing_request(payload: dict) -> tuple[str, str, int | None]:
+    """SignCertificate: the CSR, what it is for and the request id to answer with."""
+    return payload["csr"], CHARGING_STATION_CERTIFICATE, None
+
+
+def certificate_signed(chain: str, certificate_type: str, request_id: int | None) -> dict:
+    return {"certificateChain": chain}
+
+
+def renewal_trigger() -> tuple[str, dict]:
+    return "ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}
+
+
+def installed_ids_requests(types: list[str]) -> list[tuple[str, dict]]:
+    """GetInstalledCertificateIds, one call per type asked for (all when none is)."""
+    return [(kind, {"certificateType": kind}) for kind in types or INSTALLED_ROOTS]
+
+
+def installed_ids(asked: str, answer: dict) -> list[dict]:
+    """The certificates an answer lists, each with its type and hash data."""
+    return [{"certificateType": asked} | hashes for hashes in answer.get("certificateHashData", ())]

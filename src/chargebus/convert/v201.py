@@ -117,3 +117,32 @@ def _id_token_info(status, expires_at, group_id) -> dict:
     if group_id is not None:
         info["groupIdToken"] = {"idToken": group_id, "type": TokenType.CENTRAL.value}
     return info
+
+
+def signing_request(payload: dict) -> tuple[str, str, int | None]:
+    """SignCertificate: the CSR, what it is for (without a type, the station's certificate
+    for its CSMS connection) and the request id to answer with (2.1)."""
+    return (payload["csr"], payload.get("certificateType", "ChargingStationCertificate"),
+            payload.get("requestId"))
+
+
+def certificate_signed(chain: str, certificate_type: str, request_id: int | None) -> dict:
+    signed = {"certificateChain": chain, "certificateType": certificate_type}
+    if request_id is not None:
+        signed["requestId"] = request_id
+    return signed
+
+
+def renewal_trigger() -> tuple[str, dict]:
+    return "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}
+
+
+def installed_ids_requests(types: list[str]) -> list[tuple[str | None, dict]]:
+    """GetInstalledCertificateIds: one call for every type asked for (all when none is)."""
+    return [(None, {"certificateType": types} if types else {})]
+
+
+def installed_ids(asked: str | None, answer: dict) -> list[dict]:
+    """The certificates an answer lists, each with its type and hash data."""
+    return [{"certificateType": chain["certificateType"]} | chain["certificateHashData"]
+            for chain in answer.get("certificateHashDataChain", ())]
