@@ -14,6 +14,11 @@ Subject space (prefix ``cb``):
     cb.sys.ready.<service>          a service announces it is up
     cb.sink.query                   read-only SQL to the process that owns chdb
     cb.deadletter.<consumer>        messages a consumer can never use, with the reason
+    cb.ca.sign                      certificate signing requests, to an external CA integration
+    _INBOX.<identity key>.*         replies to one NATS identity's requests (chargebus.permissions)
+
+The JetStream and KV API subjects below name what an identity may do with a stream or
+bucket (chargebus.permissions); nats-py builds the same subjects itself.
 """
 PREFIX = "cb"
 
@@ -74,6 +79,10 @@ def all_station_events() -> str:
     return f"{PREFIX}.station.>"
 
 
+def all_worker_requests() -> str:
+    return f"{PREFIX}.rpc.>"
+
+
 def worker_request(action: str) -> str:
     """Where an edge asks the workers to answer a station's call."""
     return f"{PREFIX}.rpc.{action}"
@@ -83,6 +92,11 @@ def station_command(edge_id: str, station_id: str) -> str:
     """Where any process sends a call to one station, on the edge its presence record
     names."""
     return f"{PREFIX}.cmd.{edge_id}.{station_id}"
+
+
+def all_station_commands() -> str:
+    """Every call to every station: who may publish here commands every station."""
+    return f"{PREFIX}.cmd.*.*"
 
 
 def edge_commands(edge_id: str) -> str:
@@ -151,3 +165,71 @@ def action_consumer(consumer: str, action: str) -> str:
 def consumer_next(stream: str, consumer: str) -> str:
     """JetStream's API subject for pulling the next messages of a durable consumer."""
     return f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+
+
+def certificate_signing() -> str:
+    """Where workers ask an external CA integration to sign a station's certificate."""
+    return f"{PREFIX}.ca.sign"
+
+
+def inbox_prefix(identity_key: str) -> str:
+    """The inbox of one NATS identity (its public key): its replies come under it, and
+    only it may subscribe there, so that no identity reads another's answers."""
+    return f"_INBOX.{identity_key}"
+
+
+def inboxes(prefix: str) -> str:
+    return f"{prefix}.>"
+
+
+def everything() -> str:
+    return ">"
+
+
+def kv_stream(bucket: str) -> str:
+    """The JetStream stream behind a KV bucket."""
+    return f"KV_{bucket}"
+
+
+def kv_keys(bucket: str) -> str:
+    """Every key of a bucket, as a subject: writing a key is publishing here."""
+    return f"$KV.{bucket}.>"
+
+
+def kv_key_prefix(bucket: str) -> str:
+    return f"$KV.{bucket}."
+
+
+_JS_API = "$JS.API"
+
+
+def stream_info(stream: str) -> str:
+    return f"{_JS_API}.STREAM.INFO.{stream}"
+
+
+def stream_messages_get(stream: str) -> tuple[str, ...]:
+    """Reading one message (a KV get): direct, or through the stream's leader."""
+    return (f"{_JS_API}.DIRECT.GET.{stream}", f"{_JS_API}.DIRECT.GET.{stream}.>",
+            f"{_JS_API}.STREAM.MSG.GET.{stream}")
+
+
+def consumer_create(stream: str) -> tuple[str, ...]:
+    """Making a consumer of the stream: unnamed (a KV watch), named or durable."""
+    return (f"{_JS_API}.CONSUMER.CREATE.{stream}", f"{_JS_API}.CONSUMER.CREATE.{stream}.>",
+            f"{_JS_API}.CONSUMER.DURABLE.CREATE.{stream}.>")
+
+
+def consumer_handling(stream: str) -> tuple[str, ...]:
+    """Looking up, deleting and reading from the stream's consumers."""
+    return (f"{_JS_API}.CONSUMER.INFO.{stream}.>", f"{_JS_API}.CONSUMER.DELETE.{stream}.>",
+            f"{_JS_API}.CONSUMER.MSG.NEXT.{stream}.>")
+
+
+def stream_acks(stream: str) -> str:
+    """Where a consumer of the stream acknowledges its messages."""
+    return f"$JS.ACK.{stream}.>"
+
+
+def flow_control(stream: str) -> str:
+    """Where a push consumer (a KV watch) answers the server's flow control."""
+    return f"$JS.FC.{stream}.>"
