@@ -246,6 +246,21 @@ def test_seeds_are_readable_by_their_owner_only(system):
             assert public_key(path) in authorization
 
 
+def test_credentials_commands_refuse_bad_input_in_one_line(tmp_path):
+    def run(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run([CHARGEBUS, "credentials", *arguments], capture_output=True,
+                              text=True, timeout=60)
+
+    for done, says in (
+            (run("make", "--out", str(tmp_path / "a"), "--edges", "edge-a,edge b"),
+             "not a valid node id: 'edge b'"),
+            (run("add-edge", "edge.x", "--data-dir", str(tmp_path)), "not a valid node id"),
+            (run("add-edge", "edge-x", "--data-dir", str(tmp_path)), "no credentials in")):
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr, done.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "credentials").exists()
+
+
 def test_a_seed_file_that_is_not_there_is_named(system):
     done = subprocess.run([CHARGEBUS, "tokens", "list"], capture_output=True, text=True,
                           timeout=60, env=os.environ | {

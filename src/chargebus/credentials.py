@@ -47,6 +47,11 @@ def folder_of(data_dir: Path) -> Path:
     return data_dir / FOLDER
 
 
+def operator_seed(data_dir: Path) -> Path:
+    """Where `chargebus run` keeps the operator's seed."""
+    return Identity(Role.OPERATOR).seed_file(folder_of(data_dir))
+
+
 def ensure(folder: Path, identity: Identity) -> Path:
     """The identity's seed file, made if it is not there yet."""
     path = identity.seed_file(folder)
@@ -80,8 +85,8 @@ def write_authorization(folder: Path) -> Path:
     text = "# Written by chargebus (chargebus.credentials); public keys only.\n"
     text += "authorization {\n  users = [\n" + ",\n".join(users) + "\n  ]\n}\n"
     path = folder / AUTHORIZATION_FILE
-    staged = path.with_name(path.name + ".new")
-    staged.unlink(missing_ok=True)
+    staged = path.with_name(f"{path.name}.{os.getpid()}")
+    staged.unlink(missing_ok=True)  # left by a process of this pid that died writing it
     _write_new(staged, text.encode())
     staged.replace(path)
     return path

@@ -124,7 +124,7 @@ class EmbeddedSystem:
                 return await bus.connect_url(
                     self.settings.nats_url, name="chargebus-run", max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5, error_cb=_not_up_yet,
-                    **bus.identity_options(Identity(Role.OPERATOR).seed_file(self._credentials)))
+                    **bus.identity_options(credentials.operator_seed(self.settings.data_dir.resolve())))
             except Exception:
                 if not self.nats.alive:
                     raise SystemExit(f"nats-server exited with code {self.nats.process.returncode}; "

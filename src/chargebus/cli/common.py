@@ -11,8 +11,6 @@ import orjson
 from chargebus import bus, credentials
 from chargebus.clock import parse_timestamp
 from chargebus.config import Settings, variable
-from chargebus.credentials import Identity
-from chargebus.permissions import Role
 from chargebus.identifiers import (STATION_ID_RULE, TOKEN_ID_RULE, InvalidIdentifier,
                                    check_station_id, check_token_id)
 from chargebus.protocol import OcppVersion
@@ -143,7 +141,7 @@ def operator_identity(settings: Settings) -> Settings:
     operator's of the data folder where `chargebus run` made one, else none."""
     if settings.nats_credentials is not None:
         return settings
-    seed = Identity(Role.OPERATOR).seed_file(credentials.folder_of(settings.data_dir))
+    seed = credentials.operator_seed(settings.data_dir)
     return settings.model_copy(update={"nats_credentials": seed}) if seed.is_file() else settings
 
 
