@@ -163,7 +163,8 @@ def service_process(service: str, nats: "RunningSystem | str", environment: dict
     ``environment``, see extra_edge), or on a bare nats-server's URL without one."""
     if isinstance(nats, RunningSystem):
         if service != "edge":
-            environment = {"CHARGEBUS_NATS_CREDENTIALS": str(nats.seed(Role(service)))} | environment
+            seed = nats.seed(Role(service))
+            environment = {"CHARGEBUS_NATS_CREDENTIALS": str(seed)} | environment
         nats = nats.nats_url
     process = subprocess.Popen(
         [sys.executable, "-m", f"chargebus_services.{service}"],

@@ -255,6 +255,7 @@ def test_credentials_commands_refuse_bad_input_in_one_line(tmp_path):
             (run("make", "--out", str(tmp_path / "a"), "--edges", "edge-a,edge b"),
              "not a valid node id: 'edge b'"),
             (run("add-edge", "edge.x", "--data-dir", str(tmp_path)), "not a valid node id"),
+            (run("add-edge", "edge-x,edge-y", "--data-dir", str(tmp_path)), "not a valid node id"),
             (run("add-edge", "edge-x", "--data-dir", str(tmp_path)), "no credentials in")):
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr, done.stderr
@@ -312,8 +313,9 @@ def test_tls_to_nats_for_the_cli_and_a_service(tmp_path):
         operator = {"CHARGEBUS_NATS_CREDENTIALS": str(secrets / "operator.nk")}
         workers = {"CHARGEBUS_NATS_CREDENTIALS": str(secrets / "workers.nk")}
         # The workers may not make the streams and buckets; they say what to run.
-        done = subprocess.run([sys.executable, "-m", "chargebus_services.workers"], capture_output=True,
-                              text=True, timeout=60, env=os.environ | tls | workers)
+        done = subprocess.run([sys.executable, "-m", "chargebus_services.workers"],
+                              capture_output=True, text=True, timeout=60,
+                              env=os.environ | tls | workers)
         assert done.returncode == 1
         assert done.stderr.strip().splitlines()[-1].endswith(
             "this identity may not make them; run `chargebus setup` as the operator first")
@@ -321,8 +323,9 @@ def test_tls_to_nats_for_the_cli_and_a_service(tmp_path):
         assert cli("setup", **operator).returncode == 0
         assert cli("tokens", "add", "TLS-1", **operator).returncode == 0
         assert '"id_token":"TLS-1"' in cli("tokens", "list", **operator).stdout
-        without_ca = subprocess.run([CHARGEBUS, "tokens", "list"], capture_output=True, text=True,
-                                    timeout=60, env=os.environ | operator | {"CHARGEBUS_NATS_URL": url})
+        without_ca = subprocess.run([CHARGEBUS, "tokens", "list"], capture_output=True,
+                                    text=True, timeout=60,
+                                    env=os.environ | operator | {"CHARGEBUS_NATS_URL": url})
         assert without_ca.returncode == 1 and "cannot reach NATS" in without_ca.stderr
         with service_process("workers", url, tls | workers) as process:
             assert process.poll() is None

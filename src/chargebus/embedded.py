@@ -68,6 +68,7 @@ class EmbeddedSystem:
         data = settings.data_dir.resolve()
         environment = os.environ | settings.as_environment() | {"CHARGEBUS_DATA_DIR": str(data)}
         self._credentials = credentials.folder_of(data)
+        self._operator = credentials.operator_seed(data)
         self.nats = Child("nats-server", nats_server_command(
             port, settings.nats_store_dir.resolve(), data / "nats-server.log",
             self._credentials / credentials.AUTHORIZATION_FILE, data / PID_FILE), environment)
@@ -124,7 +125,7 @@ class EmbeddedSystem:
                 return await bus.connect_url(
                     self.settings.nats_url, name="chargebus-run", max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5, error_cb=_not_up_yet,
-                    **bus.identity_options(credentials.operator_seed(self.settings.data_dir.resolve())))
+                    **bus.identity_options(self._operator))
             except Exception:
                 if not self.nats.alive:
                     raise SystemExit(f"nats-server exited with code {self.nats.process.returncode}; "

@@ -41,7 +41,7 @@ def nats_server_command(port: int, store_dir: Path, log_file: Path,
 
 
 class NotRunning(Exception):
-    pass
+    """No nats-server runs from the pid file."""
 
 
 def reload_configuration(pid_file: Path) -> None:

@@ -37,7 +37,7 @@ def register(commands) -> None:
     make.set_defaults(command=_make)
     add_edge = group.add_parser("add-edge", help="an identity for one more edge of the "
                                                  "running `chargebus run` of --data-dir")
-    add_edge.add_argument("node_id", type=node_ids)
+    add_edge.add_argument("node_id", type=node_id)
     add_edge.set_defaults(command=_add_edge)
 
     setup = commands.add_parser("setup", help="create or update the streams and buckets "
@@ -45,13 +45,15 @@ def register(commands) -> None:
     setup.set_defaults(command=_setup)
 
 
-def node_ids(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",")]
-    wrong = [name for name in names if not re.fullmatch(NODE_ID_PATTERN, name)]
-    if wrong:
+def node_id(text: str) -> str:
+    if not re.fullmatch(NODE_ID_PATTERN, text):
         raise argparse.ArgumentTypeError(
-            f"not a valid node id: {wrong[0]!r} (a node id must match {NODE_ID_PATTERN})")
-    return names
+            f"not a valid node id: {text!r} (a node id must match {NODE_ID_PATTERN})")
+    return text
+
+
+def node_ids(text: str) -> list[str]:
+    return [node_id(name.strip()) for name in text.split(",")]
 
 
 def _make(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -62,13 +64,12 @@ def _make(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _add_edge(settings: Settings, arguments: argparse.Namespace) -> int:
-    [node_id] = arguments.node_id
     folder = credentials.folder_of(settings.data_dir)
     if not folder.is_dir():
         print(f"chargebus credentials: no credentials in {folder} (start `chargebus run "
               f"--data-dir {settings.data_dir}` first)", file=sys.stderr)
         return 2
-    seed = credentials.ensure(folder, Identity(Role.EDGE, node_id))
+    seed = credentials.ensure(folder, Identity(Role.EDGE, arguments.node_id))
     credentials.write_authorization(folder)
     try:
         reload_configuration(settings.data_dir / PID_FILE)
