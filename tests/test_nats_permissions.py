@@ -204,6 +204,23 @@ async def test_the_workers_command_stations_but_read_no_other_inbox(system, bus,
             assert spied.subjects == []
 
 
+async def test_a_service_takes_no_other_service_s_messages(system):
+    """The sink may not pull from the workers' consumers (nor acknowledge their messages,
+    which would lose them), and an edge from none."""
+    for role, node_id in ((Role.SINK, None), (Role.EDGE, "edge-1")):
+        async with signed_in(system, role, node_id) as (nc, refusals):
+            inbox = nc.new_inbox()
+            await nc.subscribe(inbox)
+            for consumer in (subjects.STATUS_CONSUMER,
+                             subjects.action_consumer(subjects.TRANSACTION_CONSUMER,
+                                                      "TransactionEvent")):
+                await nc.publish(subjects.consumer_next(subjects.OCPP_STREAM, consumer),
+                                 b'{"batch": 1}', reply=inbox)
+            await nc.publish(f"$JS.ACK.{subjects.OCPP_STREAM}.{subjects.STATUS_CONSUMER}"
+                             ".1.1.1.1.0", b"")
+            assert await refusals.counted('Publish to "$JS.', 3), (role, refusals.seen)
+
+
 def test_the_cli_finds_the_operator_in_the_data_folder(system, tmp_path):
     token, station_id = f"OP-{uuid.uuid4().hex[:8]}", f"OPS-{uuid.uuid4().hex[:8]}"
     environment = os.environ | {"CHARGEBUS_NATS_URL": system.nats_url}

@@ -5,12 +5,11 @@ from chargebus import subjects
 from chargebus.config import Settings
 from chargebus.consumers import DeadLetters, DurableConsumer
 from chargebus.rpc import Responder
+from chargebus.sessions import TRANSACTION_ACTIONS
 from chargebus.stores import Stores
 from chargebus_services.workers.authorization import Authorization
 from chargebus_services.workers.registry import Registry
 from chargebus_services.workers.transactions import Transactions
-
-TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "TransactionEvent")
 
 
 async def start_workers(settings: Settings, nc: Client):

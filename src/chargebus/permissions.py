@@ -9,9 +9,12 @@ Answering a request (publishing on the reply subject it came with) is allowed by
 
 Who may do what:
     operator   everything: the CLI and the supervisor, which create the streams and buckets
-    workers    answer the station calls, run the consumers of recorded calls, write the
-               state buckets, send calls to stations, ask the CA to sign
+    workers    answer the station calls, run their consumers of recorded calls, write
+               the state buckets, send calls to stations, ask the CA to sign
     sink       its consumers of meter calls and sessions, answers read-only SQL
+
+A durable consumer is its service's alone: no other identity may pull from it or
+acknowledge its messages.
     edge       one per node id: records its stations' calls, asks the workers, keeps
                presence, serves only its own command subject
     ca         an external CA integration: answers signing requests
@@ -21,6 +24,8 @@ from enum import Enum
 
 from chargebus import subjects
 from chargebus.bus import BUCKETS, STREAMS
+from chargebus.meter import meter_action_names
+from chargebus.sessions import TRANSACTION_ACTIONS
 
 
 class Role(str, Enum):
@@ -49,17 +54,26 @@ _TOPOLOGY_CHECK = tuple(subjects.stream_info(name) for name in (
 def _kv_read(bucket: str) -> tuple[str, ...]:
     """Get keys, list them and watch the bucket."""
     stream = subjects.kv_stream(bucket)
-    return (*subjects.stream_messages_get(stream), *subjects.consumer_create(stream),
-            *subjects.consumer_handling(stream), subjects.flow_control(stream))
+    return (*subjects.stream_messages_get(stream), *subjects.watch_api(stream),
+            subjects.flow_control(stream))
 
 
 def _kv_write(bucket: str) -> tuple[str, ...]:
     return (*_kv_read(bucket), subjects.kv_keys(bucket))
 
 
-def _durable_consumers(stream: str) -> tuple[str, ...]:
-    return (*subjects.consumer_create(stream), *subjects.consumer_handling(stream),
-            subjects.stream_acks(stream))
+def _durable_consumers(stream: str, names: list[str]) -> tuple[str, ...]:
+    """Its own consumers of the stream: no other identity's, whose messages it could
+    otherwise take or acknowledge."""
+    return tuple(subject for name in names
+                 for subject in subjects.durable_consumer_api(stream, name))
+
+
+_WORKER_CONSUMERS = [subjects.STATUS_CONSUMER] + [
+    subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action)
+    for action in TRANSACTION_ACTIONS]
+_SINK_CONSUMERS = [subjects.action_consumer(subjects.METER_SINK_CONSUMER, action)
+                   for action in meter_action_names()]
 
 
 def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Permissions:
@@ -72,7 +86,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
         return Permissions(
             publish=(
                 *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
-                *_durable_consumers(subjects.OCPP_STREAM),
+                *_durable_consumers(subjects.OCPP_STREAM, _WORKER_CONSUMERS),
                 *_kv_write(subjects.STATIONS_BUCKET), *_kv_write(subjects.STATUSES_BUCKET),
                 *_kv_write(subjects.TOKENS_BUCKET), *_kv_write(subjects.TRANSACTIONS_BUCKET),
                 *_kv_write(subjects.ACCESS_BUCKET), *_kv_write(subjects.LOCAL_LISTS_BUCKET),
@@ -85,8 +99,8 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
         return Permissions(
             publish=(
                 *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
-                *_durable_consumers(subjects.OCPP_STREAM),
-                *_durable_consumers(subjects.SESSION_STREAM),
+                *_durable_consumers(subjects.OCPP_STREAM, _SINK_CONSUMERS),
+                *_durable_consumers(subjects.SESSION_STREAM, [subjects.SESSION_SINK_CONSUMER]),
                 *_kv_read(subjects.TRANSACTIONS_BUCKET),
                 *_kv_read(subjects.ACCESS_BUCKET),  # until the sites come from `admission`
                 subjects.all_dead_letters()),

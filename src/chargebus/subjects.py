@@ -213,21 +213,20 @@ def stream_messages_get(stream: str) -> tuple[str, ...]:
             f"{_JS_API}.STREAM.MSG.GET.{stream}")
 
 
-def consumer_create(stream: str) -> tuple[str, ...]:
-    """Making a consumer of the stream: unnamed (a KV watch), named or durable."""
+def watch_api(stream: str) -> tuple[str, ...]:
+    """Making, looking up and deleting the unnamed consumers of a stream (KV watches)."""
     return (f"{_JS_API}.CONSUMER.CREATE.{stream}", f"{_JS_API}.CONSUMER.CREATE.{stream}.>",
-            f"{_JS_API}.CONSUMER.DURABLE.CREATE.{stream}.>")
+            f"{_JS_API}.CONSUMER.INFO.{stream}.>", f"{_JS_API}.CONSUMER.DELETE.{stream}.>")
 
 
-def consumer_handling(stream: str) -> tuple[str, ...]:
-    """Looking up, deleting and reading from the stream's consumers."""
-    return (f"{_JS_API}.CONSUMER.INFO.{stream}.>", f"{_JS_API}.CONSUMER.DELETE.{stream}.>",
-            f"{_JS_API}.CONSUMER.MSG.NEXT.{stream}.>")
-
-
-def stream_acks(stream: str) -> str:
-    """Where a consumer of the stream acknowledges its messages."""
-    return f"$JS.ACK.{stream}.>"
+def durable_consumer_api(stream: str, consumer: str) -> tuple[str, ...]:
+    """Making, looking up and pulling from one durable consumer, and acknowledging its
+    messages (``$JS.ACK.<stream>.<consumer>.…``): only this consumer's."""
+    return (f"{_JS_API}.CONSUMER.CREATE.{stream}.{consumer}",
+            f"{_JS_API}.CONSUMER.CREATE.{stream}.{consumer}.>",
+            f"{_JS_API}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}",
+            f"{_JS_API}.CONSUMER.INFO.{stream}.{consumer}",
+            consumer_next(stream, consumer), f"$JS.ACK.{stream}.{consumer}.>")
 
 
 def flow_control(stream: str) -> str:
