@@ -40,8 +40,9 @@ class Role(str, Enum):
 class Permissions:
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
-    # Replies to the requests it receives; None: none. The sink answers one query in as
-    # many replies as the answer takes (chargebus.queryreplies), the others once.
+    # Replies to each request it receives: 1, or -1 for any number (the sink answers a
+    # query in as many replies as the answer takes, chargebus.queryreplies); None: none
+    # but what ``publish`` allows.
     responses: int | None = 1
 
 
@@ -92,7 +93,9 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_kv_write(subjects.ACCESS_BUCKET), *_kv_write(subjects.LOCAL_LISTS_BUCKET),
                 *_kv_read(subjects.PRESENCE_BUCKET),
                 subjects.all_sessions(), subjects.transaction_id_counter(),
-                subjects.all_dead_letters(), subjects.all_station_commands(),
+                subjects.dead_letter(subjects.STATUS_CONSUMER),
+                subjects.dead_letter(subjects.TRANSACTION_CONSUMER),
+                subjects.all_station_commands(),
                 subjects.certificate_signing()),
             subscribe=(inbox, subjects.all_worker_requests()))
     if role is Role.SINK:
@@ -103,7 +106,8 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_durable_consumers(subjects.SESSION_STREAM, [subjects.SESSION_SINK_CONSUMER]),
                 *_kv_read(subjects.TRANSACTIONS_BUCKET),
                 *_kv_read(subjects.ACCESS_BUCKET),  # until the sites come from `admission`
-                subjects.all_dead_letters()),
+                subjects.dead_letter(subjects.METER_SINK_CONSUMER),
+                subjects.dead_letter(subjects.SESSION_SINK_CONSUMER)),
             subscribe=(inbox, subjects.sink_query()),
             responses=-1)
     if role is Role.EDGE:
