@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -295,7 +296,8 @@ def tls_nats_server(folder: Path):
     authority = Authority(folder, "nats-ca")
     server = authority.issue("nats", server=True)
     made = subprocess.run([CHARGEBUS, "credentials", "make", "--out", str(folder / "secrets"),
-                           "--edges", "edge-a,edge-b"], capture_output=True, text=True, timeout=60)
+                           "--edges", "edge-a,edge-b", "--ca"], capture_output=True, text=True,
+                          timeout=60)
     assert made.returncode == 0, made.stderr
     config = folder / "secrets" / "nats-server.conf"
     config.write_text(f'include "{credentials.AUTHORIZATION_FILE}"\n'
@@ -346,3 +348,28 @@ def test_tls_to_nats_for_the_cli_and_a_service(tmp_path):
         assert without_ca.returncode == 1 and "cannot reach NATS" in without_ca.stderr
         with service_process("workers", url, tls | workers) as process:
             assert process.poll() is None
+        assert asyncio.run(_a_ca_signs(url, ca, secrets)) == (b"signed", 1)
+
+
+async def _a_ca_signs(url: str, ca: Path, secrets: Path) -> tuple[bytes, int]:
+    """A CA integration answers the operator's signing request, and may publish nothing
+    else: its reply, and the number of its publishes refused."""
+    tls = ssl.create_default_context(cafile=ca)
+    refusals = Refusals()
+    integration = await chargebus_bus.connect_url(
+        url, tls=tls, error_cb=refusals.take,
+        **chargebus_bus.identity_options(secrets / "ca.nk"))
+    operator = await chargebus_bus.connect_url(
+        url, tls=tls, **chargebus_bus.identity_options(secrets / "operator.nk"))
+    try:
+        async def sign(msg) -> None:
+            await integration.publish(msg.reply, b"signed")
+        await integration.subscribe(subjects.certificate_signing(), cb=sign)
+        await integration.publish(subjects.station_command("edge-a", "CP-1"), b"{}")
+        await integration.flush()
+        reply = await operator.request(subjects.certificate_signing(), b"csr", timeout=5)
+        await refusals.counted('Publish to "cb.cmd.', 1)
+        return reply.data, len(refusals.of("Publish to"))
+    finally:
+        await integration.close()
+        await operator.close()
