@@ -63,18 +63,18 @@ def _kv_write(bucket: str) -> tuple[str, ...]:
     return (*_kv_read(bucket), subjects.kv_keys(bucket))
 
 
-def _durable_consumers(stream: str, names: list[str]) -> tuple[str, ...]:
+def _durable_consumers(stream: str, names: tuple[str, ...]) -> tuple[str, ...]:
     """Its own consumers of the stream: no other identity's, whose messages it could
     otherwise take or acknowledge."""
     return tuple(subject for name in names
                  for subject in subjects.durable_consumer_api(stream, name))
 
 
-_WORKER_CONSUMERS = [subjects.STATUS_CONSUMER] + [
+_WORKER_CONSUMERS = (subjects.STATUS_CONSUMER, *(
     subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action)
-    for action in TRANSACTION_ACTIONS]
-_SINK_CONSUMERS = [subjects.action_consumer(subjects.METER_SINK_CONSUMER, action)
-                   for action in meter_action_names()]
+    for action in TRANSACTION_ACTIONS))
+_SINK_CONSUMERS = tuple(subjects.action_consumer(subjects.METER_SINK_CONSUMER, action)
+                        for action in meter_action_names())
 
 
 def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Permissions:
@@ -103,7 +103,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
             publish=(
                 *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
                 *_durable_consumers(subjects.OCPP_STREAM, _SINK_CONSUMERS),
-                *_durable_consumers(subjects.SESSION_STREAM, [subjects.SESSION_SINK_CONSUMER]),
+                *_durable_consumers(subjects.SESSION_STREAM, (subjects.SESSION_SINK_CONSUMER,)),
                 *_kv_read(subjects.TRANSACTIONS_BUCKET),
                 *_kv_read(subjects.ACCESS_BUCKET),  # until the sites come from `admission`
                 subjects.dead_letter(subjects.METER_SINK_CONSUMER),
