@@ -24,11 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import nats
 import orjson
 from picows import WSListener, WSMsgType, ws_connect
 
-from chargebus import bus
+from chargebus import bus, credentials
 from chargebus.config import Settings
 from chargebus.passwords import hash_password
 from chargebus.records import StationAccess, StationAdmission
@@ -79,10 +78,11 @@ def basic_auth(station: str) -> str:
     return "Basic " + base64.b64encode(f"{station}:{PASSWORD}".encode()).decode()
 
 
-async def register(nats_url: str, count: int) -> None:
+async def register(nats_url: str, data_dir: str, count: int) -> None:
     """Give every station the same password (hashed once: the edge still checks one
     hash per station, which is what this measures)."""
-    nc = await nats.connect(nats_url)
+    nc = await bus.connect_url(
+        nats_url, **bus.identity_options(credentials.operator_seed(Path(data_dir))))
     try:
         js = nc.jetstream()
         await bus.ensure_topology(js)
@@ -161,7 +161,7 @@ def main() -> int:
             else:
                 raise SystemExit("chargebus run did not start")
             if arguments.profile:
-                asyncio.run(register(nats_url, arguments.stations))
+                asyncio.run(register(nats_url, folder, arguments.stations))
                 time.sleep(2)  # the edge's mirror of the access bucket catches up
             edge = edge_pid(system.pid)
             before = resident_kib(edge)

@@ -40,10 +40,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import nats
 from picows import WSListener, WSMsgType, ws_connect
 
-from chargebus import bus
+from chargebus import bus, credentials
 from chargebus.passwords import hash_password
 from chargebus.records import StationAccess, StationAdmission
 from chargebus.stores import Stores
@@ -95,8 +94,9 @@ class HeartbeatingStation(WSListener):
             self._phases.round_trips[self._sent_in].append(time.perf_counter() - self._sent_at)
 
 
-async def register(nats_url: str) -> None:
-    nc = await nats.connect(nats_url)
+async def register(nats_url: str, data_dir: str) -> None:
+    nc = await bus.connect_url(
+        nats_url, **bus.identity_options(credentials.operator_seed(Path(data_dir))))
     try:
         js = nc.jetstream()
         await bus.ensure_topology(js)
@@ -325,7 +325,7 @@ def main() -> int:
              "--data-dir", folder], profile, "Ctrl-C stops everything")
         guessing: list[subprocess.Popen] = []
         try:
-            asyncio.run(register(nats_url))
+            asyncio.run(register(nats_url, folder))
             time.sleep(2)  # the edge's mirror of the access bucket catches up
 
             guessing.append(subprocess.Popen(

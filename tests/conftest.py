@@ -12,13 +12,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import nats
 import pytest
 import pytest_asyncio
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from chargebus import queryreplies
+from chargebus import bus as chargebus_bus
+from chargebus import credentials, queryreplies
+from chargebus.credentials import Identity
+from chargebus.permissions import Role
 from chargebus.stores import Stores, transaction_key
 
 START_TIMEOUT = 90.0
@@ -45,8 +47,23 @@ class RunningSystem:
     def station_url(self, station_id: str) -> str:
         return f"ws://127.0.0.1:{self.edge_port}/ocpp/{station_id}"
 
+    def seed(self, role: Role, node_id: str | None = None) -> Path:
+        """The seed file of one of the system's NATS identities."""
+        return Identity(role, node_id).seed_file(credentials.folder_of(self.data_dir))
+
+    def identity(self, role: Role = Role.OPERATOR) -> dict:
+        """nats-py's connect options to sign in as one of the system's identities."""
+        return chargebus_bus.identity_options(self.seed(role))
+
+    async def connect(self, role: Role = Role.OPERATOR, **options):
+        """A connection to the system's NATS under one of its identities (the operator's
+        unless told)."""
+        return await chargebus_bus.connect_url(self.nats_url, **self.identity(role) | options)
+
     def cli(self, *arguments: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([CHARGEBUS, "--nats-url", self.nats_url, *arguments],
+        """The command line, which finds the operator's identity in the data folder."""
+        return subprocess.run([CHARGEBUS, "--nats-url", self.nats_url,
+                               "--data-dir", str(self.data_dir), *arguments],
                               capture_output=True, text=True, timeout=60, input=input)
 
     def children(self) -> list[int]:
@@ -118,12 +135,18 @@ class RunningEdge:
 
 
 @contextlib.contextmanager
-def extra_edge(nats_url: str, node_id: str, environment: dict | None = None):
-    """One more edge process on the given NATS, on a port of its own."""
+def extra_edge(nats: "RunningSystem | str", node_id: str, environment: dict | None = None):
+    """One more edge process, on a port of its own: on a running system under an
+    identity of its own (chargebus credentials add-edge), or on a bare nats-server's URL
+    without one."""
     port, metrics_port = free_port(), free_port()
     environment = environment or {}
     scheme = "wss" if int(environment.get("CHARGEBUS_EDGE_SECURITY_PROFILE", 0)) >= 2 else "ws"
-    with service_process("edge", nats_url, {
+    if isinstance(nats, RunningSystem):
+        added = nats.cli("credentials", "add-edge", node_id)
+        assert added.returncode == 0, added.stderr
+        environment = {"CHARGEBUS_NATS_CREDENTIALS": added.stdout.strip()} | environment
+    with service_process("edge", nats, {
             "CHARGEBUS_EDGE_PORT": str(port), "CHARGEBUS_EDGE_NODE_ID": node_id,
             "CHARGEBUS_EDGE_METRICS_PORT": str(metrics_port)} | environment) as process:
         edge = RunningEdge(process, node_id, port, metrics_port, scheme)
@@ -134,13 +157,19 @@ def extra_edge(nats_url: str, node_id: str, environment: dict | None = None):
 
 
 @contextlib.contextmanager
-def service_process(service: str, nats_url: str, environment: dict):
-    """``python -m chargebus_services.<service>`` on the given NATS, once it is ready;
-    killed afterwards if still running."""
+def service_process(service: str, nats: "RunningSystem | str", environment: dict):
+    """``python -m chargebus_services.<service>`` once it is ready, killed afterwards if
+    still running: on a running system under the service's identity (an edge's comes in
+    ``environment``, see extra_edge), or on a bare nats-server's URL without one."""
+    if isinstance(nats, RunningSystem):
+        if service != "edge":
+            seed = nats.seed(Role(service))
+            environment = {"CHARGEBUS_NATS_CREDENTIALS": str(seed)} | environment
+        nats = nats.nats_url
     process = subprocess.Popen(
         [sys.executable, "-m", f"chargebus_services.{service}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1", "CHARGEBUS_NATS_URL": nats_url} | environment)
+        env=os.environ | {"PYTHONUNBUFFERED": "1", "CHARGEBUS_NATS_URL": nats} | environment)
     lines = []
     deadline = time.monotonic() + START_TIMEOUT
     try:
@@ -205,14 +234,9 @@ def system(tmp_path_factory) -> RunningSystem:
     assert running.stop() == 0
 
 
-async def connect_bus(nats_url: str):
-    """A test's own connection to a running system's NATS."""
-    return await nats.connect(nats_url)
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def bus(system):
-    nc = await connect_bus(system.nats_url)
+    nc = await system.connect()
     yield nc
     await nc.close()
 

@@ -38,7 +38,7 @@ SETTLED_TIMEOUT = 180.0
 def workers(system):
     """Two more worker processes on the system: three share every answer and record."""
     with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(service_process("workers", system.nats_url, {}))
+        yield [stack.enter_context(service_process("workers", system, {}))
                for _ in range(2)]
 
 
@@ -290,7 +290,7 @@ async def test_a_count_whose_start_was_never_recorded_is_dropped(system, workers
     async with Charger(system, "ocpp1.6") as other:
         assert await other.authorize(token) == "ConcurrentTx"
         # A worker whose sweep gives a count without a record one second.
-        with service_process("workers", system.nats_url, {
+        with service_process("workers", system, {
                 "CHARGEBUS_CLAIM_GRACE_SECONDS": "1", "CHARGEBUS_STALE_CHECK_SECONDS": "0.2"}):
             assert await eventually(lambda: _free(stores, token))
         assert await other.authorize(token) == "Accepted"

@@ -33,8 +33,8 @@ def test_the_client_uses_it():
 
 def test_headers_arrive_through_a_real_server(system):
     async def round_trip():
-        client = await bus.connect_url(system.nats_url)
-        plain = await nats.connect(system.nats_url)
+        client = await system.connect()
+        plain = await nats.connect(system.nats_url, **system.identity())
         try:
             subscription = await client.subscribe("headers.test")
             await client.flush()
@@ -103,9 +103,9 @@ def test_direct_subscription_acks_and_naks_through_a_real_server(system):
     """Messages reach the handler as BusMsg with the headers sent; acknowledge() and
     nak() put on the wire what nats-py's Msg.ack() and Msg.nak() do."""
     async def run():
-        client = await bus.connect_url(system.nats_url)
-        plain = await nats.connect(system.nats_url)
-        watcher = await nats.connect(system.nats_url)
+        client = await system.connect()
+        plain = await nats.connect(system.nats_url, **system.identity())
+        watcher = await nats.connect(system.nats_url, **system.identity())
         try:
             received: list[bus.BusMsg] = []
             subscription = await client.subscribe_direct("direct.test", received.append)
@@ -182,8 +182,8 @@ def test_requests_get_their_own_replies_through_a_real_server(system):
     one serves is NoRespondersError, a responder that stays silent a TimeoutError, and
     neither leaves anything waiting behind."""
     async def run():
-        client = await bus.connect_url(system.nats_url)
-        responder = await nats.connect(system.nats_url)
+        client = await system.connect()
+        responder = await nats.connect(system.nats_url, **system.identity())
         try:
             async def answer(msg):
                 if msg.data != b"silence":

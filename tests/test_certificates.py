@@ -27,7 +27,7 @@ from ocpp.v201 import call_result as result201
 from websockets.exceptions import InvalidStatus
 
 from certificates import Authority, station_csr, weak_rsa_key
-from conftest import CHARGEBUS, connect_bus, eventually, extra_edge, free_port, start_system
+from conftest import CHARGEBUS, eventually, extra_edge, free_port, start_system
 from chargebus import subjects
 from chargebus.stores import Stores
 
@@ -66,7 +66,7 @@ def profile3(pki, tmp_path_factory):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stores(profile3):
-    nc = await connect_bus(profile3.nats_url)
+    nc = await profile3.connect()
     yield Stores(nc.jetstream())
     await nc.close()
 
@@ -462,7 +462,7 @@ async def test_an_external_ca_signs_through_the_bus(pki, tmp_path):
         "CHARGEBUS_CA_MODE": "external",
         "CHARGEBUS_EDGE_TLS_CLIENT_CA": str(pki["ca"].certificate),
         "CHARGEBUS_CERTIFICATE_ORGANIZATION": ORGANIZATION})
-    nc = await connect_bus(system.nats_url)
+    nc = await system.connect()
     asked = []
 
     async def integration(msg) -> None:
@@ -534,14 +534,14 @@ async def test_only_a_station_that_proved_its_id_gets_a_certificate(system, tmp_
     registered, unknown, anyone = new_id("PW"), new_id("NOPW"), new_id("OPEN")
     done = system.cli("stations", "add", registered, "--password-stdin", input=f"{PASSWORD}\n")
     assert done.returncode == 0, done.stderr
-    nc = await connect_bus(system.nats_url)
+    nc = await system.connect()
     stores = Stores(nc.jetstream())
     try:
         async with station(system, anyone, "ocpp2.0.1", None) as socket:
             csr = station_csr(anyone, "chargebus").csr_pem
             assert await sign_certificate(socket, "ocpp2.0.1", csr) == {"status": "Rejected"}
         assert "security profile 0" in (await stores.certificates.get(anyone)).refused_because
-        with extra_edge(system.nats_url, "edge-certs-1",
+        with extra_edge(system, "edge-certs-1",
                         {"CHARGEBUS_EDGE_SECURITY_PROFILE": "1"}) as edge:
             async with websockets.connect(edge.station_url(unknown), subprotocols=["ocpp1.6"],
                                           additional_headers=basic(unknown, PASSWORD)) as socket:

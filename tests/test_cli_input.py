@@ -285,7 +285,8 @@ BAD_SETTINGS = [
 
 
 def _environment(system, bad: dict) -> dict:
-    return os.environ | {"CHARGEBUS_NATS_URL": system.nats_url} | bad
+    return os.environ | {"CHARGEBUS_NATS_URL": system.nats_url,
+                         "CHARGEBUS_DATA_DIR": str(system.data_dir)} | bad
 
 
 @pytest.mark.parametrize("bad, says", BAD_SETTINGS)
@@ -318,7 +319,8 @@ def test_global_options_come_before_or_after_the_command(system):
     token = new_id("AFTER")
     assert system.cli("tokens", "add", token).returncode == 0
     # A NATS that is not there: an --nats-url that was not read fails the command.
-    environment = os.environ | {"CHARGEBUS_NATS_URL": "nats://127.0.0.1:1"}
+    environment = os.environ | {"CHARGEBUS_NATS_URL": "nats://127.0.0.1:1",
+                                "CHARGEBUS_DATA_DIR": str(system.data_dir)}
     for arguments in (["--nats-url", system.nats_url, "tokens", "list"],
                       ["tokens", "list", "--nats-url", system.nats_url],
                       ["tokens", "--nats-url", system.nats_url, "list"]):

@@ -9,7 +9,6 @@ import sys
 import uuid
 from datetime import timedelta
 
-import nats
 import orjson
 import pytest
 import pytest_asyncio
@@ -23,6 +22,7 @@ from chargebus.analytics import Analytics
 from chargebus.clickhouse.engines import ChdbEngine, ServerEngine
 from chargebus.clickhouse.migrations import MIGRATIONS, migrate
 from chargebus.clock import utc_now
+from chargebus.permissions import Role
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
 
@@ -49,7 +49,7 @@ def server_system(clickhouse, tmp_path_factory):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def server_bus(server_system):
-    nc = await nats.connect(server_system.nats_url)
+    nc = await server_system.connect()
     yield nc
     await nc.close()
 
@@ -142,7 +142,7 @@ async def _analytics_data(system, prefix: str, day) -> None:
 @ASYNC
 async def test_analytics_give_the_same_answers_on_both_engines(engine, request):
     system = request.getfixturevalue("system" if engine == "chdb" else "server_system")
-    nc = await nats.connect(system.nats_url)
+    nc = await system.connect()
     prefix = f"AN{uuid.uuid4().hex[:6]}"
     # Yesterday, a whole day: the readings are past (their stations silent now) whatever
     # the time of day the test runs.
@@ -272,7 +272,7 @@ async def test_a_killed_sink_and_a_second_sink_double_nothing(clickhouse, server
                                                              server_bus):
     prefix = f"KIL{uuid.uuid4().hex[:6]}"
     counter = {"sent": 0, "answered": 0}
-    with service_process("sink", server_system.nats_url, SERVER_SETTINGS | {
+    with service_process("sink", server_system, SERVER_SETTINGS | {
             "CHARGEBUS_CLICKHOUSE_URL": clickhouse.url}):
         sending = asyncio.create_task(_send_for(server_system, prefix, 4, 20, counter))
         await asyncio.sleep(8)
@@ -303,6 +303,7 @@ def test_a_second_owner_of_a_chdb_folder_is_told_clearly(system):
     done = subprocess.run([sys.executable, "-m", "chargebus_services.sink"], capture_output=True,
                           text=True, timeout=60,
                           env=os.environ | {"CHARGEBUS_NATS_URL": system.nats_url,
+                                            "CHARGEBUS_NATS_CREDENTIALS": str(system.seed(Role.SINK)),
                                             "CHARGEBUS_DATA_DIR": str(system.data_dir)})
     assert done.returncode != 0
     assert "Only one process may own it" in done.stderr + done.stdout

@@ -4,17 +4,16 @@ import asyncio
 import pytest
 from nats.js.api import StreamConfig
 
-from chargebus import bus
 from chargebus.consumers import DurableConsumer
 
 
-async def _consume(nats_url: str, name: str, overlap: bool, messages: int = 6,
+async def _consume(system, name: str, overlap: bool, messages: int = 6,
                    batch_size: int = 2):
     """Publishes ``messages`` into a stream of its own and consumes them in batches of
     ``batch_size``; the first batch's handler waits until a later batch has started or
     a second has passed. Returns the order of the handlers' starts and ends and the
     messages the consumer saw."""
-    client = await bus.connect_url(nats_url)
+    client = await system.connect()
     js = client.jetstream()
     await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"]))
     for index in range(messages):
@@ -54,7 +53,7 @@ async def _consume(nats_url: str, name: str, overlap: bool, messages: int = 6,
 @pytest.mark.parametrize("overlap", [False, True])
 def test_batches_are_handled_in_turn_or_overlapping(system, overlap):
     name = f"OVERLAP{int(overlap)}"
-    events, seen, info = asyncio.run(_consume(system.nats_url, name, overlap))
+    events, seen, info = asyncio.run(_consume(system, name, overlap))
     assert sorted(seen) == [b"%d" % index for index in range(6)]
     assert info.num_ack_pending == 0 and info.num_pending == 0  # every message acked
     if overlap:
@@ -72,7 +71,7 @@ def test_a_batch_handled_past_the_ack_wait_is_not_delivered_again(system):
     async def consume() -> tuple[list[tuple[bytes, int]], object]:
         from chargebus.consumers import delivery
 
-        client = await bus.connect_url(system.nats_url)
+        client = await system.connect()
         js = client.jetstream()
         name = "SLOWBATCH"
         await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"]))

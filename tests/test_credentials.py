@@ -170,7 +170,7 @@ async def test_rotation_admits_both_passwords_until_the_new_one_is_used(
         system, stores, kind, subprotocol):
     station_id = new_id("ROT")
     register(system, station_id)
-    with extra_edge(system.nats_url, new_id("edge-rot"), PROFILE_1) as edge:
+    with extra_edge(system, new_id("edge-rot"), PROFILE_1) as edge:
         url = edge.station_url(station_id)
         async with station(url, station_id, PASSWORD, kind, subprotocol) as charge_point:
             assert await eventually(lambda: online(stores, station_id))
@@ -204,7 +204,7 @@ async def test_rotation_admits_both_passwords_until_the_new_one_is_used(
 async def test_a_station_that_refuses_keeps_its_old_password(system, stores):
     station_id = new_id("ROTNO")
     register(system, station_id)
-    with extra_edge(system.nats_url, new_id("edge-rotno"), PROFILE_1) as edge:
+    with extra_edge(system, new_id("edge-rotno"), PROFILE_1) as edge:
         url = edge.station_url(station_id)
         async with station(url, station_id, PASSWORD, Refusing201, "ocpp2.0.1") as refusing:
             assert await eventually(lambda: online(stores, station_id))
@@ -239,8 +239,8 @@ async def test_a_station_is_never_admitted_below_its_profile(system, stores, ser
     register(system, station_id)
     done = system.cli("stations", "profile", station_id, "1")  # not connected anywhere
     assert done.returncode == 1 and "not connected" in done.stderr
-    with extra_edge(system.nats_url, new_id("edge-p1"), PROFILE_1) as low, \
-            extra_edge(system.nats_url, new_id("edge-p2"), profile_2(server_certificate)) as high:
+    with extra_edge(system, new_id("edge-p1"), PROFILE_1) as low, \
+            extra_edge(system, new_id("edge-p2"), profile_2(server_certificate)) as high:
         tls = tls_of(server_certificate)
         async with station(low.station_url(station_id), station_id, PASSWORD, Station201,
                            "ocpp2.0.1") as charge_point:
@@ -306,8 +306,8 @@ async def test_a_16_station_is_told_its_profile_by_its_configuration_key(
         system, stores, server_certificate):
     station_id = new_id("PROF16")
     register(system, station_id)
-    with extra_edge(system.nats_url, new_id("edge-p1-16"), PROFILE_1) as low, \
-            extra_edge(system.nats_url, new_id("edge-p2-16"), profile_2(server_certificate)) \
+    with extra_edge(system, new_id("edge-p1-16"), PROFILE_1) as low, \
+            extra_edge(system, new_id("edge-p2-16"), profile_2(server_certificate)) \
             as high:
         async with station(low.station_url(station_id), station_id, PASSWORD, Station16,
                            "ocpp1.6") as charge_point:

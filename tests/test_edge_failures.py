@@ -87,7 +87,7 @@ async def test_nats_outage_gets_internal_error_and_loses_nothing(tmp_path):
 async def test_a_silent_socket_is_noticed_and_closed(system):
     """A station whose TCP connection stays open but which answers nothing (a half-open
     socket) is pinged when idle and disconnected when no pong comes."""
-    with extra_edge(system.nats_url, "edge-idle", {"CHARGEBUS_EDGE_IDLE_SECONDS": "0.5",
+    with extra_edge(system, "edge-idle", {"CHARGEBUS_EDGE_IDLE_SECONDS": "0.5",
                                                    "CHARGEBUS_EDGE_PONG_SECONDS": "0.5"}) as edge:
         reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
         key = base64.b64encode(os.urandom(16)).decode()

@@ -26,7 +26,7 @@ def heartbeat(unique_id: str) -> str:
 
 
 async def test_a_flooding_station_is_slowed_down_alone_and_loses_nothing(system):
-    with extra_edge(system.nats_url, "edge-rate", {
+    with extra_edge(system, "edge-rate", {
             "CHARGEBUS_EDGE_STATION_CALLS_PER_SECOND": str(CALLS_PER_SECOND),
             "CHARGEBUS_EDGE_STATION_CALL_BURST": str(BURST)}) as edge:
         async with websockets.connect(edge.station_url(f"FLOOD-{uuid.uuid4().hex[:6]}"),
@@ -60,7 +60,7 @@ async def test_a_flooding_station_is_slowed_down_alone_and_loses_nothing(system)
 
 
 async def test_a_station_within_its_rate_is_never_throttled(system):
-    with extra_edge(system.nats_url, "edge-calm", {
+    with extra_edge(system, "edge-calm", {
             "CHARGEBUS_EDGE_STATION_CALL_BURST": str(BURST)}) as edge:
         async with websockets.connect(edge.station_url(f"CALM-{uuid.uuid4().hex[:6]}"),
                                       subprotocols=["ocpp1.6"]) as socket:
@@ -81,7 +81,7 @@ def open_files(pid: int) -> list[int]:
 
 
 async def test_at_the_limit_of_open_files_stations_are_turned_away_at_once(system):
-    with extra_edge(system.nats_url, "edge-files") as edge:
+    with extra_edge(system, "edge-files") as edge:
         pid = edge.process.pid
         limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
         resource.prlimit(pid, resource.RLIMIT_NOFILE,

@@ -18,6 +18,7 @@ from conftest import eventually, extra_edge, free_port
 from chargebus import subjects
 from chargebus.commands import Outcome, call_station
 from chargebus.identifiers import kv_key
+from chargebus.permissions import Role
 from chargebus.records import Presence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -58,7 +59,7 @@ async def reset(bus, station_id: str):
 
 async def test_calls_reach_stations_on_either_edge_and_follow_them(system, bus, stores):
     ids = [f"MULTI-{n}-{uuid.uuid4().hex[:6]}" for n in range(4)]
-    with extra_edge(system.nats_url, "edge-2") as second:
+    with extra_edge(system, "edge-2") as second:
         urls = [system.station_url(ids[0]), system.station_url(ids[1]),
                 second.station_url(ids[2]), second.station_url(ids[3])]
         stations = [ResettableStation(url) for url in urls]
@@ -87,7 +88,7 @@ async def test_calls_reach_stations_on_either_edge_and_follow_them(system, bus, 
 
 async def test_a_station_that_reconnects_elsewhere_is_closed_on_the_old_edge(system, bus, stores):
     station_id = f"MOVE-{uuid.uuid4().hex[:6]}"
-    with extra_edge(system.nats_url, "edge-3") as third:
+    with extra_edge(system, "edge-3") as third:
         async with websockets.connect(third.station_url(station_id),
                                       subprotocols=["ocpp1.6"]) as old:
             assert await eventually(lambda: _on(stores, station_id, "edge-3"))
@@ -100,7 +101,7 @@ async def test_a_station_that_reconnects_elsewhere_is_closed_on_the_old_edge(sys
 
 async def test_drain_on_sigterm_closes_with_1001_and_marks_the_station_offline(system, stores):
     station_id = f"DRAIN-{uuid.uuid4().hex[:6]}"
-    with extra_edge(system.nats_url, "edge-4") as fourth:
+    with extra_edge(system, "edge-4") as fourth:
         async with websockets.connect(fourth.station_url(station_id),
                                       subprotocols=["ocpp1.6"]) as socket:
             assert await eventually(lambda: _on(stores, station_id, "edge-4"))
@@ -146,7 +147,7 @@ async def test_fragments_over_the_size_limit_close_with_1009(system):
 
 
 async def test_a_full_publish_window_pauses_stations_and_loses_nothing(system, bus):
-    with extra_edge(system.nats_url, "edge-5", {"CHARGEBUS_EDGE_PUBLISH_WINDOW": "2"}) as fifth:
+    with extra_edge(system, "edge-5", {"CHARGEBUS_EDGE_PUBLISH_WINDOW": "2"}) as fifth:
         async def send_statuses(index: int) -> list:
             async with websockets.connect(fifth.station_url(f"PRESS-{index}-{uuid.uuid4().hex[:4]}"),
                                           subprotocols=["ocpp1.6"]) as socket:
@@ -166,7 +167,7 @@ async def test_a_full_publish_window_pauses_stations_and_loses_nothing(system, b
 
 
 async def test_metrics_count_connections_frames_and_errors(system):
-    with extra_edge(system.nats_url, "edge-6") as sixth:
+    with extra_edge(system, "edge-6") as sixth:
         async with websockets.connect(sixth.station_url(f"METRIC-{uuid.uuid4().hex[:6]}"),
                                       subprotocols=["ocpp2.0.1"]) as socket:
             await socket.send('[2,"m1","Heartbeat",{}]')
@@ -243,6 +244,7 @@ async def test_an_edge_refuses_a_node_id_that_a_running_edge_holds(system, bus, 
             sys.executable, "-m", "chargebus_services.edge",
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=os.environ | {"CHARGEBUS_NATS_URL": system.nats_url,
+                 "CHARGEBUS_NATS_CREDENTIALS": str(system.seed(Role.EDGE, "edge-1")),
                  "CHARGEBUS_EDGE_NODE_ID": "edge-1", "CHARGEBUS_EDGE_PORT": str(free_port()),
                  "CHARGEBUS_EDGE_METRICS_PORT": "0"})
         output, _ = await asyncio.wait_for(intruder.communicate(), 60)

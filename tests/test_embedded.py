@@ -49,11 +49,16 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path):
     assert wait_for_rows(system, query, [{"station": "KEEPER", "value": 42}]) == [
         {"station": "KEEPER", "value": 42}]
 
+    seeds = {path: path.read_bytes() for path in (tmp_path / "credentials").rglob("*.nk")}
+    assert len(seeds) == 4  # operator, workers, sink, edge-1
     assert system.stop(signal.SIGINT) == 0
     assert [pid for pid in children if alive(pid)] == []
 
     again = start_system(tmp_path, nats_port=int(system.nats_url.rsplit(":", 1)[1]))
     try:
+        # The same identities: a production-like folder of seeds is not rewritten.
+        assert {path: path.read_bytes()
+                for path in (tmp_path / "credentials").rglob("*.nk")} == seeds
         tokens = again.cli("tokens", "list")
         assert '"id_token":"KEEP-ME"' in tokens.stdout
         assert wait_for_rows(again, query, [{"station": "KEEPER", "value": 42}]) == [

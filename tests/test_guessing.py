@@ -94,7 +94,7 @@ async def test_guessers_get_nothing_and_honest_stations_are_answered(system, sto
     neighbour, probe = f"NEIGHBOUR-{run}", f"PROBE-{run}"
     await register(stores, honest + victims + [neighbour, probe], hash_password(PASSWORD))
 
-    with extra_edge(system.nats_url, f"edge-guess-{run}", LIMITS) as edge:
+    with extra_edge(system, f"edge-guess-{run}", LIMITS) as edge:
         # An unknown id and a wrong password: the same bytes.
         unknown = await upgrade_answer(edge.port, f"NOBODY-{run}", basic(f"NOBODY-{run}", PASSWORD))
         wrong = await upgrade_answer(edge.port, probe, basic(probe, PASSWORD + "x"))
@@ -169,7 +169,7 @@ async def test_guessers_get_nothing_and_honest_stations_are_answered(system, sto
 async def test_a_locked_out_station_is_admitted_once_the_lockout_ends(system, stores):
     station_id = f"LOCKED-{uuid.uuid4().hex[:6]}"
     await register(stores, [station_id], hash_password(PASSWORD))
-    with extra_edge(system.nats_url, f"edge-lockout-{station_id}", LIMITS | {
+    with extra_edge(system, f"edge-lockout-{station_id}", LIMITS | {
             "CHARGEBUS_EDGE_AUTH_FREE_FAILURES": "0",
             "CHARGEBUS_EDGE_AUTH_LOCKOUT_FAILURES": "1",
             "CHARGEBUS_EDGE_AUTH_LOCKOUT_SECONDS": "1"}) as edge:
@@ -191,7 +191,7 @@ async def test_a_locked_out_station_is_admitted_once_the_lockout_ends(system, st
 async def test_what_is_refused_before_the_credentials_costs_no_check(system, stores):
     station_id = f"EARLY-{uuid.uuid4().hex[:6]}"
     await register(stores, [station_id], hash_password(PASSWORD))
-    with extra_edge(system.nats_url, f"edge-early-{station_id}", LIMITS) as edge:
+    with extra_edge(system, f"edge-early-{station_id}", LIMITS) as edge:
         wrong = basic(station_id, "wrong-password-1234")
         answers = [
             await upgrade_answer(edge.port, station_id, wrong, version="8"),
@@ -210,7 +210,7 @@ async def test_unknown_stations_under_pending_need_no_password(system):
     """As under profile 0: such an edge tells ids apart by design (its workers answer
     the stranger's boot Pending)."""
     station_id = f"STRANGER-{uuid.uuid4().hex[:6]}"
-    with extra_edge(system.nats_url, f"edge-pending-{station_id}", {
+    with extra_edge(system, f"edge-pending-{station_id}", {
             "CHARGEBUS_EDGE_SECURITY_PROFILE": "1",
             "CHARGEBUS_UNKNOWN_STATIONS": "pending"}) as edge:
         async with websockets.connect(edge.station_url(station_id),

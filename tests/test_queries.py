@@ -6,7 +6,6 @@ limits stop a query with an error that names them, and ingest goes on meanwhile.
 import asyncio
 import uuid
 
-import nats
 import orjson
 import pytest
 import pytest_asyncio
@@ -60,7 +59,7 @@ def server_system(clickhouse, tmp_path_factory):
 async def running(engine, request):
     """The system of the engine, and a NATS connection to it."""
     system = request.getfixturevalue(f"{engine}_system")
-    nc = await nats.connect(system.nats_url)
+    nc = await system.connect()
     yield system, nc
     await nc.close()
 

@@ -79,7 +79,7 @@ def tls_unfinished(edge) -> float:
 async def test_profile_1_basic_auth(system):
     station_id = f"SEC1-{uuid.uuid4().hex[:6]}"
     register(system, station_id)
-    with extra_edge(system.nats_url, "edge-sec1", {"CHARGEBUS_EDGE_SECURITY_PROFILE": "1",
+    with extra_edge(system, "edge-sec1", {"CHARGEBUS_EDGE_SECURITY_PROFILE": "1",
                                           "CHARGEBUS_UNKNOWN_STATIONS": "reject"}) as edge:
         url = edge.station_url(station_id)
         answer = await connects_eventually(lambda: websockets.connect(
@@ -127,7 +127,7 @@ async def test_short_passwords_are_refused_by_the_cli(system):
 async def test_per_station_versions(system):
     station_id = f"SECV-{uuid.uuid4().hex[:6]}"
     register(system, station_id, password=None, versions="ocpp1.6")
-    with extra_edge(system.nats_url, "edge-versions", {"CHARGEBUS_UNKNOWN_STATIONS": "reject"}) as edge:
+    with extra_edge(system, "edge-versions", {"CHARGEBUS_UNKNOWN_STATIONS": "reject"}) as edge:
         url = edge.station_url(station_id)
         await connects_eventually(lambda: websockets.connect(url, subprotocols=["ocpp1.6"]))
         with pytest.raises(InvalidStatus) as refusal:
@@ -141,7 +141,7 @@ async def test_profile_2_tls_and_basic_auth(system, pki):
     station_id = f"SEC2-{uuid.uuid4().hex[:6]}"
     register(system, station_id)
     server = pki["server"]
-    with extra_edge(system.nats_url, "edge-sec2", {
+    with extra_edge(system, "edge-sec2", {
             "CHARGEBUS_EDGE_SECURITY_PROFILE": "2", "CHARGEBUS_UNKNOWN_STATIONS": "reject",
             "CHARGEBUS_EDGE_TLS_CERTIFICATE": str(server.certificate),
             "CHARGEBUS_EDGE_TLS_KEY": str(server.key)}) as edge:
@@ -173,7 +173,7 @@ async def test_profile_3_client_certificates(system, pki):
     station_id = f"SEC3-{uuid.uuid4().hex[:6]}"
     register(system, station_id, password=None)
     server, ca, stranger = pki["server"], pki["ca"], pki["stranger"]
-    with extra_edge(system.nats_url, "edge-sec3", {
+    with extra_edge(system, "edge-sec3", {
             "CHARGEBUS_EDGE_SECURITY_PROFILE": "3", "CHARGEBUS_UNKNOWN_STATIONS": "reject",
             "CHARGEBUS_EDGE_TLS_CERTIFICATE": str(server.certificate),
             "CHARGEBUS_EDGE_TLS_KEY": str(server.key),

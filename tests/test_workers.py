@@ -9,7 +9,6 @@ import signal
 import uuid
 from datetime import timedelta
 
-import nats
 import orjson
 import pytest
 import pytest_asyncio
@@ -71,14 +70,14 @@ def cluster(tmp_path_factory):
     system = start_system(tmp_path_factory.mktemp("workers"), environment=WORKER_SETTINGS)
     with contextlib.ExitStack() as extra:
         system.workers = [extra.enter_context(
-            service_process("workers", system.nats_url, WORKER_SETTINGS)) for _ in range(2)]
+            service_process("workers", system, WORKER_SETTINGS)) for _ in range(2)]
         yield system
     assert system.stop() == 0
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def cluster_bus(cluster):
-    nc = await nats.connect(cluster.nats_url)
+    nc = await cluster.connect()
     yield nc
     await nc.close()
 

@@ -19,8 +19,8 @@ from chargebus.admission import AdmissionDirectory
 from chargebus.bus import BusMsg
 from chargebus.config import Settings
 from chargebus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
-from chargebus.meter import (METER_ACTIONS, CallColumns, CallLayout, SampleColumns, meter_call,
-                             strict_meter_call)
+from chargebus.meter import (CallColumns, CallLayout, SampleColumns, meter_action_names,
+                             meter_call, strict_meter_call)
 from chargebus.meterstore import (SESSION_COLUMNS, CallsUnreadable, EngineUnavailable, MeterStore,
                                   QueryOverLimit, QueryRefused, QueryUserUnsafe)
 from chargebus.protocol import OcppVersion
@@ -210,7 +210,6 @@ async def start_sink(settings: Settings, nc: Client):
     sites = AdmissionDirectory(nc)
     await sites.start()
     sink = MeterSink(nc, store, sites)
-    meter_actions = sorted({action for actions in METER_ACTIONS.values() for action in actions})
     consumers = [DurableConsumer(
         nc, subjects.OCPP_STREAM,
         subjects.action_consumer(subjects.METER_SINK_CONSUMER, action),
@@ -218,7 +217,7 @@ async def start_sink(settings: Settings, nc: Client):
         batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds,
         ack_wait=settings.consumer_ack_wait_seconds, max_backoff=settings.sink_max_retry_seconds,
         overlap=True)
-        for action in meter_actions]
+        for action in meter_action_names()]
     sessions = DurableConsumer(
         nc, subjects.SESSION_STREAM, subjects.SESSION_SINK_CONSUMER, subjects.all_sessions(),
         sink.write_sessions, batch_size=settings.sink_batch_size,

@@ -6,6 +6,7 @@ from chargebus.authority import authority_of
 from chargebus.config import Settings
 from chargebus.consumers import DeadLetters, DurableConsumer
 from chargebus.rpc import Responder
+from chargebus.sessions import TRANSACTION_ACTIONS
 from chargebus.stores import Stores
 from chargebus_services.workers.authorization import Authorization
 from chargebus_services.workers.certificates import Certificates
@@ -13,8 +14,6 @@ from chargebus_services.workers.password_checks import PasswordChecks
 from chargebus_services.workers.passwords import PasswordCheck
 from chargebus_services.workers.registry import Registry
 from chargebus_services.workers.transactions import Transactions
-
-TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "TransactionEvent")
 
 
 async def start_workers(settings: Settings, nc: Client):

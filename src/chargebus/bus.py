@@ -4,7 +4,9 @@ import functools
 import itertools
 import logging
 import re
+import ssl
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import orjson
 from nats import errors
@@ -14,9 +16,9 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import (DiscardPolicy, Header, KeyValueConfig, RetentionPolicy, StorageType,
                          StreamConfig)
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
-from chargebus import subjects
+from chargebus import seeds, subjects
 from chargebus.config import Settings
 
 log = logging.getLogger(__name__)
@@ -289,16 +291,64 @@ def _expire(reply: asyncio.Future) -> None:
 
 
 async def connect(settings: Settings, name: str, **options) -> Client:
-    """A NATS connection that, unless told otherwise, keeps reconnecting for as long
-    as the process lives."""
-    options = {"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5} | options
+    """A NATS connection under the settings' identity and TLS that, unless told
+    otherwise, keeps reconnecting for as long as the process lives."""
+    options = ({"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5}
+               | identity_options(settings.nats_credentials) | tls_options(settings) | options)
     return await connect_url(settings.nats_url, name=name, **options)
+
+
+def refused_identity(error: Exception) -> bool:
+    """Whether nats-server turned the connection away for its identity (or its lack of
+    one): nats-py raises AuthorizationError, or, on a first connect, an Error naming it."""
+    return (isinstance(error, errors.AuthorizationError)
+            or "authorization violation" in str(error).lower())
+
+
+def identity_options(seed_file: Path | None) -> dict:
+    """nats-py's options to sign in with this seed, replies coming to its own inbox
+    (the only one its permissions let it read); none without a seed."""
+    if seed_file is None:
+        return {}
+    return {"nkeys_seed": str(seed_file), "inbox_prefix": seeds.inbox_prefix(seed_file)}
+
+
+def tls_options(settings: Settings) -> dict:
+    if settings.nats_tls_ca is None:
+        return {}
+    context = ssl.create_default_context(cafile=settings.nats_tls_ca)
+    if settings.nats_tls_certificate is not None:
+        context.load_cert_chain(settings.nats_tls_certificate, settings.nats_tls_key)
+    return {"tls": context}
 
 
 async def connect_url(url: str, **options) -> Client:
     client = BusClient()
     await client.connect(url, **options)
     return client
+
+
+class TopologyMissing(Exception):
+    """A stream or bucket is not there, and this identity may not create it."""
+
+
+async def require_topology(js: JetStreamContext) -> None:
+    """Check the streams and buckets are there, and create those that are not where this
+    identity may (a nats-server without authorization); a service is not given the
+    right to create or change them: the operator does that (chargebus setup)."""
+    missing = []
+    for name in [stream.name for stream in STREAMS] + [subjects.kv_stream(bucket.bucket)
+                                                       for bucket in BUCKETS]:
+        try:
+            await js.stream_info(name)
+        except NotFoundError:
+            missing.append(name)
+    if not missing:
+        return
+    try:
+        await ensure_topology(js)
+    except errors.TimeoutError:  # refused: nats-server answers no request it does not pass on
+        raise TopologyMissing(", ".join(missing)) from None
 
 
 async def ensure_topology(js: JetStreamContext) -> None:

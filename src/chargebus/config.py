@@ -9,11 +9,12 @@ import re
 from pathlib import Path
 from typing import Literal, get_args, get_origin
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, FilePath, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 ENV_PREFIX = "CHARGEBUS_"
+NODE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # pydantic-settings names the field of a collection whose variable is not JSON only so.
 _FIELD_OF_SETTINGS_ERROR = re.compile(r'field "(\w+)"')
 
@@ -22,6 +23,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # This process's NATS identity: its nkey seed file (chargebus.credentials). None: no
+    # identity, for a nats-server without authorization; the CLI then takes the
+    # operator's seed in the data folder where there is one.
+    nats_credentials: FilePath | None = None
+    # TLS to NATS (tls:// URLs, or a server that asks for it): the CA that signs the
+    # server's certificate, and this process's certificate and key where the server
+    # verifies clients.
+    nats_tls_ca: FilePath | None = None
+    nats_tls_certificate: FilePath | None = None
+    nats_tls_key: FilePath | None = None
     data_dir: Path = Path("var")
     # Of every process's log: DEBUG, INFO, WARNING, ERROR or CRITICAL.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -30,7 +41,7 @@ class Settings(BaseSettings):
     edge_port: int = Field(9000, ge=0, le=65535)
     edge_path_prefix: str = "/ocpp/"
     # Names the edge in presence records and in the subject of its station calls.
-    edge_node_id: str = Field("edge-1", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    edge_node_id: str = Field("edge-1", pattern=NODE_ID_PATTERN)
     # Subprotocols the edge offers, most preferred first.
     edge_subprotocols: tuple[str, ...] = ("ocpp2.1", "ocpp2.0.1", "ocpp1.6")
     # 0: no authentication (development); 1: HTTP Basic; 2: TLS + Basic; 3: TLS with
@@ -167,6 +178,9 @@ class Settings(BaseSettings):
         if (self.ca_certificate is None) != (self.ca_key is None):
             raise ValueError(f"{variable('ca_certificate')} and {variable('ca_key')} go "
                              "together: the CA's certificate and its private key")
+        if bool(self.nats_tls_certificate) != bool(self.nats_tls_key):
+            raise ValueError(f"{variable('nats_tls_certificate')} and {variable('nats_tls_key')} "
+                             "go together")
         return self
 
     @property

@@ -1,7 +1,10 @@
 """``chargebus run``: the whole system on one machine, as child processes.
 
 nats-server (JetStream, bound to 127.0.0.1), one edge, one worker process and the meter
-sink on chdb. Children die with this process (PR_SET_PDEATHSIG) and are stopped in
+sink on chdb. Each child signs in to NATS with an identity of its own, whose seed the
+first start makes under <data_dir>/credentials (chargebus.credentials); the supervisor,
+as the operator, creates the streams and buckets before it starts the services, which
+may not. Children die with this process (PR_SET_PDEATHSIG) and are stopped in
 order on SIGINT or SIGTERM: edge first, so that nothing is left half-answered, NATS last.
 A child that dies on its own is started again. Nothing starts while a port the system
 needs is taken: a second system on one machine would otherwise find the first one's
@@ -19,10 +22,12 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from chargebus import bus, subjects
+from chargebus import bus, credentials, subjects
 from chargebus.authority import CaUnusable, ensure_own_ca, own_authority
-from chargebus.config import Settings
-from chargebus.natsserver import nats_server_command
+from chargebus.config import Settings, variable
+from chargebus.credentials import Identity
+from chargebus.natsserver import PID_FILE, nats_server_command
+from chargebus.permissions import Role
 
 log = logging.getLogger("chargebus.run")
 
@@ -63,10 +68,16 @@ class EmbeddedSystem:
         port = urlsplit(settings.nats_url).port or 4222
         data = settings.data_dir.resolve()
         environment = os.environ | settings.as_environment() | {"CHARGEBUS_DATA_DIR": str(data)}
+        self._credentials = credentials.folder_of(data)
+        self._operator = credentials.operator_seed(data)
         self.nats = Child("nats-server", nats_server_command(
-            port, settings.nats_store_dir.resolve(), data / "nats-server.log"), environment)
+            port, settings.nats_store_dir.resolve(), data / "nats-server.log",
+            self._credentials / credentials.AUTHORIZATION_FILE, data / PID_FILE), environment)
+        identities = {"edge": Identity(Role.EDGE, settings.edge_node_id),
+                      "workers": Identity(Role.WORKERS), "sink": Identity(Role.SINK)}
         self.services = [
-            Child(name, [sys.executable, "-m", f"chargebus_services.{name}"], environment)
+            Child(name, [sys.executable, "-m", f"chargebus_services.{name}"], environment | {
+                variable("nats_credentials"): str(identities[name].seed_file(self._credentials))})
             for name in SERVICES
         ]
         self._stopping = asyncio.Event()
@@ -87,12 +98,16 @@ class EmbeddedSystem:
             except (OSError, CaUnusable) as error:
                 print(f"chargebus cannot start: its CA: {error}", file=sys.stderr)
                 return 1
+        # Seeds made on the first start are kept; the authorization file is written
+        # again, with any edge added since (chargebus credentials add-edge).
+        credentials.make(self._credentials, [self.settings.edge_node_id])
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self._stopping.set)
         try:
             self.nats.start()
             nc = await self._connect()
+            await bus.ensure_topology(nc.jetstream())
             ready = await self._start_services(nc)
             if not ready:
                 return 1
@@ -117,9 +132,10 @@ class EmbeddedSystem:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             try:
-                return await bus.connect_url(self.settings.nats_url, name="chargebus-run",
-                                          max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                          error_cb=_not_up_yet)
+                return await bus.connect_url(
+                    self.settings.nats_url, name="chargebus-run", max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5, error_cb=_not_up_yet,
+                    **bus.identity_options(self._operator))
             except Exception:
                 if not self.nats.alive:
                     raise SystemExit(f"nats-server exited with code {self.nats.process.returncode}; "

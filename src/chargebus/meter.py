@@ -29,6 +29,11 @@ METER_ACTIONS = {
 }
 
 
+def meter_action_names() -> list[str]:
+    """Every action that carries meter values, in any version: one consumer each."""
+    return sorted({action for actions in METER_ACTIONS.values() for action in actions})
+
+
 class Sample(NamedTuple):
     station_id: str
     evse_id: int  # OCPP 1.6 connectorId: 1.6 connectors are 2.x EVSEs

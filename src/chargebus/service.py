@@ -44,7 +44,11 @@ async def _serve(name: str, start: Start, settings: Settings) -> None:
         loop.add_signal_handler(signal_number, stopping.set)
 
     nc = await _connect_with_retries(settings, name)
-    await bus.ensure_topology(nc.jetstream())
+    try:
+        await bus.require_topology(nc.jetstream())
+    except bus.TopologyMissing as missing:
+        raise SystemExit(f"{name}: JetStream lacks {missing} and this identity may not make "
+                         "them; run `chargebus setup` as the operator first") from None
     stop = await start(settings, nc)
     # What exists once the service has started (modules, settings, clients) lives as
     # long as the process: out of the collector's sight.

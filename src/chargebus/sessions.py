@@ -12,6 +12,9 @@ from chargebus.model import (AuthorizationDecision, AuthorizationStatus, Transac
 from chargebus.protocol import OcppVersion
 from chargebus.records import APPLIED_DIGEST_SEPARATOR, ActiveTransactions, Token, Transaction
 
+# The recorded calls that make up transactions, each read by a consumer of its own.
+TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "TransactionEvent")
+
 
 def apply_event(record: Transaction | None, event: TransactionEvent, station_id: str,
                 version: OcppVersion) -> Transaction | None:

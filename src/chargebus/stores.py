@@ -97,9 +97,9 @@ class RecordStore(Generic[Record]):
         # The stream behind the bucket lists its subjects, filtered on the server (a KV
         # watch can signal "no more" before the last keys reach it, and nats-py's own
         # keys(filters=...) matches substrings of every key, client-side).
-        stream_subject = f"$KV.{self._bucket_name}."
+        stream_subject = subjects.kv_key_prefix(self._bucket_name)
         info = await self._js.stream_info(
-            f"KV_{self._bucket_name}",
+            subjects.kv_stream(self._bucket_name),
             subjects_filter=stream_subject + (f"{kv_key(prefix)}.>" if prefix else ">"))
         keys = [subject[len(stream_subject):] for subject in (info.state.subjects or {})]
         records = []

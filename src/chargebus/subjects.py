@@ -16,6 +16,11 @@ Subject space (prefix ``cb``):
     cb.sink.query                   read-only SQL to the process that owns chdb
     cb.ca.sign                      a CSR to an external CA integration (chargebus.authority)
     cb.deadletter.<consumer>        messages a consumer can never use, with the reason
+    cb.ca.sign                      certificate signing requests, to an external CA integration
+    _INBOX.<identity key>.*         replies to one NATS identity's requests (chargebus.permissions)
+
+The JetStream and KV API subjects below name what an identity may do with a stream or
+bucket (chargebus.permissions); nats-py builds the same subjects itself.
 """
 PREFIX = "cb"
 
@@ -78,6 +83,10 @@ def all_station_events() -> str:
     return f"{PREFIX}.station.>"
 
 
+def all_worker_requests() -> str:
+    return f"{PREFIX}.rpc.>"
+
+
 def worker_request(action: str) -> str:
     """Where an edge asks the workers to answer a station's call."""
     return f"{PREFIX}.rpc.{action}"
@@ -95,6 +104,11 @@ def station_command(edge_id: str, station_id: str) -> str:
     return f"{PREFIX}.cmd.{edge_id}.{station_id}"
 
 
+def all_station_commands() -> str:
+    """Every call to every station: who may publish here commands every station."""
+    return f"{PREFIX}.cmd.*.*"
+
+
 def edge_commands(edge_id: str) -> str:
     """What one edge subscribes to: the calls to every station it may hold (one
     subscription, not one per station)."""
@@ -104,6 +118,11 @@ def edge_commands(edge_id: str) -> str:
 def edge_about(edge_id: str) -> str:
     """Answered by the edge running under this node id, if any."""
     return f"{PREFIX}.edge.{edge_id}.about"
+
+
+def any_edge_about() -> str:
+    """Asking any one edge by its node id (edge_about of each)."""
+    return f"{PREFIX}.edge.*.about"
 
 
 def edges_about() -> str:
@@ -166,3 +185,70 @@ def action_consumer(consumer: str, action: str) -> str:
 def consumer_next(stream: str, consumer: str) -> str:
     """JetStream's API subject for pulling the next messages of a durable consumer."""
     return f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+
+
+def certificate_signing() -> str:
+    """Where workers ask an external CA integration to sign a station's certificate."""
+    return f"{PREFIX}.ca.sign"
+
+
+def inbox_prefix(identity_key: str) -> str:
+    """The inbox of one NATS identity (its public key): its replies come under it, and
+    only it may subscribe there, so that no identity reads another's answers."""
+    return f"_INBOX.{identity_key}"
+
+
+def inboxes(prefix: str) -> str:
+    return f"{prefix}.>"
+
+
+def everything() -> str:
+    return ">"
+
+
+def kv_stream(bucket: str) -> str:
+    """The JetStream stream behind a KV bucket."""
+    return f"KV_{bucket}"
+
+
+def kv_keys(bucket: str) -> str:
+    """Every key of a bucket, as a subject: writing a key is publishing here."""
+    return f"$KV.{bucket}.>"
+
+
+def kv_key_prefix(bucket: str) -> str:
+    return f"$KV.{bucket}."
+
+
+_JS_API = "$JS.API"
+
+
+def stream_info(stream: str) -> str:
+    return f"{_JS_API}.STREAM.INFO.{stream}"
+
+
+def stream_messages_get(stream: str) -> tuple[str, ...]:
+    """Reading one message (a KV get): direct, or through the stream's leader."""
+    return (f"{_JS_API}.DIRECT.GET.{stream}", f"{_JS_API}.DIRECT.GET.{stream}.>",
+            f"{_JS_API}.STREAM.MSG.GET.{stream}")
+
+
+def watch_api(stream: str) -> tuple[str, ...]:
+    """Making, looking up and deleting the unnamed consumers of a stream (KV watches)."""
+    return (f"{_JS_API}.CONSUMER.CREATE.{stream}", f"{_JS_API}.CONSUMER.CREATE.{stream}.>",
+            f"{_JS_API}.CONSUMER.INFO.{stream}.>", f"{_JS_API}.CONSUMER.DELETE.{stream}.>")
+
+
+def durable_consumer_api(stream: str, consumer: str) -> tuple[str, ...]:
+    """Making, looking up and pulling from one durable consumer, and acknowledging its
+    messages (``$JS.ACK.<stream>.<consumer>.…``): only this consumer's."""
+    return (f"{_JS_API}.CONSUMER.CREATE.{stream}.{consumer}",
+            f"{_JS_API}.CONSUMER.CREATE.{stream}.{consumer}.>",
+            f"{_JS_API}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}",
+            f"{_JS_API}.CONSUMER.INFO.{stream}.{consumer}",
+            consumer_next(stream, consumer), f"$JS.ACK.{stream}.{consumer}.>")
+
+
+def flow_control(stream: str) -> str:
+    """Where a push consumer (a KV watch) answers the server's flow control."""
+    return f"$JS.FC.{stream}.>"

@@ -1,13 +1,12 @@
 """The ``chargebus`` command."""
 import argparse
 import sys
-from pathlib import Path
 
 from nats.errors import NoRespondersError
 
 from chargebus import __version__, queryreplies
-from chargebus.cli import (analytics, calls, certificates, locallists, simulate, stations,
-                           tokens)
+from chargebus.cli import (analytics, calls, certificates, credentials, locallists, simulate,
+                           stations, tokens)
 from chargebus.cli.common import CommandParser, print_json, whole_number, with_nats
 from chargebus.config import Settings, SettingsProblem, load_settings
 
@@ -40,13 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--edge-port", type=PORT, help="port stations connect to (default 9000)")
     run.add_argument("--metrics-port", type=PORT, dest="edge_metrics_port",
                      help="port of the edge's Prometheus endpoint, 0 for none (default 9464)")
-    run.add_argument("--data-dir", type=Path, help="where NATS and chdb keep data (default var)")
     run.add_argument("--log-level", type=str.upper,
                      choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                      help="of the supervisor and every service (default INFO)")
     run.set_defaults(command=_run)
 
-    for module in (tokens, stations, locallists, calls, certificates, analytics, simulate):
+    for module in (tokens, stations, locallists, calls, certificates, analytics, simulate,
+                   credentials):
         module.register(commands)
 
     sql = commands.add_parser("sql", help="a read-only SQL query on the meter data")

@@ -4,12 +4,13 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 
 import orjson
 
-from chargebus import bus
+from chargebus import bus, credentials
 from chargebus.clock import parse_timestamp
-from chargebus.config import Settings
+from chargebus.config import Settings, variable
 from chargebus.identifiers import (STATION_ID_RULE, TOKEN_ID_RULE, InvalidIdentifier,
                                    check_station_id, check_token_id)
 from chargebus.protocol import OcppVersion
@@ -25,6 +26,8 @@ class CommandParser(argparse.ArgumentParser):
         # keeps a command's parser from overwriting what was given before its name.
         self.add_argument("--nats-url", default=argparse.SUPPRESS,
                           help="NATS server (default nats://127.0.0.1:4222)")
+        self.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
+                          help="where chargebus run keeps data and credentials (default var)")
 
     def add_subparsers(self, **options):
         # A command named without one of its subcommands shows its own help.
@@ -133,10 +136,26 @@ async def _quiet(error: Exception) -> None:
     """Failures reach the user once, as the SystemExit below, not as nats-py tracebacks."""
 
 
+def operator_identity(settings: Settings) -> Settings:
+    """The settings with the identity a command signs in with: the one set, else the
+    operator's of the data folder where `chargebus run` made one, else none."""
+    if settings.nats_credentials is not None:
+        return settings
+    seed = credentials.operator_seed(settings.data_dir)
+    return settings.model_copy(update={"nats_credentials": seed}) if seed.is_file() else settings
+
+
 async def connect(settings: Settings):
+    settings = operator_identity(settings)
     try:
         return await bus.connect(settings, "chargebus-cli", max_reconnect_attempts=1,
                                  allow_reconnect=False, connect_timeout=3, error_cb=_quiet)
     except Exception as error:
-        raise SystemExit(f"cannot reach NATS at {settings.nats_url} ({error}); "
-                         "is `chargebus run` running?") from None
+        if not bus.refused_identity(error):
+            raise SystemExit(f"cannot reach NATS at {settings.nats_url} ({error}); "
+                             "is `chargebus run` running?") from None
+        who = (f"the identity of {settings.nats_credentials}" if settings.nats_credentials
+               else "a client without identity")
+        raise SystemExit(f"NATS at {settings.nats_url} refused {who}; set "
+                         f"{variable('nats_credentials')} to the operator's seed file, or "
+                         f"--data-dir to the folder of `chargebus run`") from None

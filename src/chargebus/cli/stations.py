@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from chargebus.cli import credentials
+from chargebus.cli import station_security
 from chargebus.cli.common import print_json, station_id, versions, with_stores
 from chargebus.config import Settings
 from chargebus.edges import running_edges
@@ -36,7 +36,7 @@ def register(commands) -> None:
                                "statuses, online state")
     show.add_argument("station_id", type=station_id)
     show.set_defaults(command=_show)
-    credentials.register(stations)
+    station_security.register(stations)
 
 
 def _add(settings: Settings, arguments: argparse.Namespace) -> int:
