@@ -29,6 +29,7 @@ from websockets.exceptions import InvalidStatus
 from certificates import Authority, station_csr, weak_rsa_key
 from conftest import CHARGEBUS, eventually, extra_edge, free_port, start_system
 from chargebus import subjects
+from chargebus.permissions import Role
 from chargebus.stores import Stores
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -573,6 +574,8 @@ async def test_an_edge_never_makes_the_ca_it_checks_clients_with(system, pki, tm
         subprocess.run, [sys.executable, "-m", "chargebus_services.edge"],
         env=os.environ | tls_environment(pki) | {
             "CHARGEBUS_NATS_URL": system.nats_url, "CHARGEBUS_DATA_DIR": str(tmp_path),
+            # The system's edge identity, so that it signs in and gets as far as its start.
+            "CHARGEBUS_NATS_CREDENTIALS": str(system.seed(Role.EDGE, "edge-1")),
             "CHARGEBUS_EDGE_NODE_ID": "edge-no-ca", "CHARGEBUS_EDGE_PORT": str(free_port()),
             "CHARGEBUS_EDGE_METRICS_PORT": "0"},
         capture_output=True, text=True, timeout=60)

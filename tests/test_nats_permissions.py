@@ -120,6 +120,23 @@ async def test_an_anonymous_client_is_refused(system):
     assert chargebus_bus.refused_identity(refused.value), refused.value
 
 
+@pytest.mark.parametrize("service", ["workers", "edge"])
+async def test_a_service_without_an_identity_exits_in_one_line(system, service):
+    """nats-py would try a refused first connection for ever: the service must say so."""
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", f"chargebus_services.{service}"],
+        env={name: value for name, value in os.environ.items()
+             if name != "CHARGEBUS_NATS_CREDENTIALS"} | {
+            "CHARGEBUS_NATS_URL": system.nats_url, "CHARGEBUS_EDGE_PORT": str(free_port()),
+            "CHARGEBUS_EDGE_METRICS_PORT": "0"},
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{service}: NATS at {system.nats_url} refused this process's "
+                           "identity none (CHARGEBUS_NATS_CREDENTIALS is not set)"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("bucket", FOREIGN_BUCKETS)
 async def test_an_edge_reads_and_writes_no_foreign_bucket(system, bus, bucket):
     key = f"SECRET-{uuid.uuid4().hex[:8]}"

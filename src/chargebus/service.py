@@ -66,12 +66,29 @@ async def _serve(name: str, start: Start, settings: Settings) -> None:
 
 
 async def _connect_with_retries(settings: Settings, name: str) -> Client:
-    deadline = asyncio.get_running_loop().time() + CONNECT_ATTEMPT_SECONDS
-    while True:
-        try:
-            return await bus.connect(settings, name)
-        except (OSError, asyncio.TimeoutError) as error:
-            if asyncio.get_running_loop().time() > deadline:
-                raise SystemExit(f"{name}: cannot reach NATS at {settings.nats_url}: {error}")
-            log.warning("NATS at %s not reachable yet (%s); retrying", settings.nats_url, error)
-            await asyncio.sleep(1)
+    """Connected, or a one-line exit: nats-py tries a first connection for ever when told
+    to keep reconnecting, so a refused identity or an unreachable server would hang the
+    service without a word."""
+    loop = asyncio.get_running_loop()
+    refused: asyncio.Future[Exception] = loop.create_future()
+
+    async def on_error(error: Exception) -> None:
+        if bus.refused_identity(error):
+            if not refused.done():
+                refused.set_result(error)
+            log.error("NATS at %s refused this process's identity: %s", settings.nats_url, error)
+        else:
+            log.warning("NATS at %s: %s", settings.nats_url, error)
+
+    connecting = asyncio.ensure_future(bus.connect(settings, name, error_cb=on_error))
+    done, _ = await asyncio.wait({connecting, refused}, timeout=CONNECT_ATTEMPT_SECONDS,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if connecting in done:
+        return connecting.result()
+    connecting.cancel()
+    if refused in done:
+        identity = settings.nats_credentials or "none (CHARGEBUS_NATS_CREDENTIALS is not set)"
+        raise SystemExit(f"{name}: NATS at {settings.nats_url} refused this process's "
+                         f"identity {identity}: {refused.result()}")
+    raise SystemExit(f"{name}: cannot reach NATS at {settings.nats_url} within "
+                     f"{CONNECT_ATTEMPT_SECONDS:.0f} s")

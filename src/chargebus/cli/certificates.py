@@ -34,8 +34,6 @@ def register(commands) -> None:
                              "and print the chain, for its first certificate")
     issue.add_argument("station_id", type=station_id)
     issue.add_argument("--csr", type=Path, required=True, help="the CSR file (PEM)")
-    issue.add_argument("--data-dir", type=Path, help="where chargebus keeps its CA "
-                       "(default var)")
     issue.set_defaults(command=_issue)
 
     install = group.add_parser("install", help="install a root certificate on a station "
