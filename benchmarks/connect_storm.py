@@ -28,7 +28,6 @@ import orjson
 from picows import WSListener, WSMsgType, ws_connect
 
 from chargebus import bus, credentials
-from chargebus.config import Settings
 from chargebus.passwords import hash_password
 from chargebus.records import StationAccess, StationAdmission
 from chargebus.stores import Stores

@@ -13,7 +13,6 @@ format checker); the `ocpp` library's unpack plus its synchronous validation. Re
 the ratios within one run, not absolute times: the machine is shared and noisy.
 """
 import json
-from decimal import Decimal
 from importlib import resources
 
 import orjson

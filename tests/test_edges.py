@@ -14,6 +14,7 @@ import orjson
 import pytest
 import websockets
 
+from accepting_station import AcceptingStation
 from conftest import eventually, extra_edge, free_port
 from chargebus import subjects
 from chargebus.commands import Outcome, call_station
@@ -22,30 +23,6 @@ from chargebus.permissions import Role
 from chargebus.records import Presence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-class ResettableStation:
-    """A bare 1.6 socket that answers every Reset with Accepted."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.socket = None
-        self._answering = None
-
-    async def __aenter__(self):
-        self.socket = await websockets.connect(self.url, subprotocols=["ocpp1.6"])
-        self._answering = asyncio.create_task(self._answer())
-        return self
-
-    async def __aexit__(self, *exc_info):
-        self._answering.cancel()
-        await self.socket.close()
-
-    async def _answer(self):
-        async for message in self.socket:
-            call = orjson.loads(message)
-            if call[0] == 2:
-                await self.socket.send(orjson.dumps([3, call[1], {"status": "Accepted"}]).decode())
 
 
 async def presence(stores, station_id: str):
@@ -62,7 +39,7 @@ async def test_calls_reach_stations_on_either_edge_and_follow_them(system, bus, 
     with extra_edge(system, "edge-2") as second:
         urls = [system.station_url(ids[0]), system.station_url(ids[1]),
                 second.station_url(ids[2]), second.station_url(ids[3])]
-        stations = [ResettableStation(url) for url in urls]
+        stations = [AcceptingStation(url) for url in urls]
         for station in stations:
             await station.__aenter__()
         try:
@@ -75,7 +52,7 @@ async def test_calls_reach_stations_on_either_edge_and_follow_them(system, bus, 
             second.stop(signal.SIGKILL)
             for index in (2, 3):
                 await stations[index].__aexit__(None, None, None)
-                stations[index] = ResettableStation(system.station_url(ids[index]))
+                stations[index] = AcceptingStation(system.station_url(ids[index]))
                 await stations[index].__aenter__()
             moved = [await eventually(lambda i=i: _on(stores, i, "edge-1")) for i in ids[2:]]
             assert moved == [True, True]
@@ -92,7 +69,7 @@ async def test_a_station_that_reconnects_elsewhere_is_closed_on_the_old_edge(sys
         async with websockets.connect(third.station_url(station_id),
                                       subprotocols=["ocpp1.6"]) as old:
             assert await eventually(lambda: _on(stores, station_id, "edge-3"))
-            async with ResettableStation(system.station_url(station_id)):
+            async with AcceptingStation(system.station_url(station_id)):
                 await asyncio.wait_for(old.wait_closed(), 10)
                 assert old.close_code == 1001
                 assert await eventually(lambda: _on(stores, station_id, "edge-1"))
@@ -238,7 +215,7 @@ async def test_an_edge_refuses_a_node_id_that_a_running_edge_holds(system, bus, 
     """Two edges under one name would each take the other's stations for a crash's
     leftovers and mark them offline while their sockets are open."""
     station_id = f"HELD-{uuid.uuid4().hex[:6]}"
-    async with ResettableStation(system.station_url(station_id)):
+    async with AcceptingStation(system.station_url(station_id)):
         assert await eventually(lambda: presence(stores, station_id)) == "edge-1"
         intruder = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "chargebus_services.edge",

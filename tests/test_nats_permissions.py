@@ -17,9 +17,9 @@ from pathlib import Path
 import nats
 import orjson
 import pytest
-import websockets
 from nats.errors import TimeoutError as NatsTimeout
 
+from accepting_station import AcceptingStation
 from certificates import Authority
 from conftest import CHARGEBUS, eventually, free_port, service_process
 from chargebus import bus as chargebus_bus
@@ -77,30 +77,6 @@ async def signed_in(system, role: Role, node_id: str | None = None):
         yield nc, refusals
     finally:
         await nc.close()
-
-
-class RecordingStation:
-    """A bare 1.6 station that keeps every call the CSMS sends and accepts it."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.calls: list[list] = []
-
-    async def __aenter__(self):
-        self.socket = await websockets.connect(self.url, subprotocols=["ocpp1.6"])
-        self._answering = asyncio.create_task(self._answer())
-        return self
-
-    async def __aexit__(self, *exc_info):
-        self._answering.cancel()
-        await self.socket.close()
-
-    async def _answer(self):
-        async for message in self.socket:
-            call = orjson.loads(message)
-            if call[0] == 2:
-                self.calls.append(call)
-                await self.socket.send(orjson.dumps([3, call[1], {"status": "Accepted"}]).decode())
 
 
 async def online(stores, station_id: str) -> bool:
@@ -201,7 +177,7 @@ async def test_a_raw_reset_from_an_edge_or_the_sink_never_reaches_a_station(
     """The finding: a Reset published on a station's command subject reached it. Only the
     workers and the operator may command a station."""
     station_id = f"RAW-{uuid.uuid4().hex[:8]}"
-    async with RecordingStation(system.station_url(station_id)) as station:
+    async with AcceptingStation(system.station_url(station_id)) as station:
         assert await eventually(lambda: online(stores, station_id))
         node_id = "edge-1" if role is Role.EDGE else None
         async with signed_in(system, role, node_id) as (nc, refusals):
@@ -220,7 +196,7 @@ async def test_a_raw_reset_from_an_edge_or_the_sink_never_reaches_a_station(
 
 async def test_the_workers_command_stations_but_read_no_other_inbox(system, bus, stores):
     station_id = f"WRK-{uuid.uuid4().hex[:8]}"
-    async with RecordingStation(system.station_url(station_id)) as station:
+    async with AcceptingStation(system.station_url(station_id)) as station:
         assert await eventually(lambda: online(stores, station_id))
         async with signed_in(system, Role.WORKERS) as (nc, refusals):
             reply = await call_station(nc, station_id, "Reset", {"type": "Soft"}, timeout=10)

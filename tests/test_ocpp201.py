@@ -1,5 +1,4 @@
 """OCPP 2.0.1 end to end, with the `ocpp` package's v201 ChargePoint."""
-import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,7 +10,6 @@ from conftest import eventually, ocpp_station, rows_when
 from conftest import ended as transaction_ended
 from moments import ago, stamp
 from chargebus.clock import ocpp_timestamp
-from chargebus.stores import transaction_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

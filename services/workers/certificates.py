@@ -65,10 +65,11 @@ class Certificates:
             csr = checked_csr(pem, station_id, self._organization)
         except CsrRefused as refusal:
             log.warning("security: CSR of station %s refused: %s", station_id, refusal)
+            because = str(refusal)
             await self._stores.certificates.modify(
                 lambda current: (current or StationCertificates(station_id=station_id))
                 .model_copy(update={"refused_at": self._clock(),
-                                    "refused_because": str(refusal)}), station_id)
+                                    "refused_because": because}), station_id)
             return {"status": "Rejected"}
         # Sent after the answer, as the use case has it: the task runs once this
         # handler returned and the answer is on its way.

@@ -48,8 +48,9 @@ async def deliver(nc: Client, stores: Stores, authority: Authority, station_id: 
         chain = await authority.sign(csr, station_id, certificate_type)
     except SigningFailed as failure:
         log.warning("security: no certificate for %s: %s", station_id, failure)
+        because = str(failure)
         await stores.certificates.modify(lambda current: _record(current, station_id).model_copy(
-            update={"refused_at": utc_now(), "refused_because": str(failure)}), station_id)
+            update={"refused_at": utc_now(), "refused_because": because}), station_id)
         return None
     issued = IssuedCertificate(**facts_of(chain_leaf(chain)).model_dump(), issued_at=utc_now())
     await stores.certificates.modify(lambda current: _record(current, station_id).model_copy(

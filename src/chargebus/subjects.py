@@ -16,7 +16,6 @@ Subject space (prefix ``cb``):
     cb.sink.query                   read-only SQL to the process that owns chdb
     cb.ca.sign                      a CSR to an external CA integration (chargebus.authority)
     cb.deadletter.<consumer>        messages a consumer can never use, with the reason
-    cb.ca.sign                      certificate signing requests, to an external CA integration
     _INBOX.<identity key>.*         replies to one NATS identity's requests (chargebus.permissions)
 
 The JetStream and KV API subjects below name what an identity may do with a stream or
@@ -185,11 +184,6 @@ def action_consumer(consumer: str, action: str) -> str:
 def consumer_next(stream: str, consumer: str) -> str:
     """JetStream's API subject for pulling the next messages of a durable consumer."""
     return f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
-
-
-def certificate_signing() -> str:
-    """Where workers ask an external CA integration to sign a station's certificate."""
-    return f"{PREFIX}.ca.sign"
 
 
 def inbox_prefix(identity_key: str) -> str:
