@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from chargebus import events
-from chargebus.commands import DEFAULT_TIMEOUT, TIMEOUT, CommandReply, Outcome
+from chargebus.commands import DEFAULT_TIMEOUT, CommandReply, Outcome
 from chargebus.protocol.codec import (CALLRESULT, BrokenFrame, Dialect, Frame, InvalidOutgoing,
                                       call, check_result)
 
@@ -50,7 +50,7 @@ class OutboundCalls:
         headers = msg.headers or {}
         try:
             action = headers[events.ACTION]
-            timeout = float(headers.get(TIMEOUT, DEFAULT_TIMEOUT))
+            timeout = float(headers.get(events.TIMEOUT, DEFAULT_TIMEOUT))
             payload = orjson.loads(msg.data)
         except (KeyError, ValueError) as error:
             self._reply(msg, CommandReply.failure(Outcome.INVALID,

@@ -35,10 +35,12 @@ from chargebus_services.edge.turnover import Turnover
 
 log = logging.getLogger(__name__)
 
-LISTEN_BACKLOG = 4096  # a backlog of 100 made 10k stations take 43 s to connect here
+# A short backlog makes a reconnect storm wait on refused connections' retries
+# (benchmarks/README.md).
+LISTEN_BACKLOG = 4096
 HANDSHAKE_TIMEOUT = 10.0
 # picows allocates this per socket up front and grows it for larger messages; most
-# OCPP messages are far below 2 KiB (16 KiB, the default, cost 12 KiB more per station).
+# OCPP messages are far below 2 KiB, and the default of 16 KiB is held by every station.
 READ_BUFFER_BYTES = 2048
 # Stations may answer a close slowly; a drain waits this long for all of them.
 DRAIN_CLOSE_SECONDS = 10.0

@@ -29,7 +29,7 @@ from chargebus.convert import converter
 from chargebus.events import CallContext
 from chargebus.model import TransactionEvent
 from chargebus.records import Transaction
-from chargebus.stores import Stores, transaction_key
+from chargebus.stores import ACTIVE_PREFIX, Stores, transaction_key
 from chargebus_services.workers.authorization import Authorization
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,8 @@ class Transactions:
         self._sweeping: asyncio.Task | None = None
         # Transactions applied at once, across this worker's consumers. Unbounded (a
         # batch of 64 each), the workers' answers to StartTransaction and
-        # StopTransaction waited behind them: p99 4.3 s against 1.5 s at 16, for the
-        # same calls/s (1,000 stations of 1.6 as fast as answered; 0.9 s one at a
-        # time, at a sixth fewer calls/s).
+        # StopTransaction waited behind them, and one at a time served fewer calls; a
+        # bound between the two answers soonest (benchmarks/README.md).
         self._applying = asyncio.Semaphore(APPLYING_AT_ONCE)
 
     # -- answers -------------------------------------------------------------------
@@ -160,7 +159,7 @@ class Transactions:
         sweeps, and doing either twice changes nothing."""
         closed = 0
         now = utc_now()
-        for listing in await self._stores.active.all(prefix="active"):
+        for listing in await self._stores.active.all(prefix=ACTIVE_PREFIX):
             for reference, claimed_at in listing.transactions.items():
                 station_id, _, transaction_id = reference.partition("/")
                 key = transaction_key(station_id, transaction_id)

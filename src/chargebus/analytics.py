@@ -13,8 +13,6 @@ from chargebus import queryreplies
 from chargebus.clickhouse.migrations import (ENERGY_1D, ENERGY_15M, LAST_SAMPLE, POWER_15M,
                                              SAMPLES, SESSIONS)
 
-QUERIES = ("energy", "peak", "sessions", "silent", "series")
-
 
 def _text(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

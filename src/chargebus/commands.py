@@ -26,9 +26,6 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from chargebus import events, subjects
 from chargebus.stores import Stores
 
-TIMEOUT = "Chargebus-Timeout"
-OUTCOME = "Chargebus-Outcome"
-
 DEFAULT_TIMEOUT = 30.0
 # Time the sender allows beyond the edge's own deadline for the reply to travel back.
 REPLY_MARGIN = 2.0
@@ -52,7 +49,7 @@ class CommandReply:
         return self.outcome is Outcome.RESULT
 
     def encode(self) -> tuple[bytes, dict[str, str]]:
-        return orjson.dumps(self.body), {OUTCOME: self.outcome.value}
+        return orjson.dumps(self.body), {events.OUTCOME: self.outcome.value}
 
     @classmethod
     def failure(cls, outcome: Outcome, reason: str) -> "CommandReply":
@@ -85,11 +82,11 @@ async def call_station(nc: Client, station_id: str, action: str, payload: dict,
         reply = await nc.request(
             subjects.station_command(presence.edge_id, station_id), orjson.dumps(payload),
             timeout=timeout + REPLY_MARGIN,
-            headers={events.ACTION: action, TIMEOUT: repr(float(timeout))})
+            headers={events.ACTION: action, events.TIMEOUT: repr(float(timeout))})
     except NoRespondersError:  # its edge is gone; the station has not come back elsewhere
         return CommandReply.failure(Outcome.OFFLINE, f"{station_id} is not connected")
     except NatsTimeoutError:
         return CommandReply.failure(Outcome.TIMEOUT,
                                     f"no reply from the edge of {station_id} in time")
-    outcome = Outcome((reply.headers or {}).get(OUTCOME, Outcome.INVALID.value))
+    outcome = Outcome((reply.headers or {}).get(events.OUTCOME, Outcome.INVALID.value))
     return CommandReply(outcome, orjson.loads(reply.data))

@@ -141,8 +141,9 @@ class Settings(BaseSettings):
     sink_max_retry_seconds: float = Field(60.0, gt=0)
     # A sink inserts up to this many messages at once, or what came within the seconds.
     # ClickHouse wants few, large inserts: each makes a part in the samples table and in
-    # every materialized view's table, and parts are merged in the background. At 5,000
-    # messages or 0.5 s, the merges took a quarter of an embedded sink's CPU at full rate.
+    # every materialized view's table, and parts are merged in the background; with a
+    # quarter of these batches the merges took a large share of an embedded sink's CPU
+    # (benchmarks/README.md).
     sink_batch_size: int = Field(20_000, gt=0)
     sink_batch_seconds: float = Field(1.0, gt=0)
     # Read-only SQL from outside (chargebus sql, the analytics) runs with ClickHouse's

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from chargebus import bus, credentials, subjects
@@ -50,7 +50,6 @@ class Child:
     command: list[str]
     environment: dict[str, str]
     process: subprocess.Popen | None = None
-    restarts: int = field(default=0)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -149,7 +148,7 @@ class EmbeddedSystem:
         all_ready = asyncio.Event()
 
         async def on_ready(msg) -> None:
-            waiting.discard(msg.subject.rsplit(".", 1)[-1])
+            waiting.discard(subjects.ready_service(msg.subject))
             if not waiting:
                 all_ready.set()
 
@@ -187,7 +186,6 @@ class EmbeddedSystem:
                 if not child.alive:
                     log.error("%s exited with code %s; starting it again",
                               child.name, child.process.returncode)
-                    child.restarts += 1
                     await asyncio.sleep(RESTART_DELAY_SECONDS)
                     child.start()
             try:

@@ -1,6 +1,9 @@
-"""The context every bus message about a station's call carries, as NATS headers."""
+"""The NATS header names chargebus uses, and the context every bus message about a
+station's call carries in them."""
 import hashlib
 from dataclasses import dataclass
+
+from nats.js.api import Header
 
 from chargebus.protocol import OcppVersion
 
@@ -17,8 +20,17 @@ ANSWER = "Chargebus-Answer"
 FAULT = "Chargebus-Fault"
 # On a dead letter: why it could not be used.
 REASON = "Chargebus-Reason"
-# JetStream's own deduplication header.
-NATS_MSG_ID = "Nats-Msg-Id"
+# JetStream's own deduplication header, as nats-py names it.
+NATS_MSG_ID = Header.MSG_ID.value
+# On a command to a station (chargebus.commands): how long the sender waits, in seconds.
+TIMEOUT = "Chargebus-Timeout"
+# On a command's reply: how it ended (chargebus.commands.Outcome).
+OUTCOME = "Chargebus-Outcome"
+# On the replies of a query (chargebus.queryreplies): the reply's number, from 0; on the
+# last one the number of rows in all; on a reply that ends the answer, the kind of error.
+QUERY_PART = "Chargebus-Query-Part"
+QUERY_ROWS = "Chargebus-Query-Rows"
+QUERY_ERROR = "Chargebus-Error"
 
 
 @dataclass(frozen=True, slots=True)

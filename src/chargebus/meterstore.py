@@ -32,7 +32,7 @@ class MeterStore:
     def __init__(self, engine: Engine, limits: QueryLimits | None = None):
         self.engine = engine
         self.limits = limits or QueryLimits.defaults()
-        self.schema_version = migrate(engine)
+        migrate(engine)
         self._capabilities = Capabilities(engine.version)
         self._call_reader: CallReader | None = None  # a server's: chdb, when first needed
         # The sink inserts from two threads at once (one batch while the next is read);

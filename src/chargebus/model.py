@@ -106,9 +106,3 @@ class TransactionEvent(BaseModel):
     offline: bool = False
     stop_reason: str | None = None
     readings: list[EnergyReading] = []
-
-
-class SecurityEvent(BaseModel):
-    type: str
-    timestamp: datetime
-    tech_info: str | None = None

@@ -2,9 +2,9 @@
 
 The request (subjects.sink_query(), answered by the sink) is the SQL. The answer goes
 to the request's reply inbox, in order: each reply holds whole rows, JSON objects one a
-line, and stays under the NATS server's max_payload; it carries its number (PART, from
-0), and the last one carries ROWS too, the number of rows in all. An error ends an
-answer instead: a reply with ERROR (one of the kinds below) and the reason as text,
+line, and stays under the NATS server's max_payload; it carries its number (the events.QUERY_PART
+header, from 0), and the last one carries QUERY_ROWS too, the number of rows in all. An error ends an
+answer instead: a reply with QUERY_ERROR (one of the kinds below) and the reason as text,
 after whatever rows came before it (a limit may stop a query midway).
 """
 from collections.abc import AsyncIterator
@@ -13,11 +13,7 @@ import orjson
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 
-from chargebus import subjects
-
-PART = "Chargebus-Query-Part"
-ROWS = "Chargebus-Query-Rows"
-ERROR = "Chargebus-Error"
+from chargebus import events, subjects
 
 REFUSED = "refused"  # ClickHouse's protection refused the query: nothing ran
 LIMIT = "limit"      # a limit stopped it; the reason names the limit and its setting
@@ -74,11 +70,12 @@ class Answer:
             await self._send(bytes(self._pending))
         self._pending.clear()
         await self._nc.publish(self._inbox, reason.encode()[:self._room],
-                               headers={ERROR: kind})
+                               headers={events.QUERY_ERROR: kind})
 
     async def _send(self, lines: bytes, last: bool = False) -> None:
         self._rows += lines.count(b"\n")
-        headers = {PART: str(self._parts)} | ({ROWS: str(self._rows)} if last else {})
+        headers = ({events.QUERY_PART: str(self._parts)}
+                   | ({events.QUERY_ROWS: str(self._rows)} if last else {}))
         self._parts += 1
         await self._nc.publish(self._inbox, lines, headers=headers)
 
@@ -98,11 +95,12 @@ async def ask(nc: Client, sql: str, timeout: float) -> AsyncIterator[dict]:
             headers = reply.headers or {}
             if headers.get(_STATUS) == _NO_RESPONDERS:
                 raise NoRespondersError
-            if ERROR in headers:
-                raise QueryFailed(headers[ERROR], reply.data.decode(errors="replace"))
-            if headers.get(PART) != str(parts):
+            if events.QUERY_ERROR in headers:
+                raise QueryFailed(headers[events.QUERY_ERROR],
+                                  reply.data.decode(errors="replace"))
+            if headers.get(events.QUERY_PART) != str(parts):
                 raise QueryFailed(FAILED, f"reply {parts} of the answer was lost "
-                                          f"(the next one was {headers.get(PART)})")
+                                          f"(the next one was {headers.get(events.QUERY_PART)})")
             parts += 1
             for line in reply.data.splitlines():
                 try:
@@ -113,10 +111,10 @@ async def ask(nc: Client, sql: str, timeout: float) -> AsyncIterator[dict]:
                     raise QueryFailed(FAILED, _NOT_ROWS)
                 rows += 1
                 yield row
-            if ROWS in headers:
-                if headers[ROWS] != str(rows):
-                    raise QueryFailed(FAILED, f"the answer had {headers[ROWS]} rows, "
-                                              f"{rows} of them came")
+            if events.QUERY_ROWS in headers:
+                if headers[events.QUERY_ROWS] != str(rows):
+                    raise QueryFailed(FAILED, f"the answer had {headers[events.QUERY_ROWS]} "
+                                              f"rows, {rows} of them came")
                 return
     finally:
         await replies.unsubscribe()

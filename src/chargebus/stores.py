@@ -141,19 +141,26 @@ class Stores:
         return ack.seq
 
 
+# The first part of each kind of key in the shared buckets: several kinds share a bucket,
+# and a sweep lists one kind by its prefix.
+TRANSACTION_PREFIX = "tx"
+CLAIM_PREFIX = "claim"
+ACTIVE_PREFIX = "active"
+
+
 def transaction_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
     """Transaction ids are the station's own in 2.x, so they are keyed per station."""
-    return ("tx", station_id, transaction_id)
+    return (TRANSACTION_PREFIX, station_id, transaction_id)
 
 
 def claim_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
     """Where the token a transaction counts against is noted."""
-    return ("claim", station_id, transaction_id)
+    return (CLAIM_PREFIX, station_id, transaction_id)
 
 
 def active_key(id_token: str) -> tuple[str, str]:
     """Where the transactions a token has under way are listed."""
-    return ("active", token_key(id_token))
+    return (ACTIVE_PREFIX, token_key(id_token))
 
 
 def token_key(id_token: str) -> str:

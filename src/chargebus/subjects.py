@@ -45,16 +45,12 @@ STATUS_CONSUMER = "registry-status"
 
 
 # The action comes before the station so that a consumer reads one action through one
-# filter, ``cb.station.<action>.*``. Consumers have a single filter each: on this
-# nats-server (2.15) a consumer with several wildcard filters cost the server 70 to 500 us
-# a message against 10 to 30 us for one (benchmarks/ingest.py, 2026-11-21). One filter
-# costs the server about what none does once a stream block holds more than one subject
-# per four messages, as a busy network's blocks do (many stations, each sending seldom);
-# with 1,000 stations sending hundreds of calls each it cost 2.3 times as much
-# (benchmarks/consumer_filter.py). A consumer of the whole stream would hand its reader
-# all the other calls too: the meter sink read 179,000 samples/s that way against 256,000
-# with its filters, with a Heartbeat per two MeterValues (benchmarks/ingest.py
-# --other-calls 0.5, 100,000 stations).
+# filter, ``cb.station.<action>.*``. Consumers have a single filter each: nats-server
+# spends several times as much on a message for a consumer with several wildcard filters
+# as for one with a single filter. A single filter costs about what none does once a
+# stream block holds many subjects, as a busy network's blocks do (many stations, each
+# sending seldom), and a consumer of the whole stream would hand its reader all the
+# other calls too, which slowed the meter sink by a third (benchmarks/README.md).
 def station_event(station_id: str, action: str) -> str:
     """Where an edge records a station-to-CSMS call in the OCPP stream."""
     return f"{PREFIX}.station.{action}.{station_id}"
@@ -155,6 +151,11 @@ def any_service_ready() -> str:
     return f"{PREFIX}.sys.ready.*"
 
 
+def ready_service(subject: str) -> str:
+    """The service a service_ready() subject announces."""
+    return subject.rsplit(".", 1)[-1]
+
+
 def sink_query() -> str:
     return f"{PREFIX}.sink.query"
 
@@ -215,6 +216,7 @@ def kv_key_prefix(bucket: str) -> str:
 
 
 _JS_API = "$JS.API"
+_JS_ACK = "$JS.ACK"
 
 
 def stream_info(stream: str) -> str:
@@ -240,7 +242,13 @@ def durable_consumer_api(stream: str, consumer: str) -> tuple[str, ...]:
             f"{_JS_API}.CONSUMER.CREATE.{stream}.{consumer}.>",
             f"{_JS_API}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}",
             f"{_JS_API}.CONSUMER.INFO.{stream}.{consumer}",
-            consumer_next(stream, consumer), f"$JS.ACK.{stream}.{consumer}.>")
+            consumer_next(stream, consumer), f"{_JS_ACK}.{stream}.{consumer}.>")
+
+
+def jetstream_ack_prefix() -> str:
+    """What the reply subject of every message a JetStream consumer delivers starts with:
+    acknowledging the message is publishing there."""
+    return f"{_JS_ACK}."
 
 
 def flow_control(stream: str) -> str:

@@ -2,8 +2,7 @@
 from chargebus.clock import ocpp_timestamp, parse_timestamp
 from chargebus.convert._readings import energy_readings
 from chargebus.model import (AuthorizationDecision, Boot, BootDecision, EnergyReading, IdToken,
-                             SecurityEvent, StatusReport, TokenUse, TransactionEvent,
-                             TransactionEventKind)
+                             StatusReport, TokenUse, TransactionEvent, TransactionEventKind)
 from chargebus.protocol import OcppVersion
 from chargebus.records import LocalListEntry
 
@@ -85,11 +84,6 @@ def token_use(action: str, payload: dict) -> TokenUse | None:
     if action == "StopTransaction":
         return TokenUse.RELEASE
     return None
-
-
-def security_event(payload: dict) -> SecurityEvent:
-    return SecurityEvent(type=payload["type"], timestamp=parse_timestamp(payload["timestamp"]),
-                         tech_info=payload.get("techInfo"))
 
 
 def send_local_list(version: int, full: bool, entries: dict[str, LocalListEntry | None]) -> dict:

@@ -1,9 +1,8 @@
 """OCPP 2.0.1 (and 2.1) payloads to and from chargebus.model."""
 from chargebus.clock import ocpp_timestamp, parse_timestamp
 from chargebus.convert._readings import energy_readings
-from chargebus.model import (AuthorizationDecision, Boot, BootDecision, IdToken, SecurityEvent,
-                             StatusReport, TokenType, TokenUse, TransactionEvent,
-                             TransactionEventKind)
+from chargebus.model import (AuthorizationDecision, Boot, BootDecision, IdToken, StatusReport,
+                             TokenType, TokenUse, TransactionEvent, TransactionEventKind)
 from chargebus.protocol import OcppVersion
 from chargebus.records import LocalListEntry
 
@@ -85,11 +84,6 @@ def token_use(action: str, payload: dict) -> TokenUse | None:
     if payload.get("idToken"):
         return TokenUse.CLAIM
     return None
-
-
-def security_event(payload: dict) -> SecurityEvent:
-    return SecurityEvent(type=payload["type"], timestamp=parse_timestamp(payload["timestamp"]),
-                         tech_info=payload.get("techInfo"))
 
 
 def send_local_list(version: int, full: bool, entries: dict[str, LocalListEntry | None]) -> dict:

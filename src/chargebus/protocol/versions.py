@@ -12,10 +12,6 @@ class OcppVersion(enum.StrEnum):
     V201 = "ocpp2.0.1"
     V21 = "ocpp2.1"
 
-    @property
-    def is_2x(self) -> bool:
-        return self is not OcppVersion.V16
-
 
 @functools.cache
 def known_actions(version: OcppVersion) -> frozenset[str]:

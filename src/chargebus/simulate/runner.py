@@ -247,8 +247,8 @@ class ProcessRunner:
                     station.listener, station.url, extra_headers=headers,
                     websocket_handshake_timeout=HANDSHAKE_TIMEOUT,
                     read_buffer_init_size=READ_BUFFER_BYTES, enable_auto_ping=False,
-                    # uvloop's transport: a 10,000-station storm took the simulator
-                    # 10.2 s of CPU on it against 13.4-13.9 s on aiofastnet's.
+                    # uvloop's transport: a storm costs the simulator less CPU on it
+                    # than on aiofastnet's (benchmarks/README.md).
                     use_aiofastnet=False,
                     logger_name=PICOWS_LOG)
             except WSHandshakeError as error:
