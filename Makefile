@@ -43,6 +43,13 @@ $(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
 clean:
 	rm -rf $(VENV) build *.egg-info
 
+# ruff with the rules chosen in pyproject.toml ([tool.ruff]); tests/test__sourcecode.py
+# runs the same check inside `make test`.
+LINTED := src services core tests benchmarks scripts
+.PHONY: lint
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check $(LINTED)
+
 .PHONY: bench instructions
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,ops --benchmark-json=benchmarks/last-run.json \

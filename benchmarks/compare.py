@@ -277,13 +277,15 @@ def measure(system: System, arguments: argparse.Namespace, fixed_rate: float | N
     for key, mix in (("load_16", "1.6"), ("load_201", "2.0.1")):
         results, cpu = simulate(system, Options(
             **common, stations=arguments.load_stations, mode=Mode.LOAD, rate=float("inf"),
-            duration=arguments.duration, mix=parse_mix(mix), station_prefix=f"L{mix.replace('.', '')}-"))
+            duration=arguments.duration, mix=parse_mix(mix),
+            station_prefix=f"L{mix.replace('.', '')}-"))
         figures[key] = load_figures(results, cpu)
         figures[key]["stations"] = arguments.load_stations
         figures[key]["quiet_after_seconds"] = round(wait_quiet(system), 1)
 
     rate = fixed_rate or arguments.fixed_rate or round(
-        0.5 * min(figures["load_16"]["calls_per_second"], figures["load_201"]["calls_per_second"]), -1)
+        0.5 * min(figures["load_16"]["calls_per_second"],
+                  figures["load_201"]["calls_per_second"]), -1)
     results, cpu = simulate(system, Options(
         **common, stations=arguments.load_stations, mode=Mode.LOAD, rate=max(rate, 10.0),
         duration=arguments.duration, mix=parse_mix("1.6=1,2.0.1=1"), station_prefix="FIXED-"))
@@ -296,7 +298,8 @@ def machine() -> dict:
     model = next((line.split(":", 1)[1].strip()
                   for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
-    memory_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+    memory_kib = next(int(line.split()[1])
+                      for line in Path("/proc/meminfo").read_text().splitlines()
                       if line.startswith("MemTotal:"))
     return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(memory_kib / 2**20, 1),
             "kernel": platform.release(), "python": platform.python_version(),
@@ -384,7 +387,8 @@ def main() -> int:
     parser.add_argument("--idle-stations", type=int, default=10_000)
     parser.add_argument("--storm-stations", type=int, default=10_000)
     parser.add_argument("--fixed-rate", type=float,
-                        help="calls/s of the fixed load (default: half what the baseline sustained)")
+                        help="calls/s of the fixed load "
+                             "(default: half what the baseline sustained)")
     parser.add_argument("--processes", type=int, default=2, help="simulator processes (default 2)")
     parser.add_argument("--phase-timeout", type=float, default=120.0,
                         help="seconds stations may take to connect, or to come back in a storm")
@@ -393,7 +397,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
                         help=f"where the results go (default {DEFAULT_JSON.relative_to(ROOT)})")
     arguments = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     # The systems inherit this limit: the edge or the baseline holds every station's socket.
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     needed = max(arguments.idle_stations, arguments.storm_stations) + 200

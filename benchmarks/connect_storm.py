@@ -9,8 +9,9 @@ temporary folder, then opens the stations from this process with picows over
 from the first connect to the last boot answer and the edge's resident memory before
 and after, divided by the number of stations. With --profile 1 every station
 has a password in the access bucket and sends it with HTTP Basic, so the edge verifies
-one scrypt hash per station. Stops everything when done or after --deadline seconds. Both sides share this machine's cores: the figures include the
-load the stations themselves put on it.
+one scrypt hash per station. Stops everything when done or after --deadline seconds.
+Both sides share this machine's cores: the figures include the load the stations
+themselves put on it.
 """
 import argparse
 import asyncio
@@ -136,7 +137,7 @@ def main() -> int:
     parser.add_argument("--profile", type=int, choices=(0, 1), default=0,
                         help="security profile of the edge (1: HTTP Basic passwords)")
     arguments = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if arguments.stations + 100 > hard:
         raise SystemExit(f"{arguments.stations} stations need more than the {hard} open files "

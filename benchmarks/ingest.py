@@ -84,7 +84,7 @@ async def publish(nc, count: int, stations: int, samples_per_message: int = 4,
             subjects.station_event(station, action), body,
             headers=context.record_headers(body))))
         if len(pending) >= WINDOW:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
 
     for index in range(count):
         station = f"BENCH-{index % stations:05d}"

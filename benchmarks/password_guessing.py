@@ -140,7 +140,7 @@ async def guessers(port: int, count: int, spraying: float) -> dict:
             try:
                 status = str(await asyncio.wait_for(
                     upgrade(port, target, f"guess-{index}-{attempt}-0123456789"), 60))
-            except (asyncio.TimeoutError, OSError, asyncio.IncompleteReadError) as error:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as error:
                 status = type(error).__name__
             statuses[status] = statuses.get(status, 0) + 1
 
@@ -209,7 +209,8 @@ async def time_answers(port: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"unknown id": [], "wrong password": []}
     statuses = set()
     for sample in range(TIMING_SAMPLES):
-        for case, station_id in (("unknown id", f"NOBODY-{sample}"), ("wrong password", "TARGET-0")):
+        for case, station_id in (("unknown id", f"NOBODY-{sample}"),
+                                 ("wrong password", "TARGET-0")):
             started = time.perf_counter()
             statuses.add(await upgrade(port, station_id, f"wrong-{sample}-0123456789"))
             times[case].append(time.perf_counter() - started)

@@ -66,8 +66,8 @@ def decoders(name: str) -> dict:
     }
 
 
-PEERS = ["chargebus_compiled", "chargebus_compiled_then_dict", "chargebus_pure", "orjson_loads", "msgspec_typed", "jsonschema",
-         "ocpp_library"]
+PEERS = ["chargebus_compiled", "chargebus_compiled_then_dict", "chargebus_pure", "orjson_loads",
+         "msgspec_typed", "jsonschema", "ocpp_library"]
 
 
 @pytest.mark.parametrize("peer", PEERS)

@@ -442,7 +442,8 @@ def write_version(tag: str, package: str, draft: int) -> int:
         lines += ["", ""] + body
     for direction, table in (("request", requests), ("response", responses)):
         lines += ["", "", f"def validate_{direction}(action, payload):",
-                  f'    """Validate the payload of a {direction} of ``action``: 0 when valid, 1 when',
+                  f'    """Validate the payload of a {direction} of ``action``: '
+                  '0 when valid, 1 when',
                   '    the version has no such action. The action is found by its length, then',
                   '    its text: no hashing of a string the station just sent."""',
                   "    size = len(action)"]
@@ -468,7 +469,7 @@ def write_version(tag: str, package: str, draft: int) -> int:
         link.unlink()
     link.symlink_to(source.name)
     declarations = [header.rstrip(), "", RUNTIME_DECLARATIONS]
-    for literal, (name, pxd_type) in writer.constants.items():
+    for name, pxd_type in writer.constants.values():
         declarations.append(f"cdef {pxd_type} {name}")
     declarations += [f"cdef list {name}" for name in writer.seen_lists]
     declarations.append("")

@@ -106,8 +106,9 @@ def calls_of_one_layout(days):
                       st.fixed_dictionaries(
                 {"transactionInfo": st.fixed_dictionaries({"transactionId": ODD_TEXT}),
                  "eventType": st.just("Updated")},
-                optional={"evse": st.fixed_dictionaries({"id": st.integers(1, 9)},
-                                                         optional={"connectorId": st.integers(1, 3)}),
+                optional={"evse": st.fixed_dictionaries(
+                              {"id": st.integers(1, 9)},
+                              optional={"connectorId": st.integers(1, 3)}),
                           "meterValue": meter_values(sampled_2x, days)}))),
             min_size=1, max_size=4),
     )

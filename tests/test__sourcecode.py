@@ -1,5 +1,6 @@
 """Checks over the source code itself, run inside the suite so that `make test` alone
-catches them (asyncpg runs its linters the same way).
+catches them (asyncpg runs its linters the same way): ruff with the project's rules, and
+the vocabulary scan.
 
 The vocabulary scan: a NATS subject, a JetStream or KV prefix, a header name or a KV key
 prefix is written in the one module that owns it and named everywhere else, so that a
@@ -7,6 +8,8 @@ rename is one edit and a reader finds every name in one place.
 """
 import ast
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -97,6 +100,17 @@ def sources() -> list[Path]:
              *(path for path in (ROOT / "core").rglob("*.py")
                if not GENERATED.match(path.name))]
     return sorted(found)
+
+
+# What `make lint` checks (the Makefile's LINTED).
+LINTED = ("src", "services", "core", "tests", "benchmarks", "scripts")
+
+
+def test_ruff_finds_nothing():
+    ruff = Path(sys.executable).with_name("ruff")
+    checked = subprocess.run([str(ruff), "check", "--no-cache", *LINTED], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_the_scan_covers_the_sources():

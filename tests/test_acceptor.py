@@ -4,6 +4,7 @@ once rather than left in the backlog, and a closed acceptor takes no more."""
 import asyncio
 import resource
 import socket
+from typing import ClassVar
 
 import pytest
 import uvloop
@@ -14,7 +15,7 @@ WAITING = 100
 
 
 class Counted(asyncio.Protocol):
-    made: list["Counted"] = []
+    made: ClassVar[list["Counted"]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport

@@ -94,9 +94,9 @@ async def test_meter_values_clickhouse_would_read_otherwise_are_stored_as_the_si
     await record_directly(bus, station_id, "2", "MeterValues", {
         "connectorId": 1, "meterValue": orjson.loads(meter_value("2026-11-21 10:02:00", "2"))})
     await record_directly(bus, station_id, "3", "MeterValues", (
-        '{"connectorId": 1, "meterValue": %s, "meterValue": [{"timestamp": '
-        '"2026-11-21T10:03:00Z", "sampledValue": [{"value": "3"}, {"value": "33"}]}]}'
-        % meter_value("2026-11-21T10:03:00Z", "0")).encode())
+        '{"connectorId": 1, "meterValue": ' + meter_value("2026-11-21T10:03:00Z", "0")
+        + ', "meterValue": [{"timestamp": '
+        '"2026-11-21T10:03:00Z", "sampledValue": [{"value": "3"}, {"value": "33"}]}]}').encode())
     await record_directly(bus, station_id, "4", "MeterValues", {
         "connectorId": 1.0, "meterValue": orjson.loads(meter_value("2026-11-21T10:04:00Z", "4"))})
 

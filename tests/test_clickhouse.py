@@ -302,8 +302,9 @@ def _sink_pid(system) -> int:
 def test_a_second_owner_of_a_chdb_folder_is_told_clearly(system):
     done = subprocess.run([sys.executable, "-m", "chargebus_services.sink"], capture_output=True,
                           text=True, timeout=60,
-                          env=os.environ | {"CHARGEBUS_NATS_URL": system.nats_url,
-                                            "CHARGEBUS_NATS_CREDENTIALS": str(system.seed(Role.SINK)),
-                                            "CHARGEBUS_DATA_DIR": str(system.data_dir)})
+                          env=os.environ | {
+                              "CHARGEBUS_NATS_URL": system.nats_url,
+                              "CHARGEBUS_NATS_CREDENTIALS": str(system.seed(Role.SINK)),
+                              "CHARGEBUS_DATA_DIR": str(system.data_dir)})
     assert done.returncode != 0
     assert "Only one process may own it" in done.stderr + done.stdout

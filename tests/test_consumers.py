@@ -29,7 +29,7 @@ async def _consume(system, name: str, overlap: bool, messages: int = 6,
         if number == 1:
             try:
                 await asyncio.wait_for(later_started.wait(), 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         else:
             later_started.set()

@@ -28,7 +28,8 @@ class NatsServer:
         self.process = None
 
     async def start(self) -> None:
-        self.process = subprocess.Popen(self._command)
+        # Popen returns once the child is started; the loop below waits for it to listen.
+        self.process = subprocess.Popen(self._command)  # noqa: ASYNC220
         for _ in range(100):
             try:
                 nc = await nats.connect(self.url, allow_reconnect=False, connect_timeout=1)

@@ -126,8 +126,8 @@ async def test_fragments_over_the_size_limit_close_with_1009(system):
 async def test_a_full_publish_window_pauses_stations_and_loses_nothing(system, bus):
     with extra_edge(system, "edge-5", {"CHARGEBUS_EDGE_PUBLISH_WINDOW": "2"}) as fifth:
         async def send_statuses(index: int) -> list:
-            async with websockets.connect(fifth.station_url(f"PRESS-{index}-{uuid.uuid4().hex[:4]}"),
-                                          subprotocols=["ocpp1.6"]) as socket:
+            url = fifth.station_url(f"PRESS-{index}-{uuid.uuid4().hex[:4]}")
+            async with websockets.connect(url, subprotocols=["ocpp1.6"]) as socket:
                 answers = []
                 for n in range(10):
                     await socket.send(orjson.dumps([2, f"s{n}", "StatusNotification", {

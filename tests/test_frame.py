@@ -100,7 +100,8 @@ def test_call_result_and_error(frame):
 
 
 def test_ocpp21_message_types_decode_on_21_only(frame):
-    send = b'[6, "s", "NotifyPeriodicEventStream", {"id": 1, "pending": 0, "basetime": "2026-11-21T10:00:00Z", "data": [{"t": 0.5, "v": "1"}]}]'
+    send = (b'[6, "s", "NotifyPeriodicEventStream", {"id": 1, "pending": 0, '
+            b'"basetime": "2026-11-21T10:00:00Z", "data": [{"t": 0.5, "v": "1"}]}]')
     assert frame.decode(send, frame.v21).message_type == frame.SEND
     result_error = b'[5, "r", "InternalError", "", {}]'
     assert frame.decode(result_error, frame.v21).message_type == frame.CALLRESULTERROR
@@ -122,7 +123,8 @@ def test_ocpp21_message_types_decode_on_21_only(frame):
     (b'[2, "1", "Authorize", {"idTag": "123456789012345678901"}]', "type_constraint",
      "Authorize: idTag must be at most 20 characters"),
     (b'[2, "1", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": '
-     b'"2026-11-21T10:00:00Z", "sampledValue": [{"value": "1"}, {"value": "2", "unit": "furlong"}]}]}]',
+     b'"2026-11-21T10:00:00Z", "sampledValue": [{"value": "1"}, '
+     b'{"value": "2", "unit": "furlong"}]}]}]',
      "property_constraint", "MeterValues: meterValue[0].sampledValue[1].unit must be one of"),
     (b'[2, "1", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": '
      b'"2026-11-21 10:00:00", "sampledValue": [{"value": "1"}]}]}]',
@@ -142,8 +144,9 @@ def test_encoders_refuse_what_breaks_the_schema(frame):
         2, "1", "Reset", {"type": "Hard"}]
     with pytest.raises(FrameError, match="Reset request: type must be one of"):
         frame.encode_call(frame.v16, "1", "Reset", {"type": "Gentle"})
-    assert orjson.loads(frame.encode_call_result(frame.v201, "9", "Heartbeat", {
-        "currentTime": "2026-11-21T10:00:00Z"})) == [3, "9", {"currentTime": "2026-11-21T10:00:00Z"}]
+    answer = {"currentTime": "2026-11-21T10:00:00Z"}
+    assert orjson.loads(frame.encode_call_result(frame.v201, "9", "Heartbeat", answer)) == [
+        3, "9", answer]
     with pytest.raises(FrameError, match="Heartbeat response: currentTime is required"):
         frame.encode_call_result(frame.v201, "9", "Heartbeat", {})
     with pytest.raises(FrameError, match="not an action"):

@@ -173,7 +173,8 @@ async def test_a_locked_out_station_is_admitted_once_the_lockout_ends(system, st
             "CHARGEBUS_EDGE_AUTH_FREE_FAILURES": "0",
             "CHARGEBUS_EDGE_AUTH_LOCKOUT_FAILURES": "1",
             "CHARGEBUS_EDGE_AUTH_LOCKOUT_SECONDS": "1"}) as edge:
-        wrong = await upgrade_answer(edge.port, station_id, basic(station_id, "wrong-password-1234"))
+        wrong = await upgrade_answer(edge.port, station_id,
+                                     basic(station_id, "wrong-password-1234"))
         assert status_of(wrong) == 401
         answers = []
         while not answers or status_of(answers[-1]) == 429:

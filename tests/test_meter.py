@@ -38,8 +38,9 @@ def test_16_stop_transaction_data_has_no_connector():
 
 
 def test_201_multiplier_and_unit():
-    payload = {"evseId": 1, "meterValue": [{"timestamp": "2026-01-01T00:00:00+01:00",
-               "sampledValue": [{"value": 123, "unitOfMeasure": {"unit": "kWh", "multiplier": 3}}]}]}
+    payload = {"evseId": 1, "meterValue": [{
+        "timestamp": "2026-01-01T00:00:00+01:00",
+        "sampledValue": [{"value": 123, "unitOfMeasure": {"unit": "kWh", "multiplier": 3}}]}]}
     where = placement(OcppVersion.V201, "MeterValues", payload)
     [sample] = samples("CS", OcppVersion.V201, "MeterValues", payload, where)
     # 123 kWh times 10^3, in the one unit energy has in the table: Wh.

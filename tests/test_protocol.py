@@ -7,9 +7,11 @@ from chargebus.routing import ROUTES
 
 
 def test_known_actions_come_from_the_oca_schemas():
-    assert {"BootNotification", "StartTransaction", "DataTransfer"} <= known_actions(OcppVersion.V16)
+    assert ({"BootNotification", "StartTransaction", "DataTransfer"}
+            <= known_actions(OcppVersion.V16))
     assert "TransactionEvent" not in known_actions(OcppVersion.V16)
-    assert {"BootNotification", "TransactionEvent", "NotifyReport"} <= known_actions(OcppVersion.V201)
+    assert ({"BootNotification", "TransactionEvent", "NotifyReport"}
+            <= known_actions(OcppVersion.V201))
     assert "StartTransaction" not in known_actions(OcppVersion.V201)
     assert "NotifyPeriodicEventStream" in known_actions(OcppVersion.V21)
     # 28 of OCPP 1.6 itself and 11 of its security extension, as the ocpp package ships them

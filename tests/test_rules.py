@@ -46,7 +46,8 @@ def test_a_session_in_order():
     record = replay(SESSION)
     assert (record.evse_id, record.connector_id, record.id_token) == (2, 1, "TAG-1")
     assert (record.started_at, record.stopped_at) == (T0, T0 + timedelta(minutes=45))
-    assert (record.energy_wh, record.stop_reason, record.offline_events) == (3250, "EVDisconnected", 1)
+    assert ((record.energy_wh, record.stop_reason, record.offline_events)
+            == (3250, "EVDisconnected", 1))
     assert record.last_trigger_reason == "EVDeparted" and not record.active
 
 
@@ -133,7 +134,8 @@ def test_stale_rules():
 @pytest.mark.parametrize("token, active, own, expected", [
     (None, [], None, AuthorizationStatus.INVALID),
     (Token(id_token="A"), [], None, AuthorizationStatus.ACCEPTED),
-    (Token(id_token="A", status=AuthorizationStatus.BLOCKED), [], None, AuthorizationStatus.BLOCKED),
+    (Token(id_token="A", status=AuthorizationStatus.BLOCKED), [], None,
+     AuthorizationStatus.BLOCKED),
     (Token(id_token="A", expires_at=T0 - timedelta(seconds=1)), [], None,
      AuthorizationStatus.EXPIRED),
     (Token(id_token="A"), ["CS-1/7"], None, AuthorizationStatus.CONCURRENT_TX),
@@ -222,7 +224,8 @@ def test_a_count_is_dropped_once_it_ended_or_never_got_a_record():
 
 
 def test_a_list_written_before_counts_had_times_still_reads():
-    listing = ActiveTransactions.model_validate_json('{"id_token": "A", "transactions": ["CS-1/7"]}')
+    listing = ActiveTransactions.model_validate_json(
+        '{"id_token": "A", "transactions": ["CS-1/7"]}')
     assert list(listing.transactions) == ["CS-1/7"] and listing.released == {}
     assert sessions.counts_no_more(None, listing.transactions["CS-1/7"], T0, timedelta(hours=1))
 

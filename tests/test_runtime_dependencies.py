@@ -66,7 +66,8 @@ print(json.dumps({"installed": sorted(found), "required": closure("chargebus"),
 
 
 def _distribution(requirement: str) -> str:
-    return re.sub(r"[-_.]+", "-", re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0]).lower()
+    name = re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @pytest.fixture(scope="module")

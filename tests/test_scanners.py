@@ -21,7 +21,7 @@ from chargebus_core.errors import FrameError
 from schema_cases import cases, messages
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from frames import FRAMES  # noqa: E402
+from frames import FRAMES
 
 REQUESTS = [message for message in messages() if message.direction == "request"]
 REQUEST_BY_NAME = {message.name: message for message in REQUESTS}

@@ -91,7 +91,8 @@ async def test_profile_1_basic_auth(system):
             ("wrong password", basic(station_id, PASSWORD + "x"), url),
             ("another station's name", basic("SOMEONE-ELSE", PASSWORD), url),
             ("no credentials", {}, url),
-            ("unknown station", basic("NOT-REGISTERED", PASSWORD), edge.station_url("NOT-REGISTERED")),
+            ("unknown station", basic("NOT-REGISTERED", PASSWORD),
+             edge.station_url("NOT-REGISTERED")),
         ]:
             with pytest.raises(InvalidStatus) as refusal:
                 async with websockets.connect(target, subprotocols=["ocpp1.6"],
@@ -153,8 +154,9 @@ async def test_profile_2_tls_and_basic_auth(system, pki):
         assert answer[:2] == [3, "hb-1"]
 
         with pytest.raises(InvalidStatus) as refusal:
+            wrong = basic(station_id, "wrong-password-123")
             async with websockets.connect(url, subprotocols=["ocpp2.0.1"], ssl=tls,
-                                          additional_headers=basic(station_id, "wrong-password-123")):
+                                          additional_headers=wrong):
                 pass
         assert refusal.value.response.status_code == 401
         assert refused(edge, "bad_credentials") == 1

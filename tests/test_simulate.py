@@ -80,8 +80,9 @@ def test_options_that_cannot_work_are_named():
     good = Options(url="ws://127.0.0.1:1/ocpp/")
     good.check()
     for change, name in (({"stations": 0}, "--stations"), ({"processes": 0}, "--processes"),
-                         ({"duration": -1.0}, "--duration"), ({"meter_values": 0}, "--meter-values"),
-                         ({"url": "http://x/"}, "--url"), ({"station_prefix": "a.b"}, "--station-prefix"),
+                         ({"duration": -1.0}, "--duration"),
+                         ({"meter_values": 0}, "--meter-values"), ({"url": "http://x/"}, "--url"),
+                         ({"station_prefix": "a.b"}, "--station-prefix"),
                          ({"station_prefix": "x" * 45}, "--station-prefix")):
         with pytest.raises(ValueError, match=name):
             Options(**(vars(good) | change)).check()
@@ -192,7 +193,8 @@ def test_a_16_station_reports_and_keeps_its_configuration():
     state = StationState(index=1, station_id="SIM-000001", version=OcppVersion.V16,
                          meter_values=3, meter_interval=5.0)
     changed = v16.answer(state, "ChangeConfiguration", {"key": "heartbeatinterval", "value": "60"})
-    read_only = v16.answer(state, "ChangeConfiguration", {"key": "NumberOfConnectors", "value": "2"})
+    read_only = v16.answer(state, "ChangeConfiguration",
+                           {"key": "NumberOfConnectors", "value": "2"})
     reply = v16.answer(state, "GetConfiguration", {"key": ["HeartbeatInterval", "Nope"]})
     assert (changed.payload, read_only.payload) == ({"status": "Accepted"}, {"status": "Rejected"})
     assert reply.payload == {"configurationKey": [
@@ -313,7 +315,8 @@ async def test_calls_from_the_csms_reach_simulated_stations_and_get_real_answers
 
     try:
         for station_id in ids.values():
-            reset = await eventually(lambda: reachable(station_id), timeout=20)
+            reset = await eventually(lambda station_id=station_id: reachable(station_id),
+                                     timeout=20)
             assert reset is not None and reset.body == {"status": "Accepted"}
         station16, station201, station21 = (ids[v] for v in OcppVersion)
         configuration = await call_station(bus, station16, "GetConfiguration",
@@ -322,16 +325,18 @@ async def test_calls_from_the_csms_reach_simulated_stations_and_get_real_answers
                                      {"requestedMessage": "Heartbeat"}, 10)
         variable = {"component": {"name": "OCPPCommCtrlr"},
                     "variable": {"name": "HeartbeatInterval"}}
-        got = await call_station(bus, station201, "GetVariables", {"getVariableData": [variable]}, 10)
+        got = await call_station(bus, station201, "GetVariables",
+                                 {"getVariableData": [variable]}, 10)
         set_ = await call_station(bus, station21, "SetVariables",
                                   {"setVariableData": [variable | {"attributeValue": "60"}]}, 10)
         unsupported = await call_station(bus, station21, "GetLog", {
             "logType": "DiagnosticsLog", "requestId": 1, "log": {"remoteLocation": "ftp://x/"}}, 10)
     finally:
-        stdout, stderr = await asyncio.wait_for(simulator.communicate(), 60)
+        _, stderr = await asyncio.wait_for(simulator.communicate(), 60)
     assert simulator.returncode == 0, stderr.decode()
     assert configuration.body == {"configurationKey": [
-        {"key": "HeartbeatInterval", "readonly": False, "value": "300"}], "unknownKey": ["NoSuchKey"]}
+        {"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+        "unknownKey": ["NoSuchKey"]}
     assert trigger.body == {"status": "Accepted"}
     assert got.body == {"getVariableResult": [variable | {"attributeStatus": "Accepted",
                                                           "attributeValue": "300"}]}

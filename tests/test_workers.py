@@ -433,14 +433,15 @@ async def _check_applied_once(stores, bus, results) -> None:
         expected = ["start", "stop"] if version == "ocpp1.6" else [f"seq:{n}" for n in range(5)]
         for transaction_id in transactions:
             record = await eventually(
-                lambda: _complete(stores, station_id, transaction_id, len(expected)), 30)
+                lambda station_id=station_id, transaction_id=transaction_id, expected=expected:
+                _complete(stores, station_id, transaction_id, len(expected)), 30)
             assert record is not None, (station_id, transaction_id)
             assert sorted(record.applied_keys) == sorted(expected)
             assert record.energy_wh == 700
         # Events applied out of order make earlier versions of a session; the last wins.
         query = (f"SELECT transaction_id, energy_wh FROM sessions FINAL "
                  f"WHERE station = '{station_id}' AND energy_wh = 700")
-        rows = await eventually(lambda: rows_when(bus, query, 3), 30)
+        rows = await eventually(lambda query=query: rows_when(bus, query, 3), 30)
         assert sorted(row["transaction_id"] for row in rows) == sorted(transactions)
         every = await sql(bus, f"SELECT count() AS n FROM sessions FINAL "
                                f"WHERE station = '{station_id}'")

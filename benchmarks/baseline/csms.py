@@ -21,7 +21,7 @@ import itertools
 import logging
 import resource
 import signal
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import websockets
 from ocpp.routing import on
@@ -37,7 +37,7 @@ HEARTBEAT_INTERVAL = 300
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class State:

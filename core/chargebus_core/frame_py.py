@@ -156,7 +156,8 @@ def decode(data, dialect):
             raise FrameError(FORMAT, unique_id, "payload is not a JSON object")
         return _frame(message_type, unique_id, None, payload, None, None, None, None)
 
-    if message_type == 4 or (message_type == 5 and dialect.has_send):  # CALLERROR, 2.1's CALLRESULTERROR
+    # CALLERROR, and 2.1's CALLRESULTERROR
+    if message_type == 4 or (message_type == 5 and dialect.has_send):
         _expect_length(message, 5, unique_id)
         error_code = message[2]
         error_description = message[3]

@@ -43,6 +43,9 @@ class OutboundCalls:
         self._in_flight: tuple[str, str, asyncio.Future] | None = None  # id, action, answer
         self._pump: asyncio.Task | None = None
         self._closed_reason: str | None = None
+        # The replies being published: the loop holds a task only weakly. Made on the
+        # first reply, as most stations never get a command.
+        self._replying: set[asyncio.Task] | None = None
 
     def submit(self, msg: Msg) -> None:
         """Take a call request off the bus; a malformed one is answered at once."""
@@ -110,7 +113,7 @@ class OutboundCalls:
         try:
             self._send(frame)
             response = await asyncio.wait_for(answer, remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return CommandReply.failure(
                 Outcome.TIMEOUT, f"{self.station_id} did not answer {command.action} in time")
         finally:
@@ -137,7 +140,11 @@ class OutboundCalls:
         if not msg.reply:
             return
         body, headers = reply.encode()
-        asyncio.create_task(self._publish(msg.reply, body, headers))
+        if self._replying is None:
+            self._replying = set()
+        task = asyncio.create_task(self._publish(msg.reply, body, headers))
+        self._replying.add(task)
+        task.add_done_callback(self._replying.discard)
 
     async def _publish(self, inbox: str, body: bytes, headers: dict) -> None:
         try:

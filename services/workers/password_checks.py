@@ -137,7 +137,7 @@ class _Hasher:
             self._process.stdin.close()
             try:
                 await asyncio.wait_for(self._process.wait(), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._process.kill()
                 await self._process.wait()
         if self._current is not None and not self._current.done():

@@ -105,7 +105,8 @@ class Transactions:
         async with self._applying:
             for context, event in applying:
                 record = await self._stores.transactions.modify(
-                    lambda current: _apply_event(current, event, context), *key)
+                    lambda current, event=event, context=context:
+                    _apply_event(current, event, context), *key)
                 await self._settle(record)
 
     async def _settle(self, record: Transaction) -> None:

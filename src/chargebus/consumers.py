@@ -137,7 +137,7 @@ class DurableConsumer:
             # The server ends an unfilled request when it expires; if its word is lost
             # (a reconnect), stop waiting a little later.
             await asyncio.wait_for(self._pull_ended.wait(), self._batch_seconds + 2.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         batch, self._arrived = self._arrived, []
         return batch

@@ -137,8 +137,9 @@ class EmbeddedSystem:
                     **bus.identity_options(self._operator))
             except Exception:
                 if not self.nats.alive:
-                    raise SystemExit(f"nats-server exited with code {self.nats.process.returncode}; "
-                                     f"see {self.settings.data_dir / 'nats-server.log'}")
+                    raise SystemExit("nats-server exited with code "
+                                     f"{self.nats.process.returncode}; see "
+                                     f"{self.settings.data_dir / 'nats-server.log'}")
                 if time.monotonic() > deadline:
                     raise SystemExit(f"nats-server did not come up at {self.settings.nats_url}")
                 await asyncio.sleep(0.1)
@@ -162,7 +163,8 @@ class EmbeddedSystem:
                 return False
             dead = [child.name for child in self.services if not child.alive]
             if dead or time.monotonic() > deadline:
-                reason = f"exited: {', '.join(dead)}" if dead else f"not ready: {', '.join(waiting)}"
+                reason = (f"exited: {', '.join(dead)}" if dead
+                          else f"not ready: {', '.join(waiting)}")
                 print(f"chargebus could not start; {reason}", file=sys.stderr)
                 return False
             await asyncio.sleep(0.1)
@@ -190,7 +192,7 @@ class EmbeddedSystem:
                     child.start()
             try:
                 await asyncio.wait_for(self._stopping.wait(), 0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _stop_all(self) -> None:

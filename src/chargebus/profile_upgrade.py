@@ -89,7 +89,7 @@ async def reconnected_with(nc, stores: Stores, station_id: str, before: Presence
 
     try:
         return await asyncio.wait_for(came_back(), wait)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
 
 

@@ -2,10 +2,11 @@
 
 The request (subjects.sink_query(), answered by the sink) is the SQL. The answer goes
 to the request's reply inbox, in order: each reply holds whole rows, JSON objects one a
-line, and stays under the NATS server's max_payload; it carries its number (the events.QUERY_PART
-header, from 0), and the last one carries QUERY_ROWS too, the number of rows in all. An error ends an
-answer instead: a reply with QUERY_ERROR (one of the kinds below) and the reason as text,
-after whatever rows came before it (a limit may stop a query midway).
+line, and stays under the NATS server's max_payload; it carries its number (the header
+events.QUERY_PART, from 0), and the last one carries QUERY_ROWS too, the number of rows
+in all. An error ends an answer instead: a reply with QUERY_ERROR (one of the kinds
+below) and the reason as text, after whatever rows came before it (a limit may stop a
+query midway).
 """
 from collections.abc import AsyncIterator
 

@@ -131,7 +131,7 @@ def claim(listing: ActiveTransactions | None, token: Token | None, id_token: str
     listed = listing.transactions if listing else {}
     decision = authorization(token, list(listed), now, reference)
     if decision.status is not AuthorizationStatus.ACCEPTED or reference in listed or \
-            listing is not None and reference in listing.released:
+            (listing is not None and reference in listing.released):
         return decision, None
     return decision, ActiveTransactions(
         id_token=listing.id_token if listing else id_token,

@@ -56,13 +56,15 @@ def register(commands) -> None:
     simulate.add_argument("--processes", type=int, default=_DEFAULTS.processes,
                           help=f"processes sharing the stations (default {_DEFAULTS.processes})")
     simulate.add_argument("--station-prefix", default=_DEFAULTS.station_prefix,
-                          help=f"station ids are this and a number (default {_DEFAULTS.station_prefix})")
+                          help="station ids are this and a number "
+                               f"(default {_DEFAULTS.station_prefix})")
     simulate.add_argument("--connect-concurrency", type=int,
                           default=_DEFAULTS.connect_concurrency,
                           help="connection attempts under way at once, per process "
                                f"(default {_DEFAULTS.connect_concurrency})")
     simulate.add_argument("--call-timeout", type=float, default=_DEFAULTS.call_timeout,
-                          help=f"seconds a call may wait for its answer (default {_DEFAULTS.call_timeout:g})")
+                          help="seconds a call may wait for its answer "
+                               f"(default {_DEFAULTS.call_timeout:g})")
     simulate.add_argument("--phase-timeout", type=float, default=_DEFAULTS.phase_timeout,
                           help="seconds the stations may take to connect and boot "
                                f"(default {_DEFAULTS.phase_timeout:g})")

@@ -57,7 +57,8 @@ class Options:
         if not 1 <= self.stations <= MAX_STATIONS:
             raise ValueError(f"--stations must be between 1 and {MAX_STATIONS}")
         if not 1 <= self.processes <= min(64, self.stations):
-            raise ValueError("--processes must be between 1 and the number of stations (64 at most)")
+            raise ValueError("--processes must be between 1 and the number of stations "
+                             "(64 at most)")
         for name in ("duration", "meter_interval", "call_timeout", "phase_timeout"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
@@ -116,13 +117,15 @@ def parse_rate(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"the rate is a number of calls per second or 'max', not {text!r}") from None
+        raise ValueError("the rate is a number of calls per second or 'max', "
+                         f"not {text!r}") from None
     if not (value > 0 and math.isfinite(value)):
         raise ValueError("the rate must be above zero calls per second")
     return value
 
 
-def versions_of_stations(count: int, mix: tuple[tuple[OcppVersion, float], ...]) -> list[OcppVersion]:
+def versions_of_stations(count: int,
+                         mix: tuple[tuple[OcppVersion, float], ...]) -> list[OcppVersion]:
     """The version of each station, interleaved so that any contiguous or strided slice of
     stations (one process's share) has close to the same mix as the whole."""
     assigned = {version: 0 for version, _ in mix}

@@ -22,13 +22,15 @@ def format_report(results: dict) -> str:
     connect = results["connect"]
     lines = [
         f"chargebus simulate: {options['mode']}, {options['stations']:,} stations ({mix}), "
-        f"{options['processes']} process{'es' if options['processes'] > 1 else ''}, {results['url']}",
+        f"{options['processes']} process{'es' if options['processes'] > 1 else ''}, "
+        f"{results['url']}",
         f"connected and booted {connect['booted']:,}/{connect['stations']:,} "
         f"in {connect['seconds']:.1f} s",
     ]
     boots = connect["calls"]["actions"].get("BootNotification")
     if boots and boots["count"]:
-        lines.append(f"  BootNotification p50 {_ms(boots['p50_ms'])} ms, p99 {_ms(boots['p99_ms'])} ms, "
+        lines.append(f"  BootNotification p50 {_ms(boots['p50_ms'])} ms, "
+                     f"p99 {_ms(boots['p99_ms'])} ms, "
                      f"max {_ms(boots['max_ms'])} ms; CALLERRORs "
                      f"{_counts(connect['calls']['callerrors'])}")
     if connect["failures"]:

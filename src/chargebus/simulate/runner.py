@@ -51,7 +51,8 @@ START_DELAY = 0.2  # from the parent's go to the moment every process starts
 READ_BUFFER_BYTES = 4096
 FILES_PER_PROCESS = 64
 # One logger for every connection: picows would otherwise look one up per connection.
-PICOWS_LOG = logging.getLogger("picows.simulate")  # beyond the sockets: pipes, the event loop, imports
+# Beyond the sockets: pipes, the event loop, imports.
+PICOWS_LOG = logging.getLogger("picows.simulate")
 
 
 class SimulationError(Exception):
@@ -236,7 +237,7 @@ class ProcessRunner:
             min(self.options.connect_concurrency, len(self.stations)))))
         try:
             await asyncio.wait_for(self._settled.wait(), max(0.0, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _connect(self, station: Station, deadline: float) -> None:
@@ -258,7 +259,7 @@ class ProcessRunner:
                     # Refused for what the station is; asking again changes nothing.
                     self.connect_failures[reason] += 1
                     break
-            except Exception as error:  # noqa: BLE001 - any failure is counted and retried
+            except Exception as error:  # any failure is counted and retried
                 reason = type(error).__name__
             else:
                 if station.transport is transport:
@@ -414,7 +415,7 @@ def _child(options: Options, share: int, run_tag: str, control) -> None:
     try:
         raise_open_files_limit(_files_needed(options))
         uvloop.run(ProcessRunner(options, share, run_tag, control).run())
-    except BaseException:  # noqa: BLE001 - the parent reports it; nothing else can
+    except BaseException:  # the parent reports it; nothing else can
         control.send(("error", traceback.format_exc()))
         raise SystemExit(1)
 
@@ -440,8 +441,8 @@ def _check_reachable(url: str) -> None:
         with socket.create_connection((parts.hostname, port), timeout=5):
             pass
     except OSError as error:
-        raise SimulationError(f"nothing answers at {parts.hostname}:{port} ({error.strerror or error})") \
-            from None
+        raise SimulationError(f"nothing answers at {parts.hostname}:{port} "
+                              f"({error.strerror or error})") from None
 
 
 def run(options: Options, progress: Progress | None = None,
