@@ -22,6 +22,8 @@ FAULT = "Chargebus-Fault"
 REASON = "Chargebus-Reason"
 # JetStream's own deduplication header, as nats-py names it.
 NATS_MSG_ID = Header.MSG_ID.value
+# NATS's own status header: 503 on a reply that no subscriber of the subject took.
+NATS_STATUS = Header.STATUS.value
 # On a command to a station (chargebus.commands): how long the sender waits, in seconds.
 TIMEOUT = "Chargebus-Timeout"
 # On a command's reply: how it ended (chargebus.commands.Outcome).

@@ -20,8 +20,7 @@ REFUSED = "refused"  # ClickHouse's protection refused the query: nothing ran
 LIMIT = "limit"      # a limit stopped it; the reason names the limit and its setting
 FAILED = "failed"    # anything else: a syntax error, an unknown table, no ClickHouse
 
-# NATS's own status header: 503 on a reply that no subscriber of the subject took.
-_STATUS = "Status"
+# events.NATS_STATUS on a reply that no subscriber of the subject took.
 _NO_RESPONDERS = "503"
 # Room for a reply's headers, which the server counts in max_payload and nats-py not.
 _HEADER_ROOM = 1024
@@ -94,7 +93,7 @@ async def ask(nc: Client, sql: str, timeout: float) -> AsyncIterator[dict]:
         while True:
             reply = await replies.next_msg(timeout=timeout)
             headers = reply.headers or {}
-            if headers.get(_STATUS) == _NO_RESPONDERS:
+            if headers.get(events.NATS_STATUS) == _NO_RESPONDERS:
                 raise NoRespondersError
             if events.QUERY_ERROR in headers:
                 raise QueryFailed(headers[events.QUERY_ERROR],
