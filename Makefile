@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SOURCES := pyproject.toml setup.py $(shell find src core services -type f \
+SOURCES := pyproject.toml setup.py $(shell find src -type f \
 	\( -name '*.py' -o -name '*.pxd' -o -name '*.pyi' \) 2>/dev/null)
 PYTEST_ARGS ?=
 # Passed to `chargebus run`, e.g. make run ARGS="--edge-port 9100 --data-dir /srv/cb".
@@ -45,7 +45,7 @@ clean:
 
 # ruff with the rules chosen in pyproject.toml ([tool.ruff]); tests/test__sourcecode.py
 # runs the same check inside `make test`.
-LINTED := src services core tests benchmarks scripts
+LINTED := src core tests benchmarks scripts
 .PHONY: lint
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINTED)

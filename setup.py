@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_py import build_py
 
-CORE = Path("core/chargebus_core")
+CORE = Path("src/chargebus_core")
 # The generated schema validators are long, flat sequences of C-API calls: gcc takes
 # minutes over them at -O3 with debug info and gains nothing measurable; -O1 is enough.
 # The generated scanners are plain C loops, where -O2 pays; debug info there only
@@ -47,18 +47,8 @@ class BuildPyWithoutCompiledSources(build_py):
 
 
 setup(
-    package_dir={
-        "chargebus": "src/chargebus",
-        "chargebus_core": "core/chargebus_core",
-        "chargebus_services": "services",
-    },
-    packages=[
-        "chargebus", "chargebus.protocol", "chargebus.cli", "chargebus.convert", "chargebus.simulate",
-        "chargebus.clickhouse",
-        "chargebus_core",
-        "chargebus_services", "chargebus_services.edge", "chargebus_services.workers",
-        "chargebus_services.sink",
-    ],
+    package_dir={"": "src"},
+    packages=find_packages("src"),
     package_data={"chargebus_core": ["*.pxd", "*.pyi"], "chargebus": ["py.typed"]},
     cmdclass={"build_py": BuildPyWithoutCompiledSources},
     ext_modules=cythonize(

@@ -7,7 +7,7 @@ through the real schema and its materialized views, generated inside ClickHouse 
 numbers(): 1,000 stations on 50 sites, a reading every 15 minutes from 2025-01-01 on
 (100 million samples reach into September), four measurands per reading (energy
 register, power, current, voltage). Then runs each
-query of chargebus.analytics (as `chargebus analytics` would) several times and prints
+query of chargebus.meter.analytics (as `chargebus analytics` would) several times and prints
 the best time. Stops by itself; the temporary chdb folder is removed at the end.
 """
 import argparse
@@ -17,9 +17,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chargebus import analytics
-from chargebus.clickhouse.engines import ChdbEngine, ServerEngine, with_database
-from chargebus.clickhouse.migrations import SAMPLES, migrate
+from chargebus.meter import analytics
+from chargebus.meter.clickhouse.engines import ChdbEngine, ServerEngine, with_database
+from chargebus.meter.clickhouse.migrations import SAMPLES, migrate
 
 STATIONS = 1000
 SITES = 50

@@ -163,7 +163,7 @@ class Chargebus(System):
         for pid in descendants(self.process.pid):
             line = command_line(pid)
             for name in ("edge", "workers", "sink"):
-                if f"chargebus_services.{name}" in line:
+                if f"chargebus.services.{name}" in line:
                     found[name] = pid
             if "nats-server" in line:
                 found["nats-server"] = pid

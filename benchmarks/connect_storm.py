@@ -28,10 +28,12 @@ from pathlib import Path
 import orjson
 from picows import WSListener, WSMsgType, ws_connect
 
-from chargebus import bus, credentials
-from chargebus.passwords import hash_password
-from chargebus.records import StationAccess, StationAdmission
-from chargebus.stores import Stores
+from chargebus.bus.client import connect_url, identity_options
+from chargebus.bus.topology import ensure_topology
+from chargebus.security import credentials
+from chargebus.security.passwords import hash_password
+from chargebus.state.records import StationAccess, StationAdmission
+from chargebus.state.stores import Stores
 from processes import free_port, resident_kib
 
 PASSWORD = "storm-password-0123456789"
@@ -65,7 +67,7 @@ def edge_pid(root: int) -> int:
                 command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if command.endswith(b"-m\0chargebus_services.edge\0"):  # not its hasher
+            if command.endswith(b"-m\0chargebus.services.edge\0"):  # not its hasher
                 return int(entry.name)
     raise RuntimeError("the edge process was not found")
 
@@ -81,11 +83,11 @@ def basic_auth(station: str) -> str:
 async def register(nats_url: str, data_dir: str, count: int) -> None:
     """Give every station the same password (hashed once: the edge still checks one
     hash per station, which is what this measures)."""
-    nc = await bus.connect_url(
-        nats_url, **bus.identity_options(credentials.operator_seed(Path(data_dir))))
+    nc = await connect_url(
+        nats_url, **identity_options(credentials.operator_seed(Path(data_dir))))
     try:
         js = nc.jetstream()
-        await bus.ensure_topology(js)
+        await ensure_topology(js)
         stores, hashed = Stores(js), hash_password(PASSWORD)
         for index in range(count):
             name = station_name(index)

@@ -28,9 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from chargebus import bus, subjects
-from chargebus.consumers import DurableConsumer
-from chargebus.natsserver import nats_server_command
+from chargebus.bus import subjects
+from chargebus.bus.client import connect_url
+from chargebus.bus.consumers import DurableConsumer
+from chargebus.runtime.natsserver import nats_server_command
 from ingest import fill
 from processes import cpu_seconds, free_port
 
@@ -44,7 +45,7 @@ ROUNDS = 2
 async def drain(nats_url: str, server_pid: int, durable: str, filter_subject: str,
                 messages: int, deadline: float) -> float:
     """nats-server's CPU seconds while the consumer drains the stream."""
-    nc = await bus.connect_url(nats_url)
+    nc = await connect_url(nats_url)
     drained = 0
     done = asyncio.Event()
 

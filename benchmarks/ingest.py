@@ -30,13 +30,14 @@ from pathlib import Path
 import nats
 import orjson
 
-from chargebus import bus, queryreplies, subjects
-from chargebus.clock import ocpp_timestamp
-from chargebus.clickhouse.engines import ServerEngine, with_database
-from chargebus.config import Settings
-from chargebus.events import CallContext
-from chargebus.natsserver import nats_server_command
-from chargebus.protocol import OcppVersion
+from chargebus.bus import queryreplies, subjects
+from chargebus.bus.events import CallContext
+from chargebus.bus.topology import ensure_topology
+from chargebus.meter.clickhouse.engines import ServerEngine, with_database
+from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.clock import ocpp_timestamp
+from chargebus.runtime.config import Settings
+from chargebus.runtime.natsserver import nats_server_command
 from processes import cpu_seconds, free_port
 
 WINDOW = 2000  # publishes awaiting their ack at once
@@ -121,7 +122,7 @@ async def heavy_queries(nc) -> None:
 async def fill(nats_url: str, messages: int, stations: int, samples_per_message: int,
                other_calls: float = 0.0) -> float:
     nc = await nats.connect(nats_url)
-    await bus.ensure_topology(nc.jetstream())
+    await ensure_topology(nc.jetstream())
     published = await publish(nc, messages, stations, samples_per_message, other_calls)
     await nc.close()
     return published
@@ -226,7 +227,7 @@ def run(arguments) -> None:
         # of warnings.
         sink_log = Path(folder) / "sink.log"
         with sink_log.open("wb") as log_file:
-            sink = subprocess.Popen([sys.executable, "-m", "chargebus_services.sink"],
+            sink = subprocess.Popen([sys.executable, "-m", "chargebus.services.sink"],
                                     env=environment, stdout=subprocess.DEVNULL, stderr=log_file)
         try:
             while "sink is ready" not in sink_log.read_text(errors="replace"):

@@ -42,10 +42,12 @@ from pathlib import Path
 
 from picows import WSListener, WSMsgType, ws_connect
 
-from chargebus import bus, credentials
-from chargebus.passwords import hash_password
-from chargebus.records import StationAccess, StationAdmission
-from chargebus.stores import Stores
+from chargebus.bus.client import connect_url, identity_options
+from chargebus.bus.topology import ensure_topology
+from chargebus.security import credentials
+from chargebus.security.passwords import hash_password
+from chargebus.state.records import StationAccess, StationAdmission
+from chargebus.state.stores import Stores
 from processes import cpu_seconds, free_port
 
 PASSWORD = "honest-password-0123456789"
@@ -95,11 +97,11 @@ class HeartbeatingStation(WSListener):
 
 
 async def register(nats_url: str, data_dir: str) -> None:
-    nc = await bus.connect_url(
-        nats_url, **bus.identity_options(credentials.operator_seed(Path(data_dir))))
+    nc = await connect_url(
+        nats_url, **identity_options(credentials.operator_seed(Path(data_dir))))
     try:
         js = nc.jetstream()
-        await bus.ensure_topology(js)
+        await ensure_topology(js)
         stores, hashed = Stores(js), hash_password(PASSWORD)
         for name in [honest_name(i) for i in range(HONEST)] + [
                 f"TARGET-{i}" for i in range(TARGETS_KNOWN)]:
@@ -237,9 +239,9 @@ def edge_cpu(root: int) -> dict[str, float]:
     password hashers (processes of their own)."""
     services = children(root).items()
     edge = next(pid for pid, command in services
-                if command.endswith(b"-m\0chargebus_services.edge\0"))
+                if command.endswith(b"-m\0chargebus.services.edge\0"))
     workers = next(pid for pid, command in services
-                   if command.endswith(b"-m\0chargebus_services.workers\0"))
+                   if command.endswith(b"-m\0chargebus.services.workers\0"))
     hashers = [pid for pid, command in children(workers).items()
                if b"workers.hasher" in command]
     return {"event loop": cpu_seconds(edge, edge), "workers": cpu_seconds(workers, workers),
@@ -345,7 +347,7 @@ def main() -> int:
 
             timing_port = free_port()
             timing_edge = start_process(
-                [sys.executable, "-m", "chargebus_services.edge"],
+                [sys.executable, "-m", "chargebus.services.edge"],
                 profile | {"CHARGEBUS_NATS_URL": nats_url, "CHARGEBUS_EDGE_PORT": str(timing_port),
                            "CHARGEBUS_EDGE_NODE_ID": "edge-timing", "CHARGEBUS_LOG_LEVEL": "INFO",
                            "CHARGEBUS_EDGE_METRICS_PORT": "0",

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from generate_validators import VERSIONS, ModuleWriter, message_schemas
 
-OUTPUT = Path(__file__).resolve().parent / "chargebus_core"
+OUTPUT = Path(__file__).resolve().parents[1] / "src" / "chargebus_core"
 COMMAND = "python core/generate_scanners.py"
 MAX_UNIQUE_ID_LENGTH = 36
 # An integer of up to 18 digits fits a C long long; longer ones go to the full decoder.

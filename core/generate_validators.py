@@ -20,7 +20,7 @@ import sys
 from importlib import metadata, resources
 from pathlib import Path
 
-OUTPUT = Path(__file__).resolve().parent / "chargebus_core"
+OUTPUT = Path(__file__).resolve().parents[1] / "src" / "chargebus_core"
 COMMAND = "python core/generate_validators.py"
 
 # version tag -> (package folder in ocpp, JSON Schema draft the oracle uses)

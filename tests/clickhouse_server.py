@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chargebus.clickhouse.querylimits import QueryLimits
-from chargebus.config import Settings
+from chargebus.meter.clickhouse.querylimits import QueryLimits
+from chargebus.runtime.config import Settings
 
 QUERY_USER = Settings.model_fields["clickhouse_query_user"].default
 

@@ -17,11 +17,12 @@ import pytest_asyncio
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from chargebus import bus as chargebus_bus
-from chargebus import credentials, queryreplies
-from chargebus.credentials import Identity
-from chargebus.permissions import Role
-from chargebus.stores import Stores, transaction_key
+from chargebus.bus import queryreplies
+from chargebus.bus.client import connect_url, identity_options
+from chargebus.security import credentials
+from chargebus.security.credentials import Identity
+from chargebus.security.permissions import Role
+from chargebus.state.stores import Stores, transaction_key
 
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
@@ -53,12 +54,12 @@ class RunningSystem:
 
     def identity(self, role: Role = Role.OPERATOR) -> dict:
         """nats-py's connect options to sign in as one of the system's identities."""
-        return chargebus_bus.identity_options(self.seed(role))
+        return identity_options(self.seed(role))
 
     async def connect(self, role: Role = Role.OPERATOR, **options):
         """A connection to the system's NATS under one of its identities (the operator's
         unless told)."""
-        return await chargebus_bus.connect_url(self.nats_url, **self.identity(role) | options)
+        return await connect_url(self.nats_url, **self.identity(role) | options)
 
     def cli(self, *arguments: str, input: str | None = None) -> subprocess.CompletedProcess:
         """The command line, which finds the operator's identity in the data folder."""
@@ -158,7 +159,7 @@ def extra_edge(nats: "RunningSystem | str", node_id: str, environment: dict | No
 
 @contextlib.contextmanager
 def service_process(service: str, nats: "RunningSystem | str", environment: dict):
-    """``python -m chargebus_services.<service>`` once it is ready, killed afterwards if
+    """``python -m chargebus.services.<service>`` once it is ready, killed afterwards if
     still running: on a running system under the service's identity (an edge's comes in
     ``environment``, see extra_edge), or on a bare nats-server's URL without one."""
     if isinstance(nats, RunningSystem):
@@ -167,7 +168,7 @@ def service_process(service: str, nats: "RunningSystem | str", environment: dict
             environment = {"CHARGEBUS_NATS_CREDENTIALS": str(seed)} | environment
         nats = nats.nats_url
     process = subprocess.Popen(
-        [sys.executable, "-m", f"chargebus_services.{service}"],
+        [sys.executable, "-m", f"chargebus.services.{service}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=os.environ | {"PYTHONUNBUFFERED": "1", "CHARGEBUS_NATS_URL": nats} | environment)
     lines = []
@@ -270,7 +271,7 @@ async def ended(stores, station_id: str, transaction_id: str):
 async def started_and_ended(stores, station_id: str, transaction_id: str):
     """The transaction once both its start and its end are applied: each action has a
     consumer of its own, so the end may be applied before the start (the record comes
-    out the same either way, chargebus.sessions)."""
+    out the same either way, chargebus.domain.sessions)."""
     record = await ended(stores, station_id, transaction_id)
     return record if record is not None and record.started_at is not None else None
 

@@ -1,5 +1,5 @@
 """Meter calls drawn at random (hypothesis), and the check that ClickHouse reading their
-JSON (chargebus.clickhouse.payloads) stores the rows the sink makes in Python
+JSON (chargebus.meter.clickhouse.payloads) stores the rows the sink makes in Python
 (chargebus.meter.SampleColumns): tests/test_meter_payloads*.py."""
 import itertools
 import struct
@@ -9,10 +9,11 @@ import pytest
 from hypothesis import assume, event
 from hypothesis import strategies as st
 
-from chargebus.identifiers import MAX_STATION_ID_LENGTH
-from chargebus.meter import CallColumns, SampleColumns, strict_meter_call
-from chargebus.meterstore import CallsUnreadable, MeterStore
-from chargebus.protocol import OcppVersion
+from chargebus.meter.calls import strict_meter_call
+from chargebus.meter.columns import CallColumns, SampleColumns
+from chargebus.ocpp import OcppVersion
+from chargebus.services.sink.store import CallsUnreadable, MeterStore
+from chargebus.state.identifiers import MAX_STATION_ID_LENGTH
 
 MEASURANDS = ["Energy.Active.Import.Register", "Power.Active.Import", "Voltage",
               "Current.Import", "SoC"]

@@ -4,7 +4,7 @@ rule, a station without samples for an hour is silent, a token past its expiry i
 Expired), so a fixed date would make a test's outcome depend on the day it runs."""
 from datetime import datetime, timedelta
 
-from chargebus.clock import ocpp_timestamp, utc_now
+from chargebus.ocpp.clock import ocpp_timestamp, utc_now
 
 
 def ago(**span: float) -> datetime:

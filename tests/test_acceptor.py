@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 import uvloop
 
-from chargebus_services.edge.acceptor import OUT_OF_FILES_REASON, Acceptor
+from chargebus.services.edge.acceptor import OUT_OF_FILES_REASON, Acceptor
 
 WAITING = 100
 

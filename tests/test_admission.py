@@ -14,11 +14,11 @@ import pytest
 
 from conftest import ended, eventually, service_process
 from test_workers import Station, new_id
-from chargebus import events, subjects
-from chargebus.clock import ocpp_timestamp, utc_now
-from chargebus.events import CallContext
-from chargebus.protocol import OcppVersion
-from chargebus.stores import active_key
+from chargebus.bus import events, subjects
+from chargebus.bus.events import CallContext
+from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.clock import ocpp_timestamp, utc_now
+from chargebus.state.stores import active_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -1,6 +1,6 @@
 """Failed password attempts: delays and lockouts per station id, late answers per
 source address, on a clock the test moves."""
-from chargebus_services.edge.attempts import FailedAttempts, GuessingLimits
+from chargebus.services.edge.attempts import FailedAttempts, GuessingLimits
 
 LIMITS = GuessingLimits(free_failures=3, delay_seconds=1.0, max_delay_seconds=8.0,
                         lockout_failures=10, lockout_seconds=300.0,

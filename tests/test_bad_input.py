@@ -8,9 +8,9 @@ import websockets
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from conftest import eventually, sql
-from chargebus import events, subjects
-from chargebus.events import CallContext
-from chargebus.protocol import OcppVersion
+from chargebus.bus import events, subjects
+from chargebus.bus.events import CallContext
+from chargebus.ocpp import OcppVersion
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

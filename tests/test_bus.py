@@ -10,8 +10,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 
-from chargebus import bus
-from chargebus.consumers import delivery
+from chargebus.bus.client import BusClient, BusMsg, parse_header_block
+from chargebus.bus.consumers import delivery
 
 # How long a message through a real server may take at most. Generous: a machine busy
 # with something else (another suite, an apt install) once took over 5 s.
@@ -25,11 +25,11 @@ _LINE_PIECES = st.sampled_from([b"Nats-Msg-Id", b"Chargebus-Station", b":", b": 
 @given(st.lists(st.one_of(_LINE_PIECES, st.binary(max_size=8)), max_size=30))
 def test_header_block_is_read_as_nats_py_reads_it(pieces):
     raw = b"".join(pieces)
-    assert bus.parse_header_block(raw) == Client._parse_header_lines(raw)
+    assert parse_header_block(raw) == Client._parse_header_lines(raw)
 
 
 def test_the_client_uses_it():
-    assert bus.BusClient._parse_header_lines is bus.parse_header_block
+    assert BusClient._parse_header_lines is parse_header_block
 
 
 def test_headers_arrive_through_a_real_server(system):
@@ -95,18 +95,18 @@ def _nats_py_headers(raw: bytes):
 def test_one_header_is_read_as_nats_py_reads_the_block(pieces, name, first_line):
     raw = first_line + b"".join(pieces)
     expected = _nats_py_headers(raw)
-    msg = bus.BusMsg(bus.BusClient(), "s", "r", b"x", raw)
+    msg = BusMsg(BusClient(), "s", "r", b"x", raw)
     assert msg.header(name) == (expected or {}).get(name)
     assert msg.headers == expected
 
 
 def test_status_messages_and_stream_messages_are_told_apart():
-    client = bus.BusClient()
-    assert bus.BusMsg(client, "s", "r", b"", b"NATS/1.0 404 No Messages\r\n\r\n").status == "404"
-    assert bus.BusMsg(client, "s", "r", b"", b"NATS/1.0 100 Idle Heartbeat\r\n"
+    client = BusClient()
+    assert BusMsg(client, "s", "r", b"", b"NATS/1.0 404 No Messages\r\n\r\n").status == "404"
+    assert BusMsg(client, "s", "r", b"", b"NATS/1.0 100 Idle Heartbeat\r\n"
                       b"Nats-Last-Consumer: 5\r\n\r\n").status == "100"
-    assert bus.BusMsg(client, "s", "r", b"{}", b"NATS/1.0\r\nA: b\r\n\r\n").status is None
-    assert bus.BusMsg(client, "s", "r", b"", None).status is None
+    assert BusMsg(client, "s", "r", b"{}", b"NATS/1.0\r\nA: b\r\n\r\n").status is None
+    assert BusMsg(client, "s", "r", b"", None).status is None
 
 
 def test_direct_subscription_acks_and_naks_through_a_real_server(system):
@@ -117,7 +117,7 @@ def test_direct_subscription_acks_and_naks_through_a_real_server(system):
         plain = await nats.connect(system.nats_url, **system.identity())
         watcher = await nats.connect(system.nats_url, **system.identity())
         try:
-            received: list[bus.BusMsg] = []
+            received: list[BusMsg] = []
             subscription = await client.subscribe_direct("direct.test", received.append)
             await client.flush()
             # Twice in fresh-clone CI runs a message did not arrive within 30 s (once

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chargebus.certificates import RenewalPolicy, claim_renewal
-from chargebus.protocol import OcppVersion
-from chargebus.records import CertificateFacts, Presence, StationCertificates
+from chargebus.ocpp import OcppVersion
+from chargebus.security.certificates import RenewalPolicy, claim_renewal
+from chargebus.state.records import CertificateFacts, Presence, StationCertificates
 
 POLICY = RenewalPolicy(renew_before=timedelta(days=30), repeat=timedelta(hours=24))
 NOW = datetime(2031, 5, 17, 12, 0, tzinfo=UTC)  # any moment: the policy reads no clock

@@ -28,9 +28,9 @@ from websockets.exceptions import InvalidStatus
 
 from certificates import Authority, station_csr, weak_rsa_key
 from conftest import CHARGEBUS, eventually, extra_edge, free_port, start_system
-from chargebus import subjects
-from chargebus.permissions import Role
-from chargebus.stores import Stores
+from chargebus.bus import subjects
+from chargebus.security.permissions import Role
+from chargebus.state.stores import Stores
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -571,7 +571,7 @@ async def test_only_a_station_that_proved_its_id_gets_a_certificate(system, tmp_
 
 async def test_an_edge_never_makes_the_ca_it_checks_clients_with(system, pki, tmp_path):
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "chargebus_services.edge"],
+        subprocess.run, [sys.executable, "-m", "chargebus.services.edge"],
         env=os.environ | tls_environment(pki) | {
             "CHARGEBUS_NATS_URL": system.nats_url, "CHARGEBUS_DATA_DIR": str(tmp_path),
             # The system's edge identity, so that it signs in and gets as far as its start.

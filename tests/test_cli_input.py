@@ -14,8 +14,8 @@ import pytest
 import websockets
 
 from conftest import CHARGEBUS, eventually
-from chargebus.clock import utc_now
-from chargebus.records import StationAccess, StationAdmission
+from chargebus.ocpp.clock import utc_now
+from chargebus.state.records import StationAccess, StationAdmission
 
 
 def new_id(prefix: str) -> str:
@@ -300,7 +300,7 @@ def test_a_bad_variable_is_named_with_its_value_and_what_it_may_be(system, bad, 
 @pytest.mark.parametrize("service", ["edge", "workers", "sink"])
 def test_a_service_with_bad_settings_says_so_in_one_line(system, service):
     bad, says = BAD_SETTINGS[0]
-    done = subprocess.run([sys.executable, "-m", f"chargebus_services.{service}"],
+    done = subprocess.run([sys.executable, "-m", f"chargebus.services.{service}"],
                           env=_environment(system, bad), capture_output=True, text=True,
                           timeout=60)
     refused(done, f"{service}: {says}")

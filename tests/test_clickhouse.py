@@ -18,11 +18,11 @@ from clickhouse_server import ClickHouseServer
 from conftest import (descendants, eventually, free_port, service_process, sql,
                       start_system)
 from moments import clickhouse_text, stamp, yesterday
-from chargebus.analytics import Analytics
-from chargebus.clickhouse.engines import ChdbEngine, ServerEngine
-from chargebus.clickhouse.migrations import MIGRATIONS, migrate
-from chargebus.clock import utc_now
-from chargebus.permissions import Role
+from chargebus.meter.analytics import Analytics
+from chargebus.meter.clickhouse.engines import ChdbEngine, ServerEngine
+from chargebus.meter.clickhouse.migrations import MIGRATIONS, migrate
+from chargebus.ocpp.clock import utc_now
+from chargebus.security.permissions import Role
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
 
@@ -292,7 +292,7 @@ def _sink_pid(system) -> int:
     for pid in descendants(system.process.pid):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                if b"chargebus_services.sink" in handle.read():
+                if b"chargebus.services.sink" in handle.read():
                     return pid
         except OSError:
             continue
@@ -300,7 +300,7 @@ def _sink_pid(system) -> int:
 
 
 def test_a_second_owner_of_a_chdb_folder_is_told_clearly(system):
-    done = subprocess.run([sys.executable, "-m", "chargebus_services.sink"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "chargebus.services.sink"], capture_output=True,
                           text=True, timeout=60,
                           env=os.environ | {
                               "CHARGEBUS_NATS_URL": system.nats_url,

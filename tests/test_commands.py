@@ -15,10 +15,10 @@ from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call_result as result201
 
 from conftest import eventually, ocpp_station
-from chargebus.commands import Outcome, call_station
-from chargebus.protocol import OcppVersion
-from chargebus.records import Presence
-from chargebus.stores import Stores
+from chargebus.ocpp import OcppVersion
+from chargebus.operations.commands import Outcome, call_station
+from chargebus.state.records import Presence
+from chargebus.state.stores import Stores
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -4,7 +4,7 @@ import asyncio
 import pytest
 from nats.js.api import StreamConfig
 
-from chargebus.consumers import DurableConsumer
+from chargebus.bus.consumers import DurableConsumer
 
 
 async def _consume(system, name: str, overlap: bool, messages: int = 6,
@@ -69,7 +69,7 @@ def test_a_batch_handled_past_the_ack_wait_is_not_delivered_again(system):
     """A sink's first insert takes seconds (it makes its chdb reader): its batch must not
     go to another consumer meanwhile, which would store the same rows again."""
     async def consume() -> tuple[list[tuple[bytes, int]], object]:
-        from chargebus.consumers import delivery
+        from chargebus.bus.consumers import delivery
 
         client = await system.connect()
         js = client.jetstream()

@@ -345,7 +345,7 @@ async def test_the_edge_checks_passwords_through_the_workers_only(tmp_path):
         url = checked.station_url
         assert await upgrade_status(url(first), first, PASSWORD, "ocpp1.6") == 101
         [workers] = [pid for pid in checked.children() if _command(pid).endswith(
-            b"chargebus_services.workers\0")]
+            b"chargebus.services.workers\0")]
         os.kill(checked.process.pid, signal.SIGSTOP)  # so that it restarts no worker yet
         try:
             os.kill(workers, signal.SIGKILL)

@@ -8,7 +8,7 @@ import pytest
 from ocpp import v16, v21, v201
 
 from conftest import ocpp_station
-from chargebus import events, subjects
+from chargebus.bus import events, subjects
 from schema_cases import messages
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

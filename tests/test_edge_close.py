@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from chargebus.closeframes import MAX_REASON_BYTES, reason_bytes
+from chargebus.ocpp.closeframes import MAX_REASON_BYTES, reason_bytes
 from raw_websocket import CLOSE_OPCODE, close_frame_answering, masked_frame, upgraded_socket
 
 

@@ -12,8 +12,8 @@ import pytest
 import websockets
 
 from conftest import extra_edge, free_port
-from chargebus import subjects
-from chargebus.natsserver import nats_server_command
+from chargebus.bus import subjects
+from chargebus.runtime.natsserver import nats_server_command
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

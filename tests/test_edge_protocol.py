@@ -6,7 +6,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from chargebus import subjects
+from chargebus.bus import subjects
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

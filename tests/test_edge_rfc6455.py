@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from raw_websocket import (BINARY_OPCODE, CONTINUATION_OPCODE, TEXT_OPCODE, answer_to_upgrade,
-                           close_frame_answering, header_of, masked_frame, read_frame,
-                           upgrade_request, upgraded_socket)
+                            close_frame_answering, header_of, masked_frame, read_frame,
+                            upgrade_request, upgraded_socket)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

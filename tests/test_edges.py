@@ -16,11 +16,11 @@ import websockets
 
 from accepting_station import AcceptingStation
 from conftest import eventually, extra_edge, free_port
-from chargebus import subjects
-from chargebus.commands import Outcome, call_station
-from chargebus.identifiers import kv_key
-from chargebus.permissions import Role
-from chargebus.records import Presence
+from chargebus.bus import subjects
+from chargebus.operations.commands import Outcome, call_station
+from chargebus.security.permissions import Role
+from chargebus.state.identifiers import kv_key
+from chargebus.state.records import Presence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -218,7 +218,7 @@ async def test_an_edge_refuses_a_node_id_that_a_running_edge_holds(system, bus, 
     async with AcceptingStation(system.station_url(station_id)):
         assert await eventually(lambda: presence(stores, station_id)) == "edge-1"
         intruder = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "chargebus_services.edge",
+            sys.executable, "-m", "chargebus.services.edge",
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=os.environ | {"CHARGEBUS_NATS_URL": system.nats_url,
                  "CHARGEBUS_NATS_CREDENTIALS": str(system.seed(Role.EDGE, "edge-1")),

@@ -41,7 +41,7 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path):
     commands = {(open(f"/proc/{pid}/cmdline").read().replace("\0", " ")) for pid in children}
     assert any("nats-server" in command for command in commands)
     for service in ("edge", "workers", "sink"):
-        assert any(f"chargebus_services.{service}" in command for command in commands)
+        assert any(f"chargebus.services.{service}" in command for command in commands)
 
     assert system.cli("tokens", "add", "KEEP-ME").returncode == 0
     boot_and_meter(system, "KEEPER")
@@ -140,7 +140,7 @@ def test_tls_banner_log_level_and_timestamped_supervisor_lines(tmp_path):
         assert f"Stations connect to wss://127.0.0.1:{system.edge_port}/ocpp/<stationId>" in (
             system.banner)
         workers = next(pid for pid in system.children()
-                       if "chargebus_services.workers" in open(f"/proc/{pid}/cmdline").read())
+                       if "chargebus.services.workers" in open(f"/proc/{pid}/cmdline").read())
         os.kill(workers, signal.SIGKILL)
         stamped = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} run ERROR ")
 

@@ -3,7 +3,9 @@ the installed ocpp package: a schema change or a generator change cannot land wi
 its output."""
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parents[1] / "core"
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "core"
+PACKAGE = ROOT / "src" / "chargebus_core"
 
 
 def test_generated_modules_are_what_the_generators_write_now(tmp_path, monkeypatch):
@@ -16,10 +18,10 @@ def test_generated_modules_are_what_the_generators_write_now(tmp_path, monkeypat
     written = [path for path in tmp_path.iterdir() if not path.is_symlink()]
     assert len(written) == 12  # per version: validators and scanners, .py and .pxd
     for path in written:
-        committed = CORE / "chargebus_core" / path.name
+        committed = PACKAGE / path.name
         assert committed.read_text() == path.read_text(), (
             f"{path.name} is stale: run python core/generate_validators.py and "
             "python core/generate_scanners.py")
     for path in tmp_path.iterdir():
         if path.is_symlink():
-            assert (CORE / "chargebus_core" / path.name).readlink() == path.readlink()
+            assert (PACKAGE / path.name).readlink() == path.readlink()

@@ -11,8 +11,8 @@ import pytest
 import websockets
 
 from conftest import descendants, extra_edge
-from chargebus.passwords import hash_password
-from chargebus.records import StationAccess, StationAdmission
+from chargebus.security.passwords import hash_password
+from chargebus.state.records import StationAccess, StationAdmission
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

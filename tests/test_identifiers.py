@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chargebus import subjects
-from chargebus.identifiers import InvalidIdentifier, check_station_id, check_token_id, kv_key
+from chargebus.bus import subjects
+from chargebus.state.identifiers import InvalidIdentifier, check_station_id, check_token_id, kv_key
 
 KV_KEY_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.")
 

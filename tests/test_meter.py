@@ -3,8 +3,10 @@ import math
 import orjson
 import pytest
 
-from chargebus.meter import Placement, SampleColumns, meter_call, placement, samples
-from chargebus.protocol import OcppVersion
+from chargebus.meter.calls import meter_call, placement
+from chargebus.meter.columns import SampleColumns, samples
+from chargebus.meter.rules import Placement
+from chargebus.ocpp import OcppVersion
 
 
 def test_16_meter_values_with_defaults_and_signed_data():

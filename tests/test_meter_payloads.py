@@ -1,4 +1,4 @@
-"""ClickHouse reading the calls' JSON itself (chargebus.clickhouse.payloads) makes the
+"""ClickHouse reading the calls' JSON itself (chargebus.meter.clickhouse.payloads) makes the
 same rows as the sink does in Python (chargebus.meter.SampleColumns): both are fed the
 same calls, drawn at random, and their rows compared bit for bit in real chdb.
 (tests/test_meter_payloads_server.py does the same on a server: one process holds one
@@ -10,12 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meter_calls import (OTHER_TIMES, calls_of_one_layout, check_lookup_of_a_big_redelivered_batch,
-                         compare_rows)
-from chargebus.clickhouse.engines import ChdbEngine
-from chargebus.meter import RFC3339, CallColumns, SampleColumns, strict_meter_call
-from chargebus.meterstore import CallsUnreadable, MeterStore
-from chargebus.protocol import OcppVersion
+from meter_calls import (OTHER_TIMES, calls_of_one_layout,
+                          check_lookup_of_a_big_redelivered_batch, compare_rows)
+from chargebus.meter.calls import strict_meter_call
+from chargebus.meter.clickhouse.engines import ChdbEngine
+from chargebus.meter.columns import CallColumns, SampleColumns
+from chargebus.meter.rules import RFC3339
+from chargebus.ocpp import OcppVersion
+from chargebus.services.sink.store import CallsUnreadable, MeterStore
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """A ClickHouse server (Debian's 18.16, which has no JSONExtract) gets from the sink
-the rows chdb makes of the calls' JSON (chargebus.clickhouse.callreader), as RowBinary:
+the rows chdb makes of the calls' JSON (chargebus.meter.clickhouse.callreader), as RowBinary:
 the same rows the sink makes in Python, compared bit for bit."""
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,9 +13,9 @@ from clickhouse_server import ClickHouseServer
 from conftest import free_port
 from meter_calls import (calls_of_one_layout, check_lookup_of_a_big_redelivered_batch,
                          compare_rows, one_sample_call)
-from chargebus.clickhouse.engines import ServerEngine
-from chargebus.meter import CallColumns
-from chargebus.meterstore import MeterStore
+from chargebus.meter.clickhouse.engines import ServerEngine
+from chargebus.meter.columns import CallColumns
+from chargebus.services.sink.store import MeterStore
 
 
 @pytest.fixture(scope="module")

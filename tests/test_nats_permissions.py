@@ -1,4 +1,4 @@
-"""NATS with authentication and per-service authorization (chargebus.permissions): an
+"""NATS with authentication and per-service authorization (chargebus.security.permissions): an
 anonymous client is refused; each service's identity does its job and nothing else (an
 edge reads no tokens, subscribes to no other subject than its own, commands no station,
 not even its own; the sink commands none either; the workers read no other inbox); the
@@ -23,12 +23,13 @@ from nats.errors import TimeoutError as NatsTimeout
 from accepting_station import AcceptingStation
 from certificates import Authority
 from conftest import CHARGEBUS, eventually, free_port, service_process
-from chargebus import bus as chargebus_bus
-from chargebus import credentials, subjects
-from chargebus.commands import Outcome, call_station
-from chargebus.natsserver import nats_server_command
-from chargebus.permissions import Role
-from chargebus.seeds import public_key
+from chargebus.bus import subjects
+from chargebus.bus.client import connect_url, identity_options, refused_identity
+from chargebus.operations.commands import Outcome, call_station
+from chargebus.runtime.natsserver import nats_server_command
+from chargebus.security import credentials
+from chargebus.security.permissions import Role
+from chargebus.security.seeds import public_key
 
 # Buckets an edge has no business reading: `access` holds the stations' password hashes,
 # which only the workers check (the edge reads the non-secret `admission`).
@@ -71,9 +72,9 @@ class Received:
 @contextlib.asynccontextmanager
 async def signed_in(system, role: Role, node_id: str | None = None):
     refusals = Refusals()
-    nc = await chargebus_bus.connect_url(
+    nc = await connect_url(
         system.nats_url, error_cb=refusals.take,
-        **chargebus_bus.identity_options(system.seed(role, node_id)))
+        **identity_options(system.seed(role, node_id)))
     try:
         yield nc, refusals
     finally:
@@ -94,14 +95,14 @@ async def test_an_anonymous_client_is_refused(system):
     with pytest.raises(Exception) as refused:
         await nats.connect(system.nats_url, allow_reconnect=False, connect_timeout=3,
                            max_reconnect_attempts=0)
-    assert chargebus_bus.refused_identity(refused.value), refused.value
+    assert refused_identity(refused.value), refused.value
 
 
 @pytest.mark.parametrize("service", ["workers", "edge"])
 async def test_a_service_without_an_identity_exits_in_one_line(system, service):
     """nats-py would try a refused first connection for ever: the service must say so."""
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", f"chargebus_services.{service}"],
+        subprocess.run, [sys.executable, "-m", f"chargebus.services.{service}"],
         env={name: value for name, value in os.environ.items()
              if name != "CHARGEBUS_NATS_CREDENTIALS"} | {
             "CHARGEBUS_NATS_URL": system.nats_url, "CHARGEBUS_EDGE_PORT": str(free_port()),
@@ -342,7 +343,7 @@ def test_tls_to_nats_for_the_cli_and_a_service(tmp_path):
         operator = {"CHARGEBUS_NATS_CREDENTIALS": str(secrets / "operator.nk")}
         workers = {"CHARGEBUS_NATS_CREDENTIALS": str(secrets / "workers.nk")}
         # The workers may not make the streams and buckets; they say what to run.
-        done = subprocess.run([sys.executable, "-m", "chargebus_services.workers"],
+        done = subprocess.run([sys.executable, "-m", "chargebus.services.workers"],
                               capture_output=True, text=True, timeout=60,
                               env=os.environ | tls | workers)
         assert done.returncode == 1
@@ -380,11 +381,11 @@ async def _a_ca_signs(url: str, ca: Path, secrets: Path) -> tuple[bytes, int]:
     else: its reply, and the number of its publishes refused."""
     tls = ssl.create_default_context(cafile=ca)
     refusals = Refusals()
-    integration = await chargebus_bus.connect_url(
+    integration = await connect_url(
         url, tls=tls, error_cb=refusals.take,
-        **chargebus_bus.identity_options(secrets / "ca.nk"))
-    operator = await chargebus_bus.connect_url(
-        url, tls=tls, **chargebus_bus.identity_options(secrets / "operator.nk"))
+        **identity_options(secrets / "ca.nk"))
+    operator = await connect_url(
+        url, tls=tls, **identity_options(secrets / "operator.nk"))
     try:
         async def sign(msg) -> None:
             await integration.publish(msg.reply, b"signed")

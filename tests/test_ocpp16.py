@@ -10,7 +10,7 @@ from ocpp.v16 import ChargePoint, call
 
 from conftest import ended, eventually, ocpp_station, rows_when, started_and_ended
 from moments import ago, clickhouse_text, stamp
-from chargebus.stores import token_key
+from chargebus.state.stores import token_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -9,7 +9,7 @@ from ocpp.v201 import ChargePoint, call
 from conftest import eventually, ocpp_station, rows_when
 from conftest import ended as transaction_ended
 from moments import ago, stamp
-from chargebus.clock import ocpp_timestamp
+from chargebus.ocpp.clock import ocpp_timestamp
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

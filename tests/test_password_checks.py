@@ -8,8 +8,8 @@ import signal
 import pytest
 
 from conftest import alive, descendants
-from chargebus.passwords import Match, hash_password, hash_pending
-from chargebus_services.workers.password_checks import ChecksBusy, PasswordChecks
+from chargebus.security.passwords import Match, hash_password, hash_pending
+from chargebus.services.workers.password_checks import ChecksBusy, PasswordChecks
 
 PASSWORD = "hasher-password-0123456789"
 STORED = hash_password(PASSWORD)
@@ -24,7 +24,7 @@ def hashers() -> list[int]:
         try:
             with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/cmdline", "rb") as command:
                 parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-                if parent == os.getpid() and b"chargebus_services.workers.hasher" in command.read():
+                if parent == os.getpid() and b"chargebus.services.workers.hasher" in command.read():
                     found.append(pid)
         except OSError:
             continue

@@ -1,9 +1,9 @@
 import pytest
 
-from chargebus.config import Settings
-from chargebus.protocol import (Fault, OcppVersion, calls_from_stations, calls_to_stations,
-                                error_code, known_actions)
-from chargebus.routing import ROUTES
+from chargebus.ocpp import (Fault, OcppVersion, calls_from_stations, calls_to_stations,
+                             error_code, known_actions)
+from chargebus.runtime.config import Settings
+from chargebus.services.edge.routing import ROUTES
 
 
 def test_known_actions_come_from_the_oca_schemas():

@@ -13,10 +13,10 @@ import websockets
 
 from clickhouse_server import QUERY_USER, ClickHouseServer
 from conftest import eventually, free_port, sql, start_system
-from chargebus import queryreplies
-from chargebus.clickhouse.engines import ServerEngine
-from chargebus.clickhouse.querylimits import QueryLimits, QueryUserUnsafe
-from chargebus.meterstore import MeterStore
+from chargebus.bus import queryreplies
+from chargebus.meter.clickhouse.engines import ServerEngine
+from chargebus.meter.clickhouse.querylimits import QueryLimits, QueryUserUnsafe
+from chargebus.services.sink.store import MeterStore
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
 

@@ -6,12 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chargebus import locallists, sessions
-from chargebus.convert import converter
-from chargebus.model import (AuthorizationDecision, AuthorizationStatus, EnergyReading, IdToken,
-                             TokenType, TokenUse, TransactionEvent, TransactionEventKind)
-from chargebus.protocol import OcppVersion
-from chargebus.records import ActiveTransactions, LocalListEntry, Token
+from chargebus.domain import sessions
+from chargebus.domain.locallists import changes, edit
+from chargebus.domain.model import (AuthorizationDecision, AuthorizationStatus, EnergyReading,
+                                    IdToken, TokenType, TokenUse, TransactionEvent,
+                                    TransactionEventKind)
+from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.converters import converter
+from chargebus.state.records import ActiveTransactions, LocalListEntry, Token
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -254,9 +256,9 @@ def test_local_list_changes():
     blocked = LocalListEntry(status=AuthorizationStatus.BLOCKED)
     held = {"A": accepted, "B": accepted, "C": accepted}
     wanted = {"A": accepted, "B": blocked, "D": accepted}
-    assert locallists.changes(wanted, held) == {"B": blocked, "D": accepted, "C": None}
-    edited = locallists.edit(None, "CS-1", {"A": accepted}, [])
-    edited = locallists.edit(edited, "CS-1", {"B": blocked}, ["A"])
+    assert changes(wanted, held) == {"B": blocked, "D": accepted, "C": None}
+    edited = edit(None, "CS-1", {"A": accepted}, [])
+    edited = edit(edited, "CS-1", {"B": blocked}, ["A"])
     assert (edited.version, edited.entries) == (2, {"B": blocked})
 
 

@@ -15,8 +15,8 @@ import orjson
 import pytest
 import websockets
 
-from chargebus.commands import Outcome, call_station
-from chargebus.protocol import OcppVersion
+from chargebus.ocpp import OcppVersion
+from chargebus.operations.commands import Outcome, call_station
 from chargebus.simulate import Mode, Options, parse_mix, parse_rate, run
 from chargebus.simulate import v2x, v16
 from chargebus.simulate.options import versions_of_stations

@@ -2,7 +2,7 @@
 import asyncio
 import logging
 
-from chargebus_services.edge.turnover import Turnover
+from chargebus.services.edge.turnover import Turnover
 
 
 def test_one_line_for_what_came_and_went_and_none_when_nothing_did(caplog):
@@ -19,7 +19,7 @@ def test_one_line_for_what_came_and_went_and_none_when_nothing_did(caplog):
         turnover.stop()
         await asyncio.sleep(0.1)  # stopped: no more reports
 
-    with caplog.at_level(logging.INFO, logger="chargebus_services.edge"):
+    with caplog.at_level(logging.INFO, logger="chargebus.services.edge"):
         asyncio.run(scenario())
     lines = [record.getMessage() for record in caplog.records]
     assert len(lines) == 2

@@ -16,7 +16,7 @@ import websockets
 
 from conftest import ended, eventually, rows_when, service_process, sql, start_system
 from moments import ago, ahead, stamp
-from chargebus.stores import Stores
+from chargebus.state.stores import Stores
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -4,11 +4,12 @@ import sys
 
 from nats.errors import NoRespondersError
 
-from chargebus import __version__, queryreplies
+from chargebus import __version__
+from chargebus.bus import queryreplies
 from chargebus.cli import (analytics, calls, certificates, credentials, locallists, simulate,
                            stations, tokens)
 from chargebus.cli.common import CommandParser, print_json, whole_number, with_nats
-from chargebus.config import Settings, SettingsProblem, load_settings
+from chargebus.runtime.config import Settings, SettingsProblem, load_settings
 
 PORT = whole_number(0, 65535)
 
@@ -63,8 +64,8 @@ def _overrides(arguments: argparse.Namespace) -> dict:
 def _run(settings: Settings, arguments: argparse.Namespace) -> int:
     import uvloop
 
-    from chargebus import logs
-    from chargebus.embedded import EmbeddedSystem
+    from chargebus.runtime import logs
+    from chargebus.runtime.supervisor import EmbeddedSystem
 
     logs.configure("run", settings.log_level)
     return uvloop.run(EmbeddedSystem(settings).run())

@@ -8,12 +8,12 @@ from datetime import timedelta
 import orjson
 from nats.errors import NoRespondersError
 
-from chargebus.analytics import Analytics
+from chargebus.bus.queryreplies import QueryFailed
 from chargebus.cli.common import station_id, timestamp, whole_number, with_nats
-from chargebus.clock import utc_now
-from chargebus.config import Settings
-from chargebus.meter import DEFAULT_MEASURAND
-from chargebus.queryreplies import QueryFailed
+from chargebus.meter.analytics import Analytics
+from chargebus.meter.rules import DEFAULT_MEASURAND
+from chargebus.ocpp.clock import utc_now
+from chargebus.runtime.config import Settings
 
 
 def register(commands) -> None:

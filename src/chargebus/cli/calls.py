@@ -5,11 +5,11 @@ import sys
 import orjson
 
 from chargebus.cli.common import json_object, print_json, seconds, station_id, with_nats
-from chargebus.commands import DEFAULT_TIMEOUT, call_station
-from chargebus.config import Settings
-from chargebus.protocol import OcppVersion, calls_from_stations, calls_to_stations
-from chargebus.protocol import codec
-from chargebus.stores import Stores
+from chargebus.ocpp import OcppVersion, calls_from_stations, calls_to_stations
+from chargebus.ocpp import codec
+from chargebus.operations.commands import DEFAULT_TIMEOUT, call_station
+from chargebus.runtime.config import Settings
+from chargebus.state.stores import Stores
 
 
 def register(commands) -> None:

@@ -6,18 +6,18 @@ from pathlib import Path
 import orjson
 from cryptography import x509
 
-from chargebus import certificates
-from chargebus.authority import SigningFailed, authority_of, chain_leaf, facts_of
 from chargebus.cli.calls import why_not_sent
 from chargebus.cli.common import json_object, print_json, seconds, station_id, with_stores
-from chargebus.clock import utc_now
-from chargebus.commands import DEFAULT_TIMEOUT, CommandReply, call_station
-from chargebus.config import Settings
-from chargebus.convert import converter
-from chargebus.csr import CsrRefused, checked_csr
-from chargebus.locallists import NoVersionKnown, station_version
-from chargebus.records import IssuedCertificate, StationCertificates
-from chargebus.stores import Stores
+from chargebus.ocpp.clock import utc_now
+from chargebus.ocpp.converters import converter
+from chargebus.operations.commands import DEFAULT_TIMEOUT, CommandReply, call_station
+from chargebus.operations.locallists import NoVersionKnown, station_version
+from chargebus.runtime.config import Settings
+from chargebus.security import certificates
+from chargebus.security.authority import SigningFailed, authority_of, chain_leaf, facts_of
+from chargebus.security.csr import CsrRefused, checked_csr
+from chargebus.state.records import IssuedCertificate, StationCertificates
+from chargebus.state.stores import Stores
 
 HASH_DATA = ("hashAlgorithm", "issuerNameHash", "issuerKeyHash", "serialNumber")
 

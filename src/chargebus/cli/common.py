@@ -8,13 +8,16 @@ from pathlib import Path
 
 import orjson
 
-from chargebus import bus, credentials
-from chargebus.clock import parse_timestamp
-from chargebus.config import Settings, variable
-from chargebus.identifiers import (STATION_ID_RULE, TOKEN_ID_RULE, InvalidIdentifier,
-                                   check_station_id, check_token_id)
-from chargebus.protocol import OcppVersion
-from chargebus.stores import Stores
+from chargebus.bus.client import connect as connect_bus
+from chargebus.bus.client import refused_identity
+from chargebus.bus.topology import ensure_topology
+from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.clock import parse_timestamp
+from chargebus.runtime.config import Settings, variable
+from chargebus.security import credentials
+from chargebus.state.identifiers import (STATION_ID_RULE, TOKEN_ID_RULE, InvalidIdentifier,
+                                         check_station_id, check_token_id)
+from chargebus.state.stores import Stores
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -126,7 +129,7 @@ def with_stores(settings: Settings, action: Callable[..., Awaitable[int | None]]
     """Run ``action(stores, nc)`` with the streams and buckets in place."""
     async def run(nc) -> int | None:
         js = nc.jetstream()
-        await bus.ensure_topology(js)
+        await ensure_topology(js)
         return await action(Stores(js), nc)
 
     return with_nats(settings, run)
@@ -148,10 +151,10 @@ def operator_identity(settings: Settings) -> Settings:
 async def connect(settings: Settings):
     settings = operator_identity(settings)
     try:
-        return await bus.connect(settings, "chargebus-cli", max_reconnect_attempts=1,
+        return await connect_bus(settings, "chargebus-cli", max_reconnect_attempts=1,
                                  allow_reconnect=False, connect_timeout=3, error_cb=_quiet)
     except Exception as error:
-        if not bus.refused_identity(error):
+        if not refused_identity(error):
             raise SystemExit(f"cannot reach NATS at {settings.nats_url} ({error}); "
                              "is `chargebus run` running?") from None
         who = (f"the identity of {settings.nats_credentials}" if settings.nats_credentials

@@ -13,12 +13,13 @@ import re
 import sys
 from pathlib import Path
 
-from chargebus import bus, credentials
+from chargebus.bus.topology import ensure_topology
 from chargebus.cli.common import connect, with_nats
-from chargebus.config import NODE_ID_PATTERN, Settings
-from chargebus.credentials import Identity
-from chargebus.natsserver import PID_FILE, NotRunning, reload_configuration
-from chargebus.permissions import Role
+from chargebus.runtime.config import NODE_ID_PATTERN, Settings
+from chargebus.runtime.natsserver import PID_FILE, NotRunning, reload_configuration
+from chargebus.security import credentials
+from chargebus.security.credentials import Identity
+from chargebus.security.permissions import Role
 
 # nats-server reads its configuration again a moment after the signal.
 RELOAD_WAIT_SECONDS = 10.0
@@ -102,5 +103,5 @@ async def _signs_in(settings: Settings) -> bool:
 
 def _setup(settings: Settings, arguments: argparse.Namespace) -> int:
     async def create(nc) -> None:
-        await bus.ensure_topology(nc.jetstream())
+        await ensure_topology(nc.jetstream())
     return with_nats(settings, create)

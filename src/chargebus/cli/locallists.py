@@ -4,14 +4,16 @@ import sys
 
 import orjson
 
-from chargebus import locallists
 from chargebus.cli.common import (print_json, seconds, station_id, timestamp, token_id,
-                                  with_stores)
-from chargebus.commands import DEFAULT_TIMEOUT
-from chargebus.config import Settings
-from chargebus.model import AuthorizationStatus, TokenType
-from chargebus.records import LocalListEntry
-from chargebus.stores import Stores
+                                   with_stores)
+from chargebus.domain.locallists import NotInList, TooLongForStation, check_lengths
+from chargebus.domain.model import AuthorizationStatus, TokenType
+from chargebus.operations.commands import DEFAULT_TIMEOUT
+from chargebus.operations.locallists import (NoVersionKnown, WouldEmptyStation, held_version,
+                                             station_version)
+from chargebus.runtime.config import Settings
+from chargebus.state.records import LocalListEntry
+from chargebus.state.stores import Stores
 
 
 def register(commands) -> None:
@@ -61,18 +63,18 @@ def _edit(settings: Settings, arguments: argparse.Namespace) -> int:
         if put:
             # Checked now when the station's version is known, else when the list is sent.
             try:
-                version = await locallists.station_version(stores, arguments.station_id)
-                locallists.check_lengths(arguments.station_id, version, put)
-            except locallists.NoVersionKnown:
+                version = await station_version(stores, arguments.station_id)
+                check_lengths(arguments.station_id, version, put)
+            except NoVersionKnown:
                 pass
-            except locallists.TooLongForStation as error:
+            except TooLongForStation as error:
                 print(f"chargebus locallist add: {error}", file=sys.stderr)
                 return 2
         try:
             changed = await stores.local_lists.modify(
-                lambda current: locallists.edit(current, arguments.station_id, put, drop),
+                lambda current: edit(current, arguments.station_id, put, drop),
                 arguments.station_id)
-        except locallists.NotInList as error:
+        except NotInList as error:
             print(f"chargebus locallist remove: {error} (nothing removed)", file=sys.stderr)
             return 1
         print(f"{arguments.station_id}: list version {changed.version}, "
@@ -97,12 +99,12 @@ def _show(settings: Settings, arguments: argparse.Namespace) -> int:
 def _send(settings: Settings, arguments: argparse.Namespace) -> int:
     async def send(stores: Stores, nc) -> int:
         try:
-            outcome = await locallists.send(nc, stores, arguments.station_id, arguments.full,
+            outcome = await send(nc, stores, arguments.station_id, arguments.full,
                                             arguments.timeout)
-        except (locallists.NoVersionKnown, locallists.TooLongForStation) as error:
+        except (NoVersionKnown, TooLongForStation) as error:
             print(f"chargebus locallist send: {error}", file=sys.stderr)
             return 1
-        except locallists.WouldEmptyStation as error:
+        except WouldEmptyStation as error:
             print(f"chargebus locallist send: {error}; give --full to do that", file=sys.stderr)
             return 2
         kind = "full" if outcome.full else "differential"
@@ -122,9 +124,9 @@ def _send(settings: Settings, arguments: argparse.Namespace) -> int:
 def _version(settings: Settings, arguments: argparse.Namespace) -> int:
     async def ask(stores: Stores, nc) -> int:
         try:
-            reply, version = await locallists.held_version(nc, stores, arguments.station_id,
+            reply, version = await held_version(nc, stores, arguments.station_id,
                                                            arguments.timeout)
-        except locallists.NoVersionKnown as error:
+        except NoVersionKnown as error:
             print(f"chargebus locallist version: {error}", file=sys.stderr)
             return 1
         if version is None:

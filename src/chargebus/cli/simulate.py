@@ -5,7 +5,7 @@ from pathlib import Path
 
 import orjson
 
-from chargebus.config import Settings
+from chargebus.runtime.config import Settings
 from chargebus.simulate import (Mode, Options, Progress, SimulationError, format_report,
                                 parse_mix, parse_rate, run)
 

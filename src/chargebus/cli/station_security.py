@@ -6,14 +6,14 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from chargebus import profile_upgrade, rotation
 from chargebus.cli.common import seconds, station_id, whole_number, with_stores
-from chargebus.commands import DEFAULT_TIMEOUT, CommandReply
-from chargebus.config import Settings
-from chargebus.edges import running_edges
-from chargebus.passwords import WeakPassword, check_length
-from chargebus.protocol import OcppVersion
-from chargebus.stores import Stores
+from chargebus.ocpp import OcppVersion
+from chargebus.operations import profile_upgrade, rotation
+from chargebus.operations.commands import DEFAULT_TIMEOUT, CommandReply
+from chargebus.runtime.config import Settings
+from chargebus.security.passwords import WeakPassword, check_length
+from chargebus.state.edges import running_edges
+from chargebus.state.stores import Stores
 
 RECONNECT_WAIT_SECONDS = 120.0
 INTERFACES = ("Wired0", "Wired1", "Wired2", "Wired3",

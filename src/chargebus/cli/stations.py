@@ -4,12 +4,12 @@ import sys
 
 from chargebus.cli import station_security
 from chargebus.cli.common import print_json, station_id, versions, with_stores
-from chargebus.config import Settings
-from chargebus.edges import running_edges
-from chargebus.model import RegistrationStatus
-from chargebus.passwords import WeakPassword, hash_password
-from chargebus.records import StationAccess, StationAdmission
-from chargebus.stores import Stores
+from chargebus.domain.model import RegistrationStatus
+from chargebus.runtime.config import Settings
+from chargebus.security.passwords import WeakPassword, hash_password
+from chargebus.state.edges import running_edges
+from chargebus.state.records import StationAccess, StationAdmission
+from chargebus.state.stores import Stores
 
 
 def register(commands) -> None:

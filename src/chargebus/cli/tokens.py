@@ -7,15 +7,15 @@ import sys
 from pydantic import ValidationError
 
 from chargebus.cli.common import print_json, timestamp, token_id, whole_number, with_stores
-from chargebus.clock import utc_now
-from chargebus.config import Settings
-from chargebus.model import AuthorizationStatus, TokenType
-from chargebus.protocol import OcppVersion, max_id_token_length
-from chargebus.records import Token
-from chargebus.stores import Stores, token_key
+from chargebus.domain.model import AuthorizationStatus, TokenType
+from chargebus.ocpp import OcppVersion, max_id_token_length
+from chargebus.ocpp.clock import utc_now
+from chargebus.runtime.config import Settings
+from chargebus.state.records import Token
+from chargebus.state.stores import Stores, token_key
 
 CSV_COLUMNS = ("id_token", "status", "expires_at", "parent_id", "type", "max_active")
-# 0 is no limit (chargebus.sessions); a negative number would refuse every transaction.
+# 0 is no limit (chargebus.domain.sessions); a negative number would refuse every transaction.
 MAX_ACTIVE = whole_number(0)
 # The cells read the way the options of `tokens add` are.
 _CELL_TYPES = {"id_token": token_id, "parent_id": token_id, "expires_at": timestamp,

@@ -3,8 +3,8 @@ import enum
 import math
 from dataclasses import dataclass
 
-from chargebus.identifiers import MAX_STATION_ID_LENGTH, InvalidIdentifier, check_station_id
-from chargebus.protocol import OcppVersion
+from chargebus.ocpp import OcppVersion
+from chargebus.state.identifiers import MAX_STATION_ID_LENGTH, InvalidIdentifier, check_station_id
 
 # Room left in a station id for the station's number after the prefix.
 STATION_NUMBER_DIGITS = 6

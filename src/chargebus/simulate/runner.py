@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from picows import WSHandshakeError, ws_connect
 
-from chargebus.service import COLLECTOR_THRESHOLDS
+from chargebus.runtime.service import COLLECTOR_THRESHOLDS
 from chargebus.simulate.options import Mode, Options, Pace, versions_of_stations
 from chargebus.simulate.progress import Progress
 from chargebus.simulate.scenario import StationState

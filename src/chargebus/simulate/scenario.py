@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from chargebus.protocol import OcppVersion
+from chargebus.ocpp import OcppVersion
 
 Call = tuple[str, dict]
 Script = Generator[Call, dict | None, None]

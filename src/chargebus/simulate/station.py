@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 import orjson
 from picows import WSCloseCode, WSListener, WSMsgType
 
-from chargebus.closeframes import answer_close
-from chargebus.protocol import OcppVersion
+from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.closeframes import answer_close
 from chargebus.simulate import v2x, v16
 from chargebus.simulate.scenario import Refusal, StationState
 

@@ -1,7 +1,7 @@
 """An OCPP 1.6J station: one connector, sessions with four sampled values per
 MeterValues, and the answers a real station gives to the Central System's calls."""
-from chargebus.protocol import OcppVersion
-from chargebus.protocol.versions import known_actions
+from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.versions import known_actions
 from chargebus.simulate.scenario import (CHARGING_WATTS, VOLTS, Refusal, Result, Script,
                                          StationState, now)
 

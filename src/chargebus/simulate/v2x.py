@@ -1,8 +1,8 @@
 """An OCPP 2.0.1 or 2.1 station (the calls it makes are the same in both): one EVSE
 with one connector, sessions as TransactionEvents whose Updated events carry four
 sampled values, and the answers a real station gives to the CSMS's calls."""
-from chargebus.protocol import OcppVersion
-from chargebus.protocol.versions import known_actions
+from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.versions import known_actions
 from chargebus.simulate.scenario import (CHARGING_WATTS, VOLTS, Refusal, Result, Script,
                                          StationState, now)
 

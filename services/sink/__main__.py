@@ -1,4 +1,0 @@
-from chargebus.service import run_service
-from chargebus_services.sink.main import start_sink
-
-run_service("sink", start_sink)

@@ -1,0 +1,94 @@
+"""The JetStream streams and KV buckets chargebus runs on, and bringing them about."""
+from nats import errors
+from nats.js import JetStreamContext
+from nats.js.api import (DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType,
+                         StreamConfig)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from chargebus.bus import subjects
+
+DAY = 24 * 3600
+
+STREAMS = (
+    StreamConfig(
+        name=subjects.OCPP_STREAM,
+        subjects=[subjects.all_station_events()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=7 * DAY,
+        duplicate_window=120,
+    ),
+    # Only the sequence matters: each publish allocates the next transaction id.
+    StreamConfig(
+        name=subjects.TRANSACTION_ID_STREAM,
+        subjects=[subjects.transaction_id_counter()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_msgs_per_subject=1,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=3600,  # a station repeating a start within an hour gets its id again
+    ),
+    # Finished transactions on their way to ClickHouse; one message per version of a
+    # session, deduplicated by it.
+    StreamConfig(
+        name=subjects.SESSION_STREAM,
+        subjects=[subjects.all_sessions()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=30 * DAY,
+        duplicate_window=3600,
+    ),
+    StreamConfig(
+        name=subjects.DEAD_LETTER_STREAM,
+        subjects=[subjects.all_dead_letters()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=30 * DAY,
+    ),
+)
+
+BUCKETS = (
+    KeyValueConfig(bucket=subjects.STATIONS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.STATUSES_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.TOKENS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.TRANSACTIONS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.PRESENCE_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.ACCESS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.ADMISSION_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.LOCAL_LISTS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.CERTIFICATES_BUCKET, history=1, storage=StorageType.FILE),
+)
+
+
+class TopologyMissing(Exception):
+    """A stream or bucket is not there, and this identity may not create it."""
+
+
+async def require_topology(js: JetStreamContext) -> None:
+    """Check the streams and buckets are there, and create those that are not where this
+    identity may (a nats-server without authorization); a service is not given the
+    right to create or change them: the operator does that (chargebus setup)."""
+    missing = []
+    for name in [stream.name for stream in STREAMS] + [subjects.kv_stream(bucket.bucket)
+                                                       for bucket in BUCKETS]:
+        try:
+            await js.stream_info(name)
+        except NotFoundError:
+            missing.append(name)
+    if not missing:
+        return
+    try:
+        await ensure_topology(js)
+    except errors.TimeoutError:  # refused: nats-server answers no request it does not pass on
+        raise TopologyMissing(", ".join(missing)) from None
+
+
+async def ensure_topology(js: JetStreamContext) -> None:
+    """Create the streams and buckets, or bring existing ones to this configuration."""
+    for config in STREAMS:
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            await js.update_stream(config)
+    for bucket in BUCKETS:
+        await js.create_key_value(bucket)

@@ -1,0 +1,1 @@
+"""The CSMS's own model and its pure rules: no I/O."""

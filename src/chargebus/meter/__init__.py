@@ -1,0 +1,1 @@
+"""Meter data: the sampling rules, ClickHouse columns, the store's SQL, analytics."""

@@ -1,0 +1,92 @@
+"""The contract for CSMS-to-station calls, between whoever sends one and the edge that
+holds the station's socket.
+
+Request, on subjects.station_command(edge, station) of the edge the station's presence
+record names: the call's payload as JSON, the action
+in the ACTION header and the time the sender waits, in seconds, in the TIMEOUT header.
+The edge queues calls per station and has one in flight; the wait counts from when
+the edge takes the request, queueing included, so that a call is never sent to a
+station after its sender stopped waiting.
+
+Reply: the OUTCOME header says how it ended, the body carries the details as JSON:
+    result   the station's CALLRESULT payload (checked against the response schema)
+    error    {"errorCode", "errorDescription", "errorDetails"}: the station's CALLERROR
+    invalid  {"reason"}: the call breaks its schema, or the station's answer did
+    timeout  {"reason"}: no answer in time
+    offline  {"reason"}: the station is not connected (or went away before answering)
+"""
+import enum
+from dataclasses import dataclass
+
+import orjson
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from chargebus.bus import events, subjects
+from chargebus.state.stores import Stores
+
+DEFAULT_TIMEOUT = 30.0
+# Time the sender allows beyond the edge's own deadline for the reply to travel back.
+REPLY_MARGIN = 2.0
+
+
+class Outcome(enum.StrEnum):
+    RESULT = "result"
+    ERROR = "error"
+    INVALID = "invalid"
+    TIMEOUT = "timeout"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReply:
+    outcome: Outcome
+    body: dict
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.RESULT
+
+    def encode(self) -> tuple[bytes, dict[str, str]]:
+        return orjson.dumps(self.body), {events.OUTCOME: self.outcome.value}
+
+    @classmethod
+    def failure(cls, outcome: Outcome, reason: str) -> "CommandReply":
+        return cls(outcome, {"reason": reason})
+
+
+# What a station answers to a configuration or Reset call it took ("RebootRequired":
+# at its next start; "Scheduled": a Reset once it is idle).
+TAKEN = ("Accepted", "RebootRequired", "Scheduled")
+
+
+def taken(action: str, reply: CommandReply) -> bool:
+    """Whether the station took the call: every variable of a SetVariables, the status
+    of the others."""
+    if not reply.ok:
+        return False
+    if action == "SetVariables":
+        return all(result.get("attributeStatus") in TAKEN
+                   for result in reply.body.get("setVariableResult") or [{}])
+    return reply.body.get("status") in TAKEN
+
+
+async def call_station(nc: Client, station_id: str, action: str, payload: dict,
+                       timeout: float = DEFAULT_TIMEOUT) -> CommandReply:
+    """Send ``action`` to a station, wherever it is connected, and wait for its answer."""
+    presence = await Stores(nc.jetstream()).presence.get(station_id)
+    if presence is None or not presence.online:
+        return CommandReply.failure(Outcome.OFFLINE, f"{station_id} is not connected")
+    try:
+        reply = await nc.request(
+            subjects.station_command(presence.edge_id, station_id), orjson.dumps(payload),
+            timeout=timeout + REPLY_MARGIN,
+            headers={events.ACTION: action, events.TIMEOUT: repr(float(timeout))})
+    except NoRespondersError:  # its edge is gone; the station has not come back elsewhere
+        return CommandReply.failure(Outcome.OFFLINE, f"{station_id} is not connected")
+    except NatsTimeoutError:
+        return CommandReply.failure(Outcome.TIMEOUT,
+                                    f"no reply from the edge of {station_id} in time")
+    outcome = Outcome((reply.headers or {}).get(events.OUTCOME, Outcome.INVALID.value))
+    return CommandReply(outcome, orjson.loads(reply.data))

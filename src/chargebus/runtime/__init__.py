@@ -1,0 +1,1 @@
+"""Running chargebus: settings, the service frame, the supervisor, nats-server."""

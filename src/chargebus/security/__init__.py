@@ -1,0 +1,2 @@
+"""Identities and secrets: NATS credentials and permissions, station passwords, the
+certificate authority."""

@@ -1,0 +1,128 @@
+"""What each NATS identity of chargebus may publish and subscribe to: least privilege.
+
+nats-server allows an identity only the subjects listed here (chargebus.security.credentials
+writes them into its authorization block); anything else is refused and logged as a
+"Permissions Violation". Every identity subscribes to its own inbox only
+(subjects.inbox_prefix of its public key), so no identity reads another's replies.
+Answering a request (publishing on the reply subject it came with) is allowed by
+``responses``, never by naming other identities' inboxes.
+
+Who may do what:
+    operator   everything: the CLI and the supervisor, which create the streams and buckets
+    workers    answer the station calls, run their consumers of recorded calls, write
+               the state buckets, send calls to stations, ask the CA to sign
+    sink       its consumers of meter calls and sessions, answers read-only SQL
+
+A durable consumer is its service's alone: no other identity may pull from it or
+acknowledge its messages.
+    edge       one per node id: records its stations' calls, asks the workers, keeps
+               presence, serves only its own command subject
+    ca         an external CA integration: answers signing requests
+"""
+from dataclasses import dataclass
+from enum import Enum
+
+from chargebus.bus import subjects
+from chargebus.bus.topology import BUCKETS, STREAMS
+from chargebus.domain.sessions import TRANSACTION_ACTIONS
+from chargebus.meter.calls import meter_action_names
+
+
+class Role(str, Enum):
+    OPERATOR = "operator"
+    WORKERS = "workers"
+    SINK = "sink"
+    EDGE = "edge"
+    CA = "ca"
+
+
+@dataclass(frozen=True)
+class Permissions:
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+    # Replies to each request it receives: 1, or -1 for any number (the sink answers a
+    # query in as many replies as the answer takes, chargebus.bus.queryreplies); None: none
+    # but what ``publish`` allows.
+    responses: int | None = 1
+
+
+# Every service checks at start that the streams and buckets exist (bus.require_topology).
+_TOPOLOGY_CHECK = tuple(subjects.stream_info(name) for name in (
+    *(stream.name for stream in STREAMS),
+    *(subjects.kv_stream(bucket.bucket) for bucket in BUCKETS)))
+
+
+def _kv_read(bucket: str) -> tuple[str, ...]:
+    """Get keys, list them and watch the bucket."""
+    stream = subjects.kv_stream(bucket)
+    return (*subjects.stream_messages_get(stream), *subjects.watch_api(stream),
+            subjects.flow_control(stream))
+
+
+def _kv_write(bucket: str) -> tuple[str, ...]:
+    return (*_kv_read(bucket), subjects.kv_keys(bucket))
+
+
+def _durable_consumers(stream: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Its own consumers of the stream: no other identity's, whose messages it could
+    otherwise take or acknowledge."""
+    return tuple(subject for name in names
+                 for subject in subjects.durable_consumer_api(stream, name))
+
+
+_WORKER_CONSUMERS = (subjects.STATUS_CONSUMER, *(
+    subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action)
+    for action in TRANSACTION_ACTIONS))
+_SINK_CONSUMERS = tuple(subjects.action_consumer(subjects.METER_SINK_CONSUMER, action)
+                        for action in meter_action_names())
+
+
+def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Permissions:
+    """The permissions of the identity with this public key; ``node_id`` for an edge."""
+    inbox = subjects.inboxes(subjects.inbox_prefix(identity_key))
+    if role is Role.OPERATOR:
+        return Permissions(publish=(subjects.everything(),), subscribe=(subjects.everything(),),
+                           responses=None)
+    if role is Role.WORKERS:
+        return Permissions(
+            publish=(
+                *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
+                *_durable_consumers(subjects.OCPP_STREAM, _WORKER_CONSUMERS),
+                *_kv_write(subjects.STATIONS_BUCKET), *_kv_write(subjects.STATUSES_BUCKET),
+                *_kv_write(subjects.TOKENS_BUCKET), *_kv_write(subjects.TRANSACTIONS_BUCKET),
+                *_kv_write(subjects.ACCESS_BUCKET), *_kv_write(subjects.ADMISSION_BUCKET),
+                *_kv_write(subjects.LOCAL_LISTS_BUCKET), *_kv_write(subjects.CERTIFICATES_BUCKET),
+                *_kv_read(subjects.PRESENCE_BUCKET),
+                # A station's certificate is signed only where its edge proved its id:
+                # the workers ask that edge which security profile it runs.
+                subjects.any_edge_about(),
+                subjects.all_sessions(), subjects.transaction_id_counter(),
+                subjects.dead_letter(subjects.STATUS_CONSUMER),
+                subjects.dead_letter(subjects.TRANSACTION_CONSUMER),
+                subjects.all_station_commands(),
+                subjects.certificate_signing()),
+            subscribe=(inbox, subjects.all_worker_requests()))
+    if role is Role.SINK:
+        return Permissions(
+            publish=(
+                *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
+                *_durable_consumers(subjects.OCPP_STREAM, _SINK_CONSUMERS),
+                *_durable_consumers(subjects.SESSION_STREAM, (subjects.SESSION_SINK_CONSUMER,)),
+                *_kv_read(subjects.TRANSACTIONS_BUCKET),
+                *_kv_read(subjects.ADMISSION_BUCKET),  # the stations' sites
+                subjects.dead_letter(subjects.METER_SINK_CONSUMER),
+                subjects.dead_letter(subjects.SESSION_SINK_CONSUMER)),
+            subscribe=(inbox, subjects.sink_query()),
+            responses=-1)
+    if role is Role.EDGE:
+        if node_id is None:
+            raise ValueError("an edge's permissions need its node id")
+        return Permissions(
+            publish=(
+                *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
+                subjects.all_station_events(), subjects.all_worker_requests(),
+                subjects.edge_about(node_id), *_kv_write(subjects.PRESENCE_BUCKET),
+                *_kv_read(subjects.ADMISSION_BUCKET)),
+            subscribe=(inbox, subjects.edge_commands(node_id), subjects.edge_about(node_id),
+                       subjects.edges_about()))
+    return Permissions(publish=(), subscribe=(inbox, subjects.certificate_signing()))

@@ -1,0 +1,1 @@
+"""The processes chargebus runs: each package holds what only it uses."""

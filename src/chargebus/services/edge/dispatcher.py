@@ -1,0 +1,101 @@
+"""Decides what answers a station's call, and gets the answer over the bus."""
+import time
+
+import orjson
+from nats.aio.client import Client
+
+from chargebus.bus import subjects
+from chargebus.bus.events import CallContext
+from chargebus.bus.rpc import ask_worker
+from chargebus.ocpp import Fault, OcppError
+from chargebus.ocpp.clock import ocpp_timestamp
+from chargebus.runtime.config import Settings
+from chargebus.services.edge.metrics import EdgeMetrics
+from chargebus.services.edge.routing import Route, route_of
+
+# The DataTransfer status for a vendorId no integration of chargebus knows: all of them.
+UNKNOWN_VENDOR = "UnknownVendorId"
+
+
+class PublishWindow:
+    """At most ``size`` JetStream publishes await their ack. When the window is full,
+    no station's socket is read until half of it is free again: a slow bus slows the
+    stations down (TCP holds what they send) instead of the edge dropping or piling up."""
+
+    def __init__(self, size: int, stations, metrics: EdgeMetrics):
+        self._size = size
+        self._stations = stations
+        self._metrics = metrics
+        self._open = 0
+        self._paused_at: float | None = None
+
+    def __enter__(self):
+        self._open += 1
+        if self._open >= self._size and self._paused_at is None:
+            self._paused_at = time.monotonic()
+            for connection in self._stations.all():
+                connection.pause_reading()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._open -= 1
+        if self._paused_at is not None and self._open <= self._size // 2:
+            self._metrics.backpressure.inc(time.monotonic() - self._paused_at)
+            self._paused_at = None
+            for connection in self._stations.all():
+                connection.resume_reading()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+
+class Dispatcher:
+    def __init__(self, nc: Client, settings: Settings, metrics: EdgeMetrics, stations):
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._worker_timeout = settings.worker_request_timeout
+        self._metrics = metrics
+        self.window = PublishWindow(settings.edge_publish_window, stations, metrics)
+
+    async def answer(self, context: CallContext, payload_json: bytes) -> dict:
+        """The answer to a call whose action and payload the codec has validated. The
+        payload goes on as JSON text, as the station sent it: the edge never needs it
+        as Python objects."""
+        route = route_of(context.version, context.action)
+        if route is None:
+            raise OcppError(Fault.NOT_SUPPORTED, f"{context.action} is not supported by this CSMS")
+        if route is Route.EDGE:
+            return self._answer_here(context)
+        answer = self._answer_here(context) if Route.EDGE in route else None
+        if Route.WORKER in route:
+            with self._metrics.timer("worker"):
+                answer = await ask_worker(self._nc, context, payload_json,
+                                          self._worker_timeout)
+        if Route.RECORD in route:
+            # Recorded with the answer: what the consumers apply is what the station got.
+            await self._record(context, payload_json,
+                               orjson.dumps(answer) if answer is not None else None)
+        return answer if answer is not None else {}
+
+    def _answer_here(self, context: CallContext) -> dict:
+        if context.action == "Heartbeat":
+            return {"currentTime": ocpp_timestamp()}
+        if context.action == "DataTransfer":
+            return {"status": UNKNOWN_VENDOR}
+        raise OcppError(Fault.INTERNAL, f"the edge has no answer for {context.action}")
+
+    async def _record(self, context: CallContext, body: bytes, answer: bytes | None) -> None:
+        """Keep the call in the OCPP stream; only JetStream's ack lets the edge answer."""
+        try:
+            with self.window, self._metrics.timer("record"):
+                await self._js.publish(
+                    subjects.station_event(context.station_id, context.action),
+                    body,
+                    headers=context.record_headers(body, answer),
+                    timeout=self._worker_timeout,
+                )
+        except Exception as error:
+            raise OcppError(Fault.INTERNAL,
+                            f"the call could not be stored, send it again ({type(error).__name__})"
+                            ) from None

@@ -1,0 +1,60 @@
+"""Where the edge sends each station-to-CSMS call of each version.
+
+An action the version defines but that is missing here is answered NotSupported; an
+action the version does not define at all, NotImplemented.
+"""
+import enum
+
+from chargebus.ocpp import OcppVersion
+
+
+class Route(enum.Flag):
+    """What happens to a call before the station gets its CALLRESULT."""
+
+    EDGE = enum.auto()  # answered by the edge itself; needs no state
+    RECORD = enum.auto()  # written to the OCPP stream and acknowledged by JetStream
+    WORKER = enum.auto()  # answered by a worker, from and into the state in KV
+
+
+_SHARED = {
+    "Heartbeat": Route.EDGE,
+    "BootNotification": Route.WORKER,
+    "Authorize": Route.WORKER,
+    "StatusNotification": Route.RECORD,
+    "MeterValues": Route.RECORD,
+    # A vendor's extension: chargebus knows none, so the edge answers UnknownVendorId
+    # (1.6 and 2.x alike) and keeps the call for whatever comes to know one.
+    "DataTransfer": Route.EDGE | Route.RECORD,
+    # The CSR is checked and answered by a worker, which then has it signed and sends
+    # CertificateSigned (chargebus.security.certificates).
+    "SignCertificate": Route.WORKER,
+}
+
+# Notifications whose answer is empty: kept in the OCPP stream (durable, for whatever
+# consumes them), answered once JetStream has them.
+_NOTIFICATIONS_16 = ("DiagnosticsStatusNotification", "FirmwareStatusNotification",
+                     "LogStatusNotification", "SecurityEventNotification",
+                     "SignedFirmwareStatusNotification")
+_NOTIFICATIONS_2X = ("ClearedChargingLimit", "FirmwareStatusNotification",
+                     "LogStatusNotification", "NotifyChargingLimit", "NotifyCustomerInformation",
+                     "NotifyDisplayMessages", "NotifyEvent", "NotifyMonitoringReport",
+                     "NotifyReport", "PublishFirmwareStatusNotification",
+                     "ReportChargingProfiles", "ReservationStatusUpdate",
+                     "SecurityEventNotification")
+
+ROUTES: dict[OcppVersion, dict[str, Route]] = {
+    OcppVersion.V16: _SHARED | dict.fromkeys(_NOTIFICATIONS_16, Route.RECORD) | {
+        "StartTransaction": Route.RECORD | Route.WORKER,
+        "StopTransaction": Route.RECORD | Route.WORKER,
+    },
+    OcppVersion.V201: _SHARED | dict.fromkeys(_NOTIFICATIONS_2X, Route.RECORD) | {
+        "TransactionEvent": Route.RECORD | Route.WORKER,
+    },
+}
+# What chargebus handles of 2.1 today is what it handles of 2.0.1: these messages differ
+# only by optional fields, and the codec validates each against its own version.
+ROUTES[OcppVersion.V21] = ROUTES[OcppVersion.V201]
+
+
+def route_of(version: OcppVersion, action: str) -> Route | None:
+    return ROUTES.get(version, {}).get(action)

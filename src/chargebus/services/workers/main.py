@@ -1,0 +1,74 @@
+"""One worker process serving every role; run several for more capacity."""
+from nats.aio.client import Client
+
+from chargebus.bus import subjects
+from chargebus.bus.consumers import DeadLetters, DurableConsumer
+from chargebus.bus.rpc import Responder
+from chargebus.domain.sessions import TRANSACTION_ACTIONS
+from chargebus.runtime.config import Settings
+from chargebus.security.authority import authority_of
+from chargebus.services.workers.authorization import Authorization
+from chargebus.services.workers.certificates import Certificates
+from chargebus.services.workers.password_checks import PasswordChecks
+from chargebus.services.workers.passwords import PasswordCheck
+from chargebus.services.workers.registry import Registry
+from chargebus.services.workers.transactions import Transactions
+from chargebus.state.stores import Stores
+
+
+async def start_workers(settings: Settings, nc: Client):
+    js = nc.jetstream()
+    stores = Stores(js)
+    authorization = Authorization(stores, settings)
+    registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER))
+    transactions = Transactions(js, stores, authorization, settings,
+                                DeadLetters(js, subjects.TRANSACTION_CONSUMER))
+    certificates = Certificates(nc, stores, settings, authority_of(settings, nc))
+
+    passwords = PasswordCheck(nc, stores, PasswordChecks(settings.worker_password_processes,
+                                                         settings.worker_password_queue))
+    try:
+        await passwords.start()
+    except OSError as error:
+        raise SystemExit(f"workers: cannot start the password hasher: {error}") from None
+
+    responders = []
+    for role, handlers in (
+        ("registry", {"BootNotification": registry.boot_notification}),
+        ("authorization", {"Authorize": authorization.authorize}),
+        ("transactions", dict.fromkeys(TRANSACTION_ACTIONS, transactions.answer)),
+        ("certificates", {"SignCertificate": certificates.sign_certificate}),
+    ):
+        responder = Responder(nc, subjects.queue_group(role))
+        for action, handler in handlers.items():
+            await responder.serve(action, handler)
+        responders.append(responder)
+
+    consumers = [
+        DurableConsumer(nc, subjects.OCPP_STREAM, subjects.STATUS_CONSUMER,
+                        subjects.station_events("StatusNotification"), registry.record_statuses,
+                        ack_wait=settings.consumer_ack_wait_seconds),
+    ] + [
+        # One consumer per action: the rules of chargebus.domain.sessions give the same record
+        # whatever order a transaction's events are applied in.
+        DurableConsumer(nc, subjects.OCPP_STREAM,
+                        subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action),
+                        subjects.station_events(action), transactions.apply, batch_size=64,
+                        ack_wait=settings.consumer_ack_wait_seconds)
+        for action in TRANSACTION_ACTIONS
+    ]
+    for consumer in consumers:
+        await consumer.start()
+    transactions.start_sweeping()
+    certificates.start_watching()
+
+    async def stop() -> None:
+        await transactions.stop_sweeping()
+        for responder in responders:
+            await responder.stop()
+        await certificates.stop()
+        for consumer in consumers:
+            await consumer.stop()
+        await passwords.stop()
+
+    return stop

@@ -1,0 +1,201 @@
+"""Charging sessions: 1.6 StartTransaction / StopTransaction and 2.x TransactionEvent.
+
+Two paths, so that a worker may die at any moment:
+- the answer: a worker request (a 1.6 start gets its id from a JetStream stream's
+  sequence, the same id for a repeated start) whose only writes are the count of the
+  token's transactions (a start counted, a stop released, see authorization.py), which
+  a repeated call finds already done;
+- the record: the edge keeps the call, with the answer, in the OCPP stream; a durable
+  consumer shared by every worker applies it to the transaction in KV. A message is
+  acknowledged only after the record and the finished session are written; one that is
+  not is delivered again, and its event's key and content in the record tell that it
+  was applied.
+A sweep closes transactions whose end will never come (sessions.stale_reason) and drops
+from the tokens' counts what no stop released (sessions.counts_no_more).
+"""
+import asyncio
+import logging
+from datetime import timedelta
+
+import orjson
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from chargebus.bus import events, subjects
+from chargebus.bus.consumers import UNUSABLE, DeadLetters
+from chargebus.bus.events import CallContext
+from chargebus.domain import sessions
+from chargebus.domain.model import TransactionEvent
+from chargebus.ocpp.clock import utc_now
+from chargebus.ocpp.converters import converter
+from chargebus.runtime.config import Settings
+from chargebus.services.workers.authorization import Authorization
+from chargebus.state.records import Transaction
+from chargebus.state.stores import ACTIVE_PREFIX, Stores, transaction_key
+
+log = logging.getLogger(__name__)
+
+APPLYING_AT_ONCE = 16
+
+
+class Transactions:
+    def __init__(self, js: JetStreamContext, stores: Stores, authorization: Authorization,
+                 settings: Settings, dead_letters: DeadLetters):
+        self._js = js
+        self._stores = stores
+        self._authorization = authorization
+        self._dead_letters = dead_letters
+        self._reboot_grace = timedelta(seconds=settings.stale_reboot_grace_seconds)
+        self._silence = timedelta(seconds=settings.stale_silence_seconds)
+        self._claim_grace = timedelta(seconds=settings.claim_grace_seconds)
+        self._sweep_seconds = settings.stale_check_seconds
+        self._sweeping: asyncio.Task | None = None
+        # Transactions applied at once, across this worker's consumers. Unbounded (a
+        # batch of 64 each), the workers' answers to StartTransaction and
+        # StopTransaction waited behind them, and one at a time served fewer calls; a
+        # bound between the two answers soonest (benchmarks/README.md).
+        self._applying = asyncio.Semaphore(APPLYING_AT_ONCE)
+
+    # -- answers -------------------------------------------------------------------
+
+    async def answer(self, context: CallContext, payload: dict) -> dict:
+        """StartTransaction, StopTransaction and TransactionEvent of any version."""
+        convert = converter(context.version)
+        transaction_id = convert.transaction_of(context.action, payload)
+        if context.action == "StartTransaction":
+            transaction_id = str(await self._stores.next_transaction_id(
+                repeat_key=f"{context.station_id}/{convert.start_identity(payload)}"))
+        decision = await self._authorization.admit(
+            convert.id_token(context.action, payload),
+            convert.token_use(context.action, payload), context.station_id, transaction_id)
+        return convert.authorization_answer(context.action, decision, transaction_id)
+
+    # -- the record ----------------------------------------------------------------
+
+    async def apply(self, batch: list[Msg]) -> None:
+        """Applies a batch's events, the events of one transaction in order and those of
+        different transactions at once: each takes several KV round trips, and one at a
+        time a worker fell minutes behind a busy network's TransactionEvents."""
+        by_transaction: dict[tuple[str, str, str],
+                             list[tuple[CallContext, TransactionEvent]]] = {}
+        for msg in batch:
+            try:
+                context = CallContext.from_headers(msg.headers)
+                answer = (msg.headers or {}).get(events.ANSWER)
+                event = converter(context.version).transaction_event(
+                    context.action, orjson.loads(msg.data),
+                    orjson.loads(answer) if answer else None)
+                if event is None:
+                    raise ValueError(f"{context.action} is no transaction event")
+            except UNUSABLE as error:
+                await self._dead_letters.send(msg, f"no usable transaction event: {error!r}")
+                continue
+            by_transaction.setdefault(transaction_key(context.station_id, event.transaction_id),
+                                      []).append((context, event))
+        outcomes = await asyncio.gather(
+            *(self._apply_in_order(key, applying) for key, applying in by_transaction.items()),
+            return_exceptions=True)
+        # Every transaction has had its go before the batch is given up on: the ones
+        # applied stay applied, and their events are recognised when delivered again.
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _apply_in_order(self, key: tuple[str, str, str],
+                              applying: list[tuple[CallContext, TransactionEvent]]) -> None:
+        async with self._applying:
+            for context, event in applying:
+                record = await self._stores.transactions.modify(
+                    lambda current, event=event, context=context:
+                    _apply_event(current, event, context), *key)
+                await self._settle(record)
+
+    async def _settle(self, record: Transaction) -> None:
+        """What follows from the record as it now is; safe to do again. The answers
+        count a token's transactions; one that ended still counted (closed by rule, or
+        its stop found no token) is dropped here, and none is ever counted here: the
+        start of one already stopped may be applied after its stop was answered."""
+        if not record.active:
+            if record.id_token is not None:
+                await self._authorization.drop(record.id_token, record.reference)
+            await self._publish_session(record)
+
+    async def _publish_session(self, record: Transaction) -> None:
+        # A later event (a late update, the station's own end after chargebus closed it)
+        # makes a new version of the session; ClickHouse keeps the latest.
+        version = 2 * len(record.applied) + (1 if record.closed_by_rule else 0)
+        row = {
+            "station": record.station_id, "transaction_id": record.transaction_id,
+            "evse_id": record.evse_id or 0, "id_token": record.id_token or "",
+            "started_at": _milliseconds(record.started_at or record.first_event_at),
+            "stopped_at": _milliseconds(record.stopped_at),
+            "energy_wh": record.energy_wh if record.energy_wh is not None else 0.0,
+            "stop_reason": record.stop_reason or "", "closed_by_rule": record.closed_by_rule or "",
+            "version": version,
+        }
+        await self._js.publish(
+            subjects.session(record.station_id), orjson.dumps(row),
+            headers={events.NATS_MSG_ID:
+                     f"{record.station_id}/{record.transaction_id}/{version}"})
+
+    # -- stale transactions --------------------------------------------------------
+
+    def start_sweeping(self) -> None:
+        self._sweeping = asyncio.create_task(self._sweep_forever())
+
+    async def stop_sweeping(self) -> None:
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("the sweep for stale transactions failed; trying again later")
+
+    async def sweep(self) -> int:
+        """Close the active transactions that sessions.stale_reason gives up on, and
+        drop from the tokens' counts those that sessions.counts_no_more; every worker
+        sweeps, and doing either twice changes nothing."""
+        closed = 0
+        now = utc_now()
+        for listing in await self._stores.active.all(prefix=ACTIVE_PREFIX):
+            for reference, claimed_at in listing.transactions.items():
+                station_id, _, transaction_id = reference.partition("/")
+                key = transaction_key(station_id, transaction_id)
+                record = await self._stores.transactions.get(*key)
+                if sessions.counts_no_more(record, claimed_at, now, self._claim_grace):
+                    await self._authorization.drop(listing.id_token, reference)
+                    continue
+                if record is None:  # its start is not applied yet
+                    continue
+                station = await self._stores.stations.get(station_id)
+                reason = sessions.stale_reason(record, station.booted_at if station else None,
+                                               now, self._reboot_grace, self._silence)
+                if reason is None:
+                    continue
+                record = await self._stores.transactions.modify(
+                    lambda current, reason=reason: (
+                        sessions.close_by_rule(current, reason)
+                        if current is not None and current.active else None), *key)
+                log.info("closed transaction %s by rule: %s", reference, reason)
+                await self._settle(record)
+                closed += 1
+        return closed
+
+
+def _apply_event(current: Transaction | None, event: TransactionEvent,
+                 context: CallContext) -> Transaction | None:
+    applied = sessions.apply_event(current, event, context.station_id, context.version)
+    if applied is not None and sessions.key_reused(current, event):
+        log.warning("%s sent another event with %s in transaction %s: applied by its "
+                    "content (%s at %s); the station numbers its events wrongly",
+                    context.station_id, event.key, event.transaction_id, event.kind.value,
+                    event.timestamp.isoformat())
+    return applied
+
+
+def _milliseconds(moment) -> int:
+    return int(moment.timestamp() * 1000)

@@ -1,0 +1,1 @@
+"""What chargebus keeps in JetStream KV: the records and their stores."""

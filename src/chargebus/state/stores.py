@@ -1,0 +1,167 @@
+"""The live state in JetStream KV: stations, statuses, tokens and transactions."""
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from pydantic import BaseModel
+
+from chargebus.bus import events, subjects
+from chargebus.state.identifiers import kv_key
+from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LocalList,
+                                     Presence, StationAccess, StationAdmission,
+                                     StationCertificates, StationInfo, Token, Transaction)
+
+MAX_UPDATE_ATTEMPTS = 20
+
+Record = TypeVar("Record", bound=BaseModel)
+
+
+class Conflict(Exception):
+    """Another writer kept changing the record between our read and our write."""
+
+
+class RecordStore(Generic[Record]):
+    """Records of one pydantic model in one KV bucket, under escaped keys."""
+
+    def __init__(self, js: JetStreamContext, bucket: str, model: type[Record]):
+        self._js = js
+        self._bucket_name = bucket
+        self._model = model
+        self._bucket = None
+
+    async def _kv(self):
+        if self._bucket is None:
+            self._bucket = await self._js.key_value(self._bucket_name)
+        return self._bucket
+
+    async def get(self, *key: str) -> Record | None:
+        record, _ = await self.get_with_revision(*key)
+        return record
+
+    async def get_with_revision(self, *key: str) -> tuple[Record | None, int]:
+        kv = await self._kv()
+        try:
+            entry = await kv.get(kv_key(*key))
+        except KeyNotFoundError:
+            return None, 0
+        if entry.value is None:  # a deleted key
+            return None, entry.revision or 0
+        return self._model.model_validate_json(entry.value), entry.revision
+
+    async def put(self, record: Record, *key: str) -> int:
+        kv = await self._kv()
+        return await kv.put(kv_key(*key), record.model_dump_json().encode())
+
+    async def create(self, record: Record, *key: str) -> bool:
+        """Store the record unless the key already holds one; tell whether it was stored."""
+        kv = await self._kv()
+        try:
+            await kv.create(kv_key(*key), record.model_dump_json().encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def modify(self, change: Callable[[Record | None],
+                                            Awaitable[Record | None] | Record | None],
+                     *key: str) -> Record | None:
+        """Read, change and write back one record, retrying when another writer won.
+        A change that returns None writes nothing; the record as read is returned."""
+        kv = await self._kv()
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            current, revision = await self.get_with_revision(*key)
+            changed = change(current)
+            if isinstance(changed, Awaitable):
+                changed = await changed
+            if changed is None:  # nothing to change
+                return current
+            data = changed.model_dump_json().encode()
+            try:
+                if revision:
+                    await kv.update(kv_key(*key), data, last=revision)
+                else:
+                    await kv.create(kv_key(*key), data)
+            except KeyWrongLastSequenceError:
+                continue
+            return changed
+        raise Conflict(f"{self._bucket_name}: {key} kept changing")
+
+    async def delete(self, *key: str) -> None:
+        kv = await self._kv()
+        await kv.delete(kv_key(*key))
+
+    async def all(self, prefix: str | None = None) -> list[Record]:
+        """Every record of the bucket, or those whose key starts with the part ``prefix``."""
+        kv = await self._kv()
+        # The stream behind the bucket lists its subjects, filtered on the server (a KV
+        # watch can signal "no more" before the last keys reach it, and nats-py's own
+        # keys(filters=...) matches substrings of every key, client-side).
+        stream_subject = subjects.kv_key_prefix(self._bucket_name)
+        info = await self._js.stream_info(
+            subjects.kv_stream(self._bucket_name),
+            subjects_filter=stream_subject + (f"{kv_key(prefix)}.>" if prefix else ">"))
+        keys = [subject[len(stream_subject):] for subject in (info.state.subjects or {})]
+        records = []
+        for key in keys:
+            try:
+                entry = await kv.get(key)
+            except KeyNotFoundError:  # deleted since it was listed
+                continue
+            if entry.value:
+                records.append(self._model.model_validate_json(entry.value))
+        return records
+
+
+class Stores:
+    """Every store, over one JetStream context."""
+
+    def __init__(self, js: JetStreamContext):
+        self.stations = RecordStore(js, subjects.STATIONS_BUCKET, StationInfo)
+        self.statuses = RecordStore(js, subjects.STATUSES_BUCKET, ConnectorStatus)
+        self.tokens = RecordStore(js, subjects.TOKENS_BUCKET, Token)
+        self.transactions = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Transaction)
+        self.active = RecordStore(js, subjects.TRANSACTIONS_BUCKET, ActiveTransactions)
+        self.claims = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Claim)
+        self.access = RecordStore(js, subjects.ACCESS_BUCKET, StationAccess)
+        self.admission = RecordStore(js, subjects.ADMISSION_BUCKET, StationAdmission)
+        self.local_lists = RecordStore(js, subjects.LOCAL_LISTS_BUCKET, LocalList)
+        self.presence = RecordStore(js, subjects.PRESENCE_BUCKET, Presence)
+        self.certificates = RecordStore(js, subjects.CERTIFICATES_BUCKET, StationCertificates)
+        self._js = js
+
+    async def next_transaction_id(self, repeat_key: str) -> int:
+        """A transaction id no worker has had before: the sequence of a JetStream stream.
+
+        The same ``repeat_key`` within the stream's duplicate window gets the same id
+        again, which is JetStream's deduplication answering with the first sequence.
+        """
+        ack = await self._js.publish(subjects.transaction_id_counter(), b"",
+                                     headers={events.NATS_MSG_ID: repeat_key})
+        return ack.seq
+
+
+# The first part of each kind of key in the shared buckets: several kinds share a bucket,
+# and a sweep lists one kind by its prefix.
+TRANSACTION_PREFIX = "tx"
+CLAIM_PREFIX = "claim"
+ACTIVE_PREFIX = "active"
+
+
+def transaction_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
+    """Transaction ids are the station's own in 2.x, so they are keyed per station."""
+    return (TRANSACTION_PREFIX, station_id, transaction_id)
+
+
+def claim_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
+    """Where the token a transaction counts against is noted."""
+    return (CLAIM_PREFIX, station_id, transaction_id)
+
+
+def active_key(id_token: str) -> tuple[str, str]:
+    """Where the transactions a token has under way are listed."""
+    return (ACTIVE_PREFIX, token_key(id_token))
+
+
+def token_key(id_token: str) -> str:
+    """OCPP compares id tokens without regard to case."""
+    return id_token.casefold()
