@@ -6,11 +6,11 @@ import orjson
 
 from chargebus.cli.common import (print_json, seconds, station_id, timestamp, token_id,
                                    with_stores)
-from chargebus.domain.locallists import NotInList, TooLongForStation, check_lengths
+from chargebus.domain.locallists import NotInList, TooLongForStation, check_lengths, edit
 from chargebus.domain.model import AuthorizationStatus, TokenType
 from chargebus.operations.commands import DEFAULT_TIMEOUT
 from chargebus.operations.locallists import (NoVersionKnown, WouldEmptyStation, held_version,
-                                             station_version)
+                                             send, station_version)
 from chargebus.runtime.config import Settings
 from chargebus.state.records import LocalListEntry
 from chargebus.state.stores import Stores
@@ -59,7 +59,7 @@ def _edit(settings: Settings, arguments: argparse.Namespace) -> int:
                                parent_id=arguments.parent, type=arguments.type)
         put = dict.fromkeys(arguments.id_tokens, entry)
 
-    async def edit(stores: Stores, nc) -> int:
+    async def edit_list(stores: Stores, nc) -> int:
         if put:
             # Checked now when the station's version is known, else when the list is sent.
             try:
@@ -81,7 +81,7 @@ def _edit(settings: Settings, arguments: argparse.Namespace) -> int:
               f"{len(changed.entries)} tokens (send it with `chargebus locallist send`)")
         return 0
 
-    return with_stores(settings, edit)
+    return with_stores(settings, edit_list)
 
 
 def _show(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -97,7 +97,7 @@ def _show(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _send(settings: Settings, arguments: argparse.Namespace) -> int:
-    async def send(stores: Stores, nc) -> int:
+    async def send_list(stores: Stores, nc) -> int:
         try:
             outcome = await send(nc, stores, arguments.station_id, arguments.full,
                                             arguments.timeout)
@@ -118,7 +118,7 @@ def _send(settings: Settings, arguments: argparse.Namespace) -> int:
                  else ""), file=sys.stderr)
         return 1
 
-    return with_stores(settings, send)
+    return with_stores(settings, send_list)
 
 
 def _version(settings: Settings, arguments: argparse.Namespace) -> int:
