@@ -21,7 +21,7 @@ test: $(VENV)/.installed-dev clickhouse-server
 
 # The unit tests: no nats-server, no chargebus processes, no ClickHouse server; markers
 # and the guard that holds tests to them in tests/markers.py.
-## test-fast: the unit tests alone, a few minutes
+## test-fast: the unit tests alone: no chargebus processes, no ClickHouse server
 .PHONY: test-fast
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
