@@ -27,6 +27,8 @@ SYSTEM_FIXTURES = frozenset({
 })
 CLICKHOUSE_FIXTURES = frozenset({"clickhouse"})  # clickhouse_server.ClickHouseServer
 
+# The services' modules, as chargebus_services today and as chargebus.services once
+# they move under src/chargebus.
 SERVICE_MODULE = re.compile(r"chargebus[._]services\.\w+")
 
 
