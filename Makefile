@@ -11,17 +11,32 @@ ARGS ?=
 
 .PHONY: run test clean
 
+## run: start chargebus (nats-server, edge, workers, sink); ARGS="..." for chargebus run
 run: $(VENV)/.installed
 	$(BIN)/chargebus run $(ARGS)
 
-test: $(VENV)/.installed-dev
+## test: the full suite (installs clickhouse-server first); PYTEST_ARGS="..." for pytest
+test: $(VENV)/.installed-dev clickhouse-server
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tests: no nats-server, no chargebus processes, no ClickHouse server; markers
+# and the guard that holds tests to them in tests/markers.py.
+## test-fast: the unit tests alone: no chargebus processes, no ClickHouse server
+.PHONY: test-fast
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
+
+## clickhouse-server: install Debian's clickhouse-server for the full suite, if missing
+.PHONY: clickhouse-server
+clickhouse-server:
+	scripts/clickhouse-server.sh
 
 # The suite with the clock moved (libfaketime): no test may depend on the date it runs.
 # The set-up runs on the true clock; only pytest and what it starts are moved.
 CLOCK_OFFSET ?= +3d
+## test-moved-clock: the full suite with the clock moved by CLOCK_OFFSET (+3d)
 .PHONY: test-moved-clock
-test-moved-clock: $(VENV)/.installed-dev
+test-moved-clock: $(VENV)/.installed-dev clickhouse-server
 	scripts/moved-clock.sh $(CLOCK_OFFSET) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Cython < 3.3: 3.3 compiles str == str to PyUnicode_Compare on Python < 3.14, which
@@ -40,9 +55,11 @@ $(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
 	$(BIN)/pip install --quiet --no-build-isolation '.[dev]'
 	touch $@ $(VENV)/.installed
 
+## clean: remove the venv and the build
 clean:
 	rm -rf $(VENV) build *.egg-info
 
+## lint: ruff over the sources, tests, benchmarks and scripts
 # ruff with the rules chosen in pyproject.toml ([tool.ruff]); tests/test__sourcecode.py
 # runs the same check inside `make test`.
 LINTED := src core tests benchmarks scripts
@@ -51,16 +68,26 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINTED)
 
 .PHONY: bench instructions
+## bench: the pytest-benchmark benchmarks, into benchmarks/last-run.json
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,median,mean,ops --benchmark-json=benchmarks/last-run.json \
 		--benchmark-sort=mean $(PYTEST_ARGS)
 
+## instructions: instructions per frame of the compiled core (benchmarks/instructions.py)
 instructions: $(VENV)/.installed-dev
 	cd benchmarks && ../$(BIN)/python instructions.py
 
 # chargebus against the ocpp-library baseline, same simulator, same machine, one run
 # (about 10 minutes); COMPARE_ARGS="--duration 10 --idle-stations 2000" for a shorter one.
 COMPARE_ARGS ?=
+## compare: chargebus against the ocpp-library baseline; COMPARE_ARGS="..." to shorten
 .PHONY: compare
 compare: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/compare.py $(COMPARE_ARGS)
+
+# One line per target, from the `## target: text` line above its rule.
+## help: this list
+.PHONY: help
+help:
+	@awk '/^## [a-z-]+: / { name = $$2; sub(/:$$/, "", name); sub(/^## [a-z-]+: /, ""); \
+		printf "  %-18s %s\n", name, $$0 }' $(MAKEFILE_LIST)

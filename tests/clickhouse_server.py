@@ -1,8 +1,8 @@
-"""A real ClickHouse server for the tests: Debian's clickhouse-server package, installed
-with apt when missing (the tests run as root), started on free ports with a data
-folder and users of its own (the sink's query user among them, as the README has it),
-stopped afterwards. No package, no server: the tests that need one fail, they do not
-skip."""
+"""A real ClickHouse server for the tests: Debian's clickhouse-server package, which
+scripts/clickhouse-server.sh installs (`make test` runs it first), started on free ports
+with a data folder and users of its own (the sink's query user among them, as the README
+has it), stopped afterwards. No package, no server: the tests that need one fail, they
+do not skip."""
 import os
 import shutil
 import subprocess
@@ -70,20 +70,11 @@ USERS = """<?xml version="1.0"?>
 """
 
 
-def ensure_installed() -> str:
-    binary = shutil.which("clickhouse-server")
-    if binary:
-        return binary
-    install = ["apt-get", "install", "-y", "-q", "clickhouse-server"]
-    environment = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    if subprocess.run(install, capture_output=True, env=environment).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=environment)
-        done = subprocess.run(install, capture_output=True, text=True, env=environment)
-        if done.returncode != 0:
-            raise RuntimeError(f"cannot install clickhouse-server: {done.stderr[-2000:]}")
+def installed() -> str:
     binary = shutil.which("clickhouse-server")
     if not binary:
-        raise RuntimeError("clickhouse-server is installed but not on PATH")
+        raise RuntimeError("clickhouse-server is not installed (or not on PATH): "
+                           "scripts/clickhouse-server.sh installs it, `make test` runs it")
     return binary
 
 
@@ -100,7 +91,7 @@ class ClickHouseServer:
         return f"clickhouse://127.0.0.1:{self.tcp_port}/default?http_port={self.http_port}"
 
     def start(self) -> None:
-        binary = ensure_installed()
+        binary = installed()
         self.folder.mkdir(parents=True, exist_ok=True)
         config = self.folder / "config.xml"
         config.write_text(CONFIG.format(folder=self.folder, tcp_port=self.tcp_port,

@@ -28,6 +28,10 @@ START_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 CHARGEBUS = str(Path(sys.executable).parent / "chargebus")
 
+# markers: the unit, system and clickhouse markers and their guard; pytester: for
+# test__markers.py, which runs the guard on tests of its own.
+pytest_plugins = ["markers", "pytester"]
+
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -423,6 +423,7 @@ async def test_install_list_delete_on_a_16_station(profile3, pki, stores, cli):
         assert keeper.kept == {}
 
 
+@pytest.mark.system
 async def test_chargebus_makes_its_own_ca_and_issues_a_first_certificate(pki, tmp_path):
     data = tmp_path / "data"
     system = start_system(data, environment=tls_environment(pki))
@@ -458,6 +459,7 @@ async def test_chargebus_makes_its_own_ca_and_issues_a_first_certificate(pki, tm
         assert again.stop() == 0
 
 
+@pytest.mark.system
 async def test_an_external_ca_signs_through_the_bus(pki, tmp_path):
     system = start_system(tmp_path / "data", environment=tls_environment(pki) | {
         "CHARGEBUS_CA_MODE": "external",
@@ -506,6 +508,7 @@ async def test_an_external_ca_signs_through_the_bus(pki, tmp_path):
         assert system.stop() == 0
 
 
+@pytest.mark.system
 async def test_a_ca_that_cannot_sign_stops_chargebus_run_in_one_line(pki, tmp_path):
     other = Authority(tmp_path, "other-ca")
     done = await asyncio.to_thread(

@@ -138,7 +138,9 @@ async def _analytics_data(system, prefix: str, day) -> None:
                 await meters.meter(stamp(_on(day, clock)), values)
 
 
-@pytest.mark.parametrize("engine", ["chdb", "server"])
+@pytest.mark.parametrize("engine", [  # markers: the system comes by getfixturevalue
+    pytest.param("chdb", marks=pytest.mark.system),
+    pytest.param("server", marks=[pytest.mark.system, pytest.mark.clickhouse])])
 @ASYNC
 async def test_analytics_give_the_same_answers_on_both_engines(engine, request):
     system = request.getfixturevalue("system" if engine == "chdb" else "server_system")

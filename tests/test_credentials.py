@@ -334,6 +334,7 @@ async def test_bad_profile_input(system, arguments, says):
     assert says in done.stderr
 
 
+@pytest.mark.system
 async def test_the_edge_checks_passwords_through_the_workers_only(tmp_path):
     """Without a worker, a profile-1 edge admits no one it has not seen admitted before:
     503 with Retry-After, never 401 nor an admission. With one back, it admits."""

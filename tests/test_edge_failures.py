@@ -44,6 +44,7 @@ class NatsServer:
         self.process.wait()
 
 
+@pytest.mark.system
 async def test_nats_outage_gets_internal_error_and_loses_nothing(tmp_path):
     server = NatsServer(tmp_path)
     await server.start()

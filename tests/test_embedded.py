@@ -4,6 +4,7 @@ import signal
 import time
 
 import orjson
+import pytest
 import websockets
 
 from conftest import alive, start_system
@@ -34,6 +35,7 @@ def wait_for_rows(system, query: str, expected: list, timeout: float = 20.0) -> 
         time.sleep(0.3)
 
 
+@pytest.mark.system
 def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path):
     system = start_system(tmp_path)
     assert "Stations connect to ws://127.0.0.1:" in system.banner
@@ -67,6 +69,7 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path):
         assert again.stop(signal.SIGTERM) == 0
 
 
+@pytest.mark.system
 def test_children_die_with_a_killed_supervisor(tmp_path):
     system = start_system(tmp_path)
     children = system.children()
@@ -90,6 +93,7 @@ def test_cli_explains_a_missing_nats(tmp_path):
     assert "cannot reach NATS" in result.stderr and "chargebus run" in result.stderr
 
 
+@pytest.mark.system
 def test_a_second_system_on_taken_ports_refuses_before_starting_anything(tmp_path):
     """A second `chargebus run` on the first one's NATS port once found that nats-server,
     and its edge marked the first system's stations offline."""
@@ -124,6 +128,7 @@ def test_a_second_system_on_taken_ports_refuses_before_starting_anything(tmp_pat
         assert first.stop() == 0
 
 
+@pytest.mark.system
 def test_tls_banner_log_level_and_timestamped_supervisor_lines(tmp_path):
     import os
     import re

@@ -332,6 +332,7 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.system
 def test_tls_to_nats_for_the_cli_and_a_service(tmp_path):
     with tls_nats_server(tmp_path) as (url, ca, secrets):
         tls = {"CHARGEBUS_NATS_URL": url, "CHARGEBUS_NATS_TLS_CA": str(ca)}

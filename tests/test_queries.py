@@ -27,7 +27,11 @@ LIMIT_SETTINGS = {"CHARGEBUS_QUERY_TIMEOUT_SECONDS": str(LIMITS.seconds),
                   "CHARGEBUS_QUERY_MAX_ROWS": str(LIMITS.rows),
                   "CHARGEBUS_QUERY_MAX_THREADS": str(LIMITS.threads),
                   "CHARGEBUS_SINK_BATCH_SECONDS": "0.2"}
-ENGINES = pytest.mark.parametrize("engine", ["chdb", "server"])
+# Each engine's system comes through request.getfixturevalue, which the markers do not
+# see (tests/markers.py): the parameters carry them.
+ENGINES = pytest.mark.parametrize("engine", [
+    pytest.param("chdb", marks=pytest.mark.system),
+    pytest.param("server", marks=[pytest.mark.system, pytest.mark.clickhouse])])
 WAIT = LIMITS.seconds + 30
 
 

@@ -12,6 +12,10 @@ import pytest
 
 from conftest import free_port
 
+# A system test (tests/markers.py): it builds what `make run` installs, which takes
+# minutes, and starts `chargebus run` from it.
+pytestmark = pytest.mark.system
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("chargebus", "chargebus_core")
 

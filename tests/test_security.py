@@ -215,6 +215,7 @@ async def _eventually_counted(edge, count: int) -> bool:
     return False
 
 
+@pytest.mark.system
 async def test_unknown_stations_admitted_as_pending(tmp_path):
     pending = start_system(tmp_path, environment={"CHARGEBUS_UNKNOWN_STATIONS": "pending"})
     try:
