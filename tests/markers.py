@@ -27,9 +27,8 @@ SYSTEM_FIXTURES = frozenset({
 })
 CLICKHOUSE_FIXTURES = frozenset({"clickhouse"})  # clickhouse_server.ClickHouseServer
 
-# The services' modules, as chargebus_services today and as chargebus.services once
-# they move under src/chargebus.
-SERVICE_MODULE = re.compile(r"chargebus[._]services\.\w+")
+# The services' modules (python -m chargebus.services.<name>).
+SERVICE_MODULE = re.compile(r"chargebus\.services\.\w+")
 
 
 def started_part(argv: list[str]) -> tuple[str, str] | None:

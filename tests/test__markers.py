@@ -33,7 +33,7 @@ def started(*argv: str) -> int:
 @pytest.mark.parametrize("argv", [
     (NATS_SERVER, "--version"),
     (CHARGEBUS, "--nats-url", "nats://127.0.0.1:1", "run", "--help"),
-    ("python3", "-m", "chargebus_services.sink"),
+    ("python3", "-m", "chargebus.services.sink"),
     ("python3", "-m", "chargebus.services.edge"),
 ])
 def test_unit_starts(argv):
@@ -74,7 +74,7 @@ def test_a_test_starting_what_its_markers_do_not_name_fails(pytester: pytest.Pyt
     result.stdout.fnmatch_lines([
         "*test_unit_starts?argv0? started nats-server without the 'system' marker*",
         "*test_unit_starts?argv1? started chargebus run without the 'system' marker*",
-        "*started python -m chargebus_services.sink without the 'system' marker*",
+        "*started python -m chargebus.services.sink without the 'system' marker*",
         "*started python -m chargebus.services.edge without the 'system' marker*",
         "*test_system_starts_clickhouse started clickhouse-server without the 'clickhouse'*",
     ], consecutive=False)
@@ -85,7 +85,7 @@ def test_a_test_starting_what_its_markers_do_not_name_fails(pytester: pytest.Pyt
     (["/x/bin/chargebus", "tokens", "list"], None),
     (["/x/bin/chargebus", "simulate", "--url", "ws://127.0.0.1:1/"], None),
     (["/x/bin/python", "-m", "chargebus.cli"], None),
-    (["/x/bin/python", "-c", "import chargebus_services.sink"], None),
+    (["/x/bin/python", "-c", "import chargebus.services.sink"], None),
 ])
 def test_what_a_command_starts(argv, started):
     assert markers.started_part(argv) == started
