@@ -5,7 +5,7 @@ import itertools
 import logging
 import secrets
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
@@ -52,6 +52,8 @@ WEBSOCKET_VERSION = "13"
 
 
 class Edge:
+    """The edge server; to each of its connections, their EdgeContext."""
+
     def __init__(self, settings: Settings, nc: Client):
         self.nc = nc
         self.node_id = settings.edge_node_id
@@ -61,7 +63,7 @@ class Edge:
                           if settings.edge_station_calls_per_second else None)
         self.metrics = EdgeMetrics()
         self.stations = Stations(nc, settings.edge_node_id, settings.edge_offline_grace_seconds)
-        self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations)
+        self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations.all)
         self.turnover = Turnover(lambda: len(self.stations))
         self.liveness = Liveness(self.stations, settings.edge_idle_seconds,
                                  settings.edge_pong_seconds)
@@ -273,7 +275,7 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def start_edge(settings: Settings, nc: Client):
+async def start_edge(settings: Settings, nc: Client) -> Callable[[], Awaitable[None]]:
     edge = Edge(settings, nc)
     await edge.start()
     return edge.stop
