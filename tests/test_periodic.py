@@ -1,9 +1,10 @@
-"""A worker's periodic work (the certificate watch, the stale-transaction sweep): a
-round that fails is logged under the work's own logger, and the next round comes."""
+"""A service's periodic work (the edge's liveness sweep, the workers' certificate watch
+and stale-transaction sweep): a round that fails is logged under the work's own logger,
+and the next round comes."""
 import asyncio
 import logging
 
-from chargebus.services.workers.periodic import Periodic
+from chargebus.runtime.periodic import Periodic
 
 
 async def test_a_failed_round_is_logged_and_the_next_one_comes_until_stopped(caplog):

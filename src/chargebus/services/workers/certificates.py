@@ -27,7 +27,7 @@ from chargebus.runtime.config import Settings
 from chargebus.security import certificates
 from chargebus.security.authority import Authority
 from chargebus.security.csr import CsrRefused, checked_csr
-from chargebus.services.workers.periodic import Periodic
+from chargebus.runtime.periodic import Periodic
 from chargebus.state.edges import running_edge
 from chargebus.state.records import StationCertificates
 from chargebus.state.stores import Stores

@@ -1,5 +1,6 @@
-"""Work a worker does every so often beside its answers: the first round one interval
-after the start; a round that fails is logged, and the next one comes as usual."""
+"""Work a service does every so often beside its main one (the edge's liveness sweep,
+the workers' certificate watch and stale-transaction sweep): the first round one
+interval after the start; a round that fails is logged, and the next one comes as usual."""
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
