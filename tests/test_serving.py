@@ -3,8 +3,9 @@ the worker responders bound how many are under way, the password checks do not."
 import asyncio
 import secrets
 
-from chargebus.bus.serving import TaskPerMessage
 from conftest import eventually
+
+from chargebus.bus.serving import TaskPerMessage
 
 MESSAGES = 6
 

@@ -24,10 +24,10 @@ from chargebus.bus.events import CallContext
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import converter
 from chargebus.runtime.config import Settings
+from chargebus.runtime.periodic import Periodic
 from chargebus.security import certificates
 from chargebus.security.authority import Authority
 from chargebus.security.csr import CsrRefused, checked_csr
-from chargebus.runtime.periodic import Periodic
 from chargebus.state.edges import running_edge
 from chargebus.state.records import StationCertificates
 from chargebus.state.stores import Stores

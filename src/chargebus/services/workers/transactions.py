@@ -29,8 +29,8 @@ from chargebus.domain.model import TransactionEvent
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import converter
 from chargebus.runtime.config import Settings
-from chargebus.services.workers.authorization import Authorization
 from chargebus.runtime.periodic import Periodic
+from chargebus.services.workers.authorization import Authorization
 from chargebus.state.records import Transaction
 from chargebus.state.stores import ACTIVE_PREFIX, Stores, transaction_key
 
