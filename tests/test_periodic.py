@@ -4,10 +4,13 @@ and the next round comes."""
 import asyncio
 import logging
 
+import pytest
+
 from chargebus.runtime.periodic import Periodic
 
 
-async def test_a_failed_round_is_logged_and_the_next_one_comes_until_stopped(caplog):
+async def test_a_failed_round_is_logged_and_the_next_one_comes_until_stopped(
+        caplog: pytest.LogCaptureFixture) -> None:
     rounds: list[int] = []
     second_round = asyncio.Event()
 

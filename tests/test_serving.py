@@ -4,13 +4,15 @@ import asyncio
 import secrets
 
 from conftest import eventually
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from chargebus.bus.serving import TaskPerMessage
 
 MESSAGES = 6
 
 
-async def _handled_at_most_at_once(nc, concurrency: int | None) -> tuple[int, list[bytes]]:
+async def _handled_at_most_at_once(nc: Client, concurrency: int | None) -> tuple[int, list[bytes]]:
     """How many messages were under way at once, at the most, and those handled, when
     every handler waits until the first ``concurrency`` (or all) are under way."""
     subject = f"test.serving.{secrets.token_hex(4)}"
@@ -19,7 +21,7 @@ async def _handled_at_most_at_once(nc, concurrency: int | None) -> tuple[int, li
     most = 0
     go = asyncio.Event()
 
-    async def handle(msg) -> None:
+    async def handle(msg: Msg) -> None:
         nonlocal most
         under_way.append(msg.data)
         most = max(most, len(under_way))
@@ -47,26 +49,26 @@ async def _handled_at_most_at_once(nc, concurrency: int | None) -> tuple[int, li
     return most, handled
 
 
-async def test_a_bound_holds_the_rest_back_until_one_is_done(bus):
+async def test_a_bound_holds_the_rest_back_until_one_is_done(bus: Client) -> None:
     most, handled = await _handled_at_most_at_once(bus, 2)
     assert most == 2
     assert sorted(handled) == [str(number).encode() for number in range(MESSAGES)]
 
 
-async def test_without_a_bound_every_message_is_under_way_at_once(bus):
+async def test_without_a_bound_every_message_is_under_way_at_once(bus: Client) -> None:
     most, handled = await _handled_at_most_at_once(bus, None)
     assert most == MESSAGES
     assert sorted(handled) == [str(number).encode() for number in range(MESSAGES)]
 
 
-async def test_stop_lets_the_messages_under_way_finish(bus):
+async def test_stop_lets_the_messages_under_way_finish(bus: Client) -> None:
     subject = f"test.serving.{secrets.token_hex(4)}"
     started = asyncio.Event()
     finish = asyncio.Event()
     stopped_before_finishing: list[bool] = []
-    stopping: asyncio.Task | None = None
+    stopping: asyncio.Task[None] | None = None
 
-    async def handle(msg) -> None:
+    async def handle(msg: Msg) -> None:
         started.set()
         await finish.wait()
         stopped_before_finishing.append(stopping is not None and stopping.done())
