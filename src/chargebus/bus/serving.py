@@ -2,13 +2,14 @@
 subscription's callbacks run one after another, so a handler that awaits (the bus, a
 hasher process) would otherwise hold up every message behind it."""
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-MessageHandler = Callable[[Msg], Awaitable[None]]
+MessageHandler = Callable[[Msg], Coroutine[Any, Any, None]]
 
 
 class TaskPerMessage:

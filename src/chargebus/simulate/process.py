@@ -288,6 +288,7 @@ class ProcessRunner:
         """Open loop: calls go out at the rate, to whichever stations are free; when
         none is, the call is counted as missed rather than sent late in a burst."""
         loop = asyncio.get_running_loop()
+        assert self.options.rate is not None  # paced by rate: one is given
         rate = self.options.rate / self.options.processes
         started = loop.time()
         issued = 0

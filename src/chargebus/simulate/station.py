@@ -68,6 +68,7 @@ class Station:
         unique_id = self.runner.next_unique_id()
         self.pending = (unique_id, action, time.perf_counter(), from_script)
         self.tally.sent += 1
+        assert self.transport is not None  # sent only while connected
         self.transport.send(WSMsgType.TEXT, orjson.dumps([CALL, unique_id, action, payload]))
 
     def send_boot(self) -> None:
@@ -136,11 +137,13 @@ class Station:
         else:
             frame = [CALLRESULT, unique_id, outcome.payload]
             tally.stats.csms_calls[(action, "answered")] += 1
+        assert self.transport is not None  # the call came on it
         self.transport.send(WSMsgType.TEXT, orjson.dumps(frame))
         if self.state.triggered and self.pending is None and not self.runner.scripted(self):
             self.send_next()
 
     def timed_out(self) -> None:
+        assert self.pending is not None  # the timeout of the call in flight
         _, action, _, from_script = self.pending
         self.pending = None
         self.tally.stats.timeouts[action] += 1

@@ -1,13 +1,12 @@
 """Decides what answers a station's call, and gets the answer over the bus."""
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Protocol
 
 import orjson
-from nats.aio.client import Client
 
 from chargebus.bus import subjects
+from chargebus.bus.client import BusClient
 from chargebus.bus.events import CallContext
 from chargebus.bus.rpc import ask_worker
 from chargebus.ocpp import Fault, OcppError
@@ -49,8 +48,7 @@ class PublishWindow:
                 connection.pause_reading()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._open -= 1
         if self._paused_at is not None and self._open <= self._size // 2:
             self._metrics.backpressure.inc(time.monotonic() - self._paused_at)
@@ -64,7 +62,7 @@ class PublishWindow:
 
 
 class Dispatcher:
-    def __init__(self, nc: Client, settings: Settings, metrics: EdgeMetrics,
+    def __init__(self, nc: BusClient, settings: Settings, metrics: EdgeMetrics,
                  connections: Callable[[], Iterable[Pausable]]):
         self._nc = nc
         self._js = nc.jetstream()

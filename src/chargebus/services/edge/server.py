@@ -5,16 +5,17 @@ import itertools
 import logging
 import secrets
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
-from nats.aio.client import Client
 from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
 
+from chargebus.bus.client import BusClient
 from chargebus.ocpp import OcppVersion
 from chargebus.runtime.config import Settings
+from chargebus.runtime.service import Stop
 from chargebus.services.edge.acceptor import Acceptor, websocket_server_protocol
 from chargebus.services.edge.access import Gate, Refusal
 from chargebus.services.edge.attempts import FailedAttempts, GuessingLimits
@@ -54,7 +55,7 @@ WEBSOCKET_VERSION = "13"
 class Edge:
     """The edge server; to each of its connections, their EdgeContext."""
 
-    def __init__(self, settings: Settings, nc: Client):
+    def __init__(self, settings: Settings, nc: BusClient):
         self.nc = nc
         self.node_id = settings.edge_node_id
         self.max_message_size = settings.edge_max_message_size
@@ -275,7 +276,7 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def start_edge(settings: Settings, nc: Client) -> Callable[[], Awaitable[None]]:
+async def start_edge(settings: Settings, nc: BusClient) -> Stop:
     edge = Edge(settings, nc)
     await edge.start()
     return edge.stop

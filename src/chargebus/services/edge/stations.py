@@ -49,6 +49,9 @@ class _Attachment:
         self.certificate: CertificateFacts | None = None
 
     def record(self, station_id: str, edge_id: str) -> Presence:
+        # Set when the station's connection claims its record, before any is made.
+        assert (self.connection_id is not None and self.version is not None
+                and self.connected_at is not None)
         return Presence(station_id=station_id, edge_id=edge_id,
                         connection_id=self.connection_id, version=self.version,
                         connected_at=self.connected_at, certificate=self.certificate)
@@ -60,13 +63,13 @@ class Stations:
         self._edge_id = edge_id
         self._offline_grace = offline_grace
         self._offline_due: dict[str, asyncio.TimerHandle] = {}  # station id -> when
-        self._connections: dict[str, StationConnection] = {}  # by station id
+        self._connections: dict[str, StationConnection] = {}
         self._attachments: dict[str, _Attachment] = {}
         self._by_key: dict[str, str] = {}  # presence key -> station id
-        self._kv: KeyValue | None = None
-        self._watching: asyncio.Task[None] | None = None
+        self._kv: KeyValue  # set by start()
+        self._watching: asyncio.Task | None = None
         self._commands: Subscription | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task] = set()
 
     def __len__(self) -> int:
         return len(self._connections)
@@ -190,7 +193,7 @@ class Stations:
                 continue
             station_id = self._by_key.get(entry.key)
             connection = self._connections.get(station_id) if station_id else None
-            if connection is None:
+            if station_id is None or connection is None:
                 if record.edge_id == self._edge_id and record.station_id not in self._attachments:
                     await self._mark_offline(entry.key, record, entry.revision)
                 continue

@@ -15,7 +15,7 @@ REPORT_SECONDS = 10.0
 
 class Turnover:
     def __init__(self, connected_now: Callable[[], int], report_seconds: float = REPORT_SECONDS):
-        self._connected_now = connected_now  # how many stations are connected
+        self._connected_now = connected_now  # () -> how many stations are connected
         self._report_seconds = report_seconds
         self.came = self.went = 0
         self._timer: asyncio.TimerHandle | None = None
