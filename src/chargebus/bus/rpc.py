@@ -4,20 +4,20 @@ Request: the station's payload as JSON, the CallContext in headers, on
 subjects.worker_request(action). Reply: the response payload as JSON; or, to answer
 with a CALLERROR, the Fault in the FAULT header and the description as the body.
 """
-import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from chargebus.bus import events, subjects
 from chargebus.bus.client import BusClient
 from chargebus.bus.events import CallContext
+from chargebus.bus.serving import TaskPerMessage
 from chargebus.ocpp import Fault, OcppError
 
 log = logging.getLogger(__name__)
@@ -49,25 +49,13 @@ class Responder:
     def __init__(self, nc: Client, group: str, concurrency: int = 256):
         self._nc = nc
         self._group = group
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task] = set()
-        self._subscriptions: list[Subscription] = []
+        self._requests = TaskPerMessage(nc, concurrency)
 
     async def serve(self, action: str, handler: Handler) -> None:
-        async def on_request(msg: Msg) -> None:
-            await self._slots.acquire()
-            task = asyncio.create_task(self._answer(msg, handler))
-            self._tasks.add(task)
-            task.add_done_callback(self._finished)
+        await self._requests.subscribe(subjects.worker_request(action), self._group,
+                                       functools.partial(self._answer, handler))
 
-        self._subscriptions.append(await self._nc.subscribe(
-            subjects.worker_request(action), queue=self._group, cb=on_request))
-
-    def _finished(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        self._slots.release()
-
-    async def _answer(self, msg: Msg, handler: Handler) -> None:
+    async def _answer(self, handler: Handler, msg: Msg) -> None:
         try:
             context = CallContext.from_headers(msg.headers)
             response = await handler(context, orjson.loads(msg.data))
@@ -83,7 +71,4 @@ class Responder:
 
     async def stop(self) -> None:
         """Take no new requests; finish the ones under way."""
-        for subscription in self._subscriptions:
-            await subscription.unsubscribe()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks))
+        await self._requests.stop()

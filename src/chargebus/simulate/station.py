@@ -1,42 +1,62 @@
 """One simulated station on its WebSocket: one call of its own in flight at a time (as
-OCPP-J requires), the CSMS's calls answered whenever they come."""
+OCPP-J requires), the CSMS's calls answered whenever they come. It counts what it sees
+in its process's Tally and tells its runner (a StationRunner) what happened."""
+import asyncio
 import time
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import Protocol
 
 import orjson
-from picows import WSCloseCode, WSListener, WSMsgType
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.closeframes import answer_close
 from chargebus.simulate import v2x, v16
-from chargebus.simulate.scenario import Refusal, StationState
+from chargebus.simulate.scenario import Refusal, Script, StationState
+from chargebus.simulate.tally import Tally
 
-if TYPE_CHECKING:
-    from chargebus.simulate.runner import ProcessRunner
-
-DIALECTS = {OcppVersion.V16: v16, OcppVersion.V201: v2x, OcppVersion.V21: v2x}
+DIALECTS: dict[OcppVersion, ModuleType] = {
+    OcppVersion.V16: v16, OcppVersion.V201: v2x, OcppVersion.V21: v2x}
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 BOOT = "BootNotification"
 
 
-class Station:
-    __slots__ = ("runner", "state", "dialect", "url", "transport", "pending", "script",
-                 "last_answer", "booted", "dropping", "timer")
+class StationRunner(Protocol):
+    """What a station tells the runner that plays it, and asks of it."""
 
-    def __init__(self, runner: "ProcessRunner", state: StationState, url: str):
+    def next_unique_id(self) -> str: ...
+
+    def scripted(self, station: "Station") -> bool:
+        """Whether the station's next call waits for its pace (else it may go at once)."""
+
+    def on_connected(self, station: "Station") -> None: ...
+
+    def on_answer(self, station: "Station", action: str, payload: dict | None,
+                  from_script: bool, answered: bool = True) -> None:
+        """A CALLRESULT (payload), a CALLERROR (None) or, not answered, a timeout (None)."""
+
+    def on_disconnected(self, station: "Station", was_booted: bool) -> None: ...
+
+
+class Station:
+    __slots__ = ("runner", "tally", "state", "dialect", "url", "transport", "pending",
+                 "script", "last_answer", "booted", "dropping", "timer")
+
+    def __init__(self, runner: StationRunner, tally: Tally, state: StationState, url: str):
         self.runner = runner
+        self.tally = tally
         self.state = state
         self.dialect = DIALECTS[state.version]
         self.url = url
-        self.transport = None
+        self.transport: WSTransport | None = None
         # (unique id, action, perf_counter at send, whether the script made the call)
         self.pending: tuple[str, str, float, bool] | None = None
-        self.script = None
+        self.script: Script | None = None
         self.last_answer: dict | None = None
         self.booted = False
         self.dropping = False  # the runner closed the socket on purpose
-        self.timer = None  # a scheduled send
+        self.timer: asyncio.TimerHandle | None = None  # a scheduled send
 
     @property
     def version(self) -> OcppVersion:
@@ -47,7 +67,8 @@ class Station:
     def send_call(self, action: str, payload: dict, from_script: bool) -> None:
         unique_id = self.runner.next_unique_id()
         self.pending = (unique_id, action, time.perf_counter(), from_script)
-        self.runner.sent += 1
+        self.tally.sent += 1
+        assert self.transport is not None  # sent only while connected
         self.transport.send(WSMsgType.TEXT, orjson.dumps([CALL, unique_id, action, payload]))
 
     def send_boot(self) -> None:
@@ -73,65 +94,67 @@ class Station:
     # -- receiving -----------------------------------------------------------------------
 
     def on_message(self, data: bytes) -> None:
-        runner = self.runner
+        tally = self.tally
         try:
             message = orjson.loads(data)
             kind = message[0]
         except (orjson.JSONDecodeError, IndexError, KeyError, TypeError):
-            runner.malformed += 1
+            tally.malformed += 1
             return
         if kind == CALL:
             self._answer_csms(message)
             return
         pending = self.pending
         if pending is None or len(message) < 3 or message[1] != pending[0]:
-            runner.unexpected += 1  # late (after its timeout) or never asked for
+            tally.unexpected += 1  # late (after its timeout) or never asked for
             return
         _, action, sent_at, from_script = pending
         latency = time.perf_counter() - sent_at
         self.pending = None
         if kind == CALLRESULT and isinstance(message[2], dict):
             payload = message[2]
-            runner.stats.record(action, latency)
+            tally.stats.record(action, latency)
             for status in self.dialect.statuses(action, payload):
-                runner.stats.authorization[f"{action} {status}"] += 1
+                tally.stats.authorization[f"{action} {status}"] += 1
         elif kind == CALLERROR:
             payload = None
-            runner.stats.callerrors[(action, str(message[2]))] += 1
+            tally.stats.callerrors[(action, str(message[2]))] += 1
         else:
-            runner.malformed += 1
+            tally.malformed += 1
             payload = None
-        runner.on_answer(self, action, payload, from_script)
+        self.runner.on_answer(self, action, payload, from_script)
 
     def _answer_csms(self, message: list) -> None:
-        runner = self.runner
+        tally = self.tally
         if len(message) != 4 or not isinstance(message[3], dict):
-            runner.malformed += 1
+            tally.malformed += 1
             return
         _, unique_id, action, payload = message
         outcome = self.dialect.answer(self.state, action, payload)
         if isinstance(outcome, Refusal):
             frame = [CALLERROR, unique_id, outcome.code, outcome.description, {}]
-            runner.stats.csms_calls[(action, outcome.code)] += 1
+            tally.stats.csms_calls[(action, outcome.code)] += 1
         else:
             frame = [CALLRESULT, unique_id, outcome.payload]
-            runner.stats.csms_calls[(action, "answered")] += 1
+            tally.stats.csms_calls[(action, "answered")] += 1
+        assert self.transport is not None  # the call came on it
         self.transport.send(WSMsgType.TEXT, orjson.dumps(frame))
-        if self.state.triggered and self.pending is None and not runner.scripted(self):
+        if self.state.triggered and self.pending is None and not self.runner.scripted(self):
             self.send_next()
 
     def timed_out(self) -> None:
+        assert self.pending is not None  # the timeout of the call in flight
         _, action, _, from_script = self.pending
         self.pending = None
-        self.runner.stats.timeouts[action] += 1
+        self.tally.stats.timeouts[action] += 1
         self.runner.on_answer(self, action, None, from_script, answered=False)
 
     # -- the connection ------------------------------------------------------------------
 
-    def connected(self, transport) -> None:
+    def connected(self, transport: WSTransport) -> None:
         agreed = transport.response.headers.get("Sec-WebSocket-Protocol")
         if agreed != self.version.value:
-            self.runner.connect_failures[f"subprotocol {agreed!r}"] += 1
+            self.tally.connect_failures[f"subprotocol {agreed!r}"] += 1
             transport.disconnect()
             return
         self.transport = transport
@@ -144,7 +167,7 @@ class Station:
         self.script = None  # a station that lost its socket boots again and starts over
         self.last_answer = None
         if self.pending is not None:
-            self.runner.lost_calls += 1
+            self.tally.lost_calls += 1
             self.pending = None
         if self.timer is not None:
             self.timer.cancel()
@@ -176,10 +199,10 @@ class StationListener(WSListener):
         self.station = station
         self.fragments: list[bytes] | None = None
 
-    def on_ws_connected(self, transport) -> None:
+    def on_ws_connected(self, transport: WSTransport) -> None:
         self.station.connected(transport)
 
-    def on_ws_frame(self, transport, frame) -> None:
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
         if kind is WSMsgType.TEXT:
             if frame.fin:
@@ -195,8 +218,8 @@ class StationListener(WSListener):
             answer_close(transport, frame)
             transport.disconnect()
         elif kind is WSMsgType.BINARY:
-            self.station.runner.malformed += 1  # OCPP-J travels in text frames only
+            self.station.tally.malformed += 1  # OCPP-J travels in text frames only
 
-    def on_ws_disconnected(self, transport) -> None:
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
         if self.station.transport is transport:
             self.station.disconnected()

@@ -17,6 +17,8 @@ from chargebus.ocpp.closeframes import answer_close, send_close
 from chargebus.ocpp.codec import (CALL, SEND, BrokenFrame, Frame, InvalidOutgoing, call_error,
                                   call_result, decode_frame, dialect_of)
 from chargebus.security.authority import facts_of
+from chargebus.services.edge.callrate import CallRate
+from chargebus.services.edge.context import EdgeContext
 from chargebus.services.edge.outbound import OutboundCalls
 from chargebus.services.edge.recent import RecentAnswers
 from chargebus.state.records import CertificateFacts
@@ -38,7 +40,7 @@ class StationConnection(WSListener):
                  "_handling", "_fragments", "_queue_full", "_bus_busy", "_reading",
                  "_outbound", "_bucket_full_at", "_throttled", "certificate")
 
-    def __init__(self, station_id: str, version: OcppVersion, edge):
+    def __init__(self, station_id: str, version: OcppVersion, edge: EdgeContext):
         self.station_id = station_id
         self.version = version
         self.connection_id = edge.new_connection_id()
@@ -51,7 +53,7 @@ class StationConnection(WSListener):
         # A list, not a deque: it holds a handful (reading stops at MAX_QUEUED_CALLS),
         # and an empty deque costs 760 bytes a station where an empty list costs 56.
         self._calls: list[tuple[Frame, int]] = []
-        self._handling: asyncio.Task | None = None
+        self._handling: asyncio.Task[None] | None = None
         self._fragments: bytearray | None = None
         self._queue_full = False  # this station sent more calls than it may
         self._bus_busy = False  # the edge's publish window is full
@@ -186,14 +188,14 @@ class StationConnection(WSListener):
             if wait:
                 self._throttled = True
                 self._apply_reading()
-                asyncio.get_running_loop().call_later(wait, self._end_throttle, now)
+                asyncio.get_running_loop().call_later(wait, self._end_throttle, rate, now)
 
-    def _end_throttle(self, since: float) -> None:
+    def _end_throttle(self, rate: CallRate, since: float) -> None:
         now = time.monotonic()
         # Calls picows had read before the pause took tokens too: wait for those.
-        wait = self._edge.call_rate.wait(self._bucket_full_at, now)
+        wait = rate.wait(self._bucket_full_at, now)
         if wait:
-            asyncio.get_running_loop().call_later(wait, self._end_throttle, since)
+            asyncio.get_running_loop().call_later(wait, self._end_throttle, rate, since)
             return
         self._metrics.throttled.inc(now - since)
         self._throttled = False

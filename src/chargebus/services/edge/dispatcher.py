@@ -1,10 +1,12 @@
 """Decides what answers a station's call, and gets the answer over the bus."""
 import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import orjson
-from nats.aio.client import Client
 
 from chargebus.bus import subjects
+from chargebus.bus.client import BusClient
 from chargebus.bus.events import CallContext
 from chargebus.bus.rpc import ask_worker
 from chargebus.ocpp import Fault, OcppError
@@ -17,32 +19,41 @@ from chargebus.services.edge.routing import Route, route_of
 UNKNOWN_VENDOR = "UnknownVendorId"
 
 
+class Pausable(Protocol):
+    """A station's socket, as the window sees it."""
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
 class PublishWindow:
     """At most ``size`` JetStream publishes await their ack. When the window is full,
     no station's socket is read until half of it is free again: a slow bus slows the
     stations down (TCP holds what they send) instead of the edge dropping or piling up."""
 
-    def __init__(self, size: int, stations, metrics: EdgeMetrics):
+    def __init__(self, size: int, connections: Callable[[], Iterable[Pausable]],
+                 metrics: EdgeMetrics):
         self._size = size
-        self._stations = stations
+        self._connections = connections  # the sockets of this edge, as they are now
         self._metrics = metrics
         self._open = 0
         self._paused_at: float | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> "PublishWindow":
         self._open += 1
         if self._open >= self._size and self._paused_at is None:
             self._paused_at = time.monotonic()
-            for connection in self._stations.all():
+            for connection in self._connections():
                 connection.pause_reading()
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self._open -= 1
         if self._paused_at is not None and self._open <= self._size // 2:
             self._metrics.backpressure.inc(time.monotonic() - self._paused_at)
             self._paused_at = None
-            for connection in self._stations.all():
+            for connection in self._connections():
                 connection.resume_reading()
 
     @property
@@ -51,12 +62,13 @@ class PublishWindow:
 
 
 class Dispatcher:
-    def __init__(self, nc: Client, settings: Settings, metrics: EdgeMetrics, stations):
+    def __init__(self, nc: BusClient, settings: Settings, metrics: EdgeMetrics,
+                 connections: Callable[[], Iterable[Pausable]]):
         self._nc = nc
         self._js = nc.jetstream()
         self._worker_timeout = settings.worker_request_timeout
         self._metrics = metrics
-        self.window = PublishWindow(settings.edge_publish_window, stations, metrics)
+        self.window = PublishWindow(settings.edge_publish_window, connections, metrics)
 
     async def answer(self, context: CallContext, payload_json: bytes) -> dict:
         """The answer to a call whose action and payload the codec has validated. The

@@ -4,11 +4,13 @@ One timer walks every connection of the edge, where picows' own auto-ping runs a
 asyncio task per socket: about 1.8 KiB a station, most of what an idle station costs
 beyond its socket.
 """
-import asyncio
 import logging
 import time
 
 from picows import WSCloseCode
+
+from chargebus.runtime.periodic import Periodic
+from chargebus.services.edge.stations import Stations
 
 log = logging.getLogger(__name__)
 
@@ -19,24 +21,22 @@ LONGEST_SWEEP_SECONDS = 5.0
 
 
 class Liveness:
-    def __init__(self, stations, idle_seconds: float, pong_seconds: float):
+    def __init__(self, stations: Stations, idle_seconds: float, pong_seconds: float):
         self._stations = stations
         self._idle = idle_seconds
         self._pong = pong_seconds
-        self._every = min(min(idle_seconds, pong_seconds) * SWEEP_SHARE, LONGEST_SWEEP_SECONDS)
-        self._task: asyncio.Task | None = None
+        self._sweeping = Periodic(
+            min(min(idle_seconds, pong_seconds) * SWEEP_SHARE, LONGEST_SWEEP_SECONDS),
+            self._sweep_now, "the liveness sweep", log)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._sweeping.start()
 
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        self._sweeping.stop()
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            self.sweep(time.monotonic())
+    async def _sweep_now(self) -> None:
+        self.sweep(time.monotonic())
 
     def sweep(self, now: float) -> None:
         for connection in self._stations.all():

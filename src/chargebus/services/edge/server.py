@@ -9,12 +9,13 @@ from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
-from nats.aio.client import Client
 from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
 
+from chargebus.bus.client import BusClient
 from chargebus.ocpp import OcppVersion
 from chargebus.runtime.config import Settings
+from chargebus.runtime.service import Stop
 from chargebus.services.edge.acceptor import Acceptor, websocket_server_protocol
 from chargebus.services.edge.access import Gate, Refusal
 from chargebus.services.edge.attempts import FailedAttempts, GuessingLimits
@@ -52,7 +53,9 @@ WEBSOCKET_VERSION = "13"
 
 
 class Edge:
-    def __init__(self, settings: Settings, nc: Client):
+    """The edge server; to each of its connections, their EdgeContext."""
+
+    def __init__(self, settings: Settings, nc: BusClient):
         self.nc = nc
         self.node_id = settings.edge_node_id
         self.max_message_size = settings.edge_max_message_size
@@ -61,7 +64,7 @@ class Edge:
                           if settings.edge_station_calls_per_second else None)
         self.metrics = EdgeMetrics()
         self.stations = Stations(nc, settings.edge_node_id, settings.edge_offline_grace_seconds)
-        self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations)
+        self.dispatcher = Dispatcher(nc, settings, self.metrics, self.stations.all)
         self.turnover = Turnover(lambda: len(self.stations))
         self.liveness = Liveness(self.stations, settings.edge_idle_seconds,
                                  settings.edge_pong_seconds)
@@ -273,7 +276,7 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def start_edge(settings: Settings, nc: Client):
+async def start_edge(settings: Settings, nc: BusClient) -> Stop:
     edge = Edge(settings, nc)
     await edge.start()
     return edge.stop

@@ -24,6 +24,7 @@ from chargebus.bus.events import CallContext
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import converter
 from chargebus.runtime.config import Settings
+from chargebus.runtime.periodic import Periodic
 from chargebus.security import certificates
 from chargebus.security.authority import Authority
 from chargebus.security.csr import CsrRefused, checked_csr
@@ -49,10 +50,10 @@ class Certificates:
         self._policy = certificates.RenewalPolicy(
             renew_before=timedelta(days=settings.certificate_renew_before_days),
             repeat=timedelta(hours=settings.certificate_renew_repeat_hours))
-        self._check_seconds = settings.certificate_check_seconds
         self._clock = clock
         self._tasks: set[asyncio.Task] = set()
-        self._watching: asyncio.Task | None = None
+        self._watching = Periodic(settings.certificate_check_seconds, self.watch,
+                                  "the certificate expiry watch", log)
 
     async def sign_certificate(self, context: CallContext, payload: dict) -> dict:
         station_id = context.station_id
@@ -99,25 +100,16 @@ class Certificates:
                          f"{edge.security_profile}, where stations prove nothing")
 
     def start_watching(self) -> None:
-        self._watching = asyncio.create_task(self._watch_forever())
+        self._watching.start()
 
     async def stop(self) -> None:
         """Let the calls under way end, within the stop's grace: a station may take a
         minute to answer, and one cut short asks again by its own rules."""
-        if self._watching is not None:
-            self._watching.cancel()
+        self._watching.stop()
         if self._tasks:
             _, unfinished = await asyncio.wait(list(self._tasks), timeout=STOP_WAIT_SECONDS)
             for task in unfinished:
                 task.cancel()
-
-    async def _watch_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._check_seconds)
-            try:
-                await self.watch()
-            except Exception:
-                log.exception("the certificate expiry watch failed; trying again later")
 
     async def watch(self) -> None:
         """Ask every online station whose certificate ends soon for a new CSR, where

@@ -6,15 +6,14 @@ a station that is unknown, gave another user name or has no password (checked ag
 a decoy hash) as for a wrong password. A rotation's pending hash shares the current
 one's salt, so that one scrypt answers for both.
 """
-import asyncio
 import logging
 
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from chargebus.bus import subjects
+from chargebus.bus.serving import TaskPerMessage
 from chargebus.security import password_check
 from chargebus.security.password_check import Verdict
 from chargebus.security.passwords import Match, decoy_hash
@@ -31,27 +30,18 @@ class PasswordCheck:
         self._stores = stores
         self._checks = checks
         self._decoy = decoy_hash()
-        self._subscription: Subscription | None = None
-        self._answering: set[asyncio.Task] = set()
+        # Each check in a task of its own, so that the hashers work together; no bound
+        # here: the hashers' queue bounds how many wait, and answers "busy" past it.
+        self._requests = TaskPerMessage(nc)
 
     async def start(self) -> None:
         await self._checks.start()
-        self._subscription = await self._nc.subscribe(
-            subjects.password_check(), queue=subjects.queue_group("passwords"), cb=self._take)
+        await self._requests.subscribe(subjects.password_check(),
+                                       subjects.queue_group("passwords"), self._answer)
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()
-        if self._answering:
-            await asyncio.wait(list(self._answering))
+        await self._requests.stop()
         await self._checks.stop()
-
-    async def _take(self, msg: Msg) -> None:
-        # A subscription's callbacks run one after another: each check in a task of its
-        # own, so that the hashers work together (their queue bounds how many wait).
-        answering = asyncio.create_task(self._answer(msg))
-        self._answering.add(answering)
-        answering.add_done_callback(self._answering.discard)
 
     async def _answer(self, msg: Msg) -> None:
         try:

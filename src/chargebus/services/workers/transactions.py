@@ -29,6 +29,7 @@ from chargebus.domain.model import TransactionEvent
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import converter
 from chargebus.runtime.config import Settings
+from chargebus.runtime.periodic import Periodic
 from chargebus.services.workers.authorization import Authorization
 from chargebus.state.records import Transaction
 from chargebus.state.stores import ACTIVE_PREFIX, Stores, transaction_key
@@ -48,8 +49,8 @@ class Transactions:
         self._reboot_grace = timedelta(seconds=settings.stale_reboot_grace_seconds)
         self._silence = timedelta(seconds=settings.stale_silence_seconds)
         self._claim_grace = timedelta(seconds=settings.claim_grace_seconds)
-        self._sweep_seconds = settings.stale_check_seconds
-        self._sweeping: asyncio.Task | None = None
+        self._sweeping = Periodic(settings.stale_check_seconds, self.sweep,
+                                  "the sweep for stale transactions", log)
         # Transactions applied at once, across this worker's consumers. Unbounded (a
         # batch of 64 each), the workers' answers to StartTransaction and
         # StopTransaction waited behind them, and one at a time served fewer calls; a
@@ -141,19 +142,10 @@ class Transactions:
     # -- stale transactions --------------------------------------------------------
 
     def start_sweeping(self) -> None:
-        self._sweeping = asyncio.create_task(self._sweep_forever())
+        self._sweeping.start()
 
     async def stop_sweeping(self) -> None:
-        if self._sweeping is not None:
-            self._sweeping.cancel()
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_seconds)
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("the sweep for stale transactions failed; trying again later")
+        self._sweeping.stop()
 
     async def sweep(self) -> int:
         """Close the active transactions that sessions.stale_reason gives up on, and
