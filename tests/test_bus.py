@@ -10,7 +10,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 
-from chargebus.bus.client import BusClient, BusMsg, parse_header_block
+from chargebus.bus._natspy import parse_header_block
+from chargebus.bus.client import BusClient, BusMsg
 from chargebus.bus.consumers import delivery
 
 # How long a message through a real server may take at most. Generous: a machine busy
