@@ -1,4 +1,7 @@
-"""chargebus' reading of NATS headers and ack subjects agrees with nats-py's own."""
+"""The contract of chargebus.bus._natspy, the one module that touches nats-py internals:
+each internal it uses is run here against nats-py itself and a real nats-server, so that a
+nats-py that changes one fails here. chargebus' reading of NATS headers and ack subjects
+agrees with nats-py's own."""
 import asyncio
 from urllib.parse import urlsplit
 
