@@ -81,7 +81,7 @@ class NatsPyClient(Client, Generic[M]):
     def __init__(self) -> None:
         super().__init__()
         self._direct: dict[int, Callable[[M], None]] = {}
-        self._reply_prefix: str | None = None
+        self._reply_prefix = ""  # set at the first request
         self._reply_tokens = itertools.count(1)
         self._awaiting: dict[str, asyncio.Future[M]] = {}  # reply token -> its request
 
@@ -123,7 +123,7 @@ class NatsPyClient(Client, Generic[M]):
         hop per reply and wait_for's extra future were most of a request's cost."""
         if self.is_draining_pubs:
             raise errors.ConnectionDrainingError
-        if self._reply_prefix is None:
+        if not self._reply_prefix:
             # Set before the subscription is made, so that requests meanwhile share it.
             self._reply_prefix = self.new_inbox() + "."
             await self.subscribe_direct(self._reply_prefix + "*", self._take_reply)
@@ -141,7 +141,6 @@ class NatsPyClient(Client, Generic[M]):
             self._awaiting.pop(token, None)
 
     def _take_reply(self, msg: M) -> None:
-        assert self._reply_prefix is not None  # set before the subscription is made
         reply = self._awaiting.pop(msg.subject[len(self._reply_prefix):], None)
         if reply is not None and not reply.done():
             reply.set_result(msg)
