@@ -5,6 +5,13 @@ the vocabulary scan.
 The vocabulary scan: a NATS subject, a JetStream or KV prefix, a header name or a KV key
 prefix is written in the one module that owns it and named everywhere else, so that a
 rename is one edit and a reader finds every name in one place.
+
+The seam scan: nats-py's private names (what its own sources define with one leading
+underscore) and picows' unexported protocol and parser are touched in one module each,
+chargebus/bus/_natspy.py and chargebus/services/edge/_picows.py, which pyproject.toml's
+upper bounds and their contract tests (test_bus.py, test_picows.py) guard; an upgrade
+that changes them then breaks one module and its test, not code anywhere. seam_touches
+says what it counts as a touch.
 """
 import ast
 import re
@@ -155,3 +162,199 @@ def test_the_owners_may_write_their_vocabulary():
     assert scan('KEY = ("active", "token")', KEYS_OWNER) == []
     # A word that is also a key prefix, not written where a key goes, is no key.
     assert scan('CLAIM = "claim"', "src/chargebus/domain/model.py") == []
+
+
+# The seams: the one module that may reach past each package's public API. The
+# compiled picows.picows holds WSProtocol and the request parser, which picows does not
+# export; everything it does export is importable from picows itself.
+NATSPY_SEAM = "src/chargebus/bus/_natspy.py"
+PICOWS_SEAM = "src/chargebus/services/edge/_picows.py"
+SEAMS = {"nats": NATSPY_SEAM, "picows": PICOWS_SEAM}
+PRIVATE_MODULES = {"picows.picows"}
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def natspy_private_names() -> frozenset[str]:
+    """The private names nats-py defines (functions, methods, classes, attributes and
+    globals beginning with one underscore), read from its installed sources."""
+    import nats
+    names = set()
+    for path in Path(nats.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return frozenset(filter(_private, names))
+
+
+def module_name(path: str) -> str:
+    return path.removeprefix("src/").removesuffix(".py").removesuffix("/__init__").replace(
+        "/", ".")
+
+
+def _imports(tree: ast.AST, module: str) -> dict[str, tuple[str, str]]:
+    """Each name a module imports, as (module, name); a module imported whole as (it, "")."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0], "")
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(module.split(".")[:-node.level]) if node.level else ""
+            source = ".".join(filter(None, [base, node.module or ""]))
+            for alias in node.names:
+                names[alias.asname or alias.name] = (source, alias.name)
+    return names
+
+
+def _base_name(base: ast.expr) -> str | None:
+    """The name a class base starts with: ``Client``, ``aio`` of ``aio.Client``, ``Seam``
+    of ``Seam[Msg]``."""
+    while isinstance(base, (ast.Subscript, ast.Attribute)):
+        base = base.value
+    return base.id if isinstance(base, ast.Name) else None
+
+
+def natspy_classes(trees: dict[str, ast.AST]) -> set[tuple[str, str]]:
+    """(module, class) of every class in ``trees`` (path: parsed source) that derives from
+    a nats-py class, directly or through others of ours."""
+    found: set[tuple[str, str]] = set()
+    while True:
+        before = len(found)
+        for path, tree in trees.items():
+            module = module_name(path)
+            imported = _imports(tree, module)
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.ClassDef):
+                    continue
+                for base in filter(None, map(_base_name, node.bases)):
+                    origin = imported.get(base, (module, base))
+                    if origin[0].split(".")[0] == "nats" or origin in found:
+                        found.add((module, node.name))
+        if len(found) == before:
+            return found
+
+
+def seam_touches(tree: ast.AST, path: str, nats_private: frozenset[str],
+                 nats_classes: set[tuple[str, str]]) -> list[Leak]:
+    """Where a module other than a seam reaches past nats-py's or picows' public API:
+    - an import of a private module (picows.picows) or of a private name or module
+      (one leading underscore) of either package;
+    - in a class deriving from a nats-py class (through the seam's or not), any
+      single-underscore class attribute, method or attribute of self: it reads,
+      overrides or could collide with nats-py's own, since the instance is nats-py's;
+    - in a module that imports nats-py or chargebus.bus (and so can hold its objects),
+      ``x._name`` where ``_name`` is a private name of nats-py and ``x`` is not self."""
+    module = module_name(path)
+    imported = _imports(tree, module)
+    leaks = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                source, name = (alias.name, "") if isinstance(node, ast.Import) else (
+                    imported[alias.asname or alias.name][0], alias.name)
+                package = source.split(".")[0]
+                if package in SEAMS and SEAMS[package] != path and (
+                        source in PRIVATE_MODULES or _private(name)
+                        or any(map(_private, source.split(".")))):
+                    leaks.append(Leak(path, node.lineno, f"{source} {name}".strip(),
+                                      SEAMS[package]))
+    if path == NATSPY_SEAM:
+        return leaks
+    holds_nats = any(source.split(".")[0] == "nats" or source.startswith("chargebus.bus")
+                     for source, _ in imported.values())
+    in_nats_class = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and (module, node.name) in nats_classes:
+            for statement in node.body:
+                targets = (statement.targets if isinstance(statement, ast.Assign)
+                           else [statement.target] if isinstance(statement, ast.AnnAssign)
+                           else [])
+                leaks.extend(Leak(path, target.lineno, target.id, NATSPY_SEAM)
+                             for target in targets
+                             if isinstance(target, ast.Name) and _private(target.id))
+            for inner in ast.walk(node):
+                in_nats_class.add(id(inner))
+                if (isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef))
+                        and _private(inner.name)):
+                    leaks.append(Leak(path, inner.lineno, f"def {inner.name}", NATSPY_SEAM))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute) or not _private(node.attr):
+            continue
+        on_self = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+        if (on_self and id(node) in in_nats_class) or (
+                not on_self and holds_nats and node.attr in nats_private):
+            leaks.append(Leak(path, node.lineno, ast.unparse(node), NATSPY_SEAM))
+    return sorted(leaks)
+
+
+def _all_touches() -> list[Leak]:
+    trees = {path.relative_to(ROOT).as_posix(): ast.parse(path.read_text())
+             for path in sources()}
+    nats_private, nats_classes = natspy_private_names(), natspy_classes(trees)
+    return [leak for path, tree in trees.items()
+            for leak in seam_touches(tree, path, nats_private, nats_classes)]
+
+
+def test_only_the_seams_reach_past_nats_py_and_picows():
+    touches = _all_touches()
+    assert not touches, "\n".join(map(str, touches))
+
+
+def test_the_seams_are_where_the_internals_are_touched():
+    """The scan sees the internals the seams use (so an empty finding elsewhere means
+    something): nats-py's private methods and attributes, picows' private parser."""
+    trees = {path: ast.parse((ROOT / path).read_text()) for path in SEAMS.values()}
+    touched = {leak.text for path, tree in trees.items()
+               for leak in seam_touches(tree, "src/elsewhere.py", natspy_private_names(),
+                                        natspy_classes({"src/elsewhere.py": tree}))}
+    assert {"_parse_header_lines", "def _process_msg", "def _request_new_style",
+            "self._send_command", "self._process_headers",
+            "subscription._pending_queue", "subscription._id", "picows.picows WSProtocol",
+            "picows.picows _parse_http_request"} <= touched
+
+
+def test_the_seam_scan_catches_planted_touches():
+    planted = '''import nats
+from nats.aio.client import Client, _CRLF_
+from nats.aio import _private_module
+from picows.picows import WSProtocol
+from picows import WSListener
+from chargebus.bus.client import BusClient
+
+class Mine(Client):
+    _parse_header_lines = staticmethod(len)
+    def _process_msg(self, sid):
+        self._direct = {}
+
+class Further(BusClient):
+    def ack(self):
+        return self._pending_data_size
+
+class Unrelated:
+    def f(self, nc, sub):
+        self._subs = nc._subs
+        return sub._pending_queue, nc.flush(), self._private_of_ours
+'''
+    trees = {path: ast.parse((ROOT / path).read_text())
+             for path in ("src/chargebus/bus/client.py", NATSPY_SEAM)}
+    trees["src/chargebus/planted.py"] = ast.parse(planted)
+    leaks = seam_touches(trees["src/chargebus/planted.py"], "src/chargebus/planted.py",
+                         natspy_private_names(), natspy_classes(trees))
+    assert [(leak.line, leak.text, leak.owner) for leak in leaks] == [
+        (2, "nats.aio.client _CRLF_", NATSPY_SEAM),
+        (3, "nats.aio _private_module", NATSPY_SEAM),
+        (4, "picows.picows WSProtocol", PICOWS_SEAM),
+        (9, "_parse_header_lines", NATSPY_SEAM),
+        (10, "def _process_msg", NATSPY_SEAM),
+        (11, "self._direct", NATSPY_SEAM),
+        (15, "self._pending_data_size", NATSPY_SEAM),
+        (19, "nc._subs", NATSPY_SEAM),
+        (20, "sub._pending_queue", NATSPY_SEAM)]

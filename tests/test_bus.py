@@ -1,5 +1,9 @@
-"""chargebus' reading of NATS headers and ack subjects agrees with nats-py's own."""
+"""The contract of chargebus.bus._natspy, the one module that touches nats-py internals:
+each internal it uses is run here against nats-py itself and a real nats-server, so that a
+nats-py that changes one fails here. chargebus' reading of NATS headers and ack subjects
+agrees with nats-py's own."""
 import asyncio
+from urllib.parse import urlsplit
 
 import nats
 import orjson
@@ -8,9 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.errors import TimeoutError as NatsTimeout
 
-from chargebus.bus.client import BusClient, BusMsg, parse_header_block
+from chargebus.bus._natspy import parse_header_block
+from chargebus.bus.client import BusClient, BusMsg
 from chargebus.bus.consumers import delivery
 
 # How long a message through a real server may take at most. Generous: a machine busy
@@ -130,6 +136,7 @@ def test_direct_subscription_acks_and_naks_through_a_real_server(system):
             await plain.flush()
             await _until(lambda: received, lambda: "the probe did not arrive")
             received.clear()
+            counted = dict(client.stats)
             sent = {"Chargebus-Version": "2.0.1", "Nats-Msg-Id": "CP/1/abc"}
             for index in range(3):
                 await plain.publish("direct.test", b"%d" % index, headers=sent,
@@ -142,24 +149,35 @@ def test_direct_subscription_acks_and_naks_through_a_real_server(system):
                 f"{client.is_connected}, reconnects: {client.stats['reconnects']}; a plain "
                 f"subscriber got {watched._pending_queue.qsize()} (the probe included)"))
             assert [msg.data for msg in received] == [b"0", b"1", b"2"]
+            # Counted as nats-py counts what it reads.
+            assert client.stats["in_msgs"] - counted["in_msgs"] == 3
+            assert client.stats["in_bytes"] - counted["in_bytes"] == sum(
+                len(msg.data) for msg in received)
             assert received[0].headers == sent
             assert received[1].header("Chargebus-Version") == "2.0.1"
             assert received[2].header("Missing") is None
 
             replies = await plain.subscribe("direct.reply.*")
             await plain.flush()
+            sent_before = client.stats["out_msgs"]
             await client.acknowledge(received[:2])
+            await client.still_working(received[2:])
             await received[2].nak(delay=2.5)
             await client.flush()
-            ours = [await replies.next_msg(timeout=WAIT_SECONDS) for _ in range(3)]
-            reference = Msg(_client=plain, subject="x", reply="direct.reply.9", data=b"")
-            await reference.ack()
+            ours = [await replies.next_msg(timeout=WAIT_SECONDS) for _ in range(4)]
+            assert client.stats["out_msgs"] - sent_before == 4
+            await Msg(_client=plain, subject="x", reply="direct.reply.9", data=b"").ack()
+            await Msg(_client=plain, subject="x", reply="direct.reply.9",
+                      data=b"").in_progress()
             await Msg(_client=plain, subject="x", reply="direct.reply.9", data=b"").nak(
                 delay=2.5)
-            theirs = [await replies.next_msg(timeout=WAIT_SECONDS) for _ in range(2)]
+            theirs = [await replies.next_msg(timeout=WAIT_SECONDS) for _ in range(3)]
+            assert [msg.subject for msg in ours] == [
+                "direct.reply.0", "direct.reply.1", "direct.reply.2", "direct.reply.2"]
             assert [_command(msg.data) for msg in ours] == [
-                _command(theirs[0].data), _command(theirs[0].data), _command(theirs[1].data)]
-            assert _command(theirs[1].data) == (b"-NAK", {"delay": 2_500_000_000})
+                _command(theirs[0].data), _command(theirs[0].data), _command(theirs[1].data),
+                _command(theirs[2].data)]
+            assert _command(theirs[2].data) == (b"-NAK", {"delay": 2_500_000_000})
 
             await subscription.unsubscribe()
             await plain.publish("direct.test", b"late")
@@ -232,3 +250,110 @@ def test_requests_get_their_own_replies_through_a_real_server(system):
             await responder.close()
 
     asyncio.run(run())
+
+
+class LateHandler(BusClient):
+    """Lets a message come between subscribe_direct's SUB and its handler taking over,
+    the window in which nats-py keeps it in the subscription's own queue."""
+
+    async def subscribe(self, subject: str, **options) -> Subscription:
+        subscription = await super().subscribe(subject, **options)
+        await self.publish(subject, b"early", headers={"Chargebus-Version": "1.6"})
+        await self.flush()
+        await _until(lambda: subscription._pending_queue.qsize() == 1,
+                     lambda: "the early message did not wait in nats-py's queue")
+        return subscription
+
+
+def test_a_message_before_the_handler_takes_over_is_handed_to_it(system):
+    async def run():
+        client = LateHandler()
+        await client.connect(system.nats_url, **system.identity())
+        try:
+            received: list[BusMsg] = []
+            subscription = await client.subscribe_direct("direct.early", received.append)
+            early = [(msg.subject, msg.data, msg.headers) for msg in received]
+            await client.publish("direct.early", b"late")
+            await client.flush()
+            await _until(lambda: len(received) == 2)
+            return early, [msg.data for msg in received], subscription._pending_queue.qsize()
+        finally:
+            await client.close()
+
+    early, data, still_queued = asyncio.run(run())
+    assert early == [("direct.early", b"early", {"Chargebus-Version": "1.6"})]
+    assert data == [b"early", b"late"]
+    assert still_queued == 0
+
+
+class Relay:
+    """A TCP relay to nats-server that can be cut and restored, leaving a client that
+    connects through it reconnecting meanwhile."""
+
+    def __init__(self, nats_url: str) -> None:
+        self._target = urlsplit(nats_url)
+        self._server: asyncio.Server | None = None
+        self._links: list[asyncio.StreamWriter] = []
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def cut(self) -> None:
+        self._server.close()
+        for writer in self._links:
+            writer.transport.abort()
+        self._links.clear()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream = await asyncio.open_connection(self._target.hostname,
+                                                                  self._target.port)
+        self._links += [writer, upstream]
+        await asyncio.gather(_pipe(reader, upstream), _pipe(upstream_reader, writer),
+                             return_exceptions=True)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.transport.abort()
+
+
+def test_replies_while_reconnecting_are_held_as_publish_holds_them(system):
+    """Cut off from nats-server, acknowledge() keeps what fits nats-py's pending buffer
+    and sends it once reconnected, and refuses what does not fit with publish()'s error."""
+    pending_size = 256
+
+    async def run():
+        relay = Relay(system.nats_url)
+        await relay.start()
+        client = BusClient()
+        await client.connect(f"nats://127.0.0.1:{relay.port}", pending_size=pending_size,
+                             reconnect_time_wait=0.1, max_reconnect_attempts=-1,
+                             **system.identity())
+        watcher = await nats.connect(system.nats_url, **system.identity())
+        try:
+            acks = await watcher.subscribe("held.reply.*")
+            await watcher.flush()
+            relay.cut()
+            await _until(lambda: not client.is_connected)
+            many = [BusMsg(client, "s", f"held.reply.{index}", b"", None)
+                    for index in range(pending_size)]
+            with pytest.raises(nats.errors.OutboundBufferLimitError):
+                await client.acknowledge(many)
+            with pytest.raises(nats.errors.OutboundBufferLimitError):
+                await client.publish("held.reply.x", b"x" * (pending_size + 1))
+            await client.acknowledge(many[:2])
+            await relay.start()
+            held = [await acks.next_msg(timeout=WAIT_SECONDS) for _ in range(2)]
+            return [(msg.subject, msg.data) for msg in held]
+        finally:
+            await client.close()
+            await watcher.close()
+            relay.cut()
+
+    assert asyncio.run(run()) == [("held.reply.0", b""), ("held.reply.1", b"")]

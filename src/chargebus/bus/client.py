@@ -1,46 +1,23 @@
 """Connections to NATS: chargebus's nats-py client, its identity and TLS options."""
-import asyncio
 import functools
-import itertools
 import logging
 import re
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 from nats import errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js.api import (Header)
 
 
+from chargebus.bus._natspy import NatsPyClient
 from chargebus.runtime.config import Settings
 from chargebus.security import seeds
 
 log = logging.getLogger(__name__)
-
-_WHITESPACE = re.compile(r"\s")
-
-
-def parse_header_block(raw: bytes) -> dict[str, str]:
-    """``Name: value`` lines as nats-py reads them: names are ASCII without whitespace
-    (others are skipped), values UTF-8 with bad bytes replaced, both stripped."""
-    headers: dict[str, str] = {}
-    for line in raw.split(b"\r\n"):
-        name, colon, value = line.partition(b":")
-        if not colon:
-            continue
-        try:
-            key = name.strip().decode("ascii")
-        except UnicodeDecodeError:
-            continue
-        if _WHITESPACE.search(key):
-            continue
-        headers[key] = value.strip().decode("utf-8", "replace")
-    return headers
-
 
 # Whitespace nats-py's parser strips around a header name or value (bytes.strip(),
 # within a line).
@@ -108,131 +85,29 @@ def _header_pattern(name: str) -> re.Pattern:
                       + _BLANKS + rb"([^\r\n]*)")
 
 
-class BusClient(Client):
-    """nats-py's client with a cheaper reading of message headers, and subscriptions
-    whose messages go straight to a function.
+class BusClient(NatsPyClient[BusMsg]):
+    """nats-py's client whose direct subscriptions and requests hand over BusMsg, and
+    that acknowledges JetStream messages a batch at a time.
 
     Every recorded call carries seven headers, and nats-py 2.16 checks each character
     of each header name with a generator, which was most of a meter sink's time
-    (benchmarks/README.md). This does the same check with one regular expression
+    (benchmarks/README.md); the seam (_natspy) reads them with one regular expression
     (tests/test_bus.py holds it to nats-py's own parser).
     """
 
-    _parse_header_lines = staticmethod(parse_header_block)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._direct: dict[int, Callable[[BusMsg], None]] = {}
-        self._reply_prefix: str | None = None
-        self._reply_tokens = itertools.count(1)
-        self._awaiting: dict[str, asyncio.Future] = {}  # reply token -> its request
-
-    async def subscribe_direct(self, subject: str,
-                               handler: Callable[[BusMsg], None]) -> Subscription:
-        """Subscribe ``handler``, called in the read loop with each message as a BusMsg.
-
-        For a JetStream consumer's pull inbox: nats-py builds a header dict, a Msg and
-        a queue entry per message and runs the callback as a task; here a message costs
-        one small object until its headers are asked for. The handler must not block.
-        """
-        subscription = await self.subscribe(subject, pending_msgs_limit=0,
-                                            pending_bytes_limit=0)
-        self._direct[subscription._id] = handler
-        # Whatever came between the SUB and now waits in nats-py's queue.
-        while not subscription._pending_queue.empty():
-            msg = subscription._pending_queue.get_nowait()
-            handler(BusMsg(self, msg.subject, msg.reply, msg.data, None, msg.headers))
-        return subscription
-
-    async def _process_msg(self, sid: int, subject: bytes, reply: bytes, data: bytes,
-                           headers: bytes | None) -> None:
-        handler = self._direct.get(sid)
-        if handler is None:
-            return await super()._process_msg(sid, subject, reply, data, headers)
-        if sid not in self._subs:  # unsubscribed
-            del self._direct[sid]
-            return
-        self.stats["in_msgs"] += 1
-        self.stats["in_bytes"] += len(data)
-        handler(BusMsg(self, subject.decode(), reply.decode(), data, headers))
-
-    async def _request_new_style(self, subject: str, payload: bytes, timeout: float = 1,
-                                 headers: dict[str, str] | None = None) -> BusMsg:
-        """Every request (a station's call to the workers, each JetStream publish and KV
-        write) as nats-py makes it, with its reply as a BusMsg through a direct
-        subscription, a counter for the reply token (nats-py reads the system's random
-        source for each) and a timer rather than asyncio.wait_for: Msg objects, a task
-        hop per reply and wait_for's extra future were most of a request's cost."""
-        if self.is_draining_pubs:
-            raise errors.ConnectionDrainingError
-        if self._reply_prefix is None:
-            # Set before the subscription is made, so that requests meanwhile share it.
-            self._reply_prefix = self.new_inbox() + "."
-            await self.subscribe_direct(self._reply_prefix + "*", self._take_reply)
-        token = str(next(self._reply_tokens))
-        loop = asyncio.get_running_loop()
-        reply = loop.create_future()
-        self._awaiting[token] = reply
-        expiry = loop.call_later(timeout, _expire, reply)
-        try:
-            await self.publish(subject, payload, reply=self._reply_prefix + token,
-                               headers=headers)
-            return await reply
-        finally:
-            expiry.cancel()
-            self._awaiting.pop(token, None)
-
-    def _take_reply(self, msg: BusMsg) -> None:
-        reply = self._awaiting.pop(msg.subject[len(self._reply_prefix):], None)
-        if reply is not None and not reply.done():
-            reply.set_result(msg)
+    message_type = BusMsg
 
     async def acknowledge(self, msgs: Sequence[BusMsg]) -> None:
         """Acknowledge JetStream messages in one write: the PUBs with an empty payload
         that nats-py's Msg.ack sends one at a time through publish() (its checks per call
         were a tenth of a meter sink's time)."""
-        await self._reply_to_all(msgs, b"")
+        await self.reply_to_all(msgs, b"")
 
     async def still_working(self, msgs: Sequence[BusMsg]) -> None:
         """Tell JetStream, in one write, that these messages are still being handled, so
         that their ack wait starts again and they are not delivered to another consumer
         meanwhile."""
-        await self._reply_to_all(msgs, Msg.Ack.Progress)
-
-    async def _reply_to_all(self, msgs: Sequence[BusMsg], payload: bytes) -> None:
-        if not msgs:
-            return
-        if self.is_closed:
-            raise errors.ConnectionClosedError
-        if self.is_draining_pubs:
-            raise errors.ConnectionDrainingError
-        tail = b" %d\r\n%b\r\n" % (len(payload), payload)
-        commands = b"".join([b"PUB %b%b" % (msg.reply.encode(), tail) for msg in msgs])
-        if not self.is_connected and (
-                self._max_pending_size <= 0
-                or len(commands) + self._pending_data_size > self._max_pending_size):
-            raise errors.OutboundBufferLimitError
-        self.stats["out_msgs"] += len(msgs)
-        await self._send_command(commands)
-        if self._flush_queue is not None and self._flush_queue.empty():
-            await self._flush_pending()
-
-    def read_headers(self, raw: bytes) -> dict[str, str] | None:
-        """A raw header block as nats-py's Msg.headers has it (status lines included).
-        nats-py reads headers in a coroutine that never suspends; it is run to its end
-        here."""
-        step = self._process_headers(raw)
-        try:
-            step.send(None)
-        except StopIteration as done:
-            return done.value
-        step.close()
-        raise RuntimeError("nats-py's header reading suspended")
-
-
-def _expire(reply: asyncio.Future) -> None:
-    if not reply.done():
-        reply.set_exception(errors.TimeoutError())
+        await self.reply_to_all(msgs, Msg.Ack.Progress)
 
 
 async def connect(settings: Settings, name: str, **options) -> Client:

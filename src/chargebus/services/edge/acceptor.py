@@ -15,9 +15,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from picows import WSAutoPingStrategy
-from picows.picows import WSProtocol
-
+from chargebus.services.edge._picows import ListenerFactory, server_protocol
 from chargebus.services.edge.requesthead import RequestHead
 
 log = logging.getLogger(__name__)
@@ -44,22 +42,17 @@ OUT_OF_FILES_ANSWER = (b"HTTP/1.1 503 Service Unavailable\r\n"
 _TURN_AWAY_READS = 4
 
 
-def websocket_server_protocol(listener_factory: Callable, *, logger, handshake_timeout: float,
-                              max_frame_size: int, read_buffer_size: int,
+def websocket_server_protocol(listener_factory: ListenerFactory, *,
+                              logger: logging.Logger | logging.LoggerAdapter,
+                              handshake_timeout: float, max_frame_size: int,
+                              read_buffer_size: int,
                               refused: Callable[[str], None]) -> Callable[[], RequestHead]:
-    """picows' server-side protocol, made as picows.ws_create_server makes it, behind a
-    reader of the request head (a head too large gets 431); the edge pings idle stations
-    itself (Liveness), so picows' own pinging stays off."""
-    def protocol() -> WSProtocol:
-        return WSProtocol(
-            None, None, False, listener_factory, logger,
-            True,  # disconnect_on_exception
-            handshake_timeout,
-            False, 10.0, 10.0, WSAutoPingStrategy.PING_WHEN_IDLE,  # auto-ping: off
-            True,  # auto-pong
-            max_frame_size,
-            None,  # extra headers: the listener's answer carries them
-            read_buffer_size)
+    """picows' server-side protocol (made in the _picows seam) behind a reader of the
+    request head (a head too large gets 431)."""
+    def protocol() -> asyncio.BufferedProtocol:
+        return server_protocol(listener_factory, logger=logger,
+                               handshake_timeout=handshake_timeout,
+                               max_frame_size=max_frame_size, read_buffer_size=read_buffer_size)
 
     def head_first() -> RequestHead:
         return RequestHead(protocol, handshake_timeout, refused)

@@ -17,7 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from picows import WSUpgradeRequest
-from picows.picows import _parse_http_request
+
+from chargebus.services.edge._picows import parse_request_head
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class CheckedHandshake(asyncio.BufferedProtocol):
         if end < 0:
             return  # a RequestHead hands over the whole head: more is on its way
         try:
-            request = _parse_http_request(bytes(self._received[:end]))
+            request = parse_request_head(bytes(self._received[:end]))
         except RuntimeError:
             self._hand_over(self._unchecked)
             return
