@@ -7,6 +7,7 @@ import re
 import ssl
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 from nats import errors
@@ -123,7 +124,7 @@ class BusClient(Client):
     def __init__(self) -> None:
         super().__init__()
         self._direct: dict[int, Callable[[BusMsg], None]] = {}
-        self._reply_prefix: str | None = None
+        self._reply_prefix = ""  # set at the first request
         self._reply_tokens = itertools.count(1)
         self._awaiting: dict[str, asyncio.Future] = {}  # reply token -> its request
 
@@ -148,7 +149,8 @@ class BusClient(Client):
                            headers: bytes | None) -> None:
         handler = self._direct.get(sid)
         if handler is None:
-            return await super()._process_msg(sid, subject, reply, data, headers)
+            # nats-py passes None for a message without headers, although it says bytes.
+            return await super()._process_msg(sid, subject, reply, data, headers)  # type: ignore[arg-type]
         if sid not in self._subs:  # unsubscribed
             del self._direct[sid]
             return
@@ -156,7 +158,9 @@ class BusClient(Client):
         self.stats["in_bytes"] += len(data)
         handler(BusMsg(self, subject.decode(), reply.decode(), data, headers))
 
-    async def _request_new_style(self, subject: str, payload: bytes, timeout: float = 1,
+    # A BusMsg where nats-py's request() says Msg: it offers what a reply is read for.
+    async def _request_new_style(  # type: ignore[override]
+            self, subject: str, payload: bytes, timeout: float = 1,
                                  headers: dict[str, str] | None = None) -> BusMsg:
         """Every request (a station's call to the workers, each JetStream publish and KV
         write) as nats-py makes it, with its reply as a BusMsg through a direct
@@ -165,7 +169,7 @@ class BusClient(Client):
         hop per reply and wait_for's extra future were most of a request's cost."""
         if self.is_draining_pubs:
             raise errors.ConnectionDrainingError
-        if self._reply_prefix is None:
+        if not self._reply_prefix:
             # Set before the subscription is made, so that requests meanwhile share it.
             self._reply_prefix = self.new_inbox() + "."
             await self.subscribe_direct(self._reply_prefix + "*", self._take_reply)
@@ -235,7 +239,7 @@ def _expire(reply: asyncio.Future) -> None:
         reply.set_exception(errors.TimeoutError())
 
 
-async def connect(settings: Settings, name: str, **options) -> Client:
+async def connect(settings: Settings, name: str, **options: Any) -> BusClient:
     """A NATS connection under the settings' identity and TLS that, unless told
     otherwise, keeps reconnecting for as long as the process lives."""
     options = ({"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5}
@@ -267,7 +271,7 @@ def tls_options(settings: Settings) -> dict:
     return {"tls": context}
 
 
-async def connect_url(url: str, **options) -> Client:
+async def connect_url(url: str, **options: Any) -> BusClient:
     client = BusClient()
     await client.connect(url, **options)
     return client

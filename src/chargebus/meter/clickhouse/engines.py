@@ -4,6 +4,7 @@ Both run the same SQL, take inserts as a dict of column lists, and answer querie
 column names and rows; both answer a read-only query from outside (query_rows) under
 ClickHouse's own protection (chargebus.meter.clickhouse.querylimits).
 """
+import http.client
 import re
 import threading
 import urllib.error
@@ -221,7 +222,7 @@ class ServerEngine:
         limits.check_server_profile(self._query_user, effective)
 
     def _post_query(self, sql: str, limits: QueryLimits, output: str,
-                    unsafe: type[Exception] | None = None):
+                    unsafe: type[Exception] | None = None) -> http.client.HTTPResponse:
         """The server's answer, being read; a refusal as limits.error() makes of it (as
         ``unsafe`` where given: the query user cannot be used)."""
         query = urlencode(self._query_parameters | {"default_format": output})

@@ -16,7 +16,8 @@ import ssl
 from collections.abc import Callable
 
 from picows import WSAutoPingStrategy
-from picows.picows import WSProtocol
+# picows' protocol class, which its stub leaves out: made here as ws_create_server makes it.
+from picows.picows import WSProtocol  # type: ignore[attr-defined]
 
 from chargebus.services.edge.requesthead import RequestHead
 
@@ -44,7 +45,9 @@ OUT_OF_FILES_ANSWER = (b"HTTP/1.1 503 Service Unavailable\r\n"
 _TURN_AWAY_READS = 4
 
 
-def websocket_server_protocol(listener_factory: Callable, *, logger, handshake_timeout: float,
+def websocket_server_protocol(listener_factory: Callable, *,
+                              logger: logging.Logger | logging.LoggerAdapter,
+                              handshake_timeout: float,
                               max_frame_size: int, read_buffer_size: int,
                               refused: Callable[[str], None]) -> Callable[[], RequestHead]:
     """picows' server-side protocol, made as picows.ws_create_server makes it, behind a
@@ -129,6 +132,7 @@ class Acceptor:
                         return
                     continue
                 if error.errno in _RESOURCE_ERRORS:
+                    assert self._loop is not None  # listen() set it
                     log.error("cannot accept stations for %g s: %s", RESOURCE_PAUSE_SECONDS, error)
                     self._loop.remove_reader(listening.fileno())
                     self._loop.call_later(RESOURCE_PAUSE_SECONDS, self._resume, listening)
@@ -143,6 +147,7 @@ class Acceptor:
             self._connect(accepted)
 
     def _resume(self, listening: socket.socket) -> None:
+        assert self._loop is not None  # listen() set it
         if listening in self._sockets:
             if self._reserve is None:
                 self._take_reserve()
@@ -158,6 +163,7 @@ class Acceptor:
     def _turn_away_one(self, listening: socket.socket) -> bool:
         """Accept a waiting station on the reserve descriptor and answer it 503 (over
         TLS only close it: an answer would need a handshake); False when none waits."""
+        assert self._reserve is not None  # the caller's condition
         os.close(self._reserve)
         try:
             accepted, _ = listening.accept()
@@ -191,6 +197,7 @@ class Acceptor:
                 pass
 
     def _connect(self, accepted: socket.socket) -> None:
+        assert self._loop is not None  # listen() set it
         handshake = self._loop.create_task(self._loop.connect_accepted_socket(
             self._protocol_factory, accepted, ssl=self._tls,
             ssl_handshake_timeout=self._tls_handshake_timeout if self._tls else None))

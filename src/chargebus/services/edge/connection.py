@@ -6,6 +6,7 @@ payload is copied out and decoded there, before anything is awaited.
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
@@ -20,6 +21,9 @@ from chargebus.security.authority import facts_of
 from chargebus.services.edge.outbound import OutboundCalls
 from chargebus.services.edge.recent import RecentAnswers
 from chargebus.state.records import CertificateFacts
+
+if TYPE_CHECKING:  # the edge holds its connections
+    from chargebus.services.edge.server import Edge
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ class StationConnection(WSListener):
                  "_handling", "_fragments", "_queue_full", "_bus_busy", "_reading",
                  "_outbound", "_bucket_full_at", "_throttled", "certificate")
 
-    def __init__(self, station_id: str, version: OcppVersion, edge):
+    def __init__(self, station_id: str, version: OcppVersion, edge: "Edge"):
         self.station_id = station_id
         self.version = version
         self.connection_id = edge.new_connection_id()
@@ -156,7 +160,8 @@ class StationConnection(WSListener):
         message_type = decoded.message_type
         if message_type == CALL:
             self._count_call()
-            self._metrics.frame_in(self.version, decoded.action)
+            # A CALL names its action (decode() refuses one that does not).
+            self._metrics.frame_in(self.version, decoded.action)  # type: ignore[arg-type]
             self._calls.append((decoded, hash(message)))
             if self._handling is None:
                 self._handling = asyncio.create_task(self._handle_calls())
@@ -166,7 +171,7 @@ class StationConnection(WSListener):
         elif message_type == SEND:
             # OCPP 2.1 SEND carries data that needs no answer, and gets none.
             self._count_call()
-            self._metrics.frame_in(self.version, decoded.action)
+            self._metrics.frame_in(self.version, decoded.action)  # type: ignore[arg-type]
             log.warning("%s sent %s, which chargebus does not take yet",
                         self.station_id, decoded.action)
         else:  # CALLRESULT, CALLERROR or 2.1's CALLRESULTERROR: the answer to our call
@@ -190,6 +195,7 @@ class StationConnection(WSListener):
 
     def _end_throttle(self, since: float) -> None:
         now = time.monotonic()
+        assert self._edge.call_rate is not None  # a throttle needs a rate
         # Calls picows had read before the pause took tokens too: wait for those.
         wait = self._edge.call_rate.wait(self._bucket_full_at, now)
         if wait:
@@ -211,6 +217,7 @@ class StationConnection(WSListener):
             self._handling = None
 
     async def _handle(self, call: Frame, fingerprint: int) -> None:
+        assert call.action is not None and call.payload_json is not None  # a CALL has both
         repeated = self.recent.answer_to(call.unique_id, fingerprint)
         if repeated is not None:
             log.info("%s repeated call %s (%s): sending the stored answer",

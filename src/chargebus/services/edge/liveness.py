@@ -10,6 +10,8 @@ import time
 
 from picows import WSCloseCode
 
+from chargebus.services.edge.stations import Stations
+
 log = logging.getLogger(__name__)
 
 # How often the connections are looked at, as a share of the shorter timeout: a silent
@@ -19,7 +21,7 @@ LONGEST_SWEEP_SECONDS = 5.0
 
 
 class Liveness:
-    def __init__(self, stations, idle_seconds: float, pong_seconds: float):
+    def __init__(self, stations: Stations, idle_seconds: float, pong_seconds: float):
         self._stations = stations
         self._idle = idle_seconds
         self._pong = pong_seconds

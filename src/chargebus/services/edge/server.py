@@ -9,12 +9,13 @@ from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
-from nats.aio.client import Client
 from picows import (WSCloseCode, WSUpgradeRequest, WSUpgradeResponse,
                     WSUpgradeResponseWithListener)
 
+from chargebus.bus.client import BusClient
 from chargebus.ocpp import OcppVersion
 from chargebus.runtime.config import Settings
+from chargebus.runtime.service import Stop
 from chargebus.services.edge.acceptor import Acceptor, websocket_server_protocol
 from chargebus.services.edge.access import Gate, Refusal
 from chargebus.services.edge.attempts import FailedAttempts, GuessingLimits
@@ -52,7 +53,7 @@ WEBSOCKET_VERSION = "13"
 
 
 class Edge:
-    def __init__(self, settings: Settings, nc: Client):
+    def __init__(self, settings: Settings, nc: BusClient):
         self.nc = nc
         self.node_id = settings.edge_node_id
         self.max_message_size = settings.edge_max_message_size
@@ -260,8 +261,10 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP security: TLS 1.2 or later
+    # Settings refuses profile 2 or 3 without them, and gives profile 3 a clients' CA.
+    assert settings.edge_tls_certificate is not None
     context.load_cert_chain(settings.edge_tls_certificate, settings.edge_tls_key)
-    if settings.edge_security_profile == 3:
+    if settings.client_ca is not None:
         # chargebus's own CA unless one is given: made by the supervisor or the workers,
         # never here, where its key would serve nothing.
         if not settings.client_ca.exists():
@@ -273,7 +276,7 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def start_edge(settings: Settings, nc: Client):
+async def start_edge(settings: Settings, nc: BusClient) -> Stop:
     edge = Edge(settings, nc)
     await edge.start()
     return edge.stop

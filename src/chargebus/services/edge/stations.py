@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 from chargebus.bus import subjects
 from chargebus.ocpp import OcppVersion
 from chargebus.operations.commands import CommandReply, Outcome
+from chargebus.services.edge.connection import StationConnection
 from chargebus.state.identifiers import kv_key
 from chargebus.state.records import CertificateFacts, Presence
 
@@ -37,7 +39,7 @@ class _Attachment:
     __slots__ = ("lock", "connection_id", "revision", "version", "connected_at",
                  "disconnected_at", "certificate")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.connection_id: str | None = None
         self.revision: int | None = None  # of this edge's presence record
@@ -47,6 +49,9 @@ class _Attachment:
         self.certificate: CertificateFacts | None = None
 
     def record(self, station_id: str, edge_id: str) -> Presence:
+        # Set when the station's connection claims its record, before any is made.
+        assert (self.connection_id is not None and self.version is not None
+                and self.connected_at is not None)
         return Presence(station_id=station_id, edge_id=edge_id,
                         connection_id=self.connection_id, version=self.version,
                         connected_at=self.connected_at, certificate=self.certificate)
@@ -58,10 +63,10 @@ class Stations:
         self._edge_id = edge_id
         self._offline_grace = offline_grace
         self._offline_due: dict[str, asyncio.TimerHandle] = {}  # station id -> when
-        self._connections: dict = {}  # station id -> StationConnection
+        self._connections: dict[str, StationConnection] = {}
         self._attachments: dict[str, _Attachment] = {}
         self._by_key: dict[str, str] = {}  # presence key -> station id
-        self._kv: KeyValue | None = None
+        self._kv: KeyValue  # set by start()
         self._watching: asyncio.Task | None = None
         self._commands: Subscription | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -69,10 +74,10 @@ class Stations:
     def __len__(self) -> int:
         return len(self._connections)
 
-    def get(self, station_id: str):
+    def get(self, station_id: str) -> StationConnection | None:
         return self._connections.get(station_id)
 
-    def all(self) -> list:
+    def all(self) -> list[StationConnection]:
         return list(self._connections.values())
 
     async def start(self) -> None:
@@ -95,7 +100,7 @@ class Stations:
         if self._watching is not None:
             self._watching.cancel()
 
-    def add(self, connection) -> None:
+    def add(self, connection: StationConnection) -> None:
         due = self._offline_due.pop(connection.station_id, None)
         if due is not None:  # back within the grace: it was never reported offline
             due.cancel()
@@ -106,7 +111,7 @@ class Stations:
             previous.replace("replaced by a newer connection")
         self._schedule(connection.station_id)
 
-    def remove(self, connection) -> None:
+    def remove(self, connection: StationConnection) -> None:
         station_id = connection.station_id
         if self._connections.get(station_id) is not connection:
             return
@@ -162,7 +167,7 @@ class Stations:
             attachment.revision = await self._kv.put(kv_key(station_id),
                                                      record.model_dump_json().encode())
 
-    async def _on_command(self, msg) -> None:
+    async def _on_command(self, msg: Msg) -> None:
         station_id = subjects.commanded_station(msg.subject)
         connection = self._connections.get(station_id)
         if connection is None:  # gone since its presence record was read
@@ -173,7 +178,7 @@ class Stations:
             return
         connection.outbound.submit(msg)
 
-    async def _watch(self, watcher) -> None:
+    async def _watch(self, watcher: KeyValue.KeyWatcher) -> None:
         """Close the local connection of a station that connected again elsewhere, and
         mark offline this edge's records that no socket backs (left by a crash)."""
         async for entry in watcher:
@@ -188,7 +193,7 @@ class Stations:
                 continue
             station_id = self._by_key.get(entry.key)
             connection = self._connections.get(station_id) if station_id else None
-            if connection is None:
+            if station_id is None or connection is None:
                 if record.edge_id == self._edge_id and record.station_id not in self._attachments:
                     await self._mark_offline(entry.key, record, entry.revision)
                 continue

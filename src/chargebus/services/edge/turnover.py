@@ -6,6 +6,7 @@ edge's time in it. Which edge holds a station, since when, is in its presence re
 """
 import asyncio
 import logging
+from collections.abc import Callable
 
 log = logging.getLogger("chargebus.services.edge")
 
@@ -13,7 +14,7 @@ REPORT_SECONDS = 10.0
 
 
 class Turnover:
-    def __init__(self, connected_now, report_seconds: float = REPORT_SECONDS):
+    def __init__(self, connected_now: Callable[[], int], report_seconds: float = REPORT_SECONDS):
         self._connected_now = connected_now  # () -> how many stations are connected
         self._report_seconds = report_seconds
         self.came = self.went = 0

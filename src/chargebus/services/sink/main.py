@@ -11,17 +11,17 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from chargebus.bus import events, queryreplies, subjects
-from chargebus.bus.client import BusMsg
+from chargebus.bus.client import BusClient, BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
 from chargebus.meter.calls import meter_action_names, meter_call, strict_meter_call
 from chargebus.meter.columns import CallColumns, SampleColumns
 from chargebus.meter.rules import CallLayout
 from chargebus.ocpp import OcppVersion
 from chargebus.runtime.config import Settings
+from chargebus.runtime.service import Stop
 from chargebus.services.sink.store import (SESSION_COLUMNS, CallsUnreadable, EngineUnavailable,
                                            MeterStore, QueryOverLimit, QueryRefused,
                                            QueryUserUnsafe)
@@ -43,7 +43,7 @@ QUERIES_AT_ONCE = 2
 
 
 class MeterSink:
-    def __init__(self, nc: Client, store: MeterStore, sites: AdmissionDirectory):
+    def __init__(self, nc: BusClient, store: MeterStore, sites: AdmissionDirectory):
         self._nc = nc
         self._store = store
         self._sites = sites
@@ -204,7 +204,7 @@ class MeterSink:
         self._query_threads.shutdown(wait=False, cancel_futures=True)
 
 
-async def start_sink(settings: Settings, nc: Client):
+async def start_sink(settings: Settings, nc: BusClient) -> Stop:
     try:
         store = await asyncio.to_thread(MeterStore.open, settings)
     except EngineUnavailable as error:

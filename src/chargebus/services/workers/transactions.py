@@ -18,10 +18,10 @@ import logging
 from datetime import timedelta
 
 import orjson
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from chargebus.bus import events, subjects
+from chargebus.bus.client import BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters
 from chargebus.bus.events import CallContext
 from chargebus.domain import sessions
@@ -72,7 +72,7 @@ class Transactions:
 
     # -- the record ----------------------------------------------------------------
 
-    async def apply(self, batch: list[Msg]) -> None:
+    async def apply(self, batch: list[BusMsg]) -> None:
         """Applies a batch's events, the events of one transaction in order and those of
         different transactions at once: each takes several KV round trips, and one at a
         time a worker fell minutes behind a busy network's TransactionEvents."""
