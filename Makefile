@@ -43,12 +43,13 @@ $(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-# ruff with the rules chosen in pyproject.toml ([tool.ruff]); tests/test__sourcecode.py
-# runs the same check inside `make test`.
+# ruff with the rules chosen in pyproject.toml ([tool.ruff]), then mypy over the files and
+# with the settings of [tool.mypy]; tests/test__sourcecode.py runs both inside `make test`.
 LINTED := src core tests benchmarks scripts
 .PHONY: lint
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINTED)
+	$(BIN)/mypy
 
 .PHONY: bench instructions
 bench: $(VENV)/.installed-dev

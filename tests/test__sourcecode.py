@@ -1,6 +1,6 @@
 """Checks over the source code itself, run inside the suite so that `make test` alone
-catches them (asyncpg runs its linters the same way): ruff with the project's rules, and
-the vocabulary scan.
+catches them (asyncpg runs its linters the same way): ruff with the project's rules, mypy
+with its settings, and the vocabulary scan.
 
 The vocabulary scan: a NATS subject, a JetStream or KV prefix, a header name or a KV key
 prefix is written in the one module that owns it and named everywhere else, so that a
@@ -109,6 +109,15 @@ def test_ruff_finds_nothing():
     ruff = Path(sys.executable).with_name("ruff")
     checked = subprocess.run([str(ruff), "check", "--no-cache", *LINTED], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_mypy_finds_nothing():
+    # The files and settings are pyproject.toml's [tool.mypy], as `make lint` runs it.
+    # Incremental: a run after the first reads its cache and checks only what changed.
+    mypy = Path(sys.executable).with_name("mypy")
+    checked = subprocess.run([str(mypy)], cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 

@@ -25,6 +25,7 @@ import traceback
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -221,6 +222,7 @@ class ProcessRunner:
 
     async def _connect_all(self) -> None:
         """Every station connects and boots, --connect-concurrency attempts at a time."""
+        assert self._settled is not None  # run() made it
         self._settled.clear()
         self.given_up = 0
         deadline = time.monotonic() + self.options.phase_timeout
@@ -273,6 +275,7 @@ class ProcessRunner:
     async def _reconnect_later(self, station: Station) -> None:
         await asyncio.sleep(RECONNECT_DELAY * (1 + random.random()))
         if not self.closing and station.transport is None:
+            assert self._reconnecting is not None  # run() made it
             async with self._reconnecting:
                 await self._connect(station, time.monotonic() + self.options.phase_timeout)
 
@@ -303,6 +306,7 @@ class ProcessRunner:
         """Open loop: calls go out at the rate, to whichever stations are free; when
         none is, the call is counted as missed rather than sent late in a burst."""
         loop = asyncio.get_running_loop()
+        assert self.options.rate is not None  # paced by rate: one is given
         rate = self.options.rate / self.options.processes
         started = loop.time()
         issued = 0
@@ -389,6 +393,7 @@ class ProcessRunner:
         except EOFError:
             message = ("stop", 0.0)  # the parent is gone
             asyncio.get_running_loop().remove_reader(self.control.fileno())
+        assert self._inbox is not None  # run() made it before it read
         self._inbox.put_nowait(message)
 
     def _send(self, kind: str, body) -> None:
@@ -427,7 +432,7 @@ def _files_needed(options: Options) -> int:
 @dataclass
 class _Child:
     share: int
-    process: multiprocessing.Process
+    process: BaseProcess
     control: multiprocessing.connection.Connection
     progress: dict | None = None
     ready: dict | None = None
@@ -539,23 +544,24 @@ class _Coordinator:
         totals: Counter = Counter()
         for child in self.children:
             totals.update(child.progress or {})
-        totals["stations"] = self.options.stations
-        totals["duration"] = self.options.duration
-        return dict(totals)
+        return dict(totals) | {"stations": self.options.stations,
+                               "duration": self.options.duration}
 
     def _results(self) -> dict:
         stats, connect_stats = CallStats(), CallStats()
         counters: Counter = Counter()
         failures: Counter = Counter()
-        for child in self.children:
-            stats.merge(child.result["stats"])
-            connect_stats.merge(child.result["connect_stats"])
-            result_counters = dict(child.result["counters"])
+        # run() returns once every child has sent its result, each after its ready.
+        finals = [child.result for child in self.children if child.result is not None]
+        readies = [child.ready for child in self.children if child.ready is not None]
+        for final in finals:
+            stats.merge(final["stats"])
+            connect_stats.merge(final["connect_stats"])
+            result_counters = dict(final["counters"])
             failures.update(result_counters.pop("connect_failures"))
             counters.update(result_counters)
         options = self.options
-        outcomes = [child.result["outcome"] for child in self.children]
-        readies = [child.ready for child in self.children]
+        outcomes = [final["outcome"] for final in finals]
         results = {
             "started_at": self.started_at.isoformat(timespec="seconds"),
             "url": options.url,

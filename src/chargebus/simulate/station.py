@@ -1,15 +1,16 @@
 """One simulated station on its WebSocket: one call of its own in flight at a time (as
 OCPP-J requires), the CSMS's calls answered whenever they come."""
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
 import orjson
-from picows import WSCloseCode, WSListener, WSMsgType
+from picows import WSCloseCode, WSListener, WSMsgType, WSTransport
 
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.closeframes import answer_close
 from chargebus.simulate import v2x, v16
-from chargebus.simulate.scenario import Refusal, StationState
+from chargebus.simulate.scenario import Refusal, Script, StationState
 
 if TYPE_CHECKING:
     from chargebus.simulate.runner import ProcessRunner
@@ -29,14 +30,14 @@ class Station:
         self.state = state
         self.dialect = DIALECTS[state.version]
         self.url = url
-        self.transport = None
+        self.transport: WSTransport | None = None
         # (unique id, action, perf_counter at send, whether the script made the call)
         self.pending: tuple[str, str, float, bool] | None = None
-        self.script = None
+        self.script: Script | None = None
         self.last_answer: dict | None = None
         self.booted = False
         self.dropping = False  # the runner closed the socket on purpose
-        self.timer = None  # a scheduled send
+        self.timer: asyncio.TimerHandle | None = None  # a scheduled send
 
     @property
     def version(self) -> OcppVersion:
@@ -48,6 +49,7 @@ class Station:
         unique_id = self.runner.next_unique_id()
         self.pending = (unique_id, action, time.perf_counter(), from_script)
         self.runner.sent += 1
+        assert self.transport is not None  # sent only while connected
         self.transport.send(WSMsgType.TEXT, orjson.dumps([CALL, unique_id, action, payload]))
 
     def send_boot(self) -> None:
@@ -116,11 +118,13 @@ class Station:
         else:
             frame = [CALLRESULT, unique_id, outcome.payload]
             runner.stats.csms_calls[(action, "answered")] += 1
+        assert self.transport is not None  # the call came on it
         self.transport.send(WSMsgType.TEXT, orjson.dumps(frame))
         if self.state.triggered and self.pending is None and not runner.scripted(self):
             self.send_next()
 
     def timed_out(self) -> None:
+        assert self.pending is not None  # the timeout of the call in flight
         _, action, _, from_script = self.pending
         self.pending = None
         self.runner.stats.timeouts[action] += 1

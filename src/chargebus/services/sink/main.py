@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 # (with backoff) up to this many times, then stored with EVSE 0.
 EVSE_WAIT_DELIVERIES = 5
 
-_VERSIONS = {version.value: version for version in OcppVersion}  # OcppVersion() costs more
+# OcppVersion() costs more. A call without the header is no key, and unusable.
+_VERSIONS: dict[str | None, OcppVersion] = {version.value: version for version in OcppVersion}
 
 # Queries run at once, each on a thread of its own; more wait their turn. The inserts
 # use other threads (asyncio's), so that queries never hold them up.
@@ -95,7 +96,7 @@ class MeterSink:
             version = _VERSIONS[msg.header(events.VERSION)]
             call = strict_meter_call(version, action, msg.data)
             exact = call is not None
-            if not exact:
+            if call is None:
                 call = meter_call(version, action, orjson.loads(msg.data))
             where = call.placement()
             if where.evse_id is None and where.transaction_id:
