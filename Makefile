@@ -59,13 +59,14 @@ $(VENV)/.installed-dev: $(BIN)/python $(SOURCES)
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-## lint: ruff over the sources, tests, benchmarks and scripts
-# ruff with the rules chosen in pyproject.toml ([tool.ruff]); tests/test__sourcecode.py
-# runs the same check inside `make test`.
+## lint: ruff, then mypy, over the sources (mypy: the library and its core)
+# ruff with the rules chosen in pyproject.toml ([tool.ruff]), then mypy over the files and
+# with the settings of [tool.mypy]; tests/test__sourcecode.py runs both inside `make test`.
 LINTED := src core tests benchmarks scripts
 .PHONY: lint
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINTED)
+	$(BIN)/mypy
 
 .PHONY: bench instructions
 ## bench: the pytest-benchmark benchmarks, into benchmarks/last-run.json

@@ -1,6 +1,6 @@
 """Checks over the source code itself, run inside the suite so that `make test` alone
-catches them (asyncpg runs its linters the same way): ruff with the project's rules, and
-the vocabulary scan.
+catches them (asyncpg runs its linters the same way): ruff with the project's rules, mypy
+with its settings, and the vocabulary scan.
 
 The vocabulary scan: a NATS subject, a JetStream or KV prefix, a header name or a KV key
 prefix is written in the one module that owns it and named everywhere else, so that a
@@ -110,6 +110,7 @@ def sources() -> list[Path]:
 
 # What `make lint` checks (the Makefile's LINTED).
 LINTED = ("src", "core", "tests", "benchmarks", "scripts")
+MYPY = Path(sys.executable).with_name("mypy")
 
 
 def test_ruff_finds_nothing():
@@ -117,6 +118,33 @@ def test_ruff_finds_nothing():
     checked = subprocess.run([str(ruff), "check", "--no-cache", *LINTED], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_mypy_finds_nothing():
+    # The files and settings are pyproject.toml's [tool.mypy], as `make lint` runs it.
+    # Incremental: a run after the first reads its cache and checks only what changed.
+    checked = subprocess.run([str(MYPY)], cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_mypy_settings_refuse_a_planted_module(tmp_path):
+    """Each setting that goes beyond mypy's defaults finds its own planted error."""
+    (tmp_path / "planted.py").write_text(
+        "def double(x):  # disallow_untyped_defs\n"
+        "    return '2' + 2  # check_untyped_defs: the body is checked all the same\n"
+        "\n"
+        "\n"
+        "TIMES: int = 2  # type: ignore[assignment]  # warn_unused_ignores\n"
+        "NAME: str = 2  # type: ignore  # enable_error_code ignore-without-code\n")
+    checked = subprocess.run([str(MYPY), "--config-file", str(ROOT / "pyproject.toml"),
+                              "planted.py"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    found = {line.rsplit("[", 1)[-1].rstrip("]") for line in checked.stdout.splitlines()
+             if line.startswith("planted.py:") and ": error: " in line}
+    assert found == {"no-untyped-def", "operator", "unused-ignore", "ignore-without-code"}, \
+        checked.stdout
 
 
 def test_the_scan_covers_the_sources():

@@ -36,7 +36,7 @@ KIND_OF_KEYWORD = {
 class FrameError(Exception):
     """A frame chargebus cannot take. ``unique_id`` is None where it could not be read."""
 
-    def __init__(self, kind, unique_id, description):
+    def __init__(self, kind: str, unique_id: str | None, description: str) -> None:
         Exception.__init__(self, description)
         self.kind = kind
         self.unique_id = unique_id
@@ -46,26 +46,26 @@ class FrameError(Exception):
 class SchemaViolation(Exception):
     """A payload that breaks its schema: the keyword that failed, and where."""
 
-    def __init__(self, keyword, path, message):
+    def __init__(self, keyword: str, path: list[str | int], message: str) -> None:
         Exception.__init__(self, message)
         self.keyword = keyword
         self.path = path  # property names and array indexes, outermost first
         self.message = message
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         return KIND_OF_KEYWORD[self.keyword]
 
     @property
-    def location(self):
+    def location(self) -> str:
         """The path as text: meterValue[0].sampledValue[2].value"""
         text = ""
         for step in self.path:
-            if type(step) is int:
+            if isinstance(step, int):
                 text += f"[{step}]"
             else:
                 text += f".{step}" if text else step
         return text
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.location or 'payload'} {self.message}"

@@ -5,10 +5,10 @@ import re
 import ssl
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 from nats import errors
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import (Header)
 
@@ -33,7 +33,7 @@ class BusMsg:
 
     __slots__ = ("_client", "subject", "reply", "data", "_raw_headers", "_headers")
 
-    def __init__(self, client: "BusClient", subject: str, reply: str, data: bytes,
+    def __init__(self, client: "NatsPyClient[BusMsg]", subject: str, reply: str, data: bytes,
                  raw_headers: bytes | None, headers: dict[str, str] | None = None):
         self._client = client
         self.subject = subject
@@ -110,7 +110,7 @@ class BusClient(NatsPyClient[BusMsg]):
         await self.reply_to_all(msgs, Msg.Ack.Progress)
 
 
-async def connect(settings: Settings, name: str, **options) -> Client:
+async def connect(settings: Settings, name: str, **options: Any) -> BusClient:
     """A NATS connection under the settings' identity and TLS that, unless told
     otherwise, keeps reconnecting for as long as the process lives."""
     options = ({"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5}
@@ -142,7 +142,7 @@ def tls_options(settings: Settings) -> dict:
     return {"tls": context}
 
 
-async def connect_url(url: str, **options) -> Client:
+async def connect_url(url: str, **options: Any) -> BusClient:
     client = BusClient()
     await client.connect(url, **options)
     return client

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import orjson
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -77,6 +78,7 @@ class DurableConsumer:
             ack_wait=ack_wait,
             max_ack_pending=max(batch_size * 4, 1024),  # two batches out, and retries
         )
+        self._durable = durable
         self._handle = handle
         self._progress_every = ack_wait * PROGRESS_SHARE
         self._overlap = overlap
@@ -85,7 +87,7 @@ class DurableConsumer:
         self._batch_seconds = batch_seconds
         self._running = False
         self._task: asyncio.Task | None = None
-        self._subscription = None
+        self._subscription: Subscription | None = None
         self._arrived: list[BusMsg] = []
         self._pull_ended = asyncio.Event()
 
@@ -115,7 +117,7 @@ class DurableConsumer:
             # (consumer deleted, too many waiting pulls, leader changed): pull again.
             if status == CONFLICT:
                 log.warning("pull from %s ended: %s", self._config.durable_name,
-                            msg.headers.get(DESCRIPTION, ""))
+                            msg.header(DESCRIPTION) or "")
             self._pull_ended.set()
 
     async def _request(self) -> bool:
@@ -124,7 +126,7 @@ class DurableConsumer:
         request = {"batch": self._batch_size, "expires": int(self._batch_seconds * 1e9)}
         try:
             await self._nc.publish(
-                subjects.consumer_next(self._stream, self._config.durable_name),
+                subjects.consumer_next(self._stream, self._durable),
                 orjson.dumps(request), reply=self._inbox)
         except Exception:
             log.exception("pulling from %s failed", self._config.durable_name)

@@ -7,6 +7,7 @@ with a CALLERROR, the Fault in the FAULT header and the description as the body.
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import orjson
 from nats.aio.client import Client
@@ -15,7 +16,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from chargebus.bus import events, subjects
-from chargebus.bus.client import BusClient
+from chargebus.bus.client import BusClient, BusMsg
 from chargebus.bus.events import CallContext
 from chargebus.bus.serving import TaskPerMessage
 from chargebus.ocpp import Fault, OcppError
@@ -30,8 +31,10 @@ async def ask_worker(nc: BusClient, context: CallContext, payload_json: bytes,
     """The workers' answer to a station's call (its payload as JSON text); OcppError
     when they answer with a fault or when none answers in time."""
     try:
-        reply = await nc.request(subjects.worker_request(context.action), payload_json,
-                                 timeout=timeout, headers=context.headers())
+        # A BusClient answers with a BusMsg (BusClient._request_new_style).
+        reply = cast(BusMsg, await nc.request(subjects.worker_request(context.action),
+                                              payload_json, timeout=timeout,
+                                              headers=context.headers()))
     except NoRespondersError:
         raise OcppError(Fault.INTERNAL, f"no worker serves {context.action} right now") from None
     except NatsTimeoutError:

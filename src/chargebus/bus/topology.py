@@ -60,6 +60,13 @@ BUCKETS = (
 )
 
 
+# Every stream by name: ours (each config above names one; nats-py types the name
+# optional) and those behind the buckets.
+STREAM_NAMES: tuple[str, ...] = (
+    *(stream.name for stream in STREAMS if stream.name is not None),
+    *(subjects.kv_stream(bucket.bucket) for bucket in BUCKETS))
+
+
 class TopologyMissing(Exception):
     """A stream or bucket is not there, and this identity may not create it."""
 
@@ -69,8 +76,7 @@ async def require_topology(js: JetStreamContext) -> None:
     identity may (a nats-server without authorization); a service is not given the
     right to create or change them: the operator does that (chargebus setup)."""
     missing = []
-    for name in [stream.name for stream in STREAMS] + [subjects.kv_stream(bucket.bucket)
-                                                       for bucket in BUCKETS]:
+    for name in STREAM_NAMES:
         try:
             await js.stream_info(name)
         except NotFoundError:

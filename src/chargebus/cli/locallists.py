@@ -3,6 +3,7 @@ import argparse
 import sys
 
 import orjson
+from nats.aio.client import Client
 
 from chargebus.cli.common import (print_json, seconds, station_id, timestamp, token_id,
                                    with_stores)
@@ -59,7 +60,7 @@ def _edit(settings: Settings, arguments: argparse.Namespace) -> int:
                                parent_id=arguments.parent, type=arguments.type)
         put = dict.fromkeys(arguments.id_tokens, entry)
 
-    async def edit_list(stores: Stores, nc) -> int:
+    async def edit_list(stores: Stores, nc: Client) -> int:
         if put:
             # Checked now when the station's version is known, else when the list is sent.
             try:
@@ -77,6 +78,7 @@ def _edit(settings: Settings, arguments: argparse.Namespace) -> int:
         except NotInList as error:
             print(f"chargebus locallist remove: {error} (nothing removed)", file=sys.stderr)
             return 1
+        assert changed is not None  # edit() always gives a list
         print(f"{arguments.station_id}: list version {changed.version}, "
               f"{len(changed.entries)} tokens (send it with `chargebus locallist send`)")
         return 0
@@ -85,7 +87,7 @@ def _edit(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _show(settings: Settings, arguments: argparse.Namespace) -> int:
-    async def show(stores: Stores, nc) -> None:
+    async def show(stores: Stores, nc: Client) -> int:
         local_list = await stores.local_lists.get(arguments.station_id)
         if local_list is None:
             print(f"{arguments.station_id} has no local list", file=sys.stderr)
@@ -97,10 +99,10 @@ def _show(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _send(settings: Settings, arguments: argparse.Namespace) -> int:
-    async def send_list(stores: Stores, nc) -> int:
+    async def send_list(stores: Stores, nc: Client) -> int:
         try:
             outcome = await send(nc, stores, arguments.station_id, arguments.full,
-                                            arguments.timeout)
+                                 arguments.timeout)
         except (NoVersionKnown, TooLongForStation) as error:
             print(f"chargebus locallist send: {error}", file=sys.stderr)
             return 1
@@ -122,10 +124,10 @@ def _send(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _version(settings: Settings, arguments: argparse.Namespace) -> int:
-    async def ask(stores: Stores, nc) -> int:
+    async def ask(stores: Stores, nc: Client) -> int:
         try:
             reply, version = await held_version(nc, stores, arguments.station_id,
-                                                           arguments.timeout)
+                                                arguments.timeout)
         except NoVersionKnown as error:
             print(f"chargebus locallist version: {error}", file=sys.stderr)
             return 1

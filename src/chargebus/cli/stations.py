@@ -68,6 +68,7 @@ def _add(settings: Settings, arguments: argparse.Namespace) -> int:
                                                   password_hash=password_hash),
                                     arguments.station_id)
         admission = await stores.admission.modify(change, arguments.station_id)
+        assert admission is not None  # change() always gives one
         secret = await stores.access.get(arguments.station_id)
         how = "with a password" if secret and secret.password_hash else "without a password"
         spoken = (", ".join(v.value for v in admission.versions) if admission.versions
@@ -131,7 +132,7 @@ def _show(settings: Settings, arguments: argparse.Namespace) -> int:
             "edge": presence.edge_id if presence and presence.online else None,
             "connected_at": presence.connected_at.isoformat() if presence else None,
             "last_seen": (None if presence is None else "now" if presence.online
-                          else presence.disconnected_at.isoformat()),
+                          else presence.disconnected_at and presence.disconnected_at.isoformat()),
             "boot": info.model_dump(mode="json") if info else None,
             "statuses": [status.model_dump(mode="json") for status in statuses],
         })

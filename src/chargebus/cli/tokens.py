@@ -3,6 +3,7 @@ import argparse
 import csv
 import io
 import sys
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -85,8 +86,10 @@ def _change(settings: Settings, arguments: argparse.Namespace) -> int:
                   else {"expires_at": utc_now()})
         token = await stores.tokens.modify(
             lambda current: current.model_copy(update=update) if current else None, key)
+        assert token is not None  # there a moment ago
         print(f"token {token.id_token}: {token.status.value}"
-              + (f", expired at {token.expires_at.isoformat()}" if "expires_at" in update else ""))
+              + (f", expired at {token.expires_at.isoformat()}"
+                 if "expires_at" in update and token.expires_at else ""))
         return 0
 
     return with_stores(settings, change)
@@ -141,9 +144,11 @@ def read_csv(lines) -> tuple[dict[int, Token], list[str]]:
     if "id_token" not in (reader.fieldnames or ()) or unknown:
         return {}, [f"line 1: the header must name id_token and only {', '.join(CSV_COLUMNS)}"
                     + (f" (not {', '.join(sorted(unknown))})" if unknown else "")]
-    tokens, problems, line_of_key = {}, [], {}
+    tokens: dict[int, Token] = {}
+    problems: list[str] = []
+    line_of_key: dict[str, int] = {}
     for row in reader:
-        fields = {name: value.strip() for name, value in row.items()
+        fields: dict[str, Any] = {name: value.strip() for name, value in row.items()
                   if name in CSV_COLUMNS and value and value.strip()}
         try:
             for name, convert in _CELL_TYPES.items():

@@ -1,4 +1,6 @@
 """Local authorization lists as chargebus keeps them: edits, differences, limits."""
+from collections.abc import Mapping
+
 from chargebus.ocpp import OcppVersion, max_id_token_length
 from chargebus.state.records import LocalList, LocalListEntry
 
@@ -35,7 +37,7 @@ def edit(current: LocalList | None, station_id: str, put: dict[str, LocalListEnt
 
 
 def check_lengths(station_id: str, version: OcppVersion,
-                  entries: dict[str, LocalListEntry | None]) -> None:
+                  entries: Mapping[str, LocalListEntry | None]) -> None:
     """TooLongForStation if a token or parent does not fit the version (1.6: 20)."""
     limit = max_id_token_length(version)
     too_long = sorted(token for token, entry in entries.items()

@@ -9,6 +9,8 @@ Each query returns a list of rows as dicts. Over NATS the process that owns Clic
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from nats.aio.client import Client
+
 from chargebus.bus import queryreplies
 from chargebus.meter.clickhouse.migrations import (ENERGY_1D, ENERGY_15M, LAST_SAMPLE, POWER_15M,
                                                    SAMPLES, SESSIONS)
@@ -104,7 +106,7 @@ class Analytics:
         self._ask = ask
 
     @classmethod
-    def over_nats(cls, nc, timeout: float = 60.0) -> "Analytics":
+    def over_nats(cls, nc: Client, timeout: float = 60.0) -> "Analytics":
         async def ask(sql: str) -> list[dict]:
             return await queryreplies.rows_of(nc, sql, timeout)
         return cls(ask)

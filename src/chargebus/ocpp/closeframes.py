@@ -27,8 +27,9 @@ def reason_bytes(reason: str) -> bytes:
 
 
 def send_close(transport: WSTransport, code: WSCloseCode, reason: str = "") -> None:
-    if not sendable(code):
-        raise ValueError(f"close code {int(code)} may not be sent (RFC 6455 section 7.4)")
+    # .value: picows' stub types WSCloseCode an Enum; it is an IntEnum taking any code.
+    if not sendable(code.value):
+        raise ValueError(f"close code {code.value} may not be sent (RFC 6455 section 7.4)")
     transport.send_close(code, reason_bytes(reason))
 
 
@@ -40,7 +41,8 @@ def answer_close(transport: WSTransport, frame: WSFrame) -> None:
         send_close(transport, WSCloseCode.OK)
         return
     code = frame.get_close_code()
-    if sendable(code):
+    if sendable(code.value):
         send_close(transport, code)
     else:
-        send_close(transport, WSCloseCode.PROTOCOL_ERROR, f"close code {int(code)} is not allowed")
+        send_close(transport, WSCloseCode.PROTOCOL_ERROR,
+                   f"close code {code.value} is not allowed")

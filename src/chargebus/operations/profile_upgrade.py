@@ -10,6 +10,8 @@ must still be admitted there. From then on an edge of a lower profile refuses it
 import asyncio
 from dataclasses import dataclass
 
+from nats.aio.client import Client
+
 from chargebus.ocpp import OcppVersion
 from chargebus.operations.commands import CommandReply, call_station, taken
 from chargebus.state.edges import running_edge
@@ -39,7 +41,7 @@ def connection_data(version: OcppVersion, profile: int, url: str, interface: str
             "securityProfile": profile, "ocppInterface": interface}
 
 
-async def send_upgrade(nc, station_id: str, version: OcppVersion, profile: int,
+async def send_upgrade(nc: Client, station_id: str, version: OcppVersion, profile: int,
                        url: str | None, slot: int, interface: str,
                        timeout: float) -> list[Step]:
     """The calls of the procedure, in order, up to the first the station did not take."""
@@ -52,6 +54,7 @@ async def send_upgrade(nc, station_id: str, version: OcppVersion, profile: int,
     if version is OcppVersion.V16:
         await step("ChangeConfiguration", {"key": "SecurityProfile", "value": str(profile)})
         return steps
+    assert url is not None  # 2.x: the caller finds one when not given
     others = await _other_slots(nc, station_id, slot, timeout)
     if not await step("SetNetworkProfile", {
             "configurationSlot": slot,
@@ -64,7 +67,7 @@ async def send_upgrade(nc, station_id: str, version: OcppVersion, profile: int,
     return steps
 
 
-async def _other_slots(nc, station_id: str, slot: int, timeout: float) -> list[str]:
+async def _other_slots(nc: Client, station_id: str, slot: int, timeout: float) -> list[str]:
     """The slots the station tries now, kept after the new one as its fallbacks."""
     reply = await call_station(nc, station_id, "GetVariables",
                                {"getVariableData": [PRIORITY]}, timeout)
@@ -74,7 +77,7 @@ async def _other_slots(nc, station_id: str, slot: int, timeout: float) -> list[s
             if each.strip() and each.strip() != str(slot)]
 
 
-async def reconnected_with(nc, stores: Stores, station_id: str, before: Presence,
+async def reconnected_with(nc: Client, stores: Stores, station_id: str, before: Presence,
                            profile: int, wait: float) -> bool:
     """Whether the station comes back, within ``wait`` seconds, on an edge that runs
     ``profile`` or higher."""

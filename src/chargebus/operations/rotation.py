@@ -11,6 +11,8 @@ password, or does not answer, keeps the old one: the pending hash is dropped.
 import secrets
 import string
 
+from nats.aio.client import Client
+
 from chargebus.ocpp import OcppVersion
 from chargebus.operations.commands import CommandReply, call_station, taken
 from chargebus.security.passwords import MAX_LENGTH, WeakPassword, check_length, hash_pending
@@ -52,7 +54,7 @@ class NoPassword(Exception):
     """The station has no password to rotate from."""
 
 
-async def rotate(stores: Stores, nc, station_id: str, version: OcppVersion, password: str,
+async def rotate(stores: Stores, nc: Client, station_id: str, version: OcppVersion, password: str,
                  timeout: float) -> CommandReply:
     """Store the pending hash, tell the station; drop the hash again unless it took it."""
     pending = {}

@@ -7,9 +7,11 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Literal, get_args, get_origin
+from collections.abc import Iterable
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import Field, FilePath, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -245,7 +247,7 @@ class SettingsProblem(ValueError):
         self.lines = lines
 
 
-def load_settings(**overrides) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """The settings of the environment, with ``overrides`` (checked where they are given,
     as command-line options are); SettingsProblem when they cannot be used."""
     try:
@@ -261,7 +263,7 @@ def load_settings(**overrides) -> Settings:
                                f"{_allowed(field, str(error))}"]) from None
 
 
-def _problem(item: dict) -> str:
+def _problem(item: ErrorDetails) -> str:
     if not item["loc"]:  # a rule over several fields, which words its own message
         return str(item.get("ctx", {}).get("error", item["msg"]))
     field = str(item["loc"][0])
@@ -294,7 +296,7 @@ def _allowed(field: str, fallback: str) -> str:
     return fallback.replace("Input should be", "must be")
 
 
-def _either(values) -> str:
+def _either(values: Iterable[object]) -> str:
     words = [str(value) for value in values]
     return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
 

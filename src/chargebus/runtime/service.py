@@ -7,10 +7,9 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import uvloop
-from nats.aio.client import Client
 
 from chargebus.bus import subjects
-from chargebus.bus.client import connect, refused_identity
+from chargebus.bus.client import BusClient, connect, refused_identity
 from chargebus.bus.topology import TopologyMissing, require_topology
 from chargebus.runtime import logs
 from chargebus.runtime.config import Settings, SettingsProblem, load_settings
@@ -25,7 +24,7 @@ CONNECT_ATTEMPT_SECONDS = 30.0
 COLLECTOR_THRESHOLDS = (50_000, 50, 100)
 
 Stop = Callable[[], Awaitable[None]]
-Start = Callable[[Settings, Client], Awaitable[Stop]]
+Start = Callable[[Settings, BusClient], Awaitable[Stop]]
 
 
 def run_service(name: str, start: Start) -> None:
@@ -68,7 +67,7 @@ async def _serve(name: str, start: Start, settings: Settings) -> None:
     await nc.drain()
 
 
-async def _connect_with_retries(settings: Settings, name: str) -> Client:
+async def _connect_with_retries(settings: Settings, name: str) -> BusClient:
     """Connected, or a one-line exit: nats-py tries a first connection for ever when told
     to keep reconnecting, so a refused identity or an unreachable server would hang the
     service without a word."""
@@ -84,7 +83,8 @@ async def _connect_with_retries(settings: Settings, name: str) -> Client:
             log.warning("NATS at %s: %s", settings.nats_url, error)
 
     connecting = asyncio.ensure_future(connect(settings, name, error_cb=on_error))
-    done, _ = await asyncio.wait({connecting, refused}, timeout=CONNECT_ATTEMPT_SECONDS,
+    either: set[asyncio.Future[BusClient] | asyncio.Future[Exception]] = {connecting, refused}
+    done, _ = await asyncio.wait(either, timeout=CONNECT_ATTEMPT_SECONDS,
                                  return_when=asyncio.FIRST_COMPLETED)
     if connecting in done:
         return connecting.result()

@@ -22,8 +22,10 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from nats.aio.msg import Msg
+
 from chargebus.bus import subjects
-from chargebus.bus.client import connect_url, identity_options
+from chargebus.bus.client import BusClient, connect_url, identity_options
 from chargebus.bus.topology import ensure_topology
 from chargebus.runtime.config import Settings, variable
 from chargebus.runtime.natsserver import PID_FILE, nats_server_command
@@ -62,6 +64,10 @@ class Child:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.returncode
 
 
 class EmbeddedSystem:
@@ -130,7 +136,7 @@ class EmbeddedSystem:
                 for what, host, port in needed
                 if (problem := _cannot_listen(host, port)) is not None]
 
-    async def _connect(self):
+    async def _connect(self) -> BusClient:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             try:
@@ -141,17 +147,17 @@ class EmbeddedSystem:
             except Exception:
                 if not self.nats.alive:
                     raise SystemExit("nats-server exited with code "
-                                     f"{self.nats.process.returncode}; see "
+                                     f"{self.nats.returncode}; see "
                                      f"{self.settings.data_dir / 'nats-server.log'}")
                 if time.monotonic() > deadline:
                     raise SystemExit(f"nats-server did not come up at {self.settings.nats_url}")
                 await asyncio.sleep(0.1)
 
-    async def _start_services(self, nc) -> bool:
+    async def _start_services(self, nc: BusClient) -> bool:
         waiting = set(SERVICES)
         all_ready = asyncio.Event()
 
-        async def on_ready(msg) -> None:
+        async def on_ready(msg: Msg) -> None:
             waiting.discard(subjects.ready_service(msg.subject))
             if not waiting:
                 all_ready.set()
@@ -190,7 +196,7 @@ class EmbeddedSystem:
             for child in self.services:
                 if not child.alive:
                     log.error("%s exited with code %s; starting it again",
-                              child.name, child.process.returncode)
+                              child.name, child.returncode)
                     await asyncio.sleep(RESTART_DELAY_SECONDS)
                     child.start()
             try:
@@ -223,13 +229,14 @@ async def _not_up_yet(error: Exception) -> None:
 
 
 def _terminate(children: list[Child]) -> None:
-    for child in children:
-        child.process.send_signal(signal.SIGTERM)
+    started = [(child.name, child.process) for child in children if child.process is not None]
+    for _, process in started:
+        process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for child in children:
+    for name, process in started:
         try:
-            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %.0f s; killing it", child.name, STOP_GRACE_SECONDS)
-            child.process.kill()
-            child.process.wait()
+            log.warning("%s did not stop in %.0f s; killing it", name, STOP_GRACE_SECONDS)
+            process.kill()
+            process.wait()

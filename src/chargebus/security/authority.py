@@ -174,7 +174,9 @@ def own_authority(settings: Settings) -> LocalAuthority:
     try:
         certificate_pem = certificate_path.read_bytes()
         key = serialization.load_pem_private_key(key_path.read_bytes(), None)
-        authority = LocalAuthority(certificate_pem, key, settings.certificate_validity_days)
+        # Any key: the check below refuses one of another kind, once the certificate is read.
+        authority = LocalAuthority(certificate_pem, key,  # type: ignore[arg-type]
+                                   settings.certificate_validity_days)
     except (OSError, ValueError, TypeError) as error:
         raise CaUnusable(f"{certificate_path} and {key_path} cannot be used: {error}") from None
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):

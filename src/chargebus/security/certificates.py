@@ -138,7 +138,7 @@ async def installed(nc: Client, station_id: str, version: OcppVersion, types: li
     none is), each with its type and hash data; and the reply that ended the asking
     short, if one did (NotFound is an empty list, not a failure)."""
     convert = converter(version)
-    listed = []
+    listed: list[dict] = []
     for asked, payload in convert.installed_ids_requests(types):
         reply = await call_station(nc, station_id, "GetInstalledCertificateIds", payload, timeout)
         if reply.outcome is not Outcome.RESULT:

@@ -105,7 +105,7 @@ def make(folder: Path, edges: list[str], ca: bool = False) -> Path:
 
 
 def _user(key: str, granted: Permissions) -> str:
-    rules = {}
+    rules: dict[str, dict[str, list[str] | int]] = {}
     if granted.publish:
         rules["publish"] = {"allow": list(granted.publish)}
     rules["subscribe"] = {"allow": list(granted.subscribe)}

@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 MIN_RSA_BITS = 2048
@@ -43,7 +44,7 @@ def checked_csr(pem: str, station_id: str, organization: str) -> x509.Certificat
     return csr
 
 
-def _check_key(key) -> None:
+def _check_key(key: CertificatePublicKeyTypes) -> None:
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
             raise CsrRefused(f"an RSA key of {key.key_size} bits (at least {MIN_RSA_BITS})")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from chargebus.bus import subjects
-from chargebus.bus.topology import BUCKETS, STREAMS
+from chargebus.bus.topology import STREAM_NAMES
 from chargebus.domain.sessions import TRANSACTION_ACTIONS
 from chargebus.meter.calls import meter_action_names
 
@@ -47,9 +47,7 @@ class Permissions:
 
 
 # Every service checks at start that the streams and buckets exist (bus.require_topology).
-_TOPOLOGY_CHECK = tuple(subjects.stream_info(name) for name in (
-    *(stream.name for stream in STREAMS),
-    *(subjects.kv_stream(bucket.bucket) for bucket in BUCKETS)))
+_TOPOLOGY_CHECK = tuple(subjects.stream_info(name) for name in STREAM_NAMES)
 
 
 def _kv_read(bucket: str) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ import asyncio
 import logging
 
 from nats.aio.client import Client
-from nats.js.kv import KV_DEL, KV_PURGE
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 from pydantic import ValidationError
 
 from chargebus.bus import subjects
@@ -39,7 +39,7 @@ class AdmissionDirectory:
     def get(self, station_id: str) -> StationAdmission | None:
         return self._records.get(kv_key(station_id))
 
-    async def _follow(self, watcher, loaded: asyncio.Future) -> None:
+    async def _follow(self, watcher: KeyValue.KeyWatcher, loaded: asyncio.Future) -> None:
         async for entry in watcher:
             if entry is None:  # the end of what the bucket held at the start
                 if not loaded.done():

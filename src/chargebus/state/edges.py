@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import orjson
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
@@ -56,7 +57,7 @@ async def running_edges(nc: Client) -> list[EdgeAbout]:
     """Every edge that answers within GATHER_SECONDS, by node id."""
     answers: list[EdgeAbout] = []
 
-    async def collect(msg) -> None:
+    async def collect(msg: Msg) -> None:
         answers.append(EdgeAbout.decode(msg.data))
 
     inbox = nc.new_inbox()

@@ -50,7 +50,7 @@ class ActiveTransactions(BaseModel):
 
     @field_validator("transactions", mode="before")
     @classmethod
-    def _claimed_at_unknown_times(cls, value):
+    def _claimed_at_unknown_times(cls, value: object) -> object:
         # Lists written before claims had a time: as if claimed long ago, which lets the
         # sweep drop at once only those whose transaction has no record or has ended.
         return dict.fromkeys(value, datetime.min.replace(tzinfo=UTC)) \
@@ -158,7 +158,7 @@ class StationAdmission(BaseModel):
 
     station_id: str
     versions: list[OcppVersion] | None = None
-    security_profile: int | None = Field(None, ge=0, le=3)
+    security_profile: int | None = Field(default=None, ge=0, le=3)
     boot_status: RegistrationStatus | None = None
     heartbeat_interval: int | None = None
     site: str | None = None  # where it stands, for analytics by site

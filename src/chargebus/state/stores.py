@@ -4,6 +4,7 @@ from typing import Generic, TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
 from chargebus.bus import events, subjects
@@ -28,9 +29,9 @@ class RecordStore(Generic[Record]):
         self._js = js
         self._bucket_name = bucket
         self._model = model
-        self._bucket = None
+        self._bucket: KeyValue | None = None
 
-    async def _kv(self):
+    async def _kv(self) -> KeyValue:
         if self._bucket is None:
             self._bucket = await self._js.key_value(self._bucket_name)
         return self._bucket
@@ -47,7 +48,7 @@ class RecordStore(Generic[Record]):
             return None, 0
         if entry.value is None:  # a deleted key
             return None, entry.revision or 0
-        return self._model.model_validate_json(entry.value), entry.revision
+        return self._model.model_validate_json(entry.value), entry.revision or 0
 
     async def put(self, record: Record, *key: str) -> int:
         kv = await self._kv()

@@ -4,11 +4,12 @@ Both run the same SQL, take inserts as a dict of column lists, and answer querie
 column names and rows; both answer a read-only query from outside (query_rows) under
 ClickHouse's own protection (chargebus.meter.clickhouse.querylimits).
 """
+import http.client
 import re
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +31,7 @@ class Engine(Protocol):
         """Insert one column list per table column, in the table's order; the columns
         named in ``times`` hold Unix times in milliseconds."""
 
-    def query_rows(self, sql: str, limits: QueryLimits) -> Iterator[bytes]:
+    def query_rows(self, sql: str, limits: QueryLimits) -> Generator[bytes, None, None]:
         """A query from outside, run read-only within ``limits``: its rows as JSON
         objects, one a line, in pieces of whole lines. QueryRefused, QueryOverLimit or
         QueryUserUnsafe where it may not run or was stopped; RuntimeError where it failed."""
@@ -103,7 +104,7 @@ class ChdbEngine:
         result = orjson.loads(answer or b'{"meta":[],"data":[]}')
         return [column["name"] for column in result["meta"]], [tuple(row) for row in result["data"]]
 
-    def query_rows(self, sql: str, limits: QueryLimits) -> Iterator[bytes]:
+    def query_rows(self, sql: str, limits: QueryLimits) -> Generator[bytes, None, None]:
         """On a chdb connection of its own (the same data, settings of its own), opened
         for this query with the limits' settings and readonly=1, so that the query
         cannot change them, and runs beside the sink's inserts."""
@@ -188,7 +189,7 @@ class ServerEngine:
             rows, types = self._client.execute(sql, with_column_types=True)
         return [name for name, _ in types], rows
 
-    def query_rows(self, sql: str, limits: QueryLimits) -> Iterator[bytes]:
+    def query_rows(self, sql: str, limits: QueryLimits) -> Generator[bytes, None, None]:
         """Over HTTP as the query user, whose profile holds the limits (checked first,
         each time: users.xml may change while the server runs). HTTP, not the native
         protocol: over HTTP the server itself refuses INTO OUTFILE (over the native
@@ -221,7 +222,7 @@ class ServerEngine:
         limits.check_server_profile(self._query_user, effective)
 
     def _post_query(self, sql: str, limits: QueryLimits, output: str,
-                    unsafe: type[Exception] | None = None):
+                    unsafe: type[Exception] | None = None) -> http.client.HTTPResponse:
         """The server's answer, being read; a refusal as limits.error() makes of it (as
         ``unsafe`` where given: the query user cannot be used)."""
         query = urlencode(self._query_parameters | {"default_format": output})

@@ -7,7 +7,7 @@ against one server, or a sink that died half-way): tables are created if missing
 columns added only where absent, and the applied version is recorded last.
 """
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from chargebus.meter.clickhouse.engines import DATETIME64_SINCE, Engine
@@ -131,7 +131,7 @@ def _daily_energy(c: Capabilities) -> list[str]:
     ]
 
 
-MIGRATIONS: list[tuple[int, str, Callable[[Capabilities], list[str | AddColumn]]]] = [
+MIGRATIONS: list[tuple[int, str, Callable[[Capabilities], Sequence[str | AddColumn]]]] = [
     (1, "samples and sessions", _samples_and_sessions),
     (2, "site and raw value of samples", _site_and_raw_value),
     (3, "15-minute energy and power, last sample per station", _fifteen_minutes),

@@ -108,7 +108,7 @@ class QueryLimits:
         text = text.strip().removeprefix("Streaming query failed: ")
         shown = _DISPLAY_TEXT.search(text)
         message = shown[1].strip() if shown else text.splitlines()[0] if text else "no reason"
-        code = int(_CODE.search(text)[1]) if _CODE.search(text) else None
+        code = int(found[1]) if (found := _CODE.search(text)) else None
         if code in _REFUSING_CODES:
             return QueryRefused(f"ClickHouse refused the query: {message}")
         breach = self.breach(code) if code is not None else None

@@ -1,7 +1,9 @@
 """OCPP 1.6J payloads to and from chargebus.domain.model."""
-from chargebus.domain.model import (AuthorizationDecision, Boot, BootDecision, EnergyReading,
-                                    IdToken, StatusReport, TokenUse, TransactionEvent,
-                                    TransactionEventKind)
+from datetime import datetime
+
+from chargebus.domain.model import (AuthorizationDecision, AuthorizationStatus, Boot,
+                                    BootDecision, EnergyReading, IdToken, StatusReport,
+                                    TokenUse, TransactionEvent, TransactionEventKind)
 from chargebus.meter.readings import energy_readings
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.clock import ocpp_timestamp, parse_timestamp
@@ -41,6 +43,7 @@ def authorization_answer(action: str, decision: AuthorizationDecision | None,
         answer["idTagInfo"] = _id_tag_info(decision.status, decision.expires_at,
                                            decision.group_id)
     if action == "StartTransaction":
+        assert transaction_id is not None  # the workers give every start one
         answer["transactionId"] = int(transaction_id)
     return answer
 
@@ -49,6 +52,7 @@ def transaction_event(action: str, payload: dict, answer: dict | None) -> Transa
     """A start (its id is in chargebus's answer) or a stop."""
     moment = parse_timestamp(payload["timestamp"])
     if action == "StartTransaction":
+        assert answer is not None  # a start is taken with chargebus's answer
         return TransactionEvent(
             key="start", kind=TransactionEventKind.STARTED,
             transaction_id=str(answer["transactionId"]), timestamp=moment,
@@ -103,7 +107,8 @@ def local_list_version(payload: dict) -> int:
     return payload["listVersion"]
 
 
-def _id_tag_info(status, expires_at, parent_id) -> dict:
+def _id_tag_info(status: AuthorizationStatus, expires_at: datetime | None,
+                 parent_id: str | None) -> dict:
     info: dict = {"status": status.value}
     if expires_at is not None:
         info["expiryDate"] = ocpp_timestamp(expires_at)

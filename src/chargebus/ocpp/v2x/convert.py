@@ -1,7 +1,9 @@
 """OCPP 2.0.1 (and 2.1) payloads to and from chargebus.domain.model."""
-from chargebus.domain.model import (AuthorizationDecision, Boot, BootDecision, IdToken,
-                                    StatusReport, TokenType, TokenUse, TransactionEvent,
-                                    TransactionEventKind)
+from datetime import datetime
+
+from chargebus.domain.model import (AuthorizationDecision, AuthorizationStatus, Boot,
+                                    BootDecision, IdToken, StatusReport, TokenType, TokenUse,
+                                    TransactionEvent, TransactionEventKind)
 from chargebus.meter.readings import energy_readings
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.clock import ocpp_timestamp, parse_timestamp
@@ -105,7 +107,8 @@ def local_list_version(payload: dict) -> int:
     return payload["versionNumber"]
 
 
-def _id_token_info(status, expires_at, group_id) -> dict:
+def _id_token_info(status: AuthorizationStatus, expires_at: datetime | None,
+                   group_id: str | None) -> dict:
     info: dict = {"status": status.value}
     if expires_at is not None:
         info["cacheExpiryDateTime"] = ocpp_timestamp(expires_at)
@@ -122,7 +125,8 @@ def signing_request(payload: dict) -> tuple[str, str, int | None]:
 
 
 def certificate_signed(chain: str, certificate_type: str, request_id: int | None) -> dict:
-    signed = {"certificateChain": chain, "certificateType": certificate_type}
+    signed: dict[str, str | int] = {"certificateChain": chain,
+                                    "certificateType": certificate_type}
     if request_id is not None:
         signed["requestId"] = request_id
     return signed

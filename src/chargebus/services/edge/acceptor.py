@@ -122,6 +122,7 @@ class Acceptor:
                         return
                     continue
                 if error.errno in _RESOURCE_ERRORS:
+                    assert self._loop is not None  # listen() set it
                     log.error("cannot accept stations for %g s: %s", RESOURCE_PAUSE_SECONDS, error)
                     self._loop.remove_reader(listening.fileno())
                     self._loop.call_later(RESOURCE_PAUSE_SECONDS, self._resume, listening)
@@ -136,6 +137,7 @@ class Acceptor:
             self._connect(accepted)
 
     def _resume(self, listening: socket.socket) -> None:
+        assert self._loop is not None  # listen() set it
         if listening in self._sockets:
             if self._reserve is None:
                 self._take_reserve()
@@ -151,6 +153,7 @@ class Acceptor:
     def _turn_away_one(self, listening: socket.socket) -> bool:
         """Accept a waiting station on the reserve descriptor and answer it 503 (over
         TLS only close it: an answer would need a handshake); False when none waits."""
+        assert self._reserve is not None  # the caller's condition
         os.close(self._reserve)
         try:
             accepted, _ = listening.accept()
@@ -184,6 +187,7 @@ class Acceptor:
                 pass
 
     def _connect(self, accepted: socket.socket) -> None:
+        assert self._loop is not None  # listen() set it
         handshake = self._loop.create_task(self._loop.connect_accepted_socket(
             self._protocol_factory, accepted, ssl=self._tls,
             ssl_handshake_timeout=self._tls_handshake_timeout if self._tls else None))

@@ -158,7 +158,8 @@ class StationConnection(WSListener):
         message_type = decoded.message_type
         if message_type == CALL:
             self._count_call()
-            self._metrics.frame_in(self.version, decoded.action)
+            # A CALL names its action (decode() refuses one that does not).
+            self._metrics.frame_in(self.version, decoded.action)  # type: ignore[arg-type]
             self._calls.append((decoded, hash(message)))
             if self._handling is None:
                 self._handling = asyncio.create_task(self._handle_calls())
@@ -168,7 +169,7 @@ class StationConnection(WSListener):
         elif message_type == SEND:
             # OCPP 2.1 SEND carries data that needs no answer, and gets none.
             self._count_call()
-            self._metrics.frame_in(self.version, decoded.action)
+            self._metrics.frame_in(self.version, decoded.action)  # type: ignore[arg-type]
             log.warning("%s sent %s, which chargebus does not take yet",
                         self.station_id, decoded.action)
         else:  # CALLRESULT, CALLERROR or 2.1's CALLRESULTERROR: the answer to our call
@@ -192,6 +193,7 @@ class StationConnection(WSListener):
 
     def _end_throttle(self, rate: CallRate, since: float) -> None:
         now = time.monotonic()
+        assert self._edge.call_rate is not None  # a throttle needs a rate
         # Calls picows had read before the pause took tokens too: wait for those.
         wait = rate.wait(self._bucket_full_at, now)
         if wait:
@@ -213,6 +215,7 @@ class StationConnection(WSListener):
             self._handling = None
 
     async def _handle(self, call: Frame, fingerprint: int) -> None:
+        assert call.action is not None and call.payload_json is not None  # a CALL has both
         repeated = self.recent.answer_to(call.unique_id, fingerprint)
         if repeated is not None:
             log.info("%s repeated call %s (%s): sending the stored answer",

@@ -79,7 +79,8 @@ class Dispatcher:
             raise OcppError(Fault.NOT_SUPPORTED, f"{context.action} is not supported by this CSMS")
         if route is Route.EDGE:
             return self._answer_here(context)
-        answer = self._answer_here(context) if Route.EDGE in route else None
+        # mypy narrows a Flag past `is` as if its members were all its values.
+        answer = self._answer_here(context) if Route.EDGE in route else None  # type: ignore[operator]
         if Route.WORKER in route:
             with self._metrics.timer("worker"):
                 answer = await ask_worker(self._nc, context, payload_json,

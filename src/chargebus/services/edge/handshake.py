@@ -15,6 +15,7 @@ the station's frames.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from picows import WSUpgradeRequest
 
@@ -26,9 +27,12 @@ HEAD_END = b"\r\n\r\n"
 READ_BYTES = 4096  # at least, per read: what a RequestHead hands over comes at once
 
 
-class CheckedHandshake(asyncio.BufferedProtocol):
-    def __init__(self, check: Callable[[WSUpgradeRequest, str], Awaitable[object]],
-                 answer: Callable[[object], bytes | asyncio.Protocol], unchecked: object):
+Verdict = TypeVar("Verdict")
+
+
+class CheckedHandshake(asyncio.BufferedProtocol, Generic[Verdict]):
+    def __init__(self, check: Callable[[WSUpgradeRequest, str], Awaitable[Verdict]],
+                 answer: Callable[[Verdict], bytes | asyncio.Protocol], unchecked: Verdict):
         """``check(request, peer address)`` gives the verdict; ``answer(verdict)`` the
         refusal to write, or the protocol to hand the socket to. ``unchecked`` is the
         verdict where no check was made: a head picows refuses itself, or a check that
@@ -42,7 +46,8 @@ class CheckedHandshake(asyncio.BufferedProtocol):
         self._checking: asyncio.Task | None = None
         self._handed_over = False
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
+    # The loop hands a stream protocol a Transport (typeshed says BaseTransport).
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._transport = transport
 
     def get_buffer(self, size_hint: int) -> bytearray:
@@ -61,6 +66,7 @@ class CheckedHandshake(asyncio.BufferedProtocol):
         except RuntimeError:
             self._hand_over(self._unchecked)
             return
+        assert self._transport is not None  # connection_made
         self._transport.pause_reading()
         peer = self._transport.get_extra_info("peername")
         address = peer[0] if isinstance(peer, tuple) else str(peer or "")
@@ -74,7 +80,8 @@ class CheckedHandshake(asyncio.BufferedProtocol):
         if not self._handed_over and self._checking is not None:
             self._checking.cancel()  # its answer would go nowhere
 
-    def _checked(self, checking: asyncio.Task) -> None:
+    def _checked(self, checking: asyncio.Task[Verdict]) -> None:
+        assert self._transport is not None  # connection_made
         if checking.cancelled() or self._transport.is_closing():
             return
         if checking.exception() is not None:
@@ -83,7 +90,8 @@ class CheckedHandshake(asyncio.BufferedProtocol):
             return
         self._hand_over(checking.result())
 
-    def _hand_over(self, verdict: object) -> None:
+    def _hand_over(self, verdict: Verdict) -> None:
+        assert self._transport is not None  # connection_made
         self._handed_over = True
         protocol = self._answer(verdict)
         transport, received = self._transport, bytes(self._received)

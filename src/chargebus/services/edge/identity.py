@@ -5,6 +5,7 @@ Two edges under one node id would each take the other's stations for a crash's
 leftovers and mark them offline while their sockets are open.
 """
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from chargebus.bus import subjects
@@ -36,6 +37,6 @@ class Identity:
             await subscription.unsubscribe()
         self._subscriptions.clear()
 
-    async def _on_request(self, msg) -> None:
+    async def _on_request(self, msg: Msg) -> None:
         if msg.reply:
             await self._nc.publish(msg.reply, self._answer)

@@ -124,6 +124,7 @@ class OutboundCalls:
 
     def _interpret(self, action: str, response: Frame) -> CommandReply:
         if response.message_type == CALLRESULT:
+            assert response.payload is not None  # decode() gives a CALLRESULT one
             try:
                 check_result(self._dialect, action, response.payload)
             except BrokenFrame as broken:

@@ -48,7 +48,8 @@ class RequestHead(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._refusing = False
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
+    # The loop hands a stream protocol a Transport (typeshed says BaseTransport).
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._transport = transport
         # picows' handshake timeout starts when it gets the socket: this one covers the
         # head until then, as picows' would have.
@@ -74,13 +75,14 @@ class RequestHead(asyncio.Protocol):
             self._timer.cancel()
 
     def _hand_over(self) -> None:
+        assert self._timer is not None and self._transport is not None  # connection_made
         self._timer.cancel()
         transport, received = self._transport, memoryview(self._head)
         protocol = self._websocket_protocol()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         while received and not transport.is_closing():
-            buffer = protocol.get_buffer(len(received))
+            buffer = memoryview(protocol.get_buffer(len(received)))
             size = min(len(buffer), len(received))
             buffer[:size] = received[:size]
             protocol.buffer_updated(size)
@@ -93,6 +95,7 @@ class RequestHead(asyncio.Protocol):
         log.info("refused a connection: 431 a request head over %d bytes",
                  MAX_REQUEST_HEAD_BYTES)
         transport = self._transport
+        assert self._timer is not None and transport is not None  # connection_made
         transport.write(TOO_LARGE)
         if transport.can_write_eof():
             transport.write_eof()

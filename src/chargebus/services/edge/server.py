@@ -263,8 +263,10 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2  # OCPP security: TLS 1.2 or later
+    # Settings refuses profile 2 or 3 without them, and gives profile 3 a clients' CA.
+    assert settings.edge_tls_certificate is not None
     context.load_cert_chain(settings.edge_tls_certificate, settings.edge_tls_key)
-    if settings.edge_security_profile == 3:
+    if settings.client_ca is not None:
         # chargebus's own CA unless one is given: made by the supervisor or the workers,
         # never here, where its key would serve nothing.
         if not settings.client_ca.exists():

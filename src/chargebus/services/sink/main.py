@@ -11,17 +11,17 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from chargebus.bus import events, queryreplies, subjects
-from chargebus.bus.client import BusMsg
+from chargebus.bus.client import BusClient, BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
 from chargebus.meter.calls import meter_action_names, meter_call, strict_meter_call
 from chargebus.meter.columns import CallColumns, SampleColumns
 from chargebus.meter.rules import CallLayout
 from chargebus.ocpp import OcppVersion
 from chargebus.runtime.config import Settings
+from chargebus.runtime.service import Stop
 from chargebus.services.sink.store import (SESSION_COLUMNS, CallsUnreadable, EngineUnavailable,
                                            MeterStore, QueryOverLimit, QueryRefused,
                                            QueryUserUnsafe)
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 # (with backoff) up to this many times, then stored with EVSE 0.
 EVSE_WAIT_DELIVERIES = 5
 
-_VERSIONS = {version.value: version for version in OcppVersion}  # OcppVersion() costs more
+# OcppVersion() costs more. A call without the header is no key, and unusable.
+_VERSIONS: dict[str | None, OcppVersion] = {version.value: version for version in OcppVersion}
 
 # Queries run at once, each on a thread of its own; more wait their turn. The inserts
 # use other threads (asyncio's), so that queries never hold them up.
@@ -43,7 +44,7 @@ QUERIES_AT_ONCE = 2
 
 
 class MeterSink:
-    def __init__(self, nc: Client, store: MeterStore, sites: AdmissionDirectory):
+    def __init__(self, nc: BusClient, store: MeterStore, sites: AdmissionDirectory):
         self._nc = nc
         self._store = store
         self._sites = sites
@@ -95,7 +96,7 @@ class MeterSink:
             version = _VERSIONS[msg.header(events.VERSION)]
             call = strict_meter_call(version, action, msg.data)
             exact = call is not None
-            if not exact:
+            if call is None:
                 call = meter_call(version, action, orjson.loads(msg.data))
             where = call.placement()
             if where.evse_id is None and where.transaction_id:
@@ -204,7 +205,7 @@ class MeterSink:
         self._query_threads.shutdown(wait=False, cancel_futures=True)
 
 
-async def start_sink(settings: Settings, nc: Client):
+async def start_sink(settings: Settings, nc: BusClient) -> Stop:
     try:
         store = await asyncio.to_thread(MeterStore.open, settings)
     except EngineUnavailable as error:

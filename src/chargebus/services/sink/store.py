@@ -5,7 +5,7 @@ columnar batches, finds which messages of a redelivered batch are already stored
 answers read-only SQL from outside within its limits (chargebus.meter.clickhouse.querylimits).
 """
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from chargebus.meter.clickhouse import payloads
 from chargebus.meter.clickhouse.callreader import CallReader
@@ -72,6 +72,7 @@ class MeterStore:
                 if self._call_reader is None:
                     self._call_reader = CallReader(self._capabilities.time)
             rows = self._call_reader.row_binary(layout, columns)
+            assert isinstance(self.engine, ServerEngine)  # the other of the two
             self.engine.insert_row_binary(SAMPLES, SAMPLE_COLUMNS, rows)
 
     def insert_sessions(self, columns: dict[str, list]) -> None:
@@ -93,7 +94,7 @@ class MeterStore:
                  f"AND ts <= toDateTime({last_ms // 1000 + 1}, 'UTC') "
                  f"AND stream_seq >= {min(wanted)} AND stream_seq <= {max(wanted)}")
         names = sorted(set(stations))
-        stored = set()
+        stored: set[int] = set()
         for start in range(0, len(names), LOOKUP_STATIONS):
             listed = ", ".join(payloads.string_literal(station)
                                for station in names[start:start + LOOKUP_STATIONS])
@@ -102,7 +103,7 @@ class MeterStore:
             stored.update(int(row[0]) for row in rows)
         return stored & wanted
 
-    def query_rows(self, sql: str) -> Iterator[bytes]:
+    def query_rows(self, sql: str) -> Generator[bytes, None, None]:
         """A query from outside, read-only and within the limits: its rows as JSON
         objects, one a line, in pieces of whole lines (Engine.query_rows)."""
         return self.engine.query_rows(sql, self.limits)

@@ -11,7 +11,7 @@ from chargebus.domain.model import AuthorizationDecision, IdToken, TokenUse
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import converter
 from chargebus.runtime.config import Settings
-from chargebus.state.records import Claim
+from chargebus.state.records import ActiveTransactions, Claim
 from chargebus.state.stores import Stores, active_key, claim_key, token_key
 
 
@@ -58,9 +58,9 @@ class Authorization:
         reference = f"{station_id}/{transaction_id}"
         # The token is read while the list is: one round trip, then one write.
         reading = asyncio.ensure_future(self._stores.tokens.get(token_key(id_token.value)))
-        decisions = []
+        decisions: list[AuthorizationDecision] = []
 
-        async def counting(current):
+        async def counting(current: ActiveTransactions | None) -> ActiveTransactions | None:
             decision, listing = sessions.claim(current, await reading, id_token.value,
                                                reference, utc_now(), self._remembered)
             decisions.append(decision)

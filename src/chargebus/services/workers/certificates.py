@@ -15,8 +15,9 @@ repeat interval, by whichever worker notes it first in its record.
 """
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 from nats.aio.client import Client
 
@@ -125,13 +126,15 @@ class Certificates:
             if not await certificates.claim_renewal(self._stores, station_id, self._policy,
                                                     presence, now):
                 continue
+            ends = certificates.ends(record, presence)
+            assert ends is not None  # due() only for a certificate that ends
             log.info("%s: its certificate ends %s; asking for a new CSR", station_id,
-                     certificates.ends(record, presence).isoformat())
+                     ends.isoformat())
             self._spawn(certificates.request_renewal(self._nc, self._stores, station_id,
                                                      presence.version, CALL_TIMEOUT,
                                                      lambda: now))
 
-    def _spawn(self, work) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._finished)

@@ -1,11 +1,11 @@
 """One worker process serving every role; run several for more capacity."""
-from nats.aio.client import Client
-
 from chargebus.bus import subjects
+from chargebus.bus.client import BusClient
 from chargebus.bus.consumers import DeadLetters, DurableConsumer
 from chargebus.bus.rpc import Responder
 from chargebus.domain.sessions import TRANSACTION_ACTIONS
 from chargebus.runtime.config import Settings
+from chargebus.runtime.service import Stop
 from chargebus.security.authority import authority_of
 from chargebus.services.workers.authorization import Authorization
 from chargebus.services.workers.certificates import Certificates
@@ -16,7 +16,7 @@ from chargebus.services.workers.transactions import Transactions
 from chargebus.state.stores import Stores
 
 
-async def start_workers(settings: Settings, nc: Client):
+async def start_workers(settings: Settings, nc: BusClient) -> Stop:
     js = nc.jetstream()
     stores = Stores(js)
     authorization = Authorization(stores, settings)

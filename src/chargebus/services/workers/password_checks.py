@@ -17,6 +17,7 @@ import asyncio
 import logging
 import sys
 from collections import deque
+from collections.abc import Callable
 
 from chargebus.security.passwords import Match
 from chargebus.services.workers import hasher
@@ -113,15 +114,19 @@ class PasswordChecks:
 class _Hasher:
     """One helper process and the check it is on."""
 
-    def __init__(self, process: asyncio.subprocess.Process, done, lost):
+    def __init__(self, process: asyncio.subprocess.Process, done: Callable[["_Hasher"], None],
+                 lost: Callable[["_Hasher"], None]):
+        assert process.stdin is not None and process.stdout is not None  # started with pipes
         self._process = process
+        self._stdin, self._stdout = process.stdin, process.stdout
         self._done = done
         self._lost = lost
         self._current: asyncio.Future | None = None
         self._reading = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, done, lost) -> "_Hasher":
+    async def start(cls, done: Callable[["_Hasher"], None],
+                    lost: Callable[["_Hasher"], None]) -> "_Hasher":
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", hasher.__name__,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
@@ -129,12 +134,12 @@ class _Hasher:
 
     def send(self, line: bytes, future: asyncio.Future) -> None:
         self._current = future
-        self._process.stdin.write(line)
+        self._stdin.write(line)
 
     async def stop(self) -> None:
         self._reading.cancel()
         if self._process.returncode is None:
-            self._process.stdin.close()
+            self._stdin.close()
             try:
                 await asyncio.wait_for(self._process.wait(), 5)
             except TimeoutError:
@@ -145,7 +150,7 @@ class _Hasher:
 
     async def _read(self) -> None:
         while True:
-            line = await self._process.stdout.readline()
+            line = await self._stdout.readline()
             current, self._current = self._current, None
             if not line:
                 break

@@ -62,13 +62,14 @@ class PasswordCheck:
             else None
         try:
             match = await self._checks.verify(
-                password, own.password_hash if own else self._decoy,
+                password, own.password_hash if own and own.password_hash else self._decoy,
                 own.pending_hash if own else None)
         except ChecksBusy:
             return Verdict.BUSY
         if own is None or match is Match.WRONG:
             return Verdict.WRONG
         if match is Match.PENDING:
+            assert own.pending_hash is not None  # it matched the pending hash
             await self._promote(station_id, own.pending_hash)
         return Verdict.RIGHT
 

@@ -1,8 +1,8 @@
 """Stations: how their boots are answered, what they say about themselves, and the
 status of their connectors."""
 import orjson
-from nats.aio.msg import Msg
 
+from chargebus.bus.client import BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters
 from chargebus.bus.events import CallContext
 from chargebus.domain.model import BootDecision, RegistrationStatus
@@ -45,7 +45,7 @@ class Registry:
                     else RegistrationStatus.ACCEPTED)
         return admission.boot_status or RegistrationStatus.ACCEPTED
 
-    async def record_statuses(self, batch: list[Msg]) -> None:
+    async def record_statuses(self, batch: list[BusMsg]) -> None:
         for msg in batch:
             try:
                 context = CallContext.from_headers(msg.headers)

@@ -14,14 +14,15 @@ A sweep closes transactions whose end will never come (sessions.stale_reason) an
 from the tokens' counts what no stop released (sessions.counts_no_more).
 """
 import asyncio
+import functools
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from chargebus.bus import events, subjects
+from chargebus.bus.client import BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters
 from chargebus.bus.events import CallContext
 from chargebus.domain import sessions
@@ -73,7 +74,7 @@ class Transactions:
 
     # -- the record ----------------------------------------------------------------
 
-    async def apply(self, batch: list[Msg]) -> None:
+    async def apply(self, batch: list[BusMsg]) -> None:
         """Applies a batch's events, the events of one transaction in order and those of
         different transactions at once: each takes several KV round trips, and one at a
         time a worker fell minutes behind a busy network's TransactionEvents."""
@@ -107,8 +108,8 @@ class Transactions:
         async with self._applying:
             for context, event in applying:
                 record = await self._stores.transactions.modify(
-                    lambda current, event=event, context=context:
-                    _apply_event(current, event, context), *key)
+                    functools.partial(_apply_event, event=event, context=context), *key)
+                assert record is not None  # a record, new or as it was
                 await self._settle(record)
 
     async def _settle(self, record: Transaction) -> None:
@@ -125,10 +126,13 @@ class Transactions:
         # A later event (a late update, the station's own end after chargebus closed it)
         # makes a new version of the session; ClickHouse keeps the latest.
         version = 2 * len(record.applied) + (1 if record.closed_by_rule else 0)
+        started_at = record.started_at or record.first_event_at
+        # Published once ended, and a record is made by an event.
+        assert started_at is not None and record.stopped_at is not None
         row = {
             "station": record.station_id, "transaction_id": record.transaction_id,
             "evse_id": record.evse_id or 0, "id_token": record.id_token or "",
-            "started_at": _milliseconds(record.started_at or record.first_event_at),
+            "started_at": _milliseconds(started_at),
             "stopped_at": _milliseconds(record.stopped_at),
             "energy_wh": record.energy_wh if record.energy_wh is not None else 0.0,
             "stop_reason": record.stop_reason or "", "closed_by_rule": record.closed_by_rule or "",
@@ -169,10 +173,9 @@ class Transactions:
                 if reason is None:
                     continue
                 record = await self._stores.transactions.modify(
-                    lambda current, reason=reason: (
-                        sessions.close_by_rule(current, reason)
-                        if current is not None and current.active else None), *key)
+                    functools.partial(_close_by_rule, reason=reason), *key)
                 log.info("closed transaction %s by rule: %s", reference, reason)
+                assert record is not None  # read above; records are not deleted
                 await self._settle(record)
                 closed += 1
         return closed
@@ -189,5 +192,10 @@ def _apply_event(current: Transaction | None, event: TransactionEvent,
     return applied
 
 
-def _milliseconds(moment) -> int:
+def _close_by_rule(current: Transaction | None, reason: str) -> Transaction | None:
+    return (sessions.close_by_rule(current, reason)
+            if current is not None and current.active else None)
+
+
+def _milliseconds(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
