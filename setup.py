@@ -1,6 +1,7 @@
-"""Builds the Cython extensions of core/; everything else is declared in pyproject.toml.
+"""Builds the Cython extensions of src/chargebus_core/; everything else is declared in
+pyproject.toml.
 
-Each compiled module ``chargebus_core.<name>_c`` is ``core/chargebus_core/<name>_c.py``
+Each compiled module ``chargebus_core.<name>_c`` is ``src/chargebus_core/<name>_c.py``
 (a link to the pure-Python twin ``<name>_py.py``) plus the C types of ``<name>_c.pxd``.
 The package directory carries the package's own name so that Cython finds the .pxd
 by the module's dotted path; tests/test_frame.py fails if it ever stops doing so.
@@ -12,7 +13,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
-CORE = Path("core/chargebus_core")
+CORE = Path("src/chargebus_core")
 # The generated schema validators are long, flat sequences of C-API calls: gcc takes
 # minutes over them at -O3 with debug info and gains nothing measurable; -O1 is enough.
 # The generated scanners are plain C loops, where -O2 pays; debug info there only
@@ -49,7 +50,7 @@ class BuildPyWithoutCompiledSources(build_py):
 setup(
     package_dir={
         "chargebus": "src/chargebus",
-        "chargebus_core": "core/chargebus_core",
+        "chargebus_core": "src/chargebus_core",
         "chargebus_services": "services",
     },
     packages=[
