@@ -62,11 +62,19 @@ clean:
 ## lint: ruff, then mypy, over the sources (mypy: the library and its core)
 # ruff with the rules chosen in pyproject.toml ([tool.ruff]), then mypy over the files and
 # with the settings of [tool.mypy]; tests/test__sourcecode.py runs both inside `make test`.
-LINTED := src core tests benchmarks scripts
+LINTED := src codegen tests benchmarks scripts
 .PHONY: lint
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/mypy
+
+## generate: regenerate the compiled core's validators and scanners (python -m codegen)
+# The compiled core's generated modules (validators and scanners) from the OCA schemas of
+# the ocpp version pinned in the generate extra; tests/test_generated.py fails when the
+# committed ones are not what this writes.
+.PHONY: generate
+generate: $(VENV)/.installed-dev
+	$(BIN)/python -m codegen
 
 .PHONY: bench instructions
 ## bench: the pytest-benchmark benchmarks, into benchmarks/last-run.json

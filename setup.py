@@ -1,6 +1,7 @@
-"""Builds the Cython extensions of core/; everything else is declared in pyproject.toml.
+"""Builds the Cython extensions of src/chargebus_core/; everything else is declared in
+pyproject.toml.
 
-Each compiled module ``chargebus_core.<name>_c`` is ``core/chargebus_core/<name>_c.py``
+Each compiled module ``chargebus_core.<name>_c`` is ``src/chargebus_core/<name>_c.py``
 (a link to the pure-Python twin ``<name>_py.py``) plus the C types of ``<name>_c.pxd``.
 The package directory carries the package's own name so that Cython finds the .pxd
 by the module's dotted path; tests/test_frame.py fails if it ever stops doing so.

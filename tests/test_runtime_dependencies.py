@@ -95,8 +95,9 @@ def test_the_runtime_venv_holds_only_what_chargebus_needs(runtime_venv):
     runtime = {_distribution(r) for r in project["dependencies"]}
     assert runtime <= set(report["required"])
     assert set(report["installed"]) - set(report["required"]) - set(report["build_tools"]) == set()
-    dev_only = {_distribution(r) for r in project["optional-dependencies"]["dev"]}
-    assert {"pytest", "hypothesis", "websockets"} <= dev_only - set(report["installed"])
+    extras = project["optional-dependencies"]
+    dev_only = {_distribution(r) for r in extras["dev"] + extras["generate"]}
+    assert {"pytest", "hypothesis", "websockets", "ocpp"} <= dev_only - set(report["installed"])
 
 
 @pytest.mark.timeout(900)

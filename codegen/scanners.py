@@ -1,33 +1,31 @@
-"""Generate the in-place request scanners of chargebus_core from the OCA JSON schemas.
+"""The in-place request scanners of chargebus_core, written from the OCA JSON schemas.
 
-    .venv/bin/python core/generate_scanners.py
+    .venv/bin/python -m codegen scanners
 
-writes, per version, ``core/chargebus_core/scanners_<v>_py.py`` (plain Python, the pure
+writes, per version, ``src/chargebus_core/scanners_<v>_py.py`` (plain Python, the pure
 build), the link ``scanners_<v>_c.py`` and ``scanners_<v>_c.pxd`` (the C types of the
-compiled build). The output is committed, so that building needs neither this script
+compiled build). The output is committed, so that building needs neither this package
 nor the network.
 
 A scanner reads the bytes of a CALL (or 2.1 SEND) frame once, checking the envelope
 and the payload against the action's request schema as it goes, without building a
 Python object for any value: the edge forwards the payload to the bus as the station
 sent it. A scanner answers only "valid" or "not sure": it steps aside on anything
-it does not check exactly as the validators of generate_validators.py do (an escape or
+it does not check exactly as the validators of codegen/validators.py do (an escape or
 a byte outside printable ASCII in a string, null, an exponent, a fraction where the
 schema limits the number, a repeated or unknown key, multipleOf, ...), and on every
 error; the full decoder (orjson, then the validators) then decides and words the
 answer. So a scanner must never accept what the validators refuse;
 tests/test_scanners.py checks both builds against them.
 """
-import hashlib
 import math
-import sys
-from importlib import metadata
 from pathlib import Path
 
-from generate_validators import VERSIONS, ModuleWriter, message_schemas
+from codegen.oca import (OUTPUT, VERSIONS, canonical, function_name, header, message_schemas,
+                         resolve)
+from codegen.writer import Writer
 
-OUTPUT = Path(__file__).resolve().parents[1] / "src" / "chargebus_core"
-COMMAND = "python core/generate_scanners.py"
+COMMAND = "python -m codegen scanners"
 MAX_UNIQUE_ID_LENGTH = 36
 # An integer of up to 18 digits fits a C long long; longer ones go to the full decoder.
 MAX_INTEGER_DIGITS = 18
@@ -61,21 +59,21 @@ def word_test(word: str, start: str, order: list[int]) -> str:
     return f"b[{at}] == {encoded[first]} and _same(b, {start}, {encoded!r}, {len(encoded)})"
 
 
-class ScannerWriter:
-    def __init__(self, draft: int):
-        self.schemas = ModuleWriter(draft)  # $ref resolution and canonical schema text
+class ScannersModule:
+    """The scanner functions of one version, one per distinct object or array schema."""
+
+    def __init__(self) -> None:
         self.functions: dict[str, str] = {}
-        self.bodies: list[list[str]] = []
+        self.bodies: list[Writer] = []
         self.declarations: list[str] = []
         self.enum_matchers: dict[str, str] = {}
 
     def function_for(self, node: dict, root: dict, hint: str) -> str:
-        node = self.schemas.resolve(node, root)
-        key = self.schemas.canonical(node, root)
+        node = resolve(node, root)
+        key = canonical(node, root)
         if key in self.functions:
             return self.functions[key]
-        digest = hashlib.blake2b(key.encode(), digest_size=3).hexdigest()
-        name = f"_{node['type'][0]}_{hint}_{digest}"
+        name = function_name(node, key, hint)
         self.functions[key] = name
         body = (self.object_function(name, node, root) if node["type"] == "object"
                 else self.array_function(name, node, root, hint))
@@ -92,40 +90,47 @@ class ScannerWriter:
         by_length: dict[int, list[str]] = {}
         for member in members:
             by_length.setdefault(len(member.encode("ascii")), []).append(member)
-        body = [f"def {name}(b, k, n):"]
-        for size, same in sorted(by_length.items()):
-            order = distinguishing_order(same)
-            body += [f"    if n == {size}:",
-                     "        return " + " or ".join(
-                         f"({word_test(member, 'k', order)})" for member in same)]
-        body.append("    return False")
+        body = Writer()
+        with body.block(f"def {name}(b, k, n):"):
+            for size, same in sorted(by_length.items()):
+                order = distinguishing_order(same)
+                with body.block(f"if n == {size}:"):
+                    body.line("return " + " or ".join(
+                        f"({word_test(member, 'k', order)})" for member in same))
+            body.line("return False")
         self.bodies.append(body)
         self.declarations.append(f"cdef bint {name}(text b, Py_ssize_t k, Py_ssize_t n) noexcept")
         self.enum_matchers[key] = name
         return name
 
-    def value_code(self, node: dict, root: dict, hint: str) -> list[str]:
+    def value_code(self, out: Writer, node: dict, root: dict, hint: str) -> None:
         """Statements that read one value at ``p`` (not whitespace) and leave ``p``
         just after it, or return -1."""
-        node = self.schemas.resolve(node, root)
+        node = resolve(node, root)
         kind = node.get("type")
         if kind == "string":
             if not all(isinstance(member, str) and member.isascii()
                        for member in node.get("enum", [])):
-                return ["return -1  # an enum of other than ASCII strings"]
+                out.line("return -1  # an enum of other than ASCII strings")
+                return
             tests = ["q < 0"]
             if "enum" in node:
                 tests.append(f"not {self.enum_matcher(node['enum'])}(b, p + 1, q - p - 2)")
             if node.get("format") == "date-time":
                 tests.append("not _is_datetime(b, p + 1, q - p - 2)")
             limit = int(node.get("maxLength", -1))
-            return [f"q = _text(b, p, end, {limit})", f"if {' or '.join(tests)}:",
-                    "    return -1", "p = q"]
+            out.line(f"q = _text(b, p, end, {limit})")
+            with out.block(f"if {' or '.join(tests)}:"):
+                out.line("return -1")
+            out.line("p = q")
+            return
         if "enum" in node:
-            return ["return -1  # an enum of other than strings"]
+            out.line("return -1  # an enum of other than strings")
+            return
         if kind in ("integer", "number"):
             if "multipleOf" in node:
-                return ["return -1  # multipleOf: decimal arithmetic, left to the validators"]
+                out.line("return -1  # multipleOf: decimal arithmetic, left to the validators")
+                return
             if "minimum" in node or "maximum" in node:
                 # A limited number is taken in integer form only; for an integer,
                 # x >= 0.5 is x >= 1 and x <= 2.5 is x <= 2.
@@ -134,156 +139,190 @@ class ScannerWriter:
                 reader = f"_integer_within(b, p, end, {lowest}, {highest})"
             else:
                 reader = f"{'_integer' if kind == 'integer' else '_number'}(b, p, end)"
-            return [f"p = {reader}", "if p < 0:", "    return -1"]
-        if kind == "boolean":
-            return ["p = _boolean(b, p, end)", "if p < 0:", "    return -1"]
-        if kind in ("object", "array"):
-            return [f"p = {self.function_for(node, root, hint)}(b, p, end)",
-                    "if p < 0:", "    return -1"]
-        return ["return -1  # a value of any type"]
+            self.read(out, reader)
+        elif kind == "boolean":
+            self.read(out, "_boolean(b, p, end)")
+        elif kind in ("object", "array"):
+            self.read(out, f"{self.function_for(node, root, hint)}(b, p, end)")
+        else:
+            out.line("return -1  # a value of any type")
 
-    def object_function(self, name: str, node: dict, root: dict) -> list[str]:
+    @staticmethod
+    def read(out: Writer, reader: str) -> None:
+        """``p`` moved past a value by ``reader``, or -1 returned."""
+        out.line(f"p = {reader}")
+        with out.block("if p < 0:"):
+            out.line("return -1")
+
+    @staticmethod
+    def opening(out: Writer, bracket: int) -> None:
+        """The opening ``bracket`` at ``p``, or -1 returned."""
+        with out.block(f"if b[p] != {bracket}:"):
+            out.line("return -1")
+
+    @staticmethod
+    def separator(out: Writer, closing: int) -> None:
+        """After a member or an item: a comma and more, or the ``closing`` bracket,
+        which ends the loop."""
+        out.line("p = _ws(b, p, end)")
+        with out.block("if p < 0:"):
+            out.line("return -1")
+        with out.block(f"if b[p] == {COMMA}:"):
+            out.line("p = _ws(b, p + 1, end)")
+            with out.block("if p < 0:"):
+                out.line("return -1")
+        with out.block(f"elif b[p] == {closing}:"):
+            out.line("p += 1")
+            out.line("break")
+        with out.block("else:"):
+            out.line("return -1")
+
+    def object_function(self, name: str, node: dict, root: dict) -> Writer:
         properties = node.get("properties", {})
         required = node.get("required", [])
-        if any(field not in properties for field in required) or len(properties) > 63:
-            return [f"def {name}(b, p, end):", "    return -1"]
-        if not properties:
-            # additionalProperties false or not, only {} is certainly valid here.
-            return [f"def {name}(b, p, end):",
-                    f"    if b[p] != {OPEN_OBJECT}:", "        return -1",
-                    "    p = _ws(b, p + 1, end)",
-                    f"    if p < 0 or b[p] != {CLOSE_OBJECT}:", "        return -1",
-                    "    return p + 1"]
-        fields = list(properties)
-        required_mask = sum(1 << fields.index(field) for field in required)
-        lines = [f"def {name}(b, p, end):",
-                 f"    if b[p] != {OPEN_OBJECT}:", "        return -1",
-                 "    seen = 0",
-                 "    p = _ws(b, p + 1, end)", "    if p < 0:", "        return -1",
-                 f"    if b[p] == {CLOSE_OBJECT}:", "        p += 1", "    else:",
-                 "        while True:",
-                 f"            if b[p] != {QUOTE}:", "                return -1",
-                 "            q = _string(b, p, end)", "            if q < 0:",
-                 "                return -1",
-                 "            k = p + 1", "            n = q - p - 2",
-                 "            p = _member_value(b, q, end)", "            if p < 0:",
-                 "                return -1"]
-        by_length: dict[int, list[str]] = {}
-        for field in fields:
-            by_length.setdefault(len(field.encode("ascii")), []).append(field)
-        first_length = True
-        for size, same in sorted(by_length.items()):
-            lines.append(f"            {'if' if first_length else 'elif'} n == {size}:")
-            first_length = False
-            order = distinguishing_order(same)
-            for position, field in enumerate(same):
-                bit = 1 << fields.index(field)
-                lines += [f"                {'if' if position == 0 else 'elif'} "
-                          f"{word_test(field, 'k', order)}:",
-                          f"                    if seen & {bit}:",
-                          "                        return -1",
-                          f"                    seen |= {bit}"]
-                lines += ["                    " + line
-                          for line in self.value_code(properties[field], root, field)]
-            lines += ["                else:", "                    return -1"]
-        lines += ["            else:", "                return -1"]
-        lines += ["            p = _ws(b, p, end)", "            if p < 0:",
-                  "                return -1",
-                  f"            if b[p] == {COMMA}:",
-                  "                p = _ws(b, p + 1, end)", "                if p < 0:",
-                  "                    return -1",
-                  f"            elif b[p] == {CLOSE_OBJECT}:",
-                  "                p += 1", "                break",
-                  "            else:", "                return -1"]
-        if required_mask:
-            lines += [f"    if seen & {required_mask} != {required_mask}:", "        return -1"]
-        return lines + ["    return p"]
+        out = Writer()
+        with out.block(f"def {name}(b, p, end):"):
+            if any(field not in properties for field in required) or len(properties) > 63:
+                out.line("return -1")
+                return out
+            self.opening(out, OPEN_OBJECT)
+            if not properties:
+                # additionalProperties false or not, only {} is certainly valid here.
+                out.line("p = _ws(b, p + 1, end)")
+                with out.block(f"if p < 0 or b[p] != {CLOSE_OBJECT}:"):
+                    out.line("return -1")
+                out.line("return p + 1")
+                return out
+            fields = list(properties)
+            required_mask = sum(1 << fields.index(field) for field in required)
+            out.line("seen = 0")
+            self.read(out, "_ws(b, p + 1, end)")
+            with out.block(f"if b[p] == {CLOSE_OBJECT}:"):
+                out.line("p += 1")
+            with out.block("else:"), out.block("while True:"):
+                with out.block(f"if b[p] != {QUOTE}:"):
+                    out.line("return -1")
+                out.line("q = _string(b, p, end)")
+                with out.block("if q < 0:"):
+                    out.line("return -1")
+                out.line("k = p + 1")
+                out.line("n = q - p - 2")
+                self.read(out, "_member_value(b, q, end)")
+                by_length: dict[int, list[str]] = {}
+                for field in fields:
+                    by_length.setdefault(len(field.encode("ascii")), []).append(field)
+                for number, (size, same) in enumerate(sorted(by_length.items())):
+                    with out.block(f"{'elif' if number else 'if'} n == {size}:"):
+                        order = distinguishing_order(same)
+                        for position, field in enumerate(same):
+                            bit = 1 << fields.index(field)
+                            with out.block(f"{'elif' if position else 'if'} "
+                                           f"{word_test(field, 'k', order)}:"):
+                                with out.block(f"if seen & {bit}:"):
+                                    out.line("return -1")
+                                out.line(f"seen |= {bit}")
+                                self.value_code(out, properties[field], root, field)
+                        with out.block("else:"):
+                            out.line("return -1")
+                with out.block("else:"):
+                    out.line("return -1")
+                self.separator(out, CLOSE_OBJECT)
+            if required_mask:
+                with out.block(f"if seen & {required_mask} != {required_mask}:"):
+                    out.line("return -1")
+            out.line("return p")
+        return out
 
-    def array_function(self, name: str, node: dict, root: dict, hint: str) -> list[str]:
+    def array_function(self, name: str, node: dict, root: dict, hint: str) -> Writer:
         items = node.get("items")
-        if not isinstance(items, dict):
-            return [f"def {name}(b, p, end):", "    return -1"]
-        lines = [f"def {name}(b, p, end):",
-                 f"    if b[p] != {OPEN_ARRAY}:", "        return -1",
-                 "    count = 0",
-                 "    p = _ws(b, p + 1, end)", "    if p < 0:", "        return -1",
-                 f"    if b[p] == {CLOSE_ARRAY}:", "        p += 1", "    else:",
-                 "        while True:"]
-        lines += ["            " + line for line in self.value_code(items, root, hint)]
-        lines += ["            count += 1",
-                  "            p = _ws(b, p, end)", "            if p < 0:",
-                  "                return -1",
-                  f"            if b[p] == {COMMA}:",
-                  "                p = _ws(b, p + 1, end)", "                if p < 0:",
-                  "                    return -1",
-                  f"            elif b[p] == {CLOSE_ARRAY}:",
-                  "                p += 1", "                break",
-                  "            else:", "                return -1"]
-        limits = []
-        if "minItems" in node:
-            limits.append(f"count < {int(node['minItems'])}")
-        if "maxItems" in node:
-            limits.append(f"count > {int(node['maxItems'])}")
-        if limits:
-            lines += [f"    if {' or '.join(limits)}:", "        return -1"]
-        return lines + ["    return p"]
+        out = Writer()
+        with out.block(f"def {name}(b, p, end):"):
+            if not isinstance(items, dict):
+                out.line("return -1")
+                return out
+            self.opening(out, OPEN_ARRAY)
+            out.line("count = 0")
+            self.read(out, "_ws(b, p + 1, end)")
+            with out.block(f"if b[p] == {CLOSE_ARRAY}:"):
+                out.line("p += 1")
+            with out.block("else:"), out.block("while True:"):
+                self.value_code(out, items, root, hint)
+                out.line("count += 1")
+                self.separator(out, CLOSE_ARRAY)
+            limits = []
+            if "minItems" in node:
+                limits.append(f"count < {int(node['minItems'])}")
+            if "maxItems" in node:
+                limits.append(f"count > {int(node['maxItems'])}")
+            if limits:
+                with out.block(f"if {' or '.join(limits)}:"):
+                    out.line("return -1")
+            out.line("return p")
+        return out
 
-    def entry(self, requests: dict[str, str]) -> list[str]:
+    @staticmethod
+    def expect(out: Writer, condition: str) -> None:
+        """In _scan: None (not sure) unless ``condition`` is false."""
+        with out.block(f"if {condition}:"):
+            out.line("return None")
+
+    def entry(self, requests: dict[str, str]) -> Writer:
         """scan_call: the envelope, then the payload of the action the frame names."""
-        lines = [
-            "def scan_call(data, has_send):",
-            '    """(message type, unique id, action, payload as sent) of a CALL, or with',
-            "    ``has_send`` a SEND, whose payload is valid; None when any of it is not",
-            '    certainly so."""',
-            "    return _scan(data, len(data), has_send)",
-            "", "",
-            "def _scan(b, end, has_send):",
-            "    p = _ws(b, 0, end)",
-            f"    if p < 0 or b[p] != {OPEN_ARRAY}:", "        return None",
-            "    p = _ws(b, p + 1, end)", "    if p < 0:", "        return None",
-            "    message_type = b[p] - 48",
-            "    if message_type != 2 and (message_type != 6 or not has_send):",
-            "        return None",
-            "    p = _ws(b, p + 1, end)",
-            f"    if p < 0 or b[p] != {COMMA}:", "        return None",
-            "    p = _ws(b, p + 1, end)",
-            f"    if p < 0 or b[p] != {QUOTE}:", "        return None",
-            "    q = _string(b, p, end)",
-            f"    if q < 0 or q - p - 2 > {MAX_UNIQUE_ID_LENGTH}:", "        return None",
-            "    unique_id = b[p + 1:q - 1].decode('ascii')",
-            "    p = _ws(b, q, end)",
-            f"    if p < 0 or b[p] != {COMMA}:", "        return None",
-            "    p = _ws(b, p + 1, end)",
-            f"    if p < 0 or b[p] != {QUOTE}:", "        return None",
-            "    q = _string(b, p, end)", "    if q < 0:", "        return None",
-            "    k = p + 1", "    n = q - p - 2",
-            "    p = _ws(b, q, end)",
-            f"    if p < 0 or b[p] != {COMMA}:", "        return None",
-            "    p = _ws(b, p + 1, end)", "    if p < 0:", "        return None",
-            "    start = p",
-        ]
-        by_length: dict[int, list[str]] = {}
-        for action in sorted(requests):
-            by_length.setdefault(len(action), []).append(action)
-        first_length = True
-        for size, same in sorted(by_length.items()):
-            lines.append(f"    {'if' if first_length else 'elif'} n == {size}:")
-            first_length = False
-            order = distinguishing_order(same)
-            for position, action in enumerate(same):
-                lines += [f"        {'if' if position == 0 else 'elif'} "
-                          f"{word_test(action, 'k', order)}:",
-                          f"            action = {action!r}",
-                          f"            p = {requests[action]}(b, p, end)"]
-            lines += ["        else:", "            return None"]
-        lines += ["    else:", "        return None",
-                  "    if p < 0:", "        return None",
-                  "    stop = p",
-                  "    p = _ws(b, p, end)",
-                  f"    if p < 0 or b[p] != {CLOSE_ARRAY} or _ws(b, p + 1, end) != -1:",
-                  "        return None",
-                  "    return (message_type, unique_id, action, b[start:stop])"]
-        return lines
+        out = Writer()
+        with out.block("def scan_call(data, has_send):"):
+            out.line('"""(message type, unique id, action, payload as sent) of a CALL, or with\n'
+                     "``has_send`` a SEND, whose payload is valid; None when any of it is not\n"
+                     'certainly so."""')
+            out.line("return _scan(data, len(data), has_send)")
+        out.line("\n")
+        with out.block("def _scan(b, end, has_send):"):
+            out.line("p = _ws(b, 0, end)")
+            self.expect(out, f"p < 0 or b[p] != {OPEN_ARRAY}")
+            out.line("p = _ws(b, p + 1, end)")
+            self.expect(out, "p < 0")
+            out.line("message_type = b[p] - 48")
+            self.expect(out, "message_type != 2 and (message_type != 6 or not has_send)")
+            out.line("p = _ws(b, p + 1, end)")
+            self.expect(out, f"p < 0 or b[p] != {COMMA}")
+            out.line("p = _ws(b, p + 1, end)")
+            self.expect(out, f"p < 0 or b[p] != {QUOTE}")
+            out.line("q = _string(b, p, end)")
+            self.expect(out, f"q < 0 or q - p - 2 > {MAX_UNIQUE_ID_LENGTH}")
+            out.line("unique_id = b[p + 1:q - 1].decode('ascii')")
+            out.line("p = _ws(b, q, end)")
+            self.expect(out, f"p < 0 or b[p] != {COMMA}")
+            out.line("p = _ws(b, p + 1, end)")
+            self.expect(out, f"p < 0 or b[p] != {QUOTE}")
+            out.line("q = _string(b, p, end)")
+            self.expect(out, "q < 0")
+            out.line("k = p + 1")
+            out.line("n = q - p - 2")
+            out.line("p = _ws(b, q, end)")
+            self.expect(out, f"p < 0 or b[p] != {COMMA}")
+            out.line("p = _ws(b, p + 1, end)")
+            self.expect(out, "p < 0")
+            out.line("start = p")
+            by_length: dict[int, list[str]] = {}
+            for action in sorted(requests):
+                by_length.setdefault(len(action), []).append(action)
+            for number, (size, same) in enumerate(sorted(by_length.items())):
+                with out.block(f"{'elif' if number else 'if'} n == {size}:"):
+                    order = distinguishing_order(same)
+                    for position, action in enumerate(same):
+                        with out.block(f"{'elif' if position else 'if'} "
+                                       f"{word_test(action, 'k', order)}:"):
+                            out.line(f"action = {action!r}")
+                            out.line(f"p = {requests[action]}(b, p, end)")
+                    with out.block("else:"):
+                        out.line("return None")
+            with out.block("else:"):
+                out.line("return None")
+            self.expect(out, "p < 0")
+            out.line("stop = p")
+            out.line("p = _ws(b, p, end)")
+            self.expect(out, f"p < 0 or b[p] != {CLOSE_ARRAY} or _ws(b, p + 1, end) != -1")
+            out.line("return (message_type, unique_id, action, b[start:stop])")
+        return out
 
 
 RUNTIME = '''
@@ -503,43 +542,45 @@ cdef bint _is_datetime(text b, Py_ssize_t k, Py_ssize_t n) noexcept
 """
 
 
-def write_version(tag: str, package: str, draft: int) -> int:
-    writer = ScannerWriter(draft)
+def write_version(tag: str, package: str, output: Path = OUTPUT) -> int:
+    module = ScannersModule()
     requests = {}
     for action, direction, schema in message_schemas(package):
         if direction == "request":
-            requests[action] = writer.function_for(schema, schema, action + "Request")
+            requests[action] = module.function_for(schema, schema, action + "Request")
 
-    version = metadata.version("ocpp")
-    header = (f"# GENERATED by `{COMMAND}` from the OCA JSON schemas in ocpp {version}"
-              f" ({package}). Do not edit.")
-    lines = [header, f'"""In-place scanners of every OCPP {package} request: see '
-             'core/generate_scanners.py."""', RUNTIME]
-    for body in writer.bodies:
-        lines += ["", ""] + body
-    lines += ["", ""] + writer.entry(requests)
-    source = OUTPUT / f"scanners_{tag}_py.py"
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    link = OUTPUT / f"scanners_{tag}_c.py"
+    first = header(COMMAND, package)
+    out = Writer()
+    out.line(first)
+    out.line(f'"""In-place scanners of every OCPP {package} request: see '
+             'codegen/scanners.py."""')
+    out.line(RUNTIME)
+    for body in module.bodies:
+        out.line("\n")
+        out.include(body)
+    out.line("\n")
+    out.include(module.entry(requests))
+    source = output / f"scanners_{tag}_py.py"
+    source.write_text(out.text(), encoding="utf-8")
+    link = output / f"scanners_{tag}_c.py"
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(source.name)
-    declarations = [header, "", RUNTIME_DECLARATIONS] + writer.declarations + [
-        "@cython.locals(p=Py_ssize_t, q=Py_ssize_t, k=Py_ssize_t, n=Py_ssize_t, "
-        "start=Py_ssize_t, stop=Py_ssize_t, message_type=int)",
-        "cdef object _scan(text b, Py_ssize_t end, bint has_send)",
-        "cpdef object scan_call(bytes data, bint has_send)"]
-    (OUTPUT / f"scanners_{tag}_c.pxd").write_text("\n".join(declarations) + "\n",
-                                                  encoding="utf-8")
+    declarations = Writer()
+    declarations.line(first)
+    declarations.line()
+    declarations.line(RUNTIME_DECLARATIONS)
+    for declaration in module.declarations:
+        declarations.line(declaration)
+    declarations.line("@cython.locals(p=Py_ssize_t, q=Py_ssize_t, k=Py_ssize_t, n=Py_ssize_t, "
+                      "start=Py_ssize_t, stop=Py_ssize_t, message_type=int)")
+    declarations.line("cdef object _scan(text b, Py_ssize_t end, bint has_send)")
+    declarations.line("cpdef object scan_call(bytes data, bint has_send)")
+    (output / f"scanners_{tag}_c.pxd").write_text(declarations.text(), encoding="utf-8")
     return len(requests)
 
 
-def main() -> int:
-    for tag, (package, draft) in VERSIONS.items():
-        count = write_version(tag, package, draft)
-        print(f"{tag}: {count} request scanners -> scanners_{tag}_py.py", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def generate(output: Path = OUTPUT) -> list[str]:
+    """Write the scanners of every version into ``output``; one line per version."""
+    return [f"{tag}: {write_version(tag, package, output)} request scanners -> "
+            f"scanners_{tag}_py.py" for tag, (package, _) in VERSIONS.items()]
