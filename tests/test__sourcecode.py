@@ -387,3 +387,81 @@ class Unrelated:
         (15, "self._pending_data_size", NATSPY_SEAM),
         (19, "nc._subs", NATSPY_SEAM),
         (20, "sub._pending_queue", NATSPY_SEAM)]
+
+
+# The layers, as the README's Layout says them: the tools and the services over the
+# library, the library over the compiled core. A module in a layer imports only from
+# its own layer or those below it; a service imports no other service.
+TOOLS = ("chargebus.cli", "chargebus.simulate", "chargebus.__main__")
+SERVICES = "chargebus.services"
+
+
+def _module_of(path: Path) -> str:
+    parts = path.relative_to(ROOT / "src").with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.lineno, node.module
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def _service_of(module: str) -> str | None:
+    if not _within(module, SERVICES) or module == SERVICES:
+        return None
+    return ".".join(module.split(".")[:3])
+
+
+def layer_breaches(module: str, tree: ast.AST) -> list[str]:
+    """The imports of ``module`` that go up a layer or across to another service."""
+    breaches = []
+    for line, imported in _imported(tree):
+        if not _within(imported, "chargebus"):
+            continue
+        is_tool = any(_within(imported, tool) for tool in TOOLS)
+        service = _service_of(imported)
+        if _within(module, "chargebus_core"):
+            breach = True
+        elif any(_within(module, tool) for tool in TOOLS):
+            breach = False
+        elif _service_of(module) is not None:
+            breach = is_tool or (service is not None and service != _service_of(module))
+        else:  # the library
+            breach = is_tool or service is not None
+        if breach:
+            breaches.append(f"{module}:{line} imports {imported}")
+    return breaches
+
+
+def test_imports_go_down_the_layers():
+    breaches = [breach for path in sources() if path.is_relative_to(ROOT / "src")
+                for breach in layer_breaches(_module_of(path), ast.parse(path.read_text()))]
+    assert not breaches, "\n".join(breaches)
+
+
+def test_the_layer_scan_catches_planted_breaches():
+    planted = ast.parse("import chargebus.cli\n"
+                        "from chargebus.services.edge.routing import route_of\n"
+                        "from chargebus.services.sink import main\n"
+                        "from chargebus.bus import subjects\n"
+                        "from chargebus_core import frame\n"
+                        "import orjson\n")
+    assert layer_breaches("chargebus.state.stores", planted) == [
+        "chargebus.state.stores:1 imports chargebus.cli",
+        "chargebus.state.stores:2 imports chargebus.services.edge.routing",
+        "chargebus.state.stores:3 imports chargebus.services.sink"]
+    assert layer_breaches("chargebus.services.edge.server", planted) == [
+        "chargebus.services.edge.server:1 imports chargebus.cli",
+        "chargebus.services.edge.server:3 imports chargebus.services.sink"]
+    assert layer_breaches("chargebus.cli.stations", planted) == []
+    assert layer_breaches("chargebus_core.frame_py", planted) == [
+        f"chargebus_core.frame_py:{line} imports {name}" for line, name in (
+            (1, "chargebus.cli"), (2, "chargebus.services.edge.routing"),
+            (3, "chargebus.services.sink"), (4, "chargebus.bus"))]
