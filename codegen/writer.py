@@ -43,3 +43,16 @@ class Writer:
     def text(self) -> str:
         """Everything written, a newline after each line."""
         return "\n".join(self._lines) + "\n"
+
+
+def cimport_line(module: str, names: tuple[str, ...]) -> str:
+    """A ``from module cimport ...`` of ``names``, wrapped at 100 characters."""
+    lines, line = [], f"from {module} cimport ("
+    indent = " " * len(line)
+    for index, name in enumerate(names):
+        piece = name + (", " if index < len(names) - 1 else ")")
+        if len(line) + len(piece.rstrip()) > 100:
+            lines.append(line.rstrip())
+            line = indent
+        line += piece
+    return "\n".join([*lines, line])
