@@ -28,6 +28,8 @@ NATS_STATUS = Header.STATUS.value
 TIMEOUT = "Chargebus-Timeout"
 # On a command's reply: how it ended (chargebus.operations.commands.Outcome).
 OUTCOME = "Chargebus-Outcome"
+# On a command to a station: who sends it ("cli:<user>", "workers", ...), for the audit.
+SENDER = "Chargebus-Sender"
 # On the replies of a query (chargebus.bus.queryreplies): the reply's number, from 0; on the
 # last one the number of rows in all; on a reply that ends the answer, the kind of error.
 QUERY_PART = "Chargebus-Query-Part"

@@ -3,7 +3,8 @@ holds the station's socket.
 
 Request, on subjects.station_command(edge, station) of the edge the station's presence
 record names: the call's payload as JSON, the action
-in the ACTION header and the time the sender waits, in seconds, in the TIMEOUT header.
+in the ACTION header, the time the sender waits, in seconds, in the TIMEOUT header, and
+who sends it in the SENDER header.
 The edge queues calls per station and has one in flight; the wait counts from when
 the edge takes the request, queueing included, so that a call is never sent to a
 station after its sender stopped waiting.
@@ -14,6 +15,9 @@ Reply: the OUTCOME header says how it ended, the body carries the details as JSO
     invalid  {"reason"}: the call breaks its schema, or the station's answer did
     timeout  {"reason"}: no answer in time
     offline  {"reason"}: the station is not connected (or went away before answering)
+and, never from the edge, what chargebus.operations.perform decides before sending:
+    refused  {"reason"}: chargebus will not send it (a blocked token, no such call in
+             the station's version, a payload that breaks the schema)
 """
 import enum
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ class Outcome(enum.StrEnum):
     INVALID = "invalid"
     TIMEOUT = "timeout"
     OFFLINE = "offline"
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +78,9 @@ def taken(action: str, reply: CommandReply) -> bool:
 
 
 async def call_station(nc: Client, station_id: str, action: str, payload: dict,
-                       timeout: float = DEFAULT_TIMEOUT) -> CommandReply:
-    """Send ``action`` to a station, wherever it is connected, and wait for its answer."""
+                       timeout: float = DEFAULT_TIMEOUT, sender: str = "") -> CommandReply:
+    """Send ``action`` to a station, wherever it is connected, and wait for its answer.
+    ``sender`` says who asks, for the audit trail."""
     presence = await Stores(nc.jetstream()).presence.get(station_id)
     if presence is None or not presence.online:
         return CommandReply.failure(Outcome.OFFLINE, f"{station_id} is not connected")
@@ -82,7 +88,8 @@ async def call_station(nc: Client, station_id: str, action: str, payload: dict,
         reply = await nc.request(
             subjects.station_command(presence.edge_id, station_id), orjson.dumps(payload),
             timeout=timeout + REPLY_MARGIN,
-            headers={events.ACTION: action, events.TIMEOUT: repr(float(timeout))})
+            headers={events.ACTION: action, events.TIMEOUT: repr(float(timeout)),
+                     events.SENDER: sender})
     except NoRespondersError:  # its edge is gone; the station has not come back elsewhere
         return CommandReply.failure(Outcome.OFFLINE, f"{station_id} is not connected")
     except NatsTimeoutError:

@@ -140,6 +140,12 @@ class Stores:
                                      headers={events.NATS_MSG_ID: repeat_key})
         return ack.seq
 
+    async def next_operation_id(self) -> int:
+        """An id for a remote start (2.x remoteStartId) or a reservation that no other
+        has had: from the same sequence as the transaction ids, which never repeats."""
+        ack = await self._js.publish(subjects.transaction_id_counter(), b"")
+        return ack.seq
+
 
 # The first part of each kind of key in the shared buckets: several kinds share a bucket,
 # and a sweep lists one kind by its prefix.

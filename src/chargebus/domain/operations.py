@@ -1,0 +1,215 @@
+"""What an operator asks of a station, whatever its OCPP version, and what came of it.
+
+One model per operation; chargebus.ocpp.v16.operations and chargebus.ocpp.v2x.operations
+turn each into their version's call and read the station's answer back into an
+OperationResult. chargebus.operations.perform sends them; the command line and the HTTP
+API only build these models.
+"""
+import enum
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+from chargebus.domain.model import IdToken
+
+# What a station answers when it takes a call: "Scheduled" is a Reset or an availability
+# change it makes once idle, "RebootRequired" a setting it takes at its next start,
+# "Unlocked" an UnlockConnector that worked.
+TAKEN = frozenset({"Accepted", "Scheduled", "RebootRequired", "Unlocked"})
+
+
+class ResetKind(enum.StrEnum):
+    """1.6 only: a soft reset ends transactions and restarts the software, a hard one
+    restarts the hardware. 2.x knows only when (ResetWhen)."""
+
+    SOFT = "Soft"
+    HARD = "Hard"
+
+
+class ResetWhen(enum.StrEnum):
+    """2.x only: at once (transactions are ended) or once the station is idle."""
+
+    IMMEDIATE = "Immediate"
+    ON_IDLE = "OnIdle"
+
+
+class Availability(enum.StrEnum):
+    OPERATIVE = "Operative"
+    INOPERATIVE = "Inoperative"
+
+
+class AttributeType(enum.StrEnum):
+    """2.x variable attributes; 1.6 configuration keys have only the actual value."""
+
+    ACTUAL = "Actual"
+    TARGET = "Target"
+    MIN_SET = "MinSet"
+    MAX_SET = "MaxSet"
+
+
+class Operation(BaseModel):
+    """What every operation has: its name in the audit trail and on the command line."""
+
+    NAME: ClassVar[str]
+
+
+class StartCharging(Operation):
+    """1.6 RemoteStartTransaction, 2.x RequestStartTransaction. ``remote_start_id``
+    links the transaction the station starts to this request (2.x carries it back in
+    TransactionEvent); chargebus.operations.perform gives one when it is None."""
+
+    NAME: ClassVar[str] = "start"
+    id_token: IdToken
+    evse_id: int | None = Field(default=None, ge=1)  # 1.6 connectorId
+    group_id_token: IdToken | None = None  # 2.x only
+    remote_start_id: int | None = Field(default=None, ge=0)
+
+
+class StopCharging(Operation):
+    """1.6 RemoteStopTransaction, 2.x RequestStopTransaction."""
+
+    NAME: ClassVar[str] = "stop"
+    transaction_id: str = Field(min_length=1)
+
+
+class Reset(Operation):
+    NAME: ClassVar[str] = "reset"
+    kind: ResetKind = ResetKind.SOFT
+    when: ResetWhen = ResetWhen.IMMEDIATE
+    evse_id: int | None = Field(default=None, ge=1)  # 2.x only: one EVSE, not the station
+
+
+class ChangeAvailability(Operation):
+    """The whole station (no EVSE), an EVSE, or one connector of it (2.x); in 1.6 an
+    EVSE is a connector, and the station is connector 0."""
+
+    NAME: ClassVar[str] = "availability"
+    availability: Availability
+    evse_id: int | None = Field(default=None, ge=1)
+    connector_id: int | None = Field(default=None, ge=1)
+
+
+class UnlockConnector(Operation):
+    NAME: ClassVar[str] = "unlock"
+    evse_id: int = Field(ge=1)  # 1.6 connectorId
+    connector_id: int = Field(default=1, ge=1)  # 2.x: the connector of the EVSE
+
+
+class TriggerMessage(Operation):
+    """Ask the station to send one of its own calls now (the version's name of it)."""
+
+    NAME: ClassVar[str] = "trigger"
+    message: str = Field(min_length=1)
+    evse_id: int | None = Field(default=None, ge=1)
+    connector_id: int | None = Field(default=None, ge=1)  # 2.x only
+
+
+class ClearCache(Operation):
+    NAME: ClassVar[str] = "clear-cache"
+
+
+class VariableName(BaseModel):
+    """A 1.6 configuration key (``variable``, no component) or a 2.x variable of a
+    component, optionally of one EVSE or connector and one instance."""
+
+    variable: str = Field(min_length=1)
+    component: str | None = None
+    component_instance: str | None = None
+    variable_instance: str | None = None
+    evse_id: int | None = Field(default=None, ge=0)
+    connector_id: int | None = Field(default=None, ge=1)
+    attribute: AttributeType = AttributeType.ACTUAL
+
+    def label(self) -> str:
+        """The name as the command line writes it: Component[.instance]/Variable."""
+        if self.component is None:
+            return self.variable
+        component = self.component + (f".{self.component_instance}"
+                                      if self.component_instance else "")
+        variable = self.variable + (f".{self.variable_instance}"
+                                    if self.variable_instance else "")
+        return f"{component}/{variable}"
+
+
+class GetConfiguration(Operation):
+    """1.6 GetConfiguration (no names: every key), 2.x GetVariables."""
+
+    NAME: ClassVar[str] = "config-get"
+    names: list[VariableName] = []
+
+
+class VariableSetting(BaseModel):
+    name: VariableName
+    value: str
+
+
+class SetConfiguration(Operation):
+    """1.6 ChangeConfiguration (one key a call), 2.x SetVariables."""
+
+    NAME: ClassVar[str] = "config-set"
+    settings: list[VariableSetting] = Field(min_length=1)
+
+
+class DataTransfer(Operation):
+    NAME: ClassVar[str] = "data-transfer"
+    vendor_id: str = Field(min_length=1)
+    message_id: str | None = None
+    data: Any = None  # 1.6: a string
+
+
+class ReserveNow(Operation):
+    """An EVSE (a 1.6 connector), or any, kept for a token (or its group) until
+    ``expires_at``."""
+
+    NAME: ClassVar[str] = "reserve"
+    reservation_id: int | None = Field(default=None, ge=0)  # perform gives one when None
+    id_token: IdToken
+    expires_at: datetime
+    evse_id: int | None = Field(default=None, ge=1)
+    group_id_token: IdToken | None = None  # 1.6 parentIdTag
+    connector_type: str | None = None  # 2.x only
+
+
+class CancelReservation(Operation):
+    NAME: ClassVar[str] = "cancel-reservation"
+    reservation_id: int = Field(ge=0)
+
+
+class VariableResult(BaseModel):
+    """One variable of a GetConfiguration or SetConfiguration answer. ``status`` is the
+    station's word (2.x attributeStatus, 1.6 ChangeConfiguration's status), or
+    "UnknownVariable" for a 1.6 unknownKey; ``read_only`` is said by 1.6 only."""
+
+    name: VariableName
+    status: str
+    value: str | None = None
+    read_only: bool | None = None
+
+
+class OperationResult(BaseModel):
+    """A station's answer to an operation. ``status`` is the station's word; ``taken``
+    whether it does what was asked (every variable, for configuration)."""
+
+    status: str
+    taken: bool
+    reason: str | None = None  # 2.x statusInfo: reasonCode, and additionalInfo
+    transaction_id: str | None = None  # 2.x: a remote start's transaction already running
+    variables: list[VariableResult] = []
+    data: Any = None  # a DataTransfer's answer
+
+
+class NotInVersion(Exception):
+    """The operation, as given, has no form in the station's OCPP version."""
+
+
+def status_result(payload: dict) -> OperationResult:
+    """The answer of a call whose answer is a status (and 2.x statusInfo)."""
+    status = payload["status"]
+    info = payload.get("statusInfo")
+    reason = None
+    if isinstance(info, dict):
+        reason = info.get("reasonCode", "")
+        if info.get("additionalInfo"):
+            reason += f": {info['additionalInfo']}"
+    return OperationResult(status=status, taken=status in TAKEN, reason=reason)

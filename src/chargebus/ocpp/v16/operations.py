@@ -1,0 +1,114 @@
+"""chargebus.domain.operations as OCPP 1.6J calls, and the answers back."""
+from chargebus.domain.operations import (CancelReservation, ChangeAvailability, ClearCache,
+                                         DataTransfer, GetConfiguration, NotInVersion,
+                                         Operation, OperationResult, Reset, ReserveNow,
+                                         ResetWhen, SetConfiguration, StartCharging,
+                                         StopCharging, TriggerMessage, UnlockConnector,
+                                         VariableName, VariableResult, status_result)
+from chargebus.ocpp.clock import ocpp_timestamp
+
+
+def request(operation: Operation) -> tuple[str, dict]:
+    """The action and payload of ``operation``; NotInVersion where 1.6 has no form of it."""
+    match operation:
+        case StartCharging():
+            if operation.group_id_token is not None:
+                raise NotInVersion("1.6 remote starts carry no group token")
+            payload: dict = {"idTag": operation.id_token.value}
+            if operation.evse_id is not None:
+                payload["connectorId"] = operation.evse_id
+            return "RemoteStartTransaction", payload
+        case StopCharging():
+            try:
+                transaction_id = int(operation.transaction_id)
+            except ValueError:
+                raise NotInVersion(f"1.6 transaction ids are integers, not "
+                                   f"{operation.transaction_id!r}") from None
+            return "RemoteStopTransaction", {"transactionId": transaction_id}
+        case Reset():
+            if operation.when is not ResetWhen.IMMEDIATE or operation.evse_id is not None:
+                raise NotInVersion("1.6 resets the whole station at once (soft or hard); "
+                                   "on idle and per EVSE are 2.x")
+            return "Reset", {"type": operation.kind.value}
+        case ChangeAvailability():
+            if operation.connector_id is not None:
+                raise NotInVersion("1.6 connectors are its EVSEs: give the EVSE alone")
+            return "ChangeAvailability", {"connectorId": operation.evse_id or 0,
+                                          "type": operation.availability.value}
+        case UnlockConnector():
+            if operation.connector_id != 1:
+                raise NotInVersion("1.6 connectors are its EVSEs: give the EVSE alone")
+            return "UnlockConnector", {"connectorId": operation.evse_id}
+        case TriggerMessage():
+            if operation.connector_id is not None:
+                raise NotInVersion("1.6 connectors are its EVSEs: give the EVSE alone")
+            payload = {"requestedMessage": operation.message}
+            if operation.evse_id is not None:
+                payload["connectorId"] = operation.evse_id
+            return "TriggerMessage", payload
+        case ClearCache():
+            return "ClearCache", {}
+        case GetConfiguration():
+            return "GetConfiguration", ({"key": [_key(name) for name in operation.names]}
+                                        if operation.names else {})
+        case SetConfiguration():
+            if len(operation.settings) != 1:
+                raise NotInVersion("1.6 changes one configuration key a call")
+            [setting] = operation.settings
+            return "ChangeConfiguration", {"key": _key(setting.name), "value": setting.value}
+        case DataTransfer():
+            payload = {"vendorId": operation.vendor_id}
+            if operation.message_id is not None:
+                payload["messageId"] = operation.message_id
+            if operation.data is not None:
+                if not isinstance(operation.data, str):
+                    raise NotInVersion("1.6 DataTransfer data is a string")
+                payload["data"] = operation.data
+            return "DataTransfer", payload
+        case ReserveNow():
+            if operation.reservation_id is None:
+                raise NotInVersion("a reservation is sent with its id")
+            if operation.connector_type is not None:
+                raise NotInVersion("1.6 reserves a connector, not a connector type")
+            payload = {"connectorId": operation.evse_id or 0,
+                       "expiryDate": ocpp_timestamp(operation.expires_at),
+                       "idTag": operation.id_token.value,
+                       "reservationId": operation.reservation_id}
+            if operation.group_id_token is not None:
+                payload["parentIdTag"] = operation.group_id_token.value
+            return "ReserveNow", payload
+        case CancelReservation():
+            return "CancelReservation", {"reservationId": operation.reservation_id}
+    raise NotInVersion(f"{type(operation).__name__} has no OCPP 1.6 call")
+
+
+def result(operation: Operation, payload: dict) -> OperationResult:
+    """The station's CALLRESULT payload (already checked against its schema)."""
+    match operation:
+        case GetConfiguration():
+            variables = [VariableResult(name=VariableName(variable=entry["key"]),
+                                        status="Accepted", value=entry.get("value"),
+                                        read_only=entry["readonly"])
+                         for entry in payload.get("configurationKey") or []]
+            variables += [VariableResult(name=VariableName(variable=key),
+                                         status="UnknownVariable")
+                          for key in payload.get("unknownKey") or []]
+            return OperationResult(status="Accepted", taken=True, variables=variables)
+        case SetConfiguration():
+            answer = status_result(payload)
+            [setting] = operation.settings
+            return answer.model_copy(update={"variables": [
+                VariableResult(name=setting.name, status=answer.status, value=setting.value)]})
+        case DataTransfer():
+            answer = status_result(payload)
+            return answer.model_copy(update={"data": payload.get("data")})
+    return status_result(payload)
+
+
+def _key(name: VariableName) -> str:
+    if name.component is not None or name.evse_id is not None or name.variable_instance:
+        raise NotInVersion(f"1.6 configuration keys have no component, EVSE or instance: "
+                           f"{name.label()}")
+    if name.attribute.value != "Actual":
+        raise NotInVersion("1.6 configuration keys have only their actual value")
+    return name.variable

@@ -1,0 +1,151 @@
+"""chargebus.domain.operations as OCPP 2.0.1 and 2.1 calls, and the answers back."""
+from chargebus.domain.model import IdToken, TokenType
+from chargebus.domain.operations import (CancelReservation, ChangeAvailability, ClearCache,
+                                         DataTransfer, GetConfiguration, NotInVersion,
+                                         Operation, OperationResult, Reset, ReserveNow,
+                                         SetConfiguration, StartCharging, StopCharging,
+                                         TriggerMessage, UnlockConnector, VariableName,
+                                         VariableResult, status_result)
+from chargebus.ocpp.clock import ocpp_timestamp
+
+# The type a remote start's token is sent with when nothing says another: a token the
+# CSMS vouches for (the operator's, an app's).
+REMOTE_TOKEN_TYPE = TokenType.CENTRAL
+
+
+def request(operation: Operation) -> tuple[str, dict]:
+    """The action and payload of ``operation``; NotInVersion where 2.x has no form of it."""
+    match operation:
+        case StartCharging():
+            if operation.remote_start_id is None:
+                raise NotInVersion("a 2.x remote start needs its remoteStartId")
+            payload: dict = {"idToken": _token(operation.id_token),
+                             "remoteStartId": operation.remote_start_id}
+            if operation.evse_id is not None:
+                payload["evseId"] = operation.evse_id
+            if operation.group_id_token is not None:
+                payload["groupIdToken"] = _token(operation.group_id_token)
+            return "RequestStartTransaction", payload
+        case StopCharging():
+            return "RequestStopTransaction", {"transactionId": operation.transaction_id}
+        case Reset():
+            payload = {"type": operation.when.value}
+            if operation.evse_id is not None:
+                payload["evseId"] = operation.evse_id
+            return "Reset", payload
+        case ChangeAvailability():
+            payload = {"operationalStatus": operation.availability.value}
+            evse = _evse(operation.evse_id, operation.connector_id)
+            if evse is not None:
+                payload["evse"] = evse
+            return "ChangeAvailability", payload
+        case UnlockConnector():
+            return "UnlockConnector", {"evseId": operation.evse_id,
+                                       "connectorId": operation.connector_id}
+        case TriggerMessage():
+            payload = {"requestedMessage": operation.message}
+            evse = _evse(operation.evse_id, operation.connector_id)
+            if evse is not None:
+                payload["evse"] = evse
+            return "TriggerMessage", payload
+        case ClearCache():
+            return "ClearCache", {}
+        case GetConfiguration():
+            if not operation.names:
+                raise NotInVersion("2.x reads named variables (component/variable); the "
+                                   "whole device model comes as a report (GetBaseReport)")
+            return "GetVariables", {"getVariableData": [
+                _variable_data(name) for name in operation.names]}
+        case SetConfiguration():
+            return "SetVariables", {"setVariableData": [
+                _variable_data(setting.name) | {"attributeValue": setting.value}
+                for setting in operation.settings]}
+        case DataTransfer():
+            payload = {"vendorId": operation.vendor_id}
+            if operation.message_id is not None:
+                payload["messageId"] = operation.message_id
+            if operation.data is not None:
+                payload["data"] = operation.data
+            return "DataTransfer", payload
+        case ReserveNow():
+            if operation.reservation_id is None:
+                raise NotInVersion("a reservation is sent with its id")
+            payload = {"id": operation.reservation_id,
+                       "expiryDateTime": ocpp_timestamp(operation.expires_at),
+                       "idToken": _token(operation.id_token)}
+            if operation.evse_id is not None:
+                payload["evseId"] = operation.evse_id
+            if operation.group_id_token is not None:
+                payload["groupIdToken"] = _token(operation.group_id_token)
+            if operation.connector_type is not None:
+                payload["connectorType"] = operation.connector_type
+            return "ReserveNow", payload
+        case CancelReservation():
+            return "CancelReservation", {"reservationId": operation.reservation_id}
+    raise NotInVersion(f"{type(operation).__name__} has no OCPP 2.x call")
+
+
+def result(operation: Operation, payload: dict) -> OperationResult:
+    """The station's CALLRESULT payload (already checked against its schema)."""
+    match operation:
+        case GetConfiguration():
+            variables = [_variable_result(entry, entry.get("attributeValue"))
+                         for entry in payload["getVariableResult"]]
+            return OperationResult(status="Accepted", taken=True, variables=variables)
+        case SetConfiguration():
+            values = {setting.name.label(): setting.value for setting in operation.settings}
+            variables = [_variable_result(entry, None) for entry in payload["setVariableResult"]]
+            for variable in variables:
+                variable.value = values.get(variable.name.label())
+            taken = all(variable.status in ("Accepted", "RebootRequired")
+                        for variable in variables)
+            return OperationResult(status="Accepted" if taken else "Rejected", taken=taken,
+                                   variables=variables)
+        case StartCharging():
+            answer = status_result(payload)
+            return answer.model_copy(update={"transaction_id": payload.get("transactionId")})
+        case DataTransfer():
+            answer = status_result(payload)
+            return answer.model_copy(update={"data": payload.get("data")})
+    return status_result(payload)
+
+
+def _token(token: IdToken) -> dict:
+    return {"idToken": token.value, "type": (token.type or REMOTE_TOKEN_TYPE).value}
+
+
+def _evse(evse_id: int | None, connector_id: int | None) -> dict | None:
+    if evse_id is None:
+        if connector_id is not None:
+            raise NotInVersion("a connector is named with its EVSE")
+        return None
+    return {"id": evse_id} | ({"connectorId": connector_id} if connector_id else {})
+
+
+def _variable_data(name: VariableName) -> dict:
+    if name.component is None:
+        raise NotInVersion(f"a 2.x variable belongs to a component: Component/{name.variable}")
+    component: dict = {"name": name.component}
+    if name.component_instance:
+        component["instance"] = name.component_instance
+    if name.evse_id is not None:
+        component["evse"] = {"id": name.evse_id} | (
+            {"connectorId": name.connector_id} if name.connector_id else {})
+    elif name.connector_id is not None:
+        raise NotInVersion("a connector is named with its EVSE")
+    variable: dict = {"name": name.variable}
+    if name.variable_instance:
+        variable["instance"] = name.variable_instance
+    return {"component": component, "variable": variable,
+            "attributeType": name.attribute.value}
+
+
+def _variable_result(entry: dict, value: str | None) -> VariableResult:
+    component, variable = entry["component"], entry["variable"]
+    evse = component.get("evse") or {}
+    name = VariableName(variable=variable["name"], component=component["name"],
+                        component_instance=component.get("instance"),
+                        variable_instance=variable.get("instance"),
+                        evse_id=evse.get("id"), connector_id=evse.get("connectorId"),
+                        attribute=entry.get("attributeType", "Actual"))
+    return VariableResult(name=name, status=entry["attributeStatus"], value=value)

@@ -1,0 +1,113 @@
+"""Perform an operation (chargebus.domain.operations) on a station, whatever its version:
+the checks chargebus makes before it sends anything, the call in the station's version
+through the edge that holds it, and the answer read back.
+
+The command line and the HTTP API build an Operation and call ``perform``; no operation
+logic lives in either.
+"""
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+
+from chargebus.domain import sessions
+from chargebus.domain.model import AuthorizationStatus, IdToken
+from chargebus.domain.operations import (NotInVersion, Operation, OperationResult, ReserveNow,
+                                         StartCharging)
+from chargebus.ocpp import OcppVersion, codec
+from chargebus.ocpp.clock import utc_now
+from chargebus.ocpp.converters import operations_of
+from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_station
+from chargebus.state.stores import Stores, active_key, token_key
+
+
+@dataclass(frozen=True, slots=True)
+class Performed:
+    """How an operation ended: ``result`` where the station answered it (``outcome``
+    RESULT), else ``reason`` (and ``error`` for the station's CALLERROR)."""
+
+    station_id: str
+    operation: Operation
+    outcome: Outcome
+    version: OcppVersion | None = None
+    action: str | None = None
+    result: OperationResult | None = None
+    reason: str | None = None
+    error: dict | None = None
+
+    @property
+    def taken(self) -> bool:
+        return self.result is not None and self.result.taken
+
+    def as_json(self) -> dict:
+        """What was asked, how it ended and the station's answer, as JSON values."""
+        return {"station_id": self.station_id, "operation": self.operation.NAME,
+                "request": self.operation.model_dump(mode="json", exclude_none=True),
+                "version": self.version.value if self.version else None,
+                "action": self.action, "outcome": self.outcome.value, "taken": self.taken,
+                "reason": self.reason, "error": self.error,
+                "result": self.result.model_dump(mode="json", exclude_none=True)
+                if self.result else None}
+
+
+async def perform(nc: Client, station_id: str, operation: Operation, *, sender: str,
+                  timeout: float = DEFAULT_TIMEOUT, force: bool = False) -> Performed:
+    """Send ``operation`` to the station and wait for its answer. ``force`` sends a
+    remote start whose token chargebus would refuse."""
+    stores = Stores(nc.jetstream())
+    presence = await stores.presence.get(station_id)
+    if presence is None:
+        return Performed(station_id, operation, Outcome.OFFLINE,
+                         reason=f"{station_id} has never connected")
+    version = presence.version
+    if isinstance(operation, StartCharging | ReserveNow):
+        refusal, operation = await _for_token(stores, operation, force)
+        if refusal is not None:
+            return Performed(station_id, operation, Outcome.REFUSED, version, reason=refusal)
+    convert = operations_of(version)
+    try:
+        action, payload = convert.request(operation)
+        codec.call(codec.dialect_of(version), "0", action, payload)
+    except NotInVersion as missing:
+        return Performed(station_id, operation, Outcome.REFUSED, version, reason=str(missing))
+    except codec.InvalidOutgoing as invalid:
+        return Performed(station_id, operation, Outcome.REFUSED, version, action,
+                         reason=f"the {action} breaks the {version} schema: {invalid}")
+    if not presence.online:
+        return Performed(station_id, operation, Outcome.OFFLINE, version, action,
+                         reason=f"{station_id} is not connected")
+    reply = await call_station(nc, station_id, action, payload, timeout, sender=sender)
+    if reply.outcome is Outcome.RESULT:
+        return Performed(station_id, operation, reply.outcome, version, action,
+                         result=convert.result(operation, reply.body))
+    if reply.outcome is Outcome.ERROR:
+        return Performed(station_id, operation, reply.outcome, version, action,
+                         reason=f"{reply.body.get('errorCode')}: "
+                                f"{reply.body.get('errorDescription') or ''}".rstrip(": "),
+                         error=reply.body)
+    return Performed(station_id, operation, reply.outcome, version, action,
+                     reason=reply.body.get("reason"))
+
+
+async def _for_token(stores: Stores, operation: StartCharging | ReserveNow, force: bool
+                     ) -> tuple[str | None, StartCharging | ReserveNow]:
+    """Authorize the token of a remote start or a reservation before it is sent (what
+    OCPP calls AuthorizeRemoteStart on the station's side, done here: a station that
+    trusts remote starts would let a blocked token charge), and give the operation its
+    id (remoteStartId, reservation id) and the token's type where chargebus knows it."""
+    value = operation.id_token.value
+    token = await stores.tokens.get(token_key(value))
+    if not force:
+        active = await stores.active.get(*active_key(value))
+        decision = sessions.authorization(token, list(active.transactions) if active else [],
+                                          utc_now())
+        if decision.status is not AuthorizationStatus.ACCEPTED:
+            why = ("unknown to chargebus" if token is None else decision.status.value)
+            return f"token {value} is {why} (--force sends it all the same)", operation
+    changes: dict = {}
+    if operation.id_token.type is None and token is not None and token.type is not None:
+        changes["id_token"] = IdToken(value=value, type=token.type)
+    if isinstance(operation, StartCharging) and operation.remote_start_id is None:
+        changes["remote_start_id"] = await stores.next_operation_id()
+    if isinstance(operation, ReserveNow) and operation.reservation_id is None:
+        changes["reservation_id"] = await stores.next_operation_id()
+    return None, operation.model_copy(update=changes) if changes else operation
