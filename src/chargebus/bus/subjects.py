@@ -12,6 +12,7 @@ Subject space (prefix ``cb``):
     cb.edge.<edge>.about            one edge says it runs, and how (chargebus.state.edges)
     cb.edges.about                  every edge says so
     cb.session.<station>            finished transactions, for the sessions table
+    cb.audit.<station>.<action>     CSMS-to-station calls and how they ended (the audit trail)
     cb.sys.ready.<service>          a service announces it is up
     cb.sink.query                   read-only SQL to the process that owns chdb
     cb.ca.sign                      a CSR to an external CA integration (security.authority)
@@ -37,6 +38,8 @@ ADMISSION_BUCKET = "admission"  # how stations are admitted, for edges and the s
 LOCAL_LISTS_BUCKET = "local-lists"
 CERTIFICATES_BUCKET = "certificates"
 SESSION_STREAM = "SESSIONS"
+COMMAND_STREAM = "COMMANDS"
+COMMAND_SINK_CONSUMER = "command-sink"
 TRANSACTION_CONSUMER = "transactions"
 SESSION_SINK_CONSUMER = "session-sink"
 
@@ -136,6 +139,16 @@ def session(station_id: str) -> str:
 
 def all_sessions() -> str:
     return f"{PREFIX}.session.>"
+
+
+def command_record(station_id: str, action: str) -> str:
+    """Where a CSMS-to-station call is recorded once it ended (operations.audit)."""
+    return f"{PREFIX}.audit.{station_id}.{action}"
+
+
+def command_records(station_id: str | None = None) -> str:
+    """Filter for the recorded calls to one station, or to every station."""
+    return f"{PREFIX}.audit.{station_id}.*" if station_id else f"{PREFIX}.audit.>"
 
 
 def transaction_id_counter() -> str:

@@ -38,6 +38,16 @@ STREAMS = (
         max_age=30 * DAY,
         duplicate_window=3600,
     ),
+    # The audit trail of CSMS-to-station calls: kept here for the command line and
+    # for the sink, which copies it into ClickHouse for as long as the operator keeps that.
+    StreamConfig(
+        name=subjects.COMMAND_STREAM,
+        subjects=[subjects.command_records()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=90 * DAY,
+        duplicate_window=120,
+    ),
     StreamConfig(
         name=subjects.DEAD_LETTER_STREAM,
         subjects=[subjects.all_dead_letters()],

@@ -1,6 +1,7 @@
 """What every command of the CLI shares: its parser, argument types and the way to NATS."""
 import argparse
 import asyncio
+import getpass
 import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -148,10 +149,18 @@ def operator_identity(settings: Settings) -> Settings:
     return settings.model_copy(update={"nats_credentials": seed}) if seed.is_file() else settings
 
 
+def sender() -> str:
+    """Who the command line is, as NATS and the audit trail of calls to stations name it."""
+    try:
+        return f"chargebus-cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "chargebus-cli"
+
+
 async def connect(settings: Settings):
     settings = operator_identity(settings)
     try:
-        return await connect_bus(settings, "chargebus-cli", max_reconnect_attempts=1,
+        return await connect_bus(settings, sender(), max_reconnect_attempts=1,
                                  allow_reconnect=False, connect_timeout=3, error_cb=_quiet)
     except Exception as error:
         if not refused_identity(error):

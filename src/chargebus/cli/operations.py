@@ -7,14 +7,13 @@ chargebus.operations.perform; what is decided about it is decided there. Exit 0 
 station took it, 1 when it did not or could not answer, 2 when chargebus refused it.
 """
 import argparse
-import getpass
 import sys
 from datetime import timedelta
 
 import orjson
 
-from chargebus.cli.common import (print_json, seconds, station_id, timestamp, token_id,
-                                  whole_number, with_nats)
+from chargebus.cli.common import (print_json, seconds, sender, station_id, timestamp,
+                                  token_id, whole_number, with_nats)
 from chargebus.domain.model import IdToken, TokenType
 from chargebus.domain.operations import (AttributeType, Availability, CancelReservation,
                                          ChangeAvailability, ClearCache, DataTransfer,
@@ -190,14 +189,6 @@ def _data(text: str | None) -> object:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return text
-
-
-def sender() -> str:
-    """Who sends the CLI's commands, as the audit trail names them."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name for this uid (a container)
-        return "cli"
 
 
 def _perform(settings: Settings, arguments: argparse.Namespace) -> int:

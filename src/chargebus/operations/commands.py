@@ -20,14 +20,17 @@ and, never from the edge, what chargebus.operations.perform decides before sendi
              the station's version, a payload that breaks the schema)
 """
 import enum
+import time
 from dataclasses import dataclass
 
 import orjson
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
 
 from chargebus.bus import events, subjects
+from chargebus.operations import audit
 from chargebus.state.stores import Stores
 
 DEFAULT_TIMEOUT = 30.0
@@ -80,10 +83,15 @@ def taken(action: str, reply: CommandReply) -> bool:
 async def call_station(nc: Client, station_id: str, action: str, payload: dict,
                        timeout: float = DEFAULT_TIMEOUT, sender: str = "") -> CommandReply:
     """Send ``action`` to a station, wherever it is connected, and wait for its answer.
-    ``sender`` says who asks, for the audit trail."""
-    presence = await Stores(nc.jetstream()).presence.get(station_id)
+    ``sender`` says who asks, for the audit trail (default: the client's NATS name)."""
+    started = time.perf_counter()
+    sender = sender or nc.options.get("name") or ""
+    js = nc.jetstream()
+    presence = await Stores(js).presence.get(station_id)
+    version = presence.version.value if presence else None
     if presence is None or not presence.online:
-        return CommandReply.failure(Outcome.OFFLINE, f"{station_id} is not connected")
+        return await _ended_here(js, station_id, action, payload, sender, Outcome.OFFLINE,
+                                 f"{station_id} is not connected", started, version)
     try:
         reply = await nc.request(
             subjects.station_command(presence.edge_id, station_id), orjson.dumps(payload),
@@ -91,9 +99,19 @@ async def call_station(nc: Client, station_id: str, action: str, payload: dict,
             headers={events.ACTION: action, events.TIMEOUT: repr(float(timeout)),
                      events.SENDER: sender})
     except NoRespondersError:  # its edge is gone; the station has not come back elsewhere
-        return CommandReply.failure(Outcome.OFFLINE, f"{station_id} is not connected")
-    except NatsTimeoutError:
+        return await _ended_here(js, station_id, action, payload, sender, Outcome.OFFLINE,
+                                 f"{station_id} is not connected", started, version)
+    except NatsTimeoutError:  # the edge records the call when it ends, if it can
         return CommandReply.failure(Outcome.TIMEOUT,
                                     f"no reply from the edge of {station_id} in time")
     outcome = Outcome((reply.headers or {}).get(events.OUTCOME, Outcome.INVALID.value))
     return CommandReply(outcome, orjson.loads(reply.data))
+
+
+async def _ended_here(js: JetStreamContext, station_id: str, action: str, payload: dict,
+                      sender: str, outcome: Outcome, reason: str, started: float,
+                      version: str | None) -> CommandReply:
+    """A call no edge took: recorded here, as the edge records those it takes."""
+    await audit.record(js, audit.ended_before_an_edge(
+        station_id, action, payload, sender, outcome.value, reason, started, version))
+    return CommandReply.failure(outcome, reason)

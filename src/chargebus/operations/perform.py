@@ -5,6 +5,7 @@ through the edge that holds it, and the answer read back.
 The command line and the HTTP API build an Operation and call ``perform``; no operation
 logic lives in either.
 """
+import time
 from dataclasses import dataclass
 
 from nats.aio.client import Client
@@ -16,6 +17,7 @@ from chargebus.domain.operations import (NotInVersion, Operation, OperationResul
 from chargebus.ocpp import OcppVersion, codec
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import operations_of
+from chargebus.operations import audit
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_station
 from chargebus.state.stores import Stores, active_key, token_key
 
@@ -53,28 +55,35 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
                   timeout: float = DEFAULT_TIMEOUT, force: bool = False) -> Performed:
     """Send ``operation`` to the station and wait for its answer. ``force`` sends a
     remote start whose token chargebus would refuse."""
-    stores = Stores(nc.jetstream())
+    started = time.perf_counter()
+    js = nc.jetstream()
+    stores = Stores(js)
+
+    async def ended(outcome: Outcome, reason: str, version: OcppVersion | None = None,
+                    action: str | None = None, payload: dict | None = None) -> Performed:
+        await audit.record(js, audit.ended_before_an_edge(
+            station_id, action or operation.NAME, payload, sender, outcome.value, reason,
+            started, version.value if version else None))
+        return Performed(station_id, operation, outcome, version, action, reason=reason)
+
     presence = await stores.presence.get(station_id)
     if presence is None:
-        return Performed(station_id, operation, Outcome.OFFLINE,
-                         reason=f"{station_id} has never connected")
+        return await ended(Outcome.OFFLINE, f"{station_id} has never connected")
     version = presence.version
     if isinstance(operation, StartCharging | ReserveNow):
         refusal, operation = await _for_token(stores, operation, force)
         if refusal is not None:
-            return Performed(station_id, operation, Outcome.REFUSED, version, reason=refusal)
+            return await ended(Outcome.REFUSED, refusal, version)
     convert = operations_of(version)
     try:
         action, payload = convert.request(operation)
-        codec.call(codec.dialect_of(version), "0", action, payload)
     except NotInVersion as missing:
-        return Performed(station_id, operation, Outcome.REFUSED, version, reason=str(missing))
+        return await ended(Outcome.REFUSED, str(missing), version)
+    try:
+        codec.call(codec.dialect_of(version), "0", action, payload)
     except codec.InvalidOutgoing as invalid:
-        return Performed(station_id, operation, Outcome.REFUSED, version, action,
-                         reason=f"the {action} breaks the {version} schema: {invalid}")
-    if not presence.online:
-        return Performed(station_id, operation, Outcome.OFFLINE, version, action,
-                         reason=f"{station_id} is not connected")
+        return await ended(Outcome.REFUSED, f"the {action} breaks the {version} schema: "
+                                            f"{invalid}", version, action, payload)
     reply = await call_station(nc, station_id, action, payload, timeout, sender=sender)
     if reply.outcome is Outcome.RESULT:
         return Performed(station_id, operation, reply.outcome, version, action,

@@ -10,13 +10,16 @@ Answering a request (publishing on the reply subject it came with) is allowed by
 Who may do what:
     operator   everything: the CLI and the supervisor, which create the streams and buckets
     workers    answer the station calls, run their consumers of recorded calls, write
-               the state buckets, send calls to stations, ask the CA to sign
-    sink       its consumers of meter calls and sessions, answers read-only SQL
+               the state buckets, send calls to stations (and record those no edge
+               took), ask the CA to sign
+    sink       its consumers of meter calls, sessions and the audit trail, answers
+               read-only SQL
 
 A durable consumer is its service's alone: no other identity may pull from it or
 acknowledge its messages.
     edge       one per node id: records its stations' calls, asks the workers, keeps
-               presence, serves only its own command subject
+               presence, serves only its own command subject and records those calls
+               in the audit trail
     ca         an external CA integration: answers signing requests
 """
 from dataclasses import dataclass
@@ -97,7 +100,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 subjects.all_sessions(), subjects.transaction_id_counter(),
                 subjects.dead_letter(subjects.STATUS_CONSUMER),
                 subjects.dead_letter(subjects.TRANSACTION_CONSUMER),
-                subjects.all_station_commands(),
+                subjects.all_station_commands(), subjects.command_records(),
                 subjects.certificate_signing()),
             subscribe=(inbox, subjects.all_worker_requests()))
     if role is Role.SINK:
@@ -106,10 +109,12 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
                 *_durable_consumers(subjects.OCPP_STREAM, _SINK_CONSUMERS),
                 *_durable_consumers(subjects.SESSION_STREAM, (subjects.SESSION_SINK_CONSUMER,)),
+                *_durable_consumers(subjects.COMMAND_STREAM, (subjects.COMMAND_SINK_CONSUMER,)),
                 *_kv_read(subjects.TRANSACTIONS_BUCKET),
                 *_kv_read(subjects.ADMISSION_BUCKET),  # the stations' sites
                 subjects.dead_letter(subjects.METER_SINK_CONSUMER),
-                subjects.dead_letter(subjects.SESSION_SINK_CONSUMER)),
+                subjects.dead_letter(subjects.SESSION_SINK_CONSUMER),
+                subjects.dead_letter(subjects.COMMAND_SINK_CONSUMER)),
             subscribe=(inbox, subjects.sink_query()),
             responses=-1)
     if role is Role.EDGE:
@@ -120,6 +125,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
                 subjects.all_station_events(), subjects.all_worker_requests(),
                 subjects.edge_about(node_id), *_kv_write(subjects.PRESENCE_BUCKET),
+                subjects.command_records(),  # the audit trail of the calls it sends
                 *_kv_read(subjects.ADMISSION_BUCKET)),
             subscribe=(inbox, subjects.edge_commands(node_id), subjects.edge_about(node_id),
                        subjects.edges_about()))

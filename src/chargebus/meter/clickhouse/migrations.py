@@ -20,6 +20,7 @@ ENERGY_15M = "energy_15m"
 ENERGY_1D = "energy_1d"
 POWER_15M = "power_15m"
 LAST_SAMPLE = "station_last_sample"
+COMMANDS = "commands"
 MIGRATIONS_TABLE = "chargebus_migrations"
 
 # The samples table's columns, in the order inserts name them.
@@ -131,11 +132,25 @@ def _daily_energy(c: Capabilities) -> list[str]:
     ]
 
 
+def _commands(c: Capabilities) -> list[str]:
+    """The audit trail of CSMS-to-station calls (chargebus.operations.audit); a record
+    delivered twice has the same id, and ReplacingMergeTree keeps one."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {COMMANDS} (
+            id String, sender String, station String, action {c.label}, payload String,
+            outcome {c.label}, answer String, requested_at {c.time}, answered_at {c.time},
+            latency_ms Float64, edge String, version {c.label}
+        ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(requested_at)
+        ORDER BY (station, requested_at, id)""",
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Capabilities], Sequence[str | AddColumn]]]] = [
     (1, "samples and sessions", _samples_and_sessions),
     (2, "site and raw value of samples", _site_and_raw_value),
     (3, "15-minute energy and power, last sample per station", _fifteen_minutes),
     (4, "energy per day", _daily_energy),
+    (5, "the audit trail of CSMS-to-station calls", _commands),
 ]
 
 

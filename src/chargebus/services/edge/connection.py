@@ -69,8 +69,9 @@ class StationConnection(WSListener):
     def outbound(self) -> OutboundCalls:
         """The CSMS-to-station calls of this connection."""
         if self._outbound is None:
-            self._outbound = OutboundCalls(self._edge.nc, self.station_id, self._dialect,
-                                           self._send, self._metrics.command_outcome)
+            self._outbound = OutboundCalls(self._edge.nc, self.station_id, self.version,
+                                           self._edge.node_id, self._dialect, self._send,
+                                           self._metrics.command_outcome)
         return self._outbound
 
     # -- picows listener ---------------------------------------------------------------

@@ -1,21 +1,27 @@
 """CSMS-to-station calls of one connection: queued in arrival order, one in flight.
 
 Each call comes as a NATS request (chargebus.operations.commands) and ends with exactly one reply
-to its sender: the station's answer, or why there is none.
+to its sender: the station's answer, or why there is none; before that reply, the call
+and its end are recorded in the audit trail (chargebus.operations.audit).
 """
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from chargebus.bus import events
+from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.codec import (CALLRESULT, BrokenFrame, Dialect, Frame, InvalidOutgoing, call,
                                   check_result)
+from chargebus.operations import audit
 from chargebus.operations.commands import DEFAULT_TIMEOUT, CommandReply, Outcome
 
 log = logging.getLogger(__name__)
@@ -29,12 +35,17 @@ class _Command:
     action: str
     payload: dict
     deadline: float  # loop time after which the sender no longer waits
+    sender: str
+    taken: float  # perf_counter when the edge took it
 
 
 class OutboundCalls:
-    def __init__(self, nc: Client, station_id: str, dialect: Dialect,
-                 send: Callable[[bytes], None], on_reply: Callable[[Outcome], None]):
+    def __init__(self, nc: Client, station_id: str, version: OcppVersion, edge_id: str,
+                 dialect: Dialect, send: Callable[[bytes], None],
+                 on_reply: Callable[[Outcome], None]):
         self.station_id = station_id
+        self._version = version
+        self._edge_id = edge_id
         self._nc = nc
         self._dialect = dialect
         self._send = send
@@ -59,14 +70,16 @@ class OutboundCalls:
             self._reply(msg, CommandReply.failure(Outcome.INVALID,
                                                   f"not a call request: {error}"))
             return
+        command = _Command(msg, action, payload, loop.time() + timeout,
+                           headers.get(events.SENDER, ""), time.perf_counter())
         if self._closed_reason is not None:
-            self._reply(msg, CommandReply.failure(Outcome.OFFLINE, self._closed_reason))
+            self._end(command, CommandReply.failure(Outcome.OFFLINE, self._closed_reason))
             return
         if len(self._queue) >= MAX_QUEUED:
-            self._reply(msg, CommandReply.failure(
+            self._end(command, CommandReply.failure(
                 Outcome.TIMEOUT, f"{MAX_QUEUED} calls already wait for {self.station_id}"))
             return
-        self._queue.append(_Command(msg, action, payload, loop.time() + timeout))
+        self._queue.append(command)
         if self._pump is None:
             self._pump = asyncio.create_task(self._send_queued())
 
@@ -86,7 +99,7 @@ class OutboundCalls:
         if self._in_flight is not None and not self._in_flight[2].done():
             self._in_flight[2].set_result(None)
         while self._queue:
-            self._reply(self._queue.pop(0).msg, CommandReply.failure(Outcome.OFFLINE, reason))
+            self._end(self._queue.pop(0), CommandReply.failure(Outcome.OFFLINE, reason))
 
     async def _send_queued(self) -> None:
         loop = asyncio.get_running_loop()
@@ -95,10 +108,10 @@ class OutboundCalls:
                 command = self._queue.pop(0)
                 remaining = command.deadline - loop.time()
                 if remaining <= 0:
-                    self._reply(command.msg, CommandReply.failure(
+                    self._end(command, CommandReply.failure(
                         Outcome.TIMEOUT, "waited in the queue until the sender gave up"))
                     continue
-                self._reply(command.msg, await self._exchange(command, remaining))
+                self._end(command, await self._exchange(command, remaining))
         finally:
             self._pump = None
 
@@ -136,18 +149,34 @@ class OutboundCalls:
                                             "errorDescription": response.error_description,
                                             "errorDetails": response.error_details})
 
-    def _reply(self, msg: Msg, reply: CommandReply) -> None:
+    def _end(self, command: _Command, reply: CommandReply) -> None:
+        """The call ended: recorded, then its sender told."""
+        elapsed = time.perf_counter() - command.taken
+        answered_at = utc_now()
+        entry = audit.CommandRecord(
+            id=audit.CommandRecord.new_id(), sender=command.sender, station_id=self.station_id,
+            action=command.action, payload=command.payload, outcome=reply.outcome.value,
+            answer=reply.body, requested_at=answered_at - timedelta(seconds=elapsed),
+            answered_at=answered_at, latency_ms=round(elapsed * 1000, 3),
+            edge_id=self._edge_id, version=self._version.value)
+        self._reply(command.msg, reply, entry)
+
+    def _reply(self, msg: Msg, reply: CommandReply,
+               entry: audit.CommandRecord | None = None) -> None:
         self._on_reply(reply.outcome)
-        if not msg.reply:
-            return
         body, headers = reply.encode()
         if self._replying is None:
             self._replying = set()
-        task = asyncio.create_task(self._publish(msg.reply, body, headers))
+        task = asyncio.create_task(self._publish(msg.reply, body, headers, entry))
         self._replying.add(task)
         task.add_done_callback(self._replying.discard)
 
-    async def _publish(self, inbox: str, body: bytes, headers: dict) -> None:
+    async def _publish(self, inbox: str, body: bytes, headers: dict,
+                       entry: audit.CommandRecord | None) -> None:
+        if entry is not None:
+            await audit.record(self._nc.jetstream(), entry)
+        if not inbox:
+            return
         try:
             await self._nc.publish(inbox, body, headers=headers)
         except Exception as error:  # NATS is down: the sender times out on its own

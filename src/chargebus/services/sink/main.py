@@ -9,6 +9,7 @@ its samples are looked up by station, time and message sequence, and not inserte
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import orjson
 from nats.aio.msg import Msg
@@ -20,9 +21,11 @@ from chargebus.meter.calls import meter_action_names, meter_call, strict_meter_c
 from chargebus.meter.columns import CallColumns, SampleColumns
 from chargebus.meter.rules import CallLayout
 from chargebus.ocpp import OcppVersion
+from chargebus.operations.audit import CommandRecord
 from chargebus.runtime.config import Settings
 from chargebus.runtime.service import Stop
-from chargebus.services.sink.store import (SESSION_COLUMNS, CallsUnreadable, EngineUnavailable,
+from chargebus.services.sink.store import (COMMAND_COLUMNS, SESSION_COLUMNS, CallsUnreadable,
+                                           EngineUnavailable,
                                            MeterStore, QueryOverLimit, QueryRefused,
                                            QueryUserUnsafe)
 from chargebus.state.admission import AdmissionDirectory
@@ -51,6 +54,7 @@ class MeterSink:
         self._stores = Stores(nc.jetstream())
         self._dead_letters = DeadLetters(nc.jetstream(), subjects.METER_SINK_CONSUMER)
         self._session_dead_letters = DeadLetters(nc.jetstream(), subjects.SESSION_SINK_CONSUMER)
+        self._command_dead_letters = DeadLetters(nc.jetstream(), subjects.COMMAND_SINK_CONSUMER)
         self._query_threads = ThreadPoolExecutor(QUERIES_AT_ONCE, thread_name_prefix="query")
         self._queries: set[asyncio.Task] = set()
 
@@ -163,6 +167,29 @@ class MeterSink:
         if columns["station"]:
             await asyncio.to_thread(self._store.insert_sessions, columns)
 
+    async def write_commands(self, batch: list[BusMsg]) -> None:
+        """The audit trail's records; one delivered twice has the same id, which the
+        table keeps once."""
+        columns: dict[str, list] = {name: [] for name in COMMAND_COLUMNS}
+        for msg in batch:
+            try:
+                entry = CommandRecord.model_validate_json(msg.data)
+            except ValueError as error:
+                await self._command_dead_letters.send(msg, f"not a command record: {error!r}")
+                continue
+            for name, value in (
+                    ("id", entry.id), ("sender", entry.sender), ("station", entry.station_id),
+                    ("action", entry.action),
+                    ("payload", orjson.dumps(entry.payload).decode()),
+                    ("outcome", entry.outcome), ("answer", orjson.dumps(entry.answer).decode()),
+                    ("requested_at", _milliseconds(entry.requested_at)),
+                    ("answered_at", _milliseconds(entry.answered_at)),
+                    ("latency_ms", entry.latency_ms), ("edge", entry.edge_id or ""),
+                    ("version", entry.version or "")):
+                columns[name].append(value)
+        if columns["id"]:
+            await asyncio.to_thread(self._store.insert_commands, columns)
+
     async def answer_query(self, msg: Msg) -> None:
         """Each query in a task of its own: a long one holds up no other."""
         if not msg.reply:
@@ -226,9 +253,15 @@ async def start_sink(settings: Settings, nc: BusClient) -> Stop:
         sink.write_sessions, batch_size=settings.sink_batch_size,
         batch_seconds=settings.sink_batch_seconds, ack_wait=settings.consumer_ack_wait_seconds,
         max_backoff=settings.sink_max_retry_seconds)
+    commands = DurableConsumer(
+        nc, subjects.COMMAND_STREAM, subjects.COMMAND_SINK_CONSUMER, subjects.command_records(),
+        sink.write_commands, batch_size=settings.sink_batch_size,
+        batch_seconds=settings.sink_batch_seconds, ack_wait=settings.consumer_ack_wait_seconds,
+        max_backoff=settings.sink_max_retry_seconds)
     for consumer in consumers:
         await consumer.start()
     await sessions.start()
+    await commands.start()
     queries = await nc.subscribe(subjects.sink_query(), queue=subjects.queue_group("sink"),
                                  cb=sink.answer_query)
 
@@ -238,7 +271,12 @@ async def start_sink(settings: Settings, nc: BusClient) -> Stop:
         for consumer in consumers:
             await consumer.stop()
         await sessions.stop()
+        await commands.stop()
         await sites.stop()
         store.close()
 
     return stop
+
+
+def _milliseconds(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)

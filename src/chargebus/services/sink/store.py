@@ -10,8 +10,8 @@ from collections.abc import Generator
 from chargebus.meter.clickhouse import payloads
 from chargebus.meter.clickhouse.callreader import CallReader
 from chargebus.meter.clickhouse.engines import ChdbEngine, Engine, EngineUnavailable, ServerEngine
-from chargebus.meter.clickhouse.migrations import (SAMPLE_COLUMNS, SAMPLES, SESSIONS, Capabilities,
-                                                   migrate)
+from chargebus.meter.clickhouse.migrations import (COMMANDS, SAMPLE_COLUMNS, SAMPLES, SESSIONS,
+                                                   Capabilities, migrate)
 from chargebus.meter.clickhouse.payloads import CallsUnreadable
 from chargebus.meter.clickhouse.querylimits import (QueryLimits, QueryOverLimit, QueryRefused,
                                                     QueryUserUnsafe)
@@ -26,6 +26,9 @@ LOOKUP_STATIONS = 1000
 
 SESSION_COLUMNS = ("station", "transaction_id", "evse_id", "id_token", "started_at",
                    "stopped_at", "energy_wh", "stop_reason", "closed_by_rule", "version")
+
+COMMAND_COLUMNS = ("id", "sender", "station", "action", "payload", "outcome", "answer",
+                   "requested_at", "answered_at", "latency_ms", "edge", "version")
 
 
 class MeterStore:
@@ -75,6 +78,11 @@ class MeterStore:
             assert isinstance(self.engine, ServerEngine)  # the other of the two
             self.engine.insert_row_binary(SAMPLES, SAMPLE_COLUMNS, rows)
 
+    def insert_commands(self, columns: dict[str, list]) -> None:
+        """One list per name of COMMAND_COLUMNS; the times in Unix milliseconds."""
+        self.engine.insert(COMMANDS, {name: columns[name] for name in COMMAND_COLUMNS},
+                           times=("requested_at", "answered_at"))
+
     def insert_sessions(self, columns: dict[str, list]) -> None:
         """One list per name of SESSION_COLUMNS; the times in Unix milliseconds."""
         self.engine.insert(SESSIONS, {name: columns[name] for name in SESSION_COLUMNS},
@@ -115,4 +123,4 @@ class MeterStore:
 
 
 __all__ = ["CallsUnreadable", "EngineUnavailable", "MeterStore", "QueryOverLimit",
-           "QueryRefused", "QueryUserUnsafe", "SESSION_COLUMNS"]
+           "QueryRefused", "QueryUserUnsafe", "SESSION_COLUMNS", "COMMAND_COLUMNS"]

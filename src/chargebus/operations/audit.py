@@ -1,0 +1,105 @@
+"""The audit trail of CSMS-to-station calls: each call, whoever sent it, with how it ended.
+
+The edge that holds the station records every call it takes, once it ends, before it
+replies to the sender (one JetStream publish on the command's path); a call that never
+reaches an edge (the station offline, its edge gone) or that chargebus refuses before
+sending is recorded by its sender (chargebus.operations.commands and .perform). The
+records go to the COMMANDS stream; the sink copies them into ClickHouse's ``commands``
+table; ``chargebus commands log`` reads the stream.
+"""
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from pydantic import BaseModel
+
+from chargebus.bus import events, subjects
+from chargebus.ocpp.clock import utc_now
+
+log = logging.getLogger(__name__)
+
+# How long a record may hold up the reply to its sender before it is given up (and
+# logged): the audit must not stop the commands when JetStream is slow.
+RECORD_TIMEOUT = 2.0
+
+
+class CommandRecord(BaseModel):
+    """One CSMS-to-station call and its end. ``answer``: the station's CALLRESULT
+    payload, its CALLERROR (errorCode, errorDescription, errorDetails), or the reason
+    there is no answer. ``latency_ms``: from the request taken to its end."""
+
+    id: str
+    sender: str
+    station_id: str
+    action: str
+    payload: dict | None = None
+    outcome: str
+    answer: dict | None = None
+    requested_at: datetime
+    answered_at: datetime
+    latency_ms: float
+    edge_id: str | None = None
+    version: str | None = None
+
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+
+def ended_before_an_edge(station_id: str, action: str, payload: dict | None, sender: str,
+                         outcome: str, reason: str, started: float,
+                         version: str | None = None) -> CommandRecord:
+    """A call that ended where it was sent from: chargebus refused it, or no edge holds
+    the station. ``started``: time.perf_counter() when it was asked for."""
+    elapsed = time.perf_counter() - started
+    answered_at = utc_now()
+    return CommandRecord(id=CommandRecord.new_id(), sender=sender, station_id=station_id,
+                         action=action, payload=payload, outcome=outcome,
+                         answer={"reason": reason},
+                         requested_at=answered_at - timedelta(seconds=elapsed),
+                         answered_at=answered_at, latency_ms=round(elapsed * 1000, 3),
+                         version=version)
+
+
+async def record(js: JetStreamContext, entry: CommandRecord) -> bool:
+    """Publish one record; False (logged) where JetStream did not take it in time."""
+    try:
+        await js.publish(subjects.command_record(entry.station_id, entry.action),
+                         entry.model_dump_json().encode(), timeout=RECORD_TIMEOUT,
+                         headers={events.NATS_MSG_ID: entry.id})
+    except Exception as error:  # the command goes on; the gap is in the log
+        log.warning("could not record %s to %s in the audit trail: %s", entry.action,
+                    entry.station_id, error or type(error).__name__)
+        return False
+    return True
+
+
+async def read(js: JetStreamContext, station_id: str | None, since: datetime,
+               limit: int, idle: float = 2.0) -> list[CommandRecord]:
+    """The last ``limit`` records from ``since`` on, of one station or of all, oldest
+    first."""
+    subscription = await js.subscribe(
+        subjects.command_records(station_id), ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
+                              opt_start_time=since))
+    found: list[CommandRecord] = []
+    try:
+        info = await subscription.consumer_info()
+        # Those pushed to us already no longer count as pending: both say whether any came.
+        pending = (info.num_pending or 0) + (info.delivered.consumer_seq or 0
+                                             if info.delivered else 0)
+        while pending:
+            try:
+                msg = await subscription.next_msg(timeout=idle)
+            except TimeoutError:  # the stream lost them meanwhile (its limits)
+                break
+            found.append(CommandRecord.model_validate_json(msg.data))
+            found = found[-limit:]
+            pending = msg.metadata.num_pending
+    finally:
+        await subscription.unsubscribe()
+    return found
+
