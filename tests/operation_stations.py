@@ -2,12 +2,18 @@
 operator's operations the way a real one does and keep what a real one keeps: their
 configuration or variables, their reservations, their availability, the remote starts
 they took."""
-from ocpp.routing import on
+import uuid
+from datetime import UTC, datetime
+
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v21 import ChargePoint as ChargePoint21
+from ocpp.v21 import call as call21
 from ocpp.v21 import call_result as result21
 
 # key -> (read-only, value)
@@ -21,6 +27,10 @@ EVSES = (1, 2)
 TRIGGERABLE = {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 class Station16(ChargePoint16):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,6 +39,8 @@ class Station16(ChargePoint16):
         self.remote_starts: list[dict] = []
         self.availability: dict[int, str] = {}
         self.silent = False  # answers nothing, as a hung station
+        self.starts_on_remote = True  # a driver plugs in after a remote start
+        self.transactions: list[int] = []  # what the CSMS answered its starts with
 
     async def route_message(self, raw_msg):
         if self.silent:
@@ -39,6 +51,15 @@ class Station16(ChargePoint16):
     def remote_start(self, id_tag, connector_id=None, **_):
         self.remote_starts.append({"id_tag": id_tag, "connector_id": connector_id})
         return result16.RemoteStartTransaction(status="Accepted")
+
+    @after("RemoteStartTransaction")
+    async def begin_remote_start(self, id_tag, connector_id=None, **_):
+        if not self.starts_on_remote:
+            return
+        started = await self.call(call16.StartTransaction(
+            connector_id=connector_id or 1, id_tag=id_tag, meter_start=1000,
+            timestamp=_now()))
+        self.transactions.append(started.transaction_id)
 
     @on("RemoteStopTransaction")
     def remote_stop(self, transaction_id):
@@ -109,7 +130,7 @@ class Station16(ChargePoint16):
         return result16.CancelReservation(status="Accepted")
 
 
-def _station_2x(base, results):
+def _station_2x(base, calls, results):
     class Station2x(base):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
@@ -118,6 +139,8 @@ def _station_2x(base, results):
             self.remote_starts: list[dict] = []
             self.availability: dict[tuple, str] = {}
             self.silent = False
+            self.starts_on_remote = True
+            self.transactions: list[str] = []
 
         async def route_message(self, raw_msg):
             if self.silent:
@@ -129,6 +152,18 @@ def _station_2x(base, results):
             self.remote_starts.append({"id_token": id_token, "remote_start_id": remote_start_id,
                                        "evse_id": evse_id})
             return results.RequestStartTransaction(status="Accepted")
+
+        @after("RequestStartTransaction")
+        async def begin_remote_start(self, id_token, remote_start_id, evse_id=None, **_):
+            if not self.starts_on_remote:
+                return
+            transaction_id = f"tx-{uuid.uuid4().hex[:12]}"
+            await self.call(calls.TransactionEvent(
+                event_type="Started", timestamp=_now(), trigger_reason="RemoteStart",
+                seq_no=0, transaction_info={"transaction_id": transaction_id,
+                                            "remote_start_id": remote_start_id},
+                evse={"id": evse_id or 1, "connector_id": 1}, id_token=id_token))
+            self.transactions.append(transaction_id)
 
         @on("RequestStopTransaction")
         def request_stop(self, transaction_id):
@@ -215,8 +250,8 @@ def _station_2x(base, results):
     return Station2x
 
 
-Station201 = _station_2x(ChargePoint201, result201)
-Station21 = _station_2x(ChargePoint21, result21)
+Station201 = _station_2x(ChargePoint201, call201, result201)
+Station21 = _station_2x(ChargePoint21, call21, result21)
 
 # subprotocol -> the station class
 STATIONS = {"ocpp1.6": Station16, "ocpp2.0.1": Station201, "ocpp2.1": Station21}

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from chargebus.state.stores import ACTIVE_PREFIX, CLAIM_PREFIX, TRANSACTION_PREFIX
+from chargebus.state.stores import (ACTIVE_PREFIX, CLAIM_PREFIX, REMOTE_START_PREFIX,
+                                    TRANSACTION_PREFIX)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The compiled core's generated modules hold no vocabulary and are rewritten by generators.
@@ -35,9 +36,11 @@ KEYS_OWNER = "src/chargebus/state/stores.py"
 # the streams behind buckets, and inboxes.
 SUBJECT = re.compile(r"\bcb\.\w+\.|\$JS\b|\$KV\b|\bKV_|_INBOX\b")
 HEADER = re.compile(r"^(Chargebus|Nats)-")
-KEY_PREFIXES = frozenset({ACTIVE_PREFIX, CLAIM_PREFIX, TRANSACTION_PREFIX})
+KEY_PREFIXES = frozenset({ACTIVE_PREFIX, CLAIM_PREFIX, REMOTE_START_PREFIX,
+                          TRANSACTION_PREFIX})
 # The store methods that take a key's parts, and the keyword that takes a key prefix.
-KEY_METHODS = frozenset({"get", "get_with_revision", "put", "create", "modify", "delete"})
+KEY_METHODS = frozenset({"get", "get_with_revision", "put", "create", "modify", "delete",
+                         "all"})
 
 
 class Leak(NamedTuple):
@@ -172,7 +175,7 @@ def f(service, js, store):
     js.stream_info("KV_" + "tokens")
     inbox = f"_INBOX.{service}"
     key = ("active", "token")
-    rows = store.all(prefix="tx")
+    rows = store.all("remote", "CP1")
     row = store.get("claim", "CP1", "7")
     return "$KV.tokens.>"
 '''

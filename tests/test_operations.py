@@ -20,9 +20,9 @@ from chargebus.domain.operations import (Availability, CancelReservation, Change
                                          UnlockConnector, VariableName, VariableSetting)
 from chargebus.ocpp.clock import utc_now
 from chargebus.operations.commands import Outcome
-from chargebus.operations.perform import perform
+from chargebus.operations.perform import perform, transaction_of
 from chargebus.state.records import Token
-from chargebus.state.stores import Stores, token_key
+from chargebus.state.stores import Stores, token_key, transaction_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -40,10 +40,11 @@ async def _present(bus, station_id: str):
 
 
 async def _token(bus, status: AuthorizationStatus = AuthorizationStatus.ACCEPTED,
-                 type: TokenType | None = None) -> str:
+                 type: TokenType | None = None, max_active: int = 1) -> str:
     value = new_id("TOK").upper()[:20]
-    await Stores(bus.jetstream()).tokens.put(Token(id_token=value, status=status, type=type),
-                                             token_key(value))
+    await Stores(bus.jetstream()).tokens.put(
+        Token(id_token=value, status=status, type=type, max_active=max_active),
+        token_key(value))
     return value
 
 
@@ -79,7 +80,15 @@ async def test_a_remote_start_goes_with_an_authorized_token(system, bus, subprot
     async with Connected(system, bus, subprotocol) as connected:
         performed = await connected.perform(StartCharging(id_token=IdToken(value=token),
                                                           evse_id=2))
+        transaction_id = await transaction_of(bus, performed, timeout=15)
         starts = connected.station.remote_starts
+        began = [str(each) for each in connected.station.transactions]
+    record = await Stores(bus.jetstream()).transactions.get(
+        *transaction_key(connected.station_id, transaction_id))
+    # The transaction the station began links to the request and its sender.
+    assert began == [transaction_id]
+    assert (record.remote_start_id, record.started_by) == (
+        performed.operation.remote_start_id, SENDER)
     assert performed.outcome is Outcome.RESULT and performed.taken
     assert performed.result.status == "Accepted"
     if connected.is_16:
@@ -278,7 +287,8 @@ async def test_the_command_line_in_operator_words(system, bus, subprotocol):
         reset = await _cli(system, "reset", station, *([] if connected.is_16 else ["--on-idle"]))
     assert (start.returncode, start.stderr) == (0, "")
     action = "RemoteStartTransaction" if connected.is_16 else "RequestStartTransaction"
-    assert start.stdout.startswith(f"{station}: {action} Accepted")
+    began = connected.station.transactions[0]
+    assert start.stdout == f"{station}: {action} Accepted, transaction {began}\n"
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr == (f"{station}: refused: token {blocked} is Blocked "
                               "(--force sends it all the same)\n")
@@ -301,3 +311,20 @@ async def test_the_command_line_refuses_bad_input_in_one_line(system):
                           (bad_evse, "chargebus unlock: argument evse: a whole number of at "
                                      "least 1, not '0'\n")):
         assert (done.returncode, done.stdout, done.stderr) == (2, "", message)
+
+
+@pytest.mark.parametrize("subprotocol", ["ocpp1.6", "ocpp2.1"])
+async def test_a_remote_start_no_transaction_follows_is_said(system, bus, subprotocol):
+    token = await _token(bus, max_active=0)
+    async with Connected(system, bus, subprotocol) as connected:
+        connected.station.starts_on_remote = False
+        waited = await _cli(system, "start", connected.station_id, "--token", token,
+                            "--wait", "2")
+        # A start for another token on the same connector, later, is not the one asked for.
+        connected.station.starts_on_remote = True
+        other = await _token(bus)
+        linked = await _cli(system, "start", connected.station_id, "--token", other)
+    assert waited.returncode == 1 and waited.stdout.endswith(" Accepted\n")
+    assert waited.stderr == f"{connected.station_id}: no transaction began within 2 s\n"
+    assert linked.returncode == 0
+    assert linked.stdout.endswith(f", transaction {connected.station.transactions[0]}\n")

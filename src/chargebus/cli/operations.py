@@ -23,12 +23,15 @@ from chargebus.domain.operations import (AttributeType, Availability, CancelRese
                                          UnlockConnector, VariableName, VariableSetting)
 from chargebus.ocpp.clock import utc_now
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome
-from chargebus.operations.perform import Performed, perform
+from chargebus.operations.perform import Performed, perform, transaction_of
 from chargebus.runtime.config import Settings
 
 EVSE = whole_number(1)
 CONNECTOR = whole_number(1)
 RESERVATION = whole_number(0)
+# How long `chargebus start` waits for the transaction: a driver has the station's
+# connection timeout (often 60 to 120 s) to plug in.
+DEFAULT_START_WAIT = 120
 # A reservation held when neither --until nor --minutes says how long.
 DEFAULT_RESERVATION = timedelta(minutes=15)
 
@@ -42,6 +45,9 @@ def register(commands) -> None:
     start.add_argument("--group", type=token_id, help="2.x group id token")
     start.add_argument("--force", action="store_true",
                        help="send it even where chargebus would not authorize the token")
+    start.add_argument("--wait", type=whole_number(0), default=DEFAULT_START_WAIT,
+                       help="seconds to wait for the station to start the transaction, "
+                            f"0 for not at all (default {DEFAULT_START_WAIT})")
     start.set_defaults(build=_start)
 
     stop = _command(commands, "stop", "stop charging: a remote stop of a transaction")
@@ -201,9 +207,16 @@ def _perform(settings: Settings, arguments: argparse.Namespace) -> int:
     async def run(nc) -> int:
         performed = await perform(nc, arguments.station_id, operation, sender=sender(),
                                   timeout=arguments.timeout, force=arguments.force)
-        _show(performed, arguments.json)
+        waits = isinstance(operation, StartCharging) and performed.taken and arguments.wait
+        transaction_id = (await transaction_of(nc, performed, arguments.wait)
+                          if waits else None)
+        _show(performed, arguments.json, transaction_id)
         if performed.outcome is Outcome.REFUSED:
             return 2
+        if waits and transaction_id is None:
+            print(f"{arguments.station_id}: no transaction began within {arguments.wait} s",
+                  file=sys.stderr)
+            return 1
         return 0 if performed.taken else 1
 
     return with_nats(settings, run)
@@ -213,9 +226,10 @@ def _first_line(error: ValueError) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def _show(performed: Performed, as_json: bool) -> None:
+def _show(performed: Performed, as_json: bool, transaction_id: str | None) -> None:
     if as_json:
-        print_json(performed.as_json())
+        print_json(performed.as_json() | ({"transaction_id": transaction_id}
+                                          if transaction_id else {}))
         return
     if performed.result is None:
         print(f"{performed.station_id}: {performed.outcome.value}: {performed.reason}",
@@ -225,8 +239,8 @@ def _show(performed: Performed, as_json: bool) -> None:
     line = f"{performed.station_id}: {performed.action} {result.status}"
     if result.reason:
         line += f" ({result.reason})"
-    if result.transaction_id:
-        line += f", transaction {result.transaction_id}"
+    if transaction_id or result.transaction_id:
+        line += f", transaction {transaction_id or result.transaction_id}"
     print(line)
     for variable in result.variables:
         value = "" if variable.value is None else f" = {variable.value}"

@@ -120,7 +120,7 @@ def _show(settings: Settings, arguments: argparse.Namespace) -> int:
     async def show(stores: Stores, nc) -> int:
         info = await stores.stations.get(arguments.station_id)
         presence = await stores.presence.get(arguments.station_id)
-        statuses = [status for status in await stores.statuses.all(prefix=arguments.station_id)
+        statuses = [status for status in await stores.statuses.all(arguments.station_id)
                     if status.station_id == arguments.station_id]
         if info is None and presence is None and not statuses:
             print(f"chargebus stations show: nothing is known of {arguments.station_id}",

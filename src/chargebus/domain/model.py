@@ -106,3 +106,4 @@ class TransactionEvent(BaseModel):
     offline: bool = False
     stop_reason: str | None = None
     readings: list[EnergyReading] = []
+    remote_start_id: int | None = None  # 2.x: the RequestStartTransaction that began it

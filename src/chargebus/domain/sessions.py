@@ -10,7 +10,8 @@ import orjson
 from chargebus.domain.model import (AuthorizationDecision, AuthorizationStatus, TransactionEvent,
                                      TransactionEventKind)
 from chargebus.ocpp import OcppVersion
-from chargebus.state.records import APPLIED_DIGEST_SEPARATOR, ActiveTransactions, Token, Transaction
+from chargebus.state.records import (APPLIED_DIGEST_SEPARATOR, ActiveTransactions, RemoteStart,
+                                     Token, Transaction)
 
 # The recorded calls that make up transactions, each read by a consumer of its own.
 TRANSACTION_ACTIONS = ("StartTransaction", "StopTransaction", "TransactionEvent")
@@ -51,6 +52,8 @@ def apply_event(record: Transaction | None, event: TransactionEvent, station_id:
         update["id_token"] = event.id_token.value
     if starts_it:
         update["started_at"] = event.timestamp
+    if event.remote_start_id is not None and record.remote_start_id is None:
+        update["remote_start_id"] = event.remote_start_id
     if ends_it:
         # The station's own end replaces one chargebus assumed.
         update.update(stopped_at=event.timestamp, stop_reason=event.stop_reason,
@@ -63,6 +66,33 @@ def apply_event(record: Transaction | None, event: TransactionEvent, station_id:
         if last is None or reading.timestamp >= last.timestamp:
             update["last_reading"] = reading
     return record.model_copy(update=update)
+
+
+def remote_start_of(record: Transaction, remote_starts: list[RemoteStart],
+                    window: timedelta) -> RemoteStart | None:
+    """The remote start that began a 1.6 transaction, which carries no reference to it:
+    OCPP 1.6 leaves the link to the CSMS. The earliest start not linked yet, not refused
+    by the station, for the transaction's token (as OCPP compares tokens: without
+    regard to case) and its connector (or any), sent at most ``window`` before the
+    transaction began (and not after it: a station's clock may be off by ``window`` too)."""
+    if record.started_at is None or record.id_token is None:
+        return None
+    token = record.id_token.casefold()
+    candidates = [
+        remote for remote in remote_starts
+        if remote.transaction_id is None and remote.answer in (None, "Accepted")
+        and remote.id_token.casefold() == token
+        and remote.evse_id in (None, record.evse_id)
+        and abs(record.started_at - remote.requested_at) <= window]
+    return min(candidates, key=lambda remote: remote.requested_at, default=None)
+
+
+def linked(record: Transaction, remote: RemoteStart) -> Transaction | None:
+    """The transaction with its remote start noted; None where it is already."""
+    if record.started_by is not None:
+        return None
+    return record.model_copy(update={"remote_start_id": remote.remote_start_id,
+                                     "started_by": remote.sender})
 
 
 def key_reused(record: Transaction | None, event: TransactionEvent) -> bool:

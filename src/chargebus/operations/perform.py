@@ -5,6 +5,7 @@ through the edge that holds it, and the answer read back.
 The command line and the HTTP API build an Operation and call ``perform``; no operation
 logic lives in either.
 """
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -19,7 +20,8 @@ from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import operations_of
 from chargebus.operations import audit
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_station
-from chargebus.state.stores import Stores, active_key, token_key
+from chargebus.state.records import RemoteStart
+from chargebus.state.stores import Stores, active_key, remote_start_key, token_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,21 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
     except codec.InvalidOutgoing as invalid:
         return await ended(Outcome.REFUSED, f"the {action} breaks the {version} schema: "
                                             f"{invalid}", version, action, payload)
+    if isinstance(operation, StartCharging):
+        # Kept before it is sent: the station may start the transaction before its answer
+        # to the request has come back here.
+        assert operation.remote_start_id is not None  # _for_token gave it one
+        key = remote_start_key(station_id, operation.remote_start_id)
+        await stores.remote_starts.put(RemoteStart(
+            station_id=station_id, remote_start_id=operation.remote_start_id,
+            id_token=operation.id_token.value, evse_id=operation.evse_id, sender=sender,
+            requested_at=utc_now()), *key)
     reply = await call_station(nc, station_id, action, payload, timeout, sender=sender)
+    if isinstance(operation, StartCharging):
+        answer = reply.body.get("status") if reply.outcome is Outcome.RESULT else reply.outcome
+        await stores.remote_starts.modify(
+            lambda current: current.model_copy(update={"answer": answer}) if current else None,
+            *key)
     if reply.outcome is Outcome.RESULT:
         return Performed(station_id, operation, reply.outcome, version, action,
                          result=convert.result(operation, reply.body))
@@ -95,6 +111,27 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
                          error=reply.body)
     return Performed(station_id, operation, reply.outcome, version, action,
                      reason=reply.body.get("reason"))
+
+
+async def transaction_of(nc: Client, started: Performed, timeout: float,
+                         poll: float = 0.25) -> str | None:
+    """The transaction a remote start began, once the workers have linked it, or None
+    if none did within ``timeout`` seconds."""
+    operation = started.operation
+    if not isinstance(operation, StartCharging) or operation.remote_start_id is None:
+        return None
+    if started.result is not None and started.result.transaction_id:  # 2.x: one already ran
+        return started.result.transaction_id
+    remote_starts = Stores(nc.jetstream()).remote_starts
+    key = remote_start_key(started.station_id, operation.remote_start_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        remote = await remote_starts.get(*key)
+        if remote is not None and remote.transaction_id is not None:
+            return remote.transaction_id
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(poll)
 
 
 async def _for_token(stores: Stores, operation: StartCharging | ReserveNow, force: bool

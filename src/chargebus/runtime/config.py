@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     # the station did not send it again) is dropped; a transaction released is
     # remembered as long, so that a start still under way does not count it again.
     claim_grace_seconds: float = Field(900.0, gt=0)
+    # A 1.6 StartTransaction is the one a remote start caused when it comes within this
+    # of the request, for its token and connector (1.6 carries no reference: the
+    # driver has the station's ConnectionTimeOut to plug in). Remote starts are kept a day.
+    remote_start_window_seconds: float = Field(180.0, gt=0)
 
     # Station certificates (chargebus.security.certificates). chargebus signs stations' CSRs with
     # its own CA: made on first start in <data_dir>/ca unless the operator gives its

@@ -95,6 +95,10 @@ class Transaction(BaseModel):
     applied: list[str] = []
     offline_events: int = 0
     last_trigger_reason: str | None = None
+    # A remote start's: the id it went with (2.x remoteStartId; 1.6 chargebus's own),
+    # and who sent it (chargebus.operations.perform, linked by the workers).
+    remote_start_id: int | None = None
+    started_by: str | None = None
 
     @property
     def active(self) -> bool:
@@ -114,6 +118,22 @@ class Transaction(BaseModel):
     @property
     def reference(self) -> str:
         return f"{self.station_id}/{self.transaction_id}"
+
+
+class RemoteStart(BaseModel):
+    """A remote start chargebus sent, kept until the transaction it caused links to it:
+    2.x by its remoteStartId, 1.6 by station, connector, token and time (the workers,
+    chargebus.domain.sessions.remote_start_of). ``answer``: the station's status, None
+    while the request is under way."""
+
+    station_id: str
+    remote_start_id: int
+    id_token: str
+    evse_id: int | None = None
+    sender: str
+    requested_at: datetime
+    answer: str | None = None
+    transaction_id: str | None = None
 
 
 class CertificateFacts(BaseModel):

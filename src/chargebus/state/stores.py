@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from chargebus.bus import events, subjects
 from chargebus.state.identifiers import kv_key
 from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LocalList,
-                                     Presence, StationAccess, StationAdmission,
+                                     Presence, RemoteStart, StationAccess, StationAdmission,
                                      StationCertificates, StationInfo, Token, Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
@@ -91,8 +91,8 @@ class RecordStore(Generic[Record]):
         kv = await self._kv()
         await kv.delete(kv_key(*key))
 
-    async def all(self, prefix: str | None = None) -> list[Record]:
-        """Every record of the bucket, or those whose key starts with the part ``prefix``."""
+    async def all(self, *prefix: str) -> list[Record]:
+        """Every record of the bucket, or those whose key starts with the parts ``prefix``."""
         kv = await self._kv()
         # The stream behind the bucket lists its subjects, filtered on the server (a KV
         # watch can signal "no more" before the last keys reach it, and nats-py's own
@@ -100,7 +100,7 @@ class RecordStore(Generic[Record]):
         stream_subject = subjects.kv_key_prefix(self._bucket_name)
         info = await self._js.stream_info(
             subjects.kv_stream(self._bucket_name),
-            subjects_filter=stream_subject + (f"{kv_key(prefix)}.>" if prefix else ">"))
+            subjects_filter=stream_subject + (f"{kv_key(*prefix)}.>" if prefix else ">"))
         keys = [subject[len(stream_subject):] for subject in (info.state.subjects or {})]
         records = []
         for key in keys:
@@ -123,6 +123,7 @@ class Stores:
         self.transactions = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Transaction)
         self.active = RecordStore(js, subjects.TRANSACTIONS_BUCKET, ActiveTransactions)
         self.claims = RecordStore(js, subjects.TRANSACTIONS_BUCKET, Claim)
+        self.remote_starts = RecordStore(js, subjects.TRANSACTIONS_BUCKET, RemoteStart)
         self.access = RecordStore(js, subjects.ACCESS_BUCKET, StationAccess)
         self.admission = RecordStore(js, subjects.ADMISSION_BUCKET, StationAdmission)
         self.local_lists = RecordStore(js, subjects.LOCAL_LISTS_BUCKET, LocalList)
@@ -152,6 +153,7 @@ class Stores:
 TRANSACTION_PREFIX = "tx"
 CLAIM_PREFIX = "claim"
 ACTIVE_PREFIX = "active"
+REMOTE_START_PREFIX = "remote"
 
 
 def transaction_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
@@ -167,6 +169,16 @@ def claim_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
 def active_key(id_token: str) -> tuple[str, str]:
     """Where the transactions a token has under way are listed."""
     return (ACTIVE_PREFIX, token_key(id_token))
+
+
+def remote_start_key(station_id: str, remote_start_id: int) -> tuple[str, str, str]:
+    """Where a remote start waits for the transaction it causes."""
+    return (REMOTE_START_PREFIX, station_id, str(remote_start_id))
+
+
+def remote_starts_of(station_id: str) -> tuple[str, str]:
+    """The key prefix of a station's remote starts."""
+    return (REMOTE_START_PREFIX, station_id)
 
 
 def token_key(id_token: str) -> str:

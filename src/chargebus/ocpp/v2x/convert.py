@@ -66,7 +66,8 @@ def transaction_event(action: str, payload: dict, answer: dict | None) -> Transa
         offline=payload.get("offline", False),
         stop_reason=(info.get("stoppedReason", "Local") if kind is TransactionEventKind.ENDED
                      else None),
-        readings=energy_readings(VERSION, action, payload))
+        readings=energy_readings(VERSION, action, payload),
+        remote_start_id=info.get("remoteStartId"))
 
 
 def transaction_of(action: str, payload: dict) -> str | None:

@@ -10,8 +10,10 @@ Two paths, so that a worker may die at any moment:
   acknowledged only after the record and the finished session are written; one that is
   not is delivered again, and its event's key and content in the record tell that it
   was applied.
-A sweep closes transactions whose end will never come (sessions.stale_reason) and drops
-from the tokens' counts what no stop released (sessions.counts_no_more).
+A sweep closes transactions whose end will never come (sessions.stale_reason), drops
+from the tokens' counts what no stop released (sessions.counts_no_more) and forgets the
+remote starts of the day before. A transaction a remote start began is linked to it
+(_link: 2.x by remoteStartId, 1.6 by token, connector and time).
 """
 import asyncio
 import functools
@@ -32,12 +34,17 @@ from chargebus.ocpp.converters import converter
 from chargebus.runtime.config import Settings
 from chargebus.runtime.periodic import Periodic
 from chargebus.services.workers.authorization import Authorization
-from chargebus.state.records import Transaction
-from chargebus.state.stores import ACTIVE_PREFIX, Stores, transaction_key
+from chargebus.ocpp import OcppVersion
+from chargebus.state.records import RemoteStart, Transaction
+from chargebus.state.stores import (ACTIVE_PREFIX, REMOTE_START_PREFIX, Stores, remote_start_key,
+                                    remote_starts_of, transaction_key)
 
 log = logging.getLogger(__name__)
 
 APPLYING_AT_ONCE = 16
+# A remote start is kept this long for its transaction to link to it (and for
+# `chargebus start` to read which it was), then swept.
+REMOTE_STARTS_KEPT = timedelta(days=1)
 
 
 class Transactions:
@@ -50,6 +57,7 @@ class Transactions:
         self._reboot_grace = timedelta(seconds=settings.stale_reboot_grace_seconds)
         self._silence = timedelta(seconds=settings.stale_silence_seconds)
         self._claim_grace = timedelta(seconds=settings.claim_grace_seconds)
+        self._remote_start_window = timedelta(seconds=settings.remote_start_window_seconds)
         self._sweeping = Periodic(settings.stale_check_seconds, self.sweep,
                                   "the sweep for stale transactions", log)
         # Transactions applied at once, across this worker's consumers. Unbounded (a
@@ -110,7 +118,33 @@ class Transactions:
                 record = await self._stores.transactions.modify(
                     functools.partial(_apply_event, event=event, context=context), *key)
                 assert record is not None  # a record, new or as it was
+                await self._link(record)
                 await self._settle(record)
+
+    async def _link(self, record: Transaction) -> None:
+        """A transaction begun by a remote start names it and its sender, and the
+        remote start its transaction; safe to do again."""
+        if record.started_by is not None:
+            return
+        remote: RemoteStart | None = None
+        if record.remote_start_id is not None:  # 2.x: the station says which
+            remote = await self._stores.remote_starts.get(
+                *remote_start_key(record.station_id, record.remote_start_id))
+        elif record.version is OcppVersion.V16 and record.started_at is not None:
+            remote = sessions.remote_start_of(
+                record, await self._stores.remote_starts.all(*remote_starts_of(record.station_id)),
+                self._remote_start_window)
+        if remote is None:
+            return
+        # The remote start is taken first: of two 1.6 transactions that match it, one has it.
+        taken = await self._stores.remote_starts.modify(
+            functools.partial(_take_remote_start, transaction_id=record.transaction_id),
+            *remote_start_key(record.station_id, remote.remote_start_id))
+        if taken is None or taken.transaction_id != record.transaction_id:
+            return
+        await self._stores.transactions.modify(
+            lambda current: sessions.linked(current, remote) if current else None,
+            *transaction_key(record.station_id, record.transaction_id))
 
     async def _settle(self, record: Transaction) -> None:
         """What follows from the record as it now is; safe to do again. The answers
@@ -157,7 +191,7 @@ class Transactions:
         sweeps, and doing either twice changes nothing."""
         closed = 0
         now = utc_now()
-        for listing in await self._stores.active.all(prefix=ACTIVE_PREFIX):
+        for listing in await self._stores.active.all(ACTIVE_PREFIX):
             for reference, claimed_at in listing.transactions.items():
                 station_id, _, transaction_id = reference.partition("/")
                 key = transaction_key(station_id, transaction_id)
@@ -178,6 +212,10 @@ class Transactions:
                 assert record is not None  # read above; records are not deleted
                 await self._settle(record)
                 closed += 1
+        for remote in await self._stores.remote_starts.all(REMOTE_START_PREFIX):
+            if now - remote.requested_at > REMOTE_STARTS_KEPT:
+                await self._stores.remote_starts.delete(
+                    *remote_start_key(remote.station_id, remote.remote_start_id))
         return closed
 
 
@@ -190,6 +228,12 @@ def _apply_event(current: Transaction | None, event: TransactionEvent,
                     context.station_id, event.key, event.transaction_id, event.kind.value,
                     event.timestamp.isoformat())
     return applied
+
+
+def _take_remote_start(current: RemoteStart | None, transaction_id: str) -> RemoteStart | None:
+    if current is None or current.transaction_id is not None:
+        return None
+    return current.model_copy(update={"transaction_id": transaction_id})
 
 
 def _close_by_rule(current: Transaction | None, reason: str) -> Transaction | None:
