@@ -48,7 +48,6 @@ class Station:
         self.tally = tally
         self.state = state
         self.dialect = DIALECTS[state.version]
-        assert self.transport is not None  # sent only while connected
         self.url = url
         self.transport: WSTransport | None = None
         # (unique id, action, perf_counter at send, whether the script made the call)

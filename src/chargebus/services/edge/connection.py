@@ -194,7 +194,6 @@ class StationConnection(WSListener):
 
     def _end_throttle(self, rate: CallRate, since: float) -> None:
         now = time.monotonic()
-        assert self._edge.call_rate is not None  # a throttle needs a rate
         # Calls picows had read before the pause took tokens too: wait for those.
         wait = rate.wait(self._bucket_full_at, now)
         if wait:
