@@ -37,6 +37,7 @@ ACCESS_BUCKET = "access"  # the secret: password hashes, for workers and the ope
 ADMISSION_BUCKET = "admission"  # how stations are admitted, for edges and the sink too
 LOCAL_LISTS_BUCKET = "local-lists"
 CERTIFICATES_BUCKET = "certificates"
+RESERVATIONS_BUCKET = "reservations"
 SESSION_STREAM = "SESSIONS"
 COMMAND_STREAM = "COMMANDS"
 COMMAND_SINK_CONSUMER = "command-sink"
@@ -45,6 +46,7 @@ SESSION_SINK_CONSUMER = "session-sink"
 
 METER_SINK_CONSUMER = "meter-sink"
 STATUS_CONSUMER = "registry-status"
+RESERVATION_CONSUMER = "reservations"
 
 
 # The action comes before the station so that a consumer reads one action through one

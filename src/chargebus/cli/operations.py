@@ -13,7 +13,8 @@ from datetime import timedelta
 import orjson
 
 from chargebus.cli.common import (print_json, seconds, sender, station_id, timestamp,
-                                  token_id, whole_number, with_nats)
+                                  token_id, whole_number, with_nats, with_stores)
+from chargebus.domain import reservations
 from chargebus.domain.model import IdToken, TokenType
 from chargebus.domain.operations import (AttributeType, Availability, CancelReservation,
                                          ChangeAvailability, ClearCache, DataTransfer,
@@ -25,6 +26,7 @@ from chargebus.ocpp.clock import utc_now
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome
 from chargebus.operations.perform import Performed, perform, transaction_of
 from chargebus.runtime.config import Settings
+from chargebus.state.stores import Stores
 
 EVSE = whole_number(1)
 CONNECTOR = whole_number(1)
@@ -126,9 +128,18 @@ def register(commands) -> None:
                          help="send it even where chargebus would not authorize the token")
     reserve.set_defaults(build=_reserve)
 
-    reservations = commands.add_parser(
+    reservation_commands = commands.add_parser(
         "reservations", help="the reservations of stations").add_subparsers(title="reservations")
-    cancel = _command(reservations, "cancel", "cancel a reservation")
+    listing = reservation_commands.add_parser(
+        "list", help="the reservations chargebus made, and their state")
+    listing.add_argument("station_id", type=station_id, nargs="?",
+                         help="one station's (default: every station's)")
+    listing.add_argument("--all", action="store_true",
+                         help="also those ended in the last day (default: those in force "
+                              "or awaiting the station's answer)")
+    listing.add_argument("--json", action="store_true", help="each as a JSON line")
+    listing.set_defaults(command=_list_reservations)
+    cancel = _command(reservation_commands, "cancel", "cancel a reservation")
     cancel.add_argument("reservation_id", type=RESERVATION)
     cancel.set_defaults(build=lambda a: CancelReservation(reservation_id=a.reservation_id))
 
@@ -220,6 +231,33 @@ def _perform(settings: Settings, arguments: argparse.Namespace) -> int:
         return 0 if performed.taken else 1
 
     return with_nats(settings, run)
+
+
+def _list_reservations(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def show(stores: Stores, nc) -> int:
+        if arguments.station_id:
+            listing = await stores.reservations.get(arguments.station_id)
+            listings = [listing] if listing else []
+        else:
+            listings = await stores.reservations.all()
+        now = utc_now()
+        for reservation in sorted((each for listing in listings for each in listing.reservations),
+                                  key=lambda each: each.requested_at):
+            state = reservations.state(reservation, now)
+            if not arguments.all and state not in (reservations.ACCEPTED, "Requested"):
+                continue
+            if arguments.json:
+                print_json(reservation.model_dump(mode="json") | {"state": state})
+                continue
+            print(f"{reservation.reservation_id} {reservation.station_id} "
+                  f"evse {reservation.evse_id or 'any'} {reservation.id_token} until "
+                  f"{reservation.expires_at.isoformat(timespec='seconds')} {state}"
+                  + (f" transaction {reservation.transaction_id}"
+                     if reservation.transaction_id else "")
+                  + f" by {reservation.made_by}")
+        return 0
+
+    return with_stores(settings, show)
 
 
 def _first_line(error: ValueError) -> str:

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client
 
-from chargebus.domain import sessions
 from chargebus.domain.model import AuthorizationStatus, IdToken
-from chargebus.domain.operations import (NotInVersion, Operation, OperationResult, ReserveNow,
-                                         StartCharging)
+from chargebus.domain import reservations, sessions
+from chargebus.domain.operations import (CancelReservation, NotInVersion, Operation,
+                                         OperationResult, ReserveNow, StartCharging)
 from chargebus.ocpp import OcppVersion, codec
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import operations_of
 from chargebus.operations import audit
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_station
-from chargebus.state.records import RemoteStart
+from chargebus.state.records import RemoteStart, Reservation
 from chargebus.state.stores import Stores, active_key, remote_start_key, token_key
 
 
@@ -95,12 +95,33 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
             station_id=station_id, remote_start_id=operation.remote_start_id,
             id_token=operation.id_token.value, evse_id=operation.evse_id, sender=sender,
             requested_at=utc_now()), *key)
+    if isinstance(operation, ReserveNow):
+        # Kept before it is sent, as a remote start is: a start may use it at once.
+        assert operation.reservation_id is not None  # _for_token gave it one
+        reservation = Reservation(
+            reservation_id=operation.reservation_id, station_id=station_id,
+            evse_id=operation.evse_id, id_token=operation.id_token.value,
+            group_id=operation.group_id_token.value if operation.group_id_token else None,
+            expires_at=operation.expires_at, made_by=sender, requested_at=utc_now())
+        await stores.reservations.modify(
+            lambda listing: reservations.with_reservation(listing, reservation, utc_now()),
+            station_id)
     reply = await call_station(nc, station_id, action, payload, timeout, sender=sender)
+    answer = reply.body.get("status") if reply.outcome is Outcome.RESULT else reply.outcome
     if isinstance(operation, StartCharging):
-        answer = reply.body.get("status") if reply.outcome is Outcome.RESULT else reply.outcome
         await stores.remote_starts.modify(
             lambda current: current.model_copy(update={"answer": answer}) if current else None,
             *key)
+    if isinstance(operation, ReserveNow | CancelReservation) and answer is not None:
+        status = (reservations.CANCELLED if isinstance(operation, CancelReservation)
+                  else str(answer))
+        if status != reservations.CANCELLED or answer == reservations.ACCEPTED:
+            reservation_id = operation.reservation_id
+            assert reservation_id is not None  # given above, or by the operator
+            await stores.reservations.modify(
+                lambda listing: reservations.with_status(listing, reservation_id, status,
+                                                         utc_now()),
+                station_id)
     if reply.outcome is Outcome.RESULT:
         return Performed(station_id, operation, reply.outcome, version, action,
                          result=convert.result(operation, reply.body))

@@ -136,6 +136,33 @@ class RemoteStart(BaseModel):
     transaction_id: str | None = None
 
 
+class Reservation(BaseModel):
+    """A reservation chargebus sent (chargebus.domain.reservations says what is in force).
+    ``status``: None while the request is under way; then the station's answer
+    (Accepted, Occupied, Faulted, Rejected, Unavailable) or why it has none (timeout,
+    offline...); then how an accepted one ended: Used, Cancelled, or the station's
+    ReservationStatusUpdate (Expired, Removed). Expiry itself is read off ``expires_at``."""
+
+    reservation_id: int
+    station_id: str
+    evse_id: int | None = None  # None: any EVSE of the station (1.6 connector 0)
+    id_token: str
+    group_id: str | None = None  # 1.6 parentIdTag, 2.x groupIdToken
+    expires_at: datetime
+    made_by: str
+    requested_at: datetime
+    status: str | None = None
+    ended_at: datetime | None = None
+    transaction_id: str | None = None  # the transaction that used it
+
+
+class StationReservations(BaseModel):
+    """A station's reservations, in one record: a start reads them in one get."""
+
+    station_id: str
+    reservations: list[Reservation] = []
+
+
 class CertificateFacts(BaseModel):
     """What identifies a station's client certificate, and when it ends."""
 

@@ -11,7 +11,8 @@ from chargebus.bus import events, subjects
 from chargebus.state.identifiers import kv_key
 from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LocalList,
                                      Presence, RemoteStart, StationAccess, StationAdmission,
-                                     StationCertificates, StationInfo, Token, Transaction)
+                                     StationCertificates, StationInfo, StationReservations, Token,
+                                     Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
 
@@ -129,6 +130,7 @@ class Stores:
         self.local_lists = RecordStore(js, subjects.LOCAL_LISTS_BUCKET, LocalList)
         self.presence = RecordStore(js, subjects.PRESENCE_BUCKET, Presence)
         self.certificates = RecordStore(js, subjects.CERTIFICATES_BUCKET, StationCertificates)
+        self.reservations = RecordStore(js, subjects.RESERVATIONS_BUCKET, StationReservations)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:

@@ -82,6 +82,13 @@ def transaction_of(action: str, payload: dict) -> str | None:
     return None
 
 
+def reservation_of(action: str, payload: dict) -> tuple[int | None, int | None]:
+    """The reservation a start names (if any) and the EVSE (1.6 connector) it is on."""
+    if action != "StartTransaction":
+        return None, None
+    return payload.get("reservationId"), payload["connectorId"]
+
+
 def token_use(action: str, payload: dict) -> TokenUse | None:
     """A start counts against its token, a stop (whatever token it carries) ends that."""
     if action == "StartTransaction":

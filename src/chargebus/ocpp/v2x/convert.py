@@ -76,6 +76,18 @@ def transaction_of(action: str, payload: dict) -> str | None:
     return None
 
 
+def reservation_of(action: str, payload: dict) -> tuple[int | None, int | None]:
+    """The reservation a TransactionEvent names (if any) and the EVSE it is on."""
+    if action != "TransactionEvent":
+        return None, None
+    return payload.get("reservationId"), (payload.get("evse") or {}).get("id")
+
+
+def reservation_update(payload: dict) -> tuple[int, str]:
+    """ReservationStatusUpdate: which reservation, and how it ended (Expired, Removed)."""
+    return payload["reservationId"], payload["reservationUpdateStatus"]
+
+
 def token_use(action: str, payload: dict) -> TokenUse | None:
     """An event with the token that authorizes the transaction counts it against the
     token (normally Started; Updated where the EV was plugged in first); its end, or the

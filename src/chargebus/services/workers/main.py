@@ -12,6 +12,7 @@ from chargebus.services.workers.certificates import Certificates
 from chargebus.services.workers.password_checks import PasswordChecks
 from chargebus.services.workers.passwords import PasswordCheck
 from chargebus.services.workers.registry import Registry
+from chargebus.services.workers.reservations import Reservations
 from chargebus.services.workers.transactions import Transactions
 from chargebus.state.stores import Stores
 
@@ -21,7 +22,8 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
     stores = Stores(js)
     authorization = Authorization(stores, settings)
     registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER))
-    transactions = Transactions(js, stores, authorization, settings,
+    reservations = Reservations(stores, DeadLetters(js, subjects.RESERVATION_CONSUMER))
+    transactions = Transactions(js, stores, authorization, reservations, settings,
                                 DeadLetters(js, subjects.TRANSACTION_CONSUMER))
     certificates = Certificates(nc, stores, settings, authority_of(settings, nc))
 
@@ -48,6 +50,9 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         DurableConsumer(nc, subjects.OCPP_STREAM, subjects.STATUS_CONSUMER,
                         subjects.station_events("StatusNotification"), registry.record_statuses,
                         ack_wait=settings.consumer_ack_wait_seconds),
+        DurableConsumer(nc, subjects.OCPP_STREAM, subjects.RESERVATION_CONSUMER,
+                        subjects.station_events("ReservationStatusUpdate"),
+                        reservations.record_updates, ack_wait=settings.consumer_ack_wait_seconds),
     ] + [
         # One consumer per action: the rules of chargebus.domain.sessions give the same record
         # whatever order a transaction's events are applied in.

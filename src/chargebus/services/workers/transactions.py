@@ -28,12 +28,14 @@ from chargebus.bus.client import BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters
 from chargebus.bus.events import CallContext
 from chargebus.domain import sessions
-from chargebus.domain.model import TransactionEvent
+from chargebus.domain.model import (AuthorizationDecision, AuthorizationStatus, TokenUse,
+                                    TransactionEvent)
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import converter
 from chargebus.runtime.config import Settings
 from chargebus.runtime.periodic import Periodic
 from chargebus.services.workers.authorization import Authorization
+from chargebus.services.workers.reservations import Reservations
 from chargebus.ocpp import OcppVersion
 from chargebus.state.records import RemoteStart, Transaction
 from chargebus.state.stores import (ACTIVE_PREFIX, REMOTE_START_PREFIX, Stores, remote_start_key,
@@ -49,10 +51,11 @@ REMOTE_STARTS_KEPT = timedelta(days=1)
 
 class Transactions:
     def __init__(self, js: JetStreamContext, stores: Stores, authorization: Authorization,
-                 settings: Settings, dead_letters: DeadLetters):
+                 reservations: Reservations, settings: Settings, dead_letters: DeadLetters):
         self._js = js
         self._stores = stores
         self._authorization = authorization
+        self._reservations = reservations
         self._dead_letters = dead_letters
         self._reboot_grace = timedelta(seconds=settings.stale_reboot_grace_seconds)
         self._silence = timedelta(seconds=settings.stale_silence_seconds)
@@ -75,9 +78,20 @@ class Transactions:
         if context.action == "StartTransaction":
             transaction_id = str(await self._stores.next_transaction_id(
                 repeat_key=f"{context.station_id}/{convert.start_identity(payload)}"))
-        decision = await self._authorization.admit(
-            convert.id_token(context.action, payload),
-            convert.token_use(context.action, payload), context.station_id, transaction_id)
+        id_token = convert.id_token(context.action, payload)
+        use = convert.token_use(context.action, payload)
+        reservation = None
+        if use is TokenUse.CLAIM and id_token is not None:
+            allowed, reservation = await self._reservations.for_start(context, payload, id_token)
+            if not allowed:  # another token's reservation: not counted against this one
+                return convert.authorization_answer(
+                    context.action, AuthorizationDecision(status=AuthorizationStatus.INVALID),
+                    transaction_id)
+        decision = await self._authorization.admit(id_token, use, context.station_id,
+                                                   transaction_id)
+        if reservation is not None and decision is not None \
+                and decision.status is AuthorizationStatus.ACCEPTED:
+            await self._reservations.used(reservation, transaction_id)
         return convert.authorization_answer(context.action, decision, transaction_id)
 
     # -- the record ----------------------------------------------------------------
