@@ -16,6 +16,7 @@ Subject space (prefix ``cb``):
     cb.sys.ready.<service>          a service announces it is up
     cb.sink.query                   read-only SQL to the process that owns chdb
     cb.ca.sign                      a CSR to an external CA integration (security.authority)
+    cb.vendor.<vendor id>           a station's DataTransfer, to the integration of its vendor
     cb.deadletter.<consumer>        messages a consumer can never use, with the reason
     _INBOX.<identity key>.*         replies to one NATS identity's requests (security.permissions)
 
@@ -141,6 +142,20 @@ def session(station_id: str) -> str:
 
 def all_sessions() -> str:
     return f"{PREFIX}.session.>"
+
+
+def vendor_data(vendor_id: str) -> str:
+    """Where an integration answers the DataTransfers of one vendor id; the id escaped
+    into one subject token ('.' and every character outside [A-Za-z0-9-_] as '=' and
+    its UTF-8 bytes in hex: "com.example" is "com=2Eexample")."""
+    token = "".join(char if char.isascii() and (char.isalnum() or char in "-_")
+                    else "".join(f"={byte:02X}" for byte in char.encode())
+                    for char in vendor_id)
+    return f"{PREFIX}.vendor.{token}"
+
+
+def all_vendor_data() -> str:
+    return f"{PREFIX}.vendor.>"
 
 
 def command_record(station_id: str, action: str) -> str:

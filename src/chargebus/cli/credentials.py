@@ -1,6 +1,7 @@
 """`chargebus credentials` and `chargebus setup`: the NATS identities and the topology.
 
-    credentials make --out DIR --edges a,b [--ca]   every seed and nats-server's
+    credentials make --out DIR --edges a,b [--ca] [--data-transfer]
+                                                     every seed and nats-server's
                                                      authorization file, for production
     credentials add-edge NODE [--data-dir D]         one more edge for a running
                                                      `chargebus run`, which nats-server
@@ -35,6 +36,8 @@ def register(commands) -> None:
     make.add_argument("--edges", type=node_ids, required=True,
                       help="the edges' node ids, comma-separated")
     make.add_argument("--ca", action="store_true", help="also an identity for a CA integration")
+    make.add_argument("--data-transfer", action="store_true",
+                      help="also an identity for an integration that answers DataTransfers")
     make.set_defaults(command=_make)
     add_edge = group.add_parser("add-edge", help="an identity for one more edge of the "
                                                  "running `chargebus run` of --data-dir")
@@ -58,7 +61,8 @@ def node_ids(text: str) -> list[str]:
 
 
 def _make(settings: Settings, arguments: argparse.Namespace) -> int:
-    authorization = credentials.make(arguments.out, arguments.edges, ca=arguments.ca)
+    authorization = credentials.make(arguments.out, arguments.edges, ca=arguments.ca,
+                                     data_transfer=arguments.data_transfer)
     print(f"{authorization}: include it in nats-server's configuration; give each "
           f"process its own seed in CHARGEBUS_NATS_CREDENTIALS")
     return 0

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # of the request, for its token and connector (1.6 carries no reference: the
     # driver has the station's ConnectionTimeOut to plug in). Remote starts are kept a day.
     remote_start_window_seconds: float = Field(180.0, gt=0)
+    # How long the edge waits for the integration of a DataTransfer's vendor id before
+    # it answers Rejected (a station waits for its answer, usually 30 s or more).
+    data_transfer_timeout_seconds: float = Field(5.0, gt=0)
 
     # Station certificates (chargebus.security.certificates). chargebus signs stations' CSRs with
     # its own CA: made on first start in <data_dir>/ca unless the operator gives its

@@ -108,7 +108,8 @@ class EmbeddedSystem:
                 return 1
         # Seeds made on the first start are kept; the authorization file is written
         # again, with any edge added since (chargebus credentials add-edge).
-        credentials.make(self._credentials, [self.settings.edge_node_id])
+        # And one for an integration that answers DataTransfers beside `chargebus run`.
+        credentials.make(self._credentials, [self.settings.edge_node_id], data_transfer=True)
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self._stopping.set)

@@ -66,7 +66,7 @@ def ensure(folder: Path, identity: Identity) -> Path:
 
 def identities(folder: Path) -> list[Identity]:
     """Every identity that has a seed in the folder."""
-    found = [Identity(role) for role in (*SERVICE_ROLES, Role.CA)
+    found = [Identity(role) for role in (*SERVICE_ROLES, Role.CA, Role.DATA_TRANSFER)
              if Identity(role).seed_file(folder).exists()]
     edges = folder / EDGES_FOLDER
     if edges.is_dir():
@@ -92,15 +92,19 @@ def write_authorization(folder: Path) -> Path:
     return path
 
 
-def make(folder: Path, edges: list[str], ca: bool = False) -> Path:
-    """The seeds of the services, of these edges (and of a CA integration), kept where
-    they exist already, and the authorization file for all in the folder."""
+def make(folder: Path, edges: list[str], ca: bool = False, data_transfer: bool = False
+         ) -> Path:
+    """The seeds of the services, of these edges (and of a CA integration, of a
+    DataTransfer integration), kept where they exist already, and the authorization
+    file for all in the folder."""
     for role in SERVICE_ROLES:
         ensure(folder, Identity(role))
     for node_id in edges:
         ensure(folder, Identity(Role.EDGE, node_id))
     if ca:
         ensure(folder, Identity(Role.CA))
+    if data_transfer:
+        ensure(folder, Identity(Role.DATA_TRANSFER))
     return write_authorization(folder)
 
 

@@ -21,6 +21,7 @@ acknowledge its messages.
                presence, serves only its own command subject and records those calls
                in the audit trail
     ca         an external CA integration: answers signing requests
+    data-transfer  a vendor's integration: answers stations' DataTransfers
 """
 from dataclasses import dataclass
 from enum import Enum
@@ -37,6 +38,7 @@ class Role(str, Enum):
     SINK = "sink"
     EDGE = "edge"
     CA = "ca"
+    DATA_TRANSFER = "data-transfer"
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,10 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 subjects.all_station_events(), subjects.all_worker_requests(),
                 subjects.edge_about(node_id), *_kv_write(subjects.PRESENCE_BUCKET),
                 subjects.command_records(),  # the audit trail of the calls it sends
+                subjects.all_vendor_data(),  # DataTransfers, to their vendors' integrations
                 *_kv_read(subjects.ADMISSION_BUCKET)),
             subscribe=(inbox, subjects.edge_commands(node_id), subjects.edge_about(node_id),
                        subjects.edges_about()))
+    if role is Role.DATA_TRANSFER:
+        return Permissions(publish=(), subscribe=(inbox, subjects.all_vendor_data()))
     return Permissions(publish=(), subscribe=(inbox, subjects.certificate_signing()))

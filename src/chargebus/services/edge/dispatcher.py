@@ -1,22 +1,29 @@
 """Decides what answers a station's call, and gets the answer over the bus."""
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import orjson
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 
-from chargebus.bus import subjects
+from chargebus.bus import events, subjects
 from chargebus.bus.client import BusClient
 from chargebus.bus.events import CallContext
 from chargebus.bus.rpc import ask_worker
-from chargebus.ocpp import Fault, OcppError
+from chargebus.ocpp import Fault, OcppError, codec
 from chargebus.ocpp.clock import ocpp_timestamp
 from chargebus.runtime.config import Settings
 from chargebus.services.edge.metrics import EdgeMetrics
 from chargebus.services.edge.routing import Route, route_of
 
-# The DataTransfer status for a vendorId no integration of chargebus knows: all of them.
+log = logging.getLogger(__name__)
+
+# The DataTransfer status for a vendorId no integration serves, and for an integration
+# that did not answer in time or answered what the version does not allow.
 UNKNOWN_VENDOR = "UnknownVendorId"
+NOT_ANSWERED = "Rejected"
 
 
 class Pausable(Protocol):
@@ -67,6 +74,7 @@ class Dispatcher:
         self._nc = nc
         self._js = nc.jetstream()
         self._worker_timeout = settings.worker_request_timeout
+        self._vendor_timeout = settings.data_transfer_timeout_seconds
         self._metrics = metrics
         self.window = PublishWindow(settings.edge_publish_window, connections, metrics)
 
@@ -81,6 +89,8 @@ class Dispatcher:
             return self._answer_here(context)
         # mypy narrows a Flag past `is` as if its members were all its values.
         answer = self._answer_here(context) if Route.EDGE in route else None  # type: ignore[operator]
+        if Route.VENDOR in route:
+            answer = await self._ask_vendor(context, payload_json)
         if Route.WORKER in route:
             with self._metrics.timer("worker"):
                 answer = await ask_worker(self._nc, context, payload_json,
@@ -94,9 +104,33 @@ class Dispatcher:
     def _answer_here(self, context: CallContext) -> dict:
         if context.action == "Heartbeat":
             return {"currentTime": ocpp_timestamp()}
-        if context.action == "DataTransfer":
-            return {"status": UNKNOWN_VENDOR}
         raise OcppError(Fault.INTERNAL, f"the edge has no answer for {context.action}")
+
+    async def _ask_vendor(self, context: CallContext, payload_json: bytes) -> dict:
+        """A DataTransfer's answer from the integration of its vendor id."""
+        vendor_id = orjson.loads(payload_json)["vendorId"]
+        try:
+            reply = await self._nc.request(
+                subjects.vendor_data(vendor_id), payload_json, timeout=self._vendor_timeout,
+                headers={events.STATION: context.station_id,
+                         events.VERSION: context.version.value})
+        except NoRespondersError:
+            return {"status": UNKNOWN_VENDOR}
+        except NatsTimeoutError:
+            log.warning("DataTransfer of %s from %s: its integration did not answer in "
+                        "%g s", vendor_id, context.station_id, self._vendor_timeout)
+            return {"status": NOT_ANSWERED}
+        try:
+            answer = orjson.loads(reply.data)
+            if not isinstance(answer, dict):
+                raise ValueError("not a JSON object")
+            codec.check_result(codec.dialect_of(context.version), "DataTransfer", answer)
+        except (ValueError, codec.BrokenFrame) as error:
+            log.warning("DataTransfer of %s from %s: its integration's answer is no "
+                        "DataTransfer answer of %s: %s", vendor_id, context.station_id,
+                        context.version.value, getattr(error, "description", error))
+            return {"status": NOT_ANSWERED}
+        return answer
 
     async def _record(self, context: CallContext, body: bytes, answer: bytes | None) -> None:
         """Keep the call in the OCPP stream; only JetStream's ack lets the edge answer."""

@@ -14,6 +14,7 @@ class Route(enum.Flag):
     EDGE = enum.auto()  # answered by the edge itself; needs no state
     RECORD = enum.auto()  # written to the OCPP stream and acknowledged by JetStream
     WORKER = enum.auto()  # answered by a worker, from and into the state in KV
+    VENDOR = enum.auto()  # answered by an integration of its vendor id, if one serves it
 
 
 _SHARED = {
@@ -22,9 +23,9 @@ _SHARED = {
     "Authorize": Route.WORKER,
     "StatusNotification": Route.RECORD,
     "MeterValues": Route.RECORD,
-    # A vendor's extension: chargebus knows none, so the edge answers UnknownVendorId
-    # (1.6 and 2.x alike) and keeps the call for whatever comes to know one.
-    "DataTransfer": Route.EDGE | Route.RECORD,
+    # A vendor's extension: asked of the integration that serves its vendor id
+    # (subjects.vendor_data), UnknownVendorId where none does; kept with its answer.
+    "DataTransfer": Route.VENDOR | Route.RECORD,
     # The CSR is checked and answered by a worker, which then has it signed and sends
     # CertificateSigned (chargebus.security.certificates).
     "SignCertificate": Route.WORKER,
