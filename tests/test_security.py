@@ -111,7 +111,7 @@ async def test_profile_1_passwords_are_stored_hashed(system, stores):
     register(system, station_id)
     record = await stores.access.get(station_id)
     assert record.password_hash.startswith("scrypt$") and PASSWORD not in record.password_hash
-    listed = system.cli("stations", "list")
+    listed = system.cli("stations", "admitted")
     assert PASSWORD not in listed.stdout and "scrypt" not in listed.stdout
     assert {"station_id": station_id, "versions": None, "security_profile": None,
             "boot_status": None, "heartbeat_interval": None, "site": None,

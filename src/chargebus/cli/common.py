@@ -92,6 +92,14 @@ def timestamp(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r}") from None
 
 
+def version(text: str) -> OcppVersion:
+    try:
+        return OcppVersion(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"versions are {', '.join(v.value for v in OcppVersion)}, not {text!r}") from None
+
+
 def versions(text: str) -> list[OcppVersion]:
     try:
         return [OcppVersion(name.strip()) for name in text.split(",") if name.strip()]

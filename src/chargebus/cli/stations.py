@@ -3,11 +3,12 @@ import argparse
 import sys
 
 from chargebus.cli import station_security
-from chargebus.cli.common import print_json, station_id, versions, with_stores
+from chargebus.cli.common import print_json, station_id, version, versions, with_stores
 from chargebus.domain.model import RegistrationStatus
 from chargebus.runtime.config import Settings
 from chargebus.security.passwords import WeakPassword, hash_password
 from chargebus.state.edges import running_edges
+from chargebus.state.fleet import ConnectorView, fleet, matches
 from chargebus.state.records import StationAccess, StationAdmission
 from chargebus.state.stores import Stores
 
@@ -30,8 +31,19 @@ def register(commands) -> None:
     remove = stations.add_parser("remove", help="remove a station's access record")
     remove.add_argument("station_id", type=station_id)
     remove.set_defaults(command=_remove)
-    listing = stations.add_parser("list", help="list stations with access records")
+    listing = stations.add_parser(
+        "list", help="every station seen or admitted: model, firmware, version, online, "
+                     "edge, last seen, connectors")
+    online = listing.add_mutually_exclusive_group()
+    online.add_argument("--online", action="store_const", const=True, dest="online")
+    online.add_argument("--offline", action="store_const", const=False, dest="online")
+    listing.add_argument("--status", help="with a connector in this status, e.g. Faulted")
+    listing.add_argument("--version", type=version,
+                         help="speaking this OCPP version, e.g. ocpp1.6")
+    listing.add_argument("--json", action="store_true", help="each station as a JSON line")
     listing.set_defaults(command=_list)
+    admitted = stations.add_parser("admitted", help="the stations' access records (JSON lines)")
+    admitted.set_defaults(command=_admitted)
     show = stations.add_parser("show", help="what is known of a station: boot, connector "
                                "statuses, online state")
     show.add_argument("station_id", type=station_id)
@@ -103,6 +115,33 @@ def _remove(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _list(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def listing(stores: Stores, nc) -> None:
+        for view in await fleet(stores):
+            if not matches(view, arguments.online, arguments.status, arguments.version):
+                continue
+            if arguments.json:
+                print_json(view.model_dump(mode="json"))
+                continue
+            seen = "online" if view.online else (
+                f"offline since {view.last_seen.isoformat(timespec='seconds')}"
+                if view.last_seen else "never connected")
+            connectors = " ".join(_connector(connector) for connector in view.connectors)
+            print(f"{view.station_id} {view.version.value if view.version else '-'} "
+                  f"{view.vendor or '-'}/{view.model or '-'} fw {view.firmware_version or '-'} "
+                  f"{seen}{f' on {view.edge_id}' if view.edge_id else ''}"
+                  f"{f' {connectors}' if connectors else ''}")
+
+    return with_stores(settings, listing)
+
+
+def _connector(connector: ConnectorView) -> str:
+    where = str(connector.evse_id)
+    if connector.connector_id:
+        where += f"/{connector.connector_id}"
+    return f"{where}:{connector.status}"
+
+
+def _admitted(settings: Settings, arguments: argparse.Namespace) -> int:
     async def listing(stores: Stores, nc) -> None:
         secrets = {access.station_id: access for access in await stores.access.all()}
         for admission in await stores.admission.all():

@@ -101,6 +101,17 @@ def series_sql(station: str, measurand: str, since: datetime, until: datetime) -
         ORDER BY at, evse_id, phase"""
 
 
+def latest_registers_sql(transactions: list[tuple[str, str]]) -> str:
+    """Per transaction (station, id), its last energy register reading in Wh."""
+    listed = ", ".join(f"({_text(station)}, {_text(transaction_id)})"
+                       for station, transaction_id in transactions)
+    return f"""
+        SELECT station, transaction_id, argMax(value, ts) AS wh FROM {SAMPLES}
+        WHERE measurand = 'Energy.Active.Import.Register' AND unit = 'Wh'
+          AND (station, transaction_id) IN ({listed})
+        GROUP BY station, transaction_id"""
+
+
 class Analytics:
     def __init__(self, ask: Callable[[str], Awaitable[list[dict]]]):
         self._ask = ask
@@ -123,6 +134,13 @@ class Analytics:
 
     async def silent(self, minutes: int, at: datetime) -> list[dict]:
         return await self._ask(silent_sql(minutes, at))
+
+    async def latest_registers(self, transactions: list[tuple[str, str]]
+                               ) -> dict[tuple[str, str], float]:
+        if not transactions:
+            return {}
+        rows = await self._ask(latest_registers_sql(transactions))
+        return {(row["station"], row["transaction_id"]): float(row["wh"]) for row in rows}
 
     async def series(self, station: str, measurand: str, since: datetime,
                      until: datetime) -> list[dict]:

@@ -10,13 +10,14 @@ table; ``chargebus commands log`` reads the stream.
 import logging
 import time
 import uuid
+from collections import deque
 from datetime import datetime, timedelta
 
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import BaseModel
 
 from chargebus.bus import events, subjects
+from chargebus.bus.replay import replay
 from chargebus.ocpp.clock import utc_now
 
 log = logging.getLogger(__name__)
@@ -78,28 +79,10 @@ async def record(js: JetStreamContext, entry: CommandRecord) -> bool:
 
 
 async def read(js: JetStreamContext, station_id: str | None, since: datetime,
-               limit: int, idle: float = 2.0) -> list[CommandRecord]:
+               limit: int) -> list[CommandRecord]:
     """The last ``limit`` records from ``since`` on, of one station or of all, oldest
     first."""
-    subscription = await js.subscribe(
-        subjects.command_records(station_id), ordered_consumer=True,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
-                              opt_start_time=since))
-    found: list[CommandRecord] = []
-    try:
-        info = await subscription.consumer_info()
-        # Those pushed to us already no longer count as pending: both say whether any came.
-        pending = (info.num_pending or 0) + (info.delivered.consumer_seq or 0
-                                             if info.delivered else 0)
-        while pending:
-            try:
-                msg = await subscription.next_msg(timeout=idle)
-            except TimeoutError:  # the stream lost them meanwhile (its limits)
-                break
-            found.append(CommandRecord.model_validate_json(msg.data))
-            found = found[-limit:]
-            pending = msg.metadata.num_pending
-    finally:
-        await subscription.unsubscribe()
-    return found
-
+    found: deque[CommandRecord] = deque(maxlen=limit)
+    async for msg in replay(js, subjects.command_records(station_id), since=since):
+        found.append(CommandRecord.model_validate_json(msg.data))
+    return list(found)

@@ -8,6 +8,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel
 
 from chargebus.bus import events, subjects
+from chargebus.bus.replay import replay
 from chargebus.state.identifiers import kv_key
 from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LocalList,
                                      Presence, RemoteStart, StationAccess, StationAdmission,
@@ -93,24 +94,15 @@ class RecordStore(Generic[Record]):
         await kv.delete(kv_key(*key))
 
     async def all(self, *prefix: str) -> list[Record]:
-        """Every record of the bucket, or those whose key starts with the parts ``prefix``."""
-        kv = await self._kv()
-        # The stream behind the bucket lists its subjects, filtered on the server (a KV
-        # watch can signal "no more" before the last keys reach it, and nats-py's own
-        # keys(filters=...) matches substrings of every key, client-side).
+        """Every record of the bucket, or those whose key starts with the parts ``prefix``:
+        the latest value of each key, through one ordered consumer (bus.replay)."""
         stream_subject = subjects.kv_key_prefix(self._bucket_name)
-        info = await self._js.stream_info(
-            subjects.kv_stream(self._bucket_name),
-            subjects_filter=stream_subject + (f"{kv_key(*prefix)}.>" if prefix else ">"))
-        keys = [subject[len(stream_subject):] for subject in (info.state.subjects or {})]
         records = []
-        for key in keys:
-            try:
-                entry = await kv.get(key)
-            except KeyNotFoundError:  # deleted since it was listed
-                continue
-            if entry.value:
-                records.append(self._model.model_validate_json(entry.value))
+        async for msg in replay(
+                self._js, stream_subject + (f"{kv_key(*prefix)}.>" if prefix else ">"),
+                latest_per_subject=True):
+            if msg.data:  # a deleted or purged key has none
+                records.append(self._model.model_validate_json(msg.data))
         return records
 
 
