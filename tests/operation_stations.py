@@ -24,6 +24,7 @@ VARIABLES_2X = {("OCPPCommCtrlr", "HeartbeatInterval"): (False, "300"),
                 ("SampledDataCtrlr", "TxUpdatedInterval"): (False, "60"),
                 ("SecurityCtrlr", "SecurityProfile"): (True, "0")}
 EVSES = (1, 2)
+REBOOT_REQUIRED = {"MeterValueSampleInterval"}  # 1.6 keys taken at the next start
 TRIGGERABLE = {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
 
 
@@ -107,7 +108,8 @@ class Station16(ChargePoint16):
         if CONFIGURATION_16[key][0]:
             return result16.ChangeConfiguration(status="Rejected")
         self.configuration[key] = value
-        return result16.ChangeConfiguration(status="Accepted")
+        return result16.ChangeConfiguration(
+            status="RebootRequired" if key in REBOOT_REQUIRED else "Accepted")
 
     @on("DataTransfer")
     def data_transfer(self, vendor_id, message_id=None, data=None):
@@ -141,6 +143,12 @@ def _station_2x(base, calls, results):
             self.silent = False
             self.starts_on_remote = True
             self.transactions: list[str] = []
+            # The device model it reports: its variables and as many more as asked for.
+            self.extra_variables = 0
+            self.part_size = 100
+            self.part_order: list[int] | None = None  # seqNos in the order sent
+            self.parts_withheld: set[int] = set()
+            self.base_reports: list[int] = []
 
         async def route_message(self, raw_msg):
             if self.silent:
@@ -164,6 +172,39 @@ def _station_2x(base, calls, results):
                                             "remote_start_id": remote_start_id},
                 evse={"id": evse_id or 1, "connector_id": 1}, id_token=id_token))
             self.transactions.append(transaction_id)
+
+        @on("GetBaseReport")
+        def get_base_report(self, request_id, report_base):
+            self.base_reports.append(request_id)
+            return results.GetBaseReport(status="Accepted")
+
+        @after("GetBaseReport")
+        async def send_report(self, request_id, report_base):
+            inventory = [{"component": {"name": component}, "variable": {"name": variable},
+                          "variable_attribute": [{"type": "Actual", "value": value,
+                                                  "mutability": "ReadOnly" if read_only
+                                                  else "ReadWrite"}],
+                          "variable_characteristics": {"data_type": "string",
+                                                       "supports_monitoring": False}}
+                         for (component, variable), (read_only, value) in VARIABLES_2X.items()]
+            inventory += [{"component": {"name": "Connector", "evse": {"id": 1 + index % 2,
+                                                                      "connector_id": 1},
+                                         "instance": f"i{index // 2}"},
+                           "variable": {"name": "Available"},
+                           "variable_attribute": [{"type": "Actual", "value": "true",
+                                                   "mutability": "ReadOnly"}],
+                           "variable_characteristics": {"data_type": "boolean",
+                                                        "supports_monitoring": True}}
+                          for index in range(self.extra_variables)]
+            parts = [inventory[start:start + self.part_size]
+                     for start in range(0, len(inventory), self.part_size)]
+            order = self.part_order or list(range(len(parts)))
+            for seq_no in order:
+                if seq_no in self.parts_withheld:
+                    continue
+                await self.call(calls.NotifyReport(
+                    request_id=request_id, generated_at=_now(), seq_no=seq_no,
+                    tbc=seq_no < len(parts) - 1, report_data=parts[seq_no]))
 
         @on("RequestStopTransaction")
         def request_stop(self, transaction_id):

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from chargebus.state.stores import (ACTIVE_PREFIX, CLAIM_PREFIX, REMOTE_START_PREFIX,
-                                    TRANSACTION_PREFIX)
+from chargebus.state.stores import (ACTIVE_PREFIX, CLAIM_PREFIX, COMPONENT_PREFIX,
+                                    REMOTE_START_PREFIX, REPORT_PREFIX, TRANSACTION_PREFIX)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The compiled core's generated modules hold no vocabulary and are rewritten by generators.
@@ -36,8 +36,8 @@ KEYS_OWNER = "src/chargebus/state/stores.py"
 # the streams behind buckets, and inboxes.
 SUBJECT = re.compile(r"\bcb\.\w+\.|\$JS\b|\$KV\b|\bKV_|_INBOX\b")
 HEADER = re.compile(r"^(Chargebus|Nats)-")
-KEY_PREFIXES = frozenset({ACTIVE_PREFIX, CLAIM_PREFIX, REMOTE_START_PREFIX,
-                          TRANSACTION_PREFIX})
+KEY_PREFIXES = frozenset({ACTIVE_PREFIX, CLAIM_PREFIX, COMPONENT_PREFIX, REMOTE_START_PREFIX,
+                          REPORT_PREFIX, TRANSACTION_PREFIX})
 # The store methods that take a key's parts, and the keyword that takes a key prefix.
 KEY_METHODS = frozenset({"get", "get_with_revision", "put", "create", "modify", "delete",
                          "all"})

@@ -39,6 +39,7 @@ ADMISSION_BUCKET = "admission"  # how stations are admitted, for edges and the s
 LOCAL_LISTS_BUCKET = "local-lists"
 CERTIFICATES_BUCKET = "certificates"
 RESERVATIONS_BUCKET = "reservations"
+DEVICE_MODEL_BUCKET = "device-model"
 SESSION_STREAM = "SESSIONS"
 COMMAND_STREAM = "COMMANDS"
 COMMAND_SINK_CONSUMER = "command-sink"
@@ -48,6 +49,7 @@ SESSION_SINK_CONSUMER = "session-sink"
 METER_SINK_CONSUMER = "meter-sink"
 STATUS_CONSUMER = "registry-status"
 RESERVATION_CONSUMER = "reservations"
+DEVICE_MODEL_CONSUMER = "device-model"
 
 
 # The action comes before the station so that a consumer reads one action through one

@@ -68,6 +68,7 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.LOCAL_LISTS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.CERTIFICATES_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.RESERVATIONS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.DEVICE_MODEL_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

@@ -7,6 +7,7 @@ chargebus.operations.perform; what is decided about it is decided there. Exit 0 
 station took it, 1 when it did not or could not answer, 2 when chargebus refused it.
 """
 import argparse
+import asyncio
 import sys
 from datetime import timedelta
 
@@ -15,10 +16,12 @@ import orjson
 from chargebus.cli.common import (print_json, seconds, sender, station_id, timestamp,
                                   token_id, whole_number, with_nats, with_stores)
 from chargebus.domain import reservations
+from chargebus.domain.devicemodel import ComponentRef
 from chargebus.domain.model import IdToken, TokenType
 from chargebus.domain.operations import (AttributeType, Availability, CancelReservation,
                                          ChangeAvailability, ClearCache, DataTransfer,
-                                         GetConfiguration, Operation, Reset, ReserveNow,
+                                         GetConfiguration, Operation, ReadDeviceModel, Reset,
+                                         ReserveNow,
                                          ResetKind, ResetWhen, SetConfiguration,
                                          StartCharging, StopCharging, TriggerMessage,
                                          UnlockConnector, VariableName, VariableSetting)
@@ -26,7 +29,7 @@ from chargebus.ocpp.clock import utc_now
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome
 from chargebus.operations.perform import Performed, perform, transaction_of
 from chargebus.runtime.config import Settings
-from chargebus.state.stores import Stores
+from chargebus.state.stores import Stores, components_of, reports_of
 
 EVSE = whole_number(1)
 CONNECTOR = whole_number(1)
@@ -107,6 +110,15 @@ def register(commands) -> None:
     _variable_options(change)
     change.set_defaults(build=lambda a: SetConfiguration(
         settings=[_setting(text, a) for text in a.settings]))
+
+    fetch = _command(config, "fetch", "read the whole configuration into chargebus "
+                     "(1.6 GetConfiguration; 2.x GetBaseReport, its reports kept as they come)")
+    fetch.set_defaults(build=lambda a: ReadDeviceModel())
+    show = config.add_parser("show", help="the configuration chargebus holds of a station")
+    show.add_argument("station_id", type=station_id)
+    show.add_argument("--component", help="2.x: this component's variables only")
+    show.add_argument("--json", action="store_true", help="each component as a JSON line")
+    show.set_defaults(command=_show_configuration)
 
     transfer = _command(commands, "data-transfer", "send a vendor's DataTransfer")
     transfer.add_argument("vendor_id")
@@ -231,6 +243,51 @@ def _perform(settings: Settings, arguments: argparse.Namespace) -> int:
         return 0 if performed.taken else 1
 
     return with_nats(settings, run)
+
+
+def _show_configuration(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def show(stores: Stores, nc) -> int:
+        components, reports = await asyncio.gather(
+            stores.components.all(*components_of(arguments.station_id)),
+            stores.reports.all(*reports_of(arguments.station_id)))
+        if arguments.component:
+            wanted = arguments.component.casefold()
+            components = [each for each in components
+                          if (each.ref.name or "").casefold() == wanted]
+        if not components and not reports:
+            print(f"chargebus config show: chargebus holds no configuration of "
+                  f"{arguments.station_id} (chargebus config fetch asks for it)", file=sys.stderr)
+            return 1
+        for component in components:
+            if arguments.json:
+                print_json(component.model_dump(mode="json"))
+                continue
+            where = _component_label(component.ref)
+            for variable in component.variables.values():
+                name = variable.name + (f".{variable.instance}" if variable.instance else "")
+                for kind, attribute in variable.attributes.items():
+                    value = "(write-only)" if attribute.value is None else attribute.value
+                    marks = [kind] + ([attribute.mutability] if attribute.mutability else [])
+                    if variable.reboot_required:
+                        marks.append("reboot required")
+                    print(f"{where}{name} = {value} ({', '.join(marks)})")
+        if not arguments.json:
+            for report in sorted(reports, key=lambda each: each.request_id):
+                state = ("complete" if report.complete else
+                         f"parts missing: {', '.join(map(str, report.missing)) or 'the last'}")
+                print(f"report {report.request_id}: {len(report.seq_nos)} parts, {state}")
+        return 0
+
+    return with_stores(settings, show)
+
+
+def _component_label(ref: ComponentRef) -> str:
+    if ref.name is None:  # 1.6 keys
+        return ""
+    label = ref.name + (f".{ref.instance}" if ref.instance else "")
+    if ref.evse_id is not None:
+        label += f"@{ref.evse_id}" + (f":{ref.connector_id}" if ref.connector_id else "")
+    return label + "/"
 
 
 def _list_reservations(settings: Settings, arguments: argparse.Namespace) -> int:

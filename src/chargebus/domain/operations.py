@@ -139,6 +139,14 @@ class GetConfiguration(Operation):
     names: list[VariableName] = []
 
 
+class ReadDeviceModel(Operation):
+    """The station's whole configuration into chargebus: 1.6 GetConfiguration of every
+    key; 2.x GetBaseReport FullInventory, whose NotifyReport parts the workers keep."""
+
+    NAME: ClassVar[str] = "config-fetch"
+    request_id: int | None = Field(default=None, ge=0)  # perform gives one when None
+
+
 class VariableSetting(BaseModel):
     name: VariableName
     value: str

@@ -14,11 +14,12 @@ from nats.aio.client import Client
 from chargebus.domain.model import AuthorizationStatus, IdToken
 from chargebus.domain import reservations, sessions
 from chargebus.domain.operations import (CancelReservation, NotInVersion, Operation,
-                                         OperationResult, ReserveNow, StartCharging)
+                                         OperationResult, ReadDeviceModel, ReserveNow,
+                                         StartCharging)
 from chargebus.ocpp import OcppVersion, codec
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import operations_of
-from chargebus.operations import audit
+from chargebus.operations import audit, configuration
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_station
 from chargebus.state.records import RemoteStart, Reservation
 from chargebus.state.stores import Stores, active_key, remote_start_key, token_key
@@ -76,6 +77,8 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         refusal, operation = await _for_token(stores, operation, force)
         if refusal is not None:
             return await ended(Outcome.REFUSED, refusal, version)
+    if isinstance(operation, ReadDeviceModel) and operation.request_id is None:
+        operation = operation.model_copy(update={"request_id": await stores.next_operation_id()})
     convert = operations_of(version)
     try:
         action, payload = convert.request(operation)
@@ -123,8 +126,9 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
                                                          utc_now()),
                 station_id)
     if reply.outcome is Outcome.RESULT:
-        return Performed(station_id, operation, reply.outcome, version, action,
-                         result=convert.result(operation, reply.body))
+        result = convert.result(operation, reply.body)
+        await configuration.record(stores, station_id, operation, result)
+        return Performed(station_id, operation, reply.outcome, version, action, result=result)
     if reply.outcome is Outcome.ERROR:
         return Performed(station_id, operation, reply.outcome, version, action,
                          reason=f"{reply.body.get('errorCode')}: "

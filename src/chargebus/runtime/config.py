@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     # How long the edge waits for the integration of a DataTransfer's vendor id before
     # it answers Rejected (a station waits for its answer, usually 30 s or more).
     data_transfer_timeout_seconds: float = Field(5.0, gt=0)
+    # A station's configuration (1.6 keys, the 2.x device model) is asked for when it
+    # first boots and when its firmware changes, as CitrineOS does.
+    device_model_on_boot: bool = True
 
     # Station certificates (chargebus.security.certificates). chargebus signs stations' CSRs with
     # its own CA: made on first start in <data_dir>/ca unless the operator gives its

@@ -73,7 +73,8 @@ def _durable_consumers(stream: str, names: tuple[str, ...]) -> tuple[str, ...]:
                  for subject in subjects.durable_consumer_api(stream, name))
 
 
-_WORKER_CONSUMERS = (subjects.STATUS_CONSUMER, subjects.RESERVATION_CONSUMER, *(
+_WORKER_CONSUMERS = (subjects.STATUS_CONSUMER, subjects.RESERVATION_CONSUMER,
+                     subjects.DEVICE_MODEL_CONSUMER, *(
     subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action)
     for action in TRANSACTION_ACTIONS))
 _SINK_CONSUMERS = tuple(subjects.action_consumer(subjects.METER_SINK_CONSUMER, action)
@@ -95,7 +96,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_kv_write(subjects.TOKENS_BUCKET), *_kv_write(subjects.TRANSACTIONS_BUCKET),
                 *_kv_write(subjects.ACCESS_BUCKET), *_kv_write(subjects.ADMISSION_BUCKET),
                 *_kv_write(subjects.LOCAL_LISTS_BUCKET), *_kv_write(subjects.CERTIFICATES_BUCKET),
-                *_kv_write(subjects.RESERVATIONS_BUCKET),
+                *_kv_write(subjects.RESERVATIONS_BUCKET), *_kv_write(subjects.DEVICE_MODEL_BUCKET),
                 *_kv_read(subjects.PRESENCE_BUCKET),
                 # A station's certificate is signed only where its edge proved its id:
                 # the workers ask that edge which security profile it runs.
@@ -103,6 +104,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 subjects.all_sessions(), subjects.transaction_id_counter(),
                 subjects.dead_letter(subjects.STATUS_CONSUMER),
                 subjects.dead_letter(subjects.RESERVATION_CONSUMER),
+                subjects.dead_letter(subjects.DEVICE_MODEL_CONSUMER),
                 subjects.dead_letter(subjects.TRANSACTION_CONSUMER),
                 subjects.all_station_commands(), subjects.command_records(),
                 subjects.certificate_signing()),

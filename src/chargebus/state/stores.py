@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from chargebus.bus import events, subjects
 from chargebus.bus.replay import replay
+from chargebus.domain.devicemodel import Component, ComponentRef, ReportProgress
 from chargebus.state.identifiers import kv_key
 from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LocalList,
                                      Presence, RemoteStart, StationAccess, StationAdmission,
@@ -123,6 +124,8 @@ class Stores:
         self.presence = RecordStore(js, subjects.PRESENCE_BUCKET, Presence)
         self.certificates = RecordStore(js, subjects.CERTIFICATES_BUCKET, StationCertificates)
         self.reservations = RecordStore(js, subjects.RESERVATIONS_BUCKET, StationReservations)
+        self.components = RecordStore(js, subjects.DEVICE_MODEL_BUCKET, Component)
+        self.reports = RecordStore(js, subjects.DEVICE_MODEL_BUCKET, ReportProgress)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:
@@ -148,6 +151,10 @@ TRANSACTION_PREFIX = "tx"
 CLAIM_PREFIX = "claim"
 ACTIVE_PREFIX = "active"
 REMOTE_START_PREFIX = "remote"
+# In the device-model bucket, after the station id; NO_PART stands for a part not given.
+COMPONENT_PREFIX = "component"
+REPORT_PREFIX = "report"
+NO_PART = "-"
 
 
 def transaction_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
@@ -173,6 +180,26 @@ def remote_start_key(station_id: str, remote_start_id: int) -> tuple[str, str, s
 def remote_starts_of(station_id: str) -> tuple[str, str]:
     """The key prefix of a station's remote starts."""
     return (REMOTE_START_PREFIX, station_id)
+
+
+def component_key(station_id: str, ref: ComponentRef) -> tuple[str, ...]:
+    """Where one component of a station's device model (1.6: its keys) is kept."""
+    return (station_id, COMPONENT_PREFIX, ref.name or NO_PART, ref.instance or NO_PART,
+            NO_PART if ref.evse_id is None else str(ref.evse_id),
+            NO_PART if ref.connector_id is None else str(ref.connector_id))
+
+
+def components_of(station_id: str) -> tuple[str, str]:
+    return (station_id, COMPONENT_PREFIX)
+
+
+def report_key(station_id: str, request_id: int) -> tuple[str, str, str]:
+    """Where the progress of one report (its parts) is kept."""
+    return (station_id, REPORT_PREFIX, str(request_id))
+
+
+def reports_of(station_id: str) -> tuple[str, str]:
+    return (station_id, REPORT_PREFIX)
 
 
 def token_key(id_token: str) -> str:

@@ -1,8 +1,8 @@
 """chargebus.domain.operations as OCPP 1.6J calls, and the answers back."""
 from chargebus.domain.operations import (CancelReservation, ChangeAvailability, ClearCache,
                                          DataTransfer, GetConfiguration, NotInVersion,
-                                         Operation, OperationResult, Reset, ReserveNow,
-                                         ResetWhen, SetConfiguration, StartCharging,
+                                         Operation, OperationResult, ReadDeviceModel, Reset,
+                                         ReserveNow, ResetWhen, SetConfiguration, StartCharging,
                                          StopCharging, TriggerMessage, UnlockConnector,
                                          VariableName, VariableResult, status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
@@ -51,6 +51,8 @@ def request(operation: Operation) -> tuple[str, dict]:
         case GetConfiguration():
             return "GetConfiguration", ({"key": [_key(name) for name in operation.names]}
                                         if operation.names else {})
+        case ReadDeviceModel():
+            return "GetConfiguration", {}
         case SetConfiguration():
             if len(operation.settings) != 1:
                 raise NotInVersion("1.6 changes one configuration key a call")
@@ -85,7 +87,7 @@ def request(operation: Operation) -> tuple[str, dict]:
 def result(operation: Operation, payload: dict) -> OperationResult:
     """The station's CALLRESULT payload (already checked against its schema)."""
     match operation:
-        case GetConfiguration():
+        case GetConfiguration() | ReadDeviceModel():
             variables = [VariableResult(name=VariableName(variable=entry["key"]),
                                         status="Accepted", value=entry.get("value"),
                                         read_only=entry["readonly"])

@@ -1,6 +1,8 @@
 """OCPP 2.0.1 (and 2.1) payloads to and from chargebus.domain.model."""
 from datetime import datetime
 
+from chargebus.domain.devicemodel import (Attribute, Characteristics, ComponentRef, ReportPart,
+                                          Variable)
 from chargebus.domain.model import (AuthorizationDecision, AuthorizationStatus, Boot,
                                     BootDecision, IdToken, StatusReport, TokenType, TokenUse,
                                     TransactionEvent, TransactionEventKind)
@@ -86,6 +88,35 @@ def reservation_of(action: str, payload: dict) -> tuple[int | None, int | None]:
 def reservation_update(payload: dict) -> tuple[int, str]:
     """ReservationStatusUpdate: which reservation, and how it ended (Expired, Removed)."""
     return payload["reservationId"], payload["reservationUpdateStatus"]
+
+
+def report(payload: dict) -> tuple[int, int, bool, datetime, list[ReportPart]]:
+    """NotifyReport: its requestId, seqNo, whether more parts follow (tbc), when it was
+    made, and what it says of each variable."""
+    parts = []
+    for entry in payload.get("reportData") or []:
+        component, variable = entry["component"], entry["variable"]
+        evse = component.get("evse") or {}
+        characteristics = entry.get("variableCharacteristics")
+        parts.append(ReportPart(
+            component=ComponentRef(name=component["name"], instance=component.get("instance"),
+                                   evse_id=evse.get("id"),
+                                   connector_id=evse.get("connectorId")),
+            variable=Variable(
+                name=variable["name"], instance=variable.get("instance"),
+                attributes={attribute.get("type", "Actual"): Attribute(
+                    value=attribute.get("value"), mutability=attribute.get("mutability"),
+                    persistent=attribute.get("persistent"), constant=attribute.get("constant"))
+                    for attribute in entry["variableAttribute"]},
+                characteristics=Characteristics(
+                    data_type=characteristics.get("dataType"), unit=characteristics.get("unit"),
+                    min_limit=characteristics.get("minLimit"),
+                    max_limit=characteristics.get("maxLimit"),
+                    values_list=characteristics.get("valuesList"),
+                    supports_monitoring=characteristics.get("supportsMonitoring"))
+                if characteristics else None)))
+    return (payload["requestId"], payload["seqNo"], payload.get("tbc", False),
+            parse_timestamp(payload["generatedAt"]), parts)
 
 
 def token_use(action: str, payload: dict) -> TokenUse | None:

@@ -2,8 +2,9 @@
 from chargebus.domain.model import IdToken, TokenType
 from chargebus.domain.operations import (CancelReservation, ChangeAvailability, ClearCache,
                                          DataTransfer, GetConfiguration, NotInVersion,
-                                         Operation, OperationResult, Reset, ReserveNow,
-                                         SetConfiguration, StartCharging, StopCharging,
+                                         Operation, OperationResult, ReadDeviceModel, Reset,
+                                         ReserveNow, SetConfiguration, StartCharging,
+                                         StopCharging,
                                          TriggerMessage, UnlockConnector, VariableName,
                                          VariableResult, status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
@@ -56,6 +57,11 @@ def request(operation: Operation) -> tuple[str, dict]:
                                    "whole device model comes as a report (GetBaseReport)")
             return "GetVariables", {"getVariableData": [
                 _variable_data(name) for name in operation.names]}
+        case ReadDeviceModel():
+            if operation.request_id is None:
+                raise NotInVersion("a report is asked for with its requestId")
+            return "GetBaseReport", {"requestId": operation.request_id,
+                                     "reportBase": "FullInventory"}
         case SetConfiguration():
             return "SetVariables", {"setVariableData": [
                 _variable_data(setting.name) | {"attributeValue": setting.value}

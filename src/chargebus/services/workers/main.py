@@ -9,6 +9,7 @@ from chargebus.runtime.service import Stop
 from chargebus.security.authority import authority_of
 from chargebus.services.workers.authorization import Authorization
 from chargebus.services.workers.certificates import Certificates
+from chargebus.services.workers.devicemodel import DeviceModel
 from chargebus.services.workers.password_checks import PasswordChecks
 from chargebus.services.workers.passwords import PasswordCheck
 from chargebus.services.workers.registry import Registry
@@ -21,7 +22,10 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
     js = nc.jetstream()
     stores = Stores(js)
     authorization = Authorization(stores, settings)
-    registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER))
+    device_model = DeviceModel(nc, stores, DeadLetters(js, subjects.DEVICE_MODEL_CONSUMER),
+                               settings.device_model_on_boot)
+    registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER),
+                        device_model.booted)
     reservations = Reservations(stores, DeadLetters(js, subjects.RESERVATION_CONSUMER))
     transactions = Transactions(js, stores, authorization, reservations, settings,
                                 DeadLetters(js, subjects.TRANSACTION_CONSUMER))
@@ -50,6 +54,9 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         DurableConsumer(nc, subjects.OCPP_STREAM, subjects.STATUS_CONSUMER,
                         subjects.station_events("StatusNotification"), registry.record_statuses,
                         ack_wait=settings.consumer_ack_wait_seconds),
+        DurableConsumer(nc, subjects.OCPP_STREAM, subjects.DEVICE_MODEL_CONSUMER,
+                        subjects.station_events("NotifyReport"), device_model.record_reports,
+                        ack_wait=settings.consumer_ack_wait_seconds),
         DurableConsumer(nc, subjects.OCPP_STREAM, subjects.RESERVATION_CONSUMER,
                         subjects.station_events("ReservationStatusUpdate"),
                         reservations.record_updates, ack_wait=settings.consumer_ack_wait_seconds),
@@ -75,5 +82,6 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         for consumer in consumers:
             await consumer.stop()
         await passwords.stop()
+        await device_model.stop()
 
     return stop

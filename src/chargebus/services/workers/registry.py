@@ -1,5 +1,8 @@
 """Stations: how their boots are answered, what they say about themselves, and the
 status of their connectors."""
+import asyncio
+from collections.abc import Callable
+
 import orjson
 
 from chargebus.bus.client import BusMsg
@@ -14,8 +17,12 @@ from chargebus.state.stores import Stores
 
 
 class Registry:
-    def __init__(self, stores: Stores, settings: Settings, dead_letters: DeadLetters):
+    def __init__(self, stores: Stores, settings: Settings, dead_letters: DeadLetters,
+                 on_boot: Callable[[StationInfo | None, StationInfo], None]):
+        """``on_boot(before, now)``: after each boot is answered, with what was known of
+        the station before it."""
         self._stores = stores
+        self._on_boot = on_boot
         self._heartbeat_interval = settings.heartbeat_interval
         self._unknown_stations = settings.unknown_stations
         self._dead_letters = dead_letters
@@ -23,18 +30,21 @@ class Registry:
     async def boot_notification(self, context: CallContext, payload: dict) -> dict:
         convert = converter(context.version)
         boot = convert.boot(payload)
-        admission = await self._stores.admission.get(context.station_id)
+        admission, before = await asyncio.gather(
+            self._stores.admission.get(context.station_id),
+            self._stores.stations.get(context.station_id))
         decision = BootDecision(
             status=self.boot_status(admission),
             interval=(admission.heartbeat_interval if admission and admission.heartbeat_interval
                       else self._heartbeat_interval),
             current_time=utc_now())
-        await self._stores.stations.put(StationInfo(
+        info = StationInfo(
             station_id=context.station_id, version=context.version, vendor=boot.vendor,
             model=boot.model, serial_number=boot.serial_number,
             firmware_version=boot.firmware_version, boot_reason=boot.reason,
-            booted_at=parse_timestamp(context.received), boot_status=decision.status),
-            context.station_id)
+            booted_at=parse_timestamp(context.received), boot_status=decision.status)
+        await self._stores.stations.put(info, context.station_id)
+        self._on_boot(before, info)
         return convert.boot_answer(decision)
 
     def boot_status(self, admission: StationAdmission | None) -> RegistrationStatus:

@@ -1,0 +1,39 @@
+"""What the stations' answers to configuration reads and changes say, kept in their
+device model in KV (chargebus.domain.devicemodel): 1.6 keys as GetConfiguration gives
+them and accepted ChangeConfigurations change them; 2.x attributes as GetVariables and
+accepted SetVariables give them (whole reports come as NotifyReport, to the workers)."""
+from chargebus.domain import devicemodel
+from chargebus.domain.operations import (GetConfiguration, Operation, OperationResult,
+                                         ReadDeviceModel, SetConfiguration, VariableResult)
+from chargebus.ocpp.clock import utc_now
+from chargebus.state.stores import Stores, component_key
+
+# What a station answers for a value it holds (read) or took (changed).
+_READ = ("Accepted",)
+_TAKEN = ("Accepted", "RebootRequired")
+
+
+async def record(stores: Stores, station_id: str, operation: Operation,
+                 result: OperationResult) -> None:
+    if isinstance(operation, GetConfiguration | ReadDeviceModel):
+        kept = [variable for variable in result.variables if variable.status in _READ]
+    elif isinstance(operation, SetConfiguration):
+        kept = [variable for variable in result.variables if variable.status in _TAKEN]
+    else:
+        return
+    by_component: dict[devicemodel.ComponentRef, list[VariableResult]] = {}
+    for variable in kept:
+        by_component.setdefault(devicemodel.ref_of(variable.name), []).append(variable)
+    for ref, variables in by_component.items():
+        def change(current: devicemodel.Component | None,
+                   ref: devicemodel.ComponentRef = ref,
+                   variables: list[VariableResult] = variables) -> devicemodel.Component:
+            component = current
+            for variable in variables:
+                component = devicemodel.with_value(
+                    component, station_id, ref, variable.name, variable.value, utc_now(),
+                    read_only=variable.read_only,
+                    reboot_required=variable.status == "RebootRequired")
+            assert component is not None  # at least one variable
+            return component
+        await stores.components.modify(change, *component_key(station_id, ref))
