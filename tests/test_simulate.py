@@ -343,7 +343,9 @@ async def test_calls_from_the_csms_reach_simulated_stations_and_get_real_answers
     assert set_.body == {"setVariableResult": [variable | {"attributeStatus": "Accepted"}]}
     assert unsupported.outcome is Outcome.ERROR and unsupported.body["errorCode"] == "NotSupported"
     results = json.loads(output.read_text())
-    assert results["calls"]["csms_calls"]["GetConfiguration answered"] == 1
+    # One the test sent, one chargebus sent at the station's first boot (device model).
+    assert results["calls"]["csms_calls"]["GetConfiguration answered"] == 2
+    assert results["calls"]["csms_calls"]["GetBaseReport answered"] == 2
     assert results["calls"]["csms_calls"]["GetLog NotSupported"] == 1
     # The Heartbeat the TriggerMessage asked for was sent, and answered.
     assert results["calls"]["actions"]["Heartbeat"]["count"] >= 1

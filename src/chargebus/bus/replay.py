@@ -14,17 +14,20 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 IDLE_SECONDS = 2.0
 
 
-async def replay(js: JetStreamContext, filter_subject: str, *, latest_per_subject: bool = False,
-                 since: datetime | None = None) -> AsyncIterator[Msg]:
+async def replay(js: JetStreamContext, stream: str, filter_subject: str, *,
+                 latest_per_subject: bool = False, since: datetime | None = None
+                 ) -> AsyncIterator[Msg]:
     """The stream's messages on ``filter_subject``, oldest first: every one, those from
-    ``since`` on, or the last of each subject; ends once it has them all."""
+    ``since`` on, or the last of each subject; ends once it has them all. The stream is
+    named: looking it up by subject is a right no service has."""
     if latest_per_subject:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
     elif since is not None:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
     else:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    subscription = await js.subscribe(filter_subject, ordered_consumer=True, config=config)
+    subscription = await js.subscribe(filter_subject, stream=stream, ordered_consumer=True,
+                                      config=config)
     try:
         info = await subscription.consumer_info()
         # Those pushed to us already no longer count as pending: both say whether any came.

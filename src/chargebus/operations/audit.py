@@ -83,6 +83,7 @@ async def read(js: JetStreamContext, station_id: str | None, since: datetime,
     """The last ``limit`` records from ``since`` on, of one station or of all, oldest
     first."""
     found: deque[CommandRecord] = deque(maxlen=limit)
-    async for msg in replay(js, subjects.command_records(station_id), since=since):
+    async for msg in replay(js, subjects.COMMAND_STREAM, subjects.command_records(station_id),
+                            since=since):
         found.append(CommandRecord.model_validate_json(msg.data))
     return list(found)

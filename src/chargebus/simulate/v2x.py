@@ -156,6 +156,22 @@ def _trigger(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted"}
 
 
+def _base_report(state: StationState, payload: dict) -> dict:
+    """Accepted, and its variables sent as one NotifyReport, as a station reports its
+    device model."""
+    state.triggered.append(("NotifyReport", {
+        "requestId": payload["requestId"], "generatedAt": now(), "seqNo": 0, "tbc": False,
+        "reportData": [{
+            "component": {"name": component}, "variable": {"name": variable},
+            "variableAttribute": [{"type": "Actual",
+                                   "value": state.configuration.get((component, variable),
+                                                                    value),
+                                   "mutability": "ReadOnly" if read_only else "ReadWrite"}],
+            "variableCharacteristics": {"dataType": "string", "supportsMonitoring": False}}
+            for (component, variable), (read_only, value) in VARIABLES.items()]}))
+    return {"status": "Accepted"}
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["versionNumber"]
     return {"status": "Accepted"}
@@ -182,7 +198,7 @@ _ANSWERS = {
     "ReserveNow": lambda state, payload: {"status": "Rejected"},
     "CancelReservation": lambda state, payload: {"status": "Rejected"},
     "GetTransactionStatus": lambda state, payload: {"messagesInQueue": False},
-    "GetBaseReport": lambda state, payload: {"status": "NotSupported"},
+    "GetBaseReport": _base_report,
 }
 
 

@@ -100,7 +100,8 @@ class RecordStore(Generic[Record]):
         stream_subject = subjects.kv_key_prefix(self._bucket_name)
         records = []
         async for msg in replay(
-                self._js, stream_subject + (f"{kv_key(*prefix)}.>" if prefix else ">"),
+                self._js, subjects.kv_stream(self._bucket_name),
+                stream_subject + (f"{kv_key(*prefix)}.>" if prefix else ">"),
                 latest_per_subject=True):
             if msg.data:  # a deleted or purged key has none
                 records.append(self._model.model_validate_json(msg.data))
