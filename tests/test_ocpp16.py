@@ -9,7 +9,8 @@ import pytest
 from ocpp.v16 import ChargePoint, call
 
 from conftest import ended, eventually, ocpp_station, rows_when, started_and_ended
-from moments import ago, clickhouse_text, stamp
+from moments import ago, clickhouse_text, stamp, yesterday
+from chargebus.meter.analytics import Analytics
 from chargebus.state.stores import token_key
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -116,11 +117,17 @@ async def test_transaction_with_meter_values_lands_in_kv_and_clickhouse(system, 
              row["stop_reason"]) for row in session] == [
         (str(transaction_id), 1, token, 1100, "EVDisconnected")]
 
-    query = (f"SELECT evse_id, transaction_id, toString(ts) AS ts, measurand, phase, unit, value "
-             f"FROM meter_samples WHERE station = '{station_id}' ORDER BY ts, measurand, phase")
-    rows = await eventually(lambda: rows_when(bus, query, 5))
+    query = (f"SELECT evse_id, transaction_id, toString(ts) AS ts, measurand, phase, unit, "
+             f"value, context FROM meter_samples WHERE station = '{station_id}' "
+             f"ORDER BY ts, measurand, phase, context")
+    rows = await eventually(lambda: rows_when(bus, query, 7))
+    # meterStart and meterStop are register readings too: a session's energy and the
+    # analytics' agree.
+    assert [(r["context"]) for r in rows if r["context"].startswith("Transaction.")] == [
+        "Transaction.Begin", "Transaction.End"]
     assert [(r["evse_id"], r["transaction_id"], r["measurand"], r["phase"], r["unit"], r["value"])
             for r in rows] == [
+        (1, str(transaction_id), "Energy.Active.Import.Register", "", "Wh", 1000),
         (1, str(transaction_id), "Current.Import", "L1", "A", 16.1),
         (1, str(transaction_id), "Current.Import", "L2", "A", 16.3),
         (1, str(transaction_id), "Energy.Active.Import.Register", "", "Wh", 1500),
@@ -128,8 +135,10 @@ async def test_transaction_with_meter_values_lands_in_kv_and_clickhouse(system, 
         # From StopTransaction.transactionData, with 1.6's default measurand and unit,
         # and the connector of the transaction's start.
         (1, str(transaction_id), "Energy.Active.Import.Register", "", "Wh", 2100),
+        (1, str(transaction_id), "Energy.Active.Import.Register", "", "Wh", 2100),
     ]
-    assert rows[0]["ts"].startswith(clickhouse_text(begin + timedelta(minutes=5)))
+    assert rows[0]["ts"].startswith(clickhouse_text(begin))
+    assert rows[1]["ts"].startswith(clickhouse_text(begin + timedelta(minutes=5)))
 
 
 async def test_transaction_ids_are_unique_and_a_repeated_start_gets_the_same_id(system):
@@ -166,3 +175,35 @@ async def test_stop_of_unknown_transaction_is_kept(system, stores):
     assert reply is not None
     record = await eventually(lambda: ended(stores, station_id, "987654321"))
     assert record.started_at is None and record.last_reading.wh == 10
+
+
+async def test_session_energy_and_analytics_energy_agree(system, bus):
+    """meterStart and meterStop count as energy register readings (a reported case: a
+    session of 1750 Wh had 1000 Wh in `analytics energy`, which saw only the samples)."""
+    station_id, token = new_station_id(), f"AG{uuid.uuid4().hex[:8]}"
+    assert system.cli("tokens", "add", token, "--max-active", "0").returncode == 0
+    day = yesterday()  # a whole day past, whatever the time of day now
+    begin = day + timedelta(hours=9)
+    async with station(system, station_id) as cp:
+        started = await cp.call(call.StartTransaction(
+            connector_id=1, id_tag=token, meter_start=1000, timestamp=stamp(begin)))
+        await cp.call(call.MeterValues(
+            connector_id=1, transaction_id=started.transaction_id, meter_value=[{
+                "timestamp": stamp(begin + timedelta(minutes=20)),
+                "sampledValue": [{"value": "2000", "measurand": "Energy.Active.Import.Register",
+                                  "unit": "Wh"}]}]))
+        await cp.call(call.StopTransaction(
+            transaction_id=started.transaction_id, meter_stop=2750,
+            timestamp=stamp(begin + timedelta(minutes=45)), id_tag=token))
+    analytics = Analytics.over_nats(bus)
+
+    async def both():
+        sessions = await analytics.sessions(day, day + timedelta(days=1), station_id)
+        energy = [row for row in await analytics.energy("station", day, day + timedelta(days=1))
+                  if row["station"] == station_id]
+        return (sessions, energy) if sessions and energy and energy[0]["energy_wh"] == 1750 \
+            else None
+    found = await eventually(both, timeout=30)
+    assert found is not None, "analytics energy never counted meterStart and meterStop"
+    sessions, energy = found
+    assert sessions[0]["energy_wh"] == 1750 and energy[0]["energy_wh"] == 1750

@@ -5,14 +5,16 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from chargebus.meter.calls import MeterCall, meter_call
-from chargebus.meter.rules import (DEFAULT_UNIT, NORMAL_UNITS, Placement, Sample, is_decimal,
-                                   is_rfc3339, power_of_ten)
+from chargebus.meter.rules import (DEFAULT_LOCATION, DEFAULT_MEASURAND, DEFAULT_UNIT,
+                                   NORMAL_UNITS, Placement, Sample, is_decimal, is_rfc3339,
+                                   power_of_ten)
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.clock import parse_timestamp
 from chargebus.ocpp.v16.meter_values import MeterValue16, MeterValues16, StopTransaction16
 from chargebus.ocpp.v2x.meter_values import MeterValue2x
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REGISTER_MEASURAND = DEFAULT_MEASURAND  # Energy.Active.Import.Register
 _MILLISECOND = timedelta(milliseconds=1)
 
 
@@ -65,6 +67,19 @@ class SampleColumns:
                 site, stream_seq)):
             column.extend([value] * count)
         return count
+
+    def add_register(self, station_id: str, where: Placement, site: str, stream_seq: int,
+                     timestamp: str, wh: int, context: str) -> None:
+        """One energy register reading that is no sampled value: a 1.6 start's
+        meterStart or a stop's meterStop, in Wh."""
+        for column, value in zip(self._per_sample, (
+                self._milliseconds(timestamp), REGISTER_MEASURAND, "", DEFAULT_LOCATION,
+                context, DEFAULT_UNIT, float(wh), "")):
+            column.append(value)
+        for column, value in zip(self._per_call, (
+                station_id, where.evse_id or 0, where.connector_id, where.transaction_id,
+                site, stream_seq)):
+            column.append(value)
 
     def _add_samples_16(self, meter_values: list[MeterValue16]) -> int:
         (times, measurands, phases, locations, contexts, units, values,

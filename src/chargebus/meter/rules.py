@@ -8,25 +8,11 @@ two to the same rows.
 import re
 from typing import NamedTuple
 
-from chargebus.ocpp import OcppVersion
 
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
 DEFAULT_UNIT = "Wh"
 DEFAULT_CONTEXT = "Sample.Periodic"
 DEFAULT_LOCATION = "Outlet"
-
-# The actions whose payloads carry meter values, per version.
-METER_ACTIONS = {
-    OcppVersion.V16: ("MeterValues", "StopTransaction"),
-    OcppVersion.V201: ("MeterValues", "TransactionEvent"),
-    OcppVersion.V21: ("MeterValues", "TransactionEvent"),
-}
-
-
-def meter_action_names() -> list[str]:
-    """Every action that carries meter values, in any version: one consumer each."""
-    return sorted({action for actions in METER_ACTIONS.values() for action in actions})
-
 
 class Sample(NamedTuple):
     station_id: str

@@ -42,8 +42,19 @@ class StopTransaction16(msgspec.Struct, frozen=True):
     LAYOUT: ClassVar[CallLayout] = CallLayout("transactionData", "1.6")
 
     transactionId: int
+    meterStop: int  # Wh: the energy register at the stop, a reading like the others
+    timestamp: str
     meter_value: list[MeterValue16] = msgspec.field(default_factory=list,
                                                     name="transactionData")
 
     def placement(self) -> Placement:
         return Placement(None, 0, str(self.transactionId))  # the start named the connector
+
+
+class StartTransaction16(msgspec.Struct, frozen=True):
+    """Its meterStart is the energy register at the start (Wh); the transaction id is in
+    chargebus's answer, not in the call."""
+
+    connectorId: int
+    meterStart: int
+    timestamp: str

@@ -17,9 +17,11 @@ from nats.aio.msg import Msg
 from chargebus.bus import events, queryreplies, subjects
 from chargebus.bus.client import BusClient, BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
-from chargebus.meter.calls import meter_action_names, meter_call, strict_meter_call
+from chargebus.meter.calls import (meter_action_names, meter_call, strict_meter_call,
+                                   transaction_start)
 from chargebus.meter.columns import CallColumns, SampleColumns
-from chargebus.meter.rules import CallLayout
+from chargebus.meter.rules import CallLayout, Placement
+from chargebus.ocpp.v16.meter_values import StopTransaction16
 from chargebus.ocpp import OcppVersion
 from chargebus.operations.audit import CommandRecord
 from chargebus.runtime.config import Settings
@@ -40,6 +42,10 @@ EVSE_WAIT_DELIVERIES = 5
 
 # OcppVersion() costs more. A call without the header is no key, and unusable.
 _VERSIONS: dict[str | None, OcppVersion] = {version.value: version for version in OcppVersion}
+
+# The context of a 1.6 start's meterStart and a stop's meterStop as register readings.
+TRANSACTION_BEGIN = "Transaction.Begin"
+TRANSACTION_END = "Transaction.End"
 
 # Queries run at once, each on a thread of its own; more wait their turn. The inserts
 # use other threads (asyncio's), so that queries never hold them up.
@@ -98,6 +104,9 @@ class MeterSink:
         try:
             action, station_id = subjects.recorded_call(msg.subject)
             version = _VERSIONS[msg.header(events.VERSION)]
+            if action == "StartTransaction":  # 1.6: one reading, meterStart
+                self._add_start(samples, station_id, msg, delivered, sites)
+                return True
             call = strict_meter_call(version, action, msg.data)
             exact = call is not None
             if call is None:
@@ -108,10 +117,10 @@ class MeterSink:
                 if evse_id is None and delivered.times < EVSE_WAIT_DELIVERIES:
                     return False
                 where = where._replace(evse_id=evse_id)
-            site = sites.get(station_id)
-            if site is None:
-                admission = self._sites.get(station_id)
-                site = sites[station_id] = admission.site if admission and admission.site else ""
+            site = self._site(station_id, sites)
+            if isinstance(call, StopTransaction16):  # meterStop, besides transactionData
+                samples.add_register(station_id, where, site, delivered.stream_seq,
+                                     call.timestamp, call.meterStop, TRANSACTION_END)
             if exact and calls is not None:
                 layout = call.LAYOUT
                 columns = calls.get(layout)
@@ -123,6 +132,24 @@ class MeterSink:
         except UNUSABLE as error:
             await self._dead_letters.send(msg, f"no usable meter data: {error!r}")
         return True
+
+    def _add_start(self, samples: SampleColumns, station_id: str, msg: BusMsg,
+                   delivered: Delivery, sites: dict[str, str]) -> None:
+        """A 1.6 start's meterStart, a register reading of its transaction, whose id is
+        in the answer the station got."""
+        start = transaction_start(msg.data)
+        answer = orjson.loads(msg.header(events.ANSWER) or "{}")
+        where = Placement(start.connectorId, 0, str(answer["transactionId"]))
+        samples.add_register(station_id, where, self._site(station_id, sites),
+                             delivered.stream_seq, start.timestamp, start.meterStart,
+                             TRANSACTION_BEGIN)
+
+    def _site(self, station_id: str, sites: dict[str, str]) -> str:
+        site = sites.get(station_id)
+        if site is None:
+            admission = self._sites.get(station_id)
+            site = sites[station_id] = admission.site if admission and admission.site else ""
+        return site
 
     async def _add_unless_stored(self, samples: SampleColumns,
                                  messages: list[tuple[BusMsg, Delivery]],
