@@ -53,6 +53,8 @@ class StationState:
     # Calls a TriggerMessage asked for, sent before the script's next call.
     triggered: deque = field(default_factory=deque)
     configuration: dict = field(default_factory=dict)
+    # The reservations it holds: reservation id -> the token it is for.
+    reservations: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.id_token:

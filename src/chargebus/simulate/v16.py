@@ -133,6 +133,23 @@ def _trigger(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted"}
 
 
+def _reserve(state: StationState, payload: dict) -> dict:
+    """Its one connector, or any (0); one reservation at a time, as a connector holds."""
+    if payload["connectorId"] not in (0, CONNECTOR):
+        return {"status": "Unavailable"}
+    held = [reservation for reservation in state.reservations
+            if reservation != payload["reservationId"]]
+    if held:
+        return {"status": "Occupied"}
+    state.reservations[payload["reservationId"]] = payload["idTag"]
+    return {"status": "Accepted"}
+
+
+def _cancel_reservation(state: StationState, payload: dict) -> dict:
+    found = state.reservations.pop(payload["reservationId"], None)
+    return {"status": "Accepted" if found is not None else "Rejected"}
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["listVersion"]
     return {"status": "Accepted"}
@@ -155,8 +172,8 @@ _ANSWERS = {
     "SetChargingProfile": lambda state, payload: {"status": "Accepted"},
     "ClearChargingProfile": lambda state, payload: {"status": "Unknown"},
     "GetCompositeSchedule": lambda state, payload: {"status": "Rejected"},
-    "ReserveNow": lambda state, payload: {"status": "Rejected"},
-    "CancelReservation": lambda state, payload: {"status": "Rejected"},
+    "ReserveNow": _reserve,
+    "CancelReservation": _cancel_reservation,
     "GetDiagnostics": lambda state, payload: {},
     "UpdateFirmware": lambda state, payload: {},
 }

@@ -172,6 +172,21 @@ def _base_report(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted"}
 
 
+def _reserve(state: StationState, payload: dict) -> dict:
+    """Its one EVSE, or any; one reservation at a time, as an EVSE holds."""
+    if payload.get("evseId") not in (None, EVSE["id"]):
+        return {"status": "Unavailable"}
+    if [reservation for reservation in state.reservations if reservation != payload["id"]]:
+        return {"status": "Occupied"}
+    state.reservations[payload["id"]] = payload["idToken"]["idToken"]
+    return {"status": "Accepted"}
+
+
+def _cancel_reservation(state: StationState, payload: dict) -> dict:
+    found = state.reservations.pop(payload["reservationId"], None)
+    return {"status": "Accepted" if found is not None else "Rejected"}
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["versionNumber"]
     return {"status": "Accepted"}
@@ -195,8 +210,8 @@ _ANSWERS = {
     "SetChargingProfile": lambda state, payload: {"status": "Accepted"},
     "ClearChargingProfile": lambda state, payload: {"status": "Unknown"},
     "GetCompositeSchedule": lambda state, payload: {"status": "Rejected"},
-    "ReserveNow": lambda state, payload: {"status": "Rejected"},
-    "CancelReservation": lambda state, payload: {"status": "Rejected"},
+    "ReserveNow": _reserve,
+    "CancelReservation": _cancel_reservation,
     "GetTransactionStatus": lambda state, payload: {"messagesInQueue": False},
     "GetBaseReport": _base_report,
 }
