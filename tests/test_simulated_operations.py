@@ -18,7 +18,7 @@ from chargebus.domain.operations import (Availability, CancelReservation, Change
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.clock import utc_now
 from chargebus.operations.commands import Outcome
-from chargebus.operations.perform import perform
+from chargebus.operations.perform import perform, transaction_of
 from chargebus.simulate import Options, parse_mix
 from chargebus.simulate.options import versions_of_stations
 from chargebus.state.stores import Stores, report_key
@@ -37,8 +37,9 @@ async def test_every_operation_against_simulated_stations_of_each_version(system
         "--mode", "idle", "--stations", "3", "--mix", "1.6=1,2.0.1=1,2.1=1", "--duration", "25",
         "--station-prefix", prefix,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    token = await _token(bus)
+    token = await _token(bus, max_active=0)
     outcomes: dict[OcppVersion, dict] = {}
+    began: dict[OcppVersion, str | None] = {}
     try:
         for version, station_id in ids.items():
             async def run(operation, station_id=station_id):
@@ -52,7 +53,10 @@ async def test_every_operation_against_simulated_stations_of_each_version(system
             name = (VariableName(variable="HeartbeatInterval") if is_16 else
                     VariableName(component="OCPPCommCtrlr", variable="HeartbeatInterval"))
             until = utc_now() + timedelta(minutes=5)
+            started = await run(StartCharging(id_token=IdToken(value=token)))
+            began[version] = await transaction_of(bus, started, timeout=15)
             done = {
+                "start": started,
                 "reset": await run(Reset()),
                 "availability": await run(ChangeAvailability(
                     availability=Availability.INOPERATIVE, evse_id=1)),
@@ -64,7 +68,6 @@ async def test_every_operation_against_simulated_stations_of_each_version(system
                                                                             value="120")])),
                 "get": await run(GetConfiguration(names=[name])),
                 "data transfer": await run(DataTransfer(vendor_id="com.example")),
-                "start": await run(StartCharging(id_token=IdToken(value=token))),
             }
             reserved = await run(ReserveNow(id_token=IdToken(value=token), expires_at=until))
             done["reserve"] = reserved
@@ -93,6 +96,8 @@ async def test_every_operation_against_simulated_stations_of_each_version(system
             "reserve": "Accepted", "reserve again": "Occupied", "cancel": "Accepted",
             "cancel again": "Rejected", "read": "Accepted"}, version
         assert done["get"].result.variables[0].value == "120"
+        # The remote start began a transaction, linked to it (1.6 by token and time).
+        assert began[version] is not None, version
         if not is_16:  # the report the station sent is kept, whole
             request_id = done["read"].operation.request_id
             report = await Stores(bus.jetstream()).reports.get(

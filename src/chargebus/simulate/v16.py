@@ -133,6 +133,17 @@ def _trigger(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted"}
 
 
+def _remote_start(state: StationState, payload: dict) -> dict:
+    """Accepted, and the transaction begun at once, as a driver plugged in waits for."""
+    connector = payload.get("connectorId", CONNECTOR)
+    if connector != CONNECTOR:
+        return {"status": "Rejected"}
+    state.triggered.append(("StartTransaction", {
+        "connectorId": CONNECTOR, "idTag": payload["idTag"],
+        "meterStart": int(state.energy_wh), "timestamp": now()}))
+    return {"status": "Accepted"}
+
+
 def _reserve(state: StationState, payload: dict) -> dict:
     """Its one connector, or any (0); one reservation at a time, as a connector holds."""
     if payload["connectorId"] not in (0, CONNECTOR):
@@ -161,7 +172,7 @@ _ANSWERS = {
     "GetConfiguration": _get_configuration,
     "ChangeConfiguration": _change_configuration,
     "ClearCache": lambda state, payload: {"status": "Accepted"},
-    "RemoteStartTransaction": lambda state, payload: {"status": "Accepted"},
+    "RemoteStartTransaction": _remote_start,
     "RemoteStopTransaction": lambda state, payload: {"status": "Accepted"},
     "UnlockConnector": lambda state, payload: {
         "status": "Unlocked" if payload["connectorId"] == CONNECTOR else "NotSupported"},

@@ -172,6 +172,20 @@ def _base_report(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted"}
 
 
+def _remote_start(state: StationState, payload: dict) -> dict:
+    """Accepted, and the transaction begun at once, with the request's remoteStartId."""
+    if payload.get("evseId", EVSE["id"]) != EVSE["id"]:
+        return {"status": "Rejected"}
+    state.sessions_started += 1
+    state.triggered.append(("TransactionEvent", {
+        "eventType": "Started", "timestamp": now(), "triggerReason": "RemoteStart",
+        "seqNo": 0, "evse": EVSE, "idToken": payload["idToken"],
+        "transactionInfo": {
+            "transactionId": transaction_id(state),
+            "remoteStartId": payload["remoteStartId"]}}))
+    return {"status": "Accepted"}
+
+
 def _reserve(state: StationState, payload: dict) -> dict:
     """Its one EVSE, or any; one reservation at a time, as an EVSE holds."""
     if payload.get("evseId") not in (None, EVSE["id"]):
@@ -198,7 +212,7 @@ _ANSWERS = {
     "GetVariables": _get_variables,
     "SetVariables": _set_variables,
     "TriggerMessage": _trigger,
-    "RequestStartTransaction": lambda state, payload: {"status": "Accepted"},
+    "RequestStartTransaction": _remote_start,
     "RequestStopTransaction": lambda state, payload: {"status": "Accepted"},
     "UnlockConnector": lambda state, payload: {
         "status": "Unlocked" if (payload["evseId"], payload["connectorId"])
