@@ -69,6 +69,7 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.CERTIFICATES_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.RESERVATIONS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.DEVICE_MODEL_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.LAST_HEARD_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

@@ -125,10 +125,14 @@ def _list(settings: Settings, arguments: argparse.Namespace) -> int:
             seen = "online" if view.online else (
                 f"offline since {view.last_seen.isoformat(timespec='seconds')}"
                 if view.last_seen else "never connected")
+            if view.edge_id:
+                seen += f" on {view.edge_id}"
+            if view.last_message_at:
+                seen += f", heard {view.last_message_at.isoformat(timespec='seconds')}"
             connectors = " ".join(_connector(connector) for connector in view.connectors)
             print(f"{view.station_id} {view.version.value if view.version else '-'} "
                   f"{view.vendor or '-'}/{view.model or '-'} fw {view.firmware_version or '-'} "
-                  f"{seen}{f' on {view.edge_id}' if view.edge_id else ''}"
+                  f"{seen}"
                   f"{f' {connectors}' if connectors else ''}")
 
     return with_stores(settings, listing)

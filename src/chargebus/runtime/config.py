@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # A station whose socket drops is marked offline this long after, unless it is back
     # by then: a flapping link, or a whole site reconnecting, writes no offline records.
     edge_offline_grace_seconds: float = Field(5.0, ge=0)
+    # How often the edge writes when each station last sent something (the fleet view's
+    # last message time is at most this old): at 100,000 stations, 333 writes a second.
+    edge_heard_refresh_seconds: float = Field(300.0, gt=0)
     # JetStream publishes awaiting their ack, at most; beyond, the edge stops reading.
     edge_publish_window: int = Field(4096, gt=0)
     # Calls (and 2.1 SENDs) a station may make per second, and at once: a station over

@@ -131,6 +131,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
                 subjects.all_station_events(), subjects.all_worker_requests(),
                 subjects.edge_about(node_id), *_kv_write(subjects.PRESENCE_BUCKET),
+                *_kv_write(subjects.LAST_HEARD_BUCKET),
                 subjects.command_records(),  # the audit trail of the calls it sends
                 subjects.all_vendor_data(),  # DataTransfers, to their vendors' integrations
                 *_kv_read(subjects.ADMISSION_BUCKET)),

@@ -35,14 +35,16 @@ class StationView(BaseModel):
     edge_id: str | None = None
     connected_at: datetime | None = None
     last_seen: datetime | None = None  # offline: when it went; online: now
+    # When its edge last had a message from it (written every edge_heard_refresh_seconds).
+    last_message_at: datetime | None = None
     connectors: list[ConnectorView] = []
 
 
 async def fleet(stores: Stores) -> list[StationView]:
     """Every station known to any of the buckets, by station id."""
-    infos, presences, statuses, admissions = await asyncio.gather(
+    infos, presences, statuses, admissions, heard = await asyncio.gather(
         stores.stations.all(), stores.presence.all(), stores.statuses.all(),
-        stores.admission.all())
+        stores.admission.all(), stores.last_heard.all())
     views: dict[str, dict] = {}
     for info in infos:
         views.setdefault(info.station_id, {}).update(
@@ -55,6 +57,8 @@ async def fleet(stores: Stores) -> list[StationView]:
                     edge_id=presence.edge_id if presence.online else None,
                     last_seen=None if presence.online else presence.disconnected_at)
         view.setdefault("version", presence.version)
+    for last in heard:
+        views.setdefault(last.station_id, {})["last_message_at"] = last.heard_at
     for admission in admissions:
         views.setdefault(admission.station_id, {})["site"] = admission.site
     by_station: dict[str, list[ConnectorStatus]] = {}

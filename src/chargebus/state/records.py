@@ -186,6 +186,14 @@ class Presence(BaseModel):
     certificate: CertificateFacts | None = None
 
 
+class LastHeard(BaseModel):
+    """When a station's edge last had a message from it, written at most every
+    edge_heard_refresh_seconds (the fleet view's last message time)."""
+
+    station_id: str
+    heard_at: datetime
+
+
 class StationAccess(BaseModel):
     """A station's secret, readable by the workers and the operator only: its Basic
     auth password, hashed (chargebus.security.passwords), and during a rotation the new one,

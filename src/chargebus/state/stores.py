@@ -11,10 +11,10 @@ from chargebus.bus import events, subjects
 from chargebus.bus.replay import replay
 from chargebus.domain.devicemodel import Component, ComponentRef, ReportProgress
 from chargebus.state.identifiers import kv_key
-from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LocalList,
-                                     Presence, RemoteStart, StationAccess, StationAdmission,
-                                     StationCertificates, StationInfo, StationReservations, Token,
-                                     Transaction)
+from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LastHeard,
+                                     LocalList, Presence, RemoteStart, StationAccess,
+                                     StationAdmission, StationCertificates, StationInfo,
+                                     StationReservations, Token, Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
 
@@ -125,6 +125,7 @@ class Stores:
         self.presence = RecordStore(js, subjects.PRESENCE_BUCKET, Presence)
         self.certificates = RecordStore(js, subjects.CERTIFICATES_BUCKET, StationCertificates)
         self.reservations = RecordStore(js, subjects.RESERVATIONS_BUCKET, StationReservations)
+        self.last_heard = RecordStore(js, subjects.LAST_HEARD_BUCKET, LastHeard)
         self.components = RecordStore(js, subjects.DEVICE_MODEL_BUCKET, Component)
         self.reports = RecordStore(js, subjects.DEVICE_MODEL_BUCKET, ReportProgress)
         self._js = js

@@ -25,6 +25,7 @@ from chargebus.services.edge.connection import StationConnection
 from chargebus.services.edge.dispatcher import Dispatcher
 from chargebus.services.edge.handshake import CheckedHandshake
 from chargebus.services.edge.identity import Identity, NodeIdTaken
+from chargebus.services.edge.heard import LastHeardRecorder
 from chargebus.services.edge.liveness import Liveness
 from chargebus.services.edge.metrics import EdgeMetrics
 from chargebus.services.edge.requesthead import RequestHead
@@ -33,6 +34,7 @@ from chargebus.services.edge.turnover import Turnover
 from chargebus.state.admission import AdmissionDirectory
 from chargebus.state.edges import EdgeAbout
 from chargebus.state.identifiers import InvalidIdentifier, check_station_id
+from chargebus.state.stores import Stores
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class Edge:
         self.turnover = Turnover(lambda: len(self.stations))
         self.liveness = Liveness(self.stations, settings.edge_idle_seconds,
                                  settings.edge_pong_seconds)
+        self.heard = LastHeardRecorder(self.stations.all, Stores(nc.jetstream()),
+                                       settings.edge_heard_refresh_seconds)
         self._settings = settings
         self._prefix = settings.edge_path_prefix
         self._preference = [OcppVersion(name) for name in settings.edge_subprotocols]
@@ -118,6 +122,7 @@ class Edge:
         except OSError as error:
             raise SystemExit(f"edge: {error}") from None
         self.liveness.start()
+        self.heard.start()
         self.turnover.start()
         if s.edge_metrics_port:
             self.metrics.serve(s.edge_metrics_host, s.edge_metrics_port)
@@ -130,6 +135,7 @@ class Edge:
         if self._acceptor is not None:
             self._acceptor.close()
         self.liveness.stop()
+        self.heard.stop()
         closing = [connection.close(WSCloseCode.GOING_AWAY, "edge shutting down")
                    for connection in self.stations.all()]
         if closing:
