@@ -28,6 +28,38 @@ REBOOT_REQUIRED = {"MeterValueSampleInterval"}  # 1.6 keys taken at the next sta
 TRIGGERABLE = {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
 
 
+# What a station answers when it will not do what an operation asks, per action.
+REFUSALS_16 = {"RemoteStartTransaction": "Rejected", "RemoteStopTransaction": "Rejected",
+               "Reset": "Rejected", "ChangeAvailability": "Rejected",
+               "UnlockConnector": "UnlockFailed", "TriggerMessage": "Rejected",
+               "ClearCache": "Rejected", "ChangeConfiguration": "Rejected",
+               "DataTransfer": "Rejected", "ReserveNow": "Rejected",
+               "CancelReservation": "Rejected"}
+REFUSALS_2X = {"RequestStartTransaction": "Rejected", "RequestStopTransaction": "Rejected",
+               "Reset": "Rejected", "ChangeAvailability": "Rejected",
+               "UnlockConnector": "UnlockFailed", "TriggerMessage": "Rejected",
+               "ClearCache": "Rejected", "DataTransfer": "Rejected", "ReserveNow": "Rejected",
+               "CancelReservation": "Rejected", "GetBaseReport": "Rejected"}
+
+
+def _refusable(station, results, refusals: dict[str, str]) -> None:
+    """While ``station.refusing``, each of these actions is answered with its refusal
+    (and what would follow it, a remote start's transaction, does not happen)."""
+    for action, status in refusals.items():
+        handlers = station.route_map[action]
+        original, after_taken = handlers["_on_action"], handlers.get("_after_action")
+        refusal = getattr(results, action)
+
+        def on(_original=original, _type=refusal, _status=status, **payload):
+            return _type(status=_status) if station.refusing else _original(**payload)
+        handlers["_on_action"] = on
+        if after_taken is not None:
+            def after(_after=after_taken, **payload):
+                if not station.refusing:
+                    return _after(**payload)
+            handlers["_after_action"] = after
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
@@ -40,6 +72,8 @@ class Station16(ChargePoint16):
         self.remote_starts: list[dict] = []
         self.availability: dict[int, str] = {}
         self.silent = False  # answers nothing, as a hung station
+        self.refusing = False  # refuses every operation (REFUSALS_16)
+        _refusable(self, result16, REFUSALS_16)
         self.starts_on_remote = True  # a driver plugs in after a remote start
         self.transactions: list[int] = []  # what the CSMS answered its starts with
 
@@ -141,6 +175,8 @@ def _station_2x(base, calls, results):
             self.remote_starts: list[dict] = []
             self.availability: dict[tuple, str] = {}
             self.silent = False
+            self.refusing = False
+            _refusable(self, results, REFUSALS_2X)
             self.starts_on_remote = True
             self.transactions: list[str] = []
             # The device model it reports: its variables and as many more as asked for.

@@ -14,10 +14,11 @@ from conftest import eventually, ocpp_station
 from operation_stations import STATIONS
 from chargebus.domain.model import AuthorizationStatus, IdToken, TokenType
 from chargebus.domain.operations import (Availability, CancelReservation, ChangeAvailability,
-                                         ClearCache, DataTransfer, GetConfiguration, Reset,
-                                         ReserveNow, ResetKind, ResetWhen, SetConfiguration,
-                                         StartCharging, StopCharging, TriggerMessage,
-                                         UnlockConnector, VariableName, VariableSetting)
+                                         ClearCache, DataTransfer, GetConfiguration,
+                                         ReadDeviceModel, Reset, ReserveNow, ResetKind,
+                                         ResetWhen, SetConfiguration, StartCharging,
+                                         StopCharging, TriggerMessage, UnlockConnector,
+                                         VariableName, VariableSetting)
 from chargebus.ocpp.clock import utc_now
 from chargebus.operations.commands import Outcome
 from chargebus.operations.perform import perform, transaction_of
@@ -328,3 +329,56 @@ async def test_a_remote_start_no_transaction_follows_is_said(system, bus, subpro
     assert waited.stderr == f"{connected.station_id}: no transaction began within 2 s\n"
     assert linked.returncode == 0
     assert linked.stdout.endswith(f", transaction {connected.station.transactions[0]}\n")
+
+
+def _each_operation(is_16: bool, token: str) -> dict[str, object]:
+    """One of every operation, as each version can say it."""
+    until = utc_now() + timedelta(minutes=10)
+    return {
+        "start": StartCharging(id_token=IdToken(value=token)),
+        "stop": StopCharging(transaction_id="7" if is_16 else "tx-7"),
+        "reset": Reset(),
+        "availability": ChangeAvailability(availability=Availability.INOPERATIVE),
+        "unlock": UnlockConnector(evse_id=1),
+        "trigger": TriggerMessage(message="Heartbeat"),
+        "clear-cache": ClearCache(),
+        # 2.x stations refuse a change per variable: a read-only one.
+        "config-set": SetConfiguration(settings=[VariableSetting(
+            name=VariableName(variable="HeartbeatInterval") if is_16 else
+            VariableName(component="SecurityCtrlr", variable="SecurityProfile"),
+            value="2")]),
+        "data-transfer": DataTransfer(vendor_id="com.example"),
+        "reserve": ReserveNow(id_token=IdToken(value=token), expires_at=until),
+        "cancel-reservation": CancelReservation(reservation_id=1),
+        "config-fetch": ReadDeviceModel(),
+    }
+
+
+@pytest.mark.parametrize("subprotocol", VERSIONS)
+async def test_every_operation_refused_by_the_station_silent_or_offline(system, bus,
+                                                                      subprotocol):
+    token = await _token(bus, max_active=0)
+    is_16 = subprotocol == "ocpp1.6"
+    async with Connected(system, bus, subprotocol) as connected:
+        connected.station.refusing = True
+        refused = {name: await connected.perform(operation)
+                   for name, operation in _each_operation(is_16, token).items()}
+        connected.station.refusing, connected.station.silent = False, True
+        silent = {name: await connected.perform(operation, timeout=0.5)
+                  for name, operation in _each_operation(is_16, token).items()}
+        began = connected.station.transactions
+    nobody = new_id("NOBODY")
+    offline = {name: await perform(bus, nobody, operation, sender=SENDER, timeout=5)
+               for name, operation in _each_operation(is_16, token).items()}
+    expected = {name: "UnlockFailed" if name == "unlock" else "Rejected"
+                for name in _each_operation(is_16, token)}
+    if is_16:  # GetConfiguration has no refusal: the station says what it holds
+        expected["config-fetch"] = "Accepted"
+    assert {name: performed.result.status for name, performed in refused.items()} == expected
+    assert [name for name, performed in refused.items() if performed.taken] == (
+        ["config-fetch"] if is_16 else [])
+    assert not began  # a refused remote start begins nothing
+    assert {name: performed.outcome for name, performed in silent.items()} == dict.fromkeys(
+        expected, Outcome.TIMEOUT)
+    assert {name: performed.outcome for name, performed in offline.items()} == dict.fromkeys(
+        expected, Outcome.OFFLINE)
