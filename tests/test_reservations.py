@@ -186,3 +186,25 @@ async def test_cancelled_and_ended_by_the_station(system, bus, subprotocol):
             str(second.operation.reservation_id)]
     else:
         assert second_state.status == "Removed" and listed.stdout == ""
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_transaction_under_way_is_not_refused_for_a_later_reservation(system, bus):
+    charging = await _token(bus, max_active=0)
+    other = await _token(bus, max_active=0)
+    async with Connected(system, bus, "ocpp2.0.1") as connected:
+        transaction_id = f"tx-{uuid.uuid4().hex[:10]}"
+
+        async def event(kind: str, seq_no: int, reason: str) -> str:
+            answer = await connected.station.call(call201.TransactionEvent(
+                event_type=kind, timestamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                trigger_reason=reason, seq_no=seq_no,
+                transaction_info={"transaction_id": transaction_id},
+                evse={"id": 1, "connector_id": 1},
+                id_token={"id_token": charging, "type": "ISO14443"}))
+            return answer.id_token_info["status"]
+        started = await event("Started", 0, "Authorized")
+        await connected.perform(ReserveNow(id_token=IdToken(value=other), evse_id=1,
+                                           expires_at=utc_now() + timedelta(minutes=5)))
+        updated = await event("Updated", 1, "MeterValuePeriodic")
+    assert (started, updated) == ("Accepted", "Accepted")

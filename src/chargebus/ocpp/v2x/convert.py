@@ -79,8 +79,11 @@ def transaction_of(action: str, payload: dict) -> str | None:
 
 
 def reservation_of(action: str, payload: dict) -> tuple[int | None, int | None]:
-    """The reservation a TransactionEvent names (if any) and the EVSE it is on."""
-    if action != "TransactionEvent":
+    """The reservation a TransactionEvent names (if any) and the EVSE it is on, where the
+    event starts the transaction or its token authorizes it; (None, None) for the others,
+    which a reservation made later for that EVSE must not refuse."""
+    if action != "TransactionEvent" or (payload["eventType"] != "Started"
+                                        and payload["triggerReason"] != "Authorized"):
         return None, None
     return payload.get("reservationId"), (payload.get("evse") or {}).get("id")
 
