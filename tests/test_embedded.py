@@ -52,7 +52,7 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path):
         {"station": "KEEPER", "value": 42}]
 
     seeds = {path: path.read_bytes() for path in (tmp_path / "credentials").rglob("*.nk")}
-    assert len(seeds) == 4  # operator, workers, sink, edge-1
+    assert len(seeds) == 5  # operator, workers, sink, edge-1, data-transfer
     assert system.stop(signal.SIGINT) == 0
     assert [pid for pid in children if alive(pid)] == []
 
