@@ -30,6 +30,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
 from chargebus.bus import events, subjects
+from chargebus.domain.operations import TAKEN
 from chargebus.operations import audit
 from chargebus.state.stores import Stores
 
@@ -62,11 +63,6 @@ class CommandReply:
     @classmethod
     def failure(cls, outcome: Outcome, reason: str) -> "CommandReply":
         return cls(outcome, {"reason": reason})
-
-
-# What a station answers to a configuration or Reset call it took ("RebootRequired":
-# at its next start; "Scheduled": a Reset once it is idle).
-TAKEN = ("Accepted", "RebootRequired", "Scheduled")
 
 
 def taken(action: str, reply: CommandReply) -> bool:

@@ -3,14 +3,13 @@ device model in KV (chargebus.domain.devicemodel): 1.6 keys as GetConfiguration 
 them and accepted ChangeConfigurations change them; 2.x attributes as GetVariables and
 accepted SetVariables give them (whole reports come as NotifyReport, to the workers)."""
 from chargebus.domain import devicemodel
-from chargebus.domain.operations import (GetConfiguration, Operation, OperationResult,
+from chargebus.domain.operations import (TAKEN, GetConfiguration, Operation, OperationResult,
                                          ReadDeviceModel, SetConfiguration, VariableResult)
 from chargebus.ocpp.clock import utc_now
 from chargebus.state.stores import Stores, component_key
 
-# What a station answers for a value it holds (read) or took (changed).
+# What a station answers for a value it holds (read); what it took is operations.TAKEN.
 _READ = ("Accepted",)
-_TAKEN = ("Accepted", "RebootRequired")
 
 
 async def record(stores: Stores, station_id: str, operation: Operation,
@@ -18,7 +17,7 @@ async def record(stores: Stores, station_id: str, operation: Operation,
     if isinstance(operation, GetConfiguration | ReadDeviceModel):
         kept = [variable for variable in result.variables if variable.status in _READ]
     elif isinstance(operation, SetConfiguration):
-        kept = [variable for variable in result.variables if variable.status in _TAKEN]
+        kept = [variable for variable in result.variables if variable.status in TAKEN]
     else:
         return
     by_component: dict[devicemodel.ComponentRef, list[VariableResult]] = {}

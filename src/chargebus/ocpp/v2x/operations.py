@@ -1,12 +1,12 @@
 """chargebus.domain.operations as OCPP 2.0.1 and 2.1 calls, and the answers back."""
 from chargebus.domain.model import IdToken, TokenType
-from chargebus.domain.operations import (CancelReservation, ChangeAvailability, ClearCache,
-                                         DataTransfer, GetConfiguration, NotInVersion,
-                                         Operation, OperationResult, ReadDeviceModel, Reset,
-                                         ReserveNow, SetConfiguration, StartCharging,
-                                         StopCharging,
-                                         TriggerMessage, UnlockConnector, VariableName,
-                                         VariableResult, status_result)
+from chargebus.domain.operations import (TAKEN, CancelReservation, ChangeAvailability,
+                                         ClearCache, DataTransfer, GetConfiguration,
+                                         NotInVersion, Operation, OperationResult,
+                                         ReadDeviceModel, Reset, ReserveNow, SetConfiguration,
+                                         StartCharging, StopCharging, TriggerMessage,
+                                         UnlockConnector, VariableName, VariableResult,
+                                         status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
 
 # The type a remote start's token is sent with when nothing says another: a token the
@@ -103,8 +103,7 @@ def result(operation: Operation, payload: dict) -> OperationResult:
             variables = [_variable_result(entry, None) for entry in payload["setVariableResult"]]
             for variable in variables:
                 variable.value = values.get(variable.name.label())
-            taken = all(variable.status in ("Accepted", "RebootRequired")
-                        for variable in variables)
+            taken = all(variable.status in TAKEN for variable in variables)
             return OperationResult(status="Accepted" if taken else "Rejected", taken=taken,
                                    variables=variables)
         case StartCharging():
