@@ -29,7 +29,7 @@ from chargebus.bus.consumers import UNUSABLE, DeadLetters
 from chargebus.bus.events import CallContext
 from chargebus.domain import sessions
 from chargebus.domain.model import (AuthorizationDecision, AuthorizationStatus, TokenUse,
-                                    TransactionEvent)
+                                    TransactionEvent, TransactionEventKind)
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import converter
 from chargebus.runtime.config import Settings
@@ -132,7 +132,10 @@ class Transactions:
                 record = await self._stores.transactions.modify(
                     functools.partial(_apply_event, event=event, context=context), *key)
                 assert record is not None  # a record, new or as it was
-                await self._link(record)
+                # Only a start, or a 2.x event naming its remote start, can link one: the
+                # other events of a transaction nobody started remotely read nothing more.
+                if event.kind is TransactionEventKind.STARTED or event.remote_start_id is not None:
+                    await self._link(record)
                 await self._settle(record)
 
     async def _link(self, record: Transaction) -> None:
