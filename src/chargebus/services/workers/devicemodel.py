@@ -14,6 +14,7 @@ from chargebus.bus.client import BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters
 from chargebus.bus.events import CallContext
 from chargebus.domain import devicemodel
+from chargebus.domain.model import RegistrationStatus
 from chargebus.domain.operations import ReadDeviceModel
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import converter
@@ -65,7 +66,7 @@ class DeviceModel:
     def booted(self, before: StationInfo | None, now: StationInfo) -> None:
         """After a boot: fetch the configuration of a station new to chargebus, or whose
         firmware changed."""
-        if not self._fetch_on_boot or now.boot_status.value != "Accepted":
+        if not self._fetch_on_boot or now.boot_status is not RegistrationStatus.ACCEPTED:
             return
         if before is not None and before.firmware_version == now.firmware_version:
             return
