@@ -23,7 +23,7 @@ from pathlib import Path
 
 from codegen.oca import (OUTPUT, VERSIONS, canonical, function_name, header, message_schemas,
                          resolve)
-from codegen.writer import Writer
+from codegen.writer import Writer, write_both_builds
 
 COMMAND = "python -m codegen scanners"
 MAX_UNIQUE_ID_LENGTH = 36
@@ -560,12 +560,7 @@ def write_version(tag: str, package: str, output: Path = OUTPUT) -> int:
         out.include(body)
     out.line("\n")
     out.include(module.entry(requests))
-    source = output / f"scanners_{tag}_py.py"
-    source.write_text(out.text(), encoding="utf-8")
-    link = output / f"scanners_{tag}_c.py"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(source.name)
+    write_both_builds(output, f"scanners_{tag}", out.text())
     declarations = Writer()
     declarations.line(first)
     declarations.line()

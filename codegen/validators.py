@@ -18,7 +18,7 @@ from pathlib import Path
 
 from codegen.oca import (OUTPUT, VERSIONS, canonical, function_name, header, message_schemas,
                          resolve)
-from codegen.writer import Writer, cimport_line
+from codegen.writer import Writer, cimport_line, write_both_builds
 
 COMMAND = "python -m codegen validators"
 
@@ -276,12 +276,7 @@ def write_version(tag: str, package: str, draft: int, output: Path = OUTPUT) -> 
                 out.line(f"{action!r}: {function},")
         out.line("}")
 
-    source = output / f"schemas_{tag}_py.py"
-    source.write_text(out.text(), encoding="utf-8")
-    link = output / f"schemas_{tag}_c.py"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(source.name)
+    write_both_builds(output, f"schemas_{tag}", out.text())
     declarations = Writer()
     declarations.line(first)
     declarations.line()

@@ -2,6 +2,7 @@
 hand-counted spaces in the generators."""
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 INDENT = "    "
 
@@ -56,3 +57,14 @@ def cimport_line(module: str, names: tuple[str, ...]) -> str:
             line = indent
         line += piece
     return "\n".join([*lines, line])
+
+
+def write_both_builds(output: Path, stem: str, text: str) -> None:
+    """``<stem>_py.py`` holding ``text``, and ``<stem>_c.py`` a link to it: one source,
+    which the compiled build reads under the other name."""
+    source = output / f"{stem}_py.py"
+    source.write_text(text, encoding="utf-8")
+    link = output / f"{stem}_c.py"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(source.name)
