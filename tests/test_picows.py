@@ -114,22 +114,26 @@ def _request(request: WSUpgradeRequest) -> tuple:
     return request.method, request.path, request.version, list(request.headers.items())
 
 
+async def _picows_answers(head: bytes, whole: bool) -> tuple[list[WSUpgradeRequest], bytes]:
+    """The requests picows' own server hands its listener for ``head``, and its answer:
+    the whole of it, or its status line."""
+    requests: list[WSUpgradeRequest] = []
+    server = await _server(requests)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head + b"\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read() if whole else reader.readline(),
+                                        WAIT_SECONDS)
+        writer.close()
+        return requests, answer
+    finally:
+        server.close()
+
+
 def test_the_head_is_parsed_as_picows_server_parses_it():
     """What CheckedHandshake checks is the request picows' own server hands the listener."""
-    async def run():
-        requests: list[WSUpgradeRequest] = []
-        server = await _server(requests)
-        port = server.sockets[0].getsockname()[1]
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(HEAD + b"\r\n\r\n")
-            status = await asyncio.wait_for(reader.readline(), WAIT_SECONDS)
-            writer.close()
-            return requests, status
-        finally:
-            server.close()
-
-    requests, status = asyncio.run(run())
+    requests, status = asyncio.run(_picows_answers(HEAD, whole=False))
     assert status.startswith(b"HTTP/1.1 101 ")
     assert [_request(request) for request in requests] == [_request(parse_request_head(HEAD))]
     assert parse_request_head(HEAD).headers["Authorization"] == "Basic Q1AtMjpzZWNyZXQ="
@@ -143,20 +147,6 @@ def test_a_head_picows_refuses_is_a_runtime_error_and_no_upgrade(head):
     raises RuntimeError, and picows' server upgrades nothing."""
     with pytest.raises(RuntimeError):
         parse_request_head(head)
-
-    async def run():
-        requests: list[WSUpgradeRequest] = []
-        server = await _server(requests)
-        port = server.sockets[0].getsockname()[1]
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(head + b"\r\n\r\n")
-            answer = await asyncio.wait_for(reader.read(), WAIT_SECONDS)
-            writer.close()
-            return requests, answer
-        finally:
-            server.close()
-
-    requests, answer = asyncio.run(run())
+    requests, answer = asyncio.run(_picows_answers(head, whole=True))
     assert requests == []
     assert not answer.startswith(b"HTTP/1.1 101 ")
