@@ -32,6 +32,7 @@ from nats.js import JetStreamContext
 from chargebus.bus import events, subjects
 from chargebus.domain.operations import TAKEN
 from chargebus.operations import audit
+from chargebus.state.records import Presence
 from chargebus.state.stores import Stores
 
 DEFAULT_TIMEOUT = 30.0
@@ -80,10 +81,17 @@ async def call_station(nc: Client, station_id: str, action: str, payload: dict,
                        timeout: float = DEFAULT_TIMEOUT, sender: str = "") -> CommandReply:
     """Send ``action`` to a station, wherever it is connected, and wait for its answer.
     ``sender`` says who asks, for the audit trail (default: the client's NATS name)."""
+    presence = await Stores(nc.jetstream()).presence.get(station_id)
+    return await call_present(nc, station_id, presence, action, payload, timeout, sender)
+
+
+async def call_present(nc: Client, station_id: str, presence: Presence | None, action: str,
+                       payload: dict, timeout: float = DEFAULT_TIMEOUT, sender: str = ""
+                       ) -> CommandReply:
+    """call_station, for a caller that has read the station's presence record already."""
     started = time.perf_counter()
     sender = sender or nc.options.get("name") or ""
     js = nc.jetstream()
-    presence = await Stores(js).presence.get(station_id)
     version = presence.version.value if presence else None
     if presence is None or not presence.online:
         return await _ended_here(js, station_id, action, payload, sender, Outcome.OFFLINE,

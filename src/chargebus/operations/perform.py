@@ -20,7 +20,7 @@ from chargebus.ocpp import OcppVersion, codec
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import operations_of
 from chargebus.operations import audit, configuration
-from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_station
+from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_present
 from chargebus.state.records import RemoteStart, Reservation
 from chargebus.state.stores import Stores, active_key, remote_start_key, token_key
 
@@ -109,7 +109,7 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         await stores.reservations.modify(
             lambda listing: reservations.with_reservation(listing, reservation, utc_now()),
             station_id)
-    reply = await call_station(nc, station_id, action, payload, timeout, sender=sender)
+    reply = await call_present(nc, station_id, presence, action, payload, timeout, sender)
     answer = reply.body.get("status") if reply.outcome is Outcome.RESULT else reply.outcome
     if isinstance(operation, StartCharging):
         await stores.remote_starts.modify(
