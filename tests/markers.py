@@ -24,6 +24,7 @@ SYSTEM_FIXTURES = frozenset({
     "profile3",  # test_certificates.py: a system on security profile 3
     "chdb_system", "server_system",  # test_queries.py, test_clickhouse.py
     "baseline",  # test_simulate.py: the ocpp library's CSMS, the simulator's baseline
+    "site_system",  # test_load_manager.py: a system of its own for its sites
 })
 CLICKHOUSE_FIXTURES = frozenset({"clickhouse"})  # clickhouse_server.ClickHouseServer
 

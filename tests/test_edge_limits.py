@@ -92,7 +92,13 @@ async def test_at_the_limit_of_open_files_stations_are_turned_away_at_once(syste
                 reader, writer, head = await send_upgrade(
                     edge.port, upgrade_request(edge.port, f"FILES-{n}-{uuid.uuid4().hex[:4]}"))
                 if not head.startswith(b"HTTP/1.1 101"):
-                    refusal = head + await asyncio.wait_for(reader.read(), 10)
+                    try:
+                        refusal = head + await asyncio.wait_for(reader.read(), 10)
+                    except ConnectionResetError:
+                        # The request came after the edge had read what was there and
+                        # closed: the kernel resets, and may drop the body; the head
+                        # with its status had come.
+                        refusal = head
                     writer.close()
                     break
                 connected.append(writer)

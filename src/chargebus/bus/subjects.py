@@ -41,6 +41,9 @@ CERTIFICATES_BUCKET = "certificates"
 RESERVATIONS_BUCKET = "reservations"
 DEVICE_MODEL_BUCKET = "device-model"
 LAST_HEARD_BUCKET = "last-heard"
+CHARGING_PROFILES_BUCKET = "charging-profiles"
+# Sites: their topology, which site each station is in, the load manager's allocations.
+SITES_BUCKET = "sites"
 SESSION_STREAM = "SESSIONS"
 COMMAND_STREAM = "COMMANDS"
 COMMAND_SINK_CONSUMER = "command-sink"
@@ -51,6 +54,8 @@ METER_SINK_CONSUMER = "meter-sink"
 STATUS_CONSUMER = "registry-status"
 RESERVATION_CONSUMER = "reservations"
 DEVICE_MODEL_CONSUMER = "device-model"
+CHARGING_PROFILES_CONSUMER = "charging-profiles"
+LOAD_MANAGER_CONSUMER = "load-manager"
 
 
 # The action comes before the station so that a consumer reads one action through one
@@ -100,6 +105,12 @@ def password_check() -> str:
     """Where an edge asks the workers whether a station's password is right: a name no
     OCPP action has, so that it shares the edges' permission on cb.rpc.>."""
     return f"{PREFIX}.rpc.password-check"
+
+
+def site_reallocation() -> str:
+    """Where a command asks the load manager to divide a site again now (the site id is
+    the payload): a change of its limits or topology."""
+    return f"{PREFIX}.rpc.charging.reallocate"
 
 
 def station_command(edge_id: str, station_id: str) -> str:

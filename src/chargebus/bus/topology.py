@@ -70,6 +70,9 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.RESERVATIONS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.DEVICE_MODEL_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.LAST_HEARD_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.CHARGING_PROFILES_BUCKET, history=1,
+                   storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.SITES_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

@@ -6,8 +6,8 @@ from nats.errors import NoRespondersError
 
 from chargebus import __version__
 from chargebus.bus import queryreplies
-from chargebus.cli import (analytics, audit, calls, certificates, credentials, locallists,
-                           operations, sessions, simulate, stations, tokens)
+from chargebus.cli import (analytics, audit, calls, certificates, charging, credentials,
+                           locallists, operations, sessions, simulate, stations, tokens)
 from chargebus.cli.common import CommandParser, print_json, whole_number, with_nats
 from chargebus.runtime.config import Settings, SettingsProblem, load_settings
 
@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="of the supervisor and every service (default INFO)")
     run.set_defaults(command=_run)
 
-    for module in (tokens, stations, sessions, operations, audit, locallists, calls,
+    for module in (tokens, stations, sessions, operations, charging, audit, locallists, calls,
                    certificates, analytics, simulate, credentials):
         module.register(commands)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
+from pydantic import ValidationError
 
 from chargebus.bus.client import connect as connect_bus
 from chargebus.bus.client import refused_identity
@@ -116,6 +117,17 @@ def json_object(text: str) -> dict:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("the payload must be a JSON object")
     return value
+
+
+def problem_of(error: ValueError) -> str:
+    """One line that says what is wrong: a pydantic ValidationError's first error with
+    where it is (its own first line only counts the errors)."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def print_json(value) -> None:

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 import orjson
 
-from chargebus.cli.common import (print_json, seconds, sender, station_id, timestamp,
-                                  token_id, whole_number, with_nats, with_stores)
+from chargebus.cli.common import (print_json, problem_of, seconds, sender, station_id,
+                                  timestamp, token_id, whole_number, with_nats, with_stores)
 from chargebus.domain import reservations
 from chargebus.domain.devicemodel import ComponentRef
 from chargebus.domain.model import IdToken, TokenType
@@ -42,7 +42,7 @@ DEFAULT_RESERVATION = timedelta(minutes=15)
 
 
 def register(commands) -> None:
-    start = _command(commands, "start", "start charging: a remote start for a token")
+    start = operation_command(commands, "start", "start charging: a remote start for a token")
     start.add_argument("--token", type=token_id, required=True, help="the id token to charge with")
     start.add_argument("--token-type", choices=[kind.value for kind in TokenType],
                        help="2.x token type (default: the token's own, else Central)")
@@ -55,11 +55,11 @@ def register(commands) -> None:
                             f"0 for not at all (default {DEFAULT_START_WAIT})")
     start.set_defaults(build=_start)
 
-    stop = _command(commands, "stop", "stop charging: a remote stop of a transaction")
+    stop = operation_command(commands, "stop", "stop charging: a remote stop of a transaction")
     stop.add_argument("transaction_id")
     stop.set_defaults(build=lambda a: StopCharging(transaction_id=a.transaction_id))
 
-    reset = _command(commands, "reset", "reset a station (default: soft, at once)")
+    reset = operation_command(commands, "reset", "reset a station (default: soft, at once)")
     reset.add_argument("--hard", action="store_true", help="1.6: a hard reset")
     reset.add_argument("--on-idle", action="store_true",
                        help="2.x: once no transaction is under way")
@@ -68,7 +68,7 @@ def register(commands) -> None:
         kind=ResetKind.HARD if a.hard else ResetKind.SOFT,
         when=ResetWhen.ON_IDLE if a.on_idle else ResetWhen.IMMEDIATE, evse_id=a.evse))
 
-    availability = _command(commands, "availability",
+    availability = operation_command(commands, "availability",
                             "make a station, an EVSE or a connector operative or inoperative")
     availability.add_argument("availability", type=str.capitalize,
                               choices=[state.value for state in Availability])
@@ -78,7 +78,7 @@ def register(commands) -> None:
     availability.set_defaults(build=lambda a: ChangeAvailability(
         availability=a.availability, evse_id=a.evse, connector_id=a.connector))
 
-    unlock = _command(commands, "unlock", "unlock a connector")
+    unlock = operation_command(commands, "unlock", "unlock a connector")
     unlock.add_argument("evse", type=EVSE, nargs="?", default=1,
                         help="the EVSE (1.6: connector; default 1)")
     unlock.add_argument("--connector", type=CONNECTOR, default=1,
@@ -86,32 +86,33 @@ def register(commands) -> None:
     unlock.set_defaults(build=lambda a: UnlockConnector(evse_id=a.evse,
                                                         connector_id=a.connector))
 
-    trigger = _command(commands, "trigger", "ask a station to send one of its messages now")
+    trigger = operation_command(commands, "trigger",
+                                "ask a station to send one of its messages now")
     trigger.add_argument("message", help="e.g. StatusNotification, Heartbeat, MeterValues")
     trigger.add_argument("--evse", type=EVSE)
     trigger.add_argument("--connector", type=CONNECTOR, help="2.x only")
     trigger.set_defaults(build=lambda a: TriggerMessage(
         message=a.message, evse_id=a.evse, connector_id=a.connector))
 
-    clear = _command(commands, "clear-cache", "clear a station's authorization cache")
+    clear = operation_command(commands, "clear-cache", "clear a station's authorization cache")
     clear.set_defaults(build=lambda a: ClearCache())
 
     config = commands.add_parser(
         "config", help="read or change a station's configuration (1.6 keys, 2.x variables)"
     ).add_subparsers(title="config")
-    get = _command(config, "get", "read configuration keys or variables")
+    get = operation_command(config, "get", "read configuration keys or variables")
     get.add_argument("names", nargs="*", metavar="NAME",
                      help="1.6: keys (none: all); 2.x: Component[.instance]/Variable[.instance]")
     _variable_options(get)
     get.set_defaults(build=lambda a: GetConfiguration(
         names=[_name(text, a) for text in a.names]))
-    change = _command(config, "set", "change configuration keys or variables")
+    change = operation_command(config, "set", "change configuration keys or variables")
     change.add_argument("settings", nargs="+", metavar="NAME=VALUE")
     _variable_options(change)
     change.set_defaults(build=lambda a: SetConfiguration(
         settings=[_setting(text, a) for text in a.settings]))
 
-    fetch = _command(config, "fetch", "read the whole configuration into chargebus "
+    fetch = operation_command(config, "fetch", "read the whole configuration into chargebus "
                      "(1.6 GetConfiguration; 2.x GetBaseReport, its reports kept as they come)")
     fetch.set_defaults(build=lambda a: ReadDeviceModel())
     show = config.add_parser("show", help="the configuration chargebus holds of a station")
@@ -120,14 +121,14 @@ def register(commands) -> None:
     show.add_argument("--json", action="store_true", help="each component as a JSON line")
     show.set_defaults(command=_show_configuration)
 
-    transfer = _command(commands, "data-transfer", "send a vendor's DataTransfer")
+    transfer = operation_command(commands, "data-transfer", "send a vendor's DataTransfer")
     transfer.add_argument("vendor_id")
     transfer.add_argument("--message-id")
     transfer.add_argument("--data", help="a string (1.6), or any JSON value (2.x)")
     transfer.set_defaults(build=lambda a: DataTransfer(
         vendor_id=a.vendor_id, message_id=a.message_id, data=_data(a.data)))
 
-    reserve = _command(commands, "reserve", "reserve an EVSE (or any) for a token")
+    reserve = operation_command(commands, "reserve", "reserve an EVSE (or any) for a token")
     reserve.add_argument("--token", type=token_id, required=True)
     reserve.add_argument("--token-type", choices=[kind.value for kind in TokenType])
     reserve.add_argument("--evse", type=EVSE, help="the EVSE (1.6: connector; default any)")
@@ -151,12 +152,12 @@ def register(commands) -> None:
                               "or awaiting the station's answer)")
     listing.add_argument("--json", action="store_true", help="each as a JSON line")
     listing.set_defaults(command=_list_reservations)
-    cancel = _command(reservation_commands, "cancel", "cancel a reservation")
+    cancel = operation_command(reservation_commands, "cancel", "cancel a reservation")
     cancel.add_argument("reservation_id", type=RESERVATION)
     cancel.set_defaults(build=lambda a: CancelReservation(reservation_id=a.reservation_id))
 
 
-def _command(commands, name: str, help_text: str) -> argparse.ArgumentParser:
+def operation_command(commands, name: str, help_text: str) -> argparse.ArgumentParser:
     """A command on one station, with what every operation takes."""
     parser = commands.add_parser(name, help=help_text)
     parser.add_argument("station_id", type=station_id)
@@ -224,7 +225,7 @@ def _perform(settings: Settings, arguments: argparse.Namespace) -> int:
     try:
         operation: Operation = arguments.build(arguments)
     except ValueError as error:  # pydantic's ValidationError is one
-        print(f"{arguments.prog}: {_first_line(error)}", file=sys.stderr)
+        print(f"{arguments.prog}: {problem_of(error)}", file=sys.stderr)
         return 2
 
     async def run(nc) -> int:
@@ -315,10 +316,6 @@ def _list_reservations(settings: Settings, arguments: argparse.Namespace) -> int
         return 0
 
     return with_stores(settings, show)
-
-
-def _first_line(error: ValueError) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _show(performed: Performed, as_json: bool, transaction_id: str | None) -> None:

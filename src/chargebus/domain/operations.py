@@ -11,7 +11,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from chargebus.domain.composite import CompositeSchedule
 from chargebus.domain.model import IdToken
+from chargebus.domain.profiles import ChargingProfile, Purpose, RateUnit
 
 # What a station answers when it takes a call: "Scheduled" is a Reset or an availability
 # change it makes once idle, "RebootRequired" a setting it takes at its next start,
@@ -184,6 +186,48 @@ class CancelReservation(Operation):
     reservation_id: int = Field(ge=0)
 
 
+class SetChargingProfile(Operation):
+    """Install a profile on an EVSE (1.6: connector), or with ``evse_id`` 0 on the
+    station. A profile of the same id on the station is replaced."""
+
+    NAME: ClassVar[str] = "profile-set"
+    evse_id: int = Field(ge=0)
+    profile: ChargingProfile
+
+
+class ClearChargingProfile(Operation):
+    """Remove the profile of ``profile_id``, or every profile that matches all of the
+    criteria given (none given: every profile the CSMS may clear)."""
+
+    NAME: ClassVar[str] = "profile-clear"
+    profile_id: int | None = None
+    evse_id: int | None = Field(default=None, ge=0)
+    purpose: Purpose | None = None
+    stack_level: int | None = Field(default=None, ge=0)
+
+
+class GetCompositeSchedule(Operation):
+    """The station's own calculation of what an EVSE (0: the station) may draw from now
+    on for ``duration`` seconds."""
+
+    NAME: ClassVar[str] = "schedule"
+    evse_id: int = Field(ge=0)
+    duration: int = Field(gt=0)
+    unit: RateUnit | None = None
+
+
+class GetChargingProfiles(Operation):
+    """2.x only: the station reports the profiles it holds that match (ReportChargingProfiles,
+    which the workers keep); none given: all of them."""
+
+    NAME: ClassVar[str] = "profile-fetch"
+    request_id: int | None = Field(default=None, ge=0)  # perform gives one when None
+    evse_id: int | None = Field(default=None, ge=0)
+    purpose: Purpose | None = None
+    stack_level: int | None = Field(default=None, ge=0)
+    profile_ids: list[int] = []
+
+
 class VariableResult(BaseModel):
     """One variable of a GetConfiguration or SetConfiguration answer. ``status`` is the
     station's word (2.x attributeStatus, 1.6 ChangeConfiguration's status), or
@@ -205,6 +249,7 @@ class OperationResult(BaseModel):
     transaction_id: str | None = None  # 2.x: a remote start's transaction already running
     variables: list[VariableResult] = []
     data: Any = None  # a DataTransfer's answer
+    schedule: CompositeSchedule | None = None  # a GetCompositeSchedule's answer
 
 
 class NotInVersion(Exception):

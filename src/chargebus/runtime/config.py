@@ -131,6 +131,19 @@ class Settings(BaseSettings):
     # first boots and when its firmware changes, as CitrineOS does.
     device_model_on_boot: bool = True
 
+    # The load manager (chargebus.services.workers.loadmanager): it divides each site
+    # again on every change of its sessions and at least once a period; a temporary
+    # limit is put in place up to a period before it begins.
+    load_manager_period_seconds: float = Field(10.0, gt=0)
+    # How long it waits for a station to answer a profile before it counts the station
+    # at its maximum; such a station is tried again after load_manager_retry_seconds.
+    load_manager_call_timeout_seconds: float = Field(2.0, gt=0)
+    load_manager_retry_seconds: float = Field(30.0, gt=0)
+    # The stack level of its TxProfiles and TxDefaultProfiles: above the operator's own
+    # (chargebus charging profile set defaults to 0), within what stations allow
+    # (1.6 ChargeProfileMaxStackLevel is often 8 or 10).
+    load_manager_stack_level: int = Field(5, ge=0)
+
     # Station certificates (chargebus.security.certificates). chargebus signs stations' CSRs with
     # its own CA: made on first start in <data_dir>/ca unless the operator gives its
     # certificate and key; or, external, hands them to an integration on cb.ca.sign.

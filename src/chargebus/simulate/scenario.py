@@ -15,11 +15,13 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from chargebus.ocpp import OcppVersion
+from chargebus.simulate.charging import Car, SmartCharging
 
 Call = tuple[str, dict]
 Script = Generator[Call, dict | None, None]
 
-# A station charges at this power; its energy register advances by it per meter interval.
+# A station charges at this power unless a charging profile holds it lower (a 32 A
+# single-phase car); its energy register advances by what it draws per meter interval.
 CHARGING_WATTS = 7360.0
 VOLTS = 230.4
 
@@ -55,6 +57,9 @@ class StationState:
     configuration: dict = field(default_factory=dict)
     # The reservations it holds: reservation id -> the token it is for.
     reservations: dict = field(default_factory=dict)
+    # Its charging profiles, transaction and car (chargebus.simulate.charging).
+    charging: SmartCharging = field(default_factory=lambda: SmartCharging(
+        voltage=VOLTS, car=Car(phases=1, max_current=CHARGING_WATTS / VOLTS)))
 
     def __post_init__(self) -> None:
         if not self.id_token:
@@ -64,7 +69,7 @@ class StationState:
             self.energy_wh = float(self.index % 997) * 1000.0
 
     def advance_energy(self) -> float:
-        self.energy_wh += CHARGING_WATTS * self.meter_interval / 3600.0
+        self.energy_wh += self.charging.watts() * self.meter_interval / 3600.0
         return self.energy_wh
 
 

@@ -1,9 +1,10 @@
 """An OCPP 1.6J station: one connector, sessions with four sampled values per
 MeterValues, and the answers a real station gives to the Central System's calls."""
+from chargebus.domain.profiles import RateUnit
 from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.v16.profiles import composite_payload, profile_of, purpose_of
 from chargebus.ocpp.versions import known_actions
-from chargebus.simulate.scenario import (CHARGING_WATTS, VOLTS, Refusal, Result, Script,
-                                         StationState, now)
+from chargebus.simulate.scenario import VOLTS, Refusal, Result, Script, StationState, now
 
 CONNECTOR = 1
 
@@ -39,14 +40,18 @@ def status(state: StationState, connector_status: str) -> dict:
             "timestamp": now()}
 
 
-def sampled_values(energy_wh: float) -> list[dict]:
+def sampled_values(state: StationState, energy_wh: float) -> list[dict]:
+    """The register, the power, the current of each phase the car draws on (L1 at
+    least), and the voltage."""
+    currents = state.charging.currents()
+    drawn = [f"{current:.2f}" for current in currents[:max(state.charging.car.phases, 1)]]
     return [
         {"value": f"{energy_wh:.1f}", "context": "Sample.Periodic",
          "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-        {"value": f"{CHARGING_WATTS / 1000:.2f}", "context": "Sample.Periodic",
+        {"value": f"{state.charging.watts() / 1000:.2f}", "context": "Sample.Periodic",
          "measurand": "Power.Active.Import", "unit": "kW"},
-        {"value": f"{CHARGING_WATTS / VOLTS:.2f}", "context": "Sample.Periodic",
-         "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+        *({"value": value, "context": "Sample.Periodic", "measurand": "Current.Import",
+           "phase": f"L{phase}", "unit": "A"} for phase, value in enumerate(drawn, 1)),
         {"value": f"{VOLTS:.1f}", "context": "Sample.Periodic", "measurand": "Voltage",
          "phase": "L1-N", "unit": "V"},
     ]
@@ -65,12 +70,15 @@ def sessions(state: StationState) -> Script:
             yield "StatusNotification", status(state, "Available")
             continue
         transaction_id = started["transactionId"]
+        state.charging.start(str(transaction_id))
         yield "StatusNotification", status(state, "Charging")
         for _ in range(state.meter_values):
             energy = state.advance_energy()
             yield "MeterValues", {
                 "connectorId": CONNECTOR, "transactionId": transaction_id,
-                "meterValue": [{"timestamp": now(), "sampledValue": sampled_values(energy)}]}
+                "meterValue": [{"timestamp": now(),
+                                "sampledValue": sampled_values(state, energy)}]}
+        state.charging.end()
         yield "StopTransaction", {
             "transactionId": transaction_id, "idTag": state.id_token,
             "meterStop": int(state.energy_wh), "timestamp": now(), "reason": "Local"}
@@ -161,6 +169,30 @@ def _cancel_reservation(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted" if found is not None else "Rejected"}
 
 
+def _set_charging_profile(state: StationState, payload: dict) -> dict:
+    try:
+        profile = profile_of(payload["csChargingProfiles"])
+    except ValueError:
+        return {"status": "Rejected"}
+    return {"status": state.charging.set_profile(payload["connectorId"], profile)}
+
+
+def _clear_charging_profile(state: StationState, payload: dict) -> dict:
+    purpose = payload.get("chargingProfilePurpose")
+    found = state.charging.clear(payload.get("id"), payload.get("connectorId"),
+                                 purpose_of(purpose) if purpose else None,
+                                 payload.get("stackLevel"))
+    return {"status": "Accepted" if found else "Unknown"}
+
+
+def _composite_schedule(state: StationState, payload: dict) -> dict:
+    connector = payload["connectorId"]
+    if connector not in (0, CONNECTOR):
+        return {"status": "Rejected"}
+    return composite_payload(state.charging.composite(
+        connector, payload["duration"], RateUnit(payload.get("chargingRateUnit", "A"))))
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["listVersion"]
     return {"status": "Accepted"}
@@ -180,9 +212,9 @@ _ANSWERS = {
     "DataTransfer": lambda state, payload: {"status": "UnknownVendorId"},
     "GetLocalListVersion": lambda state, payload: {"listVersion": state.local_list_version},
     "SendLocalList": _send_local_list,
-    "SetChargingProfile": lambda state, payload: {"status": "Accepted"},
-    "ClearChargingProfile": lambda state, payload: {"status": "Unknown"},
-    "GetCompositeSchedule": lambda state, payload: {"status": "Rejected"},
+    "SetChargingProfile": _set_charging_profile,
+    "ClearChargingProfile": _clear_charging_profile,
+    "GetCompositeSchedule": _composite_schedule,
     "ReserveNow": _reserve,
     "CancelReservation": _cancel_reservation,
     "GetDiagnostics": lambda state, payload: {},

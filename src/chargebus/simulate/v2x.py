@@ -1,10 +1,11 @@
 """An OCPP 2.0.1 or 2.1 station (the calls it makes are the same in both): one EVSE
 with one connector, sessions as TransactionEvents whose Updated events carry four
 sampled values, and the answers a real station gives to the CSMS's calls."""
+from chargebus.domain.profiles import Purpose, RateUnit
 from chargebus.ocpp import OcppVersion
+from chargebus.ocpp.v2x.profiles import composite_payload, profile_of, profile_payload
 from chargebus.ocpp.versions import known_actions
-from chargebus.simulate.scenario import (CHARGING_WATTS, VOLTS, Refusal, Result, Script,
-                                         StationState, now)
+from chargebus.simulate.scenario import VOLTS, Refusal, Result, Script, StationState, now
 
 EVSE = {"id": 1, "connectorId": 1}
 
@@ -45,13 +46,18 @@ def _register(energy_wh: float, context: str) -> dict:
             "measurand": "Energy.Active.Import.Register", "unitOfMeasure": {"unit": "Wh"}}
 
 
-def sampled_values(energy_wh: float) -> list[dict]:
+def sampled_values(state: StationState, energy_wh: float) -> list[dict]:
+    """The register, the power, the current of each phase the car draws on (L1 at
+    least), and the voltage."""
+    currents = state.charging.currents()
+    drawn = currents[:max(state.charging.car.phases, 1)]
     return [
         _register(energy_wh, "Sample.Periodic"),
-        {"value": CHARGING_WATTS, "context": "Sample.Periodic",
+        {"value": round(state.charging.watts(), 1), "context": "Sample.Periodic",
          "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}},
-        {"value": round(CHARGING_WATTS / VOLTS, 2), "context": "Sample.Periodic",
-         "measurand": "Current.Import", "phase": "L1", "unitOfMeasure": {"unit": "A"}},
+        *({"value": round(value, 2), "context": "Sample.Periodic",
+           "measurand": "Current.Import", "phase": f"L{phase}", "unitOfMeasure": {"unit": "A"}}
+          for phase, value in enumerate(drawn, 1)),
         {"value": VOLTS, "context": "Sample.Periodic", "measurand": "Voltage",
          "phase": "L1-N", "unitOfMeasure": {"unit": "V"}},
     ]
@@ -68,6 +74,7 @@ def sessions(state: StationState) -> Script:
         yield "Authorize", {"idToken": id_token}
         state.sessions_started += 1
         transaction = transaction_id(state)
+        state.charging.start(transaction)
         yield "TransactionEvent", {
             "eventType": "Started", "timestamp": now(), "triggerReason": "Authorized",
             "seqNo": 0, "transactionInfo": {"transactionId": transaction,
@@ -83,7 +90,9 @@ def sessions(state: StationState) -> Script:
                 "triggerReason": "MeterValuePeriodic", "seqNo": sequence,
                 "transactionInfo": {"transactionId": transaction, "chargingState": "Charging"},
                 "evse": EVSE,
-                "meterValue": [{"timestamp": now(), "sampledValue": sampled_values(energy)}]}
+                "meterValue": [{"timestamp": now(),
+                                "sampledValue": sampled_values(state, energy)}]}
+        state.charging.end()
         yield "TransactionEvent", {
             "eventType": "Ended", "timestamp": now(), "triggerReason": "StopAuthorized",
             "seqNo": state.meter_values + 1,
@@ -201,6 +210,52 @@ def _cancel_reservation(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted" if found is not None else "Rejected"}
 
 
+def _set_charging_profile(state: StationState, payload: dict) -> dict:
+    try:
+        profile = profile_of(payload["chargingProfile"])
+    except ValueError:
+        return {"status": "Rejected"}
+    return {"status": state.charging.set_profile(payload["evseId"], profile)}
+
+
+def _clear_charging_profile(state: StationState, payload: dict) -> dict:
+    criteria = payload.get("chargingProfileCriteria") or {}
+    purpose = criteria.get("chargingProfilePurpose")
+    found = state.charging.clear(payload.get("chargingProfileId"), criteria.get("evseId"),
+                                 Purpose(purpose) if purpose else None,
+                                 criteria.get("stackLevel"))
+    return {"status": "Accepted" if found else "Unknown"}
+
+
+def _composite_schedule(state: StationState, payload: dict) -> dict:
+    if payload["evseId"] not in (0, EVSE["id"]):
+        return {"status": "Rejected"}
+    return composite_payload(state.charging.composite(
+        payload["evseId"], payload["duration"], RateUnit(payload.get("chargingRateUnit", "A"))))
+
+
+def _get_charging_profiles(state: StationState, payload: dict) -> dict:
+    """Accepted, and the profiles that match reported in one ReportChargingProfiles per
+    EVSE (K09), or NoProfiles."""
+    criterion = payload["chargingProfile"]
+    held = [each for each in state.charging.profiles
+            if payload.get("evseId") in (None, each.evse_id)
+            and criterion.get("chargingProfilePurpose") in (None, each.profile.purpose.value)
+            and criterion.get("stackLevel") in (None, each.profile.stack_level)
+            and each.profile.profile_id in criterion.get("chargingProfileId",
+                                                         [each.profile.profile_id])]
+    if not held:
+        return {"status": "NoProfiles"}
+    evses = sorted({each.evse_id for each in held})
+    for number, evse_id in enumerate(evses):
+        state.triggered.append(("ReportChargingProfiles", {
+            "requestId": payload["requestId"], "chargingLimitSource": "CSO",
+            "evseId": evse_id, "tbc": number < len(evses) - 1,
+            "chargingProfile": [profile_payload(each.profile) for each in held
+                                if each.evse_id == evse_id]}))
+    return {"status": "Accepted"}
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["versionNumber"]
     return {"status": "Accepted"}
@@ -221,9 +276,10 @@ _ANSWERS = {
     "DataTransfer": lambda state, payload: {"status": "UnknownVendorId"},
     "GetLocalListVersion": lambda state, payload: {"versionNumber": state.local_list_version},
     "SendLocalList": _send_local_list,
-    "SetChargingProfile": lambda state, payload: {"status": "Accepted"},
-    "ClearChargingProfile": lambda state, payload: {"status": "Unknown"},
-    "GetCompositeSchedule": lambda state, payload: {"status": "Rejected"},
+    "SetChargingProfile": _set_charging_profile,
+    "ClearChargingProfile": _clear_charging_profile,
+    "GetCompositeSchedule": _composite_schedule,
+    "GetChargingProfiles": _get_charging_profiles,
     "ReserveNow": _reserve,
     "CancelReservation": _cancel_reservation,
     "GetTransactionStatus": lambda state, payload: {"messagesInQueue": False},

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from chargebus.ocpp import OcppVersion
 from chargebus.state.records import ConnectorStatus, Transaction
-from chargebus.state.stores import TRANSACTION_PREFIX, Stores
+from chargebus.state.stores import TRANSACTION_PREFIX, Stores, transactions_of
 
 
 class ConnectorView(BaseModel):
@@ -90,6 +90,12 @@ class SessionView(BaseModel):
 
 async def active_transactions(stores: Stores) -> list[Transaction]:
     return [record for record in await stores.transactions.all(TRANSACTION_PREFIX)
+            if record.active]
+
+
+async def active_at(stores: Stores, station_id: str) -> list[Transaction]:
+    """The transactions under way at one station."""
+    return [record for record in await stores.transactions.all(*transactions_of(station_id))
             if record.active]
 
 

@@ -5,6 +5,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from chargebus.domain.model import (AuthorizationStatus, EnergyReading, RegistrationStatus,
                                      TokenType)
+from chargebus.domain.operations import GetChargingProfiles
+from chargebus.domain.profiles import ChargingProfile
+from chargebus.domain.topology import Site
 from chargebus.ocpp import OcppVersion
 
 
@@ -263,3 +266,118 @@ class StationCertificates(BaseModel):
     refused_because: str | None = None
     renewal_requested_at: datetime | None = None
     renewal_answer: str | None = None
+
+
+class StoredProfile(BaseModel):
+    """A charging profile on one EVSE of a station (0: the station), and where it is from:
+    ``source`` is who set it (the sender of the operation) or, for one the station
+    reported, its chargingLimitSource (CSO, EMS, SO, Other). ``status`` is the station's
+    answer (Accepted; anything else is a refusal) or Reported."""
+
+    evse_id: int
+    profile: ChargingProfile
+    status: str
+    source: str
+    at: datetime
+
+
+class ProfileFetch(BaseModel):
+    """A GetChargingProfiles under way: what it asked for, and the reported profiles
+    gathered so far (a report may come in parts)."""
+
+    request: GetChargingProfiles
+    gathered: list[StoredProfile] = []
+
+
+class StationProfiles(BaseModel):
+    """What chargebus knows of a station's charging profiles, in one record: the
+    profiles the station holds, the latest answers that refused one, and a fetch of its
+    own list under way."""
+
+    station_id: str
+    profiles: list[StoredProfile] = []
+    refused: list[StoredProfile] = []
+    fetch: ProfileFetch | None = None
+
+
+class SiteMember(BaseModel):
+    """Which site a station's EVSEs are in: the load manager finds a station's site here."""
+
+    station_id: str
+    site_id: str
+
+
+class SiteRecord(BaseModel):
+    site: Site
+    changed_by: str
+    changed_at: datetime
+
+
+class SiteSession(BaseModel):
+    """A transaction under way at an EVSE of a site, as the load manager sees it."""
+
+    station_id: str
+    evse_id: int
+    transaction_id: str
+    started_at: datetime
+    car_phases: int | None = None  # seen in its meter values
+    drawn: float | None = None  # A per phase, the highest of its phases, lately
+    car_max: float | None = None  # the car's maximum (2.x charging needs), A per phase
+    needed: float | None = None  # A per phase it needs to be full by its departure
+
+
+class EvseControl(BaseModel):
+    """What the load manager told one EVSE, as the station accepted it: its
+    TxDefaultProfile's limit, and its session's TxProfile's; ``pending`` while a call is
+    under way (it counts as told until answered). None: nothing accepted."""
+
+    station_id: str
+    evse_id: int
+    default_limit: float | None = None
+    tx_limit: float | None = None
+    tx_transaction: str | None = None
+    pending: float | None = None
+
+
+class GroupLimit(BaseModel):
+    """A temporary lower limit of a group (a grid operator's curtailment, an energy
+    management system's), in A per phase."""
+
+    group_id: str
+    amperes: float = Field(ge=0)
+    starts: datetime
+    ends: datetime
+    set_by: str
+
+
+class Uncontrolled(BaseModel):
+    """A station the load manager cannot count on: it refused or did not answer a
+    profile, or is offline; counted at its EVSEs' maximum until it takes one. It is
+    tried again a while after ``tried_at``."""
+
+    since: datetime
+    tried_at: datetime
+    why: str
+
+
+class SiteAllocation(BaseModel):
+    """The load manager's state of one site, in one record written with compare-and-set:
+    the sessions, what each EVSE was told, the limits in force, and the lease of the
+    worker that is changing it."""
+
+    site_id: str
+    holder: str | None = None
+    lease_until: datetime | None = None
+    dirty: bool = False  # a change came while the holder was working: once more
+    sessions: list[SiteSession] = []
+    ended: list[str] = []  # "<station>/<transaction>" of late: a late start is no session
+    evses: list[EvseControl] = []
+    uncontrolled: dict[str, Uncontrolled] = {}
+    limits: list[GroupLimit] = []
+    # Limits stations reported from outside (2.x NotifyChargingLimit): A per phase, by
+    # "<station>/<evse>" (evse 0: the station).
+    external: dict[str, float] = {}
+    # What the last allocation gave: A per phase by "<station>/<evse>", and the queue.
+    shares: dict[str, float] = {}
+    queue: list[str] = []
+    allocated_at: datetime | None = None

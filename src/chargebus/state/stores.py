@@ -14,6 +14,7 @@ from chargebus.state.identifiers import kv_key
 from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LastHeard,
                                      LocalList, Presence, RemoteStart, StationAccess,
                                      StationAdmission, StationCertificates, StationInfo,
+                                     SiteAllocation, SiteMember, SiteRecord, StationProfiles,
                                      StationReservations, Token, Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
@@ -128,6 +129,10 @@ class Stores:
         self.last_heard = RecordStore(js, subjects.LAST_HEARD_BUCKET, LastHeard)
         self.components = RecordStore(js, subjects.DEVICE_MODEL_BUCKET, Component)
         self.reports = RecordStore(js, subjects.DEVICE_MODEL_BUCKET, ReportProgress)
+        self.profiles = RecordStore(js, subjects.CHARGING_PROFILES_BUCKET, StationProfiles)
+        self.sites = RecordStore(js, subjects.SITES_BUCKET, SiteRecord)
+        self.site_members = RecordStore(js, subjects.SITES_BUCKET, SiteMember)
+        self.allocations = RecordStore(js, subjects.SITES_BUCKET, SiteAllocation)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:
@@ -157,11 +162,20 @@ REMOTE_START_PREFIX = "remote"
 COMPONENT_PREFIX = "component"
 REPORT_PREFIX = "report"
 NO_PART = "-"
+# In the sites bucket.
+SITE_PREFIX = "site"
+MEMBER_PREFIX = "member"
+ALLOCATION_PREFIX = "allocation"
 
 
 def transaction_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
     """Transaction ids are the station's own in 2.x, so they are keyed per station."""
     return (TRANSACTION_PREFIX, station_id, transaction_id)
+
+
+def transactions_of(station_id: str) -> tuple[str, str]:
+    """The key prefix of a station's transactions."""
+    return (TRANSACTION_PREFIX, station_id)
 
 
 def claim_key(station_id: str, transaction_id: str) -> tuple[str, str, str]:
@@ -207,3 +221,21 @@ def reports_of(station_id: str) -> tuple[str, str]:
 def token_key(id_token: str) -> str:
     """OCPP compares id tokens without regard to case."""
     return id_token.casefold()
+
+
+def site_key(site_id: str) -> tuple[str, str]:
+    return (SITE_PREFIX, site_id)
+
+
+def sites() -> tuple[str]:
+    return (SITE_PREFIX,)
+
+
+def member_key(station_id: str) -> tuple[str, str]:
+    """Where the site a station is in is named."""
+    return (MEMBER_PREFIX, station_id)
+
+
+def allocation_key(site_id: str) -> tuple[str, str]:
+    """Where the load manager keeps a site's sessions, what it told its EVSEs, its lease."""
+    return (ALLOCATION_PREFIX, site_id)

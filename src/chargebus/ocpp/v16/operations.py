@@ -1,11 +1,15 @@
 """chargebus.domain.operations as OCPP 1.6J calls, and the answers back."""
 from chargebus.domain.operations import (CancelReservation, ChangeAvailability, ClearCache,
-                                         DataTransfer, GetConfiguration, NotInVersion,
-                                         Operation, OperationResult, ReadDeviceModel, Reset,
-                                         ReserveNow, ResetWhen, SetConfiguration, StartCharging,
-                                         StopCharging, TriggerMessage, UnlockConnector,
-                                         VariableName, VariableResult, status_result)
+                                         ClearChargingProfile, DataTransfer,
+                                         GetChargingProfiles, GetCompositeSchedule,
+                                         GetConfiguration, NotInVersion, Operation,
+                                         OperationResult, ReadDeviceModel, Reset, ReserveNow,
+                                         ResetWhen, SetChargingProfile, SetConfiguration,
+                                         StartCharging, StopCharging, TriggerMessage,
+                                         UnlockConnector, VariableName, VariableResult,
+                                         status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
+from chargebus.ocpp.v16.profiles import composite_of, profile_payload, purpose_word
 
 
 def request(operation: Operation) -> tuple[str, dict]:
@@ -81,6 +85,29 @@ def request(operation: Operation) -> tuple[str, dict]:
             return "ReserveNow", payload
         case CancelReservation():
             return "CancelReservation", {"reservationId": operation.reservation_id}
+        case SetChargingProfile():
+            return "SetChargingProfile", {"connectorId": operation.evse_id,
+                                          "csChargingProfiles": profile_payload(
+                                              operation.profile)}
+        case ClearChargingProfile():
+            payload = {}
+            if operation.profile_id is not None:
+                payload["id"] = operation.profile_id
+            if operation.evse_id is not None:
+                payload["connectorId"] = operation.evse_id
+            if operation.purpose is not None:
+                payload["chargingProfilePurpose"] = purpose_word(operation.purpose)
+            if operation.stack_level is not None:
+                payload["stackLevel"] = operation.stack_level
+            return "ClearChargingProfile", payload
+        case GetCompositeSchedule():
+            payload = {"connectorId": operation.evse_id, "duration": operation.duration}
+            if operation.unit is not None:
+                payload["chargingRateUnit"] = operation.unit.value
+            return "GetCompositeSchedule", payload
+        case GetChargingProfiles():
+            raise NotInVersion("1.6 stations do not report their charging profiles "
+                               "(GetChargingProfiles is 2.x)")
     raise NotInVersion(f"{type(operation).__name__} has no OCPP 1.6 call")
 
 
@@ -104,6 +131,10 @@ def result(operation: Operation, payload: dict) -> OperationResult:
         case DataTransfer():
             answer = status_result(payload)
             return answer.model_copy(update={"data": payload.get("data")})
+        case GetCompositeSchedule():
+            answer = status_result(payload)
+            return answer.model_copy(update={
+                "schedule": composite_of(payload, operation.evse_id)})
     return status_result(payload)
 
 

@@ -1,13 +1,18 @@
 """chargebus.domain.operations as OCPP 2.0.1 and 2.1 calls, and the answers back."""
 from chargebus.domain.model import IdToken, TokenType
 from chargebus.domain.operations import (TAKEN, CancelReservation, ChangeAvailability,
-                                         ClearCache, DataTransfer, GetConfiguration,
-                                         NotInVersion, Operation, OperationResult,
-                                         ReadDeviceModel, Reset, ReserveNow, SetConfiguration,
-                                         StartCharging, StopCharging, TriggerMessage,
-                                         UnlockConnector, VariableName, VariableResult,
-                                         status_result)
+                                         ClearCache, ClearChargingProfile, DataTransfer,
+                                         GetChargingProfiles, GetCompositeSchedule,
+                                         GetConfiguration, NotInVersion, Operation,
+                                         OperationResult, ReadDeviceModel, Reset, ReserveNow,
+                                         SetChargingProfile, SetConfiguration, StartCharging,
+                                         StopCharging, TriggerMessage, UnlockConnector,
+                                         VariableName, VariableResult, status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
+from chargebus.ocpp.v2x.profiles import composite_of, profile_payload
+
+# GetChargingProfiles: the station holds none that match, which is an answer too.
+NO_PROFILES = "NoProfiles"
 
 # The type a remote start's token is sent with when nothing says another: a token the
 # CSMS vouches for (the operator's, an app's).
@@ -88,6 +93,42 @@ def request(operation: Operation) -> tuple[str, dict]:
             return "ReserveNow", payload
         case CancelReservation():
             return "CancelReservation", {"reservationId": operation.reservation_id}
+        case SetChargingProfile():
+            return "SetChargingProfile", {"evseId": operation.evse_id,
+                                          "chargingProfile": profile_payload(operation.profile)}
+        case ClearChargingProfile():
+            payload = {}
+            if operation.profile_id is not None:
+                payload["chargingProfileId"] = operation.profile_id
+            criteria: dict = {}
+            if operation.evse_id is not None:
+                criteria["evseId"] = operation.evse_id
+            if operation.purpose is not None:
+                criteria["chargingProfilePurpose"] = operation.purpose.value
+            if operation.stack_level is not None:
+                criteria["stackLevel"] = operation.stack_level
+            if criteria:
+                payload["chargingProfileCriteria"] = criteria
+            return "ClearChargingProfile", payload
+        case GetCompositeSchedule():
+            payload = {"evseId": operation.evse_id, "duration": operation.duration}
+            if operation.unit is not None:
+                payload["chargingRateUnit"] = operation.unit.value
+            return "GetCompositeSchedule", payload
+        case GetChargingProfiles():
+            if operation.request_id is None:
+                raise NotInVersion("profiles are asked for with a requestId")
+            criterion: dict = {}
+            if operation.purpose is not None:
+                criterion["chargingProfilePurpose"] = operation.purpose.value
+            if operation.stack_level is not None:
+                criterion["stackLevel"] = operation.stack_level
+            if operation.profile_ids:
+                criterion["chargingProfileId"] = operation.profile_ids
+            payload = {"requestId": operation.request_id, "chargingProfile": criterion}
+            if operation.evse_id is not None:
+                payload["evseId"] = operation.evse_id
+            return "GetChargingProfiles", payload
     raise NotInVersion(f"{type(operation).__name__} has no OCPP 2.x call")
 
 
@@ -112,6 +153,14 @@ def result(operation: Operation, payload: dict) -> OperationResult:
         case DataTransfer():
             answer = status_result(payload)
             return answer.model_copy(update={"data": payload.get("data")})
+        case GetCompositeSchedule():
+            answer = status_result(payload)
+            return answer.model_copy(update={
+                "schedule": composite_of(payload, operation.evse_id)})
+        case GetChargingProfiles():
+            answer = status_result(payload)
+            return answer.model_copy(update={"taken": answer.taken
+                                             or answer.status == NO_PROFILES})
     return status_result(payload)
 
 

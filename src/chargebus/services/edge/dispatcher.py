@@ -16,7 +16,7 @@ from chargebus.ocpp import Fault, OcppError, codec
 from chargebus.ocpp.clock import ocpp_timestamp
 from chargebus.runtime.config import Settings
 from chargebus.services.edge.metrics import EdgeMetrics
-from chargebus.services.edge.routing import Route, route_of
+from chargebus.services.edge.routing import FIXED_ANSWERS, Route, route_of
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,9 @@ class Dispatcher:
     def _answer_here(self, context: CallContext) -> dict:
         if context.action == "Heartbeat":
             return {"currentTime": ocpp_timestamp()}
+        fixed = FIXED_ANSWERS.get(context.action)
+        if fixed is not None:
+            return dict(fixed)
         raise OcppError(Fault.INTERNAL, f"the edge has no answer for {context.action}")
 
     async def _ask_vendor(self, context: CallContext, payload_json: bytes) -> dict:

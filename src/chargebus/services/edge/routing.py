@@ -50,11 +50,30 @@ ROUTES: dict[OcppVersion, dict[str, Route]] = {
     },
     OcppVersion.V201: _SHARED | dict.fromkeys(_NOTIFICATIONS_2X, Route.RECORD) | {
         "TransactionEvent": Route.RECORD | Route.WORKER,
+        # Kept for the load manager, which weighs the car's needs in its division and
+        # sends the TxProfile (so the answer is Processing, not a schedule now); the
+        # car's own schedule is within that profile, and accepted.
+        "NotifyEVChargingNeeds": Route.EDGE | Route.RECORD,
+        "NotifyEVChargingSchedule": Route.EDGE | Route.RECORD,
     },
 }
-# What chargebus handles of 2.1 today is what it handles of 2.0.1: these messages differ
-# only by optional fields, and the codec validates each against its own version.
-ROUTES[OcppVersion.V21] = ROUTES[OcppVersion.V201]
+# 2.1 handles what 2.0.1 does (its messages differ by optional fields, and the codec
+# validates each against its own version), and its priority charging: a driver's
+# request is kept (the answer is empty). Dynamic profiles are not sent by chargebus, so
+# a station asking for an update of one is answered Rejected.
+ROUTES[OcppVersion.V21] = ROUTES[OcppVersion.V201] | {
+    "NotifyPriorityCharging": Route.RECORD,
+    "PullDynamicScheduleUpdate": Route.EDGE,
+}
+
+
+# The edge's answers that need no state (Route.EDGE), besides Heartbeat's time.
+FIXED_ANSWERS: dict[str, dict] = {
+    "NotifyEVChargingNeeds": {"status": "Processing"},
+    "NotifyEVChargingSchedule": {"status": "Accepted"},
+    "PullDynamicScheduleUpdate": {"status": "Rejected",
+                                  "statusInfo": {"reasonCode": "UnknownProfile"}},
+}
 
 
 def route_of(version: OcppVersion, action: str) -> Route | None:

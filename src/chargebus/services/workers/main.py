@@ -3,13 +3,16 @@ from chargebus.bus import subjects
 from chargebus.bus.client import BusClient
 from chargebus.bus.consumers import DeadLetters, DurableConsumer
 from chargebus.bus.rpc import Responder
+from chargebus.domain.loadmanagement import EVENT_ACTIONS as LOAD_MANAGER_ACTIONS
 from chargebus.domain.sessions import TRANSACTION_ACTIONS
 from chargebus.runtime.config import Settings
 from chargebus.runtime.service import Stop
 from chargebus.security.authority import authority_of
 from chargebus.services.workers.authorization import Authorization
 from chargebus.services.workers.certificates import Certificates
+from chargebus.services.workers.charging import ChargingProfiles
 from chargebus.services.workers.devicemodel import DeviceModel
+from chargebus.services.workers.loadmanager import LoadManager
 from chargebus.services.workers.password_checks import PasswordChecks
 from chargebus.services.workers.passwords import PasswordCheck
 from chargebus.services.workers.registry import Registry
@@ -27,6 +30,9 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
     registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER),
                         device_model.booted)
     reservations = Reservations(stores, DeadLetters(js, subjects.RESERVATION_CONSUMER))
+    profiles = ChargingProfiles(stores, DeadLetters(js, subjects.CHARGING_PROFILES_CONSUMER))
+    load_manager = LoadManager(nc, stores, settings,
+                               DeadLetters(js, subjects.LOAD_MANAGER_CONSUMER))
     transactions = Transactions(js, stores, authorization, reservations, settings,
                                 DeadLetters(js, subjects.TRANSACTION_CONSUMER))
     certificates = Certificates(nc, stores, settings, authority_of(settings, nc))
@@ -60,6 +66,9 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         DurableConsumer(nc, subjects.OCPP_STREAM, subjects.RESERVATION_CONSUMER,
                         subjects.station_events("ReservationStatusUpdate"),
                         reservations.record_updates, ack_wait=settings.consumer_ack_wait_seconds),
+        DurableConsumer(nc, subjects.OCPP_STREAM, subjects.CHARGING_PROFILES_CONSUMER,
+                        subjects.station_events("ReportChargingProfiles"),
+                        profiles.record_reports, ack_wait=settings.consumer_ack_wait_seconds),
     ] + [
         # One consumer per action: the rules of chargebus.domain.sessions give the same record
         # whatever order a transaction's events are applied in.
@@ -68,9 +77,16 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
                         subjects.station_events(action), transactions.apply, batch_size=64,
                         ack_wait=settings.consumer_ack_wait_seconds)
         for action in TRANSACTION_ACTIONS
+    ] + [
+        DurableConsumer(nc, subjects.OCPP_STREAM,
+                        subjects.action_consumer(subjects.LOAD_MANAGER_CONSUMER, action),
+                        subjects.station_events(action), load_manager.record_events,
+                        batch_size=64, ack_wait=settings.consumer_ack_wait_seconds)
+        for action in LOAD_MANAGER_ACTIONS
     ]
     for consumer in consumers:
         await consumer.start()
+    await load_manager.start()
     transactions.start_sweeping()
     certificates.start_watching()
 
@@ -83,5 +99,6 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
             await consumer.stop()
         await passwords.stop()
         await device_model.stop()
+        await load_manager.stop()
 
     return stop

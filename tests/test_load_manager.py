@@ -1,0 +1,218 @@
+"""The load manager on a site of 20 simulated stations behind 100 kW (1.6 and 2.x, cars
+of one and three phases, sessions starting and stopping at random, two stations that
+refuse every profile and one that drops off the network): at no instant does the sum per
+phase of what the stations let their cars draw exceed the site's connection, every
+session gets its share, the queue is served in arrival order; and the same with two
+load managers, one of them killed while it divides."""
+import asyncio
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from conftest import service_process, start_system
+from site_stations import Pace, SiteStations, StationSpec
+from chargebus.domain.profiles import Purpose
+from chargebus.domain.topology import Evse, Group, Phase, Site
+from chargebus.ocpp import OcppVersion
+from chargebus.state.records import SiteAllocation
+from chargebus.state.stores import Stores, allocation_key
+
+SETTINGS = {"CHARGEBUS_LOAD_MANAGER_PERIOD_SECONDS": "2",
+            "CHARGEBUS_LOAD_MANAGER_CALL_TIMEOUT_SECONDS": "1.5",
+            "CHARGEBUS_LOAD_MANAGER_RETRY_SECONDS": "10"}
+# The issue asks for at least three minutes of sessions coming and going.
+RUN_SECONDS = float(os.environ.get("CHARGEBUS_TEST_SITE_SECONDS", "180"))
+KILL_RUN_SECONDS = 60.0
+SITE_WATTS = 100_000.0
+VOLTAGE = 230.0
+ROTATIONS = ((Phase.L1, Phase.L2, Phase.L3), (Phase.L2, Phase.L3, Phase.L1),
+             (Phase.L3, Phase.L1, Phase.L2))
+# Every tenth station's EVSE is single-phase, on one of the three.
+SINGLE = ((Phase.L1,), (Phase.L2,), (Phase.L3,))
+
+
+@pytest.fixture(scope="module")
+def site_system(tmp_path_factory):
+    system = start_system(tmp_path_factory.mktemp("site"), environment=SETTINGS)
+    yield system
+    assert system.stop() == 0
+
+
+def station_specs(prefix: str, count: int, refusing: set[int]) -> list[StationSpec]:
+    versions = (OcppVersion.V16, OcppVersion.V201, OcppVersion.V21)
+    return [StationSpec(f"{prefix}-{index:02d}", versions[index % 3], refuses=index in refusing)
+            for index in range(count)]
+
+
+def site_of(site_id: str, specs: list[StationSpec]) -> Site:
+    return Site(site_id=site_id, groups=(Group(group_id=site_id, watts=SITE_WATTS,
+                                               voltage=VOLTAGE),),
+                evses=tuple(Evse(station_id=spec.station_id, evse_id=1, group_id=site_id,
+                                 phases=SINGLE[index % 3] if index % 10 == 9
+                                 else ROTATIONS[index % 3], max_current=spec.evse_max)
+                            for index, spec in enumerate(specs)))
+
+
+@dataclass
+class Sums:
+    largest: dict[Phase, float]
+    at_most: float
+    instants: int
+
+
+def per_phase_sums(site: Site, stations: SiteStations) -> Sums:
+    """The largest sum per grid phase, over every instant of the run, of what the
+    stations let the cars of their sessions draw, on the phases each car loads."""
+    wiring = {evse.station_id: evse.phases for evse in site.evses}
+    changes = []
+    for station in stations.stations:
+        for at, limit, phases in station.state.charging.limit_log:
+            changes.append((at, station.state.station_id, limit, phases))
+    changes.sort(key=lambda change: change[0])
+    current: dict[str, tuple[float, tuple[Phase, ...]]] = {}
+    largest = dict.fromkeys(Phase, 0.0)
+    index = 0
+    while index < len(changes):
+        at = changes[index][0]
+        # Every change of one instant first: what counts is the state between instants.
+        while index < len(changes) and changes[index][0] == at:
+            _, station_id, limit, phases = changes[index]
+            if limit is None:
+                current.pop(station_id, None)
+            else:
+                current[station_id] = (limit, wiring[station_id][:phases])
+            index += 1
+        for phase in Phase:
+            load = sum(limit for limit, loaded in current.values() if phase in loaded)
+            largest[phase] = max(largest[phase], load)
+    return Sums(largest, site.groups[0].amperes_per_phase(), len(changes))
+
+
+async def watch_allocations(stores: Stores, site_id: str, until: float,
+                            samples: list[SiteAllocation]) -> None:
+    while time.monotonic() < until:
+        record = await stores.allocations.get(*allocation_key(site_id))
+        if record is not None:
+            samples.append(record)
+        await asyncio.sleep(0.5)
+
+
+def check_queue_order(samples: list[SiteAllocation]) -> int:
+    """Every queued session arrived after every admitted one (one priority here)."""
+    checked = 0
+    for record in samples:
+        arrivals = {f"{each.station_id}/{each.evse_id}": each.started_at
+                    for each in record.sessions}
+        queued = [arrivals[key] for key in record.queue if key in arrivals]
+        admitted = [at for key, at in arrivals.items()
+                    if key in record.shares and key not in record.queue]
+        if queued and admitted:
+            assert min(queued) >= max(admitted), record.model_dump_json()
+            checked += 1
+    return checked
+
+
+async def run_site(system, site_id: str, specs: list[StationSpec], seconds: float,
+                   during=None) -> tuple[Site, SiteStations, list[SiteAllocation]]:
+    site = site_of(site_id, specs)
+    defined = system.cli("charging", "site", "define", "-", input=site.model_dump_json())
+    assert defined.returncode == 0, defined.stderr
+    stations = SiteStations(system.station_url, specs, Pace(), seed=len(site_id))
+    nc = await system.connect()
+    samples: list[SiteAllocation] = []
+    try:
+        await stations.start()
+        until = time.monotonic() + seconds
+        watching = asyncio.create_task(watch_allocations(Stores(nc.jetstream()), site_id,
+                                                         until, samples))
+        if during is not None:
+            await during(stations, Stores(nc.jetstream()))
+        await watching
+    finally:
+        await stations.stop()
+        await nc.close()
+    return site, stations, samples
+
+
+def transaction_latencies(stations: SiteStations) -> list[float]:
+    """Seconds from each session's start to its first TxProfile, at stations that take
+    profiles; sessions that never got one are counted as None."""
+    result = []
+    for station in stations.stations:
+        charging = station.state.charging
+        if charging.refuses:
+            continue
+        firsts: dict[str, float] = {}
+        for at, purpose, transaction_id in charging.profile_log:
+            if purpose is Purpose.TX and transaction_id is not None:
+                firsts.setdefault(transaction_id, at)
+        for transaction_id, (started, ended) in charging.sessions.items():
+            got = firsts.get(transaction_id)
+            if got is not None:
+                result.append(got - started)
+            elif ended is not None and ended - started > 5.0:
+                result.append(float("inf"))
+    return result
+
+
+@pytest.mark.timeout(RUN_SECONDS + 120)
+async def test_a_site_never_draws_more_than_its_connection(site_system):
+    specs = station_specs("LM", 20, refusing={4, 11})
+
+    async def drop_one(stations: SiteStations, stores: Stores) -> None:
+        await asyncio.sleep(RUN_SECONDS / 3)
+        dropped = stations.by_id("LM-07")
+        dropped.drop()
+        await asyncio.sleep(RUN_SECONDS / 6)
+        await stations.connect(dropped)
+
+    site, stations, samples = await run_site(site_system, "SITE-LM", specs, RUN_SECONDS,
+                                             drop_one)
+    sums = per_phase_sums(site, stations)
+    print(f"\nlargest per-phase sums {sums.largest} against {sums.at_most:.1f} A "
+          f"over {sums.instants} changes")
+    for phase, load in sums.largest.items():
+        assert load <= sums.at_most + 1e-6, (phase, load)
+    assert max(sums.largest.values()) > sums.at_most / 2  # the site was busy
+    latencies = transaction_latencies(stations)
+    finite = sorted(each for each in latencies if each != float("inf"))
+    print(f"sessions {len(latencies)}: share after median {finite[len(finite) // 2]:.3f} s, "
+          f"max {finite[-1]:.3f} s")
+    assert len(finite) > 40 and len(finite) == len(latencies)
+    assert check_queue_order(samples) > 0
+    last = samples[-1]
+    assert set(last.uncontrolled) >= {"LM-04", "LM-11"}
+
+
+@pytest.mark.timeout(KILL_RUN_SECONDS + 120)
+async def test_a_killed_load_manager_leaves_the_site_to_the_other(site_system):
+    specs = station_specs("LK", 12, refusing=set())
+    with service_process("workers", site_system, SETTINGS):
+        killed: list[int] = []
+
+        async def kill_the_holder(stations: SiteStations, stores: Stores) -> None:
+            await asyncio.sleep(KILL_RUN_SECONDS / 3)
+            while not killed:
+                record = await stores.allocations.get(*allocation_key("SITE-LK"))
+                if record is not None and record.holder is not None:
+                    pid = int(record.holder.split("-")[2])
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                await asyncio.sleep(0.01)
+
+        site, stations, samples = await run_site(site_system, "SITE-LK", specs,
+                                                 KILL_RUN_SECONDS, kill_the_holder)
+    sums = per_phase_sums(site, stations)
+    for phase, load in sums.largest.items():
+        assert load <= sums.at_most + 1e-6, (phase, load)
+    holders = {record.holder.split("-")[2] for record in samples if record.holder}
+    assert len(holders) >= 2, holders
+    after_kill = [record for record in samples
+                  if record.allocated_at is not None and record.holder
+                  and int(record.holder.split("-")[2]) != killed[0]]
+    assert after_kill
+    latencies = transaction_latencies(stations)
+    assert latencies and all(each != float("inf") for each in latencies)
