@@ -95,7 +95,9 @@ class SiteStations:
                 station.timer = loop.call_later(1.0, station.send_boot)
             return
         if not from_script:  # a triggered call: the script keeps its own pace
-            if station.state.triggered or station.state.station_id in self._overdue:
+            if station.state.triggered:
+                station.send_next()
+            elif station.state.station_id in self._overdue:
                 self._overdue.discard(station.state.station_id)
                 station.send_next()
             return
@@ -114,10 +116,12 @@ class SiteStations:
             station.timer = asyncio.get_running_loop().call_later(delay, self._due, station)
 
     def _due(self, station: Station) -> None:
-        """The script's next call, or once the call under way (a triggered one) is
-        answered."""
-        if station.pending is not None:
+        """The script's next call, now or, where a triggered call goes first or is under
+        way, once it is answered."""
+        if station.pending is not None or station.state.triggered:
             self._overdue.add(station.state.station_id)
+            if station.pending is None:
+                station.send_next()  # the triggered call
         else:
             station.send_next()
 

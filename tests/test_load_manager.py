@@ -9,11 +9,14 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
 from conftest import service_process, start_system
 from site_stations import Pace, SiteStations, StationSpec
+from chargebus.ocpp.clock import utc_now
+from chargebus.simulate.charging import Car
 from chargebus.domain.profiles import Purpose
 from chargebus.domain.topology import Evse, Group, Phase, Site
 from chargebus.ocpp import OcppVersion
@@ -216,3 +219,65 @@ async def test_a_killed_load_manager_leaves_the_site_to_the_other(site_system):
     assert after_kill
     latencies = transaction_latencies(stations)
     assert latencies and all(each != float("inf") for each in latencies)
+
+
+async def test_a_cars_needs_and_a_limit_from_outside_weigh_in(site_system):
+    """2.x: a car that must leave within the hour with 40 kWh to charge gets more than
+    one that says nothing; a limit a station reports from a local energy manager holds
+    its car, and lifting it gives the car its share back."""
+    specs = [StationSpec(f"LN-{index}", OcppVersion.V201) for index in range(2)]
+    site = Site(site_id="SITE-LN", groups=(Group(group_id="SITE-LN", amperes=32.0),),
+                evses=tuple(Evse(station_id=spec.station_id, evse_id=1, group_id="SITE-LN")
+                            for spec in specs))
+    defined = site_system.cli("charging", "site", "define", "-", input=site.model_dump_json())
+    assert defined.returncode == 0, defined.stderr
+    long_sessions = Pace(session_values=(600, 600), idle=(0.2, 0.5), single_phase=0.0,
+                         nearly_full=0.0)
+    stations = SiteStations(site_system.station_url, specs, long_sessions, seed=7)
+    nc = await site_system.connect()
+    stores = Stores(nc.jetstream())
+    [needy, other] = stations.stations
+    for station in stations.stations:
+        station.state.charging.car = Car(phases=3, max_current=32.0)
+
+    async def shares(condition) -> dict[str, float]:
+        for _ in range(100):
+            record = await stores.allocations.get(*allocation_key("SITE-LN"))
+            found = {key.partition("/")[0]: value
+                     for key, value in (record.shares if record else {}).items()}
+            held = {station.state.station_id: station.state.charging.limit()
+                    for station in stations.stations}
+            if len(found) == 2 and condition(found) and held == found:
+                return found
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"shares {found}, stations hold {held}")
+
+    try:
+        await stations.start()
+        even = await shares(lambda found: len(set(found.values())) == 1)
+        assert even == {"LN-0": 16.0, "LN-1": 16.0}
+        departure = (utc_now() + timedelta(hours=1)).isoformat()
+        needy.state.triggered.append(("NotifyEVChargingNeeds", {
+            "evseId": 1, "chargingNeeds": {
+                "requestedEnergyTransfer": "AC_three_phase", "departureTime": departure,
+                "acChargingParameters": {"energyAmount": 40000, "evMinCurrent": 6,
+                                         "evMaxCurrent": 32, "evMaxVoltage": 400}}}))
+        weighed = await shares(lambda found: found["LN-0"] > found["LN-1"])
+        assert weighed["LN-0"] + weighed["LN-1"] <= 32.0
+        needy.state.triggered.append(("NotifyChargingLimit", {
+            "evseId": 1, "chargingLimit": {"chargingLimitSource": "EMS",
+                                           "isGridCritical": False},
+            "chargingSchedule": [{"id": 1, "chargingRateUnit": "A",
+                                  "chargingSchedulePeriod": [{"startPeriod": 0,
+                                                              "limit": 10.0}]}]}))
+        held = await shares(lambda found: found["LN-0"] == 10.0)
+        assert held["LN-1"] == 22.0
+        needy.state.triggered.append(("ClearedChargingLimit", {"chargingLimitSource": "EMS",
+                                                               "evseId": 1}))
+        await shares(lambda found: found["LN-0"] > found["LN-1"])
+        for action in ("NotifyEVChargingNeeds", "NotifyChargingLimit", "ClearedChargingLimit"):
+            assert needy.tally.stats.latencies.get(action), f"{action} was not answered"
+        assert not needy.tally.stats.callerrors and not other.tally.stats.callerrors
+    finally:
+        await stations.stop()
+        await nc.close()

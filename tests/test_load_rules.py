@@ -38,9 +38,26 @@ def test_a_new_transaction_at_an_evse_replaces_the_one_whose_end_was_lost():
 
 def test_meter_values_say_how_many_phases_a_car_draws_on():
     record = rules.with_started(SiteAllocation(site_id="S"), session("A", "1"))
-    read = rules.with_reading(record, "A", 1, "1", {"L1": 13.2, "L2": 0.0, "L3": 0.1})
+    read = rules.with_reading(record, "A", 1, "1", {"L1": 13.2, "L2": 0.0, "L3": 0.1}, BASE)
     assert (read.sessions[0].car_phases, read.sessions[0].drawn) == (1, 13.2)
-    assert rules.with_reading(record, "A", 1, "9", {"L1": 5.0}) is None  # another's
+    assert rules.with_reading(record, "A", 1, "9", {"L1": 5.0}, BASE) is None  # another's
+    # Less than a step more: nothing to divide again for.
+    assert rules.with_reading(read, "A", 1, "1", {"L1": 13.8}, BASE) is None
+
+
+def test_what_a_car_drew_before_its_share_changed_is_not_lent():
+    record = rules.with_started(SiteAllocation(site_id="S"), session("A", "1"))
+    division = allocate(SITE, rules.demands(record, SITE, BASE))
+    record = rules.with_shares(record, division, BASE)
+    early = rules.with_reading(record, "A", 1, "1", {"L1": 8.0, "L2": 8.0, "L3": 8.0},
+                               BASE + timedelta(seconds=1))
+    [demand] = rules.demands(early, SITE, BASE + timedelta(seconds=1))
+    assert demand.drawn is None  # the car had no time to follow its new share
+    later = rules.with_reading(early, "A", 1, "1", {"L1": 8.2, "L2": 8.0, "L3": 8.0},
+                               BASE + timedelta(seconds=6))
+    assert later is not None  # the first reading once it settled
+    [demand] = rules.demands(later, SITE, BASE + timedelta(seconds=6))
+    assert demand.drawn == 8.2
 
 
 def test_a_ceiling_is_what_was_accepted_else_the_maximum_and_a_call_under_way_counts():
@@ -67,7 +84,7 @@ def test_lowerings_are_told_apart_from_raises():
         record = rules.with_told(record, rules.Change(evse, Purpose.TX_DEFAULT, limit, None,
                                                       True), accepted=True)
     record = rules.with_started(record, session("A", "1"))
-    division = allocate(SITE, rules.demands(record, SITE))
+    division = allocate(SITE, rules.demands(record, SITE, BASE))
     planned = {change.evse.station_id: change for change in
                rules.changes(record, SITE, division, uncontrolled=set())}
     # A's car gets the site (less B's default); B, idle, gives up its default for it.
@@ -78,7 +95,7 @@ def test_lowerings_are_told_apart_from_raises():
 
 def test_what_is_already_told_is_not_sent_again():
     record = rules.with_started(SiteAllocation(site_id="S"), session("A", "1"))
-    division = allocate(SITE, rules.demands(record, SITE))
+    division = allocate(SITE, rules.demands(record, SITE, BASE))
     for change in rules.changes(record, SITE, division, uncontrolled=set()):
         record = rules.with_told(record, change, accepted=True)
     assert rules.changes(record, SITE, division, uncontrolled=set()) == []
@@ -86,7 +103,7 @@ def test_what_is_already_told_is_not_sent_again():
 
 def test_an_uncontrolled_station_is_sent_nothing():
     record = rules.with_started(SiteAllocation(site_id="S"), session("A", "1"))
-    division = allocate(SITE, rules.demands(record, SITE), uncontrolled=[EVSE_B.key])
+    division = allocate(SITE, rules.demands(record, SITE, BASE), uncontrolled=[EVSE_B.key])
     planned = rules.changes(record, SITE, division, uncontrolled={"B"})
     assert {change.evse.station_id for change in planned} == {"A"}
 

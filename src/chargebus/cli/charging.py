@@ -422,8 +422,9 @@ def _show_allocation(settings: Settings, arguments: argparse.Namespace) -> int:
                 seen.append(f"draws {session.drawn:g} A")
             if session.car_phases is not None:
                 seen.append(f"on {session.car_phases} phases")
-            if session.needed is not None:
-                seen.append(f"needs {session.needed:.1f} A")
+            if session.energy_wh is not None and session.departure is not None:
+                seen.append(f"needs {session.energy_wh / 1000:g} kWh by "
+                            f"{session.departure.isoformat(timespec='minutes')}")
             print(f"  {key} transaction {session.transaction_id}: {state}"
                   + (f" ({', '.join(seen)})" if seen else ""))
         for station, uncontrolled in sorted(record.uncontrolled.items()):

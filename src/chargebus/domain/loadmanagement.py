@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chargebus.domain.allocation import Allocation, Demand
-from chargebus.domain.profiles import Purpose
+from chargebus.domain.profiles import Purpose, RateUnit
 from chargebus.domain.topology import Evse, Site
-from chargebus.state.records import (EvseControl, GroupLimit, SiteAllocation, SiteSession,
-                                     Uncontrolled)
+from chargebus.state.records import (EvseControl, ExternalLimit, GroupLimit, SiteAllocation,
+                                     SiteSession, Uncontrolled)
 
 # The station calls whose recorded copies change a site's sessions or limits.
 EVENT_ACTIONS = ("StartTransaction", "StopTransaction", "TransactionEvent", "MeterValues",
@@ -28,6 +28,12 @@ EVENT_ACTIONS = ("StartTransaction", "StopTransaction", "TransactionEvent", "Met
 ENDED_KEPT = 200
 # A car draws on a phase where its meter shows more than this.
 DRAWING = 1.0
+# A car follows a new limit within 5 s (IEC 61851-1); what it drew before that says
+# nothing of what it would draw under its new share.
+SETTLING = timedelta(seconds=5)
+# A change of what a car draws smaller than this is not written: each write divides
+# the site again, and lending is decided in steps of 2 A (allocation.LEND_MARGIN).
+READING_STEP = 1.0
 # Changes smaller than this are not sent: the stations' meters and the cars' own
 # control are no finer.
 SMALLEST_CHANGE = 0.5
@@ -62,34 +68,44 @@ def with_ended(record: SiteAllocation, station_id: str, transaction_id: str
 
 
 def with_reading(record: SiteAllocation, station_id: str, evse_id: int | None,
-                 transaction_id: str, currents: dict[str, float]) -> SiteAllocation | None:
-    """A session's meter values: the phases its car draws on and the most it draws."""
+                 transaction_id: str, currents: dict[str, float], now: datetime
+                 ) -> SiteAllocation | None:
+    """A session's meter values: the phases its car draws on and the most it draws;
+    None where nothing changed that matters to the division: the phases, what it draws
+    (by READING_STEP), or a first reading since its share changed."""
     if not currents:
         return None
     drawing = [value for value in currents.values() if value > DRAWING]
+    drawn = max(currents.values())
     changed = False
     sessions = []
     for each in record.sessions:
         if each.station_id == station_id and (
                 each.transaction_id == transaction_id
                 or (not transaction_id and each.evse_id == evse_id)):
-            each = each.model_copy(update={
-                "drawn": max(currents.values()),
-                "car_phases": len(drawing) if drawing else each.car_phases})
-            changed = True
+            car_phases = len(drawing) if drawing else each.car_phases
+            granted_at = record.granted_at.get(label(each.station_id, each.evse_id))
+            if (car_phases != each.car_phases or each.drawn is None
+                    or abs(drawn - each.drawn) >= READING_STEP
+                    or (granted_at is not None and each.drawn_at is not None
+                        and each.drawn_at < granted_at + SETTLING)):
+                each = each.model_copy(update={"drawn": drawn, "drawn_at": now,
+                                               "car_phases": car_phases})
+                changed = True
         sessions.append(each)
     return record.model_copy(update={"sessions": sessions}) if changed else None
 
 
 def with_needs(record: SiteAllocation, station_id: str, evse_id: int, car_max: float | None,
-               needed: float | None, car_phases: int | None) -> SiteAllocation | None:
+               energy_wh: float | None, departure: datetime | None, car_phases: int | None
+               ) -> SiteAllocation | None:
     """2.x NotifyEVChargingNeeds of the session at an EVSE."""
     sessions = []
     changed = False
     for each in record.sessions:
         if (each.station_id, each.evse_id) == (station_id, evse_id):
             each = each.model_copy(update={
-                "car_max": car_max, "needed": needed,
+                "car_max": car_max, "energy_wh": energy_wh, "departure": departure,
                 "car_phases": car_phases or each.car_phases})
             changed = True
         sessions.append(each)
@@ -117,34 +133,51 @@ def limits_in_force(limits: list[GroupLimit], now: datetime, ahead: timedelta
     return lowest
 
 
-def demands(record: SiteAllocation, site: Site) -> list[Demand]:
-    """The sessions at the site's EVSEs, with what each was last given and any limit a
-    station reported from outside (2.x NotifyChargingLimit) as its car's maximum."""
+def demands(record: SiteAllocation, site: Site, now: datetime) -> list[Demand]:
+    """The sessions at the site's EVSEs, with what each was last given, what it needs by
+    its departure (from ``now``), and any limit a station reported from outside (2.x
+    NotifyChargingLimit) as its car's maximum."""
     evses = {evse.key: evse for evse in site.evses}
     station_evses: dict[str, int] = {}
-    for evse in site.evses:
-        station_evses[evse.station_id] = station_evses.get(evse.station_id, 0) + 1
+    for each in site.evses:
+        station_evses[each.station_id] = station_evses.get(each.station_id, 0) + 1
     result = []
     for session in record.sessions:
         key = (session.station_id, session.evse_id)
-        if key not in evses:
+        evse = evses.get(key)
+        if evse is None:
             continue
+        group = site.group(evse.group_id)
+        phases = session.car_phases or len(evse.phases)
+        station_wide = _amperes(record.external.get(label(session.station_id, 0)),
+                                group.voltage, phases)
         caps = [cap for cap in (
-            session.car_max, record.external.get(label(*key)),
+            session.car_max, _amperes(record.external.get(label(*key)), group.voltage, phases),
             # A limit of the whole station, shared evenly: never more than it in all.
-            _shared(record.external.get(label(session.station_id, 0)),
-                    station_evses[session.station_id])) if cap is not None]
+            None if station_wide is None else station_wide / station_evses[session.station_id])
+            if cap is not None]
+        needed = None
+        if session.energy_wh is not None and session.departure is not None:
+            needed = needed_current(session.energy_wh, session.departure, now, group.voltage,
+                                    phases)
+        granted_at = record.granted_at.get(label(*key))
+        settled = (session.drawn_at is not None
+                   and (granted_at is None or session.drawn_at >= granted_at + SETTLING))
         result.append(Demand(
             station_id=session.station_id, evse_id=session.evse_id,
             transaction_id=session.transaction_id, arrived_at=session.started_at,
-            car_phases=session.car_phases, drawn=session.drawn,
+            car_phases=session.car_phases, drawn=session.drawn if settled else None,
             granted=record.shares.get(label(*key)),
-            car_max=min(caps) if caps else None, needed=session.needed))
+            car_max=min(caps) if caps else None, needed=needed))
     return result
 
 
-def _shared(limit: float | None, evses: int) -> float | None:
-    return None if limit is None else limit / evses
+def _amperes(limit: ExternalLimit | None, voltage: float, phases: int) -> float | None:
+    if limit is None:
+        return None
+    if limit.unit is RateUnit.AMPERES:
+        return limit.limit
+    return limit.limit / (voltage * phases)
 
 
 def controls(record: SiteAllocation, evse: Evse) -> EvseControl:
@@ -282,6 +315,11 @@ def with_controlled(record: SiteAllocation, station_id: str) -> SiteAllocation:
 
 def with_shares(record: SiteAllocation, allocation: Allocation, now: datetime
                 ) -> SiteAllocation:
+    """The record with the division's shares, each with when it last changed."""
+    shares = {label(*key): share.amperes for key, share in allocation.sessions.items()}
+    granted_at = {key: (record.granted_at[key] if record.shares.get(key) == amperes
+                        and key in record.granted_at else now)
+                  for key, amperes in shares.items()}
     return record.model_copy(update={
-        "shares": {label(*key): share.amperes for key, share in allocation.sessions.items()},
+        "shares": shares, "granted_at": granted_at,
         "queue": [label(*key) for key in allocation.queue], "allocated_at": now})

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field, field_validator
 from chargebus.domain.model import (AuthorizationStatus, EnergyReading, RegistrationStatus,
                                      TokenType)
 from chargebus.domain.operations import GetChargingProfiles
-from chargebus.domain.profiles import ChargingProfile
+from chargebus.domain.profiles import ChargingProfile, RateUnit
 from chargebus.domain.topology import Site
 from chargebus.ocpp import OcppVersion
 
@@ -322,8 +322,12 @@ class SiteSession(BaseModel):
     started_at: datetime
     car_phases: int | None = None  # seen in its meter values
     drawn: float | None = None  # A per phase, the highest of its phases, lately
-    car_max: float | None = None  # the car's maximum (2.x charging needs), A per phase
-    needed: float | None = None  # A per phase it needs to be full by its departure
+    drawn_at: datetime | None = None  # when that was read
+    # 2.x NotifyEVChargingNeeds: the car's maximum (A per phase), the energy it asks for
+    # and when it leaves.
+    car_max: float | None = None
+    energy_wh: float | None = None
+    departure: datetime | None = None
 
 
 class EvseControl(BaseModel):
@@ -360,6 +364,12 @@ class Uncontrolled(BaseModel):
     why: str
 
 
+class ExternalLimit(BaseModel):
+    limit: float
+    unit: RateUnit
+    source: str  # chargingLimitSource: EMS, SO, CSO, Other
+
+
 class SiteAllocation(BaseModel):
     """The load manager's state of one site, in one record written with compare-and-set:
     the sessions, what each EVSE was told, the limits in force, and the lease of the
@@ -374,10 +384,11 @@ class SiteAllocation(BaseModel):
     evses: list[EvseControl] = []
     uncontrolled: dict[str, Uncontrolled] = {}
     limits: list[GroupLimit] = []
-    # Limits stations reported from outside (2.x NotifyChargingLimit): A per phase, by
-    # "<station>/<evse>" (evse 0: the station).
-    external: dict[str, float] = {}
+    # Limits stations reported from outside (2.x NotifyChargingLimit), by
+    # "<station>/<evse>" (evse 0: the station): the lowest of its schedule, in its unit.
+    external: dict[str, ExternalLimit] = {}
     # What the last allocation gave: A per phase by "<station>/<evse>", and the queue.
     shares: dict[str, float] = {}
+    granted_at: dict[str, datetime] = {}  # when each share last changed
     queue: list[str] = []
     allocated_at: datetime | None = None

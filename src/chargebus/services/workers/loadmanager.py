@@ -42,7 +42,7 @@ from chargebus.ocpp.v2x.profiles import charging_limit, charging_needs
 from chargebus.operations.perform import Performed, perform
 from chargebus.runtime.config import Settings
 from chargebus.runtime.periodic import Periodic
-from chargebus.state.records import SiteAllocation, SiteSession
+from chargebus.state.records import ExternalLimit, SiteAllocation, SiteSession
 from chargebus.state.stores import Stores, allocation_key, member_key, site_key, sites
 
 log = logging.getLogger(__name__)
@@ -116,16 +116,17 @@ class LoadManager:
                 continue
             if change is None:
                 continue
+            changed: list[bool] = []
             await self._stores.allocations.modify(
-                functools.partial(_changed, site_id=site_id, change=change),
+                functools.partial(_changed, site_id=site_id, change=change, changed=changed),
                 *allocation_key(site_id))
-            self.divide_soon(site_id)
+            if changed and changed[-1]:
+                self.divide_soon(site_id)
 
     def _change_of(self, context: CallContext, payload: dict, answer: dict | None
                    ) -> RecordChange | None:
         """What the call changes in its site's record, as a function of the record."""
         station_id, action = context.station_id, context.action
-        now = utc_now()
         if action in ("StartTransaction", "StopTransaction", "TransactionEvent"):
             event = converter(context.version).transaction_event(action, payload, answer)
             if event is None:
@@ -146,7 +147,7 @@ class LoadManager:
             def started(record: SiteAllocation) -> SiteAllocation | None:
                 with_session = rules.with_started(record, session) or record
                 return (rules.with_reading(with_session, station_id, event.evse_id,
-                                           event.transaction_id, currents)
+                                           event.transaction_id, currents, utc_now())
                         or (with_session if with_session is not record else None))
             return started
         if action == "MeterValues":
@@ -155,25 +156,21 @@ class LoadManager:
         if action == "NotifyEVChargingNeeds":
             evse_id, car_max, energy, departure, car_phases = charging_needs(payload)
 
-            def needs(record: SiteAllocation) -> SiteAllocation | None:
-                needed = None
-                if energy is not None and departure is not None:
-                    needed = rules.needed_current(energy, departure, now, 230.0,
-                                                  car_phases or 3)
-                return rules.with_needs(record, station_id, evse_id, car_max, needed,
-                                        car_phases)
-            return needs
+            return functools.partial(rules.with_needs, station_id=station_id, evse_id=evse_id,
+                                     car_max=car_max, energy_wh=energy, departure=departure,
+                                     car_phases=car_phases)
         if action == "NotifyChargingLimit":
             evse_id, schedule = charging_limit(payload)
             if schedule is None:
                 return None
-            lowest = min(period.limit for period in schedule.periods)
-            amperes = (lowest if schedule.unit is RateUnit.AMPERES
-                       else lowest / (230.0 * 3))
+            # The lowest of its schedule: what it allows at any time.
+            limit = ExternalLimit(limit=min(period.limit for period in schedule.periods),
+                                  unit=schedule.unit,
+                                  source=payload["chargingLimit"]["chargingLimitSource"])
             key = rules.label(station_id, evse_id)
 
             def limited(record: SiteAllocation) -> SiteAllocation | None:
-                return record.model_copy(update={"external": record.external | {key: amperes}})
+                return record.model_copy(update={"external": record.external | {key: limit}})
             return limited
         if action == "ClearedChargingLimit":
             cleared_evse = payload.get("evseId")
@@ -281,7 +278,7 @@ class LoadManager:
                 station for station, state in record.uncontrolled.items()
                 if now - state.tried_at < retry}
             allocation = allocate(
-                site, rules.demands(record, site),
+                site, rules.demands(record, site, now),
                 uncontrolled=[evse.key for evse in site.evses
                               if evse.station_id in uncontrolled],
                 limits=rules.limits_in_force(record.limits, now, self._period))
@@ -330,9 +327,12 @@ class LoadManager:
         for change, taken, why in answers:
             if not taken:
                 refused.add(change.evse.station_id)
-                log.warning("%s EVSE %d did not take its %s of %.1f A: %s",
-                            change.evse.station_id, change.evse.evse_id,
-                            change.purpose.value, change.limit, why)
+                # A TxProfile is refused, most of the time, because its transaction has
+                # just ended at the station: no news for an operator.
+                log.log(logging.INFO if change.purpose is Purpose.TX else logging.WARNING,
+                        "%s EVSE %d did not take its %s of %.1f A: %s",
+                        change.evse.station_id, change.evse.evse_id, change.purpose.value,
+                        change.limit, why)
         return refused
 
     async def _set(self, change: rules.Change) -> Performed:
@@ -353,12 +353,16 @@ def _reading(station_id: str, evse_id: int | None, transaction_id: str,
     if not currents:
         return None
     return functools.partial(rules.with_reading, station_id=station_id, evse_id=evse_id,
-                             transaction_id=transaction_id, currents=currents)
+                             transaction_id=transaction_id, currents=currents, now=utc_now())
 
 
-def _changed(record: SiteAllocation | None, site_id: str, change: RecordChange
-             ) -> SiteAllocation | None:
-    return change(record or SiteAllocation(site_id=site_id))
+def _changed(record: SiteAllocation | None, site_id: str, change: RecordChange,
+             changed: list[bool]) -> SiteAllocation | None:
+    """The change applied; ``changed`` tells, for the last attempt, whether it changed
+    anything (only then is the site divided again)."""
+    result = change(record or SiteAllocation(site_id=site_id))
+    changed.append(result is not None)
+    return result
 
 
 def _under_way(record: SiteAllocation | None, changes: list[rules.Change]
