@@ -3,13 +3,12 @@
 1.6 names the station-wide maximum ChargePointMaxProfile, has no external constraints,
 no phaseToUse, and integer transaction ids.
 """
-from datetime import datetime
-
 from chargebus.domain.composite import CompositeSchedule
 from chargebus.domain.operations import NotInVersion
-from chargebus.domain.profiles import (ChargingProfile, ChargingSchedule, Kind, Purpose,
-                                       RateUnit, Recurrency, SchedulePeriod)
-from chargebus.ocpp.clock import ocpp_timestamp, parse_timestamp
+from chargebus.domain.profiles import ChargingProfile, ChargingSchedule, Purpose, SchedulePeriod
+from chargebus.ocpp.clock import ocpp_timestamp
+from chargebus.ocpp.profilefields import (profile_fields, profile_values, schedule_fields,
+                                          schedule_values, time_of)
 
 _PURPOSES = {Purpose.STATION_MAX: "ChargePointMaxProfile",
              Purpose.TX_DEFAULT: "TxDefaultProfile", Purpose.TX: "TxProfile"}
@@ -28,46 +27,23 @@ def purpose_word(purpose: Purpose) -> str:
 
 
 def profile_payload(profile: ChargingProfile) -> dict:
-    payload: dict = {"chargingProfileId": profile.profile_id,
-                     "stackLevel": profile.stack_level,
-                     "chargingProfilePurpose": purpose_word(profile.purpose),
-                     "chargingProfileKind": profile.kind.value,
-                     "chargingSchedule": schedule_payload(profile.schedule)}
+    payload = profile_fields(profile) | {
+        "chargingProfileId": profile.profile_id,
+        "chargingProfilePurpose": purpose_word(profile.purpose),
+        "chargingSchedule": schedule_payload(profile.schedule)}
     if profile.transaction_id is not None:
         try:
             payload["transactionId"] = int(profile.transaction_id)
         except ValueError:
             raise NotInVersion(f"1.6 transaction ids are integers, not "
                                f"{profile.transaction_id!r}") from None
-    if profile.recurrency is not None:
-        payload["recurrencyKind"] = profile.recurrency.value
-    if profile.valid_from is not None:
-        payload["validFrom"] = ocpp_timestamp(profile.valid_from)
-    if profile.valid_to is not None:
-        payload["validTo"] = ocpp_timestamp(profile.valid_to)
     return payload
 
 
 def schedule_payload(schedule: ChargingSchedule) -> dict:
-    payload: dict = {"chargingRateUnit": schedule.unit.value,
-                     "chargingSchedulePeriod": [_period_payload(period)
-                                                for period in schedule.periods]}
-    if schedule.duration is not None:
-        payload["duration"] = schedule.duration
-    if schedule.start_schedule is not None:
-        payload["startSchedule"] = ocpp_timestamp(schedule.start_schedule)
-    if schedule.min_charging_rate is not None:
-        payload["minChargingRate"] = schedule.min_charging_rate
-    return payload
-
-
-def _period_payload(period: SchedulePeriod) -> dict:
-    if period.phase_to_use is not None:
+    if any(period.phase_to_use is not None for period in schedule.periods):
         raise NotInVersion("1.6 periods have no phaseToUse")
-    payload: dict = {"startPeriod": period.start_period, "limit": round(period.limit, 1)}
-    if period.number_phases is not None:
-        payload["numberPhases"] = period.number_phases
-    return payload
+    return schedule_fields(schedule)
 
 
 def profile_of(payload: dict) -> ChargingProfile:
@@ -75,25 +51,17 @@ def profile_of(payload: dict) -> ChargingProfile:
     breaks a rule of the model (a Recurring profile without its recurrency)."""
     transaction_id = payload.get("transactionId")
     return ChargingProfile(
-        profile_id=payload["chargingProfileId"], stack_level=payload["stackLevel"],
+        **profile_values(payload), profile_id=payload["chargingProfileId"],
         purpose=purpose_of(payload["chargingProfilePurpose"]),
-        kind=Kind(payload["chargingProfileKind"]),
-        recurrency=Recurrency(payload["recurrencyKind"]) if "recurrencyKind" in payload
-        else None,
-        valid_from=_time(payload.get("validFrom")), valid_to=_time(payload.get("validTo")),
         transaction_id=str(transaction_id) if transaction_id is not None else None,
         schedule=schedule_of(payload["chargingSchedule"]))
 
 
 def schedule_of(payload: dict) -> ChargingSchedule:
-    return ChargingSchedule(
-        unit=RateUnit(payload["chargingRateUnit"]),
-        periods=tuple(SchedulePeriod(start_period=period["startPeriod"],
-                                     limit=period["limit"],
-                                     number_phases=period.get("numberPhases"))
-                      for period in payload["chargingSchedulePeriod"]),
-        start_schedule=_time(payload.get("startSchedule")), duration=payload.get("duration"),
-        min_charging_rate=payload.get("minChargingRate"))
+    return ChargingSchedule(**schedule_values(payload), periods=tuple(
+        SchedulePeriod(start_period=period["startPeriod"], limit=period["limit"],
+                       number_phases=period.get("numberPhases"))
+        for period in payload["chargingSchedulePeriod"]))
 
 
 def composite_of(payload: dict, evse_id: int) -> CompositeSchedule | None:
@@ -101,7 +69,7 @@ def composite_of(payload: dict, evse_id: int) -> CompositeSchedule | None:
     schedule = payload.get("chargingSchedule")
     if schedule is None:
         return None
-    start = _time(payload.get("scheduleStart") or schedule.get("startSchedule"))
+    start = time_of(payload.get("scheduleStart") or schedule.get("startSchedule"))
     if start is None:
         raise ValueError("the composite schedule says neither scheduleStart nor startSchedule")
     plain = schedule_of(schedule)
@@ -118,6 +86,3 @@ def composite_payload(schedule: CompositeSchedule) -> dict:
                 unit=schedule.unit, periods=schedule.periods, duration=schedule.duration,
                 start_schedule=schedule.start))}
 
-
-def _time(text: str | None) -> datetime | None:
-    return parse_timestamp(text) if text is not None else None

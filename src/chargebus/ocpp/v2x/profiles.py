@@ -10,80 +10,45 @@ them is read as ValueError.
 from datetime import datetime
 
 from chargebus.domain.composite import CompositeSchedule
-from chargebus.domain.profiles import (ChargingProfile, ChargingSchedule, Kind, Purpose,
-                                       RateUnit, Recurrency, SchedulePeriod)
+from chargebus.domain.profiles import (ChargingProfile, ChargingSchedule, Purpose, RateUnit,
+                                       SchedulePeriod)
 from chargebus.ocpp.clock import ocpp_timestamp, parse_timestamp
+from chargebus.ocpp.profilefields import (period_fields, profile_fields, profile_values,
+                                          schedule_fields, schedule_values, time_of)
 
 # The period fields of 2.1 that would change what a period limits.
 _UNMODELLED_PERIOD_FIELDS = ("limit_L2", "limit_L3", "setpoint", "dischargeLimit",
                              "operationMode")
 
 
-def purpose_word(purpose: Purpose) -> str:
-    return purpose.value
-
-
 def profile_payload(profile: ChargingProfile) -> dict:
-    payload: dict = {"id": profile.profile_id, "stackLevel": profile.stack_level,
-                     "chargingProfilePurpose": profile.purpose.value,
-                     "chargingProfileKind": profile.kind.value,
-                     "chargingSchedule": [schedule_payload(profile.schedule,
-                                                           profile.profile_id)]}
+    payload = profile_fields(profile) | {
+        "id": profile.profile_id, "chargingProfilePurpose": profile.purpose.value,
+        "chargingSchedule": [schedule_payload(profile.schedule, profile.profile_id)]}
     if profile.transaction_id is not None:
         payload["transactionId"] = profile.transaction_id
-    if profile.recurrency is not None:
-        payload["recurrencyKind"] = profile.recurrency.value
-    if profile.valid_from is not None:
-        payload["validFrom"] = ocpp_timestamp(profile.valid_from)
-    if profile.valid_to is not None:
-        payload["validTo"] = ocpp_timestamp(profile.valid_to)
     return payload
 
 
 def schedule_payload(schedule: ChargingSchedule, default_id: int) -> dict:
-    payload: dict = {"id": schedule.schedule_id if schedule.schedule_id is not None
-                     else default_id,
-                     "chargingRateUnit": schedule.unit.value,
-                     "chargingSchedulePeriod": [_period_payload(period)
-                                                for period in schedule.periods]}
-    if schedule.duration is not None:
-        payload["duration"] = schedule.duration
-    if schedule.start_schedule is not None:
-        payload["startSchedule"] = ocpp_timestamp(schedule.start_schedule)
-    if schedule.min_charging_rate is not None:
-        payload["minChargingRate"] = schedule.min_charging_rate
-    return payload
-
-
-def _period_payload(period: SchedulePeriod) -> dict:
-    payload: dict = {"startPeriod": period.start_period, "limit": round(period.limit, 1)}
-    if period.number_phases is not None:
-        payload["numberPhases"] = period.number_phases
-    if period.phase_to_use is not None:
-        payload["phaseToUse"] = period.phase_to_use
-    return payload
+    return schedule_fields(schedule) | {
+        "id": schedule.schedule_id if schedule.schedule_id is not None else default_id}
 
 
 def profile_of(payload: dict) -> ChargingProfile:
     """A ChargingProfileType (checked against its schema already); ValueError where it
     breaks a rule of the model or uses what chargebus does not model."""
     return ChargingProfile(
-        profile_id=payload["id"], stack_level=payload["stackLevel"],
+        **profile_values(payload), profile_id=payload["id"],
         purpose=Purpose(payload["chargingProfilePurpose"]),
-        kind=Kind(payload["chargingProfileKind"]),
-        recurrency=Recurrency(payload["recurrencyKind"]) if "recurrencyKind" in payload
-        else None,
-        valid_from=_time(payload.get("validFrom")), valid_to=_time(payload.get("validTo")),
         transaction_id=payload.get("transactionId"),
         schedule=schedule_of(payload["chargingSchedule"][0]))
 
 
 def schedule_of(payload: dict) -> ChargingSchedule:
     return ChargingSchedule(
-        unit=RateUnit(payload["chargingRateUnit"]),
-        periods=tuple(_period_of(period) for period in payload["chargingSchedulePeriod"]),
-        start_schedule=_time(payload.get("startSchedule")), duration=payload.get("duration"),
-        min_charging_rate=payload.get("minChargingRate"), schedule_id=payload.get("id"))
+        **schedule_values(payload), schedule_id=payload.get("id"),
+        periods=tuple(_period_of(period) for period in payload["chargingSchedulePeriod"]))
 
 
 def _period_of(payload: dict) -> SchedulePeriod:
@@ -113,11 +78,8 @@ def composite_payload(schedule: CompositeSchedule) -> dict:
         "evseId": schedule.evse_id, "duration": schedule.duration,
         "scheduleStart": ocpp_timestamp(schedule.start),
         "chargingRateUnit": schedule.unit.value,
-        "chargingSchedulePeriod": [_period_payload(period) for period in schedule.periods]}}
+        "chargingSchedulePeriod": [period_fields(period) for period in schedule.periods]}}
 
-
-def _time(text: str | None) -> datetime | None:
-    return parse_timestamp(text) if text is not None else None
 
 
 def report_of(payload: dict) -> tuple[int, str, int, list[ChargingProfile], bool]:
@@ -143,7 +105,7 @@ def charging_needs(payload: dict) -> tuple[int, float | None, float | None, date
     energy = ac.get("energyAmount", dc.get("energyAmount"))
     return (payload["evseId"], ac.get("evMaxCurrent"),
             float(energy) if energy is not None else None,
-            _time(needs.get("departureTime")),
+            time_of(needs.get("departureTime")),
             _AC_PHASES.get(needs.get("requestedEnergyTransfer", "")))
 
 
