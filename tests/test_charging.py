@@ -196,3 +196,48 @@ def test_a_bad_site_is_refused_in_one_line(system, definition, says):
     done = system.cli("charging", "site", "define", "-", input=definition)
     assert done.returncode == 2, done.stdout
     assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+async def test_the_2x_smart_charging_notifications_are_answered(system):
+    """NotifyEVChargingNeeds is answered Processing (the load manager sends the profile),
+    NotifyEVChargingSchedule Accepted, NotifyChargingLimit and ClearedChargingLimit
+    acknowledged; 2.1's NotifyPriorityCharging acknowledged and PullDynamicScheduleUpdate
+    Rejected (chargebus sends no Dynamic profiles)."""
+    from ocpp.v201 import ChargePoint as ChargePoint201
+    from ocpp.v201 import call as call201
+    from ocpp.v21 import ChargePoint as ChargePoint21
+    from ocpp.v21 import call as call21
+
+    from conftest import ocpp_station
+
+    now = utc_now().isoformat()
+    async with ocpp_station(system, f"SN-{uuid.uuid4().hex[:8]}", ChargePoint201,
+                            ["ocpp2.0.1"], "ocpp2.0.1") as station:
+        booted = await station.call(call201.BootNotification(
+            charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
+        assert booted.status == "Accepted"
+        needs = await station.call(call201.NotifyEVChargingNeeds(
+            evse_id=1, charging_needs={"requested_energy_transfer": "AC_three_phase",
+                                       "ac_charging_parameters": {
+                                           "energy_amount": 20000, "ev_min_current": 6,
+                                           "ev_max_current": 32, "ev_max_voltage": 400}}))
+        assert needs.status == "Processing"
+        schedule = await station.call(call201.NotifyEVChargingSchedule(
+            time_base=now, evse_id=1, charging_schedule={
+                "id": 1, "charging_rate_unit": "A",
+                "charging_schedule_period": [{"start_period": 0, "limit": 16}]}))
+        assert schedule.status == "Accepted"
+        # suppress=False: a CALLERROR raises instead of answering None.
+        await station.call(call201.NotifyChargingLimit(
+            charging_limit={"charging_limit_source": "EMS"}, evse_id=1), suppress=False)
+        await station.call(call201.ClearedChargingLimit(charging_limit_source="EMS"),
+                           suppress=False)
+    async with ocpp_station(system, f"SN-{uuid.uuid4().hex[:8]}", ChargePoint21,
+                            ["ocpp2.1"], "ocpp2.1") as station:
+        booted = await station.call(call21.BootNotification(
+            charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"))
+        assert booted.status == "Accepted"
+        await station.call(call21.NotifyPriorityCharging(transaction_id="T-1", activated=True),
+                           suppress=False)
+        pulled = await station.call(call21.PullDynamicScheduleUpdate(charging_profile_id=7))
+        assert pulled.status == "Rejected"

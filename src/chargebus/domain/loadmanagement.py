@@ -20,9 +20,11 @@ from chargebus.domain.topology import Evse, Site
 from chargebus.state.records import (EvseControl, ExternalLimit, GroupLimit, SiteAllocation,
                                      SiteSession, Uncontrolled)
 
-# The station calls whose recorded copies change a site's sessions or limits.
+# The station calls whose recorded copies change a site's sessions or limits, or make
+# the load manager divide it again.
 EVENT_ACTIONS = ("StartTransaction", "StopTransaction", "TransactionEvent", "MeterValues",
-                 "NotifyEVChargingNeeds", "NotifyChargingLimit", "ClearedChargingLimit")
+                 "StatusNotification", "NotifyEVChargingNeeds", "NotifyChargingLimit",
+                 "ClearedChargingLimit")
 # Ended transactions remembered per site, so that a start delivered after its stop (two
 # consumers, a redelivery) makes no session.
 ENDED_KEPT = 200

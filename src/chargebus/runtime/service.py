@@ -7,6 +7,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import uvloop
+from nats.errors import ConnectionClosedError, ConnectionReconnectingError
 
 from chargebus.bus import subjects
 from chargebus.bus.client import BusClient, connect, refused_identity
@@ -25,6 +26,11 @@ COLLECTOR_THRESHOLDS = (50_000, 50, 100)
 
 Stop = Callable[[], Awaitable[None]]
 Start = Callable[[Settings, BusClient], Awaitable[Stop]]
+
+
+# A service that cannot finish its stop gives up after this long: less than the grace
+# the supervisor gives its children (runtime.supervisor.STOP_GRACE_SECONDS).
+STOP_SECONDS = 6.0
 
 
 def run_service(name: str, start: Start) -> None:
@@ -63,8 +69,17 @@ async def _serve(name: str, start: Start, settings: Settings) -> None:
 
     await stopping.wait()
     log.info("%s is stopping", name)
-    await stop()
-    await nc.drain()
+
+    async def stop_and_drain() -> None:
+        await stop()
+        await nc.drain()
+    try:
+        await asyncio.wait_for(stop_and_drain(), STOP_SECONDS)
+    except (TimeoutError, ConnectionClosedError, ConnectionReconnectingError):
+        # NATS stopped with us (the supervisor was killed, and its nats-server went with
+        # it): nothing is left to finish cleanly with, and lingering would hold ports.
+        log.warning("%s did not stop cleanly in %g s: NATS is gone; leaving", name,
+                    STOP_SECONDS)
 
 
 async def _connect_with_retries(settings: Settings, name: str) -> BusClient:

@@ -187,7 +187,7 @@ def _clear_charging_profile(state: StationState, payload: dict) -> dict:
 
 def _composite_schedule(state: StationState, payload: dict) -> dict:
     connector = payload["connectorId"]
-    if connector not in (0, CONNECTOR):
+    if connector not in (0, CONNECTOR) or payload["duration"] < 1:
         return {"status": "Rejected"}
     return composite_payload(state.charging.composite(
         connector, payload["duration"], RateUnit(payload.get("chargingRateUnit", "A"))))

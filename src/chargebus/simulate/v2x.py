@@ -221,6 +221,8 @@ def _set_charging_profile(state: StationState, payload: dict) -> dict:
 def _clear_charging_profile(state: StationState, payload: dict) -> dict:
     criteria = payload.get("chargingProfileCriteria") or {}
     purpose = criteria.get("chargingProfilePurpose")
+    if purpose is not None and purpose not in tuple(Purpose):
+        return {"status": "Unknown"}  # a 2.1 purpose it holds no profile of
     found = state.charging.clear(payload.get("chargingProfileId"), criteria.get("evseId"),
                                  Purpose(purpose) if purpose else None,
                                  criteria.get("stackLevel"))
@@ -228,7 +230,7 @@ def _clear_charging_profile(state: StationState, payload: dict) -> dict:
 
 
 def _composite_schedule(state: StationState, payload: dict) -> dict:
-    if payload["evseId"] not in (0, EVSE["id"]):
+    if payload["evseId"] not in (0, EVSE["id"]) or payload["duration"] < 1:
         return {"status": "Rejected"}
     return composite_payload(state.charging.composite(
         payload["evseId"], payload["duration"], RateUnit(payload.get("chargingRateUnit", "A"))))

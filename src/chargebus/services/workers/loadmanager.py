@@ -109,6 +109,11 @@ class LoadManager:
                 site_id = await self._site_of(context.station_id)
                 if site_id is None:
                     continue
+                if context.action == "StatusNotification":
+                    # A station back, an EVSE out of order or free: the division may
+                    # change (who is online is read when it is made).
+                    self.divide_soon(site_id)
+                    continue
                 change = self._change_of(context, payload,
                                          orjson.loads(answer) if answer else None)
             except UNUSABLE as error:
