@@ -42,6 +42,7 @@ RESERVATIONS_BUCKET = "reservations"
 DEVICE_MODEL_BUCKET = "device-model"
 LAST_HEARD_BUCKET = "last-heard"
 CHARGING_PROFILES_BUCKET = "charging-profiles"
+FIRMWARE_BUCKET = "firmware"
 # Sites: their topology, which site each station is in, the load manager's allocations.
 SITES_BUCKET = "sites"
 SESSION_STREAM = "SESSIONS"
@@ -56,6 +57,7 @@ RESERVATION_CONSUMER = "reservations"
 DEVICE_MODEL_CONSUMER = "device-model"
 CHARGING_PROFILES_CONSUMER = "charging-profiles"
 LOAD_MANAGER_CONSUMER = "load-manager"
+FIRMWARE_CONSUMER = "firmware"
 
 
 # The action comes before the station so that a consumer reads one action through one

@@ -73,6 +73,7 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.CHARGING_PROFILES_BUCKET, history=1,
                    storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.SITES_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.FIRMWARE_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

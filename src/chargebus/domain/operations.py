@@ -7,9 +7,9 @@ API only build these models.
 """
 import enum
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from chargebus.domain.composite import CompositeSchedule
 from chargebus.domain.model import IdToken
@@ -226,6 +226,29 @@ class GetChargingProfiles(Operation):
     purpose: Purpose | None = None
     stack_level: int | None = Field(default=None, ge=0)
     profile_ids: list[int] = []
+
+
+class UpdateFirmware(Operation):
+    """Download the firmware at ``location`` from ``retrieve_at`` on and install it (at
+    ``install_at``, 2.x and signed 1.6). With a signature and its signing certificate
+    (PEM) 1.6 sends the security extension's SignedUpdateFirmware."""
+
+    NAME: ClassVar[str] = "firmware-update"
+    location: str = Field(min_length=1, max_length=512)
+    retrieve_at: datetime
+    install_at: datetime | None = None
+    retries: int | None = Field(default=None, ge=0)
+    retry_interval: int | None = Field(default=None, ge=0)
+    request_id: int | None = Field(default=None, ge=0)  # perform gives one when None
+    signature: str | None = Field(default=None, min_length=1, max_length=800)
+    signing_certificate: str | None = Field(default=None, min_length=1, max_length=5500)
+
+    @model_validator(mode="after")
+    def _signed_whole(self) -> Self:
+        if (self.signature is None) != (self.signing_certificate is None):
+            raise ValueError("a signed firmware comes with its signature and the "
+                             "certificate that signed it, both")
+        return self
 
 
 class VariableResult(BaseModel):

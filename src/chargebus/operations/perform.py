@@ -15,11 +15,11 @@ from chargebus.domain.model import AuthorizationStatus, IdToken
 from chargebus.domain import reservations, sessions
 from chargebus.domain.operations import (CancelReservation, GetChargingProfiles, NotInVersion,
                                          Operation, OperationResult, ReadDeviceModel,
-                                         ReserveNow, StartCharging)
+                                         ReserveNow, StartCharging, UpdateFirmware)
 from chargebus.ocpp import OcppVersion, codec
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import operations_of
-from chargebus.operations import audit, charging, configuration
+from chargebus.operations import audit, charging, configuration, firmware
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_present
 from chargebus.state.records import RemoteStart, Reservation
 from chargebus.state.stores import Stores, active_key, remote_start_key, token_key
@@ -77,7 +77,7 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         refusal, operation = await _for_token(stores, operation, force)
         if refusal is not None:
             return await ended(Outcome.REFUSED, refusal, version)
-    if (isinstance(operation, ReadDeviceModel | GetChargingProfiles)
+    if (isinstance(operation, ReadDeviceModel | GetChargingProfiles | UpdateFirmware)
             and operation.request_id is None):
         operation = operation.model_copy(update={"request_id": await stores.next_operation_id()})
     convert = operations_of(version)
@@ -101,6 +101,8 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
             requested_at=utc_now()), *key)
     if isinstance(operation, GetChargingProfiles):
         await charging.fetching(stores, station_id, operation)
+    if isinstance(operation, UpdateFirmware):
+        await firmware.requested(stores, station_id, operation, sender)
     if isinstance(operation, ReserveNow):
         # Kept before it is sent, as a remote start is: a start may use it at once.
         assert operation.reservation_id is not None  # _for_token gave it one
@@ -128,8 +130,12 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
                 lambda listing: reservations.with_status(listing, reservation_id, status,
                                                          utc_now()),
                 station_id)
+    if reply.outcome is not Outcome.RESULT and isinstance(operation, UpdateFirmware):
+        await firmware.answered(stores, station_id, operation, reply.outcome.value)
     if reply.outcome is Outcome.RESULT:
         result = convert.result(operation, reply.body)
+        if isinstance(operation, UpdateFirmware):
+            await firmware.answered(stores, station_id, operation, result.status)
         await configuration.record(stores, station_id, operation, result)
         await charging.record(stores, station_id, version, operation, result, sender)
         return Performed(station_id, operation, reply.outcome, version, action, result=result)

@@ -28,6 +28,7 @@ from enum import Enum
 
 from chargebus.bus import subjects
 from chargebus.bus.topology import STREAM_NAMES
+from chargebus.domain.firmware import STATUS_ACTIONS as FIRMWARE_STATUS_ACTIONS
 from chargebus.domain.loadmanagement import EVENT_ACTIONS as LOAD_MANAGER_ACTIONS
 from chargebus.domain.sessions import TRANSACTION_ACTIONS
 from chargebus.meter.calls import meter_action_names
@@ -79,7 +80,9 @@ _WORKER_CONSUMERS = (subjects.STATUS_CONSUMER, subjects.RESERVATION_CONSUMER,
     subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action)
     for action in TRANSACTION_ACTIONS), *(
     subjects.action_consumer(subjects.LOAD_MANAGER_CONSUMER, action)
-    for action in LOAD_MANAGER_ACTIONS))
+    for action in LOAD_MANAGER_ACTIONS), *(
+    subjects.action_consumer(subjects.FIRMWARE_CONSUMER, action)
+    for action in FIRMWARE_STATUS_ACTIONS))
 _SINK_CONSUMERS = tuple(subjects.action_consumer(subjects.METER_SINK_CONSUMER, action)
                         for action in meter_action_names())
 
@@ -101,6 +104,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_kv_write(subjects.LOCAL_LISTS_BUCKET), *_kv_write(subjects.CERTIFICATES_BUCKET),
                 *_kv_write(subjects.RESERVATIONS_BUCKET), *_kv_write(subjects.DEVICE_MODEL_BUCKET),
                 *_kv_write(subjects.CHARGING_PROFILES_BUCKET), *_kv_write(subjects.SITES_BUCKET),
+                *_kv_write(subjects.FIRMWARE_BUCKET),
                 *_kv_read(subjects.PRESENCE_BUCKET),
                 # A station's certificate is signed only where its edge proved its id:
                 # the workers ask that edge which security profile it runs.
@@ -111,6 +115,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 subjects.dead_letter(subjects.DEVICE_MODEL_CONSUMER),
                 subjects.dead_letter(subjects.CHARGING_PROFILES_CONSUMER),
                 subjects.dead_letter(subjects.LOAD_MANAGER_CONSUMER),
+                subjects.dead_letter(subjects.FIRMWARE_CONSUMER),
                 subjects.dead_letter(subjects.TRANSACTION_CONSUMER),
                 subjects.all_station_commands(), subjects.command_records(),
                 subjects.certificate_signing()),

@@ -57,6 +57,9 @@ class StationState:
     configuration: dict = field(default_factory=dict)
     # The reservations it holds: reservation id -> the token it is for.
     reservations: dict = field(default_factory=dict)
+    firmware_version: str = "1.0.0"
+    # Its next firmware download fails (DownloadFailed), as from a URL it cannot reach.
+    firmware_fails: bool = False
     # Its charging profiles, transaction and car (chargebus.simulate.charging).
     charging: SmartCharging = field(default_factory=lambda: SmartCharging(
         voltage=VOLTS, car=Car(phases=1, max_current=CHARGING_WATTS / VOLTS)))
@@ -71,6 +74,15 @@ class StationState:
     def advance_energy(self) -> float:
         self.energy_wh += self.charging.watts() * self.meter_interval / 3600.0
         return self.energy_wh
+
+
+def firmware_statuses(state: "StationState", signed: bool) -> list[str]:
+    """What a station reports as it updates its firmware: to the end, or to a failed
+    download."""
+    if state.firmware_fails:
+        return ["Downloading", "DownloadFailed"]
+    return ["Downloading", "Downloaded", *(["SignatureVerified"] if signed else []),
+            "Installing", "Installed"]
 
 
 def token_of(index: int) -> str:

@@ -4,7 +4,8 @@ from chargebus.domain.profiles import RateUnit
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.v16.profiles import composite_payload, profile_of, purpose_of
 from chargebus.ocpp.versions import known_actions
-from chargebus.simulate.scenario import VOLTS, Refusal, Result, Script, StationState, now
+from chargebus.simulate.scenario import (VOLTS, Refusal, Result, Script, StationState,
+                                         firmware_statuses, now)
 
 CONNECTOR = 1
 
@@ -32,7 +33,8 @@ TRIGGERABLE = ("BootNotification", "Heartbeat", "StatusNotification", "MeterValu
 
 def boot(state: StationState) -> dict:
     return {"chargePointVendor": "chargebus", "chargePointModel": "Simulated 1.6",
-            "chargePointSerialNumber": state.station_id[-25:], "firmwareVersion": "1.0.0"}
+            "chargePointSerialNumber": state.station_id[-25:],
+            "firmwareVersion": state.firmware_version}
 
 
 def status(state: StationState, connector_status: str) -> dict:
@@ -193,6 +195,30 @@ def _composite_schedule(state: StationState, payload: dict) -> dict:
         connector, payload["duration"], RateUnit(payload.get("chargingRateUnit", "A"))))
 
 
+def _update_firmware(state: StationState, payload: dict) -> dict:
+    """Taken: its progress reported, and once installed, a boot with the new version
+    (as after the reboot that installs it)."""
+    _firmware_progress(state, "FirmwareStatusNotification", None, signed=False)
+    return {}
+
+
+def _signed_update_firmware(state: StationState, payload: dict) -> dict:
+    _firmware_progress(state, "SignedFirmwareStatusNotification", payload["requestId"],
+                       signed=True)
+    return {"status": "Accepted"}
+
+
+def _firmware_progress(state: StationState, action: str, request_id: int | None,
+                       signed: bool) -> None:
+    statuses = firmware_statuses(state, signed)
+    for status in statuses:
+        state.triggered.append((action, {"status": status} | (
+            {"requestId": request_id} if request_id is not None else {})))
+    if statuses[-1] == "Installed":
+        state.firmware_version = f"{state.firmware_version}+{len(statuses)}"
+        state.triggered.append(("BootNotification", boot(state)))
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["listVersion"]
     return {"status": "Accepted"}
@@ -218,7 +244,8 @@ _ANSWERS = {
     "ReserveNow": _reserve,
     "CancelReservation": _cancel_reservation,
     "GetDiagnostics": lambda state, payload: {},
-    "UpdateFirmware": lambda state, payload: {},
+    "UpdateFirmware": _update_firmware,
+    "SignedUpdateFirmware": _signed_update_firmware,
 }
 
 

@@ -5,7 +5,8 @@ from chargebus.domain.profiles import Purpose, RateUnit
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.v2x.profiles import composite_payload, profile_of, profile_payload
 from chargebus.ocpp.versions import known_actions
-from chargebus.simulate.scenario import VOLTS, Refusal, Result, Script, StationState, now
+from chargebus.simulate.scenario import (VOLTS, Refusal, Result, Script, StationState,
+                                         firmware_statuses, now)
 
 EVSE = {"id": 1, "connectorId": 1}
 
@@ -33,7 +34,7 @@ def boot(state: StationState) -> dict:
     model = "Simulated 2.1" if state.version is OcppVersion.V21 else "Simulated 2.0.1"
     return {"reason": "PowerUp", "chargingStation": {
         "model": model, "vendorName": "chargebus", "serialNumber": state.station_id[-25:],
-        "firmwareVersion": "1.0.0"}}
+        "firmwareVersion": state.firmware_version}}
 
 
 def status(connector_status: str) -> dict:
@@ -258,6 +259,21 @@ def _get_charging_profiles(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted"}
 
 
+def _update_firmware(state: StationState, payload: dict) -> dict:
+    """Accepted: its progress reported with the request's id, and once installed, a boot
+    with the new version (as after the reboot that installs it)."""
+    statuses = firmware_statuses(state, signed="signature" in payload["firmware"])
+    for status in statuses:
+        state.triggered.append(("FirmwareStatusNotification",
+                                {"status": status, "requestId": payload["requestId"]}))
+    if statuses[-1] == "Installed":
+        state.firmware_version = f"{state.firmware_version}+{payload['requestId']}"
+        call = boot(state)
+        call["reason"] = "FirmwareUpdate"
+        state.triggered.append(("BootNotification", call))
+    return {"status": "Accepted"}
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["versionNumber"]
     return {"status": "Accepted"}
@@ -286,6 +302,7 @@ _ANSWERS = {
     "CancelReservation": _cancel_reservation,
     "GetTransactionStatus": lambda state, payload: {"messagesInQueue": False},
     "GetBaseReport": _base_report,
+    "UpdateFirmware": _update_firmware,
 }
 
 

@@ -392,3 +392,31 @@ class SiteAllocation(BaseModel):
     granted_at: dict[str, datetime] = {}  # when each share last changed
     queue: list[str] = []
     allocated_at: datetime | None = None
+
+
+class FirmwareStatus(BaseModel):
+    status: str  # the station's FirmwareStatusEnumType
+    at: datetime
+
+
+class FirmwareUpdate(BaseModel):
+    """One firmware update of a station: what was asked, the station's answer, each
+    status it reported with the time it came, and the firmware it booted with after."""
+
+    request_id: int
+    location: str
+    retrieve_at: datetime
+    requested_at: datetime
+    sender: str
+    firmware_before: str | None = None
+    answer: str | None = None  # None while the request is under way
+    statuses: list[FirmwareStatus] = []
+    firmware_after: str | None = None  # the version it booted with once installed
+    booted_at: datetime | None = None
+
+
+class StationFirmware(BaseModel):
+    """A station's firmware updates, the latest last."""
+
+    station_id: str
+    updates: list[FirmwareUpdate] = []

@@ -14,7 +14,8 @@ from chargebus.state.identifiers import kv_key
 from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LastHeard,
                                      LocalList, Presence, RemoteStart, StationAccess,
                                      StationAdmission, StationCertificates, StationInfo,
-                                     SiteAllocation, SiteMember, SiteRecord, StationProfiles,
+                                     SiteAllocation, SiteMember, SiteRecord, StationFirmware,
+                                     StationProfiles,
                                      StationReservations, Token, Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
@@ -133,6 +134,7 @@ class Stores:
         self.sites = RecordStore(js, subjects.SITES_BUCKET, SiteRecord)
         self.site_members = RecordStore(js, subjects.SITES_BUCKET, SiteMember)
         self.allocations = RecordStore(js, subjects.SITES_BUCKET, SiteAllocation)
+        self.firmware = RecordStore(js, subjects.FIRMWARE_BUCKET, StationFirmware)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:

@@ -6,8 +6,8 @@ from chargebus.domain.operations import (CancelReservation, ChangeAvailability, 
                                          OperationResult, ReadDeviceModel, Reset, ReserveNow,
                                          ResetWhen, SetChargingProfile, SetConfiguration,
                                          StartCharging, StopCharging, TriggerMessage,
-                                         UnlockConnector, VariableName, VariableResult,
-                                         status_result)
+                                         UnlockConnector, UpdateFirmware, VariableName,
+                                         VariableResult, status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
 from chargebus.ocpp.v16.profiles import composite_of, profile_payload, purpose_word
 
@@ -108,6 +108,15 @@ def request(operation: Operation) -> tuple[str, dict]:
         case GetChargingProfiles():
             raise NotInVersion("1.6 stations do not report their charging profiles "
                                "(GetChargingProfiles is 2.x)")
+        case UpdateFirmware() if operation.signature is not None:
+            return "SignedUpdateFirmware", _signed_firmware(operation)
+        case UpdateFirmware():
+            if operation.install_at is not None:
+                raise NotInVersion("a 1.6 station installs when it has the firmware; an "
+                                   "install time is for a signed firmware (or 2.x)")
+            payload = {"location": operation.location,
+                       "retrieveDate": ocpp_timestamp(operation.retrieve_at)}
+            return "UpdateFirmware", payload | _retrying(operation)
     raise NotInVersion(f"{type(operation).__name__} has no OCPP 1.6 call")
 
 
@@ -135,7 +144,31 @@ def result(operation: Operation, payload: dict) -> OperationResult:
             answer = status_result(payload)
             return answer.model_copy(update={
                 "schedule": composite_of(payload, operation.evse_id)})
+        case UpdateFirmware() if operation.signature is None:
+            # UpdateFirmware.conf is empty: the station took it.
+            return OperationResult(status="Accepted", taken=True)
     return status_result(payload)
+
+
+def _signed_firmware(operation: UpdateFirmware) -> dict:
+    if operation.request_id is None:
+        raise NotInVersion("a signed firmware update is sent with its requestId")
+    firmware = {"location": operation.location,
+                "retrieveDateTime": ocpp_timestamp(operation.retrieve_at),
+                "signingCertificate": operation.signing_certificate,
+                "signature": operation.signature}
+    if operation.install_at is not None:
+        firmware["installDateTime"] = ocpp_timestamp(operation.install_at)
+    return {"requestId": operation.request_id, "firmware": firmware} | _retrying(operation)
+
+
+def _retrying(operation: UpdateFirmware) -> dict:
+    payload = {}
+    if operation.retries is not None:
+        payload["retries"] = operation.retries
+    if operation.retry_interval is not None:
+        payload["retryInterval"] = operation.retry_interval
+    return payload
 
 
 def _key(name: VariableName) -> str:

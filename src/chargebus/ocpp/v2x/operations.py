@@ -7,7 +7,8 @@ from chargebus.domain.operations import (TAKEN, CancelReservation, ChangeAvailab
                                          OperationResult, ReadDeviceModel, Reset, ReserveNow,
                                          SetChargingProfile, SetConfiguration, StartCharging,
                                          StopCharging, TriggerMessage, UnlockConnector,
-                                         VariableName, VariableResult, status_result)
+                                         UpdateFirmware, VariableName, VariableResult,
+                                         status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
 from chargebus.ocpp.v2x.profiles import composite_of, profile_payload
 
@@ -129,6 +130,22 @@ def request(operation: Operation) -> tuple[str, dict]:
             if operation.evse_id is not None:
                 payload["evseId"] = operation.evse_id
             return "GetChargingProfiles", payload
+        case UpdateFirmware():
+            if operation.request_id is None:
+                raise NotInVersion("a firmware update is sent with its requestId")
+            firmware: dict = {"location": operation.location,
+                              "retrieveDateTime": ocpp_timestamp(operation.retrieve_at)}
+            if operation.install_at is not None:
+                firmware["installDateTime"] = ocpp_timestamp(operation.install_at)
+            if operation.signature is not None:
+                firmware["signature"] = operation.signature
+                firmware["signingCertificate"] = operation.signing_certificate
+            payload = {"requestId": operation.request_id, "firmware": firmware}
+            if operation.retries is not None:
+                payload["retries"] = operation.retries
+            if operation.retry_interval is not None:
+                payload["retryInterval"] = operation.retry_interval
+            return "UpdateFirmware", payload
     raise NotInVersion(f"{type(operation).__name__} has no OCPP 2.x call")
 
 

@@ -3,6 +3,7 @@ from chargebus.bus import subjects
 from chargebus.bus.client import BusClient
 from chargebus.bus.consumers import DeadLetters, DurableConsumer
 from chargebus.bus.rpc import Responder
+from chargebus.domain.firmware import STATUS_ACTIONS as FIRMWARE_STATUS_ACTIONS
 from chargebus.domain.loadmanagement import EVENT_ACTIONS as LOAD_MANAGER_ACTIONS
 from chargebus.domain.sessions import TRANSACTION_ACTIONS
 from chargebus.runtime.config import Settings
@@ -12,12 +13,14 @@ from chargebus.services.workers.authorization import Authorization
 from chargebus.services.workers.certificates import Certificates
 from chargebus.services.workers.charging import ChargingProfiles
 from chargebus.services.workers.devicemodel import DeviceModel
+from chargebus.services.workers.firmware import Firmware
 from chargebus.services.workers.loadmanager import LoadManager
 from chargebus.services.workers.password_checks import PasswordChecks
 from chargebus.services.workers.passwords import PasswordCheck
 from chargebus.services.workers.registry import Registry
 from chargebus.services.workers.reservations import Reservations
 from chargebus.services.workers.transactions import Transactions
+from chargebus.state.records import StationInfo
 from chargebus.state.stores import Stores
 
 
@@ -27,8 +30,12 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
     authorization = Authorization(stores, settings)
     device_model = DeviceModel(nc, stores, DeadLetters(js, subjects.DEVICE_MODEL_CONSUMER),
                                settings.device_model_on_boot)
-    registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER),
-                        device_model.booted)
+    firmware = Firmware(stores, DeadLetters(js, subjects.FIRMWARE_CONSUMER))
+
+    def booted(before: StationInfo | None, now: StationInfo) -> None:
+        device_model.booted(before, now)
+        firmware.booted(before, now)
+    registry = Registry(stores, settings, DeadLetters(js, subjects.STATUS_CONSUMER), booted)
     reservations = Reservations(stores, DeadLetters(js, subjects.RESERVATION_CONSUMER))
     profiles = ChargingProfiles(stores, DeadLetters(js, subjects.CHARGING_PROFILES_CONSUMER))
     load_manager = LoadManager(nc, stores, settings,
@@ -83,6 +90,12 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
                         subjects.station_events(action), load_manager.record_events,
                         batch_size=64, ack_wait=settings.consumer_ack_wait_seconds)
         for action in LOAD_MANAGER_ACTIONS
+    ] + [
+        DurableConsumer(nc, subjects.OCPP_STREAM,
+                        subjects.action_consumer(subjects.FIRMWARE_CONSUMER, action),
+                        subjects.station_events(action), firmware.record_statuses,
+                        ack_wait=settings.consumer_ack_wait_seconds)
+        for action in FIRMWARE_STATUS_ACTIONS
     ]
     for consumer in consumers:
         await consumer.start()
@@ -100,5 +113,6 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         await passwords.stop()
         await device_model.stop()
         await load_manager.stop()
+        await firmware.stop()
 
     return stop

@@ -1,0 +1,57 @@
+"""The progress of firmware updates from the stations' status notifications, and the
+version each station boots with afterwards (chargebus.domain.firmware)."""
+import asyncio
+import functools
+import logging
+
+import orjson
+
+from chargebus.bus.client import BusMsg
+from chargebus.bus.consumers import UNUSABLE, DeadLetters
+from chargebus.bus.events import CallContext
+from chargebus.domain import firmware
+from chargebus.ocpp.clock import parse_timestamp
+from chargebus.state.records import StationInfo
+from chargebus.state.stores import Stores
+
+log = logging.getLogger(__name__)
+
+
+class Firmware:
+    def __init__(self, stores: Stores, dead_letters: DeadLetters):
+        self._stores = stores
+        self._dead_letters = dead_letters
+        self._booting: set[asyncio.Task] = set()
+
+    async def record_statuses(self, batch: list[BusMsg]) -> None:
+        for msg in batch:
+            try:
+                context = CallContext.from_headers(msg.headers)
+                payload = orjson.loads(msg.data)
+                status, request_id = payload["status"], payload.get("requestId")
+                at = parse_timestamp(context.received)
+            except UNUSABLE as error:
+                await self._dead_letters.send(msg, f"no usable firmware status: {error!r}")
+                continue
+            await self._stores.firmware.modify(
+                functools.partial(firmware.with_status, request_id=request_id, status=status,
+                                  at=at),
+                context.station_id)
+
+    def booted(self, before: StationInfo | None, now: StationInfo) -> None:
+        """After a boot: the version an update installed, where one did."""
+        task = asyncio.create_task(self._booted(now))
+        self._booting.add(task)
+        task.add_done_callback(self._booting.discard)
+
+    async def _booted(self, now: StationInfo) -> None:
+        try:
+            await self._stores.firmware.modify(
+                functools.partial(firmware.with_boot, firmware=now.firmware_version,
+                                  at=now.booted_at),
+                now.station_id)
+        except Exception:
+            log.exception("%s: its firmware after its boot could not be kept", now.station_id)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*self._booting, return_exceptions=True)

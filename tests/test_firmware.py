@@ -1,0 +1,151 @@
+"""Firmware updates: sent in each version's form (1.6 UpdateFirmware, its security
+extension's SignedUpdateFirmware, 2.x UpdateFirmware), followed from the station's
+status notifications to the version it boots with, failures told apart; and the rules
+behind it (chargebus.domain.firmware)."""
+import asyncio
+import contextlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from site_stations import Pace, SiteStations, StationSpec
+from chargebus.domain import firmware
+from chargebus.ocpp import OcppVersion
+from chargebus.state.records import FirmwareUpdate
+
+IDLE = Pace(idle=(3600.0, 3600.0))
+URL = "http://files.example.net/firmware/2.0.0.bin"
+BASE = datetime(2030, 5, 6, 7, 0, tzinfo=UTC)
+
+
+@contextlib.asynccontextmanager
+async def station(system, version: OcppVersion):
+    stations = SiteStations(system.station_url,
+                            [StationSpec(f"FW-{uuid.uuid4().hex[:8]}", version)], IDLE, seed=2)
+    await stations.start()
+    try:
+        yield stations.stations[0]
+    finally:
+        await stations.stop()
+
+
+async def cli(system, *arguments: str):
+    return await asyncio.to_thread(system.cli, *arguments)
+
+
+async def finished(system, station_id: str) -> dict:
+    for _ in range(75):
+        done = await cli(system, "firmware", "status", station_id, "--json")
+        [latest] = [json.loads(line) for line in done.stdout.splitlines()][-1:] or [None]
+        ended = latest and latest["statuses"] and latest["statuses"][-1]["status"] in (
+            firmware.FAILED | {firmware.INSTALLED})
+        if ended and (latest["outcome"] != firmware.INSTALLED or latest["firmware_after"]):
+            return latest
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the update of {station_id} did not finish: {done.stdout}")
+
+
+@pytest.mark.parametrize("version", list(OcppVersion))
+async def test_an_update_is_followed_to_the_version_the_station_boots_with(system, stores,
+                                                                          version):
+    async with station(system, version) as held:
+        station_id = held.state.station_id
+        sent = await cli(system, "firmware", "update", station_id, "--url", URL,
+                         "--retries", "3", "--retry-interval", "60")
+        assert sent.returncode == 0, sent.stderr
+        latest = await finished(system, station_id)
+        assert latest["outcome"] == "Installed"
+        assert [each["status"] for each in latest["statuses"]] == [
+            "Downloading", "Downloaded", "Installing", "Installed"]
+        assert latest["firmware_before"] == "1.0.0"
+        assert latest["firmware_after"] == held.state.firmware_version != "1.0.0"
+        info = await stores.stations.get(station_id)
+        assert info.firmware_version == held.state.firmware_version
+        shown = await cli(system, "firmware", "status", station_id)
+        assert "Done (Installed)" in shown.stdout and "-> 1.0.0+" in shown.stdout
+
+
+async def test_a_failed_download_is_its_outcome(system):
+    async with station(system, OcppVersion.V201) as held:
+        held.state.firmware_fails = True
+        sent = await cli(system, "firmware", "update", held.state.station_id, "--url", URL)
+        assert sent.returncode == 0, sent.stderr
+        latest = await finished(system, held.state.station_id)
+        assert latest["outcome"] == "DownloadFailed" and latest["firmware_after"] is None
+
+
+async def test_a_signed_update_goes_as_the_16_security_extension_says(system, tmp_path):
+    certificate = tmp_path / "signing.pem"
+    certificate.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    async with station(system, OcppVersion.V16) as held:
+        sent = await cli(system, "firmware", "update", held.state.station_id, "--url", URL,
+                         "--signature", "c2lnbmF0dXJl", "--signing-certificate",
+                         str(certificate), "--json")
+        assert sent.returncode == 0, sent.stderr
+        assert json.loads(sent.stdout)["action"] == "SignedUpdateFirmware"
+        latest = await finished(system, held.state.station_id)
+        assert "SignatureVerified" in [each["status"] for each in latest["statuses"]]
+        assert latest["outcome"] == "Installed"
+
+
+@pytest.mark.parametrize("arguments, says", [
+    (("--url", "files.example.net/fw.bin"), "URL with a host"),
+    (("--url", "file:///etc/passwd"), "URL with a host"),
+    (("--url", URL, "--signature", "c2ln"), "both"),
+    (("--url", URL, "--retrieve-at", "tomorrow"), "RFC 3339"),
+])
+def test_a_bad_update_is_refused_in_one_line(system, arguments, says):
+    done = system.cli("firmware", "update", "FW-NOWHERE", *arguments)
+    assert done.returncode == 2
+    assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+async def test_an_install_time_is_not_sent_to_an_unsigned_16_update(system):
+    async with station(system, OcppVersion.V16) as held:
+        done = await cli(system, "firmware", "update", held.state.station_id, "--url", URL,
+                         "--install-at", (datetime.now(UTC) + timedelta(hours=1)).isoformat())
+        assert done.returncode == 2 and "install time" in done.stderr
+
+
+# -- the rules --------------------------------------------------------------------------
+
+def requested(request_id: int) -> FirmwareUpdate:
+    return FirmwareUpdate(request_id=request_id, location=URL, retrieve_at=BASE,
+                          requested_at=BASE, sender="test", firmware_before="1.0")
+
+
+def test_a_16_status_belongs_to_the_latest_update_and_a_repeat_changes_nothing():
+    record = firmware.with_request(None, "CP", requested(1))
+    record = firmware.with_request(record, "CP", requested(2))
+    record = firmware.with_status(record, None, "Downloading", BASE)
+    assert [len(each.statuses) for each in record.updates] == [0, 1]
+    assert firmware.with_status(record, None, "Downloading", BASE) is None
+    assert firmware.with_status(record, 99, "Downloading", BASE) is None  # no such update
+
+
+def test_a_boot_with_a_new_version_ends_an_update_well():
+    record = firmware.with_request(None, "CP", requested(1))
+    assert firmware.with_boot(record, "1.0", BASE) is None  # the same version
+    # The boot may come before the statuses are applied: the new version tells.
+    booted = firmware.with_boot(record, "2.0", BASE)
+    [update] = booted.updates
+    assert (update.firmware_after, firmware.outcome(update)) == ("2.0", "Installed")
+    assert firmware.state(update) == firmware.DONE
+
+
+def test_a_refusal_or_a_failure_is_the_outcome():
+    record = firmware.with_request(None, "CP", requested(1))
+    refused = firmware.with_answer(record, 1, "InvalidCertificate")
+    assert firmware.outcome(refused.updates[0]) == "InvalidCertificate"
+    failed = firmware.with_status(record, 1, "InstallVerificationFailed", BASE)
+    assert firmware.outcome(failed.updates[0]) == "InstallVerificationFailed"
+    assert firmware.with_boot(failed, "2.0", BASE) is None
+
+
+def test_only_the_latest_updates_are_kept():
+    record = None
+    for request_id in range(firmware.KEPT + 5):
+        record = firmware.with_request(record, "CP", requested(request_id))
+    assert [each.request_id for each in record.updates] == list(range(5, firmware.KEPT + 5))
