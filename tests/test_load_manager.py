@@ -21,7 +21,7 @@ from chargebus.domain.profiles import Purpose
 from chargebus.domain.topology import Evse, Group, Phase, Site
 from chargebus.ocpp import OcppVersion
 from chargebus.state.records import SiteAllocation
-from chargebus.state.stores import Stores, allocation_key
+from chargebus.state.stores import Stores, allocation_key, transaction_key
 
 SETTINGS = {"CHARGEBUS_LOAD_MANAGER_PERIOD_SECONDS": "2",
             "CHARGEBUS_LOAD_MANAGER_CALL_TIMEOUT_SECONDS": "1.5",
@@ -278,6 +278,48 @@ async def test_a_cars_needs_and_a_limit_from_outside_weigh_in(site_system):
         for action in ("NotifyEVChargingNeeds", "NotifyChargingLimit", "ClearedChargingLimit"):
             assert needy.tally.stats.latencies.get(action), f"{action} was not answered"
         assert not needy.tally.stats.callerrors and not other.tally.stats.callerrors
+    finally:
+        await stations.stop()
+        await nc.close()
+
+
+async def test_a_session_whose_end_never_came_is_forgotten(site_system):
+    """A transaction the transactions record as ended (its stop lost, or closed by
+    chargebus's own rules) stops counting on the site within a few periods."""
+    spec = StationSpec("LE-0", OcppVersion.V16)
+    site = Site(site_id="SITE-LE", groups=(Group(group_id="SITE-LE", amperes=32.0),),
+                evses=(Evse(station_id=spec.station_id, evse_id=1, group_id="SITE-LE"),))
+    defined = site_system.cli("charging", "site", "define", "-", input=site.model_dump_json())
+    assert defined.returncode == 0, defined.stderr
+    stations = SiteStations(site_system.station_url, [spec],
+                            Pace(session_values=(600, 600), idle=(0.2, 0.3)), seed=3)
+    nc = await site_system.connect()
+    stores = Stores(nc.jetstream())
+    try:
+        await stations.start()
+        session = None
+        for _ in range(100):
+            record = await stores.allocations.get(*allocation_key("SITE-LE"))
+            if record is not None and record.sessions:
+                [session] = record.sessions
+                break
+            await asyncio.sleep(0.2)
+        assert session is not None, "the session never reached the load manager"
+        key = transaction_key(session.station_id, session.transaction_id)
+        for _ in range(100):  # the transactions consumer has written its record
+            if await stores.transactions.get(*key) is not None:
+                break
+            await asyncio.sleep(0.2)
+        await stores.transactions.modify(
+            lambda current: current.model_copy(update={"stopped_at": utc_now(),
+                                                       "closed_by_rule": "test"}), *key)
+        for _ in range(150):
+            record = await stores.allocations.get(*allocation_key("SITE-LE"))
+            if not record.sessions:
+                break
+            await asyncio.sleep(0.2)
+        assert record.sessions == []
+        assert f"LE-0/{session.transaction_id}" in record.ended
     finally:
         await stations.stop()
         await nc.close()

@@ -43,7 +43,8 @@ from chargebus.operations.perform import Performed, perform
 from chargebus.runtime.config import Settings
 from chargebus.runtime.periodic import Periodic
 from chargebus.state.records import ExternalLimit, SiteAllocation, SiteSession
-from chargebus.state.stores import Stores, allocation_key, member_key, site_key, sites
+from chargebus.state.stores import (Stores, allocation_key, member_key, site_key, sites,
+                                    transaction_key)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ PROFILE_ID_BASE = 1_900_000_000
 LEASE = timedelta(seconds=5)
 # How many times a division is made again in one go when stations refuse lowerings.
 MAX_ROUNDS = 4
+# A session is checked against its transaction's record once it is this many periods
+# old: the transactions consumer writes that record at about the time the load manager
+# hears of the start.
+SETTLING_PERIODS = 3
 # How long a station's site is remembered by a worker.
 MEMBERSHIP_TTL = 5.0
 
@@ -208,7 +213,28 @@ class LoadManager:
 
     async def _divide_every_site(self) -> None:
         for record in await self._stores.sites.all(*sites()):
+            await self._forget_ended(record.site.site_id)
             self.divide_soon(record.site.site_id)
+
+    async def _forget_ended(self, site_id: str) -> None:
+        """Sessions whose end never reached the load manager (a stop lost with its
+        station's connection, a consumer's message given up on) but which the
+        transactions record as ended, or which chargebus closed by its own rules."""
+        record = await self._stores.allocations.get(*allocation_key(site_id))
+        if record is None:
+            return
+        settled = utc_now() - SETTLING_PERIODS * self._period
+        older = [each for each in record.sessions if each.started_at < settled]
+        transactions = await asyncio.gather(*(
+            self._stores.transactions.get(*transaction_key(each.station_id,
+                                                           each.transaction_id))
+            for each in older))
+        for session, transaction in zip(older, transactions, strict=True):
+            if transaction is not None and not transaction.active:
+                await self._stores.allocations.modify(
+                    functools.partial(_ended, station_id=session.station_id,
+                                      transaction_id=session.transaction_id),
+                    *allocation_key(site_id))
 
     # -- dividing --------------------------------------------------------------------------
 
@@ -359,6 +385,11 @@ def _reading(station_id: str, evse_id: int | None, transaction_id: str,
         return None
     return functools.partial(rules.with_reading, station_id=station_id, evse_id=evse_id,
                              transaction_id=transaction_id, currents=currents, now=utc_now())
+
+
+def _ended(record: SiteAllocation | None, station_id: str, transaction_id: str
+           ) -> SiteAllocation | None:
+    return rules.with_ended(record, station_id, transaction_id) if record else None
 
 
 def _changed(record: SiteAllocation | None, site_id: str, change: RecordChange,
