@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from site_stations import Pace, SiteStations, StationSpec
-from chargebus.domain import firmware
+from chargebus.domain import firmware, rollouts
 from chargebus.ocpp import OcppVersion
 from chargebus.state.records import FirmwareUpdate
 
@@ -149,3 +149,140 @@ def test_only_the_latest_updates_are_kept():
     for request_id in range(firmware.KEPT + 5):
         record = firmware.with_request(record, "CP", requested(request_id))
     assert [each.request_id for each in record.updates] == list(range(5, firmware.KEPT + 5))
+
+
+# -- roll-outs --------------------------------------------------------------------------
+
+async def rollout_when(system, rollout_id: str, condition, samples: list) -> dict:
+    deadline = asyncio.get_running_loop().time() + 40
+    while True:
+        done = await cli(system, "firmware", "status", "--rollout", rollout_id, "--json")
+        record = json.loads(done.stdout)
+        samples.append(record)
+        if condition(record):
+            return record
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"roll-out {rollout_id}: {states(record)} {record['state']}")
+        await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def fleet(system, count: int, failing: set[int]):
+    specs = [StationSpec(f"RO-{uuid.uuid4().hex[:6]}-{index:02d}",
+                         list(OcppVersion)[index % 3]) for index in range(count)]
+    stations = SiteStations(system.station_url, specs, IDLE, seed=4)
+    for index in failing:
+        stations.stations[index].state.firmware_fails = True
+    await stations.start()
+    try:
+        yield stations
+    finally:
+        await stations.stop()
+
+
+def states(record: dict) -> dict[str, int]:
+    tally: dict[str, int] = {}
+    for station in record["stations"]:
+        tally[station["state"]] = tally.get(station["state"], 0) + 1
+    return tally
+
+
+async def test_a_rollout_updates_a_few_at_a_time_to_the_end(system):
+    async with fleet(system, 20, failing={2, 9, 15}) as stations:
+        ids = ",".join(each.state.station_id for each in stations.stations)
+        created = await cli(system, "firmware", "rollout", "create", "--url", URL,
+                            "--stations", ids, "--at-most", "4", "--pause-share", "1")
+        assert created.returncode == 0, created.stderr
+        rollout_id = created.stdout.split(":")[0]
+        samples: list[dict] = []
+        record = await rollout_when(system, rollout_id, lambda r: r["state"] == "done",
+                                    samples)
+        assert states(record) == {"installed": 17, "failed": 3}
+        failed = {each["station_id"] for each in record["stations"]
+                  if each["state"] == "failed"}
+        assert failed == {stations.stations[index].state.station_id for index in (2, 9, 15)}
+        assert {each["outcome"] for each in record["stations"]
+                if each["state"] == "failed"} == {"DownloadFailed"}
+        assert max(states(sample).get("sent", 0) for sample in samples) <= 4
+        for station in stations.stations:
+            installed = station.state.station_id not in failed
+            assert (station.state.firmware_version != "1.0.0") == installed
+
+
+async def test_a_rollout_pauses_past_its_share_of_failures_and_resumes(system):
+    async with fleet(system, 6, failing={1, 4}) as stations:
+        ids = ",".join(each.state.station_id for each in stations.stations)
+        created = await cli(system, "firmware", "rollout", "create", "--url", URL,
+                            "--stations", ids, "--at-most", "1", "--pause-share", "0.2")
+        rollout_id = created.stdout.split(":")[0]
+        samples: list[dict] = []
+        # One at a time: the second station fails, 1 of 2 sent (50 %) is past 20 %.
+        paused = await rollout_when(system, rollout_id, lambda r: r["state"] == "paused",
+                                    samples)
+        assert states(paused) == {"installed": 1, "failed": 1, "waiting": 4}
+        again = await cli(system, "firmware", "rollout", "pause", rollout_id)
+        assert again.returncode == 1 and "is paused" in again.stderr
+        resumed = await cli(system, "firmware", "rollout", "resume", rollout_id)
+        assert resumed.returncode == 0, resumed.stderr
+        # Its failure accepted, it goes on: the next one (1 of 5 sent, 20 %) is not past
+        # the share.
+        done = await rollout_when(system, rollout_id, lambda r: r["state"] == "done", samples)
+        assert states(done) == {"installed": 4, "failed": 2}
+        # And with no failure allowed, the first one pauses it: cancelled, it sends no more.
+        ids = ",".join(each.state.station_id for each in stations.stations[1:4])
+        created = await cli(system, "firmware", "rollout", "create", "--url", URL,
+                            "--stations", ids, "--at-most", "1", "--pause-share", "0")
+        rollout_id = created.stdout.split(":")[0]
+        await rollout_when(system, rollout_id, lambda r: r["state"] == "paused", samples)
+        cancelled = await cli(system, "firmware", "rollout", "cancel", rollout_id)
+        assert cancelled.returncode == 0, cancelled.stderr
+        await asyncio.sleep(1)
+        shown = await cli(system, "firmware", "status", "--rollout", rollout_id)
+        assert shown.stdout.startswith(f"{rollout_id}: cancelled; 2 waiting, 0 sent, "
+                                       f"0 installed, 1 failed")
+
+
+def test_a_rollout_of_nothing_or_a_bad_share_is_refused(system):
+    nothing = system.cli("firmware", "rollout", "create", "--url", URL, "--model", "NoSuch")
+    assert nothing.returncode == 1 and "no station" in nothing.stderr
+    bad = system.cli("firmware", "rollout", "create", "--url", URL, "--model", "M",
+                     "--pause-share", "1.5")
+    assert bad.returncode == 2 and "a share from 0 to 1" in bad.stderr
+
+
+def a_rollout(count: int, at_most: int, pause_share: float) -> rollouts.Rollout:
+    return rollouts.Rollout(rollout_id="R", location=URL, at_most=at_most,
+                            pause_share=pause_share, created_by="test", created_at=BASE,
+                            stations=[rollouts.RolloutStation(station_id=f"S{index}")
+                                      for index in range(count)])
+
+
+def test_no_more_than_at_most_are_sent_at_once():
+    record = a_rollout(5, at_most=2, pause_share=1.0)
+    assert rollouts.next_to_send(record) == ["S0", "S1"]
+    record = rollouts.with_sent(record, "S0", 1, True, None, BASE)
+    assert rollouts.next_to_send(record) == ["S1"]
+    record = rollouts.with_sent(record, "S1", 2, True, None, BASE)
+    assert rollouts.next_to_send(record) == []
+    installed = firmware.with_boot(firmware.with_request(None, "S0", requested(1)), "2.0", BASE)
+    record = rollouts.with_outcomes(
+        record, lambda station: installed.updates[0] if station.request_id == 1 else None, BASE)
+    assert rollouts.counts(record)[rollouts.StationState.INSTALLED] == 1
+    assert rollouts.next_to_send(record) == ["S2"]
+
+
+def test_a_station_that_does_not_take_the_request_fails_and_can_pause_the_rollout():
+    record = a_rollout(4, at_most=4, pause_share=0.3)
+    record = rollouts.with_sent(record, "S0", 1, True, None, BASE)
+    record = rollouts.with_sent(record, "S1", 2, False, "offline: S1 is not connected", BASE)
+    assert record.state is rollouts.RolloutState.PAUSED  # 1 of 2 sent failed: 50 %
+    assert rollouts.next_to_send(record) == []
+    resumed = rollouts.resumed(record)
+    assert resumed.state is rollouts.RolloutState.RUNNING and resumed.forgiven == 1
+    assert rollouts.resumed(resumed) is None  # not paused
+
+
+def test_a_rollout_is_done_when_every_station_is():
+    record = a_rollout(1, at_most=1, pause_share=1.0)
+    record = rollouts.with_sent(record, "S0", 1, False, "Rejected", BASE)
+    assert record.state is rollouts.RolloutState.DONE

@@ -43,6 +43,7 @@ DEVICE_MODEL_BUCKET = "device-model"
 LAST_HEARD_BUCKET = "last-heard"
 CHARGING_PROFILES_BUCKET = "charging-profiles"
 FIRMWARE_BUCKET = "firmware"
+ROLLOUTS_BUCKET = "rollouts"
 # Sites: their topology, which site each station is in, the load manager's allocations.
 SITES_BUCKET = "sites"
 SESSION_STREAM = "SESSIONS"
@@ -113,6 +114,12 @@ def site_reallocation() -> str:
     """Where a command asks the load manager to divide a site again now (the site id is
     the payload): a change of its limits or topology."""
     return f"{PREFIX}.rpc.charging.reallocate"
+
+
+def rollout_advance() -> str:
+    """Where a command asks the workers to go on with a firmware roll-out now (its id is
+    the payload): it was made, resumed or cancelled."""
+    return f"{PREFIX}.rpc.firmware.rollout"
 
 
 def station_command(edge_id: str, station_id: str) -> str:

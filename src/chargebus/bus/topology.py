@@ -74,6 +74,7 @@ BUCKETS = (
                    storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.SITES_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.FIRMWARE_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.ROLLOUTS_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

@@ -3,12 +3,18 @@ extension's SignedUpdateFirmware, 2.x UpdateFirmware) and follow each update's p
 from the station's status notifications to the version it boots with."""
 import argparse
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chargebus.cli.common import print_json, station_id, timestamp, whole_number, with_stores
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from chargebus.bus import subjects
+from chargebus.cli.common import (print_json, problem_of, sender, station_id, timestamp,
+                                  whole_number, with_stores)
 from chargebus.cli.operations import operation_command
-from chargebus.domain import firmware
+from chargebus.domain import firmware, rollouts
 from chargebus.domain.operations import UpdateFirmware
 from chargebus.ocpp.clock import utc_now
 from chargebus.runtime.config import Settings
@@ -17,6 +23,8 @@ from chargebus.state.stores import Stores
 
 # Where stations fetch firmware from.
 SCHEMES = ("http", "https", "ftp", "ftps")
+DEFAULT_AT_MOST = 10
+DEFAULT_PAUSE_SHARE = 0.1
 
 
 def register(commands) -> None:
@@ -40,8 +48,49 @@ def register(commands) -> None:
     status = group.add_parser("status", help="the stations' firmware updates")
     status.add_argument("station_id", type=station_id, nargs="?",
                         help="one station's (default: every station's latest)")
+    status.add_argument("--rollout", help="the stations of this roll-out, and its state")
     status.add_argument("--json", action="store_true", help="each update as a JSON line")
     status.set_defaults(command=_status)
+
+    rollout = group.add_parser(
+        "rollout", help="update a group of stations, a few at a time"
+    ).add_subparsers(title="rollout")
+    create = rollout.add_parser("create", help="start a roll-out")
+    create.add_argument("--url", type=firmware_url, required=True)
+    chosen = create.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--model", help="every station of this model")
+    chosen.add_argument("--from-firmware", help="every station on this firmware version")
+    chosen.add_argument("--stations", type=_station_list, help="these stations, A,B,C")
+    create.add_argument("--at-most", type=whole_number(1), default=DEFAULT_AT_MOST,
+                        help=f"stations updating at once (default {DEFAULT_AT_MOST})")
+    create.add_argument("--pause-share", type=_share, default=DEFAULT_PAUSE_SHARE,
+                        help="pause once more than this share of the stations sent to "
+                             f"failed, 0 to 1 (default {DEFAULT_PAUSE_SHARE})")
+    create.add_argument("--retries", type=whole_number(0))
+    create.add_argument("--retry-interval", type=whole_number(0), help="seconds")
+    create.add_argument("--signature", help="the firmware's signature, base64")
+    create.add_argument("--signing-certificate", type=Path)
+    create.set_defaults(command=_create_rollout)
+    for name, help_text in (("pause", "send no more updates"),
+                            ("resume", "go on from a pause, the failures so far accepted"),
+                            ("cancel", "send no more updates, for good")):
+        each = rollout.add_parser(name, help=help_text)
+        each.add_argument("rollout_id")
+        each.set_defaults(command=_change_rollout, change=name)
+
+
+def _station_list(text: str) -> list[str]:
+    return [station_id(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a share from 0 to 1, not {text!r}")
+    return value
 
 
 def firmware_url(text: str) -> str:
@@ -67,7 +116,84 @@ def _update(arguments: argparse.Namespace) -> UpdateFirmware:
                           signature=arguments.signature, signing_certificate=certificate)
 
 
+def _create_rollout(settings: Settings, arguments: argparse.Namespace) -> int:
+    try:
+        signed = _update(argparse.Namespace(**vars(arguments) | {
+            "retrieve_at": None, "install_at": None}))
+    except ValueError as error:
+        print(f"chargebus firmware rollout create: {problem_of(error)}", file=sys.stderr)
+        return 2
+
+    async def create(stores: Stores, nc) -> int:
+        if arguments.stations:
+            chosen = list(dict.fromkeys(arguments.stations))
+        else:
+            known = await stores.stations.all()
+            chosen = sorted(info.station_id for info in known
+                            if (arguments.model is None or info.model == arguments.model)
+                            and (arguments.from_firmware is None
+                                 or info.firmware_version == arguments.from_firmware))
+        if not chosen:
+            print("chargebus firmware rollout create: no station is chosen", file=sys.stderr)
+            return 1
+        record = rollouts.Rollout(
+            rollout_id=f"R-{uuid.uuid4().hex[:8]}", location=signed.location,
+            retries=signed.retries, retry_interval=signed.retry_interval,
+            signature=signed.signature, signing_certificate=signed.signing_certificate,
+            at_most=arguments.at_most, pause_share=arguments.pause_share,
+            stations=[rollouts.RolloutStation(station_id=each) for each in chosen],
+            created_by=sender(), created_at=utc_now())
+        await stores.rollouts.put(record, record.rollout_id)
+        await _ask_workers(nc, record.rollout_id)
+        print(f"{record.rollout_id}: {len(chosen)} stations, at most {record.at_most} at once")
+        return 0
+
+    return with_stores(settings, create)
+
+
+def _change_rollout(settings: Settings, arguments: argparse.Namespace) -> int:
+    def changed(record: rollouts.Rollout | None) -> rollouts.Rollout | None:
+        if record is None:
+            return None
+        if arguments.change == "resume":
+            return rollouts.resumed(record)
+        if record.state in (rollouts.RolloutState.DONE, rollouts.RolloutState.CANCELLED):
+            return None
+        state = (rollouts.RolloutState.PAUSED if arguments.change == "pause"
+                 else rollouts.RolloutState.CANCELLED)
+        return record.model_copy(update={"state": state})
+
+    async def change(stores: Stores, nc) -> int:
+        before = await stores.rollouts.get(arguments.rollout_id)
+        if before is None:
+            print(f"chargebus firmware rollout {arguments.change}: no roll-out "
+                  f"{arguments.rollout_id}", file=sys.stderr)
+            return 1
+        after = await stores.rollouts.modify(changed, arguments.rollout_id)
+        assert after is not None  # it was there
+        if after.state is before.state:
+            print(f"chargebus firmware rollout {arguments.change}: {arguments.rollout_id} "
+                  f"is {after.state.value}", file=sys.stderr)
+            return 1
+        await _ask_workers(nc, arguments.rollout_id)
+        print(f"{arguments.rollout_id}: {after.state.value}")
+        return 0
+
+    return with_stores(settings, change)
+
+
+async def _ask_workers(nc, rollout_id: str) -> None:
+    try:
+        await nc.request(subjects.rollout_advance(), rollout_id.encode(), timeout=2)
+    except (NoRespondersError, NatsTimeoutError):
+        print(f"chargebus firmware: no worker answered; {rollout_id} goes on when one runs",
+              file=sys.stderr)
+
+
 def _status(settings: Settings, arguments: argparse.Namespace) -> int:
+    if arguments.rollout:
+        return _rollout_status(settings, arguments)
+
     async def show(stores: Stores, nc) -> int:
         if arguments.station_id:
             record = await stores.firmware.get(arguments.station_id)
@@ -103,3 +229,26 @@ def _line(station: str, update: FirmwareUpdate) -> str:
     return (f"{station} {update.request_id}: {firmware.state(update)}"
             + (f" ({firmware.outcome(update)})" if firmware.outcome(update) else "")
             + f", {seen}; firmware {versions}; {update.location} by {update.sender}")
+
+
+def _rollout_status(settings: Settings, arguments: argparse.Namespace) -> int:
+    async def show(stores: Stores, nc) -> int:
+        record = await stores.rollouts.get(arguments.rollout)
+        if record is None:
+            print(f"chargebus firmware status: no roll-out {arguments.rollout}",
+                  file=sys.stderr)
+            return 1
+        if arguments.json:
+            print_json(record.model_dump(mode="json", exclude={"signing_certificate"}))
+            return 0
+        tally = rollouts.counts(record)
+        print(f"{record.rollout_id}: {record.state.value}; "
+              + ", ".join(f"{count} {state.value}" for state, count in tally.items())
+              + f"; at most {record.at_most} at once, pauses past "
+              f"{record.pause_share:.0%} failed; {record.location}")
+        for station in record.stations:
+            print(f"  {station.station_id}: {station.state.value}"
+                  + (f" ({station.outcome})" if station.outcome else ""))
+        return 0
+
+    return with_stores(settings, show)

@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     # (1.6 ChargeProfileMaxStackLevel is often 8 or 10).
     load_manager_stack_level: int = Field(5, ge=0)
 
+    # Firmware roll-outs (chargebus.services.workers.rollouts) go on as their stations'
+    # updates end, and at least this often.
+    rollout_period_seconds: float = Field(10.0, gt=0)
+
     # Station certificates (chargebus.security.certificates). chargebus signs stations' CSRs with
     # its own CA: made on first start in <data_dir>/ca unless the operator gives its
     # certificate and key; or, external, hands them to an integration on cb.ca.sign.

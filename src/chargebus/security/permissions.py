@@ -104,7 +104,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_kv_write(subjects.LOCAL_LISTS_BUCKET), *_kv_write(subjects.CERTIFICATES_BUCKET),
                 *_kv_write(subjects.RESERVATIONS_BUCKET), *_kv_write(subjects.DEVICE_MODEL_BUCKET),
                 *_kv_write(subjects.CHARGING_PROFILES_BUCKET), *_kv_write(subjects.SITES_BUCKET),
-                *_kv_write(subjects.FIRMWARE_BUCKET),
+                *_kv_write(subjects.FIRMWARE_BUCKET), *_kv_write(subjects.ROLLOUTS_BUCKET),
                 *_kv_read(subjects.PRESENCE_BUCKET),
                 # A station's certificate is signed only where its edge proved its id:
                 # the workers ask that edge which security profile it runs.

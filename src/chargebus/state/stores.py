@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from chargebus.bus import events, subjects
 from chargebus.bus.replay import replay
 from chargebus.domain.devicemodel import Component, ComponentRef, ReportProgress
+from chargebus.domain.rollouts import Rollout
 from chargebus.state.identifiers import kv_key
 from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LastHeard,
                                      LocalList, Presence, RemoteStart, StationAccess,
@@ -135,6 +136,7 @@ class Stores:
         self.site_members = RecordStore(js, subjects.SITES_BUCKET, SiteMember)
         self.allocations = RecordStore(js, subjects.SITES_BUCKET, SiteAllocation)
         self.firmware = RecordStore(js, subjects.FIRMWARE_BUCKET, StationFirmware)
+        self.rollouts = RecordStore(js, subjects.ROLLOUTS_BUCKET, Rollout)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:

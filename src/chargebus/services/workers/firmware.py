@@ -3,6 +3,7 @@ version each station boots with afterwards (chargebus.domain.firmware)."""
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 
 import orjson
 
@@ -18,9 +19,13 @@ log = logging.getLogger(__name__)
 
 
 class Firmware:
-    def __init__(self, stores: Stores, dead_letters: DeadLetters):
+    def __init__(self, stores: Stores, dead_letters: DeadLetters,
+                 on_ended: Callable[[str], None]):
+        """``on_ended(station_id)``: after a station's update ended (a status that ends
+        it, or its boot with a new version)."""
         self._stores = stores
         self._dead_letters = dead_letters
+        self._on_ended = on_ended
         self._booting: set[asyncio.Task] = set()
 
     async def record_statuses(self, batch: list[BusMsg]) -> None:
@@ -37,6 +42,8 @@ class Firmware:
                 functools.partial(firmware.with_status, request_id=request_id, status=status,
                                   at=at),
                 context.station_id)
+            if status == firmware.INSTALLED or status in firmware.FAILED:
+                self._on_ended(context.station_id)
 
     def booted(self, before: StationInfo | None, now: StationInfo) -> None:
         """After a boot: the version an update installed, where one did."""
@@ -50,6 +57,7 @@ class Firmware:
                 functools.partial(firmware.with_boot, firmware=now.firmware_version,
                                   at=now.booted_at),
                 now.station_id)
+            self._on_ended(now.station_id)
         except Exception:
             log.exception("%s: its firmware after its boot could not be kept", now.station_id)
 

@@ -14,6 +14,7 @@ from chargebus.services.workers.certificates import Certificates
 from chargebus.services.workers.charging import ChargingProfiles
 from chargebus.services.workers.devicemodel import DeviceModel
 from chargebus.services.workers.firmware import Firmware
+from chargebus.services.workers.rollouts import Rollouts
 from chargebus.services.workers.loadmanager import LoadManager
 from chargebus.services.workers.password_checks import PasswordChecks
 from chargebus.services.workers.passwords import PasswordCheck
@@ -30,7 +31,9 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
     authorization = Authorization(stores, settings)
     device_model = DeviceModel(nc, stores, DeadLetters(js, subjects.DEVICE_MODEL_CONSUMER),
                                settings.device_model_on_boot)
-    firmware = Firmware(stores, DeadLetters(js, subjects.FIRMWARE_CONSUMER))
+    rollouts = Rollouts(nc, stores, settings)
+    firmware = Firmware(stores, DeadLetters(js, subjects.FIRMWARE_CONSUMER),
+                        rollouts.update_ended)
 
     def booted(before: StationInfo | None, now: StationInfo) -> None:
         device_model.booted(before, now)
@@ -100,6 +103,7 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
     for consumer in consumers:
         await consumer.start()
     await load_manager.start()
+    await rollouts.start()
     transactions.start_sweeping()
     certificates.start_watching()
 
@@ -114,5 +118,6 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         await device_model.stop()
         await load_manager.stop()
         await firmware.stop()
+        await rollouts.stop()
 
     return stop
