@@ -323,3 +323,47 @@ async def test_a_session_whose_end_never_came_is_forgotten(site_system):
     finally:
         await stations.stop()
         await nc.close()
+
+
+async def test_a_curtailment_of_a_feeder_holds_its_cars_and_lifting_it_frees_them(site_system):
+    """A temporary limit of a feeder (a grid operator's curtailment) set from the command
+    line: the cars behind it are held to it at once, the other feeder's car is not, and
+    lifting it gives them their share back."""
+    specs = [StationSpec(f"LC-{index}", OcppVersion.V201) for index in range(3)]
+    site = Site(site_id="SITE-LC", groups=(
+        Group(group_id="SITE-LC", amperes=64.0),
+        Group(group_id="LC-F1", parent="SITE-LC", amperes=32.0),
+        Group(group_id="LC-F2", parent="SITE-LC", amperes=32.0)),
+        evses=(Evse(station_id="LC-0", evse_id=1, group_id="LC-F1"),
+               Evse(station_id="LC-1", evse_id=1, group_id="LC-F1"),
+               Evse(station_id="LC-2", evse_id=1, group_id="LC-F2")))
+    defined = site_system.cli("charging", "site", "define", "-", input=site.model_dump_json())
+    assert defined.returncode == 0, defined.stderr
+    stations = SiteStations(site_system.station_url, specs,
+                            Pace(session_values=(600, 600), idle=(0.2, 0.3), single_phase=0.0,
+                                 nearly_full=0.0), seed=5)
+    for station in stations.stations:
+        station.state.charging.car = Car(phases=3, max_current=32.0)
+
+    async def held(expected: dict[str, float]) -> None:
+        for _ in range(100):
+            now = {station.state.station_id: station.state.charging.limit()
+                   for station in stations.stations}
+            if now == expected:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"stations hold {now}, not {expected}")
+
+    try:
+        await stations.start()
+        await held({"LC-0": 16.0, "LC-1": 16.0, "LC-2": 32.0})
+        limited = await asyncio.to_thread(site_system.cli, "charging", "limit", "SITE-LC",
+                                          "--group", "LC-F1", "--amperes", "12",
+                                          "--minutes", "10")
+        assert limited.returncode == 0, limited.stderr
+        await held({"LC-0": 6.0, "LC-1": 6.0, "LC-2": 32.0})
+        lifted = await asyncio.to_thread(site_system.cli, "charging", "unlimit", "SITE-LC")
+        assert lifted.returncode == 0, lifted.stderr
+        await held({"LC-0": 16.0, "LC-1": 16.0, "LC-2": 32.0})
+    finally:
+        await stations.stop()
