@@ -44,6 +44,7 @@ LAST_HEARD_BUCKET = "last-heard"
 CHARGING_PROFILES_BUCKET = "charging-profiles"
 FIRMWARE_BUCKET = "firmware"
 ROLLOUTS_BUCKET = "rollouts"
+DISPLAY_MESSAGES_BUCKET = "display-messages"
 # Sites: their topology, which site each station is in, the load manager's allocations.
 SITES_BUCKET = "sites"
 SESSION_STREAM = "SESSIONS"
@@ -59,6 +60,7 @@ DEVICE_MODEL_CONSUMER = "device-model"
 CHARGING_PROFILES_CONSUMER = "charging-profiles"
 LOAD_MANAGER_CONSUMER = "load-manager"
 FIRMWARE_CONSUMER = "firmware"
+DISPLAY_MESSAGES_CONSUMER = "display-messages"
 
 
 # The action comes before the station so that a consumer reads one action through one

@@ -75,6 +75,8 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.SITES_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.FIRMWARE_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.ROLLOUTS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.DISPLAY_MESSAGES_BUCKET, history=1,
+                   storage=StorageType.FILE),
 )
 
 

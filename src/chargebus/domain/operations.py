@@ -251,6 +251,43 @@ class UpdateFirmware(Operation):
         return self
 
 
+class DisplayMessage(BaseModel, frozen=True):
+    """A message a 2.x station shows. ``priority``, ``state`` and ``format`` are the
+    version's words (2.1 adds QRCODE, Suspended, Discharging); each version's schema
+    says which it takes before anything is sent."""
+
+    message_id: int = Field(ge=0)
+    content: str = Field(min_length=1, max_length=1024)
+    priority: str = "NormalCycle"
+    format: str = "UTF8"
+    language: str | None = Field(default=None, max_length=8)
+    state: str | None = None  # shown only while the station is in it
+    starts: datetime | None = None
+    ends: datetime | None = None
+    transaction_id: str | None = None  # shown during this transaction only
+
+
+class SetDisplayMessage(Operation):
+    NAME: ClassVar[str] = "message-set"
+    message: DisplayMessage
+
+
+class GetDisplayMessages(Operation):
+    """The station reports the messages it holds that match (NotifyDisplayMessages,
+    which the workers keep); none given: all of them."""
+
+    NAME: ClassVar[str] = "message-fetch"
+    request_id: int | None = Field(default=None, ge=0)  # perform gives one when None
+    message_ids: list[int] = []
+    priority: str | None = None
+    state: str | None = None
+
+
+class ClearDisplayMessage(Operation):
+    NAME: ClassVar[str] = "message-clear"
+    message_id: int = Field(ge=0)
+
+
 class VariableResult(BaseModel):
     """One variable of a GetConfiguration or SetConfiguration answer. ``status`` is the
     station's word (2.x attributeStatus, 1.6 ChangeConfiguration's status), or

@@ -13,13 +13,14 @@ from nats.aio.client import Client
 
 from chargebus.domain.model import AuthorizationStatus, IdToken
 from chargebus.domain import reservations, sessions
-from chargebus.domain.operations import (CancelReservation, GetChargingProfiles, NotInVersion,
+from chargebus.domain.operations import (CancelReservation, GetChargingProfiles,
+                                         GetDisplayMessages, NotInVersion,
                                          Operation, OperationResult, ReadDeviceModel,
                                          ReserveNow, StartCharging, UpdateFirmware)
 from chargebus.ocpp import OcppVersion, codec
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import operations_of
-from chargebus.operations import audit, charging, configuration, firmware
+from chargebus.operations import audit, charging, configuration, firmware, messages
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_present
 from chargebus.state.records import RemoteStart, Reservation
 from chargebus.state.stores import Stores, active_key, remote_start_key, token_key
@@ -77,8 +78,8 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         refusal, operation = await _for_token(stores, operation, force)
         if refusal is not None:
             return await ended(Outcome.REFUSED, refusal, version)
-    if (isinstance(operation, ReadDeviceModel | GetChargingProfiles | UpdateFirmware)
-            and operation.request_id is None):
+    if (isinstance(operation, ReadDeviceModel | GetChargingProfiles | UpdateFirmware
+                   | GetDisplayMessages) and operation.request_id is None):
         operation = operation.model_copy(update={"request_id": await stores.next_operation_id()})
     convert = operations_of(version)
     try:
@@ -103,6 +104,8 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         await charging.fetching(stores, station_id, operation)
     if isinstance(operation, UpdateFirmware):
         await firmware.requested(stores, station_id, operation, sender)
+    if isinstance(operation, GetDisplayMessages):
+        await messages.fetching(stores, station_id, operation)
     if isinstance(operation, ReserveNow):
         # Kept before it is sent, as a remote start is: a start may use it at once.
         assert operation.reservation_id is not None  # _for_token gave it one
@@ -138,6 +141,7 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
             await firmware.answered(stores, station_id, operation, result.status)
         await configuration.record(stores, station_id, operation, result)
         await charging.record(stores, station_id, version, operation, result, sender)
+        await messages.record(stores, station_id, operation, result, sender)
         return Performed(station_id, operation, reply.outcome, version, action, result=result)
     if reply.outcome is Outcome.ERROR:
         return Performed(station_id, operation, reply.outcome, version, action,

@@ -57,6 +57,8 @@ class StationState:
     configuration: dict = field(default_factory=dict)
     # The reservations it holds: reservation id -> the token it is for.
     reservations: dict = field(default_factory=dict)
+    # 2.x: the messages it shows, by id, as SetDisplayMessage gave them.
+    display_messages: dict = field(default_factory=dict)
     firmware_version: str = "1.0.0"
     # Its next firmware download fails (DownloadFailed), as from a URL it cannot reach.
     firmware_fails: bool = False

@@ -274,6 +274,32 @@ def _update_firmware(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted"}
 
 
+def _set_display_message(state: StationState, payload: dict) -> dict:
+    message = payload["message"]
+    state.display_messages[message["id"]] = message
+    return {"status": "Accepted"}
+
+
+def _get_display_messages(state: StationState, payload: dict) -> dict:
+    """Accepted, and the messages that match reported one a part (O04), or Unknown."""
+    held = [message for message in state.display_messages.values()
+            if message["id"] in payload.get("id", [message["id"]])
+            and payload.get("priority") in (None, message["priority"])
+            and payload.get("state") in (None, message.get("state"))]
+    if not held:
+        return {"status": "Unknown"}
+    for number, message in enumerate(held):
+        state.triggered.append(("NotifyDisplayMessages", {
+            "requestId": payload["requestId"], "tbc": number < len(held) - 1,
+            "messageInfo": [message]}))
+    return {"status": "Accepted"}
+
+
+def _clear_display_message(state: StationState, payload: dict) -> dict:
+    found = state.display_messages.pop(payload["id"], None)
+    return {"status": "Accepted" if found is not None else "Unknown"}
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["versionNumber"]
     return {"status": "Accepted"}
@@ -303,6 +329,9 @@ _ANSWERS = {
     "GetTransactionStatus": lambda state, payload: {"messagesInQueue": False},
     "GetBaseReport": _base_report,
     "UpdateFirmware": _update_firmware,
+    "SetDisplayMessage": _set_display_message,
+    "GetDisplayMessages": _get_display_messages,
+    "ClearDisplayMessage": _clear_display_message,
 }
 
 

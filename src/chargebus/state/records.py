@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from chargebus.domain.model import (AuthorizationStatus, EnergyReading, RegistrationStatus,
                                      TokenType)
-from chargebus.domain.operations import GetChargingProfiles
+from chargebus.domain.operations import DisplayMessage, GetChargingProfiles, GetDisplayMessages
 from chargebus.domain.profiles import ChargingProfile, RateUnit
 from chargebus.domain.topology import Site
 from chargebus.ocpp import OcppVersion
@@ -420,3 +420,25 @@ class StationFirmware(BaseModel):
 
     station_id: str
     updates: list[FirmwareUpdate] = []
+
+
+class StoredMessage(BaseModel):
+    """A display message a station holds (``status`` Accepted, or Reported where it
+    listed it), or one it refused (its answer), and who set it."""
+
+    message: DisplayMessage
+    status: str
+    source: str
+    at: datetime
+
+
+class MessageFetch(BaseModel):
+    request: GetDisplayMessages
+    gathered: list[StoredMessage] = []
+
+
+class StationMessages(BaseModel):
+    station_id: str
+    messages: list[StoredMessage] = []
+    refused: list[StoredMessage] = []
+    fetch: MessageFetch | None = None

@@ -16,7 +16,7 @@ from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus,
                                      LocalList, Presence, RemoteStart, StationAccess,
                                      StationAdmission, StationCertificates, StationInfo,
                                      SiteAllocation, SiteMember, SiteRecord, StationFirmware,
-                                     StationProfiles,
+                                     StationMessages, StationProfiles,
                                      StationReservations, Token, Transaction)
 
 MAX_UPDATE_ATTEMPTS = 20
@@ -137,6 +137,7 @@ class Stores:
         self.allocations = RecordStore(js, subjects.SITES_BUCKET, SiteAllocation)
         self.firmware = RecordStore(js, subjects.FIRMWARE_BUCKET, StationFirmware)
         self.rollouts = RecordStore(js, subjects.ROLLOUTS_BUCKET, Rollout)
+        self.messages = RecordStore(js, subjects.DISPLAY_MESSAGES_BUCKET, StationMessages)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:

@@ -1,8 +1,10 @@
 """chargebus.domain.operations as OCPP 2.0.1 and 2.1 calls, and the answers back."""
 from chargebus.domain.model import IdToken, TokenType
 from chargebus.domain.operations import (TAKEN, CancelReservation, ChangeAvailability,
-                                         ClearCache, ClearChargingProfile, DataTransfer,
+                                         ClearCache, ClearChargingProfile,
+                                         ClearDisplayMessage, DataTransfer,
                                          GetChargingProfiles, GetCompositeSchedule,
+                                         GetDisplayMessages, SetDisplayMessage,
                                          GetConfiguration, NotInVersion, Operation,
                                          OperationResult, ReadDeviceModel, Reset, ReserveNow,
                                          SetChargingProfile, SetConfiguration, StartCharging,
@@ -10,6 +12,7 @@ from chargebus.domain.operations import (TAKEN, CancelReservation, ChangeAvailab
                                          UpdateFirmware, VariableName, VariableResult,
                                          status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
+from chargebus.ocpp.v2x.messages import message_payload
 from chargebus.ocpp.v2x.profiles import composite_of, profile_payload
 
 # GetChargingProfiles: the station holds none that match, which is an answer too.
@@ -146,6 +149,21 @@ def request(operation: Operation) -> tuple[str, dict]:
             if operation.retry_interval is not None:
                 payload["retryInterval"] = operation.retry_interval
             return "UpdateFirmware", payload
+        case SetDisplayMessage():
+            return "SetDisplayMessage", {"message": message_payload(operation.message)}
+        case GetDisplayMessages():
+            if operation.request_id is None:
+                raise NotInVersion("messages are asked for with a requestId")
+            payload = {"requestId": operation.request_id}
+            if operation.message_ids:
+                payload["id"] = operation.message_ids
+            if operation.priority is not None:
+                payload["priority"] = operation.priority
+            if operation.state is not None:
+                payload["state"] = operation.state
+            return "GetDisplayMessages", payload
+        case ClearDisplayMessage():
+            return "ClearDisplayMessage", {"id": operation.message_id}
     raise NotInVersion(f"{type(operation).__name__} has no OCPP 2.x call")
 
 
@@ -178,6 +196,10 @@ def result(operation: Operation, payload: dict) -> OperationResult:
             answer = status_result(payload)
             return answer.model_copy(update={"taken": answer.taken
                                              or answer.status == NO_PROFILES})
+        case GetDisplayMessages():
+            # Unknown: it holds no message that matches, which is an answer too.
+            answer = status_result(payload)
+            return answer.model_copy(update={"taken": True})
     return status_result(payload)
 
 
