@@ -117,3 +117,30 @@ def test_a_refusal_replaces_nothing_and_unknown_empties_the_selection():
     fetching = displaymessages.with_fetch(record, "CS", GetDisplayMessages(request_id=3))
     assert displaymessages.with_none_held(fetching, 3).messages == []
     assert displaymessages.with_none_held(fetching, 4) is None  # another fetch
+
+
+async def test_what_a_station_holds_of_a_customer_is_reported_in_parts(system):
+    async with station(system, OcppVersion.V201) as held:
+        station_id = held.state.station_id
+        asked = await cli(system, "customers", "report", station_id, "--customer", "C-42",
+                          "--json")
+        assert asked.returncode == 0, asked.stderr
+        request_id = json.loads(asked.stdout)["request"]["request_id"]
+        for _ in range(50):
+            shown = await cli(system, "customers", "show", station_id, str(request_id),
+                              "--json")
+            report = json.loads(shown.stdout) if shown.returncode == 0 else {}
+            if report.get("complete"):
+                break
+            await asyncio.sleep(0.2)
+        assert report["complete"] and report["text"] == "customer C-42: 0 sessions here"
+        assert report["requested_by"].startswith("chargebus-cli")
+        forget = await cli(system, "customers", "forget", station_id, "--token", "04A2B3")
+        assert forget.returncode == 0, forget.stderr
+        missing = await cli(system, "customers", "show", station_id, "999999")
+        assert missing.returncode == 1 and "kept 30 days" in missing.stderr
+
+
+def test_a_customer_must_be_named(system):
+    done = system.cli("customers", "report", "CS-NOWHERE")
+    assert done.returncode == 2 and "one of the arguments --customer --token" in done.stderr

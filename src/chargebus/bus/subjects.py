@@ -45,6 +45,8 @@ CHARGING_PROFILES_BUCKET = "charging-profiles"
 FIRMWARE_BUCKET = "firmware"
 ROLLOUTS_BUCKET = "rollouts"
 DISPLAY_MESSAGES_BUCKET = "display-messages"
+# What stations reported of customers: personal data, for workers and the operator only.
+CUSTOMERS_BUCKET = "customers"
 # Sites: their topology, which site each station is in, the load manager's allocations.
 SITES_BUCKET = "sites"
 SESSION_STREAM = "SESSIONS"
@@ -61,6 +63,7 @@ CHARGING_PROFILES_CONSUMER = "charging-profiles"
 LOAD_MANAGER_CONSUMER = "load-manager"
 FIRMWARE_CONSUMER = "firmware"
 DISPLAY_MESSAGES_CONSUMER = "display-messages"
+CUSTOMERS_CONSUMER = "customers"
 
 
 # The action comes before the station so that a consumer reads one action through one

@@ -77,6 +77,9 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.ROLLOUTS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.DISPLAY_MESSAGES_BUCKET, history=1,
                    storage=StorageType.FILE),
+    # Personal data is kept no longer than an operator needs to hand it over.
+    KeyValueConfig(bucket=subjects.CUSTOMERS_BUCKET, history=1, storage=StorageType.FILE,
+                   ttl=30 * DAY),
 )
 
 

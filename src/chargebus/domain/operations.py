@@ -288,6 +288,27 @@ class ClearDisplayMessage(Operation):
     message_id: int = Field(ge=0)
 
 
+class CustomerInformation(Operation):
+    """2.x: what a station holds of a customer, named by an identifier of its own or by
+    an id token, reported (NotifyCustomerInformation, which the workers keep) and/or
+    cleared (the customer's right to be forgotten)."""
+
+    NAME: ClassVar[str] = "customer-information"
+    request_id: int | None = Field(default=None, ge=0)  # perform gives one when None
+    report: bool = True
+    clear: bool = False
+    customer: str | None = Field(default=None, min_length=1, max_length=64)
+    id_token: IdToken | None = None
+
+    @model_validator(mode="after")
+    def _names_a_customer(self) -> Self:
+        if self.customer is None and self.id_token is None:
+            raise ValueError("a customer is named by an identifier or an id token")
+        if not (self.report or self.clear):
+            raise ValueError("customer information is reported, cleared, or both")
+        return self
+
+
 class VariableResult(BaseModel):
     """One variable of a GetConfiguration or SetConfiguration answer. ``status`` is the
     station's word (2.x attributeStatus, 1.6 ChangeConfiguration's status), or

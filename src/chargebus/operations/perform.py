@@ -13,7 +13,8 @@ from nats.aio.client import Client
 
 from chargebus.domain.model import AuthorizationStatus, IdToken
 from chargebus.domain import reservations, sessions
-from chargebus.domain.operations import (CancelReservation, GetChargingProfiles,
+from chargebus.domain.operations import (CancelReservation, CustomerInformation,
+                                         GetChargingProfiles,
                                          GetDisplayMessages, NotInVersion,
                                          Operation, OperationResult, ReadDeviceModel,
                                          ReserveNow, StartCharging, UpdateFirmware)
@@ -79,7 +80,8 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         if refusal is not None:
             return await ended(Outcome.REFUSED, refusal, version)
     if (isinstance(operation, ReadDeviceModel | GetChargingProfiles | UpdateFirmware
-                   | GetDisplayMessages) and operation.request_id is None):
+                   | GetDisplayMessages | CustomerInformation)
+            and operation.request_id is None):
         operation = operation.model_copy(update={"request_id": await stores.next_operation_id()})
     convert = operations_of(version)
     try:
@@ -106,6 +108,8 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         await firmware.requested(stores, station_id, operation, sender)
     if isinstance(operation, GetDisplayMessages):
         await messages.fetching(stores, station_id, operation)
+    if isinstance(operation, CustomerInformation):
+        await messages.asking_customer(stores, station_id, operation, sender)
     if isinstance(operation, ReserveNow):
         # Kept before it is sent, as a remote start is: a start may use it at once.
         assert operation.reservation_id is not None  # _for_token gave it one

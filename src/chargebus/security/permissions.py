@@ -77,7 +77,7 @@ def _durable_consumers(stream: str, names: tuple[str, ...]) -> tuple[str, ...]:
 
 _WORKER_CONSUMERS = (subjects.STATUS_CONSUMER, subjects.RESERVATION_CONSUMER,
                      subjects.DEVICE_MODEL_CONSUMER, subjects.CHARGING_PROFILES_CONSUMER,
-                     subjects.DISPLAY_MESSAGES_CONSUMER, *(
+                     subjects.DISPLAY_MESSAGES_CONSUMER, subjects.CUSTOMERS_CONSUMER, *(
     subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action)
     for action in TRANSACTION_ACTIONS), *(
     subjects.action_consumer(subjects.LOAD_MANAGER_CONSUMER, action)
@@ -106,7 +106,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_kv_write(subjects.RESERVATIONS_BUCKET), *_kv_write(subjects.DEVICE_MODEL_BUCKET),
                 *_kv_write(subjects.CHARGING_PROFILES_BUCKET), *_kv_write(subjects.SITES_BUCKET),
                 *_kv_write(subjects.FIRMWARE_BUCKET), *_kv_write(subjects.ROLLOUTS_BUCKET),
-                *_kv_write(subjects.DISPLAY_MESSAGES_BUCKET),
+                *_kv_write(subjects.DISPLAY_MESSAGES_BUCKET), *_kv_write(subjects.CUSTOMERS_BUCKET),
                 *_kv_read(subjects.PRESENCE_BUCKET),
                 # A station's certificate is signed only where its edge proved its id:
                 # the workers ask that edge which security profile it runs.
@@ -119,6 +119,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 subjects.dead_letter(subjects.LOAD_MANAGER_CONSUMER),
                 subjects.dead_letter(subjects.FIRMWARE_CONSUMER),
                 subjects.dead_letter(subjects.DISPLAY_MESSAGES_CONSUMER),
+                subjects.dead_letter(subjects.CUSTOMERS_CONSUMER),
                 subjects.dead_letter(subjects.TRANSACTION_CONSUMER),
                 subjects.all_station_commands(), subjects.command_records(),
                 subjects.certificate_signing()),

@@ -300,6 +300,21 @@ def _clear_display_message(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted" if found is not None else "Unknown"}
 
 
+def _customer_information(state: StationState, payload: dict) -> dict:
+    """Accepted: what it holds of the customer (its sessions, in two parts) reported
+    where asked, and forgotten where asked."""
+    who = payload.get("customerIdentifier") or (payload.get("idToken") or {}).get("idToken")
+    if who is None:
+        return {"status": "Invalid"}
+    if payload["report"]:
+        for seq_no, data in enumerate((f"customer {who}: ",
+                                       f"{state.sessions_started} sessions here")):
+            state.triggered.append(("NotifyCustomerInformation", {
+                "requestId": payload["requestId"], "seqNo": seq_no, "data": data,
+                "tbc": seq_no == 0, "generatedAt": now()}))
+    return {"status": "Accepted"}
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["versionNumber"]
     return {"status": "Accepted"}
@@ -332,6 +347,7 @@ _ANSWERS = {
     "SetDisplayMessage": _set_display_message,
     "GetDisplayMessages": _get_display_messages,
     "ClearDisplayMessage": _clear_display_message,
+    "CustomerInformation": _customer_information,
 }
 
 

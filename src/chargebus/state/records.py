@@ -442,3 +442,28 @@ class StationMessages(BaseModel):
     messages: list[StoredMessage] = []
     refused: list[StoredMessage] = []
     fetch: MessageFetch | None = None
+
+
+class CustomerReport(BaseModel):
+    """What a station reported of a customer (2.x NotifyCustomerInformation), part by
+    part: ``parts`` by seqNo; complete once the part without tbc and every one before
+    it came."""
+
+    station_id: str
+    request_id: int
+    customer: str | None = None
+    id_token: str | None = None
+    cleared: bool = False  # the station was asked to forget the customer too
+    requested_by: str
+    requested_at: datetime
+    parts: dict[int, str] = {}
+    last_seq_no: int | None = None
+    generated_at: datetime | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.last_seq_no is not None and set(self.parts) >= set(
+            range(self.last_seq_no + 1))
+
+    def text(self) -> str:
+        return "".join(self.parts[seq_no] for seq_no in sorted(self.parts))

@@ -12,7 +12,8 @@ from chargebus.bus.replay import replay
 from chargebus.domain.devicemodel import Component, ComponentRef, ReportProgress
 from chargebus.domain.rollouts import Rollout
 from chargebus.state.identifiers import kv_key
-from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, LastHeard,
+from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, CustomerReport,
+                                     LastHeard,
                                      LocalList, Presence, RemoteStart, StationAccess,
                                      StationAdmission, StationCertificates, StationInfo,
                                      SiteAllocation, SiteMember, SiteRecord, StationFirmware,
@@ -138,6 +139,7 @@ class Stores:
         self.firmware = RecordStore(js, subjects.FIRMWARE_BUCKET, StationFirmware)
         self.rollouts = RecordStore(js, subjects.ROLLOUTS_BUCKET, Rollout)
         self.messages = RecordStore(js, subjects.DISPLAY_MESSAGES_BUCKET, StationMessages)
+        self.customer_reports = RecordStore(js, subjects.CUSTOMERS_BUCKET, CustomerReport)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:
@@ -244,3 +246,7 @@ def member_key(station_id: str) -> tuple[str, str]:
 def allocation_key(site_id: str) -> tuple[str, str]:
     """Where the load manager keeps a site's sessions, what it told its EVSEs, its lease."""
     return (ALLOCATION_PREFIX, site_id)
+
+
+def customer_report_key(station_id: str, request_id: int) -> tuple[str, str]:
+    return (station_id, str(request_id))

@@ -2,7 +2,8 @@
 from chargebus.domain.model import IdToken, TokenType
 from chargebus.domain.operations import (TAKEN, CancelReservation, ChangeAvailability,
                                          ClearCache, ClearChargingProfile,
-                                         ClearDisplayMessage, DataTransfer,
+                                         ClearDisplayMessage, CustomerInformation,
+                                         DataTransfer,
                                          GetChargingProfiles, GetCompositeSchedule,
                                          GetDisplayMessages, SetDisplayMessage,
                                          GetConfiguration, NotInVersion, Operation,
@@ -164,6 +165,16 @@ def request(operation: Operation) -> tuple[str, dict]:
             return "GetDisplayMessages", payload
         case ClearDisplayMessage():
             return "ClearDisplayMessage", {"id": operation.message_id}
+        case CustomerInformation():
+            if operation.request_id is None:
+                raise NotInVersion("customer information is asked for with a requestId")
+            payload = {"requestId": operation.request_id, "report": operation.report,
+                       "clear": operation.clear}
+            if operation.customer is not None:
+                payload["customerIdentifier"] = operation.customer
+            if operation.id_token is not None:
+                payload["idToken"] = _token(operation.id_token)
+            return "CustomerInformation", payload
     raise NotInVersion(f"{type(operation).__name__} has no OCPP 2.x call")
 
 

@@ -11,7 +11,8 @@ from chargebus.runtime.service import Stop
 from chargebus.security.authority import authority_of
 from chargebus.services.workers.authorization import Authorization
 from chargebus.services.workers.certificates import Certificates
-from chargebus.services.workers.charging import ChargingProfiles, DisplayMessages
+from chargebus.services.workers.reports import (ChargingProfiles, CustomerReports,
+                                                 DisplayMessages)
 from chargebus.services.workers.devicemodel import DeviceModel
 from chargebus.services.workers.firmware import Firmware
 from chargebus.services.workers.rollouts import Rollouts
@@ -42,6 +43,7 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
     reservations = Reservations(stores, DeadLetters(js, subjects.RESERVATION_CONSUMER))
     profiles = ChargingProfiles(stores, DeadLetters(js, subjects.CHARGING_PROFILES_CONSUMER))
     messages = DisplayMessages(stores, DeadLetters(js, subjects.DISPLAY_MESSAGES_CONSUMER))
+    customers = CustomerReports(stores, DeadLetters(js, subjects.CUSTOMERS_CONSUMER))
     load_manager = LoadManager(nc, stores, settings,
                                DeadLetters(js, subjects.LOAD_MANAGER_CONSUMER))
     transactions = Transactions(js, stores, authorization, reservations, settings,
@@ -83,6 +85,9 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         DurableConsumer(nc, subjects.OCPP_STREAM, subjects.DISPLAY_MESSAGES_CONSUMER,
                         subjects.station_events("NotifyDisplayMessages"),
                         messages.record_reports, ack_wait=settings.consumer_ack_wait_seconds),
+        DurableConsumer(nc, subjects.OCPP_STREAM, subjects.CUSTOMERS_CONSUMER,
+                        subjects.station_events("NotifyCustomerInformation"),
+                        customers.record_parts, ack_wait=settings.consumer_ack_wait_seconds),
     ] + [
         # One consumer per action: the rules of chargebus.domain.sessions give the same record
         # whatever order a transaction's events are applied in.

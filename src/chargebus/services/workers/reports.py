@@ -1,8 +1,10 @@
-"""The stations' own lists of what chargebus sent them, kept beside it: their charging
-profiles (2.x ReportChargingProfiles, the answer to GetChargingProfiles;
-chargebus.domain.installed) and their display messages (2.x NotifyDisplayMessages, the
-answer to GetDisplayMessages; chargebus.domain.displaymessages)."""
+"""What 2.x stations report, in parts, when chargebus asks: their charging profiles
+(ReportChargingProfiles, the answer to GetChargingProfiles; chargebus.domain.installed)
+and display messages (NotifyDisplayMessages, to GetDisplayMessages;
+chargebus.domain.displaymessages), kept beside what chargebus sent them; and what they
+hold of a customer (NotifyCustomerInformation, to CustomerInformation)."""
 import functools
+from datetime import datetime
 
 import orjson
 
@@ -10,11 +12,11 @@ from chargebus.bus.client import BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters
 from chargebus.bus.events import CallContext
 from chargebus.domain import displaymessages, installed
-from chargebus.ocpp.clock import utc_now
+from chargebus.ocpp.clock import parse_timestamp, utc_now
 from chargebus.ocpp.v2x.messages import reported_messages
 from chargebus.ocpp.v2x.profiles import report_of
-from chargebus.state.records import StoredMessage, StoredProfile
-from chargebus.state.stores import Stores
+from chargebus.state.records import CustomerReport, StoredMessage, StoredProfile
+from chargebus.state.stores import Stores, customer_report_key
 
 
 class ChargingProfiles:
@@ -60,3 +62,38 @@ class DisplayMessages:
                 functools.partial(displaymessages.with_report, station_id=context.station_id,
                                   request_id=request_id, reported=reported, more=more),
                 context.station_id)
+
+
+class CustomerReports:
+    """2.x NotifyCustomerInformation parts, each kept where it belongs, in any order."""
+
+    def __init__(self, stores: Stores, dead_letters: DeadLetters):
+        self._stores = stores
+        self._dead_letters = dead_letters
+
+    async def record_parts(self, batch: list[BusMsg]) -> None:
+        for msg in batch:
+            try:
+                context = CallContext.from_headers(msg.headers)
+                payload = orjson.loads(msg.data)
+                request_id, seq_no = payload["requestId"], payload["seqNo"]
+                data, more = payload["data"], bool(payload.get("tbc", False))
+                generated_at = parse_timestamp(payload["generatedAt"])
+            except UNUSABLE as error:
+                await self._dead_letters.send(msg, f"no usable customer report: {error!r}")
+                continue
+            await self._stores.customer_reports.modify(
+                functools.partial(_with_part, seq_no=seq_no, data=data, last=not more,
+                                  generated_at=generated_at),
+                *customer_report_key(context.station_id, request_id))
+
+
+def _with_part(record: CustomerReport | None, seq_no: int, data: str, last: bool,
+               generated_at: datetime) -> CustomerReport | None:
+    """The report with one more part; None for a report nobody asked for here."""
+    if record is None or record.parts.get(seq_no) == data:
+        return None
+    return record.model_copy(update={
+        "parts": record.parts | {seq_no: data},
+        "last_seq_no": seq_no if last else record.last_seq_no,
+        "generated_at": max(filter(None, (record.generated_at, generated_at)))})
