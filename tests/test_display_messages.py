@@ -122,7 +122,7 @@ def test_a_refusal_replaces_nothing_and_unknown_empties_the_selection():
 async def test_what_a_station_holds_of_a_customer_is_reported_in_parts(system):
     async with station(system, OcppVersion.V201) as held:
         station_id = held.state.station_id
-        asked = await cli(system, "customers", "report", station_id, "--customer", "C-42",
+        asked = await cli(system, "customers", "request", station_id, "--customer", "C-42",
                           "--json")
         assert asked.returncode == 0, asked.stderr
         request_id = json.loads(asked.stdout)["request"]["request_id"]
@@ -142,5 +142,5 @@ async def test_what_a_station_holds_of_a_customer_is_reported_in_parts(system):
 
 
 def test_a_customer_must_be_named(system):
-    done = system.cli("customers", "report", "CS-NOWHERE")
+    done = system.cli("customers", "request", "CS-NOWHERE")
     assert done.returncode == 2 and "one of the arguments --customer --token" in done.stderr

@@ -17,7 +17,7 @@ def register(commands) -> None:
         "customers", help="what 2.x stations hold of a customer: report it, clear it"
     ).add_subparsers(title="customers")
     for name, help_text, report, clear in (
-            ("report", "the station reports what it holds of the customer", True, False),
+            ("request", "the station reports what it holds of the customer", True, False),
             ("forget", "the station clears what it holds of the customer", False, True)):
         command = operation_command(group, name, help_text)
         named = command.add_mutually_exclusive_group(required=True)
@@ -35,7 +35,7 @@ def register(commands) -> None:
     show = group.add_parser("show", help="what a station reported of a customer")
     show.add_argument("station_id", type=station_id)
     show.add_argument("request_id", type=whole_number(0),
-                      help="the request's id, which `customers report --json` prints")
+                      help="the request's id, which `customers request --json` prints")
     show.add_argument("--json", action="store_true")
     show.set_defaults(command=_show)
 
