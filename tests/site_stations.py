@@ -3,9 +3,11 @@ test's own process so that the test can read what each one holds at every instan
 (chargebus.simulate.charging notes every change of what its car may draw): sessions
 that start and stop at random, with cars of one or three phases, some nearly full."""
 import asyncio
+import contextlib
 import itertools
 import random
 import time
+import uuid
 from dataclasses import dataclass
 
 from picows import WSHandshakeError, ws_connect
@@ -169,3 +171,24 @@ class SiteStations:
 
     def by_id(self, station_id: str) -> Station:
         return next(each for each in self.stations if each.state.station_id == station_id)
+
+
+# Stations that boot and stay idle: no session comes in a test's time.
+IDLE = Pace(idle=(3600.0, 3600.0))
+
+
+@contextlib.asynccontextmanager
+async def idle_station(system, version: OcppVersion, prefix: str, refuses: bool = False):
+    """One simulated station of ``version``, booted on the system, idle."""
+    spec = StationSpec(f"{prefix}-{uuid.uuid4().hex[:8]}", version, refuses=refuses)
+    stations = SiteStations(system.station_url, [spec], IDLE, seed=1)
+    await stations.start()
+    try:
+        yield stations.stations[0]
+    finally:
+        await stations.stop()
+
+
+async def cli(system, *arguments: str, input: str | None = None):
+    """The command line, off the loop: the stations in this process answer meanwhile."""
+    return await asyncio.to_thread(system.cli, *arguments, input=input)

@@ -3,38 +3,21 @@ profile sent, kept with the station's answer, shown, cleared; the station's own 
 fetched back (2.x); the composite schedule as chargebus computes it beside the station's
 own; sites defined and shown; what chargebus refuses refused with exit 2 and one line."""
 import asyncio
-import contextlib
 import json
 import uuid
 from datetime import timedelta
 
 import pytest
 
-from site_stations import Pace, SiteStations, StationSpec
+from site_stations import cli, idle_station
 from chargebus.domain.profiles import (ChargingProfile, ChargingSchedule, Kind, Purpose,
                                        RateUnit, SchedulePeriod)
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.clock import utc_now
 from chargebus.operations import audit
 
-# Stations that boot and stay idle: no session comes in a test's time.
-IDLE = Pace(idle=(3600.0, 3600.0))
-
-
-@contextlib.asynccontextmanager
-async def station(system, version: OcppVersion, refuses: bool = False):
-    spec = StationSpec(f"SC-{uuid.uuid4().hex[:8]}", version, refuses=refuses)
-    stations = SiteStations(system.station_url, [spec], IDLE, seed=1)
-    await stations.start()
-    try:
-        yield stations.stations[0]
-    finally:
-        await stations.stop()
-
-
-async def cli(system, *arguments: str, input: str | None = None):
-    """The command line, off the loop: the stations in this process answer meanwhile."""
-    return await asyncio.to_thread(system.cli, *arguments, input=input)
+def station(system, version: OcppVersion, refuses: bool = False):
+    return idle_station(system, version, "SC", refuses)
 
 
 @pytest.mark.parametrize("version", list(OcppVersion))

@@ -2,36 +2,22 @@
 fetched back from the station's own list (in parts), cleared; 1.6 refused before
 anything is sent; and the rules behind the kept list (chargebus.domain.displaymessages)."""
 import asyncio
-import contextlib
 import json
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
-from site_stations import Pace, SiteStations, StationSpec
+from site_stations import cli, idle_station
 from chargebus.domain import displaymessages
 from chargebus.domain.operations import DisplayMessage, GetDisplayMessages
 from chargebus.ocpp import OcppVersion
 from chargebus.state.records import StoredMessage
 
-IDLE = Pace(idle=(3600.0, 3600.0))
 BASE = datetime(2030, 7, 8, 9, 0, tzinfo=UTC)
 
 
-@contextlib.asynccontextmanager
-async def station(system, version: OcppVersion):
-    stations = SiteStations(system.station_url,
-                            [StationSpec(f"DM-{uuid.uuid4().hex[:8]}", version)], IDLE, seed=6)
-    await stations.start()
-    try:
-        yield stations.stations[0]
-    finally:
-        await stations.stop()
-
-
-async def cli(system, *arguments: str):
-    return await asyncio.to_thread(system.cli, *arguments)
+def station(system, version: OcppVersion):
+    return idle_station(system, version, "DM")
 
 
 async def listed(system, station_id: str, wanted) -> list[dict]:

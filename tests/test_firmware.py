@@ -10,29 +10,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from site_stations import Pace, SiteStations, StationSpec
+from site_stations import IDLE, SiteStations, StationSpec, cli, idle_station
 from chargebus.domain import firmware, rollouts
 from chargebus.ocpp import OcppVersion
 from chargebus.state.records import FirmwareUpdate
 
-IDLE = Pace(idle=(3600.0, 3600.0))
 URL = "http://files.example.net/firmware/2.0.0.bin"
 BASE = datetime(2030, 5, 6, 7, 0, tzinfo=UTC)
 
 
-@contextlib.asynccontextmanager
-async def station(system, version: OcppVersion):
-    stations = SiteStations(system.station_url,
-                            [StationSpec(f"FW-{uuid.uuid4().hex[:8]}", version)], IDLE, seed=2)
-    await stations.start()
-    try:
-        yield stations.stations[0]
-    finally:
-        await stations.stop()
-
-
-async def cli(system, *arguments: str):
-    return await asyncio.to_thread(system.cli, *arguments)
+def station(system, version: OcppVersion):
+    return idle_station(system, version, "FW")
 
 
 async def finished(system, station_id: str) -> dict:

@@ -4,7 +4,9 @@ and display messages (NotifyDisplayMessages, to GetDisplayMessages;
 chargebus.domain.displaymessages), kept beside what chargebus sent them; and what they
 hold of a customer (NotifyCustomerInformation, to CustomerInformation)."""
 import functools
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import TypeVar
 
 import orjson
 
@@ -19,19 +21,27 @@ from chargebus.state.records import CustomerReport, StoredMessage, StoredProfile
 from chargebus.state.stores import Stores, customer_report_key
 
 
+Read = TypeVar("Read")
+
+
+async def _usable(batch: list[BusMsg], dead_letters: DeadLetters, what: str,
+                  read: Callable[[dict], Read]) -> AsyncIterator[tuple[CallContext, Read]]:
+    """Each message of the batch as read, or to the dead letters where it cannot be."""
+    for msg in batch:
+        try:
+            yield CallContext.from_headers(msg.headers), read(orjson.loads(msg.data))
+        except UNUSABLE as error:
+            await dead_letters.send(msg, f"no usable {what}: {error!r}")
+
+
 class ChargingProfiles:
     def __init__(self, stores: Stores, dead_letters: DeadLetters):
         self._stores = stores
         self._dead_letters = dead_letters
 
     async def record_reports(self, batch: list[BusMsg]) -> None:
-        for msg in batch:
-            try:
-                context = CallContext.from_headers(msg.headers)
-                request_id, source, evse_id, profiles, more = report_of(orjson.loads(msg.data))
-            except UNUSABLE as error:
-                await self._dead_letters.send(msg, f"no usable profile report: {error!r}")
-                continue
+        async for context, (request_id, source, evse_id, profiles, more) in _usable(
+                batch, self._dead_letters, "profile report", report_of):
             now = utc_now()
             reported = [StoredProfile(evse_id=evse_id, profile=profile,
                                       status=installed.REPORTED, source=source, at=now)
@@ -48,13 +58,8 @@ class DisplayMessages:
         self._dead_letters = dead_letters
 
     async def record_reports(self, batch: list[BusMsg]) -> None:
-        for msg in batch:
-            try:
-                context = CallContext.from_headers(msg.headers)
-                request_id, messages, more = reported_messages(orjson.loads(msg.data))
-            except UNUSABLE as error:
-                await self._dead_letters.send(msg, f"no usable message report: {error!r}")
-                continue
+        async for context, (request_id, messages, more) in _usable(
+                batch, self._dead_letters, "message report", reported_messages):
             now = utc_now()
             reported = [StoredMessage(message=message, status=displaymessages.REPORTED,
                                       source="station", at=now) for message in messages]
@@ -72,20 +77,17 @@ class CustomerReports:
         self._dead_letters = dead_letters
 
     async def record_parts(self, batch: list[BusMsg]) -> None:
-        for msg in batch:
-            try:
-                context = CallContext.from_headers(msg.headers)
-                payload = orjson.loads(msg.data)
-                request_id, seq_no = payload["requestId"], payload["seqNo"]
-                data, more = payload["data"], bool(payload.get("tbc", False))
-                generated_at = parse_timestamp(payload["generatedAt"])
-            except UNUSABLE as error:
-                await self._dead_letters.send(msg, f"no usable customer report: {error!r}")
-                continue
+        async for context, (request_id, seq_no, data, more, generated_at) in _usable(
+                batch, self._dead_letters, "customer report", _customer_part):
             await self._stores.customer_reports.modify(
                 functools.partial(_with_part, seq_no=seq_no, data=data, last=not more,
                                   generated_at=generated_at),
                 *customer_report_key(context.station_id, request_id))
+
+
+def _customer_part(payload: dict) -> tuple[int, int, str, bool, datetime]:
+    return (payload["requestId"], payload["seqNo"], payload["data"],
+            bool(payload.get("tbc", False)), parse_timestamp(payload["generatedAt"]))
 
 
 def _with_part(record: CustomerReport | None, seq_no: int, data: str, last: bool,
