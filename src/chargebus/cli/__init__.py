@@ -7,8 +7,8 @@ from nats.errors import NoRespondersError
 from chargebus import __version__
 from chargebus.bus import queryreplies
 from chargebus.cli import (analytics, audit, calls, certificates, charging, credentials,
-                           customers, firmware, locallists, messages, operations, sessions,
-                           simulate, stations, tokens)
+                           customers, firmware, locallists, messages, monitors, operations,
+                           sessions, simulate, stations, tokens)
 from chargebus.cli.common import CommandParser, print_json, whole_number, with_nats
 from chargebus.runtime.config import Settings, SettingsProblem, load_settings
 
@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(command=_run)
 
     for module in (tokens, stations, sessions, operations, charging, firmware, messages,
-                   customers, audit, locallists, calls, certificates, analytics, simulate,
+                   customers, monitors, audit, locallists, calls, certificates, analytics, simulate,
                    credentials):
         module.register(commands)
 

@@ -105,7 +105,7 @@ def register(commands) -> None:
                      help="1.6: keys (none: all); 2.x: Component[.instance]/Variable[.instance]")
     _variable_options(get)
     get.set_defaults(build=lambda a: GetConfiguration(
-        names=[_name(text, a) for text in a.names]))
+        names=[name_of(text, a) for text in a.names]))
     change = operation_command(config, "set", "change configuration keys or variables")
     change.add_argument("settings", nargs="+", metavar="NAME=VALUE")
     _variable_options(change)
@@ -190,7 +190,7 @@ def _reserve(arguments: argparse.Namespace) -> ReserveNow:
                       group_id_token=IdToken(value=arguments.group) if arguments.group else None)
 
 
-def _name(text: str, arguments: argparse.Namespace) -> VariableName:
+def name_of(text: str, arguments: argparse.Namespace) -> VariableName:
     """``Key`` (1.6), or ``Component[.instance]/Variable[.instance]`` (2.x)."""
     component, slash, variable = text.rpartition("/")
     if slash and not (component and variable):
@@ -208,7 +208,7 @@ def _setting(text: str, arguments: argparse.Namespace) -> VariableSetting:
     name, equals, value = text.partition("=")
     if not equals or not name:
         raise ValueError(f"not NAME=VALUE: {text!r}")
-    return VariableSetting(name=_name(name, arguments), value=value)
+    return VariableSetting(name=name_of(name, arguments), value=value)
 
 
 def _data(text: str | None) -> object:
@@ -272,6 +272,17 @@ def _show_configuration(settings: Settings, arguments: argparse.Namespace) -> in
                     if variable.reboot_required:
                         marks.append("reboot required")
                     print(f"{where}{name} = {value} ({', '.join(marks)})")
+                for monitor_id, monitor in sorted(variable.monitors.items()):
+                    print(f"{where}{name} monitor {monitor_id}: {monitor.kind} {monitor.value:g}"
+                          f", severity {monitor.severity}"
+                          + (", in transactions" if monitor.transaction else ""))
+                if variable.last_event is not None:
+                    event = variable.last_event
+                    print(f"{where}{name} event {event.event_id} at "
+                          f"{event.at.isoformat(timespec='seconds')}: {event.trigger} "
+                          f"{event.actual_value}"
+                          + (f" (monitor {event.monitor_id})" if event.monitor_id is not None
+                             else "") + (" cleared" if event.cleared else ""))
         if not arguments.json:
             for report in sorted(reports, key=lambda each: each.request_id):
                 state = ("complete" if report.complete else
@@ -338,5 +349,8 @@ def _show(performed: Performed, as_json: bool, transaction_id: str | None) -> No
         value = "" if variable.value is None else f" = {variable.value}"
         flags = " (read-only)" if variable.read_only else ""
         print(f"  {variable.name.label()}{value}: {variable.status}{flags}")
+    for monitor in result.monitors:
+        made = f" (monitor {monitor.monitor_id})" if monitor.monitor_id is not None else ""
+        print(f"  {monitor.name.label()} {monitor.kind}: {monitor.status}{made}")
     if result.data is not None:
         print_json(result.data)

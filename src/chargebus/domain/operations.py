@@ -309,6 +309,61 @@ class CustomerInformation(Operation):
         return self
 
 
+class MonitorSetting(BaseModel):
+    """A 2.x monitor of a variable: ``kind`` UpperThreshold, LowerThreshold, Delta,
+    Periodic or PeriodicClockAligned (2.1 adds more; the schema says which it takes),
+    its value, and the severity (0 danger to 9 debug) of the events it raises.
+    ``monitor_id`` replaces that monitor."""
+
+    name: VariableName
+    kind: str
+    value: float
+    severity: int = Field(ge=0, le=9)
+    transaction: bool = False  # only while a transaction runs
+    monitor_id: int | None = Field(default=None, ge=0)
+
+
+class SetMonitors(Operation):
+    NAME: ClassVar[str] = "monitor-set"
+    monitors: list[MonitorSetting] = Field(min_length=1)
+
+
+class ClearMonitors(Operation):
+    NAME: ClassVar[str] = "monitor-clear"
+    monitor_ids: list[int] = Field(min_length=1)
+
+
+class SetMonitoringBase(Operation):
+    """Which monitors are in force: All, FactoryDefault or HardWiredOnly."""
+
+    NAME: ClassVar[str] = "monitoring-base"
+    base: str
+
+
+class SetMonitoringLevel(Operation):
+    """Events of this severity or more urgent (lower) are sent; the rest are not."""
+
+    NAME: ClassVar[str] = "monitoring-level"
+    severity: int = Field(ge=0, le=9)
+
+
+class ReadMonitors(Operation):
+    """The station reports its monitors (NotifyMonitoringReport, which the workers keep
+    in its device model), all or those of the criteria given."""
+
+    NAME: ClassVar[str] = "monitor-fetch"
+    request_id: int | None = Field(default=None, ge=0)  # perform gives one when None
+    criteria: list[str] = []  # ThresholdMonitoring, DeltaMonitoring, PeriodicMonitoring
+
+
+class MonitorResult(BaseModel):
+    name: VariableName
+    status: str
+    kind: str
+    severity: int
+    monitor_id: int | None = None
+
+
 class VariableResult(BaseModel):
     """One variable of a GetConfiguration or SetConfiguration answer. ``status`` is the
     station's word (2.x attributeStatus, 1.6 ChangeConfiguration's status), or
@@ -331,6 +386,8 @@ class OperationResult(BaseModel):
     variables: list[VariableResult] = []
     data: Any = None  # a DataTransfer's answer
     schedule: CompositeSchedule | None = None  # a GetCompositeSchedule's answer
+    monitors: list[MonitorResult] = []  # a SetVariableMonitoring's answer
+    cleared: list[int] = []  # the monitors a ClearVariableMonitoring removed
 
 
 class NotInVersion(Exception):

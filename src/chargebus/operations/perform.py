@@ -17,6 +17,7 @@ from chargebus.domain.operations import (CancelReservation, CustomerInformation,
                                          GetChargingProfiles,
                                          GetDisplayMessages, NotInVersion,
                                          Operation, OperationResult, ReadDeviceModel,
+                                         ReadMonitors,
                                          ReserveNow, StartCharging, UpdateFirmware)
 from chargebus.ocpp import OcppVersion, codec
 from chargebus.ocpp.clock import utc_now
@@ -80,7 +81,7 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         if refusal is not None:
             return await ended(Outcome.REFUSED, refusal, version)
     if (isinstance(operation, ReadDeviceModel | GetChargingProfiles | UpdateFirmware
-                   | GetDisplayMessages | CustomerInformation)
+                   | GetDisplayMessages | CustomerInformation | ReadMonitors)
             and operation.request_id is None):
         operation = operation.model_copy(update={"request_id": await stores.next_operation_id()})
     convert = operations_of(version)

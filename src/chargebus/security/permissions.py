@@ -77,7 +77,10 @@ def _durable_consumers(stream: str, names: tuple[str, ...]) -> tuple[str, ...]:
 
 _WORKER_CONSUMERS = (subjects.STATUS_CONSUMER, subjects.RESERVATION_CONSUMER,
                      subjects.DEVICE_MODEL_CONSUMER, subjects.CHARGING_PROFILES_CONSUMER,
-                     subjects.DISPLAY_MESSAGES_CONSUMER, subjects.CUSTOMERS_CONSUMER, *(
+                     subjects.DISPLAY_MESSAGES_CONSUMER, subjects.CUSTOMERS_CONSUMER,
+                     subjects.action_consumer(subjects.DEVICE_MODEL_CONSUMER,
+                                              "NotifyMonitoringReport"),
+                     subjects.action_consumer(subjects.DEVICE_MODEL_CONSUMER, "NotifyEvent"), *(
     subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action)
     for action in TRANSACTION_ACTIONS), *(
     subjects.action_consumer(subjects.LOAD_MANAGER_CONSUMER, action)

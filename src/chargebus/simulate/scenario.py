@@ -57,6 +57,9 @@ class StationState:
     configuration: dict = field(default_factory=dict)
     # The reservations it holds: reservation id -> the token it is for.
     reservations: dict = field(default_factory=dict)
+    # 2.x: its variable monitors, by id: (component, variable, type, value, severity).
+    monitors: dict = field(default_factory=dict)
+    events_raised: int = 0
     # 2.x: the messages it shows, by id, as SetDisplayMessage gave them.
     display_messages: dict = field(default_factory=dict)
     firmware_version: str = "1.0.0"

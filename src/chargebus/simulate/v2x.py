@@ -142,6 +142,7 @@ def _variable_result(state: StationState, item: dict, writing: bool) -> dict:
         result["attributeStatus"] = "Rejected" if read_only else "Accepted"
         if not read_only:
             state.configuration[key] = item["attributeValue"]
+            _watched(state, key, item["attributeValue"])
     else:
         result["attributeStatus"] = "Accepted"
         result["attributeValue"] = state.configuration.get(key, VARIABLES[key][1])
@@ -315,6 +316,77 @@ def _customer_information(state: StationState, payload: dict) -> dict:
     return {"status": "Accepted"}
 
 
+MONITOR_TYPES = ("UpperThreshold", "LowerThreshold", "Delta", "Periodic", "PeriodicClockAligned")
+
+
+def _set_variable_monitoring(state: StationState, payload: dict) -> dict:
+    results = []
+    for item in payload["setMonitoringData"]:
+        component, variable = item["component"], item["variable"]
+        key = _VARIABLES_BY_LOWER.get((component["name"].lower(), variable["name"].lower()))
+        result = {"type": item["type"], "severity": item["severity"],
+                  "component": component, "variable": variable}
+        if key is None:
+            result["status"] = ("UnknownVariable" if component["name"].lower() in _COMPONENTS
+                                else "UnknownComponent")
+        elif item["type"] not in MONITOR_TYPES:
+            result["status"] = "UnsupportedMonitorType"
+        else:
+            monitor_id = item.get("id", max(state.monitors, default=0) + 1)
+            state.monitors[monitor_id] = (key, item["type"], item["value"], item["severity"],
+                                          item.get("transaction", False))
+            result |= {"status": "Accepted", "id": monitor_id}
+        results.append(result)
+    return {"setMonitoringResult": results}
+
+
+def _clear_variable_monitoring(state: StationState, payload: dict) -> dict:
+    return {"clearMonitoringResult": [
+        {"id": monitor_id,
+         "status": "Accepted" if state.monitors.pop(monitor_id, None) else "NotFound"}
+        for monitor_id in payload["id"]]}
+
+
+def _get_monitoring_report(state: StationState, payload: dict) -> dict:
+    """Its monitors, one variable a NotifyMonitoringReport part, or EmptyResultSet."""
+    by_variable: dict = {}
+    for monitor_id, (key, kind, value, severity, transaction) in state.monitors.items():
+        monitor = {"id": monitor_id, "transaction": transaction, "value": value, "type": kind,
+                   "severity": severity}
+        if state.version is OcppVersion.V21:  # 2.1 says who made the monitor
+            monitor["eventNotificationType"] = "CustomMonitor"
+        by_variable.setdefault(key, []).append(monitor)
+    if not by_variable:
+        return {"status": "EmptyResultSet"}
+    for seq_no, ((component, variable), monitors) in enumerate(by_variable.items()):
+        state.triggered.append(("NotifyMonitoringReport", {
+            "requestId": payload["requestId"], "seqNo": seq_no, "generatedAt": now(),
+            "tbc": seq_no < len(by_variable) - 1,
+            "monitor": [{"component": {"name": component}, "variable": {"name": variable},
+                         "variableMonitoring": monitors}]}))
+    return {"status": "Accepted"}
+
+
+def _watched(state: StationState, key: tuple[str, str], value: str) -> None:
+    """A threshold monitor of the variable that its new value crosses raises an event."""
+    try:
+        number = float(value)
+    except ValueError:
+        return
+    for monitor_id, (watched, kind, threshold, _, _) in state.monitors.items():
+        crossed = ((kind == "UpperThreshold" and number > threshold)
+                   or (kind == "LowerThreshold" and number < threshold))
+        if watched == key and crossed:
+            state.events_raised += 1
+            state.triggered.append(("NotifyEvent", {
+                "generatedAt": now(), "seqNo": 0, "eventData": [{
+                    "eventId": state.events_raised, "timestamp": now(),
+                    "trigger": "Alerting", "actualValue": value,
+                    "eventNotificationType": "CustomMonitor",
+                    "variableMonitoringId": monitor_id,
+                    "component": {"name": key[0]}, "variable": {"name": key[1]}}]}))
+
+
 def _send_local_list(state: StationState, payload: dict) -> dict:
     state.local_list_version = payload["versionNumber"]
     return {"status": "Accepted"}
@@ -348,6 +420,11 @@ _ANSWERS = {
     "GetDisplayMessages": _get_display_messages,
     "ClearDisplayMessage": _clear_display_message,
     "CustomerInformation": _customer_information,
+    "SetVariableMonitoring": _set_variable_monitoring,
+    "ClearVariableMonitoring": _clear_variable_monitoring,
+    "SetMonitoringBase": lambda state, payload: {"status": "Accepted"},
+    "SetMonitoringLevel": lambda state, payload: {"status": "Accepted"},
+    "GetMonitoringReport": _get_monitoring_report,
 }
 
 

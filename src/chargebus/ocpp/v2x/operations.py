@@ -2,10 +2,12 @@
 from chargebus.domain.model import IdToken, TokenType
 from chargebus.domain.operations import (TAKEN, CancelReservation, ChangeAvailability,
                                          ClearCache, ClearChargingProfile,
-                                         ClearDisplayMessage, CustomerInformation,
-                                         DataTransfer,
+                                         ClearDisplayMessage, ClearMonitors,
+                                         CustomerInformation, DataTransfer,
                                          GetChargingProfiles, GetCompositeSchedule,
-                                         GetDisplayMessages, SetDisplayMessage,
+                                         GetDisplayMessages, MonitorResult, ReadMonitors,
+                                         SetDisplayMessage, SetMonitoringBase,
+                                         SetMonitoringLevel, SetMonitors,
                                          GetConfiguration, NotInVersion, Operation,
                                          OperationResult, ReadDeviceModel, Reset, ReserveNow,
                                          SetChargingProfile, SetConfiguration, StartCharging,
@@ -18,6 +20,8 @@ from chargebus.ocpp.v2x.profiles import composite_of, profile_payload
 
 # GetChargingProfiles: the station holds none that match, which is an answer too.
 NO_PROFILES = "NoProfiles"
+# GetMonitoringReport (GenericDeviceModelStatusEnumType): none that match.
+EMPTY = "EmptyResultSet"
 
 # The type a remote start's token is sent with when nothing says another: a token the
 # CSMS vouches for (the operator's, an app's).
@@ -165,6 +169,26 @@ def request(operation: Operation) -> tuple[str, dict]:
             return "GetDisplayMessages", payload
         case ClearDisplayMessage():
             return "ClearDisplayMessage", {"id": operation.message_id}
+        case SetMonitors():
+            return "SetVariableMonitoring", {"setMonitoringData": [
+                _component_variable(setting.name) | {
+                    "value": setting.value, "type": setting.kind,
+                    "severity": setting.severity, "transaction": setting.transaction}
+                | ({"id": setting.monitor_id} if setting.monitor_id is not None else {})
+                for setting in operation.monitors]}
+        case ClearMonitors():
+            return "ClearVariableMonitoring", {"id": operation.monitor_ids}
+        case SetMonitoringBase():
+            return "SetMonitoringBase", {"monitoringBase": operation.base}
+        case SetMonitoringLevel():
+            return "SetMonitoringLevel", {"severity": operation.severity}
+        case ReadMonitors():
+            if operation.request_id is None:
+                raise NotInVersion("monitors are asked for with a requestId")
+            payload = {"requestId": operation.request_id}
+            if operation.criteria:
+                payload["monitoringCriteria"] = operation.criteria
+            return "GetMonitoringReport", payload
         case CustomerInformation():
             if operation.request_id is None:
                 raise NotInVersion("customer information is asked for with a requestId")
@@ -207,6 +231,25 @@ def result(operation: Operation, payload: dict) -> OperationResult:
             answer = status_result(payload)
             return answer.model_copy(update={"taken": answer.taken
                                              or answer.status == NO_PROFILES})
+        case SetMonitors():
+            monitors = [MonitorResult(
+                name=_name_of(entry), status=entry["status"], kind=entry["type"],
+                severity=entry["severity"], monitor_id=entry.get("id"))
+                for entry in payload["setMonitoringResult"]]
+            taken = all(each.status == "Accepted" for each in monitors)
+            return OperationResult(status="Accepted" if taken else "Rejected", taken=taken,
+                                   monitors=monitors)
+        case ClearMonitors():
+            cleared = [entry["id"] for entry in payload["clearMonitoringResult"]
+                       if entry["status"] == "Accepted"]
+            taken = len(cleared) == len(payload["clearMonitoringResult"])
+            return OperationResult(status="Accepted" if taken else "Rejected", taken=taken,
+                                   cleared=cleared)
+        case ReadMonitors():
+            # EmptyResultSet: it holds no monitor that matches, which is an answer too.
+            answer = status_result(payload)
+            return answer.model_copy(update={"taken": answer.taken
+                                             or answer.status == EMPTY})
         case GetDisplayMessages():
             # Unknown: it holds no message that matches, which is an answer too.
             answer = status_result(payload)
@@ -224,6 +267,12 @@ def _evse(evse_id: int | None, connector_id: int | None) -> dict | None:
             raise NotInVersion("a connector is named with its EVSE")
         return None
     return {"id": evse_id} | ({"connectorId": connector_id} if connector_id else {})
+
+
+def _component_variable(name: VariableName) -> dict:
+    data = _variable_data(name)
+    del data["attributeType"]
+    return data
 
 
 def _variable_data(name: VariableName) -> dict:
@@ -245,11 +294,15 @@ def _variable_data(name: VariableName) -> dict:
 
 
 def _variable_result(entry: dict, value: str | None) -> VariableResult:
+    return VariableResult(name=_name_of(entry), status=entry["attributeStatus"], value=value)
+
+
+def _name_of(entry: dict) -> VariableName:
+    """The variable an entry of an answer names (its component, variable, attribute)."""
     component, variable = entry["component"], entry["variable"]
     evse = component.get("evse") or {}
-    name = VariableName(variable=variable["name"], component=component["name"],
+    return VariableName(variable=variable["name"], component=component["name"],
                         component_instance=component.get("instance"),
                         variable_instance=variable.get("instance"),
                         evse_id=evse.get("id"), connector_id=evse.get("connectorId"),
                         attribute=entry.get("attributeType", "Actual"))
-    return VariableResult(name=name, status=entry["attributeStatus"], value=value)

@@ -18,6 +18,7 @@ from chargebus.domain.model import RegistrationStatus
 from chargebus.domain.operations import ReadDeviceModel
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import converter
+from chargebus.ocpp.v2x import monitoring
 from chargebus.operations.perform import perform
 from chargebus.state.records import StationInfo
 from chargebus.state.stores import Stores, component_key, report_key
@@ -62,6 +63,47 @@ class DeviceModel:
                                   request_id=request_id, seq_no=seq_no, last=not more,
                                   generated_at=generated_at),
                 *report_key(context.station_id, request_id))
+
+    async def record_monitoring(self, batch: list[BusMsg]) -> None:
+        """NotifyMonitoringReport parts: each variable's monitors, whole; the report's
+        progress kept like NotifyReport's."""
+        for msg in batch:
+            try:
+                context = CallContext.from_headers(msg.headers)
+                request_id, seq_no, more, generated_at, parts = monitoring.monitoring_report(
+                    orjson.loads(msg.data))
+            except UNUSABLE as error:
+                await self._dead_letters.send(msg, f"no usable monitoring report: {error!r}")
+                continue
+            now = utc_now()
+            for where, monitors in parts:
+                await self._stores.components.modify(
+                    functools.partial(devicemodel.with_monitors, station_id=context.station_id,
+                                      ref=where.component, name=where.variable,
+                                      instance=where.instance, monitors=monitors, now=now),
+                    *component_key(context.station_id, where.component))
+            await self._stores.reports.modify(
+                functools.partial(_with_seq_no, station_id=context.station_id,
+                                  request_id=request_id, seq_no=seq_no, last=not more,
+                                  generated_at=generated_at),
+                *report_key(context.station_id, request_id))
+
+    async def record_events(self, batch: list[BusMsg]) -> None:
+        """NotifyEvent: each variable's latest event, and its value as the event saw it."""
+        for msg in batch:
+            try:
+                context = CallContext.from_headers(msg.headers)
+                raised = monitoring.events(orjson.loads(msg.data))
+            except UNUSABLE as error:
+                await self._dead_letters.send(msg, f"no usable event: {error!r}")
+                continue
+            now = utc_now()
+            for where, event in raised:
+                await self._stores.components.modify(
+                    functools.partial(devicemodel.with_event, station_id=context.station_id,
+                                      ref=where.component, name=where.variable,
+                                      instance=where.instance, event=event, now=now),
+                    *component_key(context.station_id, where.component))
 
     def booted(self, before: StationInfo | None, now: StationInfo) -> None:
         """After a boot: fetch the configuration of a station new to chargebus, or whose
