@@ -195,6 +195,7 @@ async def test_a_killed_load_manager_leaves_the_site_to_the_other(site_system):
     specs = station_specs("LK", 12, refusing=set())
     with service_process("workers", site_system, SETTINGS):
         killed: list[int] = []
+        killed_at: list = []
 
         async def kill_the_holder(stations: SiteStations, stores: Stores) -> None:
             await asyncio.sleep(KILL_RUN_SECONDS / 3)
@@ -204,6 +205,7 @@ async def test_a_killed_load_manager_leaves_the_site_to_the_other(site_system):
                     pid = int(record.holder.split("-")[2])
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
+                    killed_at.append(utc_now())
                 await asyncio.sleep(0.01)
 
         site, stations, samples = await run_site(site_system, "SITE-LK", specs,
@@ -211,12 +213,12 @@ async def test_a_killed_load_manager_leaves_the_site_to_the_other(site_system):
     sums = per_phase_sums(site, stations)
     for phase, load in sums.largest.items():
         assert load <= sums.at_most + 1e-6, (phase, load)
-    holders = {record.holder.split("-")[2] for record in samples if record.holder}
-    assert len(holders) >= 2, holders
-    after_kill = [record for record in samples
-                  if record.allocated_at is not None and record.holder
-                  and int(record.holder.split("-")[2]) != killed[0]]
-    assert after_kill
+    # The site went on being divided after its holder died: by the other worker, or by
+    # the one the supervisor started in the dead one's place, once the lease ran out.
+    assert killed, "no worker held the site's lease to be killed"
+    divided_after = {record.allocated_at for record in samples
+                     if record.allocated_at is not None and record.allocated_at > killed_at[0]}
+    assert divided_after, "the site was not divided again after its holder was killed"
     latencies = transaction_latencies(stations)
     assert latencies and all(each != float("inf") for each in latencies)
 
@@ -313,7 +315,8 @@ async def test_a_session_whose_end_never_came_is_forgotten(site_system):
         await stores.transactions.modify(
             lambda current: current.model_copy(update={"stopped_at": utc_now(),
                                                        "closed_by_rule": "test"}), *key)
-        for _ in range(150):
+        deadline = asyncio.get_running_loop().time() + 60
+        while asyncio.get_running_loop().time() < deadline:
             record = await stores.allocations.get(*allocation_key("SITE-LE"))
             if not record.sessions:
                 break

@@ -231,6 +231,8 @@ class LoadManager:
             for each in older))
         for session, transaction in zip(older, transactions, strict=True):
             if transaction is not None and not transaction.active:
+                log.info("site %s: %s transaction %s ended unheard; it counts no more",
+                         site_id, session.station_id, session.transaction_id)
                 await self._stores.allocations.modify(
                     functools.partial(_ended, station_id=session.station_id,
                                       transaction_id=session.transaction_id),
