@@ -308,10 +308,15 @@ async def test_a_session_whose_end_never_came_is_forgotten(site_system):
             await asyncio.sleep(0.2)
         assert session is not None, "the session never reached the load manager"
         key = transaction_key(session.station_id, session.transaction_id)
-        for _ in range(100):  # the transactions consumer has written its record
-            if await stores.transactions.get(*key) is not None:
+        for _ in range(150):
+            # The transactions consumer has applied the start: a record is rebuilt from
+            # the events applied, and one applied after the change below would undo it.
+            transaction = await stores.transactions.get(*key)
+            if transaction is not None and transaction.started_at is not None:
                 break
             await asyncio.sleep(0.2)
+        # The station goes without a word (no StopTransaction): no event follows.
+        await stations.stop()
         await stores.transactions.modify(
             lambda current: current.model_copy(update={"stopped_at": utc_now(),
                                                        "closed_by_rule": "test"}), *key)
