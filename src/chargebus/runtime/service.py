@@ -2,6 +2,7 @@
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -78,8 +79,12 @@ async def _serve(name: str, start: Start, settings: Settings) -> None:
     except (TimeoutError, ConnectionClosedError, ConnectionReconnectingError):
         # NATS stopped with us (the supervisor was killed, and its nats-server went with
         # it): nothing is left to finish cleanly with, and lingering would hold ports.
+        # Leave at once: the loop's own shutdown would wait for the work left half done
+        # (threads, a process pool) that can no longer finish.
         log.warning("%s did not stop cleanly in %g s: NATS is gone; leaving", name,
                     STOP_SECONDS)
+        logging.shutdown()
+        os._exit(0)
 
 
 async def _connect_with_retries(settings: Settings, name: str) -> BusClient:
