@@ -1,8 +1,8 @@
 """Durable JetStream pull consumers: a batch is acknowledged only once it is handled."""
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
-from typing import NamedTuple
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from typing import NamedTuple, TypeVar
 
 import orjson
 from nats.aio.msg import Msg
@@ -12,6 +12,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from chargebus.bus import events, subjects
 from chargebus.bus.client import BusClient, BusMsg
+from chargebus.bus.events import CallContext
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,20 @@ class DeadLetters:
         log.error("dead letter from %s: %s", msg.subject, reason)
         await self._js.publish(self._subject, msg.data,
                                headers=(msg.headers or {}) | {events.REASON: reason[:1000]})
+
+
+Read = TypeVar("Read")
+
+
+async def usable_calls(batch: list[BusMsg], dead_letters: DeadLetters, what: str,
+                       read: Callable[[dict], Read]) -> AsyncIterator[tuple[CallContext, Read]]:
+    """Each recorded call of the batch with its payload read, or to the dead letters
+    where it cannot be (``what`` says what it should have been)."""
+    for msg in batch:
+        try:
+            yield CallContext.from_headers(msg.headers), read(orjson.loads(msg.data))
+        except UNUSABLE as error:
+            await dead_letters.send(msg, f"no usable {what}: {error!r}")
 
 
 class DurableConsumer:

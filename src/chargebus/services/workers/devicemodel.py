@@ -11,7 +11,7 @@ import orjson
 from nats.aio.client import Client
 
 from chargebus.bus.client import BusMsg
-from chargebus.bus.consumers import UNUSABLE, DeadLetters
+from chargebus.bus.consumers import UNUSABLE, DeadLetters, usable_calls
 from chargebus.bus.events import CallContext
 from chargebus.domain import devicemodel
 from chargebus.domain.model import RegistrationStatus
@@ -67,14 +67,8 @@ class DeviceModel:
     async def record_monitoring(self, batch: list[BusMsg]) -> None:
         """NotifyMonitoringReport parts: each variable's monitors, whole; the report's
         progress kept like NotifyReport's."""
-        for msg in batch:
-            try:
-                context = CallContext.from_headers(msg.headers)
-                request_id, seq_no, more, generated_at, parts = monitoring.monitoring_report(
-                    orjson.loads(msg.data))
-            except UNUSABLE as error:
-                await self._dead_letters.send(msg, f"no usable monitoring report: {error!r}")
-                continue
+        async for context, (request_id, seq_no, more, generated_at, parts) in usable_calls(
+                batch, self._dead_letters, "monitoring report", monitoring.monitoring_report):
             now = utc_now()
             for where, monitors in parts:
                 await self._stores.components.modify(
@@ -90,13 +84,8 @@ class DeviceModel:
 
     async def record_events(self, batch: list[BusMsg]) -> None:
         """NotifyEvent: each variable's latest event, and its value as the event saw it."""
-        for msg in batch:
-            try:
-                context = CallContext.from_headers(msg.headers)
-                raised = monitoring.events(orjson.loads(msg.data))
-            except UNUSABLE as error:
-                await self._dead_letters.send(msg, f"no usable event: {error!r}")
-                continue
+        async for context, raised in usable_calls(batch, self._dead_letters, "event",
+                                                  monitoring.events):
             now = utc_now()
             for where, event in raised:
                 await self._stores.components.modify(

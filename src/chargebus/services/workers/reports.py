@@ -4,15 +4,10 @@ and display messages (NotifyDisplayMessages, to GetDisplayMessages;
 chargebus.domain.displaymessages), kept beside what chargebus sent them; and what they
 hold of a customer (NotifyCustomerInformation, to CustomerInformation)."""
 import functools
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import TypeVar
-
-import orjson
 
 from chargebus.bus.client import BusMsg
-from chargebus.bus.consumers import UNUSABLE, DeadLetters
-from chargebus.bus.events import CallContext
+from chargebus.bus.consumers import DeadLetters, usable_calls
 from chargebus.domain import displaymessages, installed
 from chargebus.ocpp.clock import parse_timestamp, utc_now
 from chargebus.ocpp.v2x.messages import reported_messages
@@ -21,26 +16,13 @@ from chargebus.state.records import CustomerReport, StoredMessage, StoredProfile
 from chargebus.state.stores import Stores, customer_report_key
 
 
-Read = TypeVar("Read")
-
-
-async def _usable(batch: list[BusMsg], dead_letters: DeadLetters, what: str,
-                  read: Callable[[dict], Read]) -> AsyncIterator[tuple[CallContext, Read]]:
-    """Each message of the batch as read, or to the dead letters where it cannot be."""
-    for msg in batch:
-        try:
-            yield CallContext.from_headers(msg.headers), read(orjson.loads(msg.data))
-        except UNUSABLE as error:
-            await dead_letters.send(msg, f"no usable {what}: {error!r}")
-
-
 class ChargingProfiles:
     def __init__(self, stores: Stores, dead_letters: DeadLetters):
         self._stores = stores
         self._dead_letters = dead_letters
 
     async def record_reports(self, batch: list[BusMsg]) -> None:
-        async for context, (request_id, source, evse_id, profiles, more) in _usable(
+        async for context, (request_id, source, evse_id, profiles, more) in usable_calls(
                 batch, self._dead_letters, "profile report", report_of):
             now = utc_now()
             reported = [StoredProfile(evse_id=evse_id, profile=profile,
@@ -58,7 +40,7 @@ class DisplayMessages:
         self._dead_letters = dead_letters
 
     async def record_reports(self, batch: list[BusMsg]) -> None:
-        async for context, (request_id, messages, more) in _usable(
+        async for context, (request_id, messages, more) in usable_calls(
                 batch, self._dead_letters, "message report", reported_messages):
             now = utc_now()
             reported = [StoredMessage(message=message, status=displaymessages.REPORTED,
@@ -77,7 +59,7 @@ class CustomerReports:
         self._dead_letters = dead_letters
 
     async def record_parts(self, batch: list[BusMsg]) -> None:
-        async for context, (request_id, seq_no, data, more, generated_at) in _usable(
+        async for context, (request_id, seq_no, data, more, generated_at) in usable_calls(
                 batch, self._dead_letters, "customer report", _customer_part):
             await self._stores.customer_reports.modify(
                 functools.partial(_with_part, seq_no=seq_no, data=data, last=not more,
