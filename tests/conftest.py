@@ -48,6 +48,8 @@ class RunningSystem:
     data_dir: Path
     banner: str
     output: list[str]  # every line it printed, the banner's and those after
+    files_port: int
+    ftp_port: int
 
     def station_url(self, station_id: str) -> str:
         return f"ws://127.0.0.1:{self.edge_port}/ocpp/{station_id}"
@@ -65,11 +67,18 @@ class RunningSystem:
         unless told)."""
         return await connect_url(self.nats_url, **self.identity(role) | options)
 
-    def cli(self, *arguments: str, input: str | None = None) -> subprocess.CompletedProcess:
+    def cli(self, *arguments: str, input: str | None = None,
+            environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """The command line, which finds the operator's identity in the data folder."""
         return subprocess.run([CHARGEBUS, "--nats-url", self.nats_url,
                                "--data-dir", str(self.data_dir), *arguments],
-                              capture_output=True, text=True, timeout=60, input=input)
+                              capture_output=True, text=True, timeout=60, input=input,
+                              env=os.environ | self.files_environment() | (environment or {}))
+
+    def files_environment(self) -> dict[str, str]:
+        """Where its file service is, for a command that hands out its URLs."""
+        return {"CHARGEBUS_FILES_HTTP_PORT": str(self.files_port),
+                "CHARGEBUS_FILES_FTP_PORT": str(self.ftp_port)}
 
     def children(self) -> list[int]:
         return descendants(self.process.pid)
@@ -88,10 +97,11 @@ def start_system(data_dir: Path, nats_port: int | None = None,
                  arguments: tuple[str, ...] = ()) -> RunningSystem:
     nats_url = f"nats://127.0.0.1:{nats_port or free_port()}"
     edge_port = edge_port or free_port()
-    metrics_port = free_port()
+    metrics_port, files_port, ftp_port = free_port(), free_port(), free_port()
     process = subprocess.Popen(
         [CHARGEBUS, "--nats-url", nats_url, "run", "--edge-port", str(edge_port),
-         "--metrics-port", str(metrics_port), "--data-dir", str(data_dir), *arguments],
+         "--metrics-port", str(metrics_port), "--files-port", str(files_port),
+         "--ftp-port", str(ftp_port), "--data-dir", str(data_dir), *arguments],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=os.environ | {"PYTHONUNBUFFERED": "1"} | (environment or {}),
     )
@@ -105,7 +115,7 @@ def start_system(data_dir: Path, nats_port: int | None = None,
         if line.startswith("  Ctrl-C stops everything"):
             _drain_in_background(process, lines)
             return RunningSystem(process, nats_url, edge_port, metrics_port, data_dir,
-                                 "".join(lines), lines)
+                                 "".join(lines), lines, files_port, ftp_port)
     process.kill()
     pytest.fail("chargebus run did not come up:\n" + "".join(lines))
 

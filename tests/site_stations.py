@@ -189,6 +189,8 @@ async def idle_station(system, version: OcppVersion, prefix: str, refuses: bool 
         await stations.stop()
 
 
-async def cli(system, *arguments: str, input: str | None = None):
+async def cli(system, *arguments: str, input: str | None = None,
+              environment: dict[str, str] | None = None):
     """The command line, off the loop: the stations in this process answer meanwhile."""
-    return await asyncio.to_thread(system.cli, *arguments, input=input)
+    return await asyncio.to_thread(system.cli, *arguments, input=input,
+                                   environment=environment)

@@ -10,13 +10,25 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from conftest import free_port
 from site_stations import IDLE, SiteStations, StationSpec, cli, idle_station
 from chargebus.domain import firmware, rollouts
 from chargebus.ocpp import OcppVersion
 from chargebus.state.records import FirmwareUpdate
 
 URL = "http://files.example.net/firmware/2.0.0.bin"
+IMAGE = "firmware-2.0.0.bin"
 BASE = datetime(2030, 5, 6, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def image(system, tmp_path_factory) -> str:
+    """A firmware image the file service holds: the stations really download it."""
+    path = tmp_path_factory.mktemp("image") / IMAGE
+    path.write_bytes(bytes(range(256)) * 64)
+    published = system.cli("files", "publish", str(path))
+    assert published.returncode == 0, published.stderr
+    return IMAGE
 
 
 def station(system, version: OcppVersion):
@@ -36,11 +48,11 @@ async def finished(system, station_id: str) -> dict:
 
 
 @pytest.mark.parametrize("version", list(OcppVersion))
-async def test_an_update_is_followed_to_the_version_the_station_boots_with(system, stores,
+async def test_an_update_is_followed_to_the_version_the_station_boots_with(system, image, stores,
                                                                           version):
     async with station(system, version) as held:
         station_id = held.state.station_id
-        sent = await cli(system, "firmware", "update", station_id, "--url", URL,
+        sent = await cli(system, "firmware", "update", station_id, "--image", image,
                          "--retries", "3", "--retry-interval", "60")
         assert sent.returncode == 0, sent.stderr
         latest = await finished(system, station_id)
@@ -55,20 +67,45 @@ async def test_an_update_is_followed_to_the_version_the_station_boots_with(syste
         assert "Done (Installed)" in shown.stdout and "-> 1.0.0+" in shown.stdout
 
 
-async def test_a_failed_download_is_its_outcome(system):
+async def test_a_failed_download_is_its_outcome(system, image):
     async with station(system, OcppVersion.V201) as held:
         held.state.firmware_fails = True
-        sent = await cli(system, "firmware", "update", held.state.station_id, "--url", URL)
+        sent = await cli(system, "firmware", "update", held.state.station_id, "--image", image)
         assert sent.returncode == 0, sent.stderr
         latest = await finished(system, held.state.station_id)
         assert latest["outcome"] == "DownloadFailed" and latest["firmware_after"] is None
 
 
-async def test_a_signed_update_goes_as_the_16_security_extension_says(system, tmp_path):
+async def test_an_unreachable_firmware_url_fails_the_download(system):
+    nowhere = f"http://127.0.0.1:{free_port()}/firmware.bin"  # nothing listens there
+    async with station(system, OcppVersion.V16) as held:
+        sent = await cli(system, "firmware", "update", held.state.station_id, "--url", nowhere)
+        assert sent.returncode == 0, sent.stderr
+        latest = await finished(system, held.state.station_id)
+        assert latest["outcome"] == "DownloadFailed"
+        assert [each["status"] for each in latest["statuses"]] == ["Downloading",
+                                                                    "DownloadFailed"]
+
+
+async def test_an_image_chargebus_does_not_hold_is_refused_in_one_line(system):
+    async with station(system, OcppVersion.V201) as held:
+        sent = await cli(system, "firmware", "update", held.state.station_id, "--image",
+                         "no-such-image.bin")
+        assert sent.returncode == 2
+        assert sent.stderr.strip().endswith("chargebus holds no firmware image "
+                                            "no-such-image.bin (chargebus files publish puts "
+                                            "one there)")
+        assert len(sent.stderr.strip().splitlines()) == 1
+    created = await cli(system, "firmware", "rollout", "create", "--image", "no-such.bin",
+                        "--model", "M")
+    assert created.returncode == 2 and "holds no firmware image" in created.stderr
+
+
+async def test_a_signed_update_goes_as_the_16_security_extension_says(system, image, tmp_path):
     certificate = tmp_path / "signing.pem"
     certificate.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
     async with station(system, OcppVersion.V16) as held:
-        sent = await cli(system, "firmware", "update", held.state.station_id, "--url", URL,
+        sent = await cli(system, "firmware", "update", held.state.station_id, "--image", image,
                          "--signature", "c2lnbmF0dXJl", "--signing-certificate",
                          str(certificate), "--json")
         assert sent.returncode == 0, sent.stderr
@@ -175,10 +212,10 @@ def states(record: dict) -> dict[str, int]:
     return tally
 
 
-async def test_a_rollout_updates_a_few_at_a_time_to_the_end(system):
+async def test_a_rollout_updates_a_few_at_a_time_to_the_end(system, image):
     async with fleet(system, 20, failing={2, 9, 15}) as stations:
         ids = ",".join(each.state.station_id for each in stations.stations)
-        created = await cli(system, "firmware", "rollout", "create", "--url", URL,
+        created = await cli(system, "firmware", "rollout", "create", "--image", image,
                             "--stations", ids, "--at-most", "4", "--pause-share", "1")
         assert created.returncode == 0, created.stderr
         rollout_id = created.stdout.split(":")[0]
@@ -197,10 +234,10 @@ async def test_a_rollout_updates_a_few_at_a_time_to_the_end(system):
             assert (station.state.firmware_version != "1.0.0") == installed
 
 
-async def test_a_rollout_pauses_past_its_share_of_failures_and_resumes(system):
+async def test_a_rollout_pauses_past_its_share_of_failures_and_resumes(system, image):
     async with fleet(system, 6, failing={1, 4}) as stations:
         ids = ",".join(each.state.station_id for each in stations.stations)
-        created = await cli(system, "firmware", "rollout", "create", "--url", URL,
+        created = await cli(system, "firmware", "rollout", "create", "--image", image,
                             "--stations", ids, "--at-most", "1", "--pause-share", "0.2")
         rollout_id = created.stdout.split(":")[0]
         samples: list[dict] = []
@@ -218,7 +255,7 @@ async def test_a_rollout_pauses_past_its_share_of_failures_and_resumes(system):
         assert states(done) == {"installed": 4, "failed": 2}
         # And with no failure allowed, the first one pauses it: cancelled, it sends no more.
         ids = ",".join(each.state.station_id for each in stations.stations[1:4])
-        created = await cli(system, "firmware", "rollout", "create", "--url", URL,
+        created = await cli(system, "firmware", "rollout", "create", "--image", image,
                             "--stations", ids, "--at-most", "1", "--pause-share", "0")
         rollout_id = created.stdout.split(":")[0]
         await rollout_when(system, rollout_id, lambda r: r["state"] == "paused", samples)

@@ -49,6 +49,11 @@ DISPLAY_MESSAGES_BUCKET = "display-messages"
 CUSTOMERS_BUCKET = "customers"
 # Sites: their topology, which site each station is in, the load manager's allocations.
 SITES_BUCKET = "sites"
+# The file service's grants (each the hash of the secret one URL carries), the files it
+# holds (firmware images, stations' uploads) and the stations' log and diagnostics requests.
+FILE_GRANTS_BUCKET = "file-grants"
+FILES_BUCKET = "files"
+STATION_LOGS_BUCKET = "station-logs"
 SESSION_STREAM = "SESSIONS"
 COMMAND_STREAM = "COMMANDS"
 COMMAND_SINK_CONSUMER = "command-sink"
@@ -56,6 +61,7 @@ TRANSACTION_CONSUMER = "transactions"
 SESSION_SINK_CONSUMER = "session-sink"
 
 METER_SINK_CONSUMER = "meter-sink"
+EVENT_SINK_CONSUMER = "event-sink"  # station notifications that are no meter data
 STATUS_CONSUMER = "registry-status"
 RESERVATION_CONSUMER = "reservations"
 DEVICE_MODEL_CONSUMER = "device-model"
@@ -64,6 +70,7 @@ LOAD_MANAGER_CONSUMER = "load-manager"
 FIRMWARE_CONSUMER = "firmware"
 DISPLAY_MESSAGES_CONSUMER = "display-messages"
 CUSTOMERS_CONSUMER = "customers"
+LOGS_CONSUMER = "logs"
 
 
 # The action comes before the station so that a consumer reads one action through one

@@ -80,6 +80,12 @@ BUCKETS = (
     # Personal data is kept no longer than an operator needs to hand it over.
     KeyValueConfig(bucket=subjects.CUSTOMERS_BUCKET, history=1, storage=StorageType.FILE,
                    ttl=30 * DAY),
+    # A grant outlives its URL by a while, so that a late station is told its URL
+    # expired rather than that it never was.
+    KeyValueConfig(bucket=subjects.FILE_GRANTS_BUCKET, history=1, storage=StorageType.FILE,
+                   ttl=30 * DAY),
+    KeyValueConfig(bucket=subjects.FILES_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.STATION_LOGS_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

@@ -7,8 +7,9 @@ from nats.errors import NoRespondersError
 from chargebus import __version__
 from chargebus.bus import queryreplies
 from chargebus.cli import (analytics, audit, calls, certificates, charging, credentials,
-                           customers, firmware, locallists, messages, monitors, operations,
-                           sessions, simulate, stations, tokens)
+                           customers, files, firmware, locallists, logs, messages, monitors,
+                           operations, sessions, simulate, stations, tokens)
+from chargebus.cli import events
 from chargebus.cli.common import CommandParser, print_json, whole_number, with_nats
 from chargebus.runtime.config import Settings, SettingsProblem, load_settings
 
@@ -41,14 +42,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--edge-port", type=PORT, help="port stations connect to (default 9000)")
     run.add_argument("--metrics-port", type=PORT, dest="edge_metrics_port",
                      help="port of the edge's Prometheus endpoint, 0 for none (default 9464)")
+    run.add_argument("--files-port", type=PORT, dest="files_http_port",
+                     help="the file service's HTTP(S) port (default 8180)")
+    run.add_argument("--ftp-port", type=PORT, dest="files_ftp_port",
+                     help="the file service's FTP port, 0 for none (default 2121)")
     run.add_argument("--log-level", type=str.upper,
                      choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                      help="of the supervisor and every service (default INFO)")
     run.set_defaults(command=_run)
 
-    for module in (tokens, stations, sessions, operations, charging, firmware, messages,
+    for module in (tokens, stations, sessions, operations, charging, firmware, files, logs,
+                   messages,
                    customers, monitors, audit, locallists, calls, certificates, analytics, simulate,
-                   credentials):
+                   credentials, events):
         module.register(commands)
 
     sql = commands.add_parser("sql", help="a read-only SQL query on the meter data")
@@ -58,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _overrides(arguments: argparse.Namespace) -> dict:
-    names = ("nats_url", "edge_host", "edge_port", "edge_metrics_port", "data_dir", "log_level")
+    names = ("nats_url", "edge_host", "edge_port", "edge_metrics_port", "files_http_port",
+             "files_ftp_port", "data_dir", "log_level")
     return {name: getattr(arguments, name) for name in names
             if getattr(arguments, name, None) is not None}
 

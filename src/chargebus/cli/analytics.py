@@ -3,7 +3,8 @@ import argparse
 import csv
 import io
 import sys
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import orjson
 from nats.errors import NoRespondersError
@@ -43,34 +44,50 @@ def register(commands) -> None:
 
 
 def _run(settings: Settings, arguments: argparse.Namespace) -> int:
-    until = getattr(arguments, "until", None) or utc_now()
+    given_until = getattr(arguments, "until", None)
+    until = given_until or utc_now()
     since = getattr(arguments, "since", None) or until - timedelta(days=7)
-    if since >= until:
-        print(f"chargebus analytics {arguments.query}: --since {since.isoformat()} is not "
-              f"before --until {until.isoformat()}"
-              + ("" if getattr(arguments, "until", None) else " (now)"), file=sys.stderr)
+    if refuses_window(f"analytics {arguments.query}", since, until, now=given_until is None):
         return 2
 
+    query: Callable[[Analytics], Awaitable[list[dict]]] = {
+        "energy": lambda analytics: analytics.energy(arguments.by, since, until),
+        "peak": lambda analytics: analytics.peak(since, until),
+        "sessions": lambda analytics: analytics.sessions(since, until, arguments.station),
+        "silent": lambda analytics: analytics.silent(arguments.minutes, until),
+        "series": lambda analytics: analytics.series(arguments.station, arguments.measurand,
+                                                     since, until),
+    }[arguments.query]
+    return show_rows(settings, f"analytics {arguments.query}", query, arguments.format)
+
+
+def refuses_window(command: str, since: datetime, until: datetime, now: bool) -> bool:
+    """True, having said so in one line, where the window is empty; ``now``: ``until``
+    is the default, the present."""
+    if since < until:
+        return False
+    print(f"chargebus {command}: --since {since.isoformat()} is not before --until "
+          f"{until.isoformat()}" + (" (now)" if now else ""), file=sys.stderr)
+    return True
+
+
+def show_rows(settings: Settings, command: str,
+              query: Callable[[Analytics], Awaitable[list[dict]]], output: str) -> int:
+    """Prints the rows the sink answers ``query`` with, as ``output`` says; 1 with one
+    line where it failed the query or did not answer."""
     async def ask(nc) -> int:
         # A reply comes at the latest when ClickHouse stops the query at its time limit.
         analytics = Analytics.over_nats(nc, timeout=settings.query_timeout_seconds + 30)
         try:
-            rows = await {
-                "energy": lambda: analytics.energy(arguments.by, since, until),
-                "peak": lambda: analytics.peak(since, until),
-                "sessions": lambda: analytics.sessions(since, until, arguments.station),
-                "silent": lambda: analytics.silent(arguments.minutes, until),
-                "series": lambda: analytics.series(arguments.station, arguments.measurand,
-                                                   since, until),
-            }[arguments.query]()
+            rows = await query(analytics)
         except QueryFailed as error:
-            print(f"chargebus analytics {arguments.query}: {error}", file=sys.stderr)
+            print(f"chargebus {command}: {error}", file=sys.stderr)
             return 1
         except (TimeoutError, NoRespondersError):
-            print("chargebus analytics: no answer from the sink (is chargebus running?)",
+            print(f"chargebus {command}: no answer from the sink (is chargebus running?)",
                   file=sys.stderr)
             return 1
-        sys.stdout.write(render(rows, arguments.format))
+        sys.stdout.write(render(rows, output))
         return 0
 
     return with_nats(settings, ask)

@@ -15,7 +15,8 @@ from chargebus.cli.common import (print_json, problem_of, sender, station_id, ti
                                   whole_number, with_stores)
 from chargebus.cli.operations import operation_command
 from chargebus.domain import firmware, rollouts
-from chargebus.domain.operations import UpdateFirmware
+from chargebus.domain.operations import Operation, UpdateFirmware
+from chargebus.files import grants
 from chargebus.ocpp.clock import utc_now
 from chargebus.runtime.config import Settings
 from chargebus.state.records import FirmwareUpdate, StationFirmware
@@ -25,6 +26,8 @@ from chargebus.state.stores import Stores
 SCHEMES = ("http", "https", "ftp", "ftps")
 DEFAULT_AT_MOST = 10
 DEFAULT_PAUSE_SHARE = 0.1
+# The location of an update from an image chargebus holds, until its URL is made.
+FILE_SERVICE = "chargebus-files:"
 
 
 def register(commands) -> None:
@@ -32,8 +35,12 @@ def register(commands) -> None:
         "firmware", help="update stations' firmware and follow the updates"
     ).add_subparsers(title="firmware")
     update = operation_command(group, "update", "update a station's firmware")
-    update.add_argument("--url", type=firmware_url, required=True,
+    source = update.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", type=firmware_url,
                         help="where the station downloads the firmware (http, https, ftp)")
+    source.add_argument("--image", type=image_name,
+                        help="a firmware image chargebus holds (chargebus files publish): "
+                             "the station gets a URL of its own")
     update.add_argument("--retrieve-at", type=timestamp,
                         help="RFC 3339: not before this (default now)")
     update.add_argument("--install-at", type=timestamp,
@@ -43,7 +50,7 @@ def register(commands) -> None:
     update.add_argument("--signature", help="the firmware's signature, base64")
     update.add_argument("--signing-certificate", type=Path,
                         help="PEM file of the certificate that signed it")
-    update.set_defaults(build=_update)
+    update.set_defaults(build=_update, prepare=_image_url)
 
     status = group.add_parser("status", help="the stations' firmware updates")
     status.add_argument("station_id", type=station_id, nargs="?",
@@ -56,7 +63,10 @@ def register(commands) -> None:
         "rollout", help="update a group of stations, a few at a time"
     ).add_subparsers(title="rollout")
     create = rollout.add_parser("create", help="start a roll-out")
-    create.add_argument("--url", type=firmware_url, required=True)
+    source = create.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", type=firmware_url)
+    source.add_argument("--image", type=image_name,
+                        help="a firmware image chargebus holds: a URL of its own per station")
     chosen = create.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--model", help="every station of this model")
     chosen.add_argument("--from-firmware", help="every station on this firmware version")
@@ -102,6 +112,24 @@ def firmware_url(text: str) -> str:
     return text
 
 
+def image_name(text: str) -> str:
+    try:
+        return grants.check_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+async def _image_url(nc, settings: Settings, operation: Operation,
+                     arguments: argparse.Namespace) -> Operation:
+    """The image's URL for this station: a download grant of its own."""
+    if arguments.image is None:
+        return operation
+    location = await grants.image_url(Stores(nc.jetstream()), settings, arguments.image,
+                                      station_id=arguments.station_id, issued_by=sender(),
+                                      now=utc_now())
+    return operation.model_copy(update={"location": location})
+
+
 def _update(arguments: argparse.Namespace) -> UpdateFirmware:
     certificate = None
     if arguments.signing_certificate is not None:
@@ -109,7 +137,7 @@ def _update(arguments: argparse.Namespace) -> UpdateFirmware:
             certificate = arguments.signing_certificate.read_text()
         except (OSError, UnicodeDecodeError) as error:
             raise ValueError(f"cannot read {arguments.signing_certificate}: {error}") from None
-    return UpdateFirmware(location=arguments.url,
+    return UpdateFirmware(location=arguments.url or FILE_SERVICE,
                           retrieve_at=arguments.retrieve_at or utc_now(),
                           install_at=arguments.install_at, retries=arguments.retries,
                           retry_interval=arguments.retry_interval,
@@ -125,6 +153,12 @@ def _create_rollout(settings: Settings, arguments: argparse.Namespace) -> int:
         return 2
 
     async def create(stores: Stores, nc) -> int:
+        if arguments.image and await stores.files.get(
+                grants.image_file_id(arguments.image)) is None:
+            print(f"chargebus firmware rollout create: chargebus holds no firmware image "
+                  f"{arguments.image} (chargebus files publish puts one there)",
+                  file=sys.stderr)
+            return 2
         if arguments.stations:
             chosen = list(dict.fromkeys(arguments.stations))
         else:
@@ -138,6 +172,7 @@ def _create_rollout(settings: Settings, arguments: argparse.Namespace) -> int:
             return 1
         record = rollouts.Rollout(
             rollout_id=f"R-{uuid.uuid4().hex[:8]}", location=signed.location,
+            image=arguments.image,
             retries=signed.retries, retry_interval=signed.retry_interval,
             signature=signed.signature, signing_certificate=signed.signing_certificate,
             at_most=arguments.at_most, pause_share=arguments.pause_share,

@@ -229,6 +229,14 @@ def _perform(settings: Settings, arguments: argparse.Namespace) -> int:
         return 2
 
     async def run(nc) -> int:
+        nonlocal operation
+        prepare = getattr(arguments, "prepare", None)
+        if prepare is not None:  # what only NATS can tell: a URL of the file service
+            try:
+                operation = await prepare(nc, settings, operation, arguments)
+            except ValueError as error:
+                print(f"{arguments.prog}: {problem_of(error)}", file=sys.stderr)
+                return 2
         performed = await perform(nc, arguments.station_id, operation, sender=sender(),
                                   timeout=arguments.timeout, force=arguments.force)
         waits = isinstance(operation, StartCharging) and performed.taken and arguments.wait

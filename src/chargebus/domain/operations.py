@@ -251,6 +251,29 @@ class UpdateFirmware(Operation):
         return self
 
 
+class LogType(str, enum.Enum):
+    """What a station is asked to upload: its diagnostics (1.6 GetDiagnostics, 2.x and
+    the 1.6 security extension's GetLog DiagnosticsLog) or its security log."""
+
+    DIAGNOSTICS = "Diagnostics"
+    SECURITY = "Security"
+
+
+class RequestLog(Operation):
+    """Upload a log to ``location`` (the file service's URL, or the operator's own),
+    the entries from ``since`` to ``until`` where given. The station reports the
+    upload's progress (DiagnosticsStatusNotification, LogStatusNotification)."""
+
+    NAME: ClassVar[str] = "logs-request"
+    log_type: LogType = LogType.DIAGNOSTICS
+    location: str = Field(min_length=1, max_length=512)
+    since: datetime | None = None
+    until: datetime | None = None
+    retries: int | None = Field(default=None, ge=0)
+    retry_interval: int | None = Field(default=None, ge=0)
+    request_id: int | None = Field(default=None, ge=0)  # perform gives one when None
+
+
 class DisplayMessage(BaseModel, frozen=True):
     """A message a 2.x station shows. ``priority``, ``state`` and ``format`` are the
     version's words (2.1 adds QRCODE, Suspended, Discharging); each version's schema
@@ -388,6 +411,7 @@ class OperationResult(BaseModel):
     schedule: CompositeSchedule | None = None  # a GetCompositeSchedule's answer
     monitors: list[MonitorResult] = []  # a SetVariableMonitoring's answer
     cleared: list[int] = []  # the monitors a ClearVariableMonitoring removed
+    filename: str | None = None  # the file a log request's upload will be
 
 
 class NotInVersion(Exception):

@@ -45,6 +45,7 @@ class RolloutStation(BaseModel):
 class Rollout(BaseModel):
     rollout_id: str
     location: str
+    image: str | None = None  # a firmware image chargebus holds: a URL per station
     retries: int | None = None
     retry_interval: int | None = None
     signature: str | None = None

@@ -1,5 +1,5 @@
-"""Analytics over the meter data, the same SQL on chdb and on a ClickHouse server
-(18.16 included).
+"""Analytics over the meter data and the station events (chargebus.meter.eventqueries),
+the same SQL on chdb and on a ClickHouse server (18.16 included).
 
     rows = await Analytics.over_nats(nc).energy(by="site", since=..., until=...)
 
@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from chargebus.bus import queryreplies
 from chargebus.meter.clickhouse.migrations import (ENERGY_1D, ENERGY_15M, LAST_SAMPLE, POWER_15M,
                                                    SAMPLES, SESSIONS)
+from chargebus.meter.eventqueries import events_sql, failed_updates_sql, faults_sql
 
 
 def _text(value: str) -> str:
@@ -145,3 +146,15 @@ class Analytics:
     async def series(self, station: str, measurand: str, since: datetime,
                      until: datetime) -> list[dict]:
         return await self._ask(series_sql(station, measurand, since, until))
+
+    async def events(self, station: str | None, actions: list[str], event_type: str | None,
+                     since: datetime | None, until: datetime | None, limit: int,
+                     payload: bool = False) -> list[dict]:
+        return await self._ask(events_sql(station, actions, event_type, since, until, limit,
+                                          payload))
+
+    async def faults(self, hours: int, at: datetime) -> list[dict]:
+        return await self._ask(faults_sql(at - timedelta(hours=hours)))
+
+    async def failed_updates(self, days: int, at: datetime) -> list[dict]:
+        return await self._ask(failed_updates_sql(at - timedelta(days=days)))

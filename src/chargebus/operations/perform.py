@@ -17,12 +17,13 @@ from chargebus.domain.operations import (CancelReservation, CustomerInformation,
                                          GetChargingProfiles,
                                          GetDisplayMessages, NotInVersion,
                                          Operation, OperationResult, ReadDeviceModel,
-                                         ReadMonitors,
+                                         ReadMonitors, RequestLog,
                                          ReserveNow, StartCharging, UpdateFirmware)
 from chargebus.ocpp import OcppVersion, codec
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import operations_of
-from chargebus.operations import audit, charging, configuration, firmware, messages
+from chargebus.operations import (audit, charging, configuration, firmware, messages,
+                                  stationlogs)
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_present
 from chargebus.state.records import RemoteStart, Reservation
 from chargebus.state.stores import Stores, active_key, remote_start_key, token_key
@@ -81,7 +82,7 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         if refusal is not None:
             return await ended(Outcome.REFUSED, refusal, version)
     if (isinstance(operation, ReadDeviceModel | GetChargingProfiles | UpdateFirmware
-                   | GetDisplayMessages | CustomerInformation | ReadMonitors)
+                   | GetDisplayMessages | CustomerInformation | ReadMonitors | RequestLog)
             and operation.request_id is None):
         operation = operation.model_copy(update={"request_id": await stores.next_operation_id()})
     convert = operations_of(version)
@@ -107,6 +108,8 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
         await charging.fetching(stores, station_id, operation)
     if isinstance(operation, UpdateFirmware):
         await firmware.requested(stores, station_id, operation, sender)
+    if isinstance(operation, RequestLog):
+        await stationlogs.requested(stores, station_id, operation, action, sender)
     if isinstance(operation, GetDisplayMessages):
         await messages.fetching(stores, station_id, operation)
     if isinstance(operation, CustomerInformation):
@@ -140,10 +143,14 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
                 station_id)
     if reply.outcome is not Outcome.RESULT and isinstance(operation, UpdateFirmware):
         await firmware.answered(stores, station_id, operation, reply.outcome.value)
+    if reply.outcome is not Outcome.RESULT and isinstance(operation, RequestLog):
+        await stationlogs.answered(stores, station_id, operation, reply.outcome.value)
     if reply.outcome is Outcome.RESULT:
         result = convert.result(operation, reply.body)
         if isinstance(operation, UpdateFirmware):
             await firmware.answered(stores, station_id, operation, result.status)
+        if isinstance(operation, RequestLog):
+            await stationlogs.answered(stores, station_id, operation, result.status, result)
         await configuration.record(stores, station_id, operation, result)
         await charging.record(stores, station_id, version, operation, result, sender)
         await messages.record(stores, station_id, operation, result, sender)

@@ -19,6 +19,7 @@ ENV_PREFIX = "CHARGEBUS_"
 NODE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # pydantic-settings names the field of a collection whose variable is not JSON only so.
 _FIELD_OF_SETTINGS_ERROR = re.compile(r'field "(\w+)"')
+_PORT_RANGE = re.compile(r"(\d{1,5})-(\d{1,5})")
 
 
 class Settings(BaseSettings):
@@ -148,6 +149,25 @@ class Settings(BaseSettings):
     # updates end, and at least this often.
     rollout_period_seconds: float = Field(10.0, gt=0)
 
+    # The file service (chargebus.services.files): firmware images to stations, and their
+    # diagnostics and logs from them, over HTTP(S) and FTP, each URL opening one grant
+    # (chargebus.files.grants). The public URLs are what stations are told, where a proxy
+    # or NAT stands between (default: the host and port it listens on).
+    files_host: str = "127.0.0.1"
+    files_http_port: int = Field(8180, ge=0, le=65535)
+    files_ftp_port: int = Field(2121, ge=0, le=65535)  # 0: no FTP
+    files_public_url: str | None = None
+    files_ftp_public_host: str | None = None
+    # HTTPS with this certificate and key (PEM) where both are given.
+    files_tls_certificate: FilePath | None = None
+    files_tls_key: FilePath | None = None
+    # FTP passive data connections take ports from this range ("first-last"; empty: any).
+    files_ftp_passive_ports: str = ""
+    # What a station may upload for one request, and how long its URL stays open.
+    files_max_upload_bytes: int = Field(100 << 20, gt=0)
+    files_upload_minutes: float = Field(60.0, gt=0)
+    files_download_minutes: float = Field(24 * 60.0, gt=0)
+
     # Station certificates (chargebus.security.certificates). chargebus signs stations' CSRs with
     # its own CA: made on first start in <data_dir>/ca unless the operator gives its
     # certificate and key; or, external, hands them to an integration on cb.ca.sign.
@@ -211,6 +231,13 @@ class Settings(BaseSettings):
         if (self.ca_certificate is None) != (self.ca_key is None):
             raise ValueError(f"{variable('ca_certificate')} and {variable('ca_key')} go "
                              "together: the CA's certificate and its private key")
+        if bool(self.files_tls_certificate) != bool(self.files_tls_key):
+            raise ValueError(f"{variable('files_tls_certificate')} and "
+                             f"{variable('files_tls_key')} go together")
+        if self.files_ftp_passive_ports and not _PORT_RANGE.fullmatch(
+                self.files_ftp_passive_ports):
+            raise ValueError(f"{variable('files_ftp_passive_ports')} is first-last, "
+                             f"such as 30000-30099")
         if bool(self.nats_tls_certificate) != bool(self.nats_tls_key):
             raise ValueError(f"{variable('nats_tls_certificate')} and {variable('nats_tls_key')} "
                              "go together")
@@ -242,6 +269,28 @@ class Settings(BaseSettings):
         """Where stations connect, up to their id: wss where the edge runs TLS."""
         scheme = "wss" if self.edge_security_profile >= 2 else "ws"
         return f"{scheme}://{self.edge_host}:{self.edge_port}{self.edge_path_prefix}"
+
+    @property
+    def files_url(self) -> str:
+        """The file service's HTTP(S) root as stations reach it, ending in /."""
+        if self.files_public_url:
+            return self.files_public_url.rstrip("/") + "/"
+        scheme = "https" if self.files_tls_certificate else "http"
+        return f"{scheme}://{self.files_host}:{self.files_http_port}/"
+
+    @property
+    def files_ftp_address(self) -> tuple[str, int]:
+        """The FTP server's host and port as stations reach it."""
+        return self.files_ftp_public_host or self.files_host, self.files_ftp_port
+
+    @property
+    def files_passive_ports(self) -> range | None:
+        found = _PORT_RANGE.fullmatch(self.files_ftp_passive_ports)
+        return range(int(found[1]), int(found[2]) + 1) if found else None
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
 
     @property
     def chdb_path(self) -> Path:

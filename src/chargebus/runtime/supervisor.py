@@ -1,14 +1,14 @@
 """``chargebus run``: the whole system on one machine, as child processes.
 
-nats-server (JetStream, bound to 127.0.0.1), one edge, one worker process and the meter
-sink on chdb. Each child signs in to NATS with an identity of its own, whose seed the
-first start makes under <data_dir>/credentials (chargebus.security.credentials); the supervisor,
-as the operator, creates the streams and buckets before it starts the services, which
-may not. Children die with this process (PR_SET_PDEATHSIG) and are stopped in
-order on SIGINT or SIGTERM: edge first, so that nothing is left half-answered, NATS last.
-A child that dies on its own is started again. Nothing starts while a port the system
-needs is taken: a second system on one machine would otherwise find the first one's
-nats-server and join it.
+nats-server (JetStream, bound to 127.0.0.1), one edge, one worker process, the meter
+sink on chdb and the file service. Each child signs in to NATS with an identity of its
+own, whose seed the first start makes under <data_dir>/credentials
+(chargebus.security.credentials); the supervisor, as the operator, creates the streams
+and buckets before it starts the services, which may not. Children die with this
+process (PR_SET_PDEATHSIG) and are stopped in order on SIGINT or SIGTERM: edge first,
+so that nothing is left half-answered, NATS last. A child that dies on its own is
+started again. Nothing starts while a port the system needs is taken: a second system
+on one machine would otherwise find the first one's nats-server and join it.
 """
 import asyncio
 import ctypes
@@ -36,7 +36,7 @@ from chargebus.security.permissions import Role
 
 log = logging.getLogger("chargebus.run")
 
-SERVICES = ("edge", "workers", "sink")
+SERVICES = ("edge", "workers", "sink", "files")
 STOP_GRACE_SECONDS = 8.0
 START_TIMEOUT_SECONDS = 60.0
 RESTART_DELAY_SECONDS = 1.0
@@ -82,7 +82,8 @@ class EmbeddedSystem:
             port, settings.nats_store_dir.resolve(), data / "nats-server.log",
             self._credentials / credentials.AUTHORIZATION_FILE, data / PID_FILE), environment)
         identities = {"edge": Identity(Role.EDGE, settings.edge_node_id),
-                      "workers": Identity(Role.WORKERS), "sink": Identity(Role.SINK)}
+                      "workers": Identity(Role.WORKERS), "sink": Identity(Role.SINK),
+                      "files": Identity(Role.FILES)}
         self.services = [
             Child(name, [sys.executable, "-m", f"chargebus.services.{name}"], environment | {
                 variable("nats_credentials"): str(identities[name].seed_file(self._credentials))})
@@ -133,6 +134,9 @@ class EmbeddedSystem:
                   ("the edge", s.edge_host, s.edge_port)]
         if s.edge_metrics_port:
             needed.append(("the edge's metrics", s.edge_metrics_host, s.edge_metrics_port))
+        needed.append(("the file service", s.files_host, s.files_http_port))
+        if s.files_ftp_port:
+            needed.append(("the file service's FTP", s.files_host, s.files_ftp_port))
         return [f"{what}'s port {host}:{port} is taken ({problem})"
                 for what, host, port in needed
                 if (problem := _cannot_listen(host, port)) is not None]
@@ -186,6 +190,7 @@ class EmbeddedSystem:
         print(f"chargebus is running.\n"
               f"  Stations connect to {s.stations_url}<stationId>"
               f"  (subprotocols {', '.join(s.edge_subprotocols)})\n"
+              f"  Files: {s.files_url}  FTP port {s.files_ftp_port or 'off'}\n"
               f"  NATS: {s.nats_url}   data: {s.data_dir.resolve()}\n"
               f"  Ctrl-C stops everything.", flush=True)
 

@@ -12,8 +12,11 @@ Who may do what:
     workers    answer the station calls, run their consumers of recorded calls, write
                the state buckets, send calls to stations (and record those no edge
                took), ask the CA to sign
-    sink       its consumers of meter calls, sessions and the audit trail, answers
+    sink       its consumers of meter calls, station events, sessions and the audit
+               trail, answers
                read-only SQL
+    files      the file service: reads the grants its URLs open, records the files it
+               receives
 
 A durable consumer is its service's alone: no other identity may pull from it or
 acknowledge its messages.
@@ -31,13 +34,16 @@ from chargebus.bus.topology import STREAM_NAMES
 from chargebus.domain.firmware import STATUS_ACTIONS as FIRMWARE_STATUS_ACTIONS
 from chargebus.domain.loadmanagement import EVENT_ACTIONS as LOAD_MANAGER_ACTIONS
 from chargebus.domain.sessions import TRANSACTION_ACTIONS
+from chargebus.domain.stationlogs import STATUS_ACTIONS as LOG_STATUS_ACTIONS
 from chargebus.meter.calls import meter_action_names
+from chargebus.meter.stationevents import event_action_names
 
 
 class Role(str, Enum):
     OPERATOR = "operator"
     WORKERS = "workers"
     SINK = "sink"
+    FILES = "files"
     EDGE = "edge"
     CA = "ca"
     DATA_TRANSFER = "data-transfer"
@@ -86,9 +92,13 @@ _WORKER_CONSUMERS = (subjects.STATUS_CONSUMER, subjects.RESERVATION_CONSUMER,
     subjects.action_consumer(subjects.LOAD_MANAGER_CONSUMER, action)
     for action in LOAD_MANAGER_ACTIONS), *(
     subjects.action_consumer(subjects.FIRMWARE_CONSUMER, action)
-    for action in FIRMWARE_STATUS_ACTIONS))
-_SINK_CONSUMERS = tuple(subjects.action_consumer(subjects.METER_SINK_CONSUMER, action)
-                        for action in meter_action_names())
+    for action in FIRMWARE_STATUS_ACTIONS), *(
+    subjects.action_consumer(subjects.LOGS_CONSUMER, action)
+    for action in LOG_STATUS_ACTIONS))
+_SINK_CONSUMERS = (*(subjects.action_consumer(subjects.METER_SINK_CONSUMER, action)
+                     for action in meter_action_names()),
+                   *(subjects.action_consumer(subjects.EVENT_SINK_CONSUMER, action)
+                     for action in event_action_names()))
 
 
 def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Permissions:
@@ -110,6 +120,9 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_kv_write(subjects.CHARGING_PROFILES_BUCKET), *_kv_write(subjects.SITES_BUCKET),
                 *_kv_write(subjects.FIRMWARE_BUCKET), *_kv_write(subjects.ROLLOUTS_BUCKET),
                 *_kv_write(subjects.DISPLAY_MESSAGES_BUCKET), *_kv_write(subjects.CUSTOMERS_BUCKET),
+                *_kv_write(subjects.STATION_LOGS_BUCKET),
+                # A roll-out of an image chargebus holds: a URL of its own per station.
+                *_kv_write(subjects.FILE_GRANTS_BUCKET), *_kv_read(subjects.FILES_BUCKET),
                 *_kv_read(subjects.PRESENCE_BUCKET),
                 # A station's certificate is signed only where its edge proved its id:
                 # the workers ask that edge which security profile it runs.
@@ -123,6 +136,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 subjects.dead_letter(subjects.FIRMWARE_CONSUMER),
                 subjects.dead_letter(subjects.DISPLAY_MESSAGES_CONSUMER),
                 subjects.dead_letter(subjects.CUSTOMERS_CONSUMER),
+                subjects.dead_letter(subjects.LOGS_CONSUMER),
                 subjects.dead_letter(subjects.TRANSACTION_CONSUMER),
                 subjects.all_station_commands(), subjects.command_records(),
                 subjects.certificate_signing()),
@@ -137,10 +151,16 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_kv_read(subjects.TRANSACTIONS_BUCKET),
                 *_kv_read(subjects.ADMISSION_BUCKET),  # the stations' sites
                 subjects.dead_letter(subjects.METER_SINK_CONSUMER),
+                subjects.dead_letter(subjects.EVENT_SINK_CONSUMER),
                 subjects.dead_letter(subjects.SESSION_SINK_CONSUMER),
                 subjects.dead_letter(subjects.COMMAND_SINK_CONSUMER)),
             subscribe=(inbox, subjects.sink_query()),
             responses=-1)
+    if role is Role.FILES:
+        return Permissions(
+            publish=(*_TOPOLOGY_CHECK, subjects.service_ready(role.value),
+                     *_kv_read(subjects.FILE_GRANTS_BUCKET), *_kv_write(subjects.FILES_BUCKET)),
+            subscribe=(inbox,))
     if role is Role.EDGE:
         if node_id is None:
             raise ValueError("an edge's permissions need its node id")

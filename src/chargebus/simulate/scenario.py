@@ -11,10 +11,11 @@ A version module (``v16``, ``v2x``) provides, for a StationState:
 """
 import time
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from chargebus.ocpp import OcppVersion
+from chargebus.simulate import transfers
 from chargebus.simulate.charging import Car, SmartCharging
 
 Call = tuple[str, dict]
@@ -63,8 +64,18 @@ class StationState:
     # 2.x: the messages it shows, by id, as SetDisplayMessage gave them.
     display_messages: dict = field(default_factory=dict)
     firmware_version: str = "1.0.0"
-    # Its next firmware download fails (DownloadFailed), as from a URL it cannot reach.
+    # Its firmware downloads fail (DownloadFailed): it asks for a broken URL, as through
+    # a proxy that mangles them (chargebus.simulate.transfers.broken).
     firmware_fails: bool = False
+    # Files to fetch or send (chargebus.simulate.transfers), which the station starts
+    # once it has answered the call that asked for them.
+    transfers: deque = field(default_factory=deque)
+    # Its diagnostics file's size, and whether it uploads by HTTP POST (a form) rather
+    # than PUT.
+    upload_bytes: int = 2048
+    upload_by_post: bool = False
+    # Seconds it waits before a transfer, as a busy station does.
+    transfer_delay: float = 0.0
     # Its charging profiles, transaction and car (chargebus.simulate.charging).
     charging: SmartCharging = field(default_factory=lambda: SmartCharging(
         voltage=VOLTS, car=Car(phases=1, max_current=CHARGING_WATTS / VOLTS)))
@@ -81,13 +92,31 @@ class StationState:
         return self.energy_wh
 
 
-def firmware_statuses(state: "StationState", signed: bool) -> list[str]:
-    """What a station reports as it updates its firmware: to the end, or to a failed
-    download."""
-    if state.firmware_fails:
-        return ["Downloading", "DownloadFailed"]
-    return ["Downloading", "Downloaded", *(["SignatureVerified"] if signed else []),
-            "Installing", "Installed"]
+def firmware_statuses(downloaded: bool, signed: bool) -> list[str]:
+    """What a station reports after its download: to the end, or its failure."""
+    if not downloaded:
+        return ["DownloadFailed"]
+    return ["Downloaded", *(["SignatureVerified"] if signed else []), "Installing",
+            "Installed"]
+
+
+def firmware_download(state: "StationState", location: str,
+                      reported: Callable[[bool], list[tuple[str, dict]]]) -> None:
+    """Fetch the firmware at ``location``, then report what ``reported`` says."""
+    url = transfers.broken(location) if state.firmware_fails else location
+    state.transfers.append(transfers.Transfer("download", url, reported,
+                                              delay=state.transfer_delay))
+
+
+def log_upload(state: "StationState", location: str, name: str,
+               reported: Callable[[bool], list[tuple[str, dict]]]) -> None:
+    """Upload a log file named ``name`` to ``location``, then report."""
+    lines = (f"{state.station_id} {now()} diagnostics line {number}\n"
+             for number in range(state.upload_bytes // 48 + 1))
+    content = "".join(lines).encode()[:state.upload_bytes]
+    state.transfers.append(transfers.Transfer("upload", location, reported, name=name,
+                                              content=content, by_post=state.upload_by_post,
+                                              delay=state.transfer_delay))
 
 
 def token_of(index: int) -> str:
@@ -113,3 +142,15 @@ class _Clock:
 
 
 now = _Clock().now
+
+
+def log_request(state: "StationState", payload: dict) -> dict:
+    """GetLog (2.x, and the 1.6 security extension): it names its file and uploads it,
+    reporting by LogStatusNotification with the request's id."""
+    name = f"{payload['logType'].lower()}-{state.station_id}.log"
+    request = {"requestId": payload["requestId"]}
+    state.triggered.append(("LogStatusNotification", {"status": "Uploading"} | request))
+    log_upload(state, payload["log"]["remoteLocation"], name, lambda uploaded: [(
+        "LogStatusNotification", {"status": "Uploaded" if uploaded else "UploadFailure"}
+        | request)])
+    return {"status": "Accepted", "filename": name}

@@ -11,7 +11,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.closeframes import answer_close
-from chargebus.simulate import v2x, v16
+from chargebus.simulate import transfers, v2x, v16
 from chargebus.simulate.scenario import Refusal, Script, StationState
 from chargebus.simulate.tally import Tally
 
@@ -41,7 +41,7 @@ class StationRunner(Protocol):
 
 class Station:
     __slots__ = ("runner", "tally", "state", "dialect", "url", "transport", "pending",
-                 "script", "last_answer", "booted", "dropping", "timer")
+                 "script", "last_answer", "booted", "dropping", "timer", "transferring")
 
     def __init__(self, runner: StationRunner, tally: Tally, state: StationState, url: str):
         self.runner = runner
@@ -57,6 +57,7 @@ class Station:
         self.booted = False
         self.dropping = False  # the runner closed the socket on purpose
         self.timer: asyncio.TimerHandle | None = None  # a scheduled send
+        self.transferring: set[asyncio.Task] = set()
 
     @property
     def version(self) -> OcppVersion:
@@ -139,8 +140,23 @@ class Station:
             tally.stats.csms_calls[(action, "answered")] += 1
         assert self.transport is not None  # the call came on it
         self.transport.send(WSMsgType.TEXT, orjson.dumps(frame))
+        while self.state.transfers:
+            task = asyncio.create_task(self._transfer(self.state.transfers.popleft()))
+            # Held until it ends: asyncio keeps only a weak reference to a task.
+            self.transferring.add(task)
+            task.add_done_callback(self.transferring.discard)
+        self._send_triggered()
+
+    def _send_triggered(self) -> None:
         if self.state.triggered and self.pending is None and not self.runner.scripted(self):
             self.send_next()
+
+    async def _transfer(self, transfer: transfers.Transfer) -> None:
+        """A file fetched or sent, then reported; while it goes, the station goes on."""
+        went_through = await transfers.run(transfer)
+        self.state.triggered.extend(transfer.reported(went_through))
+        if self.transport is not None:
+            self._send_triggered()
 
     def timed_out(self) -> None:
         assert self.pending is not None  # the timeout of the call in flight

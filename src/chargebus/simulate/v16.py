@@ -5,7 +5,8 @@ from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.v16.profiles import composite_payload, profile_of, purpose_of
 from chargebus.ocpp.versions import known_actions
 from chargebus.simulate.scenario import (VOLTS, Refusal, Result, Script, StationState,
-                                         firmware_statuses, now)
+                                         firmware_download, firmware_statuses, log_request,
+                                         log_upload, now)
 
 CONNECTOR = 1
 
@@ -196,27 +197,41 @@ def _composite_schedule(state: StationState, payload: dict) -> dict:
 
 
 def _update_firmware(state: StationState, payload: dict) -> dict:
-    """Taken: its progress reported, and once installed, a boot with the new version
-    (as after the reboot that installs it)."""
-    _firmware_progress(state, "FirmwareStatusNotification", None, signed=False)
+    """Taken: it downloads the firmware, reports its progress, and once installed boots
+    with the new version (as after the reboot that installs it)."""
+    _firmware_progress(state, payload["location"], "FirmwareStatusNotification", None,
+                       signed=False)
     return {}
 
 
 def _signed_update_firmware(state: StationState, payload: dict) -> dict:
-    _firmware_progress(state, "SignedFirmwareStatusNotification", payload["requestId"],
-                       signed=True)
+    _firmware_progress(state, payload["firmware"]["location"],
+                       "SignedFirmwareStatusNotification", payload["requestId"], signed=True)
     return {"status": "Accepted"}
 
 
-def _firmware_progress(state: StationState, action: str, request_id: int | None,
-                       signed: bool) -> None:
-    statuses = firmware_statuses(state, signed)
-    for status in statuses:
-        state.triggered.append((action, {"status": status} | (
-            {"requestId": request_id} if request_id is not None else {})))
-    if statuses[-1] == "Installed":
-        state.firmware_version = f"{state.firmware_version}+{len(statuses)}"
-        state.triggered.append(("BootNotification", boot(state)))
+def _firmware_progress(state: StationState, location: str, action: str,
+                       request_id: int | None, signed: bool) -> None:
+    named = {"requestId": request_id} if request_id is not None else {}
+    state.triggered.append((action, {"status": "Downloading"} | named))
+
+    def reported(downloaded: bool) -> list[tuple[str, dict]]:
+        statuses = firmware_statuses(downloaded, signed)
+        calls = [(action, {"status": status} | named) for status in statuses]
+        if statuses[-1] == "Installed":
+            state.firmware_version = f"{state.firmware_version}+{len(statuses) + 1}"
+            calls.append(("BootNotification", boot(state)))
+        return calls
+    firmware_download(state, location, reported)
+
+
+def _get_diagnostics(state: StationState, payload: dict) -> dict:
+    """It names its file, and uploads it to the location (by FTP or HTTP)."""
+    name = f"diagnostics-{state.station_id}.log"
+    state.triggered.append(("DiagnosticsStatusNotification", {"status": "Uploading"}))
+    log_upload(state, payload["location"], name, lambda uploaded: [(
+        "DiagnosticsStatusNotification", {"status": "Uploaded" if uploaded else "UploadFailed"})])
+    return {"fileName": name}
 
 
 def _send_local_list(state: StationState, payload: dict) -> dict:
@@ -243,9 +258,10 @@ _ANSWERS = {
     "GetCompositeSchedule": _composite_schedule,
     "ReserveNow": _reserve,
     "CancelReservation": _cancel_reservation,
-    "GetDiagnostics": lambda state, payload: {},
     "UpdateFirmware": _update_firmware,
     "SignedUpdateFirmware": _signed_update_firmware,
+    "GetDiagnostics": _get_diagnostics,
+    "GetLog": log_request,
 }
 
 

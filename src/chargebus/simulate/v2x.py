@@ -6,7 +6,8 @@ from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.v2x.profiles import composite_payload, profile_of, profile_payload
 from chargebus.ocpp.versions import known_actions
 from chargebus.simulate.scenario import (VOLTS, Refusal, Result, Script, StationState,
-                                         firmware_statuses, now)
+                                         firmware_download, firmware_statuses, log_request,
+                                         now)
 
 EVSE = {"id": 1, "connectorId": 1}
 
@@ -261,17 +262,23 @@ def _get_charging_profiles(state: StationState, payload: dict) -> dict:
 
 
 def _update_firmware(state: StationState, payload: dict) -> dict:
-    """Accepted: its progress reported with the request's id, and once installed, a boot
-    with the new version (as after the reboot that installs it)."""
-    statuses = firmware_statuses(state, signed="signature" in payload["firmware"])
-    for status in statuses:
-        state.triggered.append(("FirmwareStatusNotification",
-                                {"status": status, "requestId": payload["requestId"]}))
-    if statuses[-1] == "Installed":
-        state.firmware_version = f"{state.firmware_version}+{payload['requestId']}"
-        call = boot(state)
-        call["reason"] = "FirmwareUpdate"
-        state.triggered.append(("BootNotification", call))
+    """Accepted: it downloads the firmware, reports its progress with the request's id,
+    and once installed boots with the new version (as after the reboot that installs it)."""
+    request_id = payload["requestId"]
+    named = {"requestId": request_id}
+    state.triggered.append(("FirmwareStatusNotification", {"status": "Downloading"} | named))
+
+    def reported(downloaded: bool) -> list[tuple[str, dict]]:
+        statuses = firmware_statuses(downloaded, signed="signature" in payload["firmware"])
+        calls = [("FirmwareStatusNotification", {"status": status} | named)
+                 for status in statuses]
+        if statuses[-1] == "Installed":
+            state.firmware_version = f"{state.firmware_version}+{request_id}"
+            call = boot(state)
+            call["reason"] = "FirmwareUpdate"
+            calls.append(("BootNotification", call))
+        return calls
+    firmware_download(state, payload["firmware"]["location"], reported)
     return {"status": "Accepted"}
 
 
@@ -416,6 +423,7 @@ _ANSWERS = {
     "GetTransactionStatus": lambda state, payload: {"messagesInQueue": False},
     "GetBaseReport": _base_report,
     "UpdateFirmware": _update_firmware,
+    "GetLog": log_request,
     "SetDisplayMessage": _set_display_message,
     "GetDisplayMessages": _get_display_messages,
     "ClearDisplayMessage": _clear_display_message,

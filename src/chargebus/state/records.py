@@ -1,5 +1,6 @@
 """What chargebus keeps in JetStream KV about stations, tokens and transactions."""
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -420,6 +421,71 @@ class StationFirmware(BaseModel):
 
     station_id: str
     updates: list[FirmwareUpdate] = []
+
+
+class FileGrant(BaseModel):
+    """What one file-service URL opens (chargebus.files.grants): a download of one stored
+    file, or the uploads of one request into a folder of their own, until ``expires_at``.
+    The URL carries the grant's id and a secret, of which only the hash is kept."""
+
+    grant_id: str
+    secret_sha256: str
+    kind: Literal["download", "upload"]
+    # download: the stored file's key; upload: the folder its files land in.
+    key: str
+    name: str | None = None  # download: the file's name, the last part of its URL
+    purpose: str  # firmware, diagnostics, log: what a file uploaded through it is
+    station_id: str | None = None
+    request_id: int | None = None
+    max_bytes: int
+    issued_at: datetime
+    expires_at: datetime
+    issued_by: str
+
+
+class StoredFile(BaseModel):
+    """A file the file service holds: a firmware image an operator published, or what a
+    station uploaded for one of its log or diagnostics requests."""
+
+    file_id: str
+    key: str  # where the storage holds it
+    name: str
+    size: int
+    sha256: str
+    stored_at: datetime
+    purpose: str
+    via: str  # http, ftp
+    station_id: str | None = None
+    request_id: int | None = None
+    grant_id: str | None = None
+
+
+class LogStatus(BaseModel):
+    status: str
+    at: datetime
+
+
+class LogRequest(BaseModel):
+    """One diagnostics or log request of a station: what was asked, the station's
+    answer and the file name it gave, and each upload status it reported."""
+
+    request_id: int
+    log_type: str  # Diagnostics (1.6 GetDiagnostics), DiagnosticsLog, SecurityLog
+    action: str | None = None  # the call it went as: GetDiagnostics or GetLog
+    grant_id: str | None = None  # the upload URL chargebus handed out
+    via: str | None = None
+    requested_at: datetime
+    sender: str
+    answer: str | None = None
+    filename: str | None = None
+    statuses: list[LogStatus] = []
+
+
+class StationLogs(BaseModel):
+    """A station's log and diagnostics requests, the latest last."""
+
+    station_id: str
+    requests: list[LogRequest] = []
 
 
 class StoredMessage(BaseModel):

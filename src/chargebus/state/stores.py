@@ -13,7 +13,7 @@ from chargebus.domain.devicemodel import Component, ComponentRef, ReportProgress
 from chargebus.domain.rollouts import Rollout
 from chargebus.state.identifiers import kv_key
 from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, CustomerReport,
-                                     LastHeard,
+                                     FileGrant, LastHeard, StationLogs, StoredFile,
                                      LocalList, Presence, RemoteStart, StationAccess,
                                      StationAdmission, StationCertificates, StationInfo,
                                      SiteAllocation, SiteMember, SiteRecord, StationFirmware,
@@ -140,6 +140,9 @@ class Stores:
         self.rollouts = RecordStore(js, subjects.ROLLOUTS_BUCKET, Rollout)
         self.messages = RecordStore(js, subjects.DISPLAY_MESSAGES_BUCKET, StationMessages)
         self.customer_reports = RecordStore(js, subjects.CUSTOMERS_BUCKET, CustomerReport)
+        self.file_grants = RecordStore(js, subjects.FILE_GRANTS_BUCKET, FileGrant)
+        self.files = RecordStore(js, subjects.FILES_BUCKET, StoredFile)
+        self.station_logs = RecordStore(js, subjects.STATION_LOGS_BUCKET, StationLogs)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:

@@ -21,6 +21,7 @@ ENERGY_1D = "energy_1d"
 POWER_15M = "power_15m"
 LAST_SAMPLE = "station_last_sample"
 COMMANDS = "commands"
+STATION_EVENTS = "station_events"
 MIGRATIONS_TABLE = "chargebus_migrations"
 
 # The samples table's columns, in the order inserts name them.
@@ -145,12 +146,30 @@ def _commands(c: Capabilities) -> list[str]:
     ]
 
 
+def _station_events(c: Capabilities) -> list[str]:
+    """A row per station notification that is not meter data (several for a call that
+    reports several events or monitors: ``item`` tells them apart). ``ts`` is when
+    chargebus received the call, so that a station with a wrong clock still sorts right;
+    ``severity`` is UInt8, not Nullable: the sink inserts through chdb's Python() table
+    function, which reads a list's type from its first value and stores a None after a
+    number as 0 (chargebus.meter.stationevents.NO_SEVERITY says what stands for none)."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {STATION_EVENTS} (
+            station String, ts {c.time}, version {c.label}, action {c.label},
+            event_type {c.label}, component String, variable String, severity UInt8,
+            trigger {c.label}, tech_code String, firmware_status {c.label}, status {c.label},
+            model String, payload String, stream_seq UInt64, item UInt32
+        ) ENGINE = MergeTree PARTITION BY toYYYYMM(ts) ORDER BY (station, ts, action)""",
+    ]
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Capabilities], Sequence[str | AddColumn]]]] = [
     (1, "samples and sessions", _samples_and_sessions),
     (2, "site and raw value of samples", _site_and_raw_value),
     (3, "15-minute energy and power, last sample per station", _fifteen_minutes),
     (4, "energy per day", _daily_energy),
     (5, "the audit trail of CSMS-to-station calls", _commands),
+    (6, "station events", _station_events),
 ]
 
 

@@ -2,13 +2,14 @@
 from chargebus.domain.operations import (CancelReservation, ChangeAvailability, ClearCache,
                                          ClearChargingProfile, DataTransfer,
                                          GetChargingProfiles, GetCompositeSchedule,
-                                         GetConfiguration, NotInVersion, Operation,
-                                         OperationResult, ReadDeviceModel, Reset, ReserveNow,
-                                         ResetWhen, SetChargingProfile, SetConfiguration,
-                                         StartCharging, StopCharging, TriggerMessage,
-                                         UnlockConnector, UpdateFirmware, VariableName,
-                                         VariableResult, status_result)
+                                         GetConfiguration, LogType, NotInVersion, Operation,
+                                         OperationResult, ReadDeviceModel, RequestLog, Reset,
+                                         ReserveNow, ResetWhen, SetChargingProfile,
+                                         SetConfiguration, StartCharging, StopCharging,
+                                         TriggerMessage, UnlockConnector, UpdateFirmware,
+                                         VariableName, VariableResult, status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
+from chargebus.ocpp.logs import log_request
 from chargebus.ocpp.v16.profiles import composite_of, profile_payload, purpose_word
 
 
@@ -117,6 +118,15 @@ def request(operation: Operation) -> tuple[str, dict]:
             payload = {"location": operation.location,
                        "retrieveDate": ocpp_timestamp(operation.retrieve_at)}
             return "UpdateFirmware", payload | _retrying(operation)
+        case RequestLog() if operation.log_type is LogType.DIAGNOSTICS:
+            payload = {"location": operation.location}
+            if operation.since is not None:
+                payload["startTime"] = ocpp_timestamp(operation.since)
+            if operation.until is not None:
+                payload["stopTime"] = ocpp_timestamp(operation.until)
+            return "GetDiagnostics", payload | _retrying(operation)
+        case RequestLog():  # the security extension's GetLog
+            return "GetLog", log_request(operation, "SecurityLog") | _retrying(operation)
     raise NotInVersion(f"{type(operation).__name__} has no OCPP 1.6 call")
 
 
@@ -147,6 +157,14 @@ def result(operation: Operation, payload: dict) -> OperationResult:
         case UpdateFirmware() if operation.signature is None:
             # UpdateFirmware.conf is empty: the station took it.
             return OperationResult(status="Accepted", taken=True)
+        case RequestLog() if operation.log_type is LogType.DIAGNOSTICS:
+            # GetDiagnostics.conf names the file it will upload, or none: it has none.
+            filename = payload.get("fileName")
+            return OperationResult(status="Accepted" if filename else "NoFile",
+                                   taken=bool(filename), filename=filename)
+        case RequestLog():
+            answer = status_result(payload)
+            return answer.model_copy(update={"filename": payload.get("filename")})
     return status_result(payload)
 
 
@@ -162,7 +180,7 @@ def _signed_firmware(operation: UpdateFirmware) -> dict:
     return {"requestId": operation.request_id, "firmware": firmware} | _retrying(operation)
 
 
-def _retrying(operation: UpdateFirmware) -> dict:
+def _retrying(operation: UpdateFirmware | RequestLog) -> dict:
     payload = {}
     if operation.retries is not None:
         payload["retries"] = operation.retries

@@ -8,13 +8,15 @@ from chargebus.domain.operations import (TAKEN, CancelReservation, ChangeAvailab
                                          GetDisplayMessages, MonitorResult, ReadMonitors,
                                          SetDisplayMessage, SetMonitoringBase,
                                          SetMonitoringLevel, SetMonitors,
-                                         GetConfiguration, NotInVersion, Operation,
-                                         OperationResult, ReadDeviceModel, Reset, ReserveNow,
+                                         GetConfiguration, LogType, NotInVersion, Operation,
+                                         OperationResult, ReadDeviceModel, RequestLog, Reset,
+                                         ReserveNow,
                                          SetChargingProfile, SetConfiguration, StartCharging,
                                          StopCharging, TriggerMessage, UnlockConnector,
                                          UpdateFirmware, VariableName, VariableResult,
                                          status_result)
 from chargebus.ocpp.clock import ocpp_timestamp
+from chargebus.ocpp.logs import log_request
 from chargebus.ocpp.v2x.messages import message_payload
 from chargebus.ocpp.v2x.profiles import composite_of, profile_payload
 
@@ -154,6 +156,14 @@ def request(operation: Operation) -> tuple[str, dict]:
             if operation.retry_interval is not None:
                 payload["retryInterval"] = operation.retry_interval
             return "UpdateFirmware", payload
+        case RequestLog():
+            kind = "SecurityLog" if operation.log_type is LogType.SECURITY else "DiagnosticsLog"
+            payload = log_request(operation, kind)
+            if operation.retries is not None:
+                payload["retries"] = operation.retries
+            if operation.retry_interval is not None:
+                payload["retryInterval"] = operation.retry_interval
+            return "GetLog", payload
         case SetDisplayMessage():
             return "SetDisplayMessage", {"message": message_payload(operation.message)}
         case GetDisplayMessages():
@@ -227,6 +237,9 @@ def result(operation: Operation, payload: dict) -> OperationResult:
             answer = status_result(payload)
             return answer.model_copy(update={
                 "schedule": composite_of(payload, operation.evse_id)})
+        case RequestLog():
+            answer = status_result(payload)
+            return answer.model_copy(update={"filename": payload.get("filename")})
         case GetChargingProfiles():
             answer = status_result(payload)
             return answer.model_copy(update={"taken": answer.taken

@@ -19,7 +19,9 @@ class Route(enum.Flag):
 
 _SHARED = {
     "Heartbeat": Route.EDGE,
-    "BootNotification": Route.WORKER,
+    # Kept too: the station events in ClickHouse (chargebus.meter.stationevents) name
+    # each station's model from its latest boot.
+    "BootNotification": Route.WORKER | Route.RECORD,
     "Authorize": Route.WORKER,
     "StatusNotification": Route.RECORD,
     "MeterValues": Route.RECORD,

@@ -1,5 +1,6 @@
-"""Turns recorded station calls into meter rows and finished transactions into session
-rows, and answers read-only queries on them (chargebus.bus.queryreplies).
+"""Turns recorded station calls into meter rows (and station events,
+chargebus.services.sink.events) and finished transactions into session rows, and answers
+read-only queries on them (chargebus.bus.queryreplies).
 
 A batch is inserted at once and acknowledged only after the insert; one that fails is
 delivered again later (with backoff: ClickHouse may be down for a while). A message
@@ -16,16 +17,20 @@ from nats.aio.msg import Msg
 
 from chargebus.bus import events, queryreplies, subjects
 from chargebus.bus.client import BusClient, BusMsg
-from chargebus.bus.consumers import UNUSABLE, DeadLetters, Delivery, DurableConsumer, delivery
+from chargebus.bus.consumers import (UNUSABLE, BatchHandler, DeadLetters, Delivery,
+                                     DurableConsumer, delivery)
 from chargebus.meter.calls import (meter_action_names, meter_call, strict_meter_call,
                                    transaction_start)
 from chargebus.meter.columns import CallColumns, SampleColumns
 from chargebus.meter.rules import CallLayout, Placement
+from chargebus.meter.stationevents import event_action_names
 from chargebus.ocpp.v16.meter_values import StopTransaction16
 from chargebus.ocpp import OcppVersion
 from chargebus.operations.audit import CommandRecord
 from chargebus.runtime.config import Settings
 from chargebus.runtime.service import Stop
+from chargebus.services.sink.events import EventSink
+from chargebus.services.sink.redelivery import add_unstored
 from chargebus.services.sink.store import (COMMAND_COLUMNS, SESSION_COLUMNS, CallsUnreadable,
                                            EngineUnavailable,
                                            MeterStore, QueryOverLimit, QueryRefused,
@@ -154,23 +159,13 @@ class MeterSink:
     async def _add_unless_stored(self, samples: SampleColumns,
                                  messages: list[tuple[BusMsg, Delivery]],
                                  sites: dict[str, str]) -> list[BusMsg]:
-        """Messages delivered before may have been stored already (the insert succeeded,
-        the ack was lost): their samples are looked up by the table's key (station, time)
-        and the message's sequence."""
+        """Messages delivered before may have been stored already: their samples are
+        added only where they are not (chargebus.services.sink.redelivery)."""
         candidates = SampleColumns()
         later = [msg for msg, delivered in messages
                  if not await self._add(candidates, None, msg, delivered, sites)]
-        if not len(candidates):
-            return later
-        rows = candidates.lists
-        stored = await asyncio.to_thread(
-            self._store.stored_sequences, rows["station_id"], min(rows["timestamp_ms"]),
-            max(rows["timestamp_ms"]), sorted(set(rows["stream_seq"])))
-        keep = [index for index, sequence in enumerate(rows["stream_seq"])
-                if sequence not in stored]
-        for name, column in samples.lists.items():
-            candidate = rows[name]
-            column.extend(candidate[index] for index in keep)
+        await add_unstored(samples.lists, candidates.lists, self._store.stored_sequences,
+                           "station_id", "timestamp_ms")
         return later
 
     async def _evse_of(self, station_id: str, transaction_id: str) -> int | None:
@@ -267,14 +262,21 @@ async def start_sink(settings: Settings, nc: BusClient) -> Stop:
     sites = AdmissionDirectory(nc)
     await sites.start()
     sink = MeterSink(nc, store, sites)
-    consumers = [DurableConsumer(
-        nc, subjects.OCPP_STREAM,
-        subjects.action_consumer(subjects.METER_SINK_CONSUMER, action),
-        subjects.station_events(action), sink.write,
-        batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds,
-        ack_wait=settings.consumer_ack_wait_seconds, max_backoff=settings.sink_max_retry_seconds,
-        overlap=True)
-        for action in meter_action_names()]
+    event_sink = EventSink(nc, store)
+
+    def per_action(consumer: str, actions: list[str], handle: BatchHandler
+                   ) -> list[DurableConsumer]:
+        return [DurableConsumer(
+            nc, subjects.OCPP_STREAM, subjects.action_consumer(consumer, action),
+            subjects.station_events(action), handle,
+            batch_size=settings.sink_batch_size, batch_seconds=settings.sink_batch_seconds,
+            ack_wait=settings.consumer_ack_wait_seconds,
+            max_backoff=settings.sink_max_retry_seconds, overlap=True)
+            for action in actions]
+
+    consumers = [*per_action(subjects.METER_SINK_CONSUMER, meter_action_names(), sink.write),
+                 *per_action(subjects.EVENT_SINK_CONSUMER, event_action_names(),
+                             event_sink.write)]
     sessions = DurableConsumer(
         nc, subjects.SESSION_STREAM, subjects.SESSION_SINK_CONSUMER, subjects.all_sessions(),
         sink.write_sessions, batch_size=settings.sink_batch_size,

@@ -1,4 +1,5 @@
-"""Meter samples and sessions in ClickHouse, embedded (chdb) or on a server.
+"""Meter samples, station events and sessions in ClickHouse, embedded (chdb) or on a
+server.
 
 The store owns the schema (chargebus.meter.clickhouse.migrations, run when it opens), writes
 columnar batches, finds which messages of a redelivered batch are already stored, and
@@ -11,11 +12,12 @@ from chargebus.meter.clickhouse import payloads
 from chargebus.meter.clickhouse.callreader import CallReader
 from chargebus.meter.clickhouse.engines import ChdbEngine, Engine, EngineUnavailable, ServerEngine
 from chargebus.meter.clickhouse.migrations import (COMMANDS, SAMPLE_COLUMNS, SAMPLES, SESSIONS,
-                                                   Capabilities, migrate)
+                                                   STATION_EVENTS, Capabilities, migrate)
 from chargebus.meter.clickhouse.payloads import CallsUnreadable
 from chargebus.meter.clickhouse.querylimits import (QueryLimits, QueryOverLimit, QueryRefused,
                                                     QueryUserUnsafe)
 from chargebus.meter.rules import CallLayout
+from chargebus.meter.stationevents import EVENT_COLUMNS
 from chargebus.runtime.config import Settings
 
 # Stations per lookup of a redelivered batch's stored messages: the station ids are
@@ -78,6 +80,12 @@ class MeterStore:
             assert isinstance(self.engine, ServerEngine)  # the other of the two
             self.engine.insert_row_binary(SAMPLES, SAMPLE_COLUMNS, rows)
 
+    def insert_events(self, columns: dict[str, list]) -> None:
+        """One list per name of EVENT_COLUMNS (chargebus.meter.stationevents.EventColumns);
+        ts in Unix milliseconds."""
+        self.engine.insert(STATION_EVENTS, {name: columns[name] for name in EVENT_COLUMNS},
+                           times=("ts",))
+
     def insert_commands(self, columns: dict[str, list]) -> None:
         """One list per name of COMMAND_COLUMNS; the times in Unix milliseconds."""
         self.engine.insert(COMMANDS, {name: columns[name] for name in COMMAND_COLUMNS},
@@ -91,9 +99,19 @@ class MeterStore:
     def stored_sequences(self, stations: list[str], first_ms: int, last_ms: int,
                          sequences: list[int]) -> set[int]:
         """Which of these message sequences already have samples, ``stations`` being
-        the stations of their samples. The lookup goes by the table's key (station,
-        time), so it stays cheap however big the table is; a batch of many stations
-        takes a query per LOOKUP_STATIONS of them."""
+        the stations of their samples, taken from ``first_ms`` to ``last_ms``."""
+        return self._stored_sequences(SAMPLES, stations, first_ms, last_ms, sequences)
+
+    def stored_event_sequences(self, stations: list[str], first_ms: int, last_ms: int,
+                               sequences: list[int]) -> set[int]:
+        """The same for station events, received from ``first_ms`` to ``last_ms``."""
+        return self._stored_sequences(STATION_EVENTS, stations, first_ms, last_ms, sequences)
+
+    def _stored_sequences(self, table: str, stations: list[str], first_ms: int, last_ms: int,
+                          sequences: list[int]) -> set[int]:
+        """The lookup goes by the table's key (station, time), so it stays cheap however
+        big the table is; a batch of many stations takes a query per LOOKUP_STATIONS of
+        them."""
         wanted = set(sequences)
         if not wanted:
             return set()
@@ -106,7 +124,7 @@ class MeterStore:
         for start in range(0, len(names), LOOKUP_STATIONS):
             listed = ", ".join(payloads.string_literal(station)
                                for station in names[start:start + LOOKUP_STATIONS])
-            _, rows = self.engine.query(f"SELECT DISTINCT stream_seq FROM {SAMPLES} "
+            _, rows = self.engine.query(f"SELECT DISTINCT stream_seq FROM {table} "
                                         f"WHERE station IN ({listed}) AND {where}")
             stored.update(int(row[0]) for row in rows)
         return stored & wanted

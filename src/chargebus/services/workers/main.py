@@ -1,11 +1,12 @@
 """One worker process serving every role; run several for more capacity."""
 from chargebus.bus import subjects
 from chargebus.bus.client import BusClient
-from chargebus.bus.consumers import DeadLetters, DurableConsumer
+from chargebus.bus.consumers import BatchHandler, DeadLetters, DurableConsumer
 from chargebus.bus.rpc import Responder
 from chargebus.domain.firmware import STATUS_ACTIONS as FIRMWARE_STATUS_ACTIONS
 from chargebus.domain.loadmanagement import EVENT_ACTIONS as LOAD_MANAGER_ACTIONS
 from chargebus.domain.sessions import TRANSACTION_ACTIONS
+from chargebus.domain.stationlogs import STATUS_ACTIONS as LOG_STATUS_ACTIONS
 from chargebus.runtime.config import Settings
 from chargebus.runtime.service import Stop
 from chargebus.security.authority import authority_of
@@ -21,6 +22,7 @@ from chargebus.services.workers.password_checks import PasswordChecks
 from chargebus.services.workers.passwords import PasswordCheck
 from chargebus.services.workers.registry import Registry
 from chargebus.services.workers.reservations import Reservations
+from chargebus.services.workers.stationlogs import StationLogs
 from chargebus.services.workers.transactions import Transactions
 from chargebus.state.records import StationInfo
 from chargebus.state.stores import Stores
@@ -44,6 +46,7 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
     profiles = ChargingProfiles(stores, DeadLetters(js, subjects.CHARGING_PROFILES_CONSUMER))
     messages = DisplayMessages(stores, DeadLetters(js, subjects.DISPLAY_MESSAGES_CONSUMER))
     customers = CustomerReports(stores, DeadLetters(js, subjects.CUSTOMERS_CONSUMER))
+    station_logs = StationLogs(stores, DeadLetters(js, subjects.LOGS_CONSUMER))
     load_manager = LoadManager(nc, stores, settings,
                                DeadLetters(js, subjects.LOAD_MANAGER_CONSUMER))
     transactions = Transactions(js, stores, authorization, reservations, settings,
@@ -98,27 +101,26 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         DurableConsumer(nc, subjects.OCPP_STREAM, subjects.CUSTOMERS_CONSUMER,
                         subjects.station_events("NotifyCustomerInformation"),
                         customers.record_parts, ack_wait=settings.consumer_ack_wait_seconds),
-    ] + [
-        # One consumer per action: the rules of chargebus.domain.sessions give the same record
-        # whatever order a transaction's events are applied in.
-        DurableConsumer(nc, subjects.OCPP_STREAM,
-                        subjects.action_consumer(subjects.TRANSACTION_CONSUMER, action),
-                        subjects.station_events(action), transactions.apply, batch_size=64,
-                        ack_wait=settings.consumer_ack_wait_seconds)
-        for action in TRANSACTION_ACTIONS
-    ] + [
-        DurableConsumer(nc, subjects.OCPP_STREAM,
-                        subjects.action_consumer(subjects.LOAD_MANAGER_CONSUMER, action),
-                        subjects.station_events(action), load_manager.record_events,
-                        batch_size=64, ack_wait=settings.consumer_ack_wait_seconds)
-        for action in LOAD_MANAGER_ACTIONS
-    ] + [
-        DurableConsumer(nc, subjects.OCPP_STREAM,
-                        subjects.action_consumer(subjects.FIRMWARE_CONSUMER, action),
-                        subjects.station_events(action), firmware.record_statuses,
-                        ack_wait=settings.consumer_ack_wait_seconds)
-        for action in FIRMWARE_STATUS_ACTIONS
     ]
+
+    def per_action(consumer: str, actions: tuple[str, ...], handle: BatchHandler,
+                   batch_size: int = 256) -> list[DurableConsumer]:
+        """A consumer of each action, named after the one it reads."""
+        return [DurableConsumer(nc, subjects.OCPP_STREAM,
+                                subjects.action_consumer(consumer, action),
+                                subjects.station_events(action), handle, batch_size=batch_size,
+                                ack_wait=settings.consumer_ack_wait_seconds)
+                for action in actions]
+    # The rules of chargebus.domain.sessions give the same record whatever order a
+    # transaction's events are applied in.
+    consumers += per_action(subjects.TRANSACTION_CONSUMER, TRANSACTION_ACTIONS,
+                            transactions.apply, batch_size=64)
+    consumers += per_action(subjects.LOAD_MANAGER_CONSUMER, LOAD_MANAGER_ACTIONS,
+                            load_manager.record_events, batch_size=64)
+    consumers += per_action(subjects.FIRMWARE_CONSUMER, FIRMWARE_STATUS_ACTIONS,
+                            firmware.record_statuses)
+    consumers += per_action(subjects.LOGS_CONSUMER, LOG_STATUS_ACTIONS,
+                            station_logs.record_statuses)
     for consumer in consumers:
         await consumer.start()
     await load_manager.start()

@@ -17,6 +17,7 @@ from nats.aio.subscription import Subscription
 from chargebus.bus import subjects
 from chargebus.domain import rollouts
 from chargebus.domain.operations import UpdateFirmware
+from chargebus.files import grants
 from chargebus.ocpp.clock import utc_now
 from chargebus.operations.perform import perform
 from chargebus.runtime.config import Settings
@@ -39,6 +40,7 @@ class Rollouts:
     def __init__(self, nc: Client, stores: Stores, settings: Settings):
         self._nc = nc
         self._stores = stores
+        self._settings = settings
         self._id = f"rollouts-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._running: dict[str, set[str]] = {}  # roll-out -> its stations, as last read
         self._advancing: dict[str, asyncio.Task] = {}
@@ -146,9 +148,22 @@ class Rollouts:
         if record is None:
             return
         for station_id in rollouts.next_to_send(record):
+            location = record.location
+            if record.image is not None:
+                try:
+                    location = await grants.image_url(
+                        self._stores, self._settings, record.image, station_id=station_id,
+                        issued_by=sender_of(rollout_id), now=utc_now())
+                except grants.ImageMissing as missing:
+                    record = await self._stores.rollouts.modify(functools.partial(
+                        _sent, station_id=station_id, request_id=None, taken=False,
+                        why=str(missing)), rollout_id)
+                    if record is None or record.state is not rollouts.RolloutState.RUNNING:
+                        return
+                    continue
             performed = await perform(
                 self._nc, station_id, UpdateFirmware(
-                    location=record.location, retrieve_at=utc_now(), retries=record.retries,
+                    location=location, retrieve_at=utc_now(), retries=record.retries,
                     retry_interval=record.retry_interval, signature=record.signature,
                     signing_certificate=record.signing_certificate),
                 sender=sender_of(rollout_id))
