@@ -1,7 +1,8 @@
 """The file service and the log requests that use it: simulated stations of each version
-upload their diagnostics and logs to it for real, by FTP, HTTP PUT and HTTP POST, through
-the URL `chargebus logs request` gave them; wrong, expired and over-size uploads are
-refused as each protocol says; an image is served over HTTPS too."""
+(and stations of the `ocpp` library) upload their diagnostics and logs to it for real, by
+FTP, HTTP PUT and HTTP POST, through the URL `chargebus logs request` gave them; wrong,
+expired and over-size uploads are refused as each protocol says; an image is served over
+HTTPS too."""
 import asyncio
 import ftplib
 import hashlib
@@ -10,13 +11,21 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
+from ocpp.v16 import call_result as result16
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
 
 from certificates import Authority
-from conftest import free_port, service_process
+from conftest import free_port, ocpp_station, service_process
 from site_stations import cli, idle_station
 from chargebus.domain import stationlogs
 from chargebus.files import grants
@@ -102,6 +111,54 @@ async def test_an_upload_over_the_size_limit_fails_and_leaves_nothing(system):
             await requested(system, held.state.station_id, *options, environment=small)
             latest = await request_ended(system, held.state.station_id)
             assert latest["state"] == "Failed" and latest["files"] == []
+
+
+class LoggingStation16(ChargePoint16):
+    """A 1.6 station of the `ocpp` library: it uploads its diagnostics by FTP itself."""
+
+    @on("GetDiagnostics")
+    async def on_get_diagnostics(self, location: str, **_: object):
+        self.location = location
+        return result16.GetDiagnostics(file_name="diagnostics.txt")
+
+    @after("GetDiagnostics")
+    async def upload(self, location: str, **_: object):
+        parts = urlsplit(location)
+        await asyncio.to_thread(ftp_store, parts.port, parts.username, parts.password,
+                                b"ocpp library diagnostics\n", "diagnostics.txt")
+        await self.call(call16.DiagnosticsStatusNotification(status="Uploaded"))
+
+
+class LoggingStation201(ChargePoint201):
+    """A 2.0.1 station of the `ocpp` library: it uploads its log by HTTP PUT itself."""
+
+    @on("GetLog")
+    async def on_get_log(self, log_type: str, request_id: int, log: dict, **_: object):
+        return result201.GetLog(status="Accepted", filename="security.log")
+
+    @after("GetLog")
+    async def upload(self, log_type: str, request_id: int, log: dict, **_: object):
+        status, _, _ = await asyncio.to_thread(put, log["remote_location"] + "security.log",
+                                               b"ocpp library security log\n")
+        await self.call(call201.LogStatusNotification(
+            status="Uploaded" if status == 201 else "UploadFailure", request_id=request_id))
+
+
+@pytest.mark.parametrize(("charge_point", "subprotocol", "options", "name"), [
+    (LoggingStation16, "ocpp1.6", (), "diagnostics.txt"),
+    (LoggingStation201, "ocpp2.0.1", ("--type", "Security"), "security.log"),
+])
+async def test_a_station_of_the_ocpp_library_uploads_to_its_url(system, charge_point,
+                                                               subprotocol, options, name):
+    station_id = f"LIB-{uuid.uuid4().hex[:8]}"
+    async with ocpp_station(system, station_id, charge_point, [subprotocol], subprotocol):
+        await requested(system, station_id, *options)
+        latest = await request_ended(system, station_id)
+    assert latest["state"] == "Uploaded" and latest["filename"] == name
+    [stored] = latest["files"]
+    assert stored["name"] == name and stored["sha256"] == hashlib.sha256(
+        f"ocpp library {'diagnostics' if name.startswith('d') else 'security log'}\n"
+        .encode()).hexdigest()
 
 
 def grant_of(location: str) -> tuple[str, str]:

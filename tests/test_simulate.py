@@ -329,8 +329,8 @@ async def test_calls_from_the_csms_reach_simulated_stations_and_get_real_answers
                                  {"getVariableData": [variable]}, 10)
         set_ = await call_station(bus, station21, "SetVariables",
                                   {"setVariableData": [variable | {"attributeValue": "60"}]}, 10)
-        unsupported = await call_station(bus, station21, "GetLog", {
-            "logType": "DiagnosticsLog", "requestId": 1, "log": {"remoteLocation": "ftp://x/"}}, 10)
+        unsupported = await call_station(bus, station21, "CostUpdated", {
+            "totalCost": 1.5, "transactionId": "T-1"}, 10)
     finally:
         _, stderr = await asyncio.wait_for(simulator.communicate(), 60)
     assert simulator.returncode == 0, stderr.decode()
@@ -346,7 +346,7 @@ async def test_calls_from_the_csms_reach_simulated_stations_and_get_real_answers
     # One the test sent, one chargebus sent at the station's first boot (device model).
     assert results["calls"]["csms_calls"]["GetConfiguration answered"] == 2
     assert results["calls"]["csms_calls"]["GetBaseReport answered"] == 2
-    assert results["calls"]["csms_calls"]["GetLog NotSupported"] == 1
+    assert results["calls"]["csms_calls"]["CostUpdated NotSupported"] == 1
     # The Heartbeat the TriggerMessage asked for was sent, and answered.
     assert results["calls"]["actions"]["Heartbeat"]["count"] >= 1
 

@@ -321,23 +321,12 @@ def recorded(station_id: str, action: str, payload: dict | bytes, sequence: int,
                     f"{times}.{sequence}.{sequence}.0.0")
 
 
-class DeadLetterBox:
-    def __init__(self) -> None:
-        self.letters: list[tuple[str, bytes, dict]] = []
-
-    def jetstream(self) -> "DeadLetterBox":
-        return self
-
-    async def publish(self, subject: str, data: bytes, headers: dict) -> None:
-        self.letters.append((subject, data, headers))
-
-
+@pytest.mark.asyncio(loop_scope="session")
 async def test_a_batch_delivered_again_is_stored_once_and_the_unusable_go_to_dead_letters(
-        chdb_store):
+        chdb_store, bus):
     station_id = f"AGAIN-{uuid.uuid4().hex[:6]}"
     faulted = {"connectorId": 1, "errorCode": "GroundFailure", "status": "Faulted"}
-    letters = DeadLetterBox()
-    sink = EventSink(letters, chdb_store)
+    sink = EventSink(bus, chdb_store)  # its dead letters go to the system's NATS
     await sink.write([recorded(station_id, "StatusNotification", faulted, 1),
                       recorded(station_id, "StatusNotification", b"[]", 2),
                       recorded(station_id, "SecurityEventNotification",
@@ -354,9 +343,10 @@ async def test_a_batch_delivered_again_is_stored_once_and_the_unusable_go_to_dea
     assert stored == [(1, "StatusNotification", 1795255200250),
                       (3, "SecurityEventNotification", 1795255200250),
                       (4, "FirmwareStatusNotification", 1795255200250)]
-    [(subject, data, headers)] = letters.letters
-    assert subject == subjects.dead_letter(subjects.EVENT_SINK_CONSUMER) and data == b"[]"
-    assert "no usable station event" in headers[events.REASON]
+    letter = await bus.jetstream().get_last_msg(
+        subjects.DEAD_LETTER_STREAM, subjects.dead_letter(subjects.EVENT_SINK_CONSUMER))
+    assert letter.data == b"[]" and letter.headers[events.STATION] == station_id
+    assert "no usable station event" in letter.headers[events.REASON]
 
 
 # -- the command line's refusals ----------------------------------------------------------
