@@ -54,6 +54,8 @@ SITES_BUCKET = "sites"
 FILE_GRANTS_BUCKET = "file-grants"
 FILES_BUCKET = "files"
 STATION_LOGS_BUCKET = "station-logs"
+# The HTTP API's keys: the hashes of their secrets, their scopes and reach.
+API_KEYS_BUCKET = "api-keys"
 SESSION_STREAM = "SESSIONS"
 COMMAND_STREAM = "COMMANDS"
 COMMAND_SINK_CONSUMER = "command-sink"

@@ -86,6 +86,7 @@ BUCKETS = (
                    ttl=30 * DAY),
     KeyValueConfig(bucket=subjects.FILES_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.STATION_LOGS_BUCKET, history=1, storage=StorageType.FILE),
+    KeyValueConfig(bucket=subjects.API_KEYS_BUCKET, history=1, storage=StorageType.FILE),
 )
 
 

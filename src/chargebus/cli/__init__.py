@@ -6,10 +6,9 @@ from nats.errors import NoRespondersError
 
 from chargebus import __version__
 from chargebus.bus import queryreplies
-from chargebus.cli import (analytics, audit, calls, certificates, charging, credentials,
-                           customers, files, firmware, locallists, logs, messages, monitors,
-                           operations, sessions, simulate, stations, tokens)
-from chargebus.cli import events
+from chargebus.cli import (analytics, apikeys, audit, calls, certificates, charging,
+                           credentials, customers, events, files, firmware, locallists, logs,
+                           messages, monitors, operations, sessions, simulate, stations, tokens)
 from chargebus.cli.common import CommandParser, print_json, whole_number, with_nats
 from chargebus.runtime.config import Settings, SettingsProblem, load_settings
 
@@ -52,9 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(command=_run)
 
     for module in (tokens, stations, sessions, operations, charging, firmware, files, logs,
-                   messages,
-                   customers, monitors, audit, locallists, calls, certificates, analytics, simulate,
-                   credentials, events):
+                   messages, customers, monitors, audit, locallists, calls, certificates,
+                   analytics, events, simulate, credentials, apikeys):
         module.register(commands)
 
     sql = commands.add_parser("sql", help="a read-only SQL query on the meter data")

@@ -533,3 +533,18 @@ class CustomerReport(BaseModel):
 
     def text(self) -> str:
         return "".join(self.parts[seq_no] for seq_no in sorted(self.parts))
+
+
+class ApiKey(BaseModel):
+    """An API key (chargebus.security.apikeys): its id, name, scope and reach, and the
+    hash of its secret; revoked keys are kept, so that their holders are told so."""
+
+    key_id: str
+    name: str
+    scope: Literal["read", "operate", "admin"]
+    secret_sha256: str
+    sites: list[str] = []  # none and no stations: every station
+    stations: list[str] = []
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None

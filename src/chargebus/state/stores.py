@@ -12,7 +12,8 @@ from chargebus.bus.replay import replay
 from chargebus.domain.devicemodel import Component, ComponentRef, ReportProgress
 from chargebus.domain.rollouts import Rollout
 from chargebus.state.identifiers import kv_key
-from chargebus.state.records import (ActiveTransactions, Claim, ConnectorStatus, CustomerReport,
+from chargebus.state.records import (ActiveTransactions, ApiKey, Claim, ConnectorStatus,
+                                     CustomerReport,
                                      FileGrant, LastHeard, StationLogs, StoredFile,
                                      LocalList, Presence, RemoteStart, StationAccess,
                                      StationAdmission, StationCertificates, StationInfo,
@@ -143,6 +144,7 @@ class Stores:
         self.file_grants = RecordStore(js, subjects.FILE_GRANTS_BUCKET, FileGrant)
         self.files = RecordStore(js, subjects.FILES_BUCKET, StoredFile)
         self.station_logs = RecordStore(js, subjects.STATION_LOGS_BUCKET, StationLogs)
+        self.api_keys = RecordStore(js, subjects.API_KEYS_BUCKET, ApiKey)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:

@@ -297,10 +297,9 @@ async def start_sink(settings: Settings, nc: BusClient) -> Stop:
     async def stop() -> None:
         await queries.unsubscribe()
         await sink.stop_queries()
-        for consumer in consumers:
-            await consumer.stop()
-        await sessions.stop()
-        await commands.stop()
+        # All at once: each waits for its pull under way to end.
+        await asyncio.gather(*(consumer.stop() for consumer in (*consumers, sessions,
+                                                                   commands)))
         await sites.stop()
         store.close()
 

@@ -1,4 +1,6 @@
 """One worker process serving every role; run several for more capacity."""
+import asyncio
+
 from chargebus.bus import subjects
 from chargebus.bus.client import BusClient
 from chargebus.bus.consumers import BatchHandler, DeadLetters, DurableConsumer
@@ -133,8 +135,9 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         for responder in responders:
             await responder.stop()
         await certificates.stop()
-        for consumer in consumers:
-            await consumer.stop()
+        # All at once: each waits for its pull under way to end, which one after the
+        # other took longer than a service is given to stop.
+        await asyncio.gather(*(consumer.stop() for consumer in consumers))
         await passwords.stop()
         await device_model.stop()
         await load_manager.stop()
