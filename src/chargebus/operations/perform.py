@@ -22,8 +22,7 @@ from chargebus.domain.operations import (CancelReservation, CustomerInformation,
 from chargebus.ocpp import OcppVersion, codec
 from chargebus.ocpp.clock import utc_now
 from chargebus.ocpp.converters import operations_of
-from chargebus.operations import (audit, charging, configuration, firmware, messages,
-                                  stationlogs)
+from chargebus.operations import audit, keeping
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_present
 from chargebus.state.records import RemoteStart, Reservation
 from chargebus.state.stores import Stores, active_key, remote_start_key, token_key
@@ -104,16 +103,8 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
             station_id=station_id, remote_start_id=operation.remote_start_id,
             id_token=operation.id_token.value, evse_id=operation.evse_id, sender=sender,
             requested_at=utc_now()), *key)
-    if isinstance(operation, GetChargingProfiles):
-        await charging.fetching(stores, station_id, operation)
-    if isinstance(operation, UpdateFirmware):
-        await firmware.requested(stores, station_id, operation, sender)
-    if isinstance(operation, RequestLog):
-        await stationlogs.requested(stores, station_id, operation, action, sender)
-    if isinstance(operation, GetDisplayMessages):
-        await messages.fetching(stores, station_id, operation)
-    if isinstance(operation, CustomerInformation):
-        await messages.asking_customer(stores, station_id, operation, sender)
+    sent = keeping.Sent(stores, station_id, version, action, sender)
+    await keeping.before_sending(sent, operation)
     if isinstance(operation, ReserveNow):
         # Kept before it is sent, as a remote start is: a start may use it at once.
         assert operation.reservation_id is not None  # _for_token gave it one
@@ -141,19 +132,9 @@ async def perform(nc: Client, station_id: str, operation: Operation, *, sender: 
                 lambda listing: reservations.with_status(listing, reservation_id, status,
                                                          utc_now()),
                 station_id)
-    if reply.outcome is not Outcome.RESULT and isinstance(operation, UpdateFirmware):
-        await firmware.answered(stores, station_id, operation, reply.outcome.value)
-    if reply.outcome is not Outcome.RESULT and isinstance(operation, RequestLog):
-        await stationlogs.answered(stores, station_id, operation, reply.outcome.value)
-    if reply.outcome is Outcome.RESULT:
-        result = convert.result(operation, reply.body)
-        if isinstance(operation, UpdateFirmware):
-            await firmware.answered(stores, station_id, operation, result.status)
-        if isinstance(operation, RequestLog):
-            await stationlogs.answered(stores, station_id, operation, result.status, result)
-        await configuration.record(stores, station_id, operation, result)
-        await charging.record(stores, station_id, version, operation, result, sender)
-        await messages.record(stores, station_id, operation, result, sender)
+    result = convert.result(operation, reply.body) if reply.outcome is Outcome.RESULT else None
+    await keeping.answered(sent, operation, result, reply.outcome.value)
+    if result is not None:
         return Performed(station_id, operation, reply.outcome, version, action, result=result)
     if reply.outcome is Outcome.ERROR:
         return Performed(station_id, operation, reply.outcome, version, action,

@@ -5,13 +5,11 @@ import functools
 import logging
 from collections.abc import Callable
 
-import orjson
-
 from chargebus.bus.client import BusMsg
-from chargebus.bus.consumers import UNUSABLE, DeadLetters
-from chargebus.bus.events import CallContext
+from chargebus.bus.consumers import DeadLetters, usable_calls
 from chargebus.domain import firmware
 from chargebus.ocpp.clock import parse_timestamp
+from chargebus.services.workers.statuses import status_of
 from chargebus.state.records import StationInfo
 from chargebus.state.stores import Stores
 
@@ -29,18 +27,11 @@ class Firmware:
         self._booting: set[asyncio.Task] = set()
 
     async def record_statuses(self, batch: list[BusMsg]) -> None:
-        for msg in batch:
-            try:
-                context = CallContext.from_headers(msg.headers)
-                payload = orjson.loads(msg.data)
-                status, request_id = payload["status"], payload.get("requestId")
-                at = parse_timestamp(context.received)
-            except UNUSABLE as error:
-                await self._dead_letters.send(msg, f"no usable firmware status: {error!r}")
-                continue
+        async for context, (status, request_id) in usable_calls(
+                batch, self._dead_letters, "firmware status", status_of):
             await self._stores.firmware.modify(
                 functools.partial(firmware.with_status, request_id=request_id, status=status,
-                                  at=at),
+                                  at=parse_timestamp(context.received)),
                 context.station_id)
             if status == firmware.INSTALLED or status in firmware.FAILED:
                 self._on_ended(context.station_id)

@@ -1,25 +1,13 @@
 """The progress of log and diagnostics uploads from the stations' status notifications
 (chargebus.domain.stationlogs)."""
 import functools
-from typing import NamedTuple
 
 from chargebus.bus.client import BusMsg
 from chargebus.bus.consumers import DeadLetters, usable_calls
 from chargebus.domain import stationlogs
 from chargebus.ocpp.clock import parse_timestamp
+from chargebus.services.workers.statuses import status_of
 from chargebus.state.stores import Stores
-
-
-class _Status(NamedTuple):
-    status: str
-    request_id: int | None
-
-
-def _status_of(payload: dict) -> _Status:
-    request_id = payload.get("requestId")
-    if request_id is not None and not isinstance(request_id, int):
-        raise TypeError(f"requestId {request_id!r} is no integer")
-    return _Status(str(payload["status"]), request_id)
 
 
 class StationLogs:
@@ -29,7 +17,7 @@ class StationLogs:
 
     async def record_statuses(self, batch: list[BusMsg]) -> None:
         async for context, reported in usable_calls(batch, self._dead_letters,
-                                                    "upload status", _status_of):
+                                                    "upload status", status_of):
             await self._stores.station_logs.modify(
                 functools.partial(stationlogs.with_status, action=context.action,
                                   request_id=reported.request_id, status=reported.status,
