@@ -26,8 +26,6 @@ from chargebus.state.stores import Stores
 SCHEMES = ("http", "https", "ftp", "ftps")
 DEFAULT_AT_MOST = 10
 DEFAULT_PAUSE_SHARE = 0.1
-# The location of an update from an image chargebus holds, until its URL is made.
-FILE_SERVICE = "chargebus-files:"
 
 
 def register(commands) -> None:
@@ -137,7 +135,7 @@ def _update(arguments: argparse.Namespace) -> UpdateFirmware:
             certificate = arguments.signing_certificate.read_text()
         except (OSError, UnicodeDecodeError) as error:
             raise ValueError(f"cannot read {arguments.signing_certificate}: {error}") from None
-    return UpdateFirmware(location=arguments.url or FILE_SERVICE,
+    return UpdateFirmware(location=arguments.url or grants.FILE_SERVICE,
                           retrieve_at=arguments.retrieve_at or utc_now(),
                           install_at=arguments.install_at, retries=arguments.retries,
                           retry_interval=arguments.retry_interval,
@@ -153,12 +151,12 @@ def _create_rollout(settings: Settings, arguments: argparse.Namespace) -> int:
         return 2
 
     async def create(stores: Stores, nc) -> int:
-        if arguments.image and await stores.files.get(
-                grants.image_file_id(arguments.image)) is None:
-            print(f"chargebus firmware rollout create: chargebus holds no firmware image "
-                  f"{arguments.image} (chargebus files publish puts one there)",
-                  file=sys.stderr)
-            return 2
+        if arguments.image:
+            try:
+                await grants.held_image(stores, arguments.image)
+            except grants.ImageMissing as missing:
+                print(f"chargebus firmware rollout create: {missing}", file=sys.stderr)
+                return 2
         if arguments.stations:
             chosen = list(dict.fromkeys(arguments.stations))
         else:

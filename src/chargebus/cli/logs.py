@@ -18,9 +18,6 @@ from chargebus.ocpp.clock import utc_now
 from chargebus.runtime.config import Settings
 from chargebus.state.stores import Stores
 
-# Where the station uploads unless --location names a server of the operator's: the file
-# service, through a URL this request alone opens.
-FILE_SERVICE = "chargebus-files:"
 
 
 def register(commands) -> None:
@@ -57,7 +54,7 @@ def _request(arguments: argparse.Namespace) -> RequestLog:
     if arguments.since and arguments.until and arguments.since >= arguments.until:
         raise ValueError("--since is not before --until")
     return RequestLog(log_type=LogType(arguments.log_type),
-                      location=arguments.location or FILE_SERVICE, since=arguments.since,
+                      location=arguments.location or grants.FILE_SERVICE, since=arguments.since,
                       until=arguments.until, retries=arguments.retries,
                       retry_interval=arguments.retry_interval)
 
@@ -67,7 +64,7 @@ async def _upload_url(nc, settings: Settings, operation: Operation,
     """The file service's URL for this request: a grant of its own, open for
     files_upload_minutes, taking files_max_upload_bytes."""
     assert isinstance(operation, RequestLog)
-    if operation.location != FILE_SERVICE:
+    if operation.location != grants.FILE_SERVICE:
         return operation
     stores = Stores(nc.jetstream())
     presence = await stores.presence.get(arguments.station_id)

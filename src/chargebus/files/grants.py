@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Literal
 
 from chargebus.runtime.config import Settings
-from chargebus.state.records import FileGrant
+from chargebus.state.records import FileGrant, StoredFile
 from chargebus.state.stores import Stores
 
 # The first part of every URL path of the file service.
@@ -26,6 +26,9 @@ URL_ROOT = "files"
 # (A KV key takes these too: an image's record is keyed by its name.)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NAME_RULE = "1 to 128 characters of A-Z a-z 0-9 . _ -, not starting with . _ or -"
+# The location of an operation whose URL of the file service is made just before it is
+# sent (chargebus firmware update --image, chargebus logs request).
+FILE_SERVICE = "chargebus-files:"
 # Where uploads without a name of their own (an HTTP POST of a bare body) are kept.
 UNNAMED = "upload.bin"
 # What a grant's id is made of (secrets.token_urlsafe); anything else names no grant.
@@ -75,13 +78,19 @@ class ImageMissing(ValueError):
     pass
 
 
-async def image_url(stores: Stores, settings: Settings, name: str, *, station_id: str,
-                    issued_by: str, now: datetime) -> str:
-    """A URL of its own for one station to download the image ``name``."""
+async def held_image(stores: Stores, name: str) -> StoredFile:
+    """The record of the image ``name``; ImageMissing where chargebus holds none."""
     stored = await stores.files.get(image_file_id(name))
     if stored is None:
         raise ImageMissing(f"chargebus holds no firmware image {name} "
                            "(chargebus files publish puts one there)")
+    return stored
+
+
+async def image_url(stores: Stores, settings: Settings, name: str, *, station_id: str,
+                    issued_by: str, now: datetime) -> str:
+    """A URL of its own for one station to download the image ``name``."""
+    stored = await held_image(stores, name)
     issued = await issue(stores, kind="download", purpose=FIRMWARE, key=stored.key,
                          name=name, station_id=station_id, max_bytes=stored.size,
                          lifetime=timedelta(minutes=settings.files_download_minutes),
