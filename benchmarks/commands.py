@@ -90,7 +90,8 @@ def main() -> int:
         edge_port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "chargebus", "--nats-url", nats_url, "run", "--edge-port",
-             str(edge_port), "--metrics-port", "0", "--data-dir", folder],
+             str(edge_port), "--metrics-port", "0", "--files-port", str(free_port()),
+             "--ftp-port", "0", "--api-port", str(free_port()), "--data-dir", folder],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env=os.environ | {"PYTHONUNBUFFERED": "1"})
         try:

@@ -149,7 +149,8 @@ class Chargebus(System):
             self.process = subprocess.Popen(
                 [str(CHARGEBUS), "--nats-url", f"nats://127.0.0.1:{free_port()}", "run",
                  "--edge-port", str(port), "--metrics-port", str(free_port()),
-                 "--data-dir", str(data_dir / "data")],
+                 "--files-port", str(free_port()), "--ftp-port", "0",
+                 "--api-port", str(free_port()), "--data-dir", str(data_dir / "data")],
                 stdout=output, stderr=subprocess.STDOUT, env=os.environ | {"PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + START_TIMEOUT
         while "Ctrl-C stops everything" not in log.read_text():

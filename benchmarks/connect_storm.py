@@ -153,7 +153,8 @@ def main() -> int:
             [str(Path(sys.executable).parent / "chargebus"),
              "--nats-url", nats_url, "run",
              "--edge-port", str(edge_port), "--metrics-port", str(free_port()),
-             "--data-dir", folder],
+             "--files-port", str(free_port()), "--ftp-port", "0",
+             "--api-port", str(free_port()), "--data-dir", folder],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env=os.environ | {"PYTHONUNBUFFERED": "1"} | profile)
         try:

@@ -50,6 +50,11 @@ class RunningSystem:
     output: list[str]  # every line it printed, the banner's and those after
     files_port: int
     ftp_port: int
+    api_port: int
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}/api/v1"
 
     def station_url(self, station_id: str) -> str:
         return f"ws://127.0.0.1:{self.edge_port}/ocpp/{station_id}"
@@ -97,11 +102,13 @@ def start_system(data_dir: Path, nats_port: int | None = None,
                  arguments: tuple[str, ...] = ()) -> RunningSystem:
     nats_url = f"nats://127.0.0.1:{nats_port or free_port()}"
     edge_port = edge_port or free_port()
-    metrics_port, files_port, ftp_port = free_port(), free_port(), free_port()
+    metrics_port, files_port, ftp_port, api_port = (free_port(), free_port(), free_port(),
+                                                     free_port())
     process = subprocess.Popen(
         [CHARGEBUS, "--nats-url", nats_url, "run", "--edge-port", str(edge_port),
          "--metrics-port", str(metrics_port), "--files-port", str(files_port),
-         "--ftp-port", str(ftp_port), "--data-dir", str(data_dir), *arguments],
+         "--ftp-port", str(ftp_port), "--api-port", str(api_port), "--data-dir", str(data_dir),
+         *arguments],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=os.environ | {"PYTHONUNBUFFERED": "1"} | (environment or {}),
     )
@@ -115,7 +122,7 @@ def start_system(data_dir: Path, nats_port: int | None = None,
         if line.startswith("  Ctrl-C stops everything"):
             _drain_in_background(process, lines)
             return RunningSystem(process, nats_url, edge_port, metrics_port, data_dir,
-                                 "".join(lines), lines, files_port, ftp_port)
+                                 "".join(lines), lines, files_port, ftp_port, api_port)
     process.kill()
     pytest.fail("chargebus run did not come up:\n" + "".join(lines))
 

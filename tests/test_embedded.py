@@ -42,7 +42,7 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path):
     children = system.children()
     commands = {(open(f"/proc/{pid}/cmdline").read().replace("\0", " ")) for pid in children}
     assert any("nats-server" in command for command in commands)
-    for service in ("edge", "workers", "sink", "files"):
+    for service in ("edge", "workers", "sink", "files", "api"):
         assert any(f"chargebus.services.{service}" in command for command in commands)
 
     assert system.cli("tokens", "add", "KEEP-ME").returncode == 0
@@ -52,7 +52,7 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(tmp_path):
         {"station": "KEEPER", "value": 42}]
 
     seeds = {path: path.read_bytes() for path in (tmp_path / "credentials").rglob("*.nk")}
-    assert len(seeds) == 6  # operator, workers, sink, files, edge-1, data-transfer
+    assert len(seeds) == 7  # operator, workers, sink, files, api, edge-1, data-transfer
     assert system.stop(signal.SIGINT) == 0
     assert [pid for pid in children if alive(pid)] == []
 

@@ -118,6 +118,7 @@ def test_chargebus_run_starts_with_the_runtime_dependencies_alone(runtime_venv, 
     process = subprocess.Popen(
         [runtime_venv / "bin" / "chargebus", "--nats-url", f"nats://127.0.0.1:{free_port()}",
          "run", "--edge-port", str(free_port()), "--metrics-port", str(free_port()),
+         "--files-port", str(free_port()), "--ftp-port", "0", "--api-port", str(free_port()),
          "--data-dir", str(tmp_path / "data")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"})

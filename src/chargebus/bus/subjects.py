@@ -56,6 +56,10 @@ FILES_BUCKET = "files"
 STATION_LOGS_BUCKET = "station-logs"
 # The HTTP API's keys: the hashes of their secrets, their scopes and reach.
 API_KEYS_BUCKET = "api-keys"
+# Operations the HTTP API was asked not to wait for, and how each ended, for polling.
+API_COMMANDS_BUCKET = "api-commands"
+# The trail of changes made through the HTTP API that are no calls to stations.
+CHANGE_STREAM = "CHANGES"
 SESSION_STREAM = "SESSIONS"
 COMMAND_STREAM = "COMMANDS"
 COMMAND_SINK_CONSUMER = "command-sink"
@@ -203,6 +207,15 @@ def command_record(station_id: str, action: str) -> str:
 def command_records(station_id: str | None = None) -> str:
     """Filter for the recorded calls to one station, or to every station."""
     return f"{PREFIX}.audit.{station_id}.*" if station_id else f"{PREFIX}.audit.>"
+
+
+def change_record(resource: str) -> str:
+    """Where a change made through the HTTP API is recorded (operations.audit)."""
+    return f"{PREFIX}.changes.{resource}"
+
+
+def change_records() -> str:
+    return f"{PREFIX}.changes.>"
 
 
 def transaction_id_counter() -> str:

@@ -48,6 +48,15 @@ STREAMS = (
         max_age=90 * DAY,
         duplicate_window=120,
     ),
+    # What API keys changed (tokens, sites, webhooks ...), kept as long as the calls.
+    StreamConfig(
+        name=subjects.CHANGE_STREAM,
+        subjects=[subjects.change_records()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=90 * DAY,
+        duplicate_window=120,
+    ),
     StreamConfig(
         name=subjects.DEAD_LETTER_STREAM,
         subjects=[subjects.all_dead_letters()],
@@ -87,6 +96,9 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.FILES_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.STATION_LOGS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.API_KEYS_BUCKET, history=1, storage=StorageType.FILE),
+    # A command polled for long after it ended is in the audit trail.
+    KeyValueConfig(bucket=subjects.API_COMMANDS_BUCKET, history=1, storage=StorageType.FILE,
+                   ttl=DAY),
 )
 
 

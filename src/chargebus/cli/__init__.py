@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="the file service's HTTP(S) port (default 8180)")
     run.add_argument("--ftp-port", type=PORT, dest="files_ftp_port",
                      help="the file service's FTP port, 0 for none (default 2121)")
+    run.add_argument("--api-port", type=whole_number(1, 65535), dest="api_port",
+                     help="the HTTP API's port (default 8080)")
     run.add_argument("--log-level", type=str.upper,
                      choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                      help="of the supervisor and every service (default INFO)")
@@ -63,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _overrides(arguments: argparse.Namespace) -> dict:
     names = ("nats_url", "edge_host", "edge_port", "edge_metrics_port", "files_http_port",
-             "files_ftp_port", "data_dir", "log_level")
+             "files_ftp_port", "api_port", "data_dir", "log_level")
     return {name: getattr(arguments, name) for name in names
             if getattr(arguments, name, None) is not None}
 

@@ -15,8 +15,8 @@ import orjson
 
 from chargebus.cli.common import (print_json, problem_of, seconds, sender, station_id,
                                   timestamp, token_id, whole_number, with_nats, with_stores)
-from chargebus.domain import reservations
 from chargebus.domain.devicemodel import ComponentRef
+from chargebus.manage import reservations
 from chargebus.domain.model import IdToken, TokenType
 from chargebus.domain.operations import (AttributeType, Availability, CancelReservation,
                                          ChangeAvailability, ClearCache, DataTransfer,
@@ -312,23 +312,14 @@ def _component_label(ref: ComponentRef) -> str:
 
 def _list_reservations(settings: Settings, arguments: argparse.Namespace) -> int:
     async def show(stores: Stores, nc) -> int:
-        if arguments.station_id:
-            listing = await stores.reservations.get(arguments.station_id)
-            listings = [listing] if listing else []
-        else:
-            listings = await stores.reservations.all()
-        now = utc_now()
-        for reservation in sorted((each for listing in listings for each in listing.reservations),
-                                  key=lambda each: each.requested_at):
-            state = reservations.state(reservation, now)
-            if not arguments.all and state not in (reservations.ACCEPTED, "Requested"):
-                continue
+        for reservation in await reservations.listing(stores, arguments.station_id,
+                                                      arguments.all):
             if arguments.json:
-                print_json(reservation.model_dump(mode="json") | {"state": state})
+                print_json(reservation.model_dump(mode="json"))
                 continue
             print(f"{reservation.reservation_id} {reservation.station_id} "
                   f"evse {reservation.evse_id or 'any'} {reservation.id_token} until "
-                  f"{reservation.expires_at.isoformat(timespec='seconds')} {state}"
+                  f"{reservation.expires_at.isoformat(timespec='seconds')} {reservation.state}"
                   + (f" transaction {reservation.transaction_id}"
                      if reservation.transaction_id else "")
                   + f" by {reservation.made_by}")

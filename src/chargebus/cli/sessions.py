@@ -2,18 +2,10 @@
 import argparse
 import sys
 
-from nats.errors import NoRespondersError
-
-from chargebus.bus import queryreplies
 from chargebus.cli.common import print_json, station_id, with_stores
-from chargebus.meter.analytics import Analytics
-from chargebus.ocpp.clock import utc_now
+from chargebus.manage.sessions import active_sessions
 from chargebus.runtime.config import Settings
-from chargebus.state.fleet import active_transactions, session_views
 from chargebus.state.stores import Stores
-
-# How long the meter data may take to answer before the list goes without it.
-REGISTERS_WAIT = 10.0
 
 
 def register(commands) -> None:
@@ -27,16 +19,11 @@ def register(commands) -> None:
 
 def _active(settings: Settings, arguments: argparse.Namespace) -> int:
     async def show(stores: Stores, nc) -> int:
-        transactions = [record for record in await active_transactions(stores)
-                        if arguments.station in (None, record.station_id)]
-        try:
-            registers = await Analytics.over_nats(nc, REGISTERS_WAIT).latest_registers(
-                [(record.station_id, record.transaction_id) for record in transactions])
-        except (TimeoutError, NoRespondersError, queryreplies.QueryFailed) as error:
-            print(f"chargebus sessions active: no meter data ({error or 'no answer'}); "
-                  "energy from the transactions' own events only", file=sys.stderr)
-            registers = {}
-        for view in session_views(transactions, utc_now(), registers):
+        views, partial = await active_sessions(nc, stores, arguments.station)
+        if partial:
+            print(f"chargebus sessions active: {partial}; energy from the transactions' own "
+                  "events only", file=sys.stderr)
+        for view in views:
             if arguments.json:
                 print_json(view.model_dump(mode="json"))
                 continue

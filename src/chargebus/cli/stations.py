@@ -5,6 +5,7 @@ import sys
 from chargebus.cli import station_security
 from chargebus.cli.common import print_json, station_id, version, versions, with_stores
 from chargebus.domain.model import RegistrationStatus
+from chargebus.manage import stations
 from chargebus.runtime.config import Settings
 from chargebus.security.passwords import WeakPassword, hash_password
 from chargebus.state.edges import running_edges
@@ -14,9 +15,9 @@ from chargebus.state.stores import Stores
 
 
 def register(commands) -> None:
-    stations = commands.add_parser("stations", help="manage stations").add_subparsers(
+    group = commands.add_parser("stations", help="manage stations").add_subparsers(
         title="stations")
-    admit = stations.add_parser("add", help="add a station, or change how it may connect and "
+    admit = group.add_parser("add", help="add a station, or change how it may connect and "
                                 "how its boots are answered (options not given stay as they are)")
     admit.add_argument("station_id", type=station_id)
     admit.add_argument("--password-stdin", action="store_true",
@@ -28,10 +29,10 @@ def register(commands) -> None:
     admit.add_argument("--heartbeat", type=int, help="its heartbeat interval in seconds")
     admit.add_argument("--site", help="the site it stands at (analytics by site)")
     admit.set_defaults(command=_add)
-    remove = stations.add_parser("remove", help="remove a station's access record")
+    remove = group.add_parser("remove", help="remove a station's access record")
     remove.add_argument("station_id", type=station_id)
     remove.set_defaults(command=_remove)
-    listing = stations.add_parser(
+    listing = group.add_parser(
         "list", help="every station seen or admitted: model, firmware, version, online, "
                      "edge, last seen, connectors")
     online = listing.add_mutually_exclusive_group()
@@ -42,13 +43,13 @@ def register(commands) -> None:
                          help="speaking this OCPP version, e.g. ocpp1.6")
     listing.add_argument("--json", action="store_true", help="each station as a JSON line")
     listing.set_defaults(command=_list)
-    admitted = stations.add_parser("admitted", help="the stations' access records (JSON lines)")
+    admitted = group.add_parser("admitted", help="the stations' access records (JSON lines)")
     admitted.set_defaults(command=_admitted)
-    show = stations.add_parser("show", help="what is known of a station: boot, connector "
+    show = group.add_parser("show", help="what is known of a station: boot, connector "
                                "statuses, online state")
     show.add_argument("station_id", type=station_id)
     show.set_defaults(command=_show)
-    station_security.register(stations)
+    station_security.register(group)
 
 
 def _add(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -158,27 +159,17 @@ def _admitted(settings: Settings, arguments: argparse.Namespace) -> int:
 
 
 def _show(settings: Settings, arguments: argparse.Namespace) -> int:
-    """One JSON object: the boot, the connector statuses, and online state from the
-    edges' presence records (last seen: when it disconnected)."""
+    """One JSON object: chargebus.manage.stations.detail, and last seen: "now" while
+    online, else when it disconnected."""
     async def show(stores: Stores, nc) -> int:
-        info = await stores.stations.get(arguments.station_id)
-        presence = await stores.presence.get(arguments.station_id)
-        statuses = [status for status in await stores.statuses.all(arguments.station_id)
-                    if status.station_id == arguments.station_id]
-        if info is None and presence is None and not statuses:
+        found = await stations.detail(stores, arguments.station_id)
+        if found is None:
             print(f"chargebus stations show: nothing is known of {arguments.station_id}",
                   file=sys.stderr)
             return 1
-        print_json({
-            "station_id": arguments.station_id,
-            "online": bool(presence and presence.online),
-            "edge": presence.edge_id if presence and presence.online else None,
-            "connected_at": presence.connected_at.isoformat() if presence else None,
-            "last_seen": (None if presence is None else "now" if presence.online
-                          else presence.disconnected_at and presence.disconnected_at.isoformat()),
-            "boot": info.model_dump(mode="json") if info else None,
-            "statuses": [status.model_dump(mode="json") for status in statuses],
-        })
+        shown = found.model_dump(mode="json")
+        shown["last_seen"] = "now" if found.online else shown["disconnected_at"]
+        print_json(shown)
         return 0
 
     return with_stores(settings, show)

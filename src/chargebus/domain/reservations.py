@@ -16,6 +16,7 @@ ACCEPTED = "Accepted"
 USED = "Used"
 CANCELLED = "Cancelled"
 EXPIRED = "Expired"
+REQUESTED = "Requested"  # the station has not answered yet
 # How long a reservation that ended stays listed.
 KEPT_AFTER_END = timedelta(days=1)
 
@@ -25,7 +26,7 @@ def state(reservation: Reservation, now: datetime) -> str:
     "Requested" while the station has not answered."""
     if reservation.status == ACCEPTED and reservation.expires_at <= now:
         return EXPIRED
-    return reservation.status or "Requested"
+    return reservation.status or REQUESTED
 
 
 def in_force(reservation: Reservation, now: datetime) -> bool:

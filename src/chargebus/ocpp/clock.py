@@ -1,5 +1,8 @@
 """Time as OCPP writes it: RFC 3339 in UTC with a Z."""
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 
 def utc_now() -> datetime:
@@ -21,3 +24,20 @@ def parse_timestamp(text: str) -> datetime:
         return moment.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{text!r} is out of the range of UTC times") from None
+
+
+def _moment(value: object) -> object:
+    """A datetime as given, or RFC 3339 text: never a number, which pydantic would
+    otherwise read as seconds since 1970."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_timestamp(value)
+        except ValueError:
+            raise ValueError(f"not an RFC 3339 time: {value!r}") from None
+    raise ValueError("an RFC 3339 time, as text")
+
+
+# A field or parameter that takes a time from outside (the HTTP API's bodies and queries).
+Moment = Annotated[datetime, BeforeValidator(_moment)]

@@ -87,3 +87,46 @@ async def read(js: JetStreamContext, station_id: str | None, since: datetime,
                             since=since):
         found.append(CommandRecord.model_validate_json(msg.data))
     return list(found)
+
+
+class ChangeRecord(BaseModel):
+    """A change made to what chargebus keeps (tokens, sites, webhooks ...) that is no
+    call to a station: who made it (an API key's name, the command line's user), to what,
+    and what it set."""
+
+    id: str
+    sender: str
+    resource: str
+    action: str
+    target: str | None = None
+    detail: dict | None = None
+    at: datetime
+
+
+def change(sender: str, resource: str, action: str, target: str | None,
+           detail: dict | None = None) -> ChangeRecord:
+    return ChangeRecord(id=CommandRecord.new_id(), sender=sender, resource=resource,
+                        action=action, target=target, detail=detail, at=utc_now())
+
+
+async def record_change(js: JetStreamContext, entry: ChangeRecord) -> bool:
+    """Publish one change; False (logged) where JetStream did not take it in time."""
+    try:
+        await js.publish(subjects.change_record(entry.resource),
+                         entry.model_dump_json().encode(), timeout=RECORD_TIMEOUT,
+                         headers={events.NATS_MSG_ID: entry.id})
+    except Exception as error:  # the change is made; the gap is in the log
+        log.warning("could not record the %s %s of %s in the trail of changes: %s",
+                    entry.resource, entry.action, entry.target, error or type(error).__name__)
+        return False
+    return True
+
+
+async def read_changes(js: JetStreamContext, since: datetime, limit: int
+                       ) -> list[ChangeRecord]:
+    """The last ``limit`` changes from ``since`` on, oldest first."""
+    found: deque[ChangeRecord] = deque(maxlen=limit)
+    async for msg in replay(js, subjects.CHANGE_STREAM, subjects.change_records(),
+                            since=since):
+        found.append(ChangeRecord.model_validate_json(msg.data))
+    return list(found)

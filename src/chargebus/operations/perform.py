@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from nats.aio.client import Client
+from pydantic import BaseModel
 
 from chargebus.domain.model import AuthorizationStatus, IdToken
 from chargebus.domain import reservations, sessions
@@ -26,6 +27,21 @@ from chargebus.operations import audit, keeping
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome, call_present
 from chargebus.state.records import RemoteStart, Reservation
 from chargebus.state.stores import Stores, active_key, remote_start_key, token_key
+
+
+class PerformedView(BaseModel):
+    """Performed.as_json, as a model: what the HTTP API documents and checks."""
+
+    station_id: str
+    operation: str
+    request: dict
+    version: str | None = None
+    action: str | None = None
+    outcome: Outcome
+    taken: bool
+    reason: str | None = None
+    error: dict | None = None
+    result: OperationResult | None = None
 
 
 @dataclass(frozen=True, slots=True)

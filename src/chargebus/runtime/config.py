@@ -168,6 +168,17 @@ class Settings(BaseSettings):
     files_upload_minutes: float = Field(60.0, gt=0)
     files_download_minutes: float = Field(24 * 60.0, gt=0)
 
+    # The operator's HTTP API (chargebus.services.api): /api/v1 on this host and port,
+    # HTTPS with this certificate and key (PEM) where both are given. Each API key may
+    # make api_rate_per_second requests a second on average, api_rate_burst at once
+    # (per API process: several behind a load balancer each count their own).
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=1, le=65535)
+    api_tls_certificate: FilePath | None = None
+    api_tls_key: FilePath | None = None
+    api_rate_per_second: float = Field(50.0, gt=0)
+    api_rate_burst: int = Field(100, gt=0)
+
     # Station certificates (chargebus.security.certificates). chargebus signs stations' CSRs with
     # its own CA: made on first start in <data_dir>/ca unless the operator gives its
     # certificate and key; or, external, hands them to an integration on cb.ca.sign.
@@ -234,6 +245,9 @@ class Settings(BaseSettings):
         if bool(self.files_tls_certificate) != bool(self.files_tls_key):
             raise ValueError(f"{variable('files_tls_certificate')} and "
                              f"{variable('files_tls_key')} go together")
+        if bool(self.api_tls_certificate) != bool(self.api_tls_key):
+            raise ValueError(f"{variable('api_tls_certificate')} and "
+                             f"{variable('api_tls_key')} go together")
         if self.files_ftp_passive_ports and not _PORT_RANGE.fullmatch(
                 self.files_ftp_passive_ports):
             raise ValueError(f"{variable('files_ftp_passive_ports')} is first-last, "
@@ -277,6 +291,12 @@ class Settings(BaseSettings):
             return self.files_public_url.rstrip("/") + "/"
         scheme = "https" if self.files_tls_certificate else "http"
         return f"{scheme}://{self.files_host}:{self.files_http_port}/"
+
+    @property
+    def api_url(self) -> str:
+        """The HTTP API's root, ending in /api/v1."""
+        scheme = "https" if self.api_tls_certificate else "http"
+        return f"{scheme}://{self.api_host}:{self.api_port}/api/v1"
 
     @property
     def files_ftp_address(self) -> tuple[str, int]:

@@ -1,7 +1,7 @@
 """``chargebus run``: the whole system on one machine, as child processes.
 
 nats-server (JetStream, bound to 127.0.0.1), one edge, one worker process, the meter
-sink on chdb and the file service. Each child signs in to NATS with an identity of its
+sink on chdb, the file service and the HTTP API. Each child signs in to NATS with an identity of its
 own, whose seed the first start makes under <data_dir>/credentials
 (chargebus.security.credentials); the supervisor, as the operator, creates the streams
 and buckets before it starts the services, which may not. Children die with this
@@ -36,7 +36,7 @@ from chargebus.security.permissions import Role
 
 log = logging.getLogger("chargebus.run")
 
-SERVICES = ("edge", "workers", "sink", "files")
+SERVICES = ("edge", "workers", "sink", "files", "api")
 STOP_GRACE_SECONDS = 8.0
 START_TIMEOUT_SECONDS = 60.0
 RESTART_DELAY_SECONDS = 1.0
@@ -83,7 +83,7 @@ class EmbeddedSystem:
             self._credentials / credentials.AUTHORIZATION_FILE, data / PID_FILE), environment)
         identities = {"edge": Identity(Role.EDGE, settings.edge_node_id),
                       "workers": Identity(Role.WORKERS), "sink": Identity(Role.SINK),
-                      "files": Identity(Role.FILES)}
+                      "files": Identity(Role.FILES), "api": Identity(Role.API)}
         self.services = [
             Child(name, [sys.executable, "-m", f"chargebus.services.{name}"], environment | {
                 variable("nats_credentials"): str(identities[name].seed_file(self._credentials))})
@@ -135,6 +135,7 @@ class EmbeddedSystem:
         if s.edge_metrics_port:
             needed.append(("the edge's metrics", s.edge_metrics_host, s.edge_metrics_port))
         needed.append(("the file service", s.files_host, s.files_http_port))
+        needed.append(("the API", s.api_host, s.api_port))
         if s.files_ftp_port:
             needed.append(("the file service's FTP", s.files_host, s.files_ftp_port))
         return [f"{what}'s port {host}:{port} is taken ({problem})"
@@ -190,6 +191,7 @@ class EmbeddedSystem:
         print(f"chargebus is running.\n"
               f"  Stations connect to {s.stations_url}<stationId>"
               f"  (subprotocols {', '.join(s.edge_subprotocols)})\n"
+              f"  API: {s.api_url}  (docs {s.api_url}/docs; keys: chargebus api-keys add)\n"
               f"  Files: {s.files_url}  FTP port {s.files_ftp_port or 'off'}\n"
               f"  NATS: {s.nats_url}   data: {s.data_dir.resolve()}\n"
               f"  Ctrl-C stops everything.", flush=True)

@@ -28,7 +28,7 @@ FOLDER = "credentials"
 EDGES_FOLDER = "edges"
 SEED_SUFFIX = ".nk"
 AUTHORIZATION_FILE = "nats-auth.conf"
-SERVICE_ROLES = (Role.OPERATOR, Role.WORKERS, Role.SINK, Role.FILES)
+SERVICE_ROLES = (Role.OPERATOR, Role.WORKERS, Role.SINK, Role.FILES, Role.API)
 _SEED_BYTES = 32
 
 

@@ -17,6 +17,10 @@ Who may do what:
                read-only SQL
     files      the file service: reads the grants its URLs open, records the files it
                receives
+    api        the HTTP API: what the command line does for an operator, but making
+               streams, buckets and NATS identities; it reads the fleet, the keys and the
+               trails, writes what operations and tokens change, sends calls to stations
+               and asks the sink for meter data
 
 A durable consumer is its service's alone: no other identity may pull from it or
 acknowledge its messages.
@@ -44,6 +48,7 @@ class Role(str, Enum):
     WORKERS = "workers"
     SINK = "sink"
     FILES = "files"
+    API = "api"
     EDGE = "edge"
     CA = "ca"
     DATA_TRANSFER = "data-transfer"
@@ -74,6 +79,11 @@ def _kv_write(bucket: str) -> tuple[str, ...]:
     return (*_kv_read(bucket), subjects.kv_keys(bucket))
 
 
+def _stream_read(stream: str) -> tuple[str, ...]:
+    """Read a stream through an ordered consumer of its own (bus.replay)."""
+    return (*subjects.watch_api(stream), subjects.flow_control(stream))
+
+
 def _durable_consumers(stream: str, names: tuple[str, ...]) -> tuple[str, ...]:
     """Its own consumers of the stream: no other identity's, whose messages it could
     otherwise take or acknowledge."""
@@ -99,6 +109,19 @@ _SINK_CONSUMERS = (*(subjects.action_consumer(subjects.METER_SINK_CONSUMER, acti
                      for action in meter_action_names()),
                    *(subjects.action_consumer(subjects.EVENT_SINK_CONSUMER, action)
                      for action in event_action_names()))
+
+
+# The API reads the fleet and the keys, and writes what the operations it performs keep
+# (chargebus.operations.keeping) and what tokens and commands change.
+_API_READS = (subjects.STATIONS_BUCKET, subjects.STATUSES_BUCKET, subjects.PRESENCE_BUCKET,
+              subjects.LAST_HEARD_BUCKET, subjects.ADMISSION_BUCKET, subjects.API_KEYS_BUCKET,
+              subjects.FILES_BUCKET)
+_API_WRITES = (subjects.TOKENS_BUCKET, subjects.TRANSACTIONS_BUCKET,
+               subjects.RESERVATIONS_BUCKET, subjects.DEVICE_MODEL_BUCKET,
+               subjects.CHARGING_PROFILES_BUCKET, subjects.FIRMWARE_BUCKET,
+               subjects.DISPLAY_MESSAGES_BUCKET, subjects.CUSTOMERS_BUCKET,
+               subjects.STATION_LOGS_BUCKET, subjects.FILE_GRANTS_BUCKET,
+               subjects.API_COMMANDS_BUCKET)
 
 
 def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Permissions:
@@ -160,6 +183,16 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
         return Permissions(
             publish=(*_TOPOLOGY_CHECK, subjects.service_ready(role.value),
                      *_kv_read(subjects.FILE_GRANTS_BUCKET), *_kv_write(subjects.FILES_BUCKET)),
+            subscribe=(inbox,))
+    if role is Role.API:
+        return Permissions(
+            publish=(
+                *_TOPOLOGY_CHECK, subjects.service_ready(role.value),
+                *(permission for bucket in _API_READS for permission in _kv_read(bucket)),
+                *(permission for bucket in _API_WRITES for permission in _kv_write(bucket)),
+                *_stream_read(subjects.COMMAND_STREAM), *_stream_read(subjects.CHANGE_STREAM),
+                subjects.transaction_id_counter(), subjects.all_station_commands(),
+                subjects.command_records(), subjects.change_records(), subjects.sink_query()),
             subscribe=(inbox,))
     if role is Role.EDGE:
         if node_id is None:

@@ -548,3 +548,18 @@ class ApiKey(BaseModel):
     created_at: datetime
     created_by: str
     revoked_at: datetime | None = None
+
+
+class ApiCommand(BaseModel):
+    """An operation the HTTP API was asked not to wait for: pending until ``performed``
+    (chargebus.operations.perform's Performed.as_json) is there. One still pending after
+    ``deadline`` was lost with the API process that sent it; the audit trail says
+    whether it reached the station."""
+
+    command_id: str
+    station_id: str
+    operation: str
+    requested_by: str
+    requested_at: datetime
+    deadline: datetime
+    performed: dict | None = None

@@ -12,7 +12,7 @@ from chargebus.bus.replay import replay
 from chargebus.domain.devicemodel import Component, ComponentRef, ReportProgress
 from chargebus.domain.rollouts import Rollout
 from chargebus.state.identifiers import kv_key
-from chargebus.state.records import (ActiveTransactions, ApiKey, Claim, ConnectorStatus,
+from chargebus.state.records import (ActiveTransactions, ApiCommand, ApiKey, Claim, ConnectorStatus,
                                      CustomerReport,
                                      FileGrant, LastHeard, StationLogs, StoredFile,
                                      LocalList, Presence, RemoteStart, StationAccess,
@@ -145,6 +145,7 @@ class Stores:
         self.files = RecordStore(js, subjects.FILES_BUCKET, StoredFile)
         self.station_logs = RecordStore(js, subjects.STATION_LOGS_BUCKET, StationLogs)
         self.api_keys = RecordStore(js, subjects.API_KEYS_BUCKET, ApiKey)
+        self.api_commands = RecordStore(js, subjects.API_COMMANDS_BUCKET, ApiCommand)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:
