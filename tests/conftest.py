@@ -316,3 +316,10 @@ async def ocpp_station(system, station_id: str, charge_point_class, subprotocols
             yield charge_point
         finally:
             listening.cancel()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def operator_key(system) -> str:
+    """An API key of scope operate on the shared system, for the API's tests."""
+    from api_client import make_key
+    return await make_key(system, "operate")

@@ -31,7 +31,9 @@ def test_the_api_holds_to_its_own_openapi_document(tmp_path):
             [str(SCHEMATHESIS), "--config-file", str(CONFIG), "run",
              f"{system.api_url}/openapi.json", "-H", f"Authorization: Bearer {made.stdout.strip()}",
              "--checks", "all", "--phases", "examples,coverage,fuzzing", "--max-examples", "10",
-             "--seed", "1", "--workers", "1", "--no-color"],
+             "--seed", "1", "--workers", "1", "--no-color",
+             # A live feed never ends: tests/test_api_feed.py follows it.
+             "--exclude-path", "/api/v1/events/stream"],
             capture_output=True, text=True, timeout=540)
     finally:
         system.stop()
@@ -40,6 +42,6 @@ def test_the_api_holds_to_its_own_openapi_document(tmp_path):
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-2000:]
     tested = re.search(r"Tested: (\d+)", summary)
     selected = re.search(r"Selected: (\d+)/(\d+)", summary)
-    assert tested and selected and tested[1] == selected[1] == selected[2], summary
+    assert tested and selected and tested[1] == selected[1], summary
     cases = re.search(r"(\d+) generated", summary)
     assert cases and int(cases[1]) > 1000, summary

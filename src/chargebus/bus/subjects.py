@@ -60,6 +60,13 @@ API_KEYS_BUCKET = "api-keys"
 API_COMMANDS_BUCKET = "api-commands"
 # The trail of changes made through the HTTP API that are no calls to stations.
 CHANGE_STREAM = "CHANGES"
+# What happens, as operators and their software follow it (the API's event feed and
+# webhooks): one stream, so that one sequence orders it and a client resumes from it.
+FEED_STREAM = "FEED"
+# The webhooks the feed is delivered to (chargebus.manage.webhooks).
+WEBHOOKS_BUCKET = "webhooks"
+# The workers' consumers that make the feed, one per source.
+FEED_CONSUMERS = ("feed-presence", "feed-statuses", "feed-commands", "feed-security")
 SESSION_STREAM = "SESSIONS"
 COMMAND_STREAM = "COMMANDS"
 COMMAND_SINK_CONSUMER = "command-sink"
@@ -218,6 +225,22 @@ def change_records() -> str:
     return f"{PREFIX}.changes.>"
 
 
+def feed_event(kind: str, station_id: str) -> str:
+    """Where one event of the feed goes; its kind's dots are dashes here, so that a
+    filter's tokens stay kind and station."""
+    return f"{PREFIX}.feed.{kind.replace('.', '-')}.{station_id}"
+
+
+def feed_events(station_id: str | None = None) -> str:
+    """Filter for the feed's events, of one station or of all."""
+    return f"{PREFIX}.feed.*.{station_id}" if station_id else f"{PREFIX}.feed.>"
+
+
+def webhook_consumer(webhook_id: str) -> str:
+    """The durable consumer of the feed that delivers one webhook's events."""
+    return f"webhook-{webhook_id}"
+
+
 def transaction_id_counter() -> str:
     """Publishing here allocates the next transaction id (the stream's sequence)."""
     return f"{PREFIX}.txid"
@@ -323,6 +346,15 @@ def durable_consumer_api(stream: str, consumer: str) -> tuple[str, ...]:
             f"{_JS_API}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}",
             f"{_JS_API}.CONSUMER.INFO.{stream}.{consumer}",
             consumer_next(stream, consumer), f"{_JS_ACK}.{stream}.{consumer}.>")
+
+
+def any_consumer() -> str:
+    """In a consumer's API subject: every consumer of the stream."""
+    return "*"
+
+
+def consumer_delete(stream: str, consumer: str) -> str:
+    return f"{_JS_API}.CONSUMER.DELETE.{stream}.{consumer}"
 
 
 def jetstream_ack_prefix() -> str:

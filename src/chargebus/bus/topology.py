@@ -57,6 +57,16 @@ STREAMS = (
         max_age=90 * DAY,
         duplicate_window=120,
     ),
+    # Kept a week: a client of the feed, or a webhook's receiver, that comes back within
+    # it gets every event it missed.
+    StreamConfig(
+        name=subjects.FEED_STREAM,
+        subjects=[subjects.feed_events()],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=7 * DAY,
+        duplicate_window=600,
+    ),
     StreamConfig(
         name=subjects.DEAD_LETTER_STREAM,
         subjects=[subjects.all_dead_letters()],
@@ -96,6 +106,8 @@ BUCKETS = (
     KeyValueConfig(bucket=subjects.FILES_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.STATION_LOGS_BUCKET, history=1, storage=StorageType.FILE),
     KeyValueConfig(bucket=subjects.API_KEYS_BUCKET, history=1, storage=StorageType.FILE),
+    # Each webhook's secret is kept as it is: signing needs it.
+    KeyValueConfig(bucket=subjects.WEBHOOKS_BUCKET, history=1, storage=StorageType.FILE),
     # A command polled for long after it ended is in the audit trail.
     KeyValueConfig(bucket=subjects.API_COMMANDS_BUCKET, history=1, storage=StorageType.FILE,
                    ttl=DAY),

@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     api_rate_per_second: float = Field(50.0, gt=0)
     api_rate_burst: int = Field(100, gt=0)
 
+    # Webhooks (chargebus.manage.webhooks): a receiver has this long to answer, and one
+    # that did not take an event gets it again after 1, 2, 4 ... seconds, at most this.
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_max_retry_seconds: float = Field(60.0, gt=0)
+
     # Station certificates (chargebus.security.certificates). chargebus signs stations' CSRs with
     # its own CA: made on first start in <data_dir>/ca unless the operator gives its
     # certificate and key; or, external, hands them to an integration on cb.ca.sign.

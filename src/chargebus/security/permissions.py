@@ -111,6 +111,8 @@ _SINK_CONSUMERS = (*(subjects.action_consumer(subjects.METER_SINK_CONSUMER, acti
                      for action in event_action_names()))
 
 
+_FEED_PRESENCE, _FEED_STATUSES, _FEED_COMMANDS, _FEED_SECURITY = subjects.FEED_CONSUMERS
+
 # The API reads the fleet and the keys, and writes what the operations it performs keep
 # (chargebus.operations.keeping) and what tokens and commands change.
 _API_READS = (subjects.STATIONS_BUCKET, subjects.STATUSES_BUCKET, subjects.PRESENCE_BUCKET,
@@ -121,7 +123,7 @@ _API_WRITES = (subjects.TOKENS_BUCKET, subjects.TRANSACTIONS_BUCKET,
                subjects.CHARGING_PROFILES_BUCKET, subjects.FIRMWARE_BUCKET,
                subjects.DISPLAY_MESSAGES_BUCKET, subjects.CUSTOMERS_BUCKET,
                subjects.STATION_LOGS_BUCKET, subjects.FILE_GRANTS_BUCKET,
-               subjects.API_COMMANDS_BUCKET)
+               subjects.API_COMMANDS_BUCKET, subjects.WEBHOOKS_BUCKET)
 
 
 def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Permissions:
@@ -162,7 +164,19 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 subjects.dead_letter(subjects.LOGS_CONSUMER),
                 subjects.dead_letter(subjects.TRANSACTION_CONSUMER),
                 subjects.all_station_commands(), subjects.command_records(),
-                subjects.certificate_signing()),
+                subjects.certificate_signing(),
+                # The feed: made from its sources, delivered to webhooks.
+                *_durable_consumers(subjects.kv_stream(subjects.PRESENCE_BUCKET),
+                                    (_FEED_PRESENCE,)),
+                *_durable_consumers(subjects.OCPP_STREAM, (_FEED_STATUSES, _FEED_SECURITY)),
+                *_durable_consumers(subjects.COMMAND_STREAM, (_FEED_COMMANDS,)),
+                *(subjects.dead_letter(name) for name in subjects.FEED_CONSUMERS),
+                subjects.feed_events(), subjects.stream_info(subjects.FEED_STREAM),
+                *_kv_read(subjects.WEBHOOKS_BUCKET),
+                # A consumer of the feed per webhook, named by its id: any name of the
+                # feed's consumers, as a subject token cannot be matched in part.
+                *_durable_consumers(subjects.FEED_STREAM, (subjects.any_consumer(),)),
+                subjects.consumer_delete(subjects.FEED_STREAM, subjects.any_consumer())),
             subscribe=(inbox, subjects.all_worker_requests()))
     if role is Role.SINK:
         return Permissions(
@@ -191,6 +205,7 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *(permission for bucket in _API_READS for permission in _kv_read(bucket)),
                 *(permission for bucket in _API_WRITES for permission in _kv_write(bucket)),
                 *_stream_read(subjects.COMMAND_STREAM), *_stream_read(subjects.CHANGE_STREAM),
+                *_stream_read(subjects.FEED_STREAM), subjects.stream_info(subjects.FEED_STREAM),
                 subjects.transaction_id_counter(), subjects.all_station_commands(),
                 subjects.command_records(), subjects.change_records(), subjects.sink_query()),
             subscribe=(inbox,))

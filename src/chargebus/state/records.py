@@ -563,3 +563,18 @@ class ApiCommand(BaseModel):
     requested_at: datetime
     deadline: datetime
     performed: dict | None = None
+
+
+class Webhook(BaseModel):
+    """Where the feed's events are posted (chargebus.manage.webhooks): from ``start_seq``
+    of the feed on, those of ``kinds`` (none: every kind) and ``stations`` (none: every
+    station), each signed with ``secret``, which is kept as it is: signing needs it."""
+
+    webhook_id: str
+    url: str
+    secret: str
+    kinds: list[str] = []
+    stations: list[str] = []
+    start_seq: int
+    created_by: str
+    created_at: datetime

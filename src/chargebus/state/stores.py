@@ -19,7 +19,7 @@ from chargebus.state.records import (ActiveTransactions, ApiCommand, ApiKey, Cla
                                      StationAdmission, StationCertificates, StationInfo,
                                      SiteAllocation, SiteMember, SiteRecord, StationFirmware,
                                      StationMessages, StationProfiles,
-                                     StationReservations, Token, Transaction)
+                                     StationReservations, Token, Transaction, Webhook)
 
 MAX_UPDATE_ATTEMPTS = 20
 
@@ -146,6 +146,7 @@ class Stores:
         self.station_logs = RecordStore(js, subjects.STATION_LOGS_BUCKET, StationLogs)
         self.api_keys = RecordStore(js, subjects.API_KEYS_BUCKET, ApiKey)
         self.api_commands = RecordStore(js, subjects.API_COMMANDS_BUCKET, ApiCommand)
+        self.webhooks = RecordStore(js, subjects.WEBHOOKS_BUCKET, Webhook)
         self._js = js
 
     async def next_transaction_id(self, repeat_key: str) -> int:

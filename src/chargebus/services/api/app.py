@@ -11,7 +11,8 @@ from chargebus import __version__
 from chargebus.services.api import problems
 from chargebus.services.api.access import Access
 from chargebus.services.api.context import ApiContext
-from chargebus.services.api.routes import operations, records, stations, tokens, transactions
+from chargebus.services.api.routes import (feed, operations, records, stations, tokens,
+                                           transactions)
 
 PREFIX = "/api/v1"
 OPENAPI = f"{PREFIX}/openapi.json"
@@ -44,7 +45,7 @@ def application(context: ApiContext, access: Access) -> FastAPI:
     async def health() -> Health:
         return Health(status="ok", stations=len(context.fleet))
 
-    for module in (stations, operations, transactions, records, tokens):
+    for module in (stations, operations, transactions, records, tokens, feed):
         api.include_router(module.router)
     api.include_router(operations.commands_router)
     app.include_router(api)

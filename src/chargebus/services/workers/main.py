@@ -17,6 +17,7 @@ from chargebus.services.workers.certificates import Certificates
 from chargebus.services.workers.reports import (ChargingProfiles, CustomerReports,
                                                  DisplayMessages)
 from chargebus.services.workers.devicemodel import DeviceModel
+from chargebus.services.workers.feed import FeedMaker
 from chargebus.services.workers.firmware import Firmware
 from chargebus.services.workers.rollouts import Rollouts
 from chargebus.services.workers.loadmanager import LoadManager
@@ -26,6 +27,7 @@ from chargebus.services.workers.registry import Registry
 from chargebus.services.workers.reservations import Reservations
 from chargebus.services.workers.stationlogs import StationLogs
 from chargebus.services.workers.transactions import Transactions
+from chargebus.services.workers.webhooks import WebhookDispatcher
 from chargebus.state.records import StationInfo
 from chargebus.state.stores import Stores
 
@@ -123,8 +125,12 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
                             firmware.record_statuses)
     consumers += per_action(subjects.LOGS_CONSUMER, LOG_STATUS_ACTIONS,
                             station_logs.record_statuses)
+    consumers += FeedMaker(nc, settings.consumer_ack_wait_seconds).consumers()
     for consumer in consumers:
         await consumer.start()
+    dispatcher = WebhookDispatcher(nc, settings.webhook_timeout_seconds,
+                                   settings.webhook_max_retry_seconds)
+    await dispatcher.start()
     await load_manager.start()
     await rollouts.start()
     transactions.start_sweeping()
@@ -143,5 +149,6 @@ async def start_workers(settings: Settings, nc: BusClient) -> Stop:
         await load_manager.stop()
         await firmware.stop()
         await rollouts.stop()
+        await dispatcher.stop()
 
     return stop

@@ -28,6 +28,8 @@ from chargebus.bus.client import BusMsg
 from chargebus.bus.consumers import UNUSABLE, DeadLetters
 from chargebus.bus.events import CallContext
 from chargebus.domain import sessions
+from chargebus.feed import events as feed
+from chargebus.feed import publishing
 from chargebus.domain.model import (AuthorizationDecision, AuthorizationStatus, TokenUse,
                                     TransactionEvent, TransactionEventKind)
 from chargebus.ocpp.clock import utc_now
@@ -137,6 +139,9 @@ class Transactions:
                 if event.kind is TransactionEventKind.STARTED or event.remote_start_id is not None:
                     await self._link(record)
                 await self._settle(record)
+                await publishing.publish(self._js, feed.of_transaction(record, event.kind),
+                                         f"transaction:{context.station_id}/"
+                                         f"{event.transaction_id}/{event.key}")
 
     async def _link(self, record: Transaction) -> None:
         """A transaction begun by a remote start names it and its sender, and the
