@@ -15,8 +15,8 @@ ARGS ?=
 run: $(VENV)/.installed
 	$(BIN)/chargebus run $(ARGS)
 
-## test: the full suite (installs clickhouse-server first); PYTEST_ARGS="..." for pytest
-test: $(VENV)/.installed-dev clickhouse-server
+## test: the full suite (installs clickhouse-server and chromium first); PYTEST_ARGS="..."
+test: $(VENV)/.installed-dev clickhouse-server chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The unit tests: no nats-server, no chargebus processes, no ClickHouse server; markers
@@ -31,12 +31,17 @@ test-fast: $(VENV)/.installed-dev
 clickhouse-server:
 	scripts/clickhouse-server.sh
 
+## chromium: install Debian's chromium for the test of the API's docs page, if missing
+.PHONY: chromium
+chromium:
+	scripts/chromium.sh
+
 # The suite with the clock moved (libfaketime): no test may depend on the date it runs.
 # The set-up runs on the true clock; only pytest and what it starts are moved.
 CLOCK_OFFSET ?= +3d
 ## test-moved-clock: the full suite with the clock moved by CLOCK_OFFSET (+3d)
 .PHONY: test-moved-clock
-test-moved-clock: $(VENV)/.installed-dev clickhouse-server
+test-moved-clock: $(VENV)/.installed-dev clickhouse-server chromium
 	scripts/moved-clock.sh $(CLOCK_OFFSET) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Cython < 3.3: 3.3 compiles str == str to PyUnicode_Compare on Python < 3.14, which

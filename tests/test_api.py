@@ -2,15 +2,20 @@
 scopes and reach, the fleet, operations on real stations of each OCPP version (the
 `ocpp` library's, tests/operation_stations.py), tokens, records and problems."""
 import asyncio
+import ssl
+import uuid
 
 import aiohttp
 import pytest
 
 from api_client import Api, is_problem, make_key, new_id
-from conftest import eventually
+from certificates import Authority
+from conftest import CHARGEBUS, eventually, free_port, service_process
 from site_stations import cli
 from test_operations import VERSIONS, Connected
 from chargebus.security import apikeys
+from chargebus.simulate import Options, parse_mix
+from chargebus.simulate.options import versions_of_stations
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -260,3 +265,91 @@ async def test_every_route_is_in_the_openapi_document(system):
     assert "/api/v1/stations/{station_id}/reset" in document["paths"]
     assert document["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     assert "openapi.json" in page and response.status == 200
+
+
+# -- TLS and a second API process -------------------------------------------------------
+
+async def test_a_second_api_process_serves_https_with_the_same_keys(system, operator_key,
+                                                                    tmp_path):
+    ca = Authority(tmp_path, "api-ca")
+    server = ca.issue("api", server=True)
+    port = free_port()
+    tls = {"CHARGEBUS_API_PORT": str(port),
+           "CHARGEBUS_API_TLS_CERTIFICATE": str(server.certificate),
+           "CHARGEBUS_API_TLS_KEY": str(server.key)}
+    with service_process("api", system, tls):
+        url = f"https://127.0.0.1:{port}/api/v1/stations?limit=1"
+        trusting = ssl.create_default_context(cafile=str(ca.certificate))
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url, ssl=trusting, headers={
+                    "Authorization": f"Bearer {operator_key}"}) as response:
+                assert response.status == 200 and "items" in await response.json()
+            with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                await session.get(url, ssl=ssl.create_default_context())
+            async with session.get(url, ssl=trusting) as response:
+                assert response.status == 401  # no key, over TLS as well
+
+
+# -- the simulator's stations -----------------------------------------------------------
+
+@pytest.mark.timeout(120)
+async def test_simulated_stations_through_the_api(system, operator_key):
+    """The project's simulator, each version: the fleet pages show them all, a token made
+    through the API starts a transaction at each, which the API then lists under way and
+    the feed reports."""
+    api = Api(system, operator_key)
+    prefix = f"SAPI{uuid.uuid4().hex[:6]}-"
+    mix = "1.6=1,2.0.1=1,2.1=1"
+    versions = versions_of_stations(6, parse_mix(mix))
+    ids = [Options(url="ws://x/", station_prefix=prefix).station_id(index)
+           for index in range(len(versions))]
+    token = new_id("SIMTOK").upper()[:20]
+    code, _, _ = await api.call("PUT", f"/tokens/{token}", json={"max_active": 0})
+    assert code == 200
+    simulator = await asyncio.create_subprocess_exec(
+        CHARGEBUS, "simulate", "--quiet", "--url", f"ws://127.0.0.1:{system.edge_port}/ocpp/",
+        "--mode", "idle", "--stations", str(len(ids)), "--mix", mix, "--duration", "40",
+        "--station-prefix", prefix,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        async def all_online():
+            online, after = {}, None
+            while True:
+                params = {"limit": "2", "online": "true"} | ({"after": after} if after else {})
+                _, page, _ = await api.get("/stations", params=params)
+                online |= {item["station_id"]: item["version"] for item in page["items"]
+                           if item["station_id"].startswith(prefix)}
+                after = page["next"]
+                if after is None:
+                    return online if len(online) == len(ids) else None
+        online = await eventually(all_online, timeout=30)
+        assert online == {station_id: version.value
+                          for station_id, version in zip(ids, versions, strict=True)}
+        started = []
+        for station_id in ids[:3]:
+            code, done, _ = await api.post(f"/stations/{station_id}/remote-start",
+                                           {"id_token": {"value": token}})
+            assert code == 200 and done["taken"], done
+            started.append(station_id)
+
+        async def under_way():
+            _, active, _ = await api.get("/transactions/active")
+            stations = {item["station_id"] for item in active["items"]}
+            return set(started) <= stations
+
+        assert await eventually(under_way, timeout=30)
+
+        async def reported():
+            seen, after = set(), 0
+            while True:
+                _, page, _ = await api.get("/events", params={
+                    "after": str(after), "limit": "1000", "kinds": "transaction.started"})
+                seen |= {event["station_id"] for event in page["items"]}
+                if page["next"] is None:
+                    return set(started) <= seen
+                after = page["next"]
+        assert await eventually(reported, timeout=20)
+    finally:
+        if simulator.returncode is None:
+            simulator.terminate()
+        await simulator.communicate()

@@ -1,7 +1,5 @@
 """`chargebus analytics`: the analytics queries, as a table, CSV or JSON."""
 import argparse
-import csv
-import io
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -12,6 +10,7 @@ from nats.errors import NoRespondersError
 from chargebus.bus.queryreplies import QueryFailed
 from chargebus.cli.common import station_id, timestamp, whole_number, with_nats
 from chargebus.meter.analytics import Analytics
+from chargebus.meter.rows import as_csv, as_table
 from chargebus.meter.rules import DEFAULT_MEASURAND
 from chargebus.ocpp.clock import utc_now
 from chargebus.runtime.config import Settings
@@ -96,24 +95,4 @@ def show_rows(settings: Settings, command: str,
 def render(rows: list[dict], output: str) -> str:
     if output == "json":
         return orjson.dumps(rows).decode() + "\n"
-    if not rows:
-        return "" if output == "csv" else "(no rows)\n"
-    names = list(rows[0])
-    if output == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(names)
-        writer.writerows([row[name] for name in names] for row in rows)
-        return buffer.getvalue()
-    cells = [names] + [[_cell(row[name]) for name in names] for row in rows]
-    widths = [max(len(line[index]) for line in cells) for index in range(len(names))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
-             for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines) + "\n"
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".")
-    return str(value)
+    return as_csv(rows) if output == "csv" else as_table(rows)

@@ -5,10 +5,13 @@ import sys
 
 from chargebus.cli.common import print_json, sender, station_id, with_stores
 from chargebus.ocpp.clock import utc_now
+from chargebus.operations import audit
 from chargebus.runtime.config import Settings
 from chargebus.security import apikeys
 from chargebus.state.records import ApiKey
 from chargebus.state.stores import Stores
+
+RESOURCE = "api-keys"
 
 
 def register(commands) -> None:
@@ -55,6 +58,9 @@ def _add(settings: Settings, arguments: argparse.Namespace) -> int:
         record, text = apikeys.issue(arguments.name, apikeys.Scope.of(arguments.scope),
                                      utc_now(), sender(), arguments.sites, arguments.stations)
         await stores.api_keys.put(record, record.key_id)
+        await audit.record_change(nc.jetstream(), audit.change(
+            sender(), RESOURCE, "add", record.key_id,
+            record.model_dump(mode="json", exclude={"secret_sha256"})))
         print(text)
         print(f"{record.name} ({record.key_id}): {record.scope}"
               f"{_reach(record)}. The key is shown this once; chargebus keeps only its hash.",
@@ -97,6 +103,8 @@ def _revoke(settings: Settings, arguments: argparse.Namespace) -> int:
             await stores.api_keys.modify(
                 lambda record: record.model_copy(update={"revoked_at": now})
                 if record and record.revoked_at is None else None, key.key_id)
+            await audit.record_change(nc.jetstream(), audit.change(sender(), RESOURCE,
+                                                                   "revoke", key.key_id))
             print(f"{key.key_id} ({key.name}) revoked")
         return 0
 

@@ -11,36 +11,29 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from pydantic import ValidationError
 
-from chargebus.bus import subjects
 from chargebus.cli.common import (print_json, problem_of, seconds, sender, station_id,
                                   timestamp, whole_number, with_stores)
 from chargebus.cli.operations import operation_command
-from chargebus.domain.composite import CompositeSchedule, Transaction, composite_schedule
+from chargebus.domain.composite import CompositeSchedule
 from chargebus.domain.loadmanagement import label
 from chargebus.domain.operations import (ClearChargingProfile, GetChargingProfiles,
                                          GetCompositeSchedule, SetChargingProfile)
-from chargebus.domain.profiles import (ChargingProfile, ChargingSchedule, InstalledProfile,
-                                       Kind, Purpose, RateUnit, Recurrency, SchedulePeriod)
+from chargebus.domain.profiles import (ChargingProfile, ChargingSchedule, Kind, Purpose,
+                                       RateUnit, Recurrency, SchedulePeriod)
 from chargebus.domain.topology import Site
+from chargebus.manage import charging
 from chargebus.ocpp.clock import utc_now
 from chargebus.operations.commands import DEFAULT_TIMEOUT
 from chargebus.operations.perform import perform
 from chargebus.runtime.config import Settings
-from chargebus.state.fleet import active_at
-from chargebus.state.records import GroupLimit, SiteAllocation, SiteMember, SiteRecord
-from chargebus.state.stores import Stores, allocation_key, member_key, site_key, sites
+from chargebus.state.stores import Stores, allocation_key, site_key, sites
 
 EVSE_OR_STATION = whole_number(0)
 # 1.6's name of the station-wide maximum, taken as well as 2.x's.
 _PURPOSE_WORDS = {purpose.value: purpose for purpose in Purpose} | {
     "ChargePointMaxProfile": Purpose.STATION_MAX}
-# Where no profile and no site says how much an EVSE may draw: the most a 3-phase
-# Mode 3 socket carries (IEC 62196-2 type 2: 63 A).
-UNKNOWN_MAXIMUM = 63.0
 
 
 def register(commands) -> None:
@@ -246,24 +239,9 @@ def _list_profiles(settings: Settings, arguments: argparse.Namespace) -> int:
 
 def _schedule(settings: Settings, arguments: argparse.Namespace) -> int:
     async def show(stores: Stores, nc) -> int:
-        record = await stores.profiles.get(arguments.station_id)
-        member = await stores.site_members.get(*member_key(arguments.station_id))
-        maximum = UNKNOWN_MAXIMUM
-        if member is not None:
-            site = await stores.sites.get(*site_key(member.site_id))
-            evses = site.site.evses if site else ()
-            maximum = next((evse.max_current for evse in evses
-                            if evse.key == (arguments.station_id, arguments.evse)), maximum)
-        running = next((each for each in await active_at(stores, arguments.station_id)
-                        if each.evse_id == arguments.evse), None)
-        transaction = (Transaction(running.transaction_id,
-                                   running.started_at or running.first_event_at or utc_now())
-                       if running else None)
-        profiles = [InstalledProfile(evse_id=each.evse_id, profile=each.profile)
-                    for each in (record.profiles if record else [])]
-        ours = composite_schedule(profiles, arguments.evse, utc_now(), arguments.duration,
-                                  RateUnit(arguments.unit), maximum=maximum,
-                                  transaction=transaction)
+        ours = await charging.our_composite(stores, arguments.station_id, arguments.evse,
+                                            arguments.duration, RateUnit(arguments.unit),
+                                            utc_now())
         theirs: CompositeSchedule | None = None
         answer = None
         if arguments.ask_station:
@@ -315,24 +293,13 @@ def _define_site(settings: Settings, arguments: argparse.Namespace) -> int:
         return 2
 
     async def define(stores: Stores, nc) -> int:
-        for station in sorted(site.stations()):
-            member = await stores.site_members.get(*member_key(station))
-            if member is not None and member.site_id != site.site_id:
-                print(f"chargebus charging site define: {station} is in site "
-                      f"{member.site_id} (remove it there first)", file=sys.stderr)
-                return 2
-        before = await stores.sites.get(*site_key(site.site_id))
-        await stores.sites.put(SiteRecord(site=site, changed_by=sender(), changed_at=utc_now()),
-                               *site_key(site.site_id))
-        for station in sorted(site.stations()):
-            await stores.site_members.put(SiteMember(station_id=station, site_id=site.site_id),
-                                          *member_key(station))
-        if before is not None:
-            for station in sorted(before.site.stations() - site.stations()):
-                await stores.site_members.delete(*member_key(station))
+        try:
+            await charging.define_site(stores, nc, site, sender(), utc_now())
+        except charging.SiteRefused as refused:
+            print(f"chargebus charging site define: {refused}", file=sys.stderr)
+            return 2
         print(f"{site.site_id}: {len(site.groups)} groups, {len(site.evses)} EVSEs of "
               f"{len(site.stations())} stations")
-        await _ask_division(nc, site.site_id)
         return 0
 
     return with_stores(settings, define)
@@ -380,18 +347,13 @@ def _list_sites(settings: Settings, arguments: argparse.Namespace) -> int:
 
 def _remove_site(settings: Settings, arguments: argparse.Namespace) -> int:
     async def remove(stores: Stores, nc) -> int:
-        record = await stores.sites.get(*site_key(arguments.site_id))
-        if record is None:
+        if not await charging.remove_site(stores, nc, arguments.site_id, sender()):
             print(f"chargebus charging site remove: no site {arguments.site_id}",
                   file=sys.stderr)
             return 1
-        for station in sorted(record.site.stations()):
-            await stores.site_members.delete(*member_key(station))
-        await stores.sites.delete(*site_key(arguments.site_id))
         return 0
 
     return with_stores(settings, remove)
-
 
 
 def _show_allocation(settings: Settings, arguments: argparse.Namespace) -> int:
@@ -444,31 +406,18 @@ def _show_allocation(settings: Settings, arguments: argparse.Namespace) -> int:
 def _set_limit(settings: Settings, arguments: argparse.Namespace) -> int:
     starts = arguments.starts or utc_now()
     ends = arguments.until or starts + timedelta(minutes=arguments.minutes)
-    if ends <= starts:
-        print("chargebus charging limit: it ends before it starts", file=sys.stderr)
-        return 2
 
     async def put(stores: Stores, nc) -> int:
-        site = await stores.sites.get(*site_key(arguments.site_id))
-        if site is None:
-            print(f"chargebus charging limit: no site {arguments.site_id}", file=sys.stderr)
+        try:
+            limit = await charging.set_limit(stores, nc, arguments.site_id, arguments.group,
+                                             arguments.amperes, starts, ends, sender(),
+                                             utc_now())
+        except charging.SiteRefused as refused:
+            print(f"chargebus charging limit: {refused}", file=sys.stderr)
             return 2
-        group = arguments.group or arguments.site_id
-        if all(each.group_id != group for each in site.site.groups):
-            print(f"chargebus charging limit: site {arguments.site_id} has no group {group}",
-                  file=sys.stderr)
-            return 2
-        limit = GroupLimit(group_id=group, amperes=arguments.amperes, starts=starts,
-                           ends=ends, set_by=sender())
-        now = utc_now()
-        await stores.allocations.modify(
-            lambda record: (record or SiteAllocation(site_id=arguments.site_id)).model_copy(
-                update={"limits": [*(each for each in (record.limits if record else [])
-                                     if each.ends > now), limit]}),
-            *allocation_key(arguments.site_id))
-        await _ask_division(nc, arguments.site_id)
-        print(f"{arguments.site_id}: {group} at most {arguments.amperes:g} A per phase from "
-              f"{starts.isoformat(timespec='seconds')} to {ends.isoformat(timespec='seconds')}")
+        print(f"{arguments.site_id}: {limit.group_id} at most {limit.amperes:g} A per phase "
+              f"from {starts.isoformat(timespec='seconds')} to "
+              f"{ends.isoformat(timespec='seconds')}")
         return 0
 
     return with_stores(settings, put)
@@ -476,24 +425,7 @@ def _set_limit(settings: Settings, arguments: argparse.Namespace) -> int:
 
 def _lift_limits(settings: Settings, arguments: argparse.Namespace) -> int:
     async def lift(stores: Stores, nc) -> int:
-        def without(record: SiteAllocation | None) -> SiteAllocation | None:
-            if record is None:
-                return None
-            kept = [each for each in record.limits
-                    if arguments.group is not None and each.group_id != arguments.group]
-            return record.model_copy(update={"limits": kept})
-        await stores.allocations.modify(without, *allocation_key(arguments.site_id))
-        await _ask_division(nc, arguments.site_id)
+        await charging.lift_limits(stores, nc, arguments.site_id, arguments.group, sender())
         return 0
 
     return with_stores(settings, lift)
-
-
-async def _ask_division(nc, site_id: str) -> None:
-    """Ask the load manager to divide the site now; where no worker runs, the next one
-    to start will."""
-    try:
-        await nc.request(subjects.site_reallocation(), site_id.encode(), timeout=2)
-    except (NoRespondersError, NatsTimeoutError):
-        print(f"chargebus charging: no load manager answered; {site_id} is divided when "
-              f"one runs", file=sys.stderr)

@@ -11,20 +11,19 @@ import ssl
 import sys
 import urllib.error
 import urllib.request
-from datetime import timedelta
 from pathlib import Path
 
 import orjson
 
 from chargebus.cli.common import print_json, sender, with_stores
 from chargebus.files import grants
+from chargebus.manage import stationlogs
+from chargebus.manage.stationlogs import OWN_URL
 from chargebus.ocpp.clock import utc_now
 from chargebus.runtime.config import Settings
 from chargebus.state.records import StoredFile
 from chargebus.state.stores import Stores
 
-# How long the command line's own URLs stay open.
-OWN_URL = timedelta(minutes=10)
 HTTP_SECONDS = 60.0
 
 
@@ -136,12 +135,9 @@ def line_of(stored: StoredFile) -> str:
 
 async def fetch(stores: Stores, settings: Settings, stored: StoredFile, target: Path) -> str | None:
     """Download a held file into ``target``; None, or what went wrong."""
-    issued = await grants.issue(stores, kind="download", purpose=stored.purpose,
-                                key=stored.key, name=stored.name, max_bytes=stored.size,
-                                lifetime=OWN_URL, issued_by=sender(), now=utc_now())
+    url = await stationlogs.download_url(stores, settings, stored, sender(), utc_now())
     try:
-        status, body = await _in_thread(settings, "GET",
-                                        grants.http_url(settings, issued, stored.name))
+        status, body = await _in_thread(settings, "GET", url)
     except OSError as error:
         return f"the file service at {settings.files_url} cannot be reached: {error}"
     if status != 200:

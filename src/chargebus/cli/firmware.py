@@ -3,20 +3,18 @@ extension's SignedUpdateFirmware, 2.x UpdateFirmware) and follow each update's p
 from the station's status notifications to the version it boots with."""
 import argparse
 import sys
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
-
-from chargebus.bus import subjects
 from chargebus.cli.common import (print_json, problem_of, sender, station_id, timestamp,
                                   whole_number, with_stores)
 from chargebus.cli.operations import operation_command
 from chargebus.domain import firmware, rollouts
-from chargebus.domain.operations import Operation, UpdateFirmware
+from chargebus.domain.operations import UpdateFirmware
 from chargebus.files import grants
+from chargebus.manage import rollouts as manage_rollouts
+from chargebus.manage.rollouts import DEFAULT_AT_MOST, DEFAULT_PAUSE_SHARE
+from chargebus.operations.locations import of_file_service
 from chargebus.ocpp.clock import utc_now
 from chargebus.runtime.config import Settings
 from chargebus.state.records import FirmwareUpdate, StationFirmware
@@ -24,8 +22,6 @@ from chargebus.state.stores import Stores
 
 # Where stations fetch firmware from.
 SCHEMES = ("http", "https", "ftp", "ftps")
-DEFAULT_AT_MOST = 10
-DEFAULT_PAUSE_SHARE = 0.1
 
 
 def register(commands) -> None:
@@ -48,7 +44,7 @@ def register(commands) -> None:
     update.add_argument("--signature", help="the firmware's signature, base64")
     update.add_argument("--signing-certificate", type=Path,
                         help="PEM file of the certificate that signed it")
-    update.set_defaults(build=_update, prepare=_image_url)
+    update.set_defaults(build=_update)
 
     status = group.add_parser("status", help="the stations' firmware updates")
     status.add_argument("station_id", type=station_id, nargs="?",
@@ -117,17 +113,6 @@ def image_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-async def _image_url(nc, settings: Settings, operation: Operation,
-                     arguments: argparse.Namespace) -> Operation:
-    """The image's URL for this station: a download grant of its own."""
-    if arguments.image is None:
-        return operation
-    location = await grants.image_url(Stores(nc.jetstream()), settings, arguments.image,
-                                      station_id=arguments.station_id, issued_by=sender(),
-                                      now=utc_now())
-    return operation.model_copy(update={"location": location})
-
-
 def _update(arguments: argparse.Namespace) -> UpdateFirmware:
     certificate = None
     if arguments.signing_certificate is not None:
@@ -135,7 +120,7 @@ def _update(arguments: argparse.Namespace) -> UpdateFirmware:
             certificate = arguments.signing_certificate.read_text()
         except (OSError, UnicodeDecodeError) as error:
             raise ValueError(f"cannot read {arguments.signing_certificate}: {error}") from None
-    return UpdateFirmware(location=arguments.url or grants.FILE_SERVICE,
+    return UpdateFirmware(location=arguments.url or of_file_service(arguments.image or ""),
                           retrieve_at=arguments.retrieve_at or utc_now(),
                           install_at=arguments.install_at, retries=arguments.retries,
                           retry_interval=arguments.retry_interval,
@@ -146,81 +131,49 @@ def _create_rollout(settings: Settings, arguments: argparse.Namespace) -> int:
     try:
         signed = _update(argparse.Namespace(**vars(arguments) | {
             "retrieve_at": None, "install_at": None}))
+        request = manage_rollouts.RolloutRequest(
+            url=arguments.url, image=arguments.image, model=arguments.model,
+            from_firmware=arguments.from_firmware, stations=arguments.stations,
+            at_most=arguments.at_most, pause_share=arguments.pause_share,
+            retries=signed.retries, retry_interval=signed.retry_interval,
+            signature=signed.signature, signing_certificate=signed.signing_certificate)
     except ValueError as error:
         print(f"chargebus firmware rollout create: {problem_of(error)}", file=sys.stderr)
         return 2
 
     async def create(stores: Stores, nc) -> int:
-        if arguments.image:
-            try:
-                await grants.held_image(stores, arguments.image)
-            except grants.ImageMissing as missing:
-                print(f"chargebus firmware rollout create: {missing}", file=sys.stderr)
-                return 2
-        if arguments.stations:
-            chosen = list(dict.fromkeys(arguments.stations))
-        else:
-            known = await stores.stations.all()
-            chosen = sorted(info.station_id for info in known
-                            if (arguments.model is None or info.model == arguments.model)
-                            and (arguments.from_firmware is None
-                                 or info.firmware_version == arguments.from_firmware))
-        if not chosen:
-            print("chargebus firmware rollout create: no station is chosen", file=sys.stderr)
+        try:
+            record = await manage_rollouts.create(stores, nc, request, sender(), utc_now())
+        except manage_rollouts.NothingChosen as nothing:
+            print(f"chargebus firmware rollout create: {nothing}", file=sys.stderr)
             return 1
-        record = rollouts.Rollout(
-            rollout_id=f"R-{uuid.uuid4().hex[:8]}", location=signed.location,
-            image=arguments.image,
-            retries=signed.retries, retry_interval=signed.retry_interval,
-            signature=signed.signature, signing_certificate=signed.signing_certificate,
-            at_most=arguments.at_most, pause_share=arguments.pause_share,
-            stations=[rollouts.RolloutStation(station_id=each) for each in chosen],
-            created_by=sender(), created_at=utc_now())
-        await stores.rollouts.put(record, record.rollout_id)
-        await _ask_workers(nc, record.rollout_id)
-        print(f"{record.rollout_id}: {len(chosen)} stations, at most {record.at_most} at once")
+        except ValueError as error:
+            print(f"chargebus firmware rollout create: {error}", file=sys.stderr)
+            return 2
+        print(f"{record.rollout_id}: {len(record.stations)} stations, at most "
+              f"{record.at_most} at once")
         return 0
 
     return with_stores(settings, create)
 
 
 def _change_rollout(settings: Settings, arguments: argparse.Namespace) -> int:
-    def changed(record: rollouts.Rollout | None) -> rollouts.Rollout | None:
-        if record is None:
-            return None
-        if arguments.change == "resume":
-            return rollouts.resumed(record)
-        if record.state in (rollouts.RolloutState.DONE, rollouts.RolloutState.CANCELLED):
-            return None
-        state = (rollouts.RolloutState.PAUSED if arguments.change == "pause"
-                 else rollouts.RolloutState.CANCELLED)
-        return record.model_copy(update={"state": state})
-
     async def change(stores: Stores, nc) -> int:
-        before = await stores.rollouts.get(arguments.rollout_id)
-        if before is None:
+        changed = await manage_rollouts.change(stores, nc, arguments.rollout_id,
+                                               arguments.change, sender())
+        if changed is None:
             print(f"chargebus firmware rollout {arguments.change}: no roll-out "
                   f"{arguments.rollout_id}", file=sys.stderr)
             return 1
-        after = await stores.rollouts.modify(changed, arguments.rollout_id)
-        assert after is not None  # it was there
+        before, after = changed
         if after.state is before.state:
             print(f"chargebus firmware rollout {arguments.change}: {arguments.rollout_id} "
                   f"is {after.state.value}", file=sys.stderr)
             return 1
-        await _ask_workers(nc, arguments.rollout_id)
         print(f"{arguments.rollout_id}: {after.state.value}")
         return 0
 
     return with_stores(settings, change)
-
-
-async def _ask_workers(nc, rollout_id: str) -> None:
-    try:
-        await nc.request(subjects.rollout_advance(), rollout_id.encode(), timeout=2)
-    except (NoRespondersError, NatsTimeoutError):
-        print(f"chargebus firmware: no worker answered; {rollout_id} goes on when one runs",
-              file=sys.stderr)
 
 
 def _status(settings: Settings, arguments: argparse.Namespace) -> int:

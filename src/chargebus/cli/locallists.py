@@ -5,13 +5,13 @@ import sys
 import orjson
 from nats.aio.client import Client
 
-from chargebus.cli.common import (print_json, seconds, station_id, timestamp, token_id,
-                                   with_stores)
-from chargebus.domain.locallists import NotInList, TooLongForStation, check_lengths, edit
+from chargebus.cli.common import (print_json, seconds, sender, station_id, timestamp,
+                                  token_id, with_stores)
+from chargebus.domain.locallists import NotInList, TooLongForStation
 from chargebus.domain.model import AuthorizationStatus, TokenType
 from chargebus.operations.commands import DEFAULT_TIMEOUT
-from chargebus.operations.locallists import (NoVersionKnown, WouldEmptyStation, held_version,
-                                             send, station_version)
+from chargebus.operations.locallists import (NoVersionKnown, WouldEmptyStation, edit_entries,
+                                             held_version, send)
 from chargebus.runtime.config import Settings
 from chargebus.state.records import LocalListEntry
 from chargebus.state.stores import Stores
@@ -61,24 +61,15 @@ def _edit(settings: Settings, arguments: argparse.Namespace) -> int:
         put = dict.fromkeys(arguments.id_tokens, entry)
 
     async def edit_list(stores: Stores, nc: Client) -> int:
-        if put:
-            # Checked now when the station's version is known, else when the list is sent.
-            try:
-                version = await station_version(stores, arguments.station_id)
-                check_lengths(arguments.station_id, version, put)
-            except NoVersionKnown:
-                pass
-            except TooLongForStation as error:
-                print(f"chargebus locallist add: {error}", file=sys.stderr)
-                return 2
         try:
-            changed = await stores.local_lists.modify(
-                lambda current: edit(current, arguments.station_id, put, drop),
-                arguments.station_id)
+            changed = await edit_entries(stores, nc.jetstream(), arguments.station_id, put,
+                                         drop, sender())
+        except TooLongForStation as error:
+            print(f"chargebus locallist add: {error}", file=sys.stderr)
+            return 2
         except NotInList as error:
             print(f"chargebus locallist remove: {error} (nothing removed)", file=sys.stderr)
             return 1
-        assert changed is not None  # edit() always gives a list
         print(f"{arguments.station_id}: list version {changed.version}, "
               f"{len(changed.entries)} tokens (send it with `chargebus locallist send`)")
         return 0

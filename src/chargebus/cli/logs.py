@@ -3,18 +3,16 @@ GetDiagnostics, the 1.6 security extension's and 2.x GetLog) to the file service
 follow the upload, and find the files."""
 import argparse
 import sys
-from datetime import timedelta
 from pathlib import Path
 
-from chargebus.cli.common import print_json, sender, station_id, timestamp, whole_number, \
+from chargebus.cli.common import print_json, station_id, timestamp, whole_number, \
     with_stores
 from chargebus.cli.files import fetch, line_of
 from chargebus.cli.operations import operation_command
-from chargebus.domain import stationlogs
-from chargebus.domain.operations import LogType, Operation, RequestLog
+from chargebus.domain.operations import LogType, RequestLog
+from chargebus.operations.locations import of_file_service
 from chargebus.files import grants
-from chargebus.ocpp import OcppVersion
-from chargebus.ocpp.clock import utc_now
+from chargebus.manage import stationlogs as manage_logs
 from chargebus.runtime.config import Settings
 from chargebus.state.stores import Stores
 
@@ -36,7 +34,7 @@ def register(commands) -> None:
     request.add_argument("--location", help="upload to this URL of your own instead")
     request.add_argument("--retries", type=whole_number(0))
     request.add_argument("--retry-interval", type=whole_number(0), help="seconds")
-    request.set_defaults(build=_request, prepare=_upload_url)
+    request.set_defaults(build=_request)
 
     listing = group.add_parser("list", help="the stations' log requests and their files")
     listing.add_argument("station_id", type=station_id, nargs="?")
@@ -54,66 +52,32 @@ def _request(arguments: argparse.Namespace) -> RequestLog:
     if arguments.since and arguments.until and arguments.since >= arguments.until:
         raise ValueError("--since is not before --until")
     return RequestLog(log_type=LogType(arguments.log_type),
-                      location=arguments.location or grants.FILE_SERVICE, since=arguments.since,
+                      location=arguments.location or of_file_service(arguments.via or ""),
+                      since=arguments.since,
                       until=arguments.until, retries=arguments.retries,
                       retry_interval=arguments.retry_interval)
 
 
-async def _upload_url(nc, settings: Settings, operation: Operation,
-                      arguments: argparse.Namespace) -> Operation:
-    """The file service's URL for this request: a grant of its own, open for
-    files_upload_minutes, taking files_max_upload_bytes."""
-    assert isinstance(operation, RequestLog)
-    if operation.location != grants.FILE_SERVICE:
-        return operation
-    stores = Stores(nc.jetstream())
-    presence = await stores.presence.get(arguments.station_id)
-    via = arguments.via or ("ftp" if presence is not None
-                            and presence.version is OcppVersion.V16
-                            and operation.log_type is LogType.DIAGNOSTICS else "http")
-    if via == "ftp" and not settings.files_ftp_port:
-        raise ValueError("the file service runs no FTP (CHARGEBUS_FILES_FTP_PORT=0): "
-                         "--via http")
-    request_id = await stores.next_operation_id()
-    issued = await grants.issue(
-        stores, kind="upload",
-        purpose=grants.DIAGNOSTICS if operation.log_type is LogType.DIAGNOSTICS else grants.LOG,
-        station_id=arguments.station_id, request_id=request_id,
-        max_bytes=settings.files_max_upload_bytes,
-        lifetime=timedelta(minutes=settings.files_upload_minutes), issued_by=sender(),
-        now=utc_now())
-    location = (grants.ftp_url(settings, issued) if via == "ftp"
-                else grants.http_url(settings, issued))
-    return operation.model_copy(update={"location": location, "request_id": request_id})
-
-
 def _list(settings: Settings, arguments: argparse.Namespace) -> int:
     async def show(stores: Stores, nc) -> int:
-        records = ([record] if (record := await stores.station_logs.get(arguments.station_id))
-                   else []) if arguments.station_id else await stores.station_logs.all()
-        files = [each for each in await stores.files.all() if each.station_id is not None]
-        if not records:
+        found = await manage_logs.requests(stores, arguments.station_id)
+        if not found:
             print("chargebus logs list: no log requests"
                   + (f" of {arguments.station_id}" if arguments.station_id else ""),
                   file=sys.stderr)
             return 1
-        for record in records:
-            for request in reversed(record.requests):
-                held = [each for each in files if each.station_id == record.station_id
-                        and each.request_id == request.request_id]
-                if arguments.json:
-                    print_json(request.model_dump(mode="json") | {
-                        "station_id": record.station_id, "state": stationlogs.state_of(request),
-                        "files": [each.model_dump(mode="json") for each in held]})
-                    continue
-                print(f"{record.station_id}  #{request.request_id}  {request.log_type:<11} "
-                      f"{stationlogs.state_of(request):<10} via {request.via or '-'}  "
-                      f"asked {request.requested_at.isoformat(timespec='seconds')}"
-                      + (f"  file {request.filename}" if request.filename else ""))
-                for status in request.statuses:
-                    print(f"    {status.at.isoformat(timespec='seconds')}  {status.status}")
-                for stored in held:
-                    print(f"    {line_of(stored)}")
+        for request in found:
+            if arguments.json:
+                print_json(request.model_dump(mode="json"))
+                continue
+            print(f"{request.station_id}  #{request.request_id}  {request.log_type:<11} "
+                  f"{request.state:<10} via {request.via or '-'}  "
+                  f"asked {request.requested_at.isoformat(timespec='seconds')}"
+                  + (f"  file {request.filename}" if request.filename else ""))
+            for status in request.statuses:
+                print(f"    {status.at.isoformat(timespec='seconds')}  {status.status}")
+            for stored in request.files:
+                print(f"    {line_of(stored)}")
         return 0
 
     return with_stores(settings, show)

@@ -26,6 +26,7 @@ from chargebus.domain.operations import (AttributeType, Availability, CancelRese
                                          StartCharging, StopCharging, TriggerMessage,
                                          UnlockConnector, VariableName, VariableSetting)
 from chargebus.ocpp.clock import utc_now
+from chargebus.operations import locations
 from chargebus.operations.commands import DEFAULT_TIMEOUT, Outcome
 from chargebus.operations.perform import Performed, perform, transaction_of
 from chargebus.runtime.config import Settings
@@ -230,13 +231,13 @@ def _perform(settings: Settings, arguments: argparse.Namespace) -> int:
 
     async def run(nc) -> int:
         nonlocal operation
-        prepare = getattr(arguments, "prepare", None)
-        if prepare is not None:  # what only NATS can tell: a URL of the file service
-            try:
-                operation = await prepare(nc, settings, operation, arguments)
-            except ValueError as error:
-                print(f"{arguments.prog}: {problem_of(error)}", file=sys.stderr)
-                return 2
+        try:  # what only NATS can tell: a URL of the file service
+            operation = await locations.resolved(Stores(nc.jetstream()), settings,
+                                                 arguments.station_id, operation, sender(),
+                                                 utc_now())
+        except ValueError as error:
+            print(f"{arguments.prog}: {problem_of(error)}", file=sys.stderr)
+            return 2
         performed = await perform(nc, arguments.station_id, operation, sender=sender(),
                                   timeout=arguments.timeout, force=arguments.force)
         waits = isinstance(operation, StartCharging) and performed.taken and arguments.wait

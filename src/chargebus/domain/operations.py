@@ -6,7 +6,6 @@ OperationResult. chargebus.operations.perform sends them; the command line and t
 API only build these models.
 """
 import enum
-from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, Field, model_validator
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from chargebus.domain.composite import CompositeSchedule
 from chargebus.domain.model import IdToken
 from chargebus.domain.profiles import ChargingProfile, Purpose, RateUnit
+from chargebus.ocpp.clock import Moment
 
 # What a station answers when it takes a call: "Scheduled" is a Reset or an availability
 # change it makes once idle, "RebootRequired" a setting it takes at its next start,
@@ -175,7 +175,7 @@ class ReserveNow(Operation):
     NAME: ClassVar[str] = "reserve"
     reservation_id: int | None = Field(default=None, ge=0)  # perform gives one when None
     id_token: IdToken
-    expires_at: datetime
+    expires_at: Moment
     evse_id: int | None = Field(default=None, ge=1)
     group_id_token: IdToken | None = None  # 1.6 parentIdTag
     connector_type: str | None = None  # 2.x only
@@ -235,8 +235,8 @@ class UpdateFirmware(Operation):
 
     NAME: ClassVar[str] = "firmware-update"
     location: str = Field(min_length=1, max_length=512)
-    retrieve_at: datetime
-    install_at: datetime | None = None
+    retrieve_at: Moment
+    install_at: Moment | None = None
     retries: int | None = Field(default=None, ge=0)
     retry_interval: int | None = Field(default=None, ge=0)
     request_id: int | None = Field(default=None, ge=0)  # perform gives one when None
@@ -267,8 +267,8 @@ class RequestLog(Operation):
     NAME: ClassVar[str] = "logs-request"
     log_type: LogType = LogType.DIAGNOSTICS
     location: str = Field(min_length=1, max_length=512)
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Moment | None = None
+    until: Moment | None = None
     retries: int | None = Field(default=None, ge=0)
     retry_interval: int | None = Field(default=None, ge=0)
     request_id: int | None = Field(default=None, ge=0)  # perform gives one when None
@@ -285,8 +285,8 @@ class DisplayMessage(BaseModel, frozen=True):
     format: str = "UTF8"
     language: str | None = Field(default=None, max_length=8)
     state: str | None = None  # shown only while the station is in it
-    starts: datetime | None = None
-    ends: datetime | None = None
+    starts: Moment | None = None
+    ends: Moment | None = None
     transaction_id: str | None = None  # shown during this transaction only
 
 

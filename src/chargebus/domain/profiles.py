@@ -6,10 +6,11 @@ A profile applies to one EVSE (1.6: connector), or with ``evse_id`` 0 to the sta
 (ChargingStationMax always, TxDefault for every EVSE that has none of its own).
 """
 import enum
-from datetime import datetime
 from typing import Self
 
 from pydantic import BaseModel, Field, model_validator
+
+from chargebus.ocpp.clock import Moment
 
 
 class Purpose(enum.StrEnum):
@@ -54,7 +55,7 @@ class ChargingSchedule(BaseModel, frozen=True):
 
     unit: RateUnit
     periods: tuple[SchedulePeriod, ...] = Field(min_length=1)
-    start_schedule: datetime | None = None
+    start_schedule: Moment | None = None
     duration: int | None = Field(default=None, ge=0)
     min_charging_rate: float | None = Field(default=None, ge=0)
     schedule_id: int | None = None  # 2.x: the schedule's own id
@@ -77,8 +78,8 @@ class ChargingProfile(BaseModel, frozen=True):
     kind: Kind
     schedule: ChargingSchedule
     recurrency: Recurrency | None = None
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
+    valid_from: Moment | None = None
+    valid_to: Moment | None = None
     transaction_id: str | None = None  # TxProfile: the transaction it limits
 
     @model_validator(mode="after")

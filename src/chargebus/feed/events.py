@@ -59,8 +59,7 @@ _TRANSACTION_KINDS: dict[TransactionEventKind, Kind] = {
 def of_transaction(record: Transaction, kind_of_event: TransactionEventKind) -> FeedEvent:
     """The transaction as one of its events left it."""
     kind = _TRANSACTION_KINDS[kind_of_event]
-    first, last = record.first_reading, record.last_reading
-    energy = last.wh - first.wh if first is not None and last is not None else None
+    energy = record.energy_wh
     return FeedEvent(
         kind=kind, station_id=record.station_id,
         at=record.stopped_at or record.last_event_at or record.started_at or utc_now(),

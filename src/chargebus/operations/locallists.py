@@ -7,13 +7,18 @@ Updates go out through the command path (chargebus.operations.commands), in the 
 from dataclasses import dataclass
 
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 
-from chargebus.domain.locallists import changes, check_lengths
+from chargebus.domain.locallists import changes, check_lengths, edit
 from chargebus.ocpp import OcppVersion
 from chargebus.ocpp.converters import converter
+from chargebus.operations import audit
 from chargebus.operations.commands import CommandReply, Outcome, call_station
-from chargebus.state.records import LocalList
+from chargebus.state.records import LocalList, LocalListEntry
 from chargebus.state.stores import Stores
+
+
+RESOURCE = "local-lists"
 
 
 class NoVersionKnown(Exception):
@@ -43,6 +48,26 @@ async def station_version(stores: Stores, station_id: str) -> OcppVersion:
     if info is None:
         raise NoVersionKnown(f"{station_id} never connected: its OCPP version is unknown")
     return info.version
+
+
+async def edit_entries(stores: Stores, js: JetStreamContext, station_id: str,
+                       put: dict[str, LocalListEntry], drop: list[str], sender: str
+                       ) -> LocalList:
+    """Add or change the tokens of ``put`` in the station's list and remove those of
+    ``drop``, as its next version; TooLongForStation where a token is longer than the
+    station's version takes (where it is known), NotInList where one to drop is not."""
+    if put:
+        try:
+            check_lengths(station_id, await station_version(stores, station_id), put)
+        except NoVersionKnown:
+            pass  # checked when the list is sent
+    changed = await stores.local_lists.modify(
+        lambda current: edit(current, station_id, put, drop), station_id)
+    assert changed is not None  # edit() always gives a list
+    await audit.record_change(js, audit.change(
+        sender, RESOURCE, "edit", station_id,
+        {"version": changed.version, "put": sorted(put), "removed": sorted(drop)}))
+    return changed
 
 
 async def send(nc: Client, stores: Stores, station_id: str, full: bool,

@@ -123,7 +123,8 @@ _API_WRITES = (subjects.TOKENS_BUCKET, subjects.TRANSACTIONS_BUCKET,
                subjects.CHARGING_PROFILES_BUCKET, subjects.FIRMWARE_BUCKET,
                subjects.DISPLAY_MESSAGES_BUCKET, subjects.CUSTOMERS_BUCKET,
                subjects.STATION_LOGS_BUCKET, subjects.FILE_GRANTS_BUCKET,
-               subjects.API_COMMANDS_BUCKET, subjects.WEBHOOKS_BUCKET)
+               subjects.API_COMMANDS_BUCKET, subjects.WEBHOOKS_BUCKET, subjects.ROLLOUTS_BUCKET,
+               subjects.SITES_BUCKET, subjects.LOCAL_LISTS_BUCKET)
 
 
 def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Permissions:
@@ -207,7 +208,8 @@ def permissions(role: Role, identity_key: str, node_id: str | None = None) -> Pe
                 *_stream_read(subjects.COMMAND_STREAM), *_stream_read(subjects.CHANGE_STREAM),
                 *_stream_read(subjects.FEED_STREAM), subjects.stream_info(subjects.FEED_STREAM),
                 subjects.transaction_id_counter(), subjects.all_station_commands(),
-                subjects.command_records(), subjects.change_records(), subjects.sink_query()),
+                subjects.command_records(), subjects.change_records(), subjects.sink_query(),
+                subjects.rollout_advance(), subjects.site_reallocation()),
             subscribe=(inbox,))
     if role is Role.EDGE:
         if node_id is None:

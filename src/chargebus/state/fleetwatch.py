@@ -12,18 +12,19 @@ import bisect
 import logging
 from collections.abc import Callable, Iterator
 
+from typing import Any
+
 from nats.js import JetStreamContext
-from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
-from pydantic import BaseModel, ValidationError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel
 
 from chargebus.bus import subjects
+from chargebus.state import watching
 from chargebus.state.fleet import FleetFold, StationView
 from chargebus.state.records import (ConnectorStatus, LastHeard, Presence, StationAdmission,
                                      StationInfo)
 
 log = logging.getLogger(__name__)
-
-_DELETED = (KV_DEL, KV_PURGE)
 
 
 class FleetWatch:
@@ -39,23 +40,26 @@ class FleetWatch:
     async def start(self, timeout: float = 60.0) -> None:
         """Watch the buckets and wait until each has replayed what it holds."""
         fold = self._fold
-        watched: list[tuple[str, type[BaseModel], Callable, str]] = [
-            (subjects.STATIONS_BUCKET, StationInfo, lambda key, r: fold.add_info(r), "info"),
-            (subjects.PRESENCE_BUCKET, Presence, lambda key, r: fold.add_presence(r),
-             "presence"),
-            (subjects.LAST_HEARD_BUCKET, LastHeard, lambda key, r: fold.add_heard(r), "heard"),
-            (subjects.ADMISSION_BUCKET, StationAdmission,
-             lambda key, r: fold.add_admission(r), "admission"),
-            (subjects.STATUSES_BUCKET, ConnectorStatus, fold.add_status, "statuses"),
+        sources = [
+            _Source(self, subjects.STATIONS_BUCKET, StationInfo, "info",
+                    lambda key, record: fold.add_info(record)),
+            _Source(self, subjects.PRESENCE_BUCKET, Presence, "presence",
+                    lambda key, record: fold.add_presence(record)),
+            _Source(self, subjects.LAST_HEARD_BUCKET, LastHeard, "heard",
+                    lambda key, record: fold.add_heard(record)),
+            _Source(self, subjects.ADMISSION_BUCKET, StationAdmission, "admission",
+                    lambda key, record: fold.add_admission(record)),
+            _Source(self, subjects.STATUSES_BUCKET, ConnectorStatus, "statuses",
+                    fold.add_status),
         ]
-        for bucket, model, add, kind in watched:
-            kv = await self._js.key_value(bucket)
+        for source in sources:
+            kv = await self._js.key_value(source.bucket)
             watcher = await kv.watchall()
             replayed = asyncio.Event()
             self._watchers.append(watcher)
             self._replayed.append(replayed)
-            self._tasks.append(asyncio.create_task(
-                self._follow(watcher, model, add, kind, replayed)))
+            self._tasks.append(asyncio.create_task(watching.follow(
+                watcher, source.model, source.changed, source.deleted, replayed)))
         async with asyncio.timeout(timeout):
             await asyncio.gather(*(event.wait() for event in self._replayed))
 
@@ -87,33 +91,14 @@ class FleetWatch:
             if view is not None:
                 yield view
 
-    async def _follow(self, watcher: KeyValue.KeyWatcher, model: type[BaseModel],
-                      add: Callable, kind: str, replayed: asyncio.Event) -> None:
-        station_of: dict[str, str] = {}  # key -> station id, for deletions
-        async for entry in watcher:
-            if entry is None:  # the end of the replay
-                replayed.set()
-                continue
-            if entry.operation in _DELETED or not entry.value:
-                station_id = station_of.pop(entry.key, None)
-                if station_id is not None:
-                    self._fold.remove(station_id, kind, entry.key)
-                    self._forget_if_gone(station_id)
-            else:
-                try:
-                    record = model.model_validate_json(entry.value)
-                except ValidationError:
-                    log.warning("%s: record %s is unreadable", entry.bucket, entry.key)
-                    continue
-                station_id = record.station_id  # type: ignore[attr-defined]
-                station_of[entry.key] = station_id
-                known = station_id in self._fold
-                add(entry.key, record)
-                if not known:  # sorted once, not at every one of a replay's stations
-                    self._ids.append(station_id)
-                    self._unsorted = True
-            if entry.delta == 0:
-                replayed.set()
+    def _added(self, station_id: str) -> None:
+        if station_id not in self._fold:  # sorted once, not at every one of a replay's
+            self._ids.append(station_id)
+            self._unsorted = True
+
+    def _removed(self, station_id: str, kind: str, key: str) -> None:
+        self._fold.remove(station_id, kind, key)
+        self._forget_if_gone(station_id)
 
     def _sorted_ids(self) -> list[str]:
         if self._unsorted:
@@ -127,3 +112,24 @@ class FleetWatch:
             index = bisect.bisect_left(ids, station_id)
             if index < len(ids) and ids[index] == station_id:
                 del ids[index]
+
+
+class _Source:
+    """One watched bucket: what part of the fold its records are, and which station
+    each of its keys was, for deletions."""
+
+    def __init__(self, watch: FleetWatch, bucket: str, model: type[BaseModel], kind: str,
+                 add: Callable[[str, Any], None]):
+        self.watch, self.bucket, self.model, self.kind, self.add = (
+            watch, bucket, model, kind, add)
+        self.station_of: dict[str, str] = {}
+
+    def changed(self, key: str, record: Any) -> None:
+        self.station_of[key] = record.station_id
+        self.watch._added(record.station_id)
+        self.add(key, record)
+
+    def deleted(self, key: str) -> None:
+        station_id = self.station_of.pop(key, None)
+        if station_id is not None:
+            self.watch._removed(station_id, self.kind, key)

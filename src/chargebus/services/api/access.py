@@ -16,13 +16,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from nats.js import JetStreamContext
-from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
-from pydantic import ValidationError
+from nats.js.kv import KeyValue
 
 from chargebus.bus import subjects
 from chargebus.security import apikeys
 from chargebus.security.apikeys import Refused, Scope
 from chargebus.services.api.problems import ApiProblem
+from chargebus.state import watching
 from chargebus.state.records import ApiKey
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ class KeyRing:
         kv = await self._js.key_value(subjects.API_KEYS_BUCKET)
         self._watcher = await kv.watchall()
         replayed = asyncio.Event()
-        self._following = asyncio.create_task(self._follow(self._watcher, replayed))
+        self._following = asyncio.create_task(
+            watching.follow(self._watcher, ApiKey, self._changed, self._deleted, replayed))
         async with asyncio.timeout(timeout):
             await replayed.wait()
 
@@ -58,22 +59,11 @@ class KeyRing:
     def get(self, key_id: str) -> ApiKey | None:
         return self._keys.get(key_id)
 
-    async def _follow(self, watcher: KeyValue.KeyWatcher, replayed: asyncio.Event) -> None:
-        async for entry in watcher:
-            if entry is None:
-                replayed.set()
-                continue
-            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
-                self._keys.pop(entry.key, None)
-            else:
-                try:
-                    record = ApiKey.model_validate_json(entry.value)
-                except ValidationError:
-                    log.warning("API key record %s is unreadable", entry.key)
-                    continue
-                self._keys[record.key_id] = record
-            if entry.delta == 0:
-                replayed.set()
+    def _changed(self, key: str, record: ApiKey) -> None:
+        self._keys[record.key_id] = record
+
+    def _deleted(self, key: str) -> None:
+        self._keys.pop(key, None)
 
 
 @dataclass

@@ -11,8 +11,9 @@ from chargebus import __version__
 from chargebus.services.api import problems
 from chargebus.services.api.access import Access
 from chargebus.services.api.context import ApiContext
-from chargebus.services.api.routes import (feed, operations, records, stations, tokens,
-                                           transactions)
+from chargebus.services.api.routes import (analytics, charging, feed, files, firmware,
+                                           locallists, operations, records, stations,
+                                           tokens, transactions)
 
 PREFIX = "/api/v1"
 OPENAPI = f"{PREFIX}/openapi.json"
@@ -45,7 +46,8 @@ def application(context: ApiContext, access: Access) -> FastAPI:
     async def health() -> Health:
         return Health(status="ok", stations=len(context.fleet))
 
-    for module in (stations, operations, transactions, records, tokens, feed):
+    for module in (stations, operations, transactions, records, tokens, feed, analytics,
+                   firmware, charging, files, locallists):
         api.include_router(module.router)
     api.include_router(operations.commands_router)
     app.include_router(api)

@@ -14,13 +14,13 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
-from pydantic import ValidationError
+from nats.js.kv import KeyValue
 
 from chargebus.bus import subjects
 from chargebus.bus.client import BusClient
 from chargebus.feed.events import FeedEvent, ServedEvent
 from chargebus.manage import webhooks
+from chargebus.state import watching
 from chargebus.state.records import Webhook
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class WebhookDispatcher:
         self._session = aiohttp.ClientSession(timeout=self._timeout)
         kv = await self._js.key_value(subjects.WEBHOOKS_BUCKET)
         self._watcher = await kv.watchall()
-        self._watching = asyncio.create_task(self._follow(self._watcher))
+        self._watching = asyncio.create_task(
+            watching.follow(self._watcher, Webhook, self._changed, self._drop))
 
     async def stop(self) -> None:
         tasks = [task for task in (self._watching, *self._loops.values()) if task is not None]
@@ -59,22 +60,11 @@ class WebhookDispatcher:
         if self._session is not None:
             await self._session.close()
 
-    async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:
-        async for entry in watcher:
-            if entry is None:
-                continue
-            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
-                await self._drop(entry.key)
-                continue
-            try:
-                webhook = Webhook.model_validate_json(entry.value)
-            except ValidationError:
-                log.warning("webhook record %s is unreadable", entry.key)
-                continue
-            running = self._loops.pop(webhook.webhook_id, None)
-            if running is not None:  # changed: start again with the new record
-                running.cancel()
-            self._loops[webhook.webhook_id] = asyncio.create_task(self._deliver(webhook))
+    def _changed(self, key: str, webhook: Webhook) -> None:
+        running = self._loops.pop(webhook.webhook_id, None)
+        if running is not None:  # changed: start again with the new record
+            running.cancel()
+        self._loops[webhook.webhook_id] = asyncio.create_task(self._deliver(webhook))
 
     async def _drop(self, webhook_id: str) -> None:
         running = self._loops.pop(webhook_id, None)

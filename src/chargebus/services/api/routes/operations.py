@@ -6,6 +6,9 @@ The answer is the station's (200, ``taken`` false where it refused), or a proble
 the station did not answer it: 409 offline, 422 refused by chargebus before sending,
 502 the station's CALLERROR or an answer that broke its schema, 504 no answer in time.
 With ``wait=false``: 202 at once, with the command's URL to poll (/commands/{id}).
+A location of ``chargebus-files:`` stands for the file service
+(chargebus.operations.locations): ``chargebus-files:<image>`` in a firmware update, and
+``chargebus-files:`` (or ``:ftp``, ``:http``) in a log request.
 """
 import logging
 import uuid
@@ -17,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from chargebus.domain import operations as ops
 from chargebus.ocpp.clock import utc_now
+from chargebus.operations import locations
 from chargebus.operations.commands import DEFAULT_TIMEOUT, REPLY_MARGIN, Outcome
 from chargebus.operations.perform import Performed, PerformedView, perform
 from chargebus.security.apikeys import Scope
@@ -113,10 +117,16 @@ def _route(path: str, model: type[ops.Operation], summary: str) -> None:
                                          "where chargebus would not authorize the token")]
             = False) -> dict | JSONResponse:
         api.station(key, station_id)
+        try:
+            operation = await locations.resolved(api.stores, api.settings, station_id, body,
+                                                 sender(key), utc_now())
+        except ValueError as error:  # no such image, no FTP
+            raise ApiProblem(422, "operation-refused", "Refused by chargebus", str(error),
+                             outcome=Outcome.REFUSED.value, station_id=station_id) from None
         if wait:
-            return answer(await perform(api.nc, station_id, body, sender=sender(key),
+            return answer(await perform(api.nc, station_id, operation, sender=sender(key),
                                         timeout=timeout, force=force))
-        command = await _start_command(api, station_id, body, key, timeout, force)
+        command = await _start_command(api, station_id, operation, key, timeout, force)
         url = str(request.url_for("get_command", command_id=command.command_id).path)
         return JSONResponse(
             CommandAccepted(**command.model_dump(), status_url=url).model_dump(mode="json"),

@@ -5,6 +5,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
+from chargebus.domain.devicemodel import Component
 from chargebus.manage import stations
 from chargebus.ocpp import OcppVersion
 from chargebus.security import apikeys
@@ -16,6 +17,7 @@ from chargebus.services.api.problems import documented, not_found
 from chargebus.state.fleet import StationView, matches
 from chargebus.state.identifiers import MAX_STATION_ID_LENGTH
 from chargebus.state.records import ApiKey
+from chargebus.state.stores import components_of
 
 router = APIRouter(prefix="/stations", tags=["stations"])
 
@@ -67,3 +69,12 @@ async def get_station(station_id: StationId, key: Reader, api: Context
     if found is None:
         raise not_found(f"nothing is known of station {station_id}")
     return found
+
+
+@router.get("/{station_id}/configuration", response_model=list[Component],
+            responses=documented(401, 403, 404, 422, 429),
+            summary="The configuration chargebus holds of a station: 1.6 keys, or the 2.x "
+                    "device model's components (POST .../configuration/fetch reads it in)")
+async def configuration(station_id: StationId, key: Reader, api: Context) -> list[Component]:
+    api.station(key, station_id)
+    return await api.stores.components.all(*components_of(station_id))

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from chargebus.manage.sessions import active_sessions
+from chargebus.manage.sessions import TransactionView, active_sessions
 from chargebus.security.apikeys import Scope
 from chargebus.services.api.access import requires
 from chargebus.services.api.context import ApiContext, context
@@ -44,13 +44,13 @@ async def active(key: Reader, api: Context, station_id: StationFilter = None
                           partial=partial)
 
 
-@router.get("/transactions", response_model=Page[Transaction],
+@router.get("/transactions", response_model=Page[TransactionView],
             responses=documented(401, 403, 422, 429),
             summary="The transactions chargebus keeps, by station and id")
 async def list_transactions(
         key: Reader, api: Context, station_id: StationFilter = None,
         active: Annotated[bool | None, Query(description="under way (true) or ended")] = None,
-        limit: Limit = DEFAULT_LIMIT, after: After = None) -> Page[Transaction]:
+        limit: Limit = DEFAULT_LIMIT, after: After = None) -> Page[TransactionView]:
     if station_id is not None:
         api.station(key, station_id)
         records = await api.stores.transactions.all(*transactions_of(station_id))
@@ -63,18 +63,20 @@ async def list_transactions(
     start = 0 if after is None else bisect.bisect_right([_position(r) for r in chosen], after)
     page = chosen[start:start + limit]
     more = start + limit < len(chosen)
-    return Page[Transaction](items=page, next=_position(page[-1]) if more and page else None)
+    return Page[TransactionView](items=[TransactionView.of(record) for record in page],
+                                 next=_position(page[-1]) if more and page else None)
 
 
-@router.get("/stations/{station_id}/transactions/{transaction_id}", response_model=Transaction,
+@router.get("/stations/{station_id}/transactions/{transaction_id}",
+            response_model=TransactionView,
             responses=documented(401, 403, 404, 422, 429), summary="One transaction")
 async def get_transaction(station_id: StationId, transaction_id: str, key: Reader,
-                          api: Context) -> Transaction:
+                          api: Context) -> TransactionView:
     api.station(key, station_id)
     found = await api.stores.transactions.get(*transaction_key(station_id, transaction_id))
     if found is None:
         raise not_found(f"no transaction {transaction_id} at {station_id}")
-    return found
+    return TransactionView.of(found)
 
 
 def _position(record: Transaction) -> str:
