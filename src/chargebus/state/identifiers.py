@@ -13,7 +13,8 @@ TOKEN_ID_RULE = (f"1 to {MAX_TOKEN_ID_LENGTH} printable characters, without spac
 
 # OCPP 2.0.1 identifierString is a-z A-Z 0-9 * - _ = : + | @ . ; chargebus drops '*'
 # and '.', which would change the meaning of a NATS subject the id is a token of.
-_STATION_ID = re.compile(rf"[A-Za-z0-9\-_=:+|@]{{1,{MAX_STATION_ID_LENGTH}}}")
+STATION_ID_PATTERN = rf"[A-Za-z0-9\-_=:+|@]{{1,{MAX_STATION_ID_LENGTH}}}"
+_STATION_ID = re.compile(STATION_ID_PATTERN)
 
 _KV_KEY_SAFE = re.compile(r"[A-Za-z0-9\-_]")
 _KV_KEY_SAFE_PART = re.compile(r"[A-Za-z0-9\-_]+")

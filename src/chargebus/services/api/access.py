@@ -152,3 +152,12 @@ def network_wide(key: ApiKey, what: str) -> None:
         raise ApiProblem(403, "forbidden", "Forbidden",
                          f"{what} belong to the whole network; this key reaches only some "
                          "stations")
+
+
+def requires_network_wide(needed: Scope, what: str) -> Callable[..., Awaitable[ApiKey]]:
+    """A dependency: ``requires(needed)``, of a key that reaches every station."""
+    async def caller(key: Annotated[ApiKey, Depends(requires(needed))]) -> ApiKey:
+        network_wide(key, what)
+        return key
+
+    return caller

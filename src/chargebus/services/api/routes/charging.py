@@ -17,7 +17,7 @@ from chargebus.manage import charging
 from chargebus.ocpp.clock import Moment, utc_now
 from chargebus.security import apikeys
 from chargebus.security.apikeys import Scope
-from chargebus.services.api.access import network_wide, requires, sender
+from chargebus.services.api.access import requires, requires_network_wide, sender
 from chargebus.services.api.context import ApiContext, context
 from chargebus.services.api.problems import ApiProblem, documented, not_found
 from chargebus.services.api.routes.stations import StationId
@@ -33,12 +33,7 @@ Context = Annotated[ApiContext, Depends(context)]
 SiteId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]+$", max_length=128)]
 
 
-async def _admin(key: Annotated[ApiKey, Depends(requires(Scope.ADMIN))]) -> ApiKey:
-    network_wide(key, "site definitions")
-    return key
-
-
-Admin = Annotated[ApiKey, Depends(_admin)]
+Admin = Annotated[ApiKey, Depends(requires_network_wide(Scope.ADMIN, "site definitions"))]
 
 
 def _site_in_reach(key: ApiKey, site_id: str) -> None:

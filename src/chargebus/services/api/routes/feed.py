@@ -14,7 +14,7 @@ from chargebus.feed.events import Kind, ServedEvent
 from chargebus.manage import webhooks
 from chargebus.ocpp.clock import utc_now
 from chargebus.security.apikeys import Scope
-from chargebus.services.api.access import network_wide, requires, sender
+from chargebus.services.api.access import requires, requires_network_wide, sender
 from chargebus.services.api.context import ApiContext, context
 from chargebus.services.api.problems import ApiProblem, documented, not_found
 from chargebus.services.api.routes.transactions import StationFilter
@@ -85,12 +85,7 @@ async def stream(key: Reader, api: Context,
 
 # -- webhooks ----------------------------------------------------------------------------
 
-async def _admin(key: Annotated[ApiKey, Depends(requires(Scope.ADMIN))]) -> ApiKey:
-    network_wide(key, "webhooks")
-    return key
-
-
-Admin = Annotated[ApiKey, Depends(_admin)]
+Admin = Annotated[ApiKey, Depends(requires_network_wide(Scope.ADMIN, "webhooks"))]
 
 
 class WebhookRequest(BaseModel):

@@ -9,7 +9,7 @@ from chargebus.domain.rollouts import Rollout
 from chargebus.manage import rollouts
 from chargebus.ocpp.clock import utc_now
 from chargebus.security.apikeys import Scope
-from chargebus.services.api.access import network_wide, requires, sender
+from chargebus.services.api.access import requires_network_wide, sender
 from chargebus.services.api.context import ApiContext, context
 from chargebus.services.api.problems import ApiProblem, documented, not_found
 from chargebus.state.records import ApiKey
@@ -20,18 +20,8 @@ Context = Annotated[ApiContext, Depends(context)]
 RolloutId = Annotated[str, Path(pattern="^R-[0-9a-f]{8}$")]
 
 
-async def _reader(key: Annotated[ApiKey, Depends(requires(Scope.READ))]) -> ApiKey:
-    network_wide(key, "roll-outs")
-    return key
-
-
-async def _operator(key: Annotated[ApiKey, Depends(requires(Scope.OPERATE))]) -> ApiKey:
-    network_wide(key, "roll-outs")
-    return key
-
-
-Reader = Annotated[ApiKey, Depends(_reader)]
-Operator = Annotated[ApiKey, Depends(_operator)]
+Reader = Annotated[ApiKey, Depends(requires_network_wide(Scope.READ, "roll-outs"))]
+Operator = Annotated[ApiKey, Depends(requires_network_wide(Scope.OPERATE, "roll-outs"))]
 
 
 @router.post("", response_model=Rollout, status_code=201,

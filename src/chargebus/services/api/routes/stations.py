@@ -15,13 +15,13 @@ from chargebus.services.api.context import ApiContext, context
 from chargebus.services.api.paging import DEFAULT_LIMIT, After, Limit, Page
 from chargebus.services.api.problems import documented, not_found
 from chargebus.state.fleet import StationView, matches
-from chargebus.state.identifiers import MAX_STATION_ID_LENGTH
+from chargebus.state.identifiers import MAX_STATION_ID_LENGTH, STATION_ID_PATTERN
 from chargebus.state.records import ApiKey
 from chargebus.state.stores import components_of
 
 router = APIRouter(prefix="/stations", tags=["stations"])
 
-StationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9\-_=:+|@]+$", min_length=1,
+StationId = Annotated[str, Path(pattern=f"^{STATION_ID_PATTERN}$", min_length=1,
                                 max_length=MAX_STATION_ID_LENGTH,
                                 description="the station's id (its OCPP identity)")]
 Reader = Annotated[ApiKey, Depends(requires(Scope.READ))]

@@ -12,7 +12,7 @@ from chargebus.domain.model import AuthorizationStatus, TokenType
 from chargebus.manage import tokens
 from chargebus.ocpp.clock import Moment
 from chargebus.security.apikeys import Scope
-from chargebus.services.api.access import network_wide, requires, sender
+from chargebus.services.api.access import requires_network_wide, sender
 from chargebus.services.api.context import ApiContext, context
 from chargebus.services.api.paging import DEFAULT_LIMIT, After, Limit, Page
 from chargebus.services.api.problems import ApiProblem, documented, not_found
@@ -29,18 +29,8 @@ Context = Annotated[ApiContext, Depends(context)]
 MAX_CSV_BYTES = 20 << 20
 
 
-async def _reader(key: Annotated[ApiKey, Depends(requires(Scope.READ))]) -> ApiKey:
-    network_wide(key, "tokens")
-    return key
-
-
-async def _operator(key: Annotated[ApiKey, Depends(requires(Scope.OPERATE))]) -> ApiKey:
-    network_wide(key, "tokens")
-    return key
-
-
-Reader = Annotated[ApiKey, Depends(_reader)]
-Operator = Annotated[ApiKey, Depends(_operator)]
+Reader = Annotated[ApiKey, Depends(requires_network_wide(Scope.READ, "tokens"))]
+Operator = Annotated[ApiKey, Depends(requires_network_wide(Scope.OPERATE, "tokens"))]
 
 
 class TokenFields(BaseModel):

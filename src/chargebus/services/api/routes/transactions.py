@@ -14,6 +14,7 @@ from chargebus.services.api.paging import DEFAULT_LIMIT, After, Limit, Page
 from chargebus.services.api.problems import documented, not_found
 from chargebus.services.api.routes.stations import StationId
 from chargebus.state.fleet import SessionView
+from chargebus.state.identifiers import STATION_ID_PATTERN
 from chargebus.state.records import ApiKey, Transaction
 from chargebus.state.stores import TRANSACTION_PREFIX, transaction_key, transactions_of
 
@@ -21,7 +22,7 @@ router = APIRouter(tags=["transactions"])
 
 Reader = Annotated[ApiKey, Depends(requires(Scope.READ))]
 Context = Annotated[ApiContext, Depends(context)]
-StationFilter = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9\-_=:+|@]{1,48}$",
+StationFilter = Annotated[str | None, Query(pattern=f"^{STATION_ID_PATTERN}$",
                                             description="one station's")]
 
 
